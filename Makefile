@@ -1,0 +1,41 @@
+# Short targets a newcomer can read in a minute. `make test` works on a fresh
+# Debian 12 machine: it installs the system packages (as root) and the venv.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+APT_PKGS := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
+
+.PHONY: deps venv test run api recorder camera bench clean
+
+deps:
+	@if ! command -v ffmpeg >/dev/null || ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer','1.0')" 2>/dev/null \
+	   || ! dpkg -s $(APT_PKGS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \
+	  else echo "missing system packages; run as root: apt-get install $(APT_PKGS)" >&2; exit 1; fi; fi
+
+$(BIN)/activate: setup.cfg pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/activate
+
+test: deps venv
+	$(BIN)/python -m pytest
+
+run: deps venv
+	$(BIN)/python -m app ./output 8080
+
+api: venv
+	$(BIN)/python -m app ./output 8080
+
+recorder: venv
+	$(BIN)/python -m recorder
+
+bench: deps venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,35 @@
+"""The HTTP API: the application factory."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from flask_cors import CORS
+
+from shared import settings
+
+# Bodies are small JSON documents; anything larger is a mistake or an attack.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app. ``test_config`` may set CONFIG_PATH, OUTPUT_DIR and OUTPUT_BASE."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        CONFIG_PATH=settings.config_path(),
+        OUTPUT_DIR=os.environ.get(settings.OUTPUT_DIR_ENV) or None,
+        OUTPUT_BASE=os.getcwd(),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.config["CONFIG_PATH"] = os.path.abspath(app.config["CONFIG_PATH"])
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    CORS(app, resources={r"/api/*": {"origins": "*"}})
+
+    from app import configuration, errors, openapi, results, scheduler
+    errors.init_app(app)
+    for module in (results, configuration, scheduler, openapi):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,29 @@
+"""Development server: ``python -m app [OUTPUT_DIR] [PORT] [--config FILE]``."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from app import create_app
+from shared import settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the seed's arguments and serve on 0.0.0.0 (use gunicorn in production)."""
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser.add_argument("output_dir", nargs="?", default="./output",
+                        help="the recorder's output folder (default ./output)")
+    parser.add_argument("port", nargs="?", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument("--config", help=f"config file (default ${settings.CONFIG_ENV} or ./config.json)")
+    parser.add_argument("--host", default="0.0.0.0")
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error("PORT must be between 1 and 65535")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app({"CONFIG_PATH": settings.config_path(args.config),
+                      "OUTPUT_DIR": args.output_dir})
+    app.run(host=args.host, port=args.port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

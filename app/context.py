@@ -1,0 +1,51 @@
+"""Where the current request's files are; re-derived on every request so no worker holds stale state."""
+from __future__ import annotations
+
+import os
+
+from flask import current_app
+
+from shared import settings
+from shared.config_file import load_config
+from shared.errors import ConfigError, ConfigUnavailable
+from shared.output_tree import OutputDir
+from shared.status_file import read_status
+
+
+def config_file() -> str:
+    """The config file this app serves."""
+    return current_app.config["CONFIG_PATH"]
+
+
+def control_file() -> str:
+    """The control file (desired scheduler state)."""
+    return settings.control_path(config_file())
+
+
+def current_config() -> dict:
+    """The config on disk, validated. :raises ConfigUnavailable:"""
+    try:
+        return load_config(config_file())
+    except ConfigError as exc:
+        raise ConfigUnavailable(exc) from None
+
+
+def output_dir() -> tuple[OutputDir, str]:
+    """The output folder and the folder relative client paths start from.
+
+    A folder given on the command line wins (relative to the working
+    directory, like any argument); else the config's ``output_directory``,
+    relative to the config's folder, as the recorder resolves it.
+    """
+    given = current_app.config.get("OUTPUT_DIR")
+    if given:
+        base = current_app.config.get("OUTPUT_BASE") or os.getcwd()
+        return OutputDir.from_spelling(given, base), base
+    base = os.path.dirname(config_file())
+    spelling = current_config()["global_config"]["output_directory"]
+    return OutputDir.from_spelling(spelling, base), base
+
+
+def recorder_status() -> dict:
+    """The recorder's last status (empty when it never ran)."""
+    return read_status(settings.status_path(config_file()))

@@ -1,0 +1,182 @@
+"""``GET /api/openapi.json``: an OpenAPI 3 document of the whole API, built from compact tables."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from shared.config import GLOBAL_DEFAULTS
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+_INT = {"type": "integer"}
+_NUM = {"type": "number"}
+_STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+
+
+def _obj(required: tuple[str, ...] = (), extra: bool = True, **props: dict) -> dict:
+    schema: dict = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = list(required)
+    if not extra:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_GLOBAL_PROPS = {key: (_STR if isinstance(value, str) else _INT)
+                 for key, value in GLOBAL_DEFAULTS.items()}
+_STREAM_PROPS = {"rtsp_url": _STR, "duration_seconds": _INT, "weight": _NUM,
+                 "output_filename": _STR}
+_STATS = {"total_tasks": _INT, "completed_tasks": _INT, "failed_tasks": _INT,
+          "cancelled_tasks": _INT, "max_concurrent_used": _INT, "completion_rate": _NUM}
+_SUMMARY = {"scheduler_running": _BOOL, **_STATS, "recorder_alive": _BOOL,
+            "desired_running": _BOOL, "config_error": {"type": ["object", "null"]},
+            "status_message": _STR}
+
+SCHEMAS = {
+    "Error": _obj(("error", "message"), error=_STR, message=_STR),
+    "Timestamp": _obj(("timestamp", "video_count", "total_size"),
+                      timestamp=_STR, video_count=_INT, total_size=_INT),
+    "Video": _obj(("filename", "full_path", "timestamp_dir", "file_size", "created_time",
+                   "stream_index"), filename=_STR, full_path=_STR, timestamp_dir=_STR,
+                  file_size=_INT, created_time=_STR, stream_index=_STR),
+    "GlobalConfig": _obj(tuple(_GLOBAL_PROPS), **_GLOBAL_PROPS),
+    "GlobalUpdate": _obj(extra=False, **_GLOBAL_PROPS),
+    "Stream": _obj(("rtsp_url", "duration_seconds", "weight", "output_filename"),
+                   **_STREAM_PROPS),
+    "StreamInput": _obj(("rtsp_url", "duration_seconds"), extra=False, **_STREAM_PROPS),
+    "StreamUpdate": _obj(extra=False, **_STREAM_PROPS),
+    "Config": _obj(("global_config", "streams"), extra=False,
+                   global_config=_ref("GlobalConfig"),
+                   streams={"type": "array", "items": _ref("Stream")}),
+    "Task": _obj(("task_id", "stream_index", "rtsp_url", "output_file", "duration_seconds",
+                  "status", "status_code", "status_text", "status_name", "start_time",
+                  "end_time", "progress", "bytes_received", "frames_received",
+                  "error_message"),
+                 task_id=_INT, stream_index=_INT, rtsp_url=_STR, output_file=_STR,
+                 duration_seconds=_NUM, status=_INT, status_code=_INT, status_text=_STR,
+                 status_name=_STR, start_time=_STR, end_time=_STR, progress=_NUM,
+                 bytes_received=_INT, frames_received=_INT, error_message=_STR),
+}
+
+_TASKS = {"type": "array", "items": _ref("Task")}
+_CYCLE_PROGRESS = _obj(elapsed_seconds=_INT, total_seconds=_INT, progress_percentage=_NUM)
+
+
+def _path_param(name: str, schema: dict = _STR) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _query_param(name: str, required: bool) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": _STR}
+
+
+# (path, method, summary, parameters, request body schema, success schema, error statuses)
+OPERATIONS = [
+    ("/api/timestamps", "get", "List cycle folders, newest first", [], None,
+     _obj(("count", "timestamps"), count=_INT,
+          timestamps={"type": "array", "items": _ref("Timestamp")}), (503,)),
+    ("/api/videos", "get", "List clips (of one cycle with ?timestamp=)",
+     [_query_param("timestamp", False)], None,
+     _obj(("count", "videos"), count=_INT, timestamp=_STR,
+          videos={"type": "array", "items": _ref("Video")}), (400, 404, 503)),
+    ("/api/videos/{timestamp}", "get", "List the clips of one cycle",
+     [_path_param("timestamp")], None,
+     _obj(("timestamp", "count", "videos"), timestamp=_STR, count=_INT,
+          videos={"type": "array", "items": _ref("Video")}), (404, 503)),
+    ("/api/video", "delete", "Delete one clip", [_query_param("path", True)], None,
+     _obj(("success", "path", "message"), success=_BOOL, path=_STR, message=_STR),
+     (400, 403, 404, 409, 500, 503)),
+    ("/api/timestamp/{timestamp}", "delete", "Delete a whole cycle folder",
+     [_path_param("timestamp")], None,
+     _obj(("success", "timestamp", "path", "message"), success=_BOOL, timestamp=_STR,
+          path=_STR, message=_STR), (403, 404, 409, 500, 503)),
+    ("/api/config", "get", "The whole config", [], None, _ref("Config"), (503,)),
+    ("/api/config", "put", "Replace the whole config", [], _ref("Config"),
+     _obj(("success", "message"), success=_BOOL, message=_STR), (400, 413, 500, 503)),
+    ("/api/config/global", "get", "The global section", [], None, _ref("GlobalConfig"), (503,)),
+    ("/api/config/global", "put", "Update part of the global section", [],
+     _ref("GlobalUpdate"),
+     _obj(("success", "message", "updated_config"), success=_BOOL, message=_STR,
+          updated_config=_ref("GlobalConfig")), (400, 413, 500, 503)),
+    ("/api/config/streams", "get", "List streams", [], None,
+     _obj(("count", "streams"), count=_INT, streams={"type": "array", "items": _obj(
+         ("index",), index=_INT, **_STREAM_PROPS)}), (503,)),
+    ("/api/config/streams", "post", "Add a stream", [], _ref("StreamInput"),
+     _obj(("success", "message", "stream_index", "index", "added_stream"), success=_BOOL,
+          message=_STR, stream_index=_INT, index=_INT, added_stream=_ref("Stream")),
+     (400, 413, 500, 503)),
+    ("/api/config/streams/{index}", "put", "Update part of a stream",
+     [_path_param("index")], _ref("StreamUpdate"),
+     _obj(("success", "message", "stream_index", "index", "updated_stream"), success=_BOOL,
+          message=_STR, stream_index=_INT, index=_INT, updated_stream=_ref("Stream")),
+     (400, 404, 413, 500, 503)),
+    ("/api/config/streams/{index}", "delete", "Remove a stream", [_path_param("index")], None,
+     _obj(("success", "message", "deleted_stream_index", "deleted_index"), success=_BOOL,
+          message=_STR, deleted_stream_index=_INT, deleted_index=_INT,
+          deleted_stream=_ref("Stream")), (404, 500, 503)),
+    ("/api/config/save", "post", "Write the config to a file in its folder", [],
+     _obj(extra=False, file_path=_STR),
+     _obj(("success", "message", "saved_to", "file_path"), success=_BOOL, message=_STR,
+          saved_to=_STR, file_path=_STR), (400, 403, 413, 500, 503)),
+    ("/api/config/reload", "post", "Re-read config.json and ask the recorder to apply it", [],
+     None, _obj(("success", "message", "loaded_from", "file_path"), success=_BOOL,
+                message=_STR, loaded_from=_STR, file_path=_STR), (400, 500, 503)),
+    ("/api/tasks", "get", "The current cycle's tasks and plan", [], None,
+     _obj(("count", "tasks", "schedule_info", *_STATS), **_SUMMARY, count=_INT, tasks=_TASKS,
+          schedule_info=_STR, not_scheduled={"type": "array"}), ()),
+    ("/api/tasks/status", "get", "Live task status", [], None,
+     _obj(("count", "tasks", *_STATS), **_SUMMARY, count=_INT, tasks=_TASKS), ()),
+    ("/api/scheduler/status", "get", "Scheduler state", [], None,
+     _obj(("is_running", "start_time", "end_time", *_STATS), is_running=_BOOL,
+          start_time=_STR, end_time=_STR, **_SUMMARY), ()),
+    ("/api/scheduler/cycle", "get", "The current cycle's progress", [], None,
+     _obj(("is_running", "scheduler_running", "current_cycle", "cycle_info", "cycle_progress",
+           "scheduler_stats", "active_tasks"), is_running=_BOOL, scheduler_running=_BOOL,
+          current_cycle=_INT, cycle_dir=_STR, cycle_running=_BOOL, recorder_alive=_BOOL,
+          cycle_info=_obj(start_time=_STR, elapsed_seconds=_INT, total_duration=_INT,
+                          progress_percentage=_NUM),
+          cycle_progress=_CYCLE_PROGRESS, scheduler_stats=_obj(**_STATS),
+          active_tasks={"type": "array", "items": _obj(
+              stream_index=_INT, status=_INT, progress_seconds=_NUM, target_duration=_NUM)}),
+     ()),
+    ("/api/scheduler/start", "post", "Start the scheduler", [], None,
+     _obj(("success", "message", "is_running"), success=_BOOL, message=_STR, is_running=_BOOL),
+     (409, 500, 503)),
+    ("/api/scheduler/stop", "post", "Stop the scheduler (cancels running tasks)", [], None,
+     _obj(("success", "message", "is_running"), success=_BOOL, message=_STR, is_running=_BOOL),
+     (500, 503)),
+    ("/api/openapi.json", "get", "This document", [], None, {"type": "object"}, ()),
+]
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def build_document() -> dict:
+    """The OpenAPI 3.0 document of every operation in :data:`OPERATIONS`."""
+    paths: dict = {}
+    for path, method, summary, params, body, success, errors in OPERATIONS:
+        responses = {"200": {"description": "OK", **_json(success)}}
+        # Any write may get a malformed body or parameter (400); any route a wrong method (405).
+        extra = (400, 405) if method != "get" else (405,)
+        for status in sorted({*errors, *extra}):
+            responses[str(status)] = {"description": "Error", **_json(_ref("Error"))}
+        operation = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses}
+        if params:
+            operation["parameters"] = params
+        if body is not None:
+            operation["requestBody"] = {"required": True, **_json(body)}
+        paths.setdefault(path, {})[method] = operation
+    return {"openapi": "3.0.3",
+            "info": {"title": "RTSP patrol recorder API", "version": "1.0.0"},
+            "paths": paths, "components": {"schemas": SCHEMAS}}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(build_document())

@@ -1,0 +1,43 @@
+"""Reading request input strictly: JSON object bodies and query parameters."""
+from __future__ import annotations
+
+import json
+
+from flask import request
+
+from app.errors import ApiError
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"不支持的数值 {name}")
+
+
+def json_object(required: bool = True) -> dict | None:
+    """The request body as a JSON object; None for an empty optional body.
+
+    :raises ApiError: 400 for an empty required body, malformed JSON or a non-object.
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "请求体不能为空, 需要 JSON 对象")
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise ApiError(400, "请求体必须是 UTF-8 编码的 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"请求体不是有效的 JSON: {exc.msg} (第{exc.lineno}行第{exc.colno}列)") from None
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"请求体不是有效的 JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "请求体必须是 JSON 对象")
+    return data
+
+
+def query_text(name: str) -> str | None:
+    """A query parameter given at most once (a repeated one is ambiguous, so refused)."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise ApiError(400, f"参数 {name} 只能出现一次")
+    return values[0] if values else None

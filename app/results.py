@@ -1,0 +1,90 @@
+"""Results: the cycle folders and clips of the output tree, and their deletion."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify
+
+from app.context import output_dir, recorder_status
+from app.errors import ApiError
+from app.requests import query_text
+from shared import output_tree, task_status
+from shared.errors import Conflict, NotFound
+from shared.status_file import is_alive
+
+log = logging.getLogger(__name__)
+bp = Blueprint("results", __name__, url_prefix="/api")
+
+
+@bp.get("/timestamps")
+def list_timestamps():
+    out, _ = output_dir()
+    cycles = output_tree.list_cycles(out)
+    return jsonify(count=len(cycles), timestamps=cycles)
+
+
+@bp.get("/videos")
+def list_videos():
+    timestamp = query_text("timestamp")
+    if timestamp is not None:
+        return videos_of(timestamp)
+    out, _ = output_dir()
+    videos = output_tree.list_videos(out)
+    return jsonify(count=len(videos), videos=videos)
+
+
+@bp.get("/videos/<path:timestamp>")
+def videos_of(timestamp: str):
+    out, _ = output_dir()
+    videos = output_tree.list_videos(out, timestamp)
+    return jsonify(timestamp=timestamp, count=len(videos), videos=videos)
+
+
+def _recording_now() -> tuple[str, set[str]]:
+    """The cycle folder being recorded and the clip names still being written in it."""
+    status = recorder_status()
+    cycle = status["cycle"]
+    if not (is_alive(status) and cycle.get("running") and cycle.get("dir")):
+        return "", set()
+    active = {str(task.get("output_file", "")).rsplit("/", 1)[-1] for task in status["tasks"]
+              if task.get("status") in task_status.ACTIVE or task.get("status") == task_status.PENDING}
+    return cycle["dir"], active
+
+
+@bp.delete("/video")
+def delete_video():
+    path = query_text("path")
+    if path is None or path == "":
+        raise ApiError(400, "缺少参数 path")
+    out, base = output_dir()
+    cycle, filename = output_tree.video_location(out, path, base)
+    recording, active = _recording_now()
+    if cycle == recording and filename in active:
+        raise Conflict("该视频正在录制中, 不能删除")
+    try:
+        output_tree.delete_video(out, cycle, filename)
+    except NotFound:
+        raise NotFound("文件不存在") from None
+    except OSError as exc:
+        log.error("delete failed: %s/%s: %s", cycle, filename, exc.strerror)
+        raise ApiError(500, "文件删除失败", success=False, path=path) from None
+    log.info("deleted clip %s/%s", cycle, filename)
+    return jsonify(success=True, path=path, message="文件删除成功")
+
+
+@bp.delete("/timestamp/<path:timestamp>")
+def delete_timestamp(timestamp: str):
+    out, _ = output_dir()
+    output_tree.require_cycle(out, timestamp)
+    recording, _ = _recording_now()
+    if timestamp == recording:
+        raise Conflict("该时间戳目录正在录制中, 不能删除")
+    display = out.display_path(timestamp)
+    try:
+        output_tree.delete_cycle(out, timestamp)
+    except OSError as exc:
+        log.error("delete failed: %s: %s", timestamp, exc.strerror)
+        raise ApiError(500, "目录删除失败", success=False, timestamp=timestamp,
+                       path=display) from None
+    log.info("deleted cycle %s", timestamp)
+    return jsonify(success=True, timestamp=timestamp, path=display, message="目录删除成功")

@@ -1,0 +1,123 @@
+"""Tasks and scheduler: the recorder's live status, and starting or stopping it."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, jsonify
+
+from app.context import control_file, recorder_status
+from shared import task_status
+from shared.control_file import read_control, request_start, request_stop
+from shared.errors import RecorderUnavailable
+from shared.status_file import STATS_KEYS, completion_rate, is_alive
+from shared.urls import mask_credentials
+
+bp = Blueprint("scheduler", __name__, url_prefix="/api")
+
+TASK_FIELDS = ("task_id", "stream_index", "rtsp_url", "output_file", "duration_seconds",
+               "status", "status_code", "status_text", "status_name", "start_time", "end_time",
+               "progress", "bytes_received", "frames_received", "error_message")
+
+
+def _task(raw: dict) -> dict:
+    code = raw.get("status", raw.get("status_code", 0))
+    code = code if isinstance(code, int) and not isinstance(code, bool) else 0
+    task = {key: raw.get(key) for key in TASK_FIELDS}
+    task.update(status=code, status_code=code, status_text=task_status.status_name(code),
+                status_name=task_status.status_name(code),
+                rtsp_url=mask_credentials(str(raw.get("rtsp_url") or "")))
+    for key in ("start_time", "end_time", "error_message", "output_file"):
+        task[key] = task[key] if isinstance(task[key], str) else ""
+    for key in ("progress", "bytes_received", "frames_received", "duration_seconds"):
+        task[key] = task[key] if isinstance(task[key], (int, float)) else 0
+    return task
+
+
+def _view() -> tuple[dict, bool]:
+    status = recorder_status()
+    return status, is_alive(status)
+
+
+def _summary(status: dict, alive: bool) -> dict:
+    stats = {key: int(status["stats"].get(key) or 0) for key in STATS_KEYS}
+    control = read_control(control_file())
+    return {"scheduler_running": alive and status["scheduler_running"], **stats,
+            "completion_rate": completion_rate(stats), "recorder_alive": alive,
+            "desired_running": control["scheduler_running"],
+            "config_error": status["config_error"], "status_message": status["message"]}
+
+
+@bp.get("/tasks")
+def list_tasks():
+    status, alive = _view()
+    tasks = [_task(task) for task in status["tasks"]]
+    return jsonify(**_summary(status, alive), count=len(tasks), tasks=tasks,
+                   schedule_info=status["schedule_info"], not_scheduled=status["not_scheduled"])
+
+
+@bp.get("/tasks/status")
+def live_tasks():
+    status, alive = _view()
+    tasks = [_task(task) for task in status["tasks"]]
+    return jsonify(**_summary(status, alive), count=len(tasks), tasks=tasks)
+
+
+@bp.get("/scheduler/status")
+def scheduler_status():
+    status, alive = _view()
+    summary = _summary(status, alive)
+    return jsonify(is_running=summary.pop("scheduler_running"), start_time=status["start_time"],
+                   end_time=status["end_time"], **summary)
+
+
+def _cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
+    total = int(cycle.get("total_seconds") or 0)
+    started = cycle.get("started_at")
+    if alive and cycle.get("running") and isinstance(started, (int, float)):
+        elapsed = max(0, int(time.time() - started))
+    else:
+        elapsed = int(cycle.get("elapsed_seconds") or 0)
+    percent = round(min(100.0, 100.0 * elapsed / total), 2) if total else 0.0
+    return elapsed, total, percent
+
+
+@bp.get("/scheduler/cycle")
+def scheduler_cycle():
+    status, alive = _view()
+    cycle = status["cycle"]
+    elapsed, total, percent = _cycle_progress(cycle, alive)
+    summary = _summary(status, alive)
+    running = summary.pop("scheduler_running")
+    stats = {key: summary[key] for key in (*STATS_KEYS, "completion_rate")}
+    active = [{"stream_index": task.get("stream_index"), "status": task.get("status"),
+               "progress_seconds": task.get("progress", 0),
+               "target_duration": task.get("duration_seconds", 0)}
+              for task in status["tasks"] if task.get("status") in task_status.ACTIVE]
+    return jsonify(
+        is_running=running, scheduler_running=running, current_cycle=status["current_cycle"],
+        cycle_dir=cycle.get("dir", ""), cycle_running=bool(alive and cycle.get("running")),
+        cycle_info={"start_time": cycle.get("start_time", ""), "elapsed_seconds": elapsed,
+                    "total_duration": total, "progress_percentage": percent},
+        cycle_progress={"elapsed_seconds": elapsed, "total_seconds": total,
+                        "progress_percentage": percent},
+        scheduler_stats=stats, active_tasks=active, recorder_alive=alive)
+
+
+def _require_recorder() -> dict:
+    status, alive = _view()
+    if not alive:
+        raise RecorderUnavailable("录制守护进程未运行")
+    return status
+
+
+@bp.post("/scheduler/start")
+def start_scheduler():
+    request_start(control_file(), _require_recorder())
+    return jsonify(success=True, message="调度器启动成功", is_running=True)
+
+
+@bp.post("/scheduler/stop")
+def stop_scheduler():
+    _require_recorder()
+    request_stop(control_file())
+    return jsonify(success=True, message="调度器停止成功", is_running=False)

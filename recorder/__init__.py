@@ -1,0 +1,1 @@
+"""The recorder daemon: patrol cycles that record every RTSP stream with ffmpeg."""

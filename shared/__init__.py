@@ -1,0 +1,1 @@
+"""Code both processes use: config model, file formats, locks, atomic writes, status codes."""

@@ -1,0 +1,73 @@
+"""Atomic JSON files: write to a temp file in the same folder, fsync, os.replace, fsync the folder."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+from shared.errors import WriteError
+
+
+def dump_json(data: Any) -> str:
+    """Serialize the way every coordinated file is written: UTF-8 text, indented, newline-ended."""
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old file or the new one, never half.
+
+    :raises WriteError: the file could not be written; ``path`` is unchanged.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = -1, ""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                                   dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            fd = -1  # owned by the file object now
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        tmp = ""
+        _fsync_folder(folder)
+    except OSError as exc:
+        raise WriteError(f"写入失败 {path}: {exc.strerror or exc}") from exc
+    finally:
+        if fd != -1:
+            os.close(fd)
+        if tmp:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+    """Atomically replace ``path`` with ``data`` as JSON. :raises WriteError:"""
+    write_text_atomic(path, dump_json(data))
+
+
+def read_json(path: str) -> Any:
+    """Read a JSON file written by :func:`write_json_atomic`.
+
+    :raises FileNotFoundError: no such file.
+    :raises ValueError: the file is not valid JSON (hand edits can do that).
+    """
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _fsync_folder(folder: str) -> None:
+    # The rename is only durable once the folder entry itself reaches the disk.
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)

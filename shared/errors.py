@@ -1,0 +1,68 @@
+"""Domain errors shared by the API and the recorder; the API maps them to HTTP in app/errors.py."""
+from __future__ import annotations
+
+
+class PatrolError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class ConfigError(PatrolError):
+    """A config that breaks a rule; ``field`` names the offending key (``streams[1].weight``)."""
+
+    def __init__(self, field: str, reason: str, *, file: str | None = None,
+                 line: int | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        self.file = file
+        self.line = line
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """The seed's wording: ``配置验证失败: max_concurrent_streams 必须大于 0``."""
+        where = ""
+        if self.file:
+            where = f" ({self.file}" + (f" 第{self.line}行" if self.line else "") + ")"
+        subject = f"{self.field} " if self.field else ""
+        return f"配置验证失败: {subject}{self.reason}{where}"
+
+    def to_dict(self) -> dict:
+        """The error as shown in the status file and the API."""
+        return {"file": self.file, "line": self.line, "field": self.field,
+                "reason": self.reason, "message": self.message}
+
+
+class ConfigUnavailable(PatrolError):
+    """The config file on disk is missing or invalid, so a partial edit has nothing to apply to."""
+
+    def __init__(self, cause: ConfigError) -> None:
+        self.cause = cause
+        super().__init__(f"配置文件无效, 请先修复或整体替换: {cause.message}")
+
+
+class WriteError(PatrolError):
+    """An atomic write failed; the target file is unchanged."""
+
+
+class LockTimeout(PatrolError):
+    """A coordinated file stayed locked longer than we are willing to wait."""
+
+    def __init__(self, lock_path: str) -> None:
+        self.lock_path = lock_path
+        super().__init__(f"文件被占用, 请稍后重试: {lock_path}")
+
+
+class UnsafePath(PatrolError):
+    """A path given by a client points outside what it may touch."""
+
+
+class NotFound(PatrolError):
+    """A named thing (cycle folder, file, stream index) does not exist."""
+
+
+class Conflict(PatrolError):
+    """The request collides with what the recorder is doing right now."""
+
+
+class RecorderUnavailable(PatrolError):
+    """The recorder daemon's heartbeat is missing or stale."""

@@ -1,0 +1,94 @@
+"""The status file: what the recorder is doing, for the API to show.
+
+Format (JSON object, written atomically by the recorder at least once a second)::
+
+    {
+      "version": 1,
+      "pid": 1234,
+      "heartbeat": 1760165228.5,            # time.time() of the write
+      "heartbeat_monotonic": 81234.2,       # time.monotonic(): system-wide on Linux, immune to clock steps
+      "scheduler_running": true,            # the scheduler is running cycles
+      "start_generation": 3,                # the control file's start_generation last acted on
+      "start_time": "2025-10-11 14:47:08",  # scheduler start ("" until started)
+      "end_time": "",                       # scheduler end ("" while running)
+      "current_cycle": 1,                   # 1-based number of the current/last cycle, 0 before any
+      "cycle": {                            # the current or last cycle
+        "dir": "20251011_144708",           # its folder under the output directory
+        "running": true,
+        "start_time": "2025-10-11 14:47:08",
+        "started_at": 1760165228.0,         # time.time() at its start
+        "elapsed_seconds": 25,
+        "total_seconds": 60
+      },
+      "stats": {"total_tasks": 2, "completed_tasks": 1, "failed_tasks": 0,
+                "cancelled_tasks": 0, "max_concurrent_used": 2},
+      "schedule_info": "调度方案: 2个任务\\n任务 0: 0秒开始, 持续 15秒\\n...",
+      "tasks": [ {task fields of SPEC "HTTP API"} ],
+      "not_scheduled": [ {"stream_index": 3, "rtsp_url": "rtsp://***@…", "reason": "…"} ],
+      "config_error": null,                 # or {"file", "line", "field", "reason", "message"}
+      "message": ""                         # why the recorder is idle, when it is
+    }
+"""
+from __future__ import annotations
+
+import time
+
+from shared.atomic import read_json
+
+VERSION = 1
+# The recorder writes at least once a second; three missed beats mean it is gone.
+STALE_AFTER_SECONDS = 5.0
+STATS_KEYS = ("total_tasks", "completed_tasks", "failed_tasks", "cancelled_tasks",
+              "max_concurrent_used")
+
+
+def empty_status() -> dict:
+    """The status shown when no recorder has ever written one."""
+    return {
+        "version": VERSION, "pid": None, "heartbeat": None, "heartbeat_monotonic": None,
+        "scheduler_running": False, "start_generation": 0, "start_time": "", "end_time": "", "current_cycle": 0,
+        "cycle": {"dir": "", "running": False, "start_time": "", "started_at": None,
+                  "elapsed_seconds": 0, "total_seconds": 0},
+        "stats": {key: 0 for key in STATS_KEYS},
+        "schedule_info": "", "tasks": [], "not_scheduled": [], "config_error": None,
+        "message": "",
+    }
+
+
+def read_status(path: str) -> dict:
+    """The last status the recorder wrote, completed with defaults; empty when missing or damaged."""
+    status = empty_status()
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return status
+    if not isinstance(data, dict):
+        return status
+    for key, default in status.items():
+        value = data.get(key, default)
+        if isinstance(default, dict) and isinstance(value, dict):
+            status[key] = {**default, **value}
+        elif default is None or isinstance(value, type(default)):
+            status[key] = value
+    if not all(isinstance(task, dict) for task in status["tasks"]):
+        status["tasks"] = []
+    return status
+
+
+def is_alive(status: dict, now_monotonic: float | None = None, now_wall: float | None = None) -> bool:
+    """True when the recorder's heartbeat is recent."""
+    beat = status.get("heartbeat_monotonic")
+    if isinstance(beat, (int, float)):
+        now = time.monotonic() if now_monotonic is None else now_monotonic
+        return 0 <= now - beat <= STALE_AFTER_SECONDS
+    beat = status.get("heartbeat")
+    if isinstance(beat, (int, float)):
+        now = time.time() if now_wall is None else now_wall
+        return abs(now - beat) <= STALE_AFTER_SECONDS
+    return False
+
+
+def completion_rate(stats: dict) -> float:
+    """Completed / total, rounded for display (0.0 with no tasks)."""
+    total = stats.get("total_tasks") or 0
+    return round((stats.get("completed_tasks") or 0) / total, 4) if total else 0.0

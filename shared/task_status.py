@@ -1,0 +1,35 @@
+"""Task status codes 0-9 and their names, as in SPEC "Task status codes" (no dependencies)."""
+from __future__ import annotations
+
+PENDING = 0
+CONNECTING = 1
+CONNECTED = 2
+RECORDING = 3
+COMPLETED = 4
+CONNECTION_ERROR = 5
+RECORDING_ERROR = 6
+TIMEOUT = 7
+CANCELLED = 8
+STREAM_UNAVAILABLE = 9
+
+NAMES: dict[int, str] = {
+    PENDING: "等待中",
+    CONNECTING: "连接中",
+    CONNECTED: "已连接",
+    RECORDING: "录制中",
+    COMPLETED: "已完成",
+    CONNECTION_ERROR: "连接错误",
+    RECORDING_ERROR: "录制错误",
+    TIMEOUT: "超时",
+    CANCELLED: "已取消",
+    STREAM_UNAVAILABLE: "流不可用",
+}
+
+ACTIVE = frozenset({CONNECTING, CONNECTED, RECORDING})
+FAILED = frozenset({CONNECTION_ERROR, RECORDING_ERROR, TIMEOUT, STREAM_UNAVAILABLE})
+FINISHED = frozenset({COMPLETED, CANCELLED}) | FAILED
+
+
+def status_name(code: int) -> str:
+    """The Chinese name of ``code`` (``"未知"`` for a code we never write)."""
+    return NAMES.get(code, "未知")

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Standalone RTSP test-camera server built on gst-rtsp-server (run with the system Python)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+# Must run before the GObject subclasses below are registered: their class_init
+# touches GstMessage's GType, which only exists after gst_init().
+Gst.init(None)
+
+# Small, cheap, always-changing picture: the overlay makes every frame differ.
+VIDEO_SRC = (
+    "videotestsrc is-live=true pattern=ball {extra} "
+    "! video/x-raw,width=320,height=240,framerate=25/1 "
+    "! timeoverlay font-desc=\"Sans 18\" "
+)
+H264 = (
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=256 "
+    "! video/x-h264,profile=baseline "
+    "! rtph264pay name=pay0 pt=96 config-interval=-1 "
+)
+H265 = (
+    "! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=256 "
+    "! rtph265pay name=pay0 pt=96 config-interval=-1 "
+)
+# 20 ms packets of 8 kHz mono, i.e. what a real G.711 camera sends.
+AUDIO_SRC = (
+    "audiotestsrc is-live=true wave=sine samplesperbuffer=160 "
+    "! audio/x-raw,rate=8000,channels=1 "
+)
+ALAW = AUDIO_SRC + "! alawenc ! rtppcmapay pt=8 name=pay1 "
+MULAW = AUDIO_SRC + "! mulawenc ! rtppcmupay pt=0 name=pay1 "
+
+# 75 frames at 25 fps: the source emits EOS after ~3 s of video.
+ENDING_FRAMES = 75
+
+
+def launch(*parts: str) -> str:
+    """Wrap pipeline fragments in the bin syntax gst-rtsp-server expects."""
+    return "( " + " ".join(parts) + " )"
+
+
+class SharedKeyFactory(GstRtspServer.RTSPMediaFactory):
+    """Factory whose media key ignores the URL, so every mount using it shares one pipeline."""
+
+    def do_gen_key(self, url: GstRtspServer.RTSPUrl) -> str:
+        # The default key is the request path; a constant key makes /bench1../benchN
+        # all resolve to the same cached shared media, i.e. a single encoder.
+        return "bench-shared"
+
+
+class EndingMedia(GstRtspServer.RTSPMedia):
+    """Media that closes its clients' RTSP connections shortly after its pipeline hits EOS."""
+
+    def do_handle_message(self, message: Gst.Message) -> bool:
+        if message.type == Gst.MessageType.EOS:
+            # rtpbin sends RTCP BYE on EOS, which ffmpeg treats as end of stream. As a
+            # backstop for clients that ignore BYE, drop the connection a bit later.
+            GLib.timeout_add(1500, _close_clients_of, self)
+        return GstRtspServer.RTSPMedia.do_handle_message(self, message)
+
+
+_SERVER: GstRtspServer.RTSPServer | None = None
+
+
+def _close_clients_of(media: GstRtspServer.RTSPMedia) -> bool:
+    """Close every RTSP client whose session holds `media`."""
+    server = _SERVER
+    if server is None:
+        return False
+
+    def has_media(_pool: object, session: GstRtspServer.RTSPSession, _data: object) -> GstRtspServer.RTSPFilterResult:
+        def match(_s: object, sm: GstRtspServer.RTSPSessionMedia, _d: object) -> GstRtspServer.RTSPFilterResult:
+            if sm.get_media() == media:
+                doomed.add(session.get_sessionid())
+            return GstRtspServer.RTSPFilterResult.KEEP
+
+        session.filter(match, None)
+        return GstRtspServer.RTSPFilterResult.KEEP
+
+    doomed: set[str] = set()
+    server.get_session_pool().filter(has_media, None)
+
+    def drop_client(_srv: object, client: GstRtspServer.RTSPClient, _data: object) -> GstRtspServer.RTSPFilterResult:
+        hit = False
+
+        def check(_c: object, session: GstRtspServer.RTSPSession, _d: object) -> GstRtspServer.RTSPFilterResult:
+            nonlocal hit
+            hit = hit or session.get_sessionid() in doomed
+            return GstRtspServer.RTSPFilterResult.KEEP
+
+        client.session_filter(check, None)
+        if hit:
+            client.close()
+        return GstRtspServer.RTSPFilterResult.KEEP
+
+    if doomed:
+        server.client_filter(drop_client, None)
+    return False  # one-shot GLib timeout
+
+
+def make_factory(
+    desc: str,
+    shared: bool,
+    cls: type[GstRtspServer.RTSPMediaFactory] = GstRtspServer.RTSPMediaFactory,
+) -> GstRtspServer.RTSPMediaFactory:
+    """Create a media factory for a launch description."""
+    factory = cls()
+    factory.set_launch(desc)
+    factory.set_shared(shared)
+    # Shared media must not be torn down while other clients still use it; the
+    # default suspend/unprepare-on-last-client behaviour is exactly what we want.
+    return factory
+
+
+def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
+    """Return path -> factory for every mount the server offers."""
+    h264 = launch(VIDEO_SRC.format(extra=""), H264)
+    mounts: dict[str, GstRtspServer.RTSPMediaFactory] = {
+        f"/cam{i}": make_factory(h264, shared=True) for i in range(1, 5)
+    }
+    mounts["/h265"] = make_factory(launch(VIDEO_SRC.format(extra=""), H265), shared=True)
+    mounts["/h264_alaw"] = make_factory(launch(VIDEO_SRC.format(extra=""), H264, ALAW), shared=True)
+    mounts["/h264_mulaw"] = make_factory(launch(VIDEO_SRC.format(extra=""), H264, MULAW), shared=True)
+    ending = make_factory(
+        launch(VIDEO_SRC.format(extra=f"num-buffers={ENDING_FRAMES}"), H264), shared=False
+    )
+    ending.set_media_gtype(EndingMedia)
+    mounts["/ending"] = ending
+    if mount_count > 0:
+        bench = make_factory(h264, shared=True, cls=SharedKeyFactory)
+        for i in range(1, mount_count + 1):
+            mounts[f"/bench{i}"] = bench
+    return mounts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, start the server and run until SIGTERM/SIGINT."""
+    global _SERVER
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8554, help="0 picks a free port")
+    parser.add_argument("--mount-count", type=int, default=0, help="add /bench1../benchN")
+    args = parser.parse_args(argv)
+
+    server = GstRtspServer.RTSPServer()
+    server.set_address(args.host)
+    server.set_service(str(args.port))
+    points = server.get_mount_points()
+    for path, factory in build_mounts(args.mount_count).items():
+        points.add_factory(path, factory)
+
+    loop = GLib.MainLoop()
+    # attach() creates and binds the listening socket, so the real port is known after it.
+    if server.attach(None) == 0:
+        print(f"failed to listen on {args.host}:{args.port}", file=sys.stderr)
+        return 1
+    _SERVER = server
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, _quit, loop)
+    print(f"READY {server.get_bound_port()}", flush=True)
+    loop.run()
+    return 0
+
+
+def _quit(loop: GLib.MainLoop) -> bool:
+    """Stop the main loop from a signal handler."""
+    loop.quit()
+    return GLib.SOURCE_REMOVE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
