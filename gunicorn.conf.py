@@ -14,3 +14,6 @@ graceful_timeout = 10
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
+# gunicorn >= 25 opens a control socket at a per-user path shared by every
+# instance; we do not use it, and two instances must not fight over it.
+control_socket_disable = True

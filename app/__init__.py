@@ -26,7 +26,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["CONFIG_PATH"] = os.path.abspath(app.config["CONFIG_PATH"])
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    CORS(app, resources={r"/api/*": {"origins": "*"}})
+    # "*" on every answer, preflights included (not the caller's Origin echoed back).
+    CORS(app, resources={r"/api/*": {"origins": "*"}}, send_wildcard=True)
+    # No 308 redirect (an HTML page) for "//": a doubled slash is just an unknown path.
+    app.url_map.merge_slashes = False
 
     from app import configuration, errors, openapi, results, scheduler
     errors.init_app(app)

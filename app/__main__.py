@@ -11,8 +11,11 @@ from shared import settings
 def main(argv: list[str] | None = None) -> None:
     """Parse the seed's arguments and serve on 0.0.0.0 (use gunicorn in production)."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
-    parser.add_argument("output_dir", nargs="?", default="./output",
-                        help="the recorder's output folder (default ./output)")
+    # No default here: without the argument the config's output_directory (./output
+    # unless changed) is served, resolved like the recorder does, so both see one folder.
+    parser.add_argument("output_dir", nargs="?", default=None,
+                        help="the recorder's output folder (default: the config's "
+                             "output_directory, ./output)")
     parser.add_argument("port", nargs="?", type=int, default=8080, help="port (default 8080)")
     parser.add_argument("--config", help=f"config file (default ${settings.CONFIG_ENV} or ./config.json)")
     parser.add_argument("--host", default="0.0.0.0")
@@ -20,8 +23,10 @@ def main(argv: list[str] | None = None) -> None:
     if not 0 < args.port < 65536:
         parser.error("PORT must be between 1 and 65535")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app({"CONFIG_PATH": settings.config_path(args.config),
-                      "OUTPUT_DIR": args.output_dir})
+    overrides = {"CONFIG_PATH": settings.config_path(args.config)}
+    if args.output_dir:
+        overrides["OUTPUT_DIR"] = args.output_dir
+    app = create_app(overrides)
     app.run(host=args.host, port=args.port, threaded=True)
 
 

@@ -24,6 +24,9 @@ def write_text_atomic(path: str, text: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                    dir=folder)
+        # mkstemp makes 0600 files; keep the target's mode, or the umask's default,
+        # so a recorder running as another user can still read what the API wrote.
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             fd = -1  # owned by the file object now
             handle.write(text)
@@ -57,6 +60,24 @@ def read_json(path: str) -> Any:
     """
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do it once, at import, before
+    # any worker thread exists.
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_NEW_FILE_MODE = 0o666 & ~_read_umask()
+
+
+def _mode_for(path: str) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return _NEW_FILE_MODE
 
 
 def _fsync_folder(folder: str) -> None:

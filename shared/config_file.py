@@ -24,7 +24,8 @@ def parse_config_text(text: str, file: str) -> dict:
     except json.JSONDecodeError as exc:
         raise ConfigError("", f"JSON 格式错误: {exc.msg} (第{exc.lineno}行第{exc.colno}列)",
                           file=file, line=exc.lineno) from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: absurdly deep nesting in a hand edit must not crash the reader.
         raise ConfigError("", f"JSON 格式错误: {exc}", file=file) from None
     try:
         return validate_config(data)

@@ -40,7 +40,7 @@ def is_video_name(name: str) -> bool:
 
 def stream_index_of(name: str) -> str:
     """The digits of the file name without its extension (``test_stream1.mp4`` → ``"1"``)."""
-    return "".join(re.findall(r"\d", os.path.splitext(name)[0]))
+    return "".join(re.findall(r"[0-9]", os.path.splitext(name)[0]))
 
 
 def _cycle_entries(out: OutputDir) -> list[os.DirEntry]:

@@ -8,7 +8,9 @@ DISPLAY_FORMAT = "%Y-%m-%d %H:%M:%S"
 CYCLE_FORMAT = "%Y%m%d_%H%M%S"
 # A cycle folder: YYYYMMDD_HHMMSS, with a _NN suffix when two cycles would
 # otherwise share a second (the suffixed name still sorts after the plain one).
-CYCLE_NAME_RE = re.compile(r"^\d{8}_\d{6}(?:_\d{2,4})?$")
+# ASCII digits only, and the whole name: "$" would also match before a trailing
+# newline and "\d" matches any Unicode digit, letting odd names count as cycles.
+CYCLE_NAME_RE = re.compile(r"\A[0-9]{8}_[0-9]{6}(?:_[0-9]{2,4})?\Z")
 
 
 def format_local(epoch: float | None) -> str:
@@ -25,4 +27,4 @@ def cycle_name(epoch: float) -> str:
 
 def is_cycle_name(name: str) -> bool:
     """True when ``name`` is a cycle folder name the API lists."""
-    return bool(CYCLE_NAME_RE.match(name))
+    return isinstance(name, str) and CYCLE_NAME_RE.fullmatch(name) is not None

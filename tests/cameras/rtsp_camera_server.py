@@ -70,42 +70,32 @@ class EndingMedia(GstRtspServer.RTSPMedia):
 
 
 _SERVER: GstRtspServer.RTSPServer | None = None
+KEEP = GstRtspServer.RTSPFilterResult.KEEP
 
 
 def _close_clients_of(media: GstRtspServer.RTSPMedia) -> bool:
-    """Close every RTSP client whose session holds `media`."""
-    server = _SERVER
-    if server is None:
-        return False
+    """Close every RTSP client that has a session playing `media`."""
 
-    def has_media(_pool: object, session: GstRtspServer.RTSPSession, _data: object) -> GstRtspServer.RTSPFilterResult:
-        def match(_s: object, sm: GstRtspServer.RTSPSessionMedia, _d: object) -> GstRtspServer.RTSPFilterResult:
-            if sm.get_media() == media:
-                doomed.add(session.get_sessionid())
-            return GstRtspServer.RTSPFilterResult.KEEP
+    def drop_client(_server: object, client: GstRtspServer.RTSPClient, _data: object) -> GstRtspServer.RTSPFilterResult:
+        holds = False
 
-        session.filter(match, None)
-        return GstRtspServer.RTSPFilterResult.KEEP
+        def check_session(_client: object, session: GstRtspServer.RTSPSession, _d: object) -> GstRtspServer.RTSPFilterResult:
+            def check_media(_s: object, sm: GstRtspServer.RTSPSessionMedia, _d2: object) -> GstRtspServer.RTSPFilterResult:
+                nonlocal holds
+                holds = holds or sm.get_media() == media
+                return KEEP
 
-    doomed: set[str] = set()
-    server.get_session_pool().filter(has_media, None)
+            session.filter(check_media, None)
+            return KEEP
 
-    def drop_client(_srv: object, client: GstRtspServer.RTSPClient, _data: object) -> GstRtspServer.RTSPFilterResult:
-        hit = False
-
-        def check(_c: object, session: GstRtspServer.RTSPSession, _d: object) -> GstRtspServer.RTSPFilterResult:
-            nonlocal hit
-            hit = hit or session.get_sessionid() in doomed
-            return GstRtspServer.RTSPFilterResult.KEEP
-
-        client.session_filter(check, None)
-        if hit:
+        client.session_filter(check_session, None)
+        if holds:
             client.close()
-        return GstRtspServer.RTSPFilterResult.KEEP
+        return KEEP
 
-    if doomed:
-        server.client_filter(drop_client, None)
-    return False  # one-shot GLib timeout
+    if _SERVER is not None:
+        _SERVER.client_filter(drop_client, None)
+    return GLib.SOURCE_REMOVE  # one-shot timeout
 
 
 def make_factory(
@@ -116,9 +106,9 @@ def make_factory(
     """Create a media factory for a launch description."""
     factory = cls()
     factory.set_launch(desc)
+    # Shared media keeps running until its last client leaves, then is torn down, so
+    # idle mounts cost nothing and the next client gets a fresh pipeline.
     factory.set_shared(shared)
-    # Shared media must not be torn down while other clients still use it; the
-    # default suspend/unprepare-on-last-client behaviour is exactly what we want.
     return factory
 
 

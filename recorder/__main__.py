@@ -1,0 +1,37 @@
+"""``python -m recorder [--config FILE]``: run the patrol recorder in the foreground."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from recorder.daemon import Daemon
+from shared import settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, set up logging and signals, run until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m recorder", description=__doc__)
+    parser.add_argument("--config", help=f"config file (default ${settings.CONFIG_ENV} or ./config.json)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame) -> None:
+        logging.getLogger("recorder").info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    daemon = Daemon(settings.config_path(args.config))
+    logging.getLogger("recorder").info("recorder starting with %s", daemon.config_path)
+    daemon.run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""One patrol cycle: start planned tasks on time within the concurrency cap, then report."""
+from __future__ import annotations
+
+import logging
+import os
+
+from recorder.clip_files import finalize_clip
+from recorder.ffmpeg_command import SourceCodecs, container_of
+from recorder.planner import Plan
+from recorder.pipe_watcher import PipeWatcher
+from recorder.processes import ProcessRunner
+from recorder.recording import Recording
+from shared import task_status as st
+from shared.status_file import completion_rate
+from shared.timefmt import format_local
+from shared.urls import mask_credentials
+
+log = logging.getLogger(__name__)
+
+
+class Cycle:
+    """A running cycle; :meth:`tick` is called by the daemon's loop with the monotonic time."""
+
+    def __init__(self, number: int, config: dict, plan: Plan, cycle_dir: str, display_dir: str,
+                 runner: ProcessRunner, codecs: dict[str, SourceCodecs], watcher: PipeWatcher,
+                 now: float, wall: float) -> None:
+        self.number = number
+        self.config = config
+        self.plan = plan
+        self.dir = cycle_dir
+        self.name = os.path.basename(cycle_dir)
+        self.runner = runner
+        self.codecs = codecs
+        self.started, self.start_wall = now, wall
+        self.end_wall: float | None = None
+        self.max_concurrent_used = 0
+        self.cancelled = False
+        settings = config["global_config"]
+        self.tasks = []
+        for planned in plan.tasks:
+            stream = config["streams"][planned.stream_index]
+            self.tasks.append(Recording(planned, stream, cycle_dir, display_dir, settings, runner,
+                                        codecs.get(stream["rtsp_url"]), watcher))
+        self._published: set[int] = set()
+
+    @property
+    def running(self) -> list[Recording]:
+        """Tasks with a live process or a verdict still to draw."""
+        return [t for t in self.tasks if t.proc is not None and not t.finished]
+
+    @property
+    def done(self) -> bool:
+        """True when every task has its verdict."""
+        return all(t.finished for t in self.tasks)
+
+    def tick(self, now: float, wall: float) -> list[Recording]:
+        """Start due tasks, advance running ones; returns the tasks started now."""
+        started = []
+        if not self.cancelled:
+            elapsed = now - self.started
+            active = len(self.running)
+            cap = self.config["global_config"]["max_concurrent_streams"]
+            for task in self.tasks:
+                if task.status != st.PENDING or task.planned.offset > elapsed or active >= cap:
+                    continue
+                task.start(now, wall)
+                started.append(task)
+                active += 1
+            self.max_concurrent_used = max(self.max_concurrent_used, active)
+        for task in self.tasks:
+            task.tick(now, wall)
+            if task.finished and task.planned.task_id not in self._published:
+                self._publish(task)
+        if self.done and self.end_wall is None:
+            self.end_wall = wall
+        return started
+
+    def cancel(self, now: float, wall: float) -> None:
+        """Stop the cycle: pending tasks are cancelled, running ones stopped gracefully."""
+        self.cancelled = True
+        for task in self.tasks:
+            task.cancel(now, wall)
+        self.tick(now, wall)
+
+    def _publish(self, task: Recording) -> None:
+        self._published.add(task.planned.task_id)
+        learned = task.stderr.codecs
+        url = task.stream["rtsp_url"]
+        if learned.video:
+            self.codecs[url] = learned
+        if task.proc is None:
+            return
+        retag = (learned.video == "hevc" and (task.source is None or task.source.video != "hevc")
+                 and container_of(task.final_path) in (".mp4", ".m4v", ".mov"))
+        trusted = task.status == st.COMPLETED and task.proc.returncode == 0
+        kept = finalize_clip(self.runner, task.work_path, task.final_path, trusted=trusted,
+                             retag_hevc=retag)
+        if not kept and task.status == st.COMPLETED:
+            task.status, task.error_message = st.RECORDING_ERROR, "录制文件无法使用"
+        log.debug("clip %s kept=%s", mask_credentials(task.display_path), kept)
+
+    def stats(self) -> dict:
+        """Counters of SPEC's scheduler summary."""
+        statuses = [t.status for t in self.tasks]
+        stats = {"total_tasks": len(statuses),
+                 "completed_tasks": statuses.count(st.COMPLETED),
+                 "failed_tasks": sum(s in st.FAILED for s in statuses),
+                 "cancelled_tasks": statuses.count(st.CANCELLED),
+                 "max_concurrent_used": self.max_concurrent_used}
+        return stats
+
+    def not_scheduled(self) -> list[dict]:
+        """The streams left out of the plan, with their reasons."""
+        streams = self.config["streams"]
+        return [{"stream_index": u.stream_index,
+                 "rtsp_url": mask_credentials(streams[u.stream_index]["rtsp_url"]),
+                 "duration_seconds": streams[u.stream_index]["duration_seconds"],
+                 "reason": u.reason} for u in self.plan.not_scheduled]
+
+    def report(self, interrupted: str = "") -> dict:
+        """The content of the JSON report (also the source of the other two)."""
+        stats = self.stats()
+        summary = {"cycle": self.number, "cycle_dir": self.name,
+                   "start_time": format_local(self.start_wall),
+                   "end_time": format_local(self.end_wall),
+                   "total_duration": self.plan.window,
+                   "max_concurrent_streams": self.plan.max_concurrent, **stats,
+                   "completion_rate": completion_rate(stats),
+                   "not_scheduled": len(self.plan.not_scheduled), "interrupted": interrupted}
+        return {"summary": summary, "schedule_info": self.plan.describe(),
+                "tasks": [t.as_dict() for t in self.tasks], "not_scheduled": self.not_scheduled()}

@@ -1,0 +1,300 @@
+"""The recorder's loop: follow the control file and config.json, run cycles, publish status."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from recorder.clip_files import recover_work_files
+from recorder.cycle import Cycle
+from recorder.cycle_folder import create_cycle_folder
+from recorder.ffmpeg_command import SourceCodecs
+from recorder.pipe_watcher import PipeWatcher
+from recorder.planner import plan_cycle
+from recorder.processes import ProcessRunner
+from recorder.reports import write_reports
+from recorder.status_publisher import StatusPublisher
+from shared import settings
+from shared import task_status as st
+from shared.config_file import load_config
+from shared.control_file import read_control
+from shared.errors import ConfigError, PatrolError
+from shared.status_file import read_status
+from shared.timefmt import format_local
+from shared.urls import mask_credentials
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 0.1
+SHUTDOWN_SECONDS = 10.0
+
+
+def _file_signature(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+class Daemon:
+    """State of the recorder between ticks; ``step(now, wall)`` does one round of work."""
+
+    def __init__(self, config_path: str, runner: ProcessRunner | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.config_path = config_path
+        self.control_path = settings.control_path(config_path)
+        self.runner = runner or ProcessRunner()
+        self.clock, self.wall_clock = clock, wall_clock
+        self.watcher = PipeWatcher()
+        self.publisher = StatusPublisher(settings.status_path(config_path))
+        self.config: dict | None = None
+        self.config_error: ConfigError | None = None
+        self.codecs: dict[str, SourceCodecs] = {}
+        self.cycle: Cycle | None = None
+        self.last_cycle: Cycle | None = None
+        self.last_cycle_name = ""
+        self.cycles_done = 0
+        self.scheduler_running = False
+        self.start_wall: float | None = None
+        self.end_wall: float | None = None
+        self.next_cycle_at = 0.0
+        self.message = ""
+        self._config_sig: tuple | None = None
+        self._control_sig: tuple | None = None
+        self._control = read_control(self.control_path)
+        self._start_generation = self._control["start_generation"]
+        self._reload_generation = self._control["reload_generation"]
+
+    # -- start-up ---------------------------------------------------------
+    def recover(self) -> None:
+        """Finish what a killed predecessor left: its interrupted cycle's clips and report."""
+        old = read_status(self.publisher.path)
+        cycle = old["cycle"]
+        self._load_config(force=True)
+        if not (cycle.get("running") and cycle.get("dir") and self.config):
+            return
+        root = settings.resolve_output_dir(self.config["global_config"]["output_directory"],
+                                           self.config_path)
+        cycle_dir = os.path.join(root, cycle["dir"])
+        if not os.path.isdir(cycle_dir):
+            return
+        published = recover_work_files(self.runner, cycle_dir)
+        tasks = []
+        for task in old["tasks"]:
+            if task.get("status") not in st.FINISHED:
+                code = st.CANCELLED
+                task.update(status=code, status_code=code, status_text=st.status_name(code),
+                            status_name=st.status_name(code),
+                            error_message="录制守护进程意外退出, 任务中断")
+            tasks.append(task)
+        stats = {key: 0 for key in ("completed_tasks", "failed_tasks", "cancelled_tasks")}
+        for task in tasks:
+            code = task.get("status")
+            stats["completed_tasks"] += code == st.COMPLETED
+            stats["failed_tasks"] += code in st.FAILED
+            stats["cancelled_tasks"] += code == st.CANCELLED
+        report = {"summary": {"cycle": old["current_cycle"], "cycle_dir": cycle["dir"],
+                              "start_time": cycle.get("start_time", ""), "end_time": "",
+                              "total_duration": cycle.get("total_seconds", 0),
+                              "total_tasks": len(tasks), **stats,
+                              "max_concurrent_used": old["stats"].get("max_concurrent_used", 0),
+                              "completion_rate": round(stats["completed_tasks"] / len(tasks), 4)
+                              if tasks else 0.0,
+                              "not_scheduled": len(old["not_scheduled"]),
+                              "interrupted": "录制守护进程意外退出"},
+                  "schedule_info": old["schedule_info"], "tasks": tasks,
+                  "not_scheduled": old["not_scheduled"]}
+        try:
+            write_reports(cycle_dir, self.config["global_config"]["report_filename"], report)
+        except PatrolError as exc:
+            log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
+        log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
+                    len(published))
+        self.last_cycle_name = cycle["dir"]
+
+    # -- one round ----------------------------------------------------------
+    def step(self, now: float, wall: float) -> None:
+        """Read requests, advance the cycle, start the next one when due, publish status."""
+        self._follow_control()
+        self._load_config()
+        if self._control["scheduler_running"]:
+            if self._start_generation != self._control["start_generation"]:
+                self._start_generation = self._control["start_generation"]
+                self._start_scheduler(now, wall)
+            elif not self.scheduler_running and self.start_wall is None:
+                self._start_scheduler(now, wall)  # resume the desired state after a restart
+        elif self.scheduler_running:
+            self._stop_scheduler(now, wall)
+        if self.cycle is not None:
+            self.cycle.tick(now, wall)
+            if self.cycle.done:
+                self._end_cycle(now)
+        if (self.scheduler_running and self._control["scheduler_running"] and self.cycle is None
+                and now >= self.next_cycle_at):
+            self._begin_cycle(now, wall)
+        self.publisher.maybe_publish(self, now, wall)
+
+    def _follow_control(self) -> None:
+        signature = _file_signature(self.control_path)
+        if signature != self._control_sig:
+            self._control_sig = signature
+            self._control = read_control(self.control_path)
+            if self._control["reload_generation"] != self._reload_generation:
+                self._reload_generation = self._control["reload_generation"]
+                self._load_config(force=True)
+
+    def _load_config(self, force: bool = False) -> None:
+        signature = _file_signature(self.config_path)
+        if signature == self._config_sig and not force:
+            return
+        self._config_sig = signature
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            if self.config_error is None or exc.message != self.config_error.message:
+                log.error("config rejected, keeping the last valid one: %s", exc.message)
+            self.config_error = exc
+            return
+        if self.config_error is not None:
+            log.info("config valid again")
+        elif self.config is not None and config != self.config:
+            log.info("config changed; applies from the next cycle")
+        self.config, self.config_error = config, None
+
+    def _start_scheduler(self, now: float, wall: float) -> None:
+        log.info("scheduler started")
+        self.scheduler_running, self.cycles_done = True, 0
+        self.start_wall, self.end_wall, self.next_cycle_at = wall, None, now
+        self.message = ""
+
+    def _stop_scheduler(self, now: float, wall: float) -> None:
+        if self.cycle is not None and not self.cycle.cancelled:
+            log.info("scheduler stopping: cancelling cycle %s", self.cycle.name)
+            self.cycle.cancel(now, wall)
+        if self.cycle is None:
+            log.info("scheduler stopped")
+            self.scheduler_running, self.end_wall = False, wall
+            self.message = "调度器已停止"
+
+    def _begin_cycle(self, now: float, wall: float) -> None:
+        if self.config is None:
+            self.message = "没有有效的配置, 等待修复 config.json"
+            return
+        config = self.config
+        cycles = config["global_config"]["poll_cycles"]
+        if cycles != -1 and self.cycles_done >= cycles:
+            log.info("all %d cycles done; scheduler stopped", cycles)
+            self.scheduler_running, self.end_wall = False, wall
+            self.message = f"已完成全部 {cycles} 轮巡检"
+            return
+        g = config["global_config"]
+        root = settings.resolve_output_dir(g["output_directory"], self.config_path)
+        try:
+            name = create_cycle_folder(root, wall, self.last_cycle_name)
+        except OSError as exc:
+            self.message = f"无法创建输出目录 {g['output_directory']}: {exc.strerror}"
+            log.error("%s", self.message)
+            self.next_cycle_at = now + max(1, g["cycle_interval_seconds"])
+            return
+        self.last_cycle_name = name
+        plan = plan_cycle(config["streams"], g["total_poll_duration_seconds"],
+                          g["max_concurrent_streams"])
+        self.cycle = Cycle(self.cycles_done + 1, config, plan, os.path.join(root, name),
+                           os.path.join(g["output_directory"], name), self.runner, self.codecs,
+                           self.watcher, now, wall)
+        self.message = ""
+        log.info("cycle %d started in %s: %d tasks, %d not scheduled", self.cycle.number, name,
+                 len(plan.tasks), len(plan.not_scheduled))
+        for item in plan.not_scheduled:
+            log.warning("stream %d (%s) not scheduled: %s", item.stream_index,
+                        mask_credentials(config["streams"][item.stream_index]["rtsp_url"]),
+                        item.reason)
+
+    def _end_cycle(self, now: float, interrupted: str = "") -> None:
+        cycle = self.cycle
+        assert cycle is not None
+        try:
+            write_reports(cycle.dir, cycle.config["global_config"]["report_filename"],
+                          cycle.report(interrupted))
+        except PatrolError as exc:
+            self.message = f"报告写入失败: {exc}"
+            log.error("cycle %s: %s", cycle.name, self.message)
+        stats = cycle.stats()
+        log.info("cycle %d finished in %s: %d done, %d failed, %d cancelled of %d", cycle.number,
+                 cycle.name, stats["completed_tasks"], stats["failed_tasks"],
+                 stats["cancelled_tasks"], stats["total_tasks"])
+        self.cycles_done += 1
+        self.last_cycle, self.cycle = cycle, None
+        self.next_cycle_at = now + cycle.config["global_config"]["cycle_interval_seconds"]
+
+    # -- the loop -----------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Tick until ``stop`` is set, then shut down cleanly."""
+        self.recover()
+        while not stop.is_set():
+            if self.watcher.watching:
+                self.watcher.dispatch(TICK_SECONDS)
+            else:
+                stop.wait(TICK_SECONDS)
+            try:
+                self.step(self.clock(), self.wall_clock())
+            except Exception:  # noqa: BLE001 - the daemon must outlive any one bad round
+                log.exception("unexpected error in the recorder loop; carrying on")
+                stop.wait(1.0)
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'."""
+        if self.cycle is not None:
+            now, wall = self.clock(), self.wall_clock()
+            self.cycle.cancel(now, wall)
+            deadline = now + SHUTDOWN_SECONDS
+            while not self.cycle.done and self.clock() < deadline:
+                self.watcher.dispatch(TICK_SECONDS) if self.watcher.watching else time.sleep(0.05)
+                self.cycle.tick(self.clock(), self.wall_clock())
+            for task in self.cycle.running:
+                self.runner.kill(task.proc)
+                task.proc.wait()
+                task.tick(self.clock(), self.wall_clock())
+            self._end_cycle(self.clock(), interrupted="录制守护进程停止")
+        self.scheduler_running = False
+        self.end_wall = self.end_wall or self.wall_clock()
+        self.message = "录制守护进程已停止"
+        self.publisher.publish(self, self.clock(), self.wall_clock(), stopped=True)
+        log.info("recorder stopped")
+
+    # -- what the status file shows ------------------------------------------
+    def snapshot(self, now: float, wall: float) -> dict:
+        """The status file's content (format in shared/status_file.py)."""
+        cycle = self.cycle or self.last_cycle
+        if cycle is None:
+            cycle_view = {"dir": "", "running": False, "start_time": "", "started_at": None,
+                          "elapsed_seconds": 0, "total_seconds": 0}
+            stats = {"total_tasks": 0, "completed_tasks": 0, "failed_tasks": 0,
+                     "cancelled_tasks": 0, "max_concurrent_used": 0}
+            tasks, schedule_info, not_scheduled = [], "", []
+        else:
+            running = cycle is self.cycle
+            elapsed = (now - cycle.started) if running else (
+                (cycle.end_wall or wall) - cycle.start_wall)
+            cycle_view = {"dir": cycle.name, "running": running,
+                          "start_time": format_local(cycle.start_wall),
+                          "started_at": cycle.start_wall, "elapsed_seconds": int(max(0, elapsed)),
+                          "total_seconds": cycle.plan.window}
+            stats = cycle.stats()
+            tasks = [t.as_dict() for t in cycle.tasks]
+            schedule_info, not_scheduled = cycle.plan.describe(), cycle.not_scheduled()
+        return {
+            "version": 1, "pid": os.getpid(), "heartbeat": wall, "heartbeat_monotonic": now,
+            "scheduler_running": self.scheduler_running,
+            "start_generation": self._start_generation,
+            "start_time": format_local(self.start_wall), "end_time": format_local(self.end_wall)
+            if not self.scheduler_running else "",
+            "current_cycle": cycle.number if cycle else 0, "cycle": cycle_view, "stats": stats,
+            "schedule_info": schedule_info, "tasks": tasks, "not_scheduled": not_scheduled,
+            "config_error": self.config_error.to_dict() if self.config_error else None,
+            "message": self.message,
+        }

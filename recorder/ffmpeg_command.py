@@ -1,0 +1,103 @@
+"""The ffmpeg command line of one recording, built with ffmpeg-python (we run the process ourselves)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import ffmpeg
+
+# Containers that cannot hold G.711 (and other PCM) audio as is.
+_MP4_FAMILY = (".mp4", ".m4v", ".mov")
+# Audio codecs each container family takes by stream copy.
+_COPYABLE_AUDIO = {
+    ".mp4": {"aac", "mp3", "opus", "alac"},
+    ".m4v": {"aac", "mp3"},
+    ".mov": {"aac", "mp3", "alac", "pcm_alaw", "pcm_mulaw"},
+    ".mkv": {"aac", "mp3", "opus", "pcm_alaw", "pcm_mulaw", "ac3", "vorbis", "flac"},
+    ".ts": {"aac", "mp3", "ac3", "opus"},
+}
+_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".ts": "mpegts"}
+# What ffmpeg needs to learn a stream's codecs; small values keep the per-process
+# cost low, large enough for a camera that sends its SPS with the first key frame.
+PROBE_SIZE = 500_000
+ANALYZE_MICROSECONDS = 2_000_000
+AUDIO_MODES = ("auto", "aac", "drop")
+
+
+@dataclass(frozen=True)
+class SourceCodecs:
+    """What a camera sent last time (learned from ffmpeg's own input description)."""
+
+    video: str | None = None
+    audio: str | None = None
+
+
+PART_SUFFIX = ".part"
+
+
+def container_of(filename: str) -> str:
+    """The extension that picks the muxer (``.mp4``), also for ``clip.mp4.part`` work files."""
+    if filename.endswith(PART_SUFFIX):
+        filename = filename[:-len(PART_SUFFIX)]
+    return os.path.splitext(filename)[1].lower()
+
+
+def audio_codec_for(container: str, mode: str, source: SourceCodecs | None) -> str | None:
+    """``"copy"``, ``"aac"``, or None to drop audio.
+
+    ``auto`` copies when the container is known to take the camera's audio and
+    transcodes to AAC otherwise (including the first contact, when we do not
+    know the camera's audio yet: AAC always fits).
+    """
+    if mode == "drop":
+        return None
+    if mode == "auto" and source and source.audio in _COPYABLE_AUDIO.get(container, ()):
+        return "copy"
+    return "aac"
+
+
+def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
+               audio_mode: str = "auto", source: SourceCodecs | None = None,
+               ffmpeg_binary: str = "ffmpeg") -> list[str]:
+    """The argv of one recording: RTSP over TCP, video stream copy, ``-t duration``,
+    progress on stdout, errors on stderr; ``io_timeout`` in seconds.
+    """
+    container = container_of(output_file)
+    stream = ffmpeg.input(
+        url,
+        rtsp_transport="tcp",
+        # ffmpeg 5.1's rtsp "timeout": socket I/O timeout in microseconds. Only a
+        # backstop: our own watchdogs apply the connection and read timeouts, and
+        # can tell them apart (ffmpeg reports both as "Invalid data found").
+        timeout=str(io_timeout * 1_000_000),
+        probesize=str(PROBE_SIZE),
+        analyzeduration=str(ANALYZE_MICROSECONDS),
+        fflags="+genpts+discardcorrupt",
+    )
+    audio = audio_codec_for(container, audio_mode, source)
+    # flush_packets: hand each fragment to the kernel at once, so what was
+    # recorded survives a SIGKILL (the default 32 KB buffer can hold seconds).
+    options: dict[str, str | int] = {"t": duration, "c:v": "copy", "f": _MUXERS[container],
+                                     "flush_packets": "1"}
+    maps = [stream["v:0"]]
+    if audio is not None:
+        maps.append(stream["a:0?"])
+        options["c:a"] = audio
+    if container in _MP4_FAMILY:
+        # Fragmented MP4 stays playable whenever ffmpeg stops, even on SIGKILL.
+        options["movflags"] = "+frag_keyframe+empty_moov+default_base_moof"
+        if source and source.video == "hevc":
+            options["tag:v"] = "hvc1"  # what Apple and browsers expect for H.265 in MP4
+    out = ffmpeg.output(*maps, output_file, **options).global_args(
+        "-nostdin", "-hide_banner", "-loglevel", "info", "-nostats",
+        "-progress", "pipe:1", "-stats_period", "0.5")
+    return out.compile(cmd=ffmpeg_binary, overwrite_output=True)
+
+
+def build_retag_argv(source_file: str, output_file: str, ffmpeg_binary: str = "ffmpeg") -> list[str]:
+    """Remux an H.265 clip with the ``hvc1`` tag (used when the first contact could not know it)."""
+    out = ffmpeg.output(ffmpeg.input(source_file), output_file, c="copy", **{
+        "tag:v": "hvc1", "f": _MUXERS[container_of(output_file)],
+        "movflags": "+frag_keyframe+empty_moov+default_base_moof"})
+    return out.global_args("-nostdin", "-hide_banner", "-loglevel", "error").compile(
+        cmd=ffmpeg_binary, overwrite_output=True)

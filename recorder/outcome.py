@@ -1,0 +1,68 @@
+"""Classifying how a recording ended, from what really happened (SPEC "Task status codes")."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shared import task_status as st
+
+# A clip is complete when it is within this much of the requested length.
+COMPLETE_TOLERANCE_SECONDS = 1.0
+
+_UNAVAILABLE = re.compile(r"404 Not Found|454 Session Not Found|\b404\b|\b454\b|"
+                          r"no streams|does not contain any stream|"
+                          r"Could not find codec parameters|Output file #0 does not contain",
+                          re.IGNORECASE)
+_CONNECTION = re.compile(r"Connection refused|No route to host|Network is unreachable|"
+                         r"Name or service not known|Temporary failure in name resolution|"
+                         r"Failed to resolve|401 Unauthorized|403 Forbidden|Connection reset|"
+                         r"Invalid data found when processing input|Server returned 4|"
+                         r"Server returned 5|method \w+ failed", re.IGNORECASE)
+_TIMEOUT = re.compile(r"timed out|Connection timed out|Operation timed out", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the task saw: the facts the verdict is drawn from."""
+
+    requested_seconds: int
+    recorded_seconds: float
+    frames: int
+    exit_code: int | None
+    stderr: str
+    last_line: str
+    cancelled: bool = False
+    connect_timeout: bool = False  # our watchdog: no connection within connection_timeout
+    read_timeout: bool = False     # our watchdog: no data for read_timeout while recording
+    overstayed: bool = False       # our wall-clock guard ended it
+    write_failed: str = ""         # the clip could not be written (disk full, folder gone)
+
+
+def classify(obs: Observation) -> tuple[int, str]:
+    """``(status code, error_message)`` for a finished task."""
+    complete = obs.recorded_seconds >= obs.requested_seconds - COMPLETE_TOLERANCE_SECONDS
+    if obs.cancelled:
+        return st.CANCELLED, "任务已取消"
+    if obs.write_failed:
+        return st.RECORDING_ERROR, obs.write_failed
+    if complete and obs.frames > 0:
+        return st.COMPLETED, ""
+    reason = obs.last_line
+    if obs.connect_timeout:
+        return st.TIMEOUT, reason or "连接超时: 服务器未在规定时间内响应"
+    if obs.read_timeout:
+        return st.TIMEOUT, reason or "读取超时: 长时间未收到数据"
+    if obs.frames == 0 and obs.recorded_seconds == 0:
+        if _UNAVAILABLE.search(obs.stderr):
+            return st.STREAM_UNAVAILABLE, reason or "流不可用"
+        if _TIMEOUT.search(obs.stderr):
+            return st.TIMEOUT, reason
+        if _CONNECTION.search(obs.stderr) or obs.exit_code not in (0, None):
+            return st.CONNECTION_ERROR, reason or "连接失败"
+        return st.STREAM_UNAVAILABLE, reason or "未收到任何媒体数据"
+    if _TIMEOUT.search(obs.stderr):
+        return st.TIMEOUT, reason
+    if obs.overstayed:
+        return st.TIMEOUT, reason or "录制超出预定时长, 已强制结束"
+    summary = f"媒体流提前结束: 仅录制 {obs.recorded_seconds:.1f}秒 / {obs.requested_seconds}秒"
+    return st.RECORDING_ERROR, f"{summary} ({reason})" if reason else summary

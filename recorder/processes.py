@@ -1,0 +1,65 @@
+"""Spawning and stopping ffmpeg: own session, tied to our death, graceful stop then kill."""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import time
+
+_PR_SET_PDEATHSIG = 1
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - always there on Linux
+    _libc = None
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: a new session (so signals to our
+    # group do not reach it half-way), and SIGKILL when the daemon dies, even by
+    # SIGKILL, so no ffmpeg outlives it.
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class ProcessRunner:
+    """Every spawn and kill of the recorder goes through here; tests replace it with a fake."""
+
+    def spawn(self, argv: list[str]) -> subprocess.Popen:
+        """Start ``argv`` with stdout/stderr pipes in its own session."""
+        return subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=_die_with_parent, close_fds=True)
+
+    def interrupt(self, proc: subprocess.Popen) -> None:
+        """Ask ffmpeg to finish the file and exit (SIGINT is its graceful stop)."""
+        self._signal(proc, signal.SIGINT)
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        """End it now, with its whole process group."""
+        self._signal(proc, signal.SIGKILL)
+
+    def _signal(self, proc: subprocess.Popen, signum: int) -> None:
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+        """Run a short helper (ffprobe, a remux) to completion, killed after ``timeout``."""
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout, start_new_session=True,
+                              preexec_fn=_die_with_parent, check=False)
+
+
+def stop_process(runner: ProcessRunner, proc: subprocess.Popen, grace: float = 3.0) -> int | None:
+    """Graceful stop, bounded wait, then kill; returns the exit code."""
+    runner.interrupt(proc)
+    deadline = time.monotonic() + grace
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is None:
+        runner.kill(proc)
+    return proc.wait()

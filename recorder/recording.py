@@ -1,0 +1,208 @@
+"""One task: an ffmpeg process recording one stream, watched tick by tick until a verdict."""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+
+from recorder.ffmpeg_command import PART_SUFFIX, SourceCodecs, build_argv
+from recorder.ffmpeg_output import ProgressParser, StderrLog
+from recorder.outcome import Observation, classify
+from recorder.planner import PlannedTask
+from recorder.pipe_watcher import PipeWatcher
+from recorder.processes import ProcessRunner
+from shared import task_status as st
+from shared.timefmt import format_local
+from shared.urls import mask_credentials, mask_in_text
+
+log = logging.getLogger(__name__)
+
+# After a graceful stop (SIGINT) ffmpeg gets this long to finish the file.
+STOP_GRACE_SECONDS = 3.0
+# The wall-clock guard: a process may overstay its budget by this much.
+OVERSTAY_MARGIN_SECONDS = 5.0
+
+
+class Recording:
+    """The state of one task; :meth:`tick` advances it using the monotonic ``now`` it is given."""
+
+    def __init__(self, planned: PlannedTask, stream: dict, cycle_dir: str, display_dir: str,
+                 settings: dict, runner: ProcessRunner, source: SourceCodecs | None,
+                 watcher: PipeWatcher) -> None:
+        self.planned = planned
+        self.watcher = watcher
+        self.stream = stream
+        self.settings = settings
+        self.runner = runner
+        self.source = source
+        self.final_path = os.path.join(cycle_dir, stream["output_filename"])
+        self.work_path = os.path.join(cycle_dir, "." + stream["output_filename"] + PART_SUFFIX)
+        self.display_path = os.path.join(display_dir, stream["output_filename"])
+        self.status = st.PENDING
+        self.error_message = ""
+        self.start_wall: float | None = None
+        self.end_wall: float | None = None
+        self.proc: subprocess.Popen | None = None
+        self.progress = ProgressParser()
+        self.stderr = StderrLog()
+        self._started = 0.0
+        self._last_data = 0.0
+        self._last_figures = (0, 0)
+        self._stop_sent: float | None = None
+        self._exit_seen: float | None = None
+        self._flags: dict[str, bool] = {}
+        self._open_pipes = 0
+
+    # -- life cycle -------------------------------------------------------
+    def start(self, now: float, wall: float) -> None:
+        """Spawn ffmpeg; the task is connecting from here on."""
+        argv = build_argv(self.stream["rtsp_url"], self.work_path, self.planned.duration,
+                          io_timeout=max(self.settings["read_timeout_seconds"],
+                                         self.settings["connection_timeout_seconds"]) + 2,
+                          audio_mode=self.settings.get("audio_mode", "auto"), source=self.source)
+        self.start_wall, self._started, self._last_data = wall, now, now
+        self.status = st.CONNECTING
+        try:
+            self.proc = self.runner.spawn(argv)
+        except OSError as exc:
+            self._finish_now(wall, st.CONNECTION_ERROR, f"无法启动 ffmpeg: {exc.strerror or exc}")
+            return
+        self._open_pipes = 2
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            os.set_blocking(pipe.fileno(), False)
+            self.watcher.watch(pipe, self)
+        log.info("task %d stream %d: start %s -> %s", self.planned.task_id,
+                 self.planned.stream_index, mask_credentials(self.stream["rtsp_url"]),
+                 self.display_path)
+
+    def on_readable(self, pipe) -> bool:
+        """Read what ffmpeg wrote; False once the pipe is at its end."""
+        try:
+            data = os.read(pipe.fileno(), 65536)
+        except BlockingIOError:
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self._open_pipes -= 1
+            self.watcher.unwatch(pipe)
+            return False
+        text = data.decode("utf-8", "replace")
+        if pipe is self.proc.stdout:
+            self.progress.feed(text)
+        else:
+            self.stderr.feed(text)
+        return True
+
+    @property
+    def finished(self) -> bool:
+        """True once the verdict is in."""
+        return self.status in st.FINISHED
+
+    def tick(self, now: float, wall: float) -> None:
+        """Advance the state from what ffmpeg said and the watchdogs."""
+        if self.finished or self.proc is None:
+            return
+        figures = (self.progress.progress.total_size, self.progress.progress.frames)
+        if figures != self._last_figures:
+            self._last_figures, self._last_data = figures, now
+        if self.status == st.CONNECTING and self.stderr.connected:
+            self.status = st.CONNECTED
+        if self.status in (st.CONNECTING, st.CONNECTED) and self.progress.progress.frames > 0:
+            self.status, self._last_data = st.RECORDING, now
+        self._watch(now)
+        if self.proc.poll() is not None:
+            # Let the pipes drain (their last progress block tells the real length),
+            # but never wait on them for more than a second.
+            if self._exit_seen is None:
+                self._exit_seen = now
+            if self._open_pipes <= 0 or now - self._exit_seen > 1.0:
+                self._complete(wall)
+
+    def _watch(self, now: float) -> None:
+        limits = self.settings
+        if self._stop_sent is not None:
+            if now - self._stop_sent > STOP_GRACE_SECONDS:
+                self.runner.kill(self.proc)
+            return
+        if self.status in (st.CONNECTING, st.CONNECTED) and \
+                now - self._started > limits["connection_timeout_seconds"]:
+            self._flags["connect_timeout"] = True
+            self.runner.kill(self.proc)  # nothing received: nothing to save
+            self._stop_sent = now
+        elif self.status == st.RECORDING and now - self._last_data > limits["read_timeout_seconds"]:
+            self._stop(now, "read_timeout")
+        elif now - self._started > (limits["connection_timeout_seconds"] + self.planned.duration
+                                    + limits["read_timeout_seconds"] + OVERSTAY_MARGIN_SECONDS):
+            self._stop(now, "overstayed")
+
+    def _stop(self, now: float, flag: str) -> None:
+        self._flags[flag] = True
+        self._stop_sent = now
+        self.runner.interrupt(self.proc)
+
+    def cancel(self, now: float, wall: float) -> None:
+        """Stop the task: a pending one is cancelled at once, a running one stopped gracefully."""
+        if self.finished:
+            return
+        if self.proc is None:
+            self._finish_now(wall, st.CANCELLED, "任务已取消")
+            return
+        if self._stop_sent is None:
+            self._stop(now, "cancelled")
+        else:
+            self._flags["cancelled"] = True
+
+    def _finish_now(self, wall: float, status: int, message: str) -> None:
+        self.status, self.error_message, self.end_wall = status, message, wall
+
+    def _complete(self, wall: float) -> None:
+        self.stderr.close()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            self.watcher.unwatch(pipe)
+            pipe.close()
+        prog = self.progress.progress
+        obs = Observation(
+            requested_seconds=self.planned.duration, recorded_seconds=prog.seconds,
+            frames=prog.frames, exit_code=self.proc.returncode, stderr=self.stderr.text(),
+            last_line=self.stderr.last_line(), cancelled=self._flags.get("cancelled", False),
+            connect_timeout=self._flags.get("connect_timeout", False),
+            read_timeout=self._flags.get("read_timeout", False),
+            overstayed=self._flags.get("overstayed", False),
+            write_failed=_write_failure(self.stderr.text()))
+        status, message = classify(obs)
+        self._finish_now(wall, status, mask_in_text(message, [self.stream["rtsp_url"]]))
+        log.info("task %d stream %d: %s (%d) %.1fs %d frames %s", self.planned.task_id,
+                 self.planned.stream_index, st.status_name(status), status, prog.seconds,
+                 prog.frames, self.error_message)
+
+    # -- published fields --------------------------------------------------
+    def as_dict(self) -> dict:
+        """The task's fields as SPEC lists them (URL masked)."""
+        prog = self.progress.progress
+        return {
+            "task_id": self.planned.task_id,
+            "stream_index": self.planned.stream_index,
+            "rtsp_url": mask_credentials(self.stream["rtsp_url"]),
+            "output_file": self.display_path,
+            "duration_seconds": self.planned.duration,
+            "planned_offset": self.planned.offset,
+            "status": self.status,
+            "status_code": self.status,
+            "status_text": st.status_name(self.status),
+            "status_name": st.status_name(self.status),
+            "start_time": format_local(self.start_wall),
+            "end_time": format_local(self.end_wall),
+            "progress": round(min(prog.seconds, float(self.planned.duration)), 1),
+            "bytes_received": prog.total_size,
+            "frames_received": prog.frames,
+            "error_message": self.error_message,
+        }
+
+
+def _write_failure(stderr: str) -> str:
+    for marker, message in (("No space left on device", "磁盘空间不足, 写入失败"),
+                            ("Read-only file system", "文件系统只读, 写入失败")):
+        if marker in stderr:
+            return message
+    return ""

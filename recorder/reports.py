@@ -1,0 +1,69 @@
+"""The three cycle reports: ``report_filename`` (JSON), ``report.txt`` and ``streams.csv``."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+from shared.atomic import dump_json, write_text_atomic
+
+CSV_COLUMNS = ("stream_index", "rtsp_url", "status_code", "status_name", "start_time", "end_time",
+               "requested_seconds", "recorded_seconds", "bytes_received", "frames_received",
+               "error_message")
+NOT_SCHEDULED = "未调度"
+
+
+def csv_rows(tasks: list[dict], not_scheduled: list[dict]) -> list[dict]:
+    """One row per stream of the cycle, scheduled or not, by stream index."""
+    rows = [{"stream_index": t["stream_index"], "rtsp_url": t["rtsp_url"],
+             "status_code": t["status"], "status_name": t["status_name"],
+             "start_time": t["start_time"], "end_time": t["end_time"],
+             "requested_seconds": t["duration_seconds"], "recorded_seconds": t["progress"],
+             "bytes_received": t["bytes_received"], "frames_received": t["frames_received"],
+             "error_message": t["error_message"]} for t in tasks]
+    rows += [{"stream_index": u["stream_index"], "rtsp_url": u["rtsp_url"], "status_code": "",
+              "status_name": NOT_SCHEDULED, "start_time": "", "end_time": "",
+              "requested_seconds": u["duration_seconds"], "recorded_seconds": 0,
+              "bytes_received": 0, "frames_received": 0, "error_message": u["reason"]}
+             for u in not_scheduled]
+    return sorted(rows, key=lambda row: row["stream_index"])
+
+
+def render_csv(rows: list[dict]) -> str:
+    """``streams.csv`` text (UTF-8 with BOM off; Excel users can import it)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def render_text(report: dict) -> str:
+    """``report.txt``: the summary and one line per task, for a human."""
+    s = report["summary"]
+    lines = [
+        f"RTSP 巡检报告 - 第 {s['cycle']} 轮 ({s['cycle_dir']})",
+        f"开始: {s['start_time']}  结束: {s['end_time']}  窗口: {s['total_duration']}秒",
+        f"任务: {s['total_tasks']}  完成: {s['completed_tasks']}  失败: {s['failed_tasks']}  "
+        f"取消: {s['cancelled_tasks']}  未调度: {s['not_scheduled']}  "
+        f"最大并发: {s['max_concurrent_used']}  完成率: {s['completion_rate']:.0%}",
+    ]
+    if s.get("interrupted"):
+        lines.append(f"注意: 本轮被中断 ({s['interrupted']})")
+    lines += ["", report["schedule_info"], ""]
+    for t in report["tasks"]:
+        detail = f"  {t['error_message']}" if t["error_message"] else ""
+        lines.append(f"[{t['status']}] {t['status_name']}  流 {t['stream_index']}  "
+                     f"{t['progress']}/{t['duration_seconds']}秒  {t['bytes_received']}字节  "
+                     f"{t['rtsp_url']} -> {t['output_file']}{detail}")
+    for u in report["not_scheduled"]:
+        lines.append(f"[-] {NOT_SCHEDULED}  流 {u['stream_index']}  {u['rtsp_url']}  {u['reason']}")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(cycle_dir: str, report_filename: str, report: dict) -> None:
+    """Write the three reports atomically into the cycle folder. :raises WriteError:"""
+    write_text_atomic(os.path.join(cycle_dir, report_filename), dump_json(report))
+    write_text_atomic(os.path.join(cycle_dir, "report.txt"), render_text(report))
+    write_text_atomic(os.path.join(cycle_dir, "streams.csv"),
+                      render_csv(csv_rows(report["tasks"], report["not_scheduled"])))

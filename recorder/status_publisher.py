@@ -1,0 +1,51 @@
+"""Writing the status file: at least once a second, and soon after any task changes state."""
+from __future__ import annotations
+
+import logging
+import os
+
+from shared.atomic import write_json_atomic
+from shared.errors import PatrolError
+from shared.locks import locked
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 1.0
+MIN_GAP_SECONDS = 0.2
+
+
+class StatusPublisher:
+    """Publishes the daemon's :meth:`snapshot` atomically; a failed write is logged, never fatal."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._last_write = float("-inf")
+        self._last_states: tuple = ()
+        self._failing = False
+
+    def maybe_publish(self, daemon, now: float, wall: float) -> None:
+        """Publish when a beat is due or a task changed state (not more than 5 times a second)."""
+        cycle = daemon.cycle or daemon.last_cycle
+        states = (daemon.scheduler_running, daemon.message, bool(daemon.config_error),
+                  tuple(t.status for t in cycle.tasks) if cycle else ())
+        since = now - self._last_write
+        if since >= HEARTBEAT_SECONDS or (states != self._last_states and since >= MIN_GAP_SECONDS):
+            self._last_states = states
+            self.publish(daemon, now, wall)
+
+    def publish(self, daemon, now: float, wall: float, stopped: bool = False) -> None:
+        """Write the status file now."""
+        self._last_write = now
+        status = daemon.snapshot(now, wall)
+        if stopped:
+            status["heartbeat"] = status["heartbeat_monotonic"] = None
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with locked(self.path, timeout=2.0):
+                write_json_atomic(self.path, status)
+            if self._failing:
+                log.info("status file writable again")
+            self._failing = False
+        except (OSError, PatrolError) as exc:
+            if not self._failing:
+                log.error("cannot write the status file %s: %s", self.path, exc)
+            self._failing = True

@@ -1,0 +1,90 @@
+"""Helpers shared by the API tests (plain functions and constants; fixtures live in conftest.py)."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from werkzeug.test import TestResponse
+
+VALID_CONFIG: dict[str, Any] = {
+    "global_config": {
+        "total_poll_duration_seconds": 60,
+        "max_concurrent_streams": 2,
+        "output_directory": "./output",
+        "report_filename": "rtsp_report.json",
+        "connection_timeout_seconds": 10,
+        "read_timeout_seconds": 15,
+        "poll_cycles": -1,
+        "cycle_interval_seconds": 30,
+    },
+    "streams": [
+        {"rtsp_url": "rtsp://127.0.0.1:8554/cam1", "duration_seconds": 15, "weight": 1.0,
+         "output_filename": "test_stream1.mp4"},
+        {"rtsp_url": "rtsp://127.0.0.1:8554/cam2", "duration_seconds": 20, "weight": 1.5,
+         "output_filename": "test_stream2.mp4"},
+    ],
+}
+
+REPORT_FILES: dict[str, bytes] = {
+    "rtsp_report.json": b'{"summary": {}}\n',
+    "report.txt": "巡检报告\n".encode("utf-8"),
+    "streams.csv": b"stream_index,status\n0,4\n",
+}
+DEFAULT_CLIPS: dict[str, bytes] = {"test_stream1.mp4": b"\x00\x00\x00\x18ftypisom" + b"a" * 100}
+
+
+class MakeCycle(Protocol):
+    """The ``make_cycle`` fixture: build ``output/<name>/`` with clips and report files."""
+
+    def __call__(self, name: str, files: dict[str, bytes] | None = None,
+                 reports: bool = True) -> Path: ...
+
+
+class WriteStatus(Protocol):
+    """The ``write_status`` fixture: write the recorder's status file, fresh or stale."""
+
+    def __call__(self, *, stale: bool = False, **overrides: Any) -> dict: ...
+
+
+ERROR_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+                 405: "Method Not Allowed", 409: "Conflict", 413: "Request Entity Too Large",
+                 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def valid_config() -> dict[str, Any]:
+    """A fresh copy of the fixture config (tests may mutate it)."""
+    return copy.deepcopy(VALID_CONFIG)
+
+
+def assert_error(response: TestResponse, status: int, contains: str | None = None) -> dict:
+    """``response`` is the JSON error shape ``{"error": <reason>, "message": <detail>}`` with ``status``."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert isinstance(body, dict)
+    assert body["error"] == ERROR_REASONS[status]
+    assert isinstance(body["message"], str) and body["message"]
+    if contains is not None:
+        assert contains in body["message"], body["message"]
+    return body
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (to prove it is byte-for-byte unchanged)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot_files(root: Path) -> dict[str, bytes | str]:
+    """Every file and symlink under ``root`` (not following links): content, or ``-> target``."""
+    found: dict[str, bytes | str] = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                found[str(path)] = "-> " + os.readlink(path)
+            elif path.is_file():
+                found[str(path)] = path.read_bytes()
+    return found

@@ -1,0 +1,523 @@
+"""Unit tests of the config model (shared.config) and config.json on disk (shared.config_file)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import atomic
+from shared import config as model
+from shared.config_file import edit_config, load_config, replace_config
+from shared.errors import ConfigError, ConfigUnavailable, WriteError
+from tests.helpers import file_digest, valid_config
+
+INT_FIELDS_GLOBAL = ("total_poll_duration_seconds", "max_concurrent_streams",
+                     "connection_timeout_seconds", "read_timeout_seconds", "poll_cycles",
+                     "cycle_interval_seconds")
+
+
+def _with_global(**changes: Any) -> dict:
+    config = valid_config()
+    config["global_config"].update(changes)
+    return config
+
+
+def _with_stream(index: int = 0, **changes: Any) -> dict:
+    config = valid_config()
+    config["streams"][index].update(changes)
+    return config
+
+
+def _error(data: Any) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        model.validate_config(data)
+    return info.value
+
+
+# --- the fixture config itself ---------------------------------------------------------------
+
+def test_valid_config_round_trips_unchanged() -> None:
+    config = valid_config()
+    assert model.validate_config(config) == config
+
+
+def test_validation_is_idempotent_and_orders_keys() -> None:
+    config = valid_config()
+    config["streams"][0] = dict(reversed(list(config["streams"][0].items())))
+    once = model.validate_config(config)
+    assert list(once["streams"][0]) == list(model.STREAM_KEYS)
+    assert list(once["global_config"]) == list(model.GLOBAL_DEFAULTS)
+    assert model.validate_config(once) == once
+
+
+def test_validate_does_not_mutate_its_input() -> None:
+    config = valid_config()
+    del config["streams"][0]["weight"]
+    snapshot = json.dumps(config, sort_keys=True)
+    model.validate_config(config)
+    assert json.dumps(config, sort_keys=True) == snapshot
+
+
+def test_missing_global_keys_take_defaults() -> None:
+    config = valid_config()
+    config["global_config"] = {"max_concurrent_streams": 4}
+    result = model.validate_config(config)
+    assert result["global_config"] == {**model.GLOBAL_DEFAULTS, "max_concurrent_streams": 4}
+
+
+# --- each rule: a valid and an invalid case --------------------------------------------------
+
+GLOBAL_CASES: list[tuple[str, Any, Any, str]] = [
+    # (field, valid value, invalid value, reason fragment)
+    ("total_poll_duration_seconds", 1, 0, "必须大于 0"),
+    ("total_poll_duration_seconds", 3600, -60, "必须大于 0"),
+    ("max_concurrent_streams", 1, 0, "必须大于 0"),
+    ("max_concurrent_streams", 64, -1, "必须大于 0"),
+    ("connection_timeout_seconds", 1, 0, "必须大于 0"),
+    ("read_timeout_seconds", 1, 0, "必须大于 0"),
+    ("poll_cycles", -1, 0, "-1"),
+    ("poll_cycles", 1, -2, "-1"),
+    ("poll_cycles", 1000, -100, "-1"),
+    ("cycle_interval_seconds", 0, -1, "必须大于等于 0"),
+    ("report_filename", "patrol.json", "patrol.txt", ".json"),
+    ("report_filename", "rtsp_report.JSON", ".json", ""),
+    ("report_filename", "r.json", "sub/r.json", "文件名"),
+    ("report_filename", "r.json", "../r.json", "文件名"),
+    ("report_filename", "r.json", "sub\\r.json", "文件名"),
+    ("report_filename", "r.json", ".hidden.json", "文件名"),
+    ("report_filename", "r.json", "", "非空"),
+    ("output_directory", "/var/lib/patrol/output", "", "非空"),
+    ("output_directory", "out", "   ", "非空"),
+]
+
+
+@pytest.mark.parametrize(("field", "good", "bad", "reason"), GLOBAL_CASES)
+def test_global_rule(field: str, good: Any, bad: Any, reason: str) -> None:
+    assert model.validate_config(_with_global(**{field: good}))["global_config"][field] == good
+    error = _error(_with_global(**{field: bad}))
+    assert error.field == f"global_config.{field}"
+    assert reason in error.reason
+
+
+STREAM_CASES: list[tuple[str, Any, Any, str]] = [
+    ("rtsp_url", "rtsp://218.94.57.146:40007/rtp/4401_3402", "http://example.com/x", "rtsp://"),
+    ("rtsp_url", "rtsps://cam.example.com:322/live", "rtsp://", "主机"),
+    ("rtsp_url", "rtsp://user:p%40ss@10.0.0.1/x", "rtsp:///path", "主机"),
+    ("rtsp_url", "RTSP://example.com/x", "rtsp://exa mple.com/x", "空白"),
+    ("rtsp_url", "rtsp://example.com:8554/x", "rtsp://example.com:99999/x", "端口"),
+    ("rtsp_url", "rtsp://[::1]:8554/x", " rtsp://example.com/x", "空白"),
+    ("rtsp_url", "rtsp://example.com/x", "", ""),
+    ("duration_seconds", 1, 0, "必须大于 0"),
+    ("duration_seconds", 300, -15, "必须大于 0"),
+    ("weight", 0.01, 0, "大于 0"),
+    ("weight", 3, -1.5, "大于 0"),
+    ("output_filename", "cam.mkv", "cam.txt", "视频扩展名"),
+    ("output_filename", "cam.MP4", "cam", "视频扩展名"),
+    ("output_filename", "cam.ts", ".mp4", "文件名"),
+    ("output_filename", "cam.mov", "dir/cam.mp4", "文件名"),
+    ("output_filename", "cam.m4v", "../cam.mp4", "文件名"),
+    ("output_filename", "摄像头1.mp4", "dir\\cam.mp4", "文件名"),
+    ("output_filename", "cam.mp4", "", "非空"),
+    ("output_filename", "c" * 200 + ".mp4", "c" * 300 + ".mp4", "字节"),
+]
+
+
+@pytest.mark.parametrize(("field", "good", "bad", "reason"), STREAM_CASES)
+def test_stream_rule(field: str, good: Any, bad: Any, reason: str) -> None:
+    result = model.validate_config(_with_stream(1, **{field: good}))
+    expected = float(good) if field == "weight" else good
+    assert result["streams"][1][field] == expected
+    error = _error(_with_stream(1, **{field: bad}))
+    assert error.field == f"streams[1].{field}"
+    assert reason in error.reason
+
+
+@pytest.mark.parametrize("field", model.REQUIRED_STREAM_KEYS)
+def test_required_stream_keys(field: str) -> None:
+    config = valid_config()
+    del config["streams"][0][field]
+    error = _error(config)
+    assert (error.field, error.reason) == (f"streams[0].{field}", "是必填字段")
+
+
+@pytest.mark.parametrize("section", model.TOP_KEYS)
+def test_required_top_level_keys(section: str) -> None:
+    config = valid_config()
+    del config[section]
+    assert _error(config).field == section
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ([], ""),
+    ("config", ""),
+    (None, ""),
+    ({"global_config": [], "streams": []}, "global_config"),
+    ({"global_config": {}, "streams": {}}, "streams"),
+    ({"global_config": {}, "streams": ["rtsp://x/y"]}, "streams[0]"),
+    ({"global_config": {}, "streams": [None]}, "streams[0]"),
+])
+def test_wrong_container_types(data: Any, field: str) -> None:
+    assert _error(data).field == field
+
+
+def test_empty_stream_list_is_valid() -> None:
+    config = valid_config()
+    config["streams"] = []
+    assert model.validate_config(config)["streams"] == []
+
+
+# --- type confusion --------------------------------------------------------------------------
+
+NOT_INTEGERS: list[Any] = [True, False, "10", "", None, [10], {"v": 10}, 10.0, 10.5,
+                           float("nan"), float("inf")]
+
+
+@pytest.mark.parametrize("field", INT_FIELDS_GLOBAL)
+@pytest.mark.parametrize("value", NOT_INTEGERS, ids=repr)
+def test_global_integers_must_be_integers(field: str, value: Any) -> None:
+    error = _error(_with_global(**{field: value}))
+    assert (error.field, error.reason) == (f"global_config.{field}", "必须是整数")
+
+
+@pytest.mark.parametrize("value", NOT_INTEGERS, ids=repr)
+def test_duration_must_be_an_integer(value: Any) -> None:
+    error = _error(_with_stream(0, duration_seconds=value))
+    assert (error.field, error.reason) == ("streams[0].duration_seconds", "必须是整数")
+
+
+@pytest.mark.parametrize("value", [True, "1.5", None, [1.0], {}], ids=repr)
+def test_weight_must_be_a_number(value: Any) -> None:
+    error = _error(_with_stream(0, weight=value))
+    assert (error.field, error.reason) == ("streams[0].weight", "必须是数字")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=repr)
+def test_weight_must_be_finite(value: Any) -> None:
+    assert _error(_with_stream(0, weight=value)).field == "streams[0].weight"
+
+
+def test_integer_weight_becomes_float() -> None:
+    result = model.validate_config(_with_stream(0, weight=2))
+    assert result["streams"][0]["weight"] == 2.0
+    assert isinstance(result["streams"][0]["weight"], float)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("rtsp_url", 42), ("rtsp_url", None), ("rtsp_url", ["rtsp://x/y"]),
+    ("output_filename", 1), ("output_filename", None), ("output_filename", True),
+])
+def test_string_fields_reject_other_types(field: str, value: Any) -> None:
+    assert _error(_with_stream(0, **{field: value})).field == f"streams[0].{field}"
+
+
+@pytest.mark.parametrize(("field", "value"), [("report_filename", 1), ("report_filename", None),
+                                              ("output_directory", 0), ("output_directory", [])])
+def test_global_string_fields_reject_other_types(field: str, value: Any) -> None:
+    assert _error(_with_global(**{field: value})).field == f"global_config.{field}"
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_in_the_file_are_rejected(tmp_path: Path, literal: str) -> None:
+    path = tmp_path / "config.json"
+    text = atomic.dump_json(valid_config()).replace('"weight": 1.5', f'"weight": {literal}')
+    assert literal in text
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert literal in info.value.message
+    assert info.value.file == "config.json"
+
+
+def test_huge_exponent_in_the_file_is_rejected(tmp_path: Path) -> None:
+    # 1e999 parses to inf in Python; it must not become a weight.
+    path = tmp_path / "config.json"
+    text = atomic.dump_json(valid_config()).replace('"weight": 1.5', '"weight": 1e999')
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert info.value.field == "streams[1].weight"
+
+
+# --- unknown keys ----------------------------------------------------------------------------
+
+def test_unknown_top_level_key() -> None:
+    config = valid_config()
+    config["global"] = {}
+    error = _error(config)
+    assert error.field == "global"
+    assert "未知字段" in error.reason
+
+
+def test_unknown_global_key() -> None:
+    error = _error(_with_global(max_concurent_streams=3))
+    assert error.field == "global_config.max_concurent_streams"
+    assert "未知字段" in error.reason
+
+
+def test_unknown_stream_key() -> None:
+    error = _error(_with_stream(1, wieght=2.0))
+    assert error.field == "streams[1].wieght"
+    assert "未知字段" in error.reason
+
+
+def test_unknown_keys_in_partial_updates() -> None:
+    config = model.validate_config(valid_config())
+    with pytest.raises(ConfigError, match="max_concurent_streams 是未知字段"):
+        model.with_global_update(config, {"max_concurent_streams": 3})
+    with pytest.raises(ConfigError, match="wieght 是未知字段"):
+        model.with_stream_updated(config, 0, {"wieght": 2.0})
+    with pytest.raises(ConfigError, match="index 是未知字段"):
+        model.with_stream_added(config, {"rtsp_url": "rtsp://h/x", "duration_seconds": 5,
+                                         "index": 2})
+
+
+# --- uniqueness and defaults -----------------------------------------------------------------
+
+def test_duplicate_output_filename() -> None:
+    error = _error(_with_stream(1, output_filename="test_stream1.mp4"))
+    assert error.field == "streams[1].output_filename"
+    assert "streams[0]" in error.reason and "唯一" in error.reason
+
+
+def test_default_weight() -> None:
+    config = valid_config()
+    del config["streams"][1]["weight"]
+    assert model.validate_config(config)["streams"][1]["weight"] == 1.0
+
+
+def test_default_output_filename_from_the_url() -> None:
+    config = valid_config()
+    config["streams"] = [{"rtsp_url": "rtsp://218.94.57.146:40007/rtp/"
+                                      "44010200492000000074_34020000001320000001",
+                          "duration_seconds": 15}]
+    stream = model.validate_config(config)["streams"][0]
+    assert stream == {"rtsp_url": config["streams"][0]["rtsp_url"], "duration_seconds": 15,
+                      "weight": 1.0,
+                      "output_filename": "44010200492000000074_34020000001320000001.mp4"}
+
+
+def test_default_output_filenames_are_unique() -> None:
+    config = valid_config()
+    config["streams"] = [
+        {"rtsp_url": "rtsp://a/live/cam", "duration_seconds": 5},
+        {"rtsp_url": "rtsp://b/live/cam", "duration_seconds": 5},
+        {"rtsp_url": "rtsp://c/other", "duration_seconds": 5, "output_filename": "cam_3.mp4"},
+        {"rtsp_url": "rtsp://d/live/cam", "duration_seconds": 5},
+        {"rtsp_url": "rtsp://e", "duration_seconds": 5},
+    ]
+    names = [s["output_filename"] for s in model.validate_config(config)["streams"]]
+    assert names[0] == "cam.mp4"
+    assert names[4] == "stream5.mp4"
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert model.plain_file_name_problem(name) is None
+        assert name.endswith(model.VIDEO_EXTENSIONS)
+
+
+# --- error message format --------------------------------------------------------------------
+
+def test_error_message_format_of_a_partial_update() -> None:
+    config = model.validate_config(valid_config())
+    with pytest.raises(ConfigError) as info:
+        model.with_global_update(config, {"max_concurrent_streams": 0})
+    assert info.value.message == "配置验证失败: max_concurrent_streams 必须大于 0"
+    assert str(info.value) == "配置验证失败: max_concurrent_streams 必须大于 0"
+
+
+def test_error_message_format_of_a_stream_update() -> None:
+    config = model.validate_config(valid_config())
+    with pytest.raises(ConfigError) as info:
+        model.with_stream_updated(config, 1, {"duration_seconds": -1})
+    assert info.value.message == "配置验证失败: duration_seconds 必须大于 0"
+
+
+def test_error_message_format_of_a_stream_add() -> None:
+    config = model.validate_config(valid_config())
+    with pytest.raises(ConfigError) as info:
+        model.with_stream_added(config, {"rtsp_url": "rtsp://h/x", "duration_seconds": 5,
+                                         "output_filename": "test_stream2.mp4"})
+    assert info.value.field == "output_filename"
+    assert info.value.message.startswith("配置验证失败: output_filename ")
+
+
+def test_error_of_a_whole_config_names_the_full_path() -> None:
+    assert _error(_with_global(max_concurrent_streams=0)).message == (
+        "配置验证失败: global_config.max_concurrent_streams 必须大于 0")
+
+
+def test_with_helpers_return_copies() -> None:
+    config = model.validate_config(valid_config())
+    before = json.dumps(config)
+    updated = model.with_global_update(config, {"poll_cycles": 5})
+    added = model.with_stream_added(config, {"rtsp_url": "rtsp://h/new", "duration_seconds": 5})
+    changed = model.with_stream_updated(config, 0, {"weight": 3})
+    removed = model.with_stream_removed(config, 0)
+    assert json.dumps(config) == before
+    assert updated["global_config"]["poll_cycles"] == 5
+    assert added["streams"][2] == {"rtsp_url": "rtsp://h/new", "duration_seconds": 5,
+                                   "weight": 1.0, "output_filename": "new.mp4"}
+    assert changed["streams"][0]["weight"] == 3.0
+    assert [s["output_filename"] for s in removed["streams"]] == ["test_stream2.mp4"]
+
+
+def test_with_stream_added_rejects_a_non_object() -> None:
+    config = model.validate_config(valid_config())
+    for body in ([], "rtsp://h/x", None, 3):
+        with pytest.raises(ConfigError):
+            model.with_stream_added(config, body)
+
+
+# --- config.json on disk ---------------------------------------------------------------------
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_config_accepts_a_bom(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(b"\xef\xbb\xbf" + atomic.dump_json(valid_config()).encode("utf-8"))
+    assert load_config(str(path)) == valid_config()
+
+
+def test_load_config_bad_json_names_the_line(tmp_path: Path) -> None:
+    text = atomic.dump_json(valid_config())
+    lines = text.splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines, 1) if '"poll_cycles"' in line)
+    lines[number - 1] = lines[number - 1].replace(",", "")  # drop the comma after poll_cycles
+    path = _write(tmp_path / "config.json", "".join(lines))
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    error = info.value
+    assert error.file == "config.json"
+    assert error.line == number + 1  # JSON notices the missing comma at the next key
+    assert "JSON 格式错误" in error.message
+    assert f"(config.json 第{number + 1}行)" in error.message
+
+
+def test_load_config_rule_failure_names_the_line_and_field(tmp_path: Path) -> None:
+    text = atomic.dump_json(valid_config()).replace('"max_concurrent_streams": 2',
+                                                    '"max_concurrent_streams": 0')
+    path = _write(tmp_path / "config.json", text)
+    number = text.splitlines().index('    "max_concurrent_streams": 0,') + 1
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    error = info.value
+    assert (error.field, error.line, error.file) == (
+        "global_config.max_concurrent_streams", number, "config.json")
+    assert error.message == (f"配置验证失败: global_config.max_concurrent_streams 必须大于 0 "
+                             f"(config.json 第{number}行)")
+    assert error.to_dict() == {"file": "config.json", "line": number,
+                               "field": "global_config.max_concurrent_streams",
+                               "reason": "必须大于 0", "message": error.message}
+
+
+def test_load_config_stream_rule_failure_line(tmp_path: Path) -> None:
+    text = atomic.dump_json(valid_config()).replace('"weight": 1.5', '"weight": -1')
+    path = _write(tmp_path / "config.json", text)
+    number = text.splitlines().index('      "weight": -1,') + 1
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert (info.value.field, info.value.line) == ("streams[1].weight", number)
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (None, "不存在"),
+    (b"", "JSON"),
+    (b"\xff\xfe{}", "UTF-8"),
+    (b"[]", "JSON 对象"),
+    (b"[" * 100000 + b"]" * 100000, ""),
+])
+def test_load_config_broken_files(tmp_path: Path, content: bytes | None, reason: str) -> None:
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert reason in info.value.message
+    assert info.value.message.startswith("配置验证失败: ")
+
+
+def _config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "config.json"
+    atomic.write_json_atomic(str(path), valid_config())
+    return path
+
+
+def test_edit_config_writes_the_change(tmp_path: Path) -> None:
+    path = _config_file(tmp_path)
+    new = edit_config(str(path), lambda c: model.with_global_update(c, {"poll_cycles": 5}))
+    assert new["global_config"]["poll_cycles"] == 5
+    assert json.loads(path.read_text(encoding="utf-8")) == new
+
+
+@pytest.mark.parametrize("changes", [{"max_concurrent_streams": 0}, {"poll_cycles": True},
+                                     {"bogus": 1}, {"report_filename": "../x.json"}])
+def test_rejected_edit_leaves_the_file_byte_for_byte(tmp_path: Path, changes: dict) -> None:
+    path = _config_file(tmp_path)
+    digest = file_digest(path)
+    with pytest.raises(ConfigError):
+        edit_config(str(path), lambda c: model.with_global_update(c, changes))
+    assert file_digest(path) == digest
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "config.json.lock") == [
+        "config.json"]
+
+
+def test_edit_of_a_broken_file_is_unavailable_and_leaves_it(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.json", '{"global_config": {,}\n')
+    digest = file_digest(path)
+    with pytest.raises(ConfigUnavailable) as info:
+        edit_config(str(path), lambda c: model.with_global_update(c, {"poll_cycles": 5}))
+    assert info.value.cause.line == 1
+    assert file_digest(path) == digest
+
+
+def test_replace_config_rejects_invalid_and_repairs_broken(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.json", "{ not json")
+    digest = file_digest(path)
+    with pytest.raises(ConfigError):
+        replace_config(str(path), {"global_config": {}, "streams": [{"rtsp_url": "x"}]})
+    assert file_digest(path) == digest
+    replace_config(str(path), valid_config())
+    assert load_config(str(path)) == valid_config()
+
+
+def _failing_replace(*args: object, **kwargs: object) -> None:
+    raise OSError(28, "No space left on device")
+
+
+def test_atomic_write_failure_leaves_target_and_no_temp(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _config_file(tmp_path)
+    digest = file_digest(path)
+    monkeypatch.setattr(os, "replace", _failing_replace)
+    with pytest.raises(WriteError):
+        atomic.write_json_atomic(str(path), {"global_config": {}, "streams": []})
+    monkeypatch.undo()
+    assert file_digest(path) == digest
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_edit_config_write_failure_leaves_target_and_no_temp(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _config_file(tmp_path)
+    digest = file_digest(path)
+    monkeypatch.setattr(os, "replace", _failing_replace)
+    with pytest.raises(WriteError):
+        edit_config(str(path), lambda c: model.with_global_update(c, {"poll_cycles": 5}))
+    monkeypatch.undo()
+    assert file_digest(path) == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "config.json.lock"]
+    assert load_config(str(path))["global_config"]["poll_cycles"] == -1
+
+
+def test_atomic_write_creates_new_file_without_leftovers(tmp_path: Path) -> None:
+    target = tmp_path / "new.json"
+    atomic.write_json_atomic(str(target), {"a": "中文", "n": math.pi})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"a": "中文", "n": math.pi}
+    assert "中文" in target.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
+    assert [p.name for p in tmp_path.iterdir()] == ["new.json"]

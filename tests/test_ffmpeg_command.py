@@ -1,0 +1,53 @@
+"""The ffmpeg argv built with ffmpeg-python, compared literally."""
+from __future__ import annotations
+
+import pytest
+
+from recorder.ffmpeg_command import SourceCodecs, audio_codec_for, build_argv, build_retag_argv
+
+INPUT = ["ffmpeg", "-analyzeduration", "2000000", "-fflags", "+genpts+discardcorrupt",
+         "-probesize", "500000", "-rtsp_transport", "tcp", "-timeout", "15000000",
+         "-i", "rtsp://127.0.0.1:8554/cam1"]
+GLOBAL = ["-nostdin", "-hide_banner", "-loglevel", "info", "-nostats", "-progress", "pipe:1",
+          "-stats_period", "0.5", "-y"]
+FRAG = ["-movflags", "+frag_keyframe+empty_moov+default_base_moof"]
+
+
+def test_first_contact_mp4_copies_video_and_makes_audio_aac() -> None:
+    argv = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.a.mp4.part", 15, io_timeout=15)
+    assert argv == INPUT + ["-map", "0:v:0", "-map", "0:a:0?", "-f", "mp4", "-c:a", "aac",
+                            "-c:v", "copy", "-flush_packets", "1", *FRAG, "-t", "15", "/o/.a.mp4.part", *GLOBAL]
+
+
+def test_known_hevc_source_is_tagged_hvc1() -> None:
+    argv = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.a.mp4.part", 15, io_timeout=15,
+                      source=SourceCodecs("hevc", None))
+    assert argv[argv.index("-tag:v") + 1] == "hvc1"
+
+
+def test_audio_drop_maps_video_only() -> None:
+    argv = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.a.mkv.part", 5, io_timeout=3,
+                      audio_mode="drop")
+    assert "0:a:0?" not in argv and "-c:a" not in argv
+    assert argv[argv.index("-f") + 1] == "matroska"
+    assert argv[argv.index("-timeout") + 1] == "3000000"
+
+
+@pytest.mark.parametrize("container,mode,audio,expected", [
+    (".mp4", "auto", None, "aac"),            # unknown source: AAC always fits
+    (".mp4", "auto", "pcm_alaw", "aac"),      # MP4 cannot hold G.711
+    (".mp4", "auto", "aac", "copy"),
+    (".mkv", "auto", "pcm_alaw", "copy"),
+    (".mov", "auto", "pcm_mulaw", "copy"),
+    (".mp4", "aac", "aac", "aac"),
+    (".mp4", "drop", "aac", None),
+])
+def test_audio_codec_choice(container: str, mode: str, audio: str | None, expected) -> None:
+    source = SourceCodecs("h264", audio) if audio else None
+    assert audio_codec_for(container, mode, source) == expected
+
+
+def test_retag_argv() -> None:
+    assert build_retag_argv("/o/in.part", "/o/.tag.a.mp4.part") == [
+        "ffmpeg", "-i", "/o/in.part", "-f", "mp4", "-c", "copy", *FRAG, "-tag:v", "hvc1",
+        "/o/.tag.a.mp4.part", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]

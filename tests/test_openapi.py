@@ -1,0 +1,84 @@
+"""The OpenAPI document describes exactly the routes the app serves under /api."""
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+_PARAM_RE = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
+def _routes(app: Flask) -> set[tuple[str, str]]:
+    pairs = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        path = _PARAM_RE.sub(r"{\1}", rule.rule)
+        for method in (rule.methods or set()) - IGNORED_METHODS:
+            pairs.add((path, method.lower()))
+    return pairs
+
+
+def _document(client: FlaskClient) -> dict:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def test_param_conversion() -> None:
+    assert _PARAM_RE.sub(r"{\1}", "/api/videos/<path:timestamp>") == "/api/videos/{timestamp}"
+    assert _PARAM_RE.sub(r"{\1}", "/api/x/<index>/<int(min=0):n>") == "/api/x/{index}/{n}"
+
+
+def test_document_is_openapi_3(client: FlaskClient) -> None:
+    document = _document(client)
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["title"] and document["info"]["version"]
+    assert isinstance(document["paths"], dict) and document["paths"]
+
+
+def test_paths_and_methods_match_the_url_map(app: Flask, client: FlaskClient) -> None:
+    document = _document(client)
+    documented = {(path, method) for path, item in document["paths"].items()
+                  for method in item if method in HTTP_METHODS}
+    served = _routes(app)
+    assert len(served) >= 20
+    assert served - documented == set(), "served but not documented"
+    assert documented - served == set(), "documented but not served"
+
+
+def test_every_operation_is_complete(client: FlaskClient) -> None:
+    document = _document(client)
+    schemas = document["components"]["schemas"]
+    operation_ids = []
+    for path, item in document["paths"].items():
+        for name in re.findall(r"{(\w+)}", path):
+            for method, operation in item.items():
+                params = [p for p in operation.get("parameters", []) if p["in"] == "path"]
+                assert [p["name"] for p in params] == [name], (path, method)
+                assert params[0]["required"] is True
+        for method, operation in item.items():
+            operation_ids.append(operation["operationId"])
+            assert "200" in operation["responses"], (path, method)
+            for status, response in operation["responses"].items():
+                schema = response["content"]["application/json"]["schema"]
+                if status != "200":
+                    assert schema == {"$ref": "#/components/schemas/Error"}
+    assert len(operation_ids) == len(set(operation_ids))
+    text = str(document)
+    for ref in set(re.findall(r"#/components/schemas/(\w+)", text)):
+        assert ref in schemas
+
+
+def test_documented_error_statuses_cover_the_spec(client: FlaskClient) -> None:
+    paths = _document(client)["paths"]
+    assert "403" in paths["/api/video"]["delete"]["responses"]
+    assert "409" in paths["/api/timestamp/{timestamp}"]["delete"]["responses"]
+    assert "404" in paths["/api/config/streams/{index}"]["delete"]["responses"]
+    assert "409" in paths["/api/scheduler/start"]["post"]["responses"]
+    assert "503" in paths["/api/scheduler/stop"]["post"]["responses"]
+    assert "400" in paths["/api/config/reload"]["post"]["responses"]
