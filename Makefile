@@ -26,7 +26,7 @@ test: deps venv
 	$(BIN)/python -m pytest
 
 run: deps venv
-	$(BIN)/python -m app ./output 8080
+	$(BIN)/python scripts/run_demo.py
 
 api: venv
 	$(BIN)/python -m app ./output 8080

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from shared.config import GLOBAL_DEFAULTS
+from shared.config import AUDIO_MODES, GLOBAL_DEFAULTS, OPTIONAL_DEFAULTS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -27,7 +27,8 @@ def _ref(name: str) -> dict:
 
 
 _GLOBAL_PROPS = {key: (_STR if isinstance(value, str) else _INT)
-                 for key, value in GLOBAL_DEFAULTS.items()}
+                 for key, value in {**GLOBAL_DEFAULTS, **OPTIONAL_DEFAULTS}.items()}
+_GLOBAL_PROPS["audio_mode"] = {"type": "string", "enum": list(AUDIO_MODES)}
 _STREAM_PROPS = {"rtsp_url": _STR, "duration_seconds": _INT, "weight": _NUM,
                  "output_filename": _STR}
 _STATS = {"total_tasks": _INT, "completed_tasks": _INT, "failed_tasks": _INT,
@@ -43,7 +44,7 @@ SCHEMAS = {
     "Video": _obj(("filename", "full_path", "timestamp_dir", "file_size", "created_time",
                    "stream_index"), filename=_STR, full_path=_STR, timestamp_dir=_STR,
                   file_size=_INT, created_time=_STR, stream_index=_STR),
-    "GlobalConfig": _obj(tuple(_GLOBAL_PROPS), **_GLOBAL_PROPS),
+    "GlobalConfig": _obj(tuple(GLOBAL_DEFAULTS), **_GLOBAL_PROPS),
     "GlobalUpdate": _obj(extra=False, **_GLOBAL_PROPS),
     "Stream": _obj(("rtsp_url", "duration_seconds", "weight", "output_filename"),
                    **_STREAM_PROPS),

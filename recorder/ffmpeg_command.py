@@ -21,7 +21,6 @@ _MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".ts
 # cost low, large enough for a camera that sends its SPS with the first key frame.
 PROBE_SIZE = 500_000
 ANALYZE_MICROSECONDS = 2_000_000
-AUDIO_MODES = ("auto", "aac", "drop")
 
 
 @dataclass(frozen=True)

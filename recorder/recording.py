@@ -12,6 +12,7 @@ from recorder.planner import PlannedTask
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from shared import task_status as st
+from shared.config import setting
 from shared.timefmt import format_local
 from shared.urls import mask_credentials, mask_in_text
 
@@ -59,7 +60,7 @@ class Recording:
         argv = build_argv(self.stream["rtsp_url"], self.work_path, self.planned.duration,
                           io_timeout=max(self.settings["read_timeout_seconds"],
                                          self.settings["connection_timeout_seconds"]) + 2,
-                          audio_mode=self.settings.get("audio_mode", "auto"), source=self.source)
+                          audio_mode=setting(self.settings, "audio_mode"), source=self.source)
         self.start_wall, self._started, self._last_data = wall, now, now
         self.status = st.CONNECTING
         try:

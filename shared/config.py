@@ -22,6 +22,13 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "poll_cycles": -1,
     "cycle_interval_seconds": 30,
 }
+# Settings beyond the seed's eight: validated when present, left out of the
+# file (and of the seed-shaped answers) when not, read through setting().
+OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "audio_mode": "auto",
+}
+# auto: copy audio the container takes, else AAC; aac: always AAC; drop: video only.
+AUDIO_MODES = ("auto", "aac", "drop")
 STREAM_KEYS = ("rtsp_url", "duration_seconds", "weight", "output_filename")
 REQUIRED_STREAM_KEYS = ("rtsp_url", "duration_seconds")
 TOP_KEYS = ("global_config", "streams")
@@ -92,6 +99,12 @@ def _report_filename(field: str, value: Any) -> str:
     return value
 
 
+def _audio_mode(field: str, value: Any) -> str:
+    if value not in AUDIO_MODES:
+        raise ConfigError(field, "必须是 " + ", ".join(AUDIO_MODES) + " 之一")
+    return value
+
+
 GLOBAL_RULES: dict[str, Callable[[str, Any], Any]] = {
     "total_poll_duration_seconds": _positive_int(7 * DAY),
     "max_concurrent_streams": _positive_int(1024),
@@ -101,6 +114,7 @@ GLOBAL_RULES: dict[str, Callable[[str, Any], Any]] = {
     "read_timeout_seconds": _positive_int(3600),
     "poll_cycles": _poll_cycles,
     "cycle_interval_seconds": _non_negative_int,
+    "audio_mode": _audio_mode,
 }
 
 
@@ -163,7 +177,13 @@ def validate_global(data: Any, field: str = "global_config") -> dict:
     prefix = "" if field == "" else f"{field}."
     _reject_unknown(prefix, data, GLOBAL_RULES)
     merged = {**GLOBAL_DEFAULTS, **data}
-    return {key: rule(f"{prefix}{key}", merged[key]) for key, rule in GLOBAL_RULES.items()}
+    return {key: rule(f"{prefix}{key}", merged[key]) for key, rule in GLOBAL_RULES.items()
+            if key in merged}
+
+
+def setting(global_config: dict, key: str) -> Any:
+    """A global setting, with its default when the config leaves it out."""
+    return global_config.get(key, OPTIONAL_DEFAULTS.get(key, GLOBAL_DEFAULTS.get(key)))
 
 
 def validate_stream(data: Any, field: str = "stream") -> dict:

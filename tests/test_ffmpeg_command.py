@@ -51,3 +51,15 @@ def test_retag_argv() -> None:
     assert build_retag_argv("/o/in.part", "/o/.tag.a.mp4.part") == [
         "ffmpeg", "-i", "/o/in.part", "-f", "mp4", "-c", "copy", *FRAG, "-tag:v", "hvc1",
         "/o/.tag.a.mp4.part", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+
+
+def test_audio_mode_is_an_optional_validated_setting() -> None:
+    from shared.config import setting, validate_config
+    from shared.errors import ConfigError
+    base = {"global_config": {}, "streams": []}
+    assert "audio_mode" not in validate_config(base)["global_config"]
+    assert setting(validate_config(base)["global_config"], "audio_mode") == "auto"
+    drop = validate_config({"global_config": {"audio_mode": "drop"}, "streams": []})
+    assert setting(drop["global_config"], "audio_mode") == "drop"
+    with pytest.raises(ConfigError, match="audio_mode"):
+        validate_config({"global_config": {"audio_mode": "mp3"}, "streams": []})
