@@ -15,12 +15,14 @@ from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import plan_cycle
 from recorder.processes import ProcessRunner
 from recorder.reports import write_reports
+from recorder.retention import MB, Limits, apply_retention, free_bytes
 from recorder.status_publisher import StatusPublisher
 from shared import settings
 from shared import task_status as st
 from shared.config_file import load_config
 from shared.control_file import read_control
 from shared.errors import ConfigError, PatrolError
+from shared.output_tree import OutputDir
 from shared.status_file import read_status
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
@@ -28,6 +30,9 @@ from shared.urls import mask_credentials
 log = logging.getLogger(__name__)
 TICK_SECONDS = 0.1
 SHUTDOWN_SECONDS = 10.0
+# Below the free-space floor no cycle starts; the floor is checked again this often.
+LOW_SPACE_RETRY_SECONDS = 5.0
+LOW_SPACE_MESSAGE = "磁盘剩余空间不足"
 
 
 def _file_signature(path: str) -> tuple | None:
@@ -43,8 +48,10 @@ class Daemon:
 
     def __init__(self, config_path: str, runner: ProcessRunner | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 free_space: Callable[[str], int | None] = free_bytes) -> None:
         self.config_path = config_path
+        self.free_space = free_space
         self.control_path = settings.control_path(config_path)
         self.runner = runner or ProcessRunner()
         self.clock, self.wall_clock = clock, wall_clock
@@ -62,6 +69,8 @@ class Daemon:
         self.end_wall: float | None = None
         self.next_cycle_at = 0.0
         self.message = ""
+        # Why the last cycle's reports are missing; shown until a report is written again.
+        self.report_problem = ""
         self._config_sig: tuple | None = None
         self._control_sig: tuple | None = None
         self._control = read_control(self.control_path)
@@ -110,6 +119,7 @@ class Daemon:
         try:
             write_reports(cycle_dir, self.config["global_config"]["report_filename"], report)
         except PatrolError as exc:
+            self.report_problem = f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
             log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
         log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
                     len(published))
@@ -192,6 +202,9 @@ class Daemon:
             return
         g = config["global_config"]
         root = settings.resolve_output_dir(g["output_directory"], self.config_path)
+        out = OutputDir(g["output_directory"], root)
+        if not self._enough_space(out, g, now, wall):
+            return
         try:
             name = create_cycle_folder(root, wall, self.last_cycle_name)
         except OSError as exc:
@@ -200,11 +213,14 @@ class Daemon:
             self.next_cycle_at = now + max(1, g["cycle_interval_seconds"])
             return
         self.last_cycle_name = name
+        self._retain(out, g, wall, current=name)
         plan = plan_cycle(config["streams"], g["total_poll_duration_seconds"],
                           g["max_concurrent_streams"])
         self.cycle = Cycle(self.cycles_done + 1, config, plan, os.path.join(root, name),
                            os.path.join(g["output_directory"], name), self.runner, self.codecs,
                            self.watcher, now, wall)
+        if self.message.startswith(LOW_SPACE_MESSAGE):
+            log.info("free space is above the floor again; patrol resumes")
         self.message = ""
         log.info("cycle %d started in %s: %d tasks, %d not scheduled", self.cycle.number, name,
                  len(plan.tasks), len(plan.not_scheduled))
@@ -213,15 +229,43 @@ class Daemon:
                         mask_credentials(config["streams"][item.stream_index]["rtsp_url"]),
                         item.reason)
 
+    def _retain(self, out: OutputDir, g: dict, wall: float, current: str | None) -> None:
+        try:
+            apply_retention(out, wall, Limits.from_config(g), current, self.free_space)
+        except OSError as exc:  # a scan that fails must not stop the patrol
+            log.error("retention failed: %s", exc)
+
+    def _enough_space(self, out: OutputDir, g: dict, now: float, wall: float) -> bool:
+        """True when the output's disk is above the floor, after retention if it was not."""
+        floor_mb = Limits.from_config(g).min_free_mb
+        if floor_mb <= 0:
+            return True
+        free = self.free_space(out.root)
+        if free is None or free >= floor_mb * MB:
+            return True
+        self._retain(out, g, wall, current=None)
+        free = self.free_space(out.root)
+        if free is None or free >= floor_mb * MB:
+            log.info("free space above %d MB again after retention", floor_mb)
+            return True
+        message = f"{LOW_SPACE_MESSAGE}: 剩余 {free // MB} MB, 低于下限 {floor_mb} MB"
+        if not self.message.startswith(LOW_SPACE_MESSAGE):
+            log.warning("%s; no new cycle until space returns (checked every %.0f s)", message,
+                        LOW_SPACE_RETRY_SECONDS)
+        self.message = message
+        self.next_cycle_at = now + LOW_SPACE_RETRY_SECONDS
+        return False
+
     def _end_cycle(self, now: float, interrupted: str = "") -> None:
         cycle = self.cycle
         assert cycle is not None
         try:
             write_reports(cycle.dir, cycle.config["global_config"]["report_filename"],
                           cycle.report(interrupted))
+            self.report_problem = ""
         except PatrolError as exc:
-            self.message = f"报告写入失败: {exc}"
-            log.error("cycle %s: %s", cycle.name, self.message)
+            self.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
+            log.error("cycle %s: %s", cycle.name, self.report_problem)
         stats = cycle.stats()
         log.info("cycle %d finished in %s: %d done, %d failed, %d cancelled of %d", cycle.number,
                  cycle.name, stats["completed_tasks"], stats["failed_tasks"],
@@ -267,6 +311,11 @@ class Daemon:
         log.info("recorder stopped")
 
     # -- what the status file shows ------------------------------------------
+    @property
+    def status_message(self) -> str:
+        """Why the recorder is idle, and a report it could not write, when either is the case."""
+        return "; ".join(text for text in (self.message, self.report_problem) if text)
+
     def snapshot(self, now: float, wall: float) -> dict:
         """The status file's content (format in shared/status_file.py)."""
         cycle = self.cycle or self.last_cycle
@@ -296,5 +345,5 @@ class Daemon:
             "current_cycle": cycle.number if cycle else 0, "cycle": cycle_view, "stats": stats,
             "schedule_info": schedule_info, "tasks": tasks, "not_scheduled": not_scheduled,
             "config_error": self.config_error.to_dict() if self.config_error else None,
-            "message": self.message,
+            "message": self.status_message,
         }

@@ -26,6 +26,11 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
 # file (and of the seed-shaped answers) when not, read through setting().
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "audio_mode": "auto",
+    # Retention (recorder/retention.py; the reasons for these values are in
+    # docs/RELIABILITY.md). 0 turns a limit off.
+    "retention_max_cycles": 1000,
+    "retention_max_hours": 168,
+    "min_free_space_mb": 1024,
 }
 # auto: copy audio the container takes, else AAC; aac: always AAC; drop: video only.
 AUDIO_MODES = ("auto", "aac", "drop")
@@ -63,6 +68,11 @@ def _poll_cycles(field: str, value: Any) -> int:
     if value == -1 or 1 <= value <= 10**9:
         return value
     raise ConfigError(field, "必须为 -1 (无限循环) 或大于等于 1")
+
+
+def _limit(high: int) -> Callable[[str, Any], int]:
+    # A retention limit: 0 means "no limit", so 0 is allowed.
+    return lambda field, value: _integer(field, value, 0, high, "必须大于等于 0 (0 表示不限制)")
 
 
 def _non_negative_int(field: str, value: Any) -> int:
@@ -115,6 +125,9 @@ GLOBAL_RULES: dict[str, Callable[[str, Any], Any]] = {
     "poll_cycles": _poll_cycles,
     "cycle_interval_seconds": _non_negative_int,
     "audio_mode": _audio_mode,
+    "retention_max_cycles": _limit(10**9),
+    "retention_max_hours": _limit(100 * 365 * 24),
+    "min_free_space_mb": _limit(10**9),
 }
 
 

@@ -1,0 +1,181 @@
+"""Retention: which cycle folders to remove so the output never fills the disk, and removing them."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.config import setting
+from shared.errors import NotFound, UnsafePath
+from shared.output_tree import OutputDir, delete_cycle
+from shared.timefmt import is_cycle_name
+
+log = logging.getLogger(__name__)
+MB = 1024 * 1024
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class CycleFolder:
+    """A cycle folder as retention sees it: its name, mtime (epoch) and bytes used on disk."""
+
+    name: str
+    mtime: float
+    size: int
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A cycle folder to remove and why (the reason goes into the log line)."""
+
+    name: str
+    reason: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The three retention settings; 0 turns a limit off."""
+
+    max_cycles: int
+    max_hours: int
+    min_free_mb: int
+
+    @classmethod
+    def from_config(cls, global_config: dict) -> "Limits":
+        """The limits of a validated ``global_config`` (defaults where it leaves them out)."""
+        return cls(setting(global_config, "retention_max_cycles"),
+                   setting(global_config, "retention_max_hours"),
+                   setting(global_config, "min_free_space_mb"))
+
+
+def free_bytes(path: str) -> int | None:
+    """Bytes we may still write on the file system of ``path`` (or of its nearest existing parent).
+
+    None when it cannot be probed at all.
+    """
+    while True:
+        try:
+            info = os.statvfs(path)
+        except (FileNotFoundError, NotADirectoryError):
+            parent = os.path.dirname(path)
+            if parent == path:
+                return None
+            path = parent
+            continue
+        except OSError:
+            return None
+        # f_bavail, not f_bfree: the blocks reserved for root are not ours to count on.
+        return info.f_bavail * info.f_frsize
+
+
+def _disk_usage(path: str) -> int:
+    # Allocated blocks, not st_size: that is what removing the folder gives back.
+    total = 0
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                    if entry.is_dir(follow_symlinks=False):
+                        total += _disk_usage(entry.path)
+                    total += info.st_blocks * 512
+                except OSError:
+                    continue  # removed while we looked
+    except OSError:
+        pass
+    return total
+
+
+def scan_cycles(root: str) -> list[CycleFolder]:
+    """The real cycle folders directly under ``root``; symlinks and other names are not ours."""
+    folders = []
+    try:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if not is_cycle_name(entry.name) or not entry.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    mtime = entry.stat(follow_symlinks=False).st_mtime
+                except OSError:
+                    continue
+                folders.append(CycleFolder(entry.name, mtime, _disk_usage(entry.path)))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return folders
+
+
+def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
+                    current: str | None, free: int | None) -> list[Removal]:
+    """The cycle folders to remove, oldest first; ``current`` (being recorded) never is.
+
+    Three rules, each off when its limit is 0:
+
+    1. keep the newest ``max_cycles`` folders (``current`` counts among them);
+    2. remove folders last written (mtime) more than ``max_hours`` ago;
+    3. while ``free`` bytes are below ``min_free_mb``, remove the oldest further
+       folders until the shortfall is covered -- but only when removing every
+       remaining one would cover it: otherwise something else fills the disk,
+       and deleting our evidence would not bring the floor back.
+
+    Folder names sort in creation order (recorder/cycle_folder.py), so "oldest"
+    is by name; names that are not cycle names are ignored.
+    """
+    ordered = sorted((f for f in folders if is_cycle_name(f.name)), key=lambda f: f.name)
+    candidates = [f for f in ordered if f.name != current]
+    chosen: dict[str, Removal] = {}
+    if limits.max_cycles > 0:
+        excess = len(ordered) - limits.max_cycles
+        for folder in candidates[:max(0, excess)]:
+            chosen[folder.name] = Removal(folder.name, f"more than {limits.max_cycles} cycles",
+                                          folder.size)
+    if limits.max_hours > 0:
+        cutoff = now - limits.max_hours * HOUR
+        for folder in candidates:
+            if folder.name not in chosen and folder.mtime < cutoff:
+                chosen[folder.name] = Removal(folder.name, f"older than {limits.max_hours} h",
+                                              folder.size)
+    if limits.min_free_mb > 0 and free is not None:
+        shortfall = limits.min_free_mb * MB - free - sum(r.size for r in chosen.values())
+        rest = [f for f in candidates if f.name not in chosen]
+        if shortfall > 0 and sum(f.size for f in rest) >= shortfall:
+            for folder in rest:
+                if shortfall <= 0:
+                    break
+                chosen[folder.name] = Removal(
+                    folder.name, f"free space below {limits.min_free_mb} MB", folder.size)
+                shortfall -= folder.size
+    return sorted(chosen.values(), key=lambda r: r.name)
+
+
+def remove_cycles(out: OutputDir, removals: list[Removal]) -> list[str]:
+    """Remove the chosen folders (never following a symlink); one log line for each.
+
+    A folder that is gone already or became a symlink is skipped; a failed
+    removal is logged and the rest go on.
+    """
+    removed = []
+    for removal in removals:
+        try:
+            delete_cycle(out, removal.name)
+        except NotFound:
+            continue  # deleted through the API meanwhile
+        except UnsafePath as exc:
+            log.warning("retention: skipped cycle %s: %s", removal.name, exc)
+            continue
+        except OSError as exc:
+            log.error("retention: cannot remove cycle %s: %s", removal.name, exc.strerror or exc)
+            continue
+        log.info("retention: removed cycle %s (%s; %.1f MB)", removal.name, removal.reason,
+                 removal.size / MB)
+        removed.append(removal.name)
+    return removed
+
+
+def apply_retention(out: OutputDir, now: float, limits: Limits, current: str | None,
+                    probe: Callable[[str], int | None] = free_bytes) -> list[str]:
+    """Scan the output folder, choose what to remove and remove it; the names removed."""
+    free = probe(out.root) if limits.min_free_mb > 0 else None
+    removals = choose_removals(scan_cycles(out.root), now, limits, current, free)
+    return remove_cycles(out, removals)
