@@ -71,8 +71,14 @@ def _path_param(name: str, schema: dict = _STR) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def _query_param(name: str, required: bool) -> dict:
-    return {"name": name, "in": "query", "required": required, "schema": _STR}
+def _query_param(name: str, required: bool, schema: dict = _STR) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+_PAGING = [_query_param("limit", False, {"type": "integer", "minimum": 1, "maximum": 10000}),
+           _query_param("offset", False, {"type": "integer", "minimum": 0}),
+           _query_param("order", False, {"type": "string", "enum": ["oldest", "newest"]})]
+_PAGE_FIELDS = {"limit": _INT, "offset": _INT, "order": _STR}
 
 
 # (path, method, summary, parameters, request body schema, success schema, error statuses)
@@ -81,13 +87,13 @@ OPERATIONS = [
      _obj(("count", "timestamps"), count=_INT,
           timestamps={"type": "array", "items": _ref("Timestamp")}), (503,)),
     ("/api/videos", "get", "List clips (of one cycle with ?timestamp=)",
-     [_query_param("timestamp", False)], None,
+     [_query_param("timestamp", False), *_PAGING], None,
      _obj(("count", "videos"), count=_INT, timestamp=_STR,
-          videos={"type": "array", "items": _ref("Video")}), (400, 404, 503)),
+          videos={"type": "array", "items": _ref("Video")}, **_PAGE_FIELDS), (400, 404, 503)),
     ("/api/videos/{timestamp}", "get", "List the clips of one cycle",
-     [_path_param("timestamp")], None,
+     [_path_param("timestamp"), *_PAGING], None,
      _obj(("timestamp", "count", "videos"), timestamp=_STR, count=_INT,
-          videos={"type": "array", "items": _ref("Video")}), (404, 503)),
+          videos={"type": "array", "items": _ref("Video")}, **_PAGE_FIELDS), (400, 404, 503)),
     ("/api/video", "delete", "Delete one clip", [_query_param("path", True)], None,
      _obj(("success", "path", "message"), success=_BOOL, path=_STR, message=_STR),
      (400, 403, 404, 409, 500, 503)),

@@ -23,21 +23,54 @@ def list_timestamps():
     return jsonify(count=len(cycles), timestamps=cycles)
 
 
+MAX_PAGE = 10_000
+
+
+def _paging() -> dict | None:
+    """``limit``, ``offset`` and ``order`` of a paged listing; None when none is given."""
+    given = {name: query_text(name) for name in ("limit", "offset", "order")}
+    if all(value is None for value in given.values()):
+        return None
+    paging = {"order": given["order"] or "oldest"}
+    if paging["order"] not in ("oldest", "newest"):
+        raise ApiError(400, "参数 order 必须是 oldest 或 newest")
+    for name, default, low, high in (("limit", MAX_PAGE, 1, MAX_PAGE), ("offset", 0, 0, 10**9)):
+        text = given[name]
+        if text is None:
+            paging[name] = default
+        elif text.isascii() and text.isdigit() and low <= int(text) <= high:
+            paging[name] = int(text)
+        else:
+            raise ApiError(400, f"参数 {name} 必须是 {low} 到 {high} 之间的整数")
+    return paging
+
+
 @bp.get("/videos")
 def list_videos():
     timestamp = query_text("timestamp")
     if timestamp is not None:
         return videos_of(timestamp)
     out, _ = output_dir()
-    videos = output_tree.list_videos(out)
-    return jsonify(count=len(videos), videos=videos)
+    paging = _paging()
+    if paging is None:
+        videos = output_tree.list_videos(out)
+        return jsonify(count=len(videos), videos=videos)
+    videos = output_tree.page_of_videos(out, paging["offset"], paging["limit"],
+                                        newest_first=paging["order"] == "newest")
+    return jsonify(count=len(videos), videos=videos, **paging)
 
 
 @bp.get("/videos/<path:timestamp>")
 def videos_of(timestamp: str):
     out, _ = output_dir()
+    paging = _paging()
     videos = output_tree.list_videos(out, timestamp)
-    return jsonify(timestamp=timestamp, count=len(videos), videos=videos)
+    if paging is None:
+        return jsonify(timestamp=timestamp, count=len(videos), videos=videos)
+    if paging["order"] == "newest":
+        videos.reverse()
+    videos = videos[paging["offset"]:paging["offset"] + paging["limit"]]
+    return jsonify(timestamp=timestamp, count=len(videos), videos=videos, **paging)
 
 
 def _recording_now() -> tuple[str, set[str]]:

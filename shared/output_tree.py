@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import stat
+import time
 from dataclasses import dataclass
 
 from shared.config import VIDEO_EXTENSIONS
@@ -32,30 +33,39 @@ class OutputDir:
         return os.path.join(self.display, *parts)
 
 
+_VIDEO_EXTENSIONS = tuple(VIDEO_EXTENSIONS)
+_NON_DIGITS = re.compile(r"[^0-9]+")
+
+
 def is_video_name(name: str) -> bool:
     """True for a clip file name we record (and so may delete)."""
-    return (not name.startswith(".") and name.lower().endswith(VIDEO_EXTENSIONS)
-            and os.path.splitext(name)[0] != "")
+    return (not name.startswith(".") and name.lower().endswith(_VIDEO_EXTENSIONS)
+            and name.rfind(".") > 0)
 
 
 def stream_index_of(name: str) -> str:
     """The digits of the file name without its extension (``test_stream1.mp4`` → ``"1"``)."""
-    return "".join(re.findall(r"[0-9]", os.path.splitext(name)[0]))
+    dot = name.rfind(".")
+    return _NON_DIGITS.sub("", name[:dot] if dot > 0 else name)
 
 
-def _cycle_entries(out: OutputDir) -> list[os.DirEntry]:
+def _cycle_names(out: OutputDir) -> list[str]:
+    """Cycle folder names, oldest first; symlinked ones are skipped (they could lead anywhere)."""
     try:
         with os.scandir(out.root) as entries:
-            # Symlinked cycle folders are skipped: they could lead anywhere.
-            return [e for e in entries if is_cycle_name(e.name) and e.is_dir(follow_symlinks=False)]
+            names = [e.name for e in entries
+                     if is_cycle_name(e.name) and e.is_dir(follow_symlinks=False)]
     except (FileNotFoundError, NotADirectoryError):
         return []
+    names.sort()
+    return names
 
 
-def _video_records(out: OutputDir, cycle: str) -> list[dict]:
-    records = []
+def _scan_cycle(path: str) -> list[tuple[str, int, float]]:
+    """``(name, size, mtime)`` of the clips directly inside a cycle folder, by name."""
+    files = []
     try:
-        with os.scandir(os.path.join(out.root, cycle)) as entries:
+        with os.scandir(path) as entries:
             for entry in entries:
                 if not is_video_name(entry.name) or not entry.is_file(follow_symlinks=False):
                     continue
@@ -63,27 +73,85 @@ def _video_records(out: OutputDir, cycle: str) -> list[dict]:
                     info = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # deleted while we looked
-                records.append({
-                    "filename": entry.name,
-                    "full_path": out.display_path(cycle, entry.name),
-                    "timestamp_dir": cycle,
-                    "file_size": info.st_size,
-                    "created_time": format_local(info.st_mtime),
-                    "stream_index": stream_index_of(entry.name),
-                })
+                files.append((entry.name, info.st_size, info.st_mtime))
     except (FileNotFoundError, NotADirectoryError):
         return []
-    records.sort(key=lambda record: record["filename"])
-    return records
+    files.sort()
+    return files
+
+
+class _ScanCache:
+    """Clip lists of cycle folders, reused while the folder itself is unchanged.
+
+    Clips are published by a rename into the folder (the recorder writes hidden
+    work files), so a published clip never changes size, and any add, delete or
+    rename changes the folder's mtime: a cached list is valid while the folder's
+    (mtime, inode) is. A folder changed in the last seconds is always re-read,
+    since mtimes only tick every few milliseconds. Each gunicorn worker holds its
+    own cache, validated on every request, so no worker can answer stale.
+    """
+
+    SETTLE_SECONDS = 2.0
+    MAX_FOLDERS = 100_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple[int, int], list[tuple[str, int, float]]]] = {}
+
+    def files(self, path: str) -> list[tuple[str, int, float]]:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return []
+        key = (info.st_mtime_ns, info.st_ino)
+        cached = self._entries.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        files = _scan_cycle(path)
+        if time.time() - info.st_mtime > self.SETTLE_SECONDS:
+            if len(self._entries) >= self.MAX_FOLDERS:
+                self._entries.clear()
+            self._entries[path] = (key, files)
+        else:
+            self._entries.pop(path, None)
+        return files
+
+
+_CACHE = _ScanCache()
+
+
+def _video_files(out: OutputDir, cycle: str) -> list[tuple[str, int, float]]:
+    """``(name, size, mtime)`` of the clips directly inside a cycle folder, by name."""
+    return _CACHE.files(os.path.join(out.root, cycle))
+
+
+class _TimeFormatter:
+    """format_local with a cache: the clips of a cycle share few distinct seconds."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, str] = {}
+
+    def __call__(self, epoch: float) -> str:
+        second = int(epoch)
+        text = self._cache.get(second)
+        if text is None:
+            text = self._cache[second] = format_local(second)
+        return text
+
+
+def _video_records(out: OutputDir, cycle: str, when: _TimeFormatter) -> list[dict]:
+    prefix = out.display_path(cycle) + "/"
+    return [{"filename": name, "full_path": prefix + name, "timestamp_dir": cycle,
+             "file_size": size, "created_time": when(mtime),
+             "stream_index": stream_index_of(name)} for name, size, mtime in _video_files(out, cycle)]
 
 
 def list_cycles(out: OutputDir) -> list[dict]:
     """Every cycle folder, newest first: ``{timestamp, video_count, total_size}``."""
     cycles = []
-    for entry in sorted(_cycle_entries(out), key=lambda e: e.name, reverse=True):
-        videos = _video_records(out, entry.name)
-        cycles.append({"timestamp": entry.name, "video_count": len(videos),
-                       "total_size": sum(v["file_size"] for v in videos)})
+    for name in reversed(_cycle_names(out)):
+        files = _video_files(out, name)
+        cycles.append({"timestamp": name, "video_count": len(files),
+                       "total_size": sum(size for _, size, _ in files)})
     return cycles
 
 
@@ -92,12 +160,35 @@ def list_videos(out: OutputDir, cycle: str | None = None) -> list[dict]:
 
     :raises NotFound: ``cycle`` is given and is not a cycle folder.
     """
+    when = _TimeFormatter()
     if cycle is None:
-        names = sorted(entry.name for entry in _cycle_entries(out))
-        return [video for name in names for video in _video_records(out, name)]
+        return [video for name in _cycle_names(out) for video in _video_records(out, name, when)]
     if not cycle_exists(out, cycle):
         raise NotFound(f"时间戳目录不存在: {cycle}")
-    return _video_records(out, cycle)
+    return _video_records(out, cycle, when)
+
+
+def page_of_videos(out: OutputDir, offset: int, limit: int | None,
+                   newest_first: bool) -> list[dict]:
+    """A page of the clip listing; reads only the cycle folders the page needs."""
+    names = _cycle_names(out)
+    if newest_first:
+        names.reverse()
+    when = _TimeFormatter()
+    page: list[dict] = []
+    skipped = 0
+    for name in names:
+        records = _video_records(out, name, when)
+        if newest_first:
+            records.reverse()
+        if skipped + len(records) <= offset:
+            skipped += len(records)
+            continue
+        page.extend(records[max(0, offset - skipped):])
+        skipped = offset
+        if limit is not None and len(page) >= limit:
+            break
+    return page[:limit] if limit is not None else page
 
 
 def cycle_exists(out: OutputDir, cycle: str) -> bool:
