@@ -64,6 +64,7 @@ class Cycle:
                 if task.status != st.PENDING or task.planned.offset > elapsed or active >= cap:
                     continue
                 task.start(now, wall)
+                task.start_offset = round(now - self.started, 3)
                 started.append(task)
                 active += 1
             self.max_concurrent_used = max(self.max_concurrent_used, active)
@@ -74,6 +75,16 @@ class Cycle:
         if self.done and self.end_wall is None:
             self.end_wall = wall
         return started
+
+    def seconds_to_next_start(self, now: float) -> float:
+        """How long the loop may sleep before a planned start is due (inf: none is startable)."""
+        if self.cancelled:
+            return float("inf")
+        cap = self.config["global_config"]["max_concurrent_streams"]
+        if len(self.running) >= cap:
+            return float("inf")  # a task's end (its pipes closing) wakes the loop
+        offsets = [t.planned.offset for t in self.tasks if t.status == st.PENDING]
+        return max(0.0, self.started + min(offsets) - now) if offsets else float("inf")
 
     def cancel(self, now: float, wall: float) -> None:
         """Stop the cycle: pending tasks are cancelled, running ones stopped gracefully."""

@@ -279,10 +279,13 @@ class Daemon:
         """Tick until ``stop`` is set, then shut down cleanly."""
         self.recover()
         while not stop.is_set():
+            timeout = TICK_SECONDS
+            if self.cycle is not None:
+                timeout = min(timeout, self.cycle.seconds_to_next_start(self.clock()))
             if self.watcher.watching:
-                self.watcher.dispatch(TICK_SECONDS)
+                self.watcher.dispatch(timeout)
             else:
-                stop.wait(TICK_SECONDS)
+                stop.wait(timeout)
             try:
                 self.step(self.clock(), self.wall_clock())
             except Exception:  # noqa: BLE001 - the daemon must outlive any one bad round

@@ -51,6 +51,7 @@ class Recording:
         self._last_figures = (0, 0)
         self._stop_sent: float | None = None
         self._exit_seen: float | None = None
+        self.start_offset: float | None = None  # real start, seconds after the cycle's start
         self._flags: dict[str, bool] = {}
         self._open_pipes = 0
 
@@ -188,6 +189,7 @@ class Recording:
             "output_file": self.display_path,
             "duration_seconds": self.planned.duration,
             "planned_offset": self.planned.offset,
+            "start_offset": self.start_offset,
             "status": self.status,
             "status_code": self.status,
             "status_text": st.status_name(self.status),
