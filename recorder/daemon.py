@@ -14,7 +14,7 @@ from recorder.ffmpeg_command import SourceCodecs
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import plan_cycle
 from recorder.processes import ProcessRunner
-from recorder.reports import write_reports
+from recorder.reports import reserve_report_space, write_reports
 from recorder.retention import MB, Limits, apply_retention, free_bytes
 from recorder.status_publisher import StatusPublisher
 from shared import settings
@@ -219,6 +219,7 @@ class Daemon:
         self.cycle = Cycle(self.cycles_done + 1, config, plan, os.path.join(root, name),
                            os.path.join(g["output_directory"], name), self.runner, self.codecs,
                            self.watcher, now, wall)
+        reserve_report_space(self.cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         if self.message.startswith(LOW_SPACE_MESSAGE):
             log.info("free space is above the floor again; patrol resumes")
         self.message = ""

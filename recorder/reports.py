@@ -11,6 +11,12 @@ CSV_COLUMNS = ("stream_index", "rtsp_url", "status_code", "status_name", "start_
                "requested_seconds", "recorded_seconds", "bytes_received", "frames_received",
                "error_message")
 NOT_SCHEDULED = "未调度"
+# Room held for the reports while a cycle records: the three files take about
+# 1 KB per stream (JSON, text, CSV) plus a summary; the base also covers their
+# rounding up to whole blocks and the folder growing.
+RESERVE_NAME = ".reports.reserve"
+RESERVE_BASE_BYTES = 64 * 1024
+RESERVE_BYTES_PER_STREAM = 2048
 
 
 def csv_rows(tasks: list[dict], not_scheduled: list[dict]) -> list[dict]:
@@ -61,8 +67,40 @@ def render_text(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reserve_report_space(cycle_dir: str, streams: int) -> None:
+    """Hold the room the reports will need, so a disk our clips fill still takes the reports.
+
+    The hidden file is released by :func:`write_reports`; failing to make it
+    only loses that guarantee.
+    """
+    size = RESERVE_BASE_BYTES + RESERVE_BYTES_PER_STREAM * streams
+    path = os.path.join(cycle_dir, RESERVE_NAME)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError:
+        release_report_space(cycle_dir)
+    finally:
+        os.close(fd)
+
+
+def release_report_space(cycle_dir: str) -> None:
+    """Give the reserved room back (nothing reserved is fine)."""
+    try:
+        os.unlink(os.path.join(cycle_dir, RESERVE_NAME))
+    except OSError:
+        pass
+
+
 def write_reports(cycle_dir: str, report_filename: str, report: dict) -> None:
-    """Write the three reports atomically into the cycle folder. :raises WriteError:"""
+    """Write the three reports atomically into the cycle folder, in the room reserved for them.
+
+    :raises WriteError:
+    """
+    release_report_space(cycle_dir)
     write_text_atomic(os.path.join(cycle_dir, report_filename), dump_json(report))
     write_text_atomic(os.path.join(cycle_dir, "report.txt"), render_text(report))
     write_text_atomic(os.path.join(cycle_dir, "streams.csv"),
