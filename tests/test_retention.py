@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -272,7 +273,7 @@ def test_a_failed_report_stays_in_the_status_message_until_one_is_written(tmp_pa
     daemon = idle_daemon(tmp_path, FakeDisk(10**12), poll_cycles=2, cycle_interval_seconds=1)
     daemon.step(100.0, NOW)
     assert daemon.cycle is not None
-    os.rmdir(daemon.cycle.dir)  # the folder vanished: its reports cannot be written
+    shutil.rmtree(daemon.cycle.dir)  # the folder vanished: its reports cannot be written
     daemon.step(100.5, NOW + 0.5)
     assert daemon.cycle is None and daemon.cycles_done == 1
     message = read_status(daemon.publisher.path)["message"]
