@@ -10,6 +10,7 @@ from shared.config import validate_config
 from shared.errors import ConfigError, ConfigUnavailable, UnsafePath
 from shared.json_lines import line_of
 from shared.locks import locked
+from shared.output_rule import check_output_directory
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
@@ -63,7 +64,7 @@ def edit_config(path: str, change: Callable[[dict], dict]) -> dict:
     :class:`ConfigError` from it leaves the file untouched.
 
     :raises ConfigUnavailable: the file on disk is invalid (fix it or replace it whole).
-    :raises ConfigError: the change breaks a rule.
+    :raises ConfigError: the change breaks a rule (the output_directory rule included).
     :raises LockTimeout, WriteError:
     """
     with locked(path):
@@ -72,6 +73,7 @@ def edit_config(path: str, change: Callable[[dict], dict]) -> dict:
         except ConfigError as exc:
             raise ConfigUnavailable(exc) from None
         new = change(current)
+        check_output_directory(new, path, "output_directory")
         write_text_atomic(path, dump_json(new))
         return new
 
@@ -79,6 +81,7 @@ def edit_config(path: str, change: Callable[[dict], dict]) -> dict:
 def replace_config(path: str, data: object) -> dict:
     """Replace the whole config (also repairs a broken file). :raises ConfigError, LockTimeout, WriteError:"""
     new = validate_config(data)
+    check_output_directory(new, path, "global_config.output_directory")
     with locked(path):
         write_text_atomic(path, dump_json(new))
     return new

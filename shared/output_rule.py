@@ -1,0 +1,68 @@
+"""Where ``output_directory`` may point: never where writing clips or deleting old cycles could hurt.
+
+The config model checks the value's shape; this rule needs the config file's
+location (a relative ``output_directory`` is taken from the config's folder),
+so it lives apart and is applied where that location is known. Refused, after
+resolving the path both as spelled and with symlinks followed:
+
+- ``/`` and every top-level folder (``/home``, ``/var``, ``/tmp``, ``/data``…);
+  a folder inside one (``/var/lib/rtsp-patrol/output``) is fine;
+- anything inside a system tree (``/etc``, ``/usr``, ``/bin``, ``/sbin``,
+  ``/boot``, ``/dev``, ``/proc``, ``/sys``, ``/lib*``) and the folders directly
+  in ``/var`` (``/var/lib``, ``/var/log``…);
+- the config's own folder or any folder above it (cycles would sit beside,
+  or around, config.json);
+- the state folder (``.patrol-state``), anything inside it, or above it.
+"""
+from __future__ import annotations
+
+import os
+
+from shared import settings
+from shared.errors import ConfigError
+
+SYSTEM_TREES = ("bin", "boot", "dev", "etc", "proc", "sbin", "sys", "usr")
+
+
+def _within(path: str, folder: str) -> bool:
+    """True when ``path`` is ``folder`` or inside it (both absolute and normalized)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _problem_of(path: str, config_folders: set[str], state_folders: set[str]) -> str | None:
+    parts = [part for part in path.split("/") if part]
+    if len(parts) <= 1:
+        return f"不能是根目录或顶层目录 ({path})"
+    if parts[0] in SYSTEM_TREES or parts[0].startswith("lib"):
+        return f"不能位于系统目录 /{parts[0]} 内"
+    if parts[0] == "var" and len(parts) == 2:
+        return f"不能是系统目录 ({path})"
+    if any(_within(folder, path) for folder in config_folders):
+        return "不能是配置文件所在目录或其上级目录"
+    if any(_within(path, state) or _within(state, path) for state in state_folders):
+        return f"不能是状态目录 {settings.STATE_FOLDER} 或其上级、下级目录"
+    return None
+
+
+def output_directory_problem(output_directory: str, config_file: str) -> str | None:
+    """Why ``output_directory`` (as written in ``config_file``) is refused, or None when it is fine."""
+    resolved = settings.resolve_output_dir(output_directory, os.path.abspath(config_file))
+    folder = os.path.dirname(os.path.abspath(config_file))
+    state = settings.state_dir(config_file)
+    config_folders = {folder, os.path.realpath(folder)}
+    state_folders = {state, os.path.realpath(state)}
+    for path in (resolved, os.path.realpath(resolved)):
+        problem = _problem_of(path, config_folders, state_folders)
+        if problem:
+            return problem
+    return None
+
+
+def check_output_directory(config: dict, config_file: str, field: str) -> None:
+    """Refuse a config whose ``output_directory`` breaks the rule; ``field`` names it in the error.
+
+    :raises ConfigError:
+    """
+    problem = output_directory_problem(config["global_config"]["output_directory"], config_file)
+    if problem:
+        raise ConfigError(field, problem)

@@ -1,0 +1,174 @@
+"""The output_directory rule (shared/output_rule.py) and the API refusing what it refuses."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from shared import settings
+from shared.atomic import write_json_atomic
+from shared.output_rule import output_directory_problem
+from tests.helpers import assert_error, file_digest, valid_config
+
+TOP = "根目录或顶层目录"
+SYSTEM = "系统目录"
+CONFIG_FOLDER = "配置文件所在目录或其上级目录"
+STATE = "状态目录"
+
+# (output_directory as written in <tmp>/site/cfg/config.json, a fragment of the reason or None)
+CASES: list[tuple[str, str | None]] = [
+    ("./output", None),
+    ("output", None),
+    ("clips/2025", None),
+    ("../output", None),                       # beside the config's folder, not above it
+    ("./output/.patrol-state", None),          # a folder of that name elsewhere is just a folder
+    (".patrol-state-clips", None),             # a prefix of the state folder's name is not it
+    ("/var/lib/rtsp-patrol/output", None),
+    ("/home/alice/clips", None),
+    ("/srv/cams", None),
+    ("/mnt/disk/out", None),
+    ("/run/media/alice/usb/out", None),
+    ("/", TOP),
+    ("//", TOP),
+    ("/home", TOP),
+    ("/var", TOP),
+    ("/root", TOP),
+    ("/tmp", TOP),
+    ("/srv", TOP),
+    ("/data", TOP),
+    ("/home/../etc/x", SYSTEM),
+    ("//etc", TOP),
+    ("/etc", TOP),
+    ("/etc/rtsp", SYSTEM),
+    ("/usr/local/share/clips", SYSTEM),
+    ("/bin/x", SYSTEM),
+    ("/sbin/x", SYSTEM),
+    ("/boot/x", SYSTEM),
+    ("/dev/shm/clips", SYSTEM),
+    ("/proc/1", SYSTEM),
+    ("/sys/kernel", SYSTEM),
+    ("/lib/x", SYSTEM),
+    ("/lib64/x", SYSTEM),
+    ("/libx32/x", SYSTEM),
+    ("/var/lib", SYSTEM),
+    ("/var/log", SYSTEM),
+    (".", CONFIG_FOLDER),
+    ("./", CONFIG_FOLDER),
+    ("./output/..", CONFIG_FOLDER),
+    ("..", CONFIG_FOLDER),
+    ("../..", CONFIG_FOLDER),
+    ("{cfg}", CONFIG_FOLDER),
+    ("{site}", CONFIG_FOLDER),
+    ("{tmp}", CONFIG_FOLDER),
+    (".patrol-state", STATE),
+    ("./.patrol-state/clips", STATE),
+    ("{cfg}/.patrol-state/x/y", STATE),
+]
+
+
+def _spelled(template: str, tmp_path: Path) -> str:
+    return template.format(tmp=tmp_path, site=tmp_path / "site", cfg=tmp_path / "site" / "cfg")
+
+
+@pytest.fixture
+def site_config(tmp_path: Path) -> Path:
+    folder = tmp_path / "site" / "cfg"
+    folder.mkdir(parents=True)
+    return folder / "config.json"
+
+
+@pytest.mark.parametrize(("spelling", "reason"), CASES)
+def test_rule(site_config: Path, tmp_path: Path, spelling: str, reason: str | None) -> None:
+    problem = output_directory_problem(_spelled(spelling, tmp_path), str(site_config))
+    if reason is None:
+        assert problem is None
+    else:
+        assert problem is not None and reason in problem, problem
+
+
+@pytest.mark.parametrize(("target", "reason"), [("/etc", SYSTEM), ("{tmp}", CONFIG_FOLDER),
+                                                ("{cfg}/.patrol-state", STATE),
+                                                ("{site}/elsewhere", None)])
+def test_symlinks_are_followed(site_config: Path, tmp_path: Path, target: str,
+                               reason: str | None) -> None:
+    if target == "/etc":
+        link_target = "/etc/ssl" if os.path.isdir("/etc/ssl") else "/etc"
+    else:
+        link_target = _spelled(target, tmp_path)
+        os.makedirs(link_target, exist_ok=True)
+    os.symlink(link_target, site_config.parent / "clips")
+    problem = output_directory_problem("./clips", str(site_config))
+    if reason is None:
+        assert problem is None
+    else:
+        assert problem is not None and reason in problem, problem
+
+
+def test_a_moved_state_folder_moves_the_rule(site_config: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(settings.STATE_DIR_ENV, str(tmp_path / "site" / "state"))
+    assert STATE in (output_directory_problem("../state/clips", str(site_config)) or "")
+    assert output_directory_problem(".patrol-state", str(site_config)) is None
+
+
+# --- through the API ---------------------------------------------------------------------------
+
+REFUSED = ["/", "/etc/rtsp", "/home", ".", "..", ".patrol-state/out", "/usr/share/x"]
+
+
+@pytest.mark.parametrize("spelling", REFUSED)
+def test_put_global_refuses(client: FlaskClient, config_path: Path, spelling: str) -> None:
+    digest = file_digest(config_path)
+    body = assert_error(client.put("/api/config/global", json={"output_directory": spelling}),
+                        400, "配置验证失败: output_directory ")
+    assert "global_config." not in body["message"]
+    assert file_digest(config_path) == digest
+
+
+@pytest.mark.parametrize("spelling", REFUSED)
+def test_put_config_refuses(client: FlaskClient, config_path: Path, spelling: str) -> None:
+    digest = file_digest(config_path)
+    config = valid_config()
+    config["global_config"]["output_directory"] = spelling
+    assert_error(client.put("/api/config", json=config), 400,
+                 "配置验证失败: global_config.output_directory ")
+    assert file_digest(config_path) == digest
+
+
+@pytest.mark.parametrize("spelling", ["./clips", "../beside", "/var/lib/rtsp-patrol/output"])
+def test_allowed_values_are_written(client: FlaskClient, config_path: Path, spelling: str) -> None:
+    response = client.put("/api/config/global", json={"output_directory": spelling})
+    assert response.status_code == 200, response.get_json()
+    assert client.get("/api/config/global").get_json()["output_directory"] == spelling
+    config = valid_config()
+    config["global_config"]["output_directory"] = spelling
+    assert client.put("/api/config", json=config).status_code == 200
+
+
+def test_a_hand_edited_bad_value_blocks_edits_until_fixed(client: FlaskClient,
+                                                          config_path: Path) -> None:
+    config = valid_config()
+    config["global_config"]["output_directory"] = "/"
+    write_json_atomic(str(config_path), config)
+    digest = file_digest(config_path)
+    stream = {"rtsp_url": "rtsp://127.0.0.1:8554/cam3", "duration_seconds": 5}
+    assert_error(client.post("/api/config/streams", json=stream), 400, "output_directory")
+    assert file_digest(config_path) == digest
+    # The fix itself goes through, and then other edits do too.
+    assert client.put("/api/config/global", json={"output_directory": "./output"}).status_code == 200
+    assert client.post("/api/config/streams", json=stream).status_code == 200
+
+
+def test_the_rule_uses_the_config_files_folder_not_the_working_directory(
+        tmp_path: Path, config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # From the working directory "." would be a harmless sub-folder; from the config it is its folder.
+    elsewhere = tmp_path / "work" / "dir"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    app: Flask = create_app({"CONFIG_PATH": str(config_path)})
+    response = app.test_client().put("/api/config/global", json={"output_directory": "."})
+    assert_error(response, 400, CONFIG_FOLDER)
