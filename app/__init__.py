@@ -27,7 +27,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     # "*" on every answer, preflights included (not the caller's Origin echoed back).
-    CORS(app, resources={r"/api/*": {"origins": "*"}}, send_wildcard=True)
+    # Browsers hide response headers from scripts unless they are exposed.
+    CORS(app, resources={r"/api/*": {"origins": "*"}}, send_wildcard=True,
+         expose_headers=["ETag", "Retry-After", "WWW-Authenticate"])
     # No 308 redirect (an HTML page) for "//": a doubled slash is just an unknown path.
     app.url_map.merge_slashes = False
 

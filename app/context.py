@@ -6,7 +6,7 @@ import os
 from flask import current_app
 
 from shared import settings
-from shared.config_file import load_config
+from shared.config_file import load_config_tagged
 from shared.errors import ConfigError, ConfigUnavailable
 from shared.output_tree import OutputDir
 from shared.status_file import read_status
@@ -24,8 +24,13 @@ def control_file() -> str:
 
 def current_config() -> dict:
     """The config on disk, validated. :raises ConfigUnavailable:"""
+    return current_config_tagged()[0]
+
+
+def current_config_tagged() -> tuple[dict, str]:
+    """The config on disk, validated, with the tag of the bytes it came from. :raises ConfigUnavailable:"""
     try:
-        return load_config(config_file())
+        return load_config_tagged(config_file())
     except ConfigError as exc:
         raise ConfigUnavailable(exc) from None
 

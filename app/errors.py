@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from shared.errors import (Conflict, ConfigError, ConfigUnavailable, LockTimeout, NotFound,
-                           RecorderUnavailable, UnsafePath, WriteError)
+                           PreconditionFailed, RecorderUnavailable, UnsafePath, WriteError)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def _conflict(exc: Conflict):
         return error_response(409, str(exc))
+
+    @app.errorhandler(PreconditionFailed)
+    def _precondition_failed(exc: PreconditionFailed):
+        response = error_response(412, str(exc))
+        if exc.current_tag:
+            response.headers["ETag"] = exc.current_tag
+        return response
 
     @app.errorhandler(RecorderUnavailable)
     def _recorder_unavailable(exc: RecorderUnavailable):

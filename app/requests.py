@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask import request
 
 from app.errors import ApiError
+
+# An entity tag in a list: optional weakness prefix, then a quoted opaque string.
+_ENTITY_TAG_RE = re.compile(r'(W/)?("[^"]*")')
 
 
 def _reject_constant(name: str) -> None:
@@ -41,3 +45,17 @@ def query_text(name: str) -> str | None:
     if len(values) > 1:
         raise ApiError(400, f"参数 {name} 只能出现一次")
     return values[0] if values else None
+
+
+def if_match() -> frozenset[str] | None:
+    """The ``If-Match`` header as quoted strong tags (``"*"`` for any); None when absent.
+
+    Weak tags (``W/"…"``) never match: a write needs the exact bytes the client saw.
+    """
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    if header.strip() == "*":
+        return frozenset({"*"})
+    # Unquoted garbage yields no tag at all, so it matches nothing (412), as a stale tag would.
+    return frozenset(tag for weak, tag in _ENTITY_TAG_RE.findall(header) if not weak)

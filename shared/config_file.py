@@ -1,18 +1,28 @@
-"""config.json on disk: load with located errors, and every edit as a locked read-modify-write."""
+"""config.json on disk: load with located errors, and every edit as a locked read-modify-write.
+
+Every version of the file has a tag (:func:`config_etag` of its bytes). A
+writer may pass ``if_match``, the tags it last saw: the write then happens
+only if the file's bytes, read under the lock, still carry one of them, so an
+edit made meanwhile (by hand or through another worker) is never overwritten
+unseen. ``if_match`` is None (no condition), or a set of quoted tags where
+``"*"`` matches any existing file.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from shared.atomic import dump_json, write_text_atomic
 from shared.config import validate_config
-from shared.errors import ConfigError, ConfigUnavailable, UnsafePath
+from shared.errors import ConfigError, ConfigUnavailable, PreconditionFailed, UnsafePath
 from shared.json_lines import line_of
 from shared.locks import locked
 from shared.output_rule import check_output_directory
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
+IfMatch = Collection[str] | None
 
 
 def parse_config_text(text: str, file: str) -> dict:
@@ -35,19 +45,45 @@ def parse_config_text(text: str, file: str) -> dict:
                           line=line_of(text, exc.field)) from None
 
 
+def config_etag(raw: bytes) -> str:
+    """The strong HTTP entity tag (quoted) of config.json's bytes."""
+    return '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+
+
+def written_etag(config: dict) -> str:
+    """The tag of config.json right after an edit here wrote ``config``."""
+    return config_etag(dump_json(config).encode("utf-8"))
+
+
 def load_config(path: str) -> dict:
     """Read and validate the config file.
 
     :raises ConfigError: missing, unreadable, not JSON, or a rule broken.
     """
+    return load_config_tagged(path)[0]
+
+
+def load_config_tagged(path: str) -> tuple[dict, str]:
+    """The validated config and the tag of the very bytes it was parsed from.
+
+    :raises ConfigError: missing, unreadable, not JSON, or a rule broken.
+    """
+    raw = _read_bytes(path)
+    return _parse_bytes(raw, os.path.basename(path)), config_etag(raw)
+
+
+def _read_bytes(path: str) -> bytes:
     name = os.path.basename(path)
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
+            return handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError("", "配置文件不存在", file=name) from None
     except OSError as exc:
         raise ConfigError("", f"无法读取配置文件: {exc.strerror}", file=name) from None
+
+
+def _parse_bytes(raw: bytes, name: str) -> dict:
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError("", "配置文件过大", file=name)
     try:
@@ -57,53 +93,100 @@ def load_config(path: str) -> dict:
     return parse_config_text(text, name)
 
 
-def edit_config(path: str, change: Callable[[dict], dict]) -> dict:
+def _checked_bytes(path: str, if_match: IfMatch) -> bytes:
+    """config.json's bytes, once ``if_match`` was checked against exactly these bytes.
+
+    Call it holding the lock, and use the bytes it returns: a hand edit takes
+    no lock, so reading the file a second time could see another version.
+
+    :raises PreconditionFailed: ``if_match`` is given and the file does not carry one of its tags.
+    :raises ConfigError: the file is missing or unreadable (and no ``if_match`` was given).
+    """
+    try:
+        raw = _read_bytes(path)
+    except ConfigError:
+        if if_match is not None:
+            raise PreconditionFailed(None) from None
+        raise
+    if if_match is not None and "*" not in if_match and config_etag(raw) not in if_match:
+        raise PreconditionFailed(config_etag(raw))
+    return raw
+
+
+def _current_config(path: str, if_match: IfMatch) -> dict:
+    """The checked, validated config on disk. :raises PreconditionFailed, ConfigUnavailable:"""
+    try:
+        return _parse_bytes(_checked_bytes(path, if_match), os.path.basename(path))
+    except ConfigError as exc:
+        raise ConfigUnavailable(exc) from None
+
+
+def edit_config(path: str, change: Callable[[dict], dict], if_match: IfMatch = None) -> dict:
     """Apply ``change`` to the current config under the lock and write the result atomically.
 
     ``change`` gets a validated copy and returns the validated new config; a
     :class:`ConfigError` from it leaves the file untouched.
 
+    :raises PreconditionFailed: ``if_match`` does not match the file (nothing is changed).
     :raises ConfigUnavailable: the file on disk is invalid (fix it or replace it whole).
     :raises ConfigError: the change breaks a rule (the output_directory rule included).
     :raises LockTimeout, WriteError:
     """
     with locked(path):
-        try:
-            current = load_config(path)
-        except ConfigError as exc:
-            raise ConfigUnavailable(exc) from None
-        new = change(current)
+        new = change(_current_config(path, if_match))
         check_output_directory(new, path, "output_directory")
         write_text_atomic(path, dump_json(new))
         return new
 
 
-def replace_config(path: str, data: object) -> dict:
-    """Replace the whole config (also repairs a broken file). :raises ConfigError, LockTimeout, WriteError:"""
+def replace_config(path: str, data: object, if_match: IfMatch = None) -> dict:
+    """Replace the whole config (also repairs a broken or missing file).
+
+    :raises PreconditionFailed, ConfigError, LockTimeout, WriteError:
+    """
     new = validate_config(data)
     check_output_directory(new, path, "global_config.output_directory")
     with locked(path):
+        if if_match is not None:
+            _checked_bytes(path, if_match)
         write_text_atomic(path, dump_json(new))
     return new
 
 
-def save_config_as(path: str, file_path: str | None) -> str:
-    """Write the current config to ``file_path`` inside the config's folder; return its absolute path.
+def read_config_checked(path: str, if_match: IfMatch = None) -> tuple[dict, str]:
+    """The validated config and its tag, read under the lock once ``if_match`` was checked.
+
+    :raises PreconditionFailed, ConfigError, LockTimeout:
+    """
+    with locked(path):
+        raw = _checked_bytes(path, if_match)
+    return _parse_bytes(raw, os.path.basename(path)), config_etag(raw)
+
+
+def save_config_as(path: str, file_path: str | None, if_match: IfMatch = None) -> tuple[str, str]:
+    """Write the current config to ``file_path`` inside the config's folder.
+
+    Returns the target's absolute path and config.json's tag afterwards.
 
     :raises UnsafePath: the target is outside the config's folder or a symlink.
     :raises ConfigError: the target name is not a ``.json`` file name.
+    :raises PreconditionFailed: ``if_match`` does not match config.json.
     :raises ConfigUnavailable: the config on disk is invalid.
+    :raises LockTimeout, WriteError:
     """
     target = save_target(path, file_path)
     if os.path.abspath(target) == os.path.abspath(path):
         with locked(path):
-            current = _load_or_unavailable(path)
+            current = _current_config(path, if_match)
             write_text_atomic(path, dump_json(current))
-        return target
-    current = _load_or_unavailable(path)
+        return target, written_etag(current)
+    try:
+        current, tag = read_config_checked(path, if_match)
+    except ConfigError as exc:
+        raise ConfigUnavailable(exc) from None
     with locked(target):
         write_text_atomic(target, dump_json(current))
-    return target
+    return target, tag
 
 
 def save_target(path: str, file_path: str | None) -> str:
@@ -124,13 +207,6 @@ def save_target(path: str, file_path: str | None) -> str:
     if os.path.islink(target) or (os.path.exists(target) and not os.path.isfile(target)):
         raise UnsafePath("file_path 不能是符号链接或目录")
     return target
-
-
-def _load_or_unavailable(path: str) -> dict:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        raise ConfigUnavailable(exc) from None
 
 
 def _reject_constant(name: str) -> None:

@@ -66,3 +66,15 @@ class Conflict(PatrolError):
 
 class RecorderUnavailable(PatrolError):
     """The recorder daemon's heartbeat is missing or stale."""
+
+
+class PreconditionFailed(PatrolError):
+    """A write carried ``If-Match`` with a tag that is not config.json's current one.
+
+    ``current_tag`` is the file's tag now (None when the file is missing), so
+    the client can re-read and retry.
+    """
+
+    def __init__(self, current_tag: str | None) -> None:
+        self.current_tag = current_tag
+        super().__init__("配置文件已被修改 (If-Match 不匹配), 请重新读取后再提交")

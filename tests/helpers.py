@@ -49,9 +49,10 @@ class WriteStatus(Protocol):
     def __call__(self, *, stale: bool = False, **overrides: Any) -> dict: ...
 
 
-ERROR_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                 405: "Method Not Allowed", 409: "Conflict", 413: "Request Entity Too Large",
-                 500: "Internal Server Error", 503: "Service Unavailable"}
+ERROR_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                 405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed",
+                 413: "Request Entity Too Large", 500: "Internal Server Error",
+                 503: "Service Unavailable"}
 
 
 def valid_config() -> dict[str, Any]:
