@@ -6,6 +6,7 @@ import os
 from flask import Flask
 from flask_cors import CORS
 
+from app import auth
 from shared import settings
 
 # Bodies are small JSON documents; anything larger is a mistake or an attack.
@@ -13,7 +14,14 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app. ``test_config`` may set CONFIG_PATH, OUTPUT_DIR and OUTPUT_BASE."""
+    """Build the app.
+
+    ``test_config`` may set CONFIG_PATH, OUTPUT_DIR, OUTPUT_BASE, API_TOKEN and
+    API_PROTECT_READS; the access settings are otherwise read from the
+    environment here, once per process (see app/auth.py).
+
+    :raises AccessSettingError: unusable access settings (the app must not run open by mistake).
+    """
     app = Flask(__name__)
     app.config.from_mapping(
         CONFIG_PATH=settings.config_path(),
@@ -21,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         OUTPUT_BASE=os.getcwd(),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
+    app.config.update(auth.settings_from_environment())
     if test_config:
         app.config.update(test_config)
     app.config["CONFIG_PATH"] = os.path.abspath(app.config["CONFIG_PATH"])
@@ -35,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import configuration, errors, openapi, results, scheduler
     errors.init_app(app)
+    auth.init_app(app)
     for module in (results, configuration, scheduler, openapi):
         app.register_blueprint(module.bp)
     return app

@@ -164,16 +164,47 @@ def _json(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
 
+_ETAG = {"ETag": {"description": "Tag of config.json's bytes; send it back in If-Match",
+                  "schema": _STR}}
+_IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": _STR,
+             "description": "Write only if config.json still has this ETag (\"*\": any); "
+                            "else 412"}
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": _STR}},
+    412: {"ETag": {"description": "config.json's current tag", "schema": _STR}},
+    503: {"Retry-After": {"description": "Seconds to wait (a lock was busy)", "schema": _STR}},
+}
+# The token is optional (app/auth.py): with one set, writes need it, and reads
+# too when RTSP_PATROL_API_PROTECT_READS=1.
+_SECURITY = [{"bearerToken": []}, {}]
+SECURITY_SCHEMES = {"bearerToken": {"type": "http", "scheme": "bearer"}}
+
+
+def _is_config(path: str) -> bool:
+    return path == "/api/config" or path.startswith("/api/config/")
+
+
 def build_document() -> dict:
     """The OpenAPI 3.0 document of every operation in :data:`OPERATIONS`."""
     paths: dict = {}
     for path, method, summary, params, body, success, errors in OPERATIONS:
-        responses = {"200": {"description": "OK", **_json(success)}}
-        # Any write may get a malformed body or parameter (400); any route a wrong method (405).
-        extra = (400, 405) if method != "get" else (405,)
+        ok: dict = {"description": "OK", **_json(success)}
+        if _is_config(path):
+            ok["headers"] = _ETAG
+        responses = {"200": ok}
+        # Any write may get a malformed body or parameter (400), and a 401 without the
+        # token; any route a wrong method (405); with protected reads, any a 401.
+        extra = {400, 401, 405} if method != "get" else {401, 405}
+        if _is_config(path) and method != "get":
+            extra.add(412)
+            params = [*params, _IF_MATCH]
         for status in sorted({*errors, *extra}):
-            responses[str(status)] = {"description": "Error", **_json(_ref("Error"))}
-        operation = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses}
+            response = {"description": "Error", **_json(_ref("Error"))}
+            if status in _HEADERS and (status != 503 or method != "get"):
+                response["headers"] = _HEADERS[status]
+            responses[str(status)] = response
+        operation = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
+                     "security": _SECURITY}
         if params:
             operation["parameters"] = params
         if body is not None:
@@ -181,7 +212,8 @@ def build_document() -> dict:
         paths.setdefault(path, {})[method] = operation
     return {"openapi": "3.0.3",
             "info": {"title": "RTSP patrol recorder API", "version": "1.0.0"},
-            "paths": paths, "components": {"schemas": SCHEMAS}}
+            "paths": paths,
+            "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES}}
 
 
 @bp.get("/openapi.json")

@@ -26,7 +26,9 @@ START_DEADLINE_SECONDS = 30.0
 STOP_WAIT_SECONDS = 15.0
 POLL_TIMEOUT_SECONDS = 1.0
 # Inherited settings that would point the server somewhere else than the test asked.
-_SCRUBBED_ENV = ("RTSP_PATROL_STATE_DIR", "RTSP_PATROL_OUTPUT_DIR", "GUNICORN_CMD_ARGS")
+_SCRUBBED_ENV = ("RTSP_PATROL_STATE_DIR", "RTSP_PATROL_OUTPUT_DIR", "GUNICORN_CMD_ARGS",
+                 "RTSP_PATROL_API_TOKEN", "RTSP_PATROL_API_TOKEN_FILE",
+                 "RTSP_PATROL_API_PROTECT_READS")
 # Talk to 127.0.0.1 directly, whatever *_proxy variables the environment has.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
