@@ -279,16 +279,26 @@ class Daemon:
     def run(self, stop: threading.Event) -> None:
         """Tick until ``stop`` is set, then shut down cleanly."""
         self.recover()
+        next_step = self.clock()
         while not stop.is_set():
-            timeout = TICK_SECONDS
+            # Progress lines wake the loop often; the full step (every task's
+            # watchdogs, control and config checks) runs only every tick, when
+            # a process exits, or when a planned start is due.
+            now = self.clock()
+            timeout = max(0.0, next_step - now)
             if self.cycle is not None:
-                timeout = min(timeout, self.cycle.seconds_to_next_start(self.clock()))
+                timeout = min(timeout, self.cycle.seconds_to_next_start(now))
             if self.watcher.watching:
-                self.watcher.dispatch(timeout)
+                ended = self.watcher.dispatch(timeout)
             else:
-                stop.wait(timeout)
+                ended = stop.wait(timeout)
+            now = self.clock()
+            due = self.cycle is not None and self.cycle.seconds_to_next_start(now) == 0
+            if not (ended or due or now >= next_step):
+                continue
+            next_step = now + TICK_SECONDS
             try:
-                self.step(self.clock(), self.wall_clock())
+                self.step(now, self.wall_clock())
             except Exception:  # noqa: BLE001 - the daemon must outlive any one bad round
                 log.exception("unexpected error in the recorder loop; carrying on")
                 stop.wait(1.0)

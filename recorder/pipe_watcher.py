@@ -21,12 +21,18 @@ class PipeWatcher:
         except (KeyError, ValueError):
             pass
 
-    def dispatch(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds and hand every readable pipe to its reader."""
+    def dispatch(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds and hand every readable pipe to its reader.
+
+        Returns True when a pipe reached its end (its process is exiting).
+        """
         if not self.selector.get_map():
-            return
+            return False
+        ended = False
         for key, _ in self.selector.select(timeout):
-            key.data.on_readable(key.fileobj)
+            if not key.data.on_readable(key.fileobj):
+                ended = True
+        return ended
 
     @property
     def watching(self) -> int:

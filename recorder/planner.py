@@ -1,13 +1,13 @@
 """The cycle planner: which stream starts when, by weight, inside the window, within the concurrency cap."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Starts are spread by at most this much (the seed's plan starts its second
-# task 5 s after the first) and at least this little, so that hundreds of
-# streams still fit a short window.
+# task 5 s after the first); with many streams and little slack the gap
+# shrinks, since fitting every stream in the window comes first.
 MAX_STAGGER_SECONDS = 5.0
-MIN_STAGGER_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _seconds(value: float) -> str:
 def stagger_for(window: int, longest: int, lanes: int) -> float:
     """The gap between consecutive starts: the window's slack shared by one wave of starts."""
     slack = max(0.0, window - longest)
-    return max(MIN_STAGGER_SECONDS, min(MAX_STAGGER_SECONDS, slack / max(1, lanes)))
+    return min(MAX_STAGGER_SECONDS, slack / max(1, lanes))
 
 
 def plan_cycle(streams: list[dict], window: int, max_concurrent: int) -> Plan:
@@ -78,7 +78,7 @@ def plan_cycle(streams: list[dict], window: int, max_concurrent: int) -> Plan:
         if start + duration > window:
             left_out.append(Unscheduled(index, "轮询窗口内没有空闲的并发槽位"))
             continue
-        start = round(start, 3)
+        start = math.floor(start * 1000) / 1000  # never rounded past the window
         tasks.append(PlannedTask(len(tasks), index, start, duration))
         lanes[lane] = start + duration
         last_start = start

@@ -51,7 +51,9 @@ class Recording:
         self._last_figures = (0, 0)
         self._stop_sent: float | None = None
         self._exit_seen: float | None = None
+        self._last_poll = 0.0
         self.start_offset: float | None = None  # real start, seconds after the cycle's start
+        self.run_seconds: float | None = None   # from spawn to verdict
         self._flags: dict[str, bool] = {}
         self._open_pipes = 0
 
@@ -113,6 +115,11 @@ class Recording:
         if self.status in (st.CONNECTING, st.CONNECTED) and self.progress.progress.frames > 0:
             self.status, self._last_data = st.RECORDING, now
         self._watch(now)
+        # ffmpeg closes its pipes when it exits: only then (or now and then, in
+        # case a child kept them open) is a waitpid worth its system call.
+        if self._open_pipes > 0 and self._stop_sent is None and now - self._last_poll < 1.0:
+            return
+        self._last_poll = now
         if self.proc.poll() is not None:
             # Let the pipes drain (their last progress block tells the real length),
             # but never wait on them for more than a second.
@@ -120,6 +127,7 @@ class Recording:
                 self._exit_seen = now
             if self._open_pipes <= 0 or now - self._exit_seen > 1.0:
                 self._complete(wall)
+                self.run_seconds = round(now - self._started, 3)
 
     def _watch(self, now: float) -> None:
         limits = self.settings
@@ -190,6 +198,7 @@ class Recording:
             "duration_seconds": self.planned.duration,
             "planned_offset": self.planned.offset,
             "start_offset": self.start_offset,
+            "run_seconds": self.run_seconds,
             "status": self.status,
             "status_code": self.status,
             "status_text": st.status_name(self.status),

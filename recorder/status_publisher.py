@@ -41,7 +41,7 @@ class StatusPublisher:
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             with locked(self.path, timeout=2.0):
-                write_json_atomic(self.path, status)
+                write_json_atomic(self.path, status, compact=True)
             if self._failing:
                 log.info("status file writable again")
             self._failing = False

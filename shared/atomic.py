@@ -9,8 +9,14 @@ from typing import Any
 from shared.errors import WriteError
 
 
-def dump_json(data: Any) -> str:
-    """Serialize the way every coordinated file is written: UTF-8 text, indented, newline-ended."""
+def dump_json(data: Any, compact: bool = False) -> str:
+    """Serialize the way coordinated files are written: UTF-8 text, newline-ended.
+
+    Indented for files people read; ``compact`` for machine-only files written
+    every second (only the unindented form uses json's C encoder).
+    """
+    if compact:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -47,9 +53,9 @@ def write_text_atomic(path: str, text: str) -> None:
                 pass
 
 
-def write_json_atomic(path: str, data: Any) -> None:
+def write_json_atomic(path: str, data: Any, compact: bool = False) -> None:
     """Atomically replace ``path`` with ``data`` as JSON. :raises WriteError:"""
-    write_text_atomic(path, dump_json(data))
+    write_text_atomic(path, dump_json(data, compact))
 
 
 def read_json(path: str) -> Any:

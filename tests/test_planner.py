@@ -68,3 +68,10 @@ def test_empty_config_plans_nothing() -> None:
     plan = plan_cycle([], window=60, max_concurrent=2)
     assert plan.tasks == [] and plan.not_scheduled == []
     assert plan.describe() == "调度方案: 0个任务"
+
+
+def test_many_streams_with_little_slack_all_fit() -> None:
+    plan = plan_cycle(streams(*[(1.0, 10)] * 128), window=13, max_concurrent=128)
+    assert len(plan.tasks) == 128 and plan.not_scheduled == []
+    assert all(t.offset + t.duration <= 13 for t in plan.tasks)
+    assert len({t.offset for t in plan.tasks}) == 128  # still spread

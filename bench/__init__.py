@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): every figure is reported next to a baseline measured in the same run."""

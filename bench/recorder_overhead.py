@@ -1,0 +1,143 @@
+"""Recorder overhead vs. the physical floor: one cycle of N streams, our daemon vs. plain ffmpeg.
+
+The floor is N ``ffmpeg -rtsp_transport tcp -i URL -t D -c copy out.mp4`` started
+by one shell script at the same moment. Both record the same shared-encoder
+mounts of the test camera server, in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import REPO, Row, percentile, print_table, proc_cpu, rss_mb, save, wait_for
+from shared import task_status as st
+from shared.atomic import write_json_atomic
+from shared.status_file import read_status
+from tests.cameras import CameraServer
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_floor(urls: list[str], duration: int, folder: str) -> dict:
+    """N plain ffmpeg at once from a shell script; CPU of all of them."""
+    lines = ["#!/bin/bash"]
+    for i, url in enumerate(urls):
+        lines.append(f"ffmpeg -nostdin -loglevel error -rtsp_transport tcp -i {url} -t {duration} "
+                     f"-c copy -y {folder}/floor_{i}.mp4 &")
+    lines.append("wait")
+    script = os.path.join(folder, "floor.sh")
+    with open(script, "w", encoding="ascii") as handle:
+        handle.write("\n".join(lines) + "\n")
+    before, start = children_cpu(), time.monotonic()
+    subprocess.run(["bash", script], check=False, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return {"cpu": children_cpu() - before, "wall": time.monotonic() - start}
+
+
+def run_daemon(urls: list[str], duration: int, folder: str) -> dict:
+    """One cycle of the real daemon on the same URLs."""
+    config_path = os.path.join(folder, "config.json")
+    write_json_atomic(config_path, {
+        "global_config": {"total_poll_duration_seconds": duration + 5,
+                          "max_concurrent_streams": len(urls), "output_directory": "./output",
+                          "connection_timeout_seconds": 10, "read_timeout_seconds": 10,
+                          "poll_cycles": 1, "cycle_interval_seconds": 0},
+        "streams": [{"rtsp_url": u, "duration_seconds": duration,
+                     "output_filename": f"s{i}.mp4"} for i, u in enumerate(urls)]})
+    state = os.path.join(folder, ".patrol-state")
+    os.makedirs(state, exist_ok=True)
+    write_json_atomic(os.path.join(state, "control.json"),
+                      {"version": 1, "scheduler_running": True, "start_generation": 1,
+                       "reload_generation": 0})
+    status_path = os.path.join(state, "status.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTSP_PATROL_")}
+    proc = subprocess.Popen([sys.executable, "-m", "recorder", "--config", config_path,
+                             "--log-level", "WARNING"], cwd=REPO, env=env,
+                            stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: read_status(status_path)["cycle"]["running"], 30, "the cycle to start")
+        cpu_start, wall_start = proc_cpu(proc.pid), time.monotonic()
+        peak_rss = rss_mb(proc.pid)
+        while not read_status(status_path)["end_time"]:
+            peak_rss = max(peak_rss, rss_mb(proc.pid))
+            time.sleep(0.2)
+            if time.monotonic() - wall_start > duration + 120:
+                raise TimeoutError("the cycle did not end")
+        cpu_end, wall = proc_cpu(proc.pid), time.monotonic() - wall_start
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    status = read_status(status_path)
+    tasks = status["tasks"]
+    lateness = [abs(t["start_offset"] - t["planned_offset"]) for t in tasks
+                if t.get("start_offset") is not None]
+    return {"own_cpu": cpu_end.own - cpu_start.own, "children_cpu": cpu_end.children,
+            "wall": wall, "rss_mb": peak_rss,
+            "completed": sum(t["status"] == st.COMPLETED for t in tasks),
+            "within_1s": sum(abs(t["progress"] - duration) <= 1 for t in tasks),
+            "start_p95_ms": 1000 * percentile(lateness, 0.95), "tasks": len(tasks)}
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="4 and 16 streams, 5 s clips")
+    parser.add_argument("--sizes", type=int, nargs="*")
+    parser.add_argument("--duration", type=int)
+    parser.add_argument("--rounds", type=int, help="floor/ours pairs per size (default 2; quick 1)")
+    args = parser.parse_args(argv)
+    sizes = args.sizes or ([4, 16] if args.quick else [16, 64, 128])
+    duration = args.duration or (5 if args.quick else 15)
+    rounds = args.rounds or (1 if args.quick else 2)
+    rows: list[Row] = []
+    raw = {}
+    with CameraServer(mount_count=max(sizes)) as camera:
+        for n in sizes:
+            urls = [camera.url(f"bench{i + 1}") for i in range(n)]
+            # Alternate floor and daemon runs so that drift in the machine's load
+            # (it is shared) weighs on both sides alike; CPU figures are summed.
+            floors, runs = [], []
+            for _ in range(rounds):
+                folder = tempfile.mkdtemp(prefix=f"bench-overhead-{n}-")
+                try:
+                    floors.append(run_floor(urls, duration, folder))
+                    runs.append(run_daemon(urls, duration, folder))
+                finally:
+                    shutil.rmtree(folder, ignore_errors=True)
+            floor = {"cpu": sum(f["cpu"] for f in floors) / rounds}
+            ours = {key: sum(r[key] for r in runs) / rounds
+                    for key in ("own_cpu", "children_cpu", "wall", "start_p95_ms")}
+            ours.update(rss_mb=max(r["rss_mb"] for r in runs),
+                        completed=min(r["completed"] for r in runs),
+                        within_1s=min(r["within_1s"] for r in runs))
+            raw[n] = {"floor": floors, "ours": runs}
+            total = ours["own_cpu"] + ours["children_cpu"]
+            rows.append(Row(f"{n} streams: total CPU (daemon + ffmpeg)", total, floor["cpu"], "s",
+                            "ratio <= 1.10", total <= 1.10 * floor["cpu"]))
+            own_pct = 100 * ours["own_cpu"] / ours["wall"]
+            rows.append(Row(f"{n} streams: daemon's own CPU", own_pct, None, "% core",
+                            "<= 2% (at 128)", own_pct <= 2.0))
+            rows.append(Row(f"{n} streams: daemon RSS", ours["rss_mb"], None, "MB", "<= 80 MB",
+                            ours["rss_mb"] <= 80))
+            rows.append(Row(f"{n} streams: clips 已完成 within 1 s", ours["within_1s"],
+                            float(n), "clips", "all", ours["within_1s"] == n == ours["completed"]))
+            rows.append(Row(f"{n} streams: start lateness p95", ours["start_p95_ms"], None, "ms",
+                            "<= 100 ms", ours["start_p95_ms"] <= 100))
+    print_table(rows)
+    save("recorder_overhead", rows, {"raw": raw, "duration": duration})
+    print(json.dumps(raw, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
