@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.config import setting
 from shared.errors import NotFound, UnsafePath
@@ -88,8 +88,11 @@ def _disk_usage(path: str) -> int:
     return total
 
 
-def scan_cycles(root: str) -> list[CycleFolder]:
-    """The real cycle folders directly under ``root``; symlinks and other names are not ours."""
+def scan_cycles(root: str, sizes: bool = True) -> list[CycleFolder]:
+    """The real cycle folders directly under ``root``; symlinks and other names are not ours.
+
+    ``sizes=False`` skips measuring them (size 0): that is a stat per clip.
+    """
     folders = []
     try:
         with os.scandir(root) as entries:
@@ -100,7 +103,8 @@ def scan_cycles(root: str) -> list[CycleFolder]:
                     mtime = entry.stat(follow_symlinks=False).st_mtime
                 except OSError:
                     continue
-                folders.append(CycleFolder(entry.name, mtime, _disk_usage(entry.path)))
+                size = _disk_usage(entry.path) if sizes else 0
+                folders.append(CycleFolder(entry.name, mtime, size))
     except (FileNotFoundError, NotADirectoryError):
         return []
     return folders
@@ -177,5 +181,10 @@ def apply_retention(out: OutputDir, now: float, limits: Limits, current: str | N
                     probe: Callable[[str], int | None] = free_bytes) -> list[str]:
     """Scan the output folder, choose what to remove and remove it; the names removed."""
     free = probe(out.root) if limits.min_free_mb > 0 else None
-    removals = choose_removals(scan_cycles(out.root), now, limits, current, free)
+    # Sizes matter only below the floor; otherwise measure just what goes, for the log.
+    below = free is not None and free < limits.min_free_mb * MB
+    removals = choose_removals(scan_cycles(out.root, sizes=below), now, limits, current, free)
+    if not below:
+        removals = [replace(r, size=_disk_usage(os.path.join(out.root, r.name)))
+                    for r in removals]
     return remove_cycles(out, removals)

@@ -130,6 +130,7 @@ def test_scan_sees_real_cycle_folders_only(tmp_path: Path) -> None:
     assert [f.name for f in scanned] == ["20250101_000000"]
     assert scanned[0].mtime == NOW - 2 * HOUR
     assert scanned[0].size >= 64 * 1024
+    assert [f.size for f in scan_cycles(str(root), sizes=False)] == [0]
     assert scan_cycles(str(tmp_path / "missing")) == []
 
 
@@ -137,7 +138,7 @@ def test_apply_removes_with_one_log_line_each_and_never_follows_symlinks(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = tmp_path / "output"
     for i in range(4):
-        make_cycle(root, f"20250101_00000{i}", age_hours=10 - i)
+        make_cycle(root, f"20250101_00000{i}", size=512 * 1024, age_hours=10 - i)
     outside = make_cycle(tmp_path / "elsewhere", "20200101_000000", age_hours=900)
     (root / "20200101_000000").symlink_to(outside, target_is_directory=True)
     out = OutputDir("./output", str(root))
@@ -147,8 +148,8 @@ def test_apply_removes_with_one_log_line_each_and_never_follows_symlinks(
     assert sorted(os.listdir(root)) == ["20200101_000000", "20250101_000002", "20250101_000003"]
     assert (outside / "cam1.mp4").exists() and (root / "20200101_000000").is_symlink()
     lines = [r.getMessage() for r in caplog.records if "retention: removed" in r.getMessage()]
-    assert lines == ["retention: removed cycle 20250101_000000 (more than 2 cycles; 0.0 MB)",
-                     "retention: removed cycle 20250101_000001 (more than 2 cycles; 0.0 MB)"]
+    assert lines == ["retention: removed cycle 20250101_000000 (more than 2 cycles; 0.5 MB)",
+                     "retention: removed cycle 20250101_000001 (more than 2 cycles; 0.5 MB)"]
 
 
 def test_remove_skips_what_is_gone_or_became_a_symlink(tmp_path: Path) -> None:
