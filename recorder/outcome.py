@@ -47,11 +47,13 @@ def classify(obs: Observation) -> tuple[int, str]:
         return st.RECORDING_ERROR, obs.write_failed
     if complete and obs.frames > 0:
         return st.COMPLETED, ""
-    reason = obs.last_line
+    # Our watchdogs fire while ffmpeg is blocked waiting: whatever it said last
+    # (often a decoder note from probing) is not why the task ended.
     if obs.connect_timeout:
-        return st.TIMEOUT, reason or "连接超时: 服务器未在规定时间内响应"
+        return st.TIMEOUT, "连接超时: 服务器未在规定时间内响应"
     if obs.read_timeout:
-        return st.TIMEOUT, reason or "读取超时: 长时间未收到数据"
+        return st.TIMEOUT, "读取超时: 长时间未收到数据"
+    reason = obs.last_line
     if obs.frames == 0 and obs.recorded_seconds == 0:
         if _UNAVAILABLE.search(obs.stderr):
             return st.STREAM_UNAVAILABLE, reason or "流不可用"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +81,57 @@ def test_ending_mount_stops_early(camera_server: CameraServer, tmp_path: Path) -
     assert run.returncode == 0, run.output
     _codecs, duration = probe(out)
     assert 0 < duration < 5
+
+
+def established_peer_ports(pid: int) -> set[int]:
+    """Remote ports of the process's established TCP connections (from /proc)."""
+    sockets = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            sockets.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    ports = set()
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            if fields[3] == "01" and f"socket:[{fields[9]}]" in sockets:  # 01: ESTABLISHED
+                ports.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_stall_mount_stops_sending_but_keeps_the_session(
+    camera_server: CameraServer, tmp_path: Path
+) -> None:
+    """/stall sends ~3 s of video, then nothing: no EOS, no BYE, the connection stays open."""
+    cmd = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-rtsp_transport", "tcp",
+        "-i", camera_server.url("stall"), "-t", "15", "-c", "copy",
+        "-progress", "pipe:1", "-stats_period", "0.2", str(tmp_path / "stall.mkv"),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    frames: list[tuple[float, int]] = []
+
+    def read_progress() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("frame="):
+                frames.append((time.monotonic(), int(line.split("=")[1])))
+
+    reader = threading.Thread(target=read_progress, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + FFMPEG_TIMEOUT_S
+        # ffmpeg writes a progress block while media flows; blocked on the socket, it is silent.
+        while not (frames and frames[-1][1] > 0 and time.monotonic() - frames[-1][0] > 3.0):
+            assert proc.poll() is None, "ffmpeg ended: the stream was closed, not stalled"
+            assert time.monotonic() < deadline, f"no stall seen: {frames[-3:]}"
+            time.sleep(0.1)
+        assert 50 <= frames[-1][1] <= 80, frames[-1]  # ~3 s at 25 fps
+        assert proc.poll() is None
+        assert camera_server.port in established_peer_ports(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+        reader.join(timeout=5)
 
 
 def test_unknown_mount_is_404(camera_server: CameraServer, tmp_path: Path) -> None:

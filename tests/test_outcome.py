@@ -54,6 +54,15 @@ def test_error_message_is_ffmpegs_own_line() -> None:
     assert classify(observe(stderr=NOT_FOUND))[1] == "rtsp://127.0.0.1:5/nosuch: Server returned 404 Not Found"
 
 
+@pytest.mark.parametrize("flag,message", [("connect_timeout", "连接超时: 服务器未在规定时间内响应"),
+                                          ("read_timeout", "读取超时: 长时间未收到数据")])
+def test_watchdog_verdicts_say_what_the_watchdog_saw(flag: str, message: str) -> None:
+    # ffmpeg's last words came from probing, seconds before the stream went quiet.
+    stale = "[h264 @ 0x5] concealing 160 DC, 160 AC, 160 MV errors in I frame"
+    obs = observe(stderr=stale, recorded_seconds=2.6, frames=70, exit_code=-9, **{flag: True})
+    assert classify(obs) == (st.TIMEOUT, message)
+
+
 def test_early_end_says_how_much_was_recorded() -> None:
     _, message = classify(observe(recorded_seconds=2.96, frames=74, exit_code=0))
     assert message == "媒体流提前结束: 仅录制 3.0秒 / 15秒"

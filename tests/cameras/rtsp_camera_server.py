@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 
 import gi
 
@@ -42,6 +43,8 @@ MULAW = AUDIO_SRC + "! mulawenc ! rtppcmupay pt=0 name=pay1 "
 
 # 75 frames at 25 fps: the source emits EOS after ~3 s of video.
 ENDING_FRAMES = 75
+# /stall sends this many frames (~3 s), then nothing more, its session left open.
+STALL_FRAMES = 75
 
 
 def launch(*parts: str) -> str:
@@ -67,6 +70,28 @@ class EndingMedia(GstRtspServer.RTSPMedia):
             # backstop for clients that ignore BYE, drop the connection a bit later.
             GLib.timeout_add(1500, _close_clients_of, self)
         return GstRtspServer.RTSPMedia.do_handle_message(self, message)
+
+
+def _stall_after(frames: int) -> Callable[[GstRtspServer.RTSPMediaFactory, GstRtspServer.RTSPMedia], None]:
+    """A media-configure handler: the payloader passes ``frames`` buffers, then drops the rest.
+
+    Nothing ends: no EOS, no RTCP BYE, the RTSP connection and session stay open
+    (rtpbin still sends its RTCP reports), so a client sees the media just stop,
+    as with a camera whose encoder froze.
+    """
+
+    def configure(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+        sent = 0
+
+        def gate(_pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+            nonlocal sent
+            sent += 1
+            return Gst.PadProbeReturn.OK if sent <= frames else Gst.PadProbeReturn.DROP
+
+        pay = media.get_element().get_by_name("pay0")
+        pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, gate)
+
+    return configure
 
 
 _SERVER: GstRtspServer.RTSPServer | None = None
@@ -126,6 +151,10 @@ def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
     )
     ending.set_media_gtype(EndingMedia)
     mounts["/ending"] = ending
+    # Not shared: every client gets its own pipeline, and so its own 3 s before the stall.
+    stall = make_factory(h264, shared=False)
+    stall.connect("media-configure", _stall_after(STALL_FRAMES))
+    mounts["/stall"] = stall
     if mount_count > 0:
         bench = make_factory(h264, shared=True, cls=SharedKeyFactory)
         for i in range(1, mount_count + 1):
