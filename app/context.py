@@ -51,6 +51,11 @@ def output_dir() -> tuple[OutputDir, str]:
     return OutputDir.from_spelling(spelling, base), base
 
 
+def status_file() -> str:
+    """The status file written by the recorder."""
+    return settings.status_path(config_file())
+
+
 def recorder_status() -> dict:
     """The recorder's last status (empty when it never ran)."""
     return read_status(settings.status_path(config_file()))

@@ -60,7 +60,10 @@ SCHEMAS = {
                  task_id=_INT, stream_index=_INT, rtsp_url=_STR, output_file=_STR,
                  duration_seconds=_NUM, status=_INT, status_code=_INT, status_text=_STR,
                  status_name=_STR, start_time=_STR, end_time=_STR, progress=_NUM,
-                 bytes_received=_INT, frames_received=_INT, error_message=_STR),
+                 bytes_received=_INT, frames_received=_INT, error_message=_STR,
+                 planned_offset={"type": "number", "nullable": True},
+                 start_offset={"type": "number", "nullable": True},
+                 run_seconds={"type": "number", "nullable": True}),
 }
 
 _TASKS = {"type": "array", "items": _ref("Task")}
@@ -157,6 +160,8 @@ OPERATIONS = [
      _obj(("success", "message", "is_running"), success=_BOOL, message=_STR, is_running=_BOOL),
      (500, 503)),
     ("/api/openapi.json", "get", "This document", [], None, {"type": "object"}, ()),
+    ("/api/health", "get", "Liveness probe (reads no file)", [], None,
+     _obj(("status",), status=_STR), ()),
 ]
 
 

@@ -1,22 +1,25 @@
 """Tasks and scheduler: the recorder's live status, and starting or stopping it."""
 from __future__ import annotations
 
+import json
 import time
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
-from app.context import control_file, recorder_status
+from app.context import control_file, status_file
 from shared import task_status
 from shared.control_file import read_control, request_start, request_stop
 from shared.errors import RecorderUnavailable
-from shared.status_file import STATS_KEYS, completion_rate, is_alive
+from shared.file_cache import FileCache
+from shared.status_file import STATS_KEYS, completion_rate, is_alive, read_status
 from shared.urls import mask_credentials
 
 bp = Blueprint("scheduler", __name__, url_prefix="/api")
 
 TASK_FIELDS = ("task_id", "stream_index", "rtsp_url", "output_file", "duration_seconds",
                "status", "status_code", "status_text", "status_name", "start_time", "end_time",
-               "progress", "bytes_received", "frames_received", "error_message")
+               "progress", "bytes_received", "frames_received", "error_message",
+               "planned_offset", "start_offset", "run_seconds")
 
 
 def _task(raw: dict) -> dict:
@@ -30,17 +33,40 @@ def _task(raw: dict) -> dict:
         task[key] = task[key] if isinstance(task[key], str) else ""
     for key in ("progress", "bytes_received", "frames_received", "duration_seconds"):
         task[key] = task[key] if isinstance(task[key], (int, float)) else 0
+    for key in ("planned_offset", "start_offset", "run_seconds"):  # None until known
+        task[key] = task[key] if isinstance(task[key], (int, float)) else None
     return task
 
 
+# The status file is rewritten every second and polled by every client: keep
+# its parsed form (and the rendered tasks) while the file is unchanged.
+_FILES = FileCache()
+
+
+def _parse_status(path: str) -> tuple[dict, str]:
+    """The status and its task list already encoded: hundreds of tasks are most of the answer."""
+    status = read_status(path)
+    tasks = [_task(task) for task in status["tasks"]]
+    return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
+
+
 def _view() -> tuple[dict, bool]:
-    status = recorder_status()
+    status, _ = _FILES.get(status_file(), _parse_status)
     return status, is_alive(status)
+
+
+def _with_tasks(fields: dict):
+    """``fields`` plus ``"tasks"`` (spliced in encoded) as the JSON answer."""
+    status, tasks = _FILES.get(status_file(), _parse_status)
+    head = json.dumps({**fields, "count": len(status["tasks"])}, ensure_ascii=False,
+                      separators=(",", ":"))
+    return current_app.response_class(f'{head[:-1]},"tasks":{tasks}}}\n',
+                                      mimetype="application/json")
 
 
 def _summary(status: dict, alive: bool) -> dict:
     stats = {key: int(status["stats"].get(key) or 0) for key in STATS_KEYS}
-    control = read_control(control_file())
+    control = _FILES.get(control_file(), read_control)
     return {"scheduler_running": alive and status["scheduler_running"], **stats,
             "completion_rate": completion_rate(stats), "recorder_alive": alive,
             "desired_running": control["scheduler_running"],
@@ -50,16 +76,14 @@ def _summary(status: dict, alive: bool) -> dict:
 @bp.get("/tasks")
 def list_tasks():
     status, alive = _view()
-    tasks = [_task(task) for task in status["tasks"]]
-    return jsonify(**_summary(status, alive), count=len(tasks), tasks=tasks,
-                   schedule_info=status["schedule_info"], not_scheduled=status["not_scheduled"])
+    return _with_tasks({**_summary(status, alive), "schedule_info": status["schedule_info"],
+                        "not_scheduled": status["not_scheduled"]})
 
 
 @bp.get("/tasks/status")
 def live_tasks():
     status, alive = _view()
-    tasks = [_task(task) for task in status["tasks"]]
-    return jsonify(**_summary(status, alive), count=len(tasks), tasks=tasks)
+    return _with_tasks(_summary(status, alive))
 
 
 @bp.get("/scheduler/status")

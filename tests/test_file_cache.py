@@ -1,0 +1,54 @@
+"""The per-process cache of parsed files, and the answers built from it."""
+from __future__ import annotations
+
+import os
+
+from shared.atomic import read_json, write_json_atomic
+from shared.file_cache import FileCache
+
+
+def test_unchanged_file_is_parsed_once(tmp_path) -> None:
+    path = str(tmp_path / "status.json")
+    write_json_atomic(path, {"n": 1})
+    calls = []
+    cache = FileCache()
+
+    def load(p: str) -> dict:
+        calls.append(p)
+        return read_json(p)
+
+    assert cache.get(path, load) == {"n": 1}
+    assert cache.get(path, load) == {"n": 1}
+    assert len(calls) == 1
+
+
+def test_atomic_rewrite_with_same_size_and_mtime_is_seen(tmp_path) -> None:
+    path = str(tmp_path / "status.json")
+    write_json_atomic(path, {"n": 1})
+    cache = FileCache()
+    assert cache.get(path, read_json) == {"n": 1}
+    stamp = os.stat(path).st_mtime_ns
+    write_json_atomic(path, {"n": 2})  # same size; a new inode
+    os.utime(path, ns=(stamp, stamp))
+    assert cache.get(path, read_json) == {"n": 2}
+
+
+def test_missing_file_is_never_served_from_cache(tmp_path) -> None:
+    path = str(tmp_path / "gone.json")
+    cache = FileCache()
+    values = iter([1, 2])
+    assert cache.get(path, lambda p: next(values)) == 1
+    assert cache.get(path, lambda p: next(values)) == 2
+
+
+def test_tasks_answer_follows_each_status_write(client, write_status) -> None:
+    write_status(tasks=[{"task_id": 0, "stream_index": 0, "status": 3}])
+    assert client.get("/api/tasks/status").get_json()["tasks"][0]["status"] == 3
+    write_status(tasks=[{"task_id": 0, "stream_index": 0, "status": 4}])
+    body = client.get("/api/tasks").get_json()
+    assert body["tasks"][0]["status"] == 4 and body["count"] == 1
+
+
+def test_health_reads_nothing_and_answers(client) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
