@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 APT_PKGS := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad python3-venv
 
-.PHONY: deps venv test run api recorder camera bench clean
+.PHONY: deps venv test run api recorder bench bench-quick clean
 
 deps:
 	@if ! command -v ffmpeg >/dev/null || ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer','1.0')" 2>/dev/null \
@@ -35,7 +35,12 @@ recorder: venv
 	$(BIN)/python -m recorder
 
 bench: deps venv
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } \
+	  || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick:
+	$(MAKE) bench BENCH_ARGS=--quick
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

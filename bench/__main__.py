@@ -1,0 +1,37 @@
+"""``python -m bench [--quick] [NAME ...]``: run the benchmarks and print one table.
+
+Names: recorder_overhead, ffmpeg_options, verdicts, api_tree, tasks_rps (default: all).
+Raw figures land in bench/results/<name>.json; docs/PERFORMANCE.md explains them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from bench.common import machine, print_table
+
+ALL = ("recorder_overhead", "ffmpeg_options", "verdicts", "api_tree", "tasks_rps")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks; exit 1 when a target was missed."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="each benchmark in under a minute")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(ALL))
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(ALL))
+    if unknown:
+        parser.error(f"unknown benchmark: {', '.join(unknown)}")
+    rows = []
+    for name in args.names or ALL:
+        print(f"== {name}", flush=True)
+        module = importlib.import_module(f"bench.{name}")
+        rows += module.main(["--quick"] if args.quick else [])
+    print(f"\n== all ({machine()})")
+    print_table(rows)
+    return 0 if all(row.met for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
