@@ -137,14 +137,24 @@ class Recording:
             return
         if self.status in (st.CONNECTING, st.CONNECTED) and \
                 now - self._started > limits["connection_timeout_seconds"]:
-            self._flags["connect_timeout"] = True
-            self.runner.kill(self.proc)  # nothing received: nothing to save
-            self._stop_sent = now
+            flag = "connect_timeout"
         elif self.status == st.RECORDING and now - self._last_data > limits["read_timeout_seconds"]:
-            self._stop(now, "read_timeout")
+            flag = "read_timeout"
         elif now - self._started > (limits["connection_timeout_seconds"] + self.planned.duration
                                     + limits["read_timeout_seconds"] + OVERSTAY_MARGIN_SECONDS):
-            self._stop(now, "overstayed")
+            flag = "overstayed"
+        else:
+            return
+        # A busy loop may look late: a process that already ended did so on its
+        # own, and its own end decides the verdict, not a watchdog firing after it.
+        if self.proc.poll() is not None:
+            return
+        if flag == "connect_timeout":
+            self._flags[flag] = True
+            self.runner.kill(self.proc)  # nothing received: nothing to save
+            self._stop_sent = now
+        else:
+            self._stop(now, flag)
 
     def _stop(self, now: float, flag: str) -> None:
         self._flags[flag] = True
@@ -158,6 +168,8 @@ class Recording:
         if self.proc is None:
             self._finish_now(wall, st.CANCELLED, "任务已取消")
             return
+        if self.proc.poll() is not None:
+            return  # it ended before the stop: the next tick judges how
         if self._stop_sent is None:
             self._stop(now, "cancelled")
         else:
