@@ -314,9 +314,8 @@ class Daemon:
                 self.watcher.dispatch(TICK_SECONDS) if self.watcher.watching else time.sleep(0.05)
                 self.cycle.tick(self.clock(), self.wall_clock())
             for task in self.cycle.running:
-                self.runner.kill(task.proc)
-                task.proc.wait()
-                task.tick(self.clock(), self.wall_clock())
+                task.kill_now(self.wall_clock())
+            self.cycle.tick(self.clock(), self.wall_clock())  # finishes their clips
             self._end_cycle(self.clock(), interrupted="录制守护进程停止")
         self.scheduler_running = False
         self.end_wall = self.end_wall or self.wall_clock()

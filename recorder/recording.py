@@ -175,6 +175,17 @@ class Recording:
         else:
             self._flags["cancelled"] = True
 
+    def kill_now(self, wall: float) -> None:
+        """Last resort at shutdown: kill ffmpeg and draw the verdict without draining its pipes."""
+        if self.finished or self.proc is None:
+            return
+        self.runner.kill(self.proc)
+        try:
+            self.proc.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.error("task %d: ffmpeg %d survives SIGKILL", self.planned.task_id, self.proc.pid)
+        self._complete(wall)
+
     def _finish_now(self, wall: float, status: int, message: str) -> None:
         self.status, self.error_message, self.end_wall = status, message, wall
 

@@ -24,16 +24,16 @@ def progress(frames: int, seconds: float, end: bool = False) -> str:
 
 
 class ScriptRunner(ProcessRunner):
-    """Runs a shell script instead of ffmpeg (the argv is ignored) and notes every signal sent."""
+    """Runs a shell script instead of ffmpeg (the argv in ``$@``) and notes every signal sent."""
 
     def __init__(self, script: str) -> None:
         self.script = script
         self.signals: list[str] = []
 
     def spawn(self, argv: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(["/bin/sh", "-c", self.script], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+        return subprocess.Popen(["/bin/sh", "-c", self.script, "sh", *argv],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
 
     def interrupt(self, proc: subprocess.Popen) -> None:
         self.signals.append("INT")
