@@ -9,6 +9,7 @@ import threading
 
 from recorder.daemon import Daemon
 from shared import settings
+from shared.errors import LockTimeout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     daemon = Daemon(settings.config_path(args.config))
     logging.getLogger("recorder").info("recorder starting with %s", daemon.config_path)
-    daemon.run(stop)
+    try:
+        daemon.run(stop)
+    except LockTimeout:
+        logging.getLogger("recorder").error(
+            "another recorder is already running with %s (its status file is locked); exiting",
+            daemon.config_path)
+        return 1
     return 0
 
 

@@ -28,7 +28,10 @@ from shared.timefmt import format_local
 from shared.urls import mask_credentials
 
 log = logging.getLogger(__name__)
-TICK_SECONDS = 0.1
+# Watchdogs and starts need a fine tick during a cycle; between cycles only the
+# control and config files are watched, and start/stop must act within 1 s.
+TICK_SECONDS = 0.2
+IDLE_TICK_SECONDS = 0.25
 SHUTDOWN_SECONDS = 10.0
 # Below the free-space floor no cycle starts; the floor is checked again this often.
 LOW_SPACE_RETRY_SECONDS = 5.0
@@ -277,7 +280,11 @@ class Daemon:
 
     # -- the loop -----------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Tick until ``stop`` is set, then shut down cleanly."""
+        """Tick until ``stop`` is set, then shut down cleanly.
+
+        :raises LockTimeout: another recorder runs on this config.
+        """
+        self.publisher.hold()
         self.recover()
         next_step = self.clock()
         while not stop.is_set():
@@ -296,7 +303,7 @@ class Daemon:
             due = self.cycle is not None and self.cycle.seconds_to_next_start(now) == 0
             if not (ended or due or now >= next_step):
                 continue
-            next_step = now + TICK_SECONDS
+            next_step = now + (TICK_SECONDS if self.cycle is not None else IDLE_TICK_SECONDS)
             try:
                 self.step(now, self.wall_clock())
             except Exception:  # noqa: BLE001 - the daemon must outlive any one bad round
@@ -321,6 +328,7 @@ class Daemon:
         self.end_wall = self.end_wall or self.wall_clock()
         self.message = "录制守护进程已停止"
         self.publisher.publish(self, self.clock(), self.wall_clock(), stopped=True)
+        self.publisher.release()
         log.info("recorder stopped")
 
     # -- what the status file shows ------------------------------------------
