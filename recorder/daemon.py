@@ -21,6 +21,7 @@ from shared import settings
 from shared import task_status as st
 from shared.config_file import load_config
 from shared.control_file import read_control
+from shared.output_rule import check_output_directory
 from shared.errors import ConfigError, PatrolError
 from shared.output_tree import OutputDir
 from shared.status_file import read_status
@@ -166,6 +167,9 @@ class Daemon:
         self._config_sig = signature
         try:
             config = load_config(self.config_path)
+            # A hand edit may point the output where retention could delete
+            # what is not ours; such a config is refused like any broken rule.
+            check_output_directory(config, self.config_path, "global_config.output_directory")
         except ConfigError as exc:
             if self.config_error is None or exc.message != self.config_error.message:
                 log.error("config rejected, keeping the last valid one: %s", exc.message)

@@ -1,0 +1,56 @@
+"""The daemon's hold on config.json, driven step by step (no processes: configs without streams)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recorder.daemon import Daemon
+from shared import settings
+from shared.atomic import write_json_atomic
+from shared.control_file import request_start
+from shared.status_file import empty_status, read_status
+
+NOW = 1_760_000_000.0
+
+
+def started_daemon(tmp_path: Path, output_directory: str = "./output") -> Daemon:
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {"cycle_interval_seconds": 0,
+                                                 "output_directory": output_directory,
+                                                 "min_free_space_mb": 0},
+                               "streams": []})
+    request_start(settings.control_path(config), empty_status())
+    return Daemon(config)
+
+
+@pytest.mark.parametrize("dangerous", ["/", "/etc/cams", "..", "."])
+def test_a_hand_edited_dangerous_output_directory_is_refused(tmp_path: Path, dangerous: str) -> None:
+    daemon = started_daemon(tmp_path, dangerous)
+    daemon.step(10.0, NOW)
+    assert daemon.cycle is None and daemon.config is None
+    error = read_status(daemon.publisher.path)["config_error"]
+    assert error["field"] == "global_config.output_directory"
+
+
+def test_a_broken_edit_keeps_the_last_valid_config_until_fixed(tmp_path: Path) -> None:
+    daemon = started_daemon(tmp_path)
+    daemon.step(10.0, NOW)
+    good = daemon.config
+    assert good is not None and daemon.config_error is None
+    path = Path(daemon.config_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('"streams": []', '"streams": [1,]'), encoding="utf-8")
+    daemon.step(11.0, NOW + 1)
+    assert daemon.config == good
+    error = read_status(daemon.publisher.path)["config_error"]
+    assert error["file"] == "config.json" and error["line"] is not None
+    assert daemon.scheduler_running  # cycles go on with the last valid config
+    path.write_text(json.dumps({"global_config": {"max_concurrent_streams": 3,
+                                                  "min_free_space_mb": 0},
+                                "streams": []}), encoding="utf-8")
+    daemon.step(12.0, NOW + 2)
+    assert daemon.config_error is None
+    assert daemon.config["global_config"]["max_concurrent_streams"] == 3
+    assert read_status(daemon.publisher.path)["config_error"] is None
