@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     trials = 1 if args.quick else 3
     verdicts: dict[str, list[float]] = {"refused": [], "hanging": [], "missing": []}
     stops: list[float] = []
+    starts: list[float] = []
     with CameraServer() as camera, hanging_port() as hang, refusing_port() as refuse:
         for _ in range(trials):
             folder = tempfile.mkdtemp(prefix="bench-verdict-")
@@ -51,7 +52,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
                     def get(path: str) -> dict:
                         return requests.get(api.url(path), timeout=10).json()
                     wait_for(lambda: get("/api/scheduler/status")["recorder_alive"], 20, "heartbeat")
+                    start = time.monotonic()
                     requests.post(api.url("/api/scheduler/start"), timeout=10)
+                    wait_for(lambda: ffmpeg_pids(folder), 15, "the first ffmpeg", 0.005)
+                    starts.append(time.monotonic() - start)
                     def failed_three() -> list[dict] | None:
                         done = [t for t in get("/api/tasks")["tasks"]
                                 if t["stream_index"] < 3 and t["status"] in st.FINISHED]
@@ -77,11 +81,13 @@ def main(argv: list[str] | None = None) -> list[Row]:
             "<= connection_timeout + 1 s", worst["hanging"] <= CONNECT_TIMEOUT + 1),
         Row("missing path classified (worst)", worst["missing"], None, "s", "<= 2 s",
             worst["missing"] <= 2),
+        Row("start: API call to first ffmpeg running (worst)", max(starts), None, "s", "<= 1 s",
+            max(starts) <= 1),
         Row("stop: API call to last ffmpeg exit (worst)", max(stops), None, "s", "<= 1 s",
             max(stops) <= 1),
     ]
     print_table(rows)
-    save("verdicts", rows, {"verdicts": verdicts, "stops": stops})
+    save("verdicts", rows, {"verdicts": verdicts, "starts": starts, "stops": stops})
     return rows
 
 
