@@ -12,6 +12,8 @@ from dataclasses import dataclass
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+from tests.recorder_process import wait_for  # noqa: E402,F401 - one waiting helper for tests and benchmarks
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RESULTS_DIR = os.path.join(REPO, "bench", "results")
 
@@ -43,18 +45,6 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
-    """Poll until ``condition()`` is truthy; raise at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def median_seconds(action: Callable[[], object], runs: int) -> float:
