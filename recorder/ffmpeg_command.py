@@ -88,7 +88,9 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
         if source and source.video == "hevc":
             options["tag:v"] = "hvc1"  # what Apple and browsers expect for H.265 in MP4
     out = ffmpeg.output(*maps, output_file, **options).global_args(
-        "-nostdin", "-hide_banner", "-loglevel", "info", "-nostats",
+        # verbose: adds the server's SDP (the moment it answered) and a few
+        # lines more per recording; the classification reads both.
+        "-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats",
         "-progress", "pipe:1", "-stats_period", "0.5")
     return out.compile(cmd=ffmpeg_binary, overwrite_output=True)
 

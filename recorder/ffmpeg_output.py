@@ -13,7 +13,9 @@ _ERROR_RE = re.compile(r"error|failed|invalid|refused|timed out|not found|unreac
                        r"cannot|unable|no route|returned \d{3}|broken pipe|reset", re.IGNORECASE)
 # Lines that carry no diagnosis: stats, stream mapping, encoder chatter.
 _NOISE_RE = re.compile(r"^(frame=|size=|video:|\s|Stream mapping|Press \[q\]|Output #|Input #|"
-                       r"Metadata|Duration|\[aac @|  )")
+                       r"Metadata|Duration|  |[a-z]=|Last message repeated|"
+                       r"Input file #|Output file #|Total:|"
+                       r"\[(h264|hevc|aac|pcm_\w+|graph\w*|format_out\w*|auto_\w+|AVIOContext) @)")
 
 
 @dataclass
@@ -87,7 +89,9 @@ class StderrLog:
             self._partial = ""
 
     def _line(self, line: str) -> None:
-        if line.startswith("Input #0"):
+        # "[rtsp @ 0x…] SDP:" (at -loglevel verbose) is the server's answer to
+        # DESCRIBE: connected, even while ffmpeg still probes the media.
+        if line.startswith("Input #0") or (line.startswith("[rtsp @") and line.endswith("SDP:")):
             self.connected = True
         match = _STREAM_RE.search(line)
         if match and not self._output_started:

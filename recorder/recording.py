@@ -111,7 +111,7 @@ class Recording:
         if figures != self._last_figures:
             self._last_figures, self._last_data = figures, now
         if self.status == st.CONNECTING and self.stderr.connected:
-            self.status = st.CONNECTED
+            self.status, self._last_data = st.CONNECTED, now
         if self.status in (st.CONNECTING, st.CONNECTED) and self.progress.progress.frames > 0:
             self.status, self._last_data = st.RECORDING, now
         self._watch(now)
@@ -135,10 +135,12 @@ class Recording:
             if now - self._stop_sent > STOP_GRACE_SECONDS:
                 self.runner.kill(self.proc)
             return
-        if self.status in (st.CONNECTING, st.CONNECTED) and \
-                now - self._started > limits["connection_timeout_seconds"]:
+        # The connection timeout runs until the server answers (its SDP); from
+        # then on, media that does not come (or stops) is the read timeout's.
+        if self.status == st.CONNECTING and now - self._started > limits["connection_timeout_seconds"]:
             flag = "connect_timeout"
-        elif self.status == st.RECORDING and now - self._last_data > limits["read_timeout_seconds"]:
+        elif self.status in (st.CONNECTED, st.RECORDING) and \
+                now - self._last_data > limits["read_timeout_seconds"]:
             flag = "read_timeout"
         elif now - self._started > (limits["connection_timeout_seconds"] + self.planned.duration
                                     + limits["read_timeout_seconds"] + OVERSTAY_MARGIN_SECONDS):

@@ -105,3 +105,20 @@ def test_cycle_names_never_collide_and_sort(tmp_path) -> None:
     assert names == sorted(names) and len(set(names)) == 3
     assert all(is_cycle_name(n) for n in names)
     assert next_name("20251010_163000", "20251010_163000_09") == "20251010_163000_10"
+
+
+def test_verbose_chatter_is_not_taken_for_an_error() -> None:
+    log = StderrLog()
+    log.feed("[tcp @ 0x1] Starting connection attempt to 127.0.0.1 port 5\n"
+             "[tcp @ 0x1] Successfully connected to 127.0.0.1 port 5\n"
+             "[rtsp @ 0x2] SDP:\nv=0\no=- 1 1 IN IP4 127.0.0.1\na=control:rtsp://u:p@h/x\n"
+             "[h264 @ 0x3] concealing 140 DC, 140 AC, 140 MV errors in I frame\n"
+             "[AVIOContext @ 0x4] Statistics: 140606 bytes written, 2 seeks, 4 writeouts\n")
+    assert log.connected  # the server answered DESCRIBE
+    assert log.last_line() == ""
+
+
+def test_no_sdp_means_not_connected() -> None:
+    log = StderrLog()
+    log.feed("[tcp @ 0x1] Successfully connected to 127.0.0.1 port 5\n")
+    assert not log.connected
