@@ -90,8 +90,10 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     out = ffmpeg.output(*maps, output_file, **options).global_args(
         # verbose: adds the server's SDP (the moment it answered) and a few
         # lines more per recording; the classification reads both.
+        # -progress once a second: the status file is published once a second
+        # anyway, and the daemon reads half as much as at ffmpeg's default 0.5 s.
         "-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats",
-        "-progress", "pipe:1", "-stats_period", "0.5")
+        "-progress", "pipe:1", "-stats_period", "1")
     return out.compile(cmd=ffmpeg_binary, overwrite_output=True)
 
 

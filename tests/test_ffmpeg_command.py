@@ -9,7 +9,7 @@ INPUT = ["ffmpeg", "-analyzeduration", "2000000", "-fflags", "+genpts+discardcor
          "-probesize", "500000", "-rtsp_transport", "tcp", "-timeout", "15000000",
          "-i", "rtsp://127.0.0.1:8554/cam1"]
 GLOBAL = ["-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats", "-progress", "pipe:1",
-          "-stats_period", "0.5", "-y"]
+          "-stats_period", "1", "-y"]
 FRAG = ["-movflags", "+frag_keyframe+empty_moov+default_base_moof"]
 
 
