@@ -89,9 +89,7 @@ class Daemon:
         self._load_config(force=True)
         if not (cycle.get("running") and cycle.get("dir") and self.config):
             return
-        root = settings.resolve_output_dir(self.config["global_config"]["output_directory"],
-                                           self.config_path)
-        cycle_dir = os.path.join(root, cycle["dir"])
+        cycle_dir = self._interrupted_cycle_dir(cycle["dir"], old["tasks"])
         if not os.path.isdir(cycle_dir):
             return
         published = recover_work_files(self.runner, cycle_dir)
@@ -128,6 +126,17 @@ class Daemon:
         log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
                     len(published))
         self.last_cycle_name = cycle["dir"]
+
+    def _interrupted_cycle_dir(self, name: str, tasks: list[dict]) -> str:
+        # Where the cycle's tasks wrote: an output_directory changed in the config
+        # meanwhile applies to later cycles only. Only a folder of that cycle's name.
+        root = settings.resolve_output_dir(self.config["global_config"]["output_directory"],
+                                           self.config_path)
+        for task in tasks:
+            written = os.path.dirname(str(task.get("output_file") or ""))
+            if written and os.path.basename(written) == name:
+                return settings.resolve_output_dir(written, self.config_path)
+        return os.path.join(root, name)
 
     # -- one round ----------------------------------------------------------
     def step(self, now: float, wall: float) -> None:

@@ -1,0 +1,108 @@
+"""recover(): what a restarted daemon does with the cycle a killed predecessor left behind."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from recorder.daemon import Daemon
+from shared import settings
+from shared import task_status as st
+from shared.atomic import write_json_atomic
+from shared.status_file import empty_status
+from tests.recorder_process import ffprobe
+
+CYCLE = "20251010_163000"
+
+
+def config(output_directory: str) -> dict:
+    return {"global_config": {
+        "total_poll_duration_seconds": 30, "max_concurrent_streams": 2,
+        "output_directory": output_directory, "report_filename": "rtsp_report.json",
+        "connection_timeout_seconds": 5, "read_timeout_seconds": 5, "poll_cycles": -1,
+        "cycle_interval_seconds": 0}, "streams": [
+        {"rtsp_url": f"rtsp://127.0.0.1:5/cam{i}", "duration_seconds": 20,
+         "output_filename": f"cam{i}.mp4"} for i in (0, 1)]}
+
+
+def recording_task(index: int, output_file: str) -> dict:
+    """A task as the status file shows it while it records."""
+    return {"task_id": index, "stream_index": index, "rtsp_url": f"rtsp://127.0.0.1:5/cam{index}",
+            "output_file": output_file, "duration_seconds": 20, "planned_offset": 0.0,
+            "status": st.RECORDING, "status_code": st.RECORDING, "status_text": "录制中",
+            "status_name": "录制中", "start_time": "2025-10-10 16:30:00", "end_time": "",
+            "progress": 6.0, "bytes_received": 60000, "frames_received": 150,
+            "error_message": ""}
+
+
+def killed_mid_cycle(config_path: str, output_directory: str) -> None:
+    """The status file of a daemon killed while recording two tasks into ``output_directory``."""
+    status = empty_status()
+    status.update(pid=1, heartbeat=1_760_085_000.0, scheduler_running=True, current_cycle=3,
+                  cycle={"dir": CYCLE, "running": True, "start_time": "2025-10-10 16:30:00",
+                         "started_at": 1_760_085_000.0, "elapsed_seconds": 8,
+                         "total_seconds": 30},
+                  schedule_info="调度方案: 2个任务",
+                  tasks=[recording_task(i, f"{output_directory}/{CYCLE}/cam{i}.mp4")
+                         for i in (0, 1)])
+    os.makedirs(settings.state_dir(config_path), exist_ok=True)
+    write_json_atomic(settings.status_path(config_path), status)
+
+
+def test_recovery_finds_the_cycle_where_it_was_recorded_after_an_output_folder_change(
+        tmp_path) -> None:
+    # The cycle was recording into ./old; the config was then changed to ./new (which
+    # applies from the next cycle), and the daemon was killed before that cycle ended.
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./new"))
+    killed_mid_cycle(config_path, "./old")
+    folder = tmp_path / "old" / CYCLE
+    folder.mkdir(parents=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25",
+                    "-t", "2", "-c:v", "libx264", "-f", "mp4", "-movflags",
+                    "+frag_keyframe+empty_moov+default_base_moof", "-y",
+                    str(folder / ".cam0.mp4.part")], check=True, stdin=subprocess.DEVNULL)
+    (folder / ".cam1.mp4.part").write_bytes(b"")
+
+    Daemon(config_path).recover()
+
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "cam0.mp4", "report.txt", "rtsp_report.json", "streams.csv"]
+    assert float(ffprobe(str(folder / "cam0.mp4"))["format"]["duration"]) > 1
+    report = json.loads((folder / "rtsp_report.json").read_text(encoding="utf-8"))
+    assert [t["status"] for t in report["tasks"]] == [st.CANCELLED, st.CANCELLED]
+    assert report["summary"]["interrupted"] and report["summary"]["cycle"] == 3
+    assert not (tmp_path / "new").exists()
+
+
+def test_recovery_in_the_configured_folder_still_works(tmp_path) -> None:
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./output")
+    folder = tmp_path / "output" / CYCLE
+    folder.mkdir(parents=True)
+    (folder / ".cam0.mp4.part").write_bytes(b"not a video")
+
+    Daemon(config_path).recover()
+
+    assert sorted(p.name for p in folder.iterdir()) == ["report.txt", "rtsp_report.json",
+                                                        "streams.csv"]
+
+
+def test_a_status_pointing_outside_a_cycle_folder_is_not_followed(tmp_path) -> None:
+    # The task paths must name the cycle's own folder; anything else falls back to
+    # the configured output folder, where this cycle does not exist: nothing is touched.
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./elsewhere")
+    status_path = settings.status_path(config_path)
+    status = json.loads(open(status_path, encoding="utf-8").read())
+    for task in status["tasks"]:
+        task["output_file"] = "./elsewhere/cam0.mp4"
+    write_json_atomic(status_path, status)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / ".cam0.mp4.part").write_bytes(b"not a video")
+
+    Daemon(config_path).recover()
+
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == [".cam0.mp4.part"]
