@@ -31,7 +31,8 @@ def _paging() -> dict | None:
     given = {name: query_text(name) for name in ("limit", "offset", "order")}
     if all(value is None for value in given.values()):
         return None
-    paging = {"order": given["order"] or "oldest"}
+    # Only a missing order takes the default: "?order=" is a wrong value, like "?limit=".
+    paging = {"order": "oldest" if given["order"] is None else given["order"]}
     if paging["order"] not in ("oldest", "newest"):
         raise ApiError(400, "参数 order 必须是 oldest 或 newest")
     for name, default, low, high in (("limit", MAX_PAGE, 1, MAX_PAGE), ("offset", 0, 0, 10**9)):

@@ -51,7 +51,7 @@ def test_pages_of_one_cycle(client, tree) -> None:
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=x", "offset=-2", "offset=1.5",
                                    "order=random", "limit=10001", "limit=%EF%BC%91",
-                                   "limit=1&limit=2"])
+                                   "limit=1&limit=2", "order=", "limit=", "order=&limit=1"])
 def test_bad_paging_is_400(client, tree, query: str) -> None:
     response = client.get(f"/api/videos?{query}")
     assert response.status_code == 400
