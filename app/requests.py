@@ -36,6 +36,12 @@ def json_object(required: bool = True) -> dict | None:
         raise ApiError(400, f"请求体不是有效的 JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "请求体必须是 JSON 对象")
+    try:
+        # A "\ud800" escape parses to a lone surrogate, which no file name, file
+        # or answer can hold: refuse it here, once, for every body.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "请求体不是有效的 JSON: 含有无效的 Unicode 字符 (单独的代理项)") from None
     return data
 
 

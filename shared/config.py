@@ -79,10 +79,23 @@ def _non_negative_int(field: str, value: Any) -> int:
     return _integer(field, value, 0, 7 * DAY, "必须大于等于 0")
 
 
+def is_utf8_text(value: str) -> bool:
+    """False for a string holding a lone surrogate (from a ``"\ud800"`` escape in JSON).
+
+    No path, argv or file can hold one: writing or opening it raises
+    UnicodeEncodeError, which is no OSError and would escape every handler.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _output_directory(field: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(field, "必须是非空字符串")
-    if "\x00" in value or len(value) > MAX_URL_LENGTH:
+    if "\x00" in value or len(value) > MAX_URL_LENGTH or not is_utf8_text(value):
         raise ConfigError(field, "不是有效的目录路径")
     return value
 
@@ -93,6 +106,8 @@ def plain_file_name_problem(value: Any) -> str | None:
         return "必须是非空字符串"
     if not _PLAIN_NAME_RE.match(value) or value in (".", "..") or value.startswith("."):
         return "必须是不含目录部分的普通文件名"
+    if not is_utf8_text(value):
+        return "含有无效的 Unicode 字符"
     if len(value.encode("utf-8")) > MAX_NAME_BYTES:
         return f"不能超过 {MAX_NAME_BYTES} 字节"
     return None
@@ -136,6 +151,8 @@ def _rtsp_url(field: str, value: Any) -> str:
         raise ConfigError(field, "必须是字符串")
     if len(value) > MAX_URL_LENGTH:
         raise ConfigError(field, f"不能超过 {MAX_URL_LENGTH} 个字符")
+    if not is_utf8_text(value):
+        raise ConfigError(field, "含有无效的 Unicode 字符")
     problem = rtsp_url_problem(value)
     if problem:
         raise ConfigError(field, problem)
@@ -178,7 +195,10 @@ def _require_object(field: str, value: Any) -> dict:
 def _reject_unknown(prefix: str, data: dict, known: tuple[str, ...] | dict) -> None:
     for key in data:
         if key not in known:
-            raise ConfigError(f"{prefix}{key}", "是未知字段 (可能是拼写错误)")
+            # The name is echoed into logs, the status file and answers: spell a
+            # lone surrogate as an escape so all of them can still be written.
+            shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise ConfigError(f"{prefix}{shown}", "是未知字段 (可能是拼写错误)")
 
 
 def validate_global(data: Any, field: str = "global_config") -> dict:

@@ -84,6 +84,11 @@ BAD_BODIES: list[tuple[bytes, str]] = [
     (b"   \n ", "不能为空"),
     (b"\xff\xfe{}", "UTF-8"),
     (b'{"a": "\xc3\x28"}', "UTF-8"),
+    # A lone surrogate escape: valid JSON, but no file, file name or answer can hold it.
+    (b'{"output_filename": "a\\ud800.mp4", "rtsp_url": "rtsp://h/x", "duration_seconds": 5}',
+     "Unicode"),
+    (b'{"output_directory": "./out\\udfff"}', "Unicode"),
+    (b'{"\\ud800": 1}', "Unicode"),
     (b"[" * 50000 + b"]" * 50000, "JSON"),
 ]
 
@@ -103,7 +108,8 @@ def test_bad_body_is_400_whatever_the_content_type(client: FlaskClient, unchange
 
 
 @pytest.mark.parametrize("url", ["/api/config/save", "/api/config/reload"])
-@pytest.mark.parametrize("data", [b"{", b"[]", b"null", b"\xff"], ids=repr)
+@pytest.mark.parametrize("data", [b"{", b"[]", b"null", b"\xff", b'{"file_path": "\\udc80.json"}'],
+                         ids=repr)
 def test_optional_bodies_still_must_be_objects(client: FlaskClient, unchanged: None, url: str,
                                                data: bytes) -> None:
     assert_error(_send(client, "post", url, data), 400)

@@ -242,6 +242,27 @@ def test_huge_exponent_in_the_file_is_rejected(tmp_path: Path) -> None:
     assert info.value.field == "streams[1].weight"
 
 
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ('"test_stream1.mp4"', '"a\\ud800.mp4"', "streams[0].output_filename"),
+    ('"./output"', '"./out\\udfff"', "global_config.output_directory"),
+    ('"rtsp_report.json"', '"r\\ud800.json"', "global_config.report_filename"),
+    ('"rtsp://127.0.0.1:8554/cam2"', '"rtsp://127.0.0.1/\\ud800"', "streams[1].rtsp_url"),
+    ('"poll_cycles"', '"\\ud800"', "global_config.\\ud800"),
+])
+def test_lone_surrogate_escapes_in_the_file_are_rejected(tmp_path: Path, old: str, new: str,
+                                                         field: str) -> None:
+    # Valid JSON, but no path, argv or file can hold a lone surrogate: accepted, it
+    # crashed every write of the config and stuck the recorder's cycle.
+    path = tmp_path / "config.json"
+    text = atomic.dump_json(valid_config()).replace(old, new, 1)
+    assert new in text
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert info.value.field == field
+    atomic.dump_json(info.value.to_dict()).encode("utf-8")  # the status file can hold it
+
+
 # --- unknown keys ----------------------------------------------------------------------------
 
 def test_unknown_top_level_key() -> None:
