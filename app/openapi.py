@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from shared.config import AUDIO_MODES, GLOBAL_DEFAULTS, OPTIONAL_DEFAULTS
+from shared.config import AUDIO_MODES, DAY, GLOBAL_DEFAULTS, MAX_STREAMS, MAX_URL_LENGTH
+from shared.timefmt import CYCLE_NAME_RE
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -26,15 +27,36 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_GLOBAL_PROPS = {key: (_STR if isinstance(value, str) else _INT)
-                 for key, value in {**GLOBAL_DEFAULTS, **OPTIONAL_DEFAULTS}.items()}
-_GLOBAL_PROPS["audio_mode"] = {"type": "string", "enum": list(AUDIO_MODES)}
-_STREAM_PROPS = {"rtsp_url": _STR, "duration_seconds": _INT, "weight": _NUM,
-                 "output_filename": _STR}
+def _int(low: int, high: int) -> dict:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+# The bounds of shared/config.py's rules (tests/test_openapi.py holds them together).
+# poll_cycles is -1 or >= 1 (0 is refused).
+_GLOBAL_PROPS = {
+    "total_poll_duration_seconds": _int(1, 7 * DAY),
+    "max_concurrent_streams": _int(1, 1024),
+    "output_directory": {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH},
+    "report_filename": {"type": "string", "pattern": r"\.[Jj][Ss][Oo][Nn]$"},
+    "connection_timeout_seconds": _int(1, 3600),
+    "read_timeout_seconds": _int(1, 3600),
+    "poll_cycles": {**_int(-1, 10**9), "not": {"enum": [0]}},
+    "cycle_interval_seconds": _int(0, 7 * DAY),
+    "audio_mode": {"type": "string", "enum": list(AUDIO_MODES)},
+    "retention_max_cycles": _int(0, 10**9),
+    "retention_max_hours": _int(0, 100 * 365 * 24),
+    "min_free_space_mb": _int(0, 10**9),
+}
+_STREAM_PROPS = {"rtsp_url": {"type": "string", "maxLength": MAX_URL_LENGTH,
+                              "pattern": "^[Rr][Tt][Ss][Pp][Ss]?://[^/?#]"},
+                 "duration_seconds": _int(1, DAY),
+                 "weight": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+                            "maximum": 1e6},
+                 "output_filename": {"type": "string", "minLength": 1}}
 _STATS = {"total_tasks": _INT, "completed_tasks": _INT, "failed_tasks": _INT,
           "cancelled_tasks": _INT, "max_concurrent_used": _INT, "completion_rate": _NUM}
 _SUMMARY = {"scheduler_running": _BOOL, **_STATS, "recorder_alive": _BOOL,
-            "desired_running": _BOOL, "config_error": {"type": ["object", "null"]},
+            "desired_running": _BOOL, "config_error": {"type": "object", "nullable": True},
             "status_message": _STR}
 
 SCHEMAS = {
@@ -52,7 +74,7 @@ SCHEMAS = {
     "StreamUpdate": _obj(extra=False, **_STREAM_PROPS),
     "Config": _obj(("global_config", "streams"), extra=False,
                    global_config=_ref("GlobalConfig"),
-                   streams={"type": "array", "items": _ref("Stream")}),
+                   streams={"type": "array", "maxItems": MAX_STREAMS, "items": _ref("Stream")}),
     "Task": _obj(("task_id", "stream_index", "rtsp_url", "output_file", "duration_seconds",
                   "status", "status_code", "status_text", "status_name", "start_time",
                   "end_time", "progress", "bytes_received", "frames_received",
@@ -72,6 +94,12 @@ _CYCLE_PROGRESS = _obj(elapsed_seconds=_INT, total_seconds=_INT, progress_percen
 
 def _path_param(name: str, schema: dict = _STR) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+# Anything else in these places is answered 403 (delete) or 404 (list, stream index).
+_CYCLE = _path_param("timestamp", {"type": "string", "pattern": CYCLE_NAME_RE.pattern
+                                   .replace("\\A", "^").replace("\\Z", "$")})
+_INDEX = _path_param("index", {"type": "string", "pattern": "^[0-9]+$"})
 
 
 def _query_param(name: str, required: bool, schema: dict = _STR) -> dict:
@@ -94,14 +122,14 @@ OPERATIONS = [
      _obj(("count", "videos"), count=_INT, timestamp=_STR,
           videos={"type": "array", "items": _ref("Video")}, **_PAGE_FIELDS), (400, 404, 503)),
     ("/api/videos/{timestamp}", "get", "List the clips of one cycle",
-     [_path_param("timestamp"), *_PAGING], None,
+     [_CYCLE, *_PAGING], None,
      _obj(("timestamp", "count", "videos"), timestamp=_STR, count=_INT,
           videos={"type": "array", "items": _ref("Video")}, **_PAGE_FIELDS), (400, 404, 503)),
     ("/api/video", "delete", "Delete one clip", [_query_param("path", True)], None,
      _obj(("success", "path", "message"), success=_BOOL, path=_STR, message=_STR),
      (400, 403, 404, 409, 500, 503)),
     ("/api/timestamp/{timestamp}", "delete", "Delete a whole cycle folder",
-     [_path_param("timestamp")], None,
+     [_CYCLE], None,
      _obj(("success", "timestamp", "path", "message"), success=_BOOL, timestamp=_STR,
           path=_STR, message=_STR), (403, 404, 409, 500, 503)),
     ("/api/config", "get", "The whole config", [], None, _ref("Config"), (503,)),
@@ -120,16 +148,17 @@ OPERATIONS = [
           message=_STR, stream_index=_INT, index=_INT, added_stream=_ref("Stream")),
      (400, 413, 500, 503)),
     ("/api/config/streams/{index}", "put", "Update part of a stream",
-     [_path_param("index")], _ref("StreamUpdate"),
+     [_INDEX], _ref("StreamUpdate"),
      _obj(("success", "message", "stream_index", "index", "updated_stream"), success=_BOOL,
           message=_STR, stream_index=_INT, index=_INT, updated_stream=_ref("Stream")),
      (400, 404, 413, 500, 503)),
-    ("/api/config/streams/{index}", "delete", "Remove a stream", [_path_param("index")], None,
+    ("/api/config/streams/{index}", "delete", "Remove a stream", [_INDEX], None,
      _obj(("success", "message", "deleted_stream_index", "deleted_index"), success=_BOOL,
           message=_STR, deleted_stream_index=_INT, deleted_index=_INT,
           deleted_stream=_ref("Stream")), (404, 500, 503)),
     ("/api/config/save", "post", "Write the config to a file in its folder", [],
-     _obj(extra=False, file_path=_STR),
+     _obj(extra=False, file_path={"type": "string", "nullable": True,
+                                  "description": "null or left out: config.json itself"}),
      _obj(("success", "message", "saved_to", "file_path"), success=_BOOL, message=_STR,
           saved_to=_STR, file_path=_STR), (400, 403, 413, 500, 503)),
     ("/api/config/reload", "post", "Re-read config.json and ask the recorder to apply it", [],
@@ -185,6 +214,14 @@ _SECURITY = [{"bearerToken": []}, {}]
 SECURITY_SCHEMES = {"bearerToken": {"type": "http", "scheme": "bearer"}}
 
 
+# The one answer that is not JSON: gunicorn refuses a request line over its
+# limit_request_line (4094 bytes) with an HTML page, before the app sees it.
+_URI_TOO_LONG = {"description": "Request line over 4094 bytes, refused by gunicorn (HTML page)",
+                 "content": {"text/html": {"schema": _STR}}}
+# "optional body {"file_path": …}" (SPEC): an empty request saves to config.json itself.
+_OPTIONAL_BODIES = {("/api/config/save", "post")}
+
+
 def _is_config(path: str) -> bool:
     return path == "/api/config" or path.startswith("/api/config/")
 
@@ -208,12 +245,14 @@ def build_document() -> dict:
             if status in _HEADERS and (status != 503 or method != "get"):
                 response["headers"] = _HEADERS[status]
             responses[str(status)] = response
+        responses["414"] = _URI_TOO_LONG
         operation = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
                      "security": _SECURITY}
         if params:
             operation["parameters"] = params
         if body is not None:
-            operation["requestBody"] = {"required": True, **_json(body)}
+            operation["requestBody"] = {"required": (path, method) not in _OPTIONAL_BODIES,
+                                        **_json(body)}
         paths.setdefault(path, {})[method] = operation
     return {"openapi": "3.0.3",
             "info": {"title": "RTSP patrol recorder API", "version": "1.0.0"},
