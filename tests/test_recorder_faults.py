@@ -68,13 +68,21 @@ def test_sigterm_mid_cycle_cancels_every_task_and_restart_resumes(tmp_path, came
     with Patrol(tmp_path, config) as patrol:
         patrol.post("/api/scheduler/start")
 
+        first_seen: dict[float, float] = {}  # progress of /stall -> progress of cam1 then
+
         def all_underway() -> bool:
             tasks = patrol.tasks_by_stream()
-            return (len(tasks) == 4 and all(tasks[i]["status"] == st.RECORDING for i in (0, 1, 2))
-                    and tasks[0]["progress"] >= 2 and tasks[2]["progress"] >= 2.5
-                    and tasks[3]["status"] == st.PENDING)
+            if not (len(tasks) == 4 and tasks[3]["status"] == st.PENDING
+                    and all(tasks[i]["status"] == st.RECORDING for i in (0, 1, 2))):
+                return False
+            since = first_seen.setdefault(tasks[2]["progress"], tasks[0]["progress"])
+            # stalled: its progress stood still while cam1 recorded two more seconds
+            return tasks[2]["progress"] >= 1.5 and tasks[0]["progress"] - since >= 2
 
-        wait_for(all_underway, 30, "three recordings (one stalled) and one pending task")
+        try:
+            wait_for(all_underway, 30, "three recordings (one stalled) and one pending task")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {patrol.tasks_by_stream()}") from None
         interrupted = patrol.get("/api/scheduler/cycle")["cycle_dir"]
         started = time.monotonic()
         assert patrol.recorder.stop(signal.SIGTERM) == 0, patrol.recorder.log()
