@@ -28,8 +28,7 @@ def write_text_atomic(path: str, text: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = -1, ""
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                   dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=folder)
         # mkstemp makes 0600 files; keep the target's mode, or the umask's default,
         # so a recorder running as another user can still read what the API wrote.
         os.fchmod(fd, _mode_for(path))
@@ -51,6 +50,38 @@ def write_text_atomic(path: str, text: str) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+_TEMP_SUFFIX = ".tmp"
+
+
+def _temp_prefix(path: str) -> str:
+    return "." + os.path.basename(path) + "."
+
+
+def remove_orphan_temp_files(path: str) -> list[str]:
+    """Remove the temp files that writers of ``path`` left when they died; returns their names.
+
+    Call it holding ``path``'s lock: every writer holds that lock while its temp
+    file exists, so any temp file found then is a killed writer's (SIGKILL, OOM,
+    power loss), and would otherwise stay for good.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temp_prefix(path)
+    removed = []
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if e.name.startswith(prefix)
+                     and e.name.endswith(_TEMP_SUFFIX) and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return removed
+    for name in names:
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
 
 
 def write_json_atomic(path: str, data: Any, compact: bool = False) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import filelock
 
+from shared.atomic import remove_orphan_temp_files
 from shared.errors import LockTimeout
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ def locked(path: str, timeout: float | None = None) -> Iterator[None]:
             raise LockTimeout(lock_path) from exc
         raise
     try:
+        removed = remove_orphan_temp_files(path)
+        if removed:
+            log.warning("removed %d temp file(s) of a writer that died: %s", len(removed),
+                        ", ".join(removed))
         yield
     finally:
         lock.release()

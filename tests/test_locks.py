@@ -197,3 +197,22 @@ def test_control_file_lock_symlink_is_harmless(client: FlaskClient, control_path
     assert client.post("/api/scheduler/start").status_code == 200
     assert victim.read_bytes() == VICTIM_TEXT
     assert not lock_path.is_symlink()
+
+
+def test_taking_the_lock_removes_temp_files_of_dead_writers(tmp_path: Path) -> None:
+    # Every writer holds the lock while its temp file exists; one killed mid-write
+    # (SIGKILL of a gunicorn worker) leaves it behind, and the next holder removes it.
+    data = tmp_path / "config.json"
+    data.write_text("{}\n", encoding="utf-8")
+    orphan = tmp_path / ".config.json.k2j4x9.tmp"
+    orphan.write_text('{"half": ', encoding="utf-8")
+    others = [tmp_path / ".status.json.a1b2c3.tmp", tmp_path / ".config.json.keep",
+              tmp_path / "config.json.tmp"]
+    for path in others:
+        path.write_text("x", encoding="utf-8")
+    (tmp_path / ".config.json.dir.tmp").mkdir()
+    with locks.locked(str(data), timeout=1):
+        assert not orphan.exists()
+    assert all(path.exists() for path in others)
+    assert (tmp_path / ".config.json.dir.tmp").is_dir()
+    assert data.read_text(encoding="utf-8") == "{}\n"
