@@ -7,7 +7,6 @@ mounts of the test camera server, in the same run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -24,30 +23,6 @@ from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.status_file import read_status
 from tests.cameras import CameraServer
-
-
-@contextlib.contextmanager
-def _keeper(url: str):
-    """Keep the camera's shared stream running, as a real camera's always is.
-
-    The test server starts its encoder for the first client; clients that all
-    arrive at that instant get its first key frame at once, which a real camera
-    never offers (its stream is already running, and clients join mid-GOP).
-    The keeper is reaped only after the measurement, so its CPU is not counted.
-    """
-    proc = subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp",
-                             "-i", url, "-c", "copy", "-f", "null", "-"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(2)  # let the stream start and settle before anyone measures
-        yield
-    finally:
-        _KEEPERS.append(proc)
-        proc.terminate()
-
-
-_KEEPERS: list[subprocess.Popen] = []
 
 
 def window(duration: int) -> int:
@@ -156,7 +131,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
             for kind in ("floor", "spread", "ours"):
                 folder = tempfile.mkdtemp(prefix=f"bench-overhead-{n}-")
                 try:
-                    with CameraServer(mount_count=n) as camera, _keeper(camera.url("bench1")):
+                    with CameraServer(mount_count=n) as camera:
                         urls = [camera.url(f"bench{i + 1}") for i in range(n)]
                         if kind == "floor":
                             floors.append(run_floor(urls, duration, folder))
@@ -188,8 +163,6 @@ def main(argv: list[str] | None = None) -> list[Row]:
                         float(n), "clips", "all", ours["within_1s"] == n == ours["completed"]))
         rows.append(Row(f"{n} streams: start lateness p95", ours["start_p95_ms"], None, "ms",
                         "<= 100 ms", ours["start_p95_ms"] <= 100))
-    for proc in _KEEPERS:
-        proc.wait()
     print_table(rows)
     save("recorder_overhead", rows, {"raw": raw, "duration": duration})
     print(json.dumps(raw, indent=1))
