@@ -20,7 +20,7 @@ from recorder.status_publisher import StatusPublisher
 from shared import settings
 from shared import task_status as st
 from shared.config_file import load_config
-from shared.control_file import read_control
+from shared.control_file import DEFAULT as NO_CONTROL, load_control, restore_control
 from shared.output_rule import check_output_directory
 from shared.errors import ConfigError, PatrolError
 from shared.output_tree import OutputDir
@@ -77,7 +77,10 @@ class Daemon:
         self.report_problem = ""
         self._config_sig: tuple | None = None
         self._control_sig: tuple | None = None
-        self._control = read_control(self.control_path)
+        loaded = load_control(self.control_path)
+        self._control = loaded or dict(NO_CONTROL)
+        self._control_known = loaded is not None  # a valid file was read: keep its state
+        self._control_damaged = False  # restoring it failed (logged once)
         self._start_generation = self._control["start_generation"]
         self._reload_generation = self._control["reload_generation"]
 
@@ -164,10 +167,32 @@ class Daemon:
         signature = _file_signature(self.control_path)
         if signature != self._control_sig:
             self._control_sig = signature
-            self._control = read_control(self.control_path)
+            loaded = load_control(self.control_path)
+            if loaded is None and self._control_known:
+                self._restore_control()
+                return
+            self._control = loaded or dict(NO_CONTROL)
+            self._control_known = loaded is not None
             if self._control["reload_generation"] != self._reload_generation:
                 self._reload_generation = self._control["reload_generation"]
                 self._load_config(force=True)
+
+    def _restore_control(self) -> None:
+        # The API only ever replaces the file whole: deleted or damaged, it was done
+        # behind our back. Stopping (or starting) because of that would follow no one's
+        # wish, so keep the last state read and write it back for the API and our next start.
+        if not self._control_damaged:
+            log.warning("control file %s is missing or damaged; keeping the last state "
+                        "(scheduler %s) and writing it back", self.control_path,
+                        "running" if self._control["scheduler_running"] else "stopped")
+        try:
+            restore_control(self.control_path, self._control)
+            self._control_damaged = False
+        except PatrolError as exc:
+            if not self._control_damaged:
+                log.error("cannot restore the control file: %s", exc)
+            self._control_damaged = True
+            self._control_sig = None  # try again next round
 
     def _load_config(self, force: bool = False) -> None:
         signature = _file_signature(self.config_path)

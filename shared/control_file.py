@@ -11,7 +11,10 @@ Format (JSON object, written atomically under ``control.json.lock``)::
     }
 
 The recorder remembers the generations it has acted on and reacts when they
-change. A missing or unreadable file means "stopped, nothing requested".
+change. A missing or unreadable file means "stopped, nothing requested" to a
+recorder that starts; one that has read a valid file keeps that state when the
+file is deleted or damaged behind its back, and writes it back
+(:func:`restore_control`), so the desired state survives such damage.
 """
 from __future__ import annotations
 
@@ -31,15 +34,19 @@ DEFAULT: dict = {"version": VERSION, "scheduler_running": False, "start_generati
 
 def read_control(path: str) -> dict:
     """The current control state; defaults for a missing or damaged file."""
+    return load_control(path) or dict(DEFAULT)
+
+
+def load_control(path: str) -> dict | None:
+    """The control state, or None when the file is missing or damaged (not one we wrote)."""
     try:
         data = read_json(path)
     except (OSError, ValueError):
-        return dict(DEFAULT)
-    if not isinstance(data, dict):
-        return dict(DEFAULT)
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("scheduler_running"), bool):
+        return None
     control = dict(DEFAULT)
-    if isinstance(data.get("scheduler_running"), bool):
-        control["scheduler_running"] = data["scheduler_running"]
+    control["scheduler_running"] = data["scheduler_running"]
     for key in ("start_generation", "reload_generation"):
         value = data.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -60,6 +67,19 @@ def update_control(path: str, change: Callable[[dict], None]) -> dict:
         return control
 
 
+def restore_control(path: str, state: dict) -> bool:
+    """Write ``state`` back if the file is (still, under its lock) missing or damaged.
+
+    Returns True when it wrote. :raises LockTimeout, WriteError:
+    """
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with locked(path):
+        if load_control(path) is not None:
+            return False  # the API wrote a new state meanwhile: that one counts
+        write_json_atomic(path, {**DEFAULT, **state, "changed_at": format_local(time.time())})
+        return True
+
+
 def request_start(path: str, status: dict) -> dict:
     """Desire the scheduler running, as a fresh start.
 
@@ -73,7 +93,11 @@ def request_start(path: str, status: dict) -> dict:
         if control["scheduler_running"] and (status.get("scheduler_running") or pending):
             raise Conflict("调度器已经在运行中")
         control["scheduler_running"] = True
-        control["start_generation"] += 1
+        # A file rebuilt from the defaults (deleted, damaged) counts from 0 again; the
+        # recorder reacts to a generation other than the one it acted on, so go past that.
+        acted_on = status.get("start_generation", 0)
+        acted_on = acted_on if isinstance(acted_on, int) else 0
+        control["start_generation"] = max(control["start_generation"], acted_on) + 1
     return update_control(path, change)
 
 

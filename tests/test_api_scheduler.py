@@ -178,10 +178,24 @@ def test_start_after_stop_bumps_the_generation(client: FlaskClient, write_status
                                                control_path: Path) -> None:
     write_status(scheduler_running=True, start_generation=1)
     assert client.post("/api/scheduler/start").status_code == 200
+    first = read_control(str(control_path))["start_generation"]
     assert client.post("/api/scheduler/stop").status_code == 200
     assert client.post("/api/scheduler/start").status_code == 200
     control = read_control(str(control_path))
-    assert (control["scheduler_running"], control["start_generation"]) == (True, 2)
+    assert (control["scheduler_running"], control["start_generation"]) == (True, first + 1)
+
+
+def test_start_counts_on_from_the_generation_the_recorder_acted_on(
+        client: FlaskClient, write_status: WriteStatus, control_path: Path) -> None:
+    # The control file was lost (deleted, damaged) after the recorder acted on start 3
+    # and was stopped: a start must carry a generation the recorder has not seen, or
+    # it would take it for the old one and stay stopped.
+    write_status(scheduler_running=False, start_generation=3)
+    control_path.parent.mkdir(parents=True, exist_ok=True)
+    control_path.write_bytes(b"\x00damaged")
+    assert client.post("/api/scheduler/start").status_code == 200
+    control = read_control(str(control_path))
+    assert (control["scheduler_running"], control["start_generation"]) == (True, 4)
 
 
 def test_desired_state_is_reported(client: FlaskClient, write_status: WriteStatus) -> None:
