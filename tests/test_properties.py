@@ -124,7 +124,6 @@ def test_video_location_never_names_anything_but_a_clip_directly_in_a_cycle() ->
 
     check()
     print(f"\n{outcomes}")
-    print(f"\n{outcomes}")
     assert outcomes["accepted"] >= 5 and outcomes["refused"] >= 50, outcomes
 
 
@@ -170,7 +169,6 @@ def test_deleting_a_client_path_removes_at_most_one_regular_clip_of_a_real_cycle
             shutil.rmtree(base)
 
     check()
-    print(f"\n{outcomes}")
     print(f"\n{outcomes}")
     assert outcomes["deleted"] >= 3 and outcomes["refused"] >= 50, outcomes
 
@@ -327,7 +325,6 @@ def test_accepted_configs_round_trip_and_refused_ones_change_nothing() -> None:
 
     check()
     print(f"\n{outcomes}")
-    print(f"\n{outcomes}")
     assert outcomes["accepted"] >= 20 and outcomes["refused"] >= 50, outcomes
 
 
@@ -363,6 +360,5 @@ def test_partial_global_edits_round_trip_and_refused_ones_change_nothing() -> No
             shutil.rmtree(folder)
 
     check()
-    print(f"\n{outcomes}")
     print(f"\n{outcomes}")
     assert outcomes["accepted"] >= 10 and outcomes["refused"] >= 50, outcomes
