@@ -43,15 +43,16 @@ def run_floor(urls: list[str], duration: int, folder: str, offsets: list[float] 
         if offsets:
             lines.append(f"sleep {max(0.0, offsets[i] - previous):.3f}")
             previous = offsets[i]
-        lines.append(f"ffmpeg -nostdin -loglevel error -rtsp_transport tcp -i {url} -t {duration} "
-                     f"-c copy -y {folder}/floor_{i}.mp4 &")
+        # -timeout (socket I/O, µs) only keeps a stuck test server from hanging the run.
+        lines.append(f"ffmpeg -nostdin -loglevel error -rtsp_transport tcp -timeout 20000000 "
+                     f"-i {url} -t {duration} -c copy -y {folder}/floor_{i}.mp4 &")
     lines.append("wait")
     script = os.path.join(folder, "floor.sh")
     with open(script, "w", encoding="ascii") as handle:
         handle.write("\n".join(lines) + "\n")
     before, start = children_cpu(), time.monotonic()
     subprocess.run(["bash", script], check=False, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                   stderr=subprocess.DEVNULL, timeout=duration + 120)
     cpu, wall = children_cpu() - before, time.monotonic() - start
     clips = sum(os.path.getsize(os.path.join(folder, f"floor_{i}.mp4")) > 0
                 for i in range(len(urls)) if os.path.exists(os.path.join(folder, f"floor_{i}.mp4")))
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         plan = plan_cycle([{"weight": 1.0, "duration_seconds": duration}] * n, window(duration), n)
         offsets = [task.offset for task in plan.tasks]
         for _ in range(rounds):
-            for kind in ("floor", "spread", "ours"):
+            for kind in ("ours", "floor", "spread"):
                 folder = tempfile.mkdtemp(prefix=f"bench-overhead-{n}-")
                 try:
                     with CameraServer(mount_count=n) as camera:
