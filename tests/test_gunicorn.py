@@ -15,6 +15,7 @@ import requests
 
 from shared.config import validate_config, validate_global
 from shared.config_file import load_config
+from tests.helpers import VALID_CONFIG
 from tests.servers import GunicornServer
 
 pytestmark = pytest.mark.integration
@@ -22,22 +23,9 @@ pytestmark = pytest.mark.integration
 WORKERS = 4
 CAMERA = "rtsp://127.0.0.1:8554"
 TIMEOUT = 30  # per HTTP request; far above what any request should need
-GLOBAL_EXAMPLE = {
-    "total_poll_duration_seconds": 60,
-    "max_concurrent_streams": 2,
-    "output_directory": "./output",
-    "report_filename": "rtsp_report.json",
-    "connection_timeout_seconds": 10,
-    "read_timeout_seconds": 15,
-    "poll_cycles": -1,
-    "cycle_interval_seconds": 30,
-}
-TWO_STREAMS = [
-    {"rtsp_url": f"{CAMERA}/cam1", "duration_seconds": 15, "weight": 1.0,
-     "output_filename": "test_stream1.mp4"},
-    {"rtsp_url": f"{CAMERA}/h265", "duration_seconds": 20, "weight": 1.5,
-     "output_filename": "test_stream2.mp4"},
-]
+# The seed's example config, shared with the Flask-client tests.
+GLOBAL_EXAMPLE = dict(VALID_CONFIG["global_config"])
+TWO_STREAMS = [dict(stream) for stream in VALID_CONFIG["streams"]]
 
 
 def make_config(streams: list[dict] | None = None, **global_changes) -> dict:
