@@ -82,6 +82,7 @@ class Daemon:
         self._control_known = loaded is not None  # a valid file was read: keep its state
         self._control_damaged = False  # restoring it failed (logged once)
         self._start_generation = self._control["start_generation"]
+        self.finished_generation: int | None = None  # the start whose poll_cycles all ran
         self._reload_generation = self._control["reload_generation"]
 
     # -- start-up ---------------------------------------------------------
@@ -89,6 +90,10 @@ class Daemon:
         """Finish what a killed predecessor left: its interrupted cycle's clips and report."""
         old = read_status(self.publisher.path)
         cycle = old["cycle"]
+        # A run that finished all its poll_cycles stays finished across a
+        # restart; only a new start (a new generation) runs the cycles again.
+        if old.get("finished_generation") == self._start_generation:
+            self.finished_generation = self._start_generation
         self._load_config(force=True)
         if not (cycle.get("running") and cycle.get("dir") and self.config):
             return
@@ -150,7 +155,8 @@ class Daemon:
             if self._start_generation != self._control["start_generation"]:
                 self._start_generation = self._control["start_generation"]
                 self._start_scheduler(now, wall)
-            elif not self.scheduler_running and self.start_wall is None:
+            elif (not self.scheduler_running and self.start_wall is None
+                  and self.finished_generation != self._start_generation):
                 self._start_scheduler(now, wall)  # resume the desired state after a restart
         elif self.scheduler_running:
             self._stop_scheduler(now, wall)
@@ -239,6 +245,7 @@ class Daemon:
         if cycles != -1 and self.cycles_done >= cycles:
             log.info("all %d cycles done; scheduler stopped", cycles)
             self.scheduler_running, self.end_wall = False, wall
+            self.finished_generation = self._start_generation
             self.message = f"已完成全部 {cycles} 轮巡检"
             return
         g = config["global_config"]
@@ -399,6 +406,7 @@ class Daemon:
             "version": 1, "pid": os.getpid(), "heartbeat": wall, "heartbeat_monotonic": now,
             "scheduler_running": self.scheduler_running,
             "start_generation": self._start_generation,
+            "finished_generation": self.finished_generation,
             "start_time": format_local(self.start_wall), "end_time": format_local(self.end_wall)
             if not self.scheduler_running else "",
             "current_cycle": cycle.number if cycle else 0, "cycle": cycle_view, "stats": stats,

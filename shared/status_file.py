@@ -9,6 +9,7 @@ Format (JSON object, written atomically by the recorder at least once a second):
       "heartbeat_monotonic": 81234.2,       # time.monotonic(): system-wide on Linux, immune to clock steps
       "scheduler_running": true,            # the scheduler is running cycles
       "start_generation": 3,                # the control file's start_generation last acted on
+      "finished_generation": 3,             # the start whose poll_cycles all ran (null if none)
       "start_time": "2025-10-11 14:47:08",  # scheduler start ("" until started)
       "end_time": "",                       # scheduler end ("" while running)
       "current_cycle": 1,                   # 1-based number of the current/last cycle, 0 before any
@@ -46,7 +47,8 @@ def empty_status() -> dict:
     """The status shown when no recorder has ever written one."""
     return {
         "version": VERSION, "pid": None, "heartbeat": None, "heartbeat_monotonic": None,
-        "scheduler_running": False, "start_generation": 0, "start_time": "", "end_time": "", "current_cycle": 0,
+        "scheduler_running": False, "start_generation": 0, "finished_generation": None,
+        "start_time": "", "end_time": "", "current_cycle": 0,
         "cycle": {"dir": "", "running": False, "start_time": "", "started_at": None,
                   "elapsed_seconds": 0, "total_seconds": 0},
         "stats": {key: 0 for key in STATS_KEYS},

@@ -54,3 +54,29 @@ def test_a_broken_edit_keeps_the_last_valid_config_until_fixed(tmp_path: Path) -
     assert daemon.config_error is None
     assert daemon.config["global_config"]["max_concurrent_streams"] == 3
     assert read_status(daemon.publisher.path)["config_error"] is None
+
+
+def test_a_finished_run_stays_finished_across_a_restart(tmp_path: Path) -> None:
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {"poll_cycles": 1, "cycle_interval_seconds": 0,
+                                                 "min_free_space_mb": 0}, "streams": []})
+    request_start(settings.control_path(config), empty_status())
+    first = Daemon(config)
+    first.recover()
+    for step in range(5):  # a cycle without streams ends at once; then the run is done
+        first.step(10.0 + step, NOW + step)
+    assert not first.scheduler_running and first.cycles_done == 1
+    first.publisher.publish(first, 20.0, NOW + 10)
+
+    restarted = Daemon(config)
+    restarted.recover()
+    for step in range(3):
+        restarted.step(30.0 + step, NOW + 20 + step)
+    assert not restarted.scheduler_running and restarted.cycles_done == 0
+    assert restarted.last_cycle is None  # no cycle ran again
+
+    # A new start through the control file runs the cycles again.
+    request_start(settings.control_path(config), read_status(restarted.publisher.path))
+    for step in range(5):
+        restarted.step(40.0 + step, NOW + 30 + step)
+    assert restarted.cycles_done == 1
