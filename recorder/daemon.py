@@ -337,16 +337,16 @@ class Daemon:
             # watchdogs, control and config checks) runs only every tick, when
             # a process exits, or when a planned start is due.
             now = self.clock()
-            timeout = max(0.0, next_step - now)
-            if self.cycle is not None:
-                timeout = min(timeout, self.cycle.seconds_to_next_start(now))
+            # Nothing starts a task between steps, so the next start is known here.
+            start_at = now + (self.cycle.seconds_to_next_start(now)
+                              if self.cycle is not None else float("inf"))
+            timeout = max(0.0, min(next_step, start_at) - now)
             if self.watcher.watching:
                 ended = self.watcher.dispatch(timeout)
             else:
                 ended = stop.wait(timeout)
             now = self.clock()
-            due = self.cycle is not None and self.cycle.seconds_to_next_start(now) == 0
-            if not (ended or due or now >= next_step):
+            if not (ended or now >= start_at or now >= next_step):
                 continue
             next_step = now + (TICK_SECONDS if self.cycle is not None else IDLE_TICK_SECONDS)
             try:

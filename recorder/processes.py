@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 _PR_SET_PDEATHSIG = 1
 try:
@@ -65,14 +64,3 @@ class ProcessRunner:
         return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=timeout, start_new_session=True,
                               preexec_fn=_die_with_parent, check=False)
-
-
-def stop_process(runner: ProcessRunner, proc: subprocess.Popen, grace: float = 3.0) -> int | None:
-    """Graceful stop, bounded wait, then kill; returns the exit code."""
-    runner.interrupt(proc)
-    deadline = time.monotonic() + grace
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if proc.poll() is None:
-        runner.kill(proc)
-    return proc.wait()
