@@ -134,6 +134,12 @@ def make_factory(
     # Shared media keeps running until its last client leaves, then is torn down, so
     # idle mounts cost nothing and the next client gets a fresh pipeline.
     factory.set_shared(shared)
+    # Live, like a camera: this clock mode makes the server treat the media as not
+    # seekable. Otherwise ffmpeg's "PLAY ... Range: npt=0.000-" flush-seeks a shared
+    # pipeline back to 0 at every join, so the timestamps of every client already
+    # watching start over, and during a burst of joins (128 in 5 s) no media time
+    # passes for them at all: clips took 20 s instead of 15, or timed out.
+    factory.set_publish_clock_mode(GstRtspServer.RTSPPublishClockMode.CLOCK_AND_OFFSET)
     return factory
 
 
