@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 
 from recorder.clip_files import finalize_clip
 from recorder.ffmpeg_command import SourceCodecs, container_of
@@ -41,60 +42,68 @@ class Cycle:
             stream = config["streams"][planned.stream_index]
             self.tasks.append(Recording(planned, stream, cycle_dir, display_dir, settings, runner,
                                         codecs.get(stream["rtsp_url"]), watcher))
-        self._published: set[int] = set()
+        # The loop asks these many times a second: kept up to date as tasks
+        # start and end rather than found by walking every task each time.
+        self._pending = deque(sorted(self.tasks, key=lambda t: t.planned.offset))
+        self._live: list[Recording] = []  # spawned, verdict still to draw
+        self._cap = settings["max_concurrent_streams"]
 
     @property
     def running(self) -> list[Recording]:
         """Tasks with a live process or a verdict still to draw."""
-        return [t for t in self.tasks if t.proc is not None and not t.finished]
+        return list(self._live)
 
     @property
     def done(self) -> bool:
         """True when every task has its verdict."""
-        return all(t.finished for t in self.tasks)
+        return not self._live and all(t.finished for t in self._pending)
 
     def tick(self, now: float, wall: float) -> list[Recording]:
         """Start due tasks, advance running ones; returns the tasks started now."""
         started = []
         if not self.cancelled:
             elapsed = now - self.started
-            active = len(self.running)
-            cap = self.config["global_config"]["max_concurrent_streams"]
-            for task in self.tasks:
-                if task.status != st.PENDING or task.planned.offset > elapsed or active >= cap:
-                    continue
+            pending = self._pending
+            while pending and len(self._live) < self._cap and pending[0].planned.offset <= elapsed:
+                task = pending.popleft()
                 task.start(now, wall)
                 task.start_offset = round(now - self.started, 3)
                 started.append(task)
-                active += 1
-            self.max_concurrent_used = max(self.max_concurrent_used, active)
-        for task in self.tasks:
+                if task.finished:  # could not even spawn: its verdict is in
+                    self._publish(task)
+                else:
+                    self._live.append(task)
+            self.max_concurrent_used = max(self.max_concurrent_used, len(self._live))
+        for task in self._live:
             task.tick(now, wall)
-            if task.finished and task.planned.task_id not in self._published:
+        ended = [t for t in self._live if t.finished]
+        if ended:
+            self._live = [t for t in self._live if not t.finished]
+            for task in ended:
                 self._publish(task)
-        if self.done and self.end_wall is None:
+        if self.end_wall is None and self.done:
             self.end_wall = wall
         return started
 
     def seconds_to_next_start(self, now: float) -> float:
         """How long the loop may sleep before a planned start is due (inf: none is startable)."""
-        if self.cancelled:
+        if self.cancelled or not self._pending:
             return float("inf")
-        cap = self.config["global_config"]["max_concurrent_streams"]
-        if len(self.running) >= cap:
+        if len(self._live) >= self._cap:
             return float("inf")  # a task's end (its pipes closing) wakes the loop
-        offsets = [t.planned.offset for t in self.tasks if t.status == st.PENDING]
-        return max(0.0, self.started + min(offsets) - now) if offsets else float("inf")
+        return max(0.0, self.started + self._pending[0].planned.offset - now)
 
     def cancel(self, now: float, wall: float) -> None:
         """Stop the cycle: pending tasks are cancelled, running ones stopped gracefully."""
         self.cancelled = True
         for task in self.tasks:
             task.cancel(now, wall)
+        while self._pending:
+            self._publish(self._pending.popleft())
         self.tick(now, wall)
 
     def _publish(self, task: Recording) -> None:
-        self._published.add(task.planned.task_id)
+        """A task's verdict is in: keep what it learned of the camera, and its clip."""
         learned = task.stderr.codecs
         url = task.stream["rtsp_url"]
         if learned.video:

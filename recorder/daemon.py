@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 # control and config files are watched, and start/stop must act within 1 s.
 TICK_SECONDS = 0.2
 IDLE_TICK_SECONDS = 0.25
+# ffmpeg's output is read in batches: with hundreds of recordings, one wakeup
+# per progress block would be hundreds a second. A pipe holds 64 KiB and each
+# ffmpeg writes ~300 bytes a second, so a short wait loses nothing.
+READ_BATCH_SECONDS = 0.05
 SHUTDOWN_SECONDS = 10.0
 # Below the free-space floor no cycle starts; the floor is checked again this often.
 LOW_SPACE_RETRY_SECONDS = 5.0
@@ -331,7 +335,7 @@ class Daemon:
         """
         self.publisher.hold()
         self.recover()
-        next_step = self.clock()
+        next_step = last_read = self.clock()
         while not stop.is_set():
             # Progress lines wake the loop often; the full step (every task's
             # watchdogs, control and config checks) runs only every tick, when
@@ -340,11 +344,15 @@ class Daemon:
             # Nothing starts a task between steps, so the next start is known here.
             start_at = now + (self.cycle.seconds_to_next_start(now)
                               if self.cycle is not None else float("inf"))
-            timeout = max(0.0, min(next_step, start_at) - now)
+            due = min(next_step, start_at)
             if self.watcher.watching:
-                ended = self.watcher.dispatch(timeout)
+                pause = min(due, last_read + READ_BATCH_SECONDS) - now
+                if pause > 0 and stop.wait(pause):
+                    break
+                ended = self.watcher.dispatch(max(0.0, due - self.clock()))
+                last_read = self.clock()
             else:
-                ended = stop.wait(timeout)
+                ended = stop.wait(max(0.0, due - now))
             now = self.clock()
             if not (ended or now >= start_at or now >= next_step):
                 continue
