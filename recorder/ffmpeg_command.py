@@ -1,6 +1,7 @@
 """The ffmpeg command line of one recording, built with ffmpeg-python (we run the process ourselves)."""
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -55,13 +56,29 @@ def audio_codec_for(container: str, mode: str, source: SourceCodecs | None) -> s
     return "aac"
 
 
+# Stand-ins for the two values that differ between recordings of the same kind.
+_URL_SLOT = "\x00url"
+_OUTPUT_SLOT = "\x00output"
+
+
 def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
                audio_mode: str = "auto", source: SourceCodecs | None = None,
                ffmpeg_binary: str = "ffmpeg") -> list[str]:
     """The argv of one recording: RTSP over TCP, video stream copy, ``-t duration``,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
     """
-    container = container_of(output_file)
+    template = _argv_template(container_of(output_file), duration, io_timeout, audio_mode,
+                              source, ffmpeg_binary)
+    return [url if arg == _URL_SLOT else output_file if arg == _OUTPUT_SLOT else arg
+            for arg in template]
+
+
+@functools.lru_cache(maxsize=256)
+def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: str,
+                   source: SourceCodecs | None, ffmpeg_binary: str) -> tuple[str, ...]:
+    # Built by ffmpeg-python once per kind of recording (a cycle of hundreds of
+    # streams has a handful of kinds), with the URL and output file left as slots.
+    url, output_file = _URL_SLOT, _OUTPUT_SLOT
     stream = ffmpeg.input(
         url,
         rtsp_transport="tcp",
@@ -94,7 +111,7 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
         # anyway, and the daemon reads half as much as at ffmpeg's default 0.5 s.
         "-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats",
         "-progress", "pipe:1", "-stats_period", "1")
-    return out.compile(cmd=ffmpeg_binary, overwrite_output=True)
+    return tuple(out.compile(cmd=ffmpeg_binary, overwrite_output=True))
 
 
 def build_retag_argv(source_file: str, output_file: str, ffmpeg_binary: str = "ffmpeg") -> list[str]:

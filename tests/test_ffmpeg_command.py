@@ -19,6 +19,17 @@ def test_first_contact_mp4_copies_video_and_makes_audio_aac() -> None:
                             "-c:v", "copy", "-flush_packets", "1", *FRAG, "-t", "15", "/o/.a.mp4.part", *GLOBAL]
 
 
+def test_recordings_of_one_kind_share_a_template_but_not_their_url_or_file() -> None:
+    first = build_argv("rtsp://u:p@10.0.0.1/a", "/o/.a.mp4.part", 15, io_timeout=15)
+    second = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.b.mp4.part", 15, io_timeout=15)
+    assert first[first.index("-i") + 1] == "rtsp://u:p@10.0.0.1/a"
+    assert second == INPUT + ["-map", "0:v:0", "-map", "0:a:0?", "-f", "mp4", "-c:a", "aac",
+                              "-c:v", "copy", "-flush_packets", "1", *FRAG, "-t", "15",
+                              "/o/.b.mp4.part", *GLOBAL]
+    assert not any("\x00" in arg for arg in first + second)
+    assert build_argv("rtsp://x/", "/o/.c.mp4.part", 20, io_timeout=15)[-12] == "20"
+
+
 def test_known_hevc_source_is_tagged_hvc1() -> None:
     argv = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.a.mp4.part", 15, io_timeout=15,
                       source=SourceCodecs("hevc", None))
