@@ -56,6 +56,8 @@ class Recording:
         self.run_seconds: float | None = None   # from spawn to verdict
         self._flags: dict[str, bool] = {}
         self._open_pipes = 0
+        self._dict_key: tuple = ()
+        self._dict: dict = {}
 
     # -- life cycle -------------------------------------------------------
     def start(self, now: float, wall: float) -> None:
@@ -213,7 +215,19 @@ class Recording:
 
     # -- published fields --------------------------------------------------
     def as_dict(self) -> dict:
-        """The task's fields as SPEC lists them (URL masked)."""
+        """The task's fields as SPEC lists them (URL masked); do not modify the result.
+
+        The status file lists every task about once a second, and most have not
+        changed since: the dict is rebuilt only when one of its inputs did.
+        """
+        prog = self.progress.progress
+        key = (self.status, self.error_message, self.start_offset, self.run_seconds,
+               self.start_wall, self.end_wall, prog.out_time_us, prog.total_size, prog.frames)
+        if key != self._dict_key:
+            self._dict_key, self._dict = key, self._build_dict()
+        return self._dict
+
+    def _build_dict(self) -> dict:
         prog = self.progress.progress
         return {
             "task_id": self.planned.task_id,

@@ -11,7 +11,8 @@ from shared.locks import locked
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0
-MIN_GAP_SECONDS = 0.2
+# A burst of changes (a hundred starts) is published twice a second, not on each.
+MIN_GAP_SECONDS = 0.5
 
 
 class StatusPublisher:

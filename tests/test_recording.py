@@ -118,3 +118,20 @@ def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path) -> None:
     task.tick(SETTINGS["connection_timeout_seconds"] + 0.2, 1_760_000_003.2)
     assert (task.status, runner.signals) == (st.TIMEOUT, ["KILL"])
     assert task.error_message == "连接超时: 服务器未在规定时间内响应"
+
+
+def test_published_fields_follow_every_change_of_the_task(tmp_path) -> None:
+    script = f"{progress(25, 1.0)}; sleep 0.3; {progress(50, 2.0, end=True)}"
+    task, _runner, watcher = started_task(tmp_path, script)
+    connecting = task.as_dict()
+    assert connecting["status"] == st.CONNECTING and connecting["frames_received"] == 0
+    read_until_recording(task, watcher, now=1.0)
+    recording = task.as_dict()
+    assert recording["status"] == st.RECORDING and recording["frames_received"] == 25
+    assert recording["progress"] == 1.0 and connecting["frames_received"] == 0
+    read_until_exit(task, watcher)
+    task.tick(5.0, 1_760_000_005.0)
+    done = task.as_dict()
+    assert done["frames_received"] == 50 and done["status"] in st.FINISHED
+    assert done["end_time"] and done["run_seconds"] is not None
+    assert task.as_dict() is done  # unchanged task, same dict: nothing rebuilt
