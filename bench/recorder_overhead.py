@@ -25,9 +25,14 @@ from shared.status_file import read_status
 from tests.cameras import CameraServer
 
 
-def window(duration: int) -> int:
+# The cycle window's slack over the clip length: what the planner spreads the starts
+# over (at most 5 s between two starts; see recorder/planner.py).
+SLACK_SECONDS = 5
+
+
+def window(duration: int, slack: int = SLACK_SECONDS) -> int:
     """The cycle window of the benchmark: a little slack for spreading the starts."""
-    return duration + 5
+    return duration + slack
 
 
 def children_cpu() -> float:
@@ -89,11 +94,11 @@ def clip_seconds(path: str) -> float:
         return 0.0
 
 
-def run_daemon(urls: list[str], duration: int, folder: str) -> dict:
+def run_daemon(urls: list[str], duration: int, folder: str, slack: int = SLACK_SECONDS) -> dict:
     """One cycle of the real daemon on the same URLs."""
     config_path = os.path.join(folder, "config.json")
     write_json_atomic(config_path, {
-        "global_config": {"total_poll_duration_seconds": window(duration),
+        "global_config": {"total_poll_duration_seconds": window(duration, slack),
                           "max_concurrent_streams": len(urls), "output_directory": "./output",
                           "connection_timeout_seconds": 10, "read_timeout_seconds": 10,
                           "poll_cycles": 1, "cycle_interval_seconds": 0},
@@ -148,6 +153,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--sizes", type=int, nargs="*")
     parser.add_argument("--duration", type=int)
     parser.add_argument("--rounds", type=int, help="floor/ours pairs per size (default 2; quick 1)")
+    parser.add_argument("--slack", type=int, default=SLACK_SECONDS,
+                        help="window minus clip length, the time starts are spread over (default 5)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([4, 16] if args.quick else [16, 64, 128])
     duration = args.duration or (5 if args.quick else 15)
@@ -160,7 +167,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
         # Each run gets a fresh camera server: GStreamer's server can take many
         # seconds to settle after a hundred clients leave at once.
         floors, spread_floors, runs = [], [], []
-        plan = plan_cycle([{"weight": 1.0, "duration_seconds": duration}] * n, window(duration), n)
+        plan = plan_cycle([{"weight": 1.0, "duration_seconds": duration}] * n,
+                          window(duration, args.slack), n)
         offsets = [task.offset for task in plan.tasks]
         for _ in range(rounds):
             for kind in ("ours", "floor", "spread"):
@@ -173,7 +181,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
                         elif kind == "spread":
                             spread_floors.append(run_floor(urls, duration, folder, offsets))
                         else:
-                            runs.append(run_daemon(urls, duration, folder))
+                            runs.append(run_daemon(urls, duration, folder, args.slack))
                 finally:
                     shutil.rmtree(folder, ignore_errors=True)
         startup_once = sum(run_startups(n) for _ in range(rounds)) / rounds
@@ -210,7 +218,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
         rows.append(Row(f"{n} streams: start lateness p95", ours["start_p95_ms"], None, "ms",
                         "<= 100 ms", ours["start_p95_ms"] <= 100))
     print_table(rows)
-    save("recorder_overhead", rows, {"raw": raw, "duration": duration})
+    name = "recorder_overhead" + ("" if args.slack == SLACK_SECONDS else f"_slack{args.slack}")
+    save(name, rows, {"raw": raw, "duration": duration, "slack": args.slack})
     print(json.dumps(raw, indent=1))
     return rows
 
