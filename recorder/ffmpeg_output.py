@@ -93,8 +93,10 @@ class StderrLog:
         # DESCRIBE: connected, even while ffmpeg still probes the media.
         if line.startswith("Input #0") or (line.startswith("[rtsp @") and line.endswith("SDP:")):
             self.connected = True
-        match = _STREAM_RE.search(line)
-        if match and not self._output_started:
+        # Most lines are neither: a substring test spares them the regex.
+        match = (_STREAM_RE.search(line) if "Stream #" in line and not self._output_started
+                 else None)
+        if match:
             kind, codec = match.groups()
             if kind == "Video" and self.codecs.video is None:
                 self.codecs = SourceCodecs(codec, self.codecs.audio)

@@ -46,11 +46,13 @@ class StatusPublisher:
 
     def maybe_publish(self, daemon, now: float, wall: float) -> None:
         """Publish when a beat is due or a task changed state (not more than 5 times a second)."""
+        since = now - self._last_write
+        if since < MIN_GAP_SECONDS:
+            return
         cycle = daemon.cycle or daemon.last_cycle
         states = (daemon.scheduler_running, daemon.status_message, bool(daemon.config_error),
                   tuple(t.status for t in cycle.tasks) if cycle else ())
-        since = now - self._last_write
-        if since >= HEARTBEAT_SECONDS or (states != self._last_states and since >= MIN_GAP_SECONDS):
+        if since >= HEARTBEAT_SECONDS or states != self._last_states:
             self._last_states = states
             self.publish(daemon, now, wall)
 
