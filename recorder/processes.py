@@ -33,6 +33,21 @@ _SETPRIV = shutil.which("setpriv")
 RECORDING_NICENESS = 5
 
 
+def _lower_priority(pid: int) -> None:
+    """Run ``pid`` RECORDING_NICENESS steps below us (a failure changes nothing else).
+
+    Its own session is also its own scheduler autogroup (Linux, when autogrouping
+    is on), and between autogroups only the group's niceness counts: both are set.
+    """
+    niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + RECORDING_NICENESS)
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, niceness)
+        with open(f"/proc/{pid}/autogroup", "w", encoding="ascii") as handle:
+            handle.write(str(niceness))
+    except OSError:
+        pass  # no autogroups here, or it already exited (its pipes tell how)
+
+
 class ProcessRunner:
     """Every spawn and kill of the recorder goes through here; tests replace it with a fake."""
 
@@ -46,11 +61,7 @@ class ProcessRunner:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, close_fds=True, **options)
-        try:
-            os.setpriority(os.PRIO_PROCESS, proc.pid,
-                           min(19, os.getpriority(os.PRIO_PROCESS, 0) + RECORDING_NICENESS))
-        except OSError:
-            pass  # it already exited: its verdict comes from its pipes
+        _lower_priority(proc.pid)
         return proc
 
     def interrupt(self, proc: subprocess.Popen) -> None:

@@ -23,8 +23,11 @@ def test_a_recording_runs_in_its_own_session_below_the_daemons_priority() -> Non
             time.sleep(0.01)
         fields = proc_stat(proc.pid)
         nice = int(fields[16])  # field 19 of proc(5)
-        own = os.getpriority(os.PRIO_PROCESS, 0)
-        assert nice == min(19, own + RECORDING_NICENESS) and nice > own
+        expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + RECORDING_NICENESS)
+        assert nice == expected
+        if os.path.exists(f"/proc/{proc.pid}/autogroup"):  # its own autogroup, niced too
+            with open(f"/proc/{proc.pid}/autogroup", encoding="ascii") as handle:
+                assert handle.read().split()[-1] == str(expected)
         assert int(fields[3]) == proc.pid != os.getsid(0)  # field 6: session id
     finally:
         runner.kill(proc)
