@@ -65,8 +65,9 @@ class Cycle:
             elapsed = now - self.started
             pending = self._pending
             while pending and len(self._live) < self._cap and pending[0].planned.offset <= elapsed:
-                task = pending.popleft()
-                task.start(now, wall)
+                task = pending[0]
+                task.start(now, wall)  # if it raises, the task stays pending: tried again next tick
+                pending.popleft()
                 task.start_offset = round(now - self.started, 3)
                 started.append(task)
                 if task.finished:  # could not even spawn: its verdict is in
@@ -76,11 +77,11 @@ class Cycle:
             self.max_concurrent_used = max(self.max_concurrent_used, len(self._live))
         for task in self._live:
             task.tick(now, wall)
-        ended = [t for t in self._live if t.finished]
-        if ended:
-            self._live = [t for t in self._live if not t.finished]
-            for task in ended:
-                self._publish(task)
+        for task in [t for t in self._live if t.finished]:
+            # Out of the live list first: published once even if publishing fails;
+            # the others, should it fail, stay live and are published next tick.
+            self._live.remove(task)
+            self._publish(task)
         if self.end_wall is None and self.done:
             self.end_wall = wall
         return started

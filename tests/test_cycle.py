@@ -1,0 +1,86 @@
+"""A cycle's bookkeeping: starts within the cap, every verdict published once, cancel."""
+from __future__ import annotations
+
+import collections
+import subprocess
+import time
+
+from recorder.cycle import Cycle
+from recorder.pipe_watcher import PipeWatcher
+from recorder.planner import Plan, PlannedTask
+from shared import task_status as st
+from tests.test_recording import ScriptRunner
+
+WALL = 1_760_000_000.0
+
+
+def make_cycle(tmp_path, runner, offsets: list[float], cap: int) -> Cycle:
+    streams = [{"rtsp_url": f"rtsp://127.0.0.1:5/cam{i}", "output_filename": f"c{i}.mp4",
+                "duration_seconds": 5, "weight": 1.0} for i in range(len(offsets))]
+    config = {"global_config": {"max_concurrent_streams": cap, "connection_timeout_seconds": 30,
+                                "read_timeout_seconds": 30}, "streams": streams}
+    plan = Plan([PlannedTask(i, i, offset, 5) for i, offset in enumerate(offsets)], [], 60, cap)
+    return Cycle(1, config, plan, str(tmp_path), "./output/x", runner, {}, PipeWatcher(), 0.0, WALL)
+
+
+def count_publishes(cycle: Cycle) -> collections.Counter:
+    published: collections.Counter = collections.Counter()
+    original = cycle._publish
+
+    def counting(task) -> None:
+        published[task.planned.task_id] += 1
+        original(task)
+
+    cycle._publish = counting  # type: ignore[method-assign]
+    return published
+
+
+def tick_until_done(cycle: Cycle, now: float) -> None:
+    deadline = time.monotonic() + 10
+    watcher = cycle.tasks[0].watcher
+    while not cycle.done:
+        assert time.monotonic() < deadline, "the cycle never ended"
+        watcher.dispatch(0.05)
+        cycle.tick(now, WALL + now)
+
+
+def test_cancel_stops_live_tasks_cancels_pending_ones_and_publishes_each_once(tmp_path) -> None:
+    cycle = make_cycle(tmp_path, ScriptRunner("sleep 30"), [0.0, 0.0, 10.0], cap=2)
+    published = count_publishes(cycle)
+    started = cycle.tick(0.5, WALL + 0.5)
+    assert [t.planned.task_id for t in started] == [0, 1] and len(cycle.running) == 2
+    assert cycle.seconds_to_next_start(0.5) == float("inf")  # the cap is reached
+    cycle.cancel(1.0, WALL + 1)
+    tick_until_done(cycle, 2.0)
+    assert [t.status for t in cycle.tasks][2] == st.CANCELLED
+    assert all(t.finished for t in cycle.tasks) and cycle.end_wall is not None
+    assert published == {0: 1, 1: 1, 2: 1}
+    assert cycle.stats()["max_concurrent_used"] == 2
+
+
+def test_a_task_that_cannot_spawn_gets_its_verdict_and_the_next_one_starts(tmp_path) -> None:
+    class FailingFirst(ScriptRunner):
+        def spawn(self, argv: list[str]) -> subprocess.Popen:
+            if "rtsp://127.0.0.1:5/cam0" in argv:
+                raise OSError(11, "Resource temporarily unavailable")
+            return super().spawn(argv)
+
+    cycle = make_cycle(tmp_path, FailingFirst("exit 0"), [0.0, 0.0], cap=1)
+    published = count_publishes(cycle)
+    started = cycle.tick(0.0, WALL)
+    assert [t.planned.task_id for t in started] == [0, 1]
+    assert cycle.tasks[0].status == st.CONNECTION_ERROR
+    assert "无法启动 ffmpeg" in cycle.tasks[0].error_message
+    assert [t.planned.task_id for t in cycle.running] == [1]
+    tick_until_done(cycle, 1.0)
+    assert published == {0: 1, 1: 1}
+
+
+def test_next_start_is_the_earliest_pending_offset(tmp_path) -> None:
+    cycle = make_cycle(tmp_path, ScriptRunner("sleep 30"), [0.0, 2.5, 4.0], cap=3)
+    assert cycle.seconds_to_next_start(0.0) == 0.0
+    cycle.tick(0.0, WALL)
+    assert cycle.seconds_to_next_start(1.0) == 1.5
+    cycle.cancel(1.0, WALL + 1)
+    assert cycle.seconds_to_next_start(1.0) == float("inf")
+    tick_until_done(cycle, 2.0)
