@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def request_stop(signum: int, _frame) -> None:
         logging.getLogger("recorder").info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
+        # The handler runs in the main thread, which may be inside stop.wait() holding
+        # the event's (non-reentrant) lock: set() from another thread cannot deadlock.
+        threading.Thread(target=stop.set, name="stop-request").start()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
