@@ -40,28 +40,33 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_floor(urls: list[str], duration: int, folder: str, offsets: list[float] | None = None) -> dict:
-    """N plain ffmpeg from a shell script, at once or at ``offsets``; CPU of all of them."""
-    lines = ["#!/bin/bash"]
-    previous = 0.0
-    for i, url in enumerate(urls):
+def run_staggered(commands: list[str], offsets: list[float] | None,
+                  timeout: float) -> tuple[float, float]:
+    """Run shell ``commands`` in the background from one bash script, all at once or
+    each at its offset (seconds); CPU seconds of everything it ran, and wall seconds.
+    """
+    lines, previous = [], 0.0
+    for i, command in enumerate(commands):
         if offsets:
             lines.append(f"sleep {max(0.0, offsets[i] - previous):.3f}")
             previous = offsets[i]
-        # The issue's command as written (its default log level and stats included);
-        # -timeout (socket I/O, µs) only keeps a stuck test server from hanging the run.
-        lines.append(f"ffmpeg -rtsp_transport tcp -timeout 20000000 "
-                     f"-i {url} -t {duration} -c copy {folder}/floor_{i}.mp4 &")
+        lines.append(f"{command} &")
     lines.append("wait")
-    script = os.path.join(folder, "floor.sh")
-    with open(script, "w", encoding="ascii") as handle:
-        handle.write("\n".join(lines) + "\n")
     before, start = children_cpu(), time.monotonic()
-    subprocess.run(["bash", script], check=False, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=duration + 120)
-    cpu, wall = children_cpu() - before, time.monotonic() - start
-    clips = sum(os.path.getsize(os.path.join(folder, f"floor_{i}.mp4")) > 0
-                for i in range(len(urls)) if os.path.exists(os.path.join(folder, f"floor_{i}.mp4")))
+    subprocess.run(["bash", "-c", "\n".join(lines)], check=False, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+    return children_cpu() - before, time.monotonic() - start
+
+
+def run_floor(urls: list[str], duration: int, folder: str, offsets: list[float] | None = None) -> dict:
+    """N plain ffmpeg from a shell script, at once or at ``offsets``; CPU of all of them."""
+    # The issue's command as written (its default log level and stats included);
+    # -timeout (socket I/O, µs) only keeps a stuck test server from hanging the run.
+    outputs = [os.path.join(folder, f"floor_{i}.mp4") for i in range(len(urls))]
+    cpu, wall = run_staggered(
+        [f"ffmpeg -rtsp_transport tcp -timeout 20000000 -i {url} -t {duration} -c copy {out}"
+         for url, out in zip(urls, outputs)], offsets, timeout=duration + 120)
+    clips = sum(os.path.exists(out) and os.path.getsize(out) > 0 for out in outputs)
     return {"cpu": cpu, "wall": wall, "clips": clips}
 
 
@@ -71,17 +76,7 @@ def run_startups(count: int, offsets: list[float] | None = None) -> float:
     Shows how much of the floor's advantage over spread starts is process
     start-up alone (dynamic linking of ffmpeg's ~200 libraries), no RTSP involved.
     """
-    lines, previous = [], 0.0
-    for i in range(count):
-        if offsets:
-            lines.append(f"sleep {max(0.0, offsets[i] - previous):.3f}")
-            previous = offsets[i]
-        lines.append("ffmpeg -version >/dev/null &")
-    lines.append("wait")
-    before = children_cpu()
-    subprocess.run(["bash", "-c", "\n".join(lines)], check=False, stdin=subprocess.DEVNULL,
-                   timeout=120)
-    return children_cpu() - before
+    return run_staggered(["ffmpeg -version"] * count, offsets, timeout=120)[0]
 
 
 def clip_seconds(path: str) -> float:

@@ -45,7 +45,7 @@ class StatusPublisher:
         self._holding = False
 
     def maybe_publish(self, daemon, now: float, wall: float) -> None:
-        """Publish when a beat is due or a task changed state (not more than 5 times a second)."""
+        """Publish when a beat is due or a task changed state (at most every MIN_GAP_SECONDS)."""
         since = now - self._last_write
         if since < MIN_GAP_SECONDS:
             return
