@@ -199,14 +199,15 @@ class Recording:
             self.watcher.unwatch(pipe)
             pipe.close()
         prog = self.progress.progress
+        stderr = self.stderr.text()
         obs = Observation(
             requested_seconds=self.planned.duration, recorded_seconds=prog.seconds,
-            frames=prog.frames, exit_code=self.proc.returncode, stderr=self.stderr.text(),
+            frames=prog.frames, exit_code=self.proc.returncode, stderr=stderr,
             last_line=self.stderr.last_line(), cancelled=self._flags.get("cancelled", False),
             connect_timeout=self._flags.get("connect_timeout", False),
             read_timeout=self._flags.get("read_timeout", False),
             overstayed=self._flags.get("overstayed", False),
-            write_failed=_write_failure(self.stderr.text()))
+            write_failed=_write_failure(stderr))
         status, message = classify(obs)
         self._finish_now(wall, status, mask_in_text(message, [self.stream["rtsp_url"]]))
         log.info("task %d stream %d: %s (%d) %.1fs %d frames %s", self.planned.task_id,
