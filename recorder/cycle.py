@@ -122,13 +122,8 @@ class Cycle:
 
     def stats(self) -> dict:
         """Counters of SPEC's scheduler summary."""
-        statuses = [t.status for t in self.tasks]
-        stats = {"total_tasks": len(statuses),
-                 "completed_tasks": statuses.count(st.COMPLETED),
-                 "failed_tasks": sum(s in st.FAILED for s in statuses),
-                 "cancelled_tasks": statuses.count(st.CANCELLED),
-                 "max_concurrent_used": self.max_concurrent_used}
-        return stats
+        return {**st.tally(t.status for t in self.tasks),
+                "max_concurrent_used": self.max_concurrent_used}
 
     def not_scheduled(self) -> list[dict]:
         """The streams left out of the plan, with their reasons."""

@@ -24,7 +24,7 @@ from shared.control_file import DEFAULT as NO_CONTROL, load_control, restore_con
 from shared.output_rule import check_output_directory
 from shared.errors import ConfigError, PatrolError
 from shared.output_tree import OutputDir
-from shared.status_file import read_status
+from shared.status_file import completion_rate, read_status
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
 
@@ -113,19 +113,13 @@ class Daemon:
                             status_name=st.status_name(code),
                             error_message="录制守护进程意外退出, 任务中断")
             tasks.append(task)
-        stats = {key: 0 for key in ("completed_tasks", "failed_tasks", "cancelled_tasks")}
-        for task in tasks:
-            code = task.get("status")
-            stats["completed_tasks"] += code == st.COMPLETED
-            stats["failed_tasks"] += code in st.FAILED
-            stats["cancelled_tasks"] += code == st.CANCELLED
+        stats = st.tally(task.get("status") for task in tasks)
         report = {"summary": {"cycle": old["current_cycle"], "cycle_dir": cycle["dir"],
                               "start_time": cycle.get("start_time", ""), "end_time": "",
                               "total_duration": cycle.get("total_seconds", 0),
-                              "total_tasks": len(tasks), **stats,
+                              **stats,
                               "max_concurrent_used": old["stats"].get("max_concurrent_used", 0),
-                              "completion_rate": round(stats["completed_tasks"] / len(tasks), 4)
-                              if tasks else 0.0,
+                              "completion_rate": completion_rate(stats),
                               "not_scheduled": len(old["not_scheduled"]),
                               "interrupted": "录制守护进程意外退出"},
                   "schedule_info": old["schedule_info"], "tasks": tasks,

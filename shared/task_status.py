@@ -1,6 +1,8 @@
 """Task status codes 0-9 and their names, as in SPEC "Task status codes" (no dependencies)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 PENDING = 0
 CONNECTING = 1
 CONNECTED = 2
@@ -33,3 +35,11 @@ FINISHED = frozenset({COMPLETED, CANCELLED}) | FAILED
 def status_name(code: int) -> str:
     """The Chinese name of ``code`` (``"未知"`` for a code we never write)."""
     return NAMES.get(code, "未知")
+
+
+def tally(statuses: Iterable[int]) -> dict[str, int]:
+    """A cycle's task counters as SPEC names them: total, completed, failed, cancelled."""
+    codes = list(statuses)
+    return {"total_tasks": len(codes), "completed_tasks": codes.count(COMPLETED),
+            "failed_tasks": sum(code in FAILED for code in codes),
+            "cancelled_tasks": codes.count(CANCELLED)}

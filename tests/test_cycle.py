@@ -36,12 +36,14 @@ def count_publishes(cycle: Cycle) -> collections.Counter:
 
 
 def tick_until_done(cycle: Cycle, now: float) -> None:
+    """Tick with the cycle's clock a second further each round (a stop's grace runs out)."""
     deadline = time.monotonic() + 10
     watcher = cycle.tasks[0].watcher
     while not cycle.done:
         assert time.monotonic() < deadline, "the cycle never ended"
         watcher.dispatch(0.05)
         cycle.tick(now, WALL + now)
+        now += 1.0
 
 
 def test_cancel_stops_live_tasks_cancels_pending_ones_and_publishes_each_once(tmp_path) -> None:
@@ -84,3 +86,10 @@ def test_next_start_is_the_earliest_pending_offset(tmp_path) -> None:
     cycle.cancel(1.0, WALL + 1)
     assert cycle.seconds_to_next_start(1.0) == float("inf")
     tick_until_done(cycle, 2.0)
+
+
+def test_tally_counts_each_verdict_once() -> None:
+    codes = [st.COMPLETED, st.COMPLETED, st.TIMEOUT, st.CONNECTION_ERROR, st.CANCELLED,
+             st.RECORDING]
+    assert st.tally(iter(codes)) == {"total_tasks": 6, "completed_tasks": 2, "failed_tasks": 2,
+                                     "cancelled_tasks": 1}

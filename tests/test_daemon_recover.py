@@ -72,6 +72,10 @@ def test_recovery_finds_the_cycle_where_it_was_recorded_after_an_output_folder_c
     report = json.loads((folder / "rtsp_report.json").read_text(encoding="utf-8"))
     assert [t["status"] for t in report["tasks"]] == [st.CANCELLED, st.CANCELLED]
     assert report["summary"]["interrupted"] and report["summary"]["cycle"] == 3
+    assert {key: report["summary"][key] for key in (
+        "total_tasks", "completed_tasks", "failed_tasks", "cancelled_tasks", "completion_rate")
+    } == {"total_tasks": 2, "completed_tasks": 0, "failed_tasks": 0, "cancelled_tasks": 2,
+          "completion_rate": 0.0}
     assert not (tmp_path / "new").exists()
 
 
