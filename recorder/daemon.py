@@ -33,10 +33,11 @@ log = logging.getLogger(__name__)
 # control and config files are watched, and start/stop must act within 1 s.
 TICK_SECONDS = 0.2
 IDLE_TICK_SECONDS = 0.25
-# ffmpeg's output is read in batches: with hundreds of recordings, one wakeup
-# per progress block would be hundreds a second. A pipe holds 64 KiB and each
-# ffmpeg writes ~300 bytes a second, so a short wait loses nothing.
-READ_BATCH_SECONDS = 0.05
+# ffmpeg's output is read in batches, one per tick: with hundreds of recordings,
+# one wakeup per progress block would be hundreds a second. A pipe holds 64 KiB
+# and each ffmpeg writes ~300 bytes a second, so the wait loses nothing; an exit
+# is seen at the next batch, within a tick, like a watchdog's verdict.
+READ_BATCH_SECONDS = TICK_SECONDS
 SHUTDOWN_SECONDS = 10.0
 # Below the free-space floor no cycle starts; the floor is checked again this often.
 LOW_SPACE_RETRY_SECONDS = 5.0
