@@ -8,6 +8,8 @@ import sys
 import threading
 
 from recorder.daemon import Daemon
+from recorder.ffmpeg_preload import find_preload
+from recorder.processes import ProcessRunner
 from shared import settings
 from shared.errors import LockTimeout
 
@@ -17,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recorder", description=__doc__)
     parser.add_argument("--config", help=f"config file (default ${settings.CONFIG_ENV} or ./config.json)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
+    parser.add_argument("--ffmpeg-preload", default="auto", choices=("auto", "off"),
+                        help="auto: load a few of ffmpeg's libraries first when that keeps "
+                             "every symbol binding (cheaper start-ups; checked at start)")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -30,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    daemon = Daemon(settings.config_path(args.config))
+    preload = find_preload() if args.ffmpeg_preload == "auto" else ()
+    daemon = Daemon(settings.config_path(args.config), runner=ProcessRunner(preload))
     logging.getLogger("recorder").info("recorder starting with %s", daemon.config_path)
     try:
         daemon.run(stop)

@@ -27,6 +27,9 @@ def _die_with_parent() -> None:
 # which spares copying the daemon's page tables at every one of hundreds of
 # spawns per cycle.
 _SETPRIV = shutil.which("setpriv")
+# Sets LD_PRELOAD for ffmpeg alone: in setpriv's environment it would make
+# setpriv itself load the libraries (see recorder/ffmpeg_preload.py).
+_ENV = shutil.which("env")
 # ffmpeg runs a few steps below the daemon: when hundreds of start-ups saturate
 # the CPUs, the daemon (and the API beside it) still get a core when they need
 # one, so starts stay on time, watchdogs fire on time and a stop acts at once.
@@ -49,11 +52,23 @@ def _lower_priority(pid: int) -> None:
 
 
 class ProcessRunner:
-    """Every spawn and kill of the recorder goes through here; tests replace it with a fake."""
+    """Every spawn and kill of the recorder goes through here; tests replace it with a fake.
+
+    ``preload``: shared libraries the recordings' ffmpeg loads first (``LD_PRELOAD``),
+    chosen by :func:`recorder.ffmpeg_preload.find_preload`.
+    """
+
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
+        self.preload = preload
 
     def spawn(self, argv: list[str]) -> subprocess.Popen:
         """Start ``argv`` with stdout/stderr pipes in its own session, killed if we die."""
         options: dict = {}
+        preload = " ".join(self.preload)
+        if preload and _SETPRIV and _ENV:
+            argv = [_ENV, f"LD_PRELOAD={preload}", *argv]
+        elif preload:
+            options["env"] = {**os.environ, "LD_PRELOAD": preload}
         if _SETPRIV:
             argv = [_SETPRIV, "--pdeathsig", "KILL", *argv]
         else:

@@ -1,0 +1,145 @@
+"""Cheaper ffmpeg start-ups: which of ffmpeg's libraries the dynamic loader should load first.
+
+Debian's ffmpeg links ~215 shared libraries, all bound at start (BIND_NOW).
+Each of its ~42,000 symbol references is looked up library by library along
+the loader's search order, and a library deep in that order that binds many
+symbols to itself (libcrypto, libepoxy, liblapack, …) pays for every library
+before it: ~3.7 million hash-filter checks per start, about 40 % of a start's
+CPU. Loading those few libraries first (``LD_PRELOAD``) cuts the checks by
+half. Only the search order changes, so the choice is kept only if every
+symbol reference binds to the same library as without it, which is checked
+with the loader's own trace (``LD_DEBUG=bindings``) when the recorder starts.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+# A library moved to the front costs one more check for each lookup of every
+# other library: worth it only when it saves more checks than that.
+MAX_PRELOADED = 32
+TRACE_TIMEOUT_SECONDS = 30.0
+
+_BINDING_RE = re.compile(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: \w+ symbol `([^']*)'(.*)$")
+
+# One traced start: the loader's trace (LD_DEBUG output) of ``ffmpeg -version``
+# with these libraries preloaded ("" when it could not run).
+Tracer = Callable[[tuple[str, ...]], str]
+
+
+def search_order(trace: str) -> list[str]:
+    """The global search order the loader used: the main program's scope 0."""
+    lines = trace.splitlines()
+    for i, line in enumerate(lines):
+        if "Initial object scopes" in line:
+            for scope in lines[i + 1:i + 4]:
+                if " scope 0:" in scope:
+                    return scope.split(" scope 0:", 1)[1].split()
+    return []
+
+
+def bindings(trace: str) -> Counter:
+    """Every symbol reference, as (referencing library, symbol, version, defining library)."""
+    found: Counter = Counter()
+    for line in trace.splitlines():
+        match = _BINDING_RE.search(line)
+        if match:
+            source, target, symbol, version = match.groups()
+            found[(source, symbol, version.strip(), target)] += 1
+    return found
+
+
+def choose(order: list[str], bound: Counter, limit: int = MAX_PRELOADED) -> tuple[str, ...]:
+    """The libraries worth loading first, in their original order.
+
+    A library at position p that defines n looked-up symbols costs about n × p
+    checks where it is, about n at the front, and adds one check to each of
+    the other lookups there: it is moved when n × p exceeds all lookups.
+    """
+    position = {path: index for index, path in enumerate(order)}
+    lookups = sum(bound.values())
+    per_library: Counter = Counter()
+    for (_, _, _, target), count in bound.items():
+        per_library[target] += count
+    main = order[0] if order else ""
+    worth = [(count * position[path], path) for path, count in per_library.items()
+             if path in position and path != main and path.startswith("/")
+             and count * position[path] > lookups]
+    picked = [path for _, path in sorted(worth, reverse=True)[:limit]]
+    return tuple(sorted(picked, key=position.__getitem__))
+
+
+def plan(trace: Tracer, rounds: int = 6) -> tuple[str, ...]:
+    """The preload to use, or () when none is worth it or it would change a binding.
+
+    Loading a library early also loads its dependencies early, so a symbol two
+    libraries define (``frexp`` in libm and libc) could bind elsewhere: the
+    library it bound to before is then loaded first too, and the check runs
+    again, a few rounds at most.
+    """
+    plain = trace(())
+    order, bound = search_order(plain), bindings(plain)
+    if not order or not bound:
+        return ()
+    chosen = choose(order, bound)
+    position = {path: index for index, path in enumerate(order)}
+    for _ in range(rounds):
+        if not chosen:
+            return ()
+        moved = bound - bindings(trace(chosen))
+        if not moved:
+            return chosen
+        keep_first = {target for (_, _, _, target) in moved
+                      if target in position and position[target] > 0} - set(chosen)
+        if not keep_first:
+            break
+        chosen = tuple(sorted({*chosen, *keep_first}, key=position.__getitem__))
+    log.warning("ffmpeg start-up: no library order found that keeps every symbol binding; "
+                "ffmpeg loads its libraries in its own order")
+    return ()
+
+
+def trace_ffmpeg(ffmpeg_binary: str, preload: tuple[str, ...]) -> str:
+    """The loader's trace of one ``ffmpeg -version`` start ("" when it cannot run)."""
+    path = shutil.which(ffmpeg_binary)
+    if path is None:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="ffmpeg-preload-") as folder:
+        env = {**os.environ, "LD_DEBUG": "scopes,bindings",
+               "LD_DEBUG_OUTPUT": os.path.join(folder, "trace")}
+        if preload:
+            env["LD_PRELOAD"] = " ".join(preload)
+        try:
+            subprocess.run([path, "-version"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=env, timeout=TRACE_TIMEOUT_SECONDS,
+                           check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        texts = []
+        for name in sorted(os.listdir(folder)):  # one file per process: trace.<pid>
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as handle:
+                texts.append(handle.read())
+        return "".join(texts)
+
+
+def find_preload(ffmpeg_binary: str = "ffmpeg") -> tuple[str, ...]:
+    """The libraries to preload into every recording's ffmpeg (checked now; () if none).
+
+    An LD_PRELOAD of the operator's own is left as it is, and none is added.
+    """
+    if os.environ.get("LD_PRELOAD"):
+        log.info("ffmpeg start-up: LD_PRELOAD is set already; the library order is left alone")
+        return ()
+    chosen = plan(lambda preload: trace_ffmpeg(ffmpeg_binary, preload))
+    if chosen:
+        log.info("ffmpeg start-up: %d of its libraries load first (same symbol bindings, "
+                 "checked): %s", len(chosen), " ".join(os.path.basename(p) for p in chosen))
+    return chosen

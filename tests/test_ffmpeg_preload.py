@@ -1,0 +1,119 @@
+"""Choosing which of ffmpeg's libraries load first: cheaper start-ups, the same symbol bindings."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from recorder import ffmpeg_preload as fp
+from recorder.processes import ProcessRunner
+
+LIB = "/lib/x86_64-linux-gnu/"
+
+
+def trace_text(order: list[str], bound: list[tuple[str, str, str]]) -> str:
+    """An LD_DEBUG=scopes,bindings trace: the search order, then (referrer, symbol, definer) lines."""
+    lines = ["     7:\t", "     7:\tInitial object scopes", "     7:\tobject=ffmpeg [0]",
+             "     7:\t scope 0: " + " ".join(order), "     7:\t"]
+    lines += [f"     7:\tbinding file {src} [0] to {dst} [0]: normal symbol `{sym}' [V_1]"
+              for src, sym, dst in bound]
+    return "\n".join(lines) + "\n"
+
+
+# ffmpeg, then ten libraries; the deep one (libdeep, 10th) binds 40 symbols to
+# itself, every other lookup lands in libc (1st, already in front).
+ORDER = ["ffmpeg", LIB + "libc.so.6", LIB + "libavcodec.so"] + [
+    LIB + f"libfiller{i}.so" for i in range(7)] + [LIB + "libdeep.so"]
+DEEP = [(LIB + "libdeep.so", f"deep_{i}", LIB + "libdeep.so") for i in range(40)]
+LIBC = [(LIB + "libavcodec.so", f"c_{i}", LIB + "libc.so.6") for i in range(40)]
+
+
+def test_the_search_order_and_every_binding_are_read_from_the_loaders_trace() -> None:
+    text = trace_text(ORDER, DEEP[:2] + LIBC[:1])
+    assert fp.search_order(text) == ORDER
+    assert fp.bindings(text) == {(LIB + "libdeep.so", "deep_0", "[V_1]", LIB + "libdeep.so"): 1,
+                                 (LIB + "libdeep.so", "deep_1", "[V_1]", LIB + "libdeep.so"): 1,
+                                 (LIB + "libavcodec.so", "c_0", "[V_1]", LIB + "libc.so.6"): 1}
+    assert fp.search_order("no scopes here") == []
+
+
+def test_only_a_deep_library_with_many_lookups_is_worth_loading_first() -> None:
+    bound = fp.bindings(trace_text(ORDER, DEEP + LIBC))
+    # libdeep: 40 lookups x position 10 = 400 checks > 80 lookups in all: moved.
+    # libc: 40 x 1 = 40, not more than 80: stays. ffmpeg itself never moves.
+    assert fp.choose(ORDER, bound) == (LIB + "libdeep.so",)
+    few = fp.bindings(trace_text(ORDER, DEEP[:4] + LIBC))
+    assert fp.choose(ORDER, few) == ()  # 4 x 10 = 40 < 44 lookups
+
+
+def test_the_preload_is_kept_when_every_binding_stays_the_same() -> None:
+    text = trace_text(ORDER, DEEP + LIBC)
+    asked = []
+
+    def tracer(preload: tuple[str, ...]) -> str:
+        asked.append(preload)
+        return text
+
+    assert fp.plan(tracer) == (LIB + "libdeep.so",)
+    assert asked == [(), (LIB + "libdeep.so",)]
+
+
+def test_a_binding_that_would_move_brings_the_library_it_bound_to_forward_too() -> None:
+    # frexp is in libm and libc; libm comes first. Loading libdeep first would load its
+    # dependency libc early and bind frexp there, unless libm is loaded first as well.
+    libm = LIB + "libm.so.6"
+    order = ORDER[:1] + [libm] + ORDER[1:]
+    frexp_libm = [(LIB + "libavcodec.so", "frexp", libm)]
+    frexp_libc = [(LIB + "libavcodec.so", "frexp", LIB + "libc.so.6")]
+
+    def tracer(preload: tuple[str, ...]) -> str:
+        moved = preload and libm not in preload
+        return trace_text(order, DEEP + LIBC + (frexp_libc if moved else frexp_libm))
+
+    assert fp.plan(tracer) == (libm, LIB + "libdeep.so")
+
+
+def test_no_preload_when_the_bindings_cannot_be_kept_or_nothing_could_be_traced() -> None:
+    def tracer(preload: tuple[str, ...]) -> str:
+        # With any preload, the deep library's own symbols bind elsewhere: no fix exists.
+        target = ORDER[0] if preload else LIB + "libdeep.so"
+        return trace_text(ORDER, [(s, sym, target) for s, sym, _ in DEEP] + LIBC)
+
+    assert fp.plan(tracer) == ()
+    assert fp.plan(lambda preload: "") == ()
+
+
+def test_an_ld_preload_of_the_operators_own_is_left_alone(monkeypatch) -> None:
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/libsomething.so")
+    monkeypatch.setattr(fp, "trace_ffmpeg", lambda *args: pytest.fail("traced anyway"))
+    assert fp.find_preload() == ()
+
+
+def test_ffmpeg_alone_gets_the_preload(tmp_path) -> None:
+    # The setpriv in front must not load the libraries itself; only the command does.
+    script = tmp_path / "show.sh"
+    script.write_text('#!/bin/sh\necho "preload=$LD_PRELOAD"\n')
+    script.chmod(0o755)
+    runner = ProcessRunner(preload=(LIB + "libc.so.6", LIB + "libm.so.6"))
+    proc = runner.spawn([str(script)])
+    out, _ = proc.communicate(timeout=10)
+    assert out.decode().strip() == f"preload={LIB}libc.so.6 {LIB}libm.so.6"
+    plain = ProcessRunner().spawn([str(script)])
+    assert plain.communicate(timeout=10)[0].decode().strip() == "preload="
+
+
+@pytest.mark.integration
+def test_debians_ffmpeg_gets_a_preload_that_keeps_every_binding() -> None:
+    chosen = fp.find_preload()
+    assert chosen, "no library of ffmpeg found worth loading first"
+    assert all(os.path.isabs(path) for path in chosen)
+    # Checked again here, independently of plan()'s own check.
+    plain = fp.bindings(fp.trace_ffmpeg("ffmpeg", ()))
+    assert plain and fp.bindings(fp.trace_ffmpeg("ffmpeg", chosen)) == plain
+    # And ffmpeg still works with it.
+    env = {**os.environ, "LD_PRELOAD": " ".join(chosen)}
+    done = subprocess.run(["ffmpeg", "-hide_banner", "-f", "lavfi", "-i", "testsrc=d=1",
+                           "-f", "null", "-"], env=env, capture_output=True, check=False,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
