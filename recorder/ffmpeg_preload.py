@@ -12,11 +12,13 @@ with the loader's own trace (``LD_DEBUG=bindings``) when the recorder starts.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 # other library: worth it only when it saves more checks than that.
 MAX_PRELOADED = 32
 TRACE_TIMEOUT_SECONDS = 30.0
+CHECK_TIMEOUT_SECONDS = 120.0
 
 _BINDING_RE = re.compile(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: \w+ symbol `([^']*)'(.*)$")
 
@@ -133,13 +136,43 @@ def trace_ffmpeg(ffmpeg_binary: str, preload: tuple[str, ...]) -> str:
 def find_preload(ffmpeg_binary: str = "ffmpeg") -> tuple[str, ...]:
     """The libraries to preload into every recording's ffmpeg (checked now; () if none).
 
-    An LD_PRELOAD of the operator's own is left as it is, and none is added.
+    The check runs in a Python process of its own: the traces it reads take
+    ~20 MB that the recorder would otherwise keep for its whole life. An
+    LD_PRELOAD of the operator's own is left as it is, and none is added.
     """
     if os.environ.get("LD_PRELOAD"):
         log.info("ffmpeg start-up: LD_PRELOAD is set already; the library order is left alone")
         return ()
-    chosen = plan(lambda preload: trace_ffmpeg(ffmpeg_binary, preload))
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
+    try:
+        done = subprocess.run([sys.executable, "-m", __name__, ffmpeg_binary],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env,
+                              text=True, timeout=CHECK_TIMEOUT_SECONDS, check=False)
+        chosen = tuple(json.loads(done.stdout))
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        log.warning("ffmpeg start-up: the check of its library order failed (%s); ffmpeg "
+                    "loads its libraries in its own order", exc)
+        return ()
+    if not all(isinstance(path, str) and os.path.isabs(path) for path in chosen):
+        log.warning("ffmpeg start-up: the check of its library order answered %r; not used",
+                    done.stdout[:200])
+        return ()
     if chosen:
         log.info("ffmpeg start-up: %d of its libraries load first (same symbol bindings, "
                  "checked): %s", len(chosen), " ".join(os.path.basename(p) for p in chosen))
     return chosen
+
+
+def main(argv: list[str]) -> int:
+    """The check itself: print the preload for ``argv[0]`` (ffmpeg) as a JSON list."""
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    binary = argv[0] if argv else "ffmpeg"
+    print(json.dumps(list(plan(lambda preload: trace_ffmpeg(binary, preload)))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -90,6 +90,23 @@ def test_an_ld_preload_of_the_operators_own_is_left_alone(monkeypatch) -> None:
     assert fp.find_preload() == ()
 
 
+@pytest.mark.parametrize("answer", ["", "not json", '["relative/libc.so.6"]', '[1]'])
+def test_a_check_that_fails_or_answers_nonsense_means_no_preload(monkeypatch, answer) -> None:
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.setattr(fp.subprocess, "run", lambda *args, **kwargs: subprocess.CompletedProcess(
+        args[0], 0, stdout=answer))
+    assert fp.find_preload() == ()
+
+
+def test_a_check_that_hangs_means_no_preload(monkeypatch) -> None:
+    def hang(argv, **kwargs):
+        raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
+
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.setattr(fp.subprocess, "run", hang)
+    assert fp.find_preload() == ()
+
+
 def test_ffmpeg_alone_gets_the_preload(tmp_path) -> None:
     # The setpriv in front must not load the libraries itself; only the command does.
     script = tmp_path / "show.sh"
