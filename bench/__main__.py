@@ -1,6 +1,7 @@
 """``python -m bench [--quick] [NAME ...]``: run the benchmarks and print one table.
 
-Names: recorder_overhead, ffmpeg_options, verdicts, api_tree, tasks_rps (default: all).
+Names: recorder_overhead, ffmpeg_startup, ffmpeg_options, verdicts, api_tree, tasks_rps
+(default: all).
 Raw figures land in bench/results/<name>.json; docs/PERFORMANCE.md explains them.
 """
 from __future__ import annotations
@@ -11,7 +12,8 @@ import sys
 
 from bench.common import machine, print_table
 
-ALL = ("recorder_overhead", "ffmpeg_options", "verdicts", "api_tree", "tasks_rps")
+ALL = ("recorder_overhead", "ffmpeg_startup", "ffmpeg_options", "verdicts", "api_tree",
+       "tasks_rps")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,7 +168,7 @@ def run_daemon(urls: list[str], duration: int, folder: str, slack: int = SLACK_S
 
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="4 and 16 streams, 5 s clips")
+    parser.add_argument("--quick", action="store_true", help="16 streams, 5 s clips, one round")
     parser.add_argument("--sizes", type=int, nargs="*")
     parser.add_argument("--duration", type=int)
     parser.add_argument("--rounds", type=int,
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--ffmpeg-preload", choices=("auto", "off"), default="auto",
                         help="the recorder's --ffmpeg-preload (default auto, as in production)")
     args = parser.parse_args(argv)
-    sizes = args.sizes or ([4, 16] if args.quick else [16, 64, 128])
+    sizes = args.sizes or ([16] if args.quick else [16, 64, 128])
     duration = args.duration or (5 if args.quick else 15)
     rounds = args.rounds or (1 if args.quick else 3)
     rows: list[Row] = []
