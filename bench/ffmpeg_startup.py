@@ -37,11 +37,12 @@ def startups_cpu(count: int, offsets: list[float] | None, preload: tuple[str, ..
 
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="16 starts, 2 rounds")
+    parser.add_argument("--quick", action="store_true", help="16 starts, 4 rounds")
     parser.add_argument("--count", type=int, default=16)
-    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--rounds", type=int, help="default 8 (quick 4): each run in each place "
+                        "of the order as often")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (2 if args.quick else 6)
+    rounds = args.rounds or (4 if args.quick else 8)
     preload = find_preload()
     plan = plan_cycle([{"weight": 1.0, "duration_seconds": 15}] * args.count,
                       window(15, SLACK_SECONDS), args.count)

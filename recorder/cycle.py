@@ -94,6 +94,11 @@ class Cycle:
             return float("inf")  # a task's end (its pipes closing) wakes the loop
         return max(0.0, self.started + self._pending[0].planned.offset - now)
 
+    def waiting_for_slot(self, now: float) -> bool:
+        """True when a task is due but every slot is taken: a task's end starts it."""
+        return (not self.cancelled and bool(self._pending) and len(self._live) >= self._cap
+                and self.started + self._pending[0].planned.offset <= now)
+
     def cancel(self, now: float, wall: float) -> None:
         """Stop the cycle: pending tasks are cancelled, running ones stopped gracefully."""
         self.cancelled = True

@@ -38,6 +38,8 @@ IDLE_TICK_SECONDS = 0.25
 # and each ffmpeg writes ~300 bytes a second, so the wait loses nothing; an exit
 # is seen at the next batch, within a tick, like a watchdog's verdict.
 READ_BATCH_SECONDS = TICK_SECONDS
+# ...except while a due task waits for a slot: an exit (its pipes closing) starts it.
+SLOT_WAIT_READ_SECONDS = 0.05
 SHUTDOWN_SECONDS = 10.0
 # Below the free-space floor no cycle starts; the floor is checked again this often.
 LOW_SPACE_RETRY_SECONDS = 5.0
@@ -341,7 +343,9 @@ class Daemon:
                               if self.cycle is not None else float("inf"))
             due = min(next_step, start_at)
             if self.watcher.watching:
-                pause = min(due, last_read + READ_BATCH_SECONDS) - now
+                batch = (SLOT_WAIT_READ_SECONDS if self.cycle is not None
+                         and self.cycle.waiting_for_slot(now) else READ_BATCH_SECONDS)
+                pause = min(due, last_read + batch) - now
                 if pause > 0 and stop.wait(pause):
                     break
                 ended = self.watcher.dispatch(max(0.0, due - self.clock()))

@@ -28,8 +28,12 @@ log = logging.getLogger(__name__)
 # A library moved to the front costs one more check for each lookup of every
 # other library: worth it only when it saves more checks than that.
 MAX_PRELOADED = 32
+# Libraries brought forward to keep bindings come on top, up to this many in all.
+MAX_WITH_KEPT_BINDINGS = 48
 TRACE_TIMEOUT_SECONDS = 30.0
-CHECK_TIMEOUT_SECONDS = 120.0
+CHECK_TIMEOUT_SECONDS = 60.0
+# LD_PRELOAD is split on spaces and colons: a path with either cannot be listed.
+_UNLISTABLE = re.compile(r"[\s:]")
 
 _BINDING_RE = re.compile(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: \w+ symbol `([^']*)'(.*)$")
 
@@ -49,14 +53,21 @@ def search_order(trace: str) -> list[str]:
     return []
 
 
-def bindings(trace: str) -> Counter:
-    """Every symbol reference, as (referencing library, symbol, version, defining library)."""
+def bindings(trace: str) -> Counter | None:
+    """Every symbol reference, as (referencing library, symbol, version, defining library).
+
+    None when a binding line cannot be read (a library path with a space): a
+    binding that could not be compared cannot be said to stay the same.
+    """
     found: Counter = Counter()
     for line in trace.splitlines():
+        if "binding file " not in line:
+            continue
         match = _BINDING_RE.search(line)
-        if match:
-            source, target, symbol, version = match.groups()
-            found[(source, symbol, version.strip(), target)] += 1
+        if not match:
+            return None
+        source, target, symbol, version = match.groups()
+        found[(source, symbol, version.strip(), target)] += 1
     return found
 
 
@@ -90,19 +101,22 @@ def plan(trace: Tracer, rounds: int = 6) -> tuple[str, ...]:
     """
     plain = trace(())
     order, bound = search_order(plain), bindings(plain)
-    if not order or not bound:
+    if not order or not bound or any(_UNLISTABLE.search(path) for path in order):
         return ()
     chosen = choose(order, bound)
     position = {path: index for index, path in enumerate(order)}
     for _ in range(rounds):
-        if not chosen:
+        if not chosen or len(chosen) > MAX_WITH_KEPT_BINDINGS:
             return ()
-        moved = bound - bindings(trace(chosen))
-        if not moved:
+        preloaded = bindings(trace(chosen))
+        if not preloaded:  # ffmpeg did not start with it, or its trace is unreadable
+            return ()
+        if preloaded == bound:
             return chosen
+        moved = bound - preloaded
         keep_first = {target for (_, _, _, target) in moved
                       if target in position and position[target] > 0} - set(chosen)
-        if not keep_first:
+        if not keep_first:  # nothing to bring forward, or only new bindings appeared
             break
         chosen = tuple(sorted({*chosen, *keep_first}, key=position.__getitem__))
     log.warning("ffmpeg start-up: no library order found that keeps every symbol binding; "
@@ -111,21 +125,28 @@ def plan(trace: Tracer, rounds: int = 6) -> tuple[str, ...]:
 
 
 def trace_ffmpeg(ffmpeg_binary: str, preload: tuple[str, ...]) -> str:
-    """The loader's trace of one ``ffmpeg -version`` start ("" when it cannot run)."""
+    """The loader's trace of one ``ffmpeg -version`` start ("" when it did not run well).
+
+    LD_BIND_NOW makes the loader bind every reference at start, also those of
+    libraries that would bind a function only when it is first called, so the
+    trace covers what a recording calls later too.
+    """
     path = shutil.which(ffmpeg_binary)
     if path is None:
         return ""
     with tempfile.TemporaryDirectory(prefix="ffmpeg-preload-") as folder:
-        env = {**os.environ, "LD_DEBUG": "scopes,bindings",
+        env = {**os.environ, "LD_DEBUG": "scopes,bindings", "LD_BIND_NOW": "1",
                "LD_DEBUG_OUTPUT": os.path.join(folder, "trace")}
         if preload:
             env["LD_PRELOAD"] = " ".join(preload)
         try:
-            subprocess.run([path, "-version"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, env=env, timeout=TRACE_TIMEOUT_SECONDS,
-                           check=False)
+            done = subprocess.run([path, "-version"], stdin=subprocess.DEVNULL,
+                                  capture_output=True, env=env, timeout=TRACE_TIMEOUT_SECONDS,
+                                  check=False)
         except (OSError, subprocess.TimeoutExpired):
             return ""
+        if done.returncode != 0 or not done.stdout.startswith(b"ffmpeg version") or done.stderr:
+            return ""  # it must also start and run as well as without the preload
         texts = []
         for name in sorted(os.listdir(folder)):  # one file per process: trace.<pid>
             with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as handle:

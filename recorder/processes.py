@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import shutil
 import signal
 import subprocess
+import time
 
 _PR_SET_PDEATHSIG = 1
 try:
@@ -26,14 +28,30 @@ def _die_with_parent() -> None:
 # child needs no Python preexec_fn; without one, subprocess can use vfork,
 # which spares copying the daemon's page tables at every one of hundreds of
 # spawns per cycle.
-_SETPRIV = shutil.which("setpriv")
+SETPRIV = shutil.which("setpriv")
 # Sets LD_PRELOAD for ffmpeg alone: in setpriv's environment it would make
-# setpriv itself load the libraries (see recorder/ffmpeg_preload.py).
-_ENV = shutil.which("env")
+# setpriv itself load the libraries (see recorder/ffmpeg_preload.py). The exec
+# keeps the pid, and the death signal (env is not set-uid).
+ENV = shutil.which("env")
+# How often the preloaded libraries and ffmpeg are looked at for an upgrade.
+PRELOAD_RECHECK_SECONDS = 10.0
+log = logging.getLogger(__name__)
 # ffmpeg runs a few steps below the daemon: when hundreds of start-ups saturate
 # the CPUs, the daemon (and the API beside it) still get a core when they need
 # one, so starts stay on time, watchdogs fire on time and a stop acts at once.
 RECORDING_NICENESS = 5
+
+
+def _signature(paths: tuple[str, ...]) -> tuple:
+    """Identity of files (inode, size, mtime; None when missing): changes when one is replaced."""
+    found = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+            found.append((info.st_ino, info.st_size, info.st_mtime_ns))
+        except OSError:
+            found.append(None)
+    return tuple(found)
 
 
 def _lower_priority(pid: int) -> None:
@@ -60,17 +78,35 @@ class ProcessRunner:
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:
         self.preload = preload
+        # What the preload was checked against: an upgrade of ffmpeg or of one of
+        # these libraries voids the check (a removed path would also make the
+        # loader complain on ffmpeg's stderr at every start).
+        self._preload_basis = (*preload, shutil.which("ffmpeg") or "ffmpeg") if preload else ()
+        self._preload_signature = _signature(self._preload_basis)
+        self._preload_checked = time.monotonic()
+
+    def current_preload(self) -> tuple[str, ...]:
+        """The preload, dropped for good once what it was checked against changed."""
+        now = time.monotonic()
+        if self.preload and now - self._preload_checked >= PRELOAD_RECHECK_SECONDS:
+            self._preload_checked = now
+            if _signature(self._preload_basis) != self._preload_signature:
+                log.warning("ffmpeg start-up: ffmpeg or a library it loads first changed since "
+                            "the check; ffmpeg loads its libraries in its own order until the "
+                            "recorder restarts")
+                self.preload = ()
+        return self.preload
 
     def spawn(self, argv: list[str]) -> subprocess.Popen:
         """Start ``argv`` with stdout/stderr pipes in its own session, killed if we die."""
         options: dict = {}
-        preload = " ".join(self.preload)
-        if preload and _SETPRIV and _ENV:
-            argv = [_ENV, f"LD_PRELOAD={preload}", *argv]
+        preload = " ".join(self.current_preload())
+        if preload and SETPRIV and ENV:
+            argv = [ENV, f"LD_PRELOAD={preload}", *argv]
         elif preload:
             options["env"] = {**os.environ, "LD_PRELOAD": preload}
-        if _SETPRIV:
-            argv = [_SETPRIV, "--pdeathsig", "KILL", *argv]
+        if SETPRIV:
+            argv = [SETPRIV, "--pdeathsig", "KILL", *argv]
         else:
             options["preexec_fn"] = _die_with_parent
         proc = subprocess.Popen(

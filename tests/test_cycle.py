@@ -88,6 +88,17 @@ def test_next_start_is_the_earliest_pending_offset(tmp_path) -> None:
     tick_until_done(cycle, 2.0)
 
 
+def test_a_due_task_waits_for_a_slot_only_while_every_slot_is_taken(tmp_path) -> None:
+    cycle = make_cycle(tmp_path, ScriptRunner("sleep 30"), [0.0, 1.0, 3.0], cap=1)
+    assert not cycle.waiting_for_slot(0.0)  # a slot is free
+    cycle.tick(0.0, WALL)
+    assert not cycle.waiting_for_slot(0.5)  # the next one is not due yet
+    assert cycle.waiting_for_slot(1.0)  # due, and the only slot is taken
+    cycle.cancel(1.5, WALL + 1.5)
+    assert not cycle.waiting_for_slot(1.5)
+    tick_until_done(cycle, 2.0)
+
+
 def test_tally_counts_each_verdict_once() -> None:
     codes = [st.COMPLETED, st.COMPLETED, st.TIMEOUT, st.CONNECTION_ERROR, st.CANCELLED,
              st.RECORDING]

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from recorder import ffmpeg_preload as fp
+from recorder import processes
 from recorder.processes import ProcessRunner
 
 LIB = "/lib/x86_64-linux-gnu/"
@@ -74,6 +75,29 @@ def test_a_binding_that_would_move_brings_the_library_it_bound_to_forward_too() 
     assert fp.plan(tracer) == (libm, LIB + "libdeep.so")
 
 
+def test_a_trace_that_fails_while_checking_means_no_preload() -> None:
+    # An empty trace (ffmpeg crashed, timed out) must not read as "every binding moved".
+    good = trace_text(ORDER, DEEP + LIBC)
+    assert fp.plan(lambda preload: "" if preload else good) == ()
+
+
+def test_no_preload_when_a_library_path_could_not_be_written_in_ld_preload() -> None:
+    odd = ORDER[:-1] + ["/opt/odd:dir/libdeep.so"]
+    deep = [("/opt/odd:dir/libdeep.so", f"deep_{i}", "/opt/odd:dir/libdeep.so") for i in range(40)]
+    assert fp.plan(lambda preload: trace_text(odd, deep + LIBC)) == ()
+    spaced = trace_text(ORDER, DEEP + LIBC) + (
+        "     7:\tbinding file /opt/my libs/libx.so [0] to /lib/libc.so.6 [0]: normal symbol `f'\n")
+    assert fp.plan(lambda preload: spaced) == ()
+
+
+def test_a_binding_only_the_preloaded_run_has_is_a_change_too() -> None:
+    extra = [(LIB + "libavcodec.so", "only_with_preload", LIB + "libc.so.6")]
+    def tracer(preload: tuple[str, ...]) -> str:
+        return trace_text(ORDER, DEEP + LIBC + (extra if preload else []))
+
+    assert fp.plan(tracer) == ()
+
+
 def test_no_preload_when_the_bindings_cannot_be_kept_or_nothing_could_be_traced() -> None:
     def tracer(preload: tuple[str, ...]) -> str:
         # With any preload, the deep library's own symbols bind elsewhere: no fix exists.
@@ -107,17 +131,52 @@ def test_a_check_that_hangs_means_no_preload(monkeypatch) -> None:
     assert fp.find_preload() == ()
 
 
-def test_ffmpeg_alone_gets_the_preload(tmp_path) -> None:
-    # The setpriv in front must not load the libraries itself; only the command does.
+def test_ffmpeg_alone_gets_the_preload(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
     script = tmp_path / "show.sh"
     script.write_text('#!/bin/sh\necho "preload=$LD_PRELOAD"\n')
     script.chmod(0o755)
-    runner = ProcessRunner(preload=(LIB + "libc.so.6", LIB + "libm.so.6"))
-    proc = runner.spawn([str(script)])
+    spawned = []
+    real_popen = processes.subprocess.Popen
+
+    def popen(argv, **kwargs):
+        spawned.append((argv, kwargs))
+        return real_popen(argv, **kwargs)
+
+    monkeypatch.setattr(processes.subprocess, "Popen", popen)
+    preload = (LIB + "libc.so.6", LIB + "libm.so.6")
+    proc = ProcessRunner(preload=preload).spawn([str(script)])
     out, _ = proc.communicate(timeout=10)
     assert out.decode().strip() == f"preload={LIB}libc.so.6 {LIB}libm.so.6"
+    argv, kwargs = spawned[-1]
+    if processes.SETPRIV and processes.ENV:
+        # setpriv runs first without it (it would load the libraries itself); env sets it
+        # for the command alone.
+        assert "env" not in kwargs
+        assert argv[:3] == [processes.SETPRIV, "--pdeathsig", "KILL"]
+        assert argv[3:6] == [processes.ENV, "LD_PRELOAD=" + " ".join(preload), str(script)]
     plain = ProcessRunner().spawn([str(script)])
     assert plain.communicate(timeout=10)[0].decode().strip() == "preload="
+    assert "LD_PRELOAD" not in " ".join(spawned[-1][0])
+
+
+def test_the_preload_is_dropped_when_ffmpeg_or_a_library_changes_after_the_check(
+        tmp_path, monkeypatch, caplog) -> None:
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    library = tmp_path / "libfake.so.1"
+    library.write_bytes(b"\x7fELF old")
+    clock = [100.0]
+    monkeypatch.setattr(processes.time, "monotonic", lambda: clock[0])
+    runner = ProcessRunner(preload=(str(library),))
+    assert runner.current_preload() == (str(library),)
+    library.unlink()
+    library.write_bytes(b"\x7fELF new, after an upgrade")  # a new inode
+    assert runner.current_preload() == (str(library),)  # not looked at again so soon
+    clock[0] += processes.PRELOAD_RECHECK_SECONDS
+    with caplog.at_level("WARNING"):
+        assert runner.current_preload() == ()
+    assert "changed since" in caplog.text
+    assert runner.current_preload() == ()  # for good: the check is not run again
 
 
 @pytest.mark.integration
