@@ -75,6 +75,13 @@ SCHEMAS = {
     "Config": _obj(("global_config", "streams"), extra=False,
                    global_config=_ref("GlobalConfig"),
                    streams={"type": "array", "maxItems": MAX_STREAMS, "items": _ref("Stream")}),
+    # What PUT /api/config takes: a key left out takes its default (as in a
+    # hand-written config.json), so only the two sections and each stream's
+    # URL and duration are required.
+    "ConfigInput": _obj(("global_config", "streams"), extra=False,
+                        global_config=_ref("GlobalUpdate"),
+                        streams={"type": "array", "maxItems": MAX_STREAMS,
+                                 "items": _ref("StreamInput")}),
     "Task": _obj(("task_id", "stream_index", "rtsp_url", "output_file", "duration_seconds",
                   "status", "status_code", "status_text", "status_name", "start_time",
                   "end_time", "progress", "bytes_received", "frames_received",
@@ -133,7 +140,7 @@ OPERATIONS = [
      _obj(("success", "timestamp", "path", "message"), success=_BOOL, timestamp=_STR,
           path=_STR, message=_STR), (403, 404, 409, 500, 503)),
     ("/api/config", "get", "The whole config", [], None, _ref("Config"), (503,)),
-    ("/api/config", "put", "Replace the whole config", [], _ref("Config"),
+    ("/api/config", "put", "Replace the whole config", [], _ref("ConfigInput"),
      _obj(("success", "message"), success=_BOOL, message=_STR), (400, 413, 500, 503)),
     ("/api/config/global", "get", "The global section", [], None, _ref("GlobalConfig"), (503,)),
     ("/api/config/global", "put", "Update part of the global section", [],

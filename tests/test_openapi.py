@@ -126,3 +126,28 @@ def test_documented_config_bounds_are_the_rules_bounds(client: FlaskClient) -> N
     assert weight["exclusiveMinimum"] is True and not accepted("stream", "weight", weight["minimum"])
     assert accepted("stream", "weight", weight["maximum"])
     assert not accepted("stream", "weight", weight["maximum"] * 1.0001)
+
+
+def test_the_documented_put_config_body_requires_only_what_the_server_requires(
+        client: FlaskClient) -> None:
+    """PUT /api/config fills left-out keys with their defaults: the document must not
+    call them required (schemathesis sent such a body as "invalid" and got 200)."""
+    document = _document(client)
+    schemas = document["components"]["schemas"]
+    body = document["paths"]["/api/config"]["put"]["requestBody"]["content"]["application/json"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[1]
+    top = schemas[name]
+    assert set(top["required"]) == set(model.TOP_KEYS)
+    global_schema = schemas[top["properties"]["global_config"]["$ref"].rsplit("/", 1)[1]]
+    stream_schema = schemas[top["properties"]["streams"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert not global_schema.get("required")
+    assert set(stream_schema["required"]) == {"rtsp_url", "duration_seconds"}
+    minimal = {"global_config": {}, "streams": [{"rtsp_url": "rtsp://h/cam", "duration_seconds": 5}]}
+    model.validate_config(minimal)  # what the document calls enough is enough
+    for key in ("rtsp_url", "duration_seconds"):
+        stream = {k: v for k, v in minimal["streams"][0].items() if k != key}
+        try:
+            model.validate_config({"global_config": {}, "streams": [stream]})
+        except ConfigError:
+            continue
+        raise AssertionError(f"a stream without {key} was accepted")
