@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import time
 
 from bench.common import Row, print_table, save
-from bench.recorder_overhead import SLACK_SECONDS, rotated, window
+from bench.recorder_overhead import SLACK_SECONDS, children_cpu, rotated, warm_up, window
 from recorder.ffmpeg_preload import find_preload
 from recorder.planner import plan_cycle
 
@@ -22,8 +21,7 @@ from recorder.planner import plan_cycle
 def startups_cpu(count: int, offsets: list[float] | None, preload: tuple[str, ...]) -> float:
     """CPU seconds of ``count`` ``ffmpeg -version``, at once or at ``offsets``."""
     env = {**os.environ, "LD_PRELOAD": " ".join(preload)} if preload else None
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, start, procs = usage.ru_utime + usage.ru_stime, time.monotonic(), []
+    before, start, procs = children_cpu(), time.monotonic(), []
     for i in range(count):
         if offsets:
             time.sleep(max(0.0, start + offsets[i] - time.monotonic()))
@@ -31,8 +29,7 @@ def startups_cpu(count: int, offsets: list[float] | None, preload: tuple[str, ..
                                       stdout=subprocess.DEVNULL, env=env))
     for proc in procs:
         proc.wait()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime - before
+    return children_cpu() - before
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
@@ -49,7 +46,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     offsets = [task.offset for task in plan.tasks]
     kinds = ("plain, at once", "preload, at once", "plain, spread", "preload, spread")
     cpu = {kind: 0.0 for kind in kinds}
-    startups_cpu(4, None, ())  # load ffmpeg into the page cache first
+    warm_up()
     for turn in range(rounds):
         for kind in rotated(kinds, turn):
             cpu[kind] += startups_cpu(args.count, offsets if "spread" in kind else None,

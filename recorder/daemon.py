@@ -23,6 +23,7 @@ from shared.config_file import load_config
 from shared.control_file import DEFAULT as NO_CONTROL, load_control, restore_control
 from shared.output_rule import check_output_directory
 from shared.errors import ConfigError, PatrolError
+from shared.file_cache import file_signature
 from shared.output_tree import OutputDir
 from shared.status_file import completion_rate, read_status
 from shared.timefmt import format_local
@@ -44,14 +45,6 @@ SHUTDOWN_SECONDS = 10.0
 # Below the free-space floor no cycle starts; the floor is checked again this often.
 LOW_SPACE_RETRY_SECONDS = 5.0
 LOW_SPACE_MESSAGE = "磁盘剩余空间不足"
-
-
-def _file_signature(path: str) -> tuple | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_size, info.st_ino)
 
 
 class Daemon:
@@ -171,7 +164,7 @@ class Daemon:
         self.publisher.maybe_publish(self, now, wall)
 
     def _follow_control(self) -> None:
-        signature = _file_signature(self.control_path)
+        signature = file_signature(self.control_path)
         if signature != self._control_sig:
             self._control_sig = signature
             loaded = load_control(self.control_path)
@@ -202,7 +195,7 @@ class Daemon:
             self._control_sig = None  # try again next round
 
     def _load_config(self, force: bool = False) -> None:
-        signature = _file_signature(self.config_path)
+        signature = file_signature(self.config_path)
         if signature == self._config_sig and not force:
             return
         self._config_sig = signature

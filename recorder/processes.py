@@ -9,6 +9,8 @@ import signal
 import subprocess
 import time
 
+from shared.file_cache import file_signature
+
 _PR_SET_PDEATHSIG = 1
 try:
     _libc = ctypes.CDLL(None, use_errno=True)
@@ -42,16 +44,9 @@ log = logging.getLogger(__name__)
 RECORDING_NICENESS = 5
 
 
-def _signature(paths: tuple[str, ...]) -> tuple:
-    """Identity of files (inode, size, mtime; None when missing): changes when one is replaced."""
-    found = []
-    for path in paths:
-        try:
-            info = os.stat(path)
-            found.append((info.st_ino, info.st_size, info.st_mtime_ns))
-        except OSError:
-            found.append(None)
-    return tuple(found)
+def _signatures(paths: tuple[str, ...]) -> tuple:
+    """Each file's version (see shared.file_cache.file_signature): changes when one is replaced."""
+    return tuple(file_signature(path) for path in paths)
 
 
 def _lower_priority(pid: int) -> None:
@@ -82,7 +77,7 @@ class ProcessRunner:
         # these libraries voids the check (a removed path would also make the
         # loader complain on ffmpeg's stderr at every start).
         self._preload_basis = (*preload, shutil.which("ffmpeg") or "ffmpeg") if preload else ()
-        self._preload_signature = _signature(self._preload_basis)
+        self._preload_signature = _signatures(self._preload_basis)
         self._preload_checked = time.monotonic()
 
     def current_preload(self) -> tuple[str, ...]:
@@ -90,7 +85,7 @@ class ProcessRunner:
         now = time.monotonic()
         if self.preload and now - self._preload_checked >= PRELOAD_RECHECK_SECONDS:
             self._preload_checked = now
-            if _signature(self._preload_basis) != self._preload_signature:
+            if _signatures(self._preload_basis) != self._preload_signature:
                 log.warning("ffmpeg start-up: ffmpeg or a library it loads first changed since "
                             "the check; ffmpeg loads its libraries in its own order until the "
                             "recorder restarts")

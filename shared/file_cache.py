@@ -14,6 +14,15 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def file_signature(path: str) -> tuple | None:
+    """``(inode, size, mtime)`` of ``path``, None when it cannot be read: differs for each version."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 class FileCache:
     """``get(path, load)``: ``load(path)``'s result, reloaded only when the file changed."""
 
@@ -22,11 +31,7 @@ class FileCache:
 
     def get(self, path: str, load: Callable[[str], T], kind: str = "") -> T:
         """The cached value of ``load(path)``; callers must treat it as read-only."""
-        try:
-            info = os.stat(path)
-            signature: tuple = (info.st_ino, info.st_size, info.st_mtime_ns)
-        except OSError:
-            signature = ()
+        signature = file_signature(path)
         key = (path, kind)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == signature and signature:
