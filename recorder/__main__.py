@@ -5,11 +5,11 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 
 from recorder.daemon import Daemon
 from recorder.ffmpeg_preload import find_preload
 from recorder.processes import ProcessRunner
+from recorder.stop_signal import StopSignal
 from shared import settings
 from shared.errors import LockTimeout
 
@@ -25,13 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    stop = threading.Event()
+    stop = StopSignal()
 
     def request_stop(signum: int, _frame) -> None:
         logging.getLogger("recorder").info("received %s, stopping", signal.Signals(signum).name)
-        # The handler runs in the main thread, which may be inside stop.wait() holding
-        # the event's (non-reentrant) lock: set() from another thread cannot deadlock.
-        threading.Thread(target=stop.set, name="stop-request").start()
+        stop.set()  # only a write to the self-pipe the loop waits on
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 
 from shared.atomic import write_json_atomic
 from shared.errors import PatrolError
@@ -16,12 +17,13 @@ MIN_GAP_SECONDS = 0.5
 
 
 class StatusPublisher:
-    """Publishes the daemon's :meth:`snapshot` atomically; a failed write is logged, never fatal."""
+    """Publishes ``snapshot(now, wall)`` atomically; a failed write is logged, never fatal."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, snapshot: Callable[[float, float], dict]) -> None:
         self.path = path
+        self.snapshot = snapshot
         self._last_write = float("-inf")
-        self._last_states: tuple = ()
+        self._last_fingerprint: tuple = ()
         self._failing = False
         self._held = contextlib.ExitStack()
         self._holding = False
@@ -44,22 +46,19 @@ class StatusPublisher:
         self._held.close()
         self._holding = False
 
-    def maybe_publish(self, daemon, now: float, wall: float) -> None:
-        """Publish when a beat is due or a task changed state (at most every MIN_GAP_SECONDS)."""
+    def maybe_publish(self, now: float, wall: float, fingerprint: tuple) -> None:
+        """Publish when a beat is due or ``fingerprint`` changed (at most every MIN_GAP_SECONDS)."""
         since = now - self._last_write
         if since < MIN_GAP_SECONDS:
             return
-        cycle = daemon.cycle or daemon.last_cycle
-        states = (daemon.scheduler_running, daemon.status_message, bool(daemon.config_error),
-                  tuple(t.status for t in cycle.tasks) if cycle else ())
-        if since >= HEARTBEAT_SECONDS or states != self._last_states:
-            self._last_states = states
-            self.publish(daemon, now, wall)
+        if since >= HEARTBEAT_SECONDS or fingerprint != self._last_fingerprint:
+            self._last_fingerprint = fingerprint
+            self.publish(now, wall)
 
-    def publish(self, daemon, now: float, wall: float, stopped: bool = False) -> None:
+    def publish(self, now: float, wall: float, stopped: bool = False) -> None:
         """Write the status file now."""
         self._last_write = now
-        status = daemon.snapshot(now, wall)
+        status = self.snapshot(now, wall)
         if stopped:
             status["heartbeat"] = status["heartbeat_monotonic"] = None
         try:

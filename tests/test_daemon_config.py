@@ -29,7 +29,7 @@ def started_daemon(tmp_path: Path, output_directory: str = "./output") -> Daemon
 def test_a_hand_edited_dangerous_output_directory_is_refused(tmp_path: Path, dangerous: str) -> None:
     daemon = started_daemon(tmp_path, dangerous)
     daemon.step(10.0, NOW)
-    assert daemon.cycle is None and daemon.config is None
+    assert daemon.cycle is None and daemon.config_watch.config is None
     error = read_status(daemon.publisher.path)["config_error"]
     assert error["field"] == "global_config.output_directory"
 
@@ -37,22 +37,22 @@ def test_a_hand_edited_dangerous_output_directory_is_refused(tmp_path: Path, dan
 def test_a_broken_edit_keeps_the_last_valid_config_until_fixed(tmp_path: Path) -> None:
     daemon = started_daemon(tmp_path)
     daemon.step(10.0, NOW)
-    good = daemon.config
-    assert good is not None and daemon.config_error is None
+    good = daemon.config_watch.config
+    assert good is not None and daemon.config_watch.error is None
     path = Path(daemon.config_path)
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace('"streams": []', '"streams": [1,]'), encoding="utf-8")
     daemon.step(11.0, NOW + 1)
-    assert daemon.config == good
+    assert daemon.config_watch.config == good
     error = read_status(daemon.publisher.path)["config_error"]
     assert error["file"] == "config.json" and error["line"] is not None
-    assert daemon.scheduler_running  # cycles go on with the last valid config
+    assert daemon.state.running  # cycles go on with the last valid config
     path.write_text(json.dumps({"global_config": {"max_concurrent_streams": 3,
                                                   "min_free_space_mb": 0},
                                 "streams": []}), encoding="utf-8")
     daemon.step(12.0, NOW + 2)
-    assert daemon.config_error is None
-    assert daemon.config["global_config"]["max_concurrent_streams"] == 3
+    assert daemon.config_watch.error is None
+    assert daemon.config_watch.config["global_config"]["max_concurrent_streams"] == 3
     assert read_status(daemon.publisher.path)["config_error"] is None
 
 
@@ -65,18 +65,44 @@ def test_a_finished_run_stays_finished_across_a_restart(tmp_path: Path) -> None:
     first.recover()
     for step in range(5):  # a cycle without streams ends at once; then the run is done
         first.step(10.0 + step, NOW + step)
-    assert not first.scheduler_running and first.cycles_done == 1
-    first.publisher.publish(first, 20.0, NOW + 10)
+    assert not first.state.running and first.state.cycles_done == 1
+    first.publisher.publish(20.0, NOW + 10)
 
     restarted = Daemon(config)
     restarted.recover()
     for step in range(3):
         restarted.step(30.0 + step, NOW + 20 + step)
-    assert not restarted.scheduler_running and restarted.cycles_done == 0
+    assert not restarted.state.running and restarted.state.cycles_done == 0
     assert restarted.last_cycle is None  # no cycle ran again
 
     # A new start through the control file runs the cycles again.
     request_start(settings.control_path(config), read_status(restarted.publisher.path))
     for step in range(5):
         restarted.step(40.0 + step, NOW + 30 + step)
-    assert restarted.cycles_done == 1
+    assert restarted.state.cycles_done == 1
+
+
+def test_cycle_numbers_keep_growing_across_stops_and_restarts(tmp_path: Path) -> None:
+    # One output folder, one numbering: "第 1 轮" twice would make two reports claim one cycle.
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {"poll_cycles": 1, "cycle_interval_seconds": 0,
+                                                 "min_free_space_mb": 0}, "streams": []})
+    request_start(settings.control_path(config), empty_status())
+    first = Daemon(config)
+    first.recover()
+    for step in range(5):
+        first.step(10.0 + step, NOW + step)
+    assert first.last_cycle.number == 1
+    request_start(settings.control_path(config), read_status(first.publisher.path))
+    for step in range(5):  # a new start of the scheduler in the same process
+        first.step(20.0 + step, NOW + 10 + step)
+    assert first.last_cycle.number == 2
+    first.publisher.publish(30.0, NOW + 20)
+
+    restarted = Daemon(config)
+    restarted.recover()
+    request_start(settings.control_path(config), read_status(restarted.publisher.path))
+    for step in range(5):
+        restarted.step(40.0 + step, NOW + 30 + step)
+    assert restarted.last_cycle.number == 3
+    assert read_status(restarted.publisher.path)["current_cycle"] == 3

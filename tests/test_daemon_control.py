@@ -45,57 +45,57 @@ def damage(path: str, how: str) -> None:
 def test_a_running_scheduler_keeps_running_and_the_file_is_written_back(tmp_path: Path,
                                                                         how: str) -> None:
     daemon = daemon_on(tmp_path)
-    request_start(daemon.control_path, read_status(daemon.publisher.path))
+    request_start(daemon.control.path, read_status(daemon.publisher.path))
     settle(daemon, 10.0)
-    assert daemon.scheduler_running and daemon.cycles_done == 1
-    damage(daemon.control_path, how)
+    assert daemon.state.running and daemon.state.cycles_done == 1
+    damage(daemon.control.path, how)
     settle(daemon, 11.0)
-    assert daemon.scheduler_running and daemon.end_wall is None
-    assert load_control(daemon.control_path)["scheduler_running"] is True
-    assert load_control(daemon.control_path)["start_generation"] == 1
+    assert daemon.state.running and daemon.state.end_wall is None
+    assert load_control(daemon.control.path)["scheduler_running"] is True
+    assert load_control(daemon.control.path)["start_generation"] == 1
     settle(daemon, 12.0)  # reads the restored file: nothing changes
-    assert daemon.scheduler_running and daemon.cycles_done == 1
+    assert daemon.state.running and daemon.state.cycles_done == 1
     # The API's requests still work on the restored file.
-    request_stop(daemon.control_path)
+    request_stop(daemon.control.path)
     settle(daemon, 13.0)
-    assert not daemon.scheduler_running
-    request_start(daemon.control_path, read_status(daemon.publisher.path))
+    assert not daemon.state.running
+    request_start(daemon.control.path, read_status(daemon.publisher.path))
     settle(daemon, 14.0)
-    assert daemon.scheduler_running
+    assert daemon.state.running
 
 
 @pytest.mark.parametrize("how", ["deleted", "garbage"])
 def test_a_stopped_scheduler_stays_stopped_and_a_start_after_the_damage_starts_it(
         tmp_path: Path, how: str) -> None:
     daemon = daemon_on(tmp_path)
-    request_start(daemon.control_path, read_status(daemon.publisher.path))
+    request_start(daemon.control.path, read_status(daemon.publisher.path))
     settle(daemon, 10.0)
-    request_stop(daemon.control_path)
+    request_stop(daemon.control.path)
     settle(daemon, 11.0)
-    assert not daemon.scheduler_running
-    daemon.publisher.publish(daemon, 11.0, NOW + 11)
-    damage(daemon.control_path, how)
+    assert not daemon.state.running
+    daemon.publisher.publish(11.0, NOW + 11)
+    damage(daemon.control.path, how)
     settle(daemon, 12.0)
-    assert not daemon.scheduler_running
-    assert load_control(daemon.control_path)["scheduler_running"] is False  # written back
-    Path(daemon.control_path).unlink()  # lost again, and the API starts from nothing
-    request_start(daemon.control_path, read_status(daemon.publisher.path))
+    assert not daemon.state.running
+    assert load_control(daemon.control.path)["scheduler_running"] is False  # written back
+    Path(daemon.control.path).unlink()  # lost again, and the API starts from nothing
+    request_start(daemon.control.path, read_status(daemon.publisher.path))
     settle(daemon, 13.0)
-    assert daemon.scheduler_running  # a start counted from 0 again would be taken for the old one
+    assert daemon.state.running  # a start counted from 0 again would be taken for the old one
 
 
 def test_without_a_control_file_a_fresh_daemon_is_stopped_and_writes_none(tmp_path: Path) -> None:
     daemon = daemon_on(tmp_path)
     settle(daemon, 10.0)
-    assert not daemon.scheduler_running
+    assert not daemon.state.running
     assert not Path(settings.control_path(daemon.config_path)).exists()
 
 
 def test_a_damaged_file_at_start_means_stopped_and_is_left_to_the_api(tmp_path: Path) -> None:
     daemon = daemon_on(tmp_path)
-    Path(daemon.control_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(daemon.control_path).write_bytes(DAMAGE["garbage"])
+    Path(daemon.control.path).parent.mkdir(parents=True, exist_ok=True)
+    Path(daemon.control.path).write_bytes(DAMAGE["garbage"])
     daemon = Daemon(daemon.config_path)
     settle(daemon, 10.0)
-    assert not daemon.scheduler_running
-    assert Path(daemon.control_path).read_bytes() == DAMAGE["garbage"]
+    assert not daemon.state.running
+    assert Path(daemon.control.path).read_bytes() == DAMAGE["garbage"]

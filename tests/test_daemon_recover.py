@@ -110,3 +110,28 @@ def test_a_status_pointing_outside_a_cycle_folder_is_not_followed(tmp_path) -> N
     Daemon(config_path).recover()
 
     assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == [".cam0.mp4.part"]
+
+
+def test_recovery_works_while_the_config_is_broken(tmp_path) -> None:
+    # The restart found config.json broken by a hand edit: the status file still names
+    # the cycle's folder and report file, so the interrupted cycle is finished anyway.
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./output")
+    status_path = settings.status_path(config_path)
+    status = json.loads(open(status_path, encoding="utf-8").read())
+    folder = tmp_path / "output" / CYCLE
+    status["cycle"].update(path=str(folder), report_filename="patrol.json",
+                           max_concurrent_streams=2)
+    write_json_atomic(status_path, status)
+    folder.mkdir(parents=True)
+    (folder / ".cam0.mp4.part").write_bytes(b"not a video")
+    (tmp_path / "config.json").write_text("{ broken", encoding="utf-8")
+
+    Daemon(config_path).recover()
+
+    assert sorted(p.name for p in folder.iterdir()) == ["patrol.json", "report.txt",
+                                                        "streams.csv"]
+    report = json.loads((folder / "patrol.json").read_text(encoding="utf-8"))
+    assert report["summary"]["max_concurrent_streams"] == 2
+    assert [t["status"] for t in report["tasks"]] == [st.CANCELLED, st.CANCELLED]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.daemon import LOW_SPACE_RETRY_SECONDS
+from recorder.space_gate import LOW_SPACE_RETRY_SECONDS
 from shared import settings
 from shared import task_status as st
 from shared.status_file import read_status

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recorder.daemon import LOW_SPACE_RETRY_SECONDS, Daemon
+from recorder.daemon import Daemon
+from recorder.space_gate import LOW_SPACE_RETRY_SECONDS
 from recorder.retention import (MB, CycleFolder, Limits, Removal, apply_retention,
                                 choose_removals, free_bytes, remove_cycles, scan_cycles)
 from shared import settings
@@ -226,7 +227,7 @@ def test_below_the_floor_no_cycle_starts_and_the_status_says_why(tmp_path: Path)
     daemon = idle_daemon(tmp_path, disk)
     daemon.step(100.0, NOW)
     assert daemon.cycle is None and cycle_folders(tmp_path) == []
-    assert daemon.scheduler_running
+    assert daemon.state.running
     status = read_status(daemon.publisher.path)
     assert status["message"] == "磁盘剩余空间不足: 剩余 512 MB, 低于下限 1024 MB"
     assert disk.probed and disk.probed[0] == str(tmp_path / "output")
@@ -235,7 +236,7 @@ def test_below_the_floor_no_cycle_starts_and_the_status_says_why(tmp_path: Path)
     assert daemon.cycle is None  # not retried before its time
     disk.free = 2048 * MB
     daemon.step(100.0 + LOW_SPACE_RETRY_SECONDS, NOW + 5)
-    assert daemon.cycle is not None and daemon.message == ""
+    assert daemon.cycle is not None and daemon.state.message == ""
     assert len(cycle_folders(tmp_path)) == 1
 
 
@@ -254,7 +255,7 @@ def test_below_the_floor_retention_frees_our_oldest_cycles_first(tmp_path: Path)
     request_start(settings.control_path(config_path), empty_status())
     daemon = Daemon(config_path, free_space=probe)
     daemon.step(100.0, NOW)
-    assert daemon.cycle is not None, daemon.message
+    assert daemon.cycle is not None, daemon.state.message
     assert cycle_folders(tmp_path)[:2] == ["20250101_000001", "20250101_000002"]
     assert len(cycle_folders(tmp_path)) == 3  # the new one
 
@@ -266,7 +267,7 @@ def test_every_new_cycle_applies_the_count_limit(tmp_path: Path) -> None:
         # Each step ends the cycle begun by the last one (an empty plan) and begins the next.
         daemon.step(100.0 + i, NOW + i)
         started.append(daemon.cycle.name)
-    assert daemon.cycles_done == 4
+    assert daemon.state.cycles_done == 4
     assert cycle_folders(tmp_path) == started[-2:]
 
 
@@ -276,7 +277,7 @@ def test_a_failed_report_stays_in_the_status_message_until_one_is_written(tmp_pa
     assert daemon.cycle is not None
     shutil.rmtree(daemon.cycle.dir)  # the folder vanished: its reports cannot be written
     daemon.step(100.5, NOW + 0.5)
-    assert daemon.cycle is None and daemon.cycles_done == 1
+    assert daemon.cycle is None and daemon.state.cycles_done == 1
     message = read_status(daemon.publisher.path)["message"]
     daemon.step(101.0, NOW + 1)  # publish once more later: still there
     daemon.step(101.2, NOW + 1.2)

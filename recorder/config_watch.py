@@ -1,0 +1,43 @@
+"""Follows config.json: the last valid config, and the error of a broken one."""
+from __future__ import annotations
+
+import logging
+
+from shared.config_file import load_config
+from shared.errors import ConfigError
+from shared.file_cache import file_signature
+from shared.output_rule import check_output_directory
+
+log = logging.getLogger(__name__)
+
+
+class ConfigWatch:
+    """Re-reads the config when its file changes; a broken file keeps the last valid config."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.config: dict | None = None
+        self.error: ConfigError | None = None
+        self._signature: tuple | None = None
+
+    def poll(self, force: bool = False) -> None:
+        """Load the file if it changed (or ``force``); log what changed."""
+        signature = file_signature(self.path)
+        if signature == self._signature and not force:
+            return
+        self._signature = signature
+        try:
+            config = load_config(self.path)
+            # A hand edit may point the output where retention could delete
+            # what is not ours; such a config is refused like any broken rule.
+            check_output_directory(config, self.path, "global_config.output_directory")
+        except ConfigError as exc:
+            if self.error is None or exc.message != self.error.message:
+                log.error("config rejected, keeping the last valid one: %s", exc.message)
+            self.error = exc
+            return
+        if self.error is not None:
+            log.info("config valid again")
+        elif self.config is not None and config != self.config:
+            log.info("config changed; applies from the next cycle")
+        self.config, self.error = config, None

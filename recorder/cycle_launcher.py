@@ -1,0 +1,101 @@
+"""Opening a cycle (folder, retention, plan) and closing it (reports, counters)."""
+from __future__ import annotations
+
+import logging
+import os
+
+from recorder.cycle import Cycle
+from recorder.cycle_folder import create_cycle_folder
+from recorder.ffmpeg_command import SourceCodecs
+from recorder.pipe_watcher import PipeWatcher
+from recorder.planner import plan_cycle
+from recorder.processes import ProcessRunner
+from recorder.reports import reserve_report_space, write_reports
+from recorder.retention import Limits
+from recorder.scheduler_state import SchedulerState
+from recorder.space_gate import LOW_SPACE_RETRY_SECONDS, SpaceGate
+from recorder.wakeup import TICK_SECONDS
+from shared import settings
+from shared.clock import Clock
+from shared.errors import PatrolError
+from shared.output_tree import OutputDir
+from shared.urls import mask_credentials
+
+log = logging.getLogger(__name__)
+
+
+class CycleLauncher:
+    """Builds each cycle from the config of the moment and writes its reports when it ends."""
+
+    def __init__(self, config_path: str, runner: ProcessRunner, watcher: PipeWatcher,
+                 gate: SpaceGate) -> None:
+        self.config_path = config_path
+        self.runner, self.watcher, self.gate = runner, watcher, gate
+        self.codecs: dict[str, SourceCodecs] = {}  # what each camera sent last time
+        self.last_cycle_name = ""
+
+    def open(self, config: dict, state: SchedulerState, now: float, wall: float) -> Cycle | None:
+        """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
+        g = config["global_config"]
+        root = settings.resolve_output_dir(g["output_directory"], self.config_path)
+        out = OutputDir(g["output_directory"], root)
+        limits = Limits.from_config(g)
+        shortage = self.gate.shortage(out, limits, wall)
+        if shortage:
+            state.message, state.next_cycle_at = shortage, now + LOW_SPACE_RETRY_SECONDS
+            return None
+        try:
+            name = create_cycle_folder(root, wall, self.last_cycle_name)
+        except OSError as exc:
+            state.message = f"无法创建输出目录 {g['output_directory']}: {exc.strerror}"
+            log.error("%s", state.message)
+            state.next_cycle_at = now + max(1, g["cycle_interval_seconds"])
+            return None
+        self.last_cycle_name = name
+        self.gate.retain(out, limits, wall, current=name)
+        return self._start(config, state, os.path.join(root, name),
+                           os.path.join(g["output_directory"], name), now, wall)
+
+    def _start(self, config: dict, state: SchedulerState, cycle_dir: str, display_dir: str,
+               now: float, wall: float) -> Cycle:
+        g = config["global_config"]
+        plan = plan_cycle(config["streams"], g["total_poll_duration_seconds"],
+                          g["max_concurrent_streams"])
+        state.last_cycle_number += 1
+        cycle = Cycle(state.last_cycle_number, config, plan, cycle_dir, display_dir, self.runner,
+                      self.codecs, self.watcher, now, wall)
+        reserve_report_space(cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
+        state.message = ""
+        log.info("cycle %d started in %s: %d tasks, %d not scheduled", cycle.number, cycle.name,
+                 len(plan.tasks), len(plan.not_scheduled))
+        for item in plan.not_scheduled:
+            log.warning("stream %d (%s) not scheduled: %s", item.stream_index,
+                        mask_credentials(config["streams"][item.stream_index]["rtsp_url"]),
+                        item.reason)
+        return cycle
+
+    def close(self, cycle: Cycle, state: SchedulerState, now: float, interrupted: str = "") -> None:
+        """Write the cycle's reports and log its tally; the next cycle is due after the interval."""
+        try:
+            write_reports(cycle.dir, cycle.config["global_config"]["report_filename"],
+                          cycle.report(interrupted))
+            state.report_problem = ""
+        except PatrolError as exc:
+            state.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
+            log.error("cycle %s: %s", cycle.name, state.report_problem)
+        stats = cycle.stats()
+        log.info("cycle %d finished in %s: %d done, %d failed, %d cancelled of %d", cycle.number,
+                 cycle.name, stats["completed_tasks"], stats["failed_tasks"],
+                 stats["cancelled_tasks"], stats["total_tasks"])
+        state.cycle_ended(now, cycle.config["global_config"]["cycle_interval_seconds"])
+
+    def wind_down(self, cycle: Cycle, clock: Clock, budget: float) -> None:
+        """Cancel ``cycle`` and let ffmpeg finish its files for up to ``budget`` s; kill what is left."""
+        cycle.cancel(clock.monotonic(), clock.wall())
+        deadline = clock.monotonic() + budget
+        while not cycle.done and clock.monotonic() < deadline:
+            self.watcher.wait(TICK_SECONDS)
+            cycle.tick(clock.monotonic(), clock.wall())
+        for task in cycle.running:
+            task.kill_now(clock.wall())
+        cycle.tick(clock.monotonic(), clock.wall())  # finishes their clips

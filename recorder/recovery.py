@@ -1,0 +1,83 @@
+"""At start: finish what a killed predecessor left, its interrupted cycle's clips and report."""
+from __future__ import annotations
+
+import logging
+import os
+
+from recorder.clip_files import recover_work_files
+from recorder.processes import ProcessRunner
+from recorder.reports import write_reports
+from shared import settings
+from shared import task_status as st
+from shared.config import GLOBAL_DEFAULTS
+from shared.errors import PatrolError
+from shared.status_file import completion_rate
+
+log = logging.getLogger(__name__)
+INTERRUPTED = "录制守护进程意外退出"
+
+
+def recover_interrupted_cycle(old: dict, config: dict | None, config_path: str,
+                              runner: ProcessRunner) -> str:
+    """Publish the partial clips of the cycle ``old`` (the last status) shows running, and report it.
+
+    Works without a valid config too: the status names the cycle's folder and report file.
+    Returns why its report could not be written ("" when it was, or there was nothing to do).
+    """
+    cycle = old["cycle"]
+    if not (cycle.get("running") and cycle.get("dir")):
+        return ""
+    cycle_dir = _interrupted_cycle_dir(cycle, old["tasks"], config, config_path)
+    if cycle_dir is None or not os.path.isdir(cycle_dir):
+        return ""
+    published = recover_work_files(runner, cycle_dir)
+    report_filename = cycle.get("report_filename") or (
+        config["global_config"] if config else GLOBAL_DEFAULTS)["report_filename"]
+    problem = ""
+    try:
+        write_reports(cycle_dir, report_filename, _interrupted_report(old))
+    except PatrolError as exc:
+        problem = f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
+        log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
+    log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
+                len(published))
+    return problem
+
+
+def _interrupted_cycle_dir(cycle: dict, tasks: list[dict], config: dict | None,
+                           config_path: str) -> str | None:
+    # Where the cycle's tasks wrote: an output_directory changed in the config
+    # meanwhile applies to later cycles only. Only a folder of that cycle's name.
+    name = cycle["dir"]
+    path = str(cycle.get("path") or "")
+    if path and os.path.basename(path) == name:
+        return path
+    for task in tasks:
+        written = os.path.dirname(str(task.get("output_file") or ""))
+        if written and os.path.basename(written) == name:
+            return settings.resolve_output_dir(written, config_path)
+    if config is None:
+        return None
+    root = settings.resolve_output_dir(config["global_config"]["output_directory"], config_path)
+    return os.path.join(root, name)
+
+
+def _interrupted_report(old: dict) -> dict:
+    cycle, tasks = old["cycle"], []
+    for task in old["tasks"]:
+        if task.get("status") not in st.FINISHED:
+            code = st.CANCELLED
+            task.update(status=code, status_code=code, status_text=st.status_name(code),
+                        status_name=st.status_name(code),
+                        error_message="录制守护进程意外退出, 任务中断")
+        tasks.append(task)
+    stats = st.tally(task.get("status") for task in tasks)
+    summary = {"cycle": old["current_cycle"], "cycle_dir": cycle["dir"],
+               "start_time": cycle.get("start_time", ""), "end_time": "",
+               "total_duration": cycle.get("total_seconds", 0),
+               "max_concurrent_streams": cycle.get("max_concurrent_streams", 0), **stats,
+               "max_concurrent_used": old["stats"].get("max_concurrent_used", 0),
+               "completion_rate": completion_rate(stats),
+               "not_scheduled": len(old["not_scheduled"]), "interrupted": INTERRUPTED}
+    return {"summary": summary, "schedule_info": old["schedule_info"], "tasks": tasks,
+            "not_scheduled": old["not_scheduled"]}

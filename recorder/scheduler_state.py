@@ -1,0 +1,55 @@
+"""What the scheduler is doing between cycles: running or not, cycles counted, when the next is due."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SchedulerState:
+    """The scheduler's state as the status file shows it, and the next cycle's due time."""
+
+    running: bool = False
+    cycles_done: int = 0  # in this run of the scheduler (poll_cycles counts these)
+    last_cycle_number: int = 0  # across runs and restarts: cycle numbers only grow
+    start_wall: float | None = None
+    end_wall: float | None = None
+    next_cycle_at: float = 0.0
+    finished_generation: int | None = None  # the start whose poll_cycles all ran
+    message: str = ""  # why the recorder is idle
+    report_problem: str = ""  # why the last cycle's reports are missing
+
+    def start(self, now: float, wall: float) -> None:
+        """A (new) run of the scheduler begins; its first cycle is due now."""
+        log.info("scheduler started")
+        self.running, self.cycles_done = True, 0
+        self.start_wall, self.end_wall, self.next_cycle_at = wall, None, now
+        self.message = ""
+
+    def stop(self, wall: float, message: str) -> None:
+        """The scheduler is stopped, with the reason shown in the status."""
+        self.running, self.end_wall = False, wall
+        self.message = message
+
+    def finish_all(self, wall: float, generation: int, cycles: int) -> None:
+        """Every one of ``poll_cycles`` ran: stopped, and this start is not resumed after a restart."""
+        log.info("all %d cycles done; scheduler stopped", cycles)
+        self.stop(wall, f"已完成全部 {cycles} 轮巡检")
+        self.finished_generation = generation
+
+    def should_resume(self, generation: int) -> bool:
+        """After a restart: the desired state is running and this start did not finish yet."""
+        return (not self.running and self.start_wall is None
+                and self.finished_generation != generation)
+
+    def cycle_ended(self, now: float, interval: float) -> None:
+        """A cycle ended: count it; the next is due ``interval`` seconds later."""
+        self.cycles_done += 1
+        self.next_cycle_at = now + interval
+
+    @property
+    def status_message(self) -> str:
+        """Why the recorder is idle, and a report it could not write, when either is the case."""
+        return "; ".join(text for text in (self.message, self.report_problem) if text)
