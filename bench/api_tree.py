@@ -16,7 +16,7 @@ import requests
 
 from bench.common import Row, median_seconds, print_table, rss_mb, save
 from shared.atomic import write_json_atomic
-from tests.servers import GunicornServer
+from testkit.servers import GunicornServer
 
 CLIPS_PER_CYCLE = 10
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
-from tests.recorder_process import wait_for  # noqa: E402,F401 - one waiting helper for tests and benchmarks
+from testkit.recorder_process import wait_for  # noqa: E402,F401 - one waiting helper for tests and benchmarks
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RESULTS_DIR = os.path.join(REPO, "bench", "results")

@@ -15,7 +15,7 @@ import tempfile
 
 from bench.common import Row, print_table, save
 from recorder.ffmpeg_command import build_argv
-from tests.cameras import CameraServer
+from testkit.cameras import CameraServer
 
 
 def _ours(url: str, out: str, duration: int) -> list[str]:

@@ -22,7 +22,7 @@ from bench.common import REPO, Row, percentile, print_table, proc_cpu, rss_mb, s
 from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.status_file import read_status
-from tests.cameras import CameraServer
+from testkit.cameras import CameraServer
 
 
 # The cycle window's slack over the clip length: what the planner spreads the starts

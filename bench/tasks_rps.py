@@ -18,7 +18,7 @@ from shared import settings
 from shared.atomic import write_json_atomic
 from shared.status_file import empty_status
 from shared.timefmt import format_local
-from tests.servers import GunicornServer
+from testkit.servers import GunicornServer
 
 TASKS = 128
 

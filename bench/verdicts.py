@@ -14,9 +14,9 @@ import requests
 from bench.common import Row, print_table, save, wait_for
 from shared import task_status as st
 from shared.atomic import write_json_atomic
-from tests.cameras import CameraServer, hanging_port, refusing_port
-from tests.recorder_process import RecorderProcess, ffmpeg_pids
-from tests.servers import GunicornServer
+from testkit.cameras import CameraServer, hanging_port, refusing_port
+from testkit.recorder_process import RecorderProcess, ffmpeg_pids
+from testkit.servers import GunicornServer
 
 CONNECT_TIMEOUT = 3
 

@@ -1,7 +1,7 @@
 """``make run``: the demo camera, the API and the recorder together, until Ctrl-C.
 
 The default config.json records rtsp://127.0.0.1:8554/cam1 and /h265, which
-the demo camera (tests/cameras/rtsp_camera_server.py, the same server the tests
+the demo camera (testkit/cameras/rtsp_camera_server.py, the same server the tests
 use) serves. Once the recorder's heartbeat shows, the scheduler is started
 through the API, so clips appear under ./output within a minute.
 """
@@ -17,7 +17,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAMERA = [
-    "/usr/bin/python3", os.path.join(ROOT, "tests", "cameras", "rtsp_camera_server.py"),
+    "/usr/bin/python3", os.path.join(ROOT, "testkit", "cameras", "rtsp_camera_server.py"),
     "--port", "8554"]
 API = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
 RECORDER = [sys.executable, "-m", "recorder"]

@@ -22,7 +22,7 @@ from shared.status_file import STALE_AFTER_SECONDS, empty_status
 from tests.helpers import DEFAULT_CLIPS, REPORT_FILES, MakeCycle, WriteStatus, valid_config
 
 # The RTSP test cameras (camera_server, hanging_port, refusing_port) for the recorder tests.
-pytest_plugins = ["tests.cameras.fixtures"]
+pytest_plugins = ["tests.camera_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from app import auth, create_app
 from tests.helpers import assert_error, file_digest, snapshot_files, valid_config
-from tests.servers import GunicornServer
+from testkit.servers import GunicornServer
 
 TOKEN = "t0ken-" + "a1B2c3D4e5F6g7H8"
 ORIGIN = "http://dashboard.example.com"

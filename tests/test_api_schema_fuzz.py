@@ -37,7 +37,7 @@ from shared.atomic import write_json_atomic
 from shared.config_file import load_config
 from shared.output_rule import output_directory_problem
 from tests.helpers import valid_config
-from tests.servers import GunicornServer
+from testkit.servers import GunicornServer
 
 pytestmark = pytest.mark.integration
 

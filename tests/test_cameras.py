@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cameras import CameraServer
+from testkit.cameras import CameraServer
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from shared import settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.status_file import empty_status
-from tests.recorder_process import ffprobe
+from testkit.recorder_process import ffprobe
 
 CYCLE = "20251010_163000"
 

@@ -13,7 +13,7 @@ from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.control_file import request_start
 from shared.status_file import read_status
-from tests.recorder_process import ffprobe, wait_for
+from testkit.recorder_process import ffprobe, wait_for
 from tests.test_recording import ScriptRunner
 
 # Like ffmpeg blocked on a silent socket: SIGINT changes nothing. The first stream

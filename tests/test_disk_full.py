@@ -14,7 +14,7 @@ from recorder.space_gate import LOW_SPACE_RETRY_SECONDS
 from shared import settings
 from shared import task_status as st
 from shared.status_file import read_status
-from tests.recorder_process import ffprobe, wait_for
+from testkit.recorder_process import ffprobe, wait_for
 from tests.test_recorder_e2e import Patrol, patrol_config
 
 pytestmark = pytest.mark.integration

@@ -37,10 +37,10 @@ from shared.errors import LockTimeout
 from shared.locks import lock_path_for, locked
 from shared.status_file import is_alive, read_status
 from app import create_app
-from tests.cameras import CameraServer
+from testkit.cameras import CameraServer
 from tests.helpers import valid_config
-from tests.recorder_process import REPO_ROOT, RecorderProcess, ffmpeg_pids, ffprobe, wait_for
-from tests.servers import GunicornServer, children_of, free_port
+from testkit.recorder_process import REPO_ROOT, RecorderProcess, ffmpeg_pids, ffprobe, wait_for
+from testkit.servers import GunicornServer, children_of, free_port
 from tests.test_recorder_e2e import Patrol
 
 pytestmark = pytest.mark.integration

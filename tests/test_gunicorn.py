@@ -16,7 +16,7 @@ import requests
 from shared.config import validate_config, validate_global
 from shared.config_file import load_config
 from tests.helpers import VALID_CONFIG
-from tests.servers import GunicornServer
+from testkit.servers import GunicornServer
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from shared import locks
 from shared.errors import LockTimeout
 from tests.helpers import WriteStatus, assert_error, file_digest
-from tests.servers import REPO_ROOT
+from testkit.servers import REPO_ROOT
 
 VICTIM_TEXT = b"precious data that must survive\n"
 

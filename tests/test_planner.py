@@ -1,9 +1,13 @@
 """The cycle planner: weights, concurrency cap, spreading, window fit, and the schedule_info text."""
 from __future__ import annotations
 
-import pytest
+import itertools
 
-from recorder.planner import MAX_STAGGER_SECONDS, plan_cycle
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recorder.planner import MAX_STAGGER_SECONDS, Plan, plan_cycle
 
 
 def streams(*specs: tuple[float, int]) -> list[dict]:
@@ -12,6 +16,49 @@ def streams(*specs: tuple[float, int]) -> list[dict]:
 
 def concurrency_at(plan, t: float) -> int:
     return sum(1 for task in plan.tasks if task.offset <= t < task.offset + task.duration)
+
+
+def most_at_once(plan: Plan) -> int:
+    """The most tasks running at one instant (in whole ms: a task ending frees its slot)."""
+    events = sorted(itertools.chain.from_iterable(
+        ((round(t.offset * 1000), 1), (round(t.offset * 1000) + t.duration * 1000, -1))
+        for t in plan.tasks), key=lambda event: (event[0], event[1]))
+    running = most = 0
+    for _, change in events:
+        running += change
+        most = max(most, running)
+    return most
+
+
+def check_plan(plan: Plan, specs: list[tuple[float, int]], window: int, cap: int) -> None:
+    """What every plan keeps: the cap, the window, each stream once, priority first."""
+    assert most_at_once(plan) <= cap
+    assert all(t.offset >= 0 and round(t.offset * 1000) + t.duration * 1000 <= window * 1000
+               for t in plan.tasks)
+    planned = [t.stream_index for t in plan.tasks]
+    left_out = [u.stream_index for u in plan.not_scheduled]
+    assert sorted(planned + left_out) == list(range(len(specs)))
+    assert [t.task_id for t in plan.tasks] == list(range(len(plan.tasks)))
+    assert [t.duration for t in plan.tasks] == [specs[i][1] for i in planned]
+    offsets = [t.offset for t in plan.tasks]
+    assert offsets == sorted(offsets)
+    # Start order is priority order (higher weight first, ties in config order).
+    assert planned == sorted(planned, key=lambda i: (-specs[i][0], i))
+    reasons = {u.stream_index: u.reason for u in plan.not_scheduled}
+    shortest_left_out = window + 1
+    for i in sorted(range(len(specs)), key=lambda i: (-specs[i][0], i)):
+        if specs[i][1] > window:
+            assert "超过轮询窗口" in reasons[i]
+        elif i in reasons:
+            assert "并发槽位" in reasons[i]
+            shortest_left_out = min(shortest_left_out, specs[i][1])
+        else:
+            # Never in the place of a higher-priority stream that was left out and is no longer.
+            assert specs[i][1] < shortest_left_out
+
+
+def lane_capacity(cap: int, window: int, duration: int) -> int:
+    return cap * (window // duration)
 
 
 def test_seed_example_two_tasks_higher_weight_first() -> None:
@@ -75,3 +122,55 @@ def test_many_streams_with_little_slack_all_fit() -> None:
     assert len(plan.tasks) == 128 and plan.not_scheduled == []
     assert all(t.offset + t.duration <= 13 for t in plan.tasks)
     assert len({t.offset for t in plan.tasks}) == 128  # still spread
+
+
+def test_a_thousand_cameras_fill_the_slots() -> None:
+    # Issue 11 item 0: 16 slots x 12 clips of 10 s in 120 s; the old 5 s gap planned 23.
+    specs = [(1.0, 10)] * 1000
+    plan = plan_cycle(streams(*specs), window=120, max_concurrent=16)
+    check_plan(plan, specs, 120, 16)
+    assert len(plan.tasks) >= 0.9 * lane_capacity(16, 120, 10)
+    assert len(plan.not_scheduled) == 1000 - len(plan.tasks)
+    offsets = [t.offset for t in plan.tasks]
+    assert all(b > a for a, b in zip(offsets, offsets[1:]))  # still spread, never at once
+    assert most_at_once(plan) == 16
+
+
+def test_the_gap_shrinks_as_streams_grow_but_the_seed_look_stays() -> None:
+    few = plan_cycle(streams((1.0, 10), (1.0, 10)), window=120, max_concurrent=16)
+    many = plan_cycle(streams(*[(1.0, 10)] * 1000), window=120, max_concurrent=16)
+    assert [t.offset for t in few.tasks] == [0, MAX_STAGGER_SECONDS]
+    assert 0 < many.tasks[1].offset < 1
+
+
+def test_priority_decides_who_is_left_out_of_a_full_window() -> None:
+    specs = [(1.0, 10)] * 300 + [(2.0, 10)] * 100
+    plan = plan_cycle(streams(*specs), window=120, max_concurrent=16)
+    check_plan(plan, specs, 120, 16)
+    assert [t.stream_index for t in plan.tasks[:100]] == list(range(300, 400))
+    assert len(plan.tasks) >= 0.9 * lane_capacity(16, 120, 10)
+
+
+@pytest.mark.parametrize("window,duration", [
+    (120, 10), (600, 10), (60, 15), (61, 15), (13, 10), (10, 10), (3600, 60), (30, 1),
+    (100, 33), (600, 599)])
+@pytest.mark.parametrize("cap", [1, 2, 3, 16, 64, 128])
+@pytest.mark.parametrize("load", [0.5, 0.95, 1, 1.5, 5])
+def test_equal_durations_plan_at_least_nine_tenths_of_the_lanes(
+        window: int, duration: int, cap: int, load: float) -> None:
+    capacity = lane_capacity(cap, window, duration)
+    count = max(1, round(load * capacity))
+    specs = [(1.0, duration)] * count
+    plan = plan_cycle(streams(*specs), window=window, max_concurrent=cap)
+    check_plan(plan, specs, window, cap)
+    assert len(plan.tasks) >= 0.9 * min(count, capacity)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(specs=st.lists(st.tuples(st.sampled_from([0.5, 1.0, 1.5, 3.0]), st.integers(1, 90)),
+                      max_size=120),
+       window=st.integers(1, 240), cap=st.integers(1, 24))
+def test_any_config_keeps_the_cap_the_window_and_the_priorities(
+        specs: list[tuple[float, int]], window: int, cap: int) -> None:
+    plan = plan_cycle(streams(*specs), window=window, max_concurrent=cap)
+    check_plan(plan, specs, window, cap)

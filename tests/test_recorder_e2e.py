@@ -13,8 +13,8 @@ import requests
 
 from shared import task_status as st
 from shared.atomic import write_json_atomic
-from tests.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
-from tests.servers import GunicornServer
+from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
+from testkit.servers import GunicornServer
 
 pytestmark = pytest.mark.integration
 

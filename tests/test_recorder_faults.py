@@ -11,7 +11,7 @@ import pytest
 from shared import settings
 from shared import task_status as st
 from shared.status_file import read_status
-from tests.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
+from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
 from tests.test_recorder_e2e import Patrol, patrol_config
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import pytest
 from shared import settings
 from shared.atomic import write_json_atomic
 from shared.status_file import is_alive, read_status
-from tests.recorder_process import RecorderProcess, wait_for
+from testkit.recorder_process import RecorderProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

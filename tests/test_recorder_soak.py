@@ -18,7 +18,7 @@ from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.control_file import request_start
 from shared.status_file import read_status
-from tests.recorder_process import RecorderProcess, ffmpeg_pids, wait_for
+from testkit.recorder_process import RecorderProcess, ffmpeg_pids, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from testkit.procfs import live_processes
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T = TypeVar("T")
 
@@ -30,19 +32,14 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
 def ffmpeg_pids(marker: str) -> list[int]:
     """Live ffmpeg processes whose command line mentions ``marker`` (a test's own folder)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid, _fields in live_processes():
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 argv = handle.read().split(b"\0")
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                state = handle.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and argv and argv[0].endswith(b"ffmpeg") and any(
-                marker.encode() in arg for arg in argv):
-            found.append(int(entry))
+        if argv and argv[0].endswith(b"ffmpeg") and any(marker.encode() in arg for arg in argv):
+            found.append(pid)
     return found
 
 

@@ -21,6 +21,8 @@ import time
 import urllib.error
 import urllib.request
 
+from testkit.procfs import live_processes
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_DEADLINE_SECONDS = 30.0
 STOP_WAIT_SECONDS = 15.0
@@ -42,20 +44,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def children_of(pid: int) -> list[int]:
     """The live child processes of ``pid``, read from /proc."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # The command name (field 2) may hold spaces and parentheses: split after the last ")".
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and fields[0] != "Z" and int(fields[1]) == pid:
-            found.append(int(entry))
-    return sorted(found)
+    return sorted(child for child, fields in live_processes()
+                  if len(fields) > 1 and int(fields[1]) == pid)
 
 
 class _PortTaken(Exception):

@@ -1,4 +1,4 @@
-"""Session-scoped pytest fixtures for the RTSP test cameras; load via pytest_plugins."""
+"""Session-scoped pytest fixtures for the RTSP test cameras (testkit.cameras); load via pytest_plugins."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cameras import CameraServer, hanging_port, refusing_port
+from testkit.cameras import CameraServer, hanging_port, refusing_port
 
 
 @pytest.fixture(scope="session", name="camera_server")
