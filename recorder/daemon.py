@@ -24,6 +24,7 @@ from shared.control_file import DEFAULT as NO_CONTROL, load_control, restore_con
 from shared.output_rule import check_output_directory
 from shared.errors import ConfigError, PatrolError
 from shared.file_cache import file_signature
+from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir
 from shared.status_file import completion_rate, read_status
 from shared.timefmt import format_local
@@ -62,6 +63,7 @@ class Daemon:
         self.watcher = PipeWatcher()
         self.publisher = StatusPublisher(settings.status_path(config_path))
         self.config: dict | None = None
+        self.settings: GlobalSettings | None = None  # self.config's global section, read once
         self.config_error: ConfigError | None = None
         self.codecs: dict[str, SourceCodecs] = {}
         self.cycle: Cycle | None = None
@@ -95,7 +97,7 @@ class Daemon:
         if old.get("finished_generation") == self._start_generation:
             self.finished_generation = self._start_generation
         self._load_config(force=True)
-        if not (cycle.get("running") and cycle.get("dir") and self.config):
+        if not (cycle.get("running") and cycle.get("dir") and self.settings):
             return
         cycle_dir = self._interrupted_cycle_dir(cycle["dir"], old["tasks"])
         if not os.path.isdir(cycle_dir):
@@ -121,7 +123,7 @@ class Daemon:
                   "schedule_info": old["schedule_info"], "tasks": tasks,
                   "not_scheduled": old["not_scheduled"]}
         try:
-            write_reports(cycle_dir, self.config["global_config"]["report_filename"], report)
+            write_reports(cycle_dir, self.settings.report_filename, report)
         except PatrolError as exc:
             self.report_problem = f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
             log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
@@ -132,8 +134,7 @@ class Daemon:
     def _interrupted_cycle_dir(self, name: str, tasks: list[dict]) -> str:
         # Where the cycle's tasks wrote: an output_directory changed in the config
         # meanwhile applies to later cycles only. Only a folder of that cycle's name.
-        root = settings.resolve_output_dir(self.config["global_config"]["output_directory"],
-                                           self.config_path)
+        root = settings.resolve_output_dir(self.settings.output_directory, self.config_path)
         for task in tasks:
             written = os.path.dirname(str(task.get("output_file") or ""))
             if written and os.path.basename(written) == name:
@@ -214,6 +215,7 @@ class Daemon:
         elif self.config is not None and config != self.config:
             log.info("config changed; applies from the next cycle")
         self.config, self.config_error = config, None
+        self.settings = GlobalSettings.from_config(config["global_config"])
 
     def _start_scheduler(self, now: float, wall: float) -> None:
         log.info("scheduler started")
@@ -231,35 +233,34 @@ class Daemon:
             self.message = "调度器已停止"
 
     def _begin_cycle(self, now: float, wall: float) -> None:
-        if self.config is None:
+        if self.config is None or self.settings is None:
             self.message = "没有有效的配置, 等待修复 config.json"
             return
-        config = self.config
-        cycles = config["global_config"]["poll_cycles"]
+        config, g = self.config, self.settings
+        cycles = g.poll_cycles
         if cycles != -1 and self.cycles_done >= cycles:
             log.info("all %d cycles done; scheduler stopped", cycles)
             self.scheduler_running, self.end_wall = False, wall
             self.finished_generation = self._start_generation
             self.message = f"已完成全部 {cycles} 轮巡检"
             return
-        g = config["global_config"]
-        root = settings.resolve_output_dir(g["output_directory"], self.config_path)
-        out = OutputDir(g["output_directory"], root)
+        root = settings.resolve_output_dir(g.output_directory, self.config_path)
+        out = OutputDir(g.output_directory, root)
         if not self._enough_space(out, g, now, wall):
             return
         try:
             name = create_cycle_folder(root, wall, self.last_cycle_name)
         except OSError as exc:
-            self.message = f"无法创建输出目录 {g['output_directory']}: {exc.strerror}"
+            self.message = f"无法创建输出目录 {g.output_directory}: {exc.strerror}"
             log.error("%s", self.message)
-            self.next_cycle_at = now + max(1, g["cycle_interval_seconds"])
+            self.next_cycle_at = now + max(1, g.cycle_interval_seconds)
             return
         self.last_cycle_name = name
         self._retain(out, g, wall, current=name)
-        plan = plan_cycle(config["streams"], g["total_poll_duration_seconds"],
-                          g["max_concurrent_streams"])
-        self.cycle = Cycle(self.cycles_done + 1, config, plan, os.path.join(root, name),
-                           os.path.join(g["output_directory"], name), self.runner, self.codecs,
+        plan = plan_cycle(config["streams"], g.total_poll_duration_seconds,
+                          g.max_concurrent_streams)
+        self.cycle = Cycle(self.cycles_done + 1, config, g, plan, os.path.join(root, name),
+                           os.path.join(g.output_directory, name), self.runner, self.codecs,
                            self.watcher, now, wall)
         reserve_report_space(self.cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         if self.message.startswith(LOW_SPACE_MESSAGE):
@@ -272,15 +273,15 @@ class Daemon:
                         mask_credentials(config["streams"][item.stream_index]["rtsp_url"]),
                         item.reason)
 
-    def _retain(self, out: OutputDir, g: dict, wall: float, current: str | None) -> None:
+    def _retain(self, out: OutputDir, g: GlobalSettings, wall: float, current: str | None) -> None:
         try:
-            apply_retention(out, wall, Limits.from_config(g), current, self.free_space)
+            apply_retention(out, wall, Limits.from_settings(g), current, self.free_space)
         except OSError as exc:  # a scan that fails must not stop the patrol
             log.error("retention failed: %s", exc)
 
-    def _enough_space(self, out: OutputDir, g: dict, now: float, wall: float) -> bool:
+    def _enough_space(self, out: OutputDir, g: GlobalSettings, now: float, wall: float) -> bool:
         """True when the output's disk is above the floor, after retention if it was not."""
-        floor_mb = Limits.from_config(g).min_free_mb
+        floor_mb = g.min_free_space_mb
         if floor_mb <= 0:
             return True
         free = self.free_space(out.root)
@@ -303,8 +304,7 @@ class Daemon:
         cycle = self.cycle
         assert cycle is not None
         try:
-            write_reports(cycle.dir, cycle.config["global_config"]["report_filename"],
-                          cycle.report(interrupted))
+            write_reports(cycle.dir, cycle.settings.report_filename, cycle.report(interrupted))
             self.report_problem = ""
         except PatrolError as exc:
             self.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
@@ -315,7 +315,7 @@ class Daemon:
                  stats["cancelled_tasks"], stats["total_tasks"])
         self.cycles_done += 1
         self.last_cycle, self.cycle = cycle, None
-        self.next_cycle_at = now + cycle.config["global_config"]["cycle_interval_seconds"]
+        self.next_cycle_at = now + cycle.settings.cycle_interval_seconds
 
     # -- the loop -----------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
