@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from shared.config import AUDIO_MODES, DAY, GLOBAL_DEFAULTS, MAX_STREAMS, MAX_URL_LENGTH
+from shared import config as model
 from shared.timefmt import CYCLE_NAME_RE
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
@@ -27,32 +27,9 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _int(low: int, high: int) -> dict:
-    return {"type": "integer", "minimum": low, "maximum": high}
-
-
-# The bounds of shared/config.py's rules (tests/test_openapi.py holds them together).
-# poll_cycles is -1 or >= 1 (0 is refused).
-_GLOBAL_PROPS = {
-    "total_poll_duration_seconds": _int(1, 7 * DAY),
-    "max_concurrent_streams": _int(1, 1024),
-    "output_directory": {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH},
-    "report_filename": {"type": "string", "pattern": r"\.[Jj][Ss][Oo][Nn]$"},
-    "connection_timeout_seconds": _int(1, 3600),
-    "read_timeout_seconds": _int(1, 3600),
-    "poll_cycles": {**_int(-1, 10**9), "not": {"enum": [0]}},
-    "cycle_interval_seconds": _int(0, 7 * DAY),
-    "audio_mode": {"type": "string", "enum": list(AUDIO_MODES)},
-    "retention_max_cycles": _int(0, 10**9),
-    "retention_max_hours": _int(0, 100 * 365 * 24),
-    "min_free_space_mb": _int(0, 10**9),
-}
-_STREAM_PROPS = {"rtsp_url": {"type": "string", "maxLength": MAX_URL_LENGTH,
-                              "pattern": "^[Rr][Tt][Ss][Pp][Ss]?://[^/?#]"},
-                 "duration_seconds": _int(1, DAY),
-                 "weight": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
-                            "maximum": 1e6},
-                 "output_filename": {"type": "string", "minLength": 1}}
+# The config schemas are the rules' own descriptions (shared/config_rules.py).
+_GLOBAL_PROPS = {key: rule.schema() for key, rule in model.GLOBAL_RULES.items()}
+_STREAM_PROPS = {key: rule.schema() for key, rule in model.STREAM_RULES.items()}
 _STATS = {"total_tasks": _INT, "completed_tasks": _INT, "failed_tasks": _INT,
           "cancelled_tasks": _INT, "max_concurrent_used": _INT, "completion_rate": _NUM}
 _SUMMARY = {"scheduler_running": _BOOL, **_STATS, "recorder_alive": _BOOL,
@@ -66,21 +43,20 @@ SCHEMAS = {
     "Video": _obj(("filename", "full_path", "timestamp_dir", "file_size", "created_time",
                    "stream_index"), filename=_STR, full_path=_STR, timestamp_dir=_STR,
                   file_size=_INT, created_time=_STR, stream_index=_STR),
-    "GlobalConfig": _obj(tuple(GLOBAL_DEFAULTS), **_GLOBAL_PROPS),
+    # What GET answers: the seed's eight global keys and every stream key are always there.
+    "GlobalConfig": _obj(tuple(model.GLOBAL_DEFAULTS), **_GLOBAL_PROPS),
     "GlobalUpdate": _obj(extra=False, **_GLOBAL_PROPS),
-    "Stream": _obj(("rtsp_url", "duration_seconds", "weight", "output_filename"),
-                   **_STREAM_PROPS),
-    "StreamInput": _obj(("rtsp_url", "duration_seconds"), extra=False, **_STREAM_PROPS),
+    "Stream": _obj(model.STREAM_KEYS, **_STREAM_PROPS),
+    "StreamInput": _obj(model.REQUIRED_STREAM_KEYS, extra=False, **_STREAM_PROPS),
     "StreamUpdate": _obj(extra=False, **_STREAM_PROPS),
-    "Config": _obj(("global_config", "streams"), extra=False,
-                   global_config=_ref("GlobalConfig"),
-                   streams={"type": "array", "maxItems": MAX_STREAMS, "items": _ref("Stream")}),
+    "Config": _obj(model.TOP_KEYS, extra=False, global_config=_ref("GlobalConfig"),
+                   streams={"type": "array", "maxItems": model.MAX_STREAMS,
+                            "items": _ref("Stream")}),
     # What PUT /api/config takes: a key left out takes its default (as in a
     # hand-written config.json), so only the two sections and each stream's
     # URL and duration are required.
-    "ConfigInput": _obj(("global_config", "streams"), extra=False,
-                        global_config=_ref("GlobalUpdate"),
-                        streams={"type": "array", "maxItems": MAX_STREAMS,
+    "ConfigInput": _obj(model.TOP_KEYS, extra=False, global_config=_ref("GlobalUpdate"),
+                        streams={"type": "array", "maxItems": model.MAX_STREAMS,
                                  "items": _ref("StreamInput")}),
     "Task": _obj(("task_id", "stream_index", "rtsp_url", "output_file", "duration_seconds",
                   "status", "status_code", "status_text", "status_name", "start_time",

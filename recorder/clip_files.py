@@ -6,12 +6,12 @@ import logging
 import os
 import subprocess
 
-from recorder.ffmpeg_command import PART_SUFFIX, build_retag_argv, container_of
+from recorder.ffmpeg_command import build_retag_argv, container_of
 from recorder.processes import ProcessRunner
+from shared.clip_names import PART_SUFFIX, TAG_PREFIX, WORK_PREFIX, retag_name
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_SECONDS = 20.0
-TAG_PREFIX = ".tag."
 
 
 def probe(runner: ProcessRunner, path: str) -> dict | None:
@@ -71,7 +71,7 @@ def finalize_clip(runner: ProcessRunner, work_path: str, final_path: str, *, tru
     try:
         if retag_hevc:
             folder, name = os.path.split(final_path)
-            tagged = os.path.join(folder, TAG_PREFIX + name + PART_SUFFIX)
+            tagged = os.path.join(folder, retag_name(name))
             result = runner.run(build_retag_argv(work_path, tagged), timeout=PROBE_TIMEOUT_SECONDS)
             if result.returncode == 0:
                 os.replace(tagged, final_path)
@@ -94,8 +94,8 @@ def recover_work_files(runner: ProcessRunner, cycle_dir: str) -> list[str]:
     except OSError:
         return published
     for name in names:
-        if name.startswith(".") and name.endswith(PART_SUFFIX):
-            final = os.path.join(cycle_dir, name[1:-len(PART_SUFFIX)])
+        if name.startswith(WORK_PREFIX) and name.endswith(PART_SUFFIX):
+            final = os.path.join(cycle_dir, name[len(WORK_PREFIX):-len(PART_SUFFIX)])
             if name.startswith(TAG_PREFIX):
                 discard(os.path.join(cycle_dir, name))
             elif finalize_clip(runner, os.path.join(cycle_dir, name), final, trusted=False,

@@ -6,6 +6,7 @@ import logging
 from shared.config_file import load_config
 from shared.errors import ConfigError
 from shared.file_cache import file_signature
+from shared.global_settings import GlobalSettings
 from shared.output_rule import check_output_directory
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ class ConfigWatch:
     def __init__(self, path: str) -> None:
         self.path = path
         self.config: dict | None = None
+        self.settings: GlobalSettings | None = None  # the config's global section, read once
         self.error: ConfigError | None = None
         self._signature: tuple | None = None
 
@@ -41,3 +43,4 @@ class ConfigWatch:
         elif self.config is not None and config != self.config:
             log.info("config changed; applies from the next cycle")
         self.config, self.error = config, None
+        self.settings = GlobalSettings.from_config(config["global_config"])

@@ -12,6 +12,7 @@ from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from recorder.recording import Recording
 from shared import task_status as st
+from shared.global_settings import GlobalSettings
 from shared.status_file import completion_rate
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
@@ -22,11 +23,13 @@ log = logging.getLogger(__name__)
 class Cycle:
     """A running cycle; :meth:`tick` is called by the daemon's loop with the monotonic time."""
 
-    def __init__(self, number: int, config: dict, plan: Plan, cycle_dir: str, display_dir: str,
-                 runner: ProcessRunner, codecs: dict[str, SourceCodecs], watcher: PipeWatcher,
-                 now: float, wall: float) -> None:
+    def __init__(self, number: int, config: dict, settings: GlobalSettings, plan: Plan,
+                 cycle_dir: str, display_dir: str, runner: ProcessRunner,
+                 codecs: dict[str, SourceCodecs], watcher: PipeWatcher, now: float,
+                 wall: float) -> None:
         self.number = number
         self.config = config
+        self.settings = settings  # read from config["global_config"] when it was loaded
         self.plan = plan
         self.dir = cycle_dir
         self.name = os.path.basename(cycle_dir)
@@ -36,7 +39,6 @@ class Cycle:
         self.end_wall: float | None = None
         self.max_concurrent_used = 0
         self.cancelled = False
-        settings = config["global_config"]
         self.tasks = []
         for planned in plan.tasks:
             stream = config["streams"][planned.stream_index]
@@ -46,7 +48,7 @@ class Cycle:
         # start and end rather than found by walking every task each time.
         self._pending = deque(sorted(self.tasks, key=lambda t: t.planned.offset))
         self._live: list[Recording] = []  # spawned, verdict still to draw
-        self._cap = settings["max_concurrent_streams"]
+        self._cap = settings.max_concurrent_streams
 
     @property
     def running(self) -> list[Recording]:

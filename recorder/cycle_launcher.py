@@ -18,6 +18,7 @@ from recorder.wakeup import TICK_SECONDS
 from shared import settings
 from shared.clock import Clock
 from shared.errors import PatrolError
+from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir
 from shared.urls import mask_credentials
 
@@ -34,12 +35,12 @@ class CycleLauncher:
         self.codecs: dict[str, SourceCodecs] = {}  # what each camera sent last time
         self.last_cycle_name = ""
 
-    def open(self, config: dict, state: SchedulerState, now: float, wall: float) -> Cycle | None:
+    def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
+             wall: float) -> Cycle | None:
         """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
-        g = config["global_config"]
-        root = settings.resolve_output_dir(g["output_directory"], self.config_path)
-        out = OutputDir(g["output_directory"], root)
-        limits = Limits.from_config(g)
+        root = settings.resolve_output_dir(g.output_directory, self.config_path)
+        out = OutputDir(g.output_directory, root)
+        limits = Limits.from_settings(g)
         shortage = self.gate.shortage(out, limits, wall)
         if shortage:
             state.message, state.next_cycle_at = shortage, now + LOW_SPACE_RETRY_SECONDS
@@ -47,23 +48,22 @@ class CycleLauncher:
         try:
             name = create_cycle_folder(root, wall, self.last_cycle_name)
         except OSError as exc:
-            state.message = f"无法创建输出目录 {g['output_directory']}: {exc.strerror}"
+            state.message = f"无法创建输出目录 {g.output_directory}: {exc.strerror}"
             log.error("%s", state.message)
-            state.next_cycle_at = now + max(1, g["cycle_interval_seconds"])
+            state.next_cycle_at = now + max(1, g.cycle_interval_seconds)
             return None
         self.last_cycle_name = name
         self.gate.retain(out, limits, wall, current=name)
-        return self._start(config, state, os.path.join(root, name),
-                           os.path.join(g["output_directory"], name), now, wall)
+        return self._start(config, g, state, os.path.join(root, name),
+                           os.path.join(g.output_directory, name), now, wall)
 
-    def _start(self, config: dict, state: SchedulerState, cycle_dir: str, display_dir: str,
-               now: float, wall: float) -> Cycle:
-        g = config["global_config"]
-        plan = plan_cycle(config["streams"], g["total_poll_duration_seconds"],
-                          g["max_concurrent_streams"])
+    def _start(self, config: dict, g: GlobalSettings, state: SchedulerState, cycle_dir: str,
+               display_dir: str, now: float, wall: float) -> Cycle:
+        plan = plan_cycle(config["streams"], g.total_poll_duration_seconds,
+                          g.max_concurrent_streams)
         state.last_cycle_number += 1
-        cycle = Cycle(state.last_cycle_number, config, plan, cycle_dir, display_dir, self.runner,
-                      self.codecs, self.watcher, now, wall)
+        cycle = Cycle(state.last_cycle_number, config, g, plan, cycle_dir, display_dir,
+                      self.runner, self.codecs, self.watcher, now, wall)
         reserve_report_space(cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         state.message = ""
         log.info("cycle %d started in %s: %d tasks, %d not scheduled", cycle.number, cycle.name,
@@ -77,8 +77,7 @@ class CycleLauncher:
     def close(self, cycle: Cycle, state: SchedulerState, now: float, interrupted: str = "") -> None:
         """Write the cycle's reports and log its tally; the next cycle is due after the interval."""
         try:
-            write_reports(cycle.dir, cycle.config["global_config"]["report_filename"],
-                          cycle.report(interrupted))
+            write_reports(cycle.dir, cycle.settings.report_filename, cycle.report(interrupted))
             state.report_problem = ""
         except PatrolError as exc:
             state.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
@@ -87,7 +86,7 @@ class CycleLauncher:
         log.info("cycle %d finished in %s: %d done, %d failed, %d cancelled of %d", cycle.number,
                  cycle.name, stats["completed_tasks"], stats["failed_tasks"],
                  stats["cancelled_tasks"], stats["total_tasks"])
-        state.cycle_ended(now, cycle.config["global_config"]["cycle_interval_seconds"])
+        state.cycle_ended(now, cycle.settings.cycle_interval_seconds)
 
     def wind_down(self, cycle: Cycle, clock: Clock, budget: float) -> None:
         """Cancel ``cycle`` and let ffmpeg finish its files for up to ``budget`` s; kill what is left."""

@@ -57,7 +57,7 @@ class Daemon:
         self.state.last_cycle_number = int(old.get("current_cycle") or 0)
         self.config_watch.poll(force=True)
         self.state.report_problem = recover_interrupted_cycle(
-            old, self.config_watch.config, self.config_path, self.runner)
+            old, self.config_watch.settings, self.config_path, self.runner)
         self.launcher.last_cycle_name = old["cycle"].get("dir") or ""
 
     def step(self, now: float, wall: float) -> None:
@@ -88,15 +88,14 @@ class Daemon:
                 self.state.stop(wall, "调度器已停止")
 
     def _begin_cycle(self, now: float, wall: float) -> None:
-        config = self.config_watch.config
-        if config is None:
+        config, g = self.config_watch.config, self.config_watch.settings
+        if config is None or g is None:
             self.state.message = "没有有效的配置, 等待修复 config.json"
             return
-        cycles = config["global_config"]["poll_cycles"]
-        if cycles != -1 and self.state.cycles_done >= cycles:
-            self.state.finish_all(wall, self.control.start_generation, cycles)
+        if g.poll_cycles != -1 and self.state.cycles_done >= g.poll_cycles:
+            self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
             return
-        self.cycle = self.launcher.open(config, self.state, now, wall)
+        self.cycle = self.launcher.open(config, g, self.state, now, wall)
 
     def _end_cycle(self, now: float, interrupted: str = "") -> None:
         assert self.cycle is not None

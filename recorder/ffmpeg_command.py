@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import ffmpeg
 
+from shared.clip_names import PART_SUFFIX
+from shared.config import OPTIONAL_DEFAULTS
+
 # Containers that cannot hold G.711 (and other PCM) audio as is.
 _MP4_FAMILY = (".mp4", ".m4v", ".mov")
 # Audio codecs each container family takes by stream copy.
@@ -31,8 +34,6 @@ class SourceCodecs:
     video: str | None = None
     audio: str | None = None
 
-
-PART_SUFFIX = ".part"
 
 
 def container_of(filename: str) -> str:
@@ -62,7 +63,7 @@ _OUTPUT_SLOT = "\x00output"
 
 
 def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
-               audio_mode: str = "auto", source: SourceCodecs | None = None,
+               audio_mode: str = OPTIONAL_DEFAULTS["audio_mode"], source: SourceCodecs | None = None,
                ffmpeg_binary: str = "ffmpeg") -> list[str]:
     """The argv of one recording: RTSP over TCP, video stream copy, ``-t duration``,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.

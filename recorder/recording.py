@@ -5,14 +5,15 @@ import logging
 import os
 import subprocess
 
-from recorder.ffmpeg_command import PART_SUFFIX, SourceCodecs, build_argv
+from recorder.ffmpeg_command import SourceCodecs, build_argv
 from recorder.ffmpeg_output import ProgressParser, StderrLog
 from recorder.outcome import Observation, classify
 from recorder.planner import PlannedTask
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from shared import task_status as st
-from shared.config import setting
+from shared.clip_names import work_name
+from shared.global_settings import GlobalSettings
 from shared.timefmt import format_local
 from shared.urls import mask_credentials, mask_in_text
 
@@ -28,7 +29,7 @@ class Recording:
     """The state of one task; :meth:`tick` advances it using the monotonic ``now`` it is given."""
 
     def __init__(self, planned: PlannedTask, stream: dict, cycle_dir: str, display_dir: str,
-                 settings: dict, runner: ProcessRunner, source: SourceCodecs | None,
+                 settings: GlobalSettings, runner: ProcessRunner, source: SourceCodecs | None,
                  watcher: PipeWatcher) -> None:
         self.planned = planned
         self.watcher = watcher
@@ -37,7 +38,7 @@ class Recording:
         self.runner = runner
         self.source = source
         self.final_path = os.path.join(cycle_dir, stream["output_filename"])
-        self.work_path = os.path.join(cycle_dir, "." + stream["output_filename"] + PART_SUFFIX)
+        self.work_path = os.path.join(cycle_dir, work_name(stream["output_filename"]))
         self.display_path = os.path.join(display_dir, stream["output_filename"])
         self.status = st.PENDING
         self.error_message = ""
@@ -63,9 +64,9 @@ class Recording:
     def start(self, now: float, wall: float) -> None:
         """Spawn ffmpeg; the task is connecting from here on."""
         argv = build_argv(self.stream["rtsp_url"], self.work_path, self.planned.duration,
-                          io_timeout=max(self.settings["read_timeout_seconds"],
-                                         self.settings["connection_timeout_seconds"]) + 2,
-                          audio_mode=setting(self.settings, "audio_mode"), source=self.source)
+                          io_timeout=max(self.settings.read_timeout_seconds,
+                                         self.settings.connection_timeout_seconds) + 2,
+                          audio_mode=self.settings.audio_mode, source=self.source)
         self.start_wall, self._started, self._last_data = wall, now, now
         self.status = st.CONNECTING
         try:
@@ -139,13 +140,13 @@ class Recording:
             return
         # The connection timeout runs until the server answers (its SDP); from
         # then on, media that does not come (or stops) is the read timeout's.
-        if self.status == st.CONNECTING and now - self._started > limits["connection_timeout_seconds"]:
+        if self.status == st.CONNECTING and now - self._started > limits.connection_timeout_seconds:
             flag = "connect_timeout"
         elif self.status in (st.CONNECTED, st.RECORDING) and \
-                now - self._last_data > limits["read_timeout_seconds"]:
+                now - self._last_data > limits.read_timeout_seconds:
             flag = "read_timeout"
-        elif now - self._started > (limits["connection_timeout_seconds"] + self.planned.duration
-                                    + limits["read_timeout_seconds"] + OVERSTAY_MARGIN_SECONDS):
+        elif now - self._started > (limits.connection_timeout_seconds + self.planned.duration
+                                    + limits.read_timeout_seconds + OVERSTAY_MARGIN_SECONDS):
             flag = "overstayed"
         else:
             return

@@ -11,13 +11,14 @@ from shared import settings
 from shared import task_status as st
 from shared.config import GLOBAL_DEFAULTS
 from shared.errors import PatrolError
+from shared.global_settings import GlobalSettings
 from shared.status_file import completion_rate
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "录制守护进程意外退出"
 
 
-def recover_interrupted_cycle(old: dict, config: dict | None, config_path: str,
+def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_path: str,
                               runner: ProcessRunner) -> str:
     """Publish the partial clips of the cycle ``old`` (the last status) shows running, and report it.
 
@@ -32,7 +33,7 @@ def recover_interrupted_cycle(old: dict, config: dict | None, config_path: str,
         return ""
     published = recover_work_files(runner, cycle_dir)
     report_filename = cycle.get("report_filename") or (
-        config["global_config"] if config else GLOBAL_DEFAULTS)["report_filename"]
+        config.report_filename if config else GLOBAL_DEFAULTS["report_filename"])
     problem = ""
     try:
         write_reports(cycle_dir, report_filename, _interrupted_report(old))
@@ -44,7 +45,7 @@ def recover_interrupted_cycle(old: dict, config: dict | None, config_path: str,
     return problem
 
 
-def _interrupted_cycle_dir(cycle: dict, tasks: list[dict], config: dict | None,
+def _interrupted_cycle_dir(cycle: dict, tasks: list[dict], config: GlobalSettings | None,
                            config_path: str) -> str | None:
     # Where the cycle's tasks wrote: an output_directory changed in the config
     # meanwhile applies to later cycles only. Only a folder of that cycle's name.
@@ -58,7 +59,7 @@ def _interrupted_cycle_dir(cycle: dict, tasks: list[dict], config: dict | None,
             return settings.resolve_output_dir(written, config_path)
     if config is None:
         return None
-    root = settings.resolve_output_dir(config["global_config"]["output_directory"], config_path)
+    root = settings.resolve_output_dir(config.output_directory, config_path)
     return os.path.join(root, name)
 
 

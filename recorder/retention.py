@@ -6,8 +6,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from shared.config import setting
 from shared.errors import NotFound, UnsafePath
+from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir, delete_cycle
 from shared.timefmt import is_cycle_name
 
@@ -43,11 +43,10 @@ class Limits:
     min_free_mb: int
 
     @classmethod
-    def from_config(cls, global_config: dict) -> "Limits":
-        """The limits of a validated ``global_config`` (defaults where it leaves them out)."""
-        return cls(setting(global_config, "retention_max_cycles"),
-                   setting(global_config, "retention_max_hours"),
-                   setting(global_config, "min_free_space_mb"))
+    def from_settings(cls, settings: GlobalSettings) -> "Limits":
+        """The limits of the loaded config."""
+        return cls(settings.retention_max_cycles, settings.retention_max_hours,
+                   settings.min_free_space_mb)
 
 
 def free_bytes(path: str) -> int | None:

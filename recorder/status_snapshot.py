@@ -36,7 +36,7 @@ def _cycle_fields(cycle: Cycle, running: bool, now: float, wall: float) -> dict:
             "started_at": cycle.start_wall, "elapsed_seconds": int(max(0, elapsed)),
             "total_seconds": cycle.plan.window,
             # What a restarted recorder needs to finish this cycle without a valid config.
-            "path": cycle.dir, "report_filename": cycle.config["global_config"]["report_filename"],
+            "path": cycle.dir, "report_filename": cycle.settings.report_filename,
             "max_concurrent_streams": cycle.plan.max_concurrent}
     return {"current_cycle": cycle.number, "cycle": view, "stats": cycle.stats(),
             "tasks": [t.as_dict() for t in cycle.tasks], "schedule_info": cycle.plan.describe(),

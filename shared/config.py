@@ -1,16 +1,16 @@
-"""The config model: defaults and every rule of SPEC "Configuration", as pure functions on dicts."""
+"""The config model: defaults, the table of SPEC "Configuration"'s rules, and pure edits of dicts."""
 from __future__ import annotations
 
 import copy
-import math
-import os
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared.clip_names import MAX_CLIP_NAME_BYTES, MAX_NAME_BYTES, retag_name
+from shared.config_rules import (Choice, CountOrUnlimited, DirectoryPath, FileName, IntRange,
+                                 PositiveNumber, Rule, RtspUrl)
+from shared.config_rules import plain_file_name_problem  # noqa: F401 - the model's, re-exported
 from shared.errors import ConfigError
-from shared.urls import rtsp_url_problem
 
 GLOBAL_DEFAULTS: dict[str, Any] = {
     "total_poll_duration_seconds": 60,
@@ -23,7 +23,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "cycle_interval_seconds": 30,
 }
 # Settings beyond the seed's eight: validated when present, left out of the
-# file (and of the seed-shaped answers) when not, read through setting().
+# file (and of the seed-shaped answers) when not. The recorder reads them with
+# the others from shared/global_settings.py's GlobalSettings.
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "audio_mode": "auto",
     # Retention (recorder/retention.py; the reasons for these values are in
@@ -39,150 +40,39 @@ REQUIRED_STREAM_KEYS = ("rtsp_url", "duration_seconds")
 TOP_KEYS = ("global_config", "streams")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".ts")
 
+
 # Upper bounds keep a typo (an extra zero or ten) from planning a cycle of years.
 DAY = 24 * 3600
 MAX_STREAMS = 5000
-MAX_NAME_BYTES = 255
-MAX_URL_LENGTH = 4096
-_PLAIN_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]+$")
+# The three reports of a cycle: report_filename must not take the other two names.
+OTHER_REPORTS = ("report.txt", "streams.csv")
+_SECONDS = IntRange(1, 3600)
+# A retention limit: 0 means "no limit", so 0 is allowed.
+_LIMIT_NOTE = "0 表示不限制"
 
-
-def _integer(field: str, value: Any, low: int, high: int, low_text: str) -> int:
-    # bool is a subclass of int in Python; JSON true is not a count of seconds.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field, "必须是整数")
-    if value < low:
-        raise ConfigError(field, low_text)
-    if value > high:
-        raise ConfigError(field, f"不能大于 {high}")
-    return value
-
-
-def _positive_int(high: int) -> Callable[[str, Any], int]:
-    return lambda field, value: _integer(field, value, 1, high, "必须大于 0")
-
-
-def _poll_cycles(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field, "必须是整数")
-    if value == -1 or 1 <= value <= 10**9:
-        return value
-    raise ConfigError(field, "必须为 -1 (无限循环) 或大于等于 1")
-
-
-def _limit(high: int) -> Callable[[str, Any], int]:
-    # A retention limit: 0 means "no limit", so 0 is allowed.
-    return lambda field, value: _integer(field, value, 0, high, "必须大于等于 0 (0 表示不限制)")
-
-
-def _non_negative_int(field: str, value: Any) -> int:
-    return _integer(field, value, 0, 7 * DAY, "必须大于等于 0")
-
-
-def is_utf8_text(value: str) -> bool:
-    """False for a string holding a lone surrogate (from a ``"\ud800"`` escape in JSON).
-
-    No path, argv or file can hold one: writing or opening it raises
-    UnicodeEncodeError, which is no OSError and would escape every handler.
-    """
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _output_directory(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(field, "必须是非空字符串")
-    if "\x00" in value or len(value) > MAX_URL_LENGTH or not is_utf8_text(value):
-        raise ConfigError(field, "不是有效的目录路径")
-    return value
-
-
-def plain_file_name_problem(value: Any) -> str | None:
-    """Why ``value`` is not a plain file name (no folder part), or None when it is."""
-    if not isinstance(value, str) or not value:
-        return "必须是非空字符串"
-    if not _PLAIN_NAME_RE.match(value) or value in (".", "..") or value.startswith("."):
-        return "必须是不含目录部分的普通文件名"
-    if not is_utf8_text(value):
-        return "含有无效的 Unicode 字符"
-    if len(value.encode("utf-8")) > MAX_NAME_BYTES:
-        return f"不能超过 {MAX_NAME_BYTES} 字节"
-    return None
-
-
-def _report_filename(field: str, value: Any) -> str:
-    problem = plain_file_name_problem(value)
-    if problem:
-        raise ConfigError(field, problem)
-    if not value.lower().endswith(".json") or len(value) <= len(".json"):
-        raise ConfigError(field, "必须以 .json 结尾")
-    if value in ("report.txt", "streams.csv"):
-        raise ConfigError(field, "不能与报告文件同名")
-    return value
-
-
-def _audio_mode(field: str, value: Any) -> str:
-    if value not in AUDIO_MODES:
-        raise ConfigError(field, "必须是 " + ", ".join(AUDIO_MODES) + " 之一")
-    return value
-
-
-GLOBAL_RULES: dict[str, Callable[[str, Any], Any]] = {
-    "total_poll_duration_seconds": _positive_int(7 * DAY),
-    "max_concurrent_streams": _positive_int(1024),
-    "output_directory": _output_directory,
-    "report_filename": _report_filename,
-    "connection_timeout_seconds": _positive_int(3600),
-    "read_timeout_seconds": _positive_int(3600),
-    "poll_cycles": _poll_cycles,
-    "cycle_interval_seconds": _non_negative_int,
-    "audio_mode": _audio_mode,
-    "retention_max_cycles": _limit(10**9),
-    "retention_max_hours": _limit(100 * 365 * 24),
-    "min_free_space_mb": _limit(10**9),
+GLOBAL_RULES: dict[str, Rule] = {
+    "total_poll_duration_seconds": IntRange(1, 7 * DAY),
+    "max_concurrent_streams": IntRange(1, 1024),
+    "output_directory": DirectoryPath(),
+    "report_filename": FileName((".json",), "必须以 .json 结尾", MAX_NAME_BYTES,
+                                reserved=OTHER_REPORTS),
+    "connection_timeout_seconds": _SECONDS,
+    "read_timeout_seconds": _SECONDS,
+    "poll_cycles": CountOrUnlimited(10**9),
+    "cycle_interval_seconds": IntRange(0, 7 * DAY),
+    "audio_mode": Choice(AUDIO_MODES),
+    "retention_max_cycles": IntRange(0, 10**9, _LIMIT_NOTE),
+    "retention_max_hours": IntRange(0, 100 * 365 * 24, _LIMIT_NOTE),
+    "min_free_space_mb": IntRange(0, 10**9, _LIMIT_NOTE),
 }
-
-
-def _rtsp_url(field: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(field, "必须是字符串")
-    if len(value) > MAX_URL_LENGTH:
-        raise ConfigError(field, f"不能超过 {MAX_URL_LENGTH} 个字符")
-    if not is_utf8_text(value):
-        raise ConfigError(field, "含有无效的 Unicode 字符")
-    problem = rtsp_url_problem(value)
-    if problem:
-        raise ConfigError(field, problem)
-    return value
-
-
-def _weight(field: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(field, "必须是数字")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(field, "必须是大于 0 的有限数字")
-    if value > 1e6:
-        raise ConfigError(field, "不能大于 1000000")
-    return float(value)
-
-
-def _output_filename(field: str, value: Any) -> str:
-    problem = plain_file_name_problem(value)
-    if problem:
-        raise ConfigError(field, problem)
-    if not value.lower().endswith(VIDEO_EXTENSIONS) or os.path.splitext(value)[0] == "":
-        raise ConfigError(field, "必须以视频扩展名结尾 (" + ", ".join(VIDEO_EXTENSIONS) + ")")
-    return value
-
-
-STREAM_RULES: dict[str, Callable[[str, Any], Any]] = {
-    "rtsp_url": _rtsp_url,
-    "duration_seconds": _positive_int(DAY),
-    "weight": _weight,
-    "output_filename": _output_filename,
+STREAM_RULES: dict[str, Rule] = {
+    "rtsp_url": RtspUrl(),
+    "duration_seconds": IntRange(1, DAY),
+    "weight": PositiveNumber(10**6),
+    "output_filename": FileName(
+        VIDEO_EXTENSIONS, "必须以视频扩展名结尾 (" + ", ".join(VIDEO_EXTENSIONS) + ")",
+        MAX_CLIP_NAME_BYTES, f"录制时的临时文件 {retag_name('<文件名>')} 不能超过 "
+                             f"{MAX_NAME_BYTES} 字节"),
 }
 
 
@@ -210,12 +100,12 @@ def validate_global(data: Any, field: str = "global_config") -> dict:
     prefix = "" if field == "" else f"{field}."
     _reject_unknown(prefix, data, GLOBAL_RULES)
     merged = {**GLOBAL_DEFAULTS, **data}
-    return {key: rule(f"{prefix}{key}", merged[key]) for key, rule in GLOBAL_RULES.items()
+    return {key: rule.check(f"{prefix}{key}", merged[key]) for key, rule in GLOBAL_RULES.items()
             if key in merged}
 
 
 def setting(global_config: dict, key: str) -> Any:
-    """A global setting, with its default when the config leaves it out."""
+    """A global setting, with its default when the config leaves it out (one key, for tests)."""
     return global_config.get(key, OPTIONAL_DEFAULTS.get(key, GLOBAL_DEFAULTS.get(key)))
 
 
@@ -232,7 +122,7 @@ def validate_stream(data: Any, field: str = "stream") -> dict:
             raise ConfigError(f"{prefix}{key}", "是必填字段")
     stream = {"rtsp_url": None, "duration_seconds": None, "weight": 1.0}
     stream.update(data)
-    return {key: STREAM_RULES[key](f"{prefix}{key}", value) for key, value in stream.items()}
+    return {key: STREAM_RULES[key].check(f"{prefix}{key}", value) for key, value in stream.items()}
 
 
 def default_output_filename(url: str, taken: set[str], index: int) -> str:

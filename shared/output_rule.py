@@ -12,10 +12,12 @@ resolving the path both as spelled and with symlinks followed:
   in ``/var`` (``/var/lib``, ``/var/log``…);
 - the config's own folder or any folder above it (cycles would sit beside,
   or around, config.json);
-- the state folder (``.patrol-state``), anything inside it, or above it.
+- the state folder (``.patrol-state``), anything inside it, or above it;
+- a path that cannot be resolved: a symlink loop, a link we may not read.
 """
 from __future__ import annotations
 
+import errno
 import os
 
 from shared import settings
@@ -44,18 +46,37 @@ def _problem_of(path: str, config_folders: set[str], state_folders: set[str]) ->
     return None
 
 
+def _resolved(path: str) -> tuple[str | None, str | None]:
+    """``path`` with symlinks followed, or why it cannot be followed (a loop, a link we may not read)."""
+    try:
+        return os.path.realpath(path, strict=True), None
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # a folder still to be made: its existing part is resolved below
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "路径中存在符号链接循环"
+        return None, f"无法解析目录路径 ({exc.strerror})"
+    try:
+        return os.path.realpath(path), None
+    except OSError as exc:
+        return None, f"无法解析目录路径 ({exc.strerror})"
+
+
 def output_directory_problem(output_directory: str, config_file: str) -> str | None:
     """Why ``output_directory`` (as written in ``config_file``) is refused, or None when it is fine."""
-    resolved = settings.resolve_output_dir(output_directory, os.path.abspath(config_file))
+    spelled = settings.resolve_output_dir(output_directory, os.path.abspath(config_file))
     folder = os.path.dirname(os.path.abspath(config_file))
     state = settings.state_dir(config_file)
     config_folders = {folder, os.path.realpath(folder)}
     state_folders = {state, os.path.realpath(state)}
-    for path in (resolved, os.path.realpath(resolved)):
-        problem = _problem_of(path, config_folders, state_folders)
-        if problem:
-            return problem
-    return None
+    # The spelling first: a path into /proc is refused before anything in it is read.
+    problem = _problem_of(spelled, config_folders, state_folders)
+    if problem:
+        return problem
+    resolved, problem = _resolved(spelled)
+    if resolved is None:
+        return problem
+    return _problem_of(resolved, config_folders, state_folders)
 
 
 def check_output_directory(config: dict, config_file: str, field: str) -> None:

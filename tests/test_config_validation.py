@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import FrozenInstanceError, asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from shared import atomic
 from shared import config as model
 from shared.config_file import edit_config, load_config, replace_config
 from shared.errors import ConfigError, ConfigUnavailable, WriteError
+from shared.global_settings import GlobalSettings
 from tests.helpers import file_digest, valid_config
 
 INT_FIELDS_GLOBAL = ("total_poll_duration_seconds", "max_concurrent_streams",
@@ -337,6 +339,41 @@ def test_default_output_filenames_are_unique() -> None:
     for name in names:
         assert model.plain_file_name_problem(name) is None
         assert name.endswith(model.VIDEO_EXTENSIONS)
+
+
+# --- the recorder's settings object -----------------------------------------------------------
+
+def test_the_settings_object_holds_every_global_key_with_its_default() -> None:
+    defaults = GlobalSettings.from_config(model.validate_config(_with_global())["global_config"])
+    assert {field.name for field in fields(defaults)} == set(model.GLOBAL_RULES)
+    assert asdict(GlobalSettings.from_config({})) == {**model.GLOBAL_DEFAULTS,
+                                                      **model.OPTIONAL_DEFAULTS}
+    chosen = model.validate_config(_with_global(audio_mode="drop", retention_max_hours=0))
+    settings = GlobalSettings.from_config(chosen["global_config"])
+    assert (settings.audio_mode, settings.retention_max_hours) == ("drop", 0)
+    assert settings.report_filename == chosen["global_config"]["report_filename"]
+    with pytest.raises(FrozenInstanceError):
+        settings.audio_mode = "aac"  # type: ignore[misc]
+
+
+# --- a clip name leaves room for the recorder's work files (issue 11 item 12) ----------------
+
+@pytest.mark.parametrize("size", [246, 250, 255])
+def test_a_clip_name_too_long_for_its_work_files_is_refused(size: int) -> None:
+    # ".<name>.part" and ".tag.<name>.part" must fit the 255-byte file-name limit too.
+    error = _error(_with_stream(1, output_filename="c" * (size - 4) + ".mp4"))
+    assert error.field == "streams[1].output_filename"
+    assert "字节" in error.reason and ".part" in error.reason
+
+
+def test_every_file_derived_from_the_longest_clip_name_can_be_created(tmp_path: Path) -> None:
+    from shared.clip_names import derived_names
+    longest = "摄" * 80 + "c" + ".mkv"  # 245 bytes: 3 per CJK character
+    assert len(longest.encode("utf-8")) == 245
+    stream = model.validate_config(_with_stream(1, output_filename=longest))["streams"][1]
+    for name in (stream["output_filename"], *derived_names(stream["output_filename"])):
+        (tmp_path / name).write_bytes(b"")
+    assert len(list(tmp_path.iterdir())) == 3
 
 
 # --- error message format --------------------------------------------------------------------

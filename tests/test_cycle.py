@@ -9,6 +9,7 @@ from recorder.cycle import Cycle
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import Plan, PlannedTask
 from shared import task_status as st
+from shared.global_settings import GlobalSettings
 from tests.test_recording import ScriptRunner
 
 WALL = 1_760_000_000.0
@@ -20,7 +21,8 @@ def make_cycle(tmp_path, runner, offsets: list[float], cap: int) -> Cycle:
     config = {"global_config": {"max_concurrent_streams": cap, "connection_timeout_seconds": 30,
                                 "read_timeout_seconds": 30}, "streams": streams}
     plan = Plan([PlannedTask(i, i, offset, 5) for i, offset in enumerate(offsets)], [], 60, cap)
-    return Cycle(1, config, plan, str(tmp_path), "./output/x", runner, {}, PipeWatcher(), 0.0, WALL)
+    return Cycle(1, config, GlobalSettings.from_config(config["global_config"]), plan,
+                 str(tmp_path), "./output/x", runner, {}, PipeWatcher(), 0.0, WALL)
 
 
 def count_publishes(cycle: Cycle) -> collections.Counter:

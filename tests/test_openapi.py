@@ -151,3 +151,23 @@ def test_the_documented_put_config_body_requires_only_what_the_server_requires(
         except ConfigError:
             continue
         raise AssertionError(f"a stream without {key} was accepted")
+
+
+def test_documented_name_lengths_are_the_rules_bounds(client: FlaskClient) -> None:
+    """A name of the documented maxLength (ASCII: a byte a character) passes; one more is refused."""
+    schemas = _document(client)["components"]["schemas"]
+    names = (("global_config", "report_filename", ".json"),
+             ("streams", "output_filename", ".mp4"))
+    for section, key, suffix in names:
+        props = schemas["GlobalUpdate" if section == "global_config" else "StreamUpdate"]
+        longest = props["properties"][key]["maxLength"]
+        for size, ok in ((longest, True), (longest + 1, False)):
+            config = valid_config()
+            target = config[section] if section == "global_config" else config[section][0]
+            target[key] = "n" * (size - len(suffix)) + suffix
+            try:
+                model.validate_config(config)
+            except ConfigError:
+                assert not ok, (key, size)
+                continue
+            assert ok, (key, size)

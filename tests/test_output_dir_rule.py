@@ -115,6 +115,29 @@ def test_a_moved_state_folder_moves_the_rule(site_config: Path, tmp_path: Path,
     assert output_directory_problem(".patrol-state", str(site_config)) is None
 
 
+def test_a_path_through_an_unreadable_link_is_refused_not_raised(site_config: Path) -> None:
+    # /proc/1/root is a link only its owner (with ptrace rights) may read.
+    try:
+        os.readlink("/proc/1/root")
+        pytest.skip("/proc/1/root is readable here")
+    except PermissionError:
+        pass
+    assert SYSTEM in (output_directory_problem("/proc/1/root/tmp/x", str(site_config)) or "")
+    os.symlink("/proc/1/root/tmp", site_config.parent / "clips")
+    problem = output_directory_problem("./clips/x", str(site_config))
+    assert problem is not None and "无法解析" in problem, problem
+
+
+@pytest.mark.parametrize("spelling", ["./loop", "./loop/out", "./a/out"])
+def test_a_symlink_loop_is_refused(site_config: Path, spelling: str) -> None:
+    folder = site_config.parent
+    os.symlink("loop", folder / "loop")
+    os.symlink("b", folder / "a")
+    os.symlink("a", folder / "b")
+    problem = output_directory_problem(spelling, str(site_config))
+    assert problem is not None and "符号链接循环" in problem, problem
+
+
 # --- through the API ---------------------------------------------------------------------------
 
 REFUSED = ["/", "/etc/rtsp", "/home", ".", "..", ".patrol-state/out", "/usr/share/x"]
@@ -136,6 +159,20 @@ def test_put_config_refuses(client: FlaskClient, config_path: Path, spelling: st
     config["global_config"]["output_directory"] = spelling
     assert_error(client.put("/api/config", json=config), 400,
                  "配置验证失败: global_config.output_directory ")
+    assert file_digest(config_path) == digest
+
+
+def test_an_unresolvable_or_looping_directory_is_a_400(client: FlaskClient,
+                                                       config_path: Path) -> None:
+    os.symlink("loop", config_path.parent / "loop")
+    digest = file_digest(config_path)
+    for spelling, reason in (("/proc/1/root/tmp/x", SYSTEM), ("./loop/x", "符号链接循环")):
+        assert_error(client.put("/api/config/global", json={"output_directory": spelling}),
+                     400, "配置验证失败: output_directory ")
+        config = valid_config()
+        config["global_config"]["output_directory"] = spelling
+        body = assert_error(client.put("/api/config", json=config), 400, reason)
+        assert "global_config.output_directory" in body["message"]
     assert file_digest(config_path) == digest
 
 

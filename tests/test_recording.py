@@ -11,8 +11,9 @@ from recorder.planner import PlannedTask
 from recorder.processes import ProcessRunner
 from recorder.recording import Recording
 from shared import task_status as st
+from shared.global_settings import GlobalSettings
 
-SETTINGS = {"connection_timeout_seconds": 3, "read_timeout_seconds": 4}
+SETTINGS = GlobalSettings.from_config({"connection_timeout_seconds": 3, "read_timeout_seconds": 4})
 REFUSED = "echo 'rtsp://127.0.0.1:5/cam: Connection refused' >&2; exit 1"
 
 
@@ -76,10 +77,10 @@ def read_until_recording(task: Recording, watcher: PipeWatcher, now: float) -> N
 
 @pytest.mark.parametrize("script,recording,late,verdict", [
     # refused at once, but the loop looked only after connection_timeout had passed
-    (REFUSED, False, SETTINGS["connection_timeout_seconds"] + 0.5, st.CONNECTION_ERROR),
+    (REFUSED, False, SETTINGS.connection_timeout_seconds + 0.5, st.CONNECTION_ERROR),
     # the stream ended after 2 s of 5; the loop looked after read_timeout had passed
     (f"{progress(50, 2.0)}; sleep 0.2; {progress(50, 2.0, end=True)}", True,
-     SETTINGS["read_timeout_seconds"] + 1.0, st.RECORDING_ERROR),
+     SETTINGS.read_timeout_seconds + 1.0, st.RECORDING_ERROR),
 ])
 def test_a_process_that_ended_on_its_own_is_judged_by_its_end_not_by_a_watchdog(
         tmp_path, script: str, recording: bool, late: float, verdict: int) -> None:
@@ -113,9 +114,9 @@ def test_a_cancel_while_recording_stops_gracefully_and_says_cancelled(tmp_path) 
 
 def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path) -> None:
     task, runner, watcher = started_task(tmp_path, "exec sleep 30")
-    task.tick(SETTINGS["connection_timeout_seconds"] + 0.1, 1_760_000_003.1)
+    task.tick(SETTINGS.connection_timeout_seconds + 0.1, 1_760_000_003.1)
     read_until_exit(task, watcher)
-    task.tick(SETTINGS["connection_timeout_seconds"] + 0.2, 1_760_000_003.2)
+    task.tick(SETTINGS.connection_timeout_seconds + 0.2, 1_760_000_003.2)
     assert (task.status, runner.signals) == (st.TIMEOUT, ["KILL"])
     assert task.error_message == "连接超时: 服务器未在规定时间内响应"
 

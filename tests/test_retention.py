@@ -15,6 +15,7 @@ from recorder.retention import (MB, CycleFolder, Limits, Removal, apply_retentio
 from shared import settings
 from shared.atomic import write_json_atomic
 from shared.config import setting, validate_config
+from shared.global_settings import GlobalSettings
 from shared.errors import ConfigError
 from shared.control_file import request_start
 from shared.output_tree import OutputDir
@@ -176,11 +177,11 @@ def test_free_bytes_probes_the_nearest_existing_folder(tmp_path: Path) -> None:
 def test_retention_settings_are_optional_with_defaults_and_validated() -> None:
     base = validate_config({"global_config": {}, "streams": []})["global_config"]
     assert "retention_max_cycles" not in base  # not written into configs that leave them out
-    assert Limits.from_config(base) == Limits(1000, 168, 1024)
+    assert Limits.from_settings(GlobalSettings.from_config(base)) == Limits(1000, 168, 1024)
     chosen = validate_config({"global_config": {"retention_max_cycles": 0,
                                                 "retention_max_hours": 24,
                                                 "min_free_space_mb": 0}, "streams": []})
-    assert Limits.from_config(chosen["global_config"]) == Limits(0, 24, 0)
+    assert Limits.from_settings(GlobalSettings.from_config(chosen["global_config"])) == Limits(0, 24, 0)
     assert setting(chosen["global_config"], "retention_max_hours") == 24
 
 

@@ -1,0 +1,27 @@
+"""The names of the files the recorder makes beside a clip while it records and remuxes it."""
+from __future__ import annotations
+
+PART_SUFFIX = ".part"
+WORK_PREFIX = "."
+TAG_PREFIX = ".tag."
+# ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
+MAX_NAME_BYTES = 255
+
+
+def work_name(clip_name: str) -> str:
+    """The hidden file ffmpeg records into (``.cam.mp4.part``); renamed to the clip when kept."""
+    return WORK_PREFIX + clip_name + PART_SUFFIX
+
+
+def retag_name(clip_name: str) -> str:
+    """The hidden file an H.265 clip is remuxed into (``.tag.cam.mp4.part``)."""
+    return TAG_PREFIX + clip_name + PART_SUFFIX
+
+
+def derived_names(clip_name: str) -> tuple[str, ...]:
+    """Every file name the recorder makes from a clip's name."""
+    return work_name(clip_name), retag_name(clip_name)
+
+
+# The longest clip name whose derived names still fit the file system's limit.
+MAX_CLIP_NAME_BYTES = MAX_NAME_BYTES - max(len(name.encode("utf-8")) for name in derived_names(""))

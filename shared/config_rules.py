@@ -1,0 +1,219 @@
+"""The kinds of config rule: each checks a value and describes itself as a JSON-schema fragment."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared.clip_names import MAX_NAME_BYTES
+from shared.errors import ConfigError
+from shared.urls import RTSP_SCHEMES, rtsp_url_problem
+
+MAX_URL_LENGTH = 4096
+_PLAIN_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]+$")
+
+
+def is_utf8_text(value: str) -> bool:
+    """False for a string holding a lone surrogate (from a ``"\ud800"`` escape in JSON).
+
+    No path, argv or file can hold one: writing or opening it raises
+    UnicodeEncodeError, which is no OSError and would escape every handler.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class Rule(Protocol):
+    """What every rule does: check a value, describe itself."""
+
+    def check(self, field: str, value: Any) -> Any:
+        """The value, normalized. :raises ConfigError: naming ``field``."""
+
+    def schema(self) -> dict:
+        """A JSON-schema fragment of the values :meth:`check` accepts."""
+
+
+def _any_case(text: str) -> str:
+    """A regex matching ``text`` in any letter case (JSON schema patterns have no flags)."""
+    return "".join(f"[{ch.upper()}{ch.lower()}]" if ch.isalpha() else re.escape(ch)
+                   for ch in text)
+
+
+def _require_integer(field: str, value: Any) -> int:
+    # bool is a subclass of int in Python; JSON true is not a count of seconds.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field, "必须是整数")
+    return value
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer from ``low`` to ``high``; ``note`` says what the lowest value means."""
+
+    low: int
+    high: int
+    note: str = ""
+
+    def check(self, field: str, value: Any) -> int:
+        """``value`` when it is in range. :raises ConfigError:"""
+        value = _require_integer(field, value)
+        if value < self.low:
+            text = "必须大于 0" if self.low == 1 else f"必须大于等于 {self.low}"
+            raise ConfigError(field, text + (f" ({self.note})" if self.note else ""))
+        if value > self.high:
+            raise ConfigError(field, f"不能大于 {self.high}")
+        return value
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule."""
+        return {"type": "integer", "minimum": self.low, "maximum": self.high}
+
+
+@dataclass(frozen=True)
+class CountOrUnlimited:
+    """-1 (no end) or a count from 1 to ``high``."""
+
+    high: int
+
+    def check(self, field: str, value: Any) -> int:
+        """``value`` when allowed. :raises ConfigError:"""
+        value = _require_integer(field, value)
+        if value == -1 or 1 <= value <= self.high:
+            return value
+        raise ConfigError(field, "必须为 -1 (无限循环) 或大于等于 1")
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule (0 is left out with ``not``)."""
+        return {"type": "integer", "minimum": -1, "maximum": self.high, "not": {"enum": [0]}}
+
+
+@dataclass(frozen=True)
+class PositiveNumber:
+    """A finite number above 0 and at most ``high``; ints become floats."""
+
+    high: int
+
+    def check(self, field: str, value: Any) -> float:
+        """``value`` as a float. :raises ConfigError:"""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(field, "必须是数字")
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(field, "必须是大于 0 的有限数字")
+        if value > self.high:
+            raise ConfigError(field, f"不能大于 {self.high}")
+        return float(value)
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule (OpenAPI 3.0's boolean exclusiveMinimum)."""
+        return {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": self.high}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few fixed strings."""
+
+    options: tuple[str, ...]
+
+    def check(self, field: str, value: Any) -> str:
+        """``value`` when it is one of the options. :raises ConfigError:"""
+        if value not in self.options:
+            raise ConfigError(field, "必须是 " + ", ".join(self.options) + " 之一")
+        return value
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule."""
+        return {"type": "string", "enum": list(self.options)}
+
+
+@dataclass(frozen=True)
+class DirectoryPath:
+    """A non-empty path any file system call can take (where it may point: shared/output_rule.py)."""
+
+    def check(self, field: str, value: Any) -> str:
+        """``value`` when it is a usable path. :raises ConfigError:"""
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(field, "必须是非空字符串")
+        if "\x00" in value or len(value) > MAX_URL_LENGTH or not is_utf8_text(value):
+            raise ConfigError(field, "不是有效的目录路径")
+        return value
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule."""
+        return {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH}
+
+
+@dataclass(frozen=True)
+class RtspUrl:
+    """An rtsp:// or rtsps:// URL with a host."""
+
+    def check(self, field: str, value: Any) -> str:
+        """``value`` when it is a usable URL. :raises ConfigError:"""
+        if not isinstance(value, str):
+            raise ConfigError(field, "必须是字符串")
+        if len(value) > MAX_URL_LENGTH:
+            raise ConfigError(field, f"不能超过 {MAX_URL_LENGTH} 个字符")
+        if not is_utf8_text(value):
+            raise ConfigError(field, "含有无效的 Unicode 字符")
+        problem = rtsp_url_problem(value)
+        if problem:
+            raise ConfigError(field, problem)
+        return value
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule."""
+        schemes = "|".join(_any_case(scheme) for scheme in RTSP_SCHEMES)
+        return {"type": "string", "maxLength": MAX_URL_LENGTH,
+                "pattern": f"^({schemes})://[^/?#]"}
+
+
+def plain_file_name_problem(value: Any, max_bytes: int = MAX_NAME_BYTES, why: str = "") -> str | None:
+    """Why ``value`` is not a plain file name (no folder part) of ``max_bytes`` at most, or None.
+
+    ``why`` explains a bound below the file system's own.
+    """
+    if not isinstance(value, str) or not value:
+        return "必须是非空字符串"
+    if not _PLAIN_NAME_RE.match(value) or value in (".", "..") or value.startswith("."):
+        return "必须是不含目录部分的普通文件名"
+    if not is_utf8_text(value):
+        return "含有无效的 Unicode 字符"
+    if len(value.encode("utf-8")) > max_bytes:
+        return f"不能超过 {max_bytes} 字节" + (f" ({why})" if why else "")
+    return None
+
+
+@dataclass(frozen=True)
+class FileName:
+    """A plain file name ending with one of ``suffixes`` (any case), not one of ``reserved``.
+
+    ``reserved``: the names of a cycle's other reports; ``why_max``: why
+    ``max_bytes`` is below the file system's limit, if it is.
+    """
+
+    suffixes: tuple[str, ...]
+    suffix_text: str
+    max_bytes: int
+    why_max: str = ""
+    reserved: tuple[str, ...] = ()
+
+    def check(self, field: str, value: Any) -> str:
+        """``value`` when it is such a name. :raises ConfigError:"""
+        problem = plain_file_name_problem(value, self.max_bytes, self.why_max)
+        if problem:
+            raise ConfigError(field, problem)
+        lower = value.lower()
+        if not any(lower.endswith(s) and len(value) > len(s) for s in self.suffixes):
+            raise ConfigError(field, self.suffix_text)
+        if value in self.reserved:
+            raise ConfigError(field, "不能与报告文件同名")
+        return value
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule (its length in characters: at most its bytes)."""
+        suffixes = "|".join(_any_case(s) for s in self.suffixes)
+        ending = f"({suffixes})$" if len(self.suffixes) > 1 else f"{suffixes}$"
+        return {"type": "string", "minLength": 1, "maxLength": self.max_bytes, "pattern": ending}
