@@ -8,7 +8,7 @@ import sys
 import threading
 
 from recorder.daemon import Daemon
-from recorder.ffmpeg_preload import find_preload
+from recorder.ffmpeg_preload import LibraryPreload, find_preload
 from recorder.processes import ProcessRunner
 from shared import settings
 from shared.errors import LockTimeout
@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    preload = find_preload() if args.ffmpeg_preload == "auto" else ()
-    daemon = Daemon(settings.config_path(args.config), runner=ProcessRunner(preload))
+    libraries = find_preload() if args.ffmpeg_preload == "auto" else ()
+    runner = ProcessRunner(LibraryPreload(libraries) if libraries else None)
+    daemon = Daemon(settings.config_path(args.config), runner=runner)
     logging.getLogger("recorder").info("recorder starting with %s", daemon.config_path)
     try:
         daemon.run(stop)
