@@ -196,7 +196,8 @@ def find_preload(ffmpeg_binary: str = "ffmpeg") -> tuple[str, ...]:
 
     The check runs in a Python process of its own: the traces it reads take
     ~20 MB that the recorder would otherwise keep for its whole life. An
-    LD_PRELOAD of the operator's own is left as it is, and none is added.
+    LD_PRELOAD of the operator's own is left as it is, and none is added; none
+    either where a name service would load after start (:func:`late_host_services`).
     """
     if os.environ.get("LD_PRELOAD"):
         log.info("ffmpeg start-up: LD_PRELOAD is set already; the library order is left alone")
