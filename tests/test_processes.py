@@ -38,6 +38,19 @@ def finish(handle: processes.ProcessHandle) -> int:
     return code
 
 
+def spy_on(monkeypatch, name: str) -> list[tuple[list[str], dict]]:
+    """Note every (argv, options) the runner passes to ``subprocess.<name>``, then call it."""
+    calls: list[tuple[list[str], dict]] = []
+    real = getattr(processes.subprocess, name)
+
+    def spy(argv, **kwargs):
+        calls.append((argv, kwargs))
+        return real(argv, **kwargs)
+
+    monkeypatch.setattr(processes.subprocess, name, spy)
+    return calls
+
+
 class FixedPreload:
     """A preload that never changes."""
 
@@ -92,14 +105,7 @@ def test_an_exited_process_is_sent_no_signal(monkeypatch) -> None:
 @needs_setpriv
 def test_a_helper_run_goes_through_setpriv_with_the_death_signal_and_no_preexec_fn(
         monkeypatch) -> None:
-    calls = []
-    real_run = processes.subprocess.run
-
-    def run(argv, **kwargs):
-        calls.append((argv, kwargs))
-        return real_run(argv, **kwargs)
-
-    monkeypatch.setattr(processes.subprocess, "run", run)
+    calls = spy_on(monkeypatch, "run")
     done = ProcessRunner(FixedPreload((LIB + "libc.so.6",))).run(
         [processes.SETPRIV, "--dump"], timeout=10)
     assert "parent death signal: kill" in done.stdout.lower()
@@ -134,14 +140,7 @@ def test_ffmpeg_alone_gets_the_preload(tmp_path, monkeypatch) -> None:
 def test_setpriv_runs_without_the_preload_and_env_sets_it_for_the_command_alone(
         tmp_path, monkeypatch) -> None:
     # In setpriv's environment the preload would make setpriv itself load the libraries.
-    spawned = []
-    real_popen = processes.subprocess.Popen
-
-    def popen(argv, **kwargs):
-        spawned.append((argv, kwargs))
-        return real_popen(argv, **kwargs)
-
-    monkeypatch.setattr(processes.subprocess, "Popen", popen)
+    spawned = spy_on(monkeypatch, "Popen")
     preload = (LIB + "libc.so.6", LIB + "libm.so.6")
     finish(ProcessRunner(FixedPreload(preload)).spawn(["true"]))
     (argv, kwargs), = spawned
