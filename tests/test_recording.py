@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from recorder.clip_files import playable_seconds, probe
 from recorder.ffmpeg_command import build_argv
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
@@ -15,7 +16,6 @@ from recorder.processes import ProcessRunner
 from recorder.recording import STOP_ESCALATE_SECONDS, STOP_GRACE_SECONDS, Recording
 from shared import task_status as st
 from tests.fake_runner import STOPPED, FakeProcess, FakeRunner, progress_block
-from tests.recorder_process import ffprobe
 
 SETTINGS = {"connection_timeout_seconds": 3, "read_timeout_seconds": 4}
 URL = "rtsp://127.0.0.1:5/cam"
@@ -192,5 +192,5 @@ def test_ffmpeg_on_a_stalled_stream_ends_on_its_own_with_a_playable_file(
             task.kill_now(time.time())
     assert task.status == st.TIMEOUT, task.error_message
     assert task.proc.returncode == STOPPED != -signal.SIGKILL
-    assert float(ffprobe(task.work_path)["format"]["duration"]) > 1
+    assert playable_seconds(probe(ProcessRunner(), task.work_path)) > 1
     os.unlink(task.work_path)
