@@ -7,7 +7,7 @@ import signal
 import sys
 
 from recorder.daemon import Daemon
-from recorder.ffmpeg_preload import find_preload
+from recorder.ffmpeg_preload import LibraryPreload, find_preload
 from recorder.processes import ProcessRunner
 from recorder.stop_signal import StopSignal
 from shared import settings
@@ -33,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    preload = find_preload() if args.ffmpeg_preload == "auto" else ()
-    daemon = Daemon(settings.config_path(args.config), runner=ProcessRunner(preload))
+    libraries = find_preload() if args.ffmpeg_preload == "auto" else ()
+    runner = ProcessRunner(LibraryPreload(libraries) if libraries else None)
+    daemon = Daemon(settings.config_path(args.config), runner=runner)
     logging.getLogger("recorder").info("recorder starting with %s", daemon.config_path)
     try:
         daemon.run(stop)

@@ -20,8 +20,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable
+
+from shared.file_cache import file_signature
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,13 @@ MAX_PRELOADED = 32
 MAX_WITH_KEPT_BINDINGS = 48
 TRACE_TIMEOUT_SECONDS = 30.0
 CHECK_TIMEOUT_SECONDS = 60.0
+# How often the preloaded libraries and ffmpeg are looked at for an upgrade.
+RECHECK_SECONDS = 10.0
+# Name services glibc 2.34 and later have built in. Any other service of the
+# hosts line is a library loaded (dlopen) at ffmpeg's first name lookup, after
+# start: its symbol bindings are not in the start-up trace, so no preload then.
+BUILT_IN_HOST_SERVICES = frozenset({"files", "dns"})
+NSSWITCH_PATH = "/etc/nsswitch.conf"
 # LD_PRELOAD is split on spaces and colons: a path with either cannot be listed.
 _UNLISTABLE = re.compile(r"[\s:]")
 
@@ -154,15 +164,48 @@ def trace_ffmpeg(ffmpeg_binary: str, preload: tuple[str, ...]) -> str:
         return "".join(texts)
 
 
+def late_host_services(nsswitch: str, glibc_version: str) -> list[str]:
+    """The services of nsswitch.conf's hosts line that are libraries loaded at the first lookup.
+
+    ``glibc_version``: ``os.confstr("CS_GNU_LIBC_VERSION")``, e.g. ``glibc 2.36``.
+    """
+    try:
+        built_in = BUILT_IN_HOST_SERVICES if tuple(
+            int(part) for part in glibc_version.split()[-1].split(".")[:2]) >= (2, 34) else set()
+    except (IndexError, ValueError):
+        built_in = set()
+    for line in nsswitch.splitlines():
+        if line.split("#", 1)[0].strip().startswith("hosts:"):
+            services = line.split("#", 1)[0].split(":", 1)[1].split()
+            return [name for name in services if not name.startswith("[")
+                    and name not in built_in]
+    return []  # no hosts line (or no file): glibc's default, "dns files"
+
+
+def _late_host_services() -> list[str]:
+    try:
+        with open(NSSWITCH_PATH, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        text = ""
+    return late_host_services(text, os.confstr("CS_GNU_LIBC_VERSION") or "")
+
+
 def find_preload(ffmpeg_binary: str = "ffmpeg") -> tuple[str, ...]:
     """The libraries to preload into every recording's ffmpeg (checked now; () if none).
 
     The check runs in a Python process of its own: the traces it reads take
     ~20 MB that the recorder would otherwise keep for its whole life. An
-    LD_PRELOAD of the operator's own is left as it is, and none is added.
+    LD_PRELOAD of the operator's own is left as it is, and none is added; none
+    either where a name service would load after start (:func:`late_host_services`).
     """
     if os.environ.get("LD_PRELOAD"):
         log.info("ffmpeg start-up: LD_PRELOAD is set already; the library order is left alone")
+        return ()
+    late = _late_host_services()
+    if late:
+        log.info("ffmpeg start-up: name services %s (%s) load after the check could see them; "
+                 "the library order is left alone", " ".join(late), NSSWITCH_PATH)
         return ()
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -184,6 +227,41 @@ def find_preload(ffmpeg_binary: str = "ffmpeg") -> tuple[str, ...]:
         log.info("ffmpeg start-up: %d of its libraries load first (same symbol bindings, "
                  "checked): %s", len(chosen), " ".join(os.path.basename(p) for p in chosen))
     return chosen
+
+
+class LibraryPreload:
+    """The preload of every recording's ffmpeg, and when it stops being valid.
+
+    The check holds for the files it looked at: an upgrade of ffmpeg or of one
+    of the libraries voids it (a removed path would also make the loader
+    complain on ffmpeg's stderr at every start), and the preload is then
+    dropped until the recorder restarts. ``clock`` is the monotonic time.
+    """
+
+    def __init__(self, libraries: tuple[str, ...], ffmpeg_binary: str = "ffmpeg",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._libraries = libraries
+        self._basis = (*libraries, shutil.which(ffmpeg_binary) or ffmpeg_binary) if libraries else ()
+        self._signature = _signatures(self._basis)
+        self._clock = clock
+        self._checked = clock()
+
+    def libraries(self) -> tuple[str, ...]:
+        """The libraries to preload now; () for good once what they were checked against changed."""
+        now = self._clock()
+        if self._libraries and now - self._checked >= RECHECK_SECONDS:
+            self._checked = now
+            if _signatures(self._basis) != self._signature:
+                log.warning("ffmpeg start-up: ffmpeg or a library it loads first changed since "
+                            "the check; ffmpeg loads its libraries in its own order until the "
+                            "recorder restarts")
+                self._libraries = ()
+        return self._libraries
+
+
+def _signatures(paths: tuple[str, ...]) -> tuple:
+    """Each file's version (see shared.file_cache.file_signature): changes when one is replaced."""
+    return tuple(file_signature(path) for path in paths)
 
 
 def main(argv: list[str]) -> int:

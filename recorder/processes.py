@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import shutil
 import signal
 import subprocess
-import time
-
-from shared.file_cache import file_signature
+from typing import IO, Protocol
 
 _PR_SET_PDEATHSIG = 1
 try:
@@ -19,9 +16,8 @@ except OSError:  # pragma: no cover - always there on Linux
 
 
 def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: a new session (so signals to our
-    # group do not reach it half-way), and SIGKILL when the daemon dies, even by
-    # SIGKILL, so no ffmpeg outlives it.
+    # Runs in the child between fork and exec (only where setpriv is missing):
+    # SIGKILL when the daemon dies, even by SIGKILL, so no ffmpeg outlives it.
     if _libc is not None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
@@ -35,18 +31,17 @@ SETPRIV = shutil.which("setpriv")
 # setpriv itself load the libraries (see recorder/ffmpeg_preload.py). The exec
 # keeps the pid, and the death signal (env is not set-uid).
 ENV = shutil.which("env")
-# How often the preloaded libraries and ffmpeg are looked at for an upgrade.
-PRELOAD_RECHECK_SECONDS = 10.0
-log = logging.getLogger(__name__)
 # ffmpeg runs a few steps below the daemon: when hundreds of start-ups saturate
 # the CPUs, the daemon (and the API beside it) still get a core when they need
 # one, so starts stay on time, watchdogs fire on time and a stop acts at once.
 RECORDING_NICENESS = 5
 
 
-def _signatures(paths: tuple[str, ...]) -> tuple:
-    """Each file's version (see shared.file_cache.file_signature): changes when one is replaced."""
-    return tuple(file_signature(path) for path in paths)
+class Preload(Protocol):
+    """Which shared libraries a recording's ffmpeg loads first (recorder.ffmpeg_preload)."""
+
+    def libraries(self) -> tuple[str, ...]:
+        """The libraries for the next start; () for none."""
 
 
 def _lower_priority(pid: int) -> None:
@@ -64,70 +59,95 @@ def _lower_priority(pid: int) -> None:
         pass  # no autogroups here, or it already exited (its pipes tell how)
 
 
-class ProcessRunner:
-    """Every spawn and kill of the recorder goes through here; tests replace it with a fake.
+def _tied_to_us(argv: list[str], options: dict) -> list[str]:
+    """``argv`` run so that it is killed when we die: through setpriv, else a preexec_fn."""
+    if SETPRIV:
+        return [SETPRIV, "--pdeathsig", "KILL", *argv]
+    options["preexec_fn"] = _die_with_parent
+    return argv
 
-    ``preload``: shared libraries the recordings' ffmpeg loads first (``LD_PRELOAD``),
-    chosen by :func:`recorder.ffmpeg_preload.find_preload`.
+
+class ProcessHandle:
+    """One spawned process: its pid, output pipes, exit status, and the signals it is sent.
+
+    Signals go to its whole process group (its own session), and never to a
+    process already reaped (its pid may be someone else's by then).
     """
 
-    def __init__(self, preload: tuple[str, ...] = ()) -> None:
-        self.preload = preload
-        # What the preload was checked against: an upgrade of ffmpeg or of one of
-        # these libraries voids the check (a removed path would also make the
-        # loader complain on ffmpeg's stderr at every start).
-        self._preload_basis = (*preload, shutil.which("ffmpeg") or "ffmpeg") if preload else ()
-        self._preload_signature = _signatures(self._preload_basis)
-        self._preload_checked = time.monotonic()
+    def __init__(self, popen: subprocess.Popen) -> None:
+        self._popen = popen
+        self.pid: int = popen.pid
+        self.stdout: IO[bytes] = popen.stdout
+        self.stderr: IO[bytes] = popen.stderr
 
-    def current_preload(self) -> tuple[str, ...]:
-        """The preload, dropped for good once what it was checked against changed."""
-        now = time.monotonic()
-        if self.preload and now - self._preload_checked >= PRELOAD_RECHECK_SECONDS:
-            self._preload_checked = now
-            if _signatures(self._preload_basis) != self._preload_signature:
-                log.warning("ffmpeg start-up: ffmpeg or a library it loads first changed since "
-                            "the check; ffmpeg loads its libraries in its own order until the "
-                            "recorder restarts")
-                self.preload = ()
-        return self.preload
+    @property
+    def returncode(self) -> int | None:
+        """Its exit status once reaped (negative: the signal that ended it), else None."""
+        return self._popen.returncode
 
-    def spawn(self, argv: list[str]) -> subprocess.Popen:
-        """Start ``argv`` with stdout/stderr pipes in its own session, killed if we die."""
-        options: dict = {}
-        preload = " ".join(self.current_preload())
-        if preload and SETPRIV and ENV:
-            argv = [ENV, f"LD_PRELOAD={preload}", *argv]
-        elif preload:
-            options["env"] = {**os.environ, "LD_PRELOAD": preload}
-        if SETPRIV:
-            argv = [SETPRIV, "--pdeathsig", "KILL", *argv]
-        else:
-            options["preexec_fn"] = _die_with_parent
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, close_fds=True, **options)
-        _lower_priority(proc.pid)
-        return proc
+    def poll(self) -> int | None:
+        """Reap it if it exited; its exit status, or None while it runs."""
+        return self._popen.poll()
 
-    def interrupt(self, proc: subprocess.Popen) -> None:
-        """Ask ffmpeg to finish the file and exit (SIGINT is its graceful stop)."""
-        self._signal(proc, signal.SIGINT)
+    def wait(self, timeout: float) -> int:
+        """Wait for its exit. :raises subprocess.TimeoutExpired: still running after ``timeout``."""
+        return self._popen.wait(timeout=timeout)
 
-    def kill(self, proc: subprocess.Popen) -> None:
-        """End it now, with its whole process group."""
-        self._signal(proc, signal.SIGKILL)
+    def interrupt(self) -> None:
+        """SIGINT: ffmpeg finishes the file and exits, once its current read returns."""
+        self._signal(signal.SIGINT)
 
-    def _signal(self, proc: subprocess.Popen, signum: int) -> None:
-        if proc.poll() is not None:
+    def terminate(self) -> None:
+        """SIGTERM: to ffmpeg a second stop signal, which also aborts a read blocked on the network."""
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL: end it now."""
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, signum: int) -> None:
+        if self._popen.poll() is not None:
             return
         try:
-            os.killpg(proc.pid, signum)
+            os.killpg(self.pid, signum)
         except ProcessLookupError:
             pass
 
+
+class ProcessRunner:
+    """Every spawn of the recorder goes through here; tests replace it with a fake.
+
+    ``preload``: the libraries a recording's ffmpeg loads first; the runner only
+    applies what it is told, for recordings (:meth:`spawn`) alone.
+    """
+
+    def __init__(self, preload: Preload | None = None) -> None:
+        self.preload = preload
+
+    def spawn(self, argv: list[str]) -> ProcessHandle:
+        """Start ``argv`` with stdout/stderr pipes in its own session, killed if we die.
+
+        :raises OSError: it could not be started.
+        """
+        options: dict = {}
+        libraries = " ".join(self.preload.libraries()) if self.preload else ""
+        if libraries and SETPRIV and ENV:
+            argv = [ENV, f"LD_PRELOAD={libraries}", *argv]
+        elif libraries:
+            options["env"] = {**os.environ, "LD_PRELOAD": libraries}
+        popen = subprocess.Popen(
+            _tied_to_us(argv, options), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True, close_fds=True, **options)
+        _lower_priority(popen.pid)
+        return ProcessHandle(popen)
+
     def run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
-        """Run a short helper (ffprobe, a remux) to completion, killed after ``timeout``."""
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout, start_new_session=True,
-                              preexec_fn=_die_with_parent, check=False)
+        """Run a short helper (ffprobe, a remux) to completion, killed after ``timeout``.
+
+        :raises OSError: it could not be started.
+        :raises subprocess.TimeoutExpired: it ran longer than ``timeout`` (and was killed).
+        """
+        options: dict = {}
+        return subprocess.run(_tied_to_us(argv, options), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout,
+                              start_new_session=True, check=False, **options)

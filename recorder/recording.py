@@ -10,7 +10,7 @@ from recorder.ffmpeg_output import ProgressParser, StderrLog
 from recorder.outcome import Observation, classify
 from recorder.planner import PlannedTask
 from recorder.pipe_watcher import PipeWatcher
-from recorder.processes import ProcessRunner
+from recorder.processes import ProcessHandle, ProcessRunner
 from shared import task_status as st
 from shared.clip_names import work_name
 from shared.global_settings import GlobalSettings
@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 
 # After a graceful stop (SIGINT) ffmpeg gets this long to finish the file.
 STOP_GRACE_SECONDS = 3.0
+# ffmpeg acts on SIGINT only once its current read returns: one blocked on a
+# stalled stream ignores it. A second stop signal aborts the read, and ffmpeg
+# still finishes the file: sent this long after the first (a flowing ffmpeg
+# has finished by then), at once on a read timeout (a stall). A different
+# signal, so that the two cannot merge into one pending signal.
+STOP_ESCALATE_SECONDS = 1.0
 # The wall-clock guard: a process may overstay its budget by this much.
 OVERSTAY_MARGIN_SECONDS = 5.0
 
@@ -44,13 +50,14 @@ class Recording:
         self.error_message = ""
         self.start_wall: float | None = None
         self.end_wall: float | None = None
-        self.proc: subprocess.Popen | None = None
+        self.proc: ProcessHandle | None = None
         self.progress = ProgressParser()
         self.stderr = StderrLog()
         self._started = 0.0
         self._last_data = 0.0
         self._last_figures = (0, 0)
         self._stop_sent: float | None = None
+        self._escalated = False
         self._exit_seen: float | None = None
         self._last_poll = 0.0
         self.start_offset: float | None = None  # real start, seconds after the cycle's start
@@ -135,8 +142,7 @@ class Recording:
     def _watch(self, now: float) -> None:
         limits = self.settings
         if self._stop_sent is not None:
-            if now - self._stop_sent > STOP_GRACE_SECONDS:
-                self.runner.kill(self.proc)
+            self._follow_stop(now - self._stop_sent)
             return
         # The connection timeout runs until the server answers (its SDP); from
         # then on, media that does not come (or stops) is the read timeout's.
@@ -156,15 +162,25 @@ class Recording:
             return
         if flag == "connect_timeout":
             self._flags[flag] = True
-            self.runner.kill(self.proc)  # nothing received: nothing to save
-            self._stop_sent = now
+            self.proc.kill()  # nothing received: nothing to save
+            self._stop_sent, self._escalated = now, True
         else:
             self._stop(now, flag)
 
     def _stop(self, now: float, flag: str) -> None:
         self._flags[flag] = True
         self._stop_sent = now
-        self.runner.interrupt(self.proc)
+        self.proc.interrupt()
+        if flag == "read_timeout":  # stalled: blocked on a read that SIGINT alone leaves be
+            self._follow_stop(STOP_ESCALATE_SECONDS)
+
+    def _follow_stop(self, waited: float) -> None:
+        """A stop sent ``waited`` seconds ago: the second signal, then, after the grace, kill."""
+        if waited > STOP_GRACE_SECONDS:
+            self.proc.kill()
+        elif waited >= STOP_ESCALATE_SECONDS and not self._escalated:
+            self._escalated = True
+            self.proc.terminate()
 
     def cancel(self, now: float, wall: float) -> None:
         """Stop the task: a pending one is cancelled at once, a running one stopped gracefully."""
@@ -184,7 +200,7 @@ class Recording:
         """Last resort at shutdown: kill ffmpeg and draw the verdict without draining its pipes."""
         if self.finished or self.proc is None:
             return
-        self.runner.kill(self.proc)
+        self.proc.kill()
         try:
             self.proc.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:

@@ -2,17 +2,27 @@
 from __future__ import annotations
 
 import collections
-import subprocess
-import time
+from collections.abc import Iterator
+
+import pytest
 
 from recorder.cycle import Cycle
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import Plan, PlannedTask
 from shared import task_status as st
 from shared.global_settings import GlobalSettings
-from tests.test_recording import ScriptRunner
+from tests.fake_runner import FakeProcess, FakeRunner
 
 WALL = 1_760_000_000.0
+
+
+@pytest.fixture
+def runner() -> Iterator[FakeRunner]:
+    # Each "ffmpeg" writes its work file on start: publishing a verdict probes it
+    # (the fake ffprobe finds no media in it), so the probes count the publishes.
+    fake = FakeRunner(work_file=b"junk")
+    yield fake
+    fake.close()
 
 
 def make_cycle(tmp_path, runner, offsets: list[float], cap: int) -> Cycle:
@@ -25,63 +35,64 @@ def make_cycle(tmp_path, runner, offsets: list[float], cap: int) -> Cycle:
                  str(tmp_path), "./output/x", runner, {}, PipeWatcher(), 0.0, WALL)
 
 
-def count_publishes(cycle: Cycle) -> collections.Counter:
-    published: collections.Counter = collections.Counter()
-    original = cycle._publish
-
-    def counting(task) -> None:
-        published[task.planned.task_id] += 1
-        original(task)
-
-    cycle._publish = counting  # type: ignore[method-assign]
-    return published
+def probes(runner: FakeRunner) -> collections.Counter:
+    """How often each work file was probed (once per published verdict of a spawned task)."""
+    return collections.Counter(argv[-1].rsplit("/", 1)[-1] for argv in runner.runs
+                               if argv[0] == "ffprobe")
 
 
 def tick_until_done(cycle: Cycle, now: float) -> None:
     """Tick with the cycle's clock a second further each round (a stop's grace runs out)."""
-    deadline = time.monotonic() + 10
     watcher = cycle.tasks[0].watcher
-    while not cycle.done:
-        assert time.monotonic() < deadline, "the cycle never ended"
-        watcher.dispatch(0.05)
+    for _ in range(10):
+        if cycle.done:
+            return
+        watcher.dispatch(0)
         cycle.tick(now, WALL + now)
         now += 1.0
+    assert cycle.done, "the cycle never ended"
 
 
-def test_cancel_stops_live_tasks_cancels_pending_ones_and_publishes_each_once(tmp_path) -> None:
-    cycle = make_cycle(tmp_path, ScriptRunner("sleep 30"), [0.0, 0.0, 10.0], cap=2)
-    published = count_publishes(cycle)
+def test_cancel_stops_live_tasks_cancels_pending_ones_and_publishes_each_once(
+        tmp_path, runner) -> None:
+    cycle = make_cycle(tmp_path, runner, [0.0, 0.0, 10.0], cap=2)
     started = cycle.tick(0.5, WALL + 0.5)
     assert [t.planned.task_id for t in started] == [0, 1] and len(cycle.running) == 2
+    assert [p.argv[p.argv.index("-i") + 1] for p in runner.processes] == [
+        "rtsp://127.0.0.1:5/cam0", "rtsp://127.0.0.1:5/cam1"]
     assert cycle.seconds_to_next_start(0.5) == float("inf")  # the cap is reached
     cycle.cancel(1.0, WALL + 1)
+    assert runner.signals == ["INT", "INT"]
     tick_until_done(cycle, 2.0)
-    assert [t.status for t in cycle.tasks][2] == st.CANCELLED
+    assert [t.status for t in cycle.tasks] == [st.CANCELLED] * 3
     assert all(t.finished for t in cycle.tasks) and cycle.end_wall is not None
-    assert published == {0: 1, 1: 1, 2: 1}
+    assert probes(runner) == {".c0.mp4.part": 1, ".c1.mp4.part": 1}
+    assert not list(tmp_path.iterdir())  # no media in either: both work files removed
     assert cycle.stats()["max_concurrent_used"] == 2
 
 
-def test_a_task_that_cannot_spawn_gets_its_verdict_and_the_next_one_starts(tmp_path) -> None:
-    class FailingFirst(ScriptRunner):
-        def spawn(self, argv: list[str]) -> subprocess.Popen:
+def test_a_task_that_cannot_spawn_gets_its_verdict_and_the_next_one_starts(
+        tmp_path, runner) -> None:
+    class FailingFirst(FakeRunner):
+        def spawn(self, argv: list[str]) -> FakeProcess:
             if "rtsp://127.0.0.1:5/cam0" in argv:
                 raise OSError(11, "Resource temporarily unavailable")
             return super().spawn(argv)
 
-    cycle = make_cycle(tmp_path, FailingFirst("exit 0"), [0.0, 0.0], cap=1)
-    published = count_publishes(cycle)
+    failing = FailingFirst(work_file=b"junk")
+    cycle = make_cycle(tmp_path, failing, [0.0, 0.0], cap=1)
     started = cycle.tick(0.0, WALL)
     assert [t.planned.task_id for t in started] == [0, 1]
     assert cycle.tasks[0].status == st.CONNECTION_ERROR
     assert "无法启动 ffmpeg" in cycle.tasks[0].error_message
     assert [t.planned.task_id for t in cycle.running] == [1]
+    failing.processes[0].exit(1)
     tick_until_done(cycle, 1.0)
-    assert published == {0: 1, 1: 1}
+    assert probes(failing) == {".c1.mp4.part": 1}
 
 
-def test_next_start_is_the_earliest_pending_offset(tmp_path) -> None:
-    cycle = make_cycle(tmp_path, ScriptRunner("sleep 30"), [0.0, 2.5, 4.0], cap=3)
+def test_next_start_is_the_earliest_pending_offset(tmp_path, runner) -> None:
+    cycle = make_cycle(tmp_path, runner, [0.0, 2.5, 4.0], cap=3)
     assert cycle.seconds_to_next_start(0.0) == 0.0
     cycle.tick(0.0, WALL)
     assert cycle.seconds_to_next_start(1.0) == 1.5
@@ -90,8 +101,8 @@ def test_next_start_is_the_earliest_pending_offset(tmp_path) -> None:
     tick_until_done(cycle, 2.0)
 
 
-def test_a_due_task_waits_for_a_slot_only_while_every_slot_is_taken(tmp_path) -> None:
-    cycle = make_cycle(tmp_path, ScriptRunner("sleep 30"), [0.0, 1.0, 3.0], cap=1)
+def test_a_due_task_waits_for_a_slot_only_while_every_slot_is_taken(tmp_path, runner) -> None:
+    cycle = make_cycle(tmp_path, runner, [0.0, 1.0, 3.0], cap=1)
     assert not cycle.waiting_for_slot(0.0)  # a slot is free
     cycle.tick(0.0, WALL)
     assert not cycle.waiting_for_slot(0.5)  # the next one is not due yet

@@ -8,18 +8,18 @@ import pytest
 
 from recorder import daemon as daemon_module
 from recorder.daemon import Daemon
+from recorder.processes import ProcessHandle, ProcessRunner
 from shared import settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.control_file import request_start
 from shared.status_file import read_status
 from testkit.recorder_process import ffprobe, wait_for
-from tests.test_recording import ScriptRunner
 
-# Like ffmpeg blocked on a silent socket: SIGINT changes nothing. The first stream
+# Like ffmpeg that no stop signal reaches: only SIGKILL ends it. The first stream
 # has written two seconds of real fragmented MP4 by then, the second only junk.
 STUBBORN = """
-trap '' INT
+trap '' INT TERM
 for arg; do case $arg in *.part) out=$arg;; esac; done
 case $out in
   *cam0*) ffmpeg -v error -f lavfi -i testsrc=size=160x120:rate=25 -t 2 -c:v libx264 -f mp4 \
@@ -29,6 +29,17 @@ case $out in
 esac
 while :; do sleep 0.1; done
 """
+
+
+class ScriptRunner(ProcessRunner):
+    """Runs a shell script instead of ffmpeg (ffmpeg's argv in ``$@``)."""
+
+    def __init__(self, script: str) -> None:
+        super().__init__()
+        self.script = script
+
+    def spawn(self, argv: list[str]) -> ProcessHandle:
+        return super().spawn(["/bin/sh", "-c", self.script, "sh", *argv])
 
 
 @pytest.fixture
@@ -52,7 +63,7 @@ def test_ffmpeg_outstaying_the_shutdown_budget_is_killed_and_still_gets_a_verdic
     monkeypatch.setattr(daemon_module, "SHUTDOWN_SECONDS", 0.5)
     runner = ScriptRunner(STUBBORN)
     daemon = Daemon(config_path, runner=runner)
-    request.addfinalizer(lambda: [runner.kill(t.proc) for t in daemon.cycle.tasks if t.proc]
+    request.addfinalizer(lambda: [t.proc.kill() for t in daemon.cycle.tasks if t.proc]
                          if daemon.cycle else None)
     daemon.step(time.monotonic(), time.time())
 

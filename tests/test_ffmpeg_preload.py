@@ -7,8 +7,7 @@ import subprocess
 import pytest
 
 from recorder import ffmpeg_preload as fp
-from recorder import processes
-from recorder.processes import ProcessRunner
+from recorder.ffmpeg_command import build_argv
 
 LIB = "/lib/x86_64-linux-gnu/"
 
@@ -131,52 +130,88 @@ def test_a_check_that_hangs_means_no_preload(monkeypatch) -> None:
     assert fp.find_preload() == ()
 
 
-def test_ffmpeg_alone_gets_the_preload(tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv("LD_PRELOAD", raising=False)
-    script = tmp_path / "show.sh"
-    script.write_text('#!/bin/sh\necho "preload=$LD_PRELOAD"\n')
-    script.chmod(0o755)
-    spawned = []
-    real_popen = processes.subprocess.Popen
-
-    def popen(argv, **kwargs):
-        spawned.append((argv, kwargs))
-        return real_popen(argv, **kwargs)
-
-    monkeypatch.setattr(processes.subprocess, "Popen", popen)
-    preload = (LIB + "libc.so.6", LIB + "libm.so.6")
-    proc = ProcessRunner(preload=preload).spawn([str(script)])
-    out, _ = proc.communicate(timeout=10)
-    assert out.decode().strip() == f"preload={LIB}libc.so.6 {LIB}libm.so.6"
-    argv, kwargs = spawned[-1]
-    if processes.SETPRIV and processes.ENV:
-        # setpriv runs first without it (it would load the libraries itself); env sets it
-        # for the command alone.
-        assert "env" not in kwargs
-        assert argv[:3] == [processes.SETPRIV, "--pdeathsig", "KILL"]
-        assert argv[3:6] == [processes.ENV, "LD_PRELOAD=" + " ".join(preload), str(script)]
-    plain = ProcessRunner().spawn([str(script)])
-    assert plain.communicate(timeout=10)[0].decode().strip() == "preload="
-    assert "LD_PRELOAD" not in " ".join(spawned[-1][0])
-
-
 def test_the_preload_is_dropped_when_ffmpeg_or_a_library_changes_after_the_check(
-        tmp_path, monkeypatch, caplog) -> None:
-    monkeypatch.delenv("LD_PRELOAD", raising=False)
+        tmp_path, caplog) -> None:
     library = tmp_path / "libfake.so.1"
     library.write_bytes(b"\x7fELF old")
     clock = [100.0]
-    monkeypatch.setattr(processes.time, "monotonic", lambda: clock[0])
-    runner = ProcessRunner(preload=(str(library),))
-    assert runner.current_preload() == (str(library),)
+    preload = fp.LibraryPreload((str(library),), clock=lambda: clock[0])
+    assert preload.libraries() == (str(library),)
     library.unlink()
     library.write_bytes(b"\x7fELF new, after an upgrade")  # a new inode
-    assert runner.current_preload() == (str(library),)  # not looked at again so soon
-    clock[0] += processes.PRELOAD_RECHECK_SECONDS
+    assert preload.libraries() == (str(library),)  # not looked at again so soon
+    clock[0] += fp.RECHECK_SECONDS
     with caplog.at_level("WARNING"):
-        assert runner.current_preload() == ()
+        assert preload.libraries() == ()
     assert "changed since" in caplog.text
-    assert runner.current_preload() == ()  # for good: the check is not run again
+    assert preload.libraries() == ()  # for good: the check is not run again
+
+
+def test_an_unchanged_preload_stays() -> None:
+    clock = [0.0]
+    preload = fp.LibraryPreload((LIB + "libc.so.6",), clock=lambda: clock[0])
+    clock[0] += 5 * fp.RECHECK_SECONDS
+    assert preload.libraries() == (LIB + "libc.so.6",)
+
+
+@pytest.mark.parametrize("hosts,glibc,late", [
+    ("hosts:          files dns", "glibc 2.36", []),
+    ("hosts: files mdns4_minimal [NOTFOUND=return] dns myhostname # desktop", "glibc 2.36",
+     ["mdns4_minimal", "myhostname"]),
+    ("hosts: files resolve [!UNAVAIL=return] dns", "glibc 2.36", ["resolve"]),
+    ("hosts: files dns", "glibc 2.31", ["files", "dns"]),  # separate libraries before 2.34
+    ("# hosts: mdns\npasswd: files systemd", "glibc 2.36", []),  # glibc's default: built in
+])
+def test_name_services_loaded_at_the_first_lookup_are_found(hosts, glibc, late) -> None:
+    assert fp.late_host_services(hosts + "\n", glibc) == late
+
+
+def test_no_preload_where_a_name_service_would_load_after_the_check(
+        tmp_path, monkeypatch) -> None:
+    nsswitch = tmp_path / "nsswitch.conf"
+    nsswitch.write_text("hosts: files myhostname dns\n")
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.setattr(fp, "NSSWITCH_PATH", str(nsswitch))
+    monkeypatch.setattr(fp.subprocess, "run", lambda *args, **kwargs: pytest.fail("checked"))
+    assert fp.find_preload() == ()
+
+
+def libraries_loaded_after_start(trace: str) -> list[str]:
+    """The libraries an LD_DEBUG=files trace shows loaded after control passed to the program."""
+    lines = trace.splitlines()
+    start = next(i for i, line in enumerate(lines) if "transferring control:" in line)
+    return [line.split("file=", 1)[1].split()[0] for line in lines[start:]
+            if "file=" in line and ("dynamically loaded by" in line or "needed by" in line)]
+
+
+def test_a_library_loaded_after_start_is_seen_in_the_trace() -> None:
+    # What `LD_DEBUG=files getent ahosts localhost` prints: getent asks for IDN, and
+    # libc loads libidn2 at the lookup.
+    trace = "\n".join([
+        "     9:\tfile=libc.so.6 [0];  needed by getent [0]",
+        "     9:\tfile=libdl.so [0];  dynamically loaded by getent [0]",
+        "     9:\ttransferring control: getent",
+        "     9:\tfile=libidn2.so.0 [0];  dynamically loaded by /lib/libc.so.6 [0]",
+        "     9:\tfile=libunistring.so.2 [0];  needed by /lib/libidn2.so.0 [0]"])
+    assert libraries_loaded_after_start(trace) == ["libidn2.so.0", "libunistring.so.2"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_recording_loads_no_library_after_ffmpegs_start(tmp_path, camera_server, host) -> None:
+    # The preload check sees the libraries loaded at start; one loaded later (a
+    # name service at the first lookup of "localhost", a codec) would escape it.
+    url = camera_server.url("cam1").replace("127.0.0.1", host, 1)
+    assert host in url
+    argv = build_argv(url, str(tmp_path / "clip.mp4"), 2, io_timeout=10)
+    env = {**os.environ, "LD_DEBUG": "files", "LD_DEBUG_OUTPUT": str(tmp_path / "trace")}
+    done = subprocess.run(argv, env=env, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    traces = [p for p in tmp_path.iterdir() if p.name.startswith("trace.")]
+    assert len(traces) == 1  # ffmpeg alone, no helper process
+    trace = traces[0].read_text(encoding="utf-8", errors="replace")
+    assert "transferring control: ffmpeg" in trace
+    assert libraries_loaded_after_start(trace) == []
 
 
 @pytest.mark.integration

@@ -1,138 +1,198 @@
-"""One task's state machine, with a shell script in place of ffmpeg and the time passed in."""
+"""One task's state machine, with a fake runner in place of ffmpeg and the time passed in."""
 from __future__ import annotations
 
-import subprocess
+import os
+import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
+from recorder.clip_files import playable_seconds, probe
+from recorder.ffmpeg_command import build_argv
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
 from recorder.processes import ProcessRunner
-from recorder.recording import Recording
+from recorder.recording import STOP_ESCALATE_SECONDS, STOP_GRACE_SECONDS, Recording
 from shared import task_status as st
 from shared.global_settings import GlobalSettings
+from tests.fake_runner import STOPPED, FakeProcess, FakeRunner, progress_block
 
 SETTINGS = GlobalSettings.from_config({"connection_timeout_seconds": 3, "read_timeout_seconds": 4})
-REFUSED = "echo 'rtsp://127.0.0.1:5/cam: Connection refused' >&2; exit 1"
+URL = "rtsp://127.0.0.1:5/cam"
+WALL = 1_760_000_000.0
 
 
-def progress(frames: int, seconds: float, end: bool = False) -> str:
-    """A shell line printing one ``-progress`` block."""
-    block = (f"frame={frames}\\ntotal_size={frames * 1000}\\nout_time_us={int(seconds * 1e6)}\\n"
-             f"progress={'end' if end else 'continue'}\\n")
-    return f"printf '{block}'"
+@pytest.fixture
+def runner() -> Iterator[FakeRunner]:
+    fake = FakeRunner()
+    yield fake
+    fake.close()
 
 
-class ScriptRunner(ProcessRunner):
-    """Runs a shell script instead of ffmpeg (the argv in ``$@``) and notes every signal sent."""
-
-    def __init__(self, script: str) -> None:
-        self.script = script
-        self.signals: list[str] = []
-
-    def spawn(self, argv: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(["/bin/sh", "-c", self.script, "sh", *argv],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
-
-    def interrupt(self, proc: subprocess.Popen) -> None:
-        self.signals.append("INT")
-        super().interrupt(proc)
-
-    def kill(self, proc: subprocess.Popen) -> None:
-        self.signals.append("KILL")
-        super().kill(proc)
-
-
-def started_task(tmp_path, script: str, duration: int = 5) -> tuple[Recording, ScriptRunner,
-                                                                     PipeWatcher]:
-    runner, watcher = ScriptRunner(script), PipeWatcher()
-    stream = {"rtsp_url": "rtsp://127.0.0.1:5/cam", "output_filename": "cam.mp4",
-              "duration_seconds": duration}
+def started_task(tmp_path, runner, duration: int = 5,
+                 settings: GlobalSettings = SETTINGS) -> tuple[Recording, FakeProcess]:
+    stream = {"rtsp_url": URL, "output_filename": "cam.mp4", "duration_seconds": duration}
     task = Recording(PlannedTask(0, 0, 0.0, duration), stream, str(tmp_path), "./output/x",
-                     SETTINGS, runner, None, watcher)
-    task.start(0.0, 1_760_000_000.0)
-    return task, runner, watcher
+                     settings, runner, None, PipeWatcher())
+    task.start(0.0, WALL)
+    return task, task.proc
 
 
-def read_until_exit(task: Recording, watcher: PipeWatcher) -> None:
-    """Deliver everything the script wrote, up to the end of both pipes (its exit)."""
-    deadline = time.monotonic() + 10
-    while watcher.watching:
-        assert time.monotonic() < deadline, "the script did not exit"
-        watcher.dispatch(0.1)
-    task.proc.wait()
+def deliver(task: Recording) -> None:
+    """Hand the task everything its process wrote so far (up to the end of its pipes)."""
+    while task.watcher.dispatch(0):
+        pass
+    task.watcher.dispatch(0)
 
 
-def read_until_recording(task: Recording, watcher: PipeWatcher, now: float) -> None:
-    """Deliver output until the first progress block with frames, then tick at ``now``."""
-    deadline = time.monotonic() + 10
-    while not task.progress.progress.frames:
-        assert time.monotonic() < deadline, "no progress block"
-        watcher.dispatch(0.1)
-    task.tick(now, 1_760_000_000.0 + now)
+def recording_at(task: Recording, proc: FakeProcess, now: float, frames: int = 25) -> None:
+    """The process prints a progress block with frames; the task sees it at ``now``."""
+    proc.write(stdout=progress_block(frames, frames / 25))
+    deliver(task)
+    task.tick(now, WALL + now)
     assert task.status == st.RECORDING
 
 
-@pytest.mark.parametrize("script,recording,late,verdict", [
+def test_a_recording_runs_the_command_line_built_for_its_stream(tmp_path, runner) -> None:
+    task, proc = started_task(tmp_path, runner)
+    assert proc.argv == build_argv(URL, str(tmp_path / ".cam.mp4.part"), 5, io_timeout=6)
+    assert task.status == st.CONNECTING and runner.signals == []
+
+
+@pytest.mark.parametrize("output,exit_code,recording,late,verdict", [
     # refused at once, but the loop looked only after connection_timeout had passed
-    (REFUSED, False, SETTINGS.connection_timeout_seconds + 0.5, st.CONNECTION_ERROR),
+    ("", 1, False, SETTINGS.connection_timeout_seconds + 0.5, st.CONNECTION_ERROR),
     # the stream ended after 2 s of 5; the loop looked after read_timeout had passed
-    (f"{progress(50, 2.0)}; sleep 0.2; {progress(50, 2.0, end=True)}", True,
-     SETTINGS.read_timeout_seconds + 1.0, st.RECORDING_ERROR),
+    (progress_block(50, 2.0, end=True), 0, True, SETTINGS.read_timeout_seconds + 1.0,
+     st.RECORDING_ERROR),
 ])
 def test_a_process_that_ended_on_its_own_is_judged_by_its_end_not_by_a_watchdog(
-        tmp_path, script: str, recording: bool, late: float, verdict: int) -> None:
-    task, runner, watcher = started_task(tmp_path, script)
+        tmp_path, runner, output: str, exit_code: int, recording: bool, late: float,
+        verdict: int) -> None:
+    task, proc = started_task(tmp_path, runner)
     if recording:
-        read_until_recording(task, watcher, 0.5)
-    read_until_exit(task, watcher)
-    task.tick(late, 1_760_000_010.0)
+        recording_at(task, proc, 0.5)
+    proc.write(stdout=output, stderr=f"{URL}: Connection refused\n" if exit_code else "")
+    proc.exit(exit_code)
+    deliver(task)
+    task.tick(late, WALL + late)
     assert task.status == verdict, task.error_message
     assert runner.signals == []
 
 
-def test_a_cancel_after_a_complete_recording_keeps_it_complete(tmp_path) -> None:
-    task, runner, watcher = started_task(tmp_path, f"{progress(125, 5.0, end=True)}; exit 0")
-    read_until_exit(task, watcher)
-    task.cancel(5.5, 1_760_000_005.5)  # the stop came before the loop saw the exit
-    task.tick(5.5, 1_760_000_005.5)
+def test_a_cancel_after_a_complete_recording_keeps_it_complete(tmp_path, runner) -> None:
+    task, proc = started_task(tmp_path, runner)
+    proc.write(stdout=progress_block(125, 5.0, end=True))
+    proc.exit(0)
+    deliver(task)
+    task.cancel(5.5, WALL + 5.5)  # the stop came before the loop saw the exit
+    task.tick(5.5, WALL + 5.5)
     assert task.status == st.COMPLETED, task.error_message
     assert runner.signals == []
 
 
-def test_a_cancel_while_recording_stops_gracefully_and_says_cancelled(tmp_path) -> None:
-    task, runner, watcher = started_task(tmp_path, f"trap 'exit 255' INT; {progress(25, 1.0)}; "
-                                                   "while :; do sleep 0.1; done")
-    read_until_recording(task, watcher, 1.0)
-    task.cancel(1.5, 1_760_000_001.5)
-    read_until_exit(task, watcher)
-    task.tick(1.6, 1_760_000_001.6)
-    assert (task.status, runner.signals) == (st.CANCELLED, ["INT"])
+def test_a_cancel_while_recording_stops_gracefully_and_says_cancelled(tmp_path, runner) -> None:
+    task, proc = started_task(tmp_path, runner)
+    recording_at(task, proc, 1.0)
+    task.cancel(1.5, WALL + 1.5)
+    deliver(task)
+    task.tick(1.6, WALL + 1.6)
+    assert (task.status, runner.signals, proc.returncode) == (st.CANCELLED, ["INT"], STOPPED)
 
 
-def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path) -> None:
-    task, runner, watcher = started_task(tmp_path, "exec sleep 30")
-    task.tick(SETTINGS.connection_timeout_seconds + 0.1, 1_760_000_003.1)
-    read_until_exit(task, watcher)
-    task.tick(SETTINGS.connection_timeout_seconds + 0.2, 1_760_000_003.2)
+def test_a_stop_that_ffmpeg_does_not_act_on_is_repeated_with_sigterm_then_killed(tmp_path) -> None:
+    # ffmpeg blocked on a read ignores SIGINT until the read returns; a second
+    # stop signal aborts the read. One that ignores that too is killed after the grace.
+    runner = FakeRunner(stops_on=set())
+    task, proc = started_task(tmp_path, runner)
+    recording_at(task, proc, 1.0)
+    task.cancel(2.0, WALL + 2)
+    task.tick(2.0 + STOP_ESCALATE_SECONDS / 2, WALL + 3)
+    assert runner.signals == ["INT"]
+    task.tick(2.0 + STOP_ESCALATE_SECONDS, WALL + 3)
+    assert runner.signals == ["INT", "TERM"]
+    task.tick(2.0 + STOP_GRACE_SECONDS - 0.1, WALL + 5)
+    assert runner.signals == ["INT", "TERM"]
+    task.tick(2.0 + STOP_GRACE_SECONDS + 0.1, WALL + 5)
+    assert runner.signals == ["INT", "TERM", "KILL"]
+    deliver(task)
+    task.tick(2.0 + STOP_GRACE_SECONDS + 0.2, WALL + 5)
+    assert task.status == st.CANCELLED
+
+
+def test_a_stalled_stream_gets_both_stop_signals_at_once_and_ends_without_a_kill(tmp_path) -> None:
+    runner = FakeRunner(stops_on={"TERM"})  # stalled: SIGINT alone changes nothing
+    task, proc = started_task(tmp_path, runner)
+    recording_at(task, proc, 1.0)
+    late = 1.0 + SETTINGS.read_timeout_seconds + 0.1
+    task.tick(late, WALL + late)
+    assert runner.signals == ["INT", "TERM"] and proc.returncode == STOPPED
+    deliver(task)
+    task.tick(late + 0.1, WALL + late)
+    assert task.status == st.TIMEOUT and task.error_message == "读取超时: 长时间未收到数据"
+    assert runner.signals == ["INT", "TERM"]
+
+
+def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path, runner) -> None:
+    task, _proc = started_task(tmp_path, runner)
+    task.tick(SETTINGS.connection_timeout_seconds + 0.1, WALL + 3.1)
+    deliver(task)
+    task.tick(SETTINGS.connection_timeout_seconds + 0.2, WALL + 3.2)
     assert (task.status, runner.signals) == (st.TIMEOUT, ["KILL"])
     assert task.error_message == "连接超时: 服务器未在规定时间内响应"
 
 
-def test_published_fields_follow_every_change_of_the_task(tmp_path) -> None:
-    script = f"{progress(25, 1.0)}; sleep 0.3; {progress(50, 2.0, end=True)}"
-    task, _runner, watcher = started_task(tmp_path, script)
+def test_kill_now_kills_and_draws_the_verdict_at_once(tmp_path) -> None:
+    runner = FakeRunner(stops_on=set())
+    task, proc = started_task(tmp_path, runner)
+    recording_at(task, proc, 1.0)
+    task.cancel(2.0, WALL + 2)
+    task.kill_now(WALL + 3)
+    assert runner.signals == ["INT", "KILL"] and proc.returncode == -9
+    assert task.status == st.CANCELLED and task.end_wall == WALL + 3
+
+
+def test_published_fields_follow_every_change_of_the_task(tmp_path, runner) -> None:
+    task, proc = started_task(tmp_path, runner)
     connecting = task.as_dict()
     assert connecting["status"] == st.CONNECTING and connecting["frames_received"] == 0
-    read_until_recording(task, watcher, now=1.0)
+    recording_at(task, proc, now=1.0)
     recording = task.as_dict()
     assert recording["status"] == st.RECORDING and recording["frames_received"] == 25
     assert recording["progress"] == 1.0 and connecting["frames_received"] == 0
-    read_until_exit(task, watcher)
-    task.tick(5.0, 1_760_000_005.0)
+    proc.write(stdout=progress_block(50, 2.0, end=True))
+    proc.exit(0)
+    deliver(task)
+    task.tick(5.0, WALL + 5.0)
     done = task.as_dict()
     assert done["frames_received"] == 50 and done["status"] in st.FINISHED
     assert done["end_time"] and done["run_seconds"] is not None
     assert task.as_dict() is done  # unchanged task, same dict: nothing rebuilt
+
+
+@pytest.mark.integration
+def test_ffmpeg_on_a_stalled_stream_ends_on_its_own_with_a_playable_file(
+        tmp_path, camera_server) -> None:
+    # Real ffmpeg, real stall (/stall sends ~3 s, then nothing, its session open):
+    # with SIGINT alone it stayed blocked until killed (-9) after the grace.
+    stream = {"rtsp_url": camera_server.url("stall"), "output_filename": "stall.mp4",
+              "duration_seconds": 20}
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 10,
+                                           "read_timeout_seconds": 2})
+    task = Recording(PlannedTask(0, 0, 0.0, 20), stream, str(tmp_path), "./output/x", settings,
+                     ProcessRunner(), None, PipeWatcher())
+    task.start(time.monotonic(), time.time())
+    deadline = time.monotonic() + 30
+    try:
+        while not task.finished:
+            assert time.monotonic() < deadline, (task.status, task.stderr.text()[-500:])
+            task.watcher.dispatch(0.1)
+            task.tick(time.monotonic(), time.time())
+    finally:
+        if not task.finished:
+            task.kill_now(time.time())
+    assert task.status == st.TIMEOUT, task.error_message
+    assert task.proc.returncode == STOPPED != -signal.SIGKILL
+    assert playable_seconds(probe(ProcessRunner(), task.work_path)) > 1
+    os.unlink(task.work_path)
