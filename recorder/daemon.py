@@ -244,11 +244,11 @@ class Daemon:
             return
         g = config["global_config"]
         root = settings.resolve_output_dir(g["output_directory"], self.config_path)
-        out = OutputDir(g["output_directory"], root)
+        out = OutputDir(g["output_directory"], root, self.config_path)
         if not self._enough_space(out, g, now, wall):
             return
         try:
-            name = create_cycle_folder(root, wall, self.last_cycle_name)
+            name = create_cycle_folder(root, wall, self.last_cycle_name, self.config_path)
         except OSError as exc:
             self.message = f"无法创建输出目录 {g['output_directory']}: {exc.strerror}"
             log.error("%s", self.message)
