@@ -83,8 +83,8 @@ _skipped = _OnceLog()
 
 
 def _shown(name: str) -> str:
-    """A file name as a log can show it (undecodable bytes escaped, never raw)."""
-    return repr(os.fsencode(name))[1:]
+    """A file name as a log line can show it: undecodable bytes and control characters escaped."""
+    return repr(os.fsencode(name))[2:-1]
 
 
 def _is_text(name: str) -> bool:
@@ -144,13 +144,13 @@ def cycle_names(root: OpenRoot) -> list[str]:
     return names
 
 
-def _clip_entry(entry: os.DirEntry, cycle: str) -> tuple[str, int, float] | None:
+def _clip_entry(root: OpenRoot, cycle: str, entry: os.DirEntry) -> tuple[str, int, float] | None:
     """``(name, size, mtime)`` of a clip; None for anything else (foreign names are logged)."""
     if not is_video_name(entry.name):
         return None
     if not _is_text(entry.name):
-        _skipped(f"{cycle}/{_shown(entry.name)}", "listing: skipped %s/%s: not a UTF-8 name",
-                 cycle, _shown(entry.name))
+        _skipped(f"{root.path}/{cycle}/{_shown(entry.name)}",
+                 "listing: skipped %s/%s: not a UTF-8 name", cycle, _shown(entry.name))
         return None
     try:
         if not entry.is_file(follow_symlinks=False):
@@ -174,7 +174,7 @@ def _scan_cycle(root: OpenRoot, cycle: str) -> list[tuple[str, int, float]] | No
         return None
     try:
         with os.scandir(fd) as entries:
-            files = [clip for clip in (_clip_entry(e, cycle) for e in entries) if clip]
+            files = [clip for clip in (_clip_entry(root, cycle, e) for e in entries) if clip]
     except OSError as exc:
         _skipped(f"{root.path}/{cycle}", "listing: skipped cycle %s: %s", cycle,
                  exc.strerror or exc)
