@@ -146,14 +146,21 @@ def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
     if limits.min_free_mb > 0 and free is not None:
         shortfall = limits.min_free_mb * MB - free - sum(r.size for r in chosen.values())
         rest = [f for f in candidates if f.name not in chosen]
-        if shortfall > 0 and sum(f.size for f in rest) >= shortfall:
-            for folder in rest:
-                if shortfall <= 0:
-                    break
-                chosen[folder.name] = Removal(
-                    folder.name, f"free space below {limits.min_free_mb} MB", folder.size)
-                shortfall -= folder.size
+        chosen.update((r.name, r) for r in _for_space(rest, shortfall, limits.min_free_mb))
     return sorted(chosen.values(), key=lambda r: cycle_order(r.name))
+
+
+def _for_space(rest: list[CycleFolder], shortfall: int, floor_mb: int) -> list[Removal]:
+    """The oldest of ``rest`` until ``shortfall`` bytes are covered; none if all of them would not."""
+    if shortfall <= 0 or sum(f.size for f in rest) < shortfall:
+        return []
+    chosen = []
+    for folder in rest:
+        if shortfall <= 0:
+            break
+        chosen.append(Removal(folder.name, f"free space below {floor_mb} MB", folder.size))
+        shortfall -= folder.size
+    return chosen
 
 
 def remove_cycles(out: OutputDir, removals: list[Removal]) -> list[str]:
