@@ -119,11 +119,19 @@ def opened_root(out: OutputDir) -> Iterator[OpenRoot | None]:
         yield None
         return
     try:
-        path = os.readlink(f"/proc/self/fd/{fd}")
+        path = _where(fd, out.root)
         check_output_path(path, out.config_file)
         yield OpenRoot(fd, path)
     finally:
         os.close(fd)
+
+
+def _where(fd: int, spelled: str) -> str:
+    """Where an open folder is; from its spelling, links followed, only when /proc is missing."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(spelled)
 
 
 def _is_real_dir(entry: os.DirEntry) -> bool:

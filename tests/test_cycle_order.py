@@ -107,3 +107,9 @@ def test_api_lists_cycles_by_number_and_every_suffix_width(client: FlaskClient,
     response = client.delete(f"/api/timestamp/{CREATED[-3]}")
     assert response.status_code == 200, response.get_json()
     assert not (output_root / CREATED[-3]).exists()
+
+
+def test_past_the_longest_suffix_no_name_is_made() -> None:
+    last = "20251010_163000_" + "9" * MAX_SUFFIX_DIGITS
+    with pytest.raises(OSError, match="no cycle name left"):
+        next_name("20251010_163000", last)
