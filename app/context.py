@@ -45,10 +45,10 @@ def output_dir() -> tuple[OutputDir, str]:
     given = current_app.config.get("OUTPUT_DIR")
     if given:
         base = current_app.config.get("OUTPUT_BASE") or os.getcwd()
-        return OutputDir.from_spelling(given, base), base
+        return OutputDir.from_spelling(given, base, config_file()), base
     base = os.path.dirname(config_file())
     spelling = current_config()["global_config"]["output_directory"]
-    return OutputDir.from_spelling(spelling, base), base
+    return OutputDir.from_spelling(spelling, base, config_file()), base
 
 
 def status_file() -> str:

@@ -1,38 +1,66 @@
-"""Cycle folder names that never collide and always sort in creation order."""
+"""Cycle folder names that never collide and always sort as the newest cycle when created.
+
+Names order by (timestamp, suffix number) (shared/timefmt.cycle_order). A new
+cycle takes its wall-clock name when that sorts after every cycle folder;
+otherwise (two cycles in one second, or a clock behind the newest folder after
+a step back, DST or a clock that ran ahead) the newest name with the next
+``_NN`` suffix, so the newest evidence always sorts newest and retention keeps
+it. The cost: while the clock is behind, folder names carry the newest
+folder's time (docs/RELIABILITY.md), and each such cycle logs a plain line.
+"""
 from __future__ import annotations
 
+import errno
+import logging
 import os
 
-from shared.timefmt import cycle_name, is_cycle_name
+from shared.output_rule import OutputRefused, check_output_path
+from shared.output_tree import OpenRoot, OutputDir, cycle_names, opened_root
+from shared.timefmt import MAX_SUFFIX_DIGITS, cycle_name, cycle_order
 
-
-def latest_cycle(root: str) -> str:
-    """The greatest cycle folder name under ``root`` ("" when none)."""
-    try:
-        return max((n for n in os.listdir(root) if is_cycle_name(n)), default="")
-    except OSError:
-        return ""
+log = logging.getLogger(__name__)
 
 
 def next_name(wanted: str, last: str) -> str:
-    """``wanted`` if it sorts after ``last``; else ``last`` with the next ``_NN`` suffix.
-
-    This covers two cycles in one second and a clock that went back (DST, NTP).
-    """
-    if wanted > last:
+    """``wanted`` if it sorts after ``last``; else ``last`` with the next ``_NN`` suffix."""
+    if cycle_order(wanted) > cycle_order(last):
         return wanted
-    base, _, suffix = last[:15], last[15:16], last[16:]
-    number = int(suffix) + 1 if suffix.isdigit() else 1
-    return f"{base}_{number:02d}"
+    suffix = last[16:]
+    number = int(suffix) + 1 if suffix else 1
+    if len(str(number)) > MAX_SUFFIX_DIGITS:  # 10**18 cycles: never in practice
+        raise OSError(errno.EOVERFLOW, f"no cycle name left after {last}")
+    return f"{last[:15]}_{number:02d}"
 
 
-def create_cycle_folder(root: str, wall: float, last: str) -> str:
-    """Create and return the name of a new cycle folder under ``root``."""
-    os.makedirs(root, exist_ok=True)
-    name = next_name(cycle_name(wall), max(last, latest_cycle(root)))
+def create_cycle_folder(root: str, wall: float, last: str, config_file: str | None = None) -> str:
+    """Create and return the name of a new cycle folder under ``root``.
+
+    With ``config_file``, the output_directory rule is checked on where
+    ``root`` resolves now, and the folder is made in the folder checked.
+
+    :raises OSError: it cannot be made, or the rule refuses the folder (EPERM).
+    """
+    try:
+        check_output_path(root, config_file)  # before makedirs creates anything
+        os.makedirs(root, exist_ok=True)
+        with opened_root(OutputDir(root, root, config_file)) as opened:
+            if opened is None:
+                raise FileNotFoundError(errno.ENOENT, "output folder vanished", root)
+            return _make_next(opened, cycle_name(wall), last)
+    except OutputRefused as exc:
+        raise PermissionError(errno.EPERM, str(exc), root) from None
+
+
+def _make_next(root: OpenRoot, wanted: str, last: str) -> str:
+    names = cycle_names(root)
+    newest = max(last, names[-1] if names else "", key=cycle_order)
+    name = next_name(wanted, newest)
+    if newest and wanted[:15] < newest[:15]:
+        log.warning("cycle folder: the clock (%s) is behind the newest cycle %s; "
+                    "naming this cycle %s so it sorts newest", wanted, newest, name)
     while True:
         try:
-            os.mkdir(os.path.join(root, name))
+            os.mkdir(name, dir_fd=root.fd)
             return name
         except FileExistsError:
             name = next_name(name, name)

@@ -39,14 +39,14 @@ class CycleLauncher:
              wall: float) -> Cycle | None:
         """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
         root = settings.resolve_output_dir(g.output_directory, self.config_path)
-        out = OutputDir(g.output_directory, root)
+        out = OutputDir(g.output_directory, root, self.config_path)
         limits = Limits.from_settings(g)
         shortage = self.gate.shortage(out, limits, wall)
         if shortage:
             state.message, state.next_cycle_at = shortage, now + LOW_SPACE_RETRY_SECONDS
             return None
         try:
-            name = create_cycle_folder(root, wall, self.last_cycle_name)
+            name = create_cycle_folder(root, wall, self.last_cycle_name, self.config_path)
         except OSError as exc:
             state.message = f"无法创建输出目录 {g.output_directory}: {exc.strerror}"
             log.error("%s", state.message)

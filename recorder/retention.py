@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 
 from shared.errors import NotFound, UnsafePath
 from shared.global_settings import GlobalSettings
-from shared.output_tree import OutputDir, delete_cycle
-from shared.timefmt import is_cycle_name
+from shared.output_rule import OutputRefused
+from shared.output_tree import OpenRoot, OutputDir, cycle_names, delete_cycle, opened_root
+from shared.timefmt import cycle_order, is_cycle_name
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -69,44 +70,44 @@ def free_bytes(path: str) -> int | None:
         return info.f_bavail * info.f_frsize
 
 
-def _disk_usage(path: str) -> int:
+def _disk_usage(root: OpenRoot, name: str) -> int:
     # Allocated blocks, not st_size: that is what removing the folder gives back.
-    total = 0
     try:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                    if entry.is_dir(follow_symlinks=False):
-                        total += _disk_usage(entry.path)
-                    total += info.st_blocks * 512
-                except OSError:
-                    continue  # removed while we looked
+        total = os.lstat(name, dir_fd=root.fd).st_blocks * 512
     except OSError:
-        pass
+        return 0
+    # fwalk works through folder descriptors and never follows a symlink; errors are skipped.
+    for _, folders, files, fd in os.fwalk(name, dir_fd=root.fd):
+        for entry in folders + files:
+            try:
+                total += os.lstat(entry, dir_fd=fd).st_blocks * 512
+            except OSError:
+                continue  # removed while we looked
     return total
 
 
-def scan_cycles(root: str, sizes: bool = True) -> list[CycleFolder]:
-    """The real cycle folders directly under ``root``; symlinks and other names are not ours.
+def _folder(root: OpenRoot, name: str, sizes: bool) -> CycleFolder | None:
+    try:
+        info = os.lstat(name, dir_fd=root.fd)
+    except OSError:
+        return None
+    return CycleFolder(name, info.st_mtime, _disk_usage(root, name) if sizes else 0)
+
+
+def scan_cycles(out: OutputDir, sizes: bool = True) -> list[CycleFolder]:
+    """The real cycle folders of the output, oldest first; symlinks and other names are not ours.
 
     ``sizes=False`` skips measuring them (size 0): that is a stat per clip.
+
+    :raises OutputRefused: the output folder resolves where the rule forbids.
     """
-    folders = []
-    try:
-        with os.scandir(root) as entries:
-            for entry in entries:
-                if not is_cycle_name(entry.name) or not entry.is_dir(follow_symlinks=False):
-                    continue
-                try:
-                    mtime = entry.stat(follow_symlinks=False).st_mtime
-                except OSError:
-                    continue
-                size = _disk_usage(entry.path) if sizes else 0
-                folders.append(CycleFolder(entry.name, mtime, size))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return folders
+    with opened_root(out) as root:
+        return _scan(root, sizes) if root else []
+
+
+def _scan(root: OpenRoot, sizes: bool) -> list[CycleFolder]:
+    folders = (_folder(root, name, sizes) for name in cycle_names(root))
+    return [folder for folder in folders if folder is not None]
 
 
 def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
@@ -122,10 +123,12 @@ def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
        remaining one would cover it: otherwise something else fills the disk,
        and deleting our evidence would not bring the floor back.
 
-    Folder names sort in creation order (recorder/cycle_folder.py), so "oldest"
-    is by name; names that are not cycle names are ignored.
+    Folder names order as cycles were created (recorder/cycle_folder.py), by
+    (timestamp, suffix number), never as text; names that are not cycle names
+    are ignored.
     """
-    ordered = sorted((f for f in folders if is_cycle_name(f.name)), key=lambda f: f.name)
+    ordered = sorted((f for f in folders if is_cycle_name(f.name)),
+                     key=lambda f: cycle_order(f.name))
     candidates = [f for f in ordered if f.name != current]
     chosen: dict[str, Removal] = {}
     if limits.max_cycles > 0:
@@ -142,14 +145,21 @@ def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
     if limits.min_free_mb > 0 and free is not None:
         shortfall = limits.min_free_mb * MB - free - sum(r.size for r in chosen.values())
         rest = [f for f in candidates if f.name not in chosen]
-        if shortfall > 0 and sum(f.size for f in rest) >= shortfall:
-            for folder in rest:
-                if shortfall <= 0:
-                    break
-                chosen[folder.name] = Removal(
-                    folder.name, f"free space below {limits.min_free_mb} MB", folder.size)
-                shortfall -= folder.size
-    return sorted(chosen.values(), key=lambda r: r.name)
+        chosen.update((r.name, r) for r in _for_space(rest, shortfall, limits.min_free_mb))
+    return sorted(chosen.values(), key=lambda r: cycle_order(r.name))
+
+
+def _for_space(rest: list[CycleFolder], shortfall: int, floor_mb: int) -> list[Removal]:
+    """The oldest of ``rest`` until ``shortfall`` bytes are covered; none if all of them would not."""
+    if shortfall <= 0 or sum(f.size for f in rest) < shortfall:
+        return []
+    chosen = []
+    for folder in rest:
+        if shortfall <= 0:
+            break
+        chosen.append(Removal(folder.name, f"free space below {floor_mb} MB", folder.size))
+        shortfall -= folder.size
+    return chosen
 
 
 def remove_cycles(out: OutputDir, removals: list[Removal]) -> list[str]:
@@ -164,6 +174,9 @@ def remove_cycles(out: OutputDir, removals: list[Removal]) -> list[str]:
             delete_cycle(out, removal.name)
         except NotFound:
             continue  # deleted through the API meanwhile
+        except OutputRefused as exc:
+            log.error("retention: stopped, the output folder is refused: %s", exc.problem)
+            break
         except UnsafePath as exc:
             log.warning("retention: skipped cycle %s: %s", removal.name, exc)
             continue
@@ -178,12 +191,22 @@ def remove_cycles(out: OutputDir, removals: list[Removal]) -> list[str]:
 
 def apply_retention(out: OutputDir, now: float, limits: Limits, current: str | None,
                     probe: Callable[[str], int | None] = free_bytes) -> list[str]:
-    """Scan the output folder, choose what to remove and remove it; the names removed."""
+    """Scan the output folder, choose what to remove and remove it; the names removed.
+
+    Nothing is removed when the output folder resolves where the rule forbids
+    (a hand edit, or a symlink swapped in while we run): those are not our folders.
+    """
     free = probe(out.root) if limits.min_free_mb > 0 else None
     # Sizes matter only below the floor; otherwise measure just what goes, for the log.
     below = free is not None and free < limits.min_free_mb * MB
-    removals = choose_removals(scan_cycles(out.root, sizes=below), now, limits, current, free)
-    if not below:
-        removals = [replace(r, size=_disk_usage(os.path.join(out.root, r.name)))
-                    for r in removals]
+    try:
+        with opened_root(out) as root:
+            if root is None:
+                return []
+            removals = choose_removals(_scan(root, below), now, limits, current, free)
+            if not below:
+                removals = [replace(r, size=_disk_usage(root, r.name)) for r in removals]
+    except OutputRefused as exc:
+        log.error("retention: skipped, the output folder is refused: %s", exc.problem)
+        return []
     return remove_cycles(out, removals)

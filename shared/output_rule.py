@@ -21,7 +21,7 @@ import errno
 import os
 
 from shared import settings
-from shared.errors import ConfigError
+from shared.errors import ConfigError, ConfigUnavailable, PatrolError
 
 SYSTEM_TREES = ("bin", "boot", "dev", "etc", "proc", "sbin", "sys", "usr")
 
@@ -65,18 +65,47 @@ def _resolved(path: str) -> tuple[str | None, str | None]:
 def output_directory_problem(output_directory: str, config_file: str) -> str | None:
     """Why ``output_directory`` (as written in ``config_file``) is refused, or None when it is fine."""
     spelled = settings.resolve_output_dir(output_directory, os.path.abspath(config_file))
+    return output_path_problem(spelled, config_file)
+
+
+def output_path_problem(path: str, config_file: str) -> str | None:
+    """Why the output folder at absolute ``path`` is refused now (as spelled, then with links followed)."""
     folder = os.path.dirname(os.path.abspath(config_file))
     state = settings.state_dir(config_file)
     config_folders = {folder, os.path.realpath(folder)}
     state_folders = {state, os.path.realpath(state)}
     # The spelling first: a path into /proc is refused before anything in it is read.
-    problem = _problem_of(spelled, config_folders, state_folders)
+    problem = _problem_of(os.path.normpath(path), config_folders, state_folders)
     if problem:
         return problem
-    resolved, problem = _resolved(spelled)
+    resolved, problem = _resolved(path)
     if resolved is None:
         return problem
     return _problem_of(resolved, config_folders, state_folders)
+
+
+class OutputRefused(ConfigUnavailable):
+    """The output folder, resolved at the time of use, is one the rule refuses.
+
+    A hand edit or a symlink swapped in while we run can lead there; the API
+    answers it like a config it cannot serve (503), the recorder skips the step.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        self.cause = ConfigError("global_config.output_directory", problem)
+        PatrolError.__init__(self, f"输出目录不符合规则, 已拒绝访问: output_directory {problem}")
+
+
+def check_output_path(path: str, config_file: str | None) -> None:
+    """Refuse the output folder at ``path`` when it breaks the rule (no check without a config).
+
+    :raises OutputRefused:
+    """
+    problem = output_path_problem(path, config_file) if config_file else None
+    if problem:
+        raise OutputRefused(path, problem)
 
 
 def check_output_directory(config: dict, config_file: str, field: str) -> None:

@@ -2,31 +2,44 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
+import secrets
 import shutil
 import stat
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from shared.config import VIDEO_EXTENSIONS
 from shared.errors import NotFound, UnsafePath
-from shared.timefmt import format_local, is_cycle_name
+from shared.output_rule import check_output_path
+from shared.timefmt import cycle_order, format_local, is_cycle_name
+
+log = logging.getLogger(__name__)
 
 MAX_CLIENT_PATH = 4096
 
 
 @dataclass(frozen=True)
 class OutputDir:
-    """The output folder as the user spelled it (for ``full_path``) and where it really is."""
+    """The output folder as the user spelled it (for ``full_path``) and where it really is.
+
+    ``config_file`` is the config it belongs to: every use of the folder checks
+    the output_directory rule (shared/output_rule.py) on where it resolves then.
+    """
 
     display: str
     root: str
+    config_file: str | None = None
 
     @classmethod
-    def from_spelling(cls, spelling: str, base: str) -> "OutputDir":
+    def from_spelling(cls, spelling: str, base: str,
+                      config_file: str | None = None) -> "OutputDir":
         """``spelling`` as given on a command line or in the config, relative to ``base``."""
-        return cls(spelling, os.path.normpath(os.path.join(base, spelling)))
+        return cls(spelling, os.path.normpath(os.path.join(base, spelling)), config_file)
 
     def display_path(self, *parts: str) -> str:
         """A path under the output folder, spelled from the user's spelling."""
@@ -49,38 +62,138 @@ def stream_index_of(name: str) -> str:
     return _NON_DIGITS.sub("", name[:dot] if dot > 0 else name)
 
 
-def _cycle_names(out: OutputDir) -> list[str]:
-    """Cycle folder names, oldest first; symlinked ones are skipped (they could lead anywhere)."""
+class _OnceLog:
+    """Log each skipped entry once per process: listings run on every request."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, key: str, message: str, *args: object) -> None:
+        if key in self._seen:
+            return
+        if len(self._seen) >= self.LIMIT:
+            self._seen.clear()
+        self._seen.add(key)
+        log.warning(message, *args)
+
+
+_skipped = _OnceLog()
+
+
+def _shown(name: str) -> str:
+    """A file name as a log line can show it: undecodable bytes and control characters escaped."""
+    return repr(os.fsencode(name))[2:-1]
+
+
+def _is_text(name: str) -> bool:
+    """True when ``name`` is valid UTF-8 (a name we can answer in JSON)."""
     try:
-        with os.scandir(out.root) as entries:
-            names = [e.name for e in entries
-                     if is_cycle_name(e.name) and e.is_dir(follow_symlinks=False)]
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class OpenRoot:
+    """The output folder opened for one operation: its descriptor and where it resolved."""
+
+    fd: int
+    path: str
+
+
+@contextmanager
+def opened_root(out: OutputDir) -> Iterator[OpenRoot | None]:
+    """The output folder opened once and checked against the rule where it resolves now.
+
+    Everything done through the descriptor stays in the folder that was checked,
+    even if the path is swapped for a symlink meanwhile. None when it does not exist.
+
+    :raises OutputRefused: the folder resolves where the rule forbids.
+    """
+    try:
+        fd = os.open(out.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
-        return []
-    names.sort()
+        yield None
+        return
+    try:
+        path = _where(fd, out.root)
+        check_output_path(path, out.config_file)
+        yield OpenRoot(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _where(fd: int, spelled: str) -> str:
+    """Where an open folder is; from its spelling, links followed, only when /proc is missing."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(spelled)
+
+
+def _is_real_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def cycle_names(root: OpenRoot) -> list[str]:
+    """Cycle folder names, oldest first by (timestamp, suffix); symlinked ones are skipped.
+
+    The one scan of cycle folders: the API's listings and retention both use it.
+    """
+    with os.scandir(root.fd) as entries:
+        names = [e.name for e in entries if is_cycle_name(e.name) and _is_real_dir(e)]
+    names.sort(key=cycle_order)
     return names
 
 
-def _scan_cycle(path: str) -> list[tuple[str, int, float]]:
-    """``(name, size, mtime)`` of the clips directly inside a cycle folder, by name."""
-    files = []
+def _clip_entry(root: OpenRoot, cycle: str, entry: os.DirEntry) -> tuple[str, int, float] | None:
+    """``(name, size, mtime)`` of a clip; None for anything else (foreign names are logged)."""
+    if not is_video_name(entry.name):
+        return None
+    if not _is_text(entry.name):
+        _skipped(f"{root.path}/{cycle}/{_shown(entry.name)}",
+                 "listing: skipped %s/%s: not a UTF-8 name", cycle, _shown(entry.name))
+        return None
     try:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                if not is_video_name(entry.name) or not entry.is_file(follow_symlinks=False):
-                    continue
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # deleted while we looked
-                files.append((entry.name, info.st_size, info.st_mtime))
+        if not entry.is_file(follow_symlinks=False):
+            return None
+        info = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return None  # deleted while we looked
+    return entry.name, info.st_size, info.st_mtime
+
+
+def _scan_cycle(root: OpenRoot, cycle: str) -> list[tuple[str, int, float]] | None:
+    """The clips directly inside a cycle folder, by name; None when it cannot be read."""
+    try:
+        fd = os.open(cycle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=root.fd)
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:
+        _skipped(f"{root.path}/{cycle}", "listing: skipped cycle %s: %s", cycle,
+                 exc.strerror or exc)
+        return None
+    try:
+        with os.scandir(fd) as entries:
+            files = [clip for clip in (_clip_entry(root, cycle, e) for e in entries) if clip]
+    except OSError as exc:
+        _skipped(f"{root.path}/{cycle}", "listing: skipped cycle %s: %s", cycle,
+                 exc.strerror or exc)
+        return None
+    finally:
+        os.close(fd)
     files.sort()
     return files
 
 
-class _ScanCache:
+class ScanCache:
     """Clip lists of cycle folders, reused while the folder itself is unchanged.
 
     Clips are published by a rename into the folder (the recorder writes hidden
@@ -89,25 +202,28 @@ class _ScanCache:
     (mtime, inode) is. A folder changed in the last seconds is always re-read,
     since mtimes only tick every few milliseconds. Each gunicorn worker holds its
     own cache, validated on every request, so no worker can answer stale.
+    ``clock`` (wall time, as mtimes are) is the seam tests replace.
     """
 
     SETTLE_SECONDS = 2.0
     MAX_FOLDERS = 100_000
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[tuple[int, int], list[tuple[str, int, float]]]] = {}
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._entries: dict[tuple[str, str], tuple[tuple[int, int], list]] = {}
 
-    def files(self, path: str) -> list[tuple[str, int, float]]:
+    def files(self, root: OpenRoot, cycle: str) -> list[tuple[str, int, float]] | None:
+        """``(name, size, mtime)`` of the clips in ``cycle``; None when it cannot be read."""
         try:
-            info = os.lstat(path)
+            info = os.lstat(cycle, dir_fd=root.fd)
         except OSError:
             return []
-        key = (info.st_mtime_ns, info.st_ino)
+        key, path = (info.st_mtime_ns, info.st_ino), (root.path, cycle)
         cached = self._entries.get(path)
         if cached is not None and cached[0] == key:
             return cached[1]
-        files = _scan_cycle(path)
-        if time.time() - info.st_mtime > self.SETTLE_SECONDS:
+        files = _scan_cycle(root, cycle)
+        if files is not None and self._clock() - info.st_mtime > self.SETTLE_SECONDS:
             if len(self._entries) >= self.MAX_FOLDERS:
                 self._entries.clear()
             self._entries[path] = (key, files)
@@ -116,12 +232,7 @@ class _ScanCache:
         return files
 
 
-_CACHE = _ScanCache()
-
-
-def _video_files(out: OutputDir, cycle: str) -> list[tuple[str, int, float]]:
-    """``(name, size, mtime)`` of the clips directly inside a cycle folder, by name."""
-    return _CACHE.files(os.path.join(out.root, cycle))
+_CACHE = ScanCache()
 
 
 class _TimeFormatter:
@@ -138,20 +249,23 @@ class _TimeFormatter:
         return text
 
 
-def _video_records(out: OutputDir, cycle: str, when: _TimeFormatter) -> list[dict]:
+def _video_records(out: OutputDir, root: OpenRoot, cycle: str, when: _TimeFormatter) -> list[dict]:
     prefix = out.display_path(cycle) + "/"
     return [{"filename": name, "full_path": prefix + name, "timestamp_dir": cycle,
              "file_size": size, "created_time": when(mtime),
-             "stream_index": stream_index_of(name)} for name, size, mtime in _video_files(out, cycle)]
+             "stream_index": stream_index_of(name)}
+            for name, size, mtime in _CACHE.files(root, cycle) or ()]
 
 
 def list_cycles(out: OutputDir) -> list[dict]:
-    """Every cycle folder, newest first: ``{timestamp, video_count, total_size}``."""
+    """Every readable cycle folder, newest first: ``{timestamp, video_count, total_size}``."""
     cycles = []
-    for name in reversed(_cycle_names(out)):
-        files = _video_files(out, name)
-        cycles.append({"timestamp": name, "video_count": len(files),
-                       "total_size": sum(size for _, size, _ in files)})
+    with opened_root(out) as root:
+        for name in reversed(cycle_names(root)) if root else ():
+            files = _CACHE.files(root, name)
+            if files is not None:
+                cycles.append({"timestamp": name, "video_count": len(files),
+                               "total_size": sum(size for _, size, _ in files)})
     return cycles
 
 
@@ -161,43 +275,61 @@ def list_videos(out: OutputDir, cycle: str | None = None) -> list[dict]:
     :raises NotFound: ``cycle`` is given and is not a cycle folder.
     """
     when = _TimeFormatter()
-    if cycle is None:
-        return [video for name in _cycle_names(out) for video in _video_records(out, name, when)]
-    if not cycle_exists(out, cycle):
-        raise NotFound(f"时间戳目录不存在: {cycle}")
-    return _video_records(out, cycle, when)
+    with opened_root(out) as root:
+        if cycle is None:
+            names = cycle_names(root) if root else []
+            return [video for name in names for video in _video_records(out, root, name, when)]
+        if root is None or not _is_cycle_at(root, cycle):
+            raise NotFound(f"时间戳目录不存在: {cycle}")
+        return _video_records(out, root, cycle, when)
 
 
 def page_of_videos(out: OutputDir, offset: int, limit: int | None,
                    newest_first: bool) -> list[dict]:
     """A page of the clip listing; reads only the cycle folders the page needs."""
-    names = _cycle_names(out)
-    if newest_first:
-        names.reverse()
     when = _TimeFormatter()
     page: list[dict] = []
     skipped = 0
-    for name in names:
-        records = _video_records(out, name, when)
-        if newest_first:
-            records.reverse()
-        if skipped + len(records) <= offset:
-            skipped += len(records)
-            continue
-        page.extend(records[max(0, offset - skipped):])
-        skipped = offset
-        if limit is not None and len(page) >= limit:
-            break
+    with opened_root(out) as root:
+        names = cycle_names(root) if root else []
+        for name in reversed(names) if newest_first else names:
+            records = _video_records(out, root, name, when)
+            if newest_first:
+                records.reverse()
+            if skipped + len(records) <= offset:
+                skipped += len(records)
+                continue
+            page.extend(records[max(0, offset - skipped):])
+            skipped = offset
+            if limit is not None and len(page) >= limit:
+                break
     return page[:limit] if limit is not None else page
+
+
+def _require_cycle_at(root: OpenRoot, cycle: str) -> None:
+    """:raises UnsafePath: not a cycle folder name, or a symlink. :raises NotFound:"""
+    if not isinstance(cycle, str) or not is_cycle_name(cycle):
+        raise UnsafePath("只能删除时间戳目录")
+    try:
+        mode = os.lstat(cycle, dir_fd=root.fd).st_mode
+    except FileNotFoundError:
+        raise NotFound(f"时间戳目录不存在: {cycle}") from None
+    if not stat.S_ISDIR(mode):
+        raise UnsafePath("时间戳目录不能是符号链接")
+
+
+def _is_cycle_at(root: OpenRoot, cycle: str) -> bool:
+    try:
+        _require_cycle_at(root, cycle)
+    except (UnsafePath, NotFound, OSError):
+        return False
+    return True
 
 
 def cycle_exists(out: OutputDir, cycle: str) -> bool:
     """True when ``cycle`` is a real (not symlinked) cycle folder."""
-    try:
-        require_cycle(out, cycle)
-    except (UnsafePath, NotFound, OSError):
-        return False
-    return True
+    with opened_root(out) as root:
+        return root is not None and _is_cycle_at(root, cycle)
 
 
 def video_location(out: OutputDir, client_path: str, base: str) -> tuple[str, str]:
@@ -222,20 +354,27 @@ def video_location(out: OutputDir, client_path: str, base: str) -> tuple[str, st
     return parts[0], parts[1]
 
 
+@contextmanager
+def _existing_root(out: OutputDir) -> Iterator[OpenRoot]:
+    """:func:`opened_root`, for an operation on something that must exist. :raises NotFound:"""
+    with opened_root(out) as root:
+        if root is None:
+            raise NotFound("文件不存在")
+        yield root
+
+
 def delete_video(out: OutputDir, cycle: str, filename: str) -> None:
     """Unlink one clip without following any symlink on the way.
 
     :raises UnsafePath: the folder or the file is a symlink or not a regular file.
-    :raises NotFound: no such clip.
+    :raises NotFound: no such clip (or another request removed it first).
+    :raises OutputRefused: the output folder resolves where the rule forbids.
     :raises OSError: the unlink itself failed.
     """
-    try:
-        root_fd = os.open(out.root, os.O_RDONLY | os.O_DIRECTORY)
-    except FileNotFoundError:
-        raise NotFound("文件不存在") from None
-    try:
+    with _existing_root(out) as root:
         try:
-            cycle_fd = os.open(cycle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
+            cycle_fd = os.open(cycle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                               dir_fd=root.fd)
         except FileNotFoundError:
             raise NotFound("文件不存在") from None
         except OSError as exc:
@@ -243,17 +382,20 @@ def delete_video(out: OutputDir, cycle: str, filename: str) -> None:
                 raise UnsafePath("时间戳目录不能是符号链接") from None
             raise
         try:
-            try:
-                info = os.stat(filename, dir_fd=cycle_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                raise NotFound("文件不存在") from None
-            if not stat.S_ISREG(info.st_mode):
-                raise UnsafePath("只能删除普通视频文件")
-            os.unlink(filename, dir_fd=cycle_fd)
+            _unlink_clip(cycle_fd, filename)
         finally:
             os.close(cycle_fd)
-    finally:
-        os.close(root_fd)
+
+
+def _unlink_clip(cycle_fd: int, filename: str) -> None:
+    try:
+        info = os.stat(filename, dir_fd=cycle_fd, follow_symlinks=False)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePath("只能删除普通视频文件")
+        os.unlink(filename, dir_fd=cycle_fd)
+    except FileNotFoundError:
+        # Also when a concurrent delete of the same clip won between stat and unlink.
+        raise NotFound("文件不存在") from None
 
 
 def require_cycle(out: OutputDir, cycle: str) -> str:
@@ -261,25 +403,52 @@ def require_cycle(out: OutputDir, cycle: str) -> str:
 
     :raises UnsafePath: ``cycle`` is not a cycle folder name, or it is a symlink.
     :raises NotFound: no such folder.
+    :raises OutputRefused: the output folder resolves where the rule forbids.
     """
     if not isinstance(cycle, str) or not is_cycle_name(cycle):
         raise UnsafePath("只能删除时间戳目录")
-    path = os.path.join(out.root, cycle)
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        raise NotFound(f"时间戳目录不存在: {cycle}") from None
-    if not stat.S_ISDIR(mode):
-        raise UnsafePath("时间戳目录不能是符号链接")
-    return path
+    with opened_root(out) as root:
+        if root is None:
+            raise NotFound(f"时间戳目录不存在: {cycle}")
+        _require_cycle_at(root, cycle)
+    return os.path.join(out.root, cycle)
+
+
+DELETING_PREFIX = ".deleting_"
 
 
 def delete_cycle(out: OutputDir, cycle: str) -> None:
-    """Remove a whole cycle folder.
+    """Remove a whole cycle folder; of concurrent removals of one folder, one wins.
 
-    :raises UnsafePath, NotFound: see :func:`require_cycle`.
-    :raises OSError: the removal failed part way.
+    The folder is first renamed to a hidden name: the rename is atomic, so a
+    second request (or retention) finds nothing and gets NotFound, and listings
+    stop showing it at once.
+
+    :raises UnsafePath, NotFound, OutputRefused: see :func:`require_cycle`.
+    :raises OSError: the removal failed part way (the folder keeps its name).
     """
-    path = require_cycle(out, cycle)
-    # rmtree works through directory fds on Linux and never follows a symlink inside.
-    shutil.rmtree(path)
+    if not isinstance(cycle, str) or not is_cycle_name(cycle):
+        raise UnsafePath("只能删除时间戳目录")
+    with _existing_root(out) as root:
+        _require_cycle_at(root, cycle)
+        hidden = f"{DELETING_PREFIX}{cycle}_{secrets.token_hex(4)}"
+        try:
+            os.rename(cycle, hidden, src_dir_fd=root.fd, dst_dir_fd=root.fd)
+        except FileNotFoundError:
+            raise NotFound(f"时间戳目录不存在: {cycle}") from None
+        _remove_renamed(root, hidden, cycle)
+
+
+def _remove_renamed(root: OpenRoot, hidden: str, cycle: str) -> None:
+    """Remove the renamed folder; on failure put it back under its name, so it stays visible."""
+    try:
+        if not stat.S_ISDIR(os.lstat(hidden, dir_fd=root.fd).st_mode):
+            raise UnsafePath("时间戳目录不能是符号链接")  # swapped after our check
+        # rmtree works through directory fds on Linux and never follows a symlink inside.
+        shutil.rmtree(hidden, dir_fd=root.fd)
+    except (OSError, UnsafePath):
+        try:
+            os.rename(hidden, cycle, src_dir_fd=root.fd, dst_dir_fd=root.fd)
+        except OSError as exc:
+            log.error("cannot restore %s as %s: %s", hidden, cycle, exc.strerror or exc)
+        raise

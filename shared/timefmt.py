@@ -6,11 +6,15 @@ import time
 
 DISPLAY_FORMAT = "%Y-%m-%d %H:%M:%S"
 CYCLE_FORMAT = "%Y%m%d_%H%M%S"
-# A cycle folder: YYYYMMDD_HHMMSS, with a _NN suffix when two cycles would
-# otherwise share a second (the suffixed name still sorts after the plain one).
-# ASCII digits only, and the whole name: "$" would also match before a trailing
-# newline and "\d" matches any Unicode digit, letting odd names count as cycles.
-CYCLE_NAME_RE = re.compile(r"\A[0-9]{8}_[0-9]{6}(?:_[0-9]{2,4})?\Z")
+# A cycle folder: YYYYMMDD_HHMMSS, with a _NN suffix when the name is taken
+# (two cycles in one second, a clock behind the newest folder: recorder/cycle_folder.py).
+# The suffix grows past two digits (_99, _100, ...): names order by
+# (timestamp, number), never as text. 18 digits is more cycles than can ever run
+# and keeps int() cheap on a client's path. ASCII digits only, and the whole
+# name: "$" would also match before a trailing newline and "\d" matches any
+# Unicode digit, letting odd names count as cycles.
+MAX_SUFFIX_DIGITS = 18
+CYCLE_NAME_RE = re.compile(r"\A[0-9]{8}_[0-9]{6}(?:_[0-9]{2,%d})?\Z" % MAX_SUFFIX_DIGITS)
 
 
 def format_local(epoch: float | None) -> str:
@@ -28,3 +32,9 @@ def cycle_name(epoch: float) -> str:
 def is_cycle_name(name: str) -> bool:
     """True when ``name`` is a cycle folder name the API lists."""
     return isinstance(name, str) and CYCLE_NAME_RE.fullmatch(name) is not None
+
+
+def cycle_order(name: str) -> tuple[str, int, str]:
+    """Sort key of a cycle folder name: (timestamp, suffix number, name); no suffix sorts first."""
+    suffix = name[16:]
+    return name[:15], int(suffix) if suffix else -1, name

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 
+from shared import output_tree
 from shared.atomic import read_json, write_json_atomic
 from shared.file_cache import FileCache
+from shared.output_tree import OutputDir, ScanCache, opened_root
 
 
 def test_unchanged_file_is_parsed_once(tmp_path) -> None:
@@ -52,3 +54,23 @@ def test_tasks_answer_follows_each_status_write(client, write_status) -> None:
 def test_health_reads_nothing_and_answers(client) -> None:
     response = client.get("/api/health")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_the_clip_list_cache_takes_its_clock_as_a_seam(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "20250101_000000"
+    folder.mkdir()
+    (folder / "cam1.mp4").write_bytes(b"x")
+    changed = folder.stat().st_mtime
+    now = [changed + ScanCache.SETTLE_SECONDS / 2]  # the folder changed a moment ago
+    cache = ScanCache(clock=lambda: now[0])
+    scans = []
+    real_scan = output_tree._scan_cycle
+    monkeypatch.setattr(output_tree, "_scan_cycle",
+                        lambda root, cycle: scans.append(cycle) or real_scan(root, cycle))
+    with opened_root(OutputDir(".", str(tmp_path))) as root:
+        assert cache.files(root, folder.name) == cache.files(root, folder.name)
+        assert len(scans) == 2  # not settled by the fake clock: read every time
+        now[0] = changed + ScanCache.SETTLE_SECONDS * 2
+        for _ in range(3):
+            assert [name for name, _, _ in cache.files(root, folder.name)] == ["cam1.mp4"]
+        assert len(scans) == 3  # settled: read once more, then served from the cache

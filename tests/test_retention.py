@@ -128,12 +128,12 @@ def test_scan_sees_real_cycle_folders_only(tmp_path: Path) -> None:
     (root / "20250101_000001").write_text("a file, not a folder")
     outside = make_cycle(tmp_path / "elsewhere", "20240101_000000")
     (root / "20250101_000002").symlink_to(outside, target_is_directory=True)
-    scanned = scan_cycles(str(root))
+    scanned = scan_cycles(OutputDir("./output", str(root)))
     assert [f.name for f in scanned] == ["20250101_000000"]
     assert scanned[0].mtime == NOW - 2 * HOUR
     assert scanned[0].size >= 64 * 1024
-    assert [f.size for f in scan_cycles(str(root), sizes=False)] == [0]
-    assert scan_cycles(str(tmp_path / "missing")) == []
+    assert [f.size for f in scan_cycles(OutputDir("./output", str(root)), sizes=False)] == [0]
+    assert scan_cycles(OutputDir("./missing", str(tmp_path / "missing"))) == []
 
 
 def test_apply_removes_with_one_log_line_each_and_never_follows_symlinks(
