@@ -1,16 +1,15 @@
 """Every error as ``{"error": <HTTP reason>, "message": <detail>}``; domain errors mapped to HTTP here only."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from app.log_text import request_logger
 from shared.errors import (Conflict, ConfigError, ConfigUnavailable, LockTimeout, NotFound,
                            PreconditionFailed, RecorderUnavailable, UnsafePath, WriteError)
 
-log = logging.getLogger(__name__)
+log = request_logger(__name__)
 
 # Messages for the errors Flask raises itself (routing, size limits).
 _HTTP_MESSAGES = {
