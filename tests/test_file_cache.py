@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from shared.atomic import read_json, write_json_atomic
-from shared.file_cache import FileCache
+from shared.file_cache import FileCache, file_signature
 
 
 def test_unchanged_file_is_parsed_once(tmp_path) -> None:
@@ -52,3 +52,12 @@ def test_tasks_answer_follows_each_status_write(client, write_status) -> None:
 def test_health_reads_nothing_and_answers(client) -> None:
     response = client.get("/api/health")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_a_mode_change_is_a_new_version(tmp_path) -> None:
+    # chmod 000, then 644: no content changed, but a reader that failed must look again.
+    path = str(tmp_path / "config.json")
+    write_json_atomic(path, {"n": 1})
+    before = file_signature(path)
+    os.chmod(path, 0)
+    assert file_signature(path) != before
