@@ -238,7 +238,8 @@ def test_cors_preflight_needs_no_token(request: pytest.FixtureRequest, config_pa
     response = client.options(url, headers={
         "Origin": ORIGIN, "Access-Control-Request-Method": method,
         "Access-Control-Request-Headers": "Authorization, Content-Type, If-Match"})
-    assert response.status_code == 200
+    assert response.status_code == 204 and response.data == b""  # No Content, not an empty 200
+    assert "Content-Type" not in response.headers
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     allowed = response.headers["Access-Control-Allow-Headers"].lower()
     assert "authorization" in allowed and "if-match" in allowed

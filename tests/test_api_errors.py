@@ -228,7 +228,7 @@ def test_cors_preflight(client: FlaskClient, unchanged: None, url: str, method: 
         "Access-Control-Request-Method": method,
         "Access-Control-Request-Headers": "Content-Type",
     })
-    assert response.status_code == 200
+    assert response.status_code == 204 and response.data == b""
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert method in response.headers["Access-Control-Allow-Methods"]
     assert "content-type" in response.headers["Access-Control-Allow-Headers"].lower()
