@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 
 from flask import Flask
-from flask_cors import CORS
 
-from app import auth
+from app import auth, conditional, cors
 from shared import settings
 
 # Bodies are small JSON documents; anything larger is a mistake or an attack.
@@ -35,10 +34,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["CONFIG_PATH"] = os.path.abspath(app.config["CONFIG_PATH"])
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    # "*" on every answer, preflights included (not the caller's Origin echoed back).
-    # Browsers hide response headers from scripts unless they are exposed.
-    CORS(app, resources={r"/api/*": {"origins": "*"}}, send_wildcard=True,
-         expose_headers=["ETag", "Retry-After", "WWW-Authenticate"])
+    cors.init_app(app)
+    conditional.init_app(app)
     # No 308 redirect (an HTML page) for "//": a doubled slash is just an unknown path.
     app.url_map.merge_slashes = False
 

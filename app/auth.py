@@ -3,28 +3,34 @@
 The token comes from the process environment, never from config.json (which
 the API itself edits): ``RTSP_PATROL_API_TOKEN``, or the first line of the file
 named by ``RTSP_PATROL_API_TOKEN_FILE`` (so it need not sit in a systemd unit).
-``RTSP_PATROL_API_PROTECT_READS=1`` closes reads too. Without a token the API
-is open, as the seed describes. CORS preflights (OPTIONS) are always answered:
-a browser sends them without credentials.
+``RTSP_PATROL_API_PROTECT_READS=1`` closes reads too, except ``/api/health``
+(load balancers probe it; it reveals nothing). Without a token the API is
+open, as the seed describes. CORS preflights (OPTIONS) are always answered:
+a browser sends them without credentials. Wrong tokens are logged, and an
+address that sends too many waits (429, see app/auth_throttle.py).
 """
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 import re
 from collections.abc import Mapping
 
 from flask import Flask, request
 
+from app import auth_throttle
+from app.auth_throttle import FailureThrottle
 from app.errors import error_response
+from app.log_text import request_logger
 
-log = logging.getLogger(__name__)
+log = request_logger(__name__)
 
 TOKEN_ENV = "RTSP_PATROL_API_TOKEN"
 TOKEN_FILE_ENV = "RTSP_PATROL_API_TOKEN_FILE"
 PROTECT_READS_ENV = "RTSP_PATROL_API_PROTECT_READS"
 READ_METHODS = frozenset({"GET", "HEAD"})
+# Endpoints open even when reads are protected: they read nothing.
+OPEN_ENDPOINTS = frozenset({"health.health"})
 # Visible ASCII only: anything else cannot travel in an HTTP header unchanged.
 _TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -90,20 +96,43 @@ def init_app(app: Flask) -> None:
     if len(token) < MIN_TOKEN_LENGTH:
         log.warning("the API token is shorter than %d characters", MIN_TOKEN_LENGTH)
     expected = token.encode("ascii")
+    throttle = FailureThrottle()
 
     @app.before_request
     def _require_token():
-        if request.method == "OPTIONS":
-            return None  # CORS preflight: answered by Flask and flask-cors, changes nothing
-        if request.method in READ_METHODS and not protect_reads:
+        if not _needs_token(protect_reads):
             return None
+        client = request.remote_addr or "-"
+        wait = throttle.retry_after(client)
+        if wait:
+            return _too_many(wait)
         given = _bearer(request.headers.get("Authorization"))
         # compare_digest: the time taken does not tell how much of a guess was right.
         if given is not None and hmac.compare_digest(given, expected):
             return None
-        log.warning("refused %s %s from %s: %s API token", request.method, request.path,
-                    request.remote_addr, "wrong" if given is not None else "no")
-        response = error_response(401, "需要有效的 API 令牌 (Authorization: Bearer <token>)")
-        response.headers["WWW-Authenticate"] = (
-            REALM + ', error="invalid_token"' if given is not None else REALM)
-        return response
+        return _refused(client, given is not None, throttle.failed(client))
+
+
+def _needs_token(protect_reads: bool) -> bool:
+    if request.method == "OPTIONS":
+        return False  # CORS preflight: answered by Flask and flask-cors, changes nothing
+    if request.method in READ_METHODS:
+        return protect_reads and request.endpoint not in OPEN_ENDPOINTS
+    return True
+
+
+def _refused(client: str, wrong: bool, now_throttled: bool):
+    log.warning("refused %s %s from %s: %s API token", request.method, request.path, client,
+                "wrong" if wrong else "no")
+    if now_throttled:
+        log.warning("throttling %s: %d refused tokens within %d s", client,
+                    auth_throttle.FAILURE_LIMIT, auth_throttle.WINDOW_SECONDS)
+    response = error_response(401, "需要有效的 API 令牌 (Authorization: Bearer <token>)")
+    response.headers["WWW-Authenticate"] = REALM + ', error="invalid_token"' if wrong else REALM
+    return response
+
+
+def _too_many(wait: int):
+    response = error_response(429, "API 令牌错误次数过多, 请稍后重试")
+    response.headers["Retry-After"] = str(wait)
+    return response

@@ -2,6 +2,8 @@
 
 Every answer carries the file's ``ETag``; a write with ``If-Match`` happens only
 while the file still has that tag (else 412), so no edit is lost unseen.
+Camera passwords are masked in every answer; a masked one sent back keeps the
+stored one (shared/credentials.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from shared import config as model
 from shared.config_file import (edit_config, read_config_checked, replace_config, save_config_as,
                                 written_etag)
 from shared.control_file import request_reload
+from shared.credentials import masked_config, masked_stream
 from shared.errors import ConfigError
 
 bp = Blueprint("configuration", __name__, url_prefix="/api/config")
@@ -54,7 +57,7 @@ def _edit_stream(text: str, change) -> tuple[int, dict]:
 @bp.get("")
 def get_config():
     config, tag = current_config_tagged()
-    return _tagged(jsonify(config), tag)
+    return _tagged(jsonify(masked_config(config)), tag)
 
 
 @bp.put("")
@@ -82,7 +85,8 @@ def list_streams():
     config, tag = current_config_tagged()
     streams = config["streams"]
     return _tagged(jsonify(count=len(streams),
-                           streams=[{"index": i, **stream} for i, stream in enumerate(streams)]),
+                           streams=[{"index": i, **masked_stream(stream)}
+                                    for i, stream in enumerate(streams)]),
                    tag)
 
 
@@ -91,8 +95,9 @@ def add_stream():
     stream = json_object()
     new = _edit(lambda config: model.with_stream_added(config, stream))
     index = len(new["streams"]) - 1
+    added = masked_stream(new["streams"][index])
     return _tagged(jsonify(success=True, message="流配置添加成功", stream_index=index, index=index,
-                           added_stream=new["streams"][index]), written_etag(new))
+                           added_stream=added), written_etag(new))
 
 
 @bp.put("/streams/<path:index>")
@@ -100,8 +105,9 @@ def update_stream(index: str):
     changes = json_object()
     position, result = _edit_stream(
         index, lambda config, i: model.with_stream_updated(config, i, changes))
+    updated = masked_stream(result["new"]["streams"][position])
     return _tagged(jsonify(success=True, message="流配置更新成功", stream_index=position,
-                           index=position, updated_stream=result["new"]["streams"][position]),
+                           index=position, updated_stream=updated),
                    written_etag(result["new"]))
 
 
@@ -109,7 +115,7 @@ def update_stream(index: str):
 def delete_stream(index: str):
     position, result = _edit_stream(index, model.with_stream_removed)
     return _tagged(jsonify(success=True, message="流配置删除成功", deleted_stream_index=position,
-                           deleted_index=position, deleted_stream=result["old"]),
+                           deleted_index=position, deleted_stream=masked_stream(result["old"])),
                    written_etag(result["new"]))
 
 

@@ -186,6 +186,10 @@ _ETAG = {"ETag": {"description": "Tag of config.json's bytes; send it back in If
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": _STR,
              "description": "Write only if config.json still has this ETag (\"*\": any); "
                             "else 412"}
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": _STR,
+                  "description": "Answer 304 (no body) while config.json still has this ETag"}
+_NOT_MODIFIED = {"description": "Not Modified: If-None-Match names the current ETag",
+                 "headers": _ETAG}
 _HEADERS = {
     401: {"WWW-Authenticate": {"description": "Bearer", "schema": _STR}},
     412: {"ETag": {"description": "config.json's current tag", "schema": _STR}},
@@ -223,6 +227,9 @@ def build_document() -> dict:
         if _is_config(path) and method != "get":
             extra.add(412)
             params = [*params, _IF_MATCH]
+        elif _is_config(path):
+            responses["304"] = _NOT_MODIFIED
+            params = [*params, _IF_NONE_MATCH]
         for status in sorted({*errors, *extra}):
             response = {"description": "Error", **_json(_ref("Error"))}
             if status in _HEADERS and (status != 503 or method != "get"):
@@ -238,7 +245,8 @@ def build_document() -> dict:
                                         **_json(body)}
         paths.setdefault(path, {})[method] = operation
     return {"openapi": "3.0.3",
-            "info": {"title": "RTSP patrol recorder API", "version": "1.0.0"},
+            "info": {"title": "RTSP patrol recorder API", "version": "1.0.0",
+                     "description": "CORS preflights (OPTIONS) are answered 204 No Content."},
             "paths": paths,
             "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES}}
 

@@ -10,6 +10,22 @@ from app.errors import ApiError
 
 # An entity tag in a list: optional weakness prefix, then a quoted opaque string.
 _ENTITY_TAG_RE = re.compile(r'(W/)?("[^"]*")')
+# A config is 3 levels deep; deeper bodies are refused before any recursive code
+# (validation, copying, encoding) can run out of stack on them.
+MAX_BODY_DEPTH = 32
+
+
+def _too_deep(data: object, limit: int) -> bool:
+    """True when ``data`` nests lists or objects more than ``limit`` levels (no recursion)."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _reject_constant(name: str) -> None:
@@ -32,10 +48,14 @@ def json_object(required: bool = True) -> dict | None:
         raise ApiError(400, "请求体必须是 UTF-8 编码的 JSON") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"请求体不是有效的 JSON: {exc.msg} (第{exc.lineno}行第{exc.colno}列)") from None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise ApiError(400, f"请求体 JSON 嵌套过深 (最多 {MAX_BODY_DEPTH} 层)") from None
+    except ValueError as exc:
         raise ApiError(400, f"请求体不是有效的 JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "请求体必须是 JSON 对象")
+    if _too_deep(data, MAX_BODY_DEPTH):
+        raise ApiError(400, f"请求体 JSON 嵌套过深 (最多 {MAX_BODY_DEPTH} 层)")
     try:
         # A "\ud800" escape parses to a lone surrogate, which no file name, file
         # or answer can hold: refuse it here, once, for every body.

@@ -1,18 +1,17 @@
 """Results: the cycle folders and clips of the output tree, and their deletion."""
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, jsonify
 
 from app.context import output_dir, recorder_status
 from app.errors import ApiError
+from app.log_text import request_logger
 from app.requests import query_text
 from shared import output_tree, task_status
 from shared.errors import Conflict, NotFound
 from shared.status_file import is_alive
 
-log = logging.getLogger(__name__)
+log = request_logger(__name__)
 bp = Blueprint("results", __name__, url_prefix="/api")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from typing import Any
 
@@ -30,7 +31,8 @@ def write_text_atomic(path: str, text: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=folder)
         # mkstemp makes 0600 files; keep the target's mode, or the umask's default,
-        # so a recorder running as another user can still read what the API wrote.
+        # so a recorder running as another user can still read what the API wrote
+        # (and the owner can always read and write it: see _mode_for).
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             fd = -1  # owned by the file object now
@@ -111,8 +113,10 @@ _NEW_FILE_MODE = 0o666 & ~_read_umask()
 
 
 def _mode_for(path: str) -> int:
+    # A file made unreadable (chmod 000) and then rewritten must come out readable
+    # by its writer, or the write "succeeds" and every later read fails.
     try:
-        return os.stat(path).st_mode & 0o7777
+        return (os.stat(path).st_mode & 0o7777) | stat.S_IRUSR | stat.S_IWUSR
     except OSError:
         return _NEW_FILE_MODE
 

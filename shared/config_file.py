@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Collection
 
 from shared.atomic import dump_json, write_text_atomic
 from shared.config import validate_config
+from shared.credentials import has_masked_secrets, with_stored_secrets
 from shared.errors import ConfigError, ConfigUnavailable, PreconditionFailed, UnsafePath
 from shared.json_lines import line_of
 from shared.locks import locked
@@ -75,12 +77,20 @@ def load_config_tagged(path: str) -> tuple[dict, str]:
 def _read_bytes(path: str) -> bytes:
     name = os.path.basename(path)
     try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_CONFIG_BYTES + 1)
+        # O_NONBLOCK: a FIFO planted at the path must not hang the reader until a
+        # writer comes; anything but a regular file is refused before reading.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ConfigError("", "配置文件不存在", file=name) from None
     except OSError as exc:
         raise ConfigError("", f"无法读取配置文件: {exc.strerror}", file=name) from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ConfigError("", "配置文件不是普通文件 (目录, FIFO 或设备)", file=name)
+        try:
+            return handle.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError("", f"无法读取配置文件: {exc.strerror}", file=name) from None
 
 
 def _parse_bytes(raw: bytes, name: str) -> dict:
@@ -133,7 +143,8 @@ def edit_config(path: str, change: Callable[[dict], dict], if_match: IfMatch = N
     :raises LockTimeout, WriteError:
     """
     with locked(path):
-        new = change(_current_config(path, if_match))
+        current = _current_config(path, if_match)
+        new = with_stored_secrets(change(current), current)
         check_output_directory(new, path, "output_directory")
         write_text_atomic(path, dump_json(new))
         return new
@@ -142,15 +153,30 @@ def edit_config(path: str, change: Callable[[dict], dict], if_match: IfMatch = N
 def replace_config(path: str, data: object, if_match: IfMatch = None) -> dict:
     """Replace the whole config (also repairs a broken or missing file).
 
+    Masked passwords sent back keep the stored ones (see shared/credentials.py).
+
     :raises PreconditionFailed, ConfigError, LockTimeout, WriteError:
     """
     new = validate_config(data)
     check_output_directory(new, path, "global_config.output_directory")
+    masked = has_masked_secrets(new)
     with locked(path):
-        if if_match is not None:
-            _checked_bytes(path, if_match)
+        if if_match is not None or masked:
+            new = with_stored_secrets(new, _stored_config(path, if_match, parse=masked))
         write_text_atomic(path, dump_json(new))
     return new
+
+
+def _stored_config(path: str, if_match: IfMatch, parse: bool) -> dict | None:
+    """The config on disk (if ``parse``) once ``if_match`` was checked; None if missing or invalid.
+
+    :raises PreconditionFailed:
+    """
+    try:
+        raw = _checked_bytes(path, if_match)
+        return _parse_bytes(raw, os.path.basename(path)) if parse else None
+    except ConfigError:
+        return None
 
 
 def read_config_checked(path: str, if_match: IfMatch = None) -> tuple[dict, str]:

@@ -52,6 +52,15 @@ class LockTimeout(PatrolError):
         super().__init__(f"文件被占用, 请稍后重试: {lock_path}")
 
 
+class LockUnusable(PatrolError):
+    """Something that is no lock file (a directory, say) sits at a lock path; someone must remove it."""
+
+    def __init__(self, lock_path: str, reason: str) -> None:
+        self.lock_path = lock_path
+        self.reason = reason
+        super().__init__(f"锁文件无法使用 ({reason}): {lock_path}")
+
+
 class UnsafePath(PatrolError):
     """A path given by a client points outside what it may touch."""
 

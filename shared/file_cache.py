@@ -1,7 +1,9 @@
 """Parsed files reused while the file is unchanged: for readers that poll files written atomically.
 
 Every coordinated file is replaced by a rename, so each write gives it a new
-inode: ``(inode, size, mtime)`` identifies a version exactly. A hit costs one
+inode: ``(inode, size, mtime)`` identifies a version exactly. The ctime is in
+it too: a ``chmod`` or ``chown`` changes no content but may make an unreadable
+file readable again, and a reader that failed on it must try again. A hit costs one
 ``stat``; each process (each gunicorn worker) keeps its own entries and
 checks them on every read, so none can answer from a stale copy.
 """
@@ -15,12 +17,12 @@ T = TypeVar("T")
 
 
 def file_signature(path: str) -> tuple | None:
-    """``(inode, size, mtime)`` of ``path``, None when it cannot be read: differs for each version."""
+    """``(inode, size, mtime, ctime)`` of ``path``, None if it cannot be stat'ed: differs per version."""
     try:
         info = os.stat(path)
     except OSError:
         return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 class FileCache:

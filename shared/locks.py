@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import filelock
 
 from shared.atomic import remove_orphan_temp_files
-from shared.errors import LockTimeout
+from shared.errors import LockTimeout, LockUnusable
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def locked(path: str, timeout: float | None = None) -> Iterator[None]:
 
     :raises LockTimeout: another process held it for longer than ``timeout`` seconds,
         or a symlink was planted at the lock path while we were opening it.
+    :raises LockUnusable: the lock path cannot be opened (a directory planted there).
     """
     lock_path = lock_path_for(path)
     remove_planted_link(lock_path)
@@ -79,7 +80,9 @@ def locked(path: str, timeout: float | None = None) -> Iterator[None]:
         # O_NOFOLLOW. The caller retries (503 Retry-After) and we remove it then.
         if exc.errno == errno.ELOOP:
             raise LockTimeout(lock_path) from exc
-        raise
+        # A directory (which we never remove: it may hold someone's files), or a
+        # folder we may not write in: no wait helps, someone has to fix it.
+        raise LockUnusable(lock_path, exc.strerror or str(exc)) from exc
     try:
         removed = remove_orphan_temp_files(path)
         if removed:

@@ -1,17 +1,45 @@
-"""RTSP URLs: validation helpers and credential masking for logs, reports and listings."""
+"""RTSP URLs: validation helpers, and credential masking for logs, reports and answers."""
 from __future__ import annotations
 
 import re
 from urllib.parse import urlsplit
 
 RTSP_SCHEMES = ("rtsp", "rtsps")
+# What stands in for a secret wherever a URL is shown.
+MASK = "***"
 # user[:password]@ right after the scheme; the password may itself hold '@'.
 _CREDENTIALS_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<cred>[^/?#]*)@")
+# Query parameters some cameras take their password or token in (?user=admin&password=…).
+SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "token")
+_QUERY_SECRET_RE = re.compile(
+    r"(?P<key>(?<=[?&;])(?:" + "|".join(SECRET_QUERY_KEYS) + r")=)(?P<value>[^&;#\s]*)",
+    re.IGNORECASE)
+
+
+def _masked_userinfo(cred: str) -> str:
+    # A user name is kept (it tells which account); a lone name may be a token, so it is not.
+    user, colon, _ = cred.partition(":")
+    return f"{user}:{MASK}" if colon else MASK
 
 
 def mask_credentials(url: str) -> str:
-    """``rtsp://user:pass@host/x`` → ``rtsp://***@host/x``; other URLs unchanged."""
-    return _CREDENTIALS_RE.sub(lambda m: m.group("scheme") + "***@", url, count=1)
+    """``rtsp://user:pass@host/x?pwd=p`` → ``rtsp://user:***@host/x?pwd=***``; others unchanged."""
+    url = _CREDENTIALS_RE.sub(
+        lambda m: m.group("scheme") + _masked_userinfo(m.group("cred")) + "@", url, count=1)
+    return _mask_query(url)
+
+
+def _mask_query(text: str) -> str:
+    return _QUERY_SECRET_RE.sub(lambda m: m.group("key") + MASK, text)
+
+
+def _secrets(url: str) -> list[str]:
+    """The non-empty password and secret parameter values of ``url``."""
+    found = [m.group("value") for m in _QUERY_SECRET_RE.finditer(url)]
+    match = _CREDENTIALS_RE.match(url)
+    if match:
+        found.append(match.group("cred").partition(":")[2])
+    return [secret for secret in found if secret and secret != MASK]
 
 
 def mask_in_text(text: str, urls: list[str]) -> str:
@@ -19,13 +47,55 @@ def mask_in_text(text: str, urls: list[str]) -> str:
     for url in urls:
         match = _CREDENTIALS_RE.match(url)
         if match and match.group("cred"):
-            text = text.replace(match.group(0), match.group("scheme") + "***@")
-            cred = match.group("cred")
-            if ":" in cred:
-                password = cred.split(":", 1)[1]
-                if password:
-                    text = text.replace(password, "***")
-    return text
+            text = text.replace(match.group(0),
+                                match.group("scheme") + _masked_userinfo(match.group("cred")) + "@")
+        for secret in _secrets(url):
+            text = text.replace(secret, MASK)
+    return _mask_query(text)
+
+
+def is_masked(url: str) -> bool:
+    """True when ``url`` carries :data:`MASK` where a password or secret parameter goes."""
+    match = _CREDENTIALS_RE.match(url)
+    if match and MASK in (match.group("cred"), match.group("cred").partition(":")[2]):
+        return True
+    return any(m.group("value") == MASK for m in _QUERY_SECRET_RE.finditer(url))
+
+
+def unmask(url: str, stored: str) -> str | None:
+    """``url`` with each masked secret taken back from ``stored``; None when ``stored`` lacks one.
+
+    A client that read a masked URL and sends it back (perhaps with the user
+    name, host or path changed) keeps the password it never saw; a secret it
+    spells out replaces the stored one.
+    """
+    cred = _CREDENTIALS_RE.match(url)
+    if cred and MASK in (cred.group("cred"), cred.group("cred").partition(":")[2]):
+        old = _CREDENTIALS_RE.match(stored)
+        if old is None or (cred.group("cred") != MASK and ":" not in old.group("cred")):
+            return None
+        secret = old.group("cred")
+        if cred.group("cred") != MASK:
+            secret = cred.group("cred").partition(":")[0] + ":" + secret.partition(":")[2]
+        url = cred.group("scheme") + secret + "@" + url[cred.end():]
+    return _unmask_query(url, stored)
+
+
+def _unmask_query(url: str, stored: str) -> str | None:
+    old = {}
+    for m in _QUERY_SECRET_RE.finditer(stored):
+        old.setdefault(m.group("key").lower(), m.group("value"))
+    missing = [m.group("key") for m in _QUERY_SECRET_RE.finditer(url)
+               if m.group("value") == MASK and m.group("key").lower() not in old]
+    if missing:
+        return None
+
+    def restore(m: re.Match) -> str:
+        if m.group("value") != MASK:
+            return m.group(0)
+        return m.group("key") + old[m.group("key").lower()]
+
+    return _QUERY_SECRET_RE.sub(restore, url)
 
 
 def rtsp_url_problem(url: str) -> str | None:

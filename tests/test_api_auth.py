@@ -13,7 +13,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import auth, create_app
+from app import auth, auth_throttle, create_app
 from tests.helpers import assert_error, file_digest, snapshot_files, valid_config
 from testkit.servers import GunicornServer
 
@@ -238,7 +238,8 @@ def test_cors_preflight_needs_no_token(request: pytest.FixtureRequest, config_pa
     response = client.options(url, headers={
         "Origin": ORIGIN, "Access-Control-Request-Method": method,
         "Access-Control-Request-Headers": "Authorization, Content-Type, If-Match"})
-    assert response.status_code == 200
+    assert response.status_code == 204 and response.data == b""  # No Content, not an empty 200
+    assert "Content-Type" not in response.headers
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     allowed = response.headers["Access-Control-Allow-Headers"].lower()
     assert "authorization" in allowed and "if-match" in allowed
@@ -278,6 +279,46 @@ def test_the_token_never_appears_in_answers_or_logs(locked_client: FlaskClient,
     assert TOKEN not in response.get_data(as_text=True)
     assert "refused PUT /api/config/global" in caplog.text
     assert TOKEN not in caplog.text
+
+
+def test_health_stays_open_when_reads_are_protected(sealed_client: FlaskClient) -> None:
+    response = sealed_client.get("/api/health")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+    assert sealed_client.head("/api/health").status_code == 200
+    assert sealed_client.post("/api/health").status_code == 401  # only reads are open
+
+
+def test_a_request_cannot_forge_a_log_line(locked_client: FlaskClient,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    response = locked_client.post("/api/scheduler/stop%0aFORGED-LINE%0d%1b[2J\u2028X")
+    assert response.status_code == 401
+    refused = [r.getMessage() for r in caplog.records if "refused POST" in r.getMessage()]
+    assert len(refused) == 1
+    assert refused[0] == ("refused POST /api/scheduler/stop\\nFORGED-LINE\\r\\x1b[2J\\u2028X "
+                          "from 127.0.0.1: no API token")
+    assert not any(line.startswith("FORGED-LINE") for line in caplog.text.splitlines())
+
+
+def test_repeated_wrong_tokens_are_slowed_down_per_address(locked_client: FlaskClient,
+                                                          config_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    digest = file_digest(config_path)
+    other = {"REMOTE_ADDR": "192.0.2.7"}
+    for _ in range(auth_throttle.FAILURE_LIMIT):
+        _assert_unauthorized(_send(locked_client, "put", "/api/config/global", {}, "Bearer x"),
+                             invalid_token=True)
+    assert caplog.text.count("refused PUT /api/config/global") == auth_throttle.FAILURE_LIMIT
+    assert "throttling 127.0.0.1" in caplog.text
+    for authorization in ("Bearer x", f"Bearer {TOKEN}"):  # even the right token waits now
+        response = _send(locked_client, "put", "/api/config/global", {}, authorization)
+        assert response.status_code == 429 and response.get_json()["error"] == "Too Many Requests"
+        assert 1 <= int(response.headers["Retry-After"]) <= auth_throttle.WINDOW_SECONDS
+    assert file_digest(config_path) == digest
+    # Another address is not affected, and reads that need no token stay open.
+    response = locked_client.put("/api/config/global", json={}, environ_base=other,
+                                 headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+    assert locked_client.get("/api/config").status_code == 200
 
 
 def test_openapi_documents_401_and_412(client: FlaskClient) -> None:
@@ -353,13 +394,7 @@ def test_every_gunicorn_worker_enforces_the_token(tmp_path: Path,
                 server.url(path), json={"poll_cycles": 7}, timeout=30,
                 headers={"Connection": "close", "Authorization": authorization}))
 
-        refused = _from_every_worker(server, lambda: put("Bearer guess"), "PUT", path)
-        assert all(statuses == {401} for statuses in refused.values()), refused
-        assert {r.status_code for r in responses} == {401}
-        assert all(r.json()["error"] == "Unauthorized" for r in responses)
-        assert file_digest(config_path) == digest
-
-        responses.clear()
+        # The token first: wrong guesses from this address end in 429 for a while.
         accepted = _from_every_worker(server, lambda: put(f"Bearer {token}"), "PUT", path)
         # Every worker let the token through. Under a loaded disk a write may still find
         # the lock busy for its whole wait: that is a 503 with Retry-After, not a refusal.
@@ -368,6 +403,15 @@ def test_every_gunicorn_worker_enforces_the_token(tmp_path: Path,
                    for r in responses), [r.status_code for r in responses]
         assert 200 in {r.status_code for r in responses}
         assert json.loads(config_path.read_text())["global_config"]["poll_cycles"] == 7
+
+        digest = file_digest(config_path)
+        responses.clear()
+        refused = _from_every_worker(server, lambda: put("Bearer guess"), "PUT", path)
+        # Each worker counts the guesses it saw: 401 until its limit, then 429.
+        assert all(401 in statuses and statuses <= {401, 429}
+                   for statuses in refused.values()), refused
+        assert all(r.json()["error"] in ("Unauthorized", "Too Many Requests") for r in responses)
+        assert file_digest(config_path) == digest
         assert requests.get(server.url(path), timeout=30).status_code == 200  # reads stay open
         assert token not in server.log()
 

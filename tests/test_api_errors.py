@@ -228,7 +228,7 @@ def test_cors_preflight(client: FlaskClient, unchanged: None, url: str, method: 
         "Access-Control-Request-Method": method,
         "Access-Control-Request-Headers": "Content-Type",
     })
-    assert response.status_code == 200
+    assert response.status_code == 204 and response.data == b""
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert method in response.headers["Access-Control-Allow-Methods"]
     assert "content-type" in response.headers["Access-Control-Allow-Headers"].lower()
@@ -239,3 +239,16 @@ def test_every_error_shape_is_json_utf8(client: FlaskClient) -> None:
     assert response.mimetype == "application/json"
     assert "无效的流索引" in response.get_data(as_text=True)  # not \\u escapes
     assert response.get_json() == {"error": "Not Found", "message": "无效的流索引: 9"}
+
+
+@pytest.mark.parametrize("depth", [33, 400, 500, 900, 5000])
+@pytest.mark.parametrize(("method", "url"), [
+    ("put", "/api/config"), ("put", "/api/config/global"), ("put", "/api/config/streams/0"),
+    ("post", "/api/config/streams")])
+def test_deeply_nested_bodies_are_400_at_any_depth(client: FlaskClient, config_path: Path,
+                                                   method: str, url: str, depth: int) -> None:
+    digest = file_digest(config_path)
+    body = '{"poll_cycles": ' + "[" * depth + "]" * depth + "}"
+    response = getattr(client, method)(url, data=body, content_type="application/json")
+    assert_error(response, 400, "嵌套过深")
+    assert file_digest(config_path) == digest

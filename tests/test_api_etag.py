@@ -192,5 +192,36 @@ def test_preflight_allows_if_match(client: FlaskClient) -> None:
     response = client.options("/api/config/global", headers={
         "Origin": "http://dashboard.example.com", "Access-Control-Request-Method": "PUT",
         "Access-Control-Request-Headers": "Content-Type, If-Match"})
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert "if-match" in response.headers["Access-Control-Allow-Headers"].lower()
+
+
+@pytest.mark.parametrize("url", READS)
+@pytest.mark.parametrize("form", ["{tag}", "W/{tag}", '"other", {tag}', "*"])
+def test_if_none_match_with_the_current_tag_is_304(client: FlaskClient, config_path: Path,
+                                                  url: str, form: str) -> None:
+    header = form.format(tag=tag_of(config_path))
+    response = client.get(url, headers={"If-None-Match": header, "Origin": "http://a.example"})
+    assert response.status_code == 304 and response.data == b""
+    assert response.headers["ETag"] == tag_of(config_path)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert client.head(url, headers={"If-None-Match": header}).status_code == 304
+
+
+@pytest.mark.parametrize("url", READS)
+def test_if_none_match_with_an_old_tag_gets_the_new_body(client: FlaskClient, config_path: Path,
+                                                         url: str) -> None:
+    old = tag_of(config_path)
+    hand_edit(config_path)
+    response = client.get(url, headers={"If-None-Match": old})
+    assert response.status_code == 200 and response.get_json()
+    assert response.headers["ETag"] == tag_of(config_path)
+
+
+def test_if_none_match_does_not_touch_writes_or_untagged_reads(client: FlaskClient,
+                                                               config_path: Path) -> None:
+    tag = tag_of(config_path)
+    response = client.put("/api/config/global", json={"poll_cycles": 5},
+                          headers={"If-None-Match": tag})
+    assert response.status_code == 200
+    assert client.get("/api/health", headers={"If-None-Match": "*"}).status_code == 200

@@ -257,9 +257,9 @@ def test_status_names_match_the_spec() -> None:
 
 
 @pytest.mark.parametrize(("url", "masked"), [
-    ("rtsp://admin:s3cret@10.0.0.5:554/Streaming/101", "rtsp://***@10.0.0.5:554/Streaming/101"),
+    ("rtsp://admin:s3cret@10.0.0.5:554/Streaming/101", "rtsp://admin:***@10.0.0.5:554/Streaming/101"),
     ("rtsp://admin@10.0.0.5/x", "rtsp://***@10.0.0.5/x"),
-    ("rtsps://u:p@ss@cam.example.com/live", "rtsps://***@cam.example.com/live"),
+    ("rtsps://u:p@ss@cam.example.com/live", "rtsps://u:***@cam.example.com/live"),
     ("rtsp://10.0.0.5/plain", "rtsp://10.0.0.5/plain"),
 ])
 def test_task_rtsp_url_is_masked(client: FlaskClient, write_status: WriteStatus, url: str,

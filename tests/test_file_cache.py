@@ -5,7 +5,7 @@ import os
 
 from shared import output_tree
 from shared.atomic import read_json, write_json_atomic
-from shared.file_cache import FileCache
+from shared.file_cache import FileCache, file_signature
 from shared.output_tree import OutputDir, ScanCache, opened_root
 
 
@@ -74,3 +74,12 @@ def test_the_clip_list_cache_takes_its_clock_as_a_seam(tmp_path, monkeypatch) ->
         for _ in range(3):
             assert [name for name, _, _ in cache.files(root, folder.name)] == ["cam1.mp4"]
         assert len(scans) == 3  # settled: read once more, then served from the cache
+
+
+def test_a_mode_change_is_a_new_version(tmp_path) -> None:
+    # chmod 000, then 644: no content changed, but a reader that failed must look again.
+    path = str(tmp_path / "config.json")
+    write_json_atomic(path, {"n": 1})
+    before = file_signature(path)
+    os.chmod(path, 0)
+    assert file_signature(path) != before

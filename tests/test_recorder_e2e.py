@@ -89,7 +89,7 @@ def test_one_cycle_classifies_every_kind_of_camera(tmp_path, camera_server, hang
         4: st.STREAM_UNAVAILABLE, 5: st.TIMEOUT, 6: st.CONNECTION_ERROR}, log
     assert "404" in tasks[4]["error_message"]
     assert "Connection refused" in tasks[6]["error_message"]
-    assert tasks[6]["rtsp_url"].startswith("rtsp://***@")
+    assert tasks[6]["rtsp_url"].startswith("rtsp://user:***@")
     folder = patrol.output() / cycle
 
     expected_codecs = {"h264.mp4": ("h264", None), "h265.mp4": ("hevc", None),

@@ -1,0 +1,115 @@
+"""Camera passwords: masked in every answer, kept when a client sends the masked form back."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from shared.atomic import write_json_atomic
+from shared.urls import is_masked, mask_credentials, mask_in_text, unmask
+from tests.helpers import assert_error, valid_config
+
+SECRET_URL = "rtsp://admin:s3cret@127.0.0.1:8554/cam1"
+TOKEN_URL = "rtsp://127.0.0.1:8554/cam2?user=view&password=t0psecret&channel=1"
+
+
+@pytest.fixture
+def secret_config(config_path: Path) -> Path:
+    config = valid_config()
+    config["streams"][0]["rtsp_url"] = SECRET_URL
+    config["streams"][1]["rtsp_url"] = TOKEN_URL
+    write_json_atomic(str(config_path), config)
+    return config_path
+
+
+def stored_urls(path: Path) -> list[str]:
+    return [s["rtsp_url"] for s in json.loads(path.read_text(encoding="utf-8"))["streams"]]
+
+
+@pytest.mark.parametrize(("url", "masked"), [
+    ("rtsp://admin:s3cret@10.0.0.5:554/S/101", "rtsp://admin:***@10.0.0.5:554/S/101"),
+    ("rtsp://admin@10.0.0.5/x", "rtsp://***@10.0.0.5/x"),
+    ("rtsps://u:p@ss@cam.example.com/live", "rtsps://u:***@cam.example.com/live"),
+    ("rtsp://h/x?password=a&pwd=b&PassWd=c&token=d&user=e",
+     "rtsp://h/x?password=***&pwd=***&PassWd=***&token=***&user=e"),
+    ("rtsp://h/x?mypassword=a", "rtsp://h/x?mypassword=a"),
+    ("rtsp://10.0.0.5/plain", "rtsp://10.0.0.5/plain"),
+])
+def test_mask_credentials_and_back(url: str, masked: str) -> None:
+    assert mask_credentials(url) == masked
+    assert is_masked(masked) == (masked != url)
+    assert unmask(masked, url) == url
+
+
+def test_query_secrets_are_masked_in_text() -> None:
+    url = "rtsp://u:pw1@h/x?token=tk9"
+    text = mask_in_text(f"Opening {url} failed; token tk9", [url])
+    assert "pw1" not in text and "tk9" not in text and "rtsp://u:***@h/x?token=***" in text
+
+
+@pytest.mark.parametrize("endpoint", ["/api/config", "/api/config/streams"])
+def test_reads_mask_passwords(client: FlaskClient, secret_config: Path, endpoint: str) -> None:
+    body = client.get(endpoint).get_data(as_text=True)
+    assert "s3cret" not in body and "t0psecret" not in body
+    assert "rtsp://admin:***@127.0.0.1:8554/cam1" in body and "password=***" in body
+
+
+def test_write_answers_mask_passwords(client: FlaskClient, secret_config: Path) -> None:
+    answers = [client.put("/api/config/streams/0", json={"duration_seconds": 9}),
+               client.post("/api/config/streams",
+                           json={"rtsp_url": "rtsp://a:n3w@127.0.0.1/x", "duration_seconds": 5}),
+               client.delete("/api/config/streams/1")]
+    for response in answers:
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+        assert "s3cret" not in text and "n3w" not in text and "t0psecret" not in text
+
+
+def test_config_sent_back_masked_keeps_the_stored_passwords(client: FlaskClient,
+                                                            secret_config: Path) -> None:
+    config = client.get("/api/config").get_json()
+    config["global_config"]["poll_cycles"] = 3
+    assert client.put("/api/config", json=config).status_code == 200
+    assert stored_urls(secret_config) == [SECRET_URL, TOKEN_URL]
+
+
+def test_stream_sent_back_masked_keeps_its_password(client: FlaskClient,
+                                                    secret_config: Path) -> None:
+    stream = client.get("/api/config/streams").get_json()["streams"][0]
+    response = client.put("/api/config/streams/0", json={"rtsp_url": stream["rtsp_url"],
+                                                         "duration_seconds": 9})
+    assert response.status_code == 200
+    assert stored_urls(secret_config)[0] == SECRET_URL
+
+
+def test_matching_is_by_output_filename_not_position(client: FlaskClient,
+                                                     secret_config: Path) -> None:
+    config = client.get("/api/config").get_json()
+    config["streams"].reverse()
+    assert client.put("/api/config", json=config).status_code == 200
+    assert stored_urls(secret_config) == [TOKEN_URL, SECRET_URL]
+
+
+def test_a_new_password_replaces_the_stored_one(client: FlaskClient, secret_config: Path) -> None:
+    config = client.get("/api/config").get_json()
+    config["streams"][0]["rtsp_url"] = "rtsp://admin:n3w@127.0.0.1:8554/cam1"
+    assert client.put("/api/config", json=config).status_code == 200
+    assert stored_urls(secret_config) == ["rtsp://admin:n3w@127.0.0.1:8554/cam1", TOKEN_URL]
+
+
+def test_a_masked_password_with_nothing_stored_is_refused(client: FlaskClient,
+                                                          secret_config: Path) -> None:
+    before = secret_config.read_bytes()
+    response = client.post("/api/config/streams", json={
+        "rtsp_url": "rtsp://x:***@127.0.0.1/new", "duration_seconds": 5,
+        "output_filename": "new.mp4"})
+    assert_error(response, 400, "***")
+    assert secret_config.read_bytes() == before
+
+
+def test_saved_copies_keep_real_passwords(client: FlaskClient, secret_config: Path,
+                                          tmp_path: Path) -> None:
+    assert client.post("/api/config/save", json={"file_path": "copy.json"}).status_code == 200
+    assert stored_urls(tmp_path / "copy.json") == [SECRET_URL, TOKEN_URL]
