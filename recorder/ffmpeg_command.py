@@ -57,6 +57,15 @@ def audio_codec_for(container: str, mode: str, source: SourceCodecs | None) -> s
     return "aac"
 
 
+# RTP over TCP (interleaved) passes NAT and firewalls on the RTSP port alone; some
+# cameras and NVRs answer "461 Unsupported transport" to it and speak UDP only.
+# prefer_tcp asks for TCP and, refused, sets up UDP in the same session.
+_TRANSPORT_OPTIONS: dict[str, dict[str, str]] = {
+    "auto": {"rtsp_flags": "prefer_tcp"},
+    "tcp": {"rtsp_transport": "tcp"},
+    "udp": {"rtsp_transport": "udp"},
+}
+
 # Stand-ins for the two values that differ between recordings of the same kind.
 _URL_SLOT = "\x00url"
 _OUTPUT_SLOT = "\x00output"
@@ -64,25 +73,27 @@ _OUTPUT_SLOT = "\x00output"
 
 def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
                audio_mode: str = OPTIONAL_DEFAULTS["audio_mode"], source: SourceCodecs | None = None,
+               transport: str = OPTIONAL_DEFAULTS["rtsp_transport"],
                ffmpeg_binary: str = "ffmpeg") -> list[str]:
-    """The argv of one recording: RTSP over TCP, video stream copy, ``-t duration``,
+    """The argv of one recording: RTSP over ``transport``, video stream copy, ``-t duration``,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
     """
     template = _argv_template(container_of(output_file), duration, io_timeout, audio_mode,
-                              source, ffmpeg_binary)
+                              source, transport, ffmpeg_binary)
     return [url if arg == _URL_SLOT else output_file if arg == _OUTPUT_SLOT else arg
             for arg in template]
 
 
 @functools.lru_cache(maxsize=256)
 def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: str,
-                   source: SourceCodecs | None, ffmpeg_binary: str) -> tuple[str, ...]:
+                   source: SourceCodecs | None, transport: str,
+                   ffmpeg_binary: str) -> tuple[str, ...]:
     # Built by ffmpeg-python once per kind of recording (a cycle of hundreds of
     # streams has a handful of kinds), with the URL and output file left as slots.
     url, output_file = _URL_SLOT, _OUTPUT_SLOT
     stream = ffmpeg.input(
         url,
-        rtsp_transport="tcp",
+        **_TRANSPORT_OPTIONS[transport],
         # ffmpeg 5.1's rtsp "timeout": socket I/O timeout in microseconds. Only a
         # backstop: our own watchdogs apply the connection and read timeouts, and
         # can tell them apart (ffmpeg reports both as "Invalid data found").

@@ -73,7 +73,9 @@ class Recording:
         argv = build_argv(self.stream["rtsp_url"], self.work_path, self.planned.duration,
                           io_timeout=max(self.settings.read_timeout_seconds,
                                          self.settings.connection_timeout_seconds) + 2,
-                          audio_mode=self.settings.audio_mode, source=self.source)
+                          audio_mode=self.settings.audio_mode, source=self.source,
+                          transport=self.stream.get("rtsp_transport",
+                                                    self.settings.rtsp_transport))
         self.start_wall, self._started, self._last_data = wall, now, now
         self.status = st.CONNECTING
         try:

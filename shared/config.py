@@ -32,10 +32,15 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "retention_max_cycles": 1000,
     "retention_max_hours": 168,
     "min_free_space_mb": 1024,
+    "rtsp_transport": "auto",
 }
 # auto: copy audio the container takes, else AAC; aac: always AAC; drop: video only.
 AUDIO_MODES = ("auto", "aac", "drop")
+# auto: RTP over TCP, over UDP where the server refuses TCP; tcp or udp: only that.
+RTSP_TRANSPORTS = ("auto", "tcp", "udp")
 STREAM_KEYS = ("rtsp_url", "duration_seconds", "weight", "output_filename")
+# Stream keys beyond the seed's four: kept in the file only when given.
+OPTIONAL_STREAM_KEYS = ("rtsp_transport",)
 REQUIRED_STREAM_KEYS = ("rtsp_url", "duration_seconds")
 TOP_KEYS = ("global_config", "streams")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".ts")
@@ -64,6 +69,7 @@ GLOBAL_RULES: dict[str, Rule] = {
     "retention_max_cycles": IntRange(0, 10**9, _LIMIT_NOTE),
     "retention_max_hours": IntRange(0, 100 * 365 * 24, _LIMIT_NOTE),
     "min_free_space_mb": IntRange(0, 10**9, _LIMIT_NOTE),
+    "rtsp_transport": Choice(RTSP_TRANSPORTS),
 }
 STREAM_RULES: dict[str, Rule] = {
     "rtsp_url": RtspUrl(),
@@ -73,6 +79,7 @@ STREAM_RULES: dict[str, Rule] = {
         VIDEO_EXTENSIONS, "必须以视频扩展名结尾 (" + ", ".join(VIDEO_EXTENSIONS) + ")",
         MAX_CLIP_NAME_BYTES, f"录制时的临时文件 {retag_name('<文件名>')} 不能超过 "
                              f"{MAX_NAME_BYTES} 字节"),
+    "rtsp_transport": Choice(RTSP_TRANSPORTS),
 }
 
 
@@ -166,7 +173,8 @@ def validate_config(data: Any) -> dict:
             stream["output_filename"] = default_output_filename(stream["rtsp_url"], set(taken), i)
             taken[stream["output_filename"]] = i
         # Keep the documented key order whatever order the input used.
-        streams[i] = {key: stream[key] for key in STREAM_KEYS}
+        streams[i] = {key: stream[key] for key in STREAM_KEYS + OPTIONAL_STREAM_KEYS
+                      if key in stream}
     return {"global_config": global_config, "streams": streams}
 
 

@@ -22,6 +22,7 @@ class GlobalSettings:
     retention_max_cycles: int
     retention_max_hours: int
     min_free_space_mb: int
+    rtsp_transport: str
 
     @classmethod
     def from_config(cls, global_config: dict) -> GlobalSettings:

@@ -579,3 +579,29 @@ def test_atomic_write_creates_new_file_without_leftovers(tmp_path: Path) -> None
     assert json.loads(target.read_text(encoding="utf-8")) == {"a": "中文", "n": math.pi}
     assert "中文" in target.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
     assert [p.name for p in tmp_path.iterdir()] == ["new.json"]
+
+
+# --- the RTSP transport (issue 11 item 22) ------------------------------------------------------
+
+def test_the_rtsp_transport_is_optional_global_and_per_stream() -> None:
+    config = _with_global(rtsp_transport="udp")
+    config["streams"][0]["rtsp_transport"] = "tcp"
+    checked = model.validate_config(config)
+    assert checked["global_config"]["rtsp_transport"] == "udp"
+    assert checked["streams"][0]["rtsp_transport"] == "tcp"
+    assert "rtsp_transport" not in model.validate_config(_with_global())["streams"][0]
+    assert GlobalSettings.from_config({}).rtsp_transport == "auto"
+
+
+@pytest.mark.parametrize("where", ["global", "stream"])
+def test_an_unknown_rtsp_transport_is_refused(where: str) -> None:
+    config = _with_global()
+    if where == "global":
+        config["global_config"]["rtsp_transport"] = "http"
+        field = "global_config.rtsp_transport"
+    else:
+        config["streams"][0]["rtsp_transport"] = "TCP "
+        field = "streams[0].rtsp_transport"
+    with pytest.raises(ConfigError) as caught:
+        model.validate_config(config)
+    assert caught.value.field == field

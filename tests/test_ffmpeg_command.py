@@ -6,7 +6,7 @@ import pytest
 from recorder.ffmpeg_command import SourceCodecs, audio_codec_for, build_argv, build_retag_argv
 
 INPUT = ["ffmpeg", "-analyzeduration", "2000000", "-fflags", "+genpts+discardcorrupt",
-         "-probesize", "500000", "-rtsp_transport", "tcp", "-timeout", "15000000",
+         "-probesize", "500000", "-rtsp_flags", "prefer_tcp", "-timeout", "15000000",
          "-i", "rtsp://127.0.0.1:8554/cam1"]
 GLOBAL = ["-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats", "-progress", "pipe:1",
           "-stats_period", "1", "-y"]
@@ -74,3 +74,13 @@ def test_audio_mode_is_an_optional_validated_setting() -> None:
     assert setting(drop["global_config"], "audio_mode") == "drop"
     with pytest.raises(ConfigError, match="audio_mode"):
         validate_config({"global_config": {"audio_mode": "mp3"}, "streams": []})
+
+
+@pytest.mark.parametrize(("transport", "options"), [
+    ("auto", ["-rtsp_flags", "prefer_tcp"]), ("tcp", ["-rtsp_transport", "tcp"]),
+    ("udp", ["-rtsp_transport", "udp"])])
+def test_the_transport_is_tcp_first_by_default_or_the_one_forced(transport: str,
+                                                                  options: list[str]) -> None:
+    argv = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.a.mp4.part", 15, io_timeout=15,
+                      transport=transport)
+    assert argv[argv.index("-probesize") + 2:argv.index("-timeout")] == options
