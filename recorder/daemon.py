@@ -14,18 +14,17 @@ from recorder.ffmpeg_command import SourceCodecs
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import plan_cycle
 from recorder.processes import ProcessRunner
-from recorder.reports import reserve_report_space, write_reports
+from recorder.reports import recovered_report, reserve_report_space, write_reports
 from recorder.retention import MB, Limits, apply_retention, free_bytes
 from recorder.status_publisher import StatusPublisher
 from shared import settings
-from shared import task_status as st
 from shared.config_file import load_config
 from shared.control_file import DEFAULT as NO_CONTROL, load_control, restore_control
 from shared.output_rule import check_output_directory
 from shared.errors import ConfigError, PatrolError
 from shared.file_cache import file_signature
 from shared.output_tree import OutputDir
-from shared.status_file import completion_rate, read_status
+from shared.status_file import empty_status, read_status
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
 
@@ -101,25 +100,8 @@ class Daemon:
         if not os.path.isdir(cycle_dir):
             return
         published = recover_work_files(self.runner, cycle_dir)
-        tasks = []
-        for task in old["tasks"]:
-            if task.get("status") not in st.FINISHED:
-                code = st.CANCELLED
-                task.update(status=code, status_code=code, status_text=st.status_name(code),
-                            status_name=st.status_name(code),
-                            error_message="录制守护进程意外退出, 任务中断")
-            tasks.append(task)
-        stats = st.tally(task.get("status") for task in tasks)
-        report = {"summary": {"cycle": old["current_cycle"], "cycle_dir": cycle["dir"],
-                              "start_time": cycle.get("start_time", ""), "end_time": "",
-                              "total_duration": cycle.get("total_seconds", 0),
-                              **stats,
-                              "max_concurrent_used": old["stats"].get("max_concurrent_used", 0),
-                              "completion_rate": completion_rate(stats),
-                              "not_scheduled": len(old["not_scheduled"]),
-                              "interrupted": "录制守护进程意外退出"},
-                  "schedule_info": old["schedule_info"], "tasks": tasks,
-                  "not_scheduled": old["not_scheduled"]}
+        report = recovered_report(old, published,
+                                  self.config["global_config"]["max_concurrent_streams"])
         try:
             write_reports(cycle_dir, self.config["global_config"]["report_filename"], report)
         except PatrolError as exc:
@@ -384,33 +366,16 @@ class Daemon:
 
     def snapshot(self, now: float, wall: float) -> dict:
         """The status file's content (format in shared/status_file.py)."""
+        status = empty_status()
         cycle = self.cycle or self.last_cycle
-        if cycle is None:
-            cycle_view = {"dir": "", "running": False, "start_time": "", "started_at": None,
-                          "elapsed_seconds": 0, "total_seconds": 0}
-            stats = {"total_tasks": 0, "completed_tasks": 0, "failed_tasks": 0,
-                     "cancelled_tasks": 0, "max_concurrent_used": 0}
-            tasks, schedule_info, not_scheduled = [], "", []
-        else:
-            running = cycle is self.cycle
-            elapsed = (now - cycle.started) if running else (
-                (cycle.end_wall or wall) - cycle.start_wall)
-            cycle_view = {"dir": cycle.name, "running": running,
-                          "start_time": format_local(cycle.start_wall),
-                          "started_at": cycle.start_wall, "elapsed_seconds": int(max(0, elapsed)),
-                          "total_seconds": cycle.plan.window}
-            stats = cycle.stats()
-            tasks = [t.as_dict() for t in cycle.tasks]
-            schedule_info, not_scheduled = cycle.plan.describe(), cycle.not_scheduled()
-        return {
-            "version": 1, "pid": os.getpid(), "heartbeat": wall, "heartbeat_monotonic": now,
-            "scheduler_running": self.scheduler_running,
-            "start_generation": self._start_generation,
-            "finished_generation": self.finished_generation,
-            "start_time": format_local(self.start_wall), "end_time": format_local(self.end_wall)
-            if not self.scheduler_running else "",
-            "current_cycle": cycle.number if cycle else 0, "cycle": cycle_view, "stats": stats,
-            "schedule_info": schedule_info, "tasks": tasks, "not_scheduled": not_scheduled,
-            "config_error": self.config_error.to_dict() if self.config_error else None,
-            "message": self.status_message,
-        }
+        if cycle is not None:
+            status.update(cycle.status_fields(now, wall, running=cycle is self.cycle))
+        status.update(
+            pid=os.getpid(), heartbeat=wall, heartbeat_monotonic=now,
+            scheduler_running=self.scheduler_running, start_generation=self._start_generation,
+            finished_generation=self.finished_generation,
+            start_time=format_local(self.start_wall),
+            end_time=format_local(self.end_wall) if not self.scheduler_running else "",
+            config_error=self.config_error.to_dict() if self.config_error else None,
+            message=self.status_message)
+        return status

@@ -14,6 +14,8 @@ from shared import task_status as st
 
 SETTINGS = {"connection_timeout_seconds": 3, "read_timeout_seconds": 4}
 REFUSED = "echo 'rtsp://127.0.0.1:5/cam: Connection refused' >&2; exit 1"
+# What ffmpeg does with its output argument: write the work file (``.<name>.part``).
+WRITES_CLIP = 'for arg; do case "$arg" in *.part) printf clip > "$arg";; esac; done'
 
 
 def progress(frames: int, seconds: float, end: bool = False) -> str:
@@ -93,7 +95,8 @@ def test_a_process_that_ended_on_its_own_is_judged_by_its_end_not_by_a_watchdog(
 
 
 def test_a_cancel_after_a_complete_recording_keeps_it_complete(tmp_path) -> None:
-    task, runner, watcher = started_task(tmp_path, f"{progress(125, 5.0, end=True)}; exit 0")
+    task, runner, watcher = started_task(
+        tmp_path, f"{WRITES_CLIP}; {progress(125, 5.0, end=True)}; exit 0")
     read_until_exit(task, watcher)
     task.cancel(5.5, 1_760_000_005.5)  # the stop came before the loop saw the exit
     task.tick(5.5, 1_760_000_005.5)
@@ -135,3 +138,50 @@ def test_published_fields_follow_every_change_of_the_task(tmp_path) -> None:
     assert done["frames_received"] == 50 and done["status"] in st.FINISHED
     assert done["end_time"] and done["run_seconds"] is not None
     assert task.as_dict() is done  # unchanged task, same dict: nothing rebuilt
+
+
+def test_a_full_recording_whose_clip_was_kept_is_complete_and_names_it(tmp_path) -> None:
+    task, _runner, watcher = started_task(
+        tmp_path, f"{WRITES_CLIP}; {progress(125, 5.0, end=True)}; exit 0")
+    assert task.as_dict()["output_file"] == "./output/x/cam.mp4"  # where it is being written
+    read_until_exit(task, watcher)
+    task.tick(5.5, 1_760_000_005.5)
+    assert task.status == st.COMPLETED, task.error_message
+    assert (tmp_path / "cam.mp4").read_bytes() == b"clip"
+    assert task.as_dict()["output_file"] == "./output/x/cam.mp4"
+
+
+def test_a_full_recording_that_left_no_clip_is_a_recording_error_by_its_own_verdict(
+        tmp_path) -> None:
+    # ffmpeg said it recorded everything, but no file is there to keep: the task's
+    # own verdict says so (no later correction by the cycle), and names no clip.
+    task, _runner, watcher = started_task(tmp_path, f"{progress(125, 5.0, end=True)}; exit 0")
+    read_until_exit(task, watcher)
+    task.tick(5.5, 1_760_000_005.5)
+    assert (task.status, task.error_message) == (st.RECORDING_ERROR, "录制文件无法使用")
+    assert task.as_dict()["output_file"] is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("script", [REFUSED, f"{WRITES_CLIP}; {REFUSED}"])
+def test_a_failed_task_names_no_clip_file(tmp_path, script: str) -> None:
+    # The second one left a work file with no playable media: it is removed, not named.
+    task, _runner, watcher = started_task(tmp_path, script)
+    read_until_exit(task, watcher)
+    task.tick(0.5, 1_760_000_000.5)
+    record = task.as_dict()
+    assert (record["status"], record["output_file"]) == (st.CONNECTION_ERROR, None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_task_cancelled_before_it_started_names_no_clip_file(tmp_path) -> None:
+    stream = {"rtsp_url": "rtsp://u:secret@127.0.0.1:5/cam", "output_filename": "cam.mp4",
+              "duration_seconds": 5}
+    task = Recording(PlannedTask(0, 0, 0.0, 5), stream, str(tmp_path), "./output/x", SETTINGS,
+                     ScriptRunner("exit 0"), None, PipeWatcher())
+    assert task.as_dict()["output_file"] == "./output/x/cam.mp4"  # it may still be recorded
+    task.cancel(0.0, 1_760_000_000.0)
+    record = task.as_dict()
+    assert (record["status"], record["status_name"], record["output_file"]) == (
+        st.CANCELLED, "已取消", None)
+    assert record["rtsp_url"] == "rtsp://***@127.0.0.1:5/cam"
