@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import collections
+import json
 import subprocess
 import time
 
 from recorder.cycle import Cycle
+from recorder.daemon import Daemon
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import Plan, PlannedTask
+from recorder.reports import write_reports
 from shared import task_status as st
-from tests.test_recording import ScriptRunner
+from shared.status_file import empty_status
+from tests.test_recording import WRITES_CLIP, ScriptRunner, progress
 
 WALL = 1_760_000_000.0
 
@@ -104,3 +108,35 @@ def test_tally_counts_each_verdict_once() -> None:
              st.RECORDING]
     assert st.tally(iter(codes)) == {"total_tasks": 6, "completed_tasks": 2, "failed_tasks": 2,
                                      "cancelled_tasks": 1}
+
+
+def test_the_reports_of_a_cycle_name_only_the_clips_it_kept(tmp_path) -> None:
+    # cam0 records its full length; cam1 is refused and leaves no clip.
+    script = (f'case "$*" in *cam0*) {WRITES_CLIP}; {progress(125, 5.0, end=True)}; exit 0;; '
+              "*) echo 'Connection refused' >&2; exit 1;; esac")
+    folder = tmp_path / "20250101_000000"
+    folder.mkdir()
+    cycle = make_cycle(folder, ScriptRunner(script), [0.0, 0.0], cap=2)
+    tick_until_done(cycle, 0.0)
+    assert [t.status for t in cycle.tasks] == [st.COMPLETED, st.CONNECTION_ERROR]
+    write_reports(str(folder), "rtsp_report.json", cycle.report())
+    report = json.loads((folder / "rtsp_report.json").read_text("utf-8"))
+    assert [t["output_file"] for t in report["tasks"]] == ["./output/x/c0.mp4", None]
+    assert (folder / "c0.mp4").exists() and not (folder / "c1.mp4").exists()
+    assert "c1.mp4" not in (folder / "report.txt").read_text("utf-8")
+
+
+def test_the_status_of_a_cycle_and_of_none_have_one_shape(tmp_path) -> None:
+    empty = empty_status()
+    cycle = make_cycle(tmp_path, ScriptRunner("sleep 30"), [0.0], cap=1)
+    cycle.tick(0.0, WALL)
+    fields = cycle.status_fields(1.0, WALL + 1, running=True)
+    assert set(fields["cycle"]) == set(empty["cycle"]) and set(fields["stats"]) == set(empty["stats"])
+    assert fields["cycle"]["max_concurrent_streams"] == 1
+    cycle.cancel(1.0, WALL + 1)
+    tick_until_done(cycle, 2.0)
+    daemon = Daemon(str(tmp_path / "config.json"))
+    snapshot = daemon.snapshot(5.0, WALL + 5)
+    live = {"pid", "heartbeat", "heartbeat_monotonic"}
+    assert {k: v for k, v in snapshot.items() if k not in live} == {
+        k: v for k, v in empty.items() if k not in live}
