@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from shared import config as model
+from shared import task_record
 from shared.timefmt import CYCLE_NAME_RE
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
@@ -58,17 +59,7 @@ SCHEMAS = {
     "ConfigInput": _obj(model.TOP_KEYS, extra=False, global_config=_ref("GlobalUpdate"),
                         streams={"type": "array", "maxItems": model.MAX_STREAMS,
                                  "items": _ref("StreamInput")}),
-    "Task": _obj(("task_id", "stream_index", "rtsp_url", "output_file", "duration_seconds",
-                  "status", "status_code", "status_text", "status_name", "start_time",
-                  "end_time", "progress", "bytes_received", "frames_received",
-                  "error_message"),
-                 task_id=_INT, stream_index=_INT, rtsp_url=_STR, output_file=_STR,
-                 duration_seconds=_NUM, status=_INT, status_code=_INT, status_text=_STR,
-                 status_name=_STR, start_time=_STR, end_time=_STR, progress=_NUM,
-                 bytes_received=_INT, frames_received=_INT, error_message=_STR,
-                 planned_offset={"type": "number", "nullable": True},
-                 start_offset={"type": "number", "nullable": True},
-                 run_seconds={"type": "number", "nullable": True}),
+    "Task": task_record.openapi_schema(),
 }
 
 _TASKS = {"type": "array", "items": _ref("Task")}

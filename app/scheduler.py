@@ -7,36 +7,13 @@ import time
 from flask import Blueprint, current_app, jsonify
 
 from app.context import control_file, status_file
-from shared import task_status
+from shared import task_record, task_status
 from shared.control_file import read_control, request_start, request_stop
 from shared.errors import RecorderUnavailable
 from shared.file_cache import FileCache
 from shared.status_file import STATS_KEYS, completion_rate, is_alive, read_status
-from shared.urls import mask_credentials
 
 bp = Blueprint("scheduler", __name__, url_prefix="/api")
-
-TASK_FIELDS = ("task_id", "stream_index", "rtsp_url", "output_file", "duration_seconds",
-               "status", "status_code", "status_text", "status_name", "start_time", "end_time",
-               "progress", "bytes_received", "frames_received", "error_message",
-               "planned_offset", "start_offset", "run_seconds")
-
-
-def _task(raw: dict) -> dict:
-    code = raw.get("status", raw.get("status_code", 0))
-    code = code if isinstance(code, int) and not isinstance(code, bool) else 0
-    task = {key: raw.get(key) for key in TASK_FIELDS}
-    task.update(status=code, status_code=code, status_text=task_status.status_name(code),
-                status_name=task_status.status_name(code),
-                rtsp_url=mask_credentials(str(raw.get("rtsp_url") or "")))
-    for key in ("start_time", "end_time", "error_message", "output_file"):
-        task[key] = task[key] if isinstance(task[key], str) else ""
-    for key in ("progress", "bytes_received", "frames_received", "duration_seconds"):
-        task[key] = task[key] if isinstance(task[key], (int, float)) else 0
-    for key in ("planned_offset", "start_offset", "run_seconds"):  # None until known
-        task[key] = task[key] if isinstance(task[key], (int, float)) else None
-    return task
-
 
 # The status file is rewritten every second and polled by every client: keep
 # its parsed form (and the rendered tasks) while the file is unchanged.
@@ -46,7 +23,7 @@ _FILES = FileCache()
 def _parse_status(path: str) -> tuple[dict, str]:
     """The status and its task list already encoded: hundreds of tasks are most of the answer."""
     status = read_status(path)
-    tasks = [_task(task) for task in status["tasks"]]
+    tasks = [task_record.from_stored(task) for task in status["tasks"]]
     return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
 
 

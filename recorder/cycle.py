@@ -1,23 +1,19 @@
 """One patrol cycle: start planned tasks on time within the concurrency cap, then report."""
 from __future__ import annotations
 
-import logging
 import os
 from collections import deque
 
-from recorder.clip_files import finalize_clip
-from recorder.ffmpeg_command import SourceCodecs, container_of
+from recorder.ffmpeg_command import SourceCodecs
 from recorder.planner import Plan
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from recorder.recording import Recording
+from recorder.reports import build_report
 from shared import task_status as st
 from shared.global_settings import GlobalSettings
-from shared.status_file import completion_rate
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
-
-log = logging.getLogger(__name__)
 
 
 class Cycle:
@@ -111,21 +107,10 @@ class Cycle:
         self.tick(now, wall)
 
     def _publish(self, task: Recording) -> None:
-        """A task's verdict is in: keep what it learned of the camera, and its clip."""
+        """A task's verdict is in: keep what it learned of the camera."""
         learned = task.stderr.codecs
-        url = task.stream["rtsp_url"]
         if learned.video:
-            self.codecs[url] = learned
-        if task.proc is None:
-            return
-        retag = (learned.video == "hevc" and (task.source is None or task.source.video != "hevc")
-                 and container_of(task.final_path) in (".mp4", ".m4v", ".mov"))
-        trusted = task.status == st.COMPLETED and task.proc.returncode == 0
-        kept = finalize_clip(self.runner, task.work_path, task.final_path, trusted=trusted,
-                             retag_hevc=retag)
-        if not kept and task.status == st.COMPLETED:
-            task.status, task.error_message = st.RECORDING_ERROR, "录制文件无法使用"
-        log.debug("clip %s kept=%s", mask_credentials(task.display_path), kept)
+            self.codecs[task.stream["rtsp_url"]] = learned
 
     def stats(self) -> dict:
         """Counters of SPEC's scheduler summary."""
@@ -142,13 +127,10 @@ class Cycle:
 
     def report(self, interrupted: str = "") -> dict:
         """The content of the JSON report (also the source of the other two)."""
-        stats = self.stats()
-        summary = {"cycle": self.number, "cycle_dir": self.name,
-                   "start_time": format_local(self.start_wall),
-                   "end_time": format_local(self.end_wall),
-                   "total_duration": self.plan.window,
-                   "max_concurrent_streams": self.plan.max_concurrent, **stats,
-                   "completion_rate": completion_rate(stats),
-                   "not_scheduled": len(self.plan.not_scheduled), "interrupted": interrupted}
-        return {"summary": summary, "schedule_info": self.plan.describe(),
-                "tasks": [t.as_dict() for t in self.tasks], "not_scheduled": self.not_scheduled()}
+        return build_report(
+            number=self.number, folder=self.name, start_time=format_local(self.start_wall),
+            end_time=format_local(self.end_wall), window=self.plan.window,
+            max_concurrent_streams=self.plan.max_concurrent,
+            max_concurrent_used=self.max_concurrent_used, schedule_info=self.plan.describe(),
+            tasks=[t.as_dict() for t in self.tasks], not_scheduled=self.not_scheduled(),
+            interrupted=interrupted)

@@ -36,17 +36,32 @@ class Observation:
     read_timeout: bool = False     # our watchdog: no data for read_timeout while recording
     overstayed: bool = False       # our wall-clock guard ended it
     write_failed: str = ""         # the clip could not be written (disk full, folder gone)
+    clip_kept: bool = True         # a playable clip was published (False: no file was left)
+
+
+def full_length(obs: Observation) -> bool:
+    """True when media came and ffmpeg counted (about) the requested length of it."""
+    return obs.frames > 0 and \
+        obs.recorded_seconds >= obs.requested_seconds - COMPLETE_TOLERANCE_SECONDS
+
+
+def needs_no_probe(obs: Observation) -> bool:
+    """True when ffmpeg ended on its own with the full length: its file is kept without a probe.
+
+    Probing would cost as much CPU as the recording itself; any other end is
+    probed before its file is kept.
+    """
+    return obs.exit_code == 0 and full_length(obs) and not obs.cancelled and not obs.write_failed
 
 
 def classify(obs: Observation) -> tuple[int, str]:
     """``(status code, error_message)`` for a finished task."""
-    complete = obs.recorded_seconds >= obs.requested_seconds - COMPLETE_TOLERANCE_SECONDS
     if obs.cancelled:
         return st.CANCELLED, "任务已取消"
     if obs.write_failed:
         return st.RECORDING_ERROR, obs.write_failed
-    if complete and obs.frames > 0:
-        return st.COMPLETED, ""
+    if full_length(obs):
+        return (st.COMPLETED, "") if obs.clip_kept else (st.RECORDING_ERROR, "录制文件无法使用")
     # Our watchdogs fire while ffmpeg is blocked waiting: whatever it said last
     # (often a decoder note from probing) is not why the task ended.
     if obs.connect_timeout:

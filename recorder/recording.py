@@ -4,17 +4,19 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+from dataclasses import replace
 
-from recorder.ffmpeg_command import SourceCodecs, build_argv
+from recorder.clip_files import finalize_clip
+from recorder.ffmpeg_command import SourceCodecs, build_argv, container_of
 from recorder.ffmpeg_output import ProgressParser, StderrLog
-from recorder.outcome import Observation, classify
+from recorder.outcome import Observation, classify, needs_no_probe
 from recorder.planner import PlannedTask
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessHandle, ProcessRunner
+from shared import task_record
 from shared import task_status as st
 from shared.clip_names import work_name
 from shared.global_settings import GlobalSettings
-from shared.timefmt import format_local
 from shared.urls import mask_credentials, mask_in_text
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class Recording:
         self.display_path = os.path.join(display_dir, stream["output_filename"])
         self.status = st.PENDING
         self.error_message = ""
+        self.clip_kept = False  # ffmpeg's file was published as the clip
         self.start_wall: float | None = None
         self.end_wall: float | None = None
         self.proc: ProcessHandle | None = None
@@ -217,9 +220,20 @@ class Recording:
         for pipe in (self.proc.stdout, self.proc.stderr):
             self.watcher.unwatch(pipe)
             pipe.close()
+        facts = self._observe()
+        self.clip_kept = self._keep_clip(needs_no_probe(facts))
+        status, message = classify(replace(facts, clip_kept=self.clip_kept))
+        self._finish_now(wall, status, mask_in_text(message, [self.stream["rtsp_url"]]))
+        prog = self.progress.progress
+        log.info("task %d stream %d: %s (%d) %.1fs %d frames %s", self.planned.task_id,
+                 self.planned.stream_index, st.status_name(status), status, prog.seconds,
+                 prog.frames, self.error_message)
+
+    def _observe(self) -> Observation:
+        """What ffmpeg and the watchdogs saw (whether the clip is kept is decided after)."""
         prog = self.progress.progress
         stderr = self.stderr.text()
-        obs = Observation(
+        return Observation(
             requested_seconds=self.planned.duration, recorded_seconds=prog.seconds,
             frames=prog.frames, exit_code=self.proc.returncode, stderr=stderr,
             last_line=self.stderr.last_line(), cancelled=self._flags.get("cancelled", False),
@@ -227,48 +241,46 @@ class Recording:
             read_timeout=self._flags.get("read_timeout", False),
             overstayed=self._flags.get("overstayed", False),
             write_failed=_write_failure(stderr))
-        status, message = classify(obs)
-        self._finish_now(wall, status, mask_in_text(message, [self.stream["rtsp_url"]]))
-        log.info("task %d stream %d: %s (%d) %.1fs %d frames %s", self.planned.task_id,
-                 self.planned.stream_index, st.status_name(status), status, prog.seconds,
-                 prog.frames, self.error_message)
+
+    def _keep_clip(self, trusted: bool) -> bool:
+        """Publish ffmpeg's work file as the clip if it holds playable media."""
+        learned = self.stderr.codecs
+        # A camera first seen as H.265 was recorded without the hvc1 tag players need.
+        retag = (learned.video == "hevc" and (self.source is None or self.source.video != "hevc")
+                 and container_of(self.final_path) in (".mp4", ".m4v", ".mov"))
+        kept = finalize_clip(self.runner, self.work_path, self.final_path, trusted=trusted,
+                             retag_hevc=retag)
+        log.debug("clip %s kept=%s", self.display_path, kept)
+        return kept
 
     # -- published fields --------------------------------------------------
     def as_dict(self) -> dict:
-        """The task's fields as SPEC lists them (URL masked); do not modify the result.
+        """The task's record (shared/task_record.py); do not modify the result.
 
         The status file lists every task about once a second, and most have not
         changed since: the dict is rebuilt only when one of its inputs did.
         """
         prog = self.progress.progress
         key = (self.status, self.error_message, self.start_offset, self.run_seconds,
-               self.start_wall, self.end_wall, prog.out_time_us, prog.total_size, prog.frames)
+               self.start_wall, self.end_wall, prog.out_time_us, prog.total_size, prog.frames,
+               self.clip_kept)
         if key != self._dict_key:
             self._dict_key, self._dict = key, self._build_dict()
         return self._dict
 
     def _build_dict(self) -> dict:
         prog = self.progress.progress
-        return {
-            "task_id": self.planned.task_id,
-            "stream_index": self.planned.stream_index,
-            "rtsp_url": mask_credentials(self.stream["rtsp_url"]),
-            "output_file": self.display_path,
-            "duration_seconds": self.planned.duration,
-            "planned_offset": self.planned.offset,
-            "start_offset": self.start_offset,
-            "run_seconds": self.run_seconds,
-            "status": self.status,
-            "status_code": self.status,
-            "status_text": st.status_name(self.status),
-            "status_name": st.status_name(self.status),
-            "start_time": format_local(self.start_wall),
-            "end_time": format_local(self.end_wall),
-            "progress": round(min(prog.seconds, float(self.planned.duration)), 1),
-            "bytes_received": prog.total_size,
-            "frames_received": prog.frames,
-            "error_message": self.error_message,
-        }
+        # Until the verdict the clip may still come; after it, only a kept clip is named.
+        output_file = self.display_path if self.clip_kept or not self.finished else None
+        return task_record.build(
+            task_id=self.planned.task_id, stream_index=self.planned.stream_index,
+            rtsp_url=self.stream["rtsp_url"], output_file=output_file,
+            duration_seconds=self.planned.duration, status=self.status,
+            start_wall=self.start_wall, end_wall=self.end_wall,
+            progress=round(min(prog.seconds, float(self.planned.duration)), 1),
+            bytes_received=prog.total_size, frames_received=prog.frames,
+            error_message=self.error_message, planned_offset=self.planned.offset,
+            start_offset=self.start_offset, run_seconds=self.run_seconds)
 
 
 def _write_failure(stderr: str) -> str:

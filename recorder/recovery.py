@@ -6,16 +6,13 @@ import os
 
 from recorder.clip_files import recover_work_files
 from recorder.processes import ProcessRunner
-from recorder.reports import write_reports
+from recorder.reports import recovered_report, write_reports
 from shared import settings
-from shared import task_status as st
 from shared.config import GLOBAL_DEFAULTS
 from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
-from shared.status_file import completion_rate
 
 log = logging.getLogger(__name__)
-INTERRUPTED = "录制守护进程意外退出"
 
 
 def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_path: str,
@@ -36,7 +33,10 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
         config.report_filename if config else GLOBAL_DEFAULTS["report_filename"])
     problem = ""
     try:
-        write_reports(cycle_dir, report_filename, _interrupted_report(old))
+        configured_max = (config.max_concurrent_streams if config
+                          else GLOBAL_DEFAULTS["max_concurrent_streams"])
+        write_reports(cycle_dir, report_filename,
+                      recovered_report(old, published, configured_max))
     except PatrolError as exc:
         problem = f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
         log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
@@ -61,24 +61,3 @@ def _interrupted_cycle_dir(cycle: dict, tasks: list[dict], config: GlobalSetting
         return None
     root = settings.resolve_output_dir(config.output_directory, config_path)
     return os.path.join(root, name)
-
-
-def _interrupted_report(old: dict) -> dict:
-    cycle, tasks = old["cycle"], []
-    for task in old["tasks"]:
-        if task.get("status") not in st.FINISHED:
-            code = st.CANCELLED
-            task.update(status=code, status_code=code, status_text=st.status_name(code),
-                        status_name=st.status_name(code),
-                        error_message="录制守护进程意外退出, 任务中断")
-        tasks.append(task)
-    stats = st.tally(task.get("status") for task in tasks)
-    summary = {"cycle": old["current_cycle"], "cycle_dir": cycle["dir"],
-               "start_time": cycle.get("start_time", ""), "end_time": "",
-               "total_duration": cycle.get("total_seconds", 0),
-               "max_concurrent_streams": cycle.get("max_concurrent_streams", 0), **stats,
-               "max_concurrent_used": old["stats"].get("max_concurrent_used", 0),
-               "completion_rate": completion_rate(stats),
-               "not_scheduled": len(old["not_scheduled"]), "interrupted": INTERRUPTED}
-    return {"summary": summary, "schedule_info": old["schedule_info"], "tasks": tasks,
-            "not_scheduled": old["not_scheduled"]}

@@ -5,12 +5,20 @@ import csv
 import io
 import os
 
+from shared import task_record
+from shared import task_status as st
 from shared.atomic import dump_json, write_text_atomic
+from shared.status_file import completion_rate
 
-CSV_COLUMNS = ("stream_index", "rtsp_url", "status_code", "status_name", "start_time", "end_time",
-               "requested_seconds", "recorded_seconds", "bytes_received", "frames_received",
-               "error_message")
+# streams.csv's columns, each with the task record field it shows.
+CSV_FIELDS = {"stream_index": "stream_index", "rtsp_url": "rtsp_url", "status_code": "status",
+              "status_name": "status_name", "start_time": "start_time", "end_time": "end_time",
+              "requested_seconds": "duration_seconds", "recorded_seconds": "progress",
+              "bytes_received": "bytes_received", "frames_received": "frames_received",
+              "error_message": "error_message"}
+CSV_COLUMNS = tuple(CSV_FIELDS)
 NOT_SCHEDULED = "未调度"
+INTERRUPTED = "录制守护进程意外退出"
 # Room held for the reports while a cycle records: the three files take about
 # 1 KB per stream (JSON, text, CSV) plus a summary; the base also covers their
 # rounding up to whole blocks and the folder growing.
@@ -19,19 +27,56 @@ RESERVE_BASE_BYTES = 64 * 1024
 RESERVE_BYTES_PER_STREAM = 2048
 
 
+def build_report(*, number: int, folder: str, start_time: str, end_time: str, window: int,
+                 max_concurrent_streams: int, max_concurrent_used: int, schedule_info: str,
+                 tasks: list[dict], not_scheduled: list[dict], interrupted: str) -> dict:
+    """The JSON report's content (also the source of the other two): summary, plan, tasks."""
+    stats = {**st.tally(task["status"] for task in tasks),
+             "max_concurrent_used": max_concurrent_used}
+    summary = {"cycle": number, "cycle_dir": folder, "start_time": start_time,
+               "end_time": end_time, "total_duration": window,
+               "max_concurrent_streams": max_concurrent_streams, **stats,
+               "completion_rate": completion_rate(stats), "not_scheduled": len(not_scheduled),
+               "interrupted": interrupted}
+    return {"summary": summary, "schedule_info": schedule_info, "tasks": tasks,
+            "not_scheduled": not_scheduled}
+
+
+def recovered_report(old: dict, published: list[str], configured_max: int) -> dict:
+    """The report of the cycle a killed recorder left, from its last status file.
+
+    ``published``: the clips recovered from its work files. ``configured_max``
+    stands in for the cycle's cap when the status file is older than that field.
+    """
+    cycle = old["cycle"]
+    kept = {os.path.basename(path) for path in published}
+    tasks = []
+    for raw in old["tasks"]:
+        record = task_record.from_stored(raw)
+        clip = os.path.basename(record["output_file"] or "")
+        tasks.append(task_record.interrupted(record, clip in kept))
+    return build_report(
+        number=old["current_cycle"], folder=cycle["dir"], start_time=cycle["start_time"],
+        end_time="", window=cycle["total_seconds"],
+        max_concurrent_streams=cycle["max_concurrent_streams"] or configured_max,
+        max_concurrent_used=old["stats"].get("max_concurrent_used", 0),
+        schedule_info=old["schedule_info"], tasks=tasks, not_scheduled=old["not_scheduled"],
+        interrupted=INTERRUPTED)
+
+
+def _unscheduled_row(entry: dict) -> dict:
+    """A stream left out of the plan, in the record fields the CSV shows."""
+    return {"stream_index": entry["stream_index"], "rtsp_url": entry["rtsp_url"], "status": "",
+            "status_name": NOT_SCHEDULED, "start_time": "", "end_time": "",
+            "duration_seconds": entry["duration_seconds"], "progress": 0, "bytes_received": 0,
+            "frames_received": 0, "error_message": entry["reason"]}
+
+
 def csv_rows(tasks: list[dict], not_scheduled: list[dict]) -> list[dict]:
     """One row per stream of the cycle, scheduled or not, by stream index."""
-    rows = [{"stream_index": t["stream_index"], "rtsp_url": t["rtsp_url"],
-             "status_code": t["status"], "status_name": t["status_name"],
-             "start_time": t["start_time"], "end_time": t["end_time"],
-             "requested_seconds": t["duration_seconds"], "recorded_seconds": t["progress"],
-             "bytes_received": t["bytes_received"], "frames_received": t["frames_received"],
-             "error_message": t["error_message"]} for t in tasks]
-    rows += [{"stream_index": u["stream_index"], "rtsp_url": u["rtsp_url"], "status_code": "",
-              "status_name": NOT_SCHEDULED, "start_time": "", "end_time": "",
-              "requested_seconds": u["duration_seconds"], "recorded_seconds": 0,
-              "bytes_received": 0, "frames_received": 0, "error_message": u["reason"]}
-             for u in not_scheduled]
+    records = tasks + [_unscheduled_row(entry) for entry in not_scheduled]
+    rows = [{column: record[field] for column, field in CSV_FIELDS.items()}
+            for record in records]
     return sorted(rows, key=lambda row: row["stream_index"])
 
 
@@ -58,10 +103,11 @@ def render_text(report: dict) -> str:
         lines.append(f"注意: 本轮被中断 ({s['interrupted']})")
     lines += ["", report["schedule_info"], ""]
     for t in report["tasks"]:
+        clip = f" -> {t['output_file']}" if t["output_file"] else ""  # no clip was kept
         detail = f"  {t['error_message']}" if t["error_message"] else ""
         lines.append(f"[{t['status']}] {t['status_name']}  流 {t['stream_index']}  "
                      f"{t['progress']}/{t['duration_seconds']}秒  {t['bytes_received']}字节  "
-                     f"{t['rtsp_url']} -> {t['output_file']}{detail}")
+                     f"{t['rtsp_url']}{clip}{detail}")
     for u in report["not_scheduled"]:
         lines.append(f"[-] {NOT_SCHEDULED}  流 {u['stream_index']}  {u['rtsp_url']}  {u['reason']}")
     return "\n".join(lines) + "\n"

@@ -19,12 +19,13 @@ Format (JSON object, written atomically by the recorder at least once a second):
         "start_time": "2025-10-11 14:47:08",
         "started_at": 1760165228.0,         # time.time() at its start
         "elapsed_seconds": 25,
-        "total_seconds": 60
+        "total_seconds": 60,
+        "max_concurrent_streams": 2         # its plan's cap (for the report of a cycle cut short)
       },
       "stats": {"total_tasks": 2, "completed_tasks": 1, "failed_tasks": 0,
                 "cancelled_tasks": 0, "max_concurrent_used": 2},
       "schedule_info": "调度方案: 2个任务\\n任务 0: 0秒开始, 持续 15秒\\n...",
-      "tasks": [ {task fields of SPEC "HTTP API"} ],
+      "tasks": [ {a task's record: shared/task_record.py} ],
       "not_scheduled": [ {"stream_index": 3, "rtsp_url": "rtsp://***@…", "reason": "…"} ],
       "config_error": null,                 # or {"file", "line", "field", "reason", "message"}
       "message": ""                         # why the recorder is idle, when it is
@@ -50,7 +51,7 @@ def empty_status() -> dict:
         "scheduler_running": False, "start_generation": 0, "finished_generation": None,
         "start_time": "", "end_time": "", "current_cycle": 0,
         "cycle": {"dir": "", "running": False, "start_time": "", "started_at": None,
-                  "elapsed_seconds": 0, "total_seconds": 0},
+                  "elapsed_seconds": 0, "total_seconds": 0, "max_concurrent_streams": 0},
         "stats": {key: 0 for key in STATS_KEYS},
         "schedule_info": "", "tasks": [], "not_scheduled": [], "config_error": None,
         "message": "",

@@ -283,6 +283,16 @@ def test_incomplete_task_records_get_safe_defaults(client: FlaskClient,
     assert task["rtsp_url"] == ""
 
 
+def test_a_task_without_a_clip_names_no_file(client: FlaskClient,
+                                             write_status: WriteStatus) -> None:
+    write_status(tasks=[_task(0, task_status.CONNECTION_ERROR, output_file=None),
+                        _task(1, task_status.COMPLETED)])
+    for url in ("/api/tasks", "/api/tasks/status"):
+        tasks = client.get(url).get_json()["tasks"]
+        assert [task["output_file"] for task in tasks] == [
+            None, "./output/20251011_144708/test_stream2.mp4"]
+
+
 def test_stale_status_is_not_running(client: FlaskClient, write_status: WriteStatus) -> None:
     _running_status(write_status, stale=True)
     for url in ("/api/tasks", "/api/tasks/status"):

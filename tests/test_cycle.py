@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import collections
+import json
 from collections.abc import Iterator
 
 import pytest
 
 from recorder.cycle import Cycle
+from recorder.daemon import Daemon
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import Plan, PlannedTask
+from recorder.reports import write_reports
 from shared import task_status as st
 from shared.global_settings import GlobalSettings
-from tests.fake_runner import FakeProcess, FakeRunner
+from shared.status_file import empty_status
+from tests.fake_runner import FakeProcess, FakeRunner, progress_block
 
 WALL = 1_760_000_000.0
 
@@ -117,3 +121,36 @@ def test_tally_counts_each_verdict_once() -> None:
              st.RECORDING]
     assert st.tally(iter(codes)) == {"total_tasks": 6, "completed_tasks": 2, "failed_tasks": 2,
                                      "cancelled_tasks": 1}
+
+
+def test_the_reports_of_a_cycle_name_only_the_clips_it_kept(tmp_path) -> None:
+    # cam0 records its full length; cam1 is refused and leaves only junk behind.
+    folder = tmp_path / "20250101_000000"
+    folder.mkdir()
+    runner = FakeRunner(work_file=b"clip")
+    try:
+        cycle = make_cycle(folder, runner, [0.0, 0.0], cap=2)
+        cycle.tick(0.0, WALL)
+        full, refused = runner.processes
+        full.write(stdout=progress_block(125, 5.0, end=True))
+        full.exit(0)
+        refused.write(stderr="rtsp://127.0.0.1:5/cam1: Connection refused\n")
+        refused.exit(1)
+        tick_until_done(cycle, 0.5)
+    finally:
+        runner.close()
+    assert [t.status for t in cycle.tasks] == [st.COMPLETED, st.CONNECTION_ERROR]
+    write_reports(str(folder), "rtsp_report.json", cycle.report())
+    report = json.loads((folder / "rtsp_report.json").read_text("utf-8"))
+    assert [t["output_file"] for t in report["tasks"]] == ["./output/x/c0.mp4", None]
+    assert (folder / "c0.mp4").exists() and not (folder / "c1.mp4").exists()
+    assert "c1.mp4" not in (folder / "report.txt").read_text("utf-8")
+
+
+def test_the_status_of_a_cycle_and_of_none_have_one_shape(tmp_path) -> None:
+    empty = empty_status()
+    daemon = Daemon(str(tmp_path / "config.json"))
+    snapshot = daemon.snapshot(5.0, WALL + 5)
+    live = {"pid", "heartbeat", "heartbeat_monotonic"}
+    assert {k: v for k, v in snapshot.items() if k not in live} == {
+        k: v for k, v in empty.items() if k not in live}

@@ -77,6 +77,28 @@ def test_recovery_finds_the_cycle_where_it_was_recorded_after_an_output_folder_c
     } == {"total_tasks": 2, "completed_tasks": 0, "failed_tasks": 0, "cancelled_tasks": 2,
           "completion_rate": 0.0}
     assert not (tmp_path / "new").exists()
+    # Only the clip that was recovered is named; the empty work file left none.
+    assert [t["output_file"] for t in report["tasks"]] == [f"./old/{CYCLE}/cam0.mp4", None]
+    text = (folder / "report.txt").read_text(encoding="utf-8")
+    assert "cam0.mp4" in text and "cam1.mp4" not in text
+
+
+def test_a_recovered_report_has_the_summary_of_a_cycle_report(tmp_path) -> None:
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./output")
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+
+    Daemon(config_path).recover()
+
+    report = json.loads((tmp_path / "output" / CYCLE / "rtsp_report.json").read_text("utf-8"))
+    assert set(report["summary"]) == {
+        "cycle", "cycle_dir", "start_time", "end_time", "total_duration",
+        "max_concurrent_streams", "total_tasks", "completed_tasks", "failed_tasks",
+        "cancelled_tasks", "max_concurrent_used", "completion_rate", "not_scheduled",
+        "interrupted"}
+    # This status file predates the cycle's own cap in it: the configured one stands in.
+    assert report["summary"]["max_concurrent_streams"] == 2
 
 
 def test_recovery_in_the_configured_folder_still_works(tmp_path) -> None:

@@ -7,8 +7,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from shared import config as model
+from shared import task_record
 from shared.errors import ConfigError
-from tests.helpers import valid_config
+from tests.helpers import WriteStatus, valid_config
 
 _PARAM_RE = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -92,6 +93,20 @@ def test_documented_error_statuses_cover_the_spec(client: FlaskClient) -> None:
     assert "409" in paths["/api/scheduler/start"]["post"]["responses"]
     assert "503" in paths["/api/scheduler/stop"]["post"]["responses"]
     assert "400" in paths["/api/config/reload"]["post"]["responses"]
+
+
+def test_the_task_schema_is_the_task_record(client: FlaskClient,
+                                            write_status: WriteStatus) -> None:
+    task = _document(client)["components"]["schemas"]["Task"]
+    assert list(task["properties"]) == list(task_record.NAMES)
+    # SPEC's list is required; the three timing fields beyond it are extras.
+    assert set(task_record.NAMES) - set(task["required"]) == {
+        "planned_offset", "start_offset", "run_seconds"}
+    assert task["properties"]["output_file"] == {"type": "string", "nullable": True}
+    write_status(tasks=[{"task_id": 0, "stream_index": 0, "status": 5, "output_file": None}])
+    served = client.get("/api/tasks").get_json()["tasks"][0]
+    assert list(served) == list(task["properties"])
+    assert served["output_file"] is None
 
 
 def test_documented_config_bounds_are_the_rules_bounds(client: FlaskClient) -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from recorder.cycle_folder import create_cycle_folder, next_name
 from recorder.ffmpeg_output import ProgressParser, StderrLog
-from recorder.outcome import Observation, classify
+from recorder.outcome import Observation, classify, needs_no_probe
 from shared import task_status as st
 from shared.timefmt import is_cycle_name
 
@@ -48,6 +48,32 @@ def test_classification(obs: Observation, code: int) -> None:
     status, message = classify(obs)
     assert status == code
     assert (message == "") == (code == st.COMPLETED)
+
+
+@pytest.mark.parametrize("obs,verdict", [
+    (observe(recorded_seconds=15.0, frames=375, exit_code=0, clip_kept=False),
+     (st.RECORDING_ERROR, "录制文件无法使用")),
+    (observe(recorded_seconds=15.0, frames=375, exit_code=0, clip_kept=True), (st.COMPLETED, "")),
+    # Only a full recording turns on the clip: a cancelled or failed one says why it ended.
+    (observe(cancelled=True, recorded_seconds=15.0, frames=375, clip_kept=False),
+     (st.CANCELLED, "任务已取消")),
+    (observe(stderr=REFUSED, clip_kept=False), (st.CONNECTION_ERROR, REFUSED)),
+])
+def test_a_full_recording_is_complete_only_when_its_clip_was_kept(obs: Observation,
+                                                                   verdict: tuple) -> None:
+    assert classify(obs) == verdict
+
+
+@pytest.mark.parametrize("obs,trusted", [
+    (observe(recorded_seconds=15.0, frames=375, exit_code=0), True),
+    (observe(recorded_seconds=15.0, frames=375, exit_code=255), False),  # stopped by a signal
+    (observe(recorded_seconds=13.5, frames=330, exit_code=0), False),     # ended early
+    (observe(recorded_seconds=15.0, frames=375, exit_code=0, cancelled=True), False),
+    (observe(recorded_seconds=15.0, frames=375, exit_code=0, write_failed="磁盘空间不足"), False),
+])
+def test_only_a_full_recording_that_ended_on_its_own_skips_the_probe(obs: Observation,
+                                                                     trusted: bool) -> None:
+    assert needs_no_probe(obs) is trusted
 
 
 def test_error_message_is_ffmpegs_own_line() -> None:

@@ -21,11 +21,20 @@ from tests.fake_runner import STOPPED, FakeProcess, FakeRunner, progress_block
 SETTINGS = GlobalSettings.from_config({"connection_timeout_seconds": 3, "read_timeout_seconds": 4})
 URL = "rtsp://127.0.0.1:5/cam"
 WALL = 1_760_000_000.0
+REFUSED = "rtsp://127.0.0.1:5/cam: Connection refused\n"
 
 
 @pytest.fixture
 def runner() -> Iterator[FakeRunner]:
     fake = FakeRunner()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def clip_runner() -> Iterator[FakeRunner]:
+    """A runner whose "ffmpeg" writes its work file, as a recording that got media does."""
+    fake = FakeRunner(work_file=b"clip")
     yield fake
     fake.close()
 
@@ -81,7 +90,8 @@ def test_a_process_that_ended_on_its_own_is_judged_by_its_end_not_by_a_watchdog(
     assert runner.signals == []
 
 
-def test_a_cancel_after_a_complete_recording_keeps_it_complete(tmp_path, runner) -> None:
+def test_a_cancel_after_a_complete_recording_keeps_it_complete(tmp_path, clip_runner) -> None:
+    runner = clip_runner
     task, proc = started_task(tmp_path, runner)
     proc.write(stdout=progress_block(125, 5.0, end=True))
     proc.exit(0)
@@ -171,6 +181,64 @@ def test_published_fields_follow_every_change_of_the_task(tmp_path, runner) -> N
     assert task.as_dict() is done  # unchanged task, same dict: nothing rebuilt
 
 
+def test_a_full_recording_whose_clip_was_kept_is_complete_and_names_it(tmp_path,
+                                                                       clip_runner) -> None:
+    task, proc = started_task(tmp_path, clip_runner)
+    assert task.as_dict()["output_file"] == "./output/x/cam.mp4"  # where it is being written
+    proc.write(stdout=progress_block(125, 5.0, end=True))
+    proc.exit(0)
+    deliver(task)
+    task.tick(5.5, WALL + 5.5)
+    assert task.status == st.COMPLETED, task.error_message
+    assert (tmp_path / "cam.mp4").read_bytes() == b"clip"
+    assert task.as_dict()["output_file"] == "./output/x/cam.mp4"
+
+
+def test_a_full_recording_that_left_no_clip_is_a_recording_error_by_its_own_verdict(
+        tmp_path, runner) -> None:
+    # ffmpeg said it recorded everything, but no file is there to keep: the task's
+    # own verdict says so (no later correction by the cycle), and names no clip.
+    task, proc = started_task(tmp_path, runner)
+    proc.write(stdout=progress_block(125, 5.0, end=True))
+    proc.exit(0)
+    deliver(task)
+    task.tick(5.5, WALL + 5.5)
+    assert (task.status, task.error_message) == (st.RECORDING_ERROR, "录制文件无法使用")
+    assert task.as_dict()["output_file"] is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("work_file", [None, b"junk"])
+def test_a_failed_task_names_no_clip_file(tmp_path, work_file: bytes | None) -> None:
+    # The second one left a work file with no playable media: it is removed, not named.
+    runner = FakeRunner(work_file=work_file)
+    try:
+        task, proc = started_task(tmp_path, runner)
+        proc.write(stderr=REFUSED)
+        proc.exit(1)
+        deliver(task)
+        task.tick(0.5, WALL + 0.5)
+    finally:
+        runner.close()
+    record = task.as_dict()
+    assert (record["status"], record["output_file"]) == (st.CONNECTION_ERROR, None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_task_cancelled_before_it_started_names_no_clip_file(tmp_path, runner) -> None:
+    stream = {"rtsp_url": "rtsp://u:secret@127.0.0.1:5/cam", "output_filename": "cam.mp4",
+              "duration_seconds": 5}
+    task = Recording(PlannedTask(0, 0, 0.0, 5), stream, str(tmp_path), "./output/x", SETTINGS,
+                     runner, None, PipeWatcher())
+    assert task.as_dict()["output_file"] == "./output/x/cam.mp4"  # it may still be recorded
+    task.cancel(0.0, WALL)
+    record = task.as_dict()
+    assert (record["status"], record["status_name"], record["output_file"]) == (
+        st.CANCELLED, "已取消", None)
+    assert record["rtsp_url"].startswith("rtsp://u:***@127.0.0.1:5/cam")
+    assert runner.processes == []
+
+
 @pytest.mark.integration
 def test_ffmpeg_on_a_stalled_stream_ends_on_its_own_with_a_playable_file(
         tmp_path, camera_server) -> None:
@@ -194,5 +262,6 @@ def test_ffmpeg_on_a_stalled_stream_ends_on_its_own_with_a_playable_file(
             task.kill_now(time.time())
     assert task.status == st.TIMEOUT, task.error_message
     assert task.proc.returncode == STOPPED != -signal.SIGKILL
-    assert playable_seconds(probe(ProcessRunner(), task.work_path)) > 1
-    os.unlink(task.work_path)
+    # The task kept its clip itself (published before the verdict), under its final name.
+    assert playable_seconds(probe(ProcessRunner(), task.final_path)) > 1
+    os.unlink(task.final_path)

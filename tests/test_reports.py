@@ -4,8 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from recorder.reports import (RESERVE_BASE_BYTES, RESERVE_BYTES_PER_STREAM, RESERVE_NAME,
+from recorder.reports import (CSV_COLUMNS, RESERVE_BASE_BYTES, RESERVE_BYTES_PER_STREAM,
+                              RESERVE_NAME, build_report, recovered_report,
                               release_report_space, reserve_report_space, write_reports)
+from shared import task_record
+from shared import task_status as st
+from shared.status_file import empty_status
 
 REPORT = {"summary": {"cycle": 1, "cycle_dir": "20250101_000000", "start_time": "", "end_time": "",
                       "total_duration": 10, "total_tasks": 0, "completed_tasks": 0,
@@ -35,3 +39,72 @@ def test_no_reserve_is_fine_and_a_symlink_in_its_place_is_not_followed(tmp_path:
     (cycle / RESERVE_NAME).symlink_to(target)
     reserve_report_space(str(cycle), 1)
     assert target.read_text() == "keep"
+
+
+def record(index: int, status: int, output_file: str | None, **extra) -> dict:
+    """A finished task's record as the recorder builds it."""
+    fields = dict(task_id=index, stream_index=index, rtsp_url=f"rtsp://u:pw@127.0.0.1:5/c{index}",
+                  output_file=output_file, duration_seconds=5, status=status,
+                  start_wall=1_760_000_000.0, end_wall=1_760_000_005.0, progress=5.0,
+                  bytes_received=5000, frames_received=125, error_message="")
+    fields.update(extra)
+    return task_record.build(**fields)
+
+
+def report_of(tasks: list[dict]) -> dict:
+    return build_report(number=1, folder="20250101_000000", start_time="", end_time="", window=10,
+                        max_concurrent_streams=4, max_concurrent_used=2,
+                        schedule_info="调度方案: 2个任务", tasks=tasks,
+                        not_scheduled=[{"stream_index": 9, "rtsp_url": "rtsp://h/x",
+                                        "duration_seconds": 5, "reason": "窗口内放不下"}],
+                        interrupted="")
+
+
+def test_the_reports_name_only_clips_that_exist(tmp_path: Path) -> None:
+    kept = record(0, st.COMPLETED, "./output/20250101_000000/c0.mp4")
+    failed = record(1, st.CONNECTION_ERROR, None, error_message="Connection refused",
+                    progress=0.0, frames_received=0)
+    write_reports(str(tmp_path), "rtsp_report.json", report_of([kept, failed]))
+    tasks = json.loads((tmp_path / "rtsp_report.json").read_text("utf-8"))["tasks"]
+    assert [t["output_file"] for t in tasks] == ["./output/20250101_000000/c0.mp4", None]
+    text = (tmp_path / "report.txt").read_text("utf-8")
+    assert "-> ./output/20250101_000000/c0.mp4" in text
+    assert "None" not in text and text.count("->") == 1
+    csv_lines = (tmp_path / "streams.csv").read_text("utf-8").splitlines()
+    assert csv_lines[0] == ",".join(CSV_COLUMNS)  # the CSV names no clip files at all
+    assert csv_lines[1:] == [
+        f"0,rtsp://u:***@127.0.0.1:5/c0,4,已完成,{kept['start_time']},{kept['end_time']},5,5.0,"
+        "5000,125,",
+        f"1,rtsp://u:***@127.0.0.1:5/c1,5,连接错误,{failed['start_time']},{failed['end_time']},5,"
+        "0.0,5000,0,Connection refused",
+        "9,rtsp://h/x,,未调度,,,5,0,0,0,窗口内放不下"]
+
+
+def test_a_summary_counts_the_tasks_it_lists() -> None:
+    summary = report_of([record(0, st.COMPLETED, "c0.mp4"), record(1, st.TIMEOUT, None),
+                         record(2, st.CANCELLED, None)])["summary"]
+    assert summary == {"cycle": 1, "cycle_dir": "20250101_000000", "start_time": "",
+                       "end_time": "", "total_duration": 10, "max_concurrent_streams": 4,
+                       "total_tasks": 3, "completed_tasks": 1, "failed_tasks": 1,
+                       "cancelled_tasks": 1, "max_concurrent_used": 2, "completion_rate": 0.3333,
+                       "not_scheduled": 1, "interrupted": ""}
+
+
+def test_a_recovered_report_has_the_same_summary_and_names_only_recovered_clips() -> None:
+    old = empty_status()
+    old.update(current_cycle=3, schedule_info="调度方案: 3个任务",
+               cycle={**old["cycle"], "dir": "20250101_000000", "running": True,
+                      "start_time": "2025-01-01 00:00:00", "total_seconds": 30,
+                      "max_concurrent_streams": 7},
+               tasks=[record(0, st.RECORDING, "./out/20250101_000000/c0.mp4", end_wall=None),
+                      record(1, st.RECORDING, "./out/20250101_000000/c1.mp4", end_wall=None),
+                      record(2, st.STREAM_UNAVAILABLE, None)])
+    report = recovered_report(old, ["/abs/out/20250101_000000/c0.mp4"], configured_max=2)
+    assert set(report["summary"]) == set(report_of([])["summary"])
+    assert report["summary"]["max_concurrent_streams"] == 7
+    assert report["summary"]["interrupted"] and report["summary"]["cancelled_tasks"] == 2
+    assert [(t["status_name"], t["output_file"]) for t in report["tasks"]] == [
+        ("已取消", "./out/20250101_000000/c0.mp4"), ("已取消", None), ("流不可用", None)]
+    del old["cycle"]["max_concurrent_streams"]  # a status file written before that field
+    old["cycle"] = {**empty_status()["cycle"], **old["cycle"]}
+    assert recovered_report(old, [], configured_max=2)["summary"]["max_concurrent_streams"] == 2

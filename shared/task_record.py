@@ -1,0 +1,106 @@
+"""A task's record (SPEC "Each task"): its fields, masked URL and status name, defined once.
+
+The recorder builds it (:func:`build`), the status file and the reports hold
+it, the API reads it back (:func:`from_stored`) and documents it
+(:func:`openapi_schema`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared import task_status as st
+from shared.timefmt import format_local
+from shared.urls import mask_credentials
+
+INTERRUPTED_MESSAGE = "录制守护进程意外退出, 任务中断"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the record: its JSON type, and whether SPEC lists it."""
+
+    name: str
+    kind: str              # "integer", "number" or "string"
+    nullable: bool = False
+    spec: bool = True      # in SPEC's list (required in the OpenAPI schema)
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("task_id", "integer"), Field("stream_index", "integer"), Field("rtsp_url", "string"),
+    # The clip's path while the task may still write it; once the verdict is in,
+    # only when the clip was kept (null: no file was left).
+    Field("output_file", "string", nullable=True),
+    Field("duration_seconds", "number"), Field("status", "integer"),
+    Field("status_code", "integer"), Field("status_text", "string"),
+    Field("status_name", "string"), Field("start_time", "string"), Field("end_time", "string"),
+    Field("progress", "number"), Field("bytes_received", "integer"),
+    Field("frames_received", "integer"), Field("error_message", "string"),
+    # Beyond SPEC's list: when the task was planned, really started, and how long it ran.
+    Field("planned_offset", "number", nullable=True, spec=False),
+    Field("start_offset", "number", nullable=True, spec=False),
+    Field("run_seconds", "number", nullable=True, spec=False),
+)
+NAMES = tuple(field.name for field in FIELDS)
+_TYPES = {"integer": (int,), "number": (int, float), "string": (str,)}
+_STATUS = FIELDS[NAMES.index("status")]
+
+
+def status_fields(code: int) -> dict:
+    """The four fields that say a status: its code twice and its name twice."""
+    name = st.status_name(code)
+    return {"status": code, "status_code": code, "status_text": name, "status_name": name}
+
+
+def build(*, task_id: int, stream_index: int, rtsp_url: str, output_file: str | None,
+          duration_seconds: float, status: int, start_wall: float | None,
+          end_wall: float | None, progress: float, bytes_received: int, frames_received: int,
+          error_message: str, planned_offset: float | None = None,
+          start_offset: float | None = None, run_seconds: float | None = None) -> dict:
+    """The record of a task, with the URL's credentials masked and the status named."""
+    values = {
+        "task_id": task_id, "stream_index": stream_index,
+        "rtsp_url": mask_credentials(rtsp_url), "output_file": output_file,
+        "duration_seconds": duration_seconds, **status_fields(status),
+        "start_time": format_local(start_wall), "end_time": format_local(end_wall),
+        "progress": progress, "bytes_received": bytes_received,
+        "frames_received": frames_received, "error_message": error_message,
+        "planned_offset": planned_offset, "start_offset": start_offset,
+        "run_seconds": run_seconds,
+    }
+    return {name: values[name] for name in NAMES}
+
+
+def _fits(field: Field, value: object) -> bool:
+    return isinstance(value, _TYPES[field.kind]) and not isinstance(value, bool)
+
+
+def from_stored(raw: dict) -> dict:
+    """A record read back: each field of its type (or its default), URL masked, status named."""
+    code = raw.get("status", raw.get("status_code", 0))
+    code = code if _fits(_STATUS, code) else 0
+    record = {}
+    for field in FIELDS:
+        value = raw.get(field.name)
+        if not _fits(field, value):
+            value = None if field.nullable else "" if field.kind == "string" else 0
+        record[field.name] = value
+    record.update(status_fields(code), rtsp_url=mask_credentials(record["rtsp_url"]))
+    return record
+
+
+def interrupted(record: dict, clip_kept: bool) -> dict:
+    """``record`` after its recorder died: an unfinished task is cancelled, its clip named if kept."""
+    if record["status"] in st.FINISHED:
+        return record
+    return {**record, **status_fields(st.CANCELLED), "error_message": INTERRUPTED_MESSAGE,
+            "output_file": record["output_file"] if clip_kept else None}
+
+
+def openapi_schema() -> dict:
+    """The OpenAPI 3.0 schema of the record."""
+    properties = {}
+    for field in FIELDS:
+        properties[field.name] = {"type": field.kind, **({"nullable": True} if field.nullable
+                                                          else {})}
+    return {"type": "object", "required": [f.name for f in FIELDS if f.spec],
+            "properties": properties}
