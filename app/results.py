@@ -9,7 +9,7 @@ from app.log_text import request_logger
 from app.requests import query_text
 from shared import output_tree, task_status
 from shared.errors import Conflict, NotFound
-from shared.status_file import is_alive
+from shared.status_file import may_still_write
 
 log = request_logger(__name__)
 bp = Blueprint("results", __name__, url_prefix="/api")
@@ -77,7 +77,7 @@ def _recording_now() -> tuple[str, set[str]]:
     """The cycle folder being recorded and the clip names still being written in it."""
     status = recorder_status()
     cycle = status["cycle"]
-    if not (is_alive(status) and cycle.get("running") and cycle.get("dir")):
+    if not (cycle.get("running") and cycle.get("dir") and may_still_write(status)):
         return "", set()
     active = {str(task.get("output_file", "")).rsplit("/", 1)[-1] for task in status["tasks"]
               if task.get("status") in task_status.ACTIVE or task.get("status") == task_status.PENDING}

@@ -62,6 +62,12 @@ class Cycle:
         if not self.cancelled:
             elapsed = now - self.started
             pending = self._pending
+            while pending and elapsed >= self.plan.window:
+                # The loop was held past the window's end (a paused recorder, a frozen
+                # VM): what has not started by now is not started at all.
+                task = pending.popleft()
+                task.miss_window(wall)
+                self._publish(task)
             while pending and len(self._live) < self._cap and pending[0].planned.offset <= elapsed:
                 task = pending[0]
                 task.start(now, wall)  # if it raises, the task stays pending: tried again next tick

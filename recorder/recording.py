@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # After a graceful stop (SIGINT) ffmpeg gets this long to finish the file.
 STOP_GRACE_SECONDS = 3.0
+MISSED_WINDOW = "未调度: 本轮时间窗口已过, 任务未启动"
 # ffmpeg acts on SIGINT only once its current read returns: one blocked on a
 # stalled stream ignores it. A second stop signal aborts the read, and ffmpeg
 # still finishes the file: sent this long after the first (a flowing ffmpeg
@@ -211,6 +212,11 @@ class Recording:
         except subprocess.TimeoutExpired:
             log.error("task %d: ffmpeg %d survives SIGKILL", self.planned.task_id, self.proc.pid)
         self._complete(wall)
+
+    def miss_window(self, wall: float) -> None:
+        """The cycle's window ended before this task could start: it is not started."""
+        if self.proc is None and not self.finished:
+            self._finish_now(wall, st.CANCELLED, MISSED_WINDOW)
 
     def _finish_now(self, wall: float, status: int, message: str) -> None:
         self.status, self.error_message, self.end_wall = status, message, wall

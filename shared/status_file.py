@@ -33,6 +33,7 @@ Format (JSON object, written atomically by the recorder at least once a second):
 """
 from __future__ import annotations
 
+import os
 import time
 
 from shared.atomic import read_json
@@ -89,6 +90,27 @@ def is_alive(status: dict, now_monotonic: float | None = None, now_wall: float |
         now = time.time() if now_wall is None else now_wall
         return abs(now - beat) <= STALE_AFTER_SECONDS
     return False
+
+
+def may_still_write(status: dict) -> bool:
+    """True while the recorder that wrote ``status`` may still write its cycle folder.
+
+    A fresh heartbeat says so; so does its process still existing with a stale one
+    (paused by SIGSTOP, a frozen VM, a loop stuck on slow storage): its ffmpeg
+    children and the cycle's report may still write, so the folder is not free.
+    """
+    if is_alive(status):
+        return True
+    pid = status.get("pid")
+    if status.get("heartbeat") is None or not isinstance(pid, int) or pid <= 0:
+        return False  # stopped cleanly (it says so), or never ran
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user (the API need not run as the recorder)
+    return True
 
 
 def completion_rate(stats: dict) -> float:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -329,15 +330,37 @@ def test_delete_cycle_being_recorded_is_409(client: FlaskClient, make_cycle: Mak
     assert not older.exists()
 
 
-def test_delete_cycle_with_stale_heartbeat_is_allowed(client: FlaskClient, make_cycle: MakeCycle,
-                                                      write_status: WriteStatus) -> None:
+def _gone_pid() -> int:
+    """The pid of a process that has ended (a recorder that died without a word)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_delete_cycle_of_a_dead_recorder_is_allowed(client: FlaskClient, make_cycle: MakeCycle,
+                                                    write_status: WriteStatus) -> None:
     folder = make_cycle("20251010_163000", TWO_CLIPS)
-    write_status(stale=True, scheduler_running=True,
+    write_status(stale=True, scheduler_running=True, pid=_gone_pid(),
                  cycle={"dir": "20251010_163000", "running": True})
     response = client.delete("/api/timestamp/20251010_163000")
     assert response.status_code == 200
     assert response.get_json()["success"] is True
     assert not folder.exists()
+
+
+def test_a_paused_recorder_keeps_its_cycle_and_clips_protected(
+        client: FlaskClient, make_cycle: MakeCycle, write_status: WriteStatus) -> None:
+    # SIGSTOP for longer than the heartbeat's grace: the heartbeat is stale, but the
+    # recorder (this pid) still exists and its ffmpeg children may still be writing.
+    folder = make_cycle("20251010_163000", TWO_CLIPS)
+    write_status(stale=True, scheduler_running=True, pid=os.getpid(),
+                 cycle={"dir": "20251010_163000", "running": True},
+                 tasks=[{"stream_index": 0, "status": 3,
+                         "output_file": "./output/20251010_163000/test_stream1.mp4"}])
+    assert_error(client.delete("/api/timestamp/20251010_163000"), 409)
+    assert_error(client.delete("/api/video", query_string={
+        "path": "./output/20251010_163000/test_stream1.mp4"}), 409)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*TWO_CLIPS, *REPORT_FILES])
 
 
 def test_delete_finished_cycle_while_recorder_alive(client: FlaskClient, make_cycle: MakeCycle,

@@ -154,3 +154,17 @@ def test_the_status_of_a_cycle_and_of_none_have_one_shape(tmp_path) -> None:
     live = {"pid", "heartbeat", "heartbeat_monotonic"}
     assert {k: v for k, v in snapshot.items() if k not in live} == {
         k: v for k, v in empty.items() if k not in live}
+
+
+def test_a_task_whose_window_passed_during_a_pause_is_not_started(tmp_path, runner) -> None:
+    # The recorder was stopped (SIGSTOP) from 1 s to 70 s into a 60 s window: the task
+    # planned at 10 s must not start 60 s late, after its cycle's window ended.
+    cycle = make_cycle(tmp_path, runner, [0.0, 10.0], cap=2)
+    cycle.tick(0.5, WALL + 0.5)
+    assert len(runner.processes) == 1
+    cycle.tick(70.0, WALL + 70.0)
+    assert len(runner.processes) == 1
+    late = cycle.tasks[1]
+    assert late.finished and late.status == st.CANCELLED
+    assert late.error_message.startswith("未调度")
+    assert late.as_dict()["output_file"] is None
