@@ -222,6 +222,8 @@ GLOBAL_VALUES = {
     "retention_max_cycles": _integers(0, 10**9),
     "retention_max_hours": _integers(0, 100 * 365 * 24),
     "min_free_space_mb": _integers(0, 10**9),
+    "rtsp_transport": st.one_of(st.sampled_from([*model.RTSP_TRANSPORTS, "TCP", "http"]),
+                                NOT_INTEGERS),
 }
 assert set(GLOBAL_VALUES) == set(model.GLOBAL_RULES)
 UNKNOWN_KEYS = st.dictionaries(st.text(ANY_CHAR, min_size=1, max_size=6), st.integers(),
@@ -231,7 +233,8 @@ WEIGHTS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(
 STREAMS = st.builds(
     lambda required, optional, unknown: {**required, **optional, **unknown},
     st.fixed_dictionaries({"rtsp_url": URLS, "duration_seconds": _integers(1, model.DAY)}),
-    st.fixed_dictionaries({}, optional={"weight": WEIGHTS, "output_filename": FILE_NAMES}),
+    st.fixed_dictionaries({}, optional={"weight": WEIGHTS, "output_filename": FILE_NAMES,
+                                        "rtsp_transport": st.sampled_from(["auto", "udp", "x"])}),
     st.one_of(st.just({}), st.just({}), st.just({}), UNKNOWN_KEYS),
 )
 GLOBALS = st.builds(lambda known, unknown: {**known, **unknown},
