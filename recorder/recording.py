@@ -82,6 +82,7 @@ class Recording:
                                                     self.settings.rtsp_transport))
         self.start_wall, self._started, self._last_data = wall, now, now
         self.status = st.CONNECTING
+        self._ensure_folder()
         try:
             self.proc = self.runner.spawn(argv)
         except OSError as exc:
@@ -213,6 +214,20 @@ class Recording:
             log.error("task %d: ffmpeg %d survives SIGKILL", self.planned.task_id, self.proc.pid)
         self._complete(wall)
 
+    def _ensure_folder(self) -> None:
+        # The cycle folder removed by hand mid-cycle (rm -rf): made again, so the
+        # later tasks record instead of failing to write (never the camera's fault).
+        folder = os.path.dirname(self.work_path)
+        if os.path.isdir(folder):
+            return
+        try:
+            os.mkdir(folder)
+            log.warning("cycle folder %s vanished during the cycle; made it again",
+                        os.path.dirname(self.display_path))
+        except OSError as exc:  # its parent is gone too: ffmpeg's write failure says so
+            log.error("cycle folder %s vanished and cannot be made again: %s",
+                      os.path.dirname(self.display_path), exc.strerror)
+
     def miss_window(self, wall: float) -> None:
         """The cycle's window ended before this task could start: it is not started."""
         if self.proc is None and not self.finished:
@@ -246,7 +261,7 @@ class Recording:
             connect_timeout=self._flags.get("connect_timeout", False),
             read_timeout=self._flags.get("read_timeout", False),
             overstayed=self._flags.get("overstayed", False),
-            write_failed=_write_failure(stderr))
+            write_failed=_write_failure(stderr, self.work_path))
 
     def _keep_clip(self, trusted: bool) -> bool:
         """Publish ffmpeg's work file as the clip if it holds playable media."""
@@ -289,9 +304,12 @@ class Recording:
             start_offset=self.start_offset, run_seconds=self.run_seconds)
 
 
-def _write_failure(stderr: str) -> str:
+def _write_failure(stderr: str, work_path: str) -> str:
+    """Why ffmpeg could not write the clip ("" when it could): the recorder's side, not the camera's."""
     for marker, message in (("No space left on device", "磁盘空间不足, 写入失败"),
-                            ("Read-only file system", "文件系统只读, 写入失败")):
+                            ("Read-only file system", "文件系统只读, 写入失败"),
+                            (f"{work_path}: No such file or directory", "输出目录不存在, 写入失败"),
+                            (f"{work_path}: Permission denied", "输出目录无写入权限, 写入失败")):
         if marker in stderr:
             return message
     return ""

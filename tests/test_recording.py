@@ -265,3 +265,24 @@ def test_ffmpeg_on_a_stalled_stream_ends_on_its_own_with_a_playable_file(
     # The task kept its clip itself (published before the verdict), under its final name.
     assert playable_seconds(probe(ProcessRunner(), task.final_path)) > 1
     os.unlink(task.final_path)
+
+
+def test_an_output_that_cannot_be_written_is_a_recording_error_not_the_cameras(
+        tmp_path, runner) -> None:
+    # ffmpeg opens its output only when media arrives: the folder removed meanwhile.
+    task, proc = started_task(tmp_path, runner)
+    proc.write(stderr=f"{task.work_path}: No such file or directory\n")
+    proc.exit(1)
+    deliver(task)
+    task.tick(1.0, WALL + 1.0)
+    assert (task.status, task.error_message) == (st.RECORDING_ERROR, "输出目录不存在, 写入失败")
+
+
+def test_a_cycle_folder_removed_by_hand_is_made_again_for_the_next_task(tmp_path, runner) -> None:
+    folder = tmp_path / "20250101_000000"
+    stream = {"rtsp_url": URL, "output_filename": "cam.mp4", "duration_seconds": 5}
+    task = Recording(PlannedTask(0, 0, 0.0, 5), stream, str(folder), "./output/20250101_000000",
+                     SETTINGS, runner, None, PipeWatcher())
+    task.start(0.0, WALL)  # the folder is gone (rm -rf) when the task starts
+    assert folder.is_dir()
+    assert runner.processes[0].output_path == task.work_path
