@@ -95,6 +95,10 @@ def _status_masks(pid: int) -> dict[str, int]:
     return masks
 
 
+def _recorder_alive(base_url: str) -> bool:
+    return bool(call_api(base_url, "GET", "/api/scheduler/status")["recorder_alive"])
+
+
 def _caught_signals(pid: int) -> set[int]:
     """The signals process ``pid`` has a handler for and does not block."""
     masks = _status_masks(pid)
@@ -206,12 +210,14 @@ def run(demo_dir: str, camera_port: int) -> str:
     children = start_children(config_path, camera_port)
     stop = _stop_reason(requested, watch, children)
     try:
-        alive = lambda: call_api(base_url, "GET", "/api/scheduler/status")["recorder_alive"]
-        if wait_until(alive, RECORDER_START_SECONDS, stop):
+        if wait_until(lambda: _recorder_alive(base_url), RECORDER_START_SECONDS, stop):
             started = call_api(base_url, "POST", "/api/scheduler/start")
             print("run_demo: starting the scheduler:", started.get("message"), flush=True)
             print(f"run_demo: API on {base_url}/api/tasks, clips in "
                   f"{os.path.join(demo_dir, 'output')}; Ctrl-C stops", flush=True)
+        elif not stop():
+            print(f"run_demo: no recorder heartbeat within {RECORDER_START_SECONDS:.0f} s "
+                  "(see the log above); Ctrl-C stops", flush=True)
         while not stop():
             time.sleep(POLL_SECONDS)
         return stop() or "stopped"
