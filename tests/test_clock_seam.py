@@ -48,3 +48,37 @@ def test_no_clock_reading_outside_the_clock_seam() -> None:
     found = [f"{path.relative_to(REPO_ROOT)}:{line}: {use}" for path in _product_files()
              for line, use in _clock_uses(ast.parse(path.read_text(encoding="utf-8")))]
     assert found == [], "read the time through shared.clock.SYSTEM_CLOCK:\n" + "\n".join(found)
+
+
+# --- the walk of one stream (issue 10, "Done when") --------------------------------------------
+
+WALK = recorder.__doc__.partition("\n\n")[2].strip().splitlines()[1:]  # under its heading
+QUALIFIED = re.compile(r"([\w/]+)\.py::([\w.]*\w)")
+BARE = re.compile(r"(?<![\w:.])([A-Z]\w*)\.([a-z_]\w*)")
+
+
+def _resolve(module: str, dotted: str) -> object:
+    found = importlib.import_module(module)
+    for name in dotted.split("."):
+        found = getattr(found, name)
+    return found
+
+
+def test_the_walk_is_10_to_15_lines() -> None:
+    assert 10 <= len(WALK) <= 15, WALK
+
+
+@pytest.mark.parametrize(("path", "dotted"), QUALIFIED.findall("\n".join(WALK)))
+def test_every_hop_of_the_walk_exists(path: str, dotted: str) -> None:
+    assert callable(_resolve(path.replace("/", "."), dotted))
+
+
+def test_every_method_named_alone_exists_in_a_module_of_the_walk() -> None:
+    text = "\n".join(WALK)
+    modules = {path.replace("/", ".") for path, _ in QUALIFIED.findall(text)}
+    bare = BARE.findall(text)
+    assert bare  # e.g. Daemon.step, StderrLog.feed
+    for cls, method in bare:
+        owners = [m for m in modules if hasattr(importlib.import_module(m), cls)]
+        assert owners, f"{cls} is in no module the walk names"
+        assert all(callable(_resolve(m, f"{cls}.{method}")) for m in owners), f"{cls}.{method}"
