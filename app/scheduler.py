@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 from flask import Blueprint, current_app, jsonify
 
 from app.context import control_file, status_file
 from shared import task_record, task_status
+from shared.clock import SYSTEM_CLOCK
 from shared.control_file import read_control, request_start, request_stop
 from shared.errors import RecorderUnavailable
 from shared.file_cache import FileCache
@@ -75,7 +75,7 @@ def _cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
     total = int(cycle.get("total_seconds") or 0)
     started = cycle.get("started_at")
     if alive and cycle.get("running") and isinstance(started, (int, float)):
-        elapsed = max(0, int(time.time() - started))
+        elapsed = max(0, int(SYSTEM_CLOCK.wall() - started))
     else:
         elapsed = int(cycle.get("elapsed_seconds") or 0)
     percent = round(min(100.0, 100.0 * elapsed / total), 2) if total else 0.0
