@@ -14,7 +14,7 @@ from recorder.cycle import Cycle
 from recorder.cycle_launcher import CycleLauncher
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
-from recorder.recovery import recover_interrupted_cycle
+from recorder.recovery import recover_cycles
 from recorder.retention import free_bytes
 from recorder.scheduler_state import SchedulerState
 from recorder.space_gate import SpaceGate
@@ -54,9 +54,8 @@ class Daemon:
         # restart; only a new start (a new generation) runs the cycles again.
         if old.get("finished_generation") == self.control.start_generation:
             self.state.finished_generation = self.control.start_generation
-        self.state.last_cycle_number = int(old.get("current_cycle") or 0)
         self.config_watch.poll(force=True)
-        self.state.report_problem = recover_interrupted_cycle(
+        self.state.report_problem, self.state.last_cycle_number = recover_cycles(
             old, self.config_watch.settings, self.config_path, self.runner)
         self.launcher.last_cycle_name = old["cycle"].get("dir") or ""
 
@@ -96,6 +95,8 @@ class Daemon:
             self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
             return
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
+        if self.cycle is not None:  # its folder exists: say so at once, for a restart's recovery
+            self.publisher.publish(now, wall)
 
     def _end_cycle(self, now: float, interrupted: str = "") -> None:
         assert self.cycle is not None
