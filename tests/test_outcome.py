@@ -5,7 +5,7 @@ import pytest
 
 from recorder.cycle_folder import create_cycle_folder, next_name
 from recorder.ffmpeg_output import ProgressParser, StderrLog
-from recorder.outcome import Observation, classify
+from recorder.outcome import CLOCK_WENT_BACK_WARNING, Observation, classify
 from shared import task_status as st
 from shared.timefmt import is_cycle_name
 
@@ -48,6 +48,11 @@ def test_classification(obs: Observation, code: int) -> None:
     status, message = classify(obs)
     assert status == code
     assert (message == "") == (code == st.COMPLETED)
+
+
+def test_a_clip_ended_past_its_length_by_our_watchdog_is_completed_with_a_warning() -> None:
+    obs = observe(clock_went_back=True, recorded_seconds=16.2, frames=405, exit_code=255)
+    assert classify(obs) == (st.COMPLETED, CLOCK_WENT_BACK_WARNING)
 
 
 def test_error_message_is_ffmpegs_own_line() -> None:
