@@ -30,9 +30,9 @@ STOP_ESCALATE_SECONDS = 1.0
 # The wall-clock guard: a process may overstay its budget by this much.
 OVERSTAY_MARGIN_SECONDS = 5.0
 # ffmpeg's -t ends a clip within a frame or an audio packet of its length (the
-# last out_time seen is at most ~0.15 s past it). Media written this far past
+# last out_time seen was at most 0.25 s past it). Media written this far past
 # the length means -t never fired: the camera's clock went back meanwhile.
-OVERRUN_MARGIN_SECONDS = 1.0
+OVERRUN_MARGIN_SECONDS = 0.5
 
 
 class Recording:
