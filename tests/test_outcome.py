@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from recorder.outcome import Observation, classify, needs_no_probe
+from recorder.outcome import CLOCK_WENT_BACK_WARNING, Observation, classify, needs_no_probe
 from shared import task_status as st
 
 REFUSED = "rtsp://127.0.0.1:5/cam1: Connection refused"
@@ -71,6 +71,11 @@ def test_a_full_recording_is_complete_only_when_its_clip_was_kept(obs: Observati
 def test_only_a_full_recording_that_ended_on_its_own_skips_the_probe(obs: Observation,
                                                                      trusted: bool) -> None:
     assert needs_no_probe(obs) is trusted
+
+
+def test_a_clip_ended_past_its_length_by_our_watchdog_is_completed_with_a_warning() -> None:
+    obs = observe(clock_went_back=True, recorded_seconds=16.2, frames=405, exit_code=255)
+    assert classify(obs) == (st.COMPLETED, CLOCK_WENT_BACK_WARNING)
 
 
 def test_error_message_is_ffmpegs_own_line() -> None:
