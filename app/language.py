@@ -21,21 +21,44 @@ _MESSAGE_KEYS = ("message",)
 _CONFIG_ERROR_KEYS = ("reason", "message")
 
 
+def _quality(params: list[str]) -> float:
+    """The ``q`` of a language range's parameters (1 when absent; 0, i.e. refused, when unreadable)."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                return 0.0
+            return quality if 0.0 <= quality <= 1.0 else 0.0
+    return 1.0
+
+
+def _preference(header: str, language: str) -> tuple[float, int]:
+    """How much ``header`` wants ``language``: the best (quality, earliness) of the ranges naming it.
+
+    A range names it by its primary subtag (``en-US`` names ``en``); ``*``
+    counts only for a language no other range names.
+    """
+    named: list[tuple[float, int]] = []
+    wildcard: list[tuple[float, int]] = []
+    for index, item in enumerate(header.split(",")):
+        tag, *params = item.split(";")
+        primary = tag.strip().split("-", 1)[0].lower()
+        if primary in (language, "*"):
+            (named if primary == language else wildcard).append((_quality(params), -index))
+    return max(named or wildcard or [(0.0, 0)])
+
+
 def wants_english() -> bool:
     """True when the request's ``Accept-Language`` prefers English (``en``, ``en-US``…) to Chinese.
 
-    The ranges are taken by quality (q=0 excludes one), in header order on a tie;
-    the first that is English or Chinese decides; ``*`` means the default, Chinese.
+    The higher quality wins (q=0 refuses a language), the earlier range on a
+    tie; a header naming neither, or none at all, gets the default, Chinese.
     """
-    for tag, quality in request.accept_languages:
-        primary = tag.split("-", 1)[0].lower()
-        if quality <= 0:
-            continue
-        if primary == ENGLISH:
-            return True
-        if primary in (CHINESE, "*"):
-            return False
-    return False
+    header = request.headers.get("Accept-Language", "")
+    english = _preference(header, ENGLISH)
+    return english[0] > 0 and english > _preference(header, CHINESE)
 
 
 def english_body(body: dict) -> dict:
