@@ -176,6 +176,10 @@ _NUMBERS = frozenset({"low", "high", "count", "depth", "line", "lineno", "colno"
 _NUMBER_RE = re.compile(r"-?[0-9]+")
 _CJK_RE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
+# Matching tries each split of a text, so its cost grows with the square of the
+# length; the longest text of ours holds one 4096-character path. A longer one
+# (a client's 1 MB key echoed back) is left untranslated rather than costing seconds.
+MAX_TEXT = 5000
 
 
 def has_chinese(text: str) -> bool:
@@ -242,6 +246,8 @@ def translate(text: str) -> str | None:
     """The English of a Chinese ``text`` of the table (values filled in), or None when it has none."""
     if text in _EXACT:
         return _EXACT[text]
+    if len(text) > MAX_TEXT:
+        return None
     for parts, english in _TEMPLATES:
         values = _match(parts, text, 0, {})
         if values is not None:

@@ -191,3 +191,11 @@ def test_every_rule_message_has_its_english(tmp_path: Path) -> None:
     assert untranslated == []
     assert not any(i18n.has_chinese(i18n.translate(text) or "") for text in messages
                    if "摄像" not in text)
+
+
+def test_a_huge_text_is_left_as_it_is() -> None:
+    """A client's key of a megabyte echoed in a message must not cost seconds of matching."""
+    text = "配置验证失败: global_config." + "a " * 500_000 + "是未知字段 (可能是拼写错误)"
+    assert i18n.translate(text) is None and i18n.english(text) == text
+    longest = "配置验证失败: streams[0].rtsp_url " + "a " * 2400 + "是未知字段 (可能是拼写错误)"
+    assert i18n.translate(longest).endswith("is an unknown field (a typo?)")
