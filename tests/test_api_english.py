@@ -198,3 +198,14 @@ def test_token_refusal_in_english(tmp_path: Path, config_path: Path) -> None:
     with app.test_client() as client:
         assert _error_en(client.post("/api/scheduler/stop", headers=EN), 401) == \
             "A valid API token is needed (Authorization: Bearer <token>)"
+
+
+def test_the_openapi_document_names_the_switch(client: FlaskClient) -> None:
+    document = client.get("/api/openapi.json").get_json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+            assert "Accept-Language" in headers, (path, method)
+    assert "message_en" in document["components"]["schemas"]["Error"]["properties"]
+    assert "status_name_en" in document["components"]["schemas"]["Task"]["description"]
+    assert "Accept-Language" in document["info"]["description"]
