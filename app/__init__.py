@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-from app import auth, conditional, cors
+from app import auth, conditional, cors, language
 from shared import settings
 
 # Bodies are small JSON documents; anything larger is a mistake or an attack.
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     cors.init_app(app)
     conditional.init_app(app)
+    language.init_app(app)
     # No 308 redirect (an HTML page) for "//": a doubled slash is just an unknown path.
     app.url_map.merge_slashes = False
 

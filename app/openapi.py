@@ -15,7 +15,13 @@ _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
 
 
+# Beside every Chinese message, its English when the request asks (app/language.py).
+_MESSAGE_EN = {"type": "string", "description": "message in English; only with Accept-Language: en"}
+
+
 def _obj(required: tuple[str, ...] = (), extra: bool = True, **props: dict) -> dict:
+    if "message" in props:
+        props = {**props, "message_en": _MESSAGE_EN}
     schema: dict = {"type": "object", "properties": props}
     if required:
         schema["required"] = list(required)
@@ -177,6 +183,12 @@ _ETAG = {"ETag": {"description": "Tag of config.json's bytes; send it back in If
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": _STR,
              "description": "Write only if config.json still has this ETag (\"*\": any); "
                             "else 412"}
+_ACCEPT_LANGUAGE = {"name": "Accept-Language", "in": "header", "required": False,
+                    "schema": _STR,
+                    "description": "en (en-US…, q-values honoured) adds English beside the "
+                                   "Chinese: message_en, status_name_en of each task, "
+                                   "config_error.reason_en/message_en. Anything else or none: "
+                                   "Chinese only"}
 _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": _STR,
                   "description": "Answer 304 (no body) while config.json still has this ETag"}
 _NOT_MODIFIED = {"description": "Not Modified: If-None-Match names the current ETag",
@@ -228,16 +240,17 @@ def build_document() -> dict:
             responses[str(status)] = response
         responses["414"] = _URI_TOO_LONG
         operation = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
-                     "security": _SECURITY}
-        if params:
-            operation["parameters"] = params
+                     "security": _SECURITY, "parameters": [*params, _ACCEPT_LANGUAGE]}
         if body is not None:
             operation["requestBody"] = {"required": (path, method) not in _OPTIONAL_BODIES,
                                         **_json(body)}
         paths.setdefault(path, {})[method] = operation
     return {"openapi": "3.0.3",
             "info": {"title": "RTSP patrol recorder API", "version": "1.0.0",
-                     "description": "CORS preflights (OPTIONS) are answered 204 No Content."},
+                     "description": "CORS preflights (OPTIONS) are answered 204 No Content. "
+                                    "Messages and status names are Chinese; send "
+                                    "Accept-Language: en to get English beside them "
+                                    "(*_en fields)."},
             "paths": paths,
             "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES}}
 
