@@ -45,6 +45,16 @@ HISTORY_FILE = "history.sqlite3"
 # How long a writer or a reader waits for the other's lock before giving up.
 BUSY_TIMEOUT_MS = 2000
 
+# Task counts per camera and time bucket; the hourly and the daily table are alike.
+_BUCKETS = """
+    CREATE TABLE {table} (
+        camera TEXT NOT NULL,
+        bucket REAL NOT NULL,
+        total INTEGER NOT NULL DEFAULT 0,
+        ok INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (camera, bucket)
+    ) WITHOUT ROWID;
+"""
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -83,20 +93,7 @@ MIGRATIONS: tuple[str, ...] = (
         last_clip TEXT,
         last_reminded REAL
     );
-    CREATE TABLE hourly (
-        camera TEXT NOT NULL,
-        bucket REAL NOT NULL,
-        total INTEGER NOT NULL DEFAULT 0,
-        ok INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (camera, bucket)
-    ) WITHOUT ROWID;
-    CREATE TABLE daily (
-        camera TEXT NOT NULL,
-        bucket REAL NOT NULL,
-        total INTEGER NOT NULL DEFAULT 0,
-        ok INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (camera, bucket)
-    ) WITHOUT ROWID;
+    """ + "".join(_BUCKETS.format(table=table) for table in ("hourly", "daily")) + """
     CREATE TABLE outbox (
         id INTEGER PRIMARY KEY,
         event TEXT NOT NULL,
