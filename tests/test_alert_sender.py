@@ -16,6 +16,7 @@ import pytest
 
 from recorder import alert_outbox
 from recorder.alert_sender import AlertSender
+from recorder.alert_transport import notify_url_accepted
 from shared.history_schema import connect_writer
 from testkit.webhook_receiver import WebhookReceiver
 
@@ -255,3 +256,12 @@ def test_without_a_database_the_sender_waits_and_creates_nothing(db) -> None:
     sender = sender_for(db, {"webhooks": [{"url": "http://127.0.0.1:9/"}]}, FakeClock())
     assert sender.run_once() == sender.poll_seconds
     assert not os.path.exists(db)  # only the history writer creates it
+
+
+@pytest.mark.parametrize("url, accepted", [
+    ("dingtalk://5d6e7f8a9b/", True), ("dingtalk://SEC0a1b2c@5d6e7f8a9b/", True),
+    ("wecombot://BOT_KEY", True), ("feishu://WEBHOOK_TOKEN", True),
+    ("mailtos://user:password@example.com?to=ops@example.com", True),
+    ("json://127.0.0.1:8080/", True), ("nosuchscheme://x", False)])
+def test_apprise_reads_the_chat_robot_and_mail_url_formats_the_readme_shows(url, accepted) -> None:
+    assert notify_url_accepted(url) is accepted
