@@ -20,6 +20,7 @@ from recorder.alert_outbox import OutboxRow
 from recorder.alert_receivers import WEBHOOK, Receiver, find_receiver, shown_target
 from recorder.alert_reminders import remind_due
 from recorder.alert_transport import DeliveryError, post_webhook, send_notify
+from recorder.config_watch import ConfigWatch
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.history_schema import connect_writer, history_path
 
@@ -172,18 +173,19 @@ class AlertSender:
             self._last_problem = problem
 
 
-def for_recorder(config_path: str, config_watch, clock: Clock = SYSTEM_CLOCK) -> AlertSender:
+def for_recorder(config_path: str, config_watch: ConfigWatch, clock: Clock = SYSTEM_CLOCK) -> AlertSender:
     """The sender of the recorder on ``config_path``, reading receivers from its config watch."""
     return AlertSender(history_path(config_path), lambda: _alerts(config_watch),
                        lambda: _remindable(config_watch), clock)
 
 
-def _alerts(config_watch) -> dict:
-    # getattr: GlobalSettings gains ``alerts`` with the config keys (camera health part A).
+def _alerts(config_watch: ConfigWatch) -> dict:
+    # getattr until GlobalSettings gains ``alerts`` with the config keys (camera health part A).
     return getattr(config_watch.settings, "alerts", None) or {}
 
 
-def _remindable(config_watch) -> frozenset[str]:
+def _remindable(config_watch: ConfigWatch) -> frozenset[str]:
+    # The camera id is output_filename without its extension (camera_state.camera_id, part A).
     config = config_watch.config or {"streams": []}
     return frozenset(os.path.splitext(stream["output_filename"])[0]
                      for stream in config["streams"] if stream.get("alerts", True))
