@@ -1,13 +1,14 @@
 """The recorder's orchestration: one wait, then one step, until stopped.
 
 Each job has a module of its own: control_follower, config_watch, scheduler_state,
-cycle_launcher (with space_gate), recovery, wakeup, status_snapshot and status_publisher.
+cycle_launcher (with space_gate), recovery, wakeup, status_snapshot, status_publisher, alert_sender.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
+from recorder import alert_sender
 from recorder.config_watch import ConfigWatch
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
@@ -109,6 +110,7 @@ class Daemon:
         :raises LockTimeout: another recorder runs on this config.
         """
         self.publisher.hold()
+        alerts = alert_sender.for_recorder(self.config_path, self.config_watch, self.clock).start()
         self.recover()
         self.watcher.watch_stop(stop)
         next_step = last_read = self.clock.monotonic()
@@ -130,17 +132,17 @@ class Daemon:
                 next_step = now + ERROR_BACKOFF_SECONDS
         self.watcher.unwatch_stop()
         self.shutdown()
+        alerts.stop()  # after shutdown: its last events may still go out
 
     def shutdown(self) -> None:
         """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'."""
-        clock = self.clock
         if self.cycle is not None:
-            self.launcher.wind_down(self.cycle, clock, SHUTDOWN_SECONDS)
-            self._end_cycle(clock.monotonic(), interrupted="录制守护进程停止")
+            self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
+            self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
         self.state.running = False
-        self.state.end_wall = self.state.end_wall or clock.wall()
+        self.state.end_wall = self.state.end_wall or self.clock.wall()
         self.state.message = "录制守护进程已停止"
-        self.publisher.publish(clock.monotonic(), clock.wall(), stopped=True)
+        self.publisher.publish(self.clock.monotonic(), self.clock.wall(), stopped=True)
         self.publisher.release()
         log.info("recorder stopped")
 

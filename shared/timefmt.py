@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
 DISPLAY_FORMAT = "%Y-%m-%d %H:%M:%S"
 CYCLE_FORMAT = "%Y%m%d_%H%M%S"
@@ -38,3 +39,8 @@ def cycle_order(name: str) -> tuple[str, int, str]:
     """Sort key of a cycle folder name: (timestamp, suffix number, name); no suffix sorts first."""
     suffix = name[16:]
     return name[:15], int(suffix) if suffix else -1, name
+
+
+def iso_local(epoch: float) -> str:
+    """ISO 8601 in local time with its offset, to the second (``2025-01-02T03:04:05+08:00``)."""
+    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
