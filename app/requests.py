@@ -73,6 +73,32 @@ def query_text(name: str) -> str | None:
     return values[0] if values else None
 
 
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in [low, high] (ASCII digits only); ``default`` when absent.
+
+    :raises ApiError: 400 for anything else, ``"?limit="`` included.
+    """
+    text = query_text(name)
+    if text is None:
+        return default
+    if text.isascii() and text.isdigit() and low <= int(text) <= high:
+        return int(text)
+    raise ApiError(400, f"参数 {name} 必须是 {low} 到 {high} 之间的整数")
+
+
+_FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def query_flag(name: str) -> bool:
+    """A yes/no query parameter (``1``/``0``, ``true``/``false``); False when absent."""
+    text = query_text(name)
+    if text is None:
+        return False
+    if text.lower() not in _FLAG_VALUES:
+        raise ApiError(400, f"参数 {name} 必须是 1 或 0")
+    return _FLAG_VALUES[text.lower()]
+
+
 def if_match() -> frozenset[str] | None:
     """The ``If-Match`` header as quoted strong tags (``"*"`` for any); None when absent.
 
