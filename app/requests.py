@@ -86,17 +86,12 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
     raise ApiError(400, f"参数 {name} 必须是 {low} 到 {high} 之间的整数")
 
 
-_FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-
-
 def query_flag(name: str) -> bool:
-    """A yes/no query parameter (``1``/``0``, ``true``/``false``); False when absent."""
+    """A ``1``/``0`` query parameter; False when absent."""
     text = query_text(name)
-    if text is None:
-        return False
-    if text.lower() not in _FLAG_VALUES:
+    if text not in (None, "0", "1"):
         raise ApiError(400, f"参数 {name} 必须是 1 或 0")
-    return _FLAG_VALUES[text.lower()]
+    return text == "1"
 
 
 def if_match() -> frozenset[str] | None:
