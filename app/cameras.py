@@ -9,7 +9,7 @@ from datetime import datetime
 
 from flask import Blueprint, jsonify
 
-from app.context import config_file, current_config
+from app.context import cached_config, config_file
 from app.errors import ApiError
 from app.requests import query_flag, query_int, query_text
 from app.results import MAX_OFFSET, MAX_PAGE
@@ -55,7 +55,7 @@ def list_cameras():
     states, sort, include_removed = _states(), _sort(), query_flag("include_removed")
     limit = query_int("limit", MAX_PAGE, 1, MAX_PAGE)
     offset = query_int("offset", 0, 0, MAX_OFFSET)
-    config = current_config()
+    config = cached_config()
     with _history() as conn:
         rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall()) if conn else {}
     items = camera_view.summaries(configured_cameras(config), rows, offline_after(config),
@@ -70,7 +70,7 @@ def list_cameras():
 
 def _camera(conn, camera: str) -> dict:
     """One camera's summary, configured or removed. :raises NotFound:"""
-    config = current_config()
+    config = cached_config()
     rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall(), only=camera) if conn else {}
     for configured in configured_cameras(config):
         if configured.id == camera:

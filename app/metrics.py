@@ -14,7 +14,7 @@ from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from app.context import config_file, current_config, output_dir, recorder_status
+from app.context import cached_config, config_file, output_dir, recorder_status
 from app.scheduler import cycle_progress
 from shared import history_read
 from shared import task_status as st
@@ -46,7 +46,7 @@ class Snapshot:
 
 def _snapshot() -> Snapshot:
     try:
-        config = current_config()
+        config = cached_config()
     except ConfigUnavailable:
         config = None
     snap = Snapshot(recorder_status(), config)
@@ -59,7 +59,7 @@ def _snapshot() -> Snapshot:
             snap.clips = history_read.last_clips(conn)
             snap.outbox = history_read.outbox_depth(conn)
     try:
-        snap.disk_free = shutil.disk_usage(output_dir()[0].root).free
+        snap.disk_free = shutil.disk_usage(output_dir(config)[0].root).free
     except OSError:
         pass  # no output folder yet: the series is left out
     return snap
