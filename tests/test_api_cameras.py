@@ -252,3 +252,11 @@ def test_every_gunicorn_worker_answers_alike(config_path: Path, history) -> None
         assert '"state":"offline"' in cameras_text.replace(" ", "")
         assert 'rtsp_patrol_alert_outbox_depth 1.0' in metrics_text
         assert "Traceback" not in server.log()
+
+
+def test_an_edited_config_is_seen_at_once(client: FlaskClient, config_path: Path) -> None:
+    assert len(_cameras(client)) == len(CAMERAS)
+    write_json_atomic(str(config_path), _config("gate"))
+    assert [c["id"] for c in _cameras(client)] == ["gate"]
+    config_path.write_text("{", encoding="utf-8")  # a hand edit gone wrong
+    assert_error(client.get("/api/cameras"), 503)
