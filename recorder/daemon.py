@@ -1,7 +1,8 @@
 """The recorder's orchestration: one wait, then one step, until stopped.
 
 Each job has a module of its own: control_follower, config_watch, scheduler_state,
-cycle_launcher (with space_gate), recovery, wakeup, status_snapshot, status_publisher, alert_sender.
+cycle_launcher (with space_gate), recovery, loop (with wakeup), status_snapshot,
+status_publisher, alert_sender.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from recorder.config_watch import ConfigWatch
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
 from recorder.cycle_launcher import CycleLauncher
+from recorder.loop import run_loop
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from recorder.recovery import recover_cycles
@@ -22,7 +24,6 @@ from recorder.space_gate import SpaceGate
 from recorder.status_publisher import StatusPublisher
 from recorder.status_snapshot import build_status, fingerprint
 from recorder.stop_signal import StopSignal
-from recorder.wakeup import ERROR_BACKOFF_SECONDS, cycle_timing, next_wakeup, tick_seconds
 from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.status_file import read_status
@@ -113,23 +114,7 @@ class Daemon:
         alerts = alert_sender.for_recorder(self.config_path, self.config_watch, self.clock).start()
         self.recover()
         self.watcher.watch_stop(stop)
-        next_step = last_read = self.clock.monotonic()
-        while not stop.is_set():
-            now = self.clock.monotonic()
-            next_start, read_batch = cycle_timing(self.cycle, now)
-            wake = next_wakeup(now, next_step, next_start, last_read, read_batch,
-                               bool(self.watcher.watching))
-            ended = self.watcher.wait(wake.timeout(now), read_pipes=wake.read_pipes)
-            now = self.clock.monotonic()
-            last_read = now if wake.read_pipes else last_read
-            if stop.is_set() or not (ended or now >= wake.step_at):
-                continue
-            next_step = now + tick_seconds(self.cycle is not None)
-            try:
-                self.step(now, self.clock.wall())
-            except Exception:  # noqa: BLE001 - the daemon must outlive any one bad round
-                log.exception("unexpected error in the recorder loop; carrying on")
-                next_step = now + ERROR_BACKOFF_SECONDS
+        run_loop(self.step, self.watcher, stop, self.clock, lambda: self.cycle)
         self.watcher.unwatch_stop()
         self.shutdown()
         alerts.stop()  # after shutdown: its last events may still go out
