@@ -68,7 +68,7 @@ def videos_of(timestamp: str):
     return jsonify(timestamp=timestamp, count=len(videos), videos=videos, **paging)
 
 
-def _recording_now() -> tuple[str, set[str]]:
+def recording_now() -> tuple[str, set[str]]:
     """The cycle folder being recorded and the clip names still being written in it."""
     status = recorder_status()
     cycle = status["cycle"]
@@ -86,7 +86,7 @@ def delete_video():
         raise ApiError(400, "缺少参数 path")
     out, base = output_dir()
     cycle, filename = output_tree.video_location(out, path, base)
-    recording, active = _recording_now()
+    recording, active = recording_now()
     if cycle == recording and filename in active:
         raise Conflict("该视频正在录制中, 不能删除")
     try:
@@ -104,7 +104,7 @@ def delete_video():
 def delete_timestamp(timestamp: str):
     out, _ = output_dir()
     output_tree.require_cycle(out, timestamp)
-    recording, _ = _recording_now()
+    recording, _ = recording_now()
     if timestamp == recording:
         raise Conflict("该时间戳目录正在录制中, 不能删除")
     display = out.display_path(timestamp)
