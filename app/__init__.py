@@ -46,4 +46,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     for module in (results, clips, configuration, scheduler, cameras, metrics, openapi, health):
         app.register_blueprint(module.bp)
+    from app import console
+    console.init_app(app)
     return app

@@ -411,8 +411,19 @@ def open_clip(out: OutputDir, cycle: str, filename: str) -> tuple[BinaryIO, os.s
     :raises UnsafePath: anything else. :raises NotFound: no such clip.
     :raises OutputRefused: the output folder resolves where the rule forbids.
     """
-    if not (is_cycle_name(cycle) and is_video_name(filename) and "/" not in filename
-            and "\x00" not in filename):
+    if not is_video_name(filename):
+        raise UnsafePath("只能读取时间戳目录中的视频文件")
+    return open_in_cycle(out, cycle, filename)
+
+
+def open_in_cycle(out: OutputDir, cycle: str, filename: str) -> tuple[BinaryIO, os.stat_result]:
+    """A regular file directly inside a cycle folder (the caller checked its name), for reading.
+
+    :raises UnsafePath: a bad cycle or file name, a symlink, not a regular file.
+    :raises NotFound: no such file. :raises OutputRefused: see :func:`opened_root`.
+    """
+    if not (is_cycle_name(cycle) and filename and "/" not in filename
+            and "\x00" not in filename and filename not in (".", "..")):
         raise UnsafePath("只能读取时间戳目录中的视频文件")
     with _existing_root(out) as root:
         cycle_fd = _open_cycle_fd(root, cycle)
