@@ -12,9 +12,11 @@ from app.scheduler import status_view
 from shared import camera_view, history_read, output_tree, task_record
 from shared.atomic import read_json
 from shared.config import OTHER_REPORTS
-from shared.errors import UnsafePath
+from shared.errors import PatrolError, UnsafePath
 
 CYCLES_SHOWN = 200
+# The camera page plays this many of its newest clips.
+LAST_CLIPS = 6
 
 
 def _clip_link(outcome: dict) -> str | None:
@@ -25,6 +27,16 @@ def _clip_link(outcome: dict) -> str | None:
     return output_tree.clip_url(outcome["cycle"], os.path.basename(clip))
 
 
+def _still_there(out: output_tree.OutputDir, outcome: dict) -> bool:
+    """Whether an outcome's clip is still in the output tree (it may have been deleted since)."""
+    try:
+        handle, _ = output_tree.open_clip(out, outcome["cycle"], os.path.basename(outcome["clip"]))
+    except (PatrolError, OSError):
+        return False
+    handle.close()
+    return True
+
+
 @bp.get("/cameras/<camera>")
 def camera_page(camera: str):
     with data.history() as conn:
@@ -32,7 +44,8 @@ def camera_page(camera: str):
         rows = history_read.outcomes(conn, camera, limit=RECENT_OUTCOMES) if conn else []
         beats = history_read.recent_statuses(conn, camera, data.HEARTBEATS) if conn else []
     history = [{**camera_view.outcome(row), "url": _clip_link(row)} for row in rows]
-    clips = [item for item in history if item["url"]][:6]
+    out = output_dir()[0]
+    clips = [item for item in history if item["url"] and _still_there(out, item)][:LAST_CLIPS]
     return render_template("console/camera.html", camera={**found, "beats": beats},
                            history=history, clips=clips)
 
