@@ -14,6 +14,7 @@ from app.console import access, texts
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
+bp.before_request(access.guard)
 HTMX_FILE = "htmx-2.0.11.min.js"
 
 
@@ -50,7 +51,6 @@ def init_app(app: Flask) -> None:
     """Register the console: its session, guard, filters and pages."""
     from app.console import actions, overview, pages, settings_page  # noqa: F401  (routes)
     access.init_app(app)
-    bp.before_request(access.guard)
     app.add_template_filter(dom_id, "dom_id")
     app.add_template_filter(size_text, "size")
     app.add_template_filter(percent_text, "pct")
