@@ -7,8 +7,9 @@ BIN     := $(VENV)/bin
 APT_PKGS := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad python3-venv \
             nginx systemd
-# Only the tests use these: VLC as an RTSP server that is not ours (RTP over UDP only).
-TEST_APT_PKGS := vlc-bin vlc-plugin-base
+# Only the tests use these: VLC as an RTSP server that is not ours (RTP over UDP only);
+# Chromium and its driver for the console's browser tests (Selenium is given their paths).
+TEST_APT_PKGS := vlc-bin vlc-plugin-base chromium chromium-driver
 # `make install` (production, README "Production"): where things go. DESTDIR stages
 # everything under another root (packaging, tests); the files still name the paths above it.
 PREFIX   ?= /opt/rtsp-patrol

@@ -16,10 +16,11 @@ import os
 import re
 from collections.abc import Mapping
 
-from flask import Flask, request
+from flask import Flask, request, session
 
 from app import auth_throttle
 from app.auth_throttle import FailureThrottle
+from app.console.access import SIGNED_IN
 from app.errors import error_response
 from app.log_text import request_logger
 
@@ -100,7 +101,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _require_token():
-        if not _needs_token(protect_reads):
+        if not _needs_token(protect_reads) or _console_session():
             return None
         client = request.remote_addr or "-"
         wait = throttle.retry_after(client)
@@ -111,6 +112,14 @@ def init_app(app: Flask) -> None:
         if given is not None and hmac.compare_digest(given, expected):
             return None
         return _refused(client, given is not None, throttle.failed(client))
+
+
+def _console_session() -> bool:
+    """The console guards its own pages (app/console/access.py); a signed-in console may read
+    the API too (a ``<video>`` cannot send a Bearer header). Writes keep the Bearer rule."""
+    if request.blueprint == "console":
+        return True
+    return request.method in READ_METHODS and bool(session.get(SIGNED_IN))
 
 
 def _needs_token(protect_reads: bool) -> bool:

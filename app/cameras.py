@@ -70,7 +70,7 @@ def list_cameras():
                    sort=sort)
 
 
-def _camera(conn, camera: str) -> dict:
+def camera_summary(conn, camera: str) -> dict:
     """One camera's summary, configured or removed. :raises NotFound:"""
     config = cached_config()
     rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall(), only=camera) if conn else {}
@@ -86,7 +86,7 @@ def _camera(conn, camera: str) -> dict:
 @bp.get("/<camera>")
 def get_camera(camera: str):
     with _history() as conn:
-        found = _camera(conn, camera)
+        found = camera_summary(conn, camera)
         recent = history_read.outcomes(conn, camera, limit=RECENT_OUTCOMES) if conn else []
     return jsonify(**found, history=[camera_view.outcome(row) for row in recent])
 
@@ -110,7 +110,7 @@ def camera_history(camera: str):
     limit = query_int("limit", RECENT_OUTCOMES, 1, MAX_PAGE)
     offset = query_int("offset", 0, 0, MAX_OFFSET)
     with _history() as conn:
-        _camera(conn, camera)  # 404 for a camera neither configured nor recorded
+        camera_summary(conn, camera)  # 404 for a camera neither configured nor recorded
         rows = history_read.outcomes(conn, camera, since=since, until=until, limit=limit,
                                      offset=offset) if conn else []
     return jsonify(camera=camera, count=len(rows), history=[camera_view.outcome(r) for r in rows],

@@ -50,8 +50,8 @@ SCHEMAS = {
     "Timestamp": _obj(("timestamp", "video_count", "total_size"),
                       timestamp=_STR, video_count=_INT, total_size=_INT),
     "Video": _obj(("filename", "full_path", "timestamp_dir", "file_size", "created_time",
-                   "stream_index"), filename=_STR, full_path=_STR, timestamp_dir=_STR,
-                  file_size=_INT, created_time=_STR, stream_index=_STR),
+                   "stream_index", "url"), filename=_STR, full_path=_STR, timestamp_dir=_STR,
+                  file_size=_INT, created_time=_STR, stream_index=_STR, url=_STR),
     # What GET answers: the seed's eight global keys and every stream key are always there.
     "GlobalConfig": _obj(tuple(model.GLOBAL_DEFAULTS), **_GLOBAL_PROPS),
     "GlobalUpdate": _obj(extra=False, **_GLOBAL_PROPS),
@@ -146,6 +146,10 @@ OPERATIONS = [
      [_CYCLE], None,
      _obj(("success", "timestamp", "path", "message"), success=_BOOL, timestamp=_STR,
           path=_STR, message=_STR), (403, 404, 409, 500, 503)),
+    ("/api/clips/{location}", "get", "One clip's bytes (Range, ETag; ?download=1: attachment)",
+     [_path_param("location", {"type": "string", "description": "<cycle>/<file>"}),
+      _query_param("download", False, {"type": "string", "enum": ["0", "1"]})], None,
+     {"type": "string", "format": "binary"}, (403, 404, 409, 416, 503)),
     ("/api/config", "get", "The whole config", [], None, _ref("Config"), (503,)),
     ("/api/config", "put", "Replace the whole config", [], _ref("ConfigInput"),
      _obj(("success", "message"), success=_BOOL, message=_STR), (400, 413, 500, 503)),
@@ -226,7 +230,11 @@ def _json(schema: dict, media_type: str = "application/json") -> dict:
 
 
 # The one success answer that is not JSON: the Prometheus text format.
-_TEXT_ANSWERS = {"/metrics": "text/plain"}
+_TEXT_ANSWERS = {"/metrics": "text/plain", "/api/clips/{location}": "video/mp4"}
+# Answers with a part of the body (Range).
+_PARTIAL = {"/api/clips/{location}": {"description": "Partial Content: the Range asked for",
+                                      **_json({"type": "string", "format": "binary"},
+                                              "video/mp4")}}
 
 
 _ETAG = {"ETag": {"description": "Tag of config.json's bytes; send it back in If-Match",
@@ -276,6 +284,8 @@ def build_document() -> dict:
         if _is_config(path):
             ok["headers"] = _ETAG
         responses = {"200": ok}
+        if path in _PARTIAL:
+            responses["206"] = _PARTIAL[path]
         # Any write may get a malformed body or parameter (400), and a 401 without the
         # token; any route a wrong method (405); with protected reads, any a 401.
         extra = {400, 401, 405} if method != "get" else {401, 405}

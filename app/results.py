@@ -68,7 +68,7 @@ def videos_of(timestamp: str):
     return jsonify(timestamp=timestamp, count=len(videos), videos=videos, **paging)
 
 
-def _recording_now() -> tuple[str, set[str]]:
+def recording_now() -> tuple[str, set[str]]:
     """The cycle folder being recorded and the clip names still being written in it."""
     status = recorder_status()
     cycle = status["cycle"]
@@ -79,6 +79,29 @@ def _recording_now() -> tuple[str, set[str]]:
     return cycle["dir"], active
 
 
+def remove_clip(out: output_tree.OutputDir, cycle: str, filename: str) -> None:
+    """Delete one clip, unless the recorder may still write it (the API's and the console's rule).
+
+    :raises Conflict: being recorded. :raises NotFound, UnsafePath, OSError: see delete_video.
+    """
+    recording, active = recording_now()
+    if cycle == recording and filename in active:
+        raise Conflict("该视频正在录制中, 不能删除")
+    output_tree.delete_video(out, cycle, filename)
+
+
+def remove_cycle(out: output_tree.OutputDir, timestamp: str) -> None:
+    """Delete a cycle folder, unless it is being recorded.
+
+    :raises Conflict: being recorded. :raises NotFound, UnsafePath, OSError: see delete_cycle.
+    """
+    output_tree.require_cycle(out, timestamp)
+    recording, _ = recording_now()
+    if timestamp == recording:
+        raise Conflict("该时间戳目录正在录制中, 不能删除")
+    output_tree.delete_cycle(out, timestamp)
+
+
 @bp.delete("/video")
 def delete_video():
     path = query_text("path")
@@ -86,11 +109,8 @@ def delete_video():
         raise ApiError(400, "缺少参数 path")
     out, base = output_dir()
     cycle, filename = output_tree.video_location(out, path, base)
-    recording, active = _recording_now()
-    if cycle == recording and filename in active:
-        raise Conflict("该视频正在录制中, 不能删除")
     try:
-        output_tree.delete_video(out, cycle, filename)
+        remove_clip(out, cycle, filename)
     except NotFound:
         raise NotFound("文件不存在") from None
     except OSError as exc:
@@ -103,13 +123,9 @@ def delete_video():
 @bp.delete("/timestamp/<path:timestamp>")
 def delete_timestamp(timestamp: str):
     out, _ = output_dir()
-    output_tree.require_cycle(out, timestamp)
-    recording, _ = _recording_now()
-    if timestamp == recording:
-        raise Conflict("该时间戳目录正在录制中, 不能删除")
     display = out.display_path(timestamp)
     try:
-        output_tree.delete_cycle(out, timestamp)
+        remove_cycle(out, timestamp)
     except OSError as exc:
         log.error("delete failed: %s: %s", timestamp, exc.strerror)
         raise ApiError(500, "目录删除失败", success=False, timestamp=timestamp,

@@ -27,7 +27,8 @@ def _parse_status(path: str) -> tuple[dict, str]:
     return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
 
 
-def _view() -> tuple[dict, bool]:
+def status_view() -> tuple[dict, bool]:
+    """The recorder's status (parsed once per file version) and whether the recorder is alive."""
     status, _ = _FILES.get(status_file(), _parse_status)
     return status, is_alive(status)
 
@@ -52,20 +53,20 @@ def _summary(status: dict, alive: bool) -> dict:
 
 @bp.get("/tasks")
 def list_tasks():
-    status, alive = _view()
+    status, alive = status_view()
     return _with_tasks({**_summary(status, alive), "schedule_info": status["schedule_info"],
                         "not_scheduled": status["not_scheduled"]})
 
 
 @bp.get("/tasks/status")
 def live_tasks():
-    status, alive = _view()
+    status, alive = status_view()
     return _with_tasks(_summary(status, alive))
 
 
 @bp.get("/scheduler/status")
 def scheduler_status():
-    status, alive = _view()
+    status, alive = status_view()
     summary = _summary(status, alive)
     return jsonify(is_running=summary.pop("scheduler_running"), start_time=status["start_time"],
                    end_time=status["end_time"], **summary)
@@ -85,7 +86,7 @@ def cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
 
 @bp.get("/scheduler/cycle")
 def scheduler_cycle():
-    status, alive = _view()
+    status, alive = status_view()
     cycle = status["cycle"]
     elapsed, total, percent = cycle_progress(cycle, alive)
     summary = _summary(status, alive)
@@ -106,7 +107,7 @@ def scheduler_cycle():
 
 
 def _require_recorder() -> dict:
-    status, alive = _view()
+    status, alive = status_view()
     if not alive:
         raise RecorderUnavailable("录制守护进程未运行")
     return status

@@ -105,6 +105,40 @@ def outcomes(conn: sqlite3.Connection, camera: str, *, since: float | None = Non
     return [dict(zip(OUTCOME_COLUMNS, row)) for row in rows]
 
 
+def recent_statuses(conn: sqlite3.Connection, camera: str, limit: int) -> list[tuple[int, float]]:
+    """``(status, ended)`` of a camera's newest ``limit`` outcomes, oldest first (an index seek)."""
+    rows = conn.execute("SELECT status, ended FROM outcomes WHERE camera = ? "
+                        "ORDER BY ended DESC, id DESC LIMIT ?", (camera, limit)).fetchall()
+    rows.reverse()
+    return rows
+
+
+# At most this many outcome rows are read per live update.
+CHANGE_WINDOW = 5000
+
+
+def changed_since(conn: sqlite3.Connection, after: int, limit: int) -> tuple[list[str], int]:
+    """Cameras with outcomes newer than row id ``after`` (at most ``limit``), and the id covered."""
+    # A range of row ids (never the camera index, which would scan the whole table), and a
+    # bounded one: a page that slept for a day catches up over a few updates.
+    rows = conn.execute(
+        "SELECT camera, MAX(id) AS newest FROM (SELECT id, camera FROM outcomes NOT INDEXED "
+        "WHERE id > ? ORDER BY id LIMIT ?) GROUP BY camera ORDER BY newest LIMIT ?",
+        (after, CHANGE_WINDOW, limit)).fetchall()
+    return [camera for camera, _ in rows], rows[-1][1] if rows else after
+
+
+def state_inputs(conn: sqlite3.Connection) -> dict[str, tuple[int | None, int]]:
+    """``(last_status, consecutive_failures)`` of every camera: what its state is computed from."""
+    return {camera: (status, failures) for camera, status, failures in conn.execute(
+        "SELECT id, last_status, consecutive_failures FROM cameras")}
+
+
+def latest_id(conn: sqlite3.Connection) -> int:
+    """The newest outcome's row id (0 for none): where live updates start from."""
+    return conn.execute("SELECT MAX(id) FROM outcomes").fetchone()[0] or 0
+
+
 def last_clips(conn: sqlite3.Connection) -> dict[str, tuple[int, float | None]]:
     """Bytes and clip seconds of each camera's last 已完成 task (an index seek at ``last_ok_at``)."""
     rows = conn.execute(

@@ -9,8 +9,10 @@ import secrets
 import shutil
 import stat
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from shared.clock import SYSTEM_CLOCK
 from shared.config import VIDEO_EXTENSIONS
@@ -253,8 +255,16 @@ def _video_records(out: OutputDir, root: OpenRoot, cycle: str, when: _TimeFormat
     prefix = out.display_path(cycle) + "/"
     return [{"filename": name, "full_path": prefix + name, "timestamp_dir": cycle,
              "file_size": size, "created_time": when(mtime),
-             "stream_index": stream_index_of(name)}
+             "stream_index": stream_index_of(name), "url": clip_url(cycle, name)}
             for name, size, mtime in _CACHE.files(root, cycle) or ()]
+
+
+CLIPS_URL = "/api/clips"
+
+
+def clip_url(cycle: str, filename: str) -> str:
+    """Where the API serves a clip (SPEC "Clips over HTTP"), the name percent-encoded."""
+    return f"{CLIPS_URL}/{cycle}/{quote(filename, safe='')}"
 
 
 def list_cycles(out: OutputDir) -> list[dict]:
@@ -372,19 +382,68 @@ def delete_video(out: OutputDir, cycle: str, filename: str) -> None:
     :raises OSError: the unlink itself failed.
     """
     with _existing_root(out) as root:
-        try:
-            cycle_fd = os.open(cycle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                               dir_fd=root.fd)
-        except FileNotFoundError:
-            raise NotFound("文件不存在") from None
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise UnsafePath("时间戳目录不能是符号链接") from None
-            raise
+        cycle_fd = _open_cycle_fd(root, cycle)
         try:
             _unlink_clip(cycle_fd, filename)
         finally:
             os.close(cycle_fd)
+
+
+def _open_cycle_fd(root: OpenRoot, cycle: str) -> int:
+    """A cycle folder opened without following a symlink. :raises NotFound, UnsafePath:"""
+    try:
+        return os.open(cycle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       dir_fd=root.fd)
+    except FileNotFoundError:
+        raise NotFound("文件不存在") from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafePath("时间戳目录不能是符号链接") from None
+        raise
+
+
+def open_clip(out: OutputDir, cycle: str, filename: str) -> tuple[BinaryIO, os.stat_result]:
+    """A clip directly inside a cycle folder, opened for reading, and its stat.
+
+    The same rules as deletion: a cycle folder name, a clip name, no symlink
+    anywhere (the folder, the file), a regular file only. The caller closes it.
+
+    :raises UnsafePath: anything else. :raises NotFound: no such clip.
+    :raises OutputRefused: the output folder resolves where the rule forbids.
+    """
+    if not is_video_name(filename):
+        raise UnsafePath("只能读取时间戳目录中的视频文件")
+    return open_in_cycle(out, cycle, filename)
+
+
+def open_in_cycle(out: OutputDir, cycle: str, filename: str) -> tuple[BinaryIO, os.stat_result]:
+    """A regular file directly inside a cycle folder (the caller checked its name), for reading.
+
+    :raises UnsafePath: a bad cycle or file name, a symlink, not a regular file.
+    :raises NotFound: no such file. :raises OutputRefused: see :func:`opened_root`.
+    """
+    if not (is_cycle_name(cycle) and filename and "/" not in filename
+            and "\x00" not in filename and filename not in (".", "..")):
+        raise UnsafePath("只能读取时间戳目录中的视频文件")
+    with _existing_root(out) as root:
+        cycle_fd = _open_cycle_fd(root, cycle)
+        try:
+            # O_NONBLOCK: a FIFO named like a clip must not hang the worker (refused below).
+            fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                         dir_fd=cycle_fd)
+        except FileNotFoundError:
+            raise NotFound("文件不存在") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafePath("只能读取普通视频文件") from None
+            raise
+        finally:
+            os.close(cycle_fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise UnsafePath("只能读取普通视频文件")
+    return os.fdopen(fd, "rb"), info
 
 
 def _unlink_clip(cycle_fd: int, filename: str) -> None:

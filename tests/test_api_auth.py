@@ -200,6 +200,11 @@ def test_every_write_route_is_guarded(locked_app: Flask, locked_client: FlaskCli
         url = _PARAM_RE.sub(lambda m: SAMPLE_ARGS.get(m.group(1), "x"), rule.rule)
         for method in sorted((rule.methods or set()) - {"GET", "HEAD", "OPTIONS"}):
             response = locked_client.open(url, method=method, json={})
+            if rule.endpoint.startswith("console.") and rule.endpoint != "console.login":
+                # The console's own guard: no session, so to the sign-in page (app/console/access.py).
+                assert response.status_code == 302, (method, url, response.status_code)
+                assert "/login" in response.headers["Location"]
+                continue
             assert response.status_code == 401, (method, url, response.status_code)
             guarded += 1
     assert guarded >= 11

@@ -21,7 +21,7 @@ CLIP2 = b"clip-two!" * 300     # 2700 bytes
 TWO_CLIPS = {"test_stream1.mp4": CLIP1, "test_stream2.mp4": CLIP2}
 DISPLAY_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 VIDEO_FIELDS = {"filename", "full_path", "timestamp_dir", "file_size", "created_time",
-                "stream_index"}
+                "stream_index", "url"}
 
 
 @pytest.fixture
@@ -123,6 +123,7 @@ def test_video_record_fields(client: FlaskClient, make_cycle: MakeCycle) -> None
         "file_size": len(CLIP2),
         "created_time": format_local(mtime),
         "stream_index": "2",
+        "url": "/api/clips/20251010_163000/test_stream2.mp4",
     }]}
 
 

@@ -126,6 +126,8 @@ def _known_good(ops: dict, folder: Path) -> list:
         ops["GET", "/api/videos"].Case(query={"order": "newest", "limit": 1, "offset": 0}),
         ops["GET", "/api/videos"].Case(query={"timestamp": first}),
         ops["GET", "/api/videos/{timestamp}"].Case(path_parameters={"timestamp": first}),
+        ops["GET", "/api/clips/{location}"].Case(
+            path_parameters={"location": f"{first}/{CYCLES[first][0]}"}),
         ops["GET", "/api/cameras"].Case(query={"include_removed": "1", "sort": "-uptime_24h"}),
         ops["GET", "/api/cameras/{camera}"].Case(path_parameters={"camera": "test_stream1"}),
         ops["GET", "/api/cameras/{camera}/history"].Case(

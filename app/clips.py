@@ -1,0 +1,48 @@
+"""Clips over HTTP (SPEC "Clips over HTTP"): ``GET /api/clips/<cycle>/<file>`` with Range and ETag.
+
+Confined like deletion (shared/output_tree.py's ``open_clip``): a clip directly
+inside a cycle folder, never through a symlink. A clip the recorder may still
+write is refused (409), as its deletion is. The file is streamed from its open
+descriptor, so a worker holds one block of it at a time, whatever its size.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, request, send_file
+
+from app.context import output_dir
+from app.requests import query_flag
+from app.results import recording_now
+from shared import output_tree
+from shared.errors import Conflict, UnsafePath
+
+bp = Blueprint("clips", __name__, url_prefix=output_tree.CLIPS_URL)
+
+# Content types of shared/config.py's VIDEO_EXTENSIONS (the ones browsers know by these names).
+CONTENT_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime",
+                 ".mkv": "video/x-matroska", ".ts": "video/mp2t"}
+
+
+def content_type(filename: str) -> str:
+    """The Content-Type of a clip by its extension."""
+    extension = filename[filename.rfind("."):].lower()
+    return CONTENT_TYPES.get(extension, "application/octet-stream")
+
+
+@bp.get("/<path:location>")
+def get_clip(location: str):
+    cycle, _, filename = location.partition("/")
+    if not filename:
+        raise UnsafePath("只能读取时间戳目录中的视频文件")
+    recording, active = recording_now()
+    if cycle == recording and filename in active:
+        raise Conflict("该视频正在录制中, 不能读取")
+    out, _ = output_dir()
+    clip, info = output_tree.open_clip(out, cycle, filename)
+    response = send_file(clip, mimetype=content_type(filename), download_name=filename,
+                         as_attachment=query_flag("download"), conditional=False, etag=False)
+    response.content_length = info.st_size
+    response.last_modified = int(info.st_mtime)
+    # Published clips are never rewritten in place (the recorder renames them in):
+    # inode, size and mtime name one version of the bytes.
+    response.set_etag(f"{info.st_ino:x}-{info.st_size:x}-{info.st_mtime_ns:x}")
+    return response.make_conditional(request, accept_ranges=True, complete_length=info.st_size)

@@ -1,0 +1,57 @@
+"""The operator console (SPEC "Console"): server-rendered pages over the same shared/ reads as the API.
+
+Jinja2 templates, htmx (vendored in static/, see the README) for the live
+fragments; no build step. Pages: ``/``, ``/cameras/<id>``, ``/cycles``,
+``/cycles/<ts>``, ``/tasks``, ``/settings``.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Flask
+
+from app.console import access, texts
+
+bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/console/static")
+bp.before_request(access.guard)
+HTMX_FILE = "htmx-2.0.11.min.js"
+
+
+def dom_id(camera: str) -> str:
+    """An HTML id for a camera whatever its name holds (htmx swaps cards by id)."""
+    return "cam-" + hashlib.sha1(camera.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def size_text(value: int | None) -> str:
+    """Bytes as an operator reads them (``1.5 GB``)."""
+    if value is None:
+        return "-"
+    amount = float(value)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if amount < 1024 or unit == "TB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{value} B"  # pragma: no cover - the loop always returns
+
+
+def percent_text(value: float | None) -> str:
+    """A share (0..1) as a percentage, ``-`` for none."""
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+@bp.context_processor
+def _template_helpers() -> dict:
+    return {"_": texts.translator(), "lang": texts.language(), "csrf_token": access.csrf_token,
+            "token_required": access.token_required(), "htmx_file": HTMX_FILE,
+            "state_labels": texts.STATE_LABELS}
+
+
+def init_app(app: Flask) -> None:
+    """Register the console: its session, guard, filters and pages."""
+    from app.console import actions, overview, pages, settings_page  # noqa: F401  (routes)
+    access.init_app(app)
+    app.add_template_filter(dom_id, "dom_id")
+    app.add_template_filter(size_text, "size")
+    app.add_template_filter(percent_text, "pct")
+    app.register_blueprint(bp)

@@ -1,0 +1,120 @@
+"""The console's access: a signed session cookie after one token entry, and CSRF tokens on forms.
+
+With an API token configured, every console page asks for the token once
+(``/login``) and then keeps ``signed_in`` in Flask's signed session cookie
+(HttpOnly, SameSite=Strict). The signing secret comes from
+``RTSP_PATROL_SECRET_KEY`` or is generated once into the state folder (mode 0600),
+so every gunicorn worker and restart shares it. Every console POST carries the
+session's CSRF token (form field or ``X-CSRF-Token`` header, as htmx sends it).
+The JSON API keeps its Bearer rule (app/auth.py); a signed-in session may only read it
+(a ``<video>`` element cannot send a header).
+"""
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+
+from flask import Flask, abort, current_app, redirect, request, session, url_for
+
+from app.auth_throttle import FailureThrottle
+from shared import settings
+
+SECRET_ENV = "RTSP_PATROL_SECRET_KEY"
+SECRET_FILE = "console_secret"
+SIGNED_IN = "signed_in"
+CSRF_KEY = "csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+# Console endpoints open without signing in: the sign-in page itself and htmx/CSS.
+OPEN_ENDPOINTS = frozenset({"console.login", "console.static"})
+_THROTTLE = FailureThrottle()
+
+
+def secret_key(config_file: str) -> str:
+    """The session signing secret: the environment's, else the state folder's (made once, 0600)."""
+    given = os.environ.get(SECRET_ENV)
+    if given:
+        return given
+    path = os.path.join(settings.state_dir(config_file), SECRET_FILE)
+    try:
+        with open(path, encoding="ascii") as handle:
+            found = handle.read().strip()
+        if found:
+            return found
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        # O_EXCL: of workers starting together one writes; the others read its secret.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_when_written(path)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    return _read_when_written(path)
+
+
+def _read_when_written(path: str) -> str:
+    """The secret another worker is writing (one short write: a few tries suffice)."""
+    for _ in range(100):
+        with open(path, encoding="ascii") as handle:
+            found = handle.read().strip()
+        if len(found) == 64:
+            return found
+        os.sched_yield()
+    raise RuntimeError(f"console secret {path} is empty or damaged; remove it")
+
+
+def token_required() -> bool:
+    """True when an API token is configured (the console then asks for it)."""
+    return bool(current_app.config.get("API_TOKEN"))
+
+
+def signed_in() -> bool:
+    """True when this session entered the token (or none is needed)."""
+    return not token_required() or bool(session.get(SIGNED_IN))
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use)."""
+    if CSRF_KEY not in session:
+        session[CSRF_KEY] = secrets.token_urlsafe(32)
+    return session[CSRF_KEY]
+
+
+def _csrf_ok() -> bool:
+    given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    expected = session.get(CSRF_KEY)
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def guard():
+    """Before a console request: sign-in first, then a valid CSRF token on any POST."""
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if not signed_in():
+        if request.headers.get("HX-Request"):
+            abort(401)
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+    if request.method == "POST" and not _csrf_ok():
+        abort(403)
+    return None
+
+
+def check_token(given: str) -> bool:
+    """Whether ``given`` is the API token; wrong guesses from one address are throttled."""
+    client = request.remote_addr or "-"
+    if _THROTTLE.retry_after(client):
+        return False
+    expected = current_app.config["API_TOKEN"].encode("ascii")
+    if hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected):
+        return True
+    _THROTTLE.failed(client)
+    return False
+
+
+def init_app(app: Flask) -> None:
+    """Session cookie settings and its secret."""
+    app.secret_key = secret_key(app.config["CONFIG_PATH"])
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")

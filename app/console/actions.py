@@ -1,0 +1,98 @@
+"""The console's writes outside the settings: deleting clips and cycles, sign-in and sign-out.
+
+Deletions go through app/results.py's rules (409 for what is being recorded),
+answered as small HTML fragments for htmx with the API's status codes.
+"""
+from __future__ import annotations
+
+from flask import (make_response, redirect, render_template, request, session, url_for)
+from werkzeug.exceptions import HTTPException
+
+from app.console import access, bp, texts
+from app.context import output_dir
+from app.errors import ApiError
+from app.results import remove_clip, remove_cycle
+from shared.errors import (Conflict, ConfigUnavailable, NotFound, PatrolError,
+                           PreconditionFailed, RecorderUnavailable, UnsafePath)
+
+# Domain errors as the API answers them (app/errors.py), here as HTML.
+_STATUS = ((Conflict, 409), (NotFound, 404), (UnsafePath, 403), (PreconditionFailed, 412),
+           (ConfigUnavailable, 503), (RecorderUnavailable, 503))
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status the API gives this error."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    if isinstance(exc, HTTPException):
+        return exc.code or 500
+    return next((status for kind, status in _STATUS if isinstance(exc, kind)), 500)
+
+
+def message_of(exc: Exception) -> str:
+    """The error's message as the API words it (``禁止访问: …`` for a refused path)."""
+    if isinstance(exc, UnsafePath):
+        return f"禁止访问: {exc}"
+    if isinstance(exc, (ApiError,)):
+        return exc.message
+    if isinstance(exc, HTTPException):
+        return exc.description or ""
+    return str(exc)
+
+
+@bp.errorhandler(PatrolError)
+@bp.errorhandler(ApiError)
+@bp.errorhandler(HTTPException)
+def console_error(exc: Exception):
+    """Errors of console pages as HTML (a fragment for htmx, a page otherwise)."""
+    status = status_of(exc)
+    if not request.headers.get("HX-Request"):
+        return render_template("console/error.html", status=status,
+                               message=message_of(exc)), status
+    response = make_response(render_template("console/_error.html", status=status,
+                                             message=message_of(exc)), status)
+    # Whatever the element asked to replace, the message goes to the page's error slot.
+    response.headers.update({"HX-Retarget": "#console-error", "HX-Reswap": "innerHTML"})
+    return response
+
+
+@bp.post("/cycles/<timestamp>/clips/<filename>/delete")
+def delete_clip(timestamp: str, filename: str):
+    remove_clip(output_dir()[0], timestamp, filename)
+    return ""  # htmx removes the clip's row
+
+
+@bp.post("/cycles/<timestamp>/delete")
+def delete_cycle(timestamp: str):
+    remove_cycle(output_dir()[0], timestamp)
+    response = make_response("")
+    response.headers["HX-Redirect"] = url_for("console.cycles_page")
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this site (never ``//host`` or a scheme) may follow the sign-in."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("console.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET" or not access.token_required():
+        return render_template("console/login.html", error=None,
+                               next=_safe_next(request.args.get("next")))
+    if not access.check_token(request.form.get("token", "")):
+        error = texts.translator()("需要有效的 API 令牌 (Authorization: Bearer <token>)")
+        return render_template("console/login.html", error=error,
+                               next=_safe_next(request.form.get("next"))), 401
+    session.clear()  # a new session for the signed-in operator (no fixation)
+    session[access.SIGNED_IN] = True
+    session.permanent = True
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("console.login"), code=303)

@@ -1,0 +1,99 @@
+"""What the console shows, read with the same shared/ functions as the API (one way of reading)."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+
+from app.context import cached_config, config_file, output_dir
+from app.scheduler import cycle_progress, status_view
+from shared import camera_view, history_read
+from shared.camera_roster import configured_cameras, offline_after
+from shared.camera_state import STATES
+from shared.clock import SYSTEM_CLOCK
+from shared.errors import ConfigUnavailable
+from shared.history_schema import history_path
+
+# The heartbeat strip: this many of a camera's newest outcomes, oldest at the left.
+HEARTBEATS = 24
+# A live update carries at most this many changed cameras; the rest come with the next one.
+LIVE_CHANGES = 25
+
+
+@dataclass
+class Recorder:
+    """The recorder's state as the overview header shows it."""
+
+    alive: bool
+    running: bool
+    cycle: int
+    elapsed: int
+    total: int
+    percent: float
+    disk_free: int | None
+    config_error: dict | None
+    message: str
+    stats: dict = field(default_factory=dict)
+
+
+def history():
+    """The history database, read-only (a context manager yielding None when there is none)."""
+    return history_read.open_history(history_path(config_file()))
+
+
+def recorder_state(config: dict | None) -> Recorder:
+    """Recorder liveness, cycle progress, disk free and the config error of the status file."""
+    status, alive = status_view()
+    elapsed, total, percent = cycle_progress(status["cycle"], alive)
+    disk_free = None
+    if config is not None:
+        try:
+            disk_free = shutil.disk_usage(output_dir(config)[0].root).free
+        except OSError:
+            pass  # no output folder yet
+    return Recorder(alive, bool(alive and status["scheduler_running"]), status["current_cycle"],
+                    elapsed, total, percent, disk_free, status["config_error"],
+                    status["message"], status["stats"])
+
+
+def config_or_error() -> tuple[dict | None, dict | None]:
+    """The validated config, or None and its error (file/line/field) when it is unusable."""
+    try:
+        return cached_config(), None
+    except ConfigUnavailable as exc:
+        return None, exc.cause.to_dict()
+
+
+def camera_summaries(conn, config: dict, only: set[str] | None = None) -> list[dict]:
+    """Every configured camera's summary (the API's), worst state first; ``only``: these ids."""
+    now, rows = SYSTEM_CLOCK.wall(), {}
+    if conn is not None and only is None:
+        rows = history_read.camera_rows(conn, now)
+    elif conn is not None:  # a few cameras: one seek each, not every camera's uptimes
+        for camera in only:
+            rows.update(history_read.camera_rows(conn, now, only=camera))
+    cameras = [camera for camera in configured_cameras(config)
+               if only is None or camera.id in only]
+    items = camera_view.summaries(cameras, rows, offline_after(config))
+    return camera_view.sort_summaries(items, "state")
+
+
+def with_heartbeats(conn, items: list[dict]) -> list[dict]:
+    """``items`` each given ``beats``: its newest outcome statuses, oldest first."""
+    for item in items:
+        item["beats"] = (history_read.recent_statuses(conn, item["id"], HEARTBEATS)
+                         if conn else [])
+    return items
+
+
+def counts(items: list[dict]) -> dict[str, int]:
+    """How many cameras are in each state."""
+    found = dict.fromkeys(STATES, 0)
+    for item in items:
+        found[item["state"]] += 1
+    return found
+
+
+def roster_version(config: dict | None) -> str:
+    """A short tag of the configured camera ids: a page built for others must reload."""
+    ids = ",".join(camera.id for camera in configured_cameras(config)) if config else ""
+    return format(hash(ids) & 0xFFFFFFFF, "08x")

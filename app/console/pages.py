@@ -1,0 +1,119 @@
+"""The console's read pages: a camera, the cycles, one cycle, the live tasks."""
+from __future__ import annotations
+
+import os
+
+from flask import render_template, send_file
+
+from app.cameras import RECENT_OUTCOMES, camera_summary
+from app.console import bp, data
+from app.context import output_dir
+from app.scheduler import status_view
+from shared import camera_view, history_read, output_tree, task_record
+from shared.atomic import read_json
+from shared.config import OTHER_REPORTS
+from shared.errors import PatrolError, UnsafePath
+
+CYCLES_SHOWN = 200
+# The camera page plays this many of its newest clips.
+LAST_CLIPS = 6
+
+
+def _clip_link(outcome: dict) -> str | None:
+    """The URL of an outcome's kept clip (its ``clip`` is the clip's display path)."""
+    clip = outcome.get("clip")
+    if not clip:
+        return None
+    return output_tree.clip_url(outcome["cycle"], os.path.basename(clip))
+
+
+def _still_there(out: output_tree.OutputDir, outcome: dict) -> bool:
+    """Whether an outcome's clip is still in the output tree (it may have been deleted since)."""
+    try:
+        handle, _ = output_tree.open_clip(out, outcome["cycle"], os.path.basename(outcome["clip"]))
+    except (PatrolError, OSError):
+        return False
+    handle.close()
+    return True
+
+
+@bp.get("/cameras/<camera>")
+def camera_page(camera: str):
+    with data.history() as conn:
+        found = camera_summary(conn, camera)
+        rows = history_read.outcomes(conn, camera, limit=RECENT_OUTCOMES) if conn else []
+        beats = history_read.recent_statuses(conn, camera, data.HEARTBEATS) if conn else []
+    history = [{**camera_view.outcome(row), "url": _clip_link(row)} for row in rows]
+    out = output_dir()[0]
+    clips = [item for item in history if item["url"] and _still_there(out, item)][:LAST_CLIPS]
+    return render_template("console/camera.html", camera={**found, "beats": beats},
+                           history=history, clips=clips)
+
+
+@bp.get("/cycles")
+def cycles_page():
+    config, error = data.config_or_error()
+    cycles = output_tree.list_cycles(output_dir(config)[0]) if config else []
+    return render_template("console/cycles.html", cycles=cycles[:CYCLES_SHOWN],
+                           total=len(cycles), config_error=error)
+
+
+def _report_names(config: dict) -> tuple[str, ...]:
+    """The three report files of a cycle folder (the JSON one is named by the config)."""
+    return (config["global_config"]["report_filename"], *OTHER_REPORTS)
+
+
+def _summary(folder: str, name: str) -> dict | None:
+    """A cycle's JSON report summary (done/failed counts), None when it is missing or damaged."""
+    try:
+        report = read_json(os.path.join(folder, name))
+    except (OSError, ValueError):
+        return None
+    summary = report.get("summary") if isinstance(report, dict) else None
+    return summary if isinstance(summary, dict) else None
+
+
+@bp.get("/cycles/<timestamp>")
+def cycle_page(timestamp: str):
+    config = data.cached_config()
+    out = output_dir(config)[0]
+    folder = output_tree.require_cycle(out, timestamp)
+    videos = output_tree.list_videos(out, timestamp)
+    names = _report_names(config)
+    return render_template("console/cycle.html", timestamp=timestamp, videos=videos,
+                           reports=[name for name in names
+                                    if os.path.isfile(os.path.join(folder, name))],
+                           summary=_summary(folder, names[0]))
+
+
+@bp.get("/cycles/<timestamp>/reports/<name>")
+def cycle_report(timestamp: str, name: str):
+    config = data.cached_config()
+    if name not in _report_names(config):
+        raise UnsafePath("只能读取时间戳目录中的报告文件")
+    handle, info = output_tree.open_in_cycle(output_dir(config)[0], timestamp, name)
+    response = send_file(handle, download_name=name, as_attachment=True, conditional=False)
+    response.content_length = info.st_size
+    return response
+
+
+def _tasks_view() -> dict:
+    status, alive = status_view()
+    tasks = [task_record.from_stored(task) for task in status["tasks"]]
+    for task in tasks:
+        planned = task.get("duration_seconds") or 0
+        task["percent"] = min(100.0, 100.0 * (task.get("progress") or 0) / planned) if planned else 0
+        seconds = task.get("run_seconds") or task.get("progress") or 0
+        task["fps"] = round(task["frames_received"] / seconds, 1) if seconds else None
+    return {"tasks": tasks, "recorder": data.recorder_state(data.config_or_error()[0]),
+            "alive": alive}
+
+
+@bp.get("/tasks")
+def tasks_page():
+    return render_template("console/tasks.html", **_tasks_view())
+
+
+@bp.get("/tasks/live")
+def tasks_live():
+    return render_template("console/_tasks.html", **_tasks_view())

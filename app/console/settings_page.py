@@ -1,0 +1,157 @@
+"""``/settings``: the global settings and the streams, edited with the API's rules and If-Match.
+
+Each form carries the config's ETag as it was shown; a write whose tag is no
+longer the file's is refused (412) with a conflict message, so two operators
+never overwrite each other unseen. A rule broken shows the API's message next
+to its field. Values keep the type the setting has (a number field sends a number).
+"""
+from __future__ import annotations
+
+import json
+
+from flask import redirect, render_template, request, url_for
+
+from app.console import bp
+from app.console.actions import message_of, status_of
+from app.context import config_file, control_file, current_config_tagged
+from app.scheduler import start_scheduler, stop_scheduler
+from shared import config as model
+from shared.config_file import edit_config, read_config_checked
+from shared.control_file import request_reload
+from shared.credentials import masked_config
+from shared.errors import ConfigError, PatrolError, PreconditionFailed
+
+CONFLICT_MESSAGE = "配置文件已被修改 (If-Match 不匹配), 请重新读取后再提交"
+# Stream fields the form edits, in table order.
+STREAM_FIELDS = (*model.STREAM_KEYS, *model.OPTIONAL_STREAM_KEYS)
+
+
+def _typed(text: str, current: object) -> object:
+    """A form value as the type of the setting's current value (unparsable text is left as text,
+    so the rules name the problem in their own words)."""
+    if isinstance(current, bool):
+        return text in ("on", "true", "1")
+    parsers = {int: (int, float), float: (float,), dict: (json.loads,), list: (json.loads,)}
+    for parse in parsers.get(type(current), ()):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    if current is None and text.strip().lstrip("-").isdigit():
+        return int(text)
+    return text
+
+
+def _changes(fields: dict, current: dict) -> dict:
+    """The submitted values that differ from ``current`` (unchanged ones are not resent)."""
+    changes = {}
+    for key, text in fields.items():
+        value = _typed(text, current.get(key))
+        if key not in current or value != current[key]:
+            changes[key] = value
+    return changes
+
+
+def _page(status: int = 200, error: dict | None = None, notice: str = ""):
+    config, tag = current_config_tagged()
+    return render_template("console/settings.html", config=masked_config(config), etag=tag,
+                           error=error or {}, notice=notice or request.args.get("notice", ""),
+                           stream_fields=STREAM_FIELDS), status
+
+
+@bp.get("/settings")
+def settings_page():
+    return _page()
+
+
+def _edit(change, where: str):
+    """Apply ``change`` under the form's If-Match; the page again, with the error placed."""
+    tag = request.form.get("etag", "")
+    try:
+        edit_config(config_file(), change, if_match=frozenset({tag}))
+    except PreconditionFailed:
+        return _page(409, {"where": where, "field": "", "message": CONFLICT_MESSAGE})
+    except ConfigError as exc:
+        return _page(400, {"where": where, "field": exc.field.rsplit(".", 1)[-1],
+                           "message": exc.message})
+    return redirect(url_for("console.settings_page", notice="配置更新成功"), code=303)
+
+
+def _form_fields(names) -> dict:
+    return {name: request.form[name] for name in names if name in request.form}
+
+
+@bp.post("/settings/global")
+def save_global():
+    def change(config: dict) -> dict:
+        current = config["global_config"]
+        fields = _form_fields(current)
+        for key, value in current.items():  # an unticked checkbox sends nothing
+            if isinstance(value, bool) and key not in fields:
+                fields[key] = ""
+        return model.with_global_update(config, _changes(fields, current))
+    return _edit(change, "global")
+
+
+def _index(config: dict, text: str) -> int:
+    if text.isdigit() and int(text) < len(config["streams"]):
+        return int(text)
+    raise PreconditionFailed(None)  # the list changed under the form
+
+
+@bp.post("/settings/streams/<index>")
+def save_stream(index: str):
+    def change(config: dict) -> dict:
+        position = _index(config, index)
+        current = config["streams"][position]
+        changes = _changes({k: v for k, v in _form_fields(STREAM_FIELDS).items()
+                            if v != "" or k in current}, current)
+        return model.with_stream_updated(config, position, changes)
+    return _edit(change, f"stream-{index}")
+
+
+@bp.post("/settings/streams/add")
+def add_stream():
+    template = {"rtsp_url": "", "duration_seconds": 10, "weight": 1.0, "output_filename": ""}
+    fields = {k: v for k, v in _form_fields(STREAM_FIELDS).items() if v != ""}
+    stream = {key: _typed(text, template.get(key)) for key, text in fields.items()}
+    return _edit(lambda config: model.with_stream_added(config, stream), "add")
+
+
+@bp.post("/settings/streams/<index>/delete")
+def delete_stream(index: str):
+    return _edit(lambda config: model.with_stream_removed(config, _index(config, index)),
+                 f"stream-{index}")
+
+
+@bp.post("/settings/streams/<index>/move")
+def move_stream(index: str):
+    def change(config: dict) -> dict:
+        position = _index(config, index)
+        other = position - 1 if request.form.get("direction") == "up" else position + 1
+        if not 0 <= other < len(config["streams"]):
+            return config
+        streams = list(config["streams"])
+        streams[position], streams[other] = streams[other], streams[position]
+        return model.validate_config({**config, "streams": streams})
+    return _edit(change, f"stream-{index}")
+
+
+@bp.post("/settings/reload")
+def reload_config():
+    try:
+        read_config_checked(config_file())
+    except ConfigError as exc:
+        return _page(400, {"where": "actions", "field": exc.field, "message": exc.message})
+    request_reload(control_file())
+    return redirect(url_for("console.settings_page", notice="配置重新加载成功"), code=303)
+
+
+@bp.post("/settings/scheduler/<action>")
+def scheduler_action(action: str):
+    view = start_scheduler if action == "start" else stop_scheduler
+    try:
+        answer = view().get_json()
+    except PatrolError as exc:
+        return _page(status_of(exc), {"where": "actions", "field": "", "message": message_of(exc)})
+    return redirect(url_for("console.settings_page", notice=answer["message"]), code=303)

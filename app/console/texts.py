@@ -1,0 +1,38 @@
+"""The console's language: Chinese labels, English from shared/i18n.py's table on request.
+
+``?lang=en`` (or ``?lang=zh``) switches and is kept in the session; without it
+``Accept-Language`` decides, as it does for the JSON API (app/language.py).
+"""
+from __future__ import annotations
+
+from flask import request, session
+
+from app.language import wants_english
+from shared import i18n
+
+LANGUAGES = ("zh", "en")
+# Camera states (shared/camera_state.py) as the console labels them.
+STATE_LABELS = {"online": "在线", "offline": "离线", "degraded": "降级", "unknown": "未知"}
+
+
+def language() -> str:
+    """``en`` or ``zh`` for this request (a ``?lang=`` choice is remembered)."""
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+        return chosen
+    kept = session.get("lang")
+    if kept in LANGUAGES:
+        return kept
+    return "en" if wants_english() else "zh"
+
+
+def translator():
+    """``_(text)``: a Chinese label or message as this request's language shows it."""
+    if language() == "en":
+        return i18n.english
+    return _same
+
+
+def _same(text: str) -> str:
+    return text

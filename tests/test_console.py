@@ -1,0 +1,136 @@
+"""The console without a browser: access (session, CSRF, secret file), language, deletes, settings."""
+from __future__ import annotations
+
+import html
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from app import create_app
+from shared import settings
+from tests.helpers import MakeCycle, WriteStatus
+
+TOKEN = "console-unit-token-0123456789"
+
+
+def _csrf(client: FlaskClient, path: str = "/settings") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_every_page_renders(client: FlaskClient, make_cycle: MakeCycle) -> None:
+    make_cycle("20251010_163000")
+    for path in ("/", "/cycles", "/cycles/20251010_163000", "/tasks", "/tasks/live",
+                 "/settings", "/cameras/test_stream1"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.mimetype == "text/html"
+
+
+def test_english_switch_uses_the_translation_table(client: FlaskClient) -> None:
+    assert "总览" in client.get("/").get_data(as_text=True)
+    assert "Overview" in client.get("/?lang=en").get_data(as_text=True)
+    assert "Overview" in client.get("/").get_data(as_text=True)  # kept in the session
+    assert "总览" in client.get("/?lang=zh").get_data(as_text=True)
+
+
+def test_a_post_without_the_csrf_token_is_refused(client: FlaskClient, config_path: Path) -> None:
+    before = config_path.read_bytes()
+    assert client.post("/settings/global", data={"max_concurrent_streams": "3"}).status_code == 403
+    assert config_path.read_bytes() == before
+
+
+def test_bad_value_is_shown_at_its_field(client: FlaskClient, config_path: Path) -> None:
+    before = config_path.read_bytes()
+    page = client.get("/settings").get_data(as_text=True)
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', page).group(1))
+    response = client.post("/settings/global", data={
+        "csrf_token": _csrf(client), "etag": etag, "max_concurrent_streams": "0"})
+    assert response.status_code == 400
+    assert re.search(r'data-error-for="max_concurrent_streams">配置验证失败: max_concurrent_streams',
+                     response.get_data(as_text=True))
+    assert config_path.read_bytes() == before
+
+
+def test_a_stale_form_gets_the_conflict_message(client: FlaskClient, config_path: Path) -> None:
+    response = client.post("/settings/global", data={
+        "csrf_token": _csrf(client), "etag": '"stale"', "max_concurrent_streams": "3"})
+    assert response.status_code == 409
+    assert "配置文件已被修改" in response.get_data(as_text=True)
+    fresh = client.get("/settings").get_data(as_text=True)
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', fresh).group(1))
+    ok = client.post("/settings/global", data={"csrf_token": _csrf(client), "etag": etag,
+                                               "max_concurrent_streams": "3"})
+    assert ok.status_code == 303
+    assert '"max_concurrent_streams": 3' in config_path.read_text()
+
+
+def test_streams_add_move_and_delete(client: FlaskClient, config_path: Path) -> None:
+    def etag() -> str:
+        return html.unescape(re.search(r'name="etag" value="([^"]+)"',
+                                       client.get("/settings").get_data(as_text=True)).group(1))
+    added = client.post("/settings/streams/add", data={
+        "csrf_token": _csrf(client), "etag": etag(), "rtsp_url": "rtsp://127.0.0.1:8554/cam3",
+        "duration_seconds": "5"})
+    assert added.status_code == 303
+    moved = client.post("/settings/streams/2/move", data={
+        "csrf_token": _csrf(client), "etag": etag(), "direction": "up"})
+    assert moved.status_code == 303
+    text = config_path.read_text()
+    assert text.index("cam3") < text.index("cam2")
+    gone = client.post("/settings/streams/1/delete", data={"csrf_token": _csrf(client),
+                                                            "etag": etag()})
+    assert gone.status_code == 303 and "cam3" not in config_path.read_text()
+
+
+def test_deleting_a_clip_being_recorded_is_409(client: FlaskClient, make_cycle: MakeCycle,
+                                               write_status: WriteStatus) -> None:
+    folder = make_cycle("20251010_163000", {"a.mp4": b"a", "b.mp4": b"b"})
+    write_status(scheduler_running=True, cycle={"dir": "20251010_163000", "running": True},
+                 tasks=[{"stream_index": 0, "status": 3,
+                         "output_file": "./output/20251010_163000/a.mp4"}])
+    token = _csrf(client)
+    busy = client.post("/cycles/20251010_163000/clips/a.mp4/delete",
+                       headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert busy.status_code == 409 and busy.headers["HX-Retarget"] == "#console-error"
+    assert (folder / "a.mp4").exists()
+    done = client.post("/cycles/20251010_163000/clips/b.mp4/delete",
+                       headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert done.status_code == 200 and not (folder / "b.mp4").exists()
+    assert client.post("/cycles/20251010_163000/delete",
+                       headers={"X-CSRF-Token": token}).status_code == 409
+
+
+@pytest.fixture
+def locked(tmp_path: Path, config_path: Path, output_root: Path) -> FlaskClient:
+    app = create_app({"CONFIG_PATH": str(config_path), "OUTPUT_DIR": "./output",
+                      "OUTPUT_BASE": str(tmp_path), "API_TOKEN": TOKEN})
+    return app.test_client()
+
+
+def test_the_token_is_asked_once_and_kept_in_a_signed_session(locked: FlaskClient,
+                                                              config_path: Path) -> None:
+    first = locked.get("/settings")
+    assert first.status_code == 302 and "/login" in first.headers["Location"]
+    assert locked.post("/login", data={"token": "wrong"}).status_code == 401
+    signed = locked.post("/login", data={"token": TOKEN, "next": "//evil.example/"})
+    assert signed.status_code == 303 and signed.headers["Location"] == "/"
+    cookie = signed.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert locked.get("/settings").status_code == 200
+    assert locked.get("/api/config").status_code == 200
+    # The JSON API's writes keep the Bearer rule, session or not.
+    assert locked.post("/api/config/reload").status_code == 401
+    secret = Path(settings.state_dir(str(config_path))) / "console_secret"
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+
+
+def test_the_secret_comes_from_the_environment_when_given(monkeypatch: pytest.MonkeyPatch,
+                                                          config_path: Path) -> None:
+    monkeypatch.setenv("RTSP_PATROL_SECRET_KEY", "s" * 40)
+    app = create_app({"CONFIG_PATH": str(config_path)})
+    assert app.secret_key == "s" * 40

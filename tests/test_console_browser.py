@@ -1,0 +1,265 @@
+"""The console in a real browser: headless Chromium against gunicorn, the recorder and test cameras.
+
+One stack for the module (API token set, two cameras: one live, one dead). The
+recorder's history writer is another branch's work, so a small feeder copies
+each finished task of the status file into the history database with
+testkit/history_rows.py, as the writer will. Screenshots go to docs/screenshots/.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from shared.atomic import write_json_atomic
+from shared.camera_roster import camera_id
+from shared.history_schema import connect_writer, history_path
+from shared.settings import status_path
+from shared.status_file import read_status
+from shared.task_status import FINISHED
+from testkit import browser
+from testkit.history_rows import record
+from testkit.recorder_process import RecorderProcess, wait_for
+from testkit.servers import GunicornServer
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not browser.available(), reason="chromium/chromedriver/selenium")]
+
+TOKEN = "console-test-token-0123456789"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+BIG_CYCLE = "20200101_000000"
+
+
+class HistoryFeeder(threading.Thread):
+    """Writes every finished task of the status file to the history (the writer's stand-in)."""
+
+    def __init__(self, config_path: str, streams: list[dict]) -> None:
+        super().__init__(daemon=True)
+        self.config_path, self.streams = config_path, streams
+        self.stop_event = threading.Event()
+        self.seen: set[tuple] = set()
+        self.written: dict[str, list[tuple[int, float]]] = {}
+
+    def run(self) -> None:
+        conn = connect_writer(history_path(self.config_path))
+        try:
+            while not self.stop_event.wait(0.2):
+                status = read_status(status_path(self.config_path))
+                for task in status["tasks"]:
+                    self._write(conn, status["cycle"].get("dir", ""), task)
+        finally:
+            conn.close()
+
+    def _write(self, conn, cycle: str, task: dict) -> None:
+        key = (cycle, task.get("task_id"))
+        if task.get("status") not in FINISHED or key in self.seen:
+            return
+        self.seen.add(key)
+        camera = camera_id(self.streams[task["stream_index"]]["output_filename"])
+        now = time.time()
+        record(conn, camera, now, task["status"], cycle=cycle, error=task.get("error_message", ""),
+               size=task.get("bytes_received", 0), clip=task.get("output_file"))
+        self.written.setdefault(camera, []).append((task["status"], now))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, camera_server, refusing_port):
+    folder = tmp_path_factory.mktemp("console")
+    streams = [{"rtsp_url": camera_server.url("cam1"), "duration_seconds": 2,
+                "output_filename": "gate.mp4"},
+               {"rtsp_url": f"rtsp://127.0.0.1:{refusing_port}/dead", "duration_seconds": 2,
+                "output_filename": "yard.mp4"}]
+    config = {"global_config": {
+        "total_poll_duration_seconds": 4, "max_concurrent_streams": 2,
+        "output_directory": "./output", "report_filename": "rtsp_report.json",
+        "connection_timeout_seconds": 2, "read_timeout_seconds": 3, "poll_cycles": -1,
+        "cycle_interval_seconds": 1}, "streams": streams}
+    config_path = str(folder / "config.json")
+    write_json_atomic(config_path, config)
+    big = folder / "output" / BIG_CYCLE
+    big.mkdir(parents=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+                    "-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M",
+                    "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(big / "big.mp4")],
+                   check=True, timeout=120)
+    api = GunicornServer(config_path, workers=2, env={"RTSP_PATROL_API_TOKEN": TOKEN})
+    recorder = RecorderProcess(config_path)
+    feeder = HistoryFeeder(config_path, streams)
+    api.start()
+    recorder.start()
+    feeder.start()
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    wait_for(lambda: requests.get(api.url("/api/scheduler/status"), headers=bearer,
+                                  timeout=10).json()["recorder_alive"], 20, "recorder heartbeat")
+    assert requests.post(api.url("/api/scheduler/start"), headers=bearer,
+                         timeout=10).status_code == 200
+    driver = browser.chromium()
+    try:
+        yield {"api": api, "folder": folder, "config": config_path, "driver": driver,
+               "feeder": feeder}
+    finally:
+        driver.quit()
+        feeder.stop_event.set()
+        recorder.stop()
+        api.stop()
+
+
+def _errors(driver) -> list[dict]:
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def _shot(driver, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def _wait(driver, condition, timeout: float, what: str):
+    return wait_for(lambda: condition(driver), timeout, what, interval=0.2)
+
+
+def test_token_flow(stack) -> None:
+    driver, api = stack["driver"], stack["api"]
+    driver.get(api.url("/"))
+    assert "/login" in driver.current_url
+    _shot(driver, "login")
+    driver.find_element("id", "token").send_keys("wrong-token-wrong-token")
+    driver.find_element("css selector", "form button[type=submit]").click()
+    _wait(driver, lambda d: d.find_elements("id", "login-error"), 10, "the refusal")
+    driver.get_log("browser")  # the 401 of the refused form is expected, not a script error
+    driver.find_element("id", "token").send_keys(TOKEN)
+    driver.find_element("css selector", "form button[type=submit]").click()
+    _wait(driver, lambda d: d.find_elements("id", "cameras"), 10, "the overview")
+    cookie = driver.get_cookie("session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    # The JSON API keeps its Bearer rule: no write without the token.
+    assert requests.post(api.url("/api/config/reload"), timeout=10).status_code == 401
+    assert requests.get(api.url("/settings"), timeout=10, allow_redirects=False).status_code == 302
+
+
+def test_overview_shows_the_dead_camera_offline_without_a_reload(stack) -> None:
+    driver, feeder = stack["driver"], stack["feeder"]
+    driver.get(stack["api"].url("/"))
+    driver.execute_script("window.notReloaded = true")
+    card = "//article[.//a[text()='yard']]"
+    _wait(driver, lambda d: "s-offline" in d.find_element("xpath", card).get_attribute("class"),
+          60, "yard shown offline")
+    shown = time.time()
+    assert driver.execute_script("return window.notReloaded") is True
+    # Offline is the second failure in a row (offline_after_failures 2): the page shows it
+    # within one cycle (4 s of recording + 1 s of interval) of the outcome being recorded.
+    failures = [ended for status, ended in feeder.written["yard"] if status != 4]
+    assert len(failures) >= 2 and shown - failures[1] < 5
+    _wait(driver, lambda d: "s-online" in d.find_element(
+        "xpath", "//article[.//a[text()='gate']]").get_attribute("class"), 30, "gate online")
+    assert driver.find_element("css selector", "#counts [data-state=offline]").text == "1"
+    _shot(driver, "overview")
+    assert _errors(driver) == []
+
+
+def _cycle_with_gate(folder: Path) -> str:
+    cycles = sorted(p.parent.name for p in (folder / "output").glob("*/gate.mp4"))
+    return cycles[0] if cycles else ""
+
+
+def test_a_clip_plays_and_a_seek_fetches_a_range(stack) -> None:
+    driver, api = stack["driver"], stack["api"]
+    driver.get(api.url(f"/cycles/{BIG_CYCLE}"))
+    driver.find_element("css selector", "tr.clip summary").click()
+    video = driver.find_element("css selector", "tr.clip video")
+    driver.execute_script("arguments[0].muted = true; arguments[0].play()", video)
+    _wait(driver, lambda d: d.execute_script("return arguments[0].readyState", video) >= 2,
+          20, "readyState >= 2")
+    start = driver.execute_script("return arguments[0].currentTime", video)
+    _wait(driver, lambda d: d.execute_script("return arguments[0].currentTime", video) > start + 0.3,
+          20, "currentTime advancing")
+    # A fresh element that loads only the metadata: a seek far ahead must fetch a Range.
+    driver.get(api.url(f"/cycles/{BIG_CYCLE}"))
+    driver.find_element("css selector", "tr.clip summary").click()
+    video = driver.find_element("css selector", "tr.clip video")
+    ranged = re.compile(rf'GET /api/clips/{BIG_CYCLE}/big.mp4 HTTP/1.1" 206')
+    before = len(ranged.findall(api.log()))
+    driver.execute_script("arguments[0].preload = 'metadata'; arguments[0].load()", video)
+    _wait(driver, lambda d: d.execute_script("return arguments[0].readyState", video) >= 1,
+          20, "metadata loaded")
+    driver.execute_script("arguments[0].currentTime = 18", video)
+    _wait(driver, lambda d: d.execute_script("return arguments[0].readyState", video) >= 2,
+          20, "playable after the seek")
+    wait_for(lambda: len(ranged.findall(api.log())) >= before + 2, 20,
+             "a second Range request, for the seek")
+    seek = re.findall(rf'"GET /api/clips/{BIG_CYCLE}/big.mp4 HTTP/1.1" 206 (\d+)', api.log())[-1]
+    assert int(seek) < (stack["folder"] / "output" / BIG_CYCLE / "big.mp4").stat().st_size
+    assert _errors(driver) == []
+
+
+def test_delete_asks_first_and_removes_the_clip(stack) -> None:
+    driver, folder = stack["driver"], stack["folder"]
+    cycle = wait_for(lambda: _cycle_with_gate(folder), 60, "a recorded clip")
+    clip = folder / "output" / cycle / "gate.mp4"
+    driver.get(stack["api"].url(f"/cycles/{cycle}"))
+    _shot(driver, "cycle")
+    row = "//tr[@data-file='gate.mp4']//button"
+    driver.find_element("xpath", row).click()
+    driver.switch_to.alert.dismiss()
+    assert clip.exists()
+    driver.find_element("xpath", row).click()
+    driver.switch_to.alert.accept()
+    _wait(driver, lambda d: not d.find_elements("xpath", row), 10, "the row gone")
+    assert not clip.exists()
+    assert _errors(driver) == []
+
+
+def test_a_bad_value_shows_its_error_at_the_field_and_changes_nothing(stack) -> None:
+    driver = stack["driver"]
+    before = Path(stack["config"]).read_bytes()
+    driver.get(stack["api"].url("/settings?lang=zh"))
+    field = driver.find_element("id", "g-max_concurrent_streams")
+    field.clear()
+    field.send_keys("0")
+    driver.find_element("id", "save-global").click()
+    error = _wait(driver, lambda d: d.find_elements(
+        "css selector", "[data-error-for=max_concurrent_streams]"), 10, "the field's error")
+    assert "配置验证失败: max_concurrent_streams" in error[0].text
+    assert Path(stack["config"]).read_bytes() == before
+    _shot(driver, "settings")
+
+
+def test_a_concurrent_edit_gets_the_conflict_message(stack) -> None:
+    driver, api = stack["driver"], stack["api"]
+    driver.get(api.url("/settings?lang=zh"))
+    answer = requests.put(api.url("/api/config/global"), json={"read_timeout_seconds": 5},
+                          headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert answer.status_code == 200
+    field = driver.find_element("id", "g-connection_timeout_seconds")
+    field.clear()
+    field.send_keys("3")
+    driver.find_element("id", "save-global").click()
+    banner = _wait(driver, lambda d: d.find_elements("css selector", "[data-error-for=global]"),
+                   10, "the conflict message")
+    assert "配置文件已被修改" in banner[0].text
+    saved = Path(stack["config"]).read_text()
+    assert '"read_timeout_seconds": 5' in saved and '"connection_timeout_seconds": 2' in saved
+
+
+def test_every_page_renders_without_script_errors(stack) -> None:
+    driver, api = stack["driver"], stack["api"]
+    driver.get_log("browser")  # the deliberate 400/409 answers above are logged as failed loads
+    pages = {"cameras": "/cameras/gate", "cycles": "/cycles", "tasks": "/tasks",
+             "settings": "/settings", "overview_en": "/?lang=en", "overview": "/?lang=zh"}
+    for name, path in pages.items():
+        driver.get(api.url(path))
+        _wait(driver, lambda d: d.execute_script("return document.readyState") == "complete",
+              10, f"{path} loaded")
+        if name in ("cameras", "cycles", "tasks", "overview_en"):
+            _shot(driver, name)
+        assert _errors(driver) == [], path
+    driver.set_window_size(390, 844)  # a phone
+    driver.get(api.url("/"))
+    _shot(driver, "overview_phone")
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+    assert _errors(driver) == []
