@@ -11,6 +11,7 @@ from recorder.processes import ProcessRunner
 from recorder.recording import Recording
 from recorder.reports import build_report
 from shared import task_status as st
+from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
@@ -45,6 +46,10 @@ class Cycle:
         self._pending = deque(sorted(self.tasks, key=lambda t: t.planned.offset))
         self._live: list[Recording] = []  # spawned, verdict still to draw
         self._cap = settings.max_concurrent_streams
+        # The per-gateway cap at run time too: tasks run longer than planned (connecting,
+        # finishing the file), and a late one must not push its gateway over the cap.
+        self._per_host = settings.max_concurrent_per_host
+        self._gateway_live: dict[str, int] = {}
 
     @property
     def running(self) -> list[Recording]:
@@ -68,7 +73,7 @@ class Cycle:
                 task = pending.popleft()
                 task.miss_window(wall)
                 self._publish(task)
-            while pending and len(self._live) < self._cap and pending[0].planned.offset <= elapsed:
+            while pending and self._has_slot() and pending[0].planned.offset <= elapsed:
                 task = pending[0]
                 task.start(now, wall)  # if it raises, the task stays pending: tried again next tick
                 pending.popleft()
@@ -78,6 +83,7 @@ class Cycle:
                     self._publish(task)
                 else:
                     self._live.append(task)
+                    self._count_gateway(task, 1)
             self.max_concurrent_used = max(self.max_concurrent_used, len(self._live))
         for task in self._live:
             task.tick(now, wall)
@@ -85,6 +91,7 @@ class Cycle:
             # Out of the live list first: published once even if publishing fails;
             # the others, should it fail, stay live and are published next tick.
             self._live.remove(task)
+            self._count_gateway(task, -1)
             self._publish(task)
         if self.end_wall is None and self.done:
             self.end_wall = wall
@@ -94,14 +101,29 @@ class Cycle:
         """How long the loop may sleep before a planned start is due (inf: none is startable)."""
         if self.cancelled or not self._pending:
             return float("inf")
-        if len(self._live) >= self._cap:
+        if not self._has_slot():
             return float("inf")  # a task's end (its pipes closing) wakes the loop
         return max(0.0, self.started + self._pending[0].planned.offset - now)
 
     def waiting_for_slot(self, now: float) -> bool:
-        """True when a task is due but every slot is taken: a task's end starts it."""
-        return (not self.cancelled and bool(self._pending) and len(self._live) >= self._cap
+        """True when a task is due but its slot (or its gateway's) is taken: a task's end starts it."""
+        return (not self.cancelled and bool(self._pending) and not self._has_slot()
                 and self.started + self._pending[0].planned.offset <= now)
+
+    def _has_slot(self) -> bool:
+        """Whether the next pending task may start: a free slot, and one of its gateway's."""
+        if len(self._live) >= self._cap:
+            return False
+        return not self._per_host or self._gateway_live.get(
+            self._gateway(self._pending[0]), 0) < self._per_host
+
+    def _gateway(self, task: Recording) -> str:
+        return gateway_key(task.stream["rtsp_url"])
+
+    def _count_gateway(self, task: Recording, change: int) -> None:
+        if self._per_host:
+            key = self._gateway(task)
+            self._gateway_live[key] = self._gateway_live.get(key, 0) + change
 
     def cancel(self, now: float, wall: float) -> None:
         """Stop the cycle: pending tasks are cancelled, running ones stopped gracefully."""

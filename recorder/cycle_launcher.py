@@ -60,7 +60,7 @@ class CycleLauncher:
     def _start(self, config: dict, g: GlobalSettings, state: SchedulerState, cycle_dir: str,
                display_dir: str, now: float, wall: float) -> Cycle:
         plan = plan_cycle(config["streams"], g.total_poll_duration_seconds,
-                          g.max_concurrent_streams)
+                          g.max_concurrent_streams, g.max_concurrent_per_host)
         state.last_cycle_number += 1
         cycle = Cycle(state.last_cycle_number, config, g, plan, cycle_dir, display_dir,
                       self.runner, self.codecs, self.watcher, now, wall)

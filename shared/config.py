@@ -33,6 +33,8 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "retention_max_hours": 168,
     "min_free_space_mb": 1024,
     "rtsp_transport": "auto",
+    # At most this many tasks at once per gateway (shared/gateways.py); 0: no cap.
+    "max_concurrent_per_host": 0,
 }
 # auto: copy audio the container takes, else AAC; aac: always AAC; drop: video only.
 AUDIO_MODES = ("auto", "aac", "drop")
@@ -70,6 +72,7 @@ GLOBAL_RULES: dict[str, Rule] = {
     "retention_max_hours": IntRange(0, 100 * 365 * 24, _LIMIT_NOTE),
     "min_free_space_mb": IntRange(0, 10**9, _LIMIT_NOTE),
     "rtsp_transport": Choice(RTSP_TRANSPORTS),
+    "max_concurrent_per_host": IntRange(0, 1024, "0 表示不限制"),
 }
 STREAM_RULES: dict[str, Rule] = {
     "rtsp_url": RtspUrl(),
