@@ -1,9 +1,11 @@
 """One patrol cycle: start planned tasks on time within the concurrency cap, then report."""
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 
+from recorder.dead_gateways import SKIPPED_MESSAGE, DeadGateways
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.planner import Plan
 from recorder.pipe_watcher import PipeWatcher
@@ -16,6 +18,7 @@ from shared.global_settings import GlobalSettings
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
 
+log = logging.getLogger(__name__)
 
 class Cycle:
     """A running cycle; :meth:`tick` is called by the daemon's loop with the monotonic time."""
@@ -50,6 +53,7 @@ class Cycle:
         # finishing the file), and a late one must not push its gateway over the cap.
         self._per_host = settings.max_concurrent_per_host
         self._gateway_live: dict[str, int] = {}
+        self.dead_gateways = DeadGateways()
 
     @property
     def running(self) -> list[Recording]:
@@ -72,7 +76,7 @@ class Cycle:
                 # VM): what has not started by now is not started at all.
                 task = pending.popleft()
                 task.miss_window(wall)
-                self._publish(task)
+                self._publish(task, wall)
             while pending and self._has_slot() and pending[0].planned.offset <= elapsed:
                 task = pending[0]
                 task.start(now, wall)  # if it raises, the task stays pending: tried again next tick
@@ -80,7 +84,7 @@ class Cycle:
                 task.start_offset = round(now - self.started, 3)
                 started.append(task)
                 if task.finished:  # could not even spawn: its verdict is in
-                    self._publish(task)
+                    self._publish(task, wall)
                 else:
                     self._live.append(task)
                     self._count_gateway(task, 1)
@@ -92,7 +96,7 @@ class Cycle:
             # the others, should it fail, stay live and are published next tick.
             self._live.remove(task)
             self._count_gateway(task, -1)
-            self._publish(task)
+            self._publish(task, wall)
         if self.end_wall is None and self.done:
             self.end_wall = wall
         return started
@@ -131,14 +135,29 @@ class Cycle:
         for task in self.tasks:
             task.cancel(now, wall)
         while self._pending:
-            self._publish(self._pending.popleft())
+            self._publish(self._pending.popleft(), wall)
         self.tick(now, wall)
 
-    def _publish(self, task: Recording) -> None:
-        """A task's verdict is in: keep what it learned of the camera."""
+    def _publish(self, task: Recording, wall: float) -> None:
+        """A task's verdict is in: keep what it learned of the camera and of its gateway."""
         learned = task.stderr.codecs
         if learned.video:
             self.codecs[task.stream["rtsp_url"]] = learned
+        if task.proc is not None and task.status != st.CANCELLED and \
+                self.dead_gateways.note(self._gateway(task), task.status):
+            self._skip_gateway(self._gateway(task), wall)
+
+    def _skip_gateway(self, gateway: str, wall: float) -> None:
+        """Every task of ``gateway`` timed out: its pending ones are not worth their timeouts."""
+        skipped = [t for t in self._pending if self._gateway(t) == gateway]
+        kept = [t for t in self._pending if self._gateway(t) != gateway]
+        self._pending.clear()  # in place: tick may hold it
+        self._pending.extend(kept)
+        for task in skipped:
+            task.skip(wall, st.CONNECTION_ERROR, SKIPPED_MESSAGE)
+        log.warning("cycle %s: gateway %s timed out %d times and answered nothing else: "
+                    "skipping its %d remaining tasks", self.name, gateway,
+                    self.dead_gateways.timeouts(gateway), len(skipped))
 
     def stats(self) -> dict:
         """Counters of SPEC's scheduler summary."""

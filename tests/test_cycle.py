@@ -136,6 +136,50 @@ def test_a_due_task_waits_while_its_gateway_is_at_its_cap(tmp_path, runner) -> N
     tick_until_done(cycle, 5.0)
 
 
+def test_a_gateway_whose_tasks_all_timed_out_is_skipped_for_the_rest_of_the_cycle(
+        tmp_path, runner, caplog) -> None:
+    # Tasks 0-4 on gateway 127.0.0.1:5 (it never answers), task 5 on another one.
+    cycle = make_cycle(tmp_path, runner, [0.0, 0.0, 0.0, 1.0, 2.0, 0.0], cap=4,
+                       ports=[5, 5, 5, 5, 5, 6])
+    assert [t.planned.task_id for t in cycle.tick(0.0, WALL)] == [0, 1, 2, 5]
+    cycle.tick(31.0, WALL + 31)  # past the connection timeout: the three are killed
+    tick_until_done_or(cycle, 32.0, lambda: cycle.tasks[2].finished)
+    assert [t.status for t in cycle.tasks[:3]] == [st.TIMEOUT] * 3
+    assert [(t.status, t.error_message) for t in cycle.tasks[3:5]] == [
+        (st.CONNECTION_ERROR, "网关无响应, 本轮跳过")] * 2
+    assert len(runner.processes) == 4  # neither skipped task ever spawned ffmpeg
+    assert "gateway 127.0.0.1:5 timed out 3 times" in caplog.text
+    assert cycle.tasks[5].status == st.TIMEOUT  # its own verdict: one timeout skips nothing
+    assert "网关无响应, 本轮跳过" in json.dumps(cycle.report(), ensure_ascii=False)
+    cycle.cancel(40.0, WALL + 40)
+    tick_until_done(cycle, 41.0)
+
+
+def test_one_answer_from_a_gateway_keeps_it_in_the_cycle(tmp_path, runner) -> None:
+    cycle = make_cycle(tmp_path, runner, [0.0, 0.0, 0.0, 0.0, 1.0], cap=4)
+    cycle.tick(0.0, WALL)
+    runner.processes[0].exit(1)  # a refusal: the gateway answers
+    cycle.tasks[0].watcher.dispatch(0)
+    cycle.tick(1.0, WALL + 1)
+    cycle.tick(31.0, WALL + 31)
+    tick_until_done_or(cycle, 32.0, lambda: cycle.tasks[3].finished)
+    assert [t.status for t in cycle.tasks[1:4]] == [st.TIMEOUT] * 3
+    assert cycle.tasks[4].status != st.CONNECTION_ERROR and cycle.tasks[4].proc is not None
+    cycle.cancel(40.0, WALL + 40)
+    tick_until_done(cycle, 41.0)
+
+
+def tick_until_done_or(cycle: Cycle, now: float, condition) -> None:
+    watcher = cycle.tasks[0].watcher
+    for _ in range(10):
+        if condition():
+            return
+        watcher.dispatch(0)
+        cycle.tick(now, WALL + now)
+        now += 1.0
+    assert condition()
+
+
 def test_tally_counts_each_verdict_once() -> None:
     codes = [st.COMPLETED, st.COMPLETED, st.TIMEOUT, st.CONNECTION_ERROR, st.CANCELLED,
              st.RECORDING]
