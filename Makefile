@@ -8,7 +8,7 @@ APT_PKGS := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-ba
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad python3-venv \
             nginx systemd
 # Only the tests use these: VLC as an RTSP server that is not ours (RTP over UDP only).
-TEST_APT_PKGS := vlc-bin vlc-plugin-base
+TEST_APT_PKGS := vlc-bin vlc-plugin-base redis-server
 # `make install` (production, README "Production"): where things go. DESTDIR stages
 # everything under another root (packaging, tests); the files still name the paths above it.
 PREFIX   ?= /opt/rtsp-patrol

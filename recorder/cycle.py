@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
+from collections.abc import Callable
 
 from recorder.dead_gateways import SKIPPED_MESSAGE, DeadGateways
 from recorder.ffmpeg_command import SourceCodecs
-from recorder.planner import Plan
+from recorder.planner import Plan, PlannedTask
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from recorder.recording import Recording
@@ -19,6 +20,8 @@ from shared.timefmt import format_local
 from shared.urls import mask_credentials
 
 log = logging.getLogger(__name__)
+# Makes a task that quacks like Recording (recorder/cluster/remote_task.py's RemoteRecording).
+TaskFactory = Callable[[PlannedTask, dict, "SourceCodecs | None"], Recording]
 
 class Cycle:
     """A running cycle; :meth:`tick` is called by the daemon's loop with the monotonic time."""
@@ -26,7 +29,7 @@ class Cycle:
     def __init__(self, number: int, config: dict, settings: GlobalSettings, plan: Plan,
                  cycle_dir: str, display_dir: str, runner: ProcessRunner,
                  codecs: dict[str, SourceCodecs], watcher: PipeWatcher, now: float,
-                 wall: float) -> None:
+                 wall: float, make_task: TaskFactory | None = None) -> None:
         self.number = number
         self.config = config
         self.settings = settings  # read from config["global_config"] when it was loaded
@@ -42,6 +45,9 @@ class Cycle:
         self.tasks = []
         for planned in plan.tasks:
             stream = config["streams"][planned.stream_index]
+            if make_task is not None:  # cluster mode: a worker records it
+                self.tasks.append(make_task(planned, stream, codecs.get(stream["rtsp_url"])))
+                continue
             self.tasks.append(Recording(planned, stream, cycle_dir, display_dir, settings, runner,
                                         codecs.get(stream["rtsp_url"]), watcher))
         # The loop asks these many times a second: kept up to date as tasks

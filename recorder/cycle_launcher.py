@@ -62,8 +62,12 @@ class CycleLauncher:
         plan = plan_cycle(config["streams"], g.total_poll_duration_seconds,
                           g.max_concurrent_streams, g.max_concurrent_per_host)
         state.last_cycle_number += 1
+        make_task = None
+        if config.get("cluster"):  # imported only here: single-box mode needs no rq, no redis
+            from recorder.cluster.remote_task import task_factory
+            make_task = task_factory(config, g, cycle_dir, display_dir, now)
         cycle = Cycle(state.last_cycle_number, config, g, plan, cycle_dir, display_dir,
-                      self.runner, self.codecs, self.watcher, now, wall)
+                      self.runner, self.codecs, self.watcher, now, wall, make_task)
         reserve_report_space(cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         state.message = ""
         log.info("cycle %d started in %s: %d tasks, %d not scheduled", cycle.number, cycle.name,
