@@ -71,7 +71,8 @@ def scheduler_status():
                    end_time=status["end_time"], **summary)
 
 
-def _cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
+def cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
+    """Elapsed and planned seconds of the cycle, and the percentage done."""
     total = int(cycle.get("total_seconds") or 0)
     started = cycle.get("started_at")
     if alive and cycle.get("running") and isinstance(started, (int, float)):
@@ -86,7 +87,7 @@ def _cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
 def scheduler_cycle():
     status, alive = _view()
     cycle = status["cycle"]
-    elapsed, total, percent = _cycle_progress(cycle, alive)
+    elapsed, total, percent = cycle_progress(cycle, alive)
     summary = _summary(status, alive)
     running = summary.pop("scheduler_running")
     stats = {key: summary[key] for key in (*STATS_KEYS, "completion_rate")}

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from recorder import alert_outbox
 from recorder.alert_receivers import targets_for
 from shared.task_status import status_name
-from shared.timefmt import format_local, iso_local
+from shared.timefmt import format_iso, format_local
 
 REMINDER = "camera.reminder"
 HOUR = 3600.0
@@ -55,7 +55,7 @@ def reminder_body(row: tuple, wall: float) -> dict:
     message = (f"摄像头「{label}」仍然离线（已超过 {hours} 小时），自 {format_local(since)} 起"
                f"连续 {failures} 次失败；最近状态：{status_name(status)}"
                + (f"，{error}" if error else ""))
-    return {"event": REMINDER, "time": iso_local(wall), "message": message,
+    return {"event": REMINDER, "time": format_iso(wall), "message": message,
             "camera": {"id": camera, "name": name, "url": url},
             "status": status, "status_name": status_name(status), "error": error,
-            "since": iso_local(since), "consecutive_failures": failures}
+            "since": format_iso(since), "consecutive_failures": failures}

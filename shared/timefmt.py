@@ -25,6 +25,13 @@ def format_local(epoch: float | None) -> str:
     return time.strftime(DISPLAY_FORMAT, time.localtime(epoch))
 
 
+def format_iso(epoch: float | None) -> str | None:
+    """ISO 8601 with the local offset (``2025-10-11T14:47:08+08:00``); None for no time."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
 def cycle_name(epoch: float) -> str:
     """The folder name of a cycle started at ``epoch`` (local time)."""
     return time.strftime(CYCLE_FORMAT, time.localtime(epoch))
@@ -39,8 +46,3 @@ def cycle_order(name: str) -> tuple[str, int, str]:
     """Sort key of a cycle folder name: (timestamp, suffix number, name); no suffix sorts first."""
     suffix = name[16:]
     return name[:15], int(suffix) if suffix else -1, name
-
-
-def iso_local(epoch: float) -> str:
-    """ISO 8601 in local time with its offset, to the second (``2025-01-02T03:04:05+08:00``)."""
-    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
