@@ -34,10 +34,15 @@ class CycleLauncher:
         self.runner, self.watcher, self.gate = runner, watcher, gate
         self.codecs: dict[str, SourceCodecs] = {}  # what each camera sent last time
         self.last_cycle_name = ""
+        self.lead = None  # cluster mode: recorder/cluster/lead.py's Lead, made at first use
 
     def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
              wall: float) -> Cycle | None:
         """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
+        if config.get("cluster") and not self._lead().may_coordinate(config, now):
+            from recorder.cluster.lead import STANDBY_MESSAGE
+            state.message, state.next_cycle_at = STANDBY_MESSAGE, now + 1.0
+            return None
         root = settings.resolve_output_dir(g.output_directory, self.config_path)
         out = OutputDir(g.output_directory, root, self.config_path)
         limits = Limits.from_settings(g)
@@ -77,6 +82,27 @@ class CycleLauncher:
                         mask_credentials(config["streams"][item.stream_index]["rtsp_url"]),
                         item.reason)
         return cycle
+
+    def _lead(self):
+        if self.lead is None:  # imported only here: single-box mode needs no rq, no redis
+            from recorder.cluster.lead import Lead
+            self.lead = Lead()
+        return self.lead
+
+    def keep_lead(self, config: dict | None, cycle: Cycle | None, now: float, wall: float) -> None:
+        """Cluster mode: renew the coordinator lock; cancel the cycle if another recorder took it."""
+        if not (config or {}).get("cluster"):
+            return
+        if self._lead().keep(config, now) or cycle is None or cycle.cancelled:
+            return
+        log.error("cycle %s: another recorder took the coordinator lock; cancelling it",
+                  cycle.name)
+        cycle.cancel(now, wall)
+
+    def release_lead(self) -> None:
+        """Give up the coordinator lock (a clean stop): a standby takes over at once."""
+        if self.lead is not None:
+            self.lead.release()
 
     def close(self, cycle: Cycle, state: SchedulerState, now: float, interrupted: str = "") -> None:
         """Write the cycle's reports and log its tally; the next cycle is due after the interval."""

@@ -21,6 +21,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--slots", type=int, default=4, help="tasks this host records at once")
     parser.add_argument("--maintenance-seconds", type=int, default=30,
                         help="how often a worker looks for jobs of dead workers to retry")
+    parser.add_argument("--heartbeat-seconds", type=int, default=30,
+                        help="how often a busy worker says it is alive")
+    parser.add_argument("--heartbeat-grace-seconds", type=int, default=60,
+                        help="a job is abandoned (and retried) this long after its last heartbeat")
     return parser.parse_args(argv)
 
 
@@ -42,11 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     from recorder.cluster.link import connect
 
     class PatrolWorker(Worker):
-        """RQ's forking worker, looking for dead workers' jobs (to retry them) more often."""
+        """RQ's forking worker, its heartbeats, their grace and its maintenance as configured."""
 
         def __init__(self, *positional, **named) -> None:
             named.setdefault("maintenance_interval", args.maintenance_seconds)
+            named.setdefault("job_monitoring_interval", args.heartbeat_seconds)
             super().__init__(*positional, **named)
+
+        def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+            # RQ adds a fixed 60 s: a host that died is noticed only that late.
+            beat = min(job.timeout - working_time, self.job_monitoring_interval) \
+                if job.timeout and job.timeout > 0 else self.job_monitoring_interval
+            return int(beat) + args.heartbeat_grace_seconds
 
     pool = WorkerPool([cluster.queue], connection=connect(cluster), num_workers=args.slots,
                       worker_class=PatrolWorker)

@@ -34,6 +34,15 @@ def connect(cluster: ClusterSettings) -> Redis:
                           health_check_interval=10)
 
 
+_CONNECTIONS: dict[str, Redis] = {}  # one client per Redis URL for the process's life
+
+
+def shared_connection(cluster: ClusterSettings) -> Redis:
+    """The process's client of ``cluster``'s Redis (it reconnects by itself after an outage)."""
+    return _CONNECTIONS.get(cluster.redis_url) or _CONNECTIONS.setdefault(
+        cluster.redis_url, connect(cluster))
+
+
 def job_id(queue: str, cycle_name: str, stream_index: int) -> str:
     """The job of one stream in one cycle: unique, so a second enqueue is never a second job."""
     return _JOB_ID_RE.sub("_", f"{queue}-{cycle_name}-{stream_index}")

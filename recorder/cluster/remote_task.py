@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from rq.job import JobStatus
 
 from recorder.cluster import link
-from recorder.cluster.task_job import payload
+from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_output import StderrLog
 from recorder.planner import PlannedTask
@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 WORKER_LOST = "工作节点异常退出, 重试后仍未完成"
 QUEUED_AT_END = "未调度: 本轮时间窗口已过, 没有空闲的工作节点"
+# A job Redis no longer knows, with no worker's record either, for this long: enqueued again.
+VANISHED_GRACE_SECONDS = 5.0
+# Beyond its job timeout, per attempt: RQ's own kill of a stuck work horse (60 s) and a dead
+# host's heartbeat running out, before an attempt that never reported is given up.
+GIVE_UP_MARGIN_SECONDS = 150
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class RemoteRecording:
         self.clip_kept = False
         self._record: dict | None = None
         self._last_poll = 0.0
+        self._missing_since: float | None = None
+        self._deadline = float("inf")  # set when enqueued
 
     @property
     def finished(self) -> bool:
@@ -72,6 +79,7 @@ class RemoteRecording:
             self.planned, self.stream, c.cycle_dir, c.display_dir, c.global_config, c.queue,
             self.source))
         self.proc = self.job
+        self._deadline = c.window_end + (link.RETRIES + 1) * (spec.timeout + GIVE_UP_MARGIN_SECONDS)
         log.info("task %d stream %d: enqueued as job %s (gateway %s)", self.planned.task_id,
                  self.planned.stream_index, self.job, spec.gateway)
 
@@ -87,12 +95,40 @@ class RemoteRecording:
             return  # Redis restarting: the next tick asks again
         if outcome is not None:
             self._take(outcome, final=True)
+        elif now >= self._deadline or status == JobStatus.FAILED.value:
+            self._give_up(wall)
         elif record is not None:
             self._take(record, final=False)
-        elif status == JobStatus.FAILED.value:
-            self._finish(wall, st.RECORDING_ERROR, WORKER_LOST)
+        elif not status:
+            self._vanished(now, wall)
         elif now >= self.context.window_end and self._cancel_queued():
             self._finish(wall, st.CANCELLED, QUEUED_AT_END)
+        if status:
+            self._missing_since = None
+
+    def _vanished(self, now: float, wall: float) -> None:
+        """Redis forgot the job (restarted without persistence, or its TTL ran out)."""
+        if now >= self.context.window_end:
+            self._finish(wall, st.CANCELLED, QUEUED_AT_END)
+            return
+        if self._missing_since is None:
+            self._missing_since = now
+        elif now - self._missing_since >= VANISHED_GRACE_SECONDS:  # no worker is on it either
+            log.warning("job %s vanished from Redis (restarted?); enqueuing it again", self.job)
+            self._missing_since = None
+            try:
+                self.start(now, wall)
+            except RedisError:
+                pass  # still away: asked again next poll
+
+    def _give_up(self, wall: float) -> None:
+        """No attempt will report: its workers died (and the retry too), or it overran all bounds."""
+        status = self._record.get("status", st.PENDING) if self._record else st.PENDING
+        if status in st.FINISHED:  # the worker's own last record is as good as its outcome
+            self._take(self._record, final=True)
+            return
+        self._finish(wall, st.RECORDING_ERROR, WORKER_LOST)
+        remove_attempt_files(self.context.cycle_dir, self.stream["output_filename"], 0)
 
     def _take(self, record: dict, final: bool) -> None:
         self._record = record
@@ -143,16 +179,11 @@ class RemoteRecording:
         return task_record.from_stored(raw)
 
 
-_CONNECTIONS: dict[str, Redis] = {}  # one client per Redis URL for the recorder's life
-
-
 def task_factory(config: dict, settings: GlobalSettings, cycle_dir: str, display_dir: str,
                  now: float):
     """Cycle's ``make_task`` for a cluster cycle starting at monotonic ``now``."""
     cluster = cluster_settings(config)
-    connection = _CONNECTIONS.get(cluster.redis_url) or _CONNECTIONS.setdefault(
-        cluster.redis_url, link.connect(cluster))
-    context = RemoteContext(connection, cluster.queue, os.path.basename(cycle_dir), cycle_dir,
+    context = RemoteContext(link.shared_connection(cluster), cluster.queue, os.path.basename(cycle_dir), cycle_dir,
                             display_dir, settings, config["global_config"],
                             now + settings.total_poll_duration_seconds)
     return lambda planned, stream, source: RemoteRecording(planned, stream, context, source)
