@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         def __init__(self, *positional, **named) -> None:
             named.setdefault("maintenance_interval", args.maintenance_seconds)
             named.setdefault("job_monitoring_interval", args.heartbeat_seconds)
+            # An idle worker blocks on the queue for worker_ttl - 15 s and only then does its
+            # maintenance: without this a dead host's job waited 405 s for its retry.
+            named.setdefault("worker_ttl", args.maintenance_seconds + 15)
             super().__init__(*positional, **named)
 
         def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 
+from testkit.procfs import live_processes
 from testkit.servers import REPO_ROOT, free_port
 
 START_DEADLINE_SECONDS = 15.0
@@ -70,9 +71,12 @@ class RedisServer:
 class WorkerPoolProcess:
     """``python -m recorder.worker`` in a process group of its own: one stand-in worker host."""
 
-    def __init__(self, config_path: str, slots: int, maintenance_seconds: int = 2) -> None:
+    def __init__(self, config_path: str, slots: int, maintenance_seconds: int = 2,
+                 heartbeat_seconds: int = 30, grace_seconds: int = 60) -> None:
         self.argv = [sys.executable, "-m", "recorder.worker", "--config", config_path,
-                     "--slots", str(slots), "--maintenance-seconds", str(maintenance_seconds)]
+                     "--slots", str(slots), "--maintenance-seconds", str(maintenance_seconds),
+                     "--heartbeat-seconds", str(heartbeat_seconds),
+                     "--heartbeat-grace-seconds", str(grace_seconds)]
         self.proc: subprocess.Popen | None = None
         self._log = tempfile.TemporaryFile()
 
@@ -92,6 +96,28 @@ class WorkerPoolProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def descendants(self) -> list[int]:
+        """Every live process under the pool: its workers, their work horses (each in a group of
+        its own), their ffmpeg."""
+        children: dict[int, list[int]] = {}
+        for pid, fields in live_processes():
+            children.setdefault(int(fields[1]), []).append(pid)
+        found, todo = [], [self.proc.pid]
+        while todo:
+            below = children.get(todo.pop(), [])
+            found.extend(below)
+            todo.extend(below)
+        return found
+
+    def kill_host(self) -> None:
+        """SIGKILL the pool and everything under it at once, as when its host loses power."""
+        for pid in [self.proc.pid, *self.descendants()]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)
 
     def log(self) -> str:
         self._log.seek(0)

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from recorder.clip_files import recover_work_files
+from recorder.ffmpeg_command import container_of
 from recorder.pipe_watcher import PipeWatcher
 from shared.clip_names import attempt_work_name, is_attempt_leftover, work_name
 from tests.fake_runner import FakeRunner
@@ -31,9 +32,10 @@ def attempt(folder, number: int, claim) -> task_job.AttemptRecording:
 
 def test_attempt_work_files_are_named_apart() -> None:
     assert attempt_work_name("cam.mp4", 1) == work_name("cam.mp4") == ".cam.mp4.part"
-    assert attempt_work_name("cam.mp4", 2) == ".cam.mp4.try2.part"
-    assert is_attempt_leftover(".cam.mp4.try2.part")
-    assert not is_attempt_leftover(".cam.mp4.part") and not is_attempt_leftover("try2.mp4")
+    assert attempt_work_name("cam.mp4", 2) == "..try2.cam.mp4.part"
+    assert container_of(attempt_work_name("cam.mp4", 2)) == ".mp4"  # ffmpeg's muxer
+    assert is_attempt_leftover("..try2.cam.mp4.part")
+    assert not is_attempt_leftover(".cam.mp4.part") and not is_attempt_leftover(".try2.mp4.part")
 
 
 def test_the_later_attempt_to_end_neither_replaces_the_clip_nor_keeps_its_file(tmp_path) -> None:
@@ -62,7 +64,7 @@ def test_the_winner_removes_a_dead_attempts_work_file(tmp_path) -> None:
 
 
 def test_recovery_never_publishes_a_retry_leftover_as_a_clip(tmp_path) -> None:
-    (tmp_path / ".cam.mp4.try2.part").write_text("half a clip")
+    (tmp_path / "..try2.cam.mp4.part").write_text("half a clip")
     assert recover_work_files(FakeRunner(), str(tmp_path)) == []
     assert os.listdir(tmp_path) == []
 
