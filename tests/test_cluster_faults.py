@@ -12,7 +12,7 @@ import pytest
 from shared import settings
 from shared import task_status as st
 from shared.control_file import request_start
-from shared.status_file import empty_status
+from shared.status_file import empty_status, read_status
 from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
 from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
 from tests.test_cluster import cluster_config, the_report
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration,
 rq = pytest.importorskip("rq")
 from redis import Redis  # noqa: E402 - only with the [cluster] extra
 
-from recorder.cluster.coordinator_lock import LOCK_SECONDS  # noqa: E402
+from recorder.cluster.coordinator_lock import LOCK_SECONDS, STANDBY_MESSAGE  # noqa: E402
 from recorder.cluster.link import job_id, task_key  # noqa: E402
 
 # A dead host's job is noticed within heartbeat + grace + maintenance (seconds), not minutes.
@@ -95,8 +95,9 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
         with WorkerPoolProcess(started(active), slots=2) as workers, \
                 RecorderProcess(active) as first, RecorderProcess(started(standby)) as second:
             wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
-            wait_for(lambda: "lock" not in second.log() and "备用协调器" in open(
-                settings.status_path(standby), encoding="utf-8").read(), 30, "a standby")
+            wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
+                     STANDBY_MESSAGE, 30, "a standby")
+            assert "enqueued as job" not in second.log()
             os.killpg(first.proc.pid, signal.SIGKILL)
             killed = time.monotonic()
             wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
