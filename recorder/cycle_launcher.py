@@ -99,6 +99,11 @@ class CycleLauncher:
                   cycle.name)
         cycle.cancel(now, wall)
 
+    def mirror_status(self, config: dict | None, status: dict) -> None:
+        """Cluster mode: the coordinator's status also goes to Redis (a standby's does not)."""
+        if (config or {}).get("cluster") and self.lead is not None:
+            self.lead.mirror(config, status)
+
     def release_lead(self) -> None:
         """Give up the coordinator lock (a clean stop): a standby takes over at once."""
         if self.lead is not None:

@@ -45,6 +45,8 @@ class Daemon:
         self.state = SchedulerState()
         self.launcher = CycleLauncher(config_path, self.runner, self.watcher, SpaceGate(free_space))
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
+        self.publisher.mirror = lambda status: self.launcher.mirror_status(
+            self.config_watch.config, status)
         self.cycle: Cycle | None = None
         self.last_cycle: Cycle | None = None
 

@@ -41,7 +41,8 @@ class CoordinatorLock:
     """This recorder's claim to coordinate ``queue``."""
 
     def __init__(self, connection: Redis, queue: str, seconds: int = LOCK_SECONDS) -> None:
-        self.connection, self.key, self.seconds = connection, lock_key(queue), seconds
+        self.connection, self.queue, self.seconds = connection, queue, seconds
+        self.key = lock_key(queue)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held = False
         self._script = connection.register_script(_HOLD_SCRIPT)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import logging
 
+from redis.exceptions import RedisError
+
 from recorder.cluster import link
 from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock
 from shared.cluster_config import cluster_settings
+from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
@@ -36,6 +39,16 @@ class Lead:
         if now - self._checked < CHECK_SECONDS:
             return True
         return self.may_coordinate(config, now)
+
+    def mirror(self, config: dict, status: dict) -> None:
+        """Put the coordinator's ``status`` in Redis for the API (only while it holds the lock)."""
+        lock = self._lock(config)
+        if not lock.held:
+            return
+        try:
+            lock.connection.set(status_key(lock.queue), mirrored(status), ex=STATUS_TTL_SECONDS)
+        except RedisError as exc:
+            log.warning("status not mirrored to Redis: %s", exc)
 
     def release(self) -> None:
         """A clean stop: a standby takes over at once."""
