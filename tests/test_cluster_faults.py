@@ -93,8 +93,9 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
         cluster_config(active, redis.url, streams_on(camera_server, 2, 20), poll_cycles=-1)
         cluster_config(standby, redis.url, streams_on(camera_server, 2, 3))
         with WorkerPoolProcess(started(active), slots=2) as workers, \
-                RecorderProcess(active) as first, RecorderProcess(started(standby)) as second:
+                RecorderProcess(active) as first:
             wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
+            second = RecorderProcess(started(standby)).start()  # only now: the lock is first's
             wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
                      STANDBY_MESSAGE, 30, "a standby")
             assert "enqueued as job" not in second.log()
@@ -105,6 +106,7 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
             took = time.monotonic() - killed
             report = the_report(tmp_path / "b")
             log = second.log() + workers.log()
+            second.stop()
     assert took <= LOCK_SECONDS + 2, took
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
 
