@@ -8,8 +8,9 @@ APT_PKGS := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-ba
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad python3-venv \
             nginx systemd
 # Only the tests use these: VLC as an RTSP server that is not ours (RTP over UDP only);
-# Chromium and its driver for the console's browser tests (Selenium is given their paths).
-TEST_APT_PKGS := vlc-bin vlc-plugin-base chromium chromium-driver
+# Chromium and its driver for the console's browser tests (Selenium is given their paths);
+# Redis for cluster mode's tests (each test starts its own on a free loopback port).
+TEST_APT_PKGS := vlc-bin vlc-plugin-base chromium chromium-driver redis-server
 # `make install` (production, README "Production"): where things go. DESTDIR stages
 # everything under another root (packaging, tests); the files still name the paths above it.
 PREFIX   ?= /opt/rtsp-patrol
@@ -35,7 +36,7 @@ test-deps: deps
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,cluster]'
 	touch $@
 
 venv: $(BIN)/activate

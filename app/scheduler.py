@@ -5,11 +5,13 @@ import json
 
 from flask import Blueprint, current_app, jsonify
 
-from app.context import control_file, status_file
+from app.context import control_file, current_config, status_file
 from shared import task_record, task_status
 from shared.clock import SYSTEM_CLOCK
+from shared.cluster_config import cluster_settings
+from shared.cluster_status import read_cluster_status
 from shared.control_file import read_control, request_start, request_stop
-from shared.errors import RecorderUnavailable
+from shared.errors import PatrolError, RecorderUnavailable
 from shared.file_cache import FileCache
 from shared.status_file import STATS_KEYS, completion_rate, is_alive, read_status
 
@@ -27,15 +29,29 @@ def _parse_status(path: str) -> tuple[dict, str]:
     return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
 
 
+def _status() -> tuple[dict, str]:
+    """The recorder's status and its encoded tasks: in cluster mode the coordinator's, from
+    Redis (it may run on another host), else (or when Redis has none) the status file's."""
+    try:
+        cluster = cluster_settings(current_config())
+    except PatrolError:  # a broken config: the status file says so, as in single-box mode
+        cluster = None
+    status = read_cluster_status(cluster) if cluster else None
+    if status is None:
+        return _FILES.get(status_file(), _parse_status)
+    tasks = [task_record.from_stored(task) for task in status["tasks"]]
+    return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
+
+
 def status_view() -> tuple[dict, bool]:
     """The recorder's status (parsed once per file version) and whether the recorder is alive."""
-    status, _ = _FILES.get(status_file(), _parse_status)
+    status, _ = _status()
     return status, is_alive(status)
 
 
 def _with_tasks(fields: dict):
     """``fields`` plus ``"tasks"`` (spliced in encoded) as the JSON answer."""
-    status, tasks = _FILES.get(status_file(), _parse_status)
+    status, tasks = _status()
     head = json.dumps({**fields, "count": len(status["tasks"])}, ensure_ascii=False,
                       separators=(",", ":"))
     return current_app.response_class(f'{head[:-1]},"tasks":{tasks}}}\n',

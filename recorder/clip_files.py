@@ -8,7 +8,8 @@ import subprocess
 
 from recorder.ffmpeg_command import build_retag_argv, container_of
 from recorder.processes import ProcessRunner
-from shared.clip_names import PART_SUFFIX, TAG_PREFIX, WORK_PREFIX, retag_name
+from shared.clip_names import (PART_SUFFIX, TAG_PREFIX, WORK_PREFIX, is_attempt_leftover,
+                               retag_name)
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_SECONDS = 20.0
@@ -96,7 +97,7 @@ def recover_work_files(runner: ProcessRunner, cycle_dir: str) -> list[str]:
     for name in names:
         if name.startswith(WORK_PREFIX) and name.endswith(PART_SUFFIX):
             final = os.path.join(cycle_dir, name[len(WORK_PREFIX):-len(PART_SUFFIX)])
-            if name.startswith(TAG_PREFIX):
+            if name.startswith(TAG_PREFIX) or is_attempt_leftover(name):
                 discard(os.path.join(cycle_dir, name))
             elif finalize_clip(runner, os.path.join(cycle_dir, name), final, trusted=False,
                                retag_hevc=False):

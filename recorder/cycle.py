@@ -1,20 +1,27 @@
 """One patrol cycle: start planned tasks on time within the concurrency cap, then report."""
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
+from collections.abc import Callable
 
+from recorder.dead_gateways import SKIPPED_MESSAGE, DeadGateways
 from recorder.ffmpeg_command import SourceCodecs
-from recorder.planner import Plan
+from recorder.planner import Plan, PlannedTask
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from recorder.recording import Recording
 from recorder.reports import build_report
 from shared import task_status as st
+from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
 
+log = logging.getLogger(__name__)
+# Makes a task that quacks like Recording (recorder/cluster/remote_task.py's RemoteRecording).
+TaskFactory = Callable[[PlannedTask, dict, "SourceCodecs | None"], Recording]
 
 class Cycle:
     """A running cycle; :meth:`tick` is called by the daemon's loop with the monotonic time."""
@@ -22,7 +29,7 @@ class Cycle:
     def __init__(self, number: int, config: dict, settings: GlobalSettings, plan: Plan,
                  cycle_dir: str, display_dir: str, runner: ProcessRunner,
                  codecs: dict[str, SourceCodecs], watcher: PipeWatcher, now: float,
-                 wall: float) -> None:
+                 wall: float, make_task: TaskFactory | None = None) -> None:
         self.number = number
         self.config = config
         self.settings = settings  # read from config["global_config"] when it was loaded
@@ -38,6 +45,9 @@ class Cycle:
         self.tasks = []
         for planned in plan.tasks:
             stream = config["streams"][planned.stream_index]
+            if make_task is not None:  # cluster mode: a worker records it
+                self.tasks.append(make_task(planned, stream, codecs.get(stream["rtsp_url"])))
+                continue
             self.tasks.append(Recording(planned, stream, cycle_dir, display_dir, settings, runner,
                                         codecs.get(stream["rtsp_url"]), watcher))
         # The loop asks these many times a second: kept up to date as tasks
@@ -45,6 +55,11 @@ class Cycle:
         self._pending = deque(sorted(self.tasks, key=lambda t: t.planned.offset))
         self._live: list[Recording] = []  # spawned, verdict still to draw
         self._cap = settings.max_concurrent_streams
+        # The per-gateway cap at run time too: tasks run longer than planned (connecting,
+        # finishing the file), and a late one must not push its gateway over the cap.
+        self._per_host = settings.max_concurrent_per_host
+        self._gateway_live: dict[str, int] = {}
+        self.dead_gateways = DeadGateways()
 
     @property
     def running(self) -> list[Recording]:
@@ -67,17 +82,18 @@ class Cycle:
                 # VM): what has not started by now is not started at all.
                 task = pending.popleft()
                 task.miss_window(wall)
-                self._publish(task)
-            while pending and len(self._live) < self._cap and pending[0].planned.offset <= elapsed:
+                self._publish(task, wall)
+            while pending and self._has_slot() and pending[0].planned.offset <= elapsed:
                 task = pending[0]
                 task.start(now, wall)  # if it raises, the task stays pending: tried again next tick
                 pending.popleft()
                 task.start_offset = round(now - self.started, 3)
                 started.append(task)
                 if task.finished:  # could not even spawn: its verdict is in
-                    self._publish(task)
+                    self._publish(task, wall)
                 else:
                     self._live.append(task)
+                    self._count_gateway(task, 1)
             self.max_concurrent_used = max(self.max_concurrent_used, len(self._live))
         for task in self._live:
             task.tick(now, wall)
@@ -85,7 +101,8 @@ class Cycle:
             # Out of the live list first: published once even if publishing fails;
             # the others, should it fail, stay live and are published next tick.
             self._live.remove(task)
-            self._publish(task)
+            self._count_gateway(task, -1)
+            self._publish(task, wall)
         if self.end_wall is None and self.done:
             self.end_wall = wall
         return started
@@ -94,14 +111,29 @@ class Cycle:
         """How long the loop may sleep before a planned start is due (inf: none is startable)."""
         if self.cancelled or not self._pending:
             return float("inf")
-        if len(self._live) >= self._cap:
+        if not self._has_slot():
             return float("inf")  # a task's end (its pipes closing) wakes the loop
         return max(0.0, self.started + self._pending[0].planned.offset - now)
 
     def waiting_for_slot(self, now: float) -> bool:
-        """True when a task is due but every slot is taken: a task's end starts it."""
-        return (not self.cancelled and bool(self._pending) and len(self._live) >= self._cap
+        """True when a task is due but its slot (or its gateway's) is taken: a task's end starts it."""
+        return (not self.cancelled and bool(self._pending) and not self._has_slot()
                 and self.started + self._pending[0].planned.offset <= now)
+
+    def _has_slot(self) -> bool:
+        """Whether the next pending task may start: a free slot, and one of its gateway's."""
+        if len(self._live) >= self._cap:
+            return False
+        return not self._per_host or self._gateway_live.get(
+            self._gateway(self._pending[0]), 0) < self._per_host
+
+    def _gateway(self, task: Recording) -> str:
+        return gateway_key(task.stream["rtsp_url"])
+
+    def _count_gateway(self, task: Recording, change: int) -> None:
+        if self._per_host:
+            key = self._gateway(task)
+            self._gateway_live[key] = self._gateway_live.get(key, 0) + change
 
     def cancel(self, now: float, wall: float) -> None:
         """Stop the cycle: pending tasks are cancelled, running ones stopped gracefully."""
@@ -109,14 +141,29 @@ class Cycle:
         for task in self.tasks:
             task.cancel(now, wall)
         while self._pending:
-            self._publish(self._pending.popleft())
+            self._publish(self._pending.popleft(), wall)
         self.tick(now, wall)
 
-    def _publish(self, task: Recording) -> None:
-        """A task's verdict is in: keep what it learned of the camera."""
+    def _publish(self, task: Recording, wall: float) -> None:
+        """A task's verdict is in: keep what it learned of the camera and of its gateway."""
         learned = task.stderr.codecs
         if learned.video:
             self.codecs[task.stream["rtsp_url"]] = learned
+        if task.proc is not None and task.status != st.CANCELLED and \
+                self.dead_gateways.note(self._gateway(task), task.status):
+            self._skip_gateway(self._gateway(task), wall)
+
+    def _skip_gateway(self, gateway: str, wall: float) -> None:
+        """Every task of ``gateway`` timed out: its pending ones are not worth their timeouts."""
+        skipped = [t for t in self._pending if self._gateway(t) == gateway]
+        kept = [t for t in self._pending if self._gateway(t) != gateway]
+        self._pending.clear()  # in place: tick may hold it
+        self._pending.extend(kept)
+        for task in skipped:
+            task.skip(wall, st.CONNECTION_ERROR, SKIPPED_MESSAGE)
+        log.warning("cycle %s: gateway %s timed out %d times and answered nothing else: "
+                    "skipping its %d remaining tasks", self.name, gateway,
+                    self.dead_gateways.timeouts(gateway), len(skipped))
 
     def stats(self) -> dict:
         """Counters of SPEC's scheduler summary."""

@@ -34,10 +34,15 @@ class CycleLauncher:
         self.runner, self.watcher, self.gate = runner, watcher, gate
         self.codecs: dict[str, SourceCodecs] = {}  # what each camera sent last time
         self.last_cycle_name = ""
+        self.lead = None  # cluster mode: recorder/cluster/lead.py's Lead, made at first use
 
     def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
              wall: float) -> Cycle | None:
         """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
+        if config.get("cluster") and not self._lead().may_coordinate(config, now):
+            from recorder.cluster.lead import STANDBY_MESSAGE
+            state.message, state.next_cycle_at = STANDBY_MESSAGE, now + 1.0
+            return None
         root = settings.resolve_output_dir(g.output_directory, self.config_path)
         out = OutputDir(g.output_directory, root, self.config_path)
         limits = Limits.from_settings(g)
@@ -60,10 +65,14 @@ class CycleLauncher:
     def _start(self, config: dict, g: GlobalSettings, state: SchedulerState, cycle_dir: str,
                display_dir: str, now: float, wall: float) -> Cycle:
         plan = plan_cycle(config["streams"], g.total_poll_duration_seconds,
-                          g.max_concurrent_streams)
+                          g.max_concurrent_streams, g.max_concurrent_per_host)
         state.last_cycle_number += 1
+        make_task = None
+        if config.get("cluster"):  # imported only here: single-box mode needs no rq, no redis
+            from recorder.cluster.remote_task import task_factory
+            make_task = task_factory(config, g, cycle_dir, display_dir, now)
         cycle = Cycle(state.last_cycle_number, config, g, plan, cycle_dir, display_dir,
-                      self.runner, self.codecs, self.watcher, now, wall)
+                      self.runner, self.codecs, self.watcher, now, wall, make_task)
         reserve_report_space(cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         state.message = ""
         log.info("cycle %d started in %s: %d tasks, %d not scheduled", cycle.number, cycle.name,
@@ -73,6 +82,32 @@ class CycleLauncher:
                         mask_credentials(config["streams"][item.stream_index]["rtsp_url"]),
                         item.reason)
         return cycle
+
+    def _lead(self):
+        if self.lead is None:  # imported only here: single-box mode needs no rq, no redis
+            from recorder.cluster.lead import Lead
+            self.lead = Lead()
+        return self.lead
+
+    def keep_lead(self, config: dict | None, cycle: Cycle | None, now: float, wall: float) -> None:
+        """Cluster mode: renew the coordinator lock; cancel the cycle if another recorder took it."""
+        if not (config or {}).get("cluster"):
+            return
+        if self._lead().keep(config, now) or cycle is None or cycle.cancelled:
+            return
+        log.error("cycle %s: another recorder took the coordinator lock; cancelling it",
+                  cycle.name)
+        cycle.cancel(now, wall)
+
+    def mirror_status(self, config: dict | None, status: dict) -> None:
+        """Cluster mode: the coordinator's status also goes to Redis (a standby's does not)."""
+        if (config or {}).get("cluster") and self.lead is not None:
+            self.lead.mirror(config, status)
+
+    def release_lead(self) -> None:
+        """Give up the coordinator lock (a clean stop): a standby takes over at once."""
+        if self.lead is not None:
+            self.lead.release()
 
     def close(self, cycle: Cycle, state: SchedulerState, now: float, interrupted: str = "") -> None:
         """Write the cycle's reports and log its tally; the next cycle is due after the interval."""

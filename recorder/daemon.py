@@ -46,6 +46,8 @@ class Daemon:
         self.state = SchedulerState()
         self.launcher = CycleLauncher(config_path, self.runner, self.watcher, SpaceGate(free_space))
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
+        self.publisher.mirror = lambda status: self.launcher.mirror_status(
+            self.config_watch.config, status)
         self.cycle: Cycle | None = None
         self.last_cycle: Cycle | None = None
 
@@ -69,6 +71,8 @@ class Daemon:
             self.cycle.tick(now, wall)
             if self.cycle.done:
                 self._end_cycle(now)
+        if self.state.running:  # cluster mode: one coordinator at a time
+            self.launcher.keep_lead(self.config_watch.config, self.cycle, now, wall)
         if (self.state.running and self.control.wants_running and self.cycle is None
                 and now >= self.state.next_cycle_at):
             self._begin_cycle(now, wall)
@@ -124,6 +128,7 @@ class Daemon:
         if self.cycle is not None:
             self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
+        self.launcher.release_lead()
         self.state.running = False
         self.state.end_wall = self.state.end_wall or self.clock.wall()
         self.state.message = "录制守护进程已停止"

@@ -240,6 +240,11 @@ class Recording:
         if self.proc is None and not self.finished:
             self._finish_now(wall, st.CANCELLED, MISSED_WINDOW)
 
+    def skip(self, wall: float, status: int, message: str) -> None:
+        """Give a task that never started its verdict now (e.g. its gateway is dead)."""
+        if self.proc is None and not self.finished:
+            self._finish_now(wall, status, message)
+
     def _finish_now(self, wall: float, status: int, message: str) -> None:
         self.status, self.error_message, self.end_wall = status, message, wall
 

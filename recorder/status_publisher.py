@@ -27,6 +27,7 @@ class StatusPublisher:
         self._failing = False
         self._held = contextlib.ExitStack()
         self._holding = False
+        self.mirror: Callable[[dict], None] | None = None  # also given each status written
 
     def hold(self, timeout: float = 5.0) -> None:
         """Take the status file's lock for the daemon's whole life.
@@ -61,6 +62,8 @@ class StatusPublisher:
         status = self.snapshot(now, wall)
         if stopped:
             status["heartbeat"] = status["heartbeat_monotonic"] = None
+        if self.mirror is not None:  # cluster mode: the API of any host reads it from Redis
+            self.mirror(status)
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             with contextlib.nullcontext() if self._holding else locked(self.path, timeout=2.0):

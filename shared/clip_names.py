@@ -1,9 +1,13 @@
 """The names of the files the recorder makes beside a clip while it records and remuxes it."""
 from __future__ import annotations
 
+
 PART_SUFFIX = ".part"
 WORK_PREFIX = "."
 TAG_PREFIX = ".tag."
+# Starts a cluster retry's work file; a clip's own work file never starts so (clip names
+# never start with ".").
+ATTEMPT_PREFIX = WORK_PREFIX + ".try"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
 MAX_NAME_BYTES = 255
 
@@ -11,6 +15,21 @@ MAX_NAME_BYTES = 255
 def work_name(clip_name: str) -> str:
     """The hidden file ffmpeg records into (``.cam.mp4.part``); renamed to the clip when kept."""
     return WORK_PREFIX + clip_name + PART_SUFFIX
+
+
+def attempt_work_name(clip_name: str, attempt: int) -> str:
+    """The work file of a cluster job's ``attempt``: the first one's is :func:`work_name`'s, a
+    retry's its own (``..try2.cam.mp4.part``: the clip's suffix stays last, for ffmpeg's muxer),
+    so a dead attempt's half-written file is never recorded into again."""
+    name = f"{ATTEMPT_PREFIX}{attempt}.{clip_name}{PART_SUFFIX}"
+    if attempt <= 1 or len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return work_name(clip_name)  # a name at the limit: ffmpeg overwrites the dead one's
+    return name
+
+
+def is_attempt_leftover(work_file_name: str) -> bool:
+    """True for a retry's work file: never a clip of its own (no clip name starts with ".")."""
+    return work_file_name.startswith(ATTEMPT_PREFIX)
 
 
 def retag_name(clip_name: str) -> str:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared import cluster_config
 from shared.clip_names import MAX_CLIP_NAME_BYTES, MAX_NAME_BYTES, retag_name
 from shared.config_rules import (Choice, CountOrUnlimited, DirectoryPath, FileName, IntRange,
                                  PositiveNumber, Rule, RtspUrl)
@@ -33,6 +34,8 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "retention_max_hours": 168,
     "min_free_space_mb": 1024,
     "rtsp_transport": "auto",
+    # At most this many tasks at once per gateway (shared/gateways.py); 0: no cap.
+    "max_concurrent_per_host": 0,
 }
 # auto: copy audio the container takes, else AAC; aac: always AAC; drop: video only.
 AUDIO_MODES = ("auto", "aac", "drop")
@@ -43,6 +46,8 @@ STREAM_KEYS = ("rtsp_url", "duration_seconds", "weight", "output_filename")
 OPTIONAL_STREAM_KEYS = ("rtsp_transport",)
 REQUIRED_STREAM_KEYS = ("rtsp_url", "duration_seconds")
 TOP_KEYS = ("global_config", "streams")
+# Top-level sections beyond the seed's two: kept in the file only when given.
+OPTIONAL_TOP_KEYS = (cluster_config.KEY,)
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".ts")
 
 
@@ -70,6 +75,7 @@ GLOBAL_RULES: dict[str, Rule] = {
     "retention_max_hours": IntRange(0, 100 * 365 * 24, _LIMIT_NOTE),
     "min_free_space_mb": IntRange(0, 10**9, _LIMIT_NOTE),
     "rtsp_transport": Choice(RTSP_TRANSPORTS),
+    "max_concurrent_per_host": IntRange(0, 1024, "0 表示不限制"),
 }
 STREAM_RULES: dict[str, Rule] = {
     "rtsp_url": RtspUrl(),
@@ -149,7 +155,7 @@ def validate_config(data: Any) -> dict:
     :raises ConfigError: the first rule broken, naming its field.
     """
     data = _require_object("", data)
-    _reject_unknown("", data, TOP_KEYS)
+    _reject_unknown("", data, TOP_KEYS + OPTIONAL_TOP_KEYS)
     for key in TOP_KEYS:
         if key not in data:
             raise ConfigError(key, "是必填字段")
@@ -175,7 +181,10 @@ def validate_config(data: Any) -> dict:
         # Keep the documented key order whatever order the input used.
         streams[i] = {key: stream[key] for key in STREAM_KEYS + OPTIONAL_STREAM_KEYS
                       if key in stream}
-    return {"global_config": global_config, "streams": streams}
+    checked = {"global_config": global_config, "streams": streams}
+    if cluster_config.KEY in data:
+        checked[cluster_config.KEY] = cluster_config.validate_cluster(data[cluster_config.KEY])
+    return checked
 
 
 def with_global_update(config: dict, changes: Any) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+from shared import cluster_config
 from shared.config import validate_config
 from shared.errors import ConfigError
 from shared.urls import is_masked, mask_credentials, unmask
@@ -24,8 +25,11 @@ def masked_stream(stream: dict) -> dict:
 
 
 def masked_config(config: dict) -> dict:
-    """A copy of ``config`` fit to show: every stream's secrets masked."""
-    return {**config, "streams": [masked_stream(stream) for stream in config["streams"]]}
+    """A copy of ``config`` fit to show: every stream's secrets masked (and the Redis password)."""
+    shown = {**config, "streams": [masked_stream(stream) for stream in config["streams"]]}
+    if config.get(cluster_config.KEY):
+        shown[cluster_config.KEY] = cluster_config.masked_section(config[cluster_config.KEY])
+    return shown
 
 
 def _stored_url(stream: dict, stored: list[dict]) -> str | None:
@@ -41,6 +45,10 @@ def has_masked_secrets(config: dict) -> bool:
     return any(is_masked(stream["rtsp_url"]) for stream in config["streams"])
 
 
+def _masked_redis(config: dict) -> bool:
+    return bool(config.get(cluster_config.KEY)) and is_masked(config[cluster_config.KEY]["redis_url"])
+
+
 def with_stored_secrets(new: dict, stored: dict | None) -> dict:
     """``new`` (a validated config) with each masked secret taken back from ``stored``.
 
@@ -48,10 +56,16 @@ def with_stored_secrets(new: dict, stored: dict | None) -> dict:
 
     :raises ConfigError: a masked URL whose camera has no such secret stored.
     """
-    if not has_masked_secrets(new):
+    if not has_masked_secrets(new) and not _masked_redis(new):
         return new
     old_streams = stored["streams"] if stored else []
     result = copy.deepcopy(new)
+    if _masked_redis(new):
+        old = ((stored or {}).get(cluster_config.KEY) or {}).get("redis_url")
+        url = unmask(new[cluster_config.KEY]["redis_url"], old) if old else None
+        if url is None:
+            raise ConfigError(f"{cluster_config.KEY}.redis_url", _NO_STORED_SECRET)
+        result[cluster_config.KEY]["redis_url"] = url
     for i, stream in enumerate(result["streams"]):
         if not is_masked(stream["rtsp_url"]):
             continue

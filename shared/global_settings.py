@@ -23,6 +23,7 @@ class GlobalSettings:
     retention_max_hours: int
     min_free_space_mb: int
     rtsp_transport: str
+    max_concurrent_per_host: int
 
     @classmethod
     def from_config(cls, global_config: dict) -> GlobalSettings:

@@ -61,11 +61,17 @@ def empty_status() -> dict:
 
 def read_status(path: str) -> dict:
     """The last status the recorder wrote, completed with defaults; empty when missing or damaged."""
-    status = empty_status()
     try:
         data = read_json(path)
     except (OSError, ValueError):
-        return status
+        return empty_status()
+    return status_from(data)
+
+
+def status_from(data: object) -> dict:
+    """A status as the recorder wrote it (a file's, or cluster mode's copy in Redis), completed
+    with defaults."""
+    status = empty_status()
     if not isinstance(data, dict):
         return status
     for key, default in status.items():

@@ -566,3 +566,19 @@ def test_an_unknown_rtsp_transport_is_refused(where: str) -> None:
     with pytest.raises(ConfigError) as caught:
         model.validate_config(config)
     assert caught.value.field == field
+
+
+# --- the per-gateway cap (issue 15) --------------------------------------------------------------
+
+def test_the_per_gateway_cap_is_optional_and_zero_means_none() -> None:
+    assert GlobalSettings.from_config({}).max_concurrent_per_host == 0
+    checked = model.validate_config(_with_global(max_concurrent_per_host=4))
+    assert checked["global_config"]["max_concurrent_per_host"] == 4
+    assert "max_concurrent_per_host" not in model.validate_config(_with_global())["global_config"]
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "2", 1025])
+def test_a_bad_per_gateway_cap_is_refused(value: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        model.validate_config(_with_global(max_concurrent_per_host=value))
+    assert caught.value.field == "global_config.max_concurrent_per_host"

@@ -29,11 +29,15 @@ def runner() -> Iterator[FakeRunner]:
     fake.close()
 
 
-def make_cycle(tmp_path, runner, offsets: list[float], cap: int) -> Cycle:
-    streams = [{"rtsp_url": f"rtsp://127.0.0.1:5/cam{i}", "output_filename": f"c{i}.mp4",
+def make_cycle(tmp_path, runner, offsets: list[float], cap: int, ports: list[int] | None = None,
+               per_host: int = 0) -> Cycle:
+    """A cycle of tasks at ``offsets``; task i's camera is on port ``ports[i]`` (default 5)."""
+    ports = ports or [5] * len(offsets)
+    streams = [{"rtsp_url": f"rtsp://127.0.0.1:{ports[i]}/cam{i}", "output_filename": f"c{i}.mp4",
                 "duration_seconds": 5, "weight": 1.0} for i in range(len(offsets))]
     config = {"global_config": {"max_concurrent_streams": cap, "connection_timeout_seconds": 30,
-                                "read_timeout_seconds": 30}, "streams": streams}
+                                "read_timeout_seconds": 30, "max_concurrent_per_host": per_host},
+              "streams": streams}
     plan = Plan([PlannedTask(i, i, offset, 5) for i, offset in enumerate(offsets)], [], 60, cap)
     return Cycle(1, config, GlobalSettings.from_config(config["global_config"]), plan,
                  str(tmp_path), "./output/x", runner, {}, PipeWatcher(), 0.0, WALL)
@@ -114,6 +118,66 @@ def test_a_due_task_waits_for_a_slot_only_while_every_slot_is_taken(tmp_path, ru
     cycle.cancel(1.5, WALL + 1.5)
     assert not cycle.waiting_for_slot(1.5)
     tick_until_done(cycle, 2.0)
+
+
+def test_a_due_task_waits_while_its_gateway_is_at_its_cap(tmp_path, runner) -> None:
+    # Tasks 0 and 2 share gateway 127.0.0.1:5; task 1 is on another one.
+    cycle = make_cycle(tmp_path, runner, [0.0, 0.5, 1.0], cap=3, ports=[5, 6, 5], per_host=1)
+    assert [t.planned.task_id for t in cycle.tick(1.0, WALL + 1)] == [0, 1]
+    assert cycle.waiting_for_slot(1.0) and cycle.seconds_to_next_start(1.0) == float("inf")
+    runner.processes[1].exit(1)  # the other gateway's task ending frees no slot of this one
+    cycle.tasks[1].watcher.dispatch(0)
+    assert cycle.tick(2.0, WALL + 2) == [] and cycle.waiting_for_slot(2.0)
+    runner.processes[0].exit(1)
+    cycle.tasks[0].watcher.dispatch(0)
+    cycle.tick(3.0, WALL + 3)  # task 0's verdict is drawn: its gateway's slot is free
+    assert [t.planned.task_id for t in cycle.tick(3.0, WALL + 3)] == [2]
+    cycle.cancel(4.0, WALL + 4)
+    tick_until_done(cycle, 5.0)
+
+
+def test_a_gateway_whose_tasks_all_timed_out_is_skipped_for_the_rest_of_the_cycle(
+        tmp_path, runner, caplog) -> None:
+    # Tasks 0-4 on gateway 127.0.0.1:5 (it never answers), task 5 on another one.
+    cycle = make_cycle(tmp_path, runner, [0.0, 0.0, 0.0, 1.0, 2.0, 0.0], cap=4,
+                       ports=[5, 5, 5, 5, 5, 6])
+    assert [t.planned.task_id for t in cycle.tick(0.0, WALL)] == [0, 1, 2, 5]
+    cycle.tick(31.0, WALL + 31)  # past the connection timeout: the three are killed
+    tick_until_done_or(cycle, 32.0, lambda: cycle.tasks[2].finished)
+    assert [t.status for t in cycle.tasks[:3]] == [st.TIMEOUT] * 3
+    assert [(t.status, t.error_message) for t in cycle.tasks[3:5]] == [
+        (st.CONNECTION_ERROR, "网关无响应, 本轮跳过")] * 2
+    assert len(runner.processes) == 4  # neither skipped task ever spawned ffmpeg
+    assert "gateway 127.0.0.1:5 timed out 3 times" in caplog.text
+    assert cycle.tasks[5].status == st.TIMEOUT  # its own verdict: one timeout skips nothing
+    assert "网关无响应, 本轮跳过" in json.dumps(cycle.report(), ensure_ascii=False)
+    cycle.cancel(40.0, WALL + 40)
+    tick_until_done(cycle, 41.0)
+
+
+def test_one_answer_from_a_gateway_keeps_it_in_the_cycle(tmp_path, runner) -> None:
+    cycle = make_cycle(tmp_path, runner, [0.0, 0.0, 0.0, 0.0, 1.0], cap=4)
+    cycle.tick(0.0, WALL)
+    runner.processes[0].exit(1)  # a refusal: the gateway answers
+    cycle.tasks[0].watcher.dispatch(0)
+    cycle.tick(1.0, WALL + 1)
+    cycle.tick(31.0, WALL + 31)
+    tick_until_done_or(cycle, 32.0, lambda: cycle.tasks[3].finished)
+    assert [t.status for t in cycle.tasks[1:4]] == [st.TIMEOUT] * 3
+    assert cycle.tasks[4].status != st.CONNECTION_ERROR and cycle.tasks[4].proc is not None
+    cycle.cancel(40.0, WALL + 40)
+    tick_until_done(cycle, 41.0)
+
+
+def tick_until_done_or(cycle: Cycle, now: float, condition) -> None:
+    watcher = cycle.tasks[0].watcher
+    for _ in range(10):
+        if condition():
+            return
+        watcher.dispatch(0)
+        cycle.tick(now, WALL + now)
+        now += 1.0
+    assert condition()
 
 
 def test_tally_counts_each_verdict_once() -> None:

@@ -174,3 +174,96 @@ def test_any_config_keeps_the_cap_the_window_and_the_priorities(
         specs: list[tuple[float, int]], window: int, cap: int) -> None:
     plan = plan_cycle(streams(*specs), window=window, max_concurrent=cap)
     check_plan(plan, specs, window, cap)
+
+
+# -- the per-gateway cap (max_concurrent_per_host) ---------------------------------
+
+def gateway_streams(specs: list[tuple[float, int, int]]) -> list[dict]:
+    """Streams of (weight, duration, gateway number); gateway 0 is spelt without its port."""
+    return [{"weight": w, "duration_seconds": d, "output_filename": f"c{i}.mp4",
+             "rtsp_url": f"rtsp://user:pw@10.0.0.{g}{'' if g == 0 else ':554'}/cam{i}"}
+            for i, (w, d, g) in enumerate(specs)]
+
+
+def most_at_once_per_gateway(plan: Plan, specs: list[tuple[float, int, int]]) -> dict[int, int]:
+    by_gateway: dict[int, list] = {}
+    for task in plan.tasks:
+        by_gateway.setdefault(specs[task.stream_index][2], []).append(task)
+    return {g: most_at_once(Plan(tasks, [], plan.window, plan.max_concurrent))
+            for g, tasks in by_gateway.items()}
+
+
+def check_gateway_plan(plan: Plan, specs: list[tuple[float, int, int]], window: int, cap: int,
+                       per_host: int) -> None:
+    """Every plan keeps both caps, the window, each stream once, priority within a gateway."""
+    assert most_at_once(plan) <= cap
+    assert all(n <= per_host for n in most_at_once_per_gateway(plan, specs).values())
+    assert all(t.offset >= 0 and round(t.offset * 1000) + t.duration * 1000 <= window * 1000
+               for t in plan.tasks)
+    planned = [t.stream_index for t in plan.tasks]
+    assert sorted(planned + [u.stream_index for u in plan.not_scheduled]) == list(
+        range(len(specs)))
+    assert [t.task_id for t in plan.tasks] == list(range(len(plan.tasks)))
+    offsets = [t.offset for t in plan.tasks]
+    assert offsets == sorted(offsets)
+    for gateway in {g for _, _, g in specs}:
+        mine = [i for i in planned if specs[i][2] == gateway]
+        assert mine == sorted(mine, key=lambda i: (-specs[i][0], i))
+
+
+def test_the_gateway_key_is_host_and_port_with_the_default_port() -> None:
+    from shared.gateways import gateway_key
+    assert gateway_key("rtsp://u:p@Cam.Example/x") == "cam.example:554"
+    assert gateway_key("rtsp://cam.example:554/y") == "cam.example:554"
+    assert gateway_key("rtsps://cam.example/x") == "cam.example:322"
+    assert gateway_key("rtsp://[::1]:8554/x") == "[::1]:8554"
+
+
+def test_one_gateway_at_its_cap_runs_one_task_at_a_time() -> None:
+    specs = [(1.0, 10, 0)] * 4
+    plan = plan_cycle(gateway_streams(specs), window=60, max_concurrent=4, per_host=1)
+    check_gateway_plan(plan, specs, 60, 4, 1)
+    assert [t.offset for t in plan.tasks] == [0, 10, 20, 30]
+    assert plan.describe().splitlines()[0] == "调度方案: 4个任务, 每个网关最多同时 1 个"
+
+
+def test_no_cap_keeps_the_plan_of_before() -> None:
+    specs = [(1.0, 10, i % 3) for i in range(50)]
+    capped = plan_cycle(gateway_streams(specs), window=120, max_concurrent=4, per_host=0)
+    plain = plan_cycle(streams(*[(w, d) for w, d, _ in specs]), window=120, max_concurrent=4)
+    assert capped.tasks == plain.tasks and capped.describe() == plain.describe()
+
+
+def test_a_full_gateway_lets_the_others_go_first() -> None:
+    # Config order groups cameras by platform: the first gateway's 20 must not hold back the rest.
+    specs = [(1.0, 10, 0)] * 20 + [(1.0, 10, 1)] * 20 + [(1.0, 10, 2)] * 20
+    plan = plan_cycle(gateway_streams(specs), window=100, max_concurrent=6, per_host=2)
+    check_gateway_plan(plan, specs, 100, 6, 2)
+    assert len(plan.tasks) >= 0.9 * 60  # 3 gateways x 2 slots x 10 clips, less the spreading
+    assert {specs[t.stream_index][2] for t in plan.tasks[:6]} == {0, 1, 2}
+
+
+@pytest.mark.parametrize("gateways,per_host,cap", [
+    (50, 2, 16), (5, 20, 64), (200, 1, 128), (10, 3, 16), (3, 4, 64), (1000, 1, 16)])
+@pytest.mark.parametrize("grouped", [True, False])
+def test_many_gateways_still_fill_nine_tenths_of_the_slots(
+        gateways: int, per_host: int, cap: int, grouped: bool) -> None:
+    window, duration, count = 120, 10, 2000
+    order = (sorted(range(count), key=lambda i: i % gateways) if grouped else range(count))
+    specs = [(1.0, duration, i % gateways) for i in order]
+    plan = plan_cycle(gateway_streams(specs), window=window, max_concurrent=cap,
+                      per_host=per_host)
+    check_gateway_plan(plan, specs, window, cap, per_host)
+    usable = min(cap, gateways * per_host)
+    assert len(plan.tasks) >= 0.9 * min(count, lane_capacity(usable, window, duration))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(specs=st.lists(st.tuples(st.sampled_from([0.5, 1.0, 1.5, 3.0]), st.integers(1, 90),
+                                st.integers(0, 6)), max_size=120),
+       window=st.integers(1, 240), cap=st.integers(1, 24), per_host=st.integers(1, 6))
+def test_any_config_keeps_the_gateway_cap(specs: list[tuple[float, int, int]], window: int,
+                                          cap: int, per_host: int) -> None:
+    plan = plan_cycle(gateway_streams(specs), window=window, max_concurrent=cap,
+                      per_host=per_host)
+    check_gateway_plan(plan, specs, window, cap, per_host)

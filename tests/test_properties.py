@@ -274,6 +274,7 @@ GLOBAL_VALUES = {
     "min_free_space_mb": _integers(0, 10**9),
     "rtsp_transport": st.one_of(st.sampled_from([*model.RTSP_TRANSPORTS, "TCP", "http"]),
                                 NOT_INTEGERS),
+    "max_concurrent_per_host": _integers(0, 1024),
 }
 assert set(GLOBAL_VALUES) == set(model.GLOBAL_RULES)
 UNKNOWN_KEYS = st.dictionaries(st.text(ANY_CHAR, min_size=1, max_size=6), st.integers(),

@@ -1,0 +1,57 @@
+"""The recorder's side of the coordinator lock: take it before a cycle, keep it, give it up."""
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+
+from recorder.cluster import link
+from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock
+from shared.cluster_config import cluster_settings
+from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
+
+log = logging.getLogger(__name__)
+CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
+__all__ = ["Lead", "STANDBY_MESSAGE"]
+
+
+class Lead:
+    """One recorder's coordinator lock, for the cluster of the config of the moment."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], CoordinatorLock] = {}
+        self._checked = float("-inf")
+
+    def _lock(self, config: dict) -> CoordinatorLock:
+        cluster = cluster_settings(config)
+        key = (cluster.redis_url, cluster.queue)
+        if key not in self._locks:
+            self._locks[key] = CoordinatorLock(link.shared_connection(cluster), cluster.queue)
+        return self._locks[key]
+
+    def may_coordinate(self, config: dict, now: float) -> bool:
+        """Take (or keep) the lock: False while another recorder coordinates."""
+        self._checked = now
+        return self._lock(config).hold()
+
+    def keep(self, config: dict, now: float) -> bool:
+        """Renew the lock about once a second; False when another recorder took it."""
+        if now - self._checked < CHECK_SECONDS:
+            return True
+        return self.may_coordinate(config, now)
+
+    def mirror(self, config: dict, status: dict) -> None:
+        """Put the coordinator's ``status`` in Redis for the API (only while it holds the lock)."""
+        lock = self._lock(config)
+        if not lock.held:
+            return
+        try:
+            lock.connection.set(status_key(lock.queue), mirrored(status), ex=STATUS_TTL_SECONDS)
+        except RedisError as exc:
+            log.warning("status not mirrored to Redis: %s", exc)
+
+    def release(self) -> None:
+        """A clean stop: a standby takes over at once."""
+        for lock in self._locks.values():
+            if lock.held:
+                lock.release()

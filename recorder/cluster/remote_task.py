@@ -1,0 +1,189 @@
+"""The coordinator's view of one task a worker records: enqueued at its planned start, read back."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.job import JobStatus
+
+from recorder.cluster import link
+from recorder.cluster.task_job import payload, remove_attempt_files
+from recorder.ffmpeg_command import SourceCodecs
+from recorder.ffmpeg_output import StderrLog
+from recorder.planner import PlannedTask
+from recorder.recording import MISSED_WINDOW
+from shared import task_record
+from shared import task_status as st
+from shared.cluster_config import cluster_settings
+from shared.global_settings import GlobalSettings
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.5
+WORKER_LOST = "工作节点异常退出, 重试后仍未完成"
+QUEUED_AT_END = "未调度: 本轮时间窗口已过, 没有空闲的工作节点"
+# A job Redis no longer knows, with no worker's record either, for this long: enqueued again.
+VANISHED_GRACE_SECONDS = 5.0
+# Beyond its job timeout, per attempt: RQ's own kill of a stuck work horse (60 s) and a dead
+# host's heartbeat running out, before an attempt that never reported is given up.
+GIVE_UP_MARGIN_SECONDS = 150
+
+
+@dataclass(frozen=True)
+class RemoteContext:
+    """What every task of one cluster cycle shares."""
+
+    connection: Redis
+    queue: str
+    cycle_name: str
+    cycle_dir: str
+    display_dir: str
+    settings: GlobalSettings
+    global_config: dict
+    window_end: float  # monotonic
+
+
+class RemoteRecording:
+    """Quacks like recorder/recording.py's Recording for Cycle; the work is a worker's."""
+
+    def __init__(self, planned: PlannedTask, stream: dict, context: RemoteContext,
+                 source: SourceCodecs | None) -> None:
+        self.planned, self.stream, self.context, self.source = planned, stream, context, source
+        self.job = link.job_id(context.queue, context.cycle_name, planned.stream_index)
+        self.status, self.error_message = st.PENDING, ""
+        self.stderr = StderrLog()  # codecs are learned on the workers
+        self.proc: str | None = None  # the job id, once enqueued
+        self.start_wall: float | None = None
+        self.end_wall: float | None = None
+        self.start_offset: float | None = None
+        self.run_seconds: float | None = None
+        self.clip_kept = False
+        self._record: dict | None = None
+        self._last_poll = 0.0
+        self._missing_since: float | None = None
+        self._deadline = float("inf")  # set when enqueued
+
+    @property
+    def finished(self) -> bool:
+        """True once the verdict is in."""
+        return self.status in st.FINISHED
+
+    def start(self, now: float, wall: float) -> None:
+        """Enqueue the job (raises on a Redis error: Cycle tries again next tick)."""
+        c = self.context
+        spec = link.job_spec(c.queue, c.cycle_name, self.planned.stream_index, self.stream,
+                             self.planned.duration, c.settings, c.window_end - now)
+        link.enqueue(c.connection, c.queue, spec, payload(
+            self.planned, self.stream, c.cycle_dir, c.display_dir, c.global_config, c.queue,
+            self.source))
+        self.proc = self.job
+        self._deadline = c.window_end + (link.RETRIES + 1) * (spec.timeout + GIVE_UP_MARGIN_SECONDS)
+        log.info("task %d stream %d: enqueued as job %s (gateway %s)", self.planned.task_id,
+                 self.planned.stream_index, self.job, spec.gateway)
+
+    def tick(self, now: float, wall: float) -> None:
+        """Read the job's record and outcome; end it when its window is over and none took it."""
+        if self.finished or self.proc is None or now - self._last_poll < POLL_SECONDS:
+            return
+        self._last_poll = now
+        try:
+            record, outcome, status = link.read_task(self.context.connection, self.context.queue,
+                                                     self.job)
+        except RedisError:
+            return  # Redis restarting: the next tick asks again
+        if outcome is not None:
+            self._take(outcome, final=True)
+        elif now >= self._deadline or status == JobStatus.FAILED.value:
+            self._give_up(wall)
+        elif record is not None:
+            self._take(record, final=False)
+        elif not status:
+            self._vanished(now, wall)
+        elif now >= self.context.window_end and self._cancel_queued():
+            self._finish(wall, st.CANCELLED, QUEUED_AT_END)
+        if status:
+            self._missing_since = None
+
+    def _vanished(self, now: float, wall: float) -> None:
+        """Redis forgot the job (restarted without persistence, or its TTL ran out)."""
+        if now >= self.context.window_end:
+            self._finish(wall, st.CANCELLED, QUEUED_AT_END)
+            return
+        if self._missing_since is None:
+            self._missing_since = now
+        elif now - self._missing_since >= VANISHED_GRACE_SECONDS:  # no worker is on it either
+            log.warning("job %s vanished from Redis (restarted?); enqueuing it again", self.job)
+            self._missing_since = None
+            try:
+                self.start(now, wall)
+            except RedisError:
+                pass  # still away: asked again next poll
+
+    def _give_up(self, wall: float) -> None:
+        """No attempt will report: its workers died (and the retry too), or it overran all bounds."""
+        status = self._record.get("status", st.PENDING) if self._record else st.PENDING
+        if status in st.FINISHED:  # the worker's own last record is as good as its outcome
+            self._take(self._record, final=True)
+            return
+        self._finish(wall, st.RECORDING_ERROR, WORKER_LOST)
+        remove_attempt_files(self.context.cycle_dir, self.stream["output_filename"], 0)
+
+    def _take(self, record: dict, final: bool) -> None:
+        self._record = record
+        status = record.get("status", st.PENDING)
+        self.status = status if final or status not in st.FINISHED else st.RECORDING
+        self.error_message = record.get("error_message", "")
+        self.clip_kept = final and bool(record.get("output_file"))
+        self.run_seconds = record.get("run_seconds")
+
+    def _cancel_queued(self) -> bool:
+        try:
+            return link.cancel_queued(self.context.connection, self.job)
+        except RedisError:
+            return False
+
+    def _finish(self, wall: float, status: int, message: str) -> None:
+        self.status, self.error_message, self.end_wall = status, message, wall
+
+    def cancel(self, now: float, wall: float) -> None:
+        """Cancel a task no worker has taken; a running one ends on its worker by itself."""
+        if self.finished:
+            return
+        if self.proc is None or self._cancel_queued():
+            self._finish(wall, st.CANCELLED, "任务已取消")
+
+    def kill_now(self, wall: float) -> None:
+        """The coordinator stops: the task is left to its worker, reported as cancelled here."""
+        if not self.finished:
+            self._finish(wall, st.CANCELLED, task_record.INTERRUPTED_MESSAGE)
+
+    def miss_window(self, wall: float) -> None:
+        """The window ended before the task was enqueued."""
+        if self.proc is None and not self.finished:
+            self._finish(wall, st.CANCELLED, MISSED_WINDOW)
+
+    def skip(self, wall: float, status: int, message: str) -> None:
+        """Give a task that was never enqueued its verdict now."""
+        if self.proc is None and not self.finished:
+            self._finish(wall, status, message)
+
+    def as_dict(self) -> dict:
+        """The task's record: the worker's, with the coordinator's offsets and verdict."""
+        raw = dict(self._record or {})
+        raw.update(task_id=self.planned.task_id, stream_index=self.planned.stream_index,
+                   rtsp_url=self.stream["rtsp_url"], duration_seconds=self.planned.duration,
+                   status=self.status, error_message=self.error_message,
+                   planned_offset=self.planned.offset, start_offset=self.start_offset)
+        return task_record.from_stored(raw)
+
+
+def task_factory(config: dict, settings: GlobalSettings, cycle_dir: str, display_dir: str,
+                 now: float):
+    """Cycle's ``make_task`` for a cluster cycle starting at monotonic ``now``."""
+    cluster = cluster_settings(config)
+    context = RemoteContext(link.shared_connection(cluster), cluster.queue, os.path.basename(cycle_dir), cycle_dir,
+                            display_dir, settings, config["global_config"],
+                            now + settings.total_poll_duration_seconds)
+    return lambda planned, stream, source: RemoteRecording(planned, stream, context, source)

@@ -1,0 +1,54 @@
+"""The optional top-level ``cluster`` section: where the Redis of cluster mode is, and its queue."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.errors import ConfigError
+from shared.urls import mask_credentials
+
+KEY = "cluster"
+DEFAULT_QUEUE = "patrol"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+_QUEUE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Cluster mode's settings: the Redis URL (may hold a password) and the RQ queue name."""
+
+    redis_url: str
+    queue: str = DEFAULT_QUEUE
+
+
+def validate_cluster(data: Any, field: str = KEY) -> dict:
+    """The checked section: ``{"redis_url": ..., "queue": ...?}``.
+
+    :raises ConfigError: naming the field.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(field, "必须是 JSON 对象")
+    for key in data:
+        if key not in ("redis_url", "queue"):
+            raise ConfigError(f"{field}.{key}", "是未知字段 (可能是拼写错误)")
+    url = data.get("redis_url")
+    if not isinstance(url, str) or urlsplit(url).scheme.lower() not in REDIS_SCHEMES or (
+            urlsplit(url).scheme.lower() != "unix" and not urlsplit(url).hostname):
+        raise ConfigError(f"{field}.redis_url", "必须是 redis://, rediss:// 或 unix:// 地址")
+    queue = data.get("queue", DEFAULT_QUEUE)
+    if not isinstance(queue, str) or not _QUEUE_RE.match(queue):
+        raise ConfigError(f"{field}.queue", "必须是 1-64 个字母, 数字, '_', '-' 或 '.'")
+    return {"redis_url": url, **({"queue": queue} if "queue" in data else {})}
+
+
+def cluster_settings(config: dict) -> ClusterSettings | None:
+    """The cluster settings of a validated config; None in single-box mode."""
+    section = config.get(KEY)
+    return ClusterSettings(**section) if section else None
+
+
+def masked_section(section: dict) -> dict:
+    """The section fit to show: the Redis password masked like a camera's."""
+    return {**section, "redis_url": mask_credentials(section["redis_url"])}

@@ -1,0 +1,45 @@
+"""Cluster mode's status in Redis: the coordinator's status (same fields as its status file),
+read by the API on any host. Imports ``redis`` only when called (the [cluster] extra)."""
+from __future__ import annotations
+
+import json
+import logging
+
+from shared.cluster_config import ClusterSettings
+from shared.status_file import status_from
+
+log = logging.getLogger(__name__)
+KEY_PREFIX = "rtsp-patrol"
+# The copy outlives a dead coordinator this long; its own heartbeat says it is stale sooner.
+STATUS_TTL_SECONDS = 60
+_CLIENTS: dict = {}
+
+
+def status_key(queue: str) -> str:
+    """The key of the coordinator's status of ``queue``."""
+    return f"{KEY_PREFIX}:{queue}:status"
+
+
+def mirrored(status: dict) -> str:
+    """``status`` as stored in Redis: judged alive by its wall-clock heartbeat on any host."""
+    return json.dumps({**status, "heartbeat_monotonic": None}, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def _client(cluster: ClusterSettings):
+    if cluster.redis_url not in _CLIENTS:
+        from redis import Redis
+        _CLIENTS[cluster.redis_url] = Redis.from_url(
+            cluster.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    return _CLIENTS[cluster.redis_url]
+
+
+def read_cluster_status(cluster: ClusterSettings) -> dict | None:
+    """The coordinator's last status from Redis; None when there is none or Redis is away."""
+    from redis.exceptions import RedisError
+    try:
+        raw = _client(cluster).get(status_key(cluster.queue))
+    except RedisError as exc:
+        log.warning("cluster status not read from Redis: %s", exc)
+        return None
+    return status_from(json.loads(raw)) if raw else None

@@ -1,0 +1,94 @@
+"""Cluster mode end to end: a private Redis, the recorder as coordinator, two worker pools as two
+hosts, two camera servers as two gateways (all on 127.0.0.1)."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from shared import settings
+from shared import task_status as st
+from shared.atomic import write_json_atomic
+from shared.control_file import request_start
+from shared.status_file import empty_status
+from testkit.cameras import CameraServer
+from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
+from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
+from testkit.servers import REPO_ROOT
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")]
+pytest.importorskip("rq")
+
+
+def cluster_config(path: str, redis_url: str, streams: list[dict], **overrides) -> None:
+    global_config = {"total_poll_duration_seconds": 60, "max_concurrent_streams": 8,
+                     "max_concurrent_per_host": 1, "connection_timeout_seconds": 5,
+                     "read_timeout_seconds": 5, "poll_cycles": 1, "cycle_interval_seconds": 0,
+                     "min_free_space_mb": 0, **overrides}
+    write_json_atomic(path, {"global_config": global_config, "streams": streams,
+                             "cluster": {"redis_url": redis_url, "queue": "patrol"}})
+
+
+def the_report(folder) -> dict:
+    path = wait_for(lambda: next(iter(glob.glob(str(folder / "output/*/rtsp_report.json"))), None),
+                    120, "the cycle's report")
+    return json.loads(open(path, encoding="utf-8").read()) | {"_dir": os.path.dirname(path)}
+
+
+class GatewaySampler:
+    """Counts, often, the ffmpeg processes pulling from each gateway; keeps the most seen."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.most = {port: 0 for port in ports}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            for port in self.most:
+                self.most[port] = max(self.most[port], len(ffmpeg_pids(f"127.0.0.1:{port}/")))
+
+    def __enter__(self) -> GatewaySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, camera_server):
+    config = str(tmp_path / "config.json")
+    with CameraServer() as second, RedisServer(str(tmp_path)) as redis:
+        servers = [camera_server, second]
+        streams = [{"rtsp_url": servers[i % 2].url(f"cam{i // 2 + 1}"), "duration_seconds": 3,
+                    "output_filename": f"cam{i}.mp4"} for i in range(8)]
+        cluster_config(config, redis.url, streams)
+        request_start(settings.control_path(config), empty_status())
+        with WorkerPoolProcess(config, slots=2), WorkerPoolProcess(config, slots=2), \
+                GatewaySampler([s.port for s in servers]) as sampler, \
+                RecorderProcess(config) as recorder:
+            report = the_report(tmp_path)
+            log = recorder.log()
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 8, log
+    assert all(count == 1 for count in sampler.most.values()), sampler.most
+    for i in range(8):
+        duration = float(ffprobe(os.path.join(report["_dir"], f"cam{i}.mp4"))["format"]["duration"])
+        assert abs(duration - 3) <= 1.0
+    assert "enqueued as job patrol-" in log
+
+
+def test_single_box_mode_imports_neither_rq_nor_redis(tmp_path) -> None:
+    code = ("import sys; from recorder.daemon import Daemon; import recorder.__main__; "
+            "from app import create_app; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rq', 'redis')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": REPO_ROOT})
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,80 @@
+"""Two attempts of one cluster task: the first to end owns the clip and the outcome; leftovers go."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from recorder.clip_files import recover_work_files
+from recorder.ffmpeg_command import container_of
+from recorder.pipe_watcher import PipeWatcher
+from shared.clip_names import attempt_work_name, is_attempt_leftover, work_name
+from tests.fake_runner import FakeRunner
+
+pytest.importorskip("rq")
+from recorder.cluster import task_job  # noqa: E402 - only with the [cluster] extra
+from testkit.cluster import RedisServer, redis_available  # noqa: E402
+
+STREAM = {"rtsp_url": "rtsp://127.0.0.1:8554/cam", "output_filename": "cam.mp4"}
+
+
+def attempt(folder, number: int, claim) -> task_job.AttemptRecording:
+    """Attempt ``number`` of the task, its work file already written by "ffmpeg"."""
+    recording = task_job._recording(
+        {"planned": [1, 0, 0.0, 3], "stream": STREAM, "cycle_dir": str(folder),
+         "display_dir": "./output/c", "global_config": {}, "queue": "patrol", "source": None},
+        number, claim)
+    recording.runner, recording.watcher = FakeRunner(), PipeWatcher()
+    with open(recording.work_path, "w") as handle:
+        handle.write(f"attempt {number}")
+    return recording
+
+
+def test_attempt_work_files_are_named_apart() -> None:
+    assert attempt_work_name("cam.mp4", 1) == work_name("cam.mp4") == ".cam.mp4.part"
+    assert attempt_work_name("cam.mp4", 2) == "..try2.cam.mp4.part"
+    assert container_of(attempt_work_name("cam.mp4", 2)) == ".mp4"  # ffmpeg's muxer
+    assert is_attempt_leftover("..try2.cam.mp4.part")
+    assert not is_attempt_leftover(".cam.mp4.part") and not is_attempt_leftover(".try2.mp4.part")
+
+
+def test_the_later_attempt_to_end_neither_replaces_the_clip_nor_keeps_its_file(tmp_path) -> None:
+    claims = {}
+    first, second = (attempt(tmp_path, n, lambda n=n: claims.setdefault("winner", n) == n)
+                     for n in (1, 2))
+    assert second._keep_clip(trusted=True) and second.won
+    assert not first._keep_clip(trusted=True) and first.won is False
+    assert open(tmp_path / "cam.mp4").read() == "attempt 2"
+    assert sorted(os.listdir(tmp_path)) == ["cam.mp4"]
+
+
+def test_an_attempt_never_replaces_a_clip_already_there(tmp_path) -> None:
+    (tmp_path / "cam.mp4").write_text("published before Redis lost the claim")
+    late = attempt(tmp_path, 2, lambda: True)
+    assert not late._keep_clip(trusted=True)
+    assert (tmp_path / "cam.mp4").read_text() == "published before Redis lost the claim"
+
+
+def test_the_winner_removes_a_dead_attempts_work_file(tmp_path) -> None:
+    attempt(tmp_path, 1, lambda: False)  # killed mid-clip: its file stays behind
+    winner = attempt(tmp_path, 2, lambda: True)
+    assert winner._keep_clip(trusted=True)
+    task_job.remove_attempt_files(str(tmp_path), "cam.mp4", 2, keep=2)
+    assert sorted(os.listdir(tmp_path)) == ["cam.mp4"]
+
+
+def test_recovery_never_publishes_a_retry_leftover_as_a_clip(tmp_path) -> None:
+    (tmp_path / "..try2.cam.mp4.part").write_text("half a clip")
+    assert recover_work_files(FakeRunner(), str(tmp_path)) == []
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")
+def test_the_claim_in_redis_goes_to_the_first_attempt_only(tmp_path) -> None:
+    from recorder.cluster.link import connect
+    from shared.cluster_config import ClusterSettings
+    with RedisServer(str(tmp_path)) as redis:
+        connection = connect(ClusterSettings(redis.url))
+        assert task_job._claim(connection, "k", 2)
+        assert task_job._claim(connection, "k", 2)  # asked again (a retried call): still it
+        assert not task_job._claim(connection, "k", 1)

@@ -1,0 +1,149 @@
+"""Cluster mode under faults (all on 127.0.0.1): a worker host killed mid-clip, Redis restarted
+mid-cycle, the coordinator killed with a standby waiting, and the per-gateway cap pressed."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from shared import settings
+from shared import task_status as st
+from shared.control_file import request_start
+from shared.status_file import empty_status, read_status
+from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
+from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
+from tests.test_cluster import cluster_config, the_report
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")]
+rq = pytest.importorskip("rq")
+from redis import Redis  # noqa: E402 - only with the [cluster] extra
+
+from recorder.cluster.coordinator_lock import LOCK_SECONDS, STANDBY_MESSAGE  # noqa: E402
+from recorder.cluster.link import job_id, task_key  # noqa: E402
+
+# A dead host's job is noticed within heartbeat + grace + maintenance (seconds), not minutes.
+QUICK = {"maintenance_seconds": 1, "heartbeat_seconds": 1, "grace_seconds": 2}
+
+
+def streams_on(server, count: int, duration: int) -> list[dict]:
+    return [{"rtsp_url": server.url(f"cam{i % 4 + 1}"), "duration_seconds": duration,
+             "output_filename": f"cam{i}.mp4"} for i in range(count)]
+
+
+def leftovers(folder: str) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.startswith("."))
+
+
+def started(config: str) -> str:
+    request_start(settings.control_path(config), empty_status())
+    return config
+
+
+def test_a_host_killed_mid_clip_is_retried_once_and_its_slot_freed(tmp_path, camera_server):
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, streams_on(camera_server, 1, 6))
+        with RecorderProcess(started(config)) as recorder, \
+                WorkerPoolProcess(config, slots=1, **QUICK) as first:
+            work = wait_for(lambda: next(iter(
+                tmp_path.glob("output/*/.cam0.mp4.part")), None), 60, "the first attempt")
+            wait_for(lambda: work.stat().st_size > 0, 20, "media in the first attempt's file")
+            with WorkerPoolProcess(config, slots=1, **QUICK) as second:  # the job is the first's
+                first.kill_host()
+                report = the_report(tmp_path)
+                log = recorder.log() + second.log()
+        connection = Redis.from_url(redis.url)
+        job = job_id("patrol", os.path.basename(report["_dir"]), 0)
+        attempts = int(connection.hget(task_key("patrol", job), "attempts"))
+        held = connection.zcard(f"rq:rl:gw:127.0.0.1:{camera_server.port}:allowed")
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED], log
+    assert attempts == 2
+    assert held == 0
+    assert abs(float(ffprobe(os.path.join(report["_dir"], "cam0.mp4"))["format"]["duration"])
+               - 6) <= 1.0
+    assert leftovers(report["_dir"]) == []
+
+
+def test_a_redis_restart_mid_cycle_still_ends_the_cycle_with_a_report(tmp_path, camera_server):
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, streams_on(camera_server, 4, 4),
+                       total_poll_duration_seconds=40, max_concurrent_per_host=2)
+        with WorkerPoolProcess(started(config), slots=2, **QUICK) as workers, \
+                RecorderProcess(config) as recorder:
+            wait_for(lambda: ffmpeg_pids(str(tmp_path)), 60, "a clip recording")
+            redis.restart()
+            report = the_report(tmp_path)
+            log = recorder.log() + workers.log()
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 4, log
+    for i in range(4):
+        assert float(ffprobe(os.path.join(report["_dir"], f"cam{i}.mp4"))["format"]["duration"]) > 3
+    assert leftovers(report["_dir"]) == []
+
+
+def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    active, standby = str(tmp_path / "a" / "config.json"), str(tmp_path / "b" / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(active, redis.url, streams_on(camera_server, 2, 20), poll_cycles=-1)
+        cluster_config(standby, redis.url, streams_on(camera_server, 2, 3))
+        with WorkerPoolProcess(started(active), slots=2) as workers, \
+                RecorderProcess(active) as first:
+            wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
+            second = RecorderProcess(started(standby)).start()  # only now: the lock is first's
+            wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
+                     STANDBY_MESSAGE, 30, "a standby")
+            assert "enqueued as job" not in second.log()
+            os.killpg(first.proc.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
+                     second.log(), LOCK_SECONDS + 10, "the standby to take over")
+            took = time.monotonic() - killed
+            report = the_report(tmp_path / "b")
+            log = second.log() + workers.log()
+            second.stop()
+    assert took <= LOCK_SECONDS + 2, took
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
+
+
+class CapSampler:
+    """Every 50 ms: ffmpeg processes pulling from the gateway, and RQ's slots held for it."""
+
+    def __init__(self, redis_url: str, port: int) -> None:
+        self.connection, self.port = Redis.from_url(redis_url), port
+        self.most_pulls = self.most_slots = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        key = f"rq:rl:gw:127.0.0.1:{self.port}:allowed"
+        while not self._stop.wait(0.05):
+            self.most_pulls = max(self.most_pulls, len(ffmpeg_pids(f"127.0.0.1:{self.port}/")))
+            self.most_slots = max(self.most_slots, self.connection.zcard(key))
+
+    def __enter__(self) -> CapSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_a_gateway_with_more_cameras_than_its_cap_never_exceeds_it(tmp_path, camera_server):
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, streams_on(camera_server, 6, 3),
+                       total_poll_duration_seconds=12, max_concurrent_per_host=2)
+        with WorkerPoolProcess(started(config), slots=2), WorkerPoolProcess(config, slots=2), \
+                CapSampler(redis.url, camera_server.port) as sampler, \
+                RecorderProcess(config) as recorder:
+            report = the_report(tmp_path)
+            log = recorder.log()
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 6, log
+    assert (sampler.most_pulls, sampler.most_slots) == (2, 2)  # pressed, never exceeded
