@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable
 
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.planner import Plan
@@ -45,6 +46,8 @@ class Cycle:
         self._pending = deque(sorted(self.tasks, key=lambda t: t.planned.offset))
         self._live: list[Recording] = []  # spawned, verdict still to draw
         self._cap = settings.max_concurrent_streams
+        # Told of each verdict once (the daemon wires the history in here).
+        self.on_verdict: Callable[[Cycle, Recording], None] | None = None
 
     @property
     def running(self) -> list[Recording]:
@@ -117,11 +120,18 @@ class Cycle:
         learned = task.stderr.codecs
         if learned.video:
             self.codecs[task.stream["rtsp_url"]] = learned
+        if self.on_verdict is not None:
+            self.on_verdict(self, task)
 
     def stats(self) -> dict:
         """Counters of SPEC's scheduler summary."""
         return {**st.tally(t.status for t in self.tasks),
                 "max_concurrent_used": self.max_concurrent_used}
+
+    def counts(self) -> dict:
+        """The tallies of its ``cycle.finished`` event: tasks by outcome, streams not scheduled."""
+        return {**st.tally(t.status for t in self.tasks),
+                "not_scheduled": len(self.plan.not_scheduled)}
 
     def not_scheduled(self) -> list[dict]:
         """The streams left out of the plan, with their reasons."""

@@ -12,8 +12,12 @@ from recorder.config_watch import ConfigWatch
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
 from recorder.cycle_launcher import CycleLauncher
+from recorder.finished_task import from_recording
+from recorder.history_store import HistoryStore
+from recorder.history_writer import HistoryWriter
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
+from recorder.recording import Recording
 from recorder.recovery import recover_interrupted_cycle
 from recorder.retention import free_bytes
 from recorder.scheduler_state import SchedulerState
@@ -24,6 +28,7 @@ from recorder.stop_signal import StopSignal
 from recorder.wakeup import ERROR_BACKOFF_SECONDS, cycle_timing, next_wakeup, tick_seconds
 from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
+from shared.history_schema import history_path
 from shared.status_file import read_status
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,7 @@ class Daemon:
         self.config_watch = ConfigWatch(config_path)
         self.state = SchedulerState()
         self.launcher = CycleLauncher(config_path, self.runner, self.watcher, SpaceGate(free_space))
+        self.history = HistoryWriter(HistoryStore(history_path(config_path)))
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
         self.cycle: Cycle | None = None
         self.last_cycle: Cycle | None = None
@@ -71,6 +77,7 @@ class Daemon:
         if (self.state.running and self.control.wants_running and self.cycle is None
                 and now >= self.state.next_cycle_at):
             self._begin_cycle(now, wall)
+        self._write_history(now, wall)
         self.publisher.maybe_publish(now, wall, fingerprint(
             self.state, self.config_watch.error, self.cycle or self.last_cycle))
 
@@ -96,11 +103,26 @@ class Daemon:
             self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
             return
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
+        if self.cycle is not None:
+            self.cycle.on_verdict = self._record_verdict
+
+    def _record_verdict(self, cycle: Cycle, task: Recording) -> None:
+        self.history.record(from_recording(cycle.name, cycle.start_wall, task))
+
+    def _write_history(self, now: float, wall: float) -> None:
+        """This step's outcomes and events, in one transaction (never fatal: see history_store)."""
+        gate = self.launcher.gate
+        self.history.note_disk(gate.holding, gate.free_mb, gate.floor_mb, wall)
+        self.history.note_config_error(self.config_watch.error, wall)
+        self.history.flush(self.config_watch.settings, now, wall)
 
     def _end_cycle(self, now: float, interrupted: str = "") -> None:
         assert self.cycle is not None
         self.launcher.close(self.cycle, self.state, now, interrupted)
-        self.last_cycle, self.cycle = self.cycle, None
+        cycle = self.cycle
+        self.history.cycle_finished(cycle.number, cycle.name, cycle.counts(),
+                                    cycle.end_wall or self.clock.wall())
+        self.last_cycle, self.cycle = cycle, None
 
     def run(self, stop: StopSignal) -> None:
         """Wait, then step, until ``stop`` is set; then shut down cleanly.
@@ -136,6 +158,8 @@ class Daemon:
         if self.cycle is not None:
             self.launcher.wind_down(self.cycle, clock, SHUTDOWN_SECONDS)
             self._end_cycle(clock.monotonic(), interrupted="录制守护进程停止")
+        self.history.flush(self.config_watch.settings, clock.monotonic(), clock.wall())
+        self.history.close()
         self.state.running = False
         self.state.end_wall = self.state.end_wall or clock.wall()
         self.state.message = "录制守护进程已停止"
