@@ -158,7 +158,7 @@ class Daemon:
         if self.cycle is not None:
             self.launcher.wind_down(self.cycle, clock, SHUTDOWN_SECONDS)
             self._end_cycle(clock.monotonic(), interrupted="录制守护进程停止")
-        self.history.flush(self.config_watch.settings, clock.monotonic(), clock.wall())
+        self.history.flush(self.config_watch.settings, clock.monotonic(), clock.wall(), force=True)
         self.history.close()
         self.state.running = False
         self.state.end_wall = self.state.end_wall or clock.wall()

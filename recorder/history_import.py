@@ -8,7 +8,7 @@ import sqlite3
 import time
 
 from recorder.finished_task import FinishedTask
-from recorder.history_outcomes import write_outcome
+from recorder.history_outcomes import CameraStates, write_outcomes
 from recorder.history_store import HistoryStore
 from shared import settings
 from shared import task_status as st
@@ -105,7 +105,7 @@ def import_history(config_path: str, wall: float) -> dict:
     g = GlobalSettings.from_config(config["global_config"])
     root = settings.resolve_output_dir(g.output_directory, config_path)
     names = sorted((n for n in _listing(root) if is_cycle_name(n)), key=cycle_order)
-    store = HistoryStore(history_path(config_path))
+    store, states = HistoryStore(history_path(config_path)), CameraStates()
     counts = {"imported": 0, "already": 0, "unreadable": 0, "failed": 0, "tasks": 0}
     for name in names:
         tasks = _cycle_tasks(root, name, g.report_filename, config["streams"])
@@ -118,11 +118,12 @@ def import_history(config_path: str, wall: float) -> dict:
             if any(_known(conn, task) for task in tasks):
                 outcome.append("already")
                 return
-            for task in tasks:
-                write_outcome(conn, task, g.offline_after_failures, None, wall)
+            write_outcomes(conn, states, tasks, g.offline_after_failures, None, wall)
             outcome.append("imported")
 
-        key = outcome[0] if store.write(work, 0.0, wall) else "failed"
+        written = store.write(work, 0.0, wall)
+        states.settle(written)
+        key = outcome[0] if written else "failed"
         counts[key] += 1
         counts["tasks"] += len(tasks) if key == "imported" else 0
     store.close()

@@ -30,6 +30,7 @@ class HistoryStore:
         self._inode: tuple[int, int] | None = None
         self._retry_at = 0.0
         self.failing = False  # the last attempt failed (logged once per run of failures)
+        self.opened = 0  # connections made so far: a new one may be a new file
 
     def write(self, work: Callable[[sqlite3.Connection], None], now: float, wall: float) -> bool:
         """Run ``work`` in one transaction; False when it could not (the caller keeps its batch).
@@ -71,6 +72,7 @@ class HistoryStore:
             self.conn = connect_writer(self.path)
         stat = os.stat(self.path)
         self._inode = (stat.st_dev, stat.st_ino)
+        self.opened += 1
         return self.conn
 
     def _same_file(self) -> bool:

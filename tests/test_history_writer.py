@@ -230,3 +230,14 @@ def test_zero_retention_days_keeps_everything(db) -> None:
     writer = HistoryWriter(HistoryStore(db))
     writer.flush(settings(history_retention_days=0), 0.0, WALL + 1000 * 86400)
     assert rows(db, "SELECT count(*) FROM outcomes") == [(1,)]
+
+
+def test_outcomes_of_steps_within_a_second_share_one_write(db) -> None:
+    writer = HistoryWriter(HistoryStore(db))
+    writer.record(task(FAIL, WALL))
+    writer.flush(settings(), 10.0, WALL)
+    writer.record(task(FAIL, WALL + 0.5))
+    writer.flush(settings(), 10.5, WALL + 0.5)  # half a second later: waits
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(1,)]
+    writer.flush(settings(), 10.6, WALL + 0.6, force=True)  # at shutdown
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(2,)]
