@@ -77,9 +77,10 @@ class Daemon:
         if (self.state.running and self.control.wants_running and self.cycle is None
                 and now >= self.state.next_cycle_at):
             self._begin_cycle(now, wall)
-        self._write_history(now, wall)
         self.publisher.maybe_publish(now, wall, fingerprint(
             self.state, self.config_watch.error, self.cycle or self.last_cycle))
+        # After the status: a new cycle's folder is named there before any slower write.
+        self._write_history(now, wall)
 
     def _follow_desired_state(self, now: float, wall: float) -> None:
         if self.control.wants_running:
@@ -105,6 +106,10 @@ class Daemon:
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
         if self.cycle is not None:
             self.cycle.on_verdict = self._record_verdict
+            # Named in the status file at once, not after the publishing gap: a
+            # recorder killed before that would leave the folder without reports
+            # (recovery finds the interrupted cycle through the status file).
+            self.publisher.publish(now, wall)
 
     def _record_verdict(self, cycle: Cycle, task: Recording) -> None:
         self.history.record(from_recording(cycle.name, cycle.start_wall, task))
