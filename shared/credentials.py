@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+from shared.alert_secrets import has_masked_alerts, masked_alerts, with_stored_alerts
 from shared.config import validate_config
 from shared.errors import ConfigError
 from shared.urls import is_masked, mask_credentials, unmask
@@ -23,9 +24,17 @@ def masked_stream(stream: dict) -> dict:
     return {**stream, "rtsp_url": mask_credentials(stream["rtsp_url"])}
 
 
+def masked_global(global_config: dict) -> dict:
+    """A copy of the global section fit to show: the alert receivers' secrets masked."""
+    if "alerts" not in global_config:
+        return global_config
+    return {**global_config, "alerts": masked_alerts(global_config["alerts"])}
+
+
 def masked_config(config: dict) -> dict:
-    """A copy of ``config`` fit to show: every stream's secrets masked."""
-    return {**config, "streams": [masked_stream(stream) for stream in config["streams"]]}
+    """A copy of ``config`` fit to show: every stream's and receiver's secrets masked."""
+    return {**config, "global_config": masked_global(config["global_config"]),
+            "streams": [masked_stream(stream) for stream in config["streams"]]}
 
 
 def _stored_url(stream: dict, stored: list[dict]) -> str | None:
@@ -37,8 +46,9 @@ def _stored_url(stream: dict, stored: list[dict]) -> str | None:
 
 
 def has_masked_secrets(config: dict) -> bool:
-    """True when a stream's URL carries a masked secret (a client sent back what it read)."""
-    return any(is_masked(stream["rtsp_url"]) for stream in config["streams"])
+    """True when a stream's URL or a receiver carries a masked secret (a client sent back what it read)."""
+    return (any(is_masked(stream["rtsp_url"]) for stream in config["streams"])
+            or has_masked_alerts(config["global_config"].get("alerts", {})))
 
 
 def with_stored_secrets(new: dict, stored: dict | None) -> dict:
@@ -52,6 +62,11 @@ def with_stored_secrets(new: dict, stored: dict | None) -> dict:
         return new
     old_streams = stored["streams"] if stored else []
     result = copy.deepcopy(new)
+    alerts = result["global_config"].get("alerts", {})
+    if has_masked_alerts(alerts):
+        result["global_config"]["alerts"] = with_stored_alerts(
+            alerts, stored["global_config"].get("alerts", {}) if stored else {},
+            "global_config.alerts")
     for i, stream in enumerate(result["streams"]):
         if not is_masked(stream["rtsp_url"]):
             continue
