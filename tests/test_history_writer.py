@@ -241,3 +241,26 @@ def test_outcomes_of_steps_within_a_second_share_one_write(db) -> None:
     assert rows(db, "SELECT count(*) FROM outcomes") == [(1,)]
     writer.flush(settings(), 10.6, WALL + 0.6, force=True)  # at shutdown
     assert rows(db, "SELECT count(*) FROM outcomes") == [(2,)]
+
+
+def test_a_write_failing_midway_keeps_nothing_and_the_retry_raises_the_event_once(
+        db, monkeypatch) -> None:
+    from recorder import history_outcomes
+
+    writer = run(db, [FAIL])
+    real_enqueue, calls = history_outcomes.enqueue, []
+
+    def failing_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_enqueue(*args)
+
+    monkeypatch.setattr(history_outcomes, "enqueue", failing_once)
+    writer.record(task(FAIL, WALL + 60))
+    writer.flush(settings(), 100.0, WALL + 60)  # offline: its event fails, all rolled back
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(1,)]
+    assert rows(db, "SELECT consecutive_failures, offline_since FROM cameras") == [(1, None)]
+    writer.flush(settings(), 100.0 + RETRY_SECONDS, WALL + 90)
+    assert events(db) == ["camera.offline"]
+    assert rows(db, "SELECT consecutive_failures, offline_since FROM cameras") == [(2, WALL)]
