@@ -8,12 +8,26 @@ from recorder.daemon import Daemon
 from shared import settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
+from shared.clock import Clock
 from shared.control_file import request_start
 from shared.history_schema import history_path
 from shared.status_file import empty_status
 from tests.fake_runner import FakeRunner
 
 WALL = 1_760_000_000.0
+
+
+class StepClock(Clock):
+    """The test's own time, also for what the daemon reads itself (its shutdown)."""
+
+    def __init__(self) -> None:
+        self.now = 1.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return WALL + self.now
 
 
 def test_failed_tasks_of_two_cycles_take_the_camera_offline_once(tmp_path) -> None:
@@ -26,20 +40,20 @@ def test_failed_tasks_of_two_cycles_take_the_camera_offline_once(tmp_path) -> No
                      "output_filename": "gate.mp4", "name": "东门"}]})
     request_start(settings.control_path(config), empty_status())
     runner = FakeRunner()
-    daemon = Daemon(config, runner=runner, free_space=lambda _path: None)
-    now = 1.0
+    clock = StepClock()
+    daemon = Daemon(config, runner=runner, clock=clock, free_space=lambda _path: None)
     for cycle in range(3):  # three cycles, the camera refusing each time
         while len(runner.processes) <= cycle:
-            daemon.step(now, WALL + now)
-            now += 0.5
+            daemon.step(clock.now, clock.wall())
+            clock.now += 0.5
         process = runner.processes[-1]
         process.write(stderr="Connection refused\n")
         process.exit(1)
         while daemon.state.cycles_done <= cycle:  # the next cycle may start in the same step
-            assert now < 100, "the cycle never ended"
+            assert clock.now < 100, "the cycle never ended"
             daemon.watcher.dispatch(0)
-            now += 1.0
-            daemon.step(now, WALL + now)
+            clock.now += 1.0
+            daemon.step(clock.now, clock.wall())
     daemon.shutdown()
     conn = sqlite3.connect(history_path(config))
     assert conn.execute("SELECT camera, status FROM outcomes").fetchall() == [
