@@ -18,7 +18,7 @@ from shared import config as model
 from shared.config_file import (edit_config, read_config_checked, replace_config, save_config_as,
                                 written_etag)
 from shared.control_file import request_reload
-from shared.credentials import masked_config, masked_stream
+from shared.credentials import masked_config, masked_global, masked_stream
 from shared.errors import ConfigError
 
 bp = Blueprint("configuration", __name__, url_prefix="/api/config")
@@ -69,7 +69,7 @@ def put_config():
 @bp.get("/global")
 def get_global():
     config, tag = current_config_tagged()
-    return _tagged(jsonify(config["global_config"]), tag)
+    return _tagged(jsonify(masked_global(config["global_config"])), tag)
 
 
 @bp.put("/global")
@@ -77,7 +77,8 @@ def put_global():
     changes = json_object()
     new = _edit(lambda config: model.with_global_update(config, changes))
     return _tagged(jsonify(success=True, message="全局配置更新成功",
-                           updated_config=new["global_config"]), written_etag(new))
+                           updated_config=masked_global(new["global_config"])),
+                   written_etag(new))
 
 
 @bp.get("/streams")

@@ -8,10 +8,12 @@ import sys
 
 from recorder.daemon import Daemon
 from recorder.ffmpeg_preload import LibraryPreload, find_preload
+from recorder.history_import import import_history
 from recorder.processes import ProcessRunner
 from recorder.stop_signal import StopSignal
+from shared.clock import SYSTEM_CLOCK
 from shared import settings
-from shared.errors import LockTimeout
+from shared.errors import ConfigError, LockTimeout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,9 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ffmpeg-preload", default="auto", choices=("auto", "off"),
                         help="auto: load a few of ffmpeg's libraries first when that keeps "
                              "every symbol binding (cheaper start-ups; checked at start)")
+    parser.add_argument("--import-history", action="store_true",
+                        help="import the cycle reports in the output folder into the camera "
+                             "history (cycles already there are skipped), then exit")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.import_history:
+        return _import_history(settings.config_path(args.config))
     stop = StopSignal()
 
     def request_stop(signum: int, _frame) -> None:
@@ -45,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
             daemon.config_path)
         return 1
     return 0
+
+
+def _import_history(config_path: str) -> int:
+    try:
+        counts = import_history(config_path, SYSTEM_CLOCK.wall())
+    except ConfigError as exc:
+        logging.getLogger("recorder").error("cannot import the history: %s", exc.message)
+        return 1
+    return 1 if counts["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ from collections.abc import Collection
 
 from recorder import alert_outbox
 from recorder.alert_receivers import targets_for
+from shared.event_names import CAMERA_REMINDER
 from shared.task_status import status_name
 from shared.timefmt import format_iso, format_local
 
-REMINDER = "camera.reminder"
 HOUR = 3600.0
 
 # Due: offline, and neither the outage's start nor the last reminder of this outage
@@ -28,7 +28,7 @@ def remind_due(conn: sqlite3.Connection, alerts: dict, wall: float,
     ``remindable``: the configured cameras whose alerts are on (None: every camera).
     """
     hours = int(alerts.get("remind_every_hours") or 0)
-    targets = targets_for(REMINDER, alerts)
+    targets = targets_for(CAMERA_REMINDER, alerts)
     if hours <= 0 or not targets:
         return 0
     conn.execute("BEGIN IMMEDIATE")
@@ -38,7 +38,7 @@ def remind_due(conn: sqlite3.Connection, alerts: dict, wall: float,
         for row in due:
             body = json.dumps(reminder_body(row, wall), ensure_ascii=False)
             for target in targets:
-                alert_outbox.insert(conn, REMINDER, target, body, wall)
+                alert_outbox.insert(conn, CAMERA_REMINDER, target, body, wall)
             conn.execute("UPDATE cameras SET last_reminded = ? WHERE id = ?", (wall, row[0]))
         conn.execute("COMMIT")
     except BaseException:
@@ -55,7 +55,7 @@ def reminder_body(row: tuple, wall: float) -> dict:
     message = (f"摄像头「{label}」仍然离线（已超过 {hours} 小时），自 {format_local(since)} 起"
                f"连续 {failures} 次失败；最近状态：{status_name(status)}"
                + (f"，{error}" if error else ""))
-    return {"event": REMINDER, "time": format_iso(wall), "message": message,
+    return {"event": CAMERA_REMINDER, "time": format_iso(wall), "message": message,
             "camera": {"id": camera, "name": name, "url": url},
             "status": status, "status_name": status_name(status), "error": error,
             "since": format_iso(since), "consecutive_failures": failures}

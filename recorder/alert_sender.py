@@ -21,6 +21,7 @@ from recorder.alert_receivers import WEBHOOK, Receiver, find_receiver, shown_tar
 from recorder.alert_reminders import remind_due
 from recorder.alert_transport import DeliveryError, post_webhook, send_notify
 from recorder.config_watch import ConfigWatch
+from shared.camera_state import camera_id
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.history_schema import connect_writer, history_path
 
@@ -180,12 +181,10 @@ def for_recorder(config_path: str, config_watch: ConfigWatch, clock: Clock = SYS
 
 
 def _alerts(config_watch: ConfigWatch) -> dict:
-    # getattr until GlobalSettings gains ``alerts`` with the config keys (camera health part A).
-    return getattr(config_watch.settings, "alerts", None) or {}
+    return config_watch.settings.alerts if config_watch.settings else {}
 
 
 def _remindable(config_watch: ConfigWatch) -> frozenset[str]:
-    # The camera id is output_filename without its extension (camera_state.camera_id, part A).
     config = config_watch.config or {"streams": []}
-    return frozenset(os.path.splitext(stream["output_filename"])[0]
+    return frozenset(camera_id(stream["output_filename"])
                      for stream in config["streams"] if stream.get("alerts", True))

@@ -60,6 +60,8 @@ class Cycle:
         self._per_host = settings.max_concurrent_per_host
         self._gateway_live: dict[str, int] = {}
         self.dead_gateways = DeadGateways()
+        # Told of each verdict once (the daemon wires the history in here).
+        self.on_verdict: Callable[[Cycle, Recording], None] | None = None
 
     @property
     def running(self) -> list[Recording]:
@@ -149,6 +151,8 @@ class Cycle:
         learned = task.stderr.codecs
         if learned.video:
             self.codecs[task.stream["rtsp_url"]] = learned
+        if self.on_verdict is not None:
+            self.on_verdict(self, task)
         if task.proc is not None and task.status != st.CANCELLED and \
                 self.dead_gateways.note(self._gateway(task), task.status):
             self._skip_gateway(self._gateway(task), wall)
@@ -161,6 +165,7 @@ class Cycle:
         self._pending.extend(kept)
         for task in skipped:
             task.skip(wall, st.CONNECTION_ERROR, SKIPPED_MESSAGE)
+            self._publish(task, wall)  # never spawned: no gateway note, no recursion
         log.warning("cycle %s: gateway %s timed out %d times and answered nothing else: "
                     "skipping its %d remaining tasks", self.name, gateway,
                     self.dead_gateways.timeouts(gateway), len(skipped))
@@ -169,6 +174,11 @@ class Cycle:
         """Counters of SPEC's scheduler summary."""
         return {**st.tally(t.status for t in self.tasks),
                 "max_concurrent_used": self.max_concurrent_used}
+
+    def counts(self) -> dict:
+        """The tallies of its ``cycle.finished`` event: tasks by outcome, streams not scheduled."""
+        return {**st.tally(t.status for t in self.tasks),
+                "not_scheduled": len(self.plan.not_scheduled)}
 
     def not_scheduled(self) -> list[dict]:
         """The streams left out of the plan, with their reasons."""

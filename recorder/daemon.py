@@ -1,8 +1,5 @@
-"""The recorder's orchestration: one wait, then one step, until stopped.
-
-Each job has a module of its own: control_follower, config_watch, scheduler_state,
-cycle_launcher (with space_gate), recovery, loop (with wakeup), status_snapshot,
-status_publisher, alert_sender.
+"""The recorder's orchestration: one wait, then one step, until stopped; each job has a
+module of its own (see recorder/__init__.py's walk and each part's import below).
 """
 from __future__ import annotations
 
@@ -14,6 +11,7 @@ from recorder.config_watch import ConfigWatch
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
 from recorder.cycle_launcher import CycleLauncher
+from recorder.history_feed import HistoryFeed
 from recorder.loop import run_loop
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
@@ -45,6 +43,7 @@ class Daemon:
         self.config_watch = ConfigWatch(config_path)
         self.state = SchedulerState()
         self.launcher = CycleLauncher(config_path, self.runner, self.watcher, SpaceGate(free_space))
+        self.history = HistoryFeed(config_path, self.config_watch, self.launcher.gate)
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
         self.publisher.mirror = lambda status: self.launcher.mirror_status(
             self.config_watch.config, status)
@@ -78,6 +77,8 @@ class Daemon:
             self._begin_cycle(now, wall)
         self.publisher.maybe_publish(now, wall, fingerprint(
             self.state, self.config_watch.error, self.cycle or self.last_cycle))
+        # After the status: a new cycle's folder is named there before any slower write.
+        self.history.step(now, wall)
 
     def _follow_desired_state(self, now: float, wall: float) -> None:
         if self.control.wants_running:
@@ -101,12 +102,17 @@ class Daemon:
             self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
             return
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
-        if self.cycle is not None:  # its folder exists: say so at once, for a restart's recovery
+        if self.cycle is not None:
+            self.history.attach(self.cycle)
+            # Named in the status file at once, not after the publishing gap: a
+            # recorder killed before that would leave the folder without reports
+            # (recovery finds the interrupted cycle through the status file).
             self.publisher.publish(now, wall)
 
     def _end_cycle(self, now: float, interrupted: str = "") -> None:
         assert self.cycle is not None
         self.launcher.close(self.cycle, self.state, now, interrupted)
+        self.history.cycle_ended(self.cycle, self.clock.wall())
         self.last_cycle, self.cycle = self.cycle, None
 
     def run(self, stop: StopSignal) -> None:
@@ -129,6 +135,7 @@ class Daemon:
             self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
         self.launcher.release_lead()
+        self.history.close(self.clock.monotonic(), self.clock.wall())
         self.state.running = False
         self.state.end_wall = self.state.end_wall or self.clock.wall()
         self.state.message = "录制守护进程已停止"

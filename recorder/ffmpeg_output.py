@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from recorder.ffmpeg_command import SourceCodecs
 
+_SIZE_RE = re.compile(r", ([1-9][0-9]{1,4}x[1-9][0-9]{1,4})\b")
 _STREAM_RE = re.compile(r"Stream #0:\d+.*?: (Video|Audio): ([A-Za-z0-9_]+)")
 # Lines that say what went wrong (as opposed to ffmpeg's informational chatter).
 _ERROR_RE = re.compile(r"error|failed|invalid|refused|timed out|not found|unreachable|"
@@ -67,6 +68,7 @@ class StderrLog:
 
     connected: bool = False
     codecs: SourceCodecs = field(default_factory=SourceCodecs)
+    resolution: str | None = None  # the input video's WIDTHxHEIGHT, for the history
     tail: list[str] = field(default_factory=list)
     _partial: str = ""
     keep: int = 12
@@ -100,6 +102,8 @@ class StderrLog:
             kind, codec = match.groups()
             if kind == "Video" and self.codecs.video is None:
                 self.codecs = SourceCodecs(codec, self.codecs.audio)
+                size = _SIZE_RE.search(line)
+                self.resolution = size.group(1) if size else None
             elif kind == "Audio" and self.codecs.audio is None:
                 self.codecs = SourceCodecs(self.codecs.video, codec)
         if line.startswith("Output #"):

@@ -70,6 +70,7 @@ class Recording:
         self._last_poll = 0.0
         self.start_offset: float | None = None  # real start, seconds after the cycle's start
         self.run_seconds: float | None = None   # from spawn to verdict
+        self.connect_seconds: float | None = None  # from spawn to the server's answer
         self._flags: dict[str, bool] = {}
         self._open_pipes = 0
         self._dict_key: tuple = ()
@@ -135,6 +136,8 @@ class Recording:
             self.status, self._last_data = st.CONNECTED, now
         if self.status in (st.CONNECTING, st.CONNECTED) and self.progress.progress.frames > 0:
             self.status, self._last_data = st.RECORDING, now
+        if self.connect_seconds is None and self.status != st.CONNECTING:
+            self.connect_seconds = round(now - self._started, 3)
         self._watch(now)
         # ffmpeg closes its pipes when it exits: only then (or now and then, in
         # case a child kept them open) is a waitpid worth its system call.

@@ -19,6 +19,7 @@ class SpaceGate:
     def __init__(self, free_space: Callable[[str], int | None]) -> None:
         self.free_space = free_space
         self.holding = False  # the last check found too little space
+        self.free_mb = self.floor_mb = 0  # what that check found (for recorder.disk_low)
 
     def retain(self, out: OutputDir, limits: Limits, wall: float, current: str | None) -> None:
         """Remove the cycle folders retention's limits leave no room for (never ``current``)."""
@@ -37,6 +38,7 @@ class SpaceGate:
             log.info("free space above %d MB again after retention", floor_mb)
             return self._clear()
         free = self.free_space(out.root) or 0
+        self.free_mb, self.floor_mb = free // MB, floor_mb
         message = f"{LOW_SPACE_MESSAGE}: 剩余 {free // MB} MB, 低于下限 {floor_mb} MB"
         if not self.holding:
             log.warning("%s; no new cycle until space returns (checked every %.0f s)", message,

@@ -1,15 +1,10 @@
-"""The cameras a config names (id, display name, masked URL) and the offline threshold it sets.
-
-Part A of issue 12 adds ``name``, ``alerts`` and ``offline_after_failures`` to the
-config rules and ``camera_id`` to shared/camera_state.py; until then the keys are
-read defensively here, in this one place, so the merge only has to swap it.
-"""
+"""The cameras a config names (id, display name, masked URL) and the offline threshold it sets."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from shared.camera_state import DEFAULT_OFFLINE_AFTER_FAILURES
+from shared.camera_state import camera_id
+from shared.config import OPTIONAL_DEFAULTS
 from shared.urls import mask_credentials
 
 
@@ -22,11 +17,6 @@ class ConfiguredCamera:
     url: str  # masked
 
 
-def camera_id(output_filename: str) -> str:
-    """The camera id: the stream's ``output_filename`` without its extension."""
-    return os.path.splitext(output_filename)[0]
-
-
 def configured_cameras(config: dict) -> list[ConfiguredCamera]:
     """Every stream of a validated config, in config order."""
     return [ConfiguredCamera(camera_id(stream["output_filename"]), stream.get("name", ""),
@@ -35,6 +25,6 @@ def configured_cameras(config: dict) -> list[ConfiguredCamera]:
 
 
 def offline_after(config: dict) -> int:
-    """``global_config.offline_after_failures`` (default 2)."""
-    value = config["global_config"].get("offline_after_failures", DEFAULT_OFFLINE_AFTER_FAILURES)
-    return value if isinstance(value, int) and value >= 1 else DEFAULT_OFFLINE_AFTER_FAILURES
+    """``global_config.offline_after_failures`` of a validated config (its default when left out)."""
+    key = "offline_after_failures"
+    return config["global_config"].get(key, OPTIONAL_DEFAULTS[key])

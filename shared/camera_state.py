@@ -1,6 +1,8 @@
 """A camera's state from its run of outcomes (SPEC "Camera state"): one rule for the recorder and the API."""
 from __future__ import annotations
 
+import os
+
 from shared import task_status as st
 
 ONLINE, OFFLINE, DEGRADED, UNKNOWN = "online", "offline", "degraded", "unknown"
@@ -22,3 +24,8 @@ def camera_state(last_status: int | None, consecutive_failures: int, offline_aft
 def is_failure(status: int) -> bool:
     """True for a finished task that counts against the camera (not 已完成, not 已取消)."""
     return status in st.FINISHED and status not in (st.COMPLETED, st.CANCELLED)
+
+
+def camera_id(output_filename: str) -> str:
+    """A camera's identity: its stream's ``output_filename`` without the extension (``gate.mp4`` → ``gate``)."""
+    return os.path.splitext(output_filename)[0]

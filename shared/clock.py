@@ -20,5 +20,9 @@ class Clock:
         """Seconds since the epoch (names and displayed times only)."""
         return time.time()
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` where nothing else can be waited on (a retry's pause)."""
+        time.sleep(seconds)
+
 
 SYSTEM_CLOCK = Clock()

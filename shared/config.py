@@ -8,8 +8,11 @@ from urllib.parse import urlsplit
 
 from shared import cluster_config
 from shared.clip_names import MAX_CLIP_NAME_BYTES, MAX_NAME_BYTES, retag_name
-from shared.config_rules import (Choice, CountOrUnlimited, DirectoryPath, FileName, IntRange,
-                                 PositiveNumber, Rule, RtspUrl)
+from shared.alert_rules import AlertsRule
+from shared.camera_state import DEFAULT_OFFLINE_AFTER_FAILURES
+from shared.config_rules import (Choice, CountOrUnlimited, DirectoryPath, DisplayName, FileName,
+                                 Flag, IntRange, PositiveNumber, Rule, RtspUrl)
+from shared.config_rules import reject_unknown as _reject_unknown
 from shared.config_rules import plain_file_name_problem  # noqa: F401 - the model's, re-exported
 from shared.errors import ConfigError
 
@@ -36,6 +39,10 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "rtsp_transport": "auto",
     # At most this many tasks at once per gateway (shared/gateways.py); 0: no cap.
     "max_concurrent_per_host": 0,
+    # Camera health (SPEC "Camera state", "History", "Events").
+    "offline_after_failures": DEFAULT_OFFLINE_AFTER_FAILURES,
+    "history_retention_days": 90,
+    "alerts": {},
 }
 # auto: copy audio the container takes, else AAC; aac: always AAC; drop: video only.
 AUDIO_MODES = ("auto", "aac", "drop")
@@ -43,7 +50,8 @@ AUDIO_MODES = ("auto", "aac", "drop")
 RTSP_TRANSPORTS = ("auto", "tcp", "udp")
 STREAM_KEYS = ("rtsp_url", "duration_seconds", "weight", "output_filename")
 # Stream keys beyond the seed's four: kept in the file only when given.
-OPTIONAL_STREAM_KEYS = ("rtsp_transport",)
+OPTIONAL_STREAM_KEYS = ("rtsp_transport", "name", "alerts")
+MAX_CAMERA_NAME = 64
 REQUIRED_STREAM_KEYS = ("rtsp_url", "duration_seconds")
 TOP_KEYS = ("global_config", "streams")
 # Top-level sections beyond the seed's two: kept in the file only when given.
@@ -76,6 +84,9 @@ GLOBAL_RULES: dict[str, Rule] = {
     "min_free_space_mb": IntRange(0, 10**9, _LIMIT_NOTE),
     "rtsp_transport": Choice(RTSP_TRANSPORTS),
     "max_concurrent_per_host": IntRange(0, 1024, "0 表示不限制"),
+    "offline_after_failures": IntRange(1, 10**6),
+    "history_retention_days": IntRange(0, 100 * 365, "0 表示永久保留"),
+    "alerts": AlertsRule(),
 }
 STREAM_RULES: dict[str, Rule] = {
     "rtsp_url": RtspUrl(),
@@ -86,6 +97,9 @@ STREAM_RULES: dict[str, Rule] = {
         MAX_CLIP_NAME_BYTES, f"录制时的临时文件 {retag_name('<文件名>')} 不能超过 "
                              f"{MAX_NAME_BYTES} 字节"),
     "rtsp_transport": Choice(RTSP_TRANSPORTS),
+    "name": DisplayName(MAX_CAMERA_NAME),
+    # false: no camera events for this one (a camera under maintenance).
+    "alerts": Flag(),
 }
 
 
@@ -93,15 +107,6 @@ def _require_object(field: str, value: Any) -> dict:
     if not isinstance(value, dict):
         raise ConfigError(field, "必须是 JSON 对象")
     return value
-
-
-def _reject_unknown(prefix: str, data: dict, known: tuple[str, ...] | dict) -> None:
-    for key in data:
-        if key not in known:
-            # The name is echoed into logs, the status file and answers: spell a
-            # lone surrogate as an escape so all of them can still be written.
-            shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
-            raise ConfigError(f"{prefix}{shown}", "是未知字段 (可能是拼写错误)")
 
 
 def validate_global(data: Any, field: str = "global_config") -> dict:

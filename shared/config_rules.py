@@ -37,6 +37,16 @@ class Rule(Protocol):
         """A JSON-schema fragment of the values :meth:`check` accepts."""
 
 
+def reject_unknown(prefix: str, data: dict, known: tuple[str, ...] | dict) -> None:
+    """Refuse the first key of ``data`` not in ``known``. :raises ConfigError:"""
+    for key in data:
+        if key not in known:
+            # The name is echoed into logs, the status file and answers: spell a
+            # lone surrogate as an escape so all of them can still be written.
+            shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise ConfigError(f"{prefix}{shown}", "是未知字段 (可能是拼写错误)")
+
+
 def _any_case(text: str) -> str:
     """A regex matching ``text`` in any letter case (JSON schema patterns have no flags)."""
     return "".join(f"[{ch.upper()}{ch.lower()}]" if ch.isalpha() else re.escape(ch)
@@ -217,3 +227,44 @@ class FileName:
         suffixes = "|".join(_any_case(s) for s in self.suffixes)
         ending = f"({suffixes})$" if len(self.suffixes) > 1 else f"{suffixes}$"
         return {"type": "string", "minLength": 1, "maxLength": self.max_bytes, "pattern": ending}
+
+
+# C0 and C1 control characters, DEL: a display name shows in logs, messages and pages.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class DisplayName:
+    """Any text of 1 to ``high`` characters without control characters (a camera's name)."""
+
+    high: int
+
+    def check(self, field: str, value: Any) -> str:
+        """``value`` when it is such a text. :raises ConfigError:"""
+        if not isinstance(value, str) or not value:
+            raise ConfigError(field, "必须是非空字符串")
+        if len(value) > self.high:
+            raise ConfigError(field, f"不能超过 {self.high} 个字符")
+        if _CONTROL_RE.search(value) or not is_utf8_text(value):
+            raise ConfigError(field, "不能含有控制字符或无效的 Unicode 字符")
+        return value
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule."""
+        return {"type": "string", "minLength": 1, "maxLength": self.high,
+                "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """``true`` or ``false``."""
+
+    def check(self, field: str, value: Any) -> bool:
+        """``value`` when it is a boolean. :raises ConfigError:"""
+        if not isinstance(value, bool):
+            raise ConfigError(field, "必须是 true 或 false")
+        return value
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule."""
+        return {"type": "boolean"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 
 from shared import cluster_config
+from shared.alert_secrets import has_masked_alerts, masked_alerts, with_stored_alerts
 from shared.config import validate_config
 from shared.errors import ConfigError
 from shared.urls import is_masked, mask_credentials, unmask
@@ -24,9 +25,18 @@ def masked_stream(stream: dict) -> dict:
     return {**stream, "rtsp_url": mask_credentials(stream["rtsp_url"])}
 
 
+def masked_global(global_config: dict) -> dict:
+    """A copy of the global section fit to show: the alert receivers' secrets masked."""
+    if "alerts" not in global_config:
+        return global_config
+    return {**global_config, "alerts": masked_alerts(global_config["alerts"])}
+
+
 def masked_config(config: dict) -> dict:
-    """A copy of ``config`` fit to show: every stream's secrets masked (and the Redis password)."""
-    shown = {**config, "streams": [masked_stream(stream) for stream in config["streams"]]}
+    """A copy of ``config`` fit to show: every stream's and receiver's secrets masked (and the
+    Redis password)."""
+    shown = {**config, "global_config": masked_global(config["global_config"]),
+             "streams": [masked_stream(stream) for stream in config["streams"]]}
     if config.get(cluster_config.KEY):
         shown[cluster_config.KEY] = cluster_config.masked_section(config[cluster_config.KEY])
     return shown
@@ -41,8 +51,9 @@ def _stored_url(stream: dict, stored: list[dict]) -> str | None:
 
 
 def has_masked_secrets(config: dict) -> bool:
-    """True when a stream's URL carries a masked secret (a client sent back what it read)."""
-    return any(is_masked(stream["rtsp_url"]) for stream in config["streams"])
+    """True when a stream's URL or a receiver carries a masked secret (a client sent back what it read)."""
+    return (any(is_masked(stream["rtsp_url"]) for stream in config["streams"])
+            or has_masked_alerts(config["global_config"].get("alerts", {})))
 
 
 def _masked_redis(config: dict) -> bool:
@@ -66,6 +77,11 @@ def with_stored_secrets(new: dict, stored: dict | None) -> dict:
         if url is None:
             raise ConfigError(f"{cluster_config.KEY}.redis_url", _NO_STORED_SECRET)
         result[cluster_config.KEY]["redis_url"] = url
+    alerts = result["global_config"].get("alerts", {})
+    if has_masked_alerts(alerts):
+        result["global_config"]["alerts"] = with_stored_alerts(
+            alerts, stored["global_config"].get("alerts", {}) if stored else {},
+            "global_config.alerts")
     for i, stream in enumerate(result["streams"]):
         if not is_masked(stream["rtsp_url"]):
             continue

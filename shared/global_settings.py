@@ -24,6 +24,9 @@ class GlobalSettings:
     min_free_space_mb: int
     rtsp_transport: str
     max_concurrent_per_host: int
+    offline_after_failures: int
+    history_retention_days: int
+    alerts: dict  # the validated global_config.alerts ({} when not configured); do not modify
 
     @classmethod
     def from_config(cls, global_config: dict) -> GlobalSettings:

@@ -113,3 +113,55 @@ def test_saved_copies_keep_real_passwords(client: FlaskClient, secret_config: Pa
                                           tmp_path: Path) -> None:
     assert client.post("/api/config/save", json={"file_path": "copy.json"}).status_code == 200
     assert stored_urls(tmp_path / "copy.json") == [SECRET_URL, TOKEN_URL]
+
+
+ALERTS = {"webhooks": [{"url": "https://hook:pw9@ops.example/h?token=tk7", "secret": "hm4c",
+                        "events": ["camera.offline"]}, {"url": "http://127.0.0.1:9/plain"}],
+          "notify": ["dingtalk://SEC0a1b@5d6e7f/", "mailtos://u:mailpw@example.com?to=a@b",
+                     "dingtalk://other/"]}
+
+
+@pytest.fixture
+def alerts_config(config_path: Path) -> Path:
+    config = valid_config()
+    config["global_config"]["alerts"] = ALERTS
+    write_json_atomic(str(config_path), config)
+    return config_path
+
+
+def stored_alerts(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))["global_config"]["alerts"]
+
+
+@pytest.mark.parametrize("endpoint", ["/api/config", "/api/config/global"])
+def test_reads_mask_the_alert_receivers_secrets(client: FlaskClient, alerts_config: Path,
+                                                endpoint: str) -> None:
+    body = client.get(endpoint).get_data(as_text=True)
+    for secret in ("pw9", "tk7", "hm4c", "SEC0a1b", "5d6e7f", "mailpw", "other"):
+        assert secret not in body, secret
+    alerts = client.get("/api/config").get_json()["global_config"]["alerts"]
+    assert alerts["notify"] == ["dingtalk://***", "mailtos://***", "dingtalk://***"]
+    assert alerts["webhooks"][0]["secret"] == "***"
+    assert alerts["webhooks"][1] == {"url": "http://127.0.0.1:9/plain"}
+
+
+def test_alert_secrets_sent_back_masked_are_kept(client: FlaskClient, alerts_config: Path) -> None:
+    config = client.get("/api/config").get_json()
+    del config["global_config"]["alerts"]["notify"][1]  # the e-mail receiver removed
+    assert client.put("/api/config", json=config).status_code == 200
+    # Two masked dingtalk URLs look alike: each takes the stored one of its rank.
+    assert stored_alerts(alerts_config) == {**ALERTS, "notify": [ALERTS["notify"][0],
+                                                                 ALERTS["notify"][2]]}
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    answer = client.put("/api/config/global", json={"alerts": shown})
+    assert answer.status_code == 200 and "hm4c" not in answer.get_data(as_text=True)
+    assert stored_alerts(alerts_config)["webhooks"] == ALERTS["webhooks"]
+
+
+def test_a_masked_alert_secret_without_a_stored_one_is_refused(client: FlaskClient,
+                                                               alerts_config: Path) -> None:
+    answer = client.put("/api/config/global", json={"alerts": {
+        "webhooks": [{"url": "http://127.0.0.1:9/new", "secret": "***"}]}})
+    assert answer.status_code == 400
+    assert "webhooks[0].secret" in answer.get_json()["message"]
+    assert stored_alerts(alerts_config) == ALERTS

@@ -92,6 +92,12 @@ GLOBAL_CASES: list[tuple[str, Any, Any, str]] = [
     ("report_filename", "r.json", "", "非空"),
     ("output_directory", "/var/lib/patrol/output", "", "非空"),
     ("output_directory", "out", "   ", "非空"),
+    ("offline_after_failures", 1, 0, "必须大于 0"),
+    ("offline_after_failures", 5, True, "整数"),
+    ("history_retention_days", 0, -1, "永久保留"),
+    ("history_retention_days", 365, 1.5, "整数"),
+    ("alerts", {}, [], "JSON 对象"),
+    ("alerts", {"remind_every_hours": 0}, "dingtalk://x", "JSON 对象"),
 ]
 
 
@@ -123,6 +129,13 @@ STREAM_CASES: list[tuple[str, Any, Any, str]] = [
     ("output_filename", "摄像头1.mp4", "dir\\cam.mp4", "文件名"),
     ("output_filename", "cam.mp4", "", "非空"),
     ("output_filename", "c" * 200 + ".mp4", "c" * 300 + ".mp4", "字节"),
+    ("name", "东门入口 1号", "", "非空"),
+    ("name", "n" * 64, "n" * 65, "64"),
+    ("name", "gate", "gate\n2", "控制字符"),
+    ("name", "gate", "gate\x85", "控制字符"),
+    ("name", "gate", 17, "字符串"),
+    ("alerts", False, "false", "true 或 false"),
+    ("alerts", True, 0, "true 或 false"),
 ]
 
 
@@ -133,6 +146,47 @@ def test_stream_rule(field: str, good: Any, bad: Any, reason: str) -> None:
     assert result["streams"][1][field] == expected
     error = _error(_with_stream(1, **{field: bad}))
     assert error.field == f"streams[1].{field}"
+    assert reason in error.reason
+
+
+GOOD_ALERTS = {
+    "webhooks": [{"url": "https://hooks.example.com/patrol", "secret": "s3cret",
+                  "events": ["camera.offline", "camera.recovered"]},
+                 {"url": "http://127.0.0.1:9000/x"}],
+    "notify": ["dingtalk://token/", "mailto://user:pass@example.com"],
+    "remind_every_hours": 6,
+}
+
+
+def test_a_full_alerts_section_is_kept_as_given() -> None:
+    result = model.validate_config(_with_global(alerts=GOOD_ALERTS))
+    assert result["global_config"]["alerts"] == GOOD_ALERTS
+    assert model.validate_config(result) == result
+
+
+@pytest.mark.parametrize(("alerts", "field", "reason"), [
+    ({"webhook": []}, "alerts.webhook", "未知字段"),
+    ({"webhooks": {}}, "alerts.webhooks", "数组"),
+    ({"webhooks": [{}]}, "alerts.webhooks[0].url", "必填"),
+    ({"webhooks": [{"url": "ftp://x/y"}]}, "alerts.webhooks[0].url", "http"),
+    ({"webhooks": [{"url": "http://"}]}, "alerts.webhooks[0].url", "http"),
+    ({"webhooks": [{"url": "http://a b/"}]}, "alerts.webhooks[0].url", "http"),
+    ({"webhooks": [{"url": "http://a/", "secret": ""}]}, "alerts.webhooks[0].secret", "字符串"),
+    ({"webhooks": [{"url": "http://a/", "events": ["camera.down"]}]},
+     "alerts.webhooks[0].events[0]", "camera.offline"),
+    ({"webhooks": [{"url": "http://a/", "events": "camera.offline"}]},
+     "alerts.webhooks[0].events", "数组"),
+    ({"webhooks": [{"url": "http://a/", "headers": {}}]}, "alerts.webhooks[0].headers", "未知"),
+    ({"webhooks": [{"url": "http://a/\n"}]}, "alerts.webhooks[0].url", "http"),
+    ({"notify": ["dingtalk"]}, "alerts.notify[0]", "通知网址"),
+    ({"notify": ["dingtalk://t/\n"]}, "alerts.notify[0]", "通知网址"),
+    ({"notify": [5]}, "alerts.notify[0]", "字符串"),
+    ({"notify": ["mailto://a@b"] * 51}, "alerts.notify", "50"),
+    ({"remind_every_hours": -1}, "alerts.remind_every_hours", "不提醒"),
+])
+def test_alerts_rules_name_the_nested_field(alerts: dict, field: str, reason: str) -> None:
+    error = _error(_with_global(alerts=alerts))
+    assert error.field == f"global_config.{field}"
     assert reason in error.reason
 
 
@@ -346,9 +400,13 @@ def test_the_settings_object_holds_every_global_key_with_its_default() -> None:
     assert {field.name for field in fields(defaults)} == set(model.GLOBAL_RULES)
     assert asdict(GlobalSettings.from_config({})) == {**model.GLOBAL_DEFAULTS,
                                                       **model.OPTIONAL_DEFAULTS}
-    chosen = model.validate_config(_with_global(audio_mode="drop", retention_max_hours=0))
+    assert (defaults.offline_after_failures, defaults.history_retention_days,
+            defaults.alerts) == (2, 90, {})
+    chosen = model.validate_config(_with_global(audio_mode="drop", retention_max_hours=0,
+                                                offline_after_failures=3, alerts=GOOD_ALERTS))
     settings = GlobalSettings.from_config(chosen["global_config"])
     assert (settings.audio_mode, settings.retention_max_hours) == ("drop", 0)
+    assert (settings.offline_after_failures, settings.alerts) == (3, GOOD_ALERTS)
     assert settings.report_filename == chosen["global_config"]["report_filename"]
     with pytest.raises(FrozenInstanceError):
         settings.audio_mode = "aac"  # type: ignore[misc]

@@ -144,7 +144,7 @@ def test_documented_config_bounds_are_the_rules_bounds(client: FlaskClient) -> N
             # poll_cycles: -1 is allowed, 0 is not (documented with "not").
             assert accepted(section, key, low) or key == "poll_cycles", key
             checked += 1
-    assert checked == 11
+    assert checked == 13
     assert not accepted("global", "poll_cycles", 0) and accepted("global", "poll_cycles", 1)
     weight = stream_props["weight"]
     assert weight["exclusiveMinimum"] is True and not accepted("stream", "weight", weight["minimum"])

@@ -275,6 +275,19 @@ GLOBAL_VALUES = {
     "rtsp_transport": st.one_of(st.sampled_from([*model.RTSP_TRANSPORTS, "TCP", "http"]),
                                 NOT_INTEGERS),
     "max_concurrent_per_host": _integers(0, 1024),
+    "offline_after_failures": _integers(1, 10**6),
+    "history_retention_days": _integers(0, 100 * 365),
+    "alerts": st.one_of(
+        st.fixed_dictionaries({}, optional={
+            "webhooks": st.lists(st.fixed_dictionaries(
+                {"url": st.sampled_from(["http://127.0.0.1/x", "https://a", "ftp://a", "", 1])},
+                optional={"secret": st.one_of(st.text(ANY_CHAR, max_size=4), NOT_INTEGERS),
+                          "events": st.lists(st.sampled_from(["camera.offline", "x"]))}),
+                max_size=2),
+            "notify": st.lists(st.sampled_from(["dingtalk://t/", "mailto://a@b", "x", 2]),
+                               max_size=2),
+            "remind_every_hours": _integers(0, 10 * 365 * 24)}),
+        NOT_INTEGERS),
 }
 assert set(GLOBAL_VALUES) == set(model.GLOBAL_RULES)
 UNKNOWN_KEYS = st.dictionaries(st.text(ANY_CHAR, min_size=1, max_size=6), st.integers(),
@@ -285,7 +298,9 @@ STREAMS = st.builds(
     lambda required, optional, unknown: {**required, **optional, **unknown},
     st.fixed_dictionaries({"rtsp_url": URLS, "duration_seconds": _integers(1, model.DAY)}),
     st.fixed_dictionaries({}, optional={"weight": WEIGHTS, "output_filename": FILE_NAMES,
-                                        "rtsp_transport": st.sampled_from(["auto", "udp", "x"])}),
+                                        "rtsp_transport": st.sampled_from(["auto", "udp", "x"]),
+                                        "name": st.text(ANY_CHAR, max_size=70),
+                                        "alerts": st.sampled_from([True, False, 0, "no"])}),
     st.one_of(st.just({}), st.just({}), st.just({}), UNKNOWN_KEYS),
 )
 GLOBALS = st.builds(lambda known, unknown: {**known, **unknown},

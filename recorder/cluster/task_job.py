@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -135,15 +134,15 @@ def _store_outcome(connection: Redis, key: str, record: dict) -> None:
 
 def _with_retries(action: Callable[[], T], key: str) -> T:
     """``action()``, tried again while Redis is away (restarting) for up to REDIS_TRIES_SECONDS."""
-    deadline = time.monotonic() + REDIS_TRIES_SECONDS
+    deadline = SYSTEM_CLOCK.monotonic() + REDIS_TRIES_SECONDS
     while True:
         try:
             return action()
         except RedisError as exc:
-            if time.monotonic() > deadline:
+            if SYSTEM_CLOCK.monotonic() > deadline:
                 raise
             log.warning("%s: Redis not answering (%s); trying again", key, exc)
-            time.sleep(1.0)
+            SYSTEM_CLOCK.sleep(1.0)
 
 
 def _try(action: Callable[[], object]) -> None:

@@ -1,0 +1,46 @@
+"""A finished task as the history keeps it: one frozen record, from a live Recording or a report."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.camera_state import camera_id
+from shared.urls import mask_credentials
+
+
+@dataclass(frozen=True)
+class FinishedTask:
+    """One outcome row's values plus what the camera row and its events need (SPEC "History")."""
+
+    camera: str            # camera_id(output_filename)
+    name: str              # the stream's display name, "" when it has none
+    url: str               # masked
+    alerts: bool           # False: no camera events for it
+    cycle: str             # the cycle folder
+    ended: float
+    status: int
+    error: str = ""
+    kind: str = "cycle"
+    planned_start: float | None = None
+    started: float | None = None
+    connect_seconds: float | None = None
+    bytes: int = 0
+    frames: int = 0
+    clip_seconds: float | None = None
+    codec: str | None = None
+    resolution: str | None = None
+    clip: str | None = None
+
+
+def from_recording(cycle_name: str, cycle_start_wall: float, task) -> FinishedTask:
+    """The record of ``task`` (a recorder.recording.Recording with its verdict in)."""
+    stream, prog = task.stream, task.progress.progress
+    return FinishedTask(
+        camera=camera_id(stream["output_filename"]), name=stream.get("name", ""),
+        url=mask_credentials(stream["rtsp_url"]), alerts=stream.get("alerts", True),
+        cycle=cycle_name, planned_start=cycle_start_wall + task.planned.offset,
+        started=task.start_wall, ended=task.end_wall, status=task.status,
+        error=task.error_message, connect_seconds=task.connect_seconds,
+        bytes=prog.total_size, frames=prog.frames,
+        clip_seconds=round(prog.seconds, 3) if task.proc is not None else None,
+        codec=task.stderr.codecs.video, resolution=task.stderr.resolution,
+        clip=task.display_path if task.clip_kept else None)

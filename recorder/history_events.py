@@ -1,0 +1,63 @@
+"""Events for the outbox (contract 3 of HEALTH_DESIGN): their JSON bodies and one row per receiver."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from recorder.alert_receivers import targets_for
+from recorder.finished_task import FinishedTask
+from shared import event_names as ev
+from shared import task_status as st
+from shared.timefmt import format_iso, format_local
+
+
+def camera_body(event: str, task: FinishedTask, since: float, failures: int, wall: float) -> dict:
+    """The body of a camera event: ``since`` = when its run of failures began.
+
+    Worded like the alert sender's reminders (recorder/alert_reminders.py on main).
+    """
+    label = task.name or task.camera
+    if event == ev.CAMERA_OFFLINE:
+        message = (f"摄像头「{label}」离线，自 {format_local(since)} 起连续 {failures} 次失败；"
+                   f"最近状态：{st.status_name(task.status)}"
+                   + (f"，{task.error}" if task.error else ""))
+    else:
+        message = (f"摄像头「{label}」已恢复，{format_local(task.ended)} 录制成功"
+                   f"（自 {format_local(since)} 起离线，连续 {failures} 次失败）")
+    return {"event": event, "time": format_iso(wall), "message": message,
+            "camera": {"id": task.camera, "name": task.name, "url": task.url},
+            "status": task.status, "status_name": st.status_name(task.status),
+            "error": task.error, "since": format_iso(since), "consecutive_failures": failures}
+
+
+def cycle_body(number: int, folder: str, counts: dict, wall: float) -> dict:
+    """The body of ``cycle.finished``; ``counts`` as contract 3 lists them."""
+    message = (f"第 {number} 轮巡检结束（{folder}）：共 {counts['total_tasks']} 个任务，"
+               f"完成 {counts['completed_tasks']}，失败 {counts['failed_tasks']}，"
+               f"取消 {counts['cancelled_tasks']}，未调度 {counts['not_scheduled']}")
+    return {"event": ev.CYCLE_FINISHED, "time": format_iso(wall), "message": message,
+            "cycle": folder, "counts": counts}
+
+
+def disk_low_body(free_mb: int, floor_mb: int, wall: float) -> dict:
+    """The body of ``recorder.disk_low``."""
+    message = f"录制服务器磁盘空间不足：剩余 {free_mb} MB，低于下限 {floor_mb} MB，暂停新的巡检"
+    return {"event": ev.DISK_LOW, "time": format_iso(wall), "message": message,
+            "free_mb": free_mb, "floor_mb": floor_mb}
+
+
+def config_error_body(error: dict, message: str, wall: float) -> dict:
+    """The body of ``recorder.config_error``; ``error`` is the ConfigError's dict."""
+    return {"event": ev.CONFIG_ERROR, "time": format_iso(wall),
+            "message": f"配置文件有误，录制继续使用上一个有效配置：{message}", "error": error}
+
+
+def enqueue(conn: sqlite3.Connection, body: dict, alerts: dict, wall: float) -> int:
+    """Insert one outbox row per receiver of ``body``'s event; returns how many."""
+    targets = targets_for(body["event"], alerts)
+    if targets:
+        text = json.dumps(body, ensure_ascii=False)
+        conn.executemany(
+            "INSERT INTO outbox (event, created, target, body, attempts, next_attempt)"
+            " VALUES (?, ?, ?, ?, 0, ?)", [(body["event"], wall, t, text, wall) for t in targets])
+    return len(targets)

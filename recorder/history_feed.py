@@ -1,0 +1,43 @@
+"""What the daemon tells the camera history: each verdict, each cycle's end, the disk and the config."""
+from __future__ import annotations
+
+from recorder.config_watch import ConfigWatch
+from recorder.cycle import Cycle
+from recorder.finished_task import from_recording
+from recorder.history_store import HistoryStore
+from recorder.history_writer import HistoryWriter
+from recorder.recording import Recording
+from recorder.space_gate import SpaceGate
+from shared.history_schema import history_path
+
+
+class HistoryFeed:
+    """Hands the recorder's facts to the history writer (which batches them; never fatal)."""
+
+    def __init__(self, config_path: str, config_watch: ConfigWatch, gate: SpaceGate) -> None:
+        self.writer = HistoryWriter(HistoryStore(history_path(config_path)))
+        self.config_watch, self.gate = config_watch, gate
+
+    def attach(self, cycle: Cycle) -> None:
+        """Record each of ``cycle``'s verdicts as it is drawn."""
+        cycle.on_verdict = self._record
+
+    def _record(self, cycle: Cycle, task: Recording) -> None:
+        self.writer.record(from_recording(cycle.name, cycle.start_wall, task))
+
+    def cycle_ended(self, cycle: Cycle, wall: float) -> None:
+        """``cycle`` ended: its counts go out as a ``cycle.finished`` event."""
+        self.writer.cycle_finished(cycle.number, cycle.name, cycle.counts(),
+                                   cycle.end_wall or wall)
+
+    def step(self, now: float, wall: float, force: bool = False) -> None:
+        """This step's outcomes and events, in one transaction (see history_store)."""
+        gate = self.gate
+        self.writer.note_disk(gate.holding, gate.free_mb, gate.floor_mb, wall)
+        self.writer.note_config_error(self.config_watch.error, wall)
+        self.writer.flush(self.config_watch.settings, now, wall, force=force)
+
+    def close(self, now: float, wall: float) -> None:
+        """Write what is still pending and close the database."""
+        self.step(now, wall, force=True)
+        self.writer.close()

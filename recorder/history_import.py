@@ -1,0 +1,140 @@
+"""``python -m recorder --import-history``: the cycle reports already on disk, into the history, once."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+
+from recorder.finished_task import FinishedTask
+from recorder.history_outcomes import CameraStates, write_outcomes
+from recorder.history_store import HistoryStore
+from shared import settings
+from shared import task_status as st
+from shared.camera_state import camera_id
+from shared.config_file import load_config
+from shared.global_settings import GlobalSettings
+from shared.history_schema import history_path
+from shared.timefmt import DISPLAY_FORMAT, cycle_order, is_cycle_name
+from shared.urls import mask_credentials
+
+log = logging.getLogger(__name__)
+# A live write keeps sub-second times, a report whole seconds: a task already
+# in the history is found within this much of its report's end time.
+_SAME_TASK_SECONDS = 1.0
+
+
+def _epoch(text: object) -> float | None:
+    try:
+        return time.mktime(time.strptime(str(text), DISPLAY_FORMAT))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _stream_of(record: dict, streams: list[dict]) -> dict | None:
+    """The configured stream a report's task recorded (its clip's name, else its URL)."""
+    clip = os.path.basename(record.get("output_file") or "")
+    by_clip = [s for s in streams if s["output_filename"] == clip]
+    if by_clip:
+        return by_clip[0]
+    index = record.get("stream_index")
+    if isinstance(index, int) and 0 <= index < len(streams) and \
+            mask_credentials(streams[index]["rtsp_url"]) == record.get("rtsp_url"):
+        return streams[index]
+    by_url = [s for s in streams if mask_credentials(s["rtsp_url"]) == record.get("rtsp_url")]
+    return by_url[0] if len(by_url) == 1 else None
+
+
+def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]) -> FinishedTask | None:
+    """A report's task as a history record; None when it cannot be placed."""
+    stream, ended, status = _stream_of(record, streams), _epoch(record.get("end_time")), \
+        record.get("status")
+    clip = record.get("output_file") or None
+    if ended is None or status not in st.FINISHED or (stream is None and clip is None):
+        return None
+    offset = record.get("planned_offset")
+    return FinishedTask(
+        camera=camera_id(stream["output_filename"] if stream else os.path.basename(clip)),
+        name=stream.get("name", "") if stream else "",
+        url=mask_credentials(str(record.get("rtsp_url", ""))), alerts=False, cycle=cycle,
+        ended=ended, status=status, error=str(record.get("error_message") or ""),
+        planned_start=start + offset if start is not None and isinstance(offset, (int, float))
+        else None, started=_epoch(record.get("start_time")),
+        bytes=int(record.get("bytes_received") or 0),
+        frames=int(record.get("frames_received") or 0),
+        clip_seconds=record.get("progress") if isinstance(record.get("progress"), (int, float))
+        else None, clip=clip)
+
+
+def _known(conn: sqlite3.Connection, task: FinishedTask) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM outcomes WHERE camera = ? AND ended BETWEEN ? AND ? AND cycle = ? LIMIT 1",
+        (task.camera, task.ended - _SAME_TASK_SECONDS, task.ended + _SAME_TASK_SECONDS,
+         task.cycle)).fetchone() is not None
+
+
+def _read_report(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(report, dict) and isinstance(report.get("tasks"), list)
+    return report if ok else None
+
+
+def _cycle_tasks(root: str, name: str, report_filename: str,
+                 streams: list[dict]) -> list[FinishedTask] | None:
+    """The tasks of cycle ``name`` that can be placed; None: no readable report."""
+    report = _read_report(os.path.join(root, name, report_filename))
+    if report is None:
+        return None
+    summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
+    start = _epoch(summary.get("start_time"))
+    tasks = [_finished(name, start, raw, streams) for raw in report["tasks"] if isinstance(raw, dict)]
+    return [task for task in tasks if task is not None]
+
+
+def import_history(config_path: str, wall: float) -> dict:
+    """Import every cycle report not yet in the history, oldest first; returns the counts.
+
+    :raises ConfigError: the config cannot be read.
+    """
+    config = load_config(config_path)
+    g = GlobalSettings.from_config(config["global_config"])
+    root = settings.resolve_output_dir(g.output_directory, config_path)
+    names = sorted((n for n in _listing(root) if is_cycle_name(n)), key=cycle_order)
+    store, states = HistoryStore(history_path(config_path)), CameraStates()
+    counts = {"imported": 0, "already": 0, "unreadable": 0, "failed": 0, "tasks": 0}
+    for name in names:
+        tasks = _cycle_tasks(root, name, g.report_filename, config["streams"])
+        if tasks is None:
+            counts["unreadable"] += 1
+            continue
+        outcome: list[str] = []
+
+        def work(conn: sqlite3.Connection) -> None:
+            if any(_known(conn, task) for task in tasks):
+                outcome.append("already")
+                return
+            write_outcomes(conn, states, tasks, g.offline_after_failures, None, wall)
+            outcome.append("imported")
+
+        written = store.write(work, 0.0, wall)
+        states.settle(written)
+        key = outcome[0] if written else "failed"
+        counts[key] += 1
+        counts["tasks"] += len(tasks) if key == "imported" else 0
+    store.close()
+    log.info("history import: %(imported)d cycles (%(tasks)d tasks) imported, %(already)d "
+             "already there, %(unreadable)d without a readable report, %(failed)d failed", counts)
+    return counts
+
+
+def _listing(root: str) -> list[str]:
+    try:
+        return os.listdir(root)
+    except OSError as exc:
+        log.error("history import: cannot list %s: %s", root, exc.strerror)
+        return []

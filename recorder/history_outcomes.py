@@ -1,0 +1,135 @@
+"""One finished task into the history: its outcome row, its buckets, its camera row and events."""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import fields
+from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter
+
+from recorder.finished_task import FinishedTask
+from recorder.history_events import camera_body, enqueue
+from shared import event_names as ev
+from shared import task_status as st
+from shared.camera_state import is_failure
+
+# FinishedTask's fields that are no column of ``outcomes`` (they feed the camera row).
+_NOT_COLUMNS = ("name", "url", "alerts")
+_COLUMNS = tuple(f.name for f in fields(FinishedTask) if f.name not in _NOT_COLUMNS)
+_INSERT_OUTCOME = (f"INSERT INTO outcomes ({', '.join(_COLUMNS)}) "
+                   f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+# dataclasses.astuple deep-copies every field: ten times the cost of the insert itself.
+_ROW = attrgetter(*_COLUMNS)
+_BUCKET = ("INSERT INTO {table} (camera, bucket, total, ok) VALUES (?, ?, 1, ?) "
+           "ON CONFLICT (camera, bucket) DO UPDATE SET total = total + 1, ok = ok + excluded.ok")
+_HOURLY, _DAILY = _BUCKET.format(table="hourly"), _BUCKET.format(table="daily")
+_TOUCH_CAMERA = ("INSERT INTO cameras (id, name, url) VALUES (?, ?, ?) ON CONFLICT (id) "
+                 "DO UPDATE SET name = excluded.name, url = excluded.url")
+_READ_CAMERA = ("SELECT last_ended, consecutive_failures, failing_since, offline_since "
+                "FROM cameras WHERE id = ?")
+# The whole state in one statement; an offline reminder's time ends with the outage.
+_SET_CAMERA = (
+    "INSERT INTO cameras (id, name, url, last_status, last_error, last_ended, last_ok_at, "
+    "consecutive_failures, failing_since, offline_since, last_clip) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "name = excluded.name, url = excluded.url, last_status = excluded.last_status, "
+    "last_error = excluded.last_error, last_ended = excluded.last_ended, "
+    "last_ok_at = COALESCE(excluded.last_ok_at, last_ok_at), "
+    "consecutive_failures = excluded.consecutive_failures, "
+    "failing_since = excluded.failing_since, offline_since = excluded.offline_since, "
+    "last_clip = COALESCE(excluded.last_clip, last_clip), "
+    "last_reminded = CASE WHEN excluded.offline_since IS NULL THEN NULL ELSE last_reminded END")
+# (last_ended, consecutive_failures, failing_since, offline_since) of a camera row.
+State = tuple
+
+
+class CameraStates:
+    """The state fields of the camera rows, cached so that a write reads no row per task.
+
+    What a transaction changes is staged and kept only once it committed; the
+    recorder is the only writer of these fields, so the cache stays true.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, State] = {}
+        self._staged: dict[str, State] = {}
+
+    def get(self, conn: sqlite3.Connection, camera: str) -> State | None:
+        """The camera's state (None: no row yet)."""
+        state = self._staged.get(camera) or self._known.get(camera)
+        if state is None:
+            state = conn.execute(_READ_CAMERA, (camera,)).fetchone()
+            if state is not None:
+                self._known[camera] = state
+        return state
+
+    def stage(self, camera: str, state: State) -> None:
+        """The state this transaction gives the camera."""
+        self._staged[camera] = state
+
+    def settle(self, committed: bool) -> None:
+        """After the transaction: keep its states, or forget them (rolled back)."""
+        if committed:
+            self._known.update(self._staged)
+        self._staged.clear()
+
+    def reset(self) -> None:
+        """Forget everything (a new database file)."""
+        self._known.clear()
+        self._staged.clear()
+
+
+def local_buckets(epoch: float) -> tuple[float, float]:
+    """The starts of the local hour and the local day holding ``epoch``."""
+    return _buckets_of_minute(int(epoch // 60))
+
+
+@lru_cache(maxsize=64)
+def _buckets_of_minute(minute: int) -> tuple[float, float]:
+    # Tasks ending in the same minute share their buckets: computed once (no
+    # time zone has offsets finer than a minute... none finer than 15).
+    hour = datetime.fromtimestamp(minute * 60).replace(minute=0, second=0, microsecond=0)
+    return hour.timestamp(), hour.replace(hour=0).timestamp()
+
+
+def write_outcomes(conn: sqlite3.Connection, states: CameraStates, tasks: list[FinishedTask],
+                   offline_after: int, alerts: dict | None, wall: float) -> None:
+    """Record ``tasks`` (in order); ``alerts`` None: no events (an import of the past)."""
+    conn.executemany(_INSERT_OUTCOME, map(_ROW, tasks))
+    counted = [task for task in tasks if task.status != st.CANCELLED]  # 已取消 counts neither way
+    buckets = [(task.camera, *local_buckets(task.ended), int(task.status == st.COMPLETED))
+               for task in counted]
+    conn.executemany(_HOURLY, [(camera, hour, ok) for camera, hour, _, ok in buckets])
+    conn.executemany(_DAILY, [(camera, day, ok) for camera, _, day, ok in buckets])
+    for task in tasks:
+        _follow_camera(conn, states, task, offline_after, alerts, wall)
+
+
+def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: FinishedTask,
+                   offline_after: int, alerts: dict | None, wall: float) -> None:
+    """The camera row after ``task``, and the event its state change raises."""
+    last_ended, failures, failing_since, offline_since = (
+        states.get(conn, task.camera) or (None, 0, None, None))
+    ok = task.status == st.COMPLETED
+    if not (ok or is_failure(task.status)) or (
+            alerts is None and last_ended is not None and task.ended < last_ended):
+        # Cancelled; or an import older than what the camera row says: history only.
+        # (Live outcomes always apply: a wall clock set back must not freeze a state.)
+        conn.execute(_TOUCH_CAMERA, (task.camera, task.name, task.url))
+        return
+    if ok:
+        new = (task.ended, 0, None, None)
+        event = ev.CAMERA_RECOVERED if offline_since is not None else None
+        since = offline_since
+    else:
+        failures, failing_since = failures + 1, failing_since or task.ended
+        went_offline = offline_since is None and failures >= offline_after
+        if went_offline:
+            offline_since = failing_since  # down since its first failed task, not the Nth
+        new = (task.ended, failures, failing_since, offline_since)
+        event, since = (ev.CAMERA_OFFLINE if went_offline else None), failing_since
+    states.stage(task.camera, new)
+    conn.execute(_SET_CAMERA, (task.camera, task.name, task.url, task.status, task.error,
+                               task.ended, task.ended if ok else None, *new[1:], task.clip))
+    if event is not None and alerts is not None and task.alerts:
+        enqueue(conn, camera_body(event, task, since, failures, wall), alerts, wall)

@@ -1,0 +1,70 @@
+"""The daemon writes each verdict, the camera's state change and cycle.finished to the history."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from recorder.daemon import Daemon
+from shared import settings
+from shared import task_status as st
+from shared.atomic import write_json_atomic
+from shared.clock import Clock
+from shared.control_file import request_start
+from shared.history_schema import history_path
+from shared.status_file import empty_status
+from tests.fake_runner import FakeRunner
+
+WALL = 1_760_000_000.0
+
+
+class StepClock(Clock):
+    """The test's own time, also for what the daemon reads itself (its shutdown)."""
+
+    def __init__(self) -> None:
+        self.now = 1.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return WALL + self.now
+
+
+def test_failed_tasks_of_two_cycles_take_the_camera_offline_once(tmp_path) -> None:
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {
+        "cycle_interval_seconds": 0, "min_free_space_mb": 0, "total_poll_duration_seconds": 10,
+        "poll_cycles": 3,
+        "alerts": {"webhooks": [{"url": "http://127.0.0.1:9/h"}]}},
+        "streams": [{"rtsp_url": "rtsp://u:pw@127.0.0.1:5/gate", "duration_seconds": 5,
+                     "output_filename": "gate.mp4", "name": "东门"}]})
+    request_start(settings.control_path(config), empty_status())
+    runner = FakeRunner()
+    clock = StepClock()
+    daemon = Daemon(config, runner=runner, clock=clock, free_space=lambda _path: None)
+    for cycle in range(3):  # three cycles, the camera refusing each time
+        while len(runner.processes) <= cycle:
+            daemon.step(clock.now, clock.wall())
+            clock.now += 0.5
+        process = runner.processes[-1]
+        process.write(stderr="Connection refused\n")
+        process.exit(1)
+        while daemon.state.cycles_done <= cycle:  # the next cycle may start in the same step
+            assert clock.now < 100, "the cycle never ended"
+            daemon.watcher.dispatch(0)
+            clock.now += 1.0
+            daemon.step(clock.now, clock.wall())
+    daemon.shutdown()
+    conn = sqlite3.connect(history_path(config))
+    assert conn.execute("SELECT camera, status FROM outcomes").fetchall() == [
+        ("gate", st.CONNECTION_ERROR)] * 3
+    assert conn.execute("SELECT name, url, consecutive_failures FROM cameras").fetchall() == [
+        ("东门", "rtsp://u:***@127.0.0.1:5/gate", 3)]
+    events = [(event, json.loads(body)) for event, body in
+              conn.execute("SELECT event, body FROM outbox ORDER BY id")]
+    assert [event for event, _ in events] == [
+        "cycle.finished", "camera.offline", "cycle.finished", "cycle.finished"]
+    assert events[0][1]["counts"] == {"total_tasks": 1, "completed_tasks": 0, "failed_tasks": 1,
+                                      "cancelled_tasks": 0, "not_scheduled": 0}
+    assert "pw" not in json.dumps([body for _, body in events])
+    runner.close()

@@ -1,0 +1,78 @@
+"""``python -m recorder --import-history``: past cycle reports into the history, each cycle once."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+from recorder.history_import import import_history
+from recorder.reports import build_report, write_reports
+from shared import task_record
+from shared import task_status as st
+from shared.atomic import write_json_atomic
+from shared.history_schema import history_path
+from shared.timefmt import cycle_name, format_local
+
+WALL = 1_760_000_000.0
+STREAMS = [{"rtsp_url": "rtsp://u:pw@127.0.0.1:5/gate", "duration_seconds": 5,
+            "output_filename": "gate.mp4", "name": "东门"},
+           {"rtsp_url": "rtsp://127.0.0.1:5/door", "duration_seconds": 5,
+            "output_filename": "door.mp4"}]
+
+
+def write_cycle(out: str, start: float, statuses: tuple[int, int]) -> str:
+    name = cycle_name(start)
+    os.makedirs(os.path.join(out, name))
+    tasks = [task_record.build(
+        task_id=i, stream_index=i, rtsp_url=stream["rtsp_url"],
+        output_file=f"./output/{name}/{stream['output_filename']}" if status == st.COMPLETED
+        else None, duration_seconds=5, status=status, start_wall=start + i,
+        end_wall=start + i + 5, progress=5.0, bytes_received=1000, frames_received=125,
+        error_message="" if status == st.COMPLETED else "连接失败", planned_offset=float(i))
+        for i, (stream, status) in enumerate(zip(STREAMS, statuses))]
+    write_reports(os.path.join(out, name), "rtsp_report.json", build_report(
+        number=1, folder=name, start_time=format_local(start), end_time=format_local(start + 9),
+        window=10, max_concurrent_streams=2, max_concurrent_used=2, schedule_info="",
+        tasks=tasks, not_scheduled=[], interrupted=""))
+    return name
+
+
+def rows(config: str, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(history_path(config))
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_reports_are_imported_once_and_give_each_camera_its_state(tmp_path) -> None:
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    out = str(tmp_path / "output")
+    first = write_cycle(out, WALL, (st.COMPLETED, st.CONNECTION_ERROR))
+    write_cycle(out, WALL + 60, (st.CONNECTION_ERROR, st.CONNECTION_ERROR))
+    os.makedirs(os.path.join(out, cycle_name(WALL + 120)))  # no report: left out
+    counts = import_history(config, WALL + 200)
+    assert (counts["imported"], counts["tasks"], counts["unreadable"]) == (2, 4, 1)
+    assert rows(config, "SELECT camera, cycle, status, clip FROM outcomes ORDER BY id")[:2] == [
+        ("gate", first, st.COMPLETED, f"./output/{first}/gate.mp4"),
+        ("door", first, st.CONNECTION_ERROR, None)]
+    assert rows(config, "SELECT id, name, url, consecutive_failures, offline_since IS NOT NULL"
+                        " FROM cameras ORDER BY id") == [
+        ("door", "", "rtsp://127.0.0.1:5/door", 2, 1),
+        ("gate", "东门", "rtsp://u:***@127.0.0.1:5/gate", 1, 0)]
+    assert rows(config, "SELECT count(*) FROM outbox") == [(0,)]  # the past raises no alert
+    assert import_history(config, WALL + 300)["already"] == 2
+    assert rows(config, "SELECT count(*) FROM outcomes") == [(4,)]
+
+
+def test_the_command_imports_and_exits(tmp_path) -> None:
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    write_cycle(str(tmp_path / "output"), WALL, (st.COMPLETED, st.COMPLETED))
+    done = subprocess.run([sys.executable, "-m", "recorder", "--config", config,
+                           "--import-history"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "history import: 1 cycles (2 tasks) imported" in done.stderr
+    assert rows(config, "SELECT count(*) FROM outcomes") == [(2,)]

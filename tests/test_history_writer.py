@@ -1,0 +1,266 @@
+"""The history writer: outcome rows, camera rows, buckets, events, retention, a bad file (fake clock)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+
+import pytest
+
+from recorder.finished_task import FinishedTask
+from recorder.history_outcomes import local_buckets
+from recorder.history_retention import prune_batch
+from recorder.history_store import RETRY_SECONDS, HistoryStore
+from recorder.history_writer import HistoryWriter
+from shared import config as model
+from shared import task_status as st
+from shared.errors import ConfigError
+from shared.global_settings import GlobalSettings
+from shared.history_schema import connect_writer
+
+WALL = 1_760_000_000.0
+OK, FAIL, CANCEL = st.COMPLETED, st.CONNECTION_ERROR, st.CANCELLED
+HOOK = "http://127.0.0.1:9/hook"
+
+
+def settings(**global_config) -> GlobalSettings:
+    alerts = {"webhooks": [{"url": HOOK}], "notify": ["mailto://ops@example.com"]}
+    checked = model.validate_global({"alerts": alerts, **global_config})
+    return GlobalSettings.from_config(checked)
+
+
+def task(status: int, ended: float, camera: str = "gate", **extra) -> FinishedTask:
+    values = dict(camera=camera, name="东门", url="rtsp://u:***@127.0.0.1/x", alerts=True,
+                  cycle="20251009_120000", ended=ended, status=status,
+                  error="" if status == OK else "连接失败", started=ended - 5)
+    return FinishedTask(**{**values, **extra})
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    return str(tmp_path / "state" / "history.sqlite3")
+
+
+def run(db: str, statuses: list[int], g: GlobalSettings | None = None, camera: str = "gate",
+        **extra) -> HistoryWriter:
+    """Each status a task of its own step, a minute apart; returns the writer."""
+    writer = HistoryWriter(HistoryStore(db))
+    for i, status in enumerate(statuses):
+        writer.record(task(status, WALL + 60 * i, camera, **extra))
+        writer.flush(g or settings(), 10.0 + i, WALL + 60 * i)
+    return writer
+
+
+def rows(db: str, sql: str, *args) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def events(db: str) -> list[str]:
+    return [e for (e,) in rows(db, "SELECT event FROM outbox WHERE target LIKE 'webhook %' "
+                                   "ORDER BY id")]
+
+
+def test_a_flapping_camera_yields_one_offline_and_one_recovered_event(db) -> None:
+    run(db, [FAIL, OK, FAIL, FAIL, FAIL, FAIL, OK, OK, FAIL])
+    assert events(db) == ["camera.offline", "camera.recovered"]
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(9,)]
+    camera = rows(db, "SELECT last_status, consecutive_failures, failing_since, offline_since,"
+                      " last_ok_at FROM cameras WHERE id = 'gate'")
+    assert camera == [(FAIL, 1, WALL + 480, None, WALL + 420)]
+
+
+def test_an_offline_event_names_the_camera_and_since_when(db) -> None:
+    run(db, [OK, FAIL, FAIL])
+    (target, body, created, next_attempt, attempts), = rows(
+        db, "SELECT target, body, created, next_attempt, attempts FROM outbox "
+            "WHERE target LIKE 'webhook %'")
+    body = json.loads(body)
+    assert target == "webhook " + HOOK
+    assert (created, next_attempt, attempts) == (WALL + 120, WALL + 120, 0)
+    assert body["event"] == "camera.offline" and body["camera"] == {
+        "id": "gate", "name": "东门", "url": "rtsp://u:***@127.0.0.1/x"}
+    assert (body["status"], body["status_name"], body["error"]) == (FAIL, "连接错误", "连接失败")
+    assert body["consecutive_failures"] == 2
+    assert body["since"].startswith("2025-10-09T") and body["time"][-6] in "+-"
+    assert "东门" in body["message"] and "离线" in body["message"]
+    # Down since its first failed task, not the second.
+    assert rows(db, "SELECT offline_since FROM cameras") == [(WALL + 60,)]
+    assert rows(db, "SELECT target FROM outbox WHERE target LIKE 'notify %'") == [
+        ("notify mailto://ops@example.com",)]
+
+
+def test_a_degraded_camera_that_recovers_and_a_silenced_one_raise_no_event(db) -> None:
+    run(db, [FAIL, OK, FAIL, OK])
+    run(db, [FAIL, FAIL, FAIL, OK], camera="door", alerts=False)
+    assert events(db) == []
+    assert rows(db, "SELECT id, consecutive_failures, offline_since FROM cameras ORDER BY id") \
+        == [("door", 0, None), ("gate", 0, None)]
+
+
+def test_offline_after_failures_sets_how_many_failures_make_an_outage(db) -> None:
+    run(db, [FAIL, FAIL, FAIL], settings(offline_after_failures=3))
+    assert events(db) == ["camera.offline"]
+    assert rows(db, "SELECT consecutive_failures FROM cameras") == [(3,)]
+
+
+def test_a_cancelled_task_counts_neither_way(db) -> None:
+    run(db, [FAIL, CANCEL, CANCEL, OK])
+    assert events(db) == []
+    hour, day = local_buckets(WALL)
+    assert rows(db, "SELECT sum(total), sum(ok) FROM hourly") == [(2, 1)]
+    assert rows(db, "SELECT bucket, total, ok FROM daily") == [(day, 2, 1)]
+    assert rows(db, "SELECT count(*) FROM outcomes WHERE status = ?", CANCEL) == [(2,)]
+    assert hour <= WALL < hour + 3600
+
+
+def test_a_webhook_gets_only_the_events_it_lists(db) -> None:
+    alerts = {"webhooks": [{"url": HOOK, "events": ["camera.recovered"]}]}
+    run(db, [FAIL, FAIL, OK], GlobalSettings.from_config(model.validate_global({"alerts": alerts})))
+    assert rows(db, "SELECT event, target FROM outbox") == [("camera.recovered", "webhook " + HOOK)]
+
+
+def test_an_outcome_row_holds_the_task(db) -> None:
+    run(db, [OK], bytes=1234, frames=50, clip_seconds=2.0, codec="h264", resolution="320x240",
+        clip="./output/20251009_120000/gate.mp4", connect_seconds=0.4)
+    assert rows(db, "SELECT camera, cycle, kind, started, ended, status, bytes, frames, "
+                    "clip_seconds, codec, resolution, clip, connect_seconds FROM outcomes") == [
+        ("gate", "20251009_120000", "cycle", WALL - 5, WALL, OK, 1234, 50, 2.0, "h264",
+         "320x240", "./output/20251009_120000/gate.mp4", 0.4)]
+    assert rows(db, "SELECT name, url, last_clip FROM cameras") == [
+        ("东门", "rtsp://u:***@127.0.0.1/x", "./output/20251009_120000/gate.mp4")]
+
+
+def test_recorder_events_are_written_once_per_change(db) -> None:
+    writer = HistoryWriter(HistoryStore(db))
+    error = ConfigError("global_config.max_concurrent_streams", "必须大于 0")
+    for i in range(3):  # three steps of the same conditions
+        writer.note_disk(True, 512, 1024, WALL + i)
+        writer.note_config_error(error, WALL + i)
+        writer.flush(settings(), float(i), WALL + i)
+    writer.note_disk(False, 0, 0, WALL + 5)
+    writer.note_config_error(None, WALL + 5)
+    writer.note_disk(True, 100, 1024, WALL + 6)
+    writer.cycle_finished(7, "20251009_120000", {"total_tasks": 3, "completed_tasks": 1,
+                                                 "failed_tasks": 1, "cancelled_tasks": 1,
+                                                 "not_scheduled": 2}, WALL + 6)
+    writer.flush(settings(), 6.0, WALL + 6)
+    assert events(db) == ["recorder.disk_low", "recorder.config_error", "recorder.disk_low",
+                          "cycle.finished"]
+    bodies = [json.loads(b) for (b,) in rows(db, "SELECT body FROM outbox WHERE target LIKE "
+                                                 "'webhook %' ORDER BY id")]
+    assert (bodies[0]["free_mb"], bodies[0]["floor_mb"]) == (512, 1024)
+    assert bodies[1]["error"]["field"] == "global_config.max_concurrent_streams"
+    assert bodies[3]["cycle"] == "20251009_120000" and bodies[3]["counts"]["not_scheduled"] == 2
+    assert "第 7 轮" in bodies[3]["message"]
+
+
+def test_a_corrupt_file_is_moved_aside_and_a_new_one_made(db, caplog) -> None:
+    os.makedirs(os.path.dirname(db))
+    with open(db, "wb") as handle:
+        handle.write(b"this is no database" * 100)
+    with caplog.at_level(logging.ERROR):
+        run(db, [FAIL])
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(1,)]
+    aside = [n for n in os.listdir(os.path.dirname(db)) if ".corrupt-" in n]
+    assert len(aside) == 1 and aside[0].startswith("history.sqlite3.corrupt-2025")
+    assert "moved aside" in caplog.text
+
+
+def test_a_file_removed_under_the_recorder_is_made_again(db) -> None:
+    writer = run(db, [FAIL])
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    writer.record(task(OK, WALL + 100))
+    writer.flush(settings(), 100.0, WALL + 100)
+    assert rows(db, "SELECT status FROM outcomes") == [(OK,)]
+
+
+def test_a_failing_write_is_logged_kept_and_written_later(db, caplog) -> None:
+    parent = os.path.dirname(db)
+    with open(parent, "w"):  # the state folder is a file: nothing can be created there
+        pass
+    writer = HistoryWriter(HistoryStore(db))
+    with caplog.at_level(logging.ERROR):
+        writer.record(task(FAIL, WALL))
+        writer.flush(settings(), 1.0, WALL)  # never raises
+        writer.record(task(FAIL, WALL + 60))
+        writer.flush(settings(), 2.0, WALL + 60)  # within the retry pause: not even tried
+    assert caplog.text.count("write to") == 1
+    os.remove(parent)
+    writer.flush(settings(), 2.0 + RETRY_SECONDS, WALL + 120)
+    assert rows(db, "SELECT ended FROM outcomes ORDER BY id") == [(WALL,), (WALL + 60,)]
+    assert events(db) == ["camera.offline"]
+
+
+def rows_in(conn: sqlite3.Connection, table: str) -> int:
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_retention_removes_old_rows_in_batches(db) -> None:
+    conn = connect_writer(db)
+    old, recent = WALL - 100 * 86400, WALL - 86400
+    for i in range(5):
+        conn.execute("INSERT INTO outcomes (camera, cycle, ended, status) VALUES ('a', 'c', ?, 0)",
+                     (old + i,))
+        conn.execute("INSERT INTO daily (camera, bucket, total, ok) VALUES ('a', ?, 1, 1)",
+                     (old + i,))
+    conn.execute("INSERT INTO outcomes (camera, cycle, ended, status) VALUES ('a', 'c', ?, 0)",
+                 (recent,))
+    conn.execute("INSERT INTO cameras (id) VALUES ('a')")
+    conn.execute("INSERT INTO outbox (event, created, target, body, next_attempt, delivered)"
+                 " VALUES ('x', ?, 't', '{}', 0, ?)", (old, old))
+    assert prune_batch(conn, WALL - 90 * 86400, "", limit=2) == (True, None)
+    assert rows_in(conn, "outcomes") == 4 and rows_in(conn, "daily") == 0
+    conn.close()
+    writer = HistoryWriter(HistoryStore(db))
+    writer.flush(settings(), 0.0, WALL)  # the first step prunes (default: 90 days) ...
+    assert rows(db, "SELECT ended FROM outcomes") == [(recent,)]
+    assert rows(db, "SELECT count(*) FROM daily") == [(0,)]
+    assert writer.retention.cutoff is None  # ... until a batch finds nothing left
+
+
+def test_zero_retention_days_keeps_everything(db) -> None:
+    run(db, [FAIL])
+    writer = HistoryWriter(HistoryStore(db))
+    writer.flush(settings(history_retention_days=0), 0.0, WALL + 1000 * 86400)
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(1,)]
+
+
+def test_outcomes_of_steps_within_a_second_share_one_write(db) -> None:
+    writer = HistoryWriter(HistoryStore(db))
+    writer.record(task(FAIL, WALL))
+    writer.flush(settings(), 10.0, WALL)
+    writer.record(task(FAIL, WALL + 0.5))
+    writer.flush(settings(), 10.5, WALL + 0.5)  # half a second later: waits
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(1,)]
+    writer.flush(settings(), 10.6, WALL + 0.6, force=True)  # at shutdown
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(2,)]
+
+
+def test_a_write_failing_midway_keeps_nothing_and_the_retry_raises_the_event_once(
+        db, monkeypatch) -> None:
+    from recorder import history_outcomes
+
+    writer = run(db, [FAIL])
+    real_enqueue, calls = history_outcomes.enqueue, []
+
+    def failing_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_enqueue(*args)
+
+    monkeypatch.setattr(history_outcomes, "enqueue", failing_once)
+    writer.record(task(FAIL, WALL + 60))
+    writer.flush(settings(), 100.0, WALL + 60)  # offline: its event fails, all rolled back
+    assert rows(db, "SELECT count(*) FROM outcomes") == [(1,)]
+    assert rows(db, "SELECT consecutive_failures, offline_since FROM cameras") == [(1, None)]
+    writer.flush(settings(), 100.0 + RETRY_SECONDS, WALL + 90)
+    assert events(db) == ["camera.offline"]
+    assert rows(db, "SELECT consecutive_failures, offline_since FROM cameras") == [(2, WALL)]
