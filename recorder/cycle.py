@@ -11,7 +11,7 @@ from recorder.ffmpeg_command import SourceCodecs
 from recorder.planner import Plan, PlannedTask
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
-from recorder.recording import Recording
+from recorder.recording import MISSED_WINDOW, Recording
 from recorder.reports import build_report
 from shared import task_status as st
 from shared.gateways import gateway_key
@@ -83,7 +83,7 @@ class Cycle:
                 # The loop was held past the window's end (a paused recorder, a frozen
                 # VM): what has not started by now is not started at all.
                 task = pending.popleft()
-                task.miss_window(wall)
+                task.skip(wall, st.CANCELLED, MISSED_WINDOW)
                 self._publish(task, wall)
             while pending and self._has_slot() and pending[0].planned.offset <= elapsed:
                 task = pending[0]

@@ -238,13 +238,8 @@ class Recording:
             log.error("cycle folder %s vanished and cannot be made again: %s",
                       os.path.dirname(self.display_path), exc.strerror)
 
-    def miss_window(self, wall: float) -> None:
-        """The cycle's window ended before this task could start: it is not started."""
-        if self.proc is None and not self.finished:
-            self._finish_now(wall, st.CANCELLED, MISSED_WINDOW)
-
     def skip(self, wall: float, status: int, message: str) -> None:
-        """Give a task that never started its verdict now (e.g. its gateway is dead)."""
+        """Give a task that never started its verdict now (its gateway is dead, its window over)."""
         if self.proc is None and not self.finished:
             self._finish_now(wall, status, message)
 

@@ -14,7 +14,6 @@ from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_output import StderrLog
 from recorder.planner import PlannedTask
-from recorder.recording import MISSED_WINDOW
 from shared import task_record
 from shared import task_status as st
 from shared.cluster_config import cluster_settings
@@ -158,11 +157,6 @@ class RemoteRecording:
         """The coordinator stops: the task is left to its worker, reported as cancelled here."""
         if not self.finished:
             self._finish(wall, st.CANCELLED, task_record.INTERRUPTED_MESSAGE)
-
-    def miss_window(self, wall: float) -> None:
-        """The window ended before the task was enqueued."""
-        if self.proc is None and not self.finished:
-            self._finish(wall, st.CANCELLED, MISSED_WINDOW)
 
     def skip(self, wall: float, status: int, message: str) -> None:
         """Give a task that was never enqueued its verdict now."""
