@@ -42,7 +42,7 @@ def _send(client: FlaskClient, method: str, url: str, data: bytes | str,
 # --- routing ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", ["/api/nothing", "/api/scheduler/nothing", "/nothing",
-                                 "/api/timestamps/", "/api//config", "/"])
+                                 "/api/timestamps/", "/api//config"])
 def test_unknown_route_is_json_404(client: FlaskClient, unchanged: None, url: str) -> None:
     assert_error(client.get(url), 404)
 

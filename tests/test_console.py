@@ -134,3 +134,20 @@ def test_the_secret_comes_from_the_environment_when_given(monkeypatch: pytest.Mo
     monkeypatch.setenv("RTSP_PATROL_SECRET_KEY", "s" * 40)
     app = create_app({"CONFIG_PATH": str(config_path)})
     assert app.secret_key == "s" * 40
+
+
+def test_an_api_that_may_not_write_the_state_folder_still_starts(tmp_path, monkeypatch,
+                                                                  caplog) -> None:
+    # The console's secret is made in the state folder; a worker that may not write there
+    # (a read-only API user) starts all the same, with a secret of its own, and says so.
+    from app.console import access
+    monkeypatch.delenv(access.SECRET_ENV, raising=False)
+
+    def refused(_path: str) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(access, "_stored_secret", refused)
+    with caplog.at_level("WARNING"):
+        first = access.secret_key(str(tmp_path / "config.json"))
+    assert len(first) == 64 and first != access.secret_key(str(tmp_path / "config.json"))
+    assert access.SECRET_ENV in caplog.text

@@ -1,16 +1,14 @@
 """The console in a real browser: headless Chromium against gunicorn, the recorder and test cameras.
 
-One stack for the module (API token set, two cameras: one live, one dead). The
-recorder's history writer is another branch's work, so a small feeder copies
-each finished task of the status file into the history database with
-testkit/history_rows.py, as the writer will. Screenshots go to docs/screenshots/.
+One stack for the module (API token set, two cameras: one live, one dead); the
+recorder writes the camera history the overview shows. Screenshots go to
+docs/screenshots/.
 """
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -18,13 +16,8 @@ import pytest
 import requests
 
 from shared.atomic import write_json_atomic
-from shared.camera_roster import camera_id
-from shared.history_schema import connect_writer, history_path
-from shared.settings import status_path
-from shared.status_file import read_status
-from shared.task_status import FINISHED
+from shared.history_schema import connect_reader, history_path
 from testkit import browser
-from testkit.history_rows import record
 from testkit.recorder_process import RecorderProcess, wait_for
 from testkit.servers import GunicornServer
 
@@ -34,38 +27,6 @@ pytestmark = [pytest.mark.integration,
 TOKEN = "console-test-token-0123456789"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 BIG_CYCLE = "20200101_000000"
-
-
-class HistoryFeeder(threading.Thread):
-    """Writes every finished task of the status file to the history (the writer's stand-in)."""
-
-    def __init__(self, config_path: str, streams: list[dict]) -> None:
-        super().__init__(daemon=True)
-        self.config_path, self.streams = config_path, streams
-        self.stop_event = threading.Event()
-        self.seen: set[tuple] = set()
-        self.written: dict[str, list[tuple[int, float]]] = {}
-
-    def run(self) -> None:
-        conn = connect_writer(history_path(self.config_path))
-        try:
-            while not self.stop_event.wait(0.2):
-                status = read_status(status_path(self.config_path))
-                for task in status["tasks"]:
-                    self._write(conn, status["cycle"].get("dir", ""), task)
-        finally:
-            conn.close()
-
-    def _write(self, conn, cycle: str, task: dict) -> None:
-        key = (cycle, task.get("task_id"))
-        if task.get("status") not in FINISHED or key in self.seen:
-            return
-        self.seen.add(key)
-        camera = camera_id(self.streams[task["stream_index"]]["output_filename"])
-        now = time.time()
-        record(conn, camera, now, task["status"], cycle=cycle, error=task.get("error_message", ""),
-               size=task.get("bytes_received", 0), clip=task.get("output_file"))
-        self.written.setdefault(camera, []).append((task["status"], now))
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +51,8 @@ def stack(tmp_path_factory, camera_server, refusing_port):
                    check=True, timeout=120)
     api = GunicornServer(config_path, workers=2, env={"RTSP_PATROL_API_TOKEN": TOKEN})
     recorder = RecorderProcess(config_path)
-    feeder = HistoryFeeder(config_path, streams)
     api.start()
     recorder.start()
-    feeder.start()
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     wait_for(lambda: requests.get(api.url("/api/scheduler/status"), headers=bearer,
                                   timeout=10).json()["recorder_alive"], 20, "recorder heartbeat")
@@ -102,12 +61,19 @@ def stack(tmp_path_factory, camera_server, refusing_port):
     driver = browser.chromium()
     try:
         yield {"api": api, "folder": folder, "config": config_path, "driver": driver,
-               "feeder": feeder}
+               }
     finally:
         driver.quit()
-        feeder.stop_event.set()
         recorder.stop()
         api.stop()
+
+
+def _failures_recorded(config_path: str, camera: str) -> list[float]:
+    """When each failed outcome of ``camera`` ended, oldest first, as the recorder wrote them."""
+    with contextlib.closing(connect_reader(history_path(config_path))) as conn:
+        return [ended for (ended,) in conn.execute(
+            "SELECT ended FROM outcomes WHERE camera = ? AND status != 4 ORDER BY ended",
+            (camera,))]
 
 
 def _errors(driver) -> list[dict]:
@@ -143,7 +109,7 @@ def test_token_flow(stack) -> None:
 
 
 def test_overview_shows_the_dead_camera_offline_without_a_reload(stack) -> None:
-    driver, feeder = stack["driver"], stack["feeder"]
+    driver = stack["driver"]
     driver.get(stack["api"].url("/"))
     driver.execute_script("window.notReloaded = true")
     card = "//article[.//a[text()='yard']]"
@@ -153,7 +119,7 @@ def test_overview_shows_the_dead_camera_offline_without_a_reload(stack) -> None:
     assert driver.execute_script("return window.notReloaded") is True
     # Offline is the second failure in a row (offline_after_failures 2): the page shows it
     # within one cycle (4 s of recording + 1 s of interval) of the outcome being recorded.
-    failures = [ended for status, ended in feeder.written["yard"] if status != 4]
+    failures = _failures_recorded(stack["config"], "yard")
     assert len(failures) >= 2 and shown - failures[1] < 5
     _wait(driver, lambda d: "s-online" in d.find_element(
         "xpath", "//article[.//a[text()='gate']]").get_attribute("class"), 30, "gate online")

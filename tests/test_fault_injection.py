@@ -437,7 +437,7 @@ def test_a_flapping_camera_alternates_statuses_without_leaks(tmp_path: Path, cam
     config_path = tmp_path / "config.json"
     # 2 s between cycles: time to switch the camera once a cycle has ended.
     write_json_atomic(str(config_path), recorder_config(streams, cycle_interval_seconds=2,
-                                                        connection_timeout_seconds=2))
+                                                        connection_timeout_seconds=5))
     desire_running(config_path)
     recorder = RecorderProcess(str(config_path)).start()
     seen: list[tuple[bool, int, int]] = []

@@ -12,6 +12,7 @@ The JSON API keeps its Bearer rule (app/auth.py); a signed-in session may only r
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets
 
@@ -30,13 +31,29 @@ CSRF_HEADER = "X-CSRF-Token"
 OPEN_ENDPOINTS = frozenset({"console.login", "console.static"})
 _THROTTLE = FailureThrottle()
 
+log = logging.getLogger(__name__)
+
 
 def secret_key(config_file: str) -> str:
-    """The session signing secret: the environment's, else the state folder's (made once, 0600)."""
+    """The session signing secret: the environment's, else the state folder's (made once, 0600).
+
+    A state folder this process may not write (a read-only API user) must not keep the API
+    from starting: the secret is then this process's own, and the log says what that costs.
+    """
     given = os.environ.get(SECRET_ENV)
     if given:
         return given
     path = os.path.join(settings.state_dir(config_file), SECRET_FILE)
+    try:
+        return _stored_secret(path)
+    except OSError as exc:
+        log.warning("console secret %s cannot be read or made (%s); using one of this process "
+                    "only: set %s so sign-ins and forms work across workers and restarts",
+                    path, exc.strerror or exc, SECRET_ENV)
+        return secrets.token_hex(32)
+
+
+def _stored_secret(path: str) -> str:
     try:
         with open(path, encoding="ascii") as handle:
             found = handle.read().strip()
