@@ -24,6 +24,7 @@ from recorder.processes import ProcessRunner
 from recorder.recording import Recording
 from recorder.retention import Limits
 from shared import settings as paths
+from shared import task_record
 from shared.camera_state import camera_id
 from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
@@ -58,9 +59,9 @@ class Check:
 
     def record(self) -> dict:
         """Its record in the status file: a task record plus what names the check."""
-        return {**self.task.as_dict(), "check_id": self.request["id"],
-                "camera": self.request["camera"], "kind": self.kind,
-                "requested_at": self.request["requested_at"]}
+        return task_record.check_record(
+            self.task.as_dict(), check_id=self.request["id"], camera=self.request["camera"],
+            kind=self.kind, requested_at=self.request["requested_at"])
 
     def finished_task(self) -> FinishedTask:
         """Its outcome as the history keeps it."""
