@@ -220,6 +220,8 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("字段", "field"),
     ("没有配置摄像头", "No camera configured"),
     ("最近片段", "Latest clips"),
+    ("立即检查", "Check now"),
+    ("快速探测", "Quick probe"),
     ("下载", "download"),
     ("没有片段", "No clips"),
     ("历史", "History"),

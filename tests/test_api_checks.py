@@ -3,6 +3,7 @@ the control file's checks read back (old files too); the checks in /api/tasks/st
 from __future__ import annotations
 
 import json
+import re
 
 from shared import task_status as st
 from shared.atomic import write_json_atomic
@@ -84,3 +85,23 @@ def test_tasks_status_lists_the_checks(client, write_status) -> None:
     assert (check["check_id"], check["camera"], check["kind"], check["status_name"]) == (
         7, CAMERA, "probe", "录制中")
     assert "pw" not in check["rtsp_url"] and body["tasks"] == []
+
+
+def test_the_camera_page_checks_now(client, write_status, control_path, config_path) -> None:
+    import time
+    from shared.history_schema import connect_writer, history_path
+    from testkit.history_rows import record
+    conn = connect_writer(history_path(str(config_path)))
+    record(conn, CAMERA, time.time(), st.COMPLETED, kind="check", cycle="checks/20250101_120000_x")
+    conn.close()
+    write_status()
+    page = client.get(f"/cameras/{CAMERA}").get_data(as_text=True)
+    assert "立即检查" in page and "check checks/20250101_120000_x" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post(f"/cameras/{CAMERA}/check?probe=1", data={"csrf_token": token})
+    assert answer.status_code == 303
+    assert [c["probe"] for c in read_control(str(control_path))["checks"]] == [True]
+    assert "已请求探测摄像头" in client.get(answer.headers["Location"]).get_data(as_text=True)
+    again = client.post(f"/cameras/{CAMERA}/check", data={"csrf_token": token})
+    assert again.status_code == 409 and "正在检查中" in again.get_data(as_text=True)
+    assert client.post(f"/cameras/{CAMERA}/check").status_code in (400, 403)  # no CSRF token
