@@ -126,9 +126,10 @@ def check_camera(camera: str):
     200 once the request is in the control file: the recorder takes it within a second.
     """
     probe = query_flag("probe")
+    status = require_recorder()  # first: with the recorder down no camera can be checked
     if camera not in {configured.id for configured in configured_cameras(cached_config())}:
         raise NotFound(f"摄像头不存在: {camera}")
-    request = request_check(control_file(), require_recorder(), camera, probe)
+    request = request_check(control_file(), status, camera, probe)
     message = "已请求探测摄像头" if probe else "已请求立即检查摄像头"
     return jsonify(success=True, message=message, check_id=request["id"], camera=camera,
                    kind="probe" if probe else "check")

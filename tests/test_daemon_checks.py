@@ -10,27 +10,11 @@ from recorder.daemon import Daemon
 from shared import settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
-from shared.clock import Clock
 from shared.control_file import request_check, request_start
 from shared.history_schema import history_path
 from shared.status_file import empty_status, read_status
 from tests.fake_runner import FakeRunner, progress_block
-
-WALL = 1_760_000_000.0
-
-
-class StepClock(Clock):
-    """The test's own time, also for what the daemon reads itself (its shutdown)."""
-
-    def __init__(self) -> None:
-        self.now = 1.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return WALL + self.now
-
+from tests.test_daemon_history import StepClock
 
 def _config(tmp_path, streams: int = 1, cap: int = 4, per_host: int = 0) -> str:
     config = str(tmp_path / "config.json")
