@@ -9,14 +9,16 @@ from datetime import datetime
 
 from flask import Blueprint, jsonify
 
-from app.context import cached_config, config_file
+from app.context import cached_config, config_file, control_file
 from app.errors import ApiError
 from app.requests import query_flag, query_int, query_text
 from app.results import MAX_OFFSET, MAX_PAGE
+from app.scheduler import require_recorder
 from shared import camera_view, history_read
 from shared.camera_roster import configured_cameras, offline_after
 from shared.camera_state import STATES
 from shared.clock import SYSTEM_CLOCK
+from shared.control_file import request_check
 from shared.errors import NotFound
 from shared.history_schema import history_path
 
@@ -115,3 +117,19 @@ def camera_history(camera: str):
                                      offset=offset) if conn else []
     return jsonify(camera=camera, count=len(rows), history=[camera_view.outcome(r) for r in rows],
                    limit=limit, offset=offset)
+
+
+@bp.post("/<camera>/check")
+def check_camera(camera: str):
+    """Ask the recorder to check ``camera`` now (``?probe=1``: connect and read 2 s only).
+
+    200 once the request is in the control file: the recorder takes it within a second.
+    """
+    probe = query_flag("probe")
+    status = require_recorder()  # first: with the recorder down no camera can be checked
+    if camera not in {configured.id for configured in configured_cameras(cached_config())}:
+        raise NotFound(f"摄像头不存在: {camera}")
+    request = request_check(control_file(), status, camera, probe)
+    message = "已请求探测摄像头" if probe else "已请求立即检查摄像头"
+    return jsonify(success=True, message=message, check_id=request["id"], camera=camera,
+                   kind="probe" if probe else "check")

@@ -68,6 +68,7 @@ SCHEMAS = {
                         streams={"type": "array", "maxItems": model.MAX_STREAMS,
                                  "items": _ref("StreamInput")}),
     "Task": task_record.openapi_schema(),
+    "Check": task_record.openapi_schema(check=True),
 }
 _NULL_STR = {"type": "string", "nullable": True}
 _NULL_INT = {"type": "integer", "nullable": True}
@@ -185,8 +186,9 @@ OPERATIONS = [
     ("/api/tasks", "get", "The current cycle's tasks and plan", [], None,
      _obj(("count", "tasks", "schedule_info", *_STATS), **_SUMMARY, count=_INT, tasks=_TASKS,
           schedule_info=_STR, not_scheduled={"type": "array"}), ()),
-    ("/api/tasks/status", "get", "Live task status", [], None,
-     _obj(("count", "tasks", *_STATS), **_SUMMARY, count=_INT, tasks=_TASKS), ()),
+    ("/api/tasks/status", "get", "Live task status (and the camera checks)", [], None,
+     _obj(("count", "tasks", "checks", *_STATS), **_SUMMARY, count=_INT, tasks=_TASKS,
+          checks={"type": "array", "items": _ref("Check")}), ()),
     ("/api/scheduler/status", "get", "Scheduler state", [], None,
      _obj(("is_running", "start_time", "end_time", *_STATS), is_running=_BOOL,
           start_time=_STR, end_time=_STR, **_SUMMARY), ()),
@@ -218,6 +220,14 @@ OPERATIONS = [
       _query_param("until", False, _TIME_QUERY), *_PAGING[:2]], None,
      _obj(("camera", "count", "history"), camera=_STR, count=_INT, history=_OUTCOMES,
           limit=_INT, offset=_INT), (400, 404, 503)),
+    ("/api/cameras/{camera}/check", "post", "Check a camera now, outside the cycle plan "
+     "(the recorder takes the request; its outcome goes to the history and /api/tasks/status)",
+     [_CAMERA, _query_param("probe", False, {"type": "string", "enum": ["0", "1"],
+                                             "description": "1: connect and read 2 s, keep "
+                                                            "no clip"})], None,
+     _obj(("success", "message", "check_id", "camera", "kind"), success=_BOOL, message=_STR,
+          check_id=_INT, camera=_STR, kind={"type": "string", "enum": ["check", "probe"]}),
+     (404, 409, 500, 503)),
     ("/metrics", "get", "Prometheus metrics, computed at scrape time", [], None, _STR, (503,)),
     ("/api/openapi.json", "get", "This document", [], None, {"type": "object"}, ()),
     ("/api/health", "get", "Liveness probe (reads no file)", [], None,

@@ -77,7 +77,9 @@ def list_tasks():
 @bp.get("/tasks/status")
 def live_tasks():
     status, alive = status_view()
-    return _with_tasks(_summary(status, alive))
+    # Camera checks beside the cycle's tasks: the last finished, the running, the waiting.
+    checks = [task_record.check_from_stored(check) for check in status["checks"]]
+    return _with_tasks({**_summary(status, alive), "checks": checks})
 
 
 @bp.get("/scheduler/status")
@@ -122,7 +124,8 @@ def scheduler_cycle():
         scheduler_stats=stats, active_tasks=active, recorder_alive=alive)
 
 
-def _require_recorder() -> dict:
+def require_recorder() -> dict:
+    """The recorder's status. :raises RecorderUnavailable: it is not running."""
     status, alive = status_view()
     if not alive:
         raise RecorderUnavailable("录制守护进程未运行")
@@ -131,12 +134,12 @@ def _require_recorder() -> dict:
 
 @bp.post("/scheduler/start")
 def start_scheduler():
-    request_start(control_file(), _require_recorder())
+    request_start(control_file(), require_recorder())
     return jsonify(success=True, message="调度器启动成功", is_running=True)
 
 
 @bp.post("/scheduler/stop")
 def stop_scheduler():
-    _require_recorder()
+    require_recorder()
     request_stop(control_file())
     return jsonify(success=True, message="调度器停止成功", is_running=False)

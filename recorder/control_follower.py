@@ -22,6 +22,7 @@ class ControlFollower:
         self._signature: tuple | None = None
         self.start_generation = self._control["start_generation"]  # the start acted on
         self._reload_generation = self._control["reload_generation"]
+        self.checks_taken = 0  # the last check request taken (recover() sets it from the status)
 
     @property
     def wants_running(self) -> bool:
@@ -51,6 +52,14 @@ class ControlFollower:
             return False
         self.start_generation = self._control["start_generation"]
         return True
+
+    def take_checks(self) -> list[dict]:
+        """The check requests not taken yet, oldest first; each is handed out once."""
+        new = sorted((item for item in self._control["checks"] if item["id"] > self.checks_taken),
+                     key=lambda item: item["id"])
+        if new:
+            self.checks_taken = new[-1]["id"]
+        return new
 
     def _restore(self) -> None:
         # The API only ever replaces the file whole: deleted or damaged, it was done

@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 # Makes a task that quacks like Recording (recorder/cluster/remote_task.py's RemoteRecording).
 TaskFactory = Callable[[PlannedTask, dict, "SourceCodecs | None"], Recording]
 
+def fits(live: int, same_gateway: int, cap: int, per_host: int) -> bool:
+    """Whether one more task fits beside ``live`` ones (``same_gateway`` of them on its gateway)."""
+    return live < cap and (not per_host or same_gateway < per_host)
+
+
 class Cycle:
     """A running cycle; :meth:`tick` is called by the daemon's loop with the monotonic time."""
 
@@ -60,6 +65,9 @@ class Cycle:
         self._per_host = settings.max_concurrent_per_host
         self._gateway_live: dict[str, int] = {}
         self.dead_gateways = DeadGateways()
+        # Tasks running beside the cycle that take its slots (the checks, recorder/checks.py):
+        # how many, and how many of them on a gateway.
+        self.beside: Callable[[str], tuple[int, int]] = lambda gateway: (0, 0)
         # Told of each verdict once (the daemon wires the history in here).
         self.on_verdict: Callable[[Cycle, Recording], None] | None = None
 
@@ -124,10 +132,13 @@ class Cycle:
 
     def _has_slot(self) -> bool:
         """Whether the next pending task may start: a free slot, and one of its gateway's."""
-        if len(self._live) >= self._cap:
-            return False
-        return not self._per_host or self._gateway_live.get(
-            self._gateway(self._pending[0]), 0) < self._per_host
+        return self.slot_free(self._gateway(self._pending[0]))
+
+    def slot_free(self, gateway: str) -> bool:
+        """Whether a task of ``gateway`` may start now: the cycle's and the checks' slots counted."""
+        live, same = self.beside(gateway)
+        return fits(len(self._live) + live, self._gateway_live.get(gateway, 0) + same,
+                    self._cap, self._per_host)
 
     def _gateway(self, task: Recording) -> str:
         return gateway_key(task.stream["rtsp_url"])

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from recorder import alert_sender
+from recorder.checks import Checks
 from recorder.config_watch import ConfigWatch
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
@@ -22,6 +23,7 @@ from recorder.space_gate import SpaceGate
 from recorder.status_publisher import StatusPublisher
 from recorder.status_snapshot import build_status, fingerprint
 from recorder.stop_signal import StopSignal
+from recorder.wakeup import TICK_SECONDS
 from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.status_file import read_status
@@ -44,6 +46,8 @@ class Daemon:
         self.state = SchedulerState()
         self.launcher = CycleLauncher(config_path, self.runner, self.watcher, SpaceGate(free_space))
         self.history = HistoryFeed(config_path, self.config_watch, self.launcher.gate)
+        self.checks = Checks(config_path, self.runner, self.watcher, self.launcher.codecs)
+        self.checks.on_verdict = self.history.writer.record
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
         self.publisher.mirror = lambda status: self.launcher.mirror_status(
             self.config_watch.config, status)
@@ -61,22 +65,27 @@ class Daemon:
         self.state.report_problem, self.state.last_cycle_number = recover_cycles(
             old, self.config_watch.settings, self.config_path, self.runner)
         self.launcher.last_cycle_name = old["cycle"].get("dir") or ""
+        self.control.checks_taken = old["checks_taken"]  # a restart runs no check twice
 
     def step(self, now: float, wall: float) -> None:
         """Read requests, advance the cycle, start the next one when due, publish status."""
         self.config_watch.poll(force=self.control.poll())
         self._follow_desired_state(now, wall)
+        watch = self.config_watch
+        self.checks.take(self.control.take_checks(), watch.config, watch.settings, wall)
         if self.cycle is not None:
             self.cycle.tick(now, wall)
             if self.cycle.done:
                 self._end_cycle(now)
+        self.checks.tick(now, wall, self.cycle, watch.settings)
         if self.state.running:  # cluster mode: one coordinator at a time
             self.launcher.keep_lead(self.config_watch.config, self.cycle, now, wall)
         if (self.state.running and self.control.wants_running and self.cycle is None
                 and now >= self.state.next_cycle_at):
             self._begin_cycle(now, wall)
         self.publisher.maybe_publish(now, wall, fingerprint(
-            self.state, self.config_watch.error, self.cycle or self.last_cycle))
+            self.state, self.config_watch.error, self.cycle or self.last_cycle)
+            + tuple(check["status"] for check in self.checks.records()))
         # After the status: a new cycle's folder is named there before any slower write.
         self.history.step(now, wall)
 
@@ -104,6 +113,7 @@ class Daemon:
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
         if self.cycle is not None:
             self.history.attach(self.cycle)
+            self.cycle.beside = self.checks.beside  # checks take the cycle's slots
             # Named in the status file at once, not after the publishing gap: a
             # recorder killed before that would leave the folder without reports
             # (recovery finds the interrupted cycle through the status file).
@@ -131,6 +141,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'."""
+        self._wind_down_checks()
         if self.cycle is not None:
             self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
@@ -143,7 +154,18 @@ class Daemon:
         self.publisher.release()
         log.info("recorder stopped")
 
+    def _wind_down_checks(self) -> None:
+        """Stop the checks: ffmpeg finishes their files (while the cycle winds down too)."""
+        clock, checks = self.clock, self.checks
+        checks.cancel(clock.monotonic(), clock.wall())
+        deadline = clock.monotonic() + SHUTDOWN_SECONDS
+        while checks.live and clock.monotonic() < deadline:
+            self.watcher.wait(TICK_SECONDS)
+            checks.tick(clock.monotonic(), clock.wall(), None, None)
+        checks.kill_now(clock.wall())
+
     def snapshot(self, now: float, wall: float) -> dict:
         """The status file's content now."""
         return build_status(self.state, self.control.start_generation, self.config_watch.error,
-                            self.cycle, self.last_cycle, now, wall)
+                            self.cycle, self.last_cycle, now, wall, self.checks.records(),
+                            self.control.checks_taken)

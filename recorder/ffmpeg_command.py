@@ -21,6 +21,10 @@ _COPYABLE_AUDIO = {
     ".ts": {"aac", "mp3", "ac3", "opus"},
 }
 _MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".ts": "mpegts"}
+# A probe's output (a camera check that keeps no clip): the null muxer, nothing written.
+NULL_OUTPUT = "-"
+_NULL = "null"
+_MUXERS[_NULL] = "null"
 # What ffmpeg needs to learn a stream's codecs; small values keep the per-process
 # cost low, large enough for a camera that sends its SPS with the first key frame.
 PROBE_SIZE = 500_000
@@ -88,7 +92,8 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     """The argv of one recording: RTSP over ``transport``, video stream copy, ``-t duration``,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
     """
-    template = _argv_template(container_of(output_file), duration, io_timeout, audio_mode,
+    container = _NULL if output_file == NULL_OUTPUT else container_of(output_file)
+    template = _argv_template(container, duration, io_timeout, audio_mode,
                               source, transport, ffmpeg_binary)
     return [url if arg == _URL_SLOT else output_file if arg == _OUTPUT_SLOT else arg
             for arg in template]
@@ -112,7 +117,7 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         analyzeduration=str(ANALYZE_MICROSECONDS),
         fflags="+genpts+discardcorrupt",
     )
-    audio = audio_codec_for(container, audio_mode, source)
+    audio = None if container == _NULL else audio_codec_for(container, audio_mode, source)
     # flush_packets: hand each fragment to the kernel at once, so what was
     # recorded survives a SIGKILL (the default 32 KB buffer can hold seconds).
     options: dict[str, str | int] = {"t": duration, "c:v": "copy", "f": _MUXERS[container],

@@ -11,8 +11,9 @@ from shared.timefmt import format_local
 
 
 def build_status(state: SchedulerState, start_generation: int, config_error: ConfigError | None,
-                 running: Cycle | None, last: Cycle | None, now: float, wall: float) -> dict:
-    """What the status file shows now: the running cycle, else the last one."""
+                 running: Cycle | None, last: Cycle | None, now: float, wall: float,
+                 checks: list[dict] | None = None, checks_taken: int = 0) -> dict:
+    """What the status file shows now: the running cycle, else the last one; the checks."""
     status = empty_status()
     status.update({
         "pid": os.getpid(), "heartbeat": wall, "heartbeat_monotonic": now,
@@ -22,7 +23,7 @@ def build_status(state: SchedulerState, start_generation: int, config_error: Con
         "end_time": format_local(state.end_wall) if not state.running else "",
         "current_cycle": state.last_cycle_number,
         "config_error": config_error.to_dict() if config_error else None,
-        "message": state.status_message,
+        "message": state.status_message, "checks": checks or [], "checks_taken": checks_taken,
     })
     cycle = running or last
     if cycle is not None:

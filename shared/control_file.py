@@ -7,8 +7,17 @@ Format (JSON object, written atomically under ``control.json.lock``)::
       "scheduler_running": true,     # desired state; survives restarts of both processes
       "start_generation": 3,         # bumped by every accepted POST /api/scheduler/start
       "reload_generation": 7,        # bumped by every successful POST /api/config/reload
+      "check_generation": 4,         # the id of the last check requested (POST .../check)
+      "checks": [                    # check requests the recorder may not have taken yet
+        {"id": 4, "camera": "gate", "probe": false, "requested_at": "2025-10-11 14:47:08"}
+      ],
       "changed_at": "2025-10-11 14:47:08"
     }
+
+A check request is taken by the recorder once, in id order: the status file's
+``checks_taken`` says up to which id it has taken them, and the API drops
+those from ``checks`` when it next writes. Files written before checks existed
+(no ``check_generation``, no ``checks``) read as "no check requested".
 
 The recorder remembers the generations it has acted on and reacts when they
 change. A missing or unreadable file means "stopped, nothing requested" to a
@@ -23,13 +32,14 @@ from collections.abc import Callable
 
 from shared.atomic import read_json, write_json_atomic
 from shared.clock import SYSTEM_CLOCK
+from shared import task_status as st
 from shared.errors import Conflict
 from shared.locks import locked
 from shared.timefmt import format_local
 
 VERSION = 1
 DEFAULT: dict = {"version": VERSION, "scheduler_running": False, "start_generation": 0,
-                 "reload_generation": 0, "changed_at": ""}
+                 "reload_generation": 0, "check_generation": 0, "checks": [], "changed_at": ""}
 
 
 def read_control(path: str) -> dict:
@@ -47,13 +57,31 @@ def load_control(path: str) -> dict | None:
         return None
     control = dict(DEFAULT)
     control["scheduler_running"] = data["scheduler_running"]
-    for key in ("start_generation", "reload_generation"):
+    for key in ("start_generation", "reload_generation", "check_generation"):
         value = data.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if _count(value):
             control[key] = value
+    control["checks"] = [check_request(item) for item in data.get("checks") or []
+                         if _is_request(item)] if isinstance(data.get("checks"), list) else []
     if isinstance(data.get("changed_at"), str):
         control["changed_at"] = data["changed_at"]
     return control
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_request(item: object) -> bool:
+    return (isinstance(item, dict) and _count(item.get("id"))
+            and isinstance(item.get("camera"), str) and bool(item["camera"]))
+
+
+def check_request(item: dict) -> dict:
+    """A check request with exactly its four fields (a valid one: see the module's format)."""
+    return {"id": item["id"], "camera": item["camera"], "probe": item.get("probe") is True,
+            "requested_at": item.get("requested_at") if isinstance(
+                item.get("requested_at"), str) else ""}
 
 
 def update_control(path: str, change: Callable[[dict], None]) -> dict:
@@ -112,3 +140,29 @@ def request_reload(path: str) -> dict:
     def change(control: dict) -> None:
         control["reload_generation"] += 1
     return update_control(path, change)
+
+
+def request_check(path: str, status: dict, camera: str, probe: bool) -> dict:
+    """Ask the recorder to check ``camera`` now (``probe``: connect and read only); the request.
+
+    ``status`` is the recorder's last status: requests up to its ``checks_taken``
+    are dropped, and a camera with a request pending or a check running there is refused.
+
+    :raises Conflict: that camera is being checked already.
+    """
+    taken = status.get("checks_taken", 0)
+    taken = taken if _count(taken) else 0
+    running = {check.get("camera") for check in status.get("checks", [])
+               if isinstance(check, dict) and check.get("status") not in st.FINISHED}
+    made: list[dict] = []
+
+    def change(control: dict) -> None:
+        pending = [item for item in control["checks"] if item["id"] > taken]
+        if camera in running or any(item["camera"] == camera for item in pending):
+            raise Conflict(f"摄像头 {camera} 正在检查中")
+        control["check_generation"] = max(control["check_generation"], taken) + 1
+        made.append({"id": control["check_generation"], "camera": camera, "probe": probe,
+                     "requested_at": format_local(SYSTEM_CLOCK.wall())})
+        control["checks"] = pending + made
+    update_control(path, change)
+    return made[0]

@@ -28,7 +28,10 @@ Format (JSON object, written atomically by the recorder at least once a second):
       "tasks": [ {a task's record: shared/task_record.py} ],
       "not_scheduled": [ {"stream_index": 3, "rtsp_url": "rtsp://***@…", "reason": "…"} ],
       "config_error": null,                 # or {"file", "line", "field", "reason", "message"}
-      "message": ""                         # why the recorder is idle, when it is
+      "message": "",                        # why the recorder is idle, when it is
+      "checks": [ {a task's record, plus "check_id", "camera", "kind" ("check" or "probe"),
+                   "requested_at"} ],      # camera checks: the last finished, running, waiting
+      "checks_taken": 4                     # the last check request (control file) taken
     }
 """
 from __future__ import annotations
@@ -55,7 +58,7 @@ def empty_status() -> dict:
                   "elapsed_seconds": 0, "total_seconds": 0, "max_concurrent_streams": 0},
         "stats": {key: 0 for key in STATS_KEYS},
         "schedule_info": "", "tasks": [], "not_scheduled": [], "config_error": None,
-        "message": "",
+        "message": "", "checks": [], "checks_taken": 0,
     }
 
 
@@ -80,8 +83,9 @@ def status_from(data: object) -> dict:
             status[key] = {**default, **value}
         elif default is None or isinstance(value, type(default)):
             status[key] = value
-    if not all(isinstance(task, dict) for task in status["tasks"]):
-        status["tasks"] = []
+    for key in ("tasks", "checks"):
+        if not all(isinstance(task, dict) for task in status[key]):
+            status[key] = []
     return status
 
 

@@ -102,13 +102,36 @@ def interrupted(record: dict, clip_kept: bool) -> dict:
             "output_file": record["output_file"] if clip_kept else None}
 
 
-def openapi_schema() -> dict:
+# What a camera check's record (the status file's ``checks``) has beside a task's fields.
+CHECK_FIELDS: tuple[Field, ...] = (
+    Field("check_id", "integer"), Field("camera", "string"),
+    Field("kind", "string"),  # "check" or "probe"
+    Field("requested_at", "string"),
+)
+
+
+def check_record(record: dict, *, check_id: int, camera: str, kind: str,
+                 requested_at: str) -> dict:
+    """A camera check's record: the task's ``record`` and what names the check."""
+    return {**record, "check_id": check_id, "camera": camera, "kind": kind,
+            "requested_at": requested_at}
+
+
+def check_from_stored(raw: dict) -> dict:
+    """A check's record read back (as :func:`from_stored`, with the check's own fields)."""
+    extra = {field.name: raw.get(field.name) if _fits(field, raw.get(field.name)) else
+             ("" if field.kind == "string" else 0) for field in CHECK_FIELDS}
+    return {**from_stored(raw), **extra}
+
+
+def openapi_schema(check: bool = False) -> dict:
     """The OpenAPI 3.0 schema of the record."""
     properties = {}
-    for field in FIELDS:
+    fields = FIELDS + CHECK_FIELDS if check else FIELDS
+    for field in fields:
         properties[field.name] = {"type": field.kind, **({"nullable": True} if field.nullable
                                                           else {})}
-    return {"type": "object", "required": [f.name for f in FIELDS if f.spec],
+    return {"type": "object", "required": [f.name for f in fields if f.spec],
             "properties": properties,
             "description": "With Accept-Language: en, also status_name_en (the status's "
                            "English name) after status_name."}

@@ -60,7 +60,8 @@ CONFIG = schemathesis.Config.from_dict({"checks": {
 CLIP = b"\x00\x00\x00\x18ftypisom" + b"a" * 100
 CYCLES = {"20250101_120000": ("test_stream1.mp4", "test_stream2.mp4"),
           "20250102_080000": ("cam7.mp4",)}
-RECORDER_ONLY = {("POST", "/api/scheduler/start"), ("POST", "/api/scheduler/stop")}
+RECORDER_ONLY = {("POST", "/api/scheduler/start"), ("POST", "/api/scheduler/stop"),
+                 ("POST", "/api/cameras/{camera}/check")}
 
 
 def _tree(folder: Path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import (make_response, redirect, render_template, request, session, url_for)
 from werkzeug.exceptions import HTTPException
 
+from app.cameras import check_camera
 from app.console import access, bp, texts
 from app.context import output_dir
 from app.errors import ApiError
@@ -68,6 +69,14 @@ def delete_cycle(timestamp: str):
     response = make_response("")
     response.headers["HX-Redirect"] = url_for("console.cycles_page")
     return response
+
+
+@bp.post("/cameras/<camera>/check")
+def check_camera_now(camera: str):
+    """The camera page's "check now" (``?probe=1``: "quick probe") form."""
+    answer = check_camera(camera).get_json()
+    return redirect(url_for("console.camera_page", camera=camera, notice=answer["message"]),
+                    code=303)
 
 
 def _safe_next(target: str | None) -> str:

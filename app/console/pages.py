@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from flask import render_template, send_file
+from flask import render_template, request, send_file
 
 from app.cameras import RECENT_OUTCOMES, camera_summary
 from app.console import bp, data
@@ -47,7 +47,7 @@ def camera_page(camera: str):
     out = output_dir()[0]
     clips = [item for item in history if item["url"] and _still_there(out, item)][:LAST_CLIPS]
     return render_template("console/camera.html", camera={**found, "beats": beats},
-                           history=history, clips=clips)
+                           history=history, clips=clips, notice=request.args.get("notice", ""))
 
 
 @bp.get("/cycles")

@@ -1,0 +1,186 @@
+"""Camera checks ("check now"): recordings outside the cycle plan, asked for through the control
+file, sharing the running cycle's slots (or, with no cycle, the same caps on their own).
+
+A check records the camera's usual duration into ``<output>/checks/<YYYYMMDD_HHMMSS>_<id>/``
+(recorder/check_folders.py); a probe reads 2 s into ffmpeg's null muxer and keeps
+nothing. Each verdict goes to the history (kind ``check`` or ``probe``) and stays
+in the status file's ``checks`` list among the last ``KEEP_FINISHED``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+
+from recorder.check_folders import CHECKS_FOLDER, check_folder_name, retain_checks
+from recorder.cycle import Cycle, fits
+from recorder.ffmpeg_command import NULL_OUTPUT, SourceCodecs
+from recorder.finished_task import FinishedTask, from_recording
+from recorder.pipe_watcher import PipeWatcher
+from recorder.planner import PlannedTask
+from recorder.processes import ProcessRunner
+from recorder.recording import Recording
+from recorder.retention import Limits
+from shared import settings as paths
+from shared import task_record
+from shared.camera_state import camera_id
+from shared.gateways import gateway_key
+from shared.global_settings import GlobalSettings
+from shared.output_tree import OutputDir
+
+log = logging.getLogger(__name__)
+PROBE_SECONDS = 2
+KEEP_FINISHED = 20  # finished checks the status file still shows
+
+
+class ProbeRecording(Recording):
+    """A recording that reads into the null muxer: media that came is its success; no clip."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.work_path, self.display_path = NULL_OUTPUT, None
+
+    def _ensure_folder(self) -> None:
+        """Nothing is written: no folder needed."""
+
+    def _keep_clip(self, trusted: bool) -> bool:
+        return self.progress.progress.frames > 0  # "usable": what the verdict asks of a clip
+
+
+class Check:
+    """One requested check: its request and its recording."""
+
+    def __init__(self, request: dict, task: Recording, folder: str, wall: float) -> None:
+        self.request, self.task, self.folder, self.requested_wall = request, task, folder, wall
+        self.kind = "probe" if request["probe"] else "check"
+        self.gateway = gateway_key(task.stream["rtsp_url"])
+
+    def record(self) -> dict:
+        """Its record in the status file: a task record plus what names the check."""
+        return task_record.check_record(
+            self.task.as_dict(), check_id=self.request["id"], camera=self.request["camera"],
+            kind=self.kind, requested_at=self.request["requested_at"])
+
+    def finished_task(self) -> FinishedTask:
+        """Its outcome as the history keeps it."""
+        cycle = f"{CHECKS_FOLDER}/{self.folder}" if self.kind == "check" else ""
+        return replace(from_recording(cycle, self.requested_wall, self.task), kind=self.kind)
+
+
+class Checks:
+    """The checks waiting for a slot, running, and recently finished."""
+
+    def __init__(self, config_path: str, runner: ProcessRunner, watcher: PipeWatcher,
+                 codecs: dict[str, SourceCodecs]) -> None:
+        self.config_path, self.runner, self.watcher, self.codecs = (
+            config_path, runner, watcher, codecs)
+        self.waiting: deque[Check] = deque()
+        self.live: list[Check] = []
+        self.finished: deque[Check] = deque(maxlen=KEEP_FINISHED)
+        self.on_verdict: Callable[[FinishedTask], None] = lambda task: None
+
+    def take(self, requests: list[dict], config: dict | None, g: GlobalSettings | None,
+             wall: float) -> None:
+        """Queue the new ``requests`` for cameras of ``config`` (others are logged and dropped)."""
+        for request in requests:
+            stream = _stream_of(config, request["camera"]) if g is not None else None
+            if stream is None:
+                log.warning("check %d: camera %s is not in the loaded config; dropped",
+                            request["id"], request["camera"])
+                continue
+            self.waiting.append(self._make(request, stream, config, g, wall))
+            log.info("check %d: camera %s queued (%s)", request["id"], request["camera"],
+                     "probe" if request["probe"] else "check")
+
+    def _make(self, request: dict, stream: dict, config: dict, g: GlobalSettings,
+              wall: float) -> Check:
+        folder = check_folder_name(wall, request["camera"])
+        root = paths.resolve_output_dir(g.output_directory, self.config_path)
+        where = [os.path.join(base, CHECKS_FOLDER, folder) for base in (root, g.output_directory)]
+        probe = request["probe"]
+        planned = PlannedTask(task_id=request["id"], stream_index=config["streams"].index(stream),
+                              offset=0.0, duration=PROBE_SECONDS if probe else
+                              stream["duration_seconds"])
+        kind = ProbeRecording if probe else Recording
+        task = kind(planned, stream, *where, g, self.runner, self.codecs.get(stream["rtsp_url"]),
+                    self.watcher)
+        return Check(request, task, folder, wall)
+
+    def beside(self, gateway: str) -> tuple[int, int]:
+        """The running checks: how many, and how many on ``gateway`` (a cycle's ``beside``)."""
+        return len(self.live), sum(1 for check in self.live if check.gateway == gateway)
+
+    def tick(self, now: float, wall: float, cycle: Cycle | None, g: GlobalSettings | None) -> None:
+        """Start waiting checks a slot is free for, advance running ones, publish verdicts."""
+        while self.waiting and self._slot_free(self.waiting[0].gateway, cycle, g):
+            self._start(self.waiting.popleft(), now, wall, g)
+        for check in self.live:
+            check.task.tick(now, wall)
+        for check in [c for c in self.live if c.task.finished]:
+            self.live.remove(check)
+            self._publish(check)
+
+    def _slot_free(self, gateway: str, cycle: Cycle | None, g: GlobalSettings | None) -> bool:
+        if cycle is not None:
+            return cycle.slot_free(gateway)
+        if g is None:
+            return False
+        live, same = self.beside(gateway)
+        return fits(live, same, g.max_concurrent_streams, g.max_concurrent_per_host)
+
+    def _start(self, check: Check, now: float, wall: float, g: GlobalSettings | None) -> None:
+        if check.kind == "check":
+            self._make_folder(check, wall, g)
+        check.task.start(now, wall)
+        check.task.start_offset = 0.0
+        if check.task.finished:  # could not even spawn
+            self._publish(check)
+        else:
+            self.live.append(check)
+
+    def _make_folder(self, check: Check, wall: float, g: GlobalSettings | None) -> None:
+        if g is not None:
+            out = OutputDir(g.output_directory,
+                            paths.resolve_output_dir(g.output_directory, self.config_path),
+                            self.config_path)
+            retain_checks(out, wall, Limits.from_settings(g),
+                          keep=frozenset(c.folder for c in self.live))
+        try:
+            os.makedirs(os.path.dirname(check.task.work_path), exist_ok=True)
+        except OSError as exc:  # ffmpeg's write failure says so in the verdict
+            log.error("check %d: cannot make its folder: %s", check.request["id"], exc.strerror)
+
+    def _publish(self, check: Check) -> None:
+        learned = check.task.stderr.codecs
+        if learned.video:
+            self.codecs[check.task.stream["rtsp_url"]] = learned
+        self.finished.append(check)
+        self.on_verdict(check.finished_task())
+
+    def records(self) -> list[dict]:
+        """The status file's ``checks``: finished (newest last), then running, then waiting."""
+        return [check.record() for check in (*self.finished, *self.live, *self.waiting)]
+
+    def cancel(self, now: float, wall: float) -> None:
+        """Shutdown: waiting checks are cancelled, running ones stopped gracefully."""
+        for check in (*self.waiting, *self.live):
+            check.task.cancel(now, wall)
+        while self.waiting:
+            self._publish(self.waiting.popleft())
+
+    def kill_now(self, wall: float) -> None:
+        """Last resort at shutdown: kill what still runs and publish its verdict."""
+        for check in self.live:
+            check.task.kill_now(wall)
+        for check in self.live:
+            self._publish(check)
+        self.live.clear()
+
+
+def _stream_of(config: dict | None, camera: str) -> dict | None:
+    for stream in (config or {}).get("streams", []):
+        if camera_id(stream["output_filename"]) == camera:
+            return stream
+    return None

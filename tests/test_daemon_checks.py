@@ -1,0 +1,188 @@
+"""Check now in the daemon: a check or probe requested through the control file is recorded
+beside the cycles, within their caps, into output/checks/, and its verdict goes to the history."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+from recorder.daemon import Daemon
+from shared import settings
+from shared import task_status as st
+from shared.atomic import write_json_atomic
+from shared.control_file import request_check, request_start
+from shared.history_schema import history_path
+from shared.status_file import empty_status, read_status
+from tests.fake_runner import FakeRunner, progress_block
+from tests.test_daemon_history import StepClock
+
+def _config(tmp_path, streams: int = 1, cap: int = 4, per_host: int = 0) -> str:
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {
+        "cycle_interval_seconds": 0, "min_free_space_mb": 0, "total_poll_duration_seconds": 10,
+        "max_concurrent_streams": cap, "max_concurrent_per_host": per_host,
+        "poll_cycles": 1, "offline_after_failures": 1,
+        "alerts": {"webhooks": [{"url": "http://127.0.0.1:9/h"}]}},
+        "streams": [{"rtsp_url": f"rtsp://u:pw@127.0.0.1:5/cam{i}", "duration_seconds": 5,
+                     "output_filename": f"cam{i}.mp4"} for i in range(streams)]})
+    return config
+
+
+def _daemon(config: str, runner: FakeRunner, clock: StepClock) -> Daemon:
+    return Daemon(config, runner=runner, clock=clock, free_space=lambda _path: None)
+
+
+def _ask(config: str, daemon: Daemon, camera: str, probe: bool = False) -> dict:
+    return request_check(settings.control_path(config), daemon.snapshot(0, 0), camera, probe)
+
+
+def _run_until(daemon: Daemon, clock: StepClock, done) -> None:
+    while not done():
+        assert clock.now < 100, "never happened"
+        daemon.watcher.dispatch(0)
+        clock.now += 0.5
+        daemon.step(clock.now, clock.wall())
+
+
+def _finish(process, seconds: float) -> None:
+    process.write(stdout=progress_block(25 * int(seconds), seconds, end=True),
+                  stderr="Stream #0:0: Video: h264 (High), yuv420p, 640x480\n")
+    process.exit(0)
+
+
+def _outcomes(config: str) -> list[tuple]:
+    conn = sqlite3.connect(history_path(config))
+    try:
+        return conn.execute("SELECT camera, kind, cycle, status, clip FROM outcomes").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_check_records_into_a_checks_folder_and_its_verdict_reaches_the_history(
+        tmp_path) -> None:
+    config = _config(tmp_path)
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)  # the scheduler is stopped: no cycle runs
+    request = _ask(config, daemon, "cam0")
+    _run_until(daemon, clock, lambda: runner.processes)
+    output = runner.processes[0].output_path
+    folder = os.path.dirname(output)
+    assert os.path.dirname(folder) == str(tmp_path / "output" / "checks")
+    assert os.path.basename(folder).endswith("_cam0") and "-t" in runner.processes[0].argv
+    status = daemon.snapshot(clock.now, clock.wall())
+    assert status["checks_taken"] == request["id"]
+    assert [(c["check_id"], c["camera"], c["kind"], c["status"]) for c in status["checks"]] == [
+        (request["id"], "cam0", "check", st.CONNECTING)]
+    _finish(runner.processes[0], 5)
+    _run_until(daemon, clock, lambda: not daemon.checks.live)
+    daemon.shutdown()
+    clip = os.path.join(folder, "cam0.mp4")
+    assert os.path.isfile(clip)
+    [(camera, kind, cycle, status_code, kept)] = _outcomes(config)
+    assert (camera, kind, status_code) == ("cam0", "check", st.COMPLETED)
+    assert cycle == "checks/" + os.path.basename(folder) and kept.endswith("cam0.mp4")
+    published = read_status(settings.status_path(config))
+    assert published["checks"][-1]["status"] == st.COMPLETED
+    runner.close()
+
+
+def test_a_probe_keeps_nothing_and_brings_an_offline_camera_back(tmp_path) -> None:
+    config = _config(tmp_path)
+    runner, clock = FakeRunner(), StepClock()
+    daemon = _daemon(config, runner, clock)
+    _ask(config, daemon, "cam0")
+    _run_until(daemon, clock, lambda: runner.processes)
+    runner.processes[0].write(stderr="Connection refused\n")
+    runner.processes[0].exit(1)
+    _run_until(daemon, clock, lambda: not daemon.checks.live)
+    _ask(config, daemon, "cam0", probe=True)
+    _run_until(daemon, clock, lambda: len(runner.processes) == 2)
+    argv = runner.processes[1].argv
+    assert argv[argv.index("-f") + 1] == "null" and argv[argv.index("-t") + 1] == "2"
+    _finish(runner.processes[1], 2)
+    _run_until(daemon, clock, lambda: not daemon.checks.live)
+    daemon.shutdown()
+    outcomes = _outcomes(config)
+    assert [(kind, status) for _, kind, _, status, _ in outcomes] == [
+        ("check", st.CONNECTION_ERROR), ("probe", st.COMPLETED)]
+    assert outcomes[1][2] == "" and outcomes[1][4] is None  # no folder, no clip
+    [folder] = os.listdir(tmp_path / "output" / "checks")  # the check's; the probe made none
+    assert folder.endswith("_cam0") and not os.listdir(tmp_path / "output" / "checks" / folder)
+    conn = sqlite3.connect(history_path(config))
+    events = [e for (e,) in conn.execute("SELECT event FROM outbox ORDER BY id")]
+    conn.close()
+    assert events == ["camera.offline", "camera.recovered"]
+    runner.close()
+
+
+def test_a_check_waits_for_a_slot_of_the_running_cycle(tmp_path) -> None:
+    config = _config(tmp_path, streams=2, cap=1)
+    request_start(settings.control_path(config), empty_status())
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    _run_until(daemon, clock, lambda: runner.processes)  # the cycle's first task takes the slot
+    _ask(config, daemon, "cam1")
+    for _ in range(4):
+        clock.now += 0.5
+        daemon.step(clock.now, clock.wall())
+    assert len(runner.processes) == 1 and len(daemon.checks.waiting) == 1
+    _finish(runner.processes[0], 5)
+    _run_until(daemon, clock, lambda: len(runner.processes) == 2)
+    assert "/checks/" in runner.processes[1].output_path  # the check, before the cycle's 2nd
+    assert daemon.cycle is not None and len(daemon.cycle.running) == 0
+    _finish(runner.processes[1], 5)
+    _run_until(daemon, clock, lambda: len(runner.processes) == 3)
+    assert "/checks/" not in runner.processes[2].output_path
+    daemon.shutdown()
+    runner.close()
+
+
+def test_without_a_cycle_checks_keep_to_the_caps(tmp_path) -> None:
+    config = _config(tmp_path, streams=3, cap=4, per_host=1)  # one gateway: 127.0.0.1:5
+    runner, clock = FakeRunner(), StepClock()
+    daemon = _daemon(config, runner, clock)
+    for camera in ("cam0", "cam1"):
+        _ask(config, daemon, camera)
+    _run_until(daemon, clock, lambda: runner.processes)
+    for _ in range(4):
+        clock.now += 0.5
+        daemon.step(clock.now, clock.wall())
+    assert len(runner.processes) == 1
+    runner.processes[0].exit(1)
+    _run_until(daemon, clock, lambda: len(runner.processes) == 2)
+    daemon.shutdown()
+    assert [c["camera"] for c in read_status(settings.status_path(config))["checks"]] == [
+        "cam0", "cam1"]
+    runner.close()
+
+
+def test_a_restarted_recorder_runs_no_check_twice(tmp_path) -> None:
+    config = _config(tmp_path)
+    runner, clock = FakeRunner(), StepClock()
+    daemon = _daemon(config, runner, clock)
+    _ask(config, daemon, "cam0")
+    _run_until(daemon, clock, lambda: runner.processes)
+    runner.processes[0].exit(1)
+    _run_until(daemon, clock, lambda: not daemon.checks.live)
+    daemon.shutdown()
+    again = _daemon(config, runner, clock)
+    again.recover()
+    for _ in range(3):
+        clock.now += 0.5
+        again.step(clock.now, clock.wall())
+    assert len(runner.processes) == 1
+    again.shutdown()
+    runner.close()
+
+
+def test_a_check_of_a_camera_the_recorder_does_not_know_is_dropped(tmp_path) -> None:
+    config = _config(tmp_path)
+    runner, clock = FakeRunner(), StepClock()
+    daemon = _daemon(config, runner, clock)
+    _ask(config, daemon, "nope")
+    for _ in range(3):
+        clock.now += 0.5
+        daemon.step(clock.now, clock.wall())
+    assert not runner.processes and not daemon.checks.records()
+    daemon.shutdown()
+    assert json.loads(open(settings.status_path(config)).read())["checks_taken"] == 1
