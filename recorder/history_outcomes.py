@@ -93,21 +93,20 @@ def _buckets_of_minute(minute: int) -> tuple[float, float]:
 
 
 def write_outcomes(conn: sqlite3.Connection, states: CameraStates, tasks: list[FinishedTask],
-                   offline_after: int, alerts: dict | None, wall: float) -> None:
-    """Record ``tasks`` (in order); ``alerts`` None: no events (an import of the past)."""
+                   offline_after: int, alerts: dict | None, wall: float) -> int:
+    """Record ``tasks`` (in order); the outbox rows queued (``alerts`` None: none, an import)."""
     conn.executemany(_INSERT_OUTCOME, map(_ROW, tasks))
     counted = [task for task in tasks if task.status != st.CANCELLED]  # 已取消 counts neither way
     buckets = [(task.camera, *local_buckets(task.ended), int(task.status == st.COMPLETED))
                for task in counted]
     conn.executemany(_HOURLY, [(camera, hour, ok) for camera, hour, _, ok in buckets])
     conn.executemany(_DAILY, [(camera, day, ok) for camera, _, day, ok in buckets])
-    for task in tasks:
-        _follow_camera(conn, states, task, offline_after, alerts, wall)
+    return sum(_follow_camera(conn, states, task, offline_after, alerts, wall) for task in tasks)
 
 
 def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: FinishedTask,
-                   offline_after: int, alerts: dict | None, wall: float) -> None:
-    """The camera row after ``task``, and the event its state change raises."""
+                   offline_after: int, alerts: dict | None, wall: float) -> int:
+    """The camera row after ``task``, and the event its state change raises (its outbox rows)."""
     last_ended, failures, failing_since, offline_since = (
         states.get(conn, task.camera) or (None, 0, None, None))
     ok = task.status == st.COMPLETED
@@ -116,7 +115,7 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
         # Cancelled; or an import older than what the camera row says: history only.
         # (Live outcomes always apply: a wall clock set back must not freeze a state.)
         conn.execute(_TOUCH_CAMERA, (task.camera, task.name, task.url))
-        return
+        return 0
     if ok:
         new = (task.ended, 0, None, None)
         event = ev.CAMERA_RECOVERED if offline_since is not None else None
@@ -131,5 +130,6 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
     states.stage(task.camera, new)
     conn.execute(_SET_CAMERA, (task.camera, task.name, task.url, task.status, task.error,
                                task.ended, task.ended if ok else None, *new[1:], task.clip))
-    if event is not None and alerts is not None and task.alerts:
-        enqueue(conn, camera_body(event, task, since, failures, wall), alerts, wall)
+    if event is None or alerts is None or not task.alerts:
+        return 0
+    return enqueue(conn, camera_body(event, task, since, failures, wall), alerts, wall)
