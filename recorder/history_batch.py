@@ -70,6 +70,10 @@ class BatchWriter:
             if queued_rows[0]:
                 self.on_events()
 
+    def has_work(self, now: float) -> bool:
+        """Whether a write at ``now`` would do anything without new outcomes or events."""
+        return bool(self._tasks or self._events) or self.retention.due(now)
+
     def _keep(self, tasks: list[FinishedTask], events: list[dict]) -> None:
         self._tasks.extend(tasks)
         self._events.extend(events)

@@ -101,12 +101,23 @@ def write_outcomes(conn: sqlite3.Connection, states: CameraStates, tasks: list[F
                for task in counted]
     conn.executemany(_HOURLY, [(camera, hour, ok) for camera, hour, _, ok in buckets])
     conn.executemany(_DAILY, [(camera, day, ok) for camera, _, day, ok in buckets])
-    return sum(_follow_camera(conn, states, task, offline_after, alerts, wall) for task in tasks)
+    touched: list[tuple] = []
+    camera_rows: list[tuple] = []
+    raised = sum(_follow_camera(conn, states, task, offline_after, alerts, wall,
+                                touched, camera_rows) for task in tasks)
+    # One call per statement, not one per task: each call releases and retakes the
+    # GIL, which the recording loop wants meanwhile (the writer runs on a thread).
+    for statement, values in ((_TOUCH_CAMERA, touched), (_SET_CAMERA, camera_rows)):
+        if values:
+            conn.executemany(statement, values)
+    return raised
 
 
 def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: FinishedTask,
-                   offline_after: int, alerts: dict | None, wall: float) -> int:
-    """The camera row after ``task``, and the event its state change raises (its outbox rows)."""
+                   offline_after: int, alerts: dict | None, wall: float,
+                   touched: list[tuple], camera_rows: list[tuple]) -> int:
+    """The camera row after ``task`` (into ``touched`` or ``camera_rows``), and the event its
+    state change raises (its outbox rows)."""
     last_ended, failures, failing_since, offline_since = (
         states.get(conn, task.camera) or (None, 0, None, None))
     ok = task.status == st.COMPLETED
@@ -114,7 +125,7 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
             alerts is None and last_ended is not None and task.ended < last_ended):
         # Cancelled; or an import older than what the camera row says: history only.
         # (Live outcomes always apply: a wall clock set back must not freeze a state.)
-        conn.execute(_TOUCH_CAMERA, (task.camera, task.name, task.url))
+        touched.append((task.camera, task.name, task.url))
         return 0
     if ok:
         new = (task.ended, 0, None, None)
@@ -128,8 +139,8 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
         new = (task.ended, failures, failing_since, offline_since)
         event, since = (ev.CAMERA_OFFLINE if went_offline else None), failing_since
     states.stage(task.camera, new)
-    conn.execute(_SET_CAMERA, (task.camera, task.name, task.url, task.status, task.error,
-                               task.ended, task.ended if ok else None, *new[1:], task.clip))
+    camera_rows.append((task.camera, task.name, task.url, task.status, task.error,
+                        task.ended, task.ended if ok else None, *new[1:], task.clip))
     if event is None or alerts is None or not task.alerts:
         return 0
     return enqueue(conn, camera_body(event, task, since, failures, wall), alerts, wall)

@@ -80,7 +80,8 @@ class HistoryWriter:
         if self.thread is None:
             self.batches.write(tasks, events, settings, now, wall)
             return
-        self.thread.write(tasks, events, settings, now, wall)
+        if tasks or events or force or self.batches.has_work(now):  # no idle wake-ups
+            self.thread.write(tasks, events, settings, now, wall)
         if force:
             self.thread.wait()
 
