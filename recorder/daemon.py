@@ -132,6 +132,7 @@ class Daemon:
         """
         self.publisher.hold()
         alerts = alert_sender.for_recorder(self.config_path, self.config_watch, self.clock).start()
+        self.history.writer.on_events(alerts.wake)  # an event is sent once committed, no poll
         self.recover()
         self.watcher.watch_stop(stop)
         run_loop(self.step, self.watcher, stop, self.clock, lambda: self.cycle)

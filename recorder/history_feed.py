@@ -15,7 +15,7 @@ class HistoryFeed:
     """Hands the recorder's facts to the history writer (which batches them; never fatal)."""
 
     def __init__(self, config_path: str, config_watch: ConfigWatch, gate: SpaceGate) -> None:
-        self.writer = HistoryWriter(HistoryStore(history_path(config_path)))
+        self.writer = HistoryWriter(HistoryStore(history_path(config_path)), background=True)
         self.config_watch, self.gate = config_watch, gate
 
     def attach(self, cycle: Cycle) -> None:

@@ -93,21 +93,31 @@ def _buckets_of_minute(minute: int) -> tuple[float, float]:
 
 
 def write_outcomes(conn: sqlite3.Connection, states: CameraStates, tasks: list[FinishedTask],
-                   offline_after: int, alerts: dict | None, wall: float) -> None:
-    """Record ``tasks`` (in order); ``alerts`` None: no events (an import of the past)."""
+                   offline_after: int, alerts: dict | None, wall: float) -> int:
+    """Record ``tasks`` (in order); the outbox rows queued (``alerts`` None: none, an import)."""
     conn.executemany(_INSERT_OUTCOME, map(_ROW, tasks))
     counted = [task for task in tasks if task.status != st.CANCELLED]  # 已取消 counts neither way
     buckets = [(task.camera, *local_buckets(task.ended), int(task.status == st.COMPLETED))
                for task in counted]
     conn.executemany(_HOURLY, [(camera, hour, ok) for camera, hour, _, ok in buckets])
     conn.executemany(_DAILY, [(camera, day, ok) for camera, _, day, ok in buckets])
-    for task in tasks:
-        _follow_camera(conn, states, task, offline_after, alerts, wall)
+    touched: list[tuple] = []
+    camera_rows: list[tuple] = []
+    raised = sum(_follow_camera(conn, states, task, offline_after, alerts, wall,
+                                touched, camera_rows) for task in tasks)
+    # One call per statement, not one per task: each call releases and retakes the
+    # GIL, which the recording loop wants meanwhile (the writer runs on a thread).
+    for statement, values in ((_TOUCH_CAMERA, touched), (_SET_CAMERA, camera_rows)):
+        if values:
+            conn.executemany(statement, values)
+    return raised
 
 
 def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: FinishedTask,
-                   offline_after: int, alerts: dict | None, wall: float) -> None:
-    """The camera row after ``task``, and the event its state change raises."""
+                   offline_after: int, alerts: dict | None, wall: float,
+                   touched: list[tuple], camera_rows: list[tuple]) -> int:
+    """The camera row after ``task`` (into ``touched`` or ``camera_rows``), and the event its
+    state change raises (its outbox rows)."""
     last_ended, failures, failing_since, offline_since = (
         states.get(conn, task.camera) or (None, 0, None, None))
     ok = task.status == st.COMPLETED
@@ -115,8 +125,8 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
             alerts is None and last_ended is not None and task.ended < last_ended):
         # Cancelled; or an import older than what the camera row says: history only.
         # (Live outcomes always apply: a wall clock set back must not freeze a state.)
-        conn.execute(_TOUCH_CAMERA, (task.camera, task.name, task.url))
-        return
+        touched.append((task.camera, task.name, task.url))
+        return 0
     if ok:
         new = (task.ended, 0, None, None)
         event = ev.CAMERA_RECOVERED if offline_since is not None else None
@@ -129,7 +139,8 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
         new = (task.ended, failures, failing_since, offline_since)
         event, since = (ev.CAMERA_OFFLINE if went_offline else None), failing_since
     states.stage(task.camera, new)
-    conn.execute(_SET_CAMERA, (task.camera, task.name, task.url, task.status, task.error,
-                               task.ended, task.ended if ok else None, *new[1:], task.clip))
-    if event is not None and alerts is not None and task.alerts:
-        enqueue(conn, camera_body(event, task, since, failures, wall), alerts, wall)
+    camera_rows.append((task.camera, task.name, task.url, task.status, task.error,
+                        task.ended, task.ended if ok else None, *new[1:], task.clip))
+    if event is None or alerts is None or not task.alerts:
+        return 0
+    return enqueue(conn, camera_body(event, task, since, failures, wall), alerts, wall)

@@ -58,6 +58,10 @@ class RetentionSchedule:
             self.cutoff, self.after = wall - days * DAY, ""
         return self.cutoff
 
+    def due(self, now: float) -> bool:
+        """Whether :meth:`cutoff_now` may give a cutoff at ``now`` (a pass under way or due)."""
+        return self.cutoff is not None or now >= self.due_at
+
     def batch_done(self, more: bool, after: str | None, now: float) -> None:
         """After a batch: go on next step while rows may be left, else wait for the next hour."""
         self.after = after
