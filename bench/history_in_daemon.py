@@ -28,7 +28,7 @@ from shared.atomic import write_json_atomic
 from shared.control_file import request_start
 from shared.history_schema import connect_writer, history_path
 from shared.status_file import empty_status
-from tests.fake_runner import FakeRunner, progress_block
+from testkit.fake_runner import FakeRunner, progress_block
 
 WALL = 1_760_000_000.0
 TICK = 0.2

@@ -23,9 +23,11 @@ from recorder.planner import PlannedTask
 from recorder.processes import ProcessRunner
 from recorder.recording import Recording
 from recorder.retention import Limits
+from recorder.wakeup import TICK_SECONDS
 from shared import settings as paths
 from shared import task_record
 from shared.camera_state import camera_id
+from shared.clock import Clock
 from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir
@@ -177,6 +179,15 @@ class Checks:
         for check in self.live:
             self._publish(check)
         self.live.clear()
+
+    def wind_down(self, clock: Clock, budget: float) -> None:
+        """Stop the checks: ffmpeg finishes their files for up to ``budget`` s; kill what is left."""
+        self.cancel(clock.monotonic(), clock.wall())
+        deadline = clock.monotonic() + budget
+        while self.live and clock.monotonic() < deadline:
+            self.watcher.wait(TICK_SECONDS)
+            self.tick(clock.monotonic(), clock.wall(), None, None)
+        self.kill_now(clock.wall())
 
 
 def _stream_of(config: dict | None, camera: str) -> dict | None:

@@ -18,12 +18,11 @@ from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from recorder.recovery import recover_cycles
 from recorder.retention import free_bytes
-from recorder.scheduler_state import SchedulerState
+from recorder.scheduler_state import SchedulerState, follow_desired_state
 from recorder.space_gate import SpaceGate
 from recorder.status_publisher import StatusPublisher
 from recorder.status_snapshot import build_status, fingerprint
 from recorder.stop_signal import StopSignal
-from recorder.wakeup import TICK_SECONDS
 from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.status_file import read_status
@@ -70,7 +69,7 @@ class Daemon:
     def step(self, now: float, wall: float) -> None:
         """Read requests, advance the cycle, start the next one when due, publish status."""
         self.config_watch.poll(force=self.control.poll())
-        self._follow_desired_state(now, wall)
+        follow_desired_state(self.state, self.control, self.cycle, now, wall)
         watch = self.config_watch
         self.checks.take(self.control.take_checks(), watch.config, watch.settings, wall)
         if self.cycle is not None:
@@ -84,23 +83,9 @@ class Daemon:
                 and now >= self.state.next_cycle_at):
             self._begin_cycle(now, wall)
         self.publisher.maybe_publish(now, wall, fingerprint(
-            self.state, self.config_watch.error, self.cycle or self.last_cycle)
-            + tuple(check["status"] for check in self.checks.records()))
+            self.state, self.config_watch.error, self.cycle or self.last_cycle, self.checks))
         # After the status: a new cycle's folder is named there before any slower write.
         self.history.step(now, wall)
-
-    def _follow_desired_state(self, now: float, wall: float) -> None:
-        if self.control.wants_running:
-            if self.control.take_new_start() or self.state.should_resume(
-                    self.control.start_generation):
-                self.state.start(now, wall)  # a new start, or the desired state after a restart
-        elif self.state.running:
-            if self.cycle is not None and not self.cycle.cancelled:
-                log.info("scheduler stopping: cancelling cycle %s", self.cycle.name)
-                self.cycle.cancel(now, wall)
-            if self.cycle is None:
-                log.info("scheduler stopped")
-                self.state.stop(wall, "调度器已停止")
 
     def _begin_cycle(self, now: float, wall: float) -> None:
         config, g = self.config_watch.config, self.config_watch.settings
@@ -142,7 +127,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'."""
-        self._wind_down_checks()
+        self.checks.wind_down(self.clock, SHUTDOWN_SECONDS)
         if self.cycle is not None:
             self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
@@ -154,16 +139,6 @@ class Daemon:
         self.publisher.publish(self.clock.monotonic(), self.clock.wall(), stopped=True)
         self.publisher.release()
         log.info("recorder stopped")
-
-    def _wind_down_checks(self) -> None:
-        """Stop the checks: ffmpeg finishes their files (while the cycle winds down too)."""
-        clock, checks = self.clock, self.checks
-        checks.cancel(clock.monotonic(), clock.wall())
-        deadline = clock.monotonic() + SHUTDOWN_SECONDS
-        while checks.live and clock.monotonic() < deadline:
-            self.watcher.wait(TICK_SECONDS)
-            checks.tick(clock.monotonic(), clock.wall(), None, None)
-        checks.kill_now(clock.wall())
 
     def snapshot(self, now: float, wall: float) -> dict:
         """The status file's content now."""

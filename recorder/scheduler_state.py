@@ -4,6 +4,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from recorder.control_follower import ControlFollower
+from recorder.cycle import Cycle
+
 log = logging.getLogger(__name__)
 
 
@@ -53,3 +56,18 @@ class SchedulerState:
     def status_message(self) -> str:
         """Why the recorder is idle, and a report it could not write, when either is the case."""
         return "; ".join(text for text in (self.message, self.report_problem) if text)
+
+
+def follow_desired_state(state: SchedulerState, control: ControlFollower, cycle: Cycle | None,
+                         now: float, wall: float) -> None:
+    """Start or stop the scheduler as the control file asks (a stop cancels the running cycle)."""
+    if control.wants_running:
+        if control.take_new_start() or state.should_resume(control.start_generation):
+            state.start(now, wall)  # a new start, or the desired state after a restart
+    elif state.running:
+        if cycle is not None and not cycle.cancelled:
+            log.info("scheduler stopping: cancelling cycle %s", cycle.name)
+            cycle.cancel(now, wall)
+        if cycle is None:
+            log.info("scheduler stopped")
+            state.stop(wall, "调度器已停止")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from recorder.checks import Checks
 from recorder.cycle import Cycle
 from recorder.scheduler_state import SchedulerState
 from shared.errors import ConfigError
@@ -45,7 +46,8 @@ def _cycle_fields(cycle: Cycle, running: bool, now: float, wall: float) -> dict:
 
 
 def fingerprint(state: SchedulerState, config_error: ConfigError | None,
-                cycle: Cycle | None) -> tuple:
+                cycle: Cycle | None, checks: Checks) -> tuple:
     """What, when it changes, is worth publishing before the next heartbeat."""
     return (state.running, state.status_message, bool(config_error),
-            tuple(t.status for t in cycle.tasks) if cycle else ())
+            tuple(t.status for t in cycle.tasks) if cycle else (),
+            tuple(check["status"] for check in checks.records()))

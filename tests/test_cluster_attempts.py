@@ -9,7 +9,7 @@ from recorder.clip_files import recover_work_files
 from recorder.ffmpeg_command import container_of
 from recorder.pipe_watcher import PipeWatcher
 from shared.clip_names import attempt_work_name, is_attempt_leftover, work_name
-from tests.fake_runner import FakeRunner
+from testkit.fake_runner import FakeRunner
 
 pytest.importorskip("rq")
 from recorder.cluster import task_job  # noqa: E402 - only with the [cluster] extra

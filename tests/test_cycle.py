@@ -15,7 +15,7 @@ from recorder.reports import write_reports
 from shared import task_status as st
 from shared.global_settings import GlobalSettings
 from shared.status_file import empty_status
-from tests.fake_runner import FakeProcess, FakeRunner, progress_block
+from testkit.fake_runner import FakeProcess, FakeRunner, progress_block
 
 WALL = 1_760_000_000.0
 

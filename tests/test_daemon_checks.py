@@ -13,7 +13,7 @@ from shared.atomic import write_json_atomic
 from shared.control_file import request_check, request_start
 from shared.history_schema import history_path
 from shared.status_file import empty_status, read_status
-from tests.fake_runner import FakeRunner, progress_block
+from testkit.fake_runner import FakeRunner, progress_block
 from tests.test_daemon_history import StepClock
 
 def _config(tmp_path, streams: int = 1, cap: int = 4, per_host: int = 0) -> str:

@@ -12,7 +12,7 @@ from shared.clock import Clock
 from shared.control_file import request_start
 from shared.history_schema import history_path
 from shared.status_file import empty_status
-from tests.fake_runner import FakeRunner
+from testkit.fake_runner import FakeRunner
 
 WALL = 1_760_000_000.0
 

@@ -19,7 +19,7 @@ from recorder.processes import ProcessRunner
 from recorder.recording import STOP_ESCALATE_SECONDS, STOP_GRACE_SECONDS, Recording
 from shared import task_status as st
 from shared.global_settings import GlobalSettings
-from tests.fake_runner import STOPPED, FakeProcess, FakeRunner, progress_block
+from testkit.fake_runner import STOPPED, FakeProcess, FakeRunner, progress_block
 
 SETTINGS = GlobalSettings.from_config({"connection_timeout_seconds": 3, "read_timeout_seconds": 4})
 URL = "rtsp://127.0.0.1:5/cam"
