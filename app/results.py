@@ -26,18 +26,26 @@ MAX_PAGE = 10_000
 MAX_OFFSET = 10**9
 
 
-def _paging() -> dict | None:
-    """``limit``, ``offset`` and ``order`` of a paged listing; None when none is given."""
-    given = {name: query_text(name) for name in ("limit", "offset", "order")}
-    if all(value is None for value in given.values()):
-        return None
+def page_query(limit: int, order: str) -> dict:
+    """``limit``, ``offset`` and ``order`` of a paged listing, these defaults when not given.
+
+    :raises ApiError: 400 for a value out of its bounds (the console pages by the same rules).
+    """
+    given = query_text("order")
     # Only a missing order takes the default: "?order=" is a wrong value, like "?limit=".
-    paging = {"order": "oldest" if given["order"] is None else given["order"]}
+    paging = {"order": order if given is None else given}
     if paging["order"] not in ("oldest", "newest"):
         raise ApiError(400, "参数 order 必须是 oldest 或 newest")
-    paging["limit"] = query_int("limit", MAX_PAGE, 1, MAX_PAGE)
+    paging["limit"] = query_int("limit", limit, 1, MAX_PAGE)
     paging["offset"] = query_int("offset", 0, 0, MAX_OFFSET)
     return paging
+
+
+def _paging() -> dict | None:
+    """The API's paging (every clip, oldest first, by default); None when none is given."""
+    if all(query_text(name) is None for name in ("limit", "offset", "order")):
+        return None
+    return page_query(MAX_PAGE, "oldest")
 
 
 @bp.get("/videos")

@@ -267,16 +267,33 @@ def clip_url(cycle: str, filename: str) -> str:
     return f"{CLIPS_URL}/{cycle}/{quote(filename, safe='')}"
 
 
+def _cycle_record(root: OpenRoot, name: str) -> dict | None:
+    """``{timestamp, video_count, total_size}`` of a cycle folder; None when it cannot be read."""
+    files = _CACHE.files(root, name)
+    if files is None:
+        return None
+    return {"timestamp": name, "video_count": len(files),
+            "total_size": sum(size for _, size, _ in files)}
+
+
 def list_cycles(out: OutputDir) -> list[dict]:
     """Every readable cycle folder, newest first: ``{timestamp, video_count, total_size}``."""
-    cycles = []
     with opened_root(out) as root:
-        for name in reversed(cycle_names(root)) if root else ():
-            files = _CACHE.files(root, name)
-            if files is not None:
-                cycles.append({"timestamp": name, "video_count": len(files),
-                               "total_size": sum(size for _, size, _ in files)})
-    return cycles
+        records = [_cycle_record(root, name) for name in reversed(cycle_names(root) if root else [])]
+    return [record for record in records if record is not None]
+
+
+def page_of_cycles(out: OutputDir, offset: int, limit: int,
+                   newest_first: bool = True) -> tuple[int, list[dict]]:
+    """How many cycle folders there are, and a page of them as :func:`list_cycles` lists them.
+
+    Only the page's folders are read (an unreadable one is left out of the page).
+    """
+    with opened_root(out) as root:
+        names = cycle_names(root) if root else []
+        ordered = names[::-1] if newest_first else names
+        records = [_cycle_record(root, name) for name in ordered[offset:offset + limit]]
+    return len(names), [record for record in records if record is not None]
 
 
 def list_videos(out: OutputDir, cycle: str | None = None) -> list[dict]:
@@ -422,23 +439,34 @@ def open_in_cycle(out: OutputDir, cycle: str, filename: str) -> tuple[BinaryIO, 
     :raises UnsafePath: a bad cycle or file name, a symlink, not a regular file.
     :raises NotFound: no such file. :raises OutputRefused: see :func:`opened_root`.
     """
+    _check_file_in_cycle(cycle, filename)  # a bad name is refused before anything is opened
+    with _existing_root(out) as root:
+        return open_in_cycle_at(root, cycle, filename)
+
+
+def _check_file_in_cycle(cycle: str, filename: str) -> None:
+    """:raises UnsafePath: not a cycle folder name, or not a plain file name."""
     if not (is_cycle_name(cycle) and filename and "/" not in filename
             and "\x00" not in filename and filename not in (".", "..")):
         raise UnsafePath("只能读取时间戳目录中的视频文件")
-    with _existing_root(out) as root:
-        cycle_fd = _open_cycle_fd(root, cycle)
-        try:
-            # O_NONBLOCK: a FIFO named like a clip must not hang the worker (refused below).
-            fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
-                         dir_fd=cycle_fd)
-        except FileNotFoundError:
-            raise NotFound("文件不存在") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise UnsafePath("只能读取普通视频文件") from None
-            raise
-        finally:
-            os.close(cycle_fd)
+
+
+def open_in_cycle_at(root: OpenRoot, cycle: str, filename: str) -> tuple[BinaryIO, os.stat_result]:
+    """:func:`open_in_cycle` in an output folder already open (several files, one check of it)."""
+    _check_file_in_cycle(cycle, filename)
+    cycle_fd = _open_cycle_fd(root, cycle)
+    try:
+        # O_NONBLOCK: a FIFO named like a clip must not hang the worker (refused below).
+        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                     dir_fd=cycle_fd)
+    except FileNotFoundError:
+        raise NotFound("文件不存在") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePath("只能读取普通视频文件") from None
+        raise
+    finally:
+        os.close(cycle_fd)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)

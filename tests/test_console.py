@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import stat
@@ -11,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from shared import settings
+from shared import output_tree, settings
 from tests.helpers import MakeCycle, WriteStatus
 
 TOKEN = "console-unit-token-0123456789"
@@ -151,3 +152,72 @@ def test_an_api_that_may_not_write_the_state_folder_still_starts(tmp_path, monke
         first = access.secret_key(str(tmp_path / "config.json"))
     assert len(first) == 64 and first != access.secret_key(str(tmp_path / "config.json"))
     assert access.SECRET_ENV in caplog.text
+
+
+def _report(summary: dict, tasks: int = 0, summary_first: bool = True) -> bytes:
+    """A cycle report as the recorder writes it (summary first), or with the summary last."""
+    body = {"tasks": [{"stream_index": i, "error_message": "x" * 200} for i in range(tasks)]}
+    report = {"summary": summary, **body} if summary_first else {**body, "summary": summary}
+    return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def _row(page: str, cycle: str) -> str:
+    return re.search(rf'<tr class="cycle" data-cycle="{cycle}">(.*?)</tr>', page, re.S).group(1)
+
+
+def _cells(row: str) -> list[str]:
+    return re.findall(r'<td class="(?:done|failed|cancelled|not-scheduled)">(\d+)</td>', row)
+
+
+def test_the_cycle_list_shows_each_cycles_counts(client: FlaskClient, make_cycle: MakeCycle) -> None:
+    counts = {"completed_tasks": 7, "failed_tasks": 2, "cancelled_tasks": 1, "not_scheduled": 3}
+    for name, report in (("20251010_163000", _report(counts, tasks=200)),
+                         ("20251010_164000", _report({**counts, "failed_tasks": 4},
+                                                     tasks=200, summary_first=False))):
+        folder = make_cycle(name)
+        (folder / "rtsp_report.json").write_bytes(report)
+    page = client.get("/cycles").get_data(as_text=True)
+    assert _cells(_row(page, "20251010_163000")) == ["7", "2", "1", "3"]
+    assert _cells(_row(page, "20251010_164000")) == ["7", "4", "1", "3"]
+    english = client.get("/cycles?lang=en").get_data(as_text=True)
+    assert "not scheduled" in english and "failed" in english
+
+
+def test_a_cycle_without_report_says_so(client: FlaskClient, make_cycle: MakeCycle,
+                                        write_status: WriteStatus, tmp_path: Path) -> None:
+    make_cycle("20251010_163000", reports=False)  # interrupted before its report
+    make_cycle("20251010_164000", reports=False)  # being recorded
+    linked = make_cycle("20251010_165000", reports=False)
+    (tmp_path / "elsewhere.json").write_bytes(_report({"completed_tasks": 9}))
+    os.symlink(tmp_path / "elsewhere.json", linked / "rtsp_report.json")  # never followed
+    write_status(scheduler_running=True, cycle={"dir": "20251010_164000", "running": True})
+    page = client.get("/cycles").get_data(as_text=True)
+    assert "无报告" in _row(page, "20251010_163000")
+    assert "进行中" in _row(page, "20251010_164000")
+    assert "无报告" in _row(page, "20251010_165000") and "9" not in _cells(page)
+    english = client.get("/cycles?lang=en").get_data(as_text=True)
+    assert "no report" in _row(english, "20251010_163000")
+    assert "in progress" in _row(english, "20251010_164000")
+
+
+def test_the_cycle_list_is_paged_and_reads_only_the_shown_reports(
+        client: FlaskClient, make_cycle: MakeCycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"20251010_{hour:02d}{minute:02d}00" for hour in range(2) for minute in range(60)]
+    for name in names:
+        make_cycle(name, files={}, reports=False)
+    opened = []
+    real_open = output_tree.open_in_cycle_at
+    monkeypatch.setattr(output_tree, "open_in_cycle_at",
+                        lambda root, cycle, name: opened.append(cycle) or real_open(root, cycle, name))
+    first = client.get("/cycles").get_data(as_text=True)
+    shown = re.findall(r'data-cycle="(\d+_\d+)"', first)
+    assert shown == names[::-1][:50] and sorted(opened) == sorted(shown)
+    assert 'rel="next" href="/cycles?offset=50"' in first and 'rel="prev"' not in first
+    last = client.get("/cycles?offset=100").get_data(as_text=True)
+    assert re.findall(r'data-cycle="(\d+_\d+)"', last) == names[::-1][100:]
+    assert 'rel="prev" href="/cycles?offset=50"' in last and 'rel="next"' not in last
+    small = client.get("/cycles?limit=10&offset=10").get_data(as_text=True)
+    assert re.findall(r'data-cycle="(\d+_\d+)"', small) == names[::-1][10:20]
+    assert 'href="/cycles?offset=20&amp;limit=10"' in small
+    assert client.get("/cycles?limit=0").status_code == 400
+    assert client.get("/cycles?order=sideways").status_code == 400

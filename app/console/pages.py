@@ -8,13 +8,14 @@ from flask import render_template, request, send_file
 from app.cameras import RECENT_OUTCOMES, camera_summary
 from app.console import bp, data
 from app.context import output_dir
+from app.results import page_query, recording_now
 from app.scheduler import status_view
-from shared import camera_view, history_read, output_tree, task_record
-from shared.atomic import read_json
+from shared import camera_view, cycle_summary, history_read, output_tree, task_record
 from shared.config import OTHER_REPORTS
 from shared.errors import PatrolError, UnsafePath
 
-CYCLES_SHOWN = 200
+# The cycles page lists this many cycles, newest first, unless ?limit= says otherwise.
+CYCLES_PAGE = 50
 # The camera page plays this many of its newest clips.
 LAST_CLIPS = 6
 
@@ -50,27 +51,36 @@ def camera_page(camera: str):
                            history=history, clips=clips, notice=request.args.get("notice", ""))
 
 
+def _cycles_of_page(config: dict, paging: dict) -> tuple[int, list[dict]]:
+    """How many cycles there are, and the page's, each with its report ``summary``
+    (None without a readable report) and ``recording`` (it is the running cycle)."""
+    out = output_dir(config)[0]
+    total, cycles = output_tree.page_of_cycles(out, paging["offset"], paging["limit"],
+                                               newest_first=paging["order"] == "newest")
+    summaries = cycle_summary.read_summaries(out, [cycle["timestamp"] for cycle in cycles],
+                                             _report_names(config)[0])
+    recording, _ = recording_now()
+    return total, [{**cycle, "summary": summaries[cycle["timestamp"]],
+                    "recording": cycle["timestamp"] == recording} for cycle in cycles]
+
+
 @bp.get("/cycles")
 def cycles_page():
     config, error = data.config_or_error()
-    cycles = output_tree.list_cycles(output_dir(config)[0]) if config else []
-    return render_template("console/cycles.html", cycles=cycles[:CYCLES_SHOWN],
-                           total=len(cycles), config_error=error)
+    paging = page_query(CYCLES_PAGE, "newest")
+    total, cycles = _cycles_of_page(config, paging) if config else (0, [])
+    step, offset = paging["limit"], paging["offset"]
+    # The page links keep a limit or order the operator gave.
+    carried = {name: paging[name] for name in ("limit", "order") if name in request.args}
+    return render_template("console/cycles.html", cycles=cycles, total=total, paging=paging,
+                           previous=max(0, offset - step) if offset else None,
+                           next=offset + step if offset + step < total else None,
+                           carried=carried, config_error=error)
 
 
 def _report_names(config: dict) -> tuple[str, ...]:
     """The three report files of a cycle folder (the JSON one is named by the config)."""
     return (config["global_config"]["report_filename"], *OTHER_REPORTS)
-
-
-def _summary(folder: str, name: str) -> dict | None:
-    """A cycle's JSON report summary (done/failed counts), None when it is missing or damaged."""
-    try:
-        report = read_json(os.path.join(folder, name))
-    except (OSError, ValueError):
-        return None
-    summary = report.get("summary") if isinstance(report, dict) else None
-    return summary if isinstance(summary, dict) else None
 
 
 @bp.get("/cycles/<timestamp>")
@@ -83,7 +93,7 @@ def cycle_page(timestamp: str):
     return render_template("console/cycle.html", timestamp=timestamp, videos=videos,
                            reports=[name for name in names
                                     if os.path.isfile(os.path.join(folder, name))],
-                           summary=_summary(folder, names[0]))
+                           summary=cycle_summary.read_summary(out, timestamp, names[0]))
 
 
 @bp.get("/cycles/<timestamp>/reports/<name>")
