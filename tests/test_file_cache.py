@@ -83,3 +83,32 @@ def test_a_mode_change_is_a_new_version(tmp_path) -> None:
     before = file_signature(path)
     os.chmod(path, 0)
     assert file_signature(path) != before
+
+
+def test_a_report_summary_is_read_from_its_head_and_reparsed_only_when_replaced(tmp_path) -> None:
+    from shared import cycle_summary
+    folder = tmp_path / "out" / "20251010_163000"
+    folder.mkdir(parents=True)
+    report = str(folder / "r.json")
+    # A damaged tail after the summary: only the head is parsed.
+    tasks = ", ".join('{"x": "%s"}' % ("y" * 100) for _ in range(2000))
+    with open(report, "w", encoding="utf-8") as handle:
+        handle.write('{\n  "summary": {"completed_tasks": 3, "note": "中文"},\n  "tasks": [' + tasks)
+    out = OutputDir("./out", str(tmp_path / "out"))
+    first = cycle_summary.read_summary(out, "20251010_163000", "r.json")
+    assert first == {"completed_tasks": 3, "note": "中文"}
+    assert cycle_summary.read_summary(out, "20251010_163000", "r.json") is first  # cached
+    write_json_atomic(report, {"tasks": [], "summary": {"completed_tasks": 4}})  # summary last
+    assert cycle_summary.read_summary(out, "20251010_163000", "r.json") == {"completed_tasks": 4}
+    assert cycle_summary.read_summary(out, "20251010_163000", "missing.json") is None
+    write_json_atomic(report, ["not", "a", "report"])
+    assert cycle_summary.read_summary(out, "20251010_163000", "r.json") is None
+
+
+def test_a_bounded_cache_starts_over_when_full() -> None:
+    cache = FileCache(max_entries=2)
+    loads = []
+    for key in ("a", "b", "c", "a"):
+        cache.get_version(key, (1,), lambda key=key: loads.append(key) or key)
+    assert loads == ["a", "b", "c", "a"]  # "c" cleared the full cache, so "a" was loaded again
+    assert cache.get_version("c", (1,), lambda: "reloaded") == "c"
