@@ -66,28 +66,39 @@ _TRANSPORT_OPTIONS: dict[str, dict[str, str]] = {
     "udp": {"rtsp_transport": "udp"},
 }
 
-# Stand-ins for the two values that differ between recordings of the same kind.
+# Stand-ins for the values that differ between recordings of the same kind.
 _URL_SLOT = "\x00url"
 _OUTPUT_SLOT = "\x00output"
+_THUMBNAIL_SLOT = "\x00thumbnail"
+# The picture checks (README "Picture checks"): keyframes only, made 320 px wide
+# before any filter (decoding keyframes is most of their cost; the filters on
+# full-size pictures would triple it), then ffmpeg's own detectors, whose
+# per-picture figures metadata=print writes to stderr (recorder/picture_quality.py).
+THUMBNAIL_WIDTH = 320
+FREEZE_NOISE = "-60dB"
+FREEZE_SECONDS = 2
 
 
 def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
                audio_mode: str = OPTIONAL_DEFAULTS["audio_mode"], source: SourceCodecs | None = None,
                transport: str = OPTIONAL_DEFAULTS["rtsp_transport"],
-               ffmpeg_binary: str = "ffmpeg") -> list[str]:
+               ffmpeg_binary: str = "ffmpeg", thumbnail_file: str | None = None) -> list[str]:
     """The argv of one recording: RTSP over ``transport``, video stream copy, ``-t duration``,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
+
+    With ``thumbnail_file`` the same process also checks the picture and keeps
+    its last keyframe there as a JPEG; without it the argv has neither.
     """
     template = _argv_template(container_of(output_file), duration, io_timeout, audio_mode,
-                              source, transport, ffmpeg_binary)
-    return [url if arg == _URL_SLOT else output_file if arg == _OUTPUT_SLOT else arg
-            for arg in template]
+                              source, transport, ffmpeg_binary, thumbnail_file is not None)
+    slots = {_URL_SLOT: url, _OUTPUT_SLOT: output_file, _THUMBNAIL_SLOT: thumbnail_file}
+    return [slots.get(arg, arg) for arg in template]
 
 
 @functools.lru_cache(maxsize=256)
 def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: str,
                    source: SourceCodecs | None, transport: str,
-                   ffmpeg_binary: str) -> tuple[str, ...]:
+                   ffmpeg_binary: str, checks: bool) -> tuple[str, ...]:
     # Built by ffmpeg-python once per kind of recording (a cycle of hundreds of
     # streams has a handful of kinds), with the URL and output file left as slots.
     url, output_file = _URL_SLOT, _OUTPUT_SLOT
@@ -101,6 +112,8 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         probesize=str(PROBE_SIZE),
         analyzeduration=str(ANALYZE_MICROSECONDS),
         fflags="+genpts+discardcorrupt",
+        # Decoder option: the stream copy never decodes, so only the checks see it.
+        **({"skip_frame": "nokey"} if checks else {}),
     )
     audio = audio_codec_for(container, audio_mode, source)
     # flush_packets: hand each fragment to the kernel at once, so what was
@@ -116,7 +129,10 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         options["movflags"] = "+frag_keyframe+empty_moov+default_base_moof"
         if source and source.video == "hevc":
             options["tag:v"] = "hvc1"  # what Apple and browsers expect for H.265 in MP4
-    out = ffmpeg.output(*maps, output_file, **options).global_args(
+    out = ffmpeg.output(*maps, output_file, **options)
+    if checks:
+        out = ffmpeg.merge_outputs(out, *_check_outputs(stream, duration))
+    out = out.global_args(
         # verbose: adds the server's SDP (the moment it answered) and a few
         # lines more per recording; the classification reads both.
         # -progress once a second: the status file is published once a second
@@ -124,6 +140,23 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         "-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats",
         "-progress", "pipe:1", "-stats_period", "1")
     return tuple(out.compile(cmd=ffmpeg_binary, overwrite_output=True))
+
+
+def _check_outputs(stream, duration: int) -> list:
+    """The picture checks' output (to nowhere) and the thumbnail's, from one scaled keyframe."""
+    # skip_frame still lets a frame next to a keyframe through (decoded from a
+    # partial reference over RTP, it is a corrupt picture): keyframes (I) only.
+    scaled = (stream["v:0"].filter("select", "eq(pict_type,I)")
+              .filter("scale", THUMBNAIL_WIDTH, -2).split())
+    checked = (scaled[0].filter("signalstats").filter("blurdetect")
+               .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
+               .filter("blackdetect", d=0).filter("metadata", "print"))
+    # passthrough: one output picture per keyframe, not 25 copies of it a second.
+    each = {"t": duration, "fps_mode": "passthrough"}
+    return [ffmpeg.output(checked, "-", f="null", **each),
+            # -update 1: each keyframe replaces the last, so the clip's last one stays.
+            ffmpeg.output(scaled[1], _THUMBNAIL_SLOT, f="image2", update=1, **{"c:v": "mjpeg"},
+                          **{"q:v": 5}, **each)]
 
 
 def build_retag_argv(source_file: str, output_file: str, ffmpeg_binary: str = "ffmpeg") -> list[str]:

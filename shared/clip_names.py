@@ -4,6 +4,7 @@ from __future__ import annotations
 PART_SUFFIX = ".part"
 WORK_PREFIX = "."
 TAG_PREFIX = ".tag."
+THUMBNAIL_SUFFIX = ".jpg"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
 MAX_NAME_BYTES = 255
 
@@ -18,9 +19,21 @@ def retag_name(clip_name: str) -> str:
     return TAG_PREFIX + clip_name + PART_SUFFIX
 
 
+def thumbnail_name(clip_name: str) -> str:
+    """The clip's thumbnail, hidden beside it (``.cam.mp4.jpg``): listings skip it, retention
+    and the deletion of a cycle take it with the folder."""
+    return WORK_PREFIX + clip_name + THUMBNAIL_SUFFIX
+
+
+def thumbnail_work_name(clip_name: str) -> str:
+    """The file ffmpeg keeps the last keyframe in while it records (not ``.part``: the recovery
+    of work files must not take it for a clip)."""
+    return thumbnail_name(clip_name) + ".tmp"
+
+
 def derived_names(clip_name: str) -> tuple[str, ...]:
     """Every file name the recorder makes from a clip's name."""
-    return work_name(clip_name), retag_name(clip_name)
+    return work_name(clip_name), retag_name(clip_name), thumbnail_work_name(clip_name)
 
 
 # The longest clip name whose derived names still fit the file system's limit.

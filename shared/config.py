@@ -11,6 +11,8 @@ from shared.config_rules import (Choice, CountOrUnlimited, DirectoryPath, FileNa
                                  PositiveNumber, Rule, RtspUrl)
 from shared.config_rules import plain_file_name_problem  # noqa: F401 - the model's, re-exported
 from shared.errors import ConfigError
+from shared.quality_settings import DEFAULTS as QUALITY_DEFAULTS
+from shared.quality_settings import QualityRule
 
 GLOBAL_DEFAULTS: dict[str, Any] = {
     "total_poll_duration_seconds": 60,
@@ -33,6 +35,8 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "retention_max_hours": 168,
     "min_free_space_mb": 1024,
     "rtsp_transport": "auto",
+    # Picture checks (recorder/picture_quality.py): thresholds, on by default.
+    "quality": QUALITY_DEFAULTS,
 }
 # auto: copy audio the container takes, else AAC; aac: always AAC; drop: video only.
 AUDIO_MODES = ("auto", "aac", "drop")
@@ -70,6 +74,7 @@ GLOBAL_RULES: dict[str, Rule] = {
     "retention_max_hours": IntRange(0, 100 * 365 * 24, _LIMIT_NOTE),
     "min_free_space_mb": IntRange(0, 10**9, _LIMIT_NOTE),
     "rtsp_transport": Choice(RTSP_TRANSPORTS),
+    "quality": QualityRule(),
 }
 STREAM_RULES: dict[str, Rule] = {
     "rtsp_url": RtspUrl(),

@@ -20,7 +20,7 @@ class Field:
     """One field of the record: its JSON type, and whether SPEC lists it."""
 
     name: str
-    kind: str              # "integer", "number" or "string"
+    kind: str              # "integer", "number", "string" or "object"
     nullable: bool = False
     spec: bool = True      # in SPEC's list (required in the OpenAPI schema)
 
@@ -39,10 +39,30 @@ FIELDS: tuple[Field, ...] = (
     Field("planned_offset", "number", nullable=True, spec=False),
     Field("start_offset", "number", nullable=True, spec=False),
     Field("run_seconds", "number", nullable=True, spec=False),
+    # The picture checks (README "Picture checks"): never part of the status code.
+    Field("quality", "object", spec=False),
 )
 NAMES = tuple(field.name for field in FIELDS)
-_TYPES = {"integer": (int,), "number": (int, float), "string": (str,)}
+_TYPES = {"integer": (int,), "number": (int, float), "string": (str,), "object": (dict,)}
 _STATUS = FIELDS[NAMES.index("status")]
+
+
+def unchecked_quality() -> dict:
+    """The ``quality`` of a task whose picture was not checked (no video, or the checks off)."""
+    return {"checked": False, "issues": [], "measures": {}}
+
+
+QUALITY_SCHEMA = {
+    "type": "object", "required": ["checked", "issues", "measures"],
+    "properties": {
+        "checked": {"type": "boolean"},
+        "issues": {"type": "array", "items": {"type": "string"}},
+        # verdict -> {"value": measured, "threshold": its limit}; "keyframes" -> {"value": n}
+        "measures": {"type": "object", "additionalProperties": {
+            "type": "object", "properties": {"value": {"type": "number"},
+                                             "threshold": {"type": "number"}}}},
+    },
+}
 
 
 def status_fields(code: int) -> dict:
@@ -55,7 +75,8 @@ def build(*, task_id: int, stream_index: int, rtsp_url: str, output_file: str | 
           duration_seconds: float, status: int, start_wall: float | None,
           end_wall: float | None, progress: float, bytes_received: int, frames_received: int,
           error_message: str, planned_offset: float | None = None,
-          start_offset: float | None = None, run_seconds: float | None = None) -> dict:
+          start_offset: float | None = None, run_seconds: float | None = None,
+          quality: dict | None = None) -> dict:
     """The record of a task, with the URL's credentials masked and the status named."""
     values = {
         "task_id": task_id, "stream_index": stream_index,
@@ -65,9 +86,12 @@ def build(*, task_id: int, stream_index: int, rtsp_url: str, output_file: str | 
         "progress": progress, "bytes_received": bytes_received,
         "frames_received": frames_received, "error_message": error_message,
         "planned_offset": planned_offset, "start_offset": start_offset,
-        "run_seconds": run_seconds,
+        "run_seconds": run_seconds, "quality": quality or unchecked_quality(),
     }
     return {name: values[name] for name in NAMES}
+
+
+_EMPTY = {"string": str, "object": unchecked_quality}
 
 
 def _fits(field: Field, value: object) -> bool:
@@ -82,7 +106,7 @@ def from_stored(raw: dict) -> dict:
     for field in FIELDS:
         value = raw.get(field.name)
         if not _fits(field, value):
-            value = None if field.nullable else "" if field.kind == "string" else 0
+            value = None if field.nullable else _EMPTY.get(field.kind, lambda: 0)()
         record[field.name] = value
     record.update(status_fields(code), rtsp_url=mask_credentials(record["rtsp_url"]))
     return record
@@ -102,5 +126,6 @@ def openapi_schema() -> dict:
     for field in FIELDS:
         properties[field.name] = {"type": field.kind, **({"nullable": True} if field.nullable
                                                           else {})}
+    properties["quality"] = QUALITY_SCHEMA
     return {"type": "object", "required": [f.name for f in FIELDS if f.spec],
             "properties": properties}

@@ -99,14 +99,16 @@ def test_the_task_schema_is_the_task_record(client: FlaskClient,
                                             write_status: WriteStatus) -> None:
     task = _document(client)["components"]["schemas"]["Task"]
     assert list(task["properties"]) == list(task_record.NAMES)
-    # SPEC's list is required; the three timing fields beyond it are extras.
+    # SPEC's list is required; the three timing fields and quality beyond it are extras.
     assert set(task_record.NAMES) - set(task["required"]) == {
-        "planned_offset", "start_offset", "run_seconds"}
+        "planned_offset", "start_offset", "run_seconds", "quality"}
     assert task["properties"]["output_file"] == {"type": "string", "nullable": True}
     write_status(tasks=[{"task_id": 0, "stream_index": 0, "status": 5, "output_file": None}])
     served = client.get("/api/tasks").get_json()["tasks"][0]
     assert list(served) == list(task["properties"])
     assert served["output_file"] is None
+    # A record written before the picture checks existed: not checked.
+    assert served["quality"] == {"checked": False, "issues": [], "measures": {}}
 
 
 def test_documented_config_bounds_are_the_rules_bounds(client: FlaskClient) -> None:

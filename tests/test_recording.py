@@ -65,7 +65,8 @@ def recording_at(task: Recording, proc: FakeProcess, now: float, frames: int = 2
 
 def test_a_recording_runs_the_command_line_built_for_its_stream(tmp_path, runner) -> None:
     task, proc = started_task(tmp_path, runner)
-    assert proc.argv == build_argv(URL, str(tmp_path / ".cam.mp4.part"), 5, io_timeout=6)
+    assert proc.argv == build_argv(URL, str(tmp_path / ".cam.mp4.part"), 5, io_timeout=6,
+                                   thumbnail_file=str(tmp_path / ".cam.mp4.jpg.tmp"))
     assert task.status == st.CONNECTING and runner.signals == []
 
 
@@ -246,8 +247,11 @@ def test_ffmpeg_on_a_stalled_stream_ends_on_its_own_with_a_playable_file(
     # with SIGINT alone it stayed blocked until killed (-9) after the grace.
     stream = {"rtsp_url": camera_server.url("stall"), "output_filename": "stall.mp4",
               "duration_seconds": 20}
+    # Picture checks off: with them ffmpeg writes the clip only once it decoded a
+    # first keyframe (README "Picture checks"), later than this 2 s read timeout.
     settings = GlobalSettings.from_config({"connection_timeout_seconds": 10,
-                                           "read_timeout_seconds": 2})
+                                           "read_timeout_seconds": 2,
+                                           "quality": {"enabled": False}})
     task = Recording(PlannedTask(0, 0, 0.0, 20), stream, str(tmp_path), "./output/x", settings,
                      ProcessRunner(), None, PipeWatcher())
     task.start(time.monotonic(), time.time())

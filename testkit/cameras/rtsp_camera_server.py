@@ -41,6 +41,58 @@ AUDIO_SRC = (
 ALAW = AUDIO_SRC + "! alawenc ! rtppcmapay pt=8 name=pay1 "
 MULAW = AUDIO_SRC + "! mulawenc ! rtppcmupay pt=0 name=pay1 "
 
+# Picture faults (README "Picture checks"). The healthy picture is SMPTE bars with
+# a clock and the pattern's noise patch: sharp, well lit, never two frames alike.
+PICTURE_SIZE = "video/x-raw,width=320,height=240,framerate={rate}/1"
+PICTURE_CLOCK = "! timeoverlay font-desc=\"Sans 18\" "
+PICTURE_FAULTS: dict[str, tuple[str, str, int]] = {
+    # name: (source, what follows the size caps, frames per second)
+    "healthy": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK, 25),
+    "black": ("videotestsrc is-live=true pattern=black", "", 25),
+    # One picture (a colour chart without noise), repeated: what a camera whose image
+    # pipeline hung sends.
+    "still": ("videotestsrc is-live=true pattern=colors", "", 25),
+    # Made 32 px wide and back: no edge survives.
+    "blurred": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK
+                + "! videoscale ! video/x-raw,width=32,height=24 ! videoscale "
+                  "! video/x-raw,width=320,height=240 ", 25),
+    "dark": ("videotestsrc is-live=true pattern=smpte",
+             PICTURE_CLOCK + "! videobalance brightness=-0.05 contrast=0.2 ", 25),
+    "bright": ("videotestsrc is-live=true pattern=smpte",
+               PICTURE_CLOCK + "! videobalance brightness=0.7 contrast=0.3 ", 25),
+    # Grey bars under a half-opaque magenta veil: a camera whose IR-cut filter stuck.
+    "cast": ("videotestsrc is-live=true pattern=smpte",
+             PICTURE_CLOCK + "! videobalance saturation=0.2 ! videoconvert ! m.sink_0 "
+             "videotestsrc is-live=true pattern=solid-color foreground-color=0xffff00ff "
+             "! video/x-raw,width=320,height=240,framerate=25/1 ! m.sink_1 "
+             "compositor name=m sink_1::alpha=0.45 ", 25),
+    "lowfps": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK, 2),
+    # Upside down every other client: the view of a camera knocked between cycles.
+    "moved": ("videotestsrc is-live=true pattern=smpte",
+              PICTURE_CLOCK + "! videoflip name=turn method=none ", 25),
+}
+
+
+def picture_launch(name: str) -> str:
+    """The launch description of picture fault ``name``: 1 s between keyframes, as the others."""
+    source, after, rate = PICTURE_FAULTS[name]
+    encoder = H264.replace("key-int-max=25", f"key-int-max={rate}")
+    return launch(source, "! " + PICTURE_SIZE.format(rate=rate), after, "! videoconvert ", encoder)
+
+
+def _turn_every_other() -> Callable[[GstRtspServer.RTSPMediaFactory, GstRtspServer.RTSPMedia], None]:
+    """A media-configure handler: every second media shows the picture upside down."""
+    made = 0
+
+    def configure(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+        nonlocal made
+        made += 1
+        if made % 2 == 0:
+            media.get_element().get_by_name("turn").set_property("method", "vertical-flip")
+
+    return configure
+
+
 # 75 frames at 25 fps: the source emits EOS after ~3 s of video.
 ENDING_FRAMES = 75
 # /stall sends this many frames (~3 s), then nothing more, its session left open.
@@ -161,6 +213,10 @@ def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
     stall = make_factory(h264, shared=False)
     stall.connect("media-configure", _stall_after(STALL_FRAMES))
     mounts["/stall"] = stall
+    for name in PICTURE_FAULTS:
+        # Not shared for "moved": each client (each cycle) gets its own view.
+        mounts[f"/picture/{name}"] = make_factory(picture_launch(name), shared=name != "moved")
+    mounts["/picture/moved"].connect("media-configure", _turn_every_other())
     if mount_count > 0:
         bench = make_factory(h264, shared=True, cls=SharedKeyFactory)
         for i in range(1, mount_count + 1):
