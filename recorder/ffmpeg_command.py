@@ -115,6 +115,12 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         # Decoder option: the stream copy never decodes, so only the checks see it.
         **({"skip_frame": "nokey"} if checks else {}),
     )
+    return _outputs(stream, container, duration, audio_mode, source, checks, ffmpeg_binary)
+
+
+def _outputs(stream, container: str, duration: int, audio_mode: str,
+             source: SourceCodecs | None, checks: bool, ffmpeg_binary: str) -> tuple[str, ...]:
+    output_file = _OUTPUT_SLOT
     audio = audio_codec_for(container, audio_mode, source)
     # flush_packets: hand each fragment to the kernel at once, so what was
     # recorded survives a SIGKILL (the default 32 KB buffer can hold seconds).
