@@ -1,18 +1,35 @@
 # Short targets a newcomer can read in a minute. `make test` works on a fresh
 # Debian 12 machine: it installs the system packages (as root) and the venv.
 PY      ?= python3
-VENV    := .venv
+VENV    ?= .venv
 BIN     := $(VENV)/bin
+# nginx and systemd (systemd-analyze): the tests check deploy/'s nginx site and units.
 APT_PKGS := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
-            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad python3-venv
+            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad python3-venv \
+            nginx systemd
+# Only the tests use these: VLC as an RTSP server that is not ours (RTP over UDP only).
+TEST_APT_PKGS := vlc-bin vlc-plugin-base
+# `make install` (production, README "Production"): where things go. DESTDIR stages
+# everything under another root (packaging, tests); the files still name the paths above it.
+PREFIX   ?= /opt/rtsp-patrol
+CONFDIR  ?= /etc/rtsp-patrol
+STATEDIR ?= /var/lib/rtsp-patrol
+UNITDIR  ?= /etc/systemd/system
+DESTDIR  ?=
 
-.PHONY: deps venv test run api recorder bench bench-quick clean
+.PHONY: deps test-deps venv test run api recorder install bench bench-quick clean
 
 deps:
 	@if ! command -v ffmpeg >/dev/null || ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer','1.0')" 2>/dev/null \
 	   || ! dpkg -s $(APT_PKGS) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PKGS); \
 	  else echo "missing system packages; run as root: apt-get install $(APT_PKGS)" >&2; exit 1; fi; fi
+
+test-deps: deps
+	@if ! dpkg -s $(TEST_APT_PKGS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(TEST_APT_PKGS); \
+	  else echo "missing test packages; run as root: apt-get install $(TEST_APT_PKGS)" >&2; exit 1; fi; fi
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,17 +39,21 @@ $(BIN)/activate: setup.cfg pyproject.toml
 
 venv: $(BIN)/activate
 
-test: deps venv
+test: test-deps venv
 	$(BIN)/python -m pytest
 
 run: deps venv
-	$(BIN)/python scripts/run_demo.py
+	$(BIN)/python scripts/run_demo.py $(DEMO_ARGS)
 
 api: venv
 	$(BIN)/python -m app ./output 8080
 
 recorder: venv
 	$(BIN)/python -m recorder
+
+install:
+	PYTHON=$(PY) PREFIX=$(PREFIX) CONFDIR=$(CONFDIR) STATEDIR=$(STATEDIR) UNITDIR=$(UNITDIR) \
+	  DESTDIR=$(DESTDIR) sh deploy/install.sh
 
 bench: deps venv
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } \

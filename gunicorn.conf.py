@@ -1,13 +1,33 @@
 """gunicorn settings for production: ``gunicorn -c gunicorn.conf.py``.
 
 Every worker re-reads config.json and the status file on each request, so any
-number of workers answer alike. Override with GUNICORN_* style env vars or -b/-w.
+number of workers answer alike. ``RTSP_PATROL_BIND``, ``RTSP_PATROL_WORKERS``
+and ``RTSP_PATROL_THREADS`` override the address, workers and threads per worker.
+
+Slow clients: a sync worker is held by one client that never finishes its
+headers, so a handful of idle connections took the API down. gthread workers
+wait for a request's first bytes outside their threads, and each worker accepts
+only as many connections as it has threads, so a busy worker leaves new
+connections to an idle one: up to workers x threads clients stuck in their
+headers (64 by default) leave the API answering. Beyond that, or on an
+untrusted network, put nginx in front (deploy/nginx.conf): it reads whole
+requests before passing them on.
 """
 import os
 
+from app.bind import bind_address
+
 wsgi_app = "app:create_app()"
-bind = os.environ.get("RTSP_PATROL_BIND", "0.0.0.0:8080")
+_BIND, _BIND_REASON = bind_address()
+bind = _BIND
 workers = int(os.environ.get("RTSP_PATROL_WORKERS", "4"))
+worker_class = "gthread"
+threads = int(os.environ.get("RTSP_PATROL_THREADS", "16"))
+# A worker that has as many connections as threads stops accepting, so the
+# kernel hands the next connection to a worker with a free thread.
+worker_connections = threads
+# No idle keep-alive connections: each would count against worker_connections.
+keepalive = 0
 # Lock waits are bounded at a few seconds, far below this.
 timeout = 30
 graceful_timeout = 10
@@ -17,3 +37,10 @@ loglevel = "info"
 # gunicorn >= 25 opens a control socket at a per-user path shared by every
 # instance; we do not use it, and two instances must not fight over it.
 control_socket_disable = True
+
+
+def when_ready(server) -> None:
+    """Say where the API listens and why (loopback unless a token or RTSP_PATROL_BIND)."""
+    chosen = list(server.cfg.bind)
+    reason = _BIND_REASON if chosen == [_BIND] else "set on the command line (-b)"
+    server.log.info("API bind %s: %s", " ".join(chosen), reason)

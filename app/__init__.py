@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-from app import auth, conditional, cors
+from app import auth, conditional, cors, language
 from shared import settings
 
 # Bodies are small JSON documents; anything larger is a mistake or an attack.
@@ -36,12 +36,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     cors.init_app(app)
     conditional.init_app(app)
+    language.init_app(app)
     # No 308 redirect (an HTML page) for "//": a doubled slash is just an unknown path.
     app.url_map.merge_slashes = False
 
-    from app import configuration, errors, health, openapi, results, scheduler
+    from app import cameras, configuration, errors, health, metrics, openapi, results, scheduler
     errors.init_app(app)
     auth.init_app(app)
-    for module in (results, configuration, scheduler, openapi, health):
+    for module in (results, configuration, scheduler, cameras, metrics, openapi, health):
         app.register_blueprint(module.bp)
     return app

@@ -9,9 +9,10 @@ Behind a proxy every client has the proxy's address, so they share one count.
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from collections.abc import Callable
+
+from shared.clock import SYSTEM_CLOCK
 
 FAILURE_LIMIT = 20
 WINDOW_SECONDS = 60.0
@@ -23,7 +24,7 @@ class FailureThrottle:
     """Sliding-window count of failures per client; ``clock`` is monotonic seconds."""
 
     def __init__(self, limit: int = FAILURE_LIMIT, window: float = WINDOW_SECONDS,
-                 clock: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], float] = SYSTEM_CLOCK.monotonic,
                  max_clients: int = MAX_CLIENTS) -> None:
         self._limit, self._window, self._clock = limit, window, clock
         self._max_clients = max_clients

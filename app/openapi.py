@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from shared import camera_view
 from shared import config as model
 from shared import task_record
+from shared.camera_state import STATES
 from shared.timefmt import CYCLE_NAME_RE
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
@@ -15,7 +17,13 @@ _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
 
 
+# Beside every Chinese message, its English when the request asks (app/language.py).
+_MESSAGE_EN = {"type": "string", "description": "message in English; only with Accept-Language: en"}
+
+
 def _obj(required: tuple[str, ...] = (), extra: bool = True, **props: dict) -> dict:
+    if "message" in props:
+        props = {**props, "message_en": _MESSAGE_EN}
     schema: dict = {"type": "object", "properties": props}
     if required:
         schema["required"] = list(required)
@@ -61,6 +69,27 @@ SCHEMAS = {
                                  "items": _ref("StreamInput")}),
     "Task": task_record.openapi_schema(),
 }
+_NULL_STR = {"type": "string", "nullable": True}
+_NULL_INT = {"type": "integer", "nullable": True}
+_NULL_NUM = {"type": "number", "nullable": True}
+_SHARE = {"type": "number", "nullable": True, "minimum": 0, "maximum": 1,
+          "description": "Share of the tasks in the window that ended completed (4); null: none"}
+_TIME = {"type": "string", "nullable": True, "description": "ISO 8601 with the local offset"}
+_CAMERA_PROPS = {
+    "id": _STR, "name": _STR, "rtsp_url": _STR, "state": {"type": "string", "enum": list(STATES)},
+    "last_status": _NULL_INT, "last_status_name": _NULL_STR, "last_error": _STR,
+    "last_ok_at": _TIME, "offline_since": _TIME, "consecutive_failures": _INT,
+    "uptime_24h": _SHARE, "uptime_7d": _SHARE, "uptime_30d": _SHARE, "last_clip": _NULL_STR,
+    "removed": {"type": "boolean", "description": "no longer in the config (?include_removed=1)"}}
+SCHEMAS["Camera"] = _obj(camera_view.SUMMARY_FIELDS, **_CAMERA_PROPS)
+SCHEMAS["Outcome"] = _obj(
+    ("id", "camera", "cycle", "kind", "ended", "status", "status_name", "error"),
+    id=_INT, camera=_STR, cycle=_STR, kind={"type": "string", "enum": ["cycle", "check", "probe"]},
+    planned_start=_TIME, started=_TIME, ended=_STR, status=_INT, status_name=_STR, error=_STR,
+    connect_seconds=_NULL_NUM, bytes=_INT, frames=_INT, clip_seconds=_NULL_NUM,
+    codec=_NULL_STR, resolution=_NULL_STR, clip=_NULL_STR,
+    quality={"type": "object", "nullable": True})
+_OUTCOMES = {"type": "array", "items": _ref("Outcome")}
 
 _TASKS = {"type": "array", "items": _ref("Task")}
 _CYCLE_PROGRESS = _obj(elapsed_seconds=_INT, total_seconds=_INT, progress_percentage=_NUM)
@@ -84,6 +113,17 @@ _PAGING = [_query_param("limit", False, {"type": "integer", "minimum": 1, "maxim
            _query_param("offset", False, {"type": "integer", "minimum": 0}),
            _query_param("order", False, {"type": "string", "enum": ["oldest", "newest"]})]
 _PAGE_FIELDS = {"limit": _INT, "offset": _INT, "order": _STR}
+_CAMERA = _path_param("camera")
+_STATE_RE = "(" + "|".join(STATES) + ")"
+_CAMERA_QUERY = [
+    _query_param("state", False, {"type": "string", "pattern": f"^{_STATE_RE}(,{_STATE_RE})*$",
+                                  "description": "only these states (comma-separated)"}),
+    _query_param("sort", False, {"type": "string", "enum": [
+        prefix + key for key in camera_view.SORT_KEYS for prefix in ("", "-")]}),
+    _query_param("include_removed", False, {"type": "string", "enum": ["0", "1"]}),
+    *_PAGING[:2]]
+_TIME_QUERY = {"type": "string", "description": "ISO 8601 (local time without an offset) "
+                                                "or Unix seconds"}
 
 
 # (path, method, summary, parameters, request body schema, success schema, error statuses)
@@ -162,14 +202,31 @@ OPERATIONS = [
     ("/api/scheduler/stop", "post", "Stop the scheduler (cancels running tasks)", [], None,
      _obj(("success", "message", "is_running"), success=_BOOL, message=_STR, is_running=_BOOL),
      (500, 503)),
+    ("/api/cameras", "get", "Every configured camera's health", _CAMERA_QUERY, None,
+     _obj(("count", "total", "cameras"), count=_INT, total=_INT, sort=_STR,
+          cameras={"type": "array", "items": _ref("Camera")}, limit=_INT, offset=_INT),
+     (400, 503)),
+    ("/api/cameras/{camera}", "get", "One camera's health and its last 100 outcomes",
+     [_CAMERA], None, _obj((*camera_view.SUMMARY_FIELDS, "history"), **_CAMERA_PROPS,
+                           history=_OUTCOMES), (404, 503)),
+    ("/api/cameras/{camera}/history", "get", "One camera's outcomes, newest first",
+     [_CAMERA, _query_param("since", False, _TIME_QUERY),
+      _query_param("until", False, _TIME_QUERY), *_PAGING[:2]], None,
+     _obj(("camera", "count", "history"), camera=_STR, count=_INT, history=_OUTCOMES,
+          limit=_INT, offset=_INT), (400, 404, 503)),
+    ("/metrics", "get", "Prometheus metrics, computed at scrape time", [], None, _STR, (503,)),
     ("/api/openapi.json", "get", "This document", [], None, {"type": "object"}, ()),
     ("/api/health", "get", "Liveness probe (reads no file)", [], None,
      _obj(("status",), status=_STR), ()),
 ]
 
 
-def _json(schema: dict) -> dict:
-    return {"content": {"application/json": {"schema": schema}}}
+def _json(schema: dict, media_type: str = "application/json") -> dict:
+    return {"content": {media_type: {"schema": schema}}}
+
+
+# The one success answer that is not JSON: the Prometheus text format.
+_TEXT_ANSWERS = {"/metrics": "text/plain"}
 
 
 _ETAG = {"ETag": {"description": "Tag of config.json's bytes; send it back in If-Match",
@@ -177,6 +234,12 @@ _ETAG = {"ETag": {"description": "Tag of config.json's bytes; send it back in If
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": _STR,
              "description": "Write only if config.json still has this ETag (\"*\": any); "
                             "else 412"}
+_ACCEPT_LANGUAGE = {"name": "Accept-Language", "in": "header", "required": False,
+                    "schema": _STR,
+                    "description": "en (en-US…, q-values honoured) adds English beside the "
+                                   "Chinese: message_en, status_name_en of each task, "
+                                   "config_error.reason_en/message_en. Anything else or none: "
+                                   "Chinese only"}
 _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": _STR,
                   "description": "Answer 304 (no body) while config.json still has this ETag"}
 _NOT_MODIFIED = {"description": "Not Modified: If-None-Match names the current ETag",
@@ -208,7 +271,8 @@ def build_document() -> dict:
     """The OpenAPI 3.0 document of every operation in :data:`OPERATIONS`."""
     paths: dict = {}
     for path, method, summary, params, body, success, errors in OPERATIONS:
-        ok: dict = {"description": "OK", **_json(success)}
+        ok: dict = {"description": "OK",
+                    **_json(success, _TEXT_ANSWERS.get(path, "application/json"))}
         if _is_config(path):
             ok["headers"] = _ETAG
         responses = {"200": ok}
@@ -228,16 +292,17 @@ def build_document() -> dict:
             responses[str(status)] = response
         responses["414"] = _URI_TOO_LONG
         operation = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
-                     "security": _SECURITY}
-        if params:
-            operation["parameters"] = params
+                     "security": _SECURITY, "parameters": [*params, _ACCEPT_LANGUAGE]}
         if body is not None:
             operation["requestBody"] = {"required": (path, method) not in _OPTIONAL_BODIES,
                                         **_json(body)}
         paths.setdefault(path, {})[method] = operation
     return {"openapi": "3.0.3",
             "info": {"title": "RTSP patrol recorder API", "version": "1.0.0",
-                     "description": "CORS preflights (OPTIONS) are answered 204 No Content."},
+                     "description": "CORS preflights (OPTIONS) are answered 204 No Content. "
+                                    "Messages and status names are Chinese; send "
+                                    "Accept-Language: en to get English beside them "
+                                    "(*_en fields)."},
             "paths": paths,
             "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES}}
 

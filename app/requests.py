@@ -73,6 +73,27 @@ def query_text(name: str) -> str | None:
     return values[0] if values else None
 
 
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in [low, high] (ASCII digits only); ``default`` when absent.
+
+    :raises ApiError: 400 for anything else, ``"?limit="`` included.
+    """
+    text = query_text(name)
+    if text is None:
+        return default
+    if text.isascii() and text.isdigit() and low <= int(text) <= high:
+        return int(text)
+    raise ApiError(400, f"参数 {name} 必须是 {low} 到 {high} 之间的整数")
+
+
+def query_flag(name: str) -> bool:
+    """A ``1``/``0`` query parameter; False when absent."""
+    text = query_text(name)
+    if text not in (None, "0", "1"):
+        raise ApiError(400, f"参数 {name} 必须是 1 或 0")
+    return text == "1"
+
+
 def if_match() -> frozenset[str] | None:
     """The ``If-Match`` header as quoted strong tags (``"*"`` for any); None when absent.
 

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from app.context import output_dir, recorder_status
 from app.errors import ApiError
 from app.log_text import request_logger
-from app.requests import query_text
+from app.requests import query_int, query_text
 from shared import output_tree, task_status
 from shared.errors import Conflict, NotFound
 from shared.status_file import may_still_write
@@ -23,6 +23,7 @@ def list_timestamps():
 
 
 MAX_PAGE = 10_000
+MAX_OFFSET = 10**9
 
 
 def _paging() -> dict | None:
@@ -34,14 +35,8 @@ def _paging() -> dict | None:
     paging = {"order": "oldest" if given["order"] is None else given["order"]}
     if paging["order"] not in ("oldest", "newest"):
         raise ApiError(400, "参数 order 必须是 oldest 或 newest")
-    for name, default, low, high in (("limit", MAX_PAGE, 1, MAX_PAGE), ("offset", 0, 0, 10**9)):
-        text = given[name]
-        if text is None:
-            paging[name] = default
-        elif text.isascii() and text.isdigit() and low <= int(text) <= high:
-            paging[name] = int(text)
-        else:
-            raise ApiError(400, f"参数 {name} 必须是 {low} 到 {high} 之间的整数")
+    paging["limit"] = query_int("limit", MAX_PAGE, 1, MAX_PAGE)
+    paging["offset"] = query_int("offset", 0, 0, MAX_OFFSET)
     return paging
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 from flask import Blueprint, current_app, jsonify
 
 from app.context import control_file, status_file
 from shared import task_record, task_status
+from shared.clock import SYSTEM_CLOCK
 from shared.control_file import read_control, request_start, request_stop
 from shared.errors import RecorderUnavailable
 from shared.file_cache import FileCache
@@ -71,11 +71,12 @@ def scheduler_status():
                    end_time=status["end_time"], **summary)
 
 
-def _cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
+def cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
+    """Elapsed and planned seconds of the cycle, and the percentage done."""
     total = int(cycle.get("total_seconds") or 0)
     started = cycle.get("started_at")
     if alive and cycle.get("running") and isinstance(started, (int, float)):
-        elapsed = max(0, int(time.time() - started))
+        elapsed = max(0, int(SYSTEM_CLOCK.wall() - started))
     else:
         elapsed = int(cycle.get("elapsed_seconds") or 0)
     percent = round(min(100.0, 100.0 * elapsed / total), 2) if total else 0.0
@@ -86,7 +87,7 @@ def _cycle_progress(cycle: dict, alive: bool) -> tuple[int, int, float]:
 def scheduler_cycle():
     status, alive = _view()
     cycle = status["cycle"]
-    elapsed, total, percent = _cycle_progress(cycle, alive)
+    elapsed, total, percent = cycle_progress(cycle, alive)
     summary = _summary(status, alive)
     running = summary.pop("scheduler_running")
     stats = {key: summary[key] for key in (*STATS_KEYS, "completion_rate")}

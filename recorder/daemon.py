@@ -1,20 +1,21 @@
 """The recorder's orchestration: one wait, then one step, until stopped.
 
 Each job has a module of its own: control_follower, config_watch, scheduler_state,
-cycle_launcher (with space_gate), recovery, wakeup, status_snapshot and status_publisher.
+cycle_launcher (with space_gate), recovery, wakeup, status_snapshot, status_publisher, alert_sender.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
+from recorder import alert_sender
 from recorder.config_watch import ConfigWatch
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
 from recorder.cycle_launcher import CycleLauncher
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
-from recorder.recovery import recover_interrupted_cycle
+from recorder.recovery import recover_cycles
 from recorder.retention import free_bytes
 from recorder.scheduler_state import SchedulerState
 from recorder.space_gate import SpaceGate
@@ -54,9 +55,8 @@ class Daemon:
         # restart; only a new start (a new generation) runs the cycles again.
         if old.get("finished_generation") == self.control.start_generation:
             self.state.finished_generation = self.control.start_generation
-        self.state.last_cycle_number = int(old.get("current_cycle") or 0)
         self.config_watch.poll(force=True)
-        self.state.report_problem = recover_interrupted_cycle(
+        self.state.report_problem, self.state.last_cycle_number = recover_cycles(
             old, self.config_watch.settings, self.config_path, self.runner)
         self.launcher.last_cycle_name = old["cycle"].get("dir") or ""
 
@@ -96,6 +96,8 @@ class Daemon:
             self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
             return
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
+        if self.cycle is not None:  # its folder exists: say so at once, for a restart's recovery
+            self.publisher.publish(now, wall)
 
     def _end_cycle(self, now: float, interrupted: str = "") -> None:
         assert self.cycle is not None
@@ -108,6 +110,7 @@ class Daemon:
         :raises LockTimeout: another recorder runs on this config.
         """
         self.publisher.hold()
+        alerts = alert_sender.for_recorder(self.config_path, self.config_watch, self.clock).start()
         self.recover()
         self.watcher.watch_stop(stop)
         next_step = last_read = self.clock.monotonic()
@@ -129,17 +132,17 @@ class Daemon:
                 next_step = now + ERROR_BACKOFF_SECONDS
         self.watcher.unwatch_stop()
         self.shutdown()
+        alerts.stop()  # after shutdown: its last events may still go out
 
     def shutdown(self) -> None:
         """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'."""
-        clock = self.clock
         if self.cycle is not None:
-            self.launcher.wind_down(self.cycle, clock, SHUTDOWN_SECONDS)
-            self._end_cycle(clock.monotonic(), interrupted="录制守护进程停止")
+            self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
+            self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
         self.state.running = False
-        self.state.end_wall = self.state.end_wall or clock.wall()
+        self.state.end_wall = self.state.end_wall or self.clock.wall()
         self.state.message = "录制守护进程已停止"
-        self.publisher.publish(clock.monotonic(), clock.wall(), stopped=True)
+        self.publisher.publish(self.clock.monotonic(), self.clock.wall(), stopped=True)
         self.publisher.release()
         log.info("recorder stopped")
 

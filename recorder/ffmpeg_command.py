@@ -25,6 +25,16 @@ _MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".ts
 # cost low, large enough for a camera that sends its SPS with the first key frame.
 PROBE_SIZE = 500_000
 ANALYZE_MICROSECONDS = 2_000_000
+# Video timestamps that never go back: a camera (or platform) that restarts its
+# clock for every new viewer of a shared stream sends a timeline that jumps back
+# at every join. Each jump adds the offset that carries on from the last packet
+# (plus 40 ms, a frame's worth), so the clip's timeline follows the media
+# received; without jumps the offset stays 0 and every packet passes unchanged.
+# ffmpeg's -t still counts the raw input clock, so the recording's watchdog
+# ends such a clip (recorder.recording). "\," escapes the commas of the bsf list.
+_OFFSET = (r"if(lte(DTS\,PREV_INDTS)\,PREV_OUTDTS+0.04/TB-DTS\,"
+           r"PREV_OUTDTS-PREV_INDTS)")
+CONTINUOUS_TIMESTAMPS = f"setts=dts=DTS+{_OFFSET}:pts=PTS+{_OFFSET}"
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,7 @@ def _outputs(stream, container: str, duration: int, audio_mode: str,
     # flush_packets: hand each fragment to the kernel at once, so what was
     # recorded survives a SIGKILL (the default 32 KB buffer can hold seconds).
     options: dict[str, str | int] = {"t": duration, "c:v": "copy", "f": _MUXERS[container],
-                                     "flush_packets": "1"}
+                                     "flush_packets": "1", "bsf:v": CONTINUOUS_TIMESTAMPS}
     maps = [stream["v:0"]]
     if audio is not None:
         maps.append(stream["a:0?"])

@@ -20,10 +20,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 
+from shared.clock import SYSTEM_CLOCK
 from shared.file_cache import file_signature
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ class LibraryPreload:
     """
 
     def __init__(self, libraries: tuple[str, ...], ffmpeg_binary: str = "ffmpeg",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = SYSTEM_CLOCK.monotonic) -> None:
         self._libraries = libraries
         self._basis = (*libraries, shutil.which(ffmpeg_binary) or ffmpeg_binary) if libraries else ()
         self._signature = _signatures(self._basis)

@@ -8,6 +8,7 @@ from shared import task_status as st
 
 # A clip is complete when it is within this much of the requested length.
 COMPLETE_TOLERANCE_SECONDS = 1.0
+CLOCK_WENT_BACK_WARNING = "警告: 摄像机时间戳回跳, 已按收到的媒体时长结束录制"
 
 _UNAVAILABLE = re.compile(r"404 Not Found|454 Session Not Found|\b404\b|\b454\b|"
                           r"no streams|does not contain any stream|"
@@ -35,6 +36,7 @@ class Observation:
     connect_timeout: bool = False  # our watchdog: no connection within connection_timeout
     read_timeout: bool = False     # our watchdog: no data for read_timeout while recording
     overstayed: bool = False       # our wall-clock guard ended it
+    clock_went_back: bool = False  # our watchdog ended it past its length (-t never fired)
     write_failed: str = ""         # the clip could not be written (disk full, folder gone)
     clip_kept: bool = True         # a playable clip was published (False: no file was left)
 
@@ -61,7 +63,9 @@ def classify(obs: Observation) -> tuple[int, str]:
     if obs.write_failed:
         return st.RECORDING_ERROR, obs.write_failed
     if full_length(obs):
-        return (st.COMPLETED, "") if obs.clip_kept else (st.RECORDING_ERROR, "录制文件无法使用")
+        if not obs.clip_kept:
+            return st.RECORDING_ERROR, "录制文件无法使用"
+        return st.COMPLETED, CLOCK_WENT_BACK_WARNING if obs.clock_went_back else ""
     # Our watchdogs fire while ffmpeg is blocked waiting: whatever it said last
     # (often a decoder note from probing) is not why the task ended.
     if obs.connect_timeout:

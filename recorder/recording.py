@@ -34,6 +34,10 @@ MISSED_WINDOW = "未调度: 本轮时间窗口已过, 任务未启动"
 STOP_ESCALATE_SECONDS = 1.0
 # The wall-clock guard: a process may overstay its budget by this much.
 OVERSTAY_MARGIN_SECONDS = 5.0
+# ffmpeg's -t ends a clip within a frame or an audio packet of its length (the
+# last out_time seen was at most 0.25 s past it). Media written this far past
+# the length means -t never fired: the camera's clock went back meanwhile.
+OVERRUN_MARGIN_SECONDS = 0.5
 
 
 class Recording:
@@ -166,6 +170,9 @@ class Recording:
         elif self.status in (st.CONNECTED, st.RECORDING) and \
                 now - self._last_data > limits.read_timeout_seconds:
             flag = "read_timeout"
+        elif self.status == st.RECORDING and \
+                self.progress.progress.seconds >= self.planned.duration + OVERRUN_MARGIN_SECONDS:
+            flag = "clock_went_back"  # what was received is the clip: end it gracefully
         elif now - self._started > (limits.connection_timeout_seconds + self.planned.duration
                                     + limits.read_timeout_seconds + OVERSTAY_MARGIN_SECONDS):
             flag = "overstayed"
@@ -273,6 +280,7 @@ class Recording:
             connect_timeout=self._flags.get("connect_timeout", False),
             read_timeout=self._flags.get("read_timeout", False),
             overstayed=self._flags.get("overstayed", False),
+            clock_went_back=self._flags.get("clock_went_back", False),
             write_failed=_write_failure(stderr, self.work_path))
 
     def _keep_clip(self, trusted: bool) -> bool:

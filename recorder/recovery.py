@@ -6,13 +6,29 @@ import os
 
 from recorder.clip_files import recover_work_files
 from recorder.processes import ProcessRunner
-from recorder.reports import recovered_report, write_reports
+from recorder.reports import INTERRUPTED, build_report, recovered_report, write_reports
 from shared import settings
 from shared.config import GLOBAL_DEFAULTS
 from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
+from shared.timefmt import cycle_order, is_cycle_name
 
 log = logging.getLogger(__name__)
+
+
+def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
+                   runner: ProcessRunner) -> tuple[str, int]:
+    """Finish what a killed recorder left: the cycle its status shows, and one made after it.
+
+    Returns why a report could not be written ("" when none failed) and the number
+    of the last cycle (numbers keep growing across restarts).
+    """
+    number = int(old.get("current_cycle") or 0)
+    problem = recover_interrupted_cycle(old, config, config_path, runner)
+    if recover_unpublished_cycle(old["cycle"].get("dir") or "", number + 1, config, config_path,
+                                 runner):
+        number += 1
+    return problem, number
 
 
 def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_path: str,
@@ -61,3 +77,37 @@ def _interrupted_cycle_dir(cycle: dict, tasks: list[dict], config: GlobalSetting
         return None
     root = settings.resolve_output_dir(config.output_directory, config_path)
     return os.path.join(root, name)
+
+
+def recover_unpublished_cycle(last_dir: str, number: int, config: GlobalSettings | None,
+                              config_path: str, runner: ProcessRunner) -> bool:
+    """Report a cycle folder made after the last status write (a kill between the two).
+
+    The status names no task of it, so its report lists none; the clips its work
+    files hold are kept. True when there was such a folder (it took ``number``).
+    """
+    if config is None:
+        return False
+    root = settings.resolve_output_dir(config.output_directory, config_path)
+    try:
+        names = [name for name in os.listdir(root) if is_cycle_name(name)]
+    except OSError:
+        return False
+    newest = max(names, key=cycle_order, default="")
+    folder = os.path.join(root, newest)
+    if not newest or (last_dir and cycle_order(newest) <= cycle_order(last_dir)) \
+            or os.path.exists(os.path.join(folder, config.report_filename)):
+        return False
+    published = recover_work_files(runner, folder)
+    report = build_report(number=number, folder=newest, start_time="", end_time="",
+                          window=config.total_poll_duration_seconds,
+                          max_concurrent_streams=config.max_concurrent_streams,
+                          max_concurrent_used=0, schedule_info="", tasks=[], not_scheduled=[],
+                          interrupted=INTERRUPTED)
+    try:
+        write_reports(folder, config.report_filename, report)
+    except PatrolError as exc:
+        log.error("cannot write the report of unpublished cycle %s: %s", newest, exc)
+    log.warning("recovered cycle %s, made just before the recorder was killed: %d clips kept",
+                newest, len(published))
+    return True

@@ -19,10 +19,10 @@ file is deleted or damaged behind its back, and writes it back
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 
 from shared.atomic import read_json, write_json_atomic
+from shared.clock import SYSTEM_CLOCK
 from shared.errors import Conflict
 from shared.locks import locked
 from shared.timefmt import format_local
@@ -62,7 +62,7 @@ def update_control(path: str, change: Callable[[dict], None]) -> dict:
     with locked(path):
         control = read_control(path)
         change(control)
-        control["changed_at"] = format_local(time.time())
+        control["changed_at"] = format_local(SYSTEM_CLOCK.wall())
         write_json_atomic(path, control)
         return control
 
@@ -76,7 +76,8 @@ def restore_control(path: str, state: dict) -> bool:
     with locked(path):
         if load_control(path) is not None:
             return False  # the API wrote a new state meanwhile: that one counts
-        write_json_atomic(path, {**DEFAULT, **state, "changed_at": format_local(time.time())})
+        changed_at = format_local(SYSTEM_CLOCK.wall())
+        write_json_atomic(path, {**DEFAULT, **state, "changed_at": changed_at})
         return True
 
 

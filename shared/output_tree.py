@@ -8,11 +8,11 @@ import re
 import secrets
 import shutil
 import stat
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from shared.clock import SYSTEM_CLOCK
 from shared.config import VIDEO_EXTENSIONS
 from shared.errors import NotFound, UnsafePath
 from shared.output_rule import check_output_path
@@ -208,7 +208,7 @@ class ScanCache:
     SETTLE_SECONDS = 2.0
     MAX_FOLDERS = 100_000
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = SYSTEM_CLOCK.wall) -> None:
         self._clock = clock
         self._entries: dict[tuple[str, str], tuple[tuple[int, int], list]] = {}
 

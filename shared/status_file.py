@@ -34,9 +34,9 @@ Format (JSON object, written atomically by the recorder at least once a second):
 from __future__ import annotations
 
 import os
-import time
 
 from shared.atomic import read_json
+from shared.clock import SYSTEM_CLOCK
 
 VERSION = 1
 # The recorder writes at least once a second; three missed beats mean it is gone.
@@ -83,11 +83,11 @@ def is_alive(status: dict, now_monotonic: float | None = None, now_wall: float |
     """True when the recorder's heartbeat is recent."""
     beat = status.get("heartbeat_monotonic")
     if isinstance(beat, (int, float)):
-        now = time.monotonic() if now_monotonic is None else now_monotonic
+        now = SYSTEM_CLOCK.monotonic() if now_monotonic is None else now_monotonic
         return 0 <= now - beat <= STALE_AFTER_SECONDS
     beat = status.get("heartbeat")
     if isinstance(beat, (int, float)):
-        now = time.time() if now_wall is None else now_wall
+        now = SYSTEM_CLOCK.wall() if now_wall is None else now_wall
         return abs(now - beat) <= STALE_AFTER_SECONDS
     return False
 

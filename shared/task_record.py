@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared import i18n
 from shared import task_status as st
 from shared.timefmt import format_local
 from shared.urls import mask_credentials
@@ -94,6 +95,11 @@ def build(*, task_id: int, stream_index: int, rtsp_url: str, output_file: str | 
 _EMPTY = {"string": str, "object": unchecked_quality}
 
 
+def with_english_name(record: dict) -> dict:
+    """``record`` as answered to ``Accept-Language: en``: ``status_name_en`` after ``status_name``."""
+    return i18n.beside(record, ("status_name",))
+
+
 def _fits(field: Field, value: object) -> bool:
     return isinstance(value, _TYPES[field.kind]) and not isinstance(value, bool)
 
@@ -128,4 +134,6 @@ def openapi_schema() -> dict:
                                                           else {})}
     properties["quality"] = QUALITY_SCHEMA
     return {"type": "object", "required": [f.name for f in FIELDS if f.spec],
-            "properties": properties}
+            "properties": properties,
+            "description": "With Accept-Language: en, also status_name_en (the status's "
+                           "English name) after status_name."}

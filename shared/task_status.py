@@ -1,4 +1,4 @@
-"""Task status codes 0-9 and their names, as in SPEC "Task status codes" (no dependencies)."""
+"""Task status codes 0-9 and their names, as in SPEC "Task status codes", and in English (no dependencies)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -26,6 +26,22 @@ NAMES: dict[int, str] = {
     CANCELLED: "已取消",
     STREAM_UNAVAILABLE: "流不可用",
 }
+# English names, for answers to Accept-Language: en (shared/i18n.py); the Chinese
+# names above stay the ones every file and default answer carries.
+NAMES_EN: dict[int, str] = {
+    PENDING: "pending",
+    CONNECTING: "connecting",
+    CONNECTED: "connected",
+    RECORDING: "recording",
+    COMPLETED: "completed",
+    CONNECTION_ERROR: "connection error",
+    RECORDING_ERROR: "recording error",
+    TIMEOUT: "timeout",
+    CANCELLED: "cancelled",
+    STREAM_UNAVAILABLE: "stream unavailable",
+}
+UNKNOWN_NAME = "未知"
+UNKNOWN_NAME_EN = "unknown"
 
 ACTIVE = frozenset({CONNECTING, CONNECTED, RECORDING})
 FAILED = frozenset({CONNECTION_ERROR, RECORDING_ERROR, TIMEOUT, STREAM_UNAVAILABLE})
@@ -34,7 +50,7 @@ FINISHED = frozenset({COMPLETED, CANCELLED}) | FAILED
 
 def status_name(code: int) -> str:
     """The Chinese name of ``code`` (``"未知"`` for a code we never write)."""
-    return NAMES.get(code, "未知")
+    return NAMES.get(code, UNKNOWN_NAME)
 
 
 def tally(statuses: Iterable[int]) -> dict[str, int]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
 DISPLAY_FORMAT = "%Y-%m-%d %H:%M:%S"
 CYCLE_FORMAT = "%Y%m%d_%H%M%S"
@@ -22,6 +23,13 @@ def format_local(epoch: float | None) -> str:
     if epoch is None:
         return ""
     return time.strftime(DISPLAY_FORMAT, time.localtime(epoch))
+
+
+def format_iso(epoch: float | None) -> str | None:
+    """ISO 8601 with the local offset (``2025-10-11T14:47:08+08:00``); None for no time."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
 
 
 def cycle_name(epoch: float) -> str:

@@ -89,10 +89,11 @@ class FakeRunner:
     """
 
     def __init__(self, stops_on: set[str] | None = None, work_file: bytes | None = None,
-                 run_returncode: int = 1) -> None:
+                 run_returncode: int = 1, run_stdout: str = "") -> None:
         self.stops_on = {"INT", "TERM"} if stops_on is None else stops_on
         self.work_file = work_file
         self.run_returncode = run_returncode
+        self.run_stdout = run_stdout  # e.g. what ffprobe prints for a playable clip
         self.processes: list[FakeProcess] = []
         self.signals: list[str] = []
         self.runs: list[list[str]] = []
@@ -107,7 +108,8 @@ class FakeRunner:
 
     def run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
         self.runs.append(list(argv))
-        return subprocess.CompletedProcess(argv, self.run_returncode, stdout="", stderr="")
+        return subprocess.CompletedProcess(argv, self.run_returncode, stdout=self.run_stdout,
+                                           stderr="")
 
     def close(self) -> None:
         """End every process still "running" (closes the test's ends of their pipes)."""

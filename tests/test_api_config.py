@@ -286,34 +286,34 @@ def test_save_overwrites_an_existing_file_in_the_folder(client: FlaskClient,
     assert on_disk(tmp_path / "backup.json") == valid_config()
 
 
-@pytest.mark.parametrize(("file_path", "statuses"), [
-    ("../x.json", (403,)),
-    ("/tmp/x.json", (403,)),
-    ("{parent}/x.json", (403,)),
-    ("sub/x.json", (403,)),
-    ("missing_sub/x.json", (403,)),
-    ("link.json", (403,)),
-    ("dangling.json", (403,)),
-    ("sub", (400, 403)),
-    (".", (400, 403)),
-    ("..", (403,)),
-    (".patrol-state/control.json", (403,)),
-    (".patrol-state/status.json", (403,)),
-    ("x.txt", (400,)),
-    (".hidden.json", (400,)),
-    (".json", (400,)),
-    ("", (400,)),
-    ("   ", (400,)),
-    ("x.json\x00.txt", (400, 403)),
-    ("..\\x.json", (400, 403)),
-    ("sub\\..\\..\\x.json", (400, 403)),
-    (5, (400,)),
-    (["x.json"], (400,)),
-    ({"path": "x.json"}, (400,)),
+@pytest.mark.parametrize(("file_path", "status"), [
+    ("../x.json", 403),
+    ("/tmp/x.json", 403),
+    ("{parent}/x.json", 403),
+    ("sub/x.json", 403),
+    ("missing_sub/x.json", 403),
+    ("link.json", 403),
+    ("dangling.json", 403),
+    ("sub", 400),
+    (".", 403),
+    ("..", 403),
+    (".patrol-state/control.json", 403),
+    (".patrol-state/status.json", 403),
+    ("x.txt", 400),
+    (".hidden.json", 400),
+    (".json", 400),
+    ("", 400),
+    ("   ", 400),
+    ("x.json\x00.txt", 403),
+    ("..\\x.json", 403),
+    ("sub\\..\\..\\x.json", 403),
+    (5, 400),
+    (["x.json"], 400),
+    ({"path": "x.json"}, 400),
 ])
 def test_save_outside_the_folder_is_refused(client: FlaskClient, config_path: Path,
                                             tmp_path: Path, file_path: Any,
-                                            statuses: tuple[int, ...]) -> None:
+                                            status: int) -> None:
     (tmp_path / "sub").mkdir()
     outside = tmp_path.parent / f"{tmp_path.name}-outside"
     outside.mkdir()
@@ -326,8 +326,7 @@ def test_save_outside_the_folder_is_refused(client: FlaskClient, config_path: Pa
         file_path = file_path.replace("{parent}", str(tmp_path.parent))
     before = snapshot_files(tmp_path)
     response = client.post("/api/config/save", json={"file_path": file_path})
-    assert response.status_code in statuses
-    assert_error(response, response.status_code)
+    assert_error(response, status)
     after = snapshot_files(tmp_path)
     after.pop(str(config_path) + ".lock", None)
     assert after == before

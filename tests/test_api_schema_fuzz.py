@@ -17,6 +17,7 @@ recorder is not running, so start/stop answer 503 (documented).
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -35,8 +36,11 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 from shared import settings as patrol_settings
 from shared.atomic import write_json_atomic
 from shared.config_file import load_config
+from shared.history_schema import connect_writer, history_path
 from shared.output_rule import output_directory_problem
+from shared.task_status import COMPLETED, CONNECTION_ERROR
 from tests.helpers import valid_config
+from testkit.history_rows import record
 from testkit.servers import GunicornServer
 
 pytestmark = pytest.mark.integration
@@ -68,6 +72,13 @@ def _tree(folder: Path) -> str:
         for name in clips:
             (folder / "output" / cycle / name).write_bytes(CLIP)
         (folder / "output" / cycle / "rtsp_report.json").write_text("{}\n", encoding="utf-8")
+    history = connect_writer(history_path(str(config_path)))
+    now = time.time()
+    record(history, "test_stream1", now - 60, COMPLETED, clip="./output/x/test_stream1.mp4",
+           size=len(CLIP), clip_seconds=5.0)
+    record(history, "test_stream2", now - 60, CONNECTION_ERROR, error="连接被拒绝")
+    record(history, "removed_cam", now - 60, COMPLETED)
+    history.close()
     return str(config_path)
 
 
@@ -115,6 +126,10 @@ def _known_good(ops: dict, folder: Path) -> list:
         ops["GET", "/api/videos"].Case(query={"order": "newest", "limit": 1, "offset": 0}),
         ops["GET", "/api/videos"].Case(query={"timestamp": first}),
         ops["GET", "/api/videos/{timestamp}"].Case(path_parameters={"timestamp": first}),
+        ops["GET", "/api/cameras"].Case(query={"include_removed": "1", "sort": "-uptime_24h"}),
+        ops["GET", "/api/cameras/{camera}"].Case(path_parameters={"camera": "test_stream1"}),
+        ops["GET", "/api/cameras/{camera}/history"].Case(
+            path_parameters={"camera": "removed_cam"}, query={"since": "2020-01-01", "limit": 5}),
         ops["PUT", "/api/config/global"].Case(body={"max_concurrent_streams": 3}),
         ops["POST", "/api/config/streams"].Case(
             body={"rtsp_url": "rtsp://127.0.0.1:8554/cam3", "duration_seconds": 5}),

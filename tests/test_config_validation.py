@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
-import os
 from dataclasses import FrozenInstanceError, asdict, fields
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import pytest
 from shared import atomic
 from shared import config as model
 from shared.config_file import edit_config, load_config, replace_config
-from shared.errors import ConfigError, ConfigUnavailable, WriteError
+from shared.errors import ConfigError, ConfigUnavailable
 from shared.global_settings import GlobalSettings
 from tests.helpers import file_digest, valid_config
 
@@ -542,43 +540,6 @@ def test_replace_config_rejects_invalid_and_repairs_broken(tmp_path: Path) -> No
     assert file_digest(path) == digest
     replace_config(str(path), valid_config())
     assert load_config(str(path)) == valid_config()
-
-
-def _failing_replace(*args: object, **kwargs: object) -> None:
-    raise OSError(28, "No space left on device")
-
-
-def test_atomic_write_failure_leaves_target_and_no_temp(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _config_file(tmp_path)
-    digest = file_digest(path)
-    monkeypatch.setattr(os, "replace", _failing_replace)
-    with pytest.raises(WriteError):
-        atomic.write_json_atomic(str(path), {"global_config": {}, "streams": []})
-    monkeypatch.undo()
-    assert file_digest(path) == digest
-    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
-
-
-def test_edit_config_write_failure_leaves_target_and_no_temp(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _config_file(tmp_path)
-    digest = file_digest(path)
-    monkeypatch.setattr(os, "replace", _failing_replace)
-    with pytest.raises(WriteError):
-        edit_config(str(path), lambda c: model.with_global_update(c, {"poll_cycles": 5}))
-    monkeypatch.undo()
-    assert file_digest(path) == digest
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "config.json.lock"]
-    assert load_config(str(path))["global_config"]["poll_cycles"] == -1
-
-
-def test_atomic_write_creates_new_file_without_leftovers(tmp_path: Path) -> None:
-    target = tmp_path / "new.json"
-    atomic.write_json_atomic(str(target), {"a": "中文", "n": math.pi})
-    assert json.loads(target.read_text(encoding="utf-8")) == {"a": "中文", "n": math.pi}
-    assert "中文" in target.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
-    assert [p.name for p in tmp_path.iterdir()] == ["new.json"]
 
 
 # --- the RTSP transport (issue 11 item 22) ------------------------------------------------------

@@ -157,3 +157,30 @@ def test_recovery_works_while_the_config_is_broken(tmp_path) -> None:
     report = json.loads((folder / "patrol.json").read_text(encoding="utf-8"))
     assert report["summary"]["max_concurrent_streams"] == 2
     assert [t["status"] for t in report["tasks"]] == [st.CANCELLED, st.CANCELLED]
+
+
+def test_a_cycle_folder_made_after_the_last_status_write_is_reported_too(tmp_path) -> None:
+    # Killed between creating the next cycle's folder and publishing it: the status
+    # still shows the cycle before, finished. The new folder gets a report all the same.
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./output")
+    status_path = settings.status_path(config_path)
+    status = json.loads(open(status_path, encoding="utf-8").read())
+    status["cycle"]["running"] = False
+    write_json_atomic(status_path, status)
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    newer = tmp_path / "output" / "20251010_163100"
+    newer.mkdir()
+    (newer / ".cam0.mp4.part").write_bytes(b"")
+
+    daemon = Daemon(config_path)
+    daemon.recover()
+
+    assert sorted(p.name for p in newer.iterdir()) == ["report.txt", "rtsp_report.json",
+                                                       "streams.csv"]
+    report = json.loads((newer / "rtsp_report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["interrupted"] and report["summary"]["cycle"] == 4
+    assert report["tasks"] == []
+    assert not (tmp_path / "output" / CYCLE / "rtsp_report.json").exists()  # it had its own end
+    assert daemon.state.last_cycle_number == 4

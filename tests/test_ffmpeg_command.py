@@ -11,11 +11,14 @@ INPUT = ["ffmpeg", "-analyzeduration", "2000000", "-fflags", "+genpts+discardcor
 GLOBAL = ["-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats", "-progress", "pipe:1",
           "-stats_period", "1", "-y"]
 FRAG = ["-movflags", "+frag_keyframe+empty_moov+default_base_moof"]
+# Video timestamps carried on over a camera clock that goes back (no-op otherwise).
+_OFFSET = r"if(lte(DTS\,PREV_INDTS)\,PREV_OUTDTS+0.04/TB-DTS\,PREV_OUTDTS-PREV_INDTS)"
+BSF = ["-bsf:v", f"setts=dts=DTS+{_OFFSET}:pts=PTS+{_OFFSET}"]
 
 
 def test_first_contact_mp4_copies_video_and_makes_audio_aac() -> None:
     argv = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.a.mp4.part", 15, io_timeout=15)
-    assert argv == INPUT + ["-map", "0:v:0", "-map", "0:a:0?", "-f", "mp4", "-c:a", "aac",
+    assert argv == INPUT + ["-map", "0:v:0", "-map", "0:a:0?", "-f", "mp4", *BSF, "-c:a", "aac",
                             "-c:v", "copy", "-flush_packets", "1", *FRAG, "-t", "15", "/o/.a.mp4.part", *GLOBAL]
 
 
@@ -23,7 +26,7 @@ def test_recordings_of_one_kind_share_a_template_but_not_their_url_or_file() -> 
     first = build_argv("rtsp://u:p@10.0.0.1/a", "/o/.a.mp4.part", 15, io_timeout=15)
     second = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.b.mp4.part", 15, io_timeout=15)
     assert first[first.index("-i") + 1] == "rtsp://u:p@10.0.0.1/a"
-    assert second == INPUT + ["-map", "0:v:0", "-map", "0:a:0?", "-f", "mp4", "-c:a", "aac",
+    assert second == INPUT + ["-map", "0:v:0", "-map", "0:a:0?", "-f", "mp4", *BSF, "-c:a", "aac",
                               "-c:v", "copy", "-flush_packets", "1", *FRAG, "-t", "15",
                               "/o/.b.mp4.part", *GLOBAL]
     assert not any("\x00" in arg for arg in first + second)

@@ -5,6 +5,7 @@ Every test talks only to 127.0.0.1; every loop and wait is bounded.
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -23,6 +24,11 @@ pytestmark = pytest.mark.integration
 WORKERS = 4
 CAMERA = "rtsp://127.0.0.1:8554"
 TIMEOUT = 30  # per HTTP request; far above what any request should need
+# Concurrent stream adds of test a; the scaled campaign (bench/campaign.py) raises it.
+CONCURRENT_ADDS = int(os.environ.get("CAMPAIGN_CONCURRENT_ADDS", "200"))
+# At CI's count every add must land at the first try; at the scaled count a rare 503
+# ("busy, retry": the polled lock's 5 s wait ran out, nothing written) is retried.
+BUSY_RETRIES = 3 if CONCURRENT_ADDS > 200 else 0
 # The seed's example config, shared with the Flask-client tests.
 GLOBAL_EXAMPLE = dict(VALID_CONFIG["global_config"])
 TWO_STREAMS = [dict(stream) for stream in VALID_CONFIG["streams"]]
@@ -112,8 +118,10 @@ def fresh_gets(server, path: str, count: int = 40, threads: int = 8,
 
 def test_200_concurrent_stream_adds_all_land(server, config_path):
     before = load_config(str(config_path))["streams"]
-    n_threads, per_thread = 20, 10
+    n_threads = 20
+    per_thread = -(-CONCURRENT_ADDS // n_threads)
     start = threading.Barrier(n_threads, timeout=30)
+    busy: list[str] = []  # 503 "文件被占用, 请稍后重试": the lock wait ran out; nothing written
 
     def client(t: int) -> list[tuple[str, int, object]]:
         out = []
@@ -123,7 +131,12 @@ def test_200_concurrent_stream_adds_all_land(server, config_path):
                 name = f"s_{t}_{n}.mp4"
                 body = {"rtsp_url": f"{CAMERA}/cam_{t}_{n}", "duration_seconds": 5,
                         "output_filename": name}
-                resp = session.post(server.url("/api/config/streams"), json=body, timeout=TIMEOUT)
+                for _ in range(BUSY_RETRIES + 1):  # a client told "busy, retry" retries
+                    resp = session.post(server.url("/api/config/streams"), json=body,
+                                        timeout=TIMEOUT)
+                    if resp.status_code != 503:
+                        break
+                    busy.append(name)
                 try:
                     payload = resp.json()
                 except ValueError:
@@ -157,6 +170,11 @@ def test_200_concurrent_stream_adds_all_land(server, config_path):
 
     listed = requests.get(server.url("/api/config/streams"), timeout=TIMEOUT).json()
     assert listed["count"] == len(streams)
+    # Under load the config lock's 5 s wait may run out for a request now and then (the
+    # lock is polled, not queued): rare, and told to the client, never a lost write.
+    assert len(busy) <= len(results) // 100, busy
+    print(f"\n{len(results)} concurrent adds across {WORKERS} workers: all 200, all in "
+          f"config.json; {len(busy)} answered 503 busy first and landed on a retry")
 
 
 # -- b. concurrent global edits while reading ----------------------------------

@@ -19,7 +19,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tra
 def _routes(app: Flask) -> set[tuple[str, str]]:
     pairs = set()
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/"):
+        if not (rule.rule.startswith("/api/") or rule.rule == "/metrics"):
             continue
         path = _PARAM_RE.sub(r"{\1}", rule.rule)
         for method in (rule.methods or set()) - IGNORED_METHODS:
@@ -75,6 +75,9 @@ def test_every_operation_is_complete(client: FlaskClient) -> None:
                     continue
                 if status == "304":  # Not Modified has no body
                     assert "content" not in response and method == "get"
+                    continue
+                if path == "/metrics" and status == "200":  # the Prometheus text format
+                    assert set(response["content"]) == {"text/plain"}
                     continue
                 schema = response["content"]["application/json"]["schema"]
                 if status != "200":

@@ -1,13 +1,10 @@
-"""Classifying outcomes from ffmpeg's own words, and reading its progress and stderr."""
+"""Classifying outcomes from ffmpeg's own words."""
 from __future__ import annotations
 
 import pytest
 
-from recorder.cycle_folder import create_cycle_folder, next_name
-from recorder.ffmpeg_output import ProgressParser, StderrLog
-from recorder.outcome import Observation, classify, needs_no_probe
+from recorder.outcome import CLOCK_WENT_BACK_WARNING, Observation, classify, needs_no_probe
 from shared import task_status as st
-from shared.timefmt import is_cycle_name
 
 REFUSED = "rtsp://127.0.0.1:5/cam1: Connection refused"
 NOT_FOUND = ("[rtsp @ 0x5] method DESCRIBE failed: 404 Not Found\n"
@@ -76,6 +73,11 @@ def test_only_a_full_recording_that_ended_on_its_own_skips_the_probe(obs: Observ
     assert needs_no_probe(obs) is trusted
 
 
+def test_a_clip_ended_past_its_length_by_our_watchdog_is_completed_with_a_warning() -> None:
+    obs = observe(clock_went_back=True, recorded_seconds=16.2, frames=405, exit_code=255)
+    assert classify(obs) == (st.COMPLETED, CLOCK_WENT_BACK_WARNING)
+
+
 def test_error_message_is_ffmpegs_own_line() -> None:
     assert classify(observe(stderr=NOT_FOUND))[1] == "rtsp://127.0.0.1:5/nosuch: Server returned 404 Not Found"
 
@@ -92,59 +94,3 @@ def test_watchdog_verdicts_say_what_the_watchdog_saw(flag: str, message: str) ->
 def test_early_end_says_how_much_was_recorded() -> None:
     _, message = classify(observe(recorded_seconds=2.96, frames=74, exit_code=0))
     assert message == "媒体流提前结束: 仅录制 3.0秒 / 15秒"
-
-
-def test_progress_blocks_are_parsed_across_chunks() -> None:
-    parser = ProgressParser()
-    assert not parser.feed("frame=10\ntotal_size=2048\nout_time_us=400")
-    assert parser.feed("000\nprogress=continue\n")
-    assert (parser.progress.frames, parser.progress.total_size) == (10, 2048)
-    assert parser.progress.seconds == pytest.approx(0.4)
-    parser.feed("frame=375\nout_time_us=15000000\nprogress=end\n")
-    assert parser.progress.ended and parser.progress.seconds == 15.0
-
-
-def test_stderr_log_learns_codecs_and_connection() -> None:
-    log = StderrLog()
-    log.feed("Input #0, rtsp, from 'rtsp://127.0.0.1/x':\n  Duration: N/A\n"
-             "  Stream #0:0: Video: hevc (Main), yuv420p, 320x240, 25 fps\n"
-             "  Stream #0:1: Audio: pcm_alaw, 8000 Hz, mono\nOutput #0, mp4, to 'x':\n"
-             "  Stream #0:0: Video: hevc (hvc1)\n  Stream #0:1: Audio: aac\n")
-    assert log.connected
-    assert (log.codecs.video, log.codecs.audio) == ("hevc", "pcm_alaw")
-    assert log.last_line() == ""  # nothing went wrong
-
-
-def test_stderr_log_keeps_the_last_error_line_and_bounded_memory() -> None:
-    log = StderrLog()
-    log.feed("x" * 100_000)
-    log.feed("\n[mp4 @ 0x1] Non-monotonous DTS; changing to 1\n" + REFUSED + "\n")
-    assert log.last_line() == REFUSED
-    assert all(len(line) <= 500 for line in log.tail)
-
-
-def test_cycle_names_never_collide_and_sort(tmp_path) -> None:
-    first = create_cycle_folder(str(tmp_path), 1_760_000_000.0, "")
-    same_second = create_cycle_folder(str(tmp_path), 1_760_000_000.0, first)
-    clock_went_back = create_cycle_folder(str(tmp_path), 1_759_990_000.0, same_second)
-    names = [first, same_second, clock_went_back]
-    assert names == sorted(names) and len(set(names)) == 3
-    assert all(is_cycle_name(n) for n in names)
-    assert next_name("20251010_163000", "20251010_163000_09") == "20251010_163000_10"
-
-
-def test_verbose_chatter_is_not_taken_for_an_error() -> None:
-    log = StderrLog()
-    log.feed("[tcp @ 0x1] Starting connection attempt to 127.0.0.1 port 5\n"
-             "[tcp @ 0x1] Successfully connected to 127.0.0.1 port 5\n"
-             "[rtsp @ 0x2] SDP:\nv=0\no=- 1 1 IN IP4 127.0.0.1\na=control:rtsp://u:p@h/x\n"
-             "[h264 @ 0x3] concealing 140 DC, 140 AC, 140 MV errors in I frame\n"
-             "[AVIOContext @ 0x4] Statistics: 140606 bytes written, 2 seeks, 4 writeouts\n")
-    assert log.connected  # the server answered DESCRIBE
-    assert log.last_line() == ""
-
-
-def test_no_sdp_means_not_connected() -> None:
-    log = StderrLog()
-    log.feed("[tcp @ 0x1] Successfully connected to 127.0.0.1 port 5\n")
-    assert not log.connected

@@ -3,8 +3,9 @@
 Examples are generated from pieces that matter (``..``, ``%2e``, NUL, backslashes,
 lone surrogates, full-width digits, absolute prefixes, the names of symlinks and
 of things that are not regular files) mixed with arbitrary text. Counts stay
-moderate (``MAX_EXAMPLES``) so the suite stays fast; the counters asserted at
-the end of each test show the interesting branch was taken, not skipped.
+moderate (``MAX_EXAMPLES``) so the suite stays fast; ``python -m bench campaign``
+runs them with $CAMPAIGN_EXAMPLES each (docs/RELIABILITY.md). The counters asserted
+at the end of each test show the interesting branch was taken, not skipped.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -26,9 +28,11 @@ from shared.errors import ConfigError, NotFound, UnsafePath
 from shared.output_rule import output_directory_problem
 from shared.output_tree import OutputDir, delete_video, is_video_name, video_location
 from shared.timefmt import is_cycle_name
+from app import create_app
 from tests.helpers import snapshot_files, valid_config
 
-MAX_EXAMPLES = 200
+# The scaled campaign (bench/campaign.py) raises it through the environment.
+MAX_EXAMPLES = int(os.environ.get("CAMPAIGN_EXAMPLES", "200"))
 SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 # Every code point, lone surrogates included (a JSON "\ud800" escape parses to one).
@@ -123,7 +127,7 @@ def test_video_location_never_names_anything_but_a_clip_directly_in_a_cycle() ->
             shutil.rmtree(base)
 
     check()
-    print(f"\n{outcomes}")
+    print(f"\n{sum(outcomes.values())} paths: {dict(outcomes)}")
     assert outcomes["accepted"] >= 5 and outcomes["refused"] >= 50, outcomes
 
 
@@ -169,8 +173,54 @@ def test_deleting_a_client_path_removes_at_most_one_regular_clip_of_a_real_cycle
             shutil.rmtree(base)
 
     check()
-    print(f"\n{outcomes}")
+    print(f"\n{sum(outcomes.values())} paths: {dict(outcomes)}")
     assert outcomes["deleted"] >= 3 and outcomes["refused"] >= 50, outcomes
+
+
+def test_delete_video_over_the_api_never_escapes_and_never_answers_5xx() -> None:
+    """``DELETE /api/video?path=…`` on the same tree: a 4xx that changes nothing, or one clip gone."""
+    outcomes: Counter = Counter()
+    base = Path(tempfile.mkdtemp(prefix="api-delete-"))
+    write_json_atomic(str(base / "config.json"), valid_config())
+    client = create_app({"CONFIG_PATH": str(base / "config.json"), "OUTPUT_DIR": "./output",
+                         "OUTPUT_BASE": str(base)}).test_client()
+    out = _tree(base)
+
+    @SETTINGS
+    @given(CLIENT_PATHS)
+    @example(f"./output/{CYCLE}/{CLIP}")
+    @example(f"./output/{CYCLE}/fifo.mp4")
+    @example(f"./output/{LINKED_CYCLE}/secret.mp4")
+    @example(f"./output/{CYCLE}/\ud800.mp4")
+    def check(raw: str) -> None:
+        nonlocal out
+        before = snapshot_files(base)
+        # A lone surrogate goes out as the bytes a client could send (invalid UTF-8).
+        sent = quote(_spelled(raw, base).encode("utf-8", "surrogatepass"), safe="")
+        response = client.delete(f"/api/video?path={sent}")
+        outcomes[response.status_code] += 1
+        assert response.status_code < 500, (raw, response.get_data(as_text=True))
+        after = snapshot_files(base)
+        if response.status_code != 200:
+            assert after == before
+            return
+        removed = set(before) - set(after)
+        assert len(removed) == 1 and set(after) <= set(before)
+        (target,) = removed
+        cycle, name = os.path.split(os.path.relpath(target, out.root))
+        assert is_cycle_name(cycle) and is_video_name(name) and isinstance(before[target], bytes)
+        assert not os.path.islink(os.path.join(out.root, cycle))
+        assert all(after[key] == before[key] for key in after)
+        shutil.rmtree(base / "output")  # the next example gets the whole tree again
+        shutil.rmtree(base / "outside")
+        out = _tree(base)
+
+    try:
+        check()
+    finally:
+        shutil.rmtree(base)
+    print(f"\n{sum(outcomes.values())} paths: {dict(outcomes)}")
+    assert outcomes[200] >= 3 and outcomes[403] + outcomes[404] >= 50, outcomes
 
 
 # --- configs ---------------------------------------------------------------------------------
@@ -330,7 +380,7 @@ def test_accepted_configs_round_trip_and_refused_ones_change_nothing() -> None:
             shutil.rmtree(folder)
 
     check()
-    print(f"\n{outcomes}")
+    print(f"\n{sum(outcomes.values())} paths: {dict(outcomes)}")
     assert outcomes["accepted"] >= 20 and outcomes["refused"] >= 50, outcomes
 
 
@@ -366,5 +416,5 @@ def test_partial_global_edits_round_trip_and_refused_ones_change_nothing() -> No
             shutil.rmtree(folder)
 
     check()
-    print(f"\n{outcomes}")
+    print(f"\n{sum(outcomes.values())} paths: {dict(outcomes)}")
     assert outcomes["accepted"] >= 10 and outcomes["refused"] >= 50, outcomes

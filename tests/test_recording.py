@@ -1,14 +1,17 @@
 """One task's state machine, with a fake runner in place of ffmpeg and the time passed in."""
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from recorder.clip_files import playable_seconds, probe
+from recorder.outcome import CLOCK_WENT_BACK_WARNING
 from recorder.ffmpeg_command import build_argv
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
@@ -143,6 +146,27 @@ def test_a_stalled_stream_gets_both_stop_signals_at_once_and_ends_without_a_kill
     task.tick(late + 0.1, WALL + late)
     assert task.status == st.TIMEOUT and task.error_message == "读取超时: 长时间未收到数据"
     assert runner.signals == ["INT", "TERM"]
+
+
+def test_media_written_past_the_length_is_stopped_gracefully_and_kept_as_completed(
+        tmp_path) -> None:
+    # ffmpeg's -t counts the camera's clock, which went back: it never fires,
+    # though the media written (timestamps kept continuous) passed the length.
+    runner = FakeRunner(work_file=b"clip", run_returncode=0, run_stdout=json.dumps(
+        {"format": {"duration": "5.6"}, "streams": [{"codec_type": "video"}]}))
+    task, proc = started_task(tmp_path, runner, duration=5)
+    recording_at(task, proc, 1.0)
+    proc.write(stdout=progress_block(130, 5.2))
+    deliver(task)
+    task.tick(6.0, WALL + 6.0)
+    assert runner.signals == []  # ffmpeg's own -t may still end it
+    proc.write(stdout=progress_block(140, 5.6))
+    deliver(task)
+    task.tick(6.5, WALL + 6.5)
+    assert runner.signals == ["INT"]
+    deliver(task)
+    task.tick(6.6, WALL + 6.6)
+    assert (task.status, task.error_message) == (st.COMPLETED, CLOCK_WENT_BACK_WARNING)
 
 
 def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path, runner) -> None:
@@ -290,3 +314,53 @@ def test_a_cycle_folder_removed_by_hand_is_made_again_for_the_next_task(tmp_path
     task.start(0.0, WALL)  # the folder is gone (rm -rf) when the task starts
     assert folder.is_dir()
     assert runner.processes[0].output_path == task.work_path
+
+
+def _join_briefly(url: str) -> subprocess.Popen:
+    """A viewer that plays ``url`` for half a second: its PLAY restarts /tsreset's clock."""
+    return subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "quiet", "-rtsp_transport", "tcp",
+                             "-i", url, "-t", "0.5", "-c", "copy", "-f", "null", "-"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _record_while_others_join(task: Recording, url: str, every: float, deadline: float) -> int:
+    """Drive ``task`` to its verdict, a new viewer joining every ``every`` s while it records."""
+    viewers: list[subprocess.Popen] = []
+    next_join = None
+    try:
+        while not task.finished:
+            now = time.monotonic()
+            assert now < deadline, (task.status, task.stderr.text()[-500:])
+            if task.status == st.RECORDING and (next_join is None or now >= next_join):
+                viewers.append(_join_briefly(url))
+                next_join = now + every
+            task.watcher.dispatch(0.1)
+            task.tick(time.monotonic(), time.time())
+    finally:
+        if not task.finished:
+            task.kill_now(time.time())
+        for viewer in viewers:
+            viewer.kill()
+            viewer.wait()
+    return len(viewers)
+
+
+@pytest.mark.integration
+def test_a_camera_whose_clock_restarts_for_every_viewer_is_recorded_by_received_time(
+        tmp_path, camera_server) -> None:
+    # /tsreset is shared and seekable: every viewer's PLAY restarts the clock of
+    # all. ffmpeg's -t counted about a second of it, the wall-clock guard ended
+    # the task at its deadline and called it 超时.
+    url = camera_server.url("tsreset")
+    stream = {"rtsp_url": url, "output_filename": "tsreset.mp4", "duration_seconds": 4}
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 10,
+                                           "read_timeout_seconds": 4})
+    task = Recording(PlannedTask(0, 0, 0.0, 4), stream, str(tmp_path), "./output/x", settings,
+                     ProcessRunner(), None, PipeWatcher())
+    task.start(time.monotonic(), time.time())
+    joins = _record_while_others_join(task, url, every=0.7, deadline=time.monotonic() + 40)
+    assert joins >= 3
+    assert (task.status, task.error_message) == (st.COMPLETED, CLOCK_WENT_BACK_WARNING)
+    assert 3.5 < playable_seconds(probe(ProcessRunner(), task.final_path)) < 6
+    os.unlink(task.final_path)

@@ -179,6 +179,7 @@ def make_factory(
     desc: str,
     shared: bool,
     cls: type[GstRtspServer.RTSPMediaFactory] = GstRtspServer.RTSPMediaFactory,
+    live_clock: bool = True,
 ) -> GstRtspServer.RTSPMediaFactory:
     """Create a media factory for a launch description."""
     factory = cls()
@@ -191,7 +192,9 @@ def make_factory(
     # pipeline back to 0 at every join, so the timestamps of every client already
     # watching start over, and during a burst of joins (128 in 5 s) no media time
     # passes for them at all: clips took 20 s instead of 15, or timed out.
-    factory.set_publish_clock_mode(GstRtspServer.RTSPPublishClockMode.CLOCK_AND_OFFSET)
+    # (/tsreset leaves it out on purpose: a camera whose clock restarts for every viewer.)
+    if live_clock:
+        factory.set_publish_clock_mode(GstRtspServer.RTSPPublishClockMode.CLOCK_AND_OFFSET)
     return factory
 
 
@@ -201,6 +204,9 @@ def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
     mounts: dict[str, GstRtspServer.RTSPMediaFactory] = {
         f"/cam{i}": make_factory(h264, shared=True) for i in range(1, 5)
     }
+    # Shared and seekable: every new viewer's PLAY restarts the timestamps of
+    # every viewer already watching, as some platforms do after a reconnect.
+    mounts["/tsreset"] = make_factory(h264, shared=True, live_clock=False)
     mounts["/h265"] = make_factory(launch(VIDEO_SRC.format(extra=""), H265), shared=True)
     mounts["/h264_alaw"] = make_factory(launch(VIDEO_SRC.format(extra=""), H264, ALAW), shared=True)
     mounts["/h264_mulaw"] = make_factory(launch(VIDEO_SRC.format(extra=""), H264, MULAW), shared=True)

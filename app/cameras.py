@@ -1,0 +1,117 @@
+"""Per-camera health (SPEC "Per-camera API"): every configured camera joined with its history.
+
+No history database yet is no error: every camera is then ``unknown``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from flask import Blueprint, jsonify
+
+from app.context import cached_config, config_file
+from app.errors import ApiError
+from app.requests import query_flag, query_int, query_text
+from app.results import MAX_OFFSET, MAX_PAGE
+from shared import camera_view, history_read
+from shared.camera_roster import configured_cameras, offline_after
+from shared.camera_state import STATES
+from shared.clock import SYSTEM_CLOCK
+from shared.errors import NotFound
+from shared.history_schema import history_path
+
+bp = Blueprint("cameras", __name__, url_prefix="/api/cameras")
+
+# GET /api/cameras/<id> shows this many of its newest outcomes; also the history's default page.
+RECENT_OUTCOMES = 100
+# "+08:00" sent unencoded in a query string arrives as " 08:00".
+_SPACED_OFFSET_RE = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
+def _history():
+    return history_read.open_history(history_path(config_file()))
+
+
+def _states() -> set[str] | None:
+    text = query_text("state")
+    if text is None:
+        return None
+    states = set(text.split(","))
+    if not states <= set(STATES):
+        raise ApiError(400, "参数 state 必须是 " + ", ".join(STATES) + " 之一 (可用逗号分隔多个)")
+    return states
+
+
+def _sort() -> str:
+    sort = query_text("sort")
+    if sort is None:
+        return "config"
+    if sort.removeprefix("-") not in camera_view.SORT_KEYS:
+        raise ApiError(400, "参数 sort 必须是 " + ", ".join(camera_view.SORT_KEYS)
+                       + " 之一 (前加 - 表示倒序)")
+    return sort
+
+
+@bp.get("")
+def list_cameras():
+    states, sort, include_removed = _states(), _sort(), query_flag("include_removed")
+    limit = query_int("limit", MAX_PAGE, 1, MAX_PAGE)
+    offset = query_int("offset", 0, 0, MAX_OFFSET)
+    config = cached_config()
+    with _history() as conn:
+        rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall()) if conn else {}
+    items = camera_view.summaries(configured_cameras(config), rows, offline_after(config),
+                                  include_removed)
+    if states is not None:
+        items = [item for item in items if item["state"] in states]
+    items = camera_view.sort_summaries(items, sort)
+    page = items[offset:offset + limit]
+    return jsonify(count=len(page), total=len(items), cameras=page, limit=limit, offset=offset,
+                   sort=sort)
+
+
+def _camera(conn, camera: str) -> dict:
+    """One camera's summary, configured or removed. :raises NotFound:"""
+    config = cached_config()
+    rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall(), only=camera) if conn else {}
+    for configured in configured_cameras(config):
+        if configured.id == camera:
+            return camera_view.summary(configured, rows.get(camera), offline_after(config))
+    row = rows.get(camera)
+    if row is None:
+        raise NotFound(f"摄像头不存在: {camera}")
+    return camera_view.removed_summary(row, offline_after(config))
+
+
+@bp.get("/<camera>")
+def get_camera(camera: str):
+    with _history() as conn:
+        found = _camera(conn, camera)
+        recent = history_read.outcomes(conn, camera, limit=RECENT_OUTCOMES) if conn else []
+    return jsonify(**found, history=[camera_view.outcome(row) for row in recent])
+
+
+def _time_param(name: str) -> float | None:
+    """``since``/``until``: epoch seconds or an ISO 8601 time (local time when it has no offset)."""
+    text = query_text(name)
+    if text is None:
+        return None
+    try:
+        if text.isascii() and text.replace(".", "", 1).isdigit():
+            return float(text)
+        return datetime.fromisoformat(_SPACED_OFFSET_RE.sub(r"\1+\2", text)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise ApiError(400, f"参数 {name} 必须是 ISO 8601 时间或 Unix 秒数") from None
+
+
+@bp.get("/<camera>/history")
+def camera_history(camera: str):
+    since, until = _time_param("since"), _time_param("until")
+    limit = query_int("limit", RECENT_OUTCOMES, 1, MAX_PAGE)
+    offset = query_int("offset", 0, 0, MAX_OFFSET)
+    with _history() as conn:
+        _camera(conn, camera)  # 404 for a camera neither configured nor recorded
+        rows = history_read.outcomes(conn, camera, since=since, until=until, limit=limit,
+                                     offset=offset) if conn else []
+    return jsonify(camera=camera, count=len(rows), history=[camera_view.outcome(r) for r in rows],
+                   limit=limit, offset=offset)

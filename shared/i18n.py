@@ -1,0 +1,279 @@
+"""English for the API's Chinese texts: one table of translations, and :func:`translate`.
+
+Chinese stays what every file, log line and default answer carries; the API
+adds English beside it when a client asks (app/language.py). A text with
+values in it (``参数 limit 只能出现一次``) is matched against a template of the
+table (``参数 {name} 只能出现一次``); how a placeholder matches depends on its
+name (:data:`_NESTED`, :data:`_NUMBERS`, anything else is copied as it is).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from shared import task_status as st
+
+# The API's own messages (app/ and the shared errors it answers with).
+MESSAGES: tuple[tuple[str, str], ...] = (
+    ("配置更新成功", "Config updated"),
+    ("全局配置更新成功", "Global config updated"),
+    ("流配置添加成功", "Stream added"),
+    ("流配置更新成功", "Stream updated"),
+    ("流配置删除成功", "Stream removed"),
+    ("配置保存成功", "Config saved"),
+    ("配置重新加载成功", "Config reloaded"),
+    ("配置重新加载失败: {message}", "Reloading the config failed: {message}"),
+    ("调度器启动成功", "Scheduler started"),
+    ("调度器停止成功", "Scheduler stopped"),
+    ("调度器已经在运行中", "The scheduler is already running"),
+    ("录制守护进程未运行", "The recorder daemon is not running"),
+    ("文件删除成功", "File deleted"),
+    ("文件删除失败", "The file could not be deleted"),
+    ("目录删除成功", "Folder deleted"),
+    ("目录删除失败", "The folder could not be deleted"),
+    ("该视频正在录制中, 不能删除", "This clip is being recorded and cannot be deleted"),
+    ("该时间戳目录正在录制中, 不能删除",
+     "This cycle folder is being recorded and cannot be deleted"),
+    ("文件不存在", "No such file"),
+    ("时间戳目录不存在: {cycle}", "No such cycle folder: {cycle}"),
+    ("无效的流索引: {text}", "Invalid stream index: {text}"),
+    ("缺少参数 path", "Missing parameter path"),
+    ("参数 order 必须是 oldest 或 newest", "Parameter order must be oldest or newest"),
+    ("参数 {name} 必须是 {low} 到 {high} 之间的整数",
+     "Parameter {name} must be an integer from {low} to {high}"),
+    ("参数 {name} 只能出现一次", "Parameter {name} may be given only once"),
+    ("参数 state 必须是 {choices} 之一 (可用逗号分隔多个)",
+     "Parameter state must be one of {choices} (several separated by commas)"),
+    ("参数 sort 必须是 {choices} 之一 (前加 - 表示倒序)",
+     "Parameter sort must be one of {choices} (a leading - sorts in reverse)"),
+    ("摄像头不存在: {camera}", "No such camera: {camera}"),
+    ("参数 {name} 必须是 ISO 8601 时间或 Unix 秒数",
+     "Parameter {name} must be an ISO 8601 time or Unix seconds"),
+    ("参数 {name} 必须是 1 或 0", "Parameter {name} must be 1 or 0"),
+    ("请求参数错误", "Bad request"),
+    ("请求的资源不存在", "The requested resource does not exist"),
+    ("不支持的请求方法", "Method not allowed"),
+    ("请求体过大", "Request body too large"),
+    ("服务器内部错误", "Internal server error"),
+    ("请求体不能为空, 需要 JSON 对象", "The request body must not be empty: a JSON object is needed"),
+    ("请求体必须是 UTF-8 编码的 JSON", "The request body must be UTF-8 encoded JSON"),
+    ("请求体必须是 JSON 对象", "The request body must be a JSON object"),
+    ("请求体 JSON 嵌套过深 (最多 {depth} 层)",
+     "The request body's JSON is nested too deeply (at most {depth} levels)"),
+    ("请求体不是有效的 JSON: 含有无效的 Unicode 字符 (单独的代理项)",
+     "The request body is not valid JSON: it holds an invalid Unicode character "
+     "(a lone surrogate)"),
+    ("请求体不是有效的 JSON: {msg} (第{lineno}行第{colno}列)",
+     "The request body is not valid JSON: {msg} (line {lineno}, column {colno})"),
+    ("请求体不是有效的 JSON: {error}", "The request body is not valid JSON: {error}"),
+    ("不支持的数值 {name}", "unsupported number {name}"),
+    ("需要有效的 API 令牌 (Authorization: Bearer <token>)",
+     "A valid API token is needed (Authorization: Bearer <token>)"),
+    ("API 令牌错误次数过多, 请稍后重试", "Too many wrong API tokens, retry later"),
+    ("禁止访问: {detail}", "Forbidden: {detail}"),
+    ("只能删除时间戳目录", "Only cycle folders can be deleted"),
+    ("只能删除时间戳目录中的视频文件", "Only clips inside cycle folders can be deleted"),
+    ("只能删除普通视频文件", "Only regular clip files can be deleted"),
+    ("时间戳目录不能是符号链接", "A cycle folder must not be a symbolic link"),
+    ("路径无效", "Invalid path"),
+    ("路径包含非法字符", "The path contains invalid characters"),
+    ("路径不能包含 ..", "The path must not contain .."),
+    ("file_path 必须位于配置文件所在目录内", "file_path must be inside the config file's folder"),
+    ("file_path 不能是符号链接或目录", "file_path must not be a symbolic link or a folder"),
+    ("文件被占用, 请稍后重试", "The file is busy, retry shortly"),
+    ("文件被占用, 请稍后重试: {path}", "The file is busy, retry shortly: {path}"),
+    ("无法写入: 锁文件 {name} 无法使用 ({strerror}), 请管理员删除或修复它",
+     "Cannot write: the lock file {name} cannot be used ({strerror}); an administrator "
+     "must remove or repair it"),
+    ("锁文件无法使用 ({strerror}): {path}", "The lock file cannot be used ({strerror}): {path}"),
+    ("写入文件失败", "Writing the file failed"),
+    ("写入失败 {path}: {strerror}", "Writing {path} failed: {strerror}"),
+    ("配置文件无效, 请先修复或整体替换: {message}",
+     "The config file is invalid; fix it or replace it whole first: {message}"),
+    ("配置文件已被修改 (If-Match 不匹配), 请重新读取后再提交",
+     "The config file has changed (If-Match does not match); read it again, then resubmit"),
+    ("输出目录不符合规则, 已拒绝访问: output_directory {problem}",
+     "The output folder breaks the rule, access refused: output_directory {problem}"),
+    ("录制守护进程意外退出, 任务中断", "The recorder daemon exited unexpectedly; task interrupted"),
+    # A ConfigError's message (shared/errors.py); the shorter forms first.
+    ("配置验证失败: {reason}", "Config validation failed: {reason}"),
+    ("配置验证失败: {field} {reason}", "Config validation failed: {field} {reason}"),
+    ("配置验证失败: {reason} ({file} 第{line}行)",
+     "Config validation failed: {reason} ({file} line {line})"),
+    ("配置验证失败: {reason} ({file})", "Config validation failed: {reason} ({file})"),
+    ("配置验证失败: {field} {reason} ({file} 第{line}行)",
+     "Config validation failed: {field} {reason} ({file} line {line})"),
+    ("配置验证失败: {field} {reason} ({file})",
+     "Config validation failed: {field} {reason} ({file})"),
+)
+
+# The config rules' reasons (shared/config*.py, output_rule.py, urls.py, credentials.py).
+REASONS: tuple[tuple[str, str], ...] = (
+    ("必须是整数", "must be an integer"),
+    ("必须大于 0", "must be greater than 0"),
+    ("必须大于 0 ({note})", "must be greater than 0 ({note})"),
+    ("必须大于等于 {low}", "must be at least {low}"),
+    ("必须大于等于 {low} ({note})", "must be at least {low} ({note})"),
+    ("0 表示不限制", "0 means no limit"),
+    ("不能大于 {high}", "must not be greater than {high}"),
+    ("必须为 -1 (无限循环) 或大于等于 1", "must be -1 (loop forever) or at least 1"),
+    ("必须是数字", "must be a number"),
+    ("必须是大于 0 的有限数字", "must be a finite number greater than 0"),
+    ("必须是 {options} 之一", "must be one of {options}"),
+    ("必须是非空字符串", "must be a non-empty string"),
+    ("必须是字符串", "must be a string"),
+    ("必须是 JSON 对象", "must be a JSON object"),
+    ("必须是数组", "must be an array"),
+    ("不是有效的目录路径", "is not a valid folder path"),
+    ("不能超过 {count} 个字符", "must be at most {count} characters long"),
+    ("不能超过 {count} 个", "must have at most {count} entries"),
+    ("不能超过 {count} 字节", "must be at most {count} bytes long"),
+    ("不能超过 {count} 字节 ({why})", "must be at most {count} bytes long ({why})"),
+    ("录制时的临时文件 {prefix}<文件名>{suffix} 不能超过 {count} 字节",
+     "the work file {prefix}<name>{suffix} made while recording must fit in {count} bytes"),
+    ("含有无效的 Unicode 字符", "contains an invalid Unicode character"),
+    ("必须是不含目录部分的普通文件名", "must be a plain file name without a folder part"),
+    ("不能与报告文件同名", "must not be the name of a report file"),
+    ("必须以 .json 结尾", "must end with .json"),
+    ("必须以视频扩展名结尾 ({extensions})", "must end with a video extension ({extensions})"),
+    ("必须是以 .json 结尾的普通文件名", "must be a plain file name ending with .json"),
+    ("是未知字段 (可能是拼写错误)", "is an unknown field (a typo?)"),
+    ("是必填字段", "is required"),
+    ("与 streams[{index}] 重复, 必须唯一", "repeats streams[{index}]; it must be unique"),
+    ("JSON 格式错误: {msg} (第{lineno}行第{colno}列)",
+     "JSON syntax error: {msg} (line {lineno}, column {colno})"),
+    ("JSON 格式错误: {error}", "JSON syntax error: {error}"),
+    ("配置文件不存在", "the config file does not exist"),
+    ("无法读取配置文件: {strerror}", "cannot read the config file: {strerror}"),
+    ("配置文件不是普通文件 (目录, FIFO 或设备)",
+     "the config file is not a regular file (a folder, FIFO or device)"),
+    ("配置文件过大", "the config file is too large"),
+    ("配置文件不是 UTF-8 文本", "the config file is not UTF-8 text"),
+    ("含有隐藏的密码 (***), 但找不到同一摄像机 (相同 output_filename) 已保存的密码; 请填写完整地址",
+     "holds a hidden password (***), but no password is stored for the same camera "
+     "(same output_filename); give the whole URL"),
+    ("不能是根目录或顶层目录 ({path})", "must not be the root or a top-level folder ({path})"),
+    ("不能位于系统目录 /{name} 内", "must not be inside the system folder /{name}"),
+    ("不能是系统目录 ({path})", "must not be a system folder ({path})"),
+    ("不能是配置文件所在目录或其上级目录",
+     "must not be the config file's folder or a folder above it"),
+    ("不能是状态目录 {name} 或其上级、下级目录",
+     "must not be the state folder {name} or a folder above or inside it"),
+    ("路径中存在符号链接循环", "the path has a symbolic link loop"),
+    ("无法解析目录路径 ({strerror})", "cannot resolve the folder path ({strerror})"),
+    ("必须是不含空白字符的 rtsp:// 或 rtsps:// 地址",
+     "must be an rtsp:// or rtsps:// URL without white space"),
+    ("必须是有效的 rtsp:// 或 rtsps:// 地址 (端口无效)",
+     "must be a valid rtsp:// or rtsps:// URL (invalid port)"),
+    ("必须以 rtsp:// 或 rtsps:// 开头", "must start with rtsp:// or rtsps://"),
+    ("必须包含主机名", "must have a host name"),
+    ("端口必须在 1-65535 之间", "the port must be from 1 to 65535"),
+)
+
+STATUS_NAMES: tuple[tuple[str, str], ...] = (
+    *((st.NAMES[code], st.NAMES_EN[code]) for code in st.NAMES),
+    (st.UNKNOWN_NAME, st.UNKNOWN_NAME_EN),
+)
+TABLE = MESSAGES + REASONS + STATUS_NAMES
+
+# Placeholders holding a text of the table (translated in turn; it must be one)…
+_NESTED = frozenset({"message", "reason", "detail", "problem", "note", "why"})
+# …or perhaps one: Python's own (English) error text is copied as it is.
+_MAYBE_NESTED = frozenset({"error"})
+_NUMBERS = frozenset({"low", "high", "count", "depth", "line", "lineno", "colno", "index"})
+_NUMBER_RE = re.compile(r"-?[0-9]+")
+_CJK_RE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+_PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
+# Matching tries each split of a text, so its cost grows with the square of the
+# length; the longest text of ours holds one 4096-character path. A longer one
+# (a client's 1 MB key echoed back) is left untranslated rather than costing seconds.
+MAX_TEXT = 5000
+
+
+def has_chinese(text: str) -> bool:
+    """True when ``text`` holds a Chinese character or punctuation mark."""
+    return bool(_CJK_RE.search(text))
+
+
+def _split(chinese: str) -> tuple[str, ...]:
+    """``"a {x} b"`` as ``("a ", "x", " b")``: literals at even places, names at odd ones."""
+    # Two placeholders side by side could split anywhere: the table never has them
+    # (tests/test_i18n.py checks it).
+    return tuple(_PLACEHOLDER_RE.split(chinese))
+
+
+_EXACT = {chinese: english for chinese, english in TABLE if "{" not in chinese}
+_TEMPLATES = tuple((_split(chinese), english) for chinese, english in TABLE if "{" in chinese)
+
+
+def _value(name: str, text: str) -> str | None:
+    """What placeholder ``name`` becomes in English for ``text`` (None: it cannot be ``text``)."""
+    if not text:
+        return None
+    if name in _NUMBERS:
+        return text if _NUMBER_RE.fullmatch(text) else None
+    if name in _NESTED or (name in _MAYBE_NESTED and has_chinese(text)):
+        return translate(text)
+    return text
+
+
+def _ends(parts: tuple[str, ...], text: str, start: int) -> Iterator[int]:
+    """Where the placeholder ``parts[1]`` starting at ``start`` may end, likeliest first."""
+    following = parts[2]
+    if len(parts) == 3:  # the last placeholder: it runs to the closing literal
+        end = len(text) - len(following)
+        if end > start and text.endswith(following):
+            yield end
+        return
+    ends = []
+    found = text.find(following, start + 1)
+    while found != -1:
+        ends.append(found)
+        found = text.find(following, found + 1)
+    # A nested text is the long part (a reason, a message); a value is short (a field name).
+    yield from reversed(ends) if parts[1] in _NESTED | _MAYBE_NESTED else ends
+
+
+def _match(parts: tuple[str, ...], text: str, start: int, values: dict) -> dict | None:
+    """The English values of the placeholders when ``text[start:]`` fits ``parts``, else None."""
+    if not text.startswith(parts[0], start):
+        return None
+    start += len(parts[0])
+    if len(parts) == 1:
+        return values if start == len(text) else None
+    for end in _ends(parts, text, start):
+        value = _value(parts[1], text[start:end])
+        if value is not None:
+            found = _match(parts[2:], text, end, {**values, parts[1]: value})
+            if found is not None:
+                return found
+    return None
+
+
+def translate(text: str) -> str | None:
+    """The English of a Chinese ``text`` of the table (values filled in), or None when it has none."""
+    if text in _EXACT:
+        return _EXACT[text]
+    if len(text) > MAX_TEXT:
+        return None
+    for parts, english in _TEMPLATES:
+        values = _match(parts, text, 0, {})
+        if values is not None:
+            return english.format(**values)
+    return None
+
+
+def english(text: str) -> str:
+    """``text`` in English: its translation, or ``text`` itself when it has none."""
+    found = translate(text)
+    return text if found is None else found
+
+
+def beside(values: dict, chinese_keys: tuple[str, ...]) -> dict:
+    """``values`` with ``<key>_en`` right after each string ``<key>`` of ``chinese_keys``."""
+    answer = {}
+    for key, value in values.items():
+        answer[key] = value
+        if key in chinese_keys and isinstance(value, str):
+            answer[f"{key}_en"] = english(value)
+    return answer

@@ -1,0 +1,114 @@
+"""A webhook receiver for tests: a threaded HTTP server on 127.0.0.1 that records what it gets.
+
+    with WebhookReceiver() as receiver:
+        ...  # point a webhook (or an Apprise json:// URL) at receiver.url
+        receiver.wait_for(3)           # the first three requests
+        receiver.failing = 503         # answer 503 from now on (still recorded)
+        receiver.stop(); receiver.start()  # down (connection refused), then back on its port
+
+Each request is kept as a :class:`Received` (method, path, headers, raw body, arrival
+time on the monotonic clock); only requests answered 2xx count as ``delivered``.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from testkit.servers import free_port
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as the receiver got it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    arrived: float
+
+    def json(self) -> dict:
+        """The body, decoded."""
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """Records every request; answers ``failing`` (an HTTP status) or 200."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port or free_port()
+        self.failing: int | None = None
+        self.received: list[Received] = []
+        self._lock = threading.Condition()  # an RLock: delivered works inside it
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The receiver's base URL."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> WebhookReceiver:
+        """Listen (again) on the same port."""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver._record(self, body)
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening: senders get connection refused until :meth:`start`."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
+
+    def _record(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        status = self.failing or 200
+        with self._lock:
+            self.received.append(Received(handler.command, handler.path, dict(handler.headers),
+                                          body, status, time.monotonic()))
+            self._lock.notify_all()
+        handler.send_response(status)
+        handler.send_header("Content-Length", "2")
+        handler.end_headers()
+        handler.wfile.write(b"ok")
+
+    @property
+    def delivered(self) -> list[Received]:
+        """The requests answered 2xx, in arrival order."""
+        with self._lock:
+            return [r for r in self.received if r.status < 300]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        """Wait until ``count`` requests were answered 2xx; those requests.
+
+        :raises AssertionError: not that many before ``timeout``.
+        """
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.delivered) >= count, timeout):
+                raise AssertionError(f"receiver got {len(self.delivered)} of {count} "
+                                     f"alerts within {timeout}s")
+            return self.delivered[:count]
