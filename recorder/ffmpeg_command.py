@@ -85,6 +85,21 @@ _THUMBNAIL_SLOT = "\x00thumbnail"
 # full-size pictures would triple it), then ffmpeg's own detectors, whose
 # per-picture figures metadata=print writes to stderr (recorder/picture_quality.py).
 THUMBNAIL_WIDTH = 320
+# skip_frame is a decoder option: the stream copy never decodes, so only the
+# checks see it. But ffmpeg's probe decodes with the same options, and waits for
+# 7 decoded pictures (to guess the decoder's delay, max_ts_probe packets at most)
+# and 20 frame durations (fpsprobesize) before it starts any output: with
+# keyframes alone that held the clip back by the whole 2 s analyze duration
+# (and lost the first 2 s of a stream that stalls). Both waits off, the probe
+# ends at the first keyframe; the frame rate still comes from the SDP or the SPS.
+KEYFRAMES_ONLY = {"skip_frame": "nokey", "max_ts_probe": "1", "fpsprobesize": "0"}
+# The keyframes' times made to rise, as the clip's (CONTINUOUS_TIMESTAMPS): the
+# JPEG encoder refuses a picture no later than the last one, and that error ends
+# the whole ffmpeg, the clip with it (a camera whose clock restarts, or two
+# pictures of one time). Frames are 1 s apart or more here: 40 ms after the
+# last one is "at once".
+RISING_PTS = ("if(isnan(PREV_INPTS),PTS,if(lte(PTS,PREV_INPTS),PREV_OUTPTS+0.04/TB,"
+              "PREV_OUTPTS+PTS-PREV_INPTS))")
 FREEZE_NOISE = "-60dB"
 FREEZE_SECONDS = 2
 
@@ -122,8 +137,7 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         probesize=str(PROBE_SIZE),
         analyzeduration=str(ANALYZE_MICROSECONDS),
         fflags="+genpts+discardcorrupt",
-        # Decoder option: the stream copy never decodes, so only the checks see it.
-        **({"skip_frame": "nokey"} if checks else {}),
+        **(KEYFRAMES_ONLY if checks else {}),
     )
     return _outputs(stream, container, duration, audio_mode, source, checks, ffmpeg_binary)
 
@@ -163,7 +177,7 @@ def _check_outputs(stream, duration: int) -> list:
     # skip_frame still lets a frame next to a keyframe through (decoded from a
     # partial reference over RTP, it is a corrupt picture): keyframes (I) only.
     scaled = (stream["v:0"].filter("select", "eq(pict_type,I)")
-              .filter("scale", THUMBNAIL_WIDTH, -2).split())
+              .filter("setpts", RISING_PTS).filter("scale", THUMBNAIL_WIDTH, -2).split())
     checked = (scaled[0].filter("signalstats").filter("blurdetect")
                .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
                .filter("blackdetect", d=0).filter("metadata", "print"))

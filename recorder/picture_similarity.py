@@ -20,7 +20,7 @@ _C2 = (0.03 * 255) ** 2
 
 def _pixels(path: str) -> list[int]:
     with Image.open(path) as image:
-        return list(image.convert("L").resize(SIZE, Image.Resampling.BOX).getdata())
+        return list(image.convert("L").resize(SIZE, Image.Resampling.BOX).tobytes())
 
 
 def _window_ssim(a: list[int], b: list[int]) -> float:

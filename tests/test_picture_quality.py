@@ -29,9 +29,14 @@ def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_proc
     # Keyframes only, decoded for the checks; the clip is still a stream copy.
     assert checked[checked.index("-skip_frame") + 1] == "nokey"
     assert checked.index("-skip_frame") < checked.index("-i")
+    # The probe (which decodes with the same options) must not wait for 7 decoded
+    # pictures or 20 frame durations: keyframes alone held the clip back 2 s.
+    assert checked[checked.index("-max_ts_probe") + 1] == "1"
+    assert checked[checked.index("-fpsprobesize") + 1] == "0"
     assert checked.count("-i") == 1 and "/o/.a.jpg.tmp" in checked
     graph = checked[checked.index("-filter_complex") + 1]
-    assert graph.startswith("[0:v:0]select=eq(pict_type\\,I)[s0];[s0]scale=320:-2")
+    assert graph.startswith("[0:v:0]select=eq(pict_type\\,I)[s0];[s0]setpts=")
+    assert "scale=320:-2" in graph
     assert checked[checked.index("/o/.a.mp4.part") - 1 - 2 * 0] == "15"  # -t of the clip
 
 
@@ -129,12 +134,7 @@ def test_each_picture_fault_is_detected_and_the_healthy_camera_is_ok(
     tasks = record_all(camera_server, str(tmp_path / "c1"), list(FAULTS), str(tmp_path / "refs"))
     table = {name: task.as_dict()["quality"]["issues"] for name, task in tasks.items()}
     print(table)
-    # Not yet reliable over RTP (see the branch's report): two I pictures per second
-    # reach the checks, so "still" is not seen frozen, and "lowfps" varies.
-    unreliable = ("still", "lowfps")
-    assert {n: table[n] for n in FAULTS if n not in unreliable} == {
-        n: v for n, v in FAULTS.items() if n not in unreliable}, {
-        n: tasks[n].as_dict()["quality"]["measures"] for n in tasks}
+    assert table == FAULTS, {n: tasks[n].as_dict()["quality"]["measures"] for n in tasks}
     for name, task in tasks.items():
         assert os.path.getsize(tmp_path / "c1" / f".{name}.mp4.jpg") > 0  # the thumbnail
     # Only pictures without a fault become references.
@@ -143,8 +143,6 @@ def test_each_picture_fault_is_detected_and_the_healthy_camera_is_ok(
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(reason="the /picture/moved mount's flip is not yet seen: scene_changed not "
-                          "detected (healthy stays ok in every cycle)", strict=False)
 def test_a_camera_turned_between_cycles_is_scene_changed_and_the_healthy_one_never_alarms(
         tmp_path, camera_server) -> None:
     refs = str(tmp_path / "refs")
@@ -153,6 +151,6 @@ def test_a_camera_turned_between_cycles_is_scene_changed_and_the_healthy_one_nev
         tasks = record_all(camera_server, str(tmp_path / f"c{cycle}"), ["moved", "healthy"], refs,
                            seconds=3)
         seen.append({name: task.as_dict()["quality"]["issues"] for name, task in tasks.items()})
-    # The first view became the reference; the next client sees it upside down.
+    # The first view became the reference; the next client sees it turned round.
     assert [s["healthy"] for s in seen] == [[], [], []]
     assert seen[1]["moved"] == ["scene_changed"], seen

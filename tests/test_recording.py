@@ -271,11 +271,8 @@ def test_ffmpeg_on_a_stalled_stream_ends_on_its_own_with_a_playable_file(
     # with SIGINT alone it stayed blocked until killed (-9) after the grace.
     stream = {"rtsp_url": camera_server.url("stall"), "output_filename": "stall.mp4",
               "duration_seconds": 20}
-    # Picture checks off: with them ffmpeg writes the clip only once it decoded a
-    # first keyframe (README "Picture checks"), later than this 2 s read timeout.
     settings = GlobalSettings.from_config({"connection_timeout_seconds": 10,
-                                           "read_timeout_seconds": 2,
-                                           "quality": {"enabled": False}})
+                                           "read_timeout_seconds": 2})
     task = Recording(PlannedTask(0, 0, 0.0, 20), stream, str(tmp_path), "./output/x", settings,
                      ProcessRunner(), None, PipeWatcher())
     task.start(time.monotonic(), time.time())

@@ -49,9 +49,9 @@ PICTURE_FAULTS: dict[str, tuple[str, str, int]] = {
     # name: (source, what follows the size caps, frames per second)
     "healthy": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK, 25),
     "black": ("videotestsrc is-live=true pattern=black", "", 25),
-    # One picture (a colour chart without noise), repeated: what a camera whose image
-    # pipeline hung sends.
-    "still": ("videotestsrc is-live=true pattern=colors", "", 25),
+    # One sharp picture (colour bars without the noise patch), repeated: what a
+    # camera whose image pipeline hung sends.
+    "still": ("videotestsrc is-live=true pattern=smpte100", "", 25),
     # Made 32 px wide and back: no edge survives.
     "blurred": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK
                 + "! videoscale ! video/x-raw,width=32,height=24 ! videoscale "
@@ -67,28 +67,36 @@ PICTURE_FAULTS: dict[str, tuple[str, str, int]] = {
              "! video/x-raw,width=320,height=240,framerate=25/1 ! m.sink_1 "
              "compositor name=m sink_1::alpha=0.45 ", 25),
     "lowfps": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK, 2),
-    # Upside down every other client: the view of a camera knocked between cycles.
+    # Turned half round every other client: the view of a camera knocked between cycles
+    # (upside down alone leaves the bars' upper two thirds as they were).
     "moved": ("videotestsrc is-live=true pattern=smpte",
               PICTURE_CLOCK + "! videoflip name=turn method=none ", 25),
 }
 
 
+# zerolatency's sliced threads cut each picture in slices, and rtph264pay sends
+# SPS and PPS again before each slice of a keyframe: ffmpeg then takes the two
+# halves for two pictures, each half of it concealed (two keyframes 0.04 s apart,
+# neither whole). A camera sends a keyframe in one piece.
+ONE_SLICE = "threads=1"
+
+
 def picture_launch(name: str) -> str:
     """The launch description of picture fault ``name``: 1 s between keyframes, as the others."""
     source, after, rate = PICTURE_FAULTS[name]
-    encoder = H264.replace("key-int-max=25", f"key-int-max={rate}")
+    encoder = H264.replace("key-int-max=25", f"key-int-max={rate} {ONE_SLICE}")
     return launch(source, "! " + PICTURE_SIZE.format(rate=rate), after, "! videoconvert ", encoder)
 
 
 def _turn_every_other() -> Callable[[GstRtspServer.RTSPMediaFactory, GstRtspServer.RTSPMedia], None]:
-    """A media-configure handler: every second media shows the picture upside down."""
+    """A media-configure handler: every second media shows the picture turned half round."""
     made = 0
 
     def configure(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
         nonlocal made
         made += 1
         if made % 2 == 0:
-            media.get_element().get_by_name("turn").set_property("method", "vertical-flip")
+            media.get_element().get_by_name("turn").set_property("method", "rotate-180")
 
     return configure
 
