@@ -22,7 +22,7 @@ class Cycle:
     def __init__(self, number: int, config: dict, settings: GlobalSettings, plan: Plan,
                  cycle_dir: str, display_dir: str, runner: ProcessRunner,
                  codecs: dict[str, SourceCodecs], watcher: PipeWatcher, now: float,
-                 wall: float) -> None:
+                 wall: float, references_dir: str | None = None) -> None:
         self.number = number
         self.config = config
         self.settings = settings  # read from config["global_config"] when it was loaded
@@ -39,7 +39,8 @@ class Cycle:
         for planned in plan.tasks:
             stream = config["streams"][planned.stream_index]
             self.tasks.append(Recording(planned, stream, cycle_dir, display_dir, settings, runner,
-                                        codecs.get(stream["rtsp_url"]), watcher))
+                                        codecs.get(stream["rtsp_url"]), watcher,
+                                        references_dir=references_dir))
         # The loop asks these many times a second: kept up to date as tasks
         # start and end rather than found by walking every task each time.
         self._pending = deque(sorted(self.tasks, key=lambda t: t.planned.offset))

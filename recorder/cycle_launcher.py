@@ -63,7 +63,8 @@ class CycleLauncher:
                           g.max_concurrent_streams)
         state.last_cycle_number += 1
         cycle = Cycle(state.last_cycle_number, config, g, plan, cycle_dir, display_dir,
-                      self.runner, self.codecs, self.watcher, now, wall)
+                      self.runner, self.codecs, self.watcher, now, wall,
+                      references_dir=settings.references_dir(self.config_path))
         reserve_report_space(cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         state.message = ""
         log.info("cycle %d started in %s: %d tasks, %d not scheduled", cycle.number, cycle.name,

@@ -6,16 +6,16 @@ import os
 
 from recorder.picture_quality import PictureLog, Recorded, judge, unchecked
 from recorder.picture_similarity import keep_reference, reference_similarity
+from shared.camera_roster import camera_id
 from shared.clip_names import thumbnail_name, thumbnail_work_name
 from shared.quality_settings import QualitySettings
 
 log = logging.getLogger(__name__)
-REFERENCES_FOLDER = "references"
 
 
 def reference_path(references_dir: str, clip_name: str) -> str:
-    """Where the camera of ``clip_name`` keeps its reference picture (camera id: name sans extension)."""
-    return os.path.join(references_dir, os.path.splitext(clip_name)[0] + ".jpg")
+    """Where the camera of ``clip_name`` keeps its reference picture."""
+    return os.path.join(references_dir, camera_id(clip_name) + ".jpg")
 
 
 class PictureCheck:

@@ -53,6 +53,13 @@ def unchecked_quality() -> dict:
     return {"checked": False, "issues": [], "measures": {}}
 
 
+def quality_text(quality: dict | None) -> str:
+    """The picture verdict in a word: ``ok``, the issues (``black+blurred``), or "" unchecked."""
+    if not quality or not quality.get("checked"):
+        return ""
+    return "+".join(quality.get("issues") or ["ok"])
+
+
 QUALITY_SCHEMA = {
     "type": "object", "required": ["checked", "issues", "measures"],
     "properties": {
