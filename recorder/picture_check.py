@@ -9,13 +9,14 @@ from recorder.picture_similarity import keep_reference, reference_similarity
 from shared.camera_roster import camera_id
 from shared.clip_names import thumbnail_name, thumbnail_work_name
 from shared.quality_settings import QualitySettings
+from shared.settings import reference_picture
 
 log = logging.getLogger(__name__)
 
 
 def reference_path(references_dir: str, clip_name: str) -> str:
     """Where the camera of ``clip_name`` keeps its reference picture."""
-    return os.path.join(references_dir, camera_id(clip_name) + ".jpg")
+    return reference_picture(references_dir, camera_id(clip_name))
 
 
 class PictureCheck:

@@ -5,6 +5,8 @@ PART_SUFFIX = ".part"
 WORK_PREFIX = "."
 TAG_PREFIX = ".tag."
 THUMBNAIL_SUFFIX = ".jpg"
+# Every camera's thumbnail in one picture, in each cycle folder (README "Picture checks").
+CONTACT_SHEET = "contact_sheet.jpg"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
 MAX_NAME_BYTES = 255
 

@@ -42,6 +42,11 @@ def references_dir(config_file: str) -> str:
     return os.path.join(state_dir(config_file), REFERENCES_FOLDER)
 
 
+def reference_picture(references_folder: str, camera: str) -> str:
+    """A camera's reference picture in that folder."""
+    return os.path.join(references_folder, camera + ".jpg")
+
+
 def resolve_output_dir(output_directory: str, config_file: str) -> str:
     """The absolute output folder; a relative ``output_directory`` is taken from the config's folder.
 
