@@ -33,6 +33,14 @@ def thumbnail_work_name(clip_name: str) -> str:
     return thumbnail_name(clip_name) + ".tmp"
 
 
+def clip_of_thumbnail_work(name: str) -> str | None:
+    """The clip a thumbnail work file (``.cam.mp4.jpg.tmp``) belongs to; None for other names."""
+    suffix = thumbnail_work_name("")[1:]  # ".jpg.tmp"
+    if name.startswith(WORK_PREFIX) and name.endswith(suffix) and len(name) > len(suffix) + 1:
+        return name[len(WORK_PREFIX):-len(suffix)]
+    return None
+
+
 def derived_names(clip_name: str) -> tuple[str, ...]:
     """Every file name the recorder makes from a clip's name."""
     return work_name(clip_name), retag_name(clip_name), thumbnail_work_name(clip_name)
