@@ -1,7 +1,7 @@
 """``python -m bench [--quick] [NAME ...]``: run the benchmarks and print one table.
 
 Names: recorder_overhead, ffmpeg_startup, ffmpeg_options, verdicts, api_tree, tasks_rps,
-planner, alert_latency, camera_history, campaign (default: all).
+planner, alert_latency, camera_history, campaign, contact_sheet, picture_checks (default: all).
 Raw figures land in bench/results/<name>.json; docs/PERFORMANCE.md explains them.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from bench.common import machine, print_table
 
 ALL = ("recorder_overhead", "ffmpeg_startup", "ffmpeg_options", "verdicts", "api_tree",
-       "tasks_rps", "planner", "alert_latency", "camera_history", "campaign")
+       "tasks_rps", "planner", "alert_latency", "camera_history", "campaign", "contact_sheet")
 
 
 def main(argv: list[str] | None = None) -> int:

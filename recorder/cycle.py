@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from collections import deque
 
+from recorder.contact_sheet import tile_of, write_contact_sheet
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.planner import Plan
 from recorder.pipe_watcher import PipeWatcher
@@ -131,6 +132,13 @@ class Cycle:
                  "rtsp_url": mask_credentials(streams[u.stream_index]["rtsp_url"]),
                  "duration_seconds": streams[u.stream_index]["duration_seconds"],
                  "reason": u.reason} for u in self.plan.not_scheduled]
+
+    def contact_sheet(self) -> None:
+        """Write the cycle's contact sheet (only when the picture checks made thumbnails)."""
+        if self.settings.quality.enabled:
+            write_contact_sheet(self.dir, [
+                tile_of(t.as_dict(), t.stream, t.picture.path if t.clip_kept else None)
+                for t in self.tasks])
 
     def report(self, interrupted: str = "") -> dict:
         """The content of the JSON report (also the source of the other two)."""

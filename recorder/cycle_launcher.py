@@ -83,6 +83,7 @@ class CycleLauncher:
         except PatrolError as exc:
             state.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
             log.error("cycle %s: %s", cycle.name, state.report_problem)
+        cycle.contact_sheet()
         stats = cycle.stats()
         log.info("cycle %d finished in %s: %d done, %d failed, %d cancelled of %d", cycle.number,
                  cycle.name, stats["completed_tasks"], stats["failed_tasks"],
