@@ -93,13 +93,15 @@ THUMBNAIL_WIDTH = 320
 # (and lost the first 2 s of a stream that stalls). Both waits off, the probe
 # ends at the first keyframe; the frame rate still comes from the SDP or the SPS.
 KEYFRAMES_ONLY = {"skip_frame": "nokey", "max_ts_probe": "1", "fpsprobesize": "0"}
-# The keyframes' times made to rise, as the clip's (CONTINUOUS_TIMESTAMPS): the
-# JPEG encoder refuses a picture no later than the last one, and that error ends
-# the whole ffmpeg, the clip with it (a camera whose clock restarts, or two
-# pictures of one time). Frames are 1 s apart or more here: 40 ms after the
-# last one is "at once".
-RISING_PTS = ("if(isnan(PREV_INPTS),PTS,if(lte(PTS,PREV_INPTS),PREV_OUTPTS+0.04/TB,"
-              "PREV_OUTPTS+PTS-PREV_INPTS))")
+# The keyframes' times made to rise by 40 ms at least, as the clip's do
+# (CONTINUOUS_TIMESTAMPS): the JPEG encoder refuses a picture no later than the
+# last one in its time base, and that error ends the whole ffmpeg, the clip with
+# it (a camera whose clock restarts, a keyframe sent in two pieces 3 ms apart).
+# Keyframes are 0.5 s apart or more: 40 ms after the last one is "at once". The
+# encoder's time base is 1 ms (THUMBNAIL_TICKS), not the camera's frame rate
+# (a 2 fps camera's 0.5 s would round 40 ms away).
+RISING_PTS = "if(isnan(PREV_INPTS),PTS,PREV_OUTPTS+max(PTS-PREV_INPTS,0.04/TB))"
+THUMBNAIL_TICKS = 1000
 FREEZE_NOISE = "-60dB"
 FREEZE_SECONDS = 2
 
@@ -186,7 +188,7 @@ def _check_outputs(stream, duration: int) -> list:
     return [ffmpeg.output(checked, "-", f="null", **each),
             # -update 1: each keyframe replaces the last, so the clip's last one stays.
             ffmpeg.output(scaled[1], _THUMBNAIL_SLOT, f="image2", update=1, **{"c:v": "mjpeg"},
-                          **{"q:v": 5}, **each)]
+                          **{"q:v": 5}, r=THUMBNAIL_TICKS, **each)]
 
 
 def build_retag_argv(source_file: str, output_file: str, ffmpeg_binary: str = "ffmpeg") -> list[str]:
