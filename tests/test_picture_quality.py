@@ -154,3 +154,18 @@ def test_a_camera_turned_between_cycles_is_scene_changed_and_the_healthy_one_nev
     # The first view became the reference; the next client sees it turned round.
     assert [s["healthy"] for s in seen] == [[], [], []]
     assert seen[1]["moved"] == ["scene_changed"], seen
+
+
+@pytest.mark.integration
+def test_the_healthy_camera_is_ok_in_20_cycles_out_of_20(tmp_path, camera_server) -> None:
+    # No false alarm, the reference comparison included (the first cycle's picture
+    # becomes the reference, the 19 others are held against it).
+    refs = str(tmp_path / "refs")
+    seen = []
+    for cycle in range(20):
+        task = record_all(camera_server, str(tmp_path / f"c{cycle}"), ["healthy"], refs,
+                          seconds=2)["healthy"]
+        quality = task.as_dict()["quality"]
+        seen.append((quality["checked"], quality["issues"]))
+        os.unlink(task.final_path)
+    assert seen == [(True, [])] * 20, seen
