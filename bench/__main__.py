@@ -13,7 +13,8 @@ import sys
 from bench.common import machine, print_table
 
 ALL = ("recorder_overhead", "ffmpeg_startup", "ffmpeg_options", "verdicts", "api_tree",
-       "tasks_rps", "planner", "alert_latency", "camera_history", "campaign", "contact_sheet")
+       "tasks_rps", "planner", "alert_latency", "camera_history", "campaign", "contact_sheet",
+       "picture_checks")
 
 
 def main(argv: list[str] | None = None) -> int:

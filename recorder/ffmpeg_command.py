@@ -92,7 +92,12 @@ THUMBNAIL_WIDTH = 320
 # keyframes alone that held the clip back by the whole 2 s analyze duration
 # (and lost the first 2 s of a stream that stalls). Both waits off, the probe
 # ends at the first keyframe; the frame rate still comes from the SDP or the SPS.
-KEYFRAMES_ONLY = {"skip_frame": "nokey", "max_ts_probe": "1", "fpsprobesize": "0"}
+# One decoder thread: a keyframe a second needs no frame threads, whose start-up
+# and hand-overs cost more than they save (bench/picture_checks.py).
+KEYFRAMES_ONLY = {"skip_frame": "nokey", "max_ts_probe": "1", "fpsprobesize": "0",
+                  "threads": "1"}
+# Nor do filters on a 320 px picture a second need a thread per core.
+CHECK_GLOBAL_ARGS = ("-filter_complex_threads", "1")
 # The keyframes' times made to rise by 40 ms at least, as the clip's do
 # (CONTINUOUS_TIMESTAMPS): the JPEG encoder refuses a picture no later than the
 # last one in its time base, and that error ends the whole ffmpeg, the clip with
@@ -170,7 +175,7 @@ def _outputs(stream, container: str, duration: int, audio_mode: str,
         # -progress once a second: the status file is published once a second
         # anyway, and the daemon reads half as much as at ffmpeg's default 0.5 s.
         "-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats",
-        "-progress", "pipe:1", "-stats_period", "1")
+        "-progress", "pipe:1", "-stats_period", "1", *(CHECK_GLOBAL_ARGS if checks else ()))
     return tuple(out.compile(cmd=ffmpeg_binary, overwrite_output=True))
 
 

@@ -5,7 +5,7 @@ import logging
 import os
 import shutil
 
-from PIL import Image
+from PIL import Image, ImageMath
 
 log = logging.getLogger(__name__)
 
@@ -18,31 +18,31 @@ _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
 
 
-def _pixels(path: str) -> list[int]:
+def _grey(path: str) -> Image.Image:
+    """The picture as 64 x 48 grey floats (JPEG decodes straight to a quarter of its size)."""
     with Image.open(path) as image:
-        return list(image.convert("L").resize(SIZE, Image.Resampling.BOX).tobytes())
+        image.draft("L", (SIZE[0] * 2, SIZE[1] * 2))
+        return image.convert("L").resize(SIZE, Image.Resampling.BOX).convert("F")
 
 
-def _window_ssim(a: list[int], b: list[int]) -> float:
-    n = len(a)
-    mean_a, mean_b = sum(a) / n, sum(b) / n
-    var_a = sum((x - mean_a) ** 2 for x in a) / n
-    var_b = sum((y - mean_b) ** 2 for y in b) / n
-    cov = sum((x - mean_a) * (y - mean_b) for x, y in zip(a, b)) / n
-    return (((2 * mean_a * mean_b + _C1) * (2 * cov + _C2))
-            / ((mean_a ** 2 + mean_b ** 2 + _C1) * (var_a + var_b + _C2)))
+def _window_means(image: Image.Image) -> list[float]:
+    """The mean of each 8 x 8 window, row by row (computed by Pillow, in C)."""
+    return list(image.reduce(WINDOW).get_flattened_data())
 
 
 def similarity(path: str, reference: str) -> float:
     """The mean SSIM of two pictures' 8 x 8 windows (1.0: alike). :raises OSError: unreadable."""
-    a, b = _pixels(path), _pixels(reference)
-    width, height = SIZE
+    a, b = _grey(path), _grey(reference)
+    product = ImageMath.lambda_eval(lambda v: v["a"] * v["b"], a=a, b=b)
+    squares_a = ImageMath.lambda_eval(lambda v: v["a"] * v["a"], a=a)
+    squares_b = ImageMath.lambda_eval(lambda v: v["b"] * v["b"], b=b)
     scores = []
-    for top in range(0, height, WINDOW):
-        for left in range(0, width, WINDOW):
-            rows = range(top, top + WINDOW)
-            index = [row * width + col for row in rows for col in range(left, left + WINDOW)]
-            scores.append(_window_ssim([a[i] for i in index], [b[i] for i in index]))
+    for mean_a, mean_b, aa, bb, ab in zip(*map(_window_means, (a, b, squares_a, squares_b,
+                                                              product))):
+        var_a, var_b = aa - mean_a ** 2, bb - mean_b ** 2
+        cov = ab - mean_a * mean_b
+        scores.append(((2 * mean_a * mean_b + _C1) * (2 * cov + _C2))
+                      / ((mean_a ** 2 + mean_b ** 2 + _C1) * (var_a + var_b + _C2)))
     return sum(scores) / len(scores)
 
 

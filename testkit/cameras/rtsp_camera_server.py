@@ -88,6 +88,19 @@ def picture_launch(name: str) -> str:
     return launch(source, "! " + PICTURE_SIZE.format(rate=rate), after, "! videoconvert ", encoder)
 
 
+# 720p at 1 Mb/s, a keyframe every 1 or 4 s: the stream of issue 13's CPU figures.
+HD_KEYFRAME_SECONDS = (1, 4)
+
+
+def hd_launch(keyframe_seconds: int) -> str:
+    """A 1280x720 25 fps 1 Mb/s camera (bars, a clock, the noise patch) with that keyframe interval."""
+    encoder = (H264.replace("key-int-max=25", f"key-int-max={25 * keyframe_seconds} {ONE_SLICE}")
+               .replace("bitrate=256", "bitrate=1000"))
+    return launch("videotestsrc is-live=true pattern=smpte",
+                  "! video/x-raw,width=1280,height=720,framerate=25/1", PICTURE_CLOCK,
+                  "! videoconvert ", encoder)
+
+
 def _turn_every_other() -> Callable[[GstRtspServer.RTSPMediaFactory, GstRtspServer.RTSPMedia], None]:
     """A media-configure handler: every second media shows the picture turned half round."""
     made = 0
@@ -235,6 +248,10 @@ def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
         bench = make_factory(h264, shared=True, cls=SharedKeyFactory)
         for i in range(1, mount_count + 1):
             mounts[f"/bench{i}"] = bench
+        for seconds in HD_KEYFRAME_SECONDS:  # the picture checks' bench (bench/picture_checks.py)
+            hd = make_factory(hd_launch(seconds), shared=True, cls=SharedKeyFactory)
+            for i in range(1, mount_count + 1):
+                mounts[f"/hd{seconds}s/{i}"] = hd
     return mounts
 
 
