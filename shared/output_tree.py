@@ -409,15 +409,7 @@ def delete_video(out: OutputDir, cycle: str, filename: str) -> None:
     :raises OSError: the unlink itself failed.
     """
     with _existing_root(out) as root:
-        try:
-            cycle_fd = os.open(cycle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                               dir_fd=root.fd)
-        except FileNotFoundError:
-            raise NotFound("文件不存在") from None
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise UnsafePath("时间戳目录不能是符号链接") from None
-            raise
+        cycle_fd = _open_nofollow(cycle, os.O_DIRECTORY, root.fd, "时间戳目录不能是符号链接")
         try:
             _unlink_clip(cycle_fd, filename)
         finally:
@@ -523,15 +515,19 @@ def read_picture(out: OutputDir, cycle: str, name: str) -> tuple[bytes, float]:
             return file.read(), info.st_mtime
 
 
-def _open_nofollow(name: str, flags: int, dir_fd: int) -> int:
-    """:raises NotFound: :raises UnsafePath: a symlink (or not a folder where one must be)."""
+def _open_nofollow(name: str, flags: int, dir_fd: int,
+                   symlink_message: str = "不能读取符号链接") -> int:
+    """Open ``name`` in ``dir_fd`` read-only, never through a symlink.
+
+    :raises NotFound: :raises UnsafePath: a symlink (or not a folder where one must be).
+    """
     try:
         return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | flags, dir_fd=dir_fd)
     except FileNotFoundError:
         raise NotFound("文件不存在") from None
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise UnsafePath("不能读取符号链接") from None
+            raise UnsafePath(symlink_message) from None
         raise
 
 
