@@ -98,8 +98,9 @@ KEYFRAMES_ONLY = {"skip_frame": "nokey", "max_ts_probe": "1", "fpsprobesize": "0
                   "threads": "1"}
 # Nor do filters on a 320 px picture a second need a thread per core.
 CHECK_GLOBAL_ARGS = ("-filter_complex_threads", "1")
-# The keyframes' times made to rise by 40 ms at least, as the clip's do
-# (CONTINUOUS_TIMESTAMPS): the JPEG encoder refuses a picture no later than the
+# The thumbnails' times made to rise by 40 ms at least, as the clip's do
+# (CONTINUOUS_TIMESTAMPS; the checks see the camera's own times, so that a clock
+# that went back shows, recorder/recording.py): the JPEG encoder refuses a picture no later than the
 # last one in its time base, and that error ends the whole ffmpeg, the clip with
 # it (a camera whose clock restarts, a keyframe sent in two pieces 3 ms apart).
 # Keyframes are 0.5 s apart or more: 40 ms after the last one is "at once". The
@@ -184,7 +185,7 @@ def _check_outputs(stream, duration: int) -> list:
     # skip_frame still lets a frame next to a keyframe through (decoded from a
     # partial reference over RTP, it is a corrupt picture): keyframes (I) only.
     scaled = (stream["v:0"].filter("select", "eq(pict_type,I)")
-              .filter("setpts", RISING_PTS).filter("scale", THUMBNAIL_WIDTH, -2).split())
+              .filter("scale", THUMBNAIL_WIDTH, -2).split())
     checked = (scaled[0].filter("signalstats").filter("blurdetect")
                .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
                .filter("blackdetect", d=0).filter("metadata", "print"))
@@ -192,7 +193,7 @@ def _check_outputs(stream, duration: int) -> list:
     each = {"t": duration, "fps_mode": "passthrough"}
     return [ffmpeg.output(checked, "-", f="null", **each),
             # -update 1: each keyframe replaces the last, so the clip's last one stays.
-            ffmpeg.output(scaled[1], _THUMBNAIL_SLOT, f="image2", update=1, **{"c:v": "mjpeg"},
+            ffmpeg.output(scaled[1].filter("setpts", RISING_PTS), _THUMBNAIL_SLOT, f="image2", update=1, **{"c:v": "mjpeg"},
                           **{"q:v": 5}, r=THUMBNAIL_TICKS, **each)]
 
 

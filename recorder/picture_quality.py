@@ -28,6 +28,11 @@ class PictureLog:
 
     frames: list[dict[str, float]] = field(default_factory=list)
 
+    def went_back(self) -> bool:
+        """True when a keyframe's time was not after the one before (the camera's clock restarted)."""
+        times = [frame["pts_time"] for frame in self.frames]
+        return any(later <= earlier for earlier, later in zip(times, times[1:]))
+
     def feed_line(self, line: str) -> None:
         """One metadata=print line (its ``[Parsed_metadata_N @ …]`` prefix included)."""
         text = line.partition("] ")[2].strip()

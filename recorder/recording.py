@@ -172,7 +172,7 @@ class Recording:
             flag = "read_timeout"
         elif self.status == st.RECORDING and \
                 self.progress.progress.seconds >= self.planned.duration + OVERRUN_MARGIN_SECONDS:
-            flag = "clock_went_back"  # what was received is the clip: end it gracefully
+            flag = self._past_length()  # what was received is the clip: end it gracefully
         elif now - self._started > (limits.connection_timeout_seconds + self.planned.duration
                                     + limits.read_timeout_seconds + OVERSTAY_MARGIN_SECONDS):
             flag = "overstayed"
@@ -188,6 +188,13 @@ class Recording:
             self._stop_sent, self._escalated = now, True
         else:
             self._stop(now, flag)
+
+    def _past_length(self) -> str:
+        """Why a clip ran past its length: -t never fired (the camera's clock went back),
+        or, with the picture checks, it fires only at the next keyframe (outcome.py)."""
+        if self.picture is not None and not self.picture.log.went_back():
+            return "length_reached"
+        return "clock_went_back"
 
     def _stop(self, now: float, flag: str) -> None:
         self._flags[flag] = True
@@ -281,6 +288,7 @@ class Recording:
             read_timeout=self._flags.get("read_timeout", False),
             overstayed=self._flags.get("overstayed", False),
             clock_went_back=self._flags.get("clock_went_back", False),
+            length_reached=self._flags.get("length_reached", False),
             write_failed=_write_failure(stderr, self.work_path))
 
     def _keep_clip(self, trusted: bool) -> bool:
