@@ -96,6 +96,11 @@ THUMBNAIL_WIDTH = 320
 # and hand-overs cost more than they save (bench/picture_checks.py).
 KEYFRAMES_ONLY = {"skip_frame": "nokey", "max_ts_probe": "1", "fpsprobesize": "0",
                   "threads": "1"}
+# Decoding keyframes only, the probe learns the picture's size from the first
+# keyframe alone: joined mid-GOP, a camera with 4 s between keyframes had none in
+# 2 s, and the clip failed ("unspecified size"), where the plain probe waited for
+# it. Up to 10 s then; the probe still ends at the first keyframe.
+KEYFRAME_ANALYZE_MICROSECONDS = 10_000_000
 # Nor do filters on a 320 px picture a second need a thread per core.
 CHECK_GLOBAL_ARGS = ("-filter_complex_threads", "1")
 # The thumbnails' times made to rise by 40 ms at least, as the clip's do
@@ -143,7 +148,7 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         # can tell them apart (ffmpeg reports both as "Invalid data found").
         timeout=str(io_timeout * 1_000_000),
         probesize=str(PROBE_SIZE),
-        analyzeduration=str(ANALYZE_MICROSECONDS),
+        analyzeduration=str(KEYFRAME_ANALYZE_MICROSECONDS if checks else ANALYZE_MICROSECONDS),
         fflags="+genpts+discardcorrupt",
         **(KEYFRAMES_ONLY if checks else {}),
     )

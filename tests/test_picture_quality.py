@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -169,3 +170,35 @@ def test_the_healthy_camera_is_ok_in_20_cycles_out_of_20(tmp_path, camera_server
         seen.append((quality["checked"], quality["issues"]))
         os.unlink(task.final_path)
     assert seen == [(True, [])] * 20, seen
+
+
+@pytest.mark.integration
+def test_a_camera_joined_between_keyframes_4_s_apart_is_recorded_with_the_checks(
+        tmp_path, camera_server) -> None:
+    # The probe decoding keyframes only gave up after 2 s without one ("unspecified
+    # size": no clip at all) where the plain probe waited for it.
+    url = camera_server.url("picture/gop4")
+    viewer = subprocess.Popen(["ffmpeg", "-v", "quiet", "-rtsp_transport", "tcp", "-i", url,
+                               "-c", "copy", "-f", "null", "-"], stdin=subprocess.DEVNULL)
+    try:
+        seen = []
+        for cycle in range(3):  # a second and more after the viewer: mid-GOP
+            time.sleep(1.3)  # noqa: joining at a later point of the GOP is the point
+            settings = GlobalSettings.from_config({"read_timeout_seconds": 10})
+            watcher = PipeWatcher()
+            # Longer than the GOP: a shorter clip can end before its first keyframe,
+            # with or without the checks (README "Picture checks").
+            task = Recording(PlannedTask(0, 0, 0.0, 6), {
+                "rtsp_url": url, "output_filename": f"gop{cycle}.mp4", "duration_seconds": 6},
+                str(tmp_path), "./output/x", settings, ProcessRunner(), None, watcher)
+            task.start(time.monotonic(), time.time())
+            deadline = time.monotonic() + 30
+            while not task.finished:
+                assert time.monotonic() < deadline
+                watcher.dispatch(0.2)
+                task.tick(time.monotonic(), time.time())
+            seen.append((task.status, task.quality["checked"]))
+    finally:
+        viewer.kill()
+        viewer.wait()
+    assert seen == [(4, True)] * 3, seen

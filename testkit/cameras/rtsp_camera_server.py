@@ -81,10 +81,10 @@ PICTURE_FAULTS: dict[str, tuple[str, str, int]] = {
 ONE_SLICE = "threads=1"
 
 
-def picture_launch(name: str) -> str:
-    """The launch description of picture fault ``name``: 1 s between keyframes, as the others."""
+def picture_launch(name: str, keyframe_seconds: int = 1) -> str:
+    """The launch description of picture fault ``name`` (1 s between keyframes, as the others)."""
     source, after, rate = PICTURE_FAULTS[name]
-    encoder = H264.replace("key-int-max=25", f"key-int-max={rate} {ONE_SLICE}")
+    encoder = H264.replace("key-int-max=25", f"key-int-max={rate * keyframe_seconds} {ONE_SLICE}")
     return launch(source, "! " + PICTURE_SIZE.format(rate=rate), after, "! videoconvert ", encoder)
 
 
@@ -244,6 +244,8 @@ def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
         # Not shared for "moved": each client (each cycle) gets its own view.
         mounts[f"/picture/{name}"] = make_factory(picture_launch(name), shared=name != "moved")
     mounts["/picture/moved"].connect("media-configure", _turn_every_other())
+    # The healthy picture with 4 s between keyframes, shared: a viewer joins mid-GOP.
+    mounts["/picture/gop4"] = make_factory(picture_launch("healthy", 4), shared=True)
     if mount_count > 0:
         bench = make_factory(h264, shared=True, cls=SharedKeyFactory)
         for i in range(1, mount_count + 1):
