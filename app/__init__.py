@@ -40,11 +40,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     # No 308 redirect (an HTML page) for "//": a doubled slash is just an unknown path.
     app.url_map.merge_slashes = False
 
-    from app import (cameras, clips, configuration, errors, health, metrics, openapi, results,
-                     scheduler)
+    from app import (cameras, clips, configuration, errors, health, metrics, openapi, pictures,
+                     results, scheduler)
     errors.init_app(app)
     auth.init_app(app)
-    for module in (results, clips, configuration, scheduler, cameras, metrics, openapi, health):
+    for module in (results, clips, configuration, scheduler, cameras, pictures, metrics, openapi,
+                   health):
         app.register_blueprint(module.bp)
     from app import console
     console.init_app(app)

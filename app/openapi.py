@@ -47,11 +47,13 @@ _SUMMARY = {"scheduler_running": _BOOL, **_STATS, "recorder_alive": _BOOL,
 
 SCHEMAS = {
     "Error": _obj(("error", "message"), error=_STR, message=_STR),
-    "Timestamp": _obj(("timestamp", "video_count", "total_size"),
-                      timestamp=_STR, video_count=_INT, total_size=_INT),
+    "Timestamp": _obj(("timestamp", "video_count", "total_size", "contact_sheet"),
+                      timestamp=_STR, video_count=_INT, total_size=_INT,
+                      contact_sheet={**_STR, "nullable": True}),
     "Video": _obj(("filename", "full_path", "timestamp_dir", "file_size", "created_time",
-                   "stream_index", "url"), filename=_STR, full_path=_STR, timestamp_dir=_STR,
-                  file_size=_INT, created_time=_STR, stream_index=_STR, url=_STR),
+                   "stream_index", "url", "thumbnail"), filename=_STR, full_path=_STR,
+                  timestamp_dir=_STR, file_size=_INT, created_time=_STR, stream_index=_STR,
+                  url=_STR, thumbnail={**_STR, "nullable": True}),
     # What GET answers: the seed's eight global keys and every stream key are always there.
     "GlobalConfig": _obj(tuple(model.GLOBAL_DEFAULTS), **_GLOBAL_PROPS),
     "GlobalUpdate": _obj(extra=False, **_GLOBAL_PROPS),
@@ -127,6 +129,7 @@ _TIME_QUERY = {"type": "string", "description": "ISO 8601 (local time without an
                                                 "or Unix seconds"}
 
 
+_JPEG = {"type": "string", "format": "binary"}
 # (path, method, summary, parameters, request body schema, success schema, error statuses)
 OPERATIONS = [
     ("/api/timestamps", "get", "List cycle folders, newest first", [], None,
@@ -228,6 +231,14 @@ OPERATIONS = [
      _obj(("success", "message", "check_id", "camera", "kind"), success=_BOOL, message=_STR,
           check_id=_INT, camera=_STR, kind={"type": "string", "enum": ["check", "probe"]}),
      (404, 409, 500, 503)),
+    ("/api/cameras/{camera}/reference", "post",
+     "Make the camera's latest thumbnail its reference picture (scene_changed)", [_CAMERA], None,
+     _obj(("success", "camera", "timestamp", "thumbnail", "message"), success=_BOOL,
+          camera=_STR, timestamp=_STR, thumbnail=_STR, message=_STR), (404, 500, 503)),
+    ("/api/thumbnails/{timestamp}/{clip}", "get", "A clip's thumbnail (JPEG)",
+     [_CYCLE, _path_param("clip")], None, _JPEG, (403, 404, 503)),
+    ("/api/contact_sheets/{timestamp}", "get", "A cycle's contact sheet (JPEG)", [_CYCLE], None,
+     _JPEG, (403, 404, 503)),
     ("/metrics", "get", "Prometheus metrics, computed at scrape time", [], None, _STR, (503,)),
     ("/api/openapi.json", "get", "This document", [], None, {"type": "object"}, ()),
     ("/api/health", "get", "Liveness probe (reads no file)", [], None,
@@ -240,7 +251,9 @@ def _json(schema: dict, media_type: str = "application/json") -> dict:
 
 
 # The one success answer that is not JSON: the Prometheus text format.
-_TEXT_ANSWERS = {"/metrics": "text/plain", "/api/clips/{location}": "video/mp4"}
+_TEXT_ANSWERS = {"/metrics": "text/plain", "/api/clips/{location}": "video/mp4",
+                 "/api/thumbnails/{timestamp}/{clip}": "image/jpeg",
+                 "/api/contact_sheets/{timestamp}": "image/jpeg"}
 # Answers with a part of the body (Range).
 _PARTIAL = {"/api/clips/{location}": {"description": "Partial Content: the Range asked for",
                                       **_json({"type": "string", "format": "binary"},

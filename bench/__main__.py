@@ -1,7 +1,8 @@
 """``python -m bench [--quick] [NAME ...]``: run the benchmarks and print one table.
 
 Names: recorder_overhead, ffmpeg_startup, ffmpeg_options, verdicts, api_tree, tasks_rps,
-planner, alert_latency, camera_history, campaign, console, history_writes, history_in_daemon (default: all).
+planner, alert_latency, camera_history, campaign, console, history_writes, history_in_daemon,
+contact_sheet, picture_checks (default: all).
 Raw figures land in bench/results/<name>.json; docs/PERFORMANCE.md explains them.
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ from bench.common import machine, print_table
 
 ALL = ("recorder_overhead", "ffmpeg_startup", "ffmpeg_options", "verdicts", "api_tree",
        "tasks_rps", "planner", "alert_latency", "camera_history", "campaign", "console",
-       "history_writes", "history_in_daemon")
+       "history_writes", "history_in_daemon", "contact_sheet",
+       "picture_checks")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,8 @@ import subprocess
 
 from recorder.ffmpeg_command import build_retag_argv, container_of
 from recorder.processes import ProcessRunner
-from shared.clip_names import (PART_SUFFIX, TAG_PREFIX, WORK_PREFIX, is_attempt_leftover,
-                               retag_name)
+from shared.clip_names import (PART_SUFFIX, TAG_PREFIX, WORK_PREFIX, clip_of_thumbnail_work,
+                               is_attempt_leftover, retag_name, thumbnail_name)
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_SECONDS = 20.0
@@ -102,4 +102,21 @@ def recover_work_files(runner: ProcessRunner, cycle_dir: str) -> list[str]:
             elif finalize_clip(runner, os.path.join(cycle_dir, name), final, trusted=False,
                                retag_hevc=False):
                 published.append(final)
+    _recover_thumbnails(cycle_dir, names, published)
     return published
+
+
+def _recover_thumbnails(cycle_dir: str, names: list[str], published: list[str]) -> None:
+    """A killed ffmpeg's last keyframe: the thumbnail of a clip recovered, removed otherwise."""
+    for name in names:
+        clip = clip_of_thumbnail_work(name)
+        if clip is None:
+            continue
+        work = os.path.join(cycle_dir, name)
+        try:
+            if os.path.join(cycle_dir, clip) in published and os.path.getsize(work) > 0:
+                os.replace(work, os.path.join(cycle_dir, thumbnail_name(clip)))
+            else:
+                os.unlink(work)
+        except OSError as exc:
+            log.warning("thumbnail work file %s: %s", work, exc.strerror or exc)

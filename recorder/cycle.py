@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Callable
 
 from recorder.dead_gateways import SKIPPED_MESSAGE, DeadGateways
+from recorder.contact_sheet import tile_of, write_contact_sheet
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.planner import Plan, PlannedTask
 from recorder.pipe_watcher import PipeWatcher
@@ -34,7 +35,8 @@ class Cycle:
     def __init__(self, number: int, config: dict, settings: GlobalSettings, plan: Plan,
                  cycle_dir: str, display_dir: str, runner: ProcessRunner,
                  codecs: dict[str, SourceCodecs], watcher: PipeWatcher, now: float,
-                 wall: float, make_task: TaskFactory | None = None) -> None:
+                 wall: float, make_task: TaskFactory | None = None,
+                 references_dir: str | None = None) -> None:
         self.number = number
         self.config = config
         self.settings = settings  # read from config["global_config"] when it was loaded
@@ -54,7 +56,8 @@ class Cycle:
                 self.tasks.append(make_task(planned, stream, codecs.get(stream["rtsp_url"])))
                 continue
             self.tasks.append(Recording(planned, stream, cycle_dir, display_dir, settings, runner,
-                                        codecs.get(stream["rtsp_url"]), watcher))
+                                        codecs.get(stream["rtsp_url"]), watcher,
+                                        references_dir=references_dir))
         # The loop asks these many times a second: kept up to date as tasks
         # start and end rather than found by walking every task each time.
         self._pending = deque(sorted(self.tasks, key=lambda t: t.planned.offset))
@@ -198,6 +201,13 @@ class Cycle:
                  "rtsp_url": mask_credentials(streams[u.stream_index]["rtsp_url"]),
                  "duration_seconds": streams[u.stream_index]["duration_seconds"],
                  "reason": u.reason} for u in self.plan.not_scheduled]
+
+    def contact_sheet(self) -> None:
+        """Write the cycle's contact sheet (only when the picture checks made thumbnails)."""
+        if self.settings.quality.enabled:
+            write_contact_sheet(self.dir, [
+                tile_of(t.as_dict(), t.stream, t.picture.path if t.clip_kept else None)
+                for t in self.tasks])
 
     def report(self, interrupted: str = "") -> dict:
         """The content of the JSON report (also the source of the other two)."""

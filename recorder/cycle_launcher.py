@@ -72,7 +72,8 @@ class CycleLauncher:
             from recorder.cluster.remote_task import task_factory
             make_task = task_factory(config, g, cycle_dir, display_dir, now)
         cycle = Cycle(state.last_cycle_number, config, g, plan, cycle_dir, display_dir,
-                      self.runner, self.codecs, self.watcher, now, wall, make_task)
+                      self.runner, self.codecs, self.watcher, now, wall, make_task,
+                      references_dir=settings.references_dir(self.config_path))
         reserve_report_space(cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         state.message = ""
         log.info("cycle %d started in %s: %d tasks, %d not scheduled", cycle.number, cycle.name,
@@ -117,6 +118,7 @@ class CycleLauncher:
         except PatrolError as exc:
             state.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
             log.error("cycle %s: %s", cycle.name, state.report_problem)
+        cycle.contact_sheet()
         stats = cycle.stats()
         log.info("cycle %d finished in %s: %d done, %d failed, %d cancelled of %d", cycle.number,
                  cycle.name, stats["completed_tasks"], stats["failed_tasks"],

@@ -80,29 +80,68 @@ _TRANSPORT_OPTIONS: dict[str, dict[str, str]] = {
     "udp": {"rtsp_transport": "udp"},
 }
 
-# Stand-ins for the two values that differ between recordings of the same kind.
+# Stand-ins for the values that differ between recordings of the same kind.
 _URL_SLOT = "\x00url"
 _OUTPUT_SLOT = "\x00output"
+_THUMBNAIL_SLOT = "\x00thumbnail"
+# The picture checks (README "Picture checks"): keyframes only, made 320 px wide
+# before any filter (decoding keyframes is most of their cost; the filters on
+# full-size pictures would triple it), then ffmpeg's own detectors, whose
+# per-picture figures metadata=print writes to stderr (recorder/picture_quality.py).
+THUMBNAIL_WIDTH = 320
+# skip_frame is a decoder option: the stream copy never decodes, so only the
+# checks see it. But ffmpeg's probe decodes with the same options, and waits for
+# 7 decoded pictures (to guess the decoder's delay, max_ts_probe packets at most)
+# and 20 frame durations (fpsprobesize) before it starts any output: with
+# keyframes alone that held the clip back by the whole 2 s analyze duration
+# (and lost the first 2 s of a stream that stalls). Both waits off, the probe
+# ends at the first keyframe; the frame rate still comes from the SDP or the SPS.
+# One decoder thread: a keyframe a second needs no frame threads, whose start-up
+# and hand-overs cost more than they save (bench/picture_checks.py).
+KEYFRAMES_ONLY = {"skip_frame": "nokey", "max_ts_probe": "1", "fpsprobesize": "0",
+                  "threads": "1"}
+# Decoding keyframes only, the probe learns the picture's size from the first
+# keyframe alone: joined mid-GOP, a camera with 4 s between keyframes had none in
+# 2 s, and the clip failed ("unspecified size"), where the plain probe waited for
+# it. Up to 10 s then; the probe still ends at the first keyframe.
+KEYFRAME_ANALYZE_MICROSECONDS = 10_000_000
+# Nor do filters on a 320 px picture a second need a thread per core.
+CHECK_GLOBAL_ARGS = ("-filter_complex_threads", "1")
+# The thumbnails' times made to rise by 40 ms at least, as the clip's do
+# (CONTINUOUS_TIMESTAMPS; the checks see the camera's own times, so that a clock
+# that went back shows, recorder/recording.py): the JPEG encoder refuses a picture no later than the
+# last one in its time base, and that error ends the whole ffmpeg, the clip with
+# it (a camera whose clock restarts, a keyframe sent in two pieces 3 ms apart).
+# Keyframes are 0.5 s apart or more: 40 ms after the last one is "at once". The
+# encoder's time base is 1 ms (THUMBNAIL_TICKS), not the camera's frame rate
+# (a 2 fps camera's 0.5 s would round 40 ms away).
+RISING_PTS = "if(isnan(PREV_INPTS),PTS,PREV_OUTPTS+max(PTS-PREV_INPTS,0.04/TB))"
+THUMBNAIL_TICKS = 1000
+FREEZE_NOISE = "-60dB"
+FREEZE_SECONDS = 2
 
 
 def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
                audio_mode: str = OPTIONAL_DEFAULTS["audio_mode"], source: SourceCodecs | None = None,
                transport: str = OPTIONAL_DEFAULTS["rtsp_transport"],
-               ffmpeg_binary: str = "ffmpeg") -> list[str]:
+               ffmpeg_binary: str = "ffmpeg", thumbnail_file: str | None = None) -> list[str]:
     """The argv of one recording: RTSP over ``transport``, video stream copy, ``-t duration``,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
+
+    With ``thumbnail_file`` the same process also checks the picture and keeps
+    its last keyframe there as a JPEG; without it the argv has neither.
     """
     container = _NULL if output_file == NULL_OUTPUT else container_of(output_file)
     template = _argv_template(container, duration, io_timeout, audio_mode,
-                              source, transport, ffmpeg_binary)
-    return [url if arg == _URL_SLOT else output_file if arg == _OUTPUT_SLOT else arg
-            for arg in template]
+                              source, transport, ffmpeg_binary, thumbnail_file is not None)
+    slots = {_URL_SLOT: url, _OUTPUT_SLOT: output_file, _THUMBNAIL_SLOT: thumbnail_file}
+    return [slots.get(arg, arg) for arg in template]
 
 
 @functools.lru_cache(maxsize=256)
 def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: str,
                    source: SourceCodecs | None, transport: str,
-                   ffmpeg_binary: str) -> tuple[str, ...]:
+                   ffmpeg_binary: str, checks: bool) -> tuple[str, ...]:
     # Built by ffmpeg-python once per kind of recording (a cycle of hundreds of
     # streams has a handful of kinds), with the URL and output file left as slots.
     url, output_file = _URL_SLOT, _OUTPUT_SLOT
@@ -114,9 +153,16 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         # can tell them apart (ffmpeg reports both as "Invalid data found").
         timeout=str(io_timeout * 1_000_000),
         probesize=str(PROBE_SIZE),
-        analyzeduration=str(ANALYZE_MICROSECONDS),
+        analyzeduration=str(KEYFRAME_ANALYZE_MICROSECONDS if checks else ANALYZE_MICROSECONDS),
         fflags="+genpts+discardcorrupt",
+        **(KEYFRAMES_ONLY if checks else {}),
     )
+    return _outputs(stream, container, duration, audio_mode, source, checks, ffmpeg_binary)
+
+
+def _outputs(stream, container: str, duration: int, audio_mode: str,
+             source: SourceCodecs | None, checks: bool, ffmpeg_binary: str) -> tuple[str, ...]:
+    output_file = _OUTPUT_SLOT
     audio = None if container == _NULL else audio_codec_for(container, audio_mode, source)
     # flush_packets: hand each fragment to the kernel at once, so what was
     # recorded survives a SIGKILL (the default 32 KB buffer can hold seconds).
@@ -131,14 +177,34 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         options["movflags"] = "+frag_keyframe+empty_moov+default_base_moof"
         if source and source.video == "hevc":
             options["tag:v"] = "hvc1"  # what Apple and browsers expect for H.265 in MP4
-    out = ffmpeg.output(*maps, output_file, **options).global_args(
+    out = ffmpeg.output(*maps, output_file, **options)
+    if checks:
+        out = ffmpeg.merge_outputs(out, *_check_outputs(stream, duration))
+    out = out.global_args(
         # verbose: adds the server's SDP (the moment it answered) and a few
         # lines more per recording; the classification reads both.
         # -progress once a second: the status file is published once a second
         # anyway, and the daemon reads half as much as at ffmpeg's default 0.5 s.
         "-nostdin", "-hide_banner", "-loglevel", "verbose", "-nostats",
-        "-progress", "pipe:1", "-stats_period", "1")
+        "-progress", "pipe:1", "-stats_period", "1", *(CHECK_GLOBAL_ARGS if checks else ()))
     return tuple(out.compile(cmd=ffmpeg_binary, overwrite_output=True))
+
+
+def _check_outputs(stream, duration: int) -> list:
+    """The picture checks' output (to nowhere) and the thumbnail's, from one scaled keyframe."""
+    # skip_frame still lets a frame next to a keyframe through (decoded from a
+    # partial reference over RTP, it is a corrupt picture): keyframes (I) only.
+    scaled = (stream["v:0"].filter("select", "eq(pict_type,I)")
+              .filter("scale", THUMBNAIL_WIDTH, -2).split())
+    checked = (scaled[0].filter("signalstats").filter("blurdetect")
+               .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
+               .filter("blackdetect", d=0).filter("metadata", "print"))
+    # passthrough: one output picture per keyframe, not 25 copies of it a second.
+    each = {"t": duration, "fps_mode": "passthrough"}
+    return [ffmpeg.output(checked, "-", f="null", **each),
+            # -update 1: each keyframe replaces the last, so the clip's last one stays.
+            ffmpeg.output(scaled[1].filter("setpts", RISING_PTS), _THUMBNAIL_SLOT, f="image2", update=1, **{"c:v": "mjpeg"},
+                          **{"q:v": 5}, r=THUMBNAIL_TICKS, **each)]
 
 
 def build_retag_argv(source_file: str, output_file: str, ffmpeg_binary: str = "ffmpeg") -> list[str]:

@@ -5,9 +5,11 @@ import re
 from dataclasses import dataclass, field
 
 from recorder.ffmpeg_command import SourceCodecs
+from recorder.picture_quality import METADATA_PREFIX, PictureLog
 
 _SIZE_RE = re.compile(r", ([1-9][0-9]{1,4}x[1-9][0-9]{1,4})\b")
 _STREAM_RE = re.compile(r"Stream #0:\d+.*?: (Video|Audio): ([A-Za-z0-9_]+)")
+_FPS_RE = re.compile(r", (\d+(?:\.\d+)?) fps,")
 # Lines that say what went wrong (as opposed to ffmpeg's informational chatter).
 _ERROR_RE = re.compile(r"error|failed|invalid|refused|timed out|not found|unreachable|"
                        r"unauthorized|forbidden|no space|denied|end of file|could not|"
@@ -15,8 +17,11 @@ _ERROR_RE = re.compile(r"error|failed|invalid|refused|timed out|not found|unreac
 # Lines that carry no diagnosis: stats, stream mapping, encoder chatter.
 _NOISE_RE = re.compile(r"^(frame=|size=|video:|\s|Stream mapping|Press \[q\]|Output #|Input #|"
                        r"Metadata|Duration|  |[a-z]=|Last message repeated|"
-                       r"Input file #|Output file #|Total:|"
-                       r"\[(h264|hevc|aac|pcm_\w+|graph\w*|format_out\w*|auto_\w+|AVIOContext) @)")
+                       r"Input file #|Output file #|Total:|\*\*\* \d+ dup|"
+                       r"\[(h264|hevc|aac|pcm_\w+|graph\w*|format_out\w*|auto_\w+|AVIOContext|"
+                       # the picture checks' filters and outputs (recorder/picture_quality.py)
+                       r"Parsed_\w+|blackdetect|freezedetect|blurdetect|swscaler|image2|mjpeg|null|"
+                       r"wrapped_avframe) @)")
 
 
 @dataclass
@@ -72,6 +77,8 @@ class StderrLog:
     tail: list[str] = field(default_factory=list)
     _partial: str = ""
     keep: int = 12
+    picture: PictureLog | None = None  # where the picture checks' figures go
+    announced_fps: float | None = None  # the input video's frame rate, as ffmpeg read it
 
     def feed(self, chunk: str) -> None:
         """Consume a chunk of stderr."""
@@ -91,6 +98,10 @@ class StderrLog:
             self._partial = ""
 
     def _line(self, line: str) -> None:
+        if line.startswith(METADATA_PREFIX):
+            if self.picture is not None:
+                self.picture.feed_line(line)
+            return
         # "[rtsp @ 0x…] SDP:" (at -loglevel verbose) is the server's answer to
         # DESCRIBE: connected, even while ffmpeg still probes the media.
         if line.startswith("Input #0") or (line.startswith("[rtsp @") and line.endswith("SDP:")):
@@ -104,6 +115,8 @@ class StderrLog:
                 self.codecs = SourceCodecs(codec, self.codecs.audio)
                 size = _SIZE_RE.search(line)
                 self.resolution = size.group(1) if size else None
+                fps = _FPS_RE.search(line)
+                self.announced_fps = float(fps.group(1)) if fps else None
             elif kind == "Audio" and self.codecs.audio is None:
                 self.codecs = SourceCodecs(self.codecs.video, codec)
         if line.startswith("Output #"):

@@ -37,6 +37,10 @@ class Observation:
     read_timeout: bool = False     # our watchdog: no data for read_timeout while recording
     overstayed: bool = False       # our wall-clock guard ended it
     clock_went_back: bool = False  # our watchdog ended it past its length (-t never fired)
+    # With the picture checks, ffmpeg's -t is checked on the decoded keyframes' times
+    # only, so it fires up to a keyframe interval late: our watchdog ended it at its
+    # length, gracefully (its file is as trustworthy as after -t).
+    length_reached: bool = False
     write_failed: str = ""         # the clip could not be written (disk full, folder gone)
     clip_kept: bool = True         # a playable clip was published (False: no file was left)
 
@@ -53,7 +57,8 @@ def needs_no_probe(obs: Observation) -> bool:
     Probing would cost as much CPU as the recording itself; any other end is
     probed before its file is kept.
     """
-    return obs.exit_code == 0 and full_length(obs) and not obs.cancelled and not obs.write_failed
+    return ((obs.exit_code == 0 or obs.length_reached) and full_length(obs)
+            and not obs.cancelled and not obs.write_failed)
 
 
 def classify(obs: Observation) -> tuple[int, str]:

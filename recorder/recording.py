@@ -10,6 +10,8 @@ from recorder.clip_files import finalize_clip
 from recorder.ffmpeg_command import SourceCodecs, build_argv, container_of
 from recorder.ffmpeg_output import ProgressParser, StderrLog
 from recorder.outcome import Observation, classify, needs_no_probe
+from recorder.picture_check import PictureCheck
+from recorder.picture_quality import Recorded, unchecked
 from recorder.planner import PlannedTask
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessHandle, ProcessRunner
@@ -43,7 +45,7 @@ class Recording:
 
     def __init__(self, planned: PlannedTask, stream: dict, cycle_dir: str, display_dir: str,
                  settings: GlobalSettings, runner: ProcessRunner, source: SourceCodecs | None,
-                 watcher: PipeWatcher) -> None:
+                 watcher: PipeWatcher, references_dir: str | None = None) -> None:
         self.planned = planned
         self.watcher = watcher
         self.stream = stream
@@ -75,6 +77,11 @@ class Recording:
         self._open_pipes = 0
         self._dict_key: tuple = ()
         self._dict: dict = {}
+        self.picture = (PictureCheck(cycle_dir, stream["output_filename"], settings.quality,
+                                     references_dir) if settings.quality.enabled else None)
+        self.quality = unchecked()
+        if self.picture:
+            self.stderr.picture = self.picture.log
 
     # -- life cycle -------------------------------------------------------
     def start(self, now: float, wall: float) -> None:
@@ -84,7 +91,8 @@ class Recording:
                                          self.settings.connection_timeout_seconds) + 2,
                           audio_mode=self.settings.audio_mode, source=self.source,
                           transport=self.stream.get("rtsp_transport",
-                                                    self.settings.rtsp_transport))
+                                                    self.settings.rtsp_transport),
+                          thumbnail_file=self.picture.work_path if self.picture else None)
         self.start_wall, self._started, self._last_data = wall, now, now
         self.status = st.CONNECTING
         self._ensure_folder()
@@ -167,7 +175,7 @@ class Recording:
             flag = "read_timeout"
         elif self.status == st.RECORDING and \
                 self.progress.progress.seconds >= self.planned.duration + OVERRUN_MARGIN_SECONDS:
-            flag = "clock_went_back"  # what was received is the clip: end it gracefully
+            flag = self._past_length()  # what was received is the clip: end it gracefully
         elif now - self._started > (limits.connection_timeout_seconds + self.planned.duration
                                     + limits.read_timeout_seconds + OVERSTAY_MARGIN_SECONDS):
             flag = "overstayed"
@@ -183,6 +191,13 @@ class Recording:
             self._stop_sent, self._escalated = now, True
         else:
             self._stop(now, flag)
+
+    def _past_length(self) -> str:
+        """Why a clip ran past its length: -t never fired (the camera's clock went back),
+        or, with the picture checks, it fires only at the next keyframe (outcome.py)."""
+        if self.picture is not None and not self.picture.log.went_back():
+            return "length_reached"
+        return "clock_went_back"
 
     def _stop(self, now: float, flag: str) -> None:
         self._flags[flag] = True
@@ -253,6 +268,10 @@ class Recording:
             pipe.close()
         facts = self._observe()
         self.clip_kept = self._keep_clip(needs_no_probe(facts))
+        if self.picture:
+            prog = self.progress.progress
+            self.quality = self.picture.finish(self.clip_kept, Recorded(
+                prog.seconds, prog.frames, prog.total_size, self.stderr.announced_fps))
         status, message = classify(replace(facts, clip_kept=self.clip_kept))
         self._finish_now(wall, status, mask_in_text(message, [self.stream["rtsp_url"]]))
         prog = self.progress.progress
@@ -272,6 +291,7 @@ class Recording:
             read_timeout=self._flags.get("read_timeout", False),
             overstayed=self._flags.get("overstayed", False),
             clock_went_back=self._flags.get("clock_went_back", False),
+            length_reached=self._flags.get("length_reached", False),
             write_failed=_write_failure(stderr, self.work_path))
 
     def _keep_clip(self, trusted: bool) -> bool:
@@ -312,7 +332,7 @@ class Recording:
             progress=round(min(prog.seconds, float(self.planned.duration)), 1),
             bytes_received=prog.total_size, frames_received=prog.frames,
             error_message=self.error_message, planned_offset=self.planned.offset,
-            start_offset=self.start_offset, run_seconds=self.run_seconds)
+            start_offset=self.start_offset, run_seconds=self.run_seconds, quality=self.quality)
 
 
 def _write_failure(stderr: str, work_path: str) -> str:

@@ -15,7 +15,7 @@ CSV_FIELDS = {"stream_index": "stream_index", "rtsp_url": "rtsp_url", "status_co
               "status_name": "status_name", "start_time": "start_time", "end_time": "end_time",
               "requested_seconds": "duration_seconds", "recorded_seconds": "progress",
               "bytes_received": "bytes_received", "frames_received": "frames_received",
-              "error_message": "error_message"}
+              "error_message": "error_message", "quality": "quality"}
 CSV_COLUMNS = tuple(CSV_FIELDS)
 NOT_SCHEDULED = "未调度"
 INTERRUPTED = "录制守护进程意外退出"
@@ -75,8 +75,10 @@ def _unscheduled_row(entry: dict) -> dict:
 def csv_rows(tasks: list[dict], not_scheduled: list[dict]) -> list[dict]:
     """One row per stream of the cycle, scheduled or not, by stream index."""
     records = tasks + [_unscheduled_row(entry) for entry in not_scheduled]
-    rows = [{column: record[field] for column, field in CSV_FIELDS.items()}
+    rows = [{column: record.get(field) for column, field in CSV_FIELDS.items()}
             for record in records]
+    for row in rows:  # the picture verdict (README "Picture checks") in a word
+        row["quality"] = task_record.quality_text(row["quality"])
     return sorted(rows, key=lambda row: row["stream_index"])
 
 
@@ -101,16 +103,34 @@ def render_text(report: dict) -> str:
     ]
     if s.get("interrupted"):
         lines.append(f"注意: 本轮被中断 ({s['interrupted']})")
+    lines += _quality_summary(report["tasks"])
     lines += ["", report["schedule_info"], ""]
     for t in report["tasks"]:
         clip = f" -> {t['output_file']}" if t["output_file"] else ""  # no clip was kept
         detail = f"  {t['error_message']}" if t["error_message"] else ""
+        verdict = task_record.quality_text(t.get("quality"))
+        detail += f"  画面: {verdict}" if verdict not in ("", "ok") else ""
         lines.append(f"[{t['status']}] {t['status_name']}  流 {t['stream_index']}  "
                      f"{t['progress']}/{t['duration_seconds']}秒  {t['bytes_received']}字节  "
                      f"{t['rtsp_url']}{clip}{detail}")
     for u in report["not_scheduled"]:
         lines.append(f"[-] {NOT_SCHEDULED}  流 {u['stream_index']}  {u['rtsp_url']}  {u['reason']}")
     return "\n".join(lines) + "\n"
+
+
+def _quality_summary(tasks: list[dict]) -> list[str]:
+    """The picture checks' line: how many pictures were good, and each issue's count."""
+    verdicts = [task_record.quality_text(t.get("quality")) for t in tasks]
+    checked = [v for v in verdicts if v]
+    if not checked:
+        return []
+    issues: dict[str, int] = {}
+    for verdict in checked:
+        for issue in verdict.split("+") if verdict != "ok" else ():
+            issues[issue] = issues.get(issue, 0) + 1
+    found = "  ".join(f"{name}: {count}" for name, count in issues.items())
+    return [f"画面检查: {len(checked)} 路  正常: {checked.count('ok')}"
+            + (f"  问题: {found}" if found else "")]
 
 
 def reserve_report_space(cycle_dir: str, streams: int) -> None:

@@ -26,6 +26,11 @@ def write_text_atomic(path: str, text: str) -> None:
 
     :raises WriteError: the file could not be written; ``path`` is unchanged.
     """
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """:func:`write_text_atomic` for bytes (a picture). :raises WriteError:"""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = -1, ""
     try:
@@ -34,9 +39,9 @@ def write_text_atomic(path: str, text: str) -> None:
         # so a recorder running as another user can still read what the API wrote
         # (and the owner can always read and write it: see _mode_for).
         os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "wb") as handle:
             fd = -1  # owned by the file object now
-            handle.write(text)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

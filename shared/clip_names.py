@@ -8,6 +8,9 @@ TAG_PREFIX = ".tag."
 # Starts a cluster retry's work file; a clip's own work file never starts so (clip names
 # never start with ".").
 ATTEMPT_PREFIX = WORK_PREFIX + ".try"
+THUMBNAIL_SUFFIX = ".jpg"
+# Every camera's thumbnail in one picture, in each cycle folder (README "Picture checks").
+CONTACT_SHEET = "contact_sheet.jpg"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
 MAX_NAME_BYTES = 255
 
@@ -37,9 +40,29 @@ def retag_name(clip_name: str) -> str:
     return TAG_PREFIX + clip_name + PART_SUFFIX
 
 
+def thumbnail_name(clip_name: str) -> str:
+    """The clip's thumbnail, hidden beside it (``.cam.mp4.jpg``): listings skip it, retention
+    and the deletion of a cycle take it with the folder."""
+    return WORK_PREFIX + clip_name + THUMBNAIL_SUFFIX
+
+
+def thumbnail_work_name(clip_name: str) -> str:
+    """The file ffmpeg keeps the last keyframe in while it records (not ``.part``: the recovery
+    of work files must not take it for a clip)."""
+    return thumbnail_name(clip_name) + ".tmp"
+
+
+def clip_of_thumbnail_work(name: str) -> str | None:
+    """The clip a thumbnail work file (``.cam.mp4.jpg.tmp``) belongs to; None for other names."""
+    suffix = thumbnail_work_name("")[1:]  # ".jpg.tmp"
+    if name.startswith(WORK_PREFIX) and name.endswith(suffix) and len(name) > len(suffix) + 1:
+        return name[len(WORK_PREFIX):-len(suffix)]
+    return None
+
+
 def derived_names(clip_name: str) -> tuple[str, ...]:
     """Every file name the recorder makes from a clip's name."""
-    return work_name(clip_name), retag_name(clip_name)
+    return work_name(clip_name), retag_name(clip_name), thumbnail_work_name(clip_name)
 
 
 # The longest clip name whose derived names still fit the file system's limit.

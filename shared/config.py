@@ -15,6 +15,8 @@ from shared.config_rules import (Choice, CountOrUnlimited, DirectoryPath, Displa
 from shared.config_rules import reject_unknown as _reject_unknown
 from shared.config_rules import plain_file_name_problem  # noqa: F401 - the model's, re-exported
 from shared.errors import ConfigError
+from shared.quality_settings import DEFAULTS as QUALITY_DEFAULTS
+from shared.quality_settings import QualityRule
 
 GLOBAL_DEFAULTS: dict[str, Any] = {
     "total_poll_duration_seconds": 60,
@@ -43,6 +45,8 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "offline_after_failures": DEFAULT_OFFLINE_AFTER_FAILURES,
     "history_retention_days": 90,
     "alerts": {},
+    # Picture checks (recorder/picture_quality.py): thresholds, on by default.
+    "quality": QUALITY_DEFAULTS,
 }
 # auto: copy audio the container takes, else AAC; aac: always AAC; drop: video only.
 AUDIO_MODES = ("auto", "aac", "drop")
@@ -87,6 +91,7 @@ GLOBAL_RULES: dict[str, Rule] = {
     "offline_after_failures": IntRange(1, 10**6),
     "history_retention_days": IntRange(0, 100 * 365, "0 表示永久保留"),
     "alerts": AlertsRule(),
+    "quality": QualityRule(),
 }
 STREAM_RULES: dict[str, Rule] = {
     "rtsp_url": RtspUrl(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from shared.config import GLOBAL_DEFAULTS, OPTIONAL_DEFAULTS
+from shared.quality_settings import QualitySettings
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,11 @@ class GlobalSettings:
     offline_after_failures: int
     history_retention_days: int
     alerts: dict  # the validated global_config.alerts ({} when not configured); do not modify
+    quality: QualitySettings
 
     @classmethod
     def from_config(cls, global_config: dict) -> GlobalSettings:
         """The settings of a validated ``global_config``; a key it leaves out takes its default."""
         merged = {**GLOBAL_DEFAULTS, **OPTIONAL_DEFAULTS, **global_config}
+        merged["quality"] = QualitySettings.from_config(merged["quality"])
         return cls(**{field.name: merged[field.name] for field in fields(cls)})

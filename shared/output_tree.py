@@ -14,6 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from urllib.parse import quote
+
+from shared.clip_names import CONTACT_SHEET, THUMBNAIL_SUFFIX, WORK_PREFIX, thumbnail_name
 from shared.clock import SYSTEM_CLOCK
 from shared.config import VIDEO_EXTENSIONS
 from shared.errors import NotFound, UnsafePath
@@ -171,8 +174,17 @@ def _clip_entry(root: OpenRoot, cycle: str, entry: os.DirEntry) -> tuple[str, in
     return entry.name, info.st_size, info.st_mtime
 
 
-def _scan_cycle(root: OpenRoot, cycle: str) -> list[tuple[str, int, float]] | None:
-    """The clips directly inside a cycle folder, by name; None when it cannot be read."""
+def _is_picture_name(name: str) -> bool:
+    """A clip's thumbnail (``.cam.mp4.jpg``) or the cycle's contact sheet."""
+    if "/" in name or "\x00" in name:
+        return False
+    return name == CONTACT_SHEET or (name.startswith(WORK_PREFIX) and name.endswith(
+        THUMBNAIL_SUFFIX) and is_video_name(name[len(WORK_PREFIX):-len(THUMBNAIL_SUFFIX)]))
+
+
+def _scan_cycle(root: OpenRoot, cycle: str) -> tuple[list, frozenset] | None:
+    """The clips directly inside a cycle folder, by name, and the names of its pictures;
+    None when it cannot be read."""
     try:
         fd = os.open(cycle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                      dir_fd=root.fd)
@@ -184,7 +196,9 @@ def _scan_cycle(root: OpenRoot, cycle: str) -> list[tuple[str, int, float]] | No
         return None
     try:
         with os.scandir(fd) as entries:
-            files = [clip for clip in (_clip_entry(root, cycle, e) for e in entries) if clip]
+            listed = list(entries)
+        files = [clip for clip in (_clip_entry(root, cycle, e) for e in listed) if clip]
+        pictures = frozenset(e.name for e in listed if _is_picture_name(e.name))
     except OSError as exc:
         _skipped(f"{root.path}/{cycle}", "listing: skipped cycle %s: %s", cycle,
                  exc.strerror or exc)
@@ -192,7 +206,7 @@ def _scan_cycle(root: OpenRoot, cycle: str) -> list[tuple[str, int, float]] | No
     finally:
         os.close(fd)
     files.sort()
-    return files
+    return files, pictures
 
 
 class ScanCache:
@@ -212,26 +226,35 @@ class ScanCache:
 
     def __init__(self, clock: Callable[[], float] = SYSTEM_CLOCK.wall) -> None:
         self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[tuple[int, int], list]] = {}
+        self._entries: dict[tuple[str, str], tuple[tuple[int, int], tuple]] = {}
 
     def files(self, root: OpenRoot, cycle: str) -> list[tuple[str, int, float]] | None:
         """``(name, size, mtime)`` of the clips in ``cycle``; None when it cannot be read."""
+        scan = self._scan(root, cycle)
+        return scan[0] if scan is not None else None
+
+    def pictures(self, root: OpenRoot, cycle: str) -> frozenset:
+        """The names of the thumbnails and the contact sheet in ``cycle`` (their files' names)."""
+        scan = self._scan(root, cycle)
+        return scan[1] if scan is not None else frozenset()
+
+    def _scan(self, root: OpenRoot, cycle: str) -> tuple[list, frozenset] | None:
         try:
             info = os.lstat(cycle, dir_fd=root.fd)
         except OSError:
-            return []
+            return [], frozenset()
         key, path = (info.st_mtime_ns, info.st_ino), (root.path, cycle)
         cached = self._entries.get(path)
         if cached is not None and cached[0] == key:
             return cached[1]
-        files = _scan_cycle(root, cycle)
-        if files is not None and self._clock() - info.st_mtime > self.SETTLE_SECONDS:
+        scan = _scan_cycle(root, cycle)
+        if scan is not None and self._clock() - info.st_mtime > self.SETTLE_SECONDS:
             if len(self._entries) >= self.MAX_FOLDERS:
                 self._entries.clear()
-            self._entries[path] = (key, files)
+            self._entries[path] = (key, scan)
         else:
             self._entries.pop(path, None)
-        return files
+        return scan
 
 
 _CACHE = ScanCache()
@@ -251,11 +274,23 @@ class _TimeFormatter:
         return text
 
 
+THUMBNAIL_ROUTE = "/api/thumbnails/"
+CONTACT_SHEET_ROUTE = "/api/contact_sheets/"
+
+
+def thumbnail_url(cycle: str, clip: str) -> str:
+    """Where the API serves a clip's thumbnail (app/pictures.py)."""
+    return f"{THUMBNAIL_ROUTE}{cycle}/{quote(clip, safe='')}"
+
+
 def _video_records(out: OutputDir, root: OpenRoot, cycle: str, when: _TimeFormatter) -> list[dict]:
     prefix = out.display_path(cycle) + "/"
+    pictures = _CACHE.pictures(root, cycle)
     return [{"filename": name, "full_path": prefix + name, "timestamp_dir": cycle,
              "file_size": size, "created_time": when(mtime),
-             "stream_index": stream_index_of(name), "url": clip_url(cycle, name)}
+             "stream_index": stream_index_of(name), "url": clip_url(cycle, name),
+             "thumbnail": (thumbnail_url(cycle, name) if thumbnail_name(name) in pictures
+                           else None)}
             for name, size, mtime in _CACHE.files(root, cycle) or ()]
 
 
@@ -268,12 +303,14 @@ def clip_url(cycle: str, filename: str) -> str:
 
 
 def _cycle_record(root: OpenRoot, name: str) -> dict | None:
-    """``{timestamp, video_count, total_size}`` of a cycle folder; None when it cannot be read."""
+    """``{timestamp, video_count, total_size, contact_sheet}`` of a cycle folder (None: unreadable)."""
     files = _CACHE.files(root, name)
     if files is None:
         return None
+    sheet = CONTACT_SHEET in _CACHE.pictures(root, name)
     return {"timestamp": name, "video_count": len(files),
-            "total_size": sum(size for _, size, _ in files)}
+            "total_size": sum(size for _, size, _ in files),
+            "contact_sheet": CONTACT_SHEET_ROUTE + name if sheet else None}
 
 
 def list_cycles(out: OutputDir) -> list[dict]:
@@ -483,6 +520,10 @@ def _unlink_clip(cycle_fd: int, filename: str) -> None:
     except FileNotFoundError:
         # Also when a concurrent delete of the same clip won between stat and unlink.
         raise NotFound("文件不存在") from None
+    try:  # its thumbnail goes with it (unlink removes a symlink, never its target)
+        os.unlink(thumbnail_name(filename), dir_fd=cycle_fd)
+    except FileNotFoundError:
+        pass
 
 
 def require_cycle(out: OutputDir, cycle: str) -> str:
@@ -539,3 +580,60 @@ def _remove_renamed(root: OpenRoot, hidden: str, cycle: str) -> None:
         except OSError as exc:
             log.error("cannot restore %s as %s: %s", hidden, cycle, exc.strerror or exc)
         raise
+
+
+
+MAX_PICTURE_BYTES = 64 * 1024 * 1024
+
+
+def read_picture(out: OutputDir, cycle: str, name: str) -> tuple[bytes, float]:
+    """The bytes and mtime of a thumbnail or contact sheet (by file name) in a cycle folder.
+
+    The same confinement as deletion: a cycle folder name, no symlink on the way
+    (folder or file), a regular file.
+
+    :raises UnsafePath: not a picture of a cycle folder, or a symlink.
+    :raises NotFound: no such picture. :raises OutputRefused: see :func:`opened_root`.
+    """
+    if not isinstance(cycle, str) or not is_cycle_name(cycle) or not _is_picture_name(name):
+        raise UnsafePath("只能读取时间戳目录中的图片")
+    with _existing_root(out) as root:
+        folder = _open_nofollow(cycle, os.O_DIRECTORY, root.fd)
+        try:
+            fd = _open_nofollow(name, os.O_NONBLOCK, folder)
+        finally:
+            os.close(folder)
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_PICTURE_BYTES:
+                raise UnsafePath("只能读取普通图片文件")
+            return file.read(), info.st_mtime
+
+
+def _open_nofollow(name: str, flags: int, dir_fd: int,
+                   symlink_message: str = "不能读取符号链接") -> int:
+    """Open ``name`` in ``dir_fd`` read-only, never through a symlink.
+
+    :raises NotFound: :raises UnsafePath: a symlink (or not a folder where one must be).
+    """
+    try:
+        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | flags, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise NotFound("文件不存在") from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafePath(symlink_message) from None
+        raise
+
+
+def latest_thumbnail(out: OutputDir, clip: str) -> tuple[str, bytes] | None:
+    """The newest cycle holding a thumbnail of ``clip``, and that thumbnail's bytes."""
+    with opened_root(out) as root:
+        cycles = [name for name in reversed(cycle_names(root) if root else [])
+                  if thumbnail_name(clip) in _CACHE.pictures(root, name)]
+    for cycle in cycles:
+        try:
+            return cycle, read_picture(out, cycle, thumbnail_name(clip))[0]
+        except (NotFound, UnsafePath):
+            continue  # removed or swapped meanwhile: an older one
+    return None

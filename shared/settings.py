@@ -8,6 +8,7 @@ STATE_DIR_ENV = "RTSP_PATROL_STATE_DIR"
 OUTPUT_DIR_ENV = "RTSP_PATROL_OUTPUT_DIR"
 DEFAULT_CONFIG = "config.json"
 STATE_FOLDER = ".patrol-state"
+REFERENCES_FOLDER = "references"
 
 
 def config_path(cli_value: str | None = None) -> str:
@@ -34,6 +35,16 @@ def status_path(config_file: str) -> str:
 def control_path(config_file: str) -> str:
     """The control file written by the API."""
     return os.path.join(state_dir(config_file), "control.json")
+
+
+def references_dir(config_file: str) -> str:
+    """The folder of the cameras' reference pictures (``<camera id>.jpg``; README "Picture checks")."""
+    return os.path.join(state_dir(config_file), REFERENCES_FOLDER)
+
+
+def reference_picture(references_folder: str, camera: str) -> str:
+    """A camera's reference picture in that folder."""
+    return os.path.join(references_folder, camera + ".jpg")
 
 
 def resolve_output_dir(output_directory: str, config_file: str) -> str:

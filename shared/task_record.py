@@ -21,7 +21,7 @@ class Field:
     """One field of the record: its JSON type, and whether SPEC lists it."""
 
     name: str
-    kind: str              # "integer", "number" or "string"
+    kind: str              # "integer", "number", "string" or "object"
     nullable: bool = False
     spec: bool = True      # in SPEC's list (required in the OpenAPI schema)
 
@@ -40,10 +40,37 @@ FIELDS: tuple[Field, ...] = (
     Field("planned_offset", "number", nullable=True, spec=False),
     Field("start_offset", "number", nullable=True, spec=False),
     Field("run_seconds", "number", nullable=True, spec=False),
+    # The picture checks (README "Picture checks"): never part of the status code.
+    Field("quality", "object", spec=False),
 )
 NAMES = tuple(field.name for field in FIELDS)
-_TYPES = {"integer": (int,), "number": (int, float), "string": (str,)}
+_TYPES = {"integer": (int,), "number": (int, float), "string": (str,), "object": (dict,)}
 _STATUS = FIELDS[NAMES.index("status")]
+
+
+def unchecked_quality() -> dict:
+    """The ``quality`` of a task whose picture was not checked (no video, or the checks off)."""
+    return {"checked": False, "issues": [], "measures": {}}
+
+
+def quality_text(quality: dict | None) -> str:
+    """The picture verdict in a word: ``ok``, the issues (``black+blurred``), or "" unchecked."""
+    if not quality or not quality.get("checked"):
+        return ""
+    return "+".join(quality.get("issues") or ["ok"])
+
+
+QUALITY_SCHEMA = {
+    "type": "object", "required": ["checked", "issues", "measures"],
+    "properties": {
+        "checked": {"type": "boolean"},
+        "issues": {"type": "array", "items": {"type": "string"}},
+        # verdict -> {"value": measured, "threshold": its limit}; "keyframes" -> {"value": n}
+        "measures": {"type": "object", "additionalProperties": {
+            "type": "object", "properties": {"value": {"type": "number"},
+                                             "threshold": {"type": "number"}}}},
+    },
+}
 
 
 def status_fields(code: int) -> dict:
@@ -56,7 +83,8 @@ def build(*, task_id: int, stream_index: int, rtsp_url: str, output_file: str | 
           duration_seconds: float, status: int, start_wall: float | None,
           end_wall: float | None, progress: float, bytes_received: int, frames_received: int,
           error_message: str, planned_offset: float | None = None,
-          start_offset: float | None = None, run_seconds: float | None = None) -> dict:
+          start_offset: float | None = None, run_seconds: float | None = None,
+          quality: dict | None = None) -> dict:
     """The record of a task, with the URL's credentials masked and the status named."""
     values = {
         "task_id": task_id, "stream_index": stream_index,
@@ -66,9 +94,12 @@ def build(*, task_id: int, stream_index: int, rtsp_url: str, output_file: str | 
         "progress": progress, "bytes_received": bytes_received,
         "frames_received": frames_received, "error_message": error_message,
         "planned_offset": planned_offset, "start_offset": start_offset,
-        "run_seconds": run_seconds,
+        "run_seconds": run_seconds, "quality": quality or unchecked_quality(),
     }
     return {name: values[name] for name in NAMES}
+
+
+_EMPTY = {"string": str, "object": unchecked_quality}
 
 
 def with_english_name(record: dict) -> dict:
@@ -88,7 +119,7 @@ def from_stored(raw: dict) -> dict:
     for field in FIELDS:
         value = raw.get(field.name)
         if not _fits(field, value):
-            value = None if field.nullable else "" if field.kind == "string" else 0
+            value = None if field.nullable else _EMPTY.get(field.kind, lambda: 0)()
         record[field.name] = value
     record.update(status_fields(code), rtsp_url=mask_credentials(record["rtsp_url"]))
     return record
@@ -131,6 +162,7 @@ def openapi_schema(check: bool = False) -> dict:
     for field in fields:
         properties[field.name] = {"type": field.kind, **({"nullable": True} if field.nullable
                                                           else {})}
+    properties["quality"] = QUALITY_SCHEMA
     return {"type": "object", "required": [f.name for f in fields if f.spec],
             "properties": properties,
             "description": "With Accept-Language: en, also status_name_en (the status's "

@@ -21,7 +21,7 @@ CLIP2 = b"clip-two!" * 300     # 2700 bytes
 TWO_CLIPS = {"test_stream1.mp4": CLIP1, "test_stream2.mp4": CLIP2}
 DISPLAY_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 VIDEO_FIELDS = {"filename", "full_path", "timestamp_dir", "file_size", "created_time",
-                "stream_index", "url"}
+                "stream_index", "url", "thumbnail"}
 
 
 @pytest.fixture
@@ -55,10 +55,12 @@ def test_timestamps_newest_first_with_counts_and_sizes(client: FlaskClient,
     assert body == {
         "count": 3,
         "timestamps": [
-            {"timestamp": "20251010_163200", "video_count": 0, "total_size": 0},
-            {"timestamp": "20251010_163100", "video_count": 1, "total_size": len(CLIP1)},
+            {"timestamp": "20251010_163200", "video_count": 0, "total_size": 0,
+             "contact_sheet": None},
+            {"timestamp": "20251010_163100", "video_count": 1, "total_size": len(CLIP1),
+             "contact_sheet": None},
             {"timestamp": "20251010_163000", "video_count": 2,
-             "total_size": len(CLIP1) + len(CLIP2)},
+             "total_size": len(CLIP1) + len(CLIP2), "contact_sheet": None},
         ],
     }
 
@@ -124,6 +126,7 @@ def test_video_record_fields(client: FlaskClient, make_cycle: MakeCycle) -> None
         "created_time": format_local(mtime),
         "stream_index": "2",
         "url": "/api/clips/20251010_163000/test_stream2.mp4",
+        "thumbnail": None,
     }]}
 
 

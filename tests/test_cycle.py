@@ -3,16 +3,23 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from recorder.cycle import Cycle
+from recorder.cycle_launcher import CycleLauncher
 from recorder.daemon import Daemon
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import Plan, PlannedTask
 from recorder.reports import write_reports
+from recorder.scheduler_state import SchedulerState
+from recorder.space_gate import SpaceGate
+from shared import settings
 from shared import task_status as st
+from shared.atomic import write_json_atomic
+from shared.config import validate_config
 from shared.global_settings import GlobalSettings
 from shared.status_file import empty_status
 from testkit.fake_runner import FakeProcess, FakeRunner, progress_block
@@ -232,3 +239,18 @@ def test_a_task_whose_window_passed_during_a_pause_is_not_started(tmp_path, runn
     assert late.finished and late.status == st.CANCELLED
     assert late.error_message.startswith("未调度")
     assert late.as_dict()["output_file"] is None
+
+
+def test_the_recorder_gives_each_recording_its_cameras_reference_picture(tmp_path) -> None:
+    config = {"global_config": {"output_directory": "./output", "total_poll_duration_seconds": 10},
+              "streams": [{"rtsp_url": "rtsp://127.0.0.1:5/c", "duration_seconds": 5,
+                           "output_filename": "gate.mp4"}]}
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config)
+    config = validate_config(config)
+    launcher = CycleLauncher(config_path, FakeRunner(), PipeWatcher(), SpaceGate(lambda _: None))
+    cycle = launcher.open(config, GlobalSettings.from_config(config["global_config"]),
+                          SchedulerState(), 0.0, 1_760_085_000.0)
+    # Without it no reference was ever kept or compared: scene_changed never fired.
+    assert cycle.tasks[0].picture.reference == os.path.join(
+        settings.references_dir(config_path), "gate.jpg")

@@ -184,3 +184,25 @@ def test_a_cycle_folder_made_after_the_last_status_write_is_reported_too(tmp_pat
     assert report["tasks"] == []
     assert not (tmp_path / "output" / CYCLE / "rtsp_report.json").exists()  # it had its own end
     assert daemon.state.last_cycle_number == 4
+
+
+def test_a_killed_ffmpegs_thumbnail_is_kept_with_its_recovered_clip_and_removed_without(
+        tmp_path) -> None:
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./output")
+    folder = tmp_path / "output" / CYCLE
+    folder.mkdir(parents=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25",
+                    "-t", "2", "-c:v", "libx264", "-f", "mp4", "-movflags",
+                    "+frag_keyframe+empty_moov+default_base_moof", "-y",
+                    str(folder / ".cam0.mp4.part")], check=True, stdin=subprocess.DEVNULL)
+    (folder / ".cam0.mp4.jpg.tmp").write_bytes(b"\xff\xd8 last keyframe")
+    (folder / ".cam1.mp4.part").write_bytes(b"")  # nothing playable: no clip, no thumbnail
+    (folder / ".cam1.mp4.jpg.tmp").write_bytes(b"\xff\xd8")
+
+    Daemon(config_path).recover()
+
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".cam0.mp4.jpg", "cam0.mp4", "report.txt", "rtsp_report.json", "streams.csv"]
+    assert (folder / ".cam0.mp4.jpg").read_bytes() == b"\xff\xd8 last keyframe"

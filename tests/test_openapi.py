@@ -61,11 +61,11 @@ def test_every_operation_is_complete(client: FlaskClient) -> None:
     schemas = document["components"]["schemas"]
     operation_ids = []
     for path, item in document["paths"].items():
-        for name in re.findall(r"{(\w+)}", path):
-            for method, operation in item.items():
-                params = [p for p in operation.get("parameters", []) if p["in"] == "path"]
-                assert [p["name"] for p in params] == [name], (path, method)
-                assert params[0]["required"] is True
+        names = re.findall(r"{(\w+)}", path)
+        for method, operation in item.items():
+            params = [p for p in operation.get("parameters", []) if p["in"] == "path"]
+            assert [p["name"] for p in params] == names, (path, method)
+            assert all(p["required"] is True for p in params)
         for method, operation in item.items():
             operation_ids.append(operation["operationId"])
             assert "200" in operation["responses"], (path, method)
@@ -81,6 +81,10 @@ def test_every_operation_is_complete(client: FlaskClient) -> None:
                     continue
                 if path == "/api/clips/{location}" and status in ("200", "206"):  # the clip
                     assert set(response["content"]) == {"video/mp4"}
+                    continue
+                if "{timestamp}" in path and "/api/videos" not in path and status == "200" \
+                        and method == "get":  # the pictures (app/pictures.py)
+                    assert set(response["content"]) == {"image/jpeg"}
                     continue
                 schema = response["content"]["application/json"]["schema"]
                 if status != "200":
@@ -105,14 +109,16 @@ def test_the_task_schema_is_the_task_record(client: FlaskClient,
                                             write_status: WriteStatus) -> None:
     task = _document(client)["components"]["schemas"]["Task"]
     assert list(task["properties"]) == list(task_record.NAMES)
-    # SPEC's list is required; the three timing fields beyond it are extras.
+    # SPEC's list is required; the three timing fields and quality beyond it are extras.
     assert set(task_record.NAMES) - set(task["required"]) == {
-        "planned_offset", "start_offset", "run_seconds"}
+        "planned_offset", "start_offset", "run_seconds", "quality"}
     assert task["properties"]["output_file"] == {"type": "string", "nullable": True}
     write_status(tasks=[{"task_id": 0, "stream_index": 0, "status": 5, "output_file": None}])
     served = client.get("/api/tasks").get_json()["tasks"][0]
     assert list(served) == list(task["properties"])
     assert served["output_file"] is None
+    # A record written before the picture checks existed: not checked.
+    assert served["quality"] == {"checked": False, "issues": [], "measures": {}}
 
 
 def test_documented_config_bounds_are_the_rules_bounds(client: FlaskClient) -> None:

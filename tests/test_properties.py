@@ -288,6 +288,9 @@ GLOBAL_VALUES = {
                                max_size=2),
             "remind_every_hours": _integers(0, 10 * 365 * 24)}),
         NOT_INTEGERS),
+    "quality": st.one_of(st.fixed_dictionaries({}, optional={
+        "enabled": st.sampled_from([True, False, 1]), "blur_max": _integers(-1, 2000),
+        "black_ratio": st.floats(allow_nan=True)}), NOT_INTEGERS),
 }
 assert set(GLOBAL_VALUES) == set(model.GLOBAL_RULES)
 UNKNOWN_KEYS = st.dictionaries(st.text(ANY_CHAR, min_size=1, max_size=6), st.integers(),

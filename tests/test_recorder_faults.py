@@ -12,14 +12,14 @@ from shared import settings
 from shared import task_status as st
 from shared.status_file import read_status
 from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
-from tests.test_recorder_e2e import Patrol, patrol_config
+from tests.test_recorder_e2e import Patrol, patrol_config, work_files
 
 pytestmark = pytest.mark.integration
 
 
 def cycle_files(folder: Path) -> tuple[list[Path], list[str]]:
     """The clips of a cycle folder, and the names of any hidden work files left in it."""
-    return sorted(folder.glob("*.mp4")), sorted(p.name for p in folder.glob(".*"))
+    return sorted(folder.glob("*.mp4")), work_files(folder)
 
 
 def task_of(patrol: Patrol, stream_index: int) -> dict:

@@ -68,7 +68,8 @@ def recording_at(task: Recording, proc: FakeProcess, now: float, frames: int = 2
 
 def test_a_recording_runs_the_command_line_built_for_its_stream(tmp_path, runner) -> None:
     task, proc = started_task(tmp_path, runner)
-    assert proc.argv == build_argv(URL, str(tmp_path / ".cam.mp4.part"), 5, io_timeout=6)
+    assert proc.argv == build_argv(URL, str(tmp_path / ".cam.mp4.part"), 5, io_timeout=6,
+                                   thumbnail_file=str(tmp_path / ".cam.mp4.jpg.tmp"))
     assert task.status == st.CONNECTING and runner.signals == []
 
 
@@ -147,15 +148,31 @@ def test_a_stalled_stream_gets_both_stop_signals_at_once_and_ends_without_a_kill
     assert runner.signals == ["INT", "TERM"]
 
 
+def _keyframes_at(*times: float) -> str:
+    """The picture checks' metadata=print lines of keyframes at these (camera clock) times."""
+    return "".join(f"[Parsed_metadata_6 @ 0x1] frame:{n} pts:{int(t * 90000)} pts_time:{t}\n"
+                   for n, t in enumerate(times))
+
+
+@pytest.mark.parametrize("checks,keyframes,message", [
+    (False, (), CLOCK_WENT_BACK_WARNING),
+    (True, (0.0, 4.0, 1.0), CLOCK_WENT_BACK_WARNING),  # the checks saw the clock go back
+    # With the checks, ffmpeg's -t looks only at the decoded keyframes' times and
+    # fires at the first one past the length (here 8 s): no clock went back.
+    (True, (0.0, 4.0), ""),
+])
 def test_media_written_past_the_length_is_stopped_gracefully_and_kept_as_completed(
-        tmp_path) -> None:
+        tmp_path, checks, keyframes, message) -> None:
     # ffmpeg's -t counts the camera's clock, which went back: it never fires,
     # though the media written (timestamps kept continuous) passed the length.
     runner = FakeRunner(work_file=b"clip", run_returncode=0, run_stdout=json.dumps(
         {"format": {"duration": "5.6"}, "streams": [{"codec_type": "video"}]}))
-    task, proc = started_task(tmp_path, runner, duration=5)
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 3,
+                                           "read_timeout_seconds": 4,
+                                           "quality": {"enabled": checks}})
+    task, proc = started_task(tmp_path, runner, duration=5, settings=settings)
     recording_at(task, proc, 1.0)
-    proc.write(stdout=progress_block(130, 5.2))
+    proc.write(stdout=progress_block(130, 5.2), stderr=_keyframes_at(*keyframes))
     deliver(task)
     task.tick(6.0, WALL + 6.0)
     assert runner.signals == []  # ffmpeg's own -t may still end it
@@ -165,7 +182,10 @@ def test_media_written_past_the_length_is_stopped_gracefully_and_kept_as_complet
     assert runner.signals == ["INT"]
     deliver(task)
     task.tick(6.6, WALL + 6.6)
-    assert (task.status, task.error_message) == (st.COMPLETED, CLOCK_WENT_BACK_WARNING)
+    assert (task.status, task.error_message) == (st.COMPLETED, message)
+    # Stopped at its length by our watchdog, the file is trusted as after -t; not after
+    # a clock that went back (ffprobe checks it).
+    assert [argv[0] for argv in runner.runs] == ([] if not message else ["ffprobe"])
 
 
 def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path, runner) -> None:

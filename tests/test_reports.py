@@ -74,10 +74,10 @@ def test_the_reports_name_only_clips_that_exist(tmp_path: Path) -> None:
     assert csv_lines[0] == ",".join(CSV_COLUMNS)  # the CSV names no clip files at all
     assert csv_lines[1:] == [
         f"0,rtsp://u:***@127.0.0.1:5/c0,4,已完成,{kept['start_time']},{kept['end_time']},5,5.0,"
-        "5000,125,",
+        "5000,125,,",  # the last column: the picture verdict, empty when not checked
         f"1,rtsp://u:***@127.0.0.1:5/c1,5,连接错误,{failed['start_time']},{failed['end_time']},5,"
-        "0.0,5000,0,Connection refused",
-        "9,rtsp://h/x,,未调度,,,5,0,0,0,窗口内放不下"]
+        "0.0,5000,0,Connection refused,",
+        "9,rtsp://h/x,,未调度,,,5,0,0,0,窗口内放不下,"]
 
 
 def test_a_summary_counts_the_tasks_it_lists() -> None:
@@ -108,3 +108,25 @@ def test_a_recovered_report_has_the_same_summary_and_names_only_recovered_clips(
     del old["cycle"]["max_concurrent_streams"]  # a status file written before that field
     old["cycle"] = {**empty_status()["cycle"], **old["cycle"]}
     assert recovered_report(old, [], configured_max=2)["summary"]["max_concurrent_streams"] == 2
+
+
+def test_the_picture_verdict_is_a_csv_column_and_a_line_of_the_text_report(tmp_path: Path) -> None:
+    def task(index: int, quality: dict) -> dict:
+        return task_record.build(
+            task_id=index, stream_index=index, rtsp_url="rtsp://127.0.0.1/c", output_file=None,
+            duration_seconds=5, status=st.COMPLETED, start_wall=None, end_wall=None,
+            progress=5.0, bytes_received=1, frames_received=1, error_message="", quality=quality)
+
+    tasks = [task(0, {"checked": True, "issues": [], "measures": {}}),
+             task(1, {"checked": True, "issues": ["black", "low_fps"], "measures": {}}),
+             task(2, task_record.unchecked_quality())]
+    report = build_report(number=1, folder="c", start_time="", end_time="", window=10,
+                          max_concurrent_streams=1, max_concurrent_used=1, schedule_info="",
+                          tasks=tasks, not_scheduled=[], interrupted="")
+    write_reports(str(tmp_path), "rtsp_report.json", report)
+    rows = (tmp_path / "streams.csv").read_text("utf-8").splitlines()
+    assert CSV_COLUMNS[-1] == "quality"
+    assert [row.rsplit(",", 1)[1] for row in rows] == ["quality", "ok", "black+low_fps", ""]
+    text = (tmp_path / "report.txt").read_text("utf-8")
+    assert "画面检查: 2 路  正常: 1  问题: black: 1  low_fps: 1" in text
+    assert text.count("画面: black+low_fps") == 1

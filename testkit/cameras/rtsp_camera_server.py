@@ -41,6 +41,79 @@ AUDIO_SRC = (
 ALAW = AUDIO_SRC + "! alawenc ! rtppcmapay pt=8 name=pay1 "
 MULAW = AUDIO_SRC + "! mulawenc ! rtppcmupay pt=0 name=pay1 "
 
+# Picture faults (README "Picture checks"). The healthy picture is SMPTE bars with
+# a clock and the pattern's noise patch: sharp, well lit, never two frames alike.
+PICTURE_SIZE = "video/x-raw,width=320,height=240,framerate={rate}/1"
+PICTURE_CLOCK = "! timeoverlay font-desc=\"Sans 18\" "
+PICTURE_FAULTS: dict[str, tuple[str, str, int]] = {
+    # name: (source, what follows the size caps, frames per second)
+    "healthy": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK, 25),
+    "black": ("videotestsrc is-live=true pattern=black", "", 25),
+    # One sharp picture (colour bars without the noise patch), repeated: what a
+    # camera whose image pipeline hung sends.
+    "still": ("videotestsrc is-live=true pattern=smpte100", "", 25),
+    # Made 32 px wide and back: no edge survives.
+    "blurred": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK
+                + "! videoscale ! video/x-raw,width=32,height=24 ! videoscale "
+                  "! video/x-raw,width=320,height=240 ", 25),
+    "dark": ("videotestsrc is-live=true pattern=smpte",
+             PICTURE_CLOCK + "! videobalance brightness=-0.05 contrast=0.2 ", 25),
+    "bright": ("videotestsrc is-live=true pattern=smpte",
+               PICTURE_CLOCK + "! videobalance brightness=0.7 contrast=0.3 ", 25),
+    # Grey bars under a half-opaque magenta veil: a camera whose IR-cut filter stuck.
+    "cast": ("videotestsrc is-live=true pattern=smpte",
+             PICTURE_CLOCK + "! videobalance saturation=0.2 ! videoconvert ! m.sink_0 "
+             "videotestsrc is-live=true pattern=solid-color foreground-color=0xffff00ff "
+             "! video/x-raw,width=320,height=240,framerate=25/1 ! m.sink_1 "
+             "compositor name=m sink_1::alpha=0.45 ", 25),
+    "lowfps": ("videotestsrc is-live=true pattern=smpte", PICTURE_CLOCK, 2),
+    # Turned half round every other client: the view of a camera knocked between cycles
+    # (upside down alone leaves the bars' upper two thirds as they were).
+    "moved": ("videotestsrc is-live=true pattern=smpte",
+              PICTURE_CLOCK + "! videoflip name=turn method=none ", 25),
+}
+
+
+# zerolatency's sliced threads cut each picture in slices, and rtph264pay sends
+# SPS and PPS again before each slice of a keyframe: ffmpeg then takes the two
+# halves for two pictures, each half of it concealed (two keyframes 0.04 s apart,
+# neither whole). A camera sends a keyframe in one piece.
+ONE_SLICE = "threads=1"
+
+
+def picture_launch(name: str, keyframe_seconds: int = 1) -> str:
+    """The launch description of picture fault ``name`` (1 s between keyframes, as the others)."""
+    source, after, rate = PICTURE_FAULTS[name]
+    encoder = H264.replace("key-int-max=25", f"key-int-max={rate * keyframe_seconds} {ONE_SLICE}")
+    return launch(source, "! " + PICTURE_SIZE.format(rate=rate), after, "! videoconvert ", encoder)
+
+
+# 720p at 1 Mb/s, a keyframe every 1 or 4 s: the stream of issue 13's CPU figures.
+HD_KEYFRAME_SECONDS = (1, 4)
+
+
+def hd_launch(keyframe_seconds: int) -> str:
+    """A 1280x720 25 fps 1 Mb/s camera (bars, a clock, the noise patch) with that keyframe interval."""
+    encoder = (H264.replace("key-int-max=25", f"key-int-max={25 * keyframe_seconds} {ONE_SLICE}")
+               .replace("bitrate=256", "bitrate=1000"))
+    return launch("videotestsrc is-live=true pattern=smpte",
+                  "! video/x-raw,width=1280,height=720,framerate=25/1", PICTURE_CLOCK,
+                  "! videoconvert ", encoder)
+
+
+def _turn_every_other() -> Callable[[GstRtspServer.RTSPMediaFactory, GstRtspServer.RTSPMedia], None]:
+    """A media-configure handler: every second media shows the picture turned half round."""
+    made = 0
+
+    def configure(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+        nonlocal made
+        made += 1
+        if made % 2 == 0:
+            media.get_element().get_by_name("turn").set_property("method", "rotate-180")
+
+    return configure
+
+
 # 75 frames at 25 fps: the source emits EOS after ~3 s of video.
 ENDING_FRAMES = 75
 # /stall sends this many frames (~3 s), then nothing more, its session left open.
@@ -167,10 +240,20 @@ def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
     stall = make_factory(h264, shared=False)
     stall.connect("media-configure", _stall_after(STALL_FRAMES))
     mounts["/stall"] = stall
+    for name in PICTURE_FAULTS:
+        # Not shared for "moved": each client (each cycle) gets its own view.
+        mounts[f"/picture/{name}"] = make_factory(picture_launch(name), shared=name != "moved")
+    mounts["/picture/moved"].connect("media-configure", _turn_every_other())
+    # The healthy picture with 4 s between keyframes, shared: a viewer joins mid-GOP.
+    mounts["/picture/gop4"] = make_factory(picture_launch("healthy", 4), shared=True)
     if mount_count > 0:
         bench = make_factory(h264, shared=True, cls=SharedKeyFactory)
         for i in range(1, mount_count + 1):
             mounts[f"/bench{i}"] = bench
+        for seconds in HD_KEYFRAME_SECONDS:  # the picture checks' bench (bench/picture_checks.py)
+            hd = make_factory(hd_launch(seconds), shared=True, cls=SharedKeyFactory)
+            for i in range(1, mount_count + 1):
+                mounts[f"/hd{seconds}s/{i}"] = hd
     return mounts
 
 

@@ -1,0 +1,63 @@
+"""Pictures (README "Picture checks"): each clip's thumbnail, each cycle's contact sheet, and
+setting a camera's reference picture from its latest thumbnail."""
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response, jsonify, request
+
+from app.context import cached_config, config_file, output_dir
+from app.errors import ApiError
+from app.log_text import request_logger
+from shared import output_tree, settings
+from shared.atomic import write_bytes_atomic
+from shared.camera_roster import camera_id
+from shared.clip_names import CONTACT_SHEET, thumbnail_name
+from shared.errors import NotFound, WriteError
+
+log = request_logger(__name__)
+bp = Blueprint("pictures", __name__, url_prefix="/api")
+
+
+def _jpeg(cycle: str, name: str) -> Response:
+    out, _ = output_dir()
+    data, mtime = output_tree.read_picture(out, cycle, name)
+    response = Response(data, mimetype="image/jpeg")
+    response.last_modified = mtime
+    response.set_etag(f"{int(mtime * 1000)}-{len(data)}")
+    response.cache_control.no_cache = True  # kept, but asked again each time (ETag)
+    return response.make_conditional(request)
+
+
+@bp.get("/thumbnails/<timestamp>/<clip>")
+def thumbnail(timestamp: str, clip: str):
+    return _jpeg(timestamp, thumbnail_name(clip))
+
+
+@bp.get("/contact_sheets/<timestamp>")
+def contact_sheet(timestamp: str):
+    return _jpeg(timestamp, CONTACT_SHEET)
+
+
+@bp.post("/cameras/<camera>/reference")
+def set_reference(camera: str):
+    streams = [s for s in cached_config()["streams"]
+               if camera_id(s["output_filename"]) == camera]
+    if not streams:
+        raise NotFound(f"摄像机不存在: {camera}")
+    clip = streams[0]["output_filename"]
+    out, _ = output_dir()
+    latest = output_tree.latest_thumbnail(out, clip)
+    if latest is None:
+        raise NotFound(f"摄像机 {camera} 还没有缩略图")
+    cycle, data = latest
+    path = settings.reference_picture(settings.references_dir(config_file()), camera)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_bytes_atomic(path, data)
+    except (OSError, WriteError) as exc:
+        log.error("reference of %s not written: %s", camera, exc)
+        raise ApiError(500, "参考画面写入失败", success=False) from None
+    log.info("reference picture of camera %s set from %s", camera, cycle)
+    return jsonify(success=True, camera=camera, timestamp=cycle,
+                   thumbnail=output_tree.thumbnail_url(cycle, clip), message="参考画面已更新")

@@ -1,0 +1,128 @@
+"""The picture checks' cost: a cycle of N streams recorded with the checks on vs. off, same run.
+
+Each cycle is the recorder's own Recording objects driving real ffmpeg processes
+on the test camera's 720p 1 Mb/s streams (1 s and 4 s between keyframes), all N
+at once. Figures, on vs. off, in turns so that the machine's load drifts evenly:
+- the total CPU of the ffmpeg processes (target: on <= 1.25 x off);
+- the recorder's own CPU (this process: reading and parsing ffmpeg's output,
+  judging; target: within noise, <= 1.25 x as well);
+- how long after ffmpeg's exit each verdict is in (target: <= 1 s, the worst one).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import tempfile
+import time
+
+from bench.common import Row, print_table, save
+from recorder.pipe_watcher import PipeWatcher
+from recorder.planner import PlannedTask
+from recorder.processes import ProcessRunner
+from recorder.recording import Recording
+from shared.global_settings import GlobalSettings
+from testkit.cameras import CameraServer
+
+MAX_RATIO = 1.25
+MAX_VERDICT_SECONDS = 1.0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_cycle(urls: list[str], folder: str, duration: int, checks: bool) -> dict:
+    """Record every URL at once; ffmpeg CPU, recorder CPU, the verdicts' delays after exit."""
+    settings = GlobalSettings.from_config({"read_timeout_seconds": 10,
+                                           "quality": {"enabled": checks}})
+    watcher, runner = PipeWatcher(), ProcessRunner()
+    tasks = [Recording(PlannedTask(i, i, 0.0, duration), {
+        "rtsp_url": url, "output_filename": f"s{i}.mp4", "duration_seconds": duration},
+        folder, "./output/bench", settings, runner, None, watcher,
+        references_dir=os.path.join(folder, "references")) for i, url in enumerate(urls)]
+    children, own = _children_cpu(), time.process_time()
+    for task in tasks:
+        task.start(time.monotonic(), time.time())
+    exited: dict[int, float] = {}
+    delays = []
+    while len(delays) < len(tasks):
+        watcher.dispatch(0.05)
+        for index, task in enumerate(tasks):
+            if task.finished:
+                continue
+            if index not in exited and task.proc.poll() is not None:
+                exited[index] = time.monotonic()
+            task.tick(time.monotonic(), time.time())
+            if task.finished:
+                delays.append(time.monotonic() - exited.get(index, time.monotonic()))
+    result = {"ffmpeg": _children_cpu() - children, "recorder": time.process_time() - own,
+              "verdict_delay": max(delays), "ok": sum(not t.quality["issues"] for t in tasks)}
+    for name in os.listdir(folder):
+        if not os.path.isdir(os.path.join(folder, name)):
+            os.unlink(os.path.join(folder, name))
+    return result
+
+
+def measure(camera: CameraServer, streams: int, keyframe_seconds: int, duration: int,
+            rounds: int) -> dict:
+    """Sums over ``rounds`` of each side, run in turns."""
+    urls = [camera.url(f"hd{keyframe_seconds}s/{i + 1}") for i in range(streams)]
+    totals = {side: {"ffmpeg": 0.0, "recorder": 0.0, "verdict_delay": 0.0, "ok": 0}
+              for side in ("on", "off")}
+    folder = tempfile.mkdtemp(prefix="bench-picture-")
+    try:
+        for _ in range(rounds):
+            for side in ("off", "on"):
+                figures = run_cycle(urls, folder, duration, side == "on")
+                for key, value in figures.items():
+                    totals[side][key] = (max(totals[side][key], value) if key == "verdict_delay"
+                                         else totals[side][key] + value)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return totals
+
+
+def rows_of(streams: int, keyframe_seconds: int, totals: dict) -> list[Row]:
+    """The result rows of one case."""
+    on, off = totals["on"], totals["off"]
+    case = f"{streams} streams, 720p 1 Mb/s, keyframe every {keyframe_seconds} s"
+    return [
+        Row(f"picture checks: ffmpeg CPU, checks on vs. off, {case}", on["ffmpeg"],
+            off["ffmpeg"], "s", f"<= {MAX_RATIO}x", on["ffmpeg"] <= MAX_RATIO * off["ffmpeg"]),
+        Row(f"picture checks: recorder's own CPU, on vs. off, {case}", on["recorder"],
+            off["recorder"], "s", f"<= {MAX_RATIO}x (within noise)",
+            on["recorder"] <= MAX_RATIO * off["recorder"]),
+        Row(f"picture checks: verdict after ffmpeg's exit, worst, {case}",
+            on["verdict_delay"], off["verdict_delay"], "s", f"<= {MAX_VERDICT_SECONDS} s",
+            on["verdict_delay"] <= MAX_VERDICT_SECONDS),
+    ]
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    """Run the picture-checks benchmark; the rows of the result table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="16 streams, 8 s clips, 1 round")
+    parser.add_argument("--streams", type=int, nargs="*", help="cycle sizes (default 16 64 128)")
+    parser.add_argument("--duration", type=int, help="clip seconds (default 15)")
+    parser.add_argument("--rounds", type=int, help="rounds of each side (default 2)")
+    args = parser.parse_args(argv)
+    sizes = args.streams or ([16] if args.quick else [16, 64, 128])
+    duration = args.duration or (8 if args.quick else 15)
+    rounds = args.rounds or (1 if args.quick else 2)
+    rows, raw = [], {}
+    with CameraServer(mount_count=max(sizes)) as camera:
+        for streams in sizes:
+            for keyframe_seconds in (1, 4):
+                totals = measure(camera, streams, keyframe_seconds, duration, rounds)
+                raw[f"{streams}x{keyframe_seconds}s"] = totals
+                rows += rows_of(streams, keyframe_seconds, totals)
+                print_table(rows[-3:])
+    save("picture_checks", rows, {"duration": duration, "rounds": rounds, "raw": raw})
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The cycle's contact sheet: every camera's thumbnail in a grid, its name, status and picture
+verdict under it; a grey tile with the reason for a camera that gave no picture."""
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image, ImageDraw, ImageFont
+
+from shared.atomic import write_bytes_atomic
+from shared.camera_roster import camera_id
+from shared.clip_names import CONTACT_SHEET
+from shared.errors import WriteError
+from shared.task_record import quality_text
+
+log = logging.getLogger(__name__)
+
+# Half the thumbnail's size: JPEG decodes straight to it (draft mode), which
+# keeps 500 cameras well under half a second of CPU (bench/contact_sheet_bench.py).
+PICTURE = (160, 120)
+LINE = 14
+LABEL_LINES = 3
+TILE = (PICTURE[0], PICTURE[1] + LABEL_LINES * LINE + 4)
+BACKGROUND, GREY, TEXT = (24, 24, 24), (96, 96, 96), (230, 230, 230)
+OK_COLOUR, ISSUE_COLOUR = (120, 220, 120), (255, 110, 90)
+# Pillow's own font draws Latin; a font with CJK glyphs draws the status names and
+# reasons (Debian's fonts-droid-fallback has no Latin, hence the two): without one,
+# Chinese shows as boxes.
+CJK_FONT_FILES = ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+              "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+              "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One camera of the sheet."""
+
+    name: str
+    status: str                  # "[4] 已完成"
+    verdict: str                 # "ok", "black+blurred", "" when not checked
+    thumbnail: str | None        # the JPEG, None when the camera gave no picture
+    reason: str = ""             # why not (the task's error message)
+
+
+@lru_cache(maxsize=1)
+def _fonts() -> tuple[ImageFont.FreeTypeFont, ImageFont.FreeTypeFont]:
+    """(Latin font, CJK font)."""
+    latin = ImageFont.load_default(LINE - 2)
+    for path in CJK_FONT_FILES:
+        try:
+            return latin, ImageFont.truetype(path, LINE - 2)
+        except OSError:
+            continue
+    return latin, latin
+
+
+def _text(draw: ImageDraw.ImageDraw, left: int, top: int, text: str, fill: tuple) -> None:
+    """``text`` on one line, cut at the tile's edge; each run of characters in its font."""
+    latin, cjk = _fonts()
+    right, x, start = left + PICTURE[0] - 2, left, 0
+    while start < len(text) and x < right:
+        ascii_run = text[start].isascii()
+        end = start + 1
+        while end < len(text) and text[end].isascii() == ascii_run:
+            end += 1
+        font = latin if ascii_run else cjk
+        run = text[start:end]
+        while run and x + font.getlength(run) > right:
+            run = run[:-1]
+        draw.text((x, top), run, fill=fill, font=font)
+        x, start = x + font.getlength(run), end
+
+
+def _picture(path: str | None) -> Image.Image | None:
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", PICTURE)  # decoded at 1/2, 1/4… of its size: most of the saving
+            picture = image.convert("RGB")
+    except (OSError, ValueError):
+        return None
+    picture.thumbnail(PICTURE)
+    return picture
+
+
+def _draw_tile(sheet: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, left: int,
+               top: int) -> None:
+    picture = _picture(tile.thumbnail)
+    if picture is None:
+        draw.rectangle((left, top, left + PICTURE[0] - 1, top + PICTURE[1] - 1), fill=GREY)
+        for row, start in enumerate(range(0, min(len(tile.reason), 5 * 12), 12)):
+            _text(draw, left + 4, top + 4 + row * LINE, tile.reason[start:start + 12], TEXT)
+    else:
+        sheet.paste(picture, (left + (PICTURE[0] - picture.width) // 2,
+                              top + (PICTURE[1] - picture.height) // 2))
+    colour = OK_COLOUR if tile.verdict == "ok" else ISSUE_COLOUR
+    for row, (text, fill) in enumerate(((tile.name, TEXT), (tile.status, TEXT),
+                                        (tile.verdict, colour))):
+        _text(draw, left + 2, top + PICTURE[1] + 2 + row * LINE, text, fill)
+
+
+def render(tiles: list[Tile]) -> bytes:
+    """The sheet as JPEG bytes: a near-square grid, in the order given."""
+    columns = max(1, math.ceil(math.sqrt(len(tiles))))
+    rows = max(1, math.ceil(len(tiles) / columns))
+    sheet = Image.new("RGB", (columns * TILE[0], rows * TILE[1]), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for index, tile in enumerate(tiles):
+        _draw_tile(sheet, draw, tile, (index % columns) * TILE[0], (index // columns) * TILE[1])
+    buffer = io.BytesIO()
+    sheet.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def write_contact_sheet(cycle_dir: str, tiles: list[Tile]) -> None:
+    """Write ``contact_sheet.jpg`` into the cycle folder (a failure is logged, never raised)."""
+    if not tiles:
+        return
+    try:
+        write_bytes_atomic(os.path.join(cycle_dir, CONTACT_SHEET), render(tiles))
+    except (WriteError, OSError) as exc:
+        log.error("contact sheet of %s not written: %s", cycle_dir, exc)
+
+
+def tile_of(record: dict, stream: dict, thumbnail: str | None) -> Tile:
+    """The tile of a task: its record (shared/task_record.py), its stream, its thumbnail's path."""
+    return Tile(name=stream.get("name") or camera_id(stream["output_filename"]),
+                status=f"[{record['status']}] {record['status_name']}",
+                verdict=quality_text(record.get("quality")), thumbnail=thumbnail,
+                reason=record["error_message"] or record["status_name"])

@@ -1,0 +1,58 @@
+"""The picture check of one recording: its thumbnail's files, its figures, its verdict at the end."""
+from __future__ import annotations
+
+import logging
+import os
+
+from recorder.picture_quality import PictureLog, Recorded, judge, unchecked
+from recorder.picture_similarity import keep_reference, reference_similarity
+from shared.camera_roster import camera_id
+from shared.clip_names import thumbnail_name, thumbnail_work_name
+from shared.quality_settings import QualitySettings
+from shared.settings import reference_picture
+
+log = logging.getLogger(__name__)
+
+
+def reference_path(references_dir: str, clip_name: str) -> str:
+    """Where the camera of ``clip_name`` keeps its reference picture."""
+    return reference_picture(references_dir, camera_id(clip_name))
+
+
+class PictureCheck:
+    """Collects ffmpeg's figures while it records; :meth:`finish` publishes the thumbnail and judges."""
+
+    def __init__(self, cycle_dir: str, clip_name: str, limits: QualitySettings,
+                 references_dir: str | None) -> None:
+        self.limits = limits
+        self.work_path = os.path.join(cycle_dir, thumbnail_work_name(clip_name))
+        self.path = os.path.join(cycle_dir, thumbnail_name(clip_name))
+        self.reference = (reference_path(references_dir, clip_name) if references_dir
+                          else None)
+        self.log = PictureLog()
+
+    def finish(self, clip_kept: bool, recorded: Recorded) -> dict:
+        """The quality object; the thumbnail is kept beside a kept clip, removed otherwise."""
+        published = self._publish(clip_kept)
+        if not published:
+            return unchecked()
+        similarity = None
+        if self.reference:
+            similarity = reference_similarity(self.path, self.reference)
+        quality = judge(self.log, recorded, self.limits, similarity)
+        # The first healthy picture becomes the reference the later ones are held against.
+        if self.reference and quality["checked"] and not quality["issues"]:
+            keep_reference(self.path, self.reference)
+        return quality
+
+    def _publish(self, clip_kept: bool) -> bool:
+        try:
+            if clip_kept and os.path.getsize(self.work_path) > 0:
+                os.replace(self.work_path, self.path)
+                return True
+            os.unlink(self.work_path)
+        except FileNotFoundError:
+            pass  # ffmpeg saw no keyframe: no thumbnail
+        except OSError as exc:
+            log.warning("thumbnail %s: %s", self.work_path, exc.strerror or exc)
+        return False

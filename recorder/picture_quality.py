@@ -1,0 +1,159 @@
+"""The picture checks: ffmpeg's per-keyframe figures (metadata=print) turned into measures and verdicts."""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from shared.quality_settings import QualitySettings
+from shared.task_record import unchecked_quality as unchecked
+
+# The prefix of metadata=print's lines on stderr ("[Parsed_metadata_7 @ 0x…] key=value").
+METADATA_PREFIX = "[Parsed_metadata_"
+# Verdicts in the order they are listed.
+VERDICTS = ("black", "frozen", "blurred", "too_dark", "too_bright", "colour_cast", "low_fps",
+            "low_bitrate", "scene_changed")
+# A black or still picture explains these by itself (a flat picture has no edges,
+# little colour, and compresses to almost nothing): listed once, as black or frozen.
+_EXPLAINED_BY_FLAT = {"frozen", "blurred", "too_dark", "colour_cast", "low_bitrate", "scene_changed"}
+_EXPLAINED_BY_STILL = {"low_bitrate"}
+NEUTRAL_CHROMA = 128.0
+# Verdicts whose measure is a share with an "at least" threshold.
+_SHARES = ("black", "frozen")
+
+
+@dataclass
+class PictureLog:
+    """The figures of each keyframe the checks saw, read from ffmpeg's stderr lines."""
+
+    frames: list[dict[str, float]] = field(default_factory=list)
+
+    def went_back(self) -> bool:
+        """True when a keyframe's time was not after the one before (the camera's clock restarted)."""
+        times = [frame["pts_time"] for frame in self.frames]
+        return any(later <= earlier for earlier, later in zip(times, times[1:]))
+
+    def feed_line(self, line: str) -> None:
+        """One metadata=print line (its ``[Parsed_metadata_N @ …]`` prefix included)."""
+        text = line.partition("] ")[2].strip()
+        if text.startswith("frame:"):
+            time = text.rpartition("pts_time:")[2]
+            self.frames.append({"pts_time": _number(time)})
+        elif text.startswith("lavfi.") and self.frames:
+            key, _, value = text.partition("=")
+            self.frames[-1][key[len("lavfi."):]] = _number(value)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the recording itself says: seconds, frames, bytes, the frame rate the stream announced."""
+
+    seconds: float
+    frames: int
+    size: int
+    announced_fps: float | None = None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def judge(log: PictureLog, recorded: Recorded, limits: QualitySettings,
+          similarity: float | None = None) -> dict:
+    """The quality object: per verdict its measured value and threshold, and the verdicts found.
+
+    ``measures`` is keyed by verdict (``too_dark``: mean luma against its floor);
+    a measure that could not be taken is left out, and decides nothing.
+    """
+    frames = log.frames
+    if not frames or recorded.seconds <= 0:
+        return unchecked()
+    measures: dict[str, dict] = {"keyframes": {"value": len(frames)}}
+    issues = []
+    for verdict, value, threshold, bad_below in _rows(frames, recorded, limits, similarity):
+        if value is None:
+            continue
+        measures[verdict] = {"value": round(value, 3), "threshold": threshold}
+        if (value < threshold) if bad_below else (value >= threshold if verdict in _SHARES
+                                                   else value > threshold):
+            issues.append(verdict)
+    if "black" in issues:
+        issues = [v for v in issues if v not in _EXPLAINED_BY_FLAT]
+    if "frozen" in issues:
+        issues = [v for v in issues if v not in _EXPLAINED_BY_STILL]
+    return {"checked": True, "issues": issues, "measures": measures}
+
+
+def _rows(frames: list[dict], recorded: Recorded, limits: QualitySettings,
+          similarity: float | None) -> list[tuple]:
+    """(verdict, measured value or None, threshold, True when a value below it is the fault)."""
+    fps_floor = limits.min_fps
+    if recorded.announced_fps:
+        fps_floor = max(fps_floor, round(limits.fps_ratio * recorded.announced_fps, 2))
+    luma = _mean(frames, "signalstats.YAVG")
+    return [
+        ("black", _black_ratio(frames), limits.black_ratio, False),
+        ("frozen", _frozen_ratio(frames), limits.frozen_ratio, False),
+        ("blurred", _median(frames, "blur"), limits.blur_max, False),
+        ("too_dark", luma, limits.dark_luma, True),
+        ("too_bright", luma, limits.bright_luma, False),
+        ("colour_cast", _chroma_offset(frames), limits.cast_max, False),
+        ("low_fps", recorded.frames / recorded.seconds, fps_floor, True),
+        ("low_bitrate", recorded.size * 8 / recorded.seconds / 1000, limits.min_bitrate_kbps,
+         True),
+        ("scene_changed", similarity, limits.min_similarity, True),
+    ]
+
+
+def _values(frames: list[dict], key: str) -> list[float]:
+    return [frame[key] for frame in frames if key in frame and math.isfinite(frame[key])]
+
+
+def _mean(frames: list[dict], key: str) -> float | None:
+    values = _values(frames, key)
+    return statistics.fmean(values) if values else None
+
+
+def _median(frames: list[dict], key: str) -> float | None:
+    values = _values(frames, key)
+    return statistics.median(values) if values else None
+
+
+def _chroma_offset(frames: list[dict]) -> float | None:
+    """How far the picture's mean colour is from grey: the larger of the U and V offsets."""
+    u, v = _mean(frames, "signalstats.UAVG"), _mean(frames, "signalstats.VAVG")
+    if u is None or v is None:
+        return None
+    return max(abs(u - NEUTRAL_CHROMA), abs(v - NEUTRAL_CHROMA))
+
+
+def _black_ratio(frames: list[dict]) -> float:
+    """The share of keyframes inside a blackdetect interval (a start opens one, an end closes it)."""
+    black, inside = 0, False
+    for frame in frames:
+        if "black_end" in frame:
+            inside = False
+        if "black_start" in frame:
+            inside = True
+        black += inside
+    return black / len(frames)
+
+
+def _frozen_ratio(frames: list[dict]) -> float | None:
+    """The share of the sampled time freezedetect calls frozen (None: one keyframe is no span)."""
+    times = _values(frames, "pts_time")
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    frozen, start = 0.0, None
+    for frame in frames:
+        if "freezedetect.freeze_end" in frame and start is not None:
+            frozen += frame["freezedetect.freeze_end"] - start
+            start = None
+        if "freezedetect.freeze_start" in frame:
+            start = frame["freezedetect.freeze_start"]
+    if start is not None:
+        frozen += times[-1] - start
+    return min(1.0, max(0.0, frozen / (times[-1] - times[0])))

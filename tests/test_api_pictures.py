@@ -1,0 +1,88 @@
+"""Pictures over the API: thumbnail and contact-sheet URLs in the listings, serving them with the
+confinement of deletion, a clip's deletion taking its thumbnail, and setting a reference."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask.testing import FlaskClient
+
+from shared import settings
+from tests.helpers import MakeCycle, assert_error
+
+CYCLE = "20251010_163000"
+CLIP = b"\x00\x00\x00\x18ftypisom" + b"a" * 100
+JPEG = b"\xff\xd8\xff\xe0 a small picture \xff\xd9"
+
+
+def _cycle_with_pictures(make_cycle: MakeCycle, cycle: str = CYCLE, jpeg: bytes = JPEG) -> Path:
+    folder = make_cycle(cycle, {"test_stream1.mp4": CLIP, "test_stream2.mp4": CLIP})
+    (folder / ".test_stream1.mp4.jpg").write_bytes(jpeg)
+    (folder / "contact_sheet.jpg").write_bytes(jpeg + b"sheet")
+    return folder
+
+
+def test_listings_give_the_urls_of_the_pictures_that_exist(client: FlaskClient,
+                                                           make_cycle: MakeCycle) -> None:
+    _cycle_with_pictures(make_cycle)
+    make_cycle("20251010_163100", {"test_stream1.mp4": CLIP})
+    videos = {v["filename"]: v["thumbnail"] for v in client.get(f"/api/videos/{CYCLE}").json[
+        "videos"]}
+    assert videos == {"test_stream1.mp4": f"/api/thumbnails/{CYCLE}/test_stream1.mp4",
+                      "test_stream2.mp4": None}
+    sheets = {c["timestamp"]: c["contact_sheet"] for c in client.get("/api/timestamps").json[
+        "timestamps"]}
+    assert sheets == {CYCLE: f"/api/contact_sheets/{CYCLE}", "20251010_163100": None}
+    # Hidden pictures are no clips: the counts are as before.
+    assert client.get("/api/timestamps").json["timestamps"][1]["video_count"] == 2
+
+
+def test_the_listed_urls_serve_the_jpegs_with_an_etag(client: FlaskClient,
+                                                      make_cycle: MakeCycle) -> None:
+    _cycle_with_pictures(make_cycle)
+    answer = client.get(f"/api/thumbnails/{CYCLE}/test_stream1.mp4")
+    assert answer.status_code == 200 and answer.mimetype == "image/jpeg"
+    assert answer.data == JPEG
+    again = client.get(f"/api/thumbnails/{CYCLE}/test_stream1.mp4",
+                       headers={"If-None-Match": answer.headers["ETag"]})
+    assert again.status_code == 304
+    sheet = client.get(f"/api/contact_sheets/{CYCLE}")
+    assert sheet.status_code == 200 and sheet.data == JPEG + b"sheet"
+
+
+def test_pictures_are_served_only_from_cycle_folders_and_never_through_a_symlink(
+        client: FlaskClient, make_cycle: MakeCycle, output_root: Path, tmp_path: Path) -> None:
+    folder = _cycle_with_pictures(make_cycle)
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"not yours")
+    (folder / ".test_stream2.mp4.jpg").symlink_to(secret)
+    assert_error(client.get(f"/api/thumbnails/{CYCLE}/test_stream2.mp4"), 403)
+    linked = output_root / "20251010_170000"
+    linked.symlink_to(folder)
+    assert_error(client.get("/api/contact_sheets/20251010_170000"), 403)
+    assert_error(client.get(f"/api/thumbnails/{CYCLE}/report.txt"), 403)  # not a clip's
+    assert_error(client.get("/api/contact_sheets/not_a_cycle"), 403)
+    assert_error(client.get(f"/api/thumbnails/{CYCLE}/..%2Fsecret.jpg"), 404)
+    assert_error(client.get(f"/api/thumbnails/{CYCLE}/missing.mp4"), 404)
+    assert_error(client.get("/api/contact_sheets/20251010_180000"), 404)
+
+
+def test_deleting_a_clip_removes_its_thumbnail(client: FlaskClient, make_cycle: MakeCycle) -> None:
+    folder = _cycle_with_pictures(make_cycle)
+    answer = client.delete(f"/api/video?path=./output/{CYCLE}/test_stream1.mp4")
+    assert answer.status_code == 200
+    assert not (folder / ".test_stream1.mp4.jpg").exists()
+    assert (folder / "contact_sheet.jpg").exists()
+
+
+def test_a_reference_is_the_cameras_latest_thumbnail(client: FlaskClient, make_cycle: MakeCycle,
+                                                     config_path: Path) -> None:
+    _cycle_with_pictures(make_cycle, jpeg=b"older")
+    _cycle_with_pictures(make_cycle, "20251010_163100", jpeg=b"newest")
+    make_cycle("20251010_163200", {"test_stream1.mp4": CLIP})  # no thumbnail in the last one
+    answer = client.post("/api/cameras/test_stream1/reference")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["timestamp"] == "20251010_163100"
+    reference = Path(settings.references_dir(str(config_path))) / "test_stream1.jpg"
+    assert reference.read_bytes() == b"newest"
+    assert_error(client.post("/api/cameras/test_stream2/reference"), 404)  # no thumbnail yet
+    assert_error(client.post("/api/cameras/nosuch/reference"), 404)
