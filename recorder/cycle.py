@@ -29,6 +29,16 @@ def fits(live: int, same_gateway: int, cap: int, per_host: int) -> bool:
     return live < cap and (not per_host or same_gateway < per_host)
 
 
+
+def _recordings(cycle_dir: str, display_dir: str, settings: GlobalSettings,
+                runner: ProcessRunner, watcher: PipeWatcher,
+                references_dir: str | None) -> TaskFactory:
+    """The single-box task factory: this recorder's own ffmpeg records each task."""
+    def make(planned: PlannedTask, stream: dict, source: SourceCodecs | None) -> Recording:
+        return Recording(planned, stream, cycle_dir, display_dir, settings, runner, source,
+                         watcher, references_dir=references_dir)
+    return make
+
 class Cycle:
     """A running cycle; :meth:`tick` is called by the daemon's loop with the monotonic time."""
 
@@ -49,15 +59,12 @@ class Cycle:
         self.end_wall: float | None = None
         self.max_concurrent_used = 0
         self.cancelled = False
-        self.tasks = []
-        for planned in plan.tasks:
-            stream = config["streams"][planned.stream_index]
-            if make_task is not None:  # cluster mode: a worker records it
-                self.tasks.append(make_task(planned, stream, codecs.get(stream["rtsp_url"])))
-                continue
-            self.tasks.append(Recording(planned, stream, cycle_dir, display_dir, settings, runner,
-                                        codecs.get(stream["rtsp_url"]), watcher,
-                                        references_dir=references_dir))
+        # Cluster mode hands in its own factory (a worker records the task).
+        make = make_task or _recordings(cycle_dir, display_dir, settings, runner, watcher,
+                                        references_dir)
+        streams = [config["streams"][planned.stream_index] for planned in plan.tasks]
+        self.tasks = [make(planned, stream, codecs.get(stream["rtsp_url"]))
+                      for planned, stream in zip(plan.tasks, streams)]
         # The loop asks these many times a second: kept up to date as tasks
         # start and end rather than found by walking every task each time.
         self._pending = deque(sorted(self.tasks, key=lambda t: t.planned.offset))
