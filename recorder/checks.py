@@ -43,6 +43,9 @@ class ProbeRecording(Recording):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.work_path, self.display_path = NULL_OUTPUT, None
+        # "Is it back?" asks for media, not a picture verdict: no checks, no thumbnail.
+        self.picture = None
+        self.stderr.picture = None
 
     def _ensure_folder(self) -> None:
         """Nothing is written: no folder needed."""

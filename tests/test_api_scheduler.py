@@ -16,7 +16,9 @@ TASK_FIELDS = {"task_id", "stream_index", "rtsp_url", "output_file", "duration_s
                "status", "status_code", "status_text", "status_name", "start_time", "end_time",
                "progress", "bytes_received", "frames_received", "error_message",
                # beyond SPEC's list: when the task was planned, really started, and took
-               "planned_offset", "start_offset", "run_seconds"}
+               "planned_offset", "start_offset", "run_seconds",
+               # the picture checks' verdict (README "Picture checks")
+               "quality"}
 STATS_FIELDS = {"total_tasks", "completed_tasks", "failed_tasks", "cancelled_tasks",
                 "max_concurrent_used", "completion_rate"}
 SCHEDULE_INFO = "调度方案: 2个任务\n任务 0: 0秒开始, 持续 15秒\n任务 1: 5秒开始, 持续 20秒"
@@ -229,7 +231,8 @@ def test_tasks_list(client: FlaskClient, write_status: WriteStatus) -> None:
         "status": 4, "status_code": 4, "status_text": "已完成", "status_name": "已完成",
         "start_time": "2025-10-11 14:47:08", "end_time": "2025-10-11 14:47:23", "progress": 15,
         "bytes_received": 0, "frames_received": 0, "error_message": "",
-        "planned_offset": None, "start_offset": None, "run_seconds": None}
+        "planned_offset": None, "start_offset": None, "run_seconds": None,
+        "quality": {"checked": False, "issues": [], "measures": {}}}
     assert (second["status"], second["status_text"], second["end_time"]) == (3, "录制中", "")
 
 

@@ -16,6 +16,7 @@ recorder is not running, so start/stop answer 503 (documented).
 """
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from PIL import Image
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -35,6 +37,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 
 from shared import settings as patrol_settings
 from shared.atomic import write_json_atomic
+from shared.clip_names import CONTACT_SHEET, thumbnail_name
 from shared.config_file import load_config
 from shared.history_schema import connect_writer, history_path
 from shared.output_rule import output_directory_problem
@@ -73,6 +76,9 @@ def _tree(folder: Path) -> str:
         for name in clips:
             (folder / "output" / cycle / name).write_bytes(CLIP)
         (folder / "output" / cycle / "rtsp_report.json").write_text("{}\n", encoding="utf-8")
+        for name in clips:  # each clip's thumbnail, and the cycle's contact sheet
+            (folder / "output" / cycle / thumbnail_name(name)).write_bytes(_jpeg())
+        (folder / "output" / cycle / CONTACT_SHEET).write_bytes(_jpeg())
     history = connect_writer(history_path(str(config_path)))
     now = time.time()
     record(history, "test_stream1", now - 60, COMPLETED, clip="./output/x/test_stream1.mp4",
@@ -81,6 +87,13 @@ def _tree(folder: Path) -> str:
     record(history, "removed_cam", now - 60, COMPLETED)
     history.close()
     return str(config_path)
+
+
+def _jpeg() -> bytes:
+    """A small real JPEG (what the recorder's thumbnails and contact sheets are)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 18), (40, 90, 160)).save(buffer, "JPEG")
+    return buffer.getvalue()
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -129,6 +142,11 @@ def _known_good(ops: dict, folder: Path) -> list:
         ops["GET", "/api/videos/{timestamp}"].Case(path_parameters={"timestamp": first}),
         ops["GET", "/api/clips/{location}"].Case(
             path_parameters={"location": f"{first}/{CYCLES[first][0]}"}),
+        ops["GET", "/api/thumbnails/{timestamp}/{clip}"].Case(
+            path_parameters={"timestamp": first, "clip": CYCLES[first][0]}),
+        ops["GET", "/api/contact_sheets/{timestamp}"].Case(path_parameters={"timestamp": first}),
+        ops["POST", "/api/cameras/{camera}/reference"].Case(
+            path_parameters={"camera": "test_stream1"}),
         ops["GET", "/api/cameras"].Case(query={"include_removed": "1", "sort": "-uptime_24h"}),
         ops["GET", "/api/cameras/{camera}"].Case(path_parameters={"camera": "test_stream1"}),
         ops["GET", "/api/cameras/{camera}/history"].Case(

@@ -11,6 +11,7 @@ import pytest
 
 from shared import settings
 from shared import task_status as st
+from shared.clip_names import thumbnail_name
 from shared.control_file import request_start
 from shared.status_file import empty_status, read_status
 from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
@@ -35,7 +36,10 @@ def streams_on(server, count: int, duration: int) -> list[dict]:
 
 
 def leftovers(folder: str) -> list[str]:
-    return sorted(name for name in os.listdir(folder) if name.startswith("."))
+    """Hidden files other than the thumbnails of the clips kept (work files, attempts' files)."""
+    names = os.listdir(folder)
+    thumbnails = {thumbnail_name(name) for name in names}
+    return sorted(name for name in names if name.startswith(".") and name not in thumbnails)
 
 
 def started(config: str) -> str:

@@ -43,8 +43,9 @@ def test_check_and_probe_of_a_real_camera(tmp_path, camera_server) -> None:
         wait_for(lambda: client.post("/api/cameras/gate/check?probe=1").status_code == 200, 30,
                  "the probe to be taken")
         [probe] = wait_for(lambda: _history(client, "probe"), 60, "the probe's outcome")
-        assert probe["status"] == st.COMPLETED and probe["clip"] is None
-        assert os.listdir(checks) == [folder] and os.listdir(checks / folder) == ["gate.mp4"]
+        assert probe["status"] == st.COMPLETED and probe["clip"] is None, str(probe)
+        assert os.listdir(checks) == [folder]  # the probe made no folder; the check's clip
+        assert sorted(os.listdir(checks / folder)) == [".gate.mp4.jpg", "gate.mp4"]  # + thumbnail
         live = client.get("/api/tasks/status").get_json()["checks"]
         assert [c["kind"] for c in live] == ["check", "probe"]
         recorder.stop()
