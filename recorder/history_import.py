@@ -14,9 +14,11 @@ from shared import settings
 from shared import task_status as st
 from shared.camera_state import camera_id
 from shared.config_file import load_config
+from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
 from shared.history_schema import history_path
-from shared.timefmt import DISPLAY_FORMAT, cycle_order, is_cycle_name
+from shared.output_tree import OutputDir, cycle_names_in
+from shared.timefmt import DISPLAY_FORMAT
 from shared.urls import mask_credentials
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ def import_history(config_path: str, wall: float) -> dict:
     config = load_config(config_path)
     g = GlobalSettings.from_config(config["global_config"])
     root = settings.resolve_output_dir(g.output_directory, config_path)
-    names = sorted((n for n in _listing(root) if is_cycle_name(n)), key=cycle_order)
+    names = _cycle_names(OutputDir(g.output_directory, root, config_path))
     store, states = HistoryStore(history_path(config_path)), CameraStates()
     counts = {"imported": 0, "already": 0, "unreadable": 0, "failed": 0, "tasks": 0}
     for name in names:
@@ -132,9 +134,10 @@ def import_history(config_path: str, wall: float) -> dict:
     return counts
 
 
-def _listing(root: str) -> list[str]:
+def _cycle_names(out: OutputDir) -> list[str]:
+    """The cycle folders to import, oldest first (the output tree's one scan)."""
     try:
-        return os.listdir(root)
-    except OSError as exc:
-        log.error("history import: cannot list %s: %s", root, exc.strerror)
+        return cycle_names_in(out)
+    except (OSError, PatrolError) as exc:  # unreadable, or refused by the output rule
+        log.error("history import: cannot list %s: %s", out.root, exc)
         return []

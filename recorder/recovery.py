@@ -11,7 +11,8 @@ from shared import settings
 from shared.config import GLOBAL_DEFAULTS
 from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
-from shared.timefmt import cycle_order, is_cycle_name
+from shared.output_tree import OutputDir, cycle_names_in
+from shared.timefmt import cycle_order
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,11 @@ def recover_unpublished_cycle(last_dir: str, number: int, config: GlobalSettings
         return False
     root = settings.resolve_output_dir(config.output_directory, config_path)
     try:
-        names = [name for name in os.listdir(root) if is_cycle_name(name)]
-    except OSError:
+        names = cycle_names_in(OutputDir(config.output_directory, root, config_path))
+    except (OSError, PatrolError) as exc:  # unreadable, or refused by the output rule
+        log.error("cannot look for an unpublished cycle in %s: %s", root, exc)
         return False
-    newest = max(names, key=cycle_order, default="")
+    newest = names[-1] if names else ""
     folder = os.path.join(root, newest)
     if not newest or (last_dir and cycle_order(newest) <= cycle_order(last_dir)) \
             or os.path.exists(os.path.join(folder, config.report_filename)):

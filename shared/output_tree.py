@@ -157,6 +157,16 @@ def cycle_names(root: OpenRoot) -> list[str]:
     return names
 
 
+def cycle_names_in(out: OutputDir) -> list[str]:
+    """:func:`cycle_names` of the output folder, opened and checked for this one scan ([] when absent).
+
+    :raises OutputRefused: the folder resolves where the rule forbids.
+    :raises OSError: it cannot be read.
+    """
+    with opened_root(out) as root:
+        return cycle_names(root) if root else []
+
+
 def _clip_entry(root: OpenRoot, cycle: str, entry: os.DirEntry) -> tuple[str, int, float] | None:
     """``(name, size, mtime)`` of a clip; None for anything else (foreign names are logged)."""
     if not is_video_name(entry.name):
