@@ -4,9 +4,10 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 # nginx and systemd (systemd-analyze): the tests check deploy/'s nginx site and units.
+# fonts-droid-fallback: the contact sheet's Chinese status names (boxes without it).
 APT_PKGS := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad python3-venv \
-            nginx systemd
+            nginx systemd fonts-droid-fallback
 # Only the tests use these: VLC as an RTSP server that is not ours (RTP over UDP only);
 # Chromium and its driver for the console's browser tests (Selenium is given their paths);
 # Redis for cluster mode's tests (each test starts its own on a free loopback port).
