@@ -108,14 +108,19 @@ def clip_seconds(path: str) -> float:
 
 
 def run_daemon(urls: list[str], duration: int, folder: str, slack: int = SLACK_SECONDS,
-               ffmpeg_preload: str = "auto") -> dict:
-    """One cycle of the real daemon on the same URLs."""
+               ffmpeg_preload: str = "auto", quality: bool = False) -> dict:
+    """One cycle of the real daemon on the same URLs.
+
+    The picture checks are off unless ``quality``: the floor is a plain stream copy,
+    so like is compared with like; what the checks cost is bench/picture_checks.py's.
+    """
     config_path = os.path.join(folder, "config.json")
     write_json_atomic(config_path, {
         "global_config": {"total_poll_duration_seconds": window(duration, slack),
                           "max_concurrent_streams": len(urls), "output_directory": "./output",
                           "connection_timeout_seconds": 10, "read_timeout_seconds": 10,
-                          "poll_cycles": 1, "cycle_interval_seconds": 0},
+                          "poll_cycles": 1, "cycle_interval_seconds": 0,
+                          "quality": {"enabled": quality}},
         "streams": [{"rtsp_url": u, "duration_seconds": duration,
                      "output_filename": f"s{i}.mp4"} for i, u in enumerate(urls)]})
     state = os.path.join(folder, ".patrol-state")
@@ -177,6 +182,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
                         help="window minus clip length, the time starts are spread over (default 5)")
     parser.add_argument("--ffmpeg-preload", choices=("auto", "off"), default="auto",
                         help="the recorder's --ffmpeg-preload (default auto, as in production)")
+    parser.add_argument("--quality", choices=("on", "off"), default="off",
+                        help="the picture checks (default off: the floor copies only; "
+                             "their cost is bench picture_checks)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([16] if args.quick else [16, 64, 128])
     duration = args.duration or (5 if args.quick else 15)
@@ -207,7 +215,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
                             spread_floors.append(run_floor(urls, duration, folder, offsets))
                         else:
                             runs.append(run_daemon(urls, duration, folder, args.slack,
-                                                   args.ffmpeg_preload))
+                                                   args.ffmpeg_preload, args.quality == "on"))
                 finally:
                     shutil.rmtree(folder, ignore_errors=True)
         startups = {"once": 0.0, "spread": 0.0}
