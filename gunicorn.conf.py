@@ -32,6 +32,10 @@ keepalive = 0
 timeout = 30
 graceful_timeout = 10
 accesslog = "-"
+# gunicorn's own format plus the address a proxy forwarded ("-" without one): the
+# peer (%(h)s) is nginx's address behind it.
+access_log_format = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
+                     'forwarded=%({x-forwarded-for}i)s')
 errorlog = "-"
 loglevel = "info"
 # gunicorn >= 25 opens a control socket at a per-user path shared by every

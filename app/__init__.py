@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-from app import auth, conditional, cors, language
+from app import auth, conditional, cors, language, proxy
 from shared import settings
 
 # Bodies are small JSON documents; anything larger is a mistake or an attack.
@@ -15,9 +15,9 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app.
 
-    ``test_config`` may set CONFIG_PATH, OUTPUT_DIR, OUTPUT_BASE, API_TOKEN and
-    API_PROTECT_READS; the access settings are otherwise read from the
-    environment here, once per process (see app/auth.py).
+    ``test_config`` may set CONFIG_PATH, OUTPUT_DIR, OUTPUT_BASE, API_TOKEN,
+    API_PROTECT_READS and PROXY_HOPS; the access settings are otherwise read from
+    the environment here, once per process (see app/auth.py, app/proxy.py).
 
     :raises AccessSettingError: unusable access settings (the app must not run open by mistake).
     """
@@ -29,11 +29,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     app.config.update(auth.settings_from_environment())
+    app.config["PROXY_HOPS"] = proxy.hops_from_environment()
     if test_config:
         app.config.update(test_config)
     app.config["CONFIG_PATH"] = os.path.abspath(app.config["CONFIG_PATH"])
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    proxy.init_app(app)
     cors.init_app(app)
     conditional.init_app(app)
     language.init_app(app)

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import auth, create_app
+from app import auth, create_app, proxy
 from shared import settings
 from shared.atomic import write_json_atomic
 from shared.status_file import STALE_AFTER_SECONDS, empty_status
@@ -29,7 +29,8 @@ pytest_plugins = ["tests.camera_fixtures"]
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # The settings module reads these; a developer's shell must not redirect the tests.
     for name in (settings.CONFIG_ENV, settings.STATE_DIR_ENV, settings.OUTPUT_DIR_ENV,
-                 auth.TOKEN_ENV, auth.TOKEN_FILE_ENV, auth.PROTECT_READS_ENV):
+                 auth.TOKEN_ENV, auth.TOKEN_FILE_ENV, auth.PROTECT_READS_ENV,
+                 proxy.PROXY_HOPS_ENV):
         monkeypatch.delenv(name, raising=False)
 
 

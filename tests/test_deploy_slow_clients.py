@@ -10,9 +10,6 @@ non-daemon on free loopback ports in tmp_path.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -22,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from testkit.servers import REPO_ROOT, GunicornServer, free_port
+from testkit.nginx import NginxServer, write_config
+from testkit.servers import GunicornServer
 
 pytestmark = pytest.mark.integration
 
@@ -32,39 +30,6 @@ ANSWER_WITHIN_SECONDS = 1.0
 PROBE_SECONDS = 8.0
 PROBE_INTERVAL_SECONDS = 0.5
 DRIBBLE_INTERVAL_SECONDS = 1.0
-START_DEADLINE_SECONDS = 30.0
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-SITE = Path(REPO_ROOT, "deploy", "nginx.conf")
-
-# The test's own nginx: the shipped site, inside the smallest main config that
-# keeps every file nginx writes in tmp_path.
-MAIN_CONF = """\
-daemon off;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log info;
-events {{ worker_connections 768; }}
-http {{
-    access_log {root}/access.log;
-    client_body_temp_path {root}/client_body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    include {root}/site.conf;
-}}
-"""
-
-
-def site_on_ports(text: str, listen_port: int, api_port: int) -> str:
-    """deploy/nginx.conf with only its ports changed (loopback, free ports)."""
-    replacements = [("listen 80;", f"listen 127.0.0.1:{listen_port};"),
-                    ("listen [::]:80;", ""),
-                    ("server 127.0.0.1:8080;", f"server 127.0.0.1:{api_port};")]
-    for old, new in replacements:
-        assert text.count(old) == 1, f"deploy/nginx.conf no longer has exactly one {old!r}"
-        text = text.replace(old, new)
-    return text
 
 
 def health_within(port: int, timeout: float) -> float:
@@ -140,53 +105,16 @@ def api(tmp_path: Path) -> Iterator[GunicornServer]:
         print("---- gunicorn log (tail) ----\n" + server.log()[-4000:])
 
 
-def wait_for_health(port: int, process: subprocess.Popen, log: Path) -> None:
-    """Wait (bounded) until /api/health answers on ``port``."""
-    deadline = time.monotonic() + START_DEADLINE_SECONDS
-    while True:
-        assert process.poll() is None, f"nginx exited:\n{log.read_text(errors='replace')}"
-        try:
-            health_within(port, 5)
-            return
-        except (OSError, AssertionError):
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-        time.sleep(0.05)  # a poll interval
-
-
 @pytest.fixture
 def nginx(tmp_path: Path, api: GunicornServer) -> Iterator[int]:
     """nginx with deploy/nginx.conf in front of ``api``; yields its port."""
-    if not os.access(NGINX, os.X_OK):
-        pytest.fail("nginx is missing: `make deps` installs it (apt-get install nginx)")
-    root = tmp_path / "nginx"
-    root.mkdir()
-    port = free_port()
-    (root / "site.conf").write_text(
-        site_on_ports(SITE.read_text(encoding="utf-8"), port, api.port), encoding="utf-8")
-    (root / "nginx.conf").write_text(MAIN_CONF.format(root=root), encoding="utf-8")
-    argv = [NGINX, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")]
-    check = subprocess.run(argv + ["-t"], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stderr
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for_health(port, process, root / "error.log")
-        yield port
-    finally:
-        process.send_signal(signal.SIGQUIT)  # graceful: finish what is in flight, then exit
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+    with NginxServer(tmp_path / "nginx", api.port) as server:
+        yield server.port
 
 
 def test_site_config_passes_nginx_t(tmp_path):
-    root = tmp_path
-    (root / "site.conf").write_text(site_on_ports(SITE.read_text(encoding="utf-8"), 1, 2))
-    (root / "nginx.conf").write_text(MAIN_CONF.format(root=root), encoding="utf-8")
-    check = subprocess.run([NGINX, "-t", "-p", str(root), "-c", str(root / "nginx.conf"),
-                            "-e", str(root / "error.log")], capture_output=True, text=True,
-                           timeout=30)
+    argv = write_config(tmp_path, 1, 2)
+    check = subprocess.run(argv + ["-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
 
 
