@@ -48,11 +48,18 @@ test: test-deps venv
 run: deps venv
 	$(BIN)/python scripts/run_demo.py $(DEMO_ARGS)
 
-api: venv
-	$(BIN)/python -m app ./output 8080
+# The development targets use the demo's own config (.demo/config.json, copied from
+# the example on first use, like `make run`): the tracked config.json stays an example.
+DEV_CONFIG = .demo/config.json
 
-recorder: venv
-	$(BIN)/python -m recorder
+$(DEV_CONFIG): | venv
+	$(BIN)/python scripts/run_demo.py --prepare-only
+
+api: venv $(DEV_CONFIG)
+	$(BIN)/python -m app --config $(DEV_CONFIG)
+
+recorder: venv $(DEV_CONFIG)
+	$(BIN)/python -m recorder --config $(DEV_CONFIG)
 
 install:
 	PYTHON=$(PY) PREFIX=$(PREFIX) CONFDIR=$(CONFDIR) STATEDIR=$(STATEDIR) UNITDIR=$(UNITDIR) \

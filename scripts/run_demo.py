@@ -234,7 +234,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the demo's folder (config, output, state); default ./.demo")
     parser.add_argument("--camera-port", type=int, default=EXAMPLE_CAMERA_PORT,
                         help="port of the demo camera (and of the cameras in a new demo config)")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="only create the demo's folder and config (make api, make recorder)")
     args = parser.parse_args(argv)
+    if args.prepare_only:
+        print(prepare_demo_dir(os.path.abspath(args.dir), args.camera_port))
+        return 0
     run(os.path.abspath(args.dir), args.camera_port)
     return 0
 

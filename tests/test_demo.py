@@ -182,3 +182,21 @@ def test_a_signal_to_make_or_the_runner_stops_everything(demo, target, signum):
     os.kill(demo.make.pid if target == "make" else demo.runner, signum)
     demo.wait_all_gone()
     assert "run_demo: everything stopped" in demo.log()
+
+
+def test_the_development_targets_get_the_demos_config_not_the_tracked_one(tmp_path):
+    """`make api` / `make recorder` (Makefile DEV_CONFIG) prepare .demo/config.json once."""
+    demo_dir = tmp_path / "demo"
+    argv = [sys.executable, os.path.join(REPO_ROOT, "scripts", "run_demo.py"),
+            "--prepare-only", "--dir", str(demo_dir)]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    config = demo_dir / "config.json"
+    assert first.stdout.splitlines()[-1] == str(config)
+    example = json.loads(Path(REPO_ROOT, "config.json").read_text(encoding="utf-8"))
+    assert json.loads(config.read_text(encoding="utf-8")) == example
+    config.write_text('{"global_config": {}, "streams": []}', encoding="utf-8")
+    subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(config.read_text(encoding="utf-8")) == {"global_config": {}, "streams": []}
+    makefile = Path(REPO_ROOT, "Makefile").read_text(encoding="utf-8")
+    assert "-m app --config $(DEV_CONFIG)" in makefile
+    assert "-m recorder --config $(DEV_CONFIG)" in makefile
