@@ -62,7 +62,8 @@ def post_webhook(url: str, body: str, secret: str | None) -> None:
 
 
 def send_notify(url: str, body: str) -> None:
-    """Send the event's title and Chinese message through Apprise to ``url``.
+    """Send the event's title and Chinese message through Apprise to ``url``, with the camera's
+    picture attached where the service takes attachments.
 
     :raises DeliveryError: Apprise refused the URL or the service did not take it.
     """
