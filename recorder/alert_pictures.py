@@ -1,11 +1,11 @@
 """The picture a camera event links to: the absolute URL of a clip's thumbnail (README "Alerts").
 
 Only with ``global_config.alerts.public_url`` set: the recorder does not otherwise know
-where the API is reached. A kept clip of a cycle has a thumbnail beside it exactly when
-its picture was checked (recorder/picture_check.py publishes the thumbnail before it
-judges; without a published thumbnail the quality is "unchecked"), so the history's
-outcome rows say which clips have one without a look at the disk. A check's clip has
-none that the API serves (``/api/thumbnails`` serves cycle folders only).
+where the API is reached. A kept clip of a cycle whose picture was checked has a
+thumbnail beside it (recorder/picture_check.py judges only a thumbnail it published), so
+the history's outcome rows say which clips have one without a look at the disk (until
+retention or a deletion removes it: the link then answers 404). A check's clip has none
+that the API serves (``/api/thumbnails`` serves cycle folders only).
 """
 from __future__ import annotations
 

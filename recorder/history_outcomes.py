@@ -34,6 +34,8 @@ def _row(task: FinishedTask) -> tuple:
     # Compact: the measures make it the row's widest column (a few hundred bytes).
     return (*_PLAIN_ROW(task), None if quality is None else
             json.dumps(quality, ensure_ascii=False, separators=(",", ":")))
+
+
 _BUCKET = ("INSERT INTO {table} (camera, bucket, total, ok) VALUES (?, ?, 1, ?) "
            "ON CONFLICT (camera, bucket) DO UPDATE SET total = total + 1, ok = ok + excluded.ok")
 _HOURLY, _DAILY = _BUCKET.format(table="hourly"), _BUCKET.format(table="daily")
