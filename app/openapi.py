@@ -91,7 +91,9 @@ SCHEMAS["Outcome"] = _obj(
     planned_start=_TIME, started=_TIME, ended=_STR, status=_INT, status_name=_STR, error=_STR,
     connect_seconds=_NULL_NUM, bytes=_INT, frames=_INT, clip_seconds=_NULL_NUM,
     codec=_NULL_STR, resolution=_NULL_STR, clip=_NULL_STR,
-    quality={"type": "object", "nullable": True})
+    quality={**task_record.QUALITY_SCHEMA, "nullable": True,
+             "description": "the task's picture verdict; null: not known (written before "
+                            "the picture checks)"})
 _OUTCOMES = {"type": "array", "items": _ref("Outcome")}
 
 _TASKS = {"type": "array", "items": _ref("Task")}

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Collection
 
 from recorder import alert_outbox
+from recorder.alert_pictures import last_good_picture, with_picture
 from recorder.alert_receivers import targets_for
 from shared.event_names import CAMERA_REMINDER
 from shared.task_status import status_name
@@ -36,7 +37,8 @@ def remind_due(conn: sqlite3.Connection, alerts: dict, wall: float,
         due = [row for row in conn.execute(_DUE_SQL, (hours * HOUR, wall))
                if remindable is None or row[0] in remindable]
         for row in due:
-            body = json.dumps(reminder_body(row, wall), ensure_ascii=False)
+            picture = last_good_picture(conn, alerts.get("public_url"), row[0], wall)
+            body = json.dumps(with_picture(reminder_body(row, wall), picture), ensure_ascii=False)
             for target in targets:
                 alert_outbox.insert(conn, CAMERA_REMINDER, target, body, wall)
             conn.execute("UPDATE cameras SET last_reminded = ? WHERE id = ?", (wall, row[0]))

@@ -6,6 +6,7 @@ import hmac
 import json
 import urllib.error
 import urllib.request
+from urllib.parse import quote
 
 # One slow receiver must not hold the other receivers' alerts for long.
 SEND_TIMEOUT_SECONDS = 10.0
@@ -61,7 +62,8 @@ def post_webhook(url: str, body: str, secret: str | None) -> None:
 
 
 def send_notify(url: str, body: str) -> None:
-    """Send the event's title and Chinese message through Apprise to ``url``.
+    """Send the event's title and Chinese message through Apprise to ``url``, with the camera's
+    picture attached where the service takes attachments.
 
     :raises DeliveryError: Apprise refused the URL or the service did not take it.
     """
@@ -73,10 +75,28 @@ def send_notify(url: str, body: str) -> None:
         raise DeliveryError("Apprise does not accept this URL")
     result = notifier.notify(body=event.get("message", ""), title=notify_title(event),
                              notify_type=_NOTIFY_TYPES.get(event.get("event"), "failure"),
-                             timeout=SEND_TIMEOUT_SECONDS)
+                             timeout=SEND_TIMEOUT_SECONDS, attach=_picture(notifier, event))
     if not result:
         errors = [entry.message for entry in result.logs() if entry.level in ("ERROR", "WARNING")]
         raise DeliveryError((errors[-1] if errors else "not delivered")[:300])
+
+
+def _picture(notifier, event: dict):  # noqa: ANN001, ANN202 - apprise's types, imported late
+    """The event's picture (``camera.thumbnail``) as an Apprise attachment, fetched over HTTP;
+    None when there is none, no service of ``notifier`` takes attachments (chat robots), or it
+    cannot be fetched (e.g. reads need the API token): the message then goes without it."""
+    camera = event.get("camera") or {}
+    link = camera.get("thumbnail")
+    if not link or not any(service.attachment_support for service in notifier):
+        return None
+    import apprise
+
+    # Apprise takes ``name`` for the attachment's file name and does not send it on.
+    name = quote(f"{camera.get('id') or 'camera'}.jpg", safe="")
+    attachment = apprise.AppriseAttachment(asset=notifier.asset)
+    if not attachment.add(f"{link}?name={name}") or not all(item.exists() for item in attachment):
+        return None
+    return attachment
 
 
 def notify_title(event: dict) -> str:

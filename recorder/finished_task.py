@@ -29,6 +29,9 @@ class FinishedTask:
     codec: str | None = None
     resolution: str | None = None
     clip: str | None = None
+    # The task record's ``quality`` object (shared/task_record.py), stored as JSON; None: unknown
+    # (an old report without one).
+    quality: dict | None = None
 
 
 def from_recording(cycle_name: str, cycle_start_wall: float, task) -> FinishedTask:
@@ -43,4 +46,4 @@ def from_recording(cycle_name: str, cycle_start_wall: float, task) -> FinishedTa
         bytes=prog.total_size, frames=prog.frames,
         clip_seconds=round(prog.seconds, 3) if task.proc is not None else None,
         codec=task.stderr.codecs.video, resolution=task.stderr.resolution,
-        clip=task.display_path if task.clip_kept else None)
+        clip=task.display_path if task.clip_kept else None, quality=task.quality)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from recorder.alert_pictures import with_picture
 from recorder.alert_receivers import targets_for
 from recorder.finished_task import FinishedTask
 from shared import event_names as ev
@@ -11,8 +12,10 @@ from shared import task_status as st
 from shared.timefmt import format_iso, format_local
 
 
-def camera_body(event: str, task: FinishedTask, since: float, failures: int, wall: float) -> dict:
-    """The body of a camera event: ``since`` = when its run of failures began.
+def camera_body(event: str, task: FinishedTask, since: float, failures: int, wall: float,
+                picture: str | None = None) -> dict:
+    """The body of a camera event: ``since`` = when its run of failures began; ``picture`` the
+    thumbnail URL it links to (recorder/alert_pictures.py), None: none.
 
     Worded like the alert sender's reminders (recorder/alert_reminders.py on main).
     """
@@ -24,10 +27,11 @@ def camera_body(event: str, task: FinishedTask, since: float, failures: int, wal
     else:
         message = (f"摄像头「{label}」已恢复，{format_local(task.ended)} 录制成功"
                    f"（自 {format_local(since)} 起离线，连续 {failures} 次失败）")
-    return {"event": event, "time": format_iso(wall), "message": message,
-            "camera": {"id": task.camera, "name": task.name, "url": task.url},
-            "status": task.status, "status_name": st.status_name(task.status),
-            "error": task.error, "since": format_iso(since), "consecutive_failures": failures}
+    return with_picture({
+        "event": event, "time": format_iso(wall), "message": message,
+        "camera": {"id": task.camera, "name": task.name, "url": task.url},
+        "status": task.status, "status_name": st.status_name(task.status),
+        "error": task.error, "since": format_iso(since), "consecutive_failures": failures}, picture)
 
 
 def cycle_body(number: int, folder: str, counts: dict, wall: float) -> dict:

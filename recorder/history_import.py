@@ -66,7 +66,13 @@ def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]
         bytes=int(record.get("bytes_received") or 0),
         frames=int(record.get("frames_received") or 0),
         clip_seconds=record.get("progress") if isinstance(record.get("progress"), (int, float))
-        else None, clip=clip)
+        else None, clip=clip, quality=_quality(record.get("quality")))
+
+
+def _quality(value: object) -> dict | None:
+    """A report task's ``quality`` object; None when the report has none (written before the
+    picture checks) or a damaged one."""
+    return value if isinstance(value, dict) else None
 
 
 def _known(conn: sqlite3.Connection, task: FinishedTask) -> bool:

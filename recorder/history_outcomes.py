@@ -1,25 +1,41 @@
 """One finished task into the history: its outcome row, its buckets, its camera row and events."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
 from operator import attrgetter
 
+from recorder.alert_pictures import last_good_picture, picture_link
 from recorder.finished_task import FinishedTask
 from recorder.history_events import camera_body, enqueue
 from shared import event_names as ev
 from shared import task_status as st
 from shared.camera_state import is_failure
 
-# FinishedTask's fields that are no column of ``outcomes`` (they feed the camera row).
+# FinishedTask's fields that are no column of ``outcomes`` (they feed the camera row), and
+# the one stored as JSON text (last in the row).
 _NOT_COLUMNS = ("name", "url", "alerts")
-_COLUMNS = tuple(f.name for f in fields(FinishedTask) if f.name not in _NOT_COLUMNS)
+_JSON_COLUMN = "quality"
+_PLAIN = tuple(f.name for f in fields(FinishedTask)
+               if f.name not in _NOT_COLUMNS and f.name != _JSON_COLUMN)
+_COLUMNS = (*_PLAIN, _JSON_COLUMN)
 _INSERT_OUTCOME = (f"INSERT INTO outcomes ({', '.join(_COLUMNS)}) "
                    f"VALUES ({', '.join('?' * len(_COLUMNS))})")
 # dataclasses.astuple deep-copies every field: ten times the cost of the insert itself.
-_ROW = attrgetter(*_COLUMNS)
+_PLAIN_ROW = attrgetter(*_PLAIN)
+
+
+def _row(task: FinishedTask) -> tuple:
+    """The values of ``task``'s outcome row, in :data:`_COLUMNS` order."""
+    quality = task.quality
+    # Compact: the measures make it the row's widest column (a few hundred bytes).
+    return (*_PLAIN_ROW(task), None if quality is None else
+            json.dumps(quality, ensure_ascii=False, separators=(",", ":")))
+
+
 _BUCKET = ("INSERT INTO {table} (camera, bucket, total, ok) VALUES (?, ?, 1, ?) "
            "ON CONFLICT (camera, bucket) DO UPDATE SET total = total + 1, ok = ok + excluded.ok")
 _HOURLY, _DAILY = _BUCKET.format(table="hourly"), _BUCKET.format(table="daily")
@@ -95,7 +111,7 @@ def _buckets_of_minute(minute: int) -> tuple[float, float]:
 def write_outcomes(conn: sqlite3.Connection, states: CameraStates, tasks: list[FinishedTask],
                    offline_after: int, alerts: dict | None, wall: float) -> int:
     """Record ``tasks`` (in order); the outbox rows queued (``alerts`` None: none, an import)."""
-    conn.executemany(_INSERT_OUTCOME, map(_ROW, tasks))
+    conn.executemany(_INSERT_OUTCOME, map(_row, tasks))
     counted = [task for task in tasks if task.status != st.CANCELLED]  # 已取消 counts neither way
     buckets = [(task.camera, *local_buckets(task.ended), int(task.status == st.COMPLETED))
                for task in counted]
@@ -143,4 +159,14 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
                         task.ended, task.ended if ok else None, *new[1:], task.clip))
     if event is None or alerts is None or not task.alerts:
         return 0
-    return enqueue(conn, camera_body(event, task, since, failures, wall), alerts, wall)
+    body = camera_body(event, task, since, failures, wall, _picture(conn, event, task, alerts))
+    return enqueue(conn, body, alerts, wall)
+
+
+def _picture(conn: sqlite3.Connection, event: str, task: FinishedTask,
+             alerts: dict) -> str | None:
+    """The picture an event links to: a recovered camera's new one, an offline one's last good."""
+    public_url = alerts.get("public_url")
+    if event == ev.CAMERA_RECOVERED:
+        return picture_link(public_url, task.kind, task.cycle, task.clip, task.quality)
+    return last_good_picture(conn, public_url, task.camera, task.ended)

@@ -1,4 +1,5 @@
-"""The rule of ``global_config.alerts``: webhooks, notification URLs and the reminder interval."""
+"""The rule of ``global_config.alerts``: webhooks, notification URLs, the reminder interval and
+the API's public address (for links to a camera's picture)."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from shared.config_rules import MAX_URL_LENGTH, IntRange, is_utf8_text, reject_u
 from shared.errors import ConfigError
 from shared.event_names import EVENTS
 
-ALERT_KEYS = ("webhooks", "notify", "remind_every_hours")
+ALERT_KEYS = ("webhooks", "notify", "remind_every_hours", "public_url")
 WEBHOOK_KEYS = ("url", "secret", "events")
 # Enough for every chat group and mailbox an operator has; a bound keeps one typo small.
 MAX_RECEIVERS = 50
@@ -18,6 +19,9 @@ _HTTP_RE = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+[^\s]*$")
 # An Apprise URL: a scheme (dingtalk://, wecombot://, feishu://, mailto://, …) and the rest.
 _NOTIFY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 _REMIND = IntRange(0, 10 * 365 * 24, "0 表示不提醒")
+# The API's address as a chat user reaches it: a path prefix (a reverse proxy's) is fine;
+# no user, query or fragment, since the picture's path is appended to it.
+_BASE_URL_RE = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s@]+(/[^?#\s]*)?$")
 
 
 def _text(field: str, value: Any, pattern: re.Pattern, what: str) -> str:
@@ -64,8 +68,26 @@ def _webhook(field: str, value: Any) -> dict:
 
 
 @dataclass(frozen=True)
+class BaseUrl:
+    """An http(s) base URL that paths are appended to (``https://patrol.example.com``)."""
+
+    def check(self, field: str, value: Any) -> str:
+        """``value`` as given (its users drop a trailing "/"). :raises ConfigError:"""
+        return _text(field, value, _BASE_URL_RE,
+                     "必须是 http:// 或 https:// 开头的网址 (不含用户名、? 和 #)")
+
+    def schema(self) -> dict:
+        """The JSON-schema fragment of this rule."""
+        return {"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": _BASE_URL_RE.pattern}
+
+
+_PUBLIC_URL = BaseUrl()
+
+
+@dataclass(frozen=True)
 class AlertsRule:
-    """``{"webhooks": [{"url", "secret"?, "events"?}], "notify": [URL], "remind_every_hours"?}``."""
+    """``{"webhooks": [{"url", "secret"?, "events"?}], "notify": [URL], "remind_every_hours"?,
+    "public_url"?}``."""
 
     def check(self, field: str, value: Any) -> dict:
         """``value`` checked, keys in their documented order. :raises ConfigError:"""
@@ -83,6 +105,8 @@ class AlertsRule:
         if "remind_every_hours" in value:
             alerts["remind_every_hours"] = _REMIND.check(f"{field}.remind_every_hours",
                                                          value["remind_every_hours"])
+        if "public_url" in value:
+            alerts["public_url"] = _PUBLIC_URL.check(f"{field}.public_url", value["public_url"])
         return alerts
 
     def schema(self) -> dict:
@@ -99,4 +123,4 @@ class AlertsRule:
             "webhooks": {"type": "array", "maxItems": MAX_RECEIVERS, "items": webhook},
             "notify": {"type": "array", "maxItems": MAX_RECEIVERS,
                        "items": {**url, "pattern": _NOTIFY_RE.pattern}},
-            "remind_every_hours": _REMIND.schema()}}
+            "remind_every_hours": _REMIND.schema(), "public_url": _PUBLIC_URL.schema()}}

@@ -6,11 +6,14 @@ Passes are driven with ``run_once()`` and a fake clock, except where the thread 
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import os
 import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -265,3 +268,70 @@ def test_without_a_database_the_sender_waits_and_creates_nothing(db) -> None:
     ("json://127.0.0.1:8080/", True), ("nosuchscheme://x", False)])
 def test_apprise_reads_the_chat_robot_and_mail_url_formats_the_readme_shows(url, accepted) -> None:
     assert notify_url_accepted(url) is accepted
+
+
+JPEG = b"\xff\xd8\xff\xe0 a thumbnail \xff\xd9"
+
+
+@pytest.fixture
+def picture_server():
+    """A stand-in for the API's /api/thumbnails on 127.0.0.1: a JPEG, or 401 under /locked/."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            locked = self.path.startswith("/locked/")
+            self.send_response(401 if locked else 200)
+            self.send_header("Content-Type", "application/json" if locked else "image/jpeg")
+            self.send_header("Content-Length", "0" if locked else str(len(JPEG)))
+            self.end_headers()
+            if not locked:
+                self.wfile.write(JPEG)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(("path", "attached"), [
+    ("/api/thumbnails/20261130_112233/gate.mp4", True),
+    ("/locked/api/thumbnails/20261130_112233/gate.mp4", False)])
+def test_a_notify_service_that_takes_attachments_gets_the_picture_when_it_can_be_fetched(
+        db, conn, receiver, picture_server, path: str, attached: bool) -> None:
+    url = f"json://127.0.0.1:{receiver.port}/hook"
+    row_id = enqueue(conn, "camera.offline", "notify " + url, T0,
+                     camera={"id": "gate", "name": "东门", "thumbnail": picture_server + path})
+    sender_for(db, {"notify": [url]}, FakeClock()).run_once()
+    (got,) = receiver.wait_for(1)
+    payload = got.json()
+    assert payload["title"] == "摄像头离线: 东门"
+    if attached:
+        (attachment,) = payload["attachments"]
+        assert (attachment["filename"], attachment["mimetype"]) == ("gate.jpg", "image/jpeg")
+        assert base64.b64decode(attachment["base64"]) == JPEG
+    else:  # reads need the token: the message goes without the picture
+        assert not payload.get("attachments")
+    assert row(conn, row_id)["delivered"] is not None
+
+
+def test_a_reminder_links_the_last_good_picture_when_there_is_a_public_url(
+        db, conn, receiver) -> None:
+    clock = FakeClock()
+    offline_camera(conn, "gate", T0)
+    quality = json.dumps({"checked": True, "issues": [], "measures": {}})
+    for cycle, ended, status in (("20231114_100000", T0 - 600, 4), ("20231114_101000", T0 - 60, 5)):
+        conn.execute("INSERT INTO outcomes (camera, cycle, ended, status, clip, quality)"
+                     " VALUES ('gate', ?, ?, ?, ?, ?)",
+                     (cycle, ended, status, f"./output/{cycle}/gate.mp4", quality))
+    alerts = {"webhooks": [{"url": receiver.url}], "remind_every_hours": 1,
+              "public_url": "http://patrol.example.com:8080/"}
+    clock.advance(3600)
+    sender_for(db, alerts, clock).run_once()
+    body = receiver.wait_for(1)[0].json()
+    link = "http://patrol.example.com:8080/api/thumbnails/20231114_100000/gate.mp4"
+    assert body["camera"]["thumbnail"] == link
+    assert body["message"].endswith("\n最后正常画面：" + link)

@@ -155,6 +155,7 @@ GOOD_ALERTS = {
                  {"url": "http://127.0.0.1:9000/x"}],
     "notify": ["dingtalk://token/", "mailto://user:pass@example.com"],
     "remind_every_hours": 6,
+    "public_url": "https://patrol.example.com/cctv/",
 }
 
 
@@ -183,6 +184,14 @@ def test_a_full_alerts_section_is_kept_as_given() -> None:
     ({"notify": [5]}, "alerts.notify[0]", "字符串"),
     ({"notify": ["mailto://a@b"] * 51}, "alerts.notify", "50"),
     ({"remind_every_hours": -1}, "alerts.remind_every_hours", "不提醒"),
+    ({"public_uri": "https://patrol.example.com"}, "alerts.public_uri", "未知字段"),
+    ({"public_url": "patrol.example.com"}, "alerts.public_url", "http"),
+    ({"public_url": "ftp://patrol.example.com"}, "alerts.public_url", "http"),
+    ({"public_url": "https://"}, "alerts.public_url", "http"),
+    ({"public_url": "https://patrol.example.com/?token=x"}, "alerts.public_url", "?"),
+    ({"public_url": "https://patrol.example.com/#x"}, "alerts.public_url", "#"),
+    ({"public_url": "https://admin:pw@patrol.example.com"}, "alerts.public_url", "用户名"),
+    ({"public_url": 8080}, "alerts.public_url", "字符串"),
 ])
 def test_alerts_rules_name_the_nested_field(alerts: dict, field: str, reason: str) -> None:
     error = _error(_with_global(alerts=alerts))

@@ -1,6 +1,7 @@
 """``python -m recorder --import-history``: past cycle reports into the history, each cycle once."""
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -76,3 +77,22 @@ def test_the_command_imports_and_exits(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "history import: 1 cycles (2 tasks) imported" in done.stderr
     assert rows(config, "SELECT count(*) FROM outcomes") == [(2,)]
+
+
+def test_the_quality_of_a_report_task_is_imported_and_an_old_report_has_none(tmp_path) -> None:
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    out = str(tmp_path / "output")
+    name = write_cycle(out, WALL, (st.COMPLETED, st.CONNECTION_ERROR))
+    report_path = os.path.join(out, name, "rtsp_report.json")
+    with open(report_path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    black = {"checked": True, "issues": ["black"],
+             "measures": {"black": {"value": 1.0, "threshold": 0.9}, "keyframes": {"value": 4}}}
+    report["tasks"][0]["quality"] = black
+    del report["tasks"][1]["quality"]  # written before the picture checks
+    write_json_atomic(report_path, report)
+    import_history(config, WALL + 200)
+    stored = rows(config, "SELECT camera, quality FROM outcomes ORDER BY id")
+    assert [camera for camera, _ in stored] == ["gate", "door"]
+    assert json.loads(stored[0][1]) == black and stored[1][1] is None

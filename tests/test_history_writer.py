@@ -264,3 +264,65 @@ def test_a_write_failing_midway_keeps_nothing_and_the_retry_raises_the_event_onc
     writer.flush(settings(), 100.0 + RETRY_SECONDS, WALL + 90)
     assert events(db) == ["camera.offline"]
     assert rows(db, "SELECT consecutive_failures, offline_since FROM cameras") == [(2, WALL)]
+
+
+CHECKED = {"checked": True, "issues": [], "measures": {"keyframes": {"value": 5}}}
+PUBLIC = "https://patrol.example.com/"
+
+
+def test_an_outcome_row_holds_the_task_quality_as_json(db) -> None:
+    black = {"checked": True, "issues": ["black"], "measures": {
+        "black": {"value": 1.0, "threshold": 0.9}}}
+    run(db, [OK], quality=black)
+    run(db, [FAIL], camera="door")  # a task without a quality object (an old report's)
+    stored = dict(rows(db, "SELECT camera, quality FROM outcomes"))
+    assert json.loads(stored["gate"]) == black and stored["door"] is None
+
+
+def _picture_run(db: str, alerts: dict) -> list[dict]:
+    """good clip, two failures (offline), a new good clip (recovered): the webhook bodies."""
+    writer = HistoryWriter(HistoryStore(db))
+    g = GlobalSettings.from_config(model.validate_global({"alerts": alerts}))
+    plan = [("20251009_120000", OK), ("20251009_120100", FAIL), ("20251009_120200", FAIL),
+            ("20251009_120300", OK)]
+    for i, (cycle, status) in enumerate(plan):
+        kept = status == OK
+        writer.record(task(status, WALL + 60 * i, cycle=cycle,
+                           clip=f"./output/{cycle}/gate.mp4" if kept else None,
+                           quality=CHECKED if kept else None))
+        writer.flush(g, 10.0 + i, WALL + 60 * i)
+    return [json.loads(body) for (body,) in rows(db, "SELECT body FROM outbox ORDER BY id")]
+
+
+def test_with_a_public_url_camera_events_link_the_last_good_and_the_new_picture(db) -> None:
+    offline, recovered = _picture_run(db, {"webhooks": [{"url": HOOK}], "public_url": PUBLIC})
+    assert offline["camera"]["thumbnail"] == (
+        "https://patrol.example.com/api/thumbnails/20251009_120000/gate.mp4")
+    assert offline["message"].endswith(
+        "\n最后正常画面：https://patrol.example.com/api/thumbnails/20251009_120000/gate.mp4")
+    assert recovered["camera"]["thumbnail"] == (
+        "https://patrol.example.com/api/thumbnails/20251009_120300/gate.mp4")
+    assert recovered["message"].endswith("\n恢复后画面：" + recovered["camera"]["thumbnail"])
+
+
+def test_without_a_public_url_camera_events_carry_no_picture(db) -> None:
+    bodies = _picture_run(db, {"webhooks": [{"url": HOOK}]})
+    assert [b["event"] for b in bodies] == ["camera.offline", "camera.recovered"]
+    assert all(set(b["camera"]) == {"id", "name", "url"} and "画面" not in b["message"]
+               for b in bodies)
+
+
+@pytest.mark.parametrize("extra", [
+    {"quality": None}, {"quality": {"checked": False, "issues": [], "measures": {}}},
+    {"kind": "probe", "clip": None}, {"kind": "check", "cycle": "checks/20251009_120300_gate"}])
+def test_a_recovery_without_a_picture_of_its_own_links_none(db, extra: dict) -> None:
+    g = GlobalSettings.from_config(model.validate_global({"alerts": {
+        "webhooks": [{"url": HOOK}], "public_url": PUBLIC}}))
+    writer = HistoryWriter(HistoryStore(db))
+    for i, status in enumerate([FAIL, FAIL, OK]):
+        values = {"clip": "./output/x/gate.mp4", "quality": CHECKED, **extra} if status == OK \
+            else {}
+        writer.record(task(status, WALL + 60 * i, **values))
+        writer.flush(g, 10.0 + i, WALL + 60 * i)
+    offline, recovered = [json.loads(b) for (b,) in rows(db, "SELECT body FROM outbox ORDER BY id")]
+    assert "thumbnail" not in offline["camera"] and "thumbnail" not in recovered["camera"]

@@ -286,7 +286,9 @@ GLOBAL_VALUES = {
                 max_size=2),
             "notify": st.lists(st.sampled_from(["dingtalk://t/", "mailto://a@b", "x", 2]),
                                max_size=2),
-            "remind_every_hours": _integers(0, 10 * 365 * 24)}),
+            "remind_every_hours": _integers(0, 10 * 365 * 24),
+            "public_url": st.sampled_from(["https://p.example", "http://h:8080/a/", "ftp://h",
+                                           "https://u@h", "http://h/?t=1", "", 3])}),
         NOT_INTEGERS),
     "quality": st.one_of(st.fixed_dictionaries({}, optional={
         "enabled": st.sampled_from([True, False, 1]), "blur_max": _integers(-1, 2000),
