@@ -1,6 +1,7 @@
 """``global_config.quality``: the picture checks' thresholds, their defaults and their rule.
 
-Why each default has its value: README "Picture checks". The recorder reads
+Why each default has its value: README "Picture checks" and docs/QUALITY.md (measured
+on real day footage and night variants of it, bench/quality_scenes.py). The recorder reads
 them as a frozen :class:`QualitySettings`; the config model validates the
 object with :class:`QualityRule`.
 """
@@ -20,14 +21,14 @@ class QualitySettings:
     enabled: bool = True
     black_ratio: float = 0.5         # black: share of keyframes blackdetect calls black, >=
     frozen_ratio: float = 0.5        # frozen: share of the clip freezedetect calls frozen, >=
-    blur_max: float = 8.0            # blurred: blurdetect's median edge width, >
-    dark_luma: float = 40.0          # too_dark: mean luma (16-235), <
+    blur_max: float = 6.5            # blurred: blurdetect's median edge width, >
+    dark_luma: float = 25.0          # too_dark: mean luma (16-235), <
     bright_luma: float = 215.0       # too_bright: mean luma, >
     cast_max: float = 24.0           # colour_cast: mean chroma offset from neutral (128), >
     min_fps: float = 5.0             # low_fps: frames per second recorded, <
     fps_ratio: float = 0.7           # low_fps: or below this share of the announced frame rate
     min_bitrate_kbps: float = 32.0   # low_bitrate: kilobits per second recorded, <
-    min_similarity: float = 0.35     # scene_changed: similarity to the reference picture, <
+    min_similarity: float = 0.2      # scene_changed: similarity to the reference picture, <
 
     @classmethod
     def from_config(cls, value: dict | None) -> QualitySettings:

@@ -60,7 +60,9 @@ GOOD = {"signalstats.YAVG": 120, "signalstats.UAVG": 130, "signalstats.VAVG": 12
     ([GOOD, GOOD, {**GOOD, "freezedetect.freeze_start": 0}, GOOD, GOOD], HEALTHY, None,
      ["frozen"]),
     ([{**GOOD, "blur": 12}] * 5, HEALTHY, None, ["blurred"]),
-    ([{**GOOD, "signalstats.YAVG": 24}] * 5, HEALTHY, None, ["too_dark"]),
+    # 12: the darkened real daylight scene (docs/QUALITY.md); 24 was 1 under dark_luma
+    # once that came down from 40 to 25 for the dim IR night scene (34).
+    ([{**GOOD, "signalstats.YAVG": 12}] * 5, HEALTHY, None, ["too_dark"]),
     ([{**GOOD, "signalstats.YAVG": 230}] * 5, HEALTHY, None, ["too_bright"]),
     ([{**GOOD, "signalstats.VAVG": 160}] * 5, HEALTHY, None, ["colour_cast"]),
     ([GOOD] * 5, Recorded(15.0, 30, 480_000, 2.0), None, ["low_fps"]),

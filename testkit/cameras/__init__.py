@@ -27,10 +27,12 @@ HOST = "127.0.0.1"
 class CameraServer:
     """Runs rtsp_camera_server.py in its own process group and exposes its URLs."""
 
-    def __init__(self, port: int = 0, mount_count: int = 0, python: str = SYSTEM_PYTHON) -> None:
-        """Remember options; nothing is started until start()."""
+    def __init__(self, port: int = 0, mount_count: int = 0, python: str = SYSTEM_PYTHON,
+                 files: dict[str, str] | None = None) -> None:
+        """Remember options; nothing is started until start(). ``files``: /file/NAME -> MP4 path."""
         self._requested_port = port
         self._mount_count = mount_count
+        self._files = dict(files or {})
         self._python = python
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -57,6 +59,8 @@ class CameraServer:
         cmd = [self._python, str(SERVER_SCRIPT), "--host", HOST, "--port", str(self._requested_port)]
         if self._mount_count:
             cmd += ["--mount-count", str(self._mount_count)]
+        for name, path in self._files.items():
+            cmd += ["--file", f"{name}={path}"]
         self.returncode = None
         self._proc = subprocess.Popen(
             cmd,

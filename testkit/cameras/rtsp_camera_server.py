@@ -219,7 +219,14 @@ def make_factory(
     return factory
 
 
-def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
+def file_launch(path: str) -> str:
+    """An H.264 MP4 file played once in real time, as a camera would send it."""
+    return launch(f'filesrc location="{path}" ! qtdemux ! h264parse ! rtph264pay name=pay0 '
+                  "pt=96 config-interval=-1")
+
+
+def build_mounts(mount_count: int,
+                 files: dict[str, str] | None = None) -> dict[str, GstRtspServer.RTSPMediaFactory]:
     """Return path -> factory for every mount the server offers."""
     h264 = launch(VIDEO_SRC.format(extra=""), H264)
     mounts: dict[str, GstRtspServer.RTSPMediaFactory] = {
@@ -254,6 +261,9 @@ def build_mounts(mount_count: int) -> dict[str, GstRtspServer.RTSPMediaFactory]:
             hd = make_factory(hd_launch(seconds), shared=True, cls=SharedKeyFactory)
             for i in range(1, mount_count + 1):
                 mounts[f"/hd{seconds}s/{i}"] = hd
+    # Not shared: each client gets the file from its start (bench/quality_scenes.py).
+    for mount, path in (files or {}).items():
+        mounts[f"/file/{mount}"] = make_factory(file_launch(path), shared=False)
     return mounts
 
 
@@ -264,13 +274,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8554, help="0 picks a free port")
     parser.add_argument("--mount-count", type=int, default=0, help="add /bench1../benchN")
+    parser.add_argument("--file", action="append", default=[], metavar="NAME=PATH",
+                        help="add /file/NAME playing this H.264 MP4 (repeatable)")
     args = parser.parse_args(argv)
 
     server = GstRtspServer.RTSPServer()
     server.set_address(args.host)
     server.set_service(str(args.port))
     points = server.get_mount_points()
-    for path, factory in build_mounts(args.mount_count).items():
+    for path, factory in build_mounts(args.mount_count, dict(
+            item.split("=", 1) for item in args.file)).items():
         points.add_factory(path, factory)
 
     loop = GLib.MainLoop()
