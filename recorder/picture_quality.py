@@ -149,6 +149,11 @@ def _frozen_ratio(frames: list[dict]) -> float | None:
         return None
     frozen, start = 0.0, None
     for frame in frames:
+        if "freezedetect.freeze_start" in frame and "freezedetect.freeze_end" in frame:
+            # freezedetect reports a span it has no similar frame in: keyframes further
+            # apart than its minimum freeze, this one unlike the last (a start can only
+            # be set while no freeze is open, so this one's start is its own).
+            continue
         if "freezedetect.freeze_end" in frame and start is not None:
             frozen += frame["freezedetect.freeze_end"] - start
             start = None

@@ -43,9 +43,7 @@ def test_defaults_hold_on_real_footage(scene, figure, similarity, issues) -> Non
 # Keyframes 2 s apart or more (FREEZE_SECONDS): freezedetect puts freeze_start and
 # freeze_end on the same keyframe when it differs from the one before (the gap alone
 # is as long as its minimum freeze). Every camera with keyframes >= 2 s apart was
-# then "frozen" on real footage (docs/QUALITY.md, 4 s keyframes). The fix belongs
-# to the parsing in recorder/picture_quality.py; remove the mark with it.
-@pytest.mark.xfail(strict=True, reason="freeze pairs on one keyframe read as a freeze")
+# then "frozen" on real footage (docs/QUALITY.md, 4 s keyframes).
 def test_keyframes_further_apart_than_the_freeze_are_not_frozen() -> None:
     moving = [GOOD,
               {**GOOD, "freezedetect.freeze_start": 0, "freezedetect.freeze_duration": 1,
@@ -54,3 +52,10 @@ def test_keyframes_further_apart_than_the_freeze_are_not_frozen() -> None:
                "freezedetect.freeze_end": 2}]
     quality = judge(_frames(*moving), HEALTHY, QualitySettings())
     assert quality["issues"] == []
+
+
+def test_keyframes_far_apart_that_stay_alike_are_still_frozen() -> None:
+    # The keyframe after the first is alike: the freeze opens there and stays open.
+    still = [GOOD, {**GOOD, "freezedetect.freeze_start": 0}, GOOD, GOOD]
+    quality = judge(_frames(*still), HEALTHY, QualitySettings())
+    assert quality["issues"] == ["frozen"]
