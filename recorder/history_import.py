@@ -1,4 +1,4 @@
-"""``python -m recorder --import-history``: the cycle reports already on disk, into the history, once."""
+"""``python -m recorder --import-history`` (and recovery): cycle reports on disk into the history, each task once."""
 from __future__ import annotations
 
 import json
@@ -99,7 +99,7 @@ def _cycle_tasks(root: str, name: str, report_filename: str,
 
 
 def import_history(config_path: str, wall: float) -> dict:
-    """Import every cycle report not yet in the history, oldest first; returns the counts.
+    """Import every cycle report's tasks not yet in the history, oldest first; returns the counts.
 
     :raises ConfigError: the config cannot be read.
     """
@@ -107,27 +107,44 @@ def import_history(config_path: str, wall: float) -> dict:
     g = GlobalSettings.from_config(config["global_config"])
     root = settings.resolve_output_dir(g.output_directory, config_path)
     names = _cycle_names(OutputDir(g.output_directory, root, config_path))
+    return _import(config_path, config["streams"], g, [(root, name) for name in names],
+                   g.report_filename, wall)
+
+
+def import_cycle(config_path: str, folder: str, report_filename: str, wall: float) -> dict:
+    """The tasks of one cycle's report (``folder``) not yet in the history; returns the counts.
+
+    Recovery's step after a kill -9: the interrupted cycle's outcomes that had not
+    been committed yet come back from the report it just wrote.
+
+    :raises ConfigError: the config cannot be read.
+    """
+    config = load_config(config_path)
+    g = GlobalSettings.from_config(config["global_config"])
+    root, name = os.path.split(folder)
+    return _import(config_path, config["streams"], g, [(root, name)], report_filename, wall)
+
+
+def _import(config_path: str, streams: list[dict], g: GlobalSettings,
+            cycles: list[tuple[str, str]], report_filename: str, wall: float) -> dict:
+    """Each cycle's new tasks in one transaction of its own (a task already there is left)."""
     store, states = HistoryStore(history_path(config_path)), CameraStates()
     counts = {"imported": 0, "already": 0, "unreadable": 0, "failed": 0, "tasks": 0}
-    for name in names:
-        tasks = _cycle_tasks(root, name, g.report_filename, config["streams"])
+    for root, name in cycles:
+        tasks = _cycle_tasks(root, name, report_filename, streams)
         if tasks is None:
             counts["unreadable"] += 1
             continue
-        outcome: list[str] = []
+        new: list[FinishedTask] = []
 
         def work(conn: sqlite3.Connection) -> None:
-            if any(_known(conn, task) for task in tasks):
-                outcome.append("already")
-                return
-            write_outcomes(conn, states, tasks, g.offline_after_failures, None, wall)
-            outcome.append("imported")
+            new[:] = [task for task in tasks if not _known(conn, task)]
+            write_outcomes(conn, states, new, g.offline_after_failures, None, wall)
 
         written = store.write(work, 0.0, wall)
         states.settle(written)
-        key = outcome[0] if written else "failed"
-        counts[key] += 1
-        counts["tasks"] += len(tasks) if key == "imported" else 0
+        counts["failed" if not written else "imported" if new else "already"] += 1
+        counts["tasks"] += len(new) if written else 0
     store.close()
     log.info("history import: %(imported)d cycles (%(tasks)d tasks) imported, %(already)d "
              "already there, %(unreadable)d without a readable report, %(failed)d failed", counts)
