@@ -260,3 +260,27 @@ def test_recovery_puts_the_interrupted_cycles_outcomes_into_the_history_once(
 
     assert outcomes(config_path) == [("cam0", CYCLE, st.COMPLETED),
                                      ("cam1", CYCLE, st.CONNECTION_ERROR)]
+
+
+def test_an_outcome_recovery_puts_back_raises_the_event_it_would_have_raised(tmp_path) -> None:
+    # cam1's failure took it offline, but the batch holding the outcome and its event
+    # was not written before the kill: the restart queues camera.offline, once.
+    config_path = str(tmp_path / "config.json")
+    g = config("./output")
+    g["global_config"].update(offline_after_failures=1,
+                              alerts={"webhooks": [{"url": "http://127.0.0.1:9/hook"}]})
+    write_json_atomic(config_path, g)
+    killed_mid_cycle(config_path, "./output")
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    finished_before_the_kill(config_path, live_cam0=True)
+
+    Daemon(config_path).recover()
+    Daemon(config_path).recover()
+
+    conn = sqlite3.connect(history_path(config_path))
+    try:
+        events = conn.execute("SELECT event, body FROM outbox").fetchall()
+    finally:
+        conn.close()
+    assert [(event, json.loads(body)["camera"]["id"]) for event, body in events] == [
+        ("camera.offline", "cam1")]
