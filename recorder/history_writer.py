@@ -19,12 +19,13 @@ from shared.global_settings import GlobalSettings
 # reaches the outbox, and the alert sender, that much later (alert latency p95 ≤ 2 s).
 FLUSH_SECONDS = 1.0
 # Outcomes that raise no event wait at most this long to be written with the ones
-# after them: about 60 % of a write's CPU is fixed per commit (every page it touched
-# goes to the WAL, BEGIN, COMMIT), so fewer, larger commits are what brings the
-# history under 1 % of the recorder's CPU (docs/PERFORMANCE.md). A kill -9 loses at
-# most this long's outcomes from the history; recovery puts the interrupted cycle's
-# back from its report (recorder/recovery.py), so only a camera check's may be lost.
-OUTCOME_FLUSH_SECONDS = 5.0
+# after them: much of a write's CPU is fixed per commit (BEGIN, COMMIT, the pages it
+# touched to the WAL, the writer thread's wake-up and GIL hand-offs), so fewer, larger
+# commits are what brings the history under 1 % of the recorder's CPU (5 s: 1.1 %,
+# 10 s: 0.9 %; docs/PERFORMANCE.md). A kill -9 loses at most this long's outcomes
+# from the history; recovery puts the interrupted cycle's back from its report
+# (recorder/recovery.py), so only a camera check's may be lost.
+OUTCOME_FLUSH_SECONDS = 10.0
 
 
 class HistoryWriter:
