@@ -61,8 +61,13 @@ class HistoryWriter:
         self._tasks.append(task)
 
     def cycle_finished(self, number: int, folder: str, counts: dict, wall: float) -> None:
-        """A cycle ended: ``cycle.finished`` with its counts (after its tasks, same write)."""
+        """A cycle ended: ``cycle.finished`` with its counts (after its tasks, same write).
+
+        Handed over at this step's flush, not after FLUSH_SECONDS: the cycle's report
+        is written, and once the status says so recovery no longer treats it as interrupted.
+        """
         self._events.append(cycle_body(number, folder, counts, wall))
+        self._written_at = float("-inf")
 
     def note_disk(self, holding: bool, free_mb: int, floor_mb: int, wall: float) -> None:
         """The space gate's state now: ``recorder.disk_low`` once when it starts holding."""

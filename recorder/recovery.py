@@ -28,6 +28,7 @@ def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
     """
     number = int(old.get("current_cycle") or 0)
     problem = recover_interrupted_cycle(old, config, config_path, runner, wall)
+    recover_finished_cycle_history(old, config, config_path, wall)
     if recover_unpublished_cycle(old["cycle"].get("dir") or "", number + 1, config, config_path,
                                  runner):
         number += 1
@@ -64,6 +65,22 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
     log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
                 len(published))
     return problem
+
+
+def recover_finished_cycle_history(old: dict, config: GlobalSettings | None, config_path: str,
+                                   wall: float) -> None:
+    """The last cycle ``old`` shows finished: its report's tasks not in the history yet.
+
+    A kill in the moment between its report and the history's last write of it
+    (handed over in the same step) would lose them otherwise.
+    """
+    cycle = old["cycle"]
+    if cycle.get("running") or not cycle.get("dir"):
+        return
+    cycle_dir = _interrupted_cycle_dir(cycle, old["tasks"], config, config_path)
+    report_filename = cycle.get("report_filename") or (config.report_filename if config else "")
+    if cycle_dir is not None and report_filename and os.path.isdir(cycle_dir):
+        _into_history(config_path, cycle_dir, report_filename, wall)
 
 
 def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: float) -> None:

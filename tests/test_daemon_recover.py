@@ -284,3 +284,27 @@ def test_an_outcome_recovery_puts_back_raises_the_event_it_would_have_raised(tmp
         conn.close()
     assert [(event, json.loads(body)["camera"]["id"]) for event, body in events] == [
         ("camera.offline", "cam1")]
+
+
+def test_the_last_finished_cycles_tasks_missing_from_the_history_are_put_back(tmp_path) -> None:
+    # Killed between the cycle's end (report written, status published) and the
+    # history's commit of its last batch: the restart reads them from the report.
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./output")
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    finished_before_the_kill(config_path, live_cam0=True)
+    Daemon(config_path).recover()  # writes the cycle's report
+    conn = sqlite3.connect(history_path(config_path))
+    with conn:
+        conn.execute("DELETE FROM outcomes WHERE camera = 'cam1'")
+    conn.close()
+    status_path = settings.status_path(config_path)
+    status = json.loads(open(status_path, encoding="utf-8").read())
+    status["cycle"]["running"] = False
+    write_json_atomic(status_path, status)
+
+    Daemon(config_path).recover()
+
+    assert outcomes(config_path) == [("cam0", CYCLE, st.COMPLETED),
+                                     ("cam1", CYCLE, st.CONNECTION_ERROR)]

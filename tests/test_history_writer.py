@@ -306,3 +306,13 @@ def test_a_silenced_camera_and_a_recorder_event_follow_their_own_cadence(db) -> 
     writer.note_disk(True, 10, 100, WALL + 63)  # recorder.disk_low: due within a second
     writer.flush(settings(), 11.0 + FLUSH_SECONDS, WALL + 63)
     assert count(db) == 3
+
+
+def test_a_cycles_end_is_handed_over_in_the_step_it_happens(db) -> None:
+    writer = run(db, [OK])  # written at 11.0
+    writer.record(task(OK, WALL + 60))
+    counts = dict(total_tasks=2, completed_tasks=2, failed_tasks=0, cancelled_tasks=0,
+                  not_scheduled=0)
+    writer.cycle_finished(1, "20251009_120000", counts, WALL + 61)
+    writer.flush(settings(), 11.1, WALL + 61)
+    assert count(db) == 2
