@@ -90,7 +90,7 @@ def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: 
     try:
         import_cycle(config_path, cycle_dir, report_filename, wall)
     except PatrolError as exc:  # no valid config: --import-history can do it later
-        log.error("cannot put interrupted cycle %s into the history: %s",
+        log.error("cannot put the tasks of cycle %s's report into the history: %s",
                   os.path.basename(cycle_dir), exc)
 
 
