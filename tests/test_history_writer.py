@@ -292,8 +292,9 @@ def test_an_outcome_that_raises_an_event_is_written_within_a_second(db) -> None:
 def test_a_camera_offline_before_a_restart_is_known_to_raise_its_recovery(db) -> None:
     run(db, [FAIL, FAIL]).close()  # offline when the recorder stopped
     writer = HistoryWriter(HistoryStore(db))  # the next run: it knows only the file
+    writer.flush(settings(), 1.0, WALL + 299)  # its first step (nothing to write)
     writer.record(task(OK, WALL + 300))
-    writer.flush(settings(), 1.0, WALL + 300)
+    writer.flush(settings(), 1.0 + FLUSH_SECONDS, WALL + 300)
     assert events(db) == ["camera.offline", "camera.recovered"]
 
 
