@@ -22,6 +22,7 @@ import tempfile
 import time
 
 from bench.common import Row, percentile, print_table, save
+from recorder import history_feed, history_writer
 from recorder.daemon import Daemon
 from shared import settings
 from shared.atomic import write_json_atomic
@@ -73,7 +74,20 @@ def _drive(processes: list, born: dict, now: float) -> None:
             process.exit(0)
 
 
-def one_cycle(streams: int, slots: int, held: list[float]) -> tuple[float, float]:
+def _daemon(config: str, runner: FakeRunner, on_loop: bool) -> Daemon:
+    """The daemon; ``on_loop``: its history written on the loop (no writer thread)."""
+    if not on_loop:
+        return Daemon(config, runner=runner, free_space=lambda _path: None)
+    threaded = history_feed.HistoryWriter
+    history_feed.HistoryWriter = lambda store, background=False: threaded(store, False)
+    try:
+        return Daemon(config, runner=runner, free_space=lambda _path: None)
+    finally:
+        history_feed.HistoryWriter = threaded
+
+
+def one_cycle(streams: int, slots: int, held: list[float],
+              on_loop: bool = False) -> tuple[float, float]:
     """CPU seconds of the daemon for one cycle, and of its history writes in it."""
     folder = tempfile.mkdtemp(prefix="bench-daemon-history-")
     runner = FakeRunner(work_file=b"x", run_returncode=0)
@@ -81,7 +95,7 @@ def one_cycle(streams: int, slots: int, held: list[float]) -> tuple[float, float
     try:
         config = _config(folder, streams, slots)
         connect_writer(history_path(config)).close()  # made once per installation, not per cycle
-        daemon = Daemon(config, runner=runner, free_space=lambda _path: None)
+        daemon = _daemon(config, runner, on_loop)
         feed = daemon.history  # bound before the cycle attaches its verdict hook
         feed._record = _timed(feed._record, spent)
         feed.step = _timed(feed.step, spent, held)
@@ -103,13 +117,21 @@ def one_cycle(streams: int, slots: int, held: list[float]) -> tuple[float, float
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="200 streams, one round")
+    parser.add_argument("--on-loop", action="store_true",
+                        help="write the history on the loop, not on the writer thread")
+    parser.add_argument("--outcome-flush", type=float, metavar="SECONDS",
+                        help="history_writer.OUTCOME_FLUSH_SECONDS for this run (what it trades)")
     args = parser.parse_args(argv)
+    if args.outcome_flush is not None:
+        history_writer.OUTCOME_FLUSH_SECONDS = args.outcome_flush
     streams, rounds = (200, 1) if args.quick else (1000, 3)
     held: list[float] = []
-    runs = [one_cycle(streams, 64, held) for _ in range(rounds)]
+    runs = [one_cycle(streams, 64, held, args.on_loop) for _ in range(rounds)]
     history = sum(h for _, h in runs) / rounds
     rest = sum(total - h for total, h in runs) / rounds
-    rows = [Row(f"history writes in one {streams:,}-task cycle (64 slots, fake ffmpeg) vs. the "
+    where = (f"{'on the loop' if args.on_loop else 'on the writer thread'}, outcomes every "
+             f"{history_writer.OUTCOME_FLUSH_SECONDS:g} s,")
+    rows = [Row(f"history writes {where} in one {streams:,}-task cycle (64 slots, fake ffmpeg) vs. the "
                 f"rest of the daemon's own CPU", history, rest, "s", "≤ 0.01",
                 history / rest <= 0.01),
             Row(f"same: loop held by the history per step, p99 / max {max(held) * 1000:.1f} ms",

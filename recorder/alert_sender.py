@@ -47,11 +47,12 @@ def deliver(receiver: Receiver, body: str) -> None:
 class AlertSender:
     """Delivers due outbox rows of the database at ``db_path`` to ``receivers()``'s receivers.
 
-    ``receivers`` returns the validated ``global_config.alerts`` (``{}`` when none);
+    ``receivers`` returns the validated ``global_config.alerts`` (``{}`` when none, None
+    while no valid config is known: then nothing is sent and nothing dropped);
     ``remindable`` the configured camera ids whose alerts are on (None: all).
     """
 
-    def __init__(self, db_path: str, receivers: Callable[[], dict],
+    def __init__(self, db_path: str, receivers: Callable[[], dict | None],
                  remindable: Callable[[], Collection[str] | None] = lambda: None,
                  clock: Clock = SYSTEM_CLOCK, transport: Transport = deliver,
                  poll_seconds: float = POLL_SECONDS) -> None:
@@ -103,7 +104,12 @@ class AlertSender:
         conn = self._connection()
         if conn is None:
             return self.poll_seconds
-        alerts = self.receivers() or {}
+        alerts = self.receivers()
+        if alerts is None:
+            # No valid config yet (the recorder starting, or config.json broken since
+            # its start): every row would look like one for a receiver that left.
+            self._report("alerts wait: no valid config.json to name their receivers")
+            return self.poll_seconds
         if self.clock.monotonic() >= self._next_reminder_check:
             self._next_reminder_check = self.clock.monotonic() + REMINDER_CHECK_SECONDS
             remind_due(conn, alerts, self.clock.wall(), self.remindable())
@@ -180,8 +186,8 @@ def for_recorder(config_path: str, config_watch: ConfigWatch, clock: Clock = SYS
                        lambda: _remindable(config_watch), clock)
 
 
-def _alerts(config_watch: ConfigWatch) -> dict:
-    return config_watch.settings.alerts if config_watch.settings else {}
+def _alerts(config_watch: ConfigWatch) -> dict | None:
+    return config_watch.settings.alerts if config_watch.settings else None
 
 
 def _remindable(config_watch: ConfigWatch) -> frozenset[str]:

@@ -62,7 +62,7 @@ class Daemon:
             self.state.finished_generation = self.control.start_generation
         self.config_watch.poll(force=True)
         self.state.report_problem, self.state.last_cycle_number = recover_cycles(
-            old, self.config_watch.settings, self.config_path, self.runner)
+            old, self.config_watch.settings, self.config_path, self.runner, self.clock.wall())
         self.launcher.last_cycle_name = old["cycle"].get("dir") or ""
         self.control.checks_taken = old["checks_taken"]  # a restart runs no check twice
 

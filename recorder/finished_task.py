@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from shared.camera_state import camera_id
 from shared.urls import mask_credentials
@@ -34,12 +35,19 @@ class FinishedTask:
     quality: dict | None = None
 
 
+@lru_cache(maxsize=16_384)
+def _identity(output_filename: str, rtsp_url: str) -> tuple[str, str]:
+    # The same for every task of a stream: worked out once per stream, not per task
+    # (a third of building a record, on the recording loop; docs/PERFORMANCE.md).
+    return camera_id(output_filename), mask_credentials(rtsp_url)
+
+
 def from_recording(cycle_name: str, cycle_start_wall: float, task) -> FinishedTask:
     """The record of ``task`` (a recorder.recording.Recording with its verdict in)."""
     stream, prog = task.stream, task.progress.progress
+    camera, url = _identity(stream["output_filename"], stream["rtsp_url"])
     return FinishedTask(
-        camera=camera_id(stream["output_filename"]), name=stream.get("name", ""),
-        url=mask_credentials(stream["rtsp_url"]), alerts=stream.get("alerts", True),
+        camera=camera, name=stream.get("name", ""), url=url, alerts=stream.get("alerts", True),
         cycle=cycle_name, planned_start=cycle_start_wall + task.planned.offset,
         started=task.start_wall, ended=task.end_wall, status=task.status,
         error=task.error_message, connect_seconds=task.connect_seconds,

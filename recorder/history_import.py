@@ -1,4 +1,4 @@
-"""``python -m recorder --import-history``: the cycle reports already on disk, into the history, once."""
+"""``python -m recorder --import-history`` (and recovery): cycle reports on disk into the history, each task once."""
 from __future__ import annotations
 
 import json
@@ -48,8 +48,13 @@ def _stream_of(record: dict, streams: list[dict]) -> dict | None:
     return by_url[0] if len(by_url) == 1 else None
 
 
-def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]) -> FinishedTask | None:
-    """A report's task as a history record; None when it cannot be placed."""
+def _finished(cycle: str, start: float | None, record: dict, streams: list[dict],
+              live: bool) -> FinishedTask | None:
+    """A report's task as a history record; None when it cannot be placed.
+
+    ``live``: a task the recorder finished but did not write (recovery), whose
+    camera events are raised as they would have been; the past raises none.
+    """
     stream, ended, status = _stream_of(record, streams), _epoch(record.get("end_time")), \
         record.get("status")
     clip = record.get("output_file") or None
@@ -59,7 +64,8 @@ def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]
     return FinishedTask(
         camera=camera_id(stream["output_filename"] if stream else os.path.basename(clip)),
         name=stream.get("name", "") if stream else "",
-        url=mask_credentials(str(record.get("rtsp_url", ""))), alerts=False, cycle=cycle,
+        url=mask_credentials(str(record.get("rtsp_url", ""))),
+        alerts=live and stream is not None and stream.get("alerts", True), cycle=cycle,
         ended=ended, status=status, error=str(record.get("error_message") or ""),
         planned_start=start + offset if start is not None and isinstance(offset, (int, float))
         else None, started=_epoch(record.get("start_time")),
@@ -92,20 +98,21 @@ def _read_report(path: str) -> dict | None:
     return report if ok else None
 
 
-def _cycle_tasks(root: str, name: str, report_filename: str,
-                 streams: list[dict]) -> list[FinishedTask] | None:
+def _cycle_tasks(root: str, name: str, report_filename: str, streams: list[dict],
+                 live: bool) -> list[FinishedTask] | None:
     """The tasks of cycle ``name`` that can be placed; None: no readable report."""
     report = _read_report(os.path.join(root, name, report_filename))
     if report is None:
         return None
     summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
     start = _epoch(summary.get("start_time"))
-    tasks = [_finished(name, start, raw, streams) for raw in report["tasks"] if isinstance(raw, dict)]
+    tasks = [_finished(name, start, raw, streams, live) for raw in report["tasks"]
+             if isinstance(raw, dict)]
     return [task for task in tasks if task is not None]
 
 
 def import_history(config_path: str, wall: float) -> dict:
-    """Import every cycle report not yet in the history, oldest first; returns the counts.
+    """Import every cycle report's tasks not yet in the history, oldest first; returns the counts.
 
     :raises ConfigError: the config cannot be read.
     """
@@ -113,27 +120,50 @@ def import_history(config_path: str, wall: float) -> dict:
     g = GlobalSettings.from_config(config["global_config"])
     root = settings.resolve_output_dir(g.output_directory, config_path)
     names = _cycle_names(OutputDir(g.output_directory, root, config_path))
+    return _import(config_path, config["streams"], g, [(root, name) for name in names],
+                   g.report_filename, None, wall)
+
+
+def import_cycle(config_path: str, folder: str, report_filename: str, wall: float) -> dict:
+    """The tasks of one cycle's report (``folder``) not yet in the history; returns the counts.
+
+    Recovery's step after a kill -9: the interrupted cycle's outcomes that had not
+    been committed yet come back from the report it just wrote, with the camera
+    events they raise (the killed recorder had not written those either).
+
+    :raises ConfigError: the config cannot be read.
+    """
+    config = load_config(config_path)
+    g = GlobalSettings.from_config(config["global_config"])
+    root, name = os.path.split(folder)
+    return _import(config_path, config["streams"], g, [(root, name)], report_filename,
+                   g.alerts, wall)
+
+
+def _import(config_path: str, streams: list[dict], g: GlobalSettings,
+            cycles: list[tuple[str, str]], report_filename: str, alerts: dict | None,
+            wall: float) -> dict:
+    """Each cycle's new tasks in one transaction of its own (a task already there is left).
+
+    ``alerts`` None: history only (the past); else the events are queued too.
+    """
     store, states = HistoryStore(history_path(config_path)), CameraStates()
     counts = {"imported": 0, "already": 0, "unreadable": 0, "failed": 0, "tasks": 0}
-    for name in names:
-        tasks = _cycle_tasks(root, name, g.report_filename, config["streams"])
+    for root, name in cycles:
+        tasks = _cycle_tasks(root, name, report_filename, streams, alerts is not None)
         if tasks is None:
             counts["unreadable"] += 1
             continue
-        outcome: list[str] = []
+        new: list[FinishedTask] = []
 
         def work(conn: sqlite3.Connection) -> None:
-            if any(_known(conn, task) for task in tasks):
-                outcome.append("already")
-                return
-            write_outcomes(conn, states, tasks, g.offline_after_failures, None, wall)
-            outcome.append("imported")
+            new[:] = [task for task in tasks if not _known(conn, task)]
+            write_outcomes(conn, states, new, g.offline_after_failures, alerts, wall)
 
         written = store.write(work, 0.0, wall)
         states.settle(written)
-        key = outcome[0] if written else "failed"
-        counts[key] += 1
-        counts["tasks"] += len(tasks) if key == "imported" else 0
+        counts["failed" if not written else "imported" if new else "already"] += 1
+        counts["tasks"] += len(new) if written else 0
     store.close()
     log.info("history import: %(imported)d cycles (%(tasks)d tasks) imported, %(already)d "
              "already there, %(unreadable)d without a readable report, %(failed)d failed", counts)

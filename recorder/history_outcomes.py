@@ -108,6 +108,15 @@ def _buckets_of_minute(minute: int) -> tuple[float, float]:
     return hour.timestamp(), hour.replace(hour=0).timestamp()
 
 
+def camera_change(failures: int, offline: bool, ok: bool,
+                  offline_after: int) -> tuple[int, str | None]:
+    """A camera's consecutive failures after an outcome (已完成 or a failure), and its event."""
+    if ok:
+        return 0, (ev.CAMERA_RECOVERED if offline else None)
+    failures += 1
+    return failures, (ev.CAMERA_OFFLINE if not offline and failures >= offline_after else None)
+
+
 def write_outcomes(conn: sqlite3.Connection, states: CameraStates, tasks: list[FinishedTask],
                    offline_after: int, alerts: dict | None, wall: float) -> int:
     """Record ``tasks`` (in order); the outbox rows queued (``alerts`` None: none, an import)."""
@@ -143,17 +152,15 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
         # (Live outcomes always apply: a wall clock set back must not freeze a state.)
         touched.append((task.camera, task.name, task.url))
         return 0
+    was_offline = offline_since is not None
+    failures, event = camera_change(failures, was_offline, ok, offline_after)
     if ok:
-        new = (task.ended, 0, None, None)
-        event = ev.CAMERA_RECOVERED if offline_since is not None else None
-        since = offline_since
+        new, since = (task.ended, 0, None, None), offline_since
     else:
-        failures, failing_since = failures + 1, failing_since or task.ended
-        went_offline = offline_since is None and failures >= offline_after
-        if went_offline:
+        failing_since = failing_since or task.ended
+        if event is not None:
             offline_since = failing_since  # down since its first failed task, not the Nth
-        new = (task.ended, failures, failing_since, offline_since)
-        event, since = (ev.CAMERA_OFFLINE if went_offline else None), failing_since
+        new, since = (task.ended, failures, failing_since, offline_since), failing_since
     states.stage(task.camera, new)
     camera_rows.append((task.camera, task.name, task.url, task.status, task.error,
                         task.ended, task.ended if ok else None, *new[1:], task.clip))

@@ -1,4 +1,4 @@
-"""The recorder's history sink: finished tasks and events of the loop's steps, handed over once a second."""
+"""The recorder's history sink: finished tasks and events of the loop's steps, handed over in batches."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,18 +6,26 @@ from collections.abc import Callable
 from recorder.finished_task import FinishedTask
 from recorder.history_batch import BatchWriter
 from recorder.history_events import config_error_body, cycle_body, disk_low_body
+from recorder.history_forecast import EventForecast
 from recorder.history_retention import RetentionSchedule
 from recorder.history_store import HistoryStore
 from recorder.history_thread import WriterThread
+from shared.camera_state import DEFAULT_OFFLINE_AFTER_FAILURES
 from shared.errors import ConfigError
 from shared.global_settings import GlobalSettings
 
-# Outcomes wait at most this long to be written with the ones after them: each
-# commit writes every page it touched (about six per task), so one commit per
-# second instead of one per finished task halves the writer's CPU at a few tasks
-# a second (bench/history_writes.py). An event reaches the outbox that much later,
-# and a kill -9 loses at most this long's outcomes (the batch not yet committed).
+# A batch that holds an event (a camera going offline or back, a cycle's end, the
+# disk, the config) is written at most this long after the one before: an event
+# reaches the outbox, and the alert sender, that much later (alert latency p95 ≤ 2 s).
 FLUSH_SECONDS = 1.0
+# Outcomes that raise no event wait at most this long to be written with the ones
+# after them: much of a write's CPU is fixed per commit (BEGIN, COMMIT, the pages it
+# touched to the WAL, the writer thread's wake-up and GIL hand-offs), so fewer, larger
+# commits are what brings the history under 1 % of the recorder's CPU (5 s: 1.1 %,
+# 10 s: 0.9 %; docs/PERFORMANCE.md). A kill -9 loses at most this long's outcomes
+# from the history; recovery puts the interrupted cycle's back from its report
+# (recorder/recovery.py), so only a camera check's may be lost.
+OUTCOME_FLUSH_SECONDS = 10.0
 
 
 class HistoryWriter:
@@ -35,6 +43,9 @@ class HistoryWriter:
         self._disk_low = False
         self._config_error = ""  # the message of the error last reported
         self._written_at = float("-inf")  # monotonic time of the last handover
+        self.forecast = EventForecast(store.path)
+        self._forecast_upto = 0  # self._tasks[:this] went through the forecast
+        self._urgent = False  # one of them raises an event
 
     @property
     def retention(self) -> RetentionSchedule:
@@ -50,8 +61,13 @@ class HistoryWriter:
         self._tasks.append(task)
 
     def cycle_finished(self, number: int, folder: str, counts: dict, wall: float) -> None:
-        """A cycle ended: ``cycle.finished`` with its counts (after its tasks, same write)."""
+        """A cycle ended: ``cycle.finished`` with its counts (after its tasks, same write).
+
+        Handed over at this step's flush, not after FLUSH_SECONDS: the cycle's report
+        is written, and once the status says so recovery no longer treats it as interrupted.
+        """
         self._events.append(cycle_body(number, folder, counts, wall))
+        self._written_at = float("-inf")
 
     def note_disk(self, holding: bool, free_mb: int, floor_mb: int, wall: float) -> None:
         """The space gate's state now: ``recorder.disk_low`` once when it starts holding."""
@@ -70,13 +86,15 @@ class HistoryWriter:
               force: bool = False) -> None:
         """Write what is pending in one transaction (and a retention batch when one is due).
 
-        Called every loop step; writes at most every FLUSH_SECONDS unless ``force``
+        Called every loop step; writes FLUSH_SECONDS after the last write when an
+        event is pending, else OUTCOME_FLUSH_SECONDS after it, or at once when ``force``
         (which, in the background, also waits for that write).
         """
-        if not force and now - self._written_at < FLUSH_SECONDS:
+        if not force and now - self._written_at < self._wait(settings):
             return
         self._written_at = now
         tasks, events, self._tasks, self._events = self._tasks, self._events, [], []
+        self._forecast_upto, self._urgent = 0, False
         if self.thread is None:
             self.batches.write(tasks, events, settings, now, wall)
             return
@@ -84,6 +102,16 @@ class HistoryWriter:
             self.thread.write(tasks, events, settings, now, wall)
         if force:
             self.thread.wait()
+
+    def _wait(self, settings: GlobalSettings | None) -> float:
+        """How long after the last write the pending batch is due."""
+        if len(self._tasks) > self._forecast_upto:
+            offline_after = (settings.offline_after_failures if settings
+                             else DEFAULT_OFFLINE_AFTER_FAILURES)
+            new = self._tasks[self._forecast_upto:]
+            self._urgent = self.forecast.raises_event(new, offline_after) or self._urgent
+            self._forecast_upto = len(self._tasks)
+        return FLUSH_SECONDS if self._urgent or self._events else OUTCOME_FLUSH_SECONDS
 
     def close(self) -> None:
         """Close the database (at shutdown, after the last flush)."""

@@ -1,10 +1,11 @@
-"""At start: finish what a killed predecessor left, its interrupted cycle's clips and report."""
+"""At start: finish what a killed predecessor left, its interrupted cycle's clips, report and history."""
 from __future__ import annotations
 
 import logging
 import os
 
 from recorder.clip_files import recover_work_files
+from recorder.history_import import import_cycle
 from recorder.processes import ProcessRunner
 from recorder.reports import INTERRUPTED, build_report, recovered_report, write_reports
 from shared import settings
@@ -18,14 +19,16 @@ log = logging.getLogger(__name__)
 
 
 def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
-                   runner: ProcessRunner) -> tuple[str, int]:
+                   runner: ProcessRunner, wall: float) -> tuple[str, int]:
     """Finish what a killed recorder left: the cycle its status shows, and one made after it.
 
     Returns why a report could not be written ("" when none failed) and the number
-    of the last cycle (numbers keep growing across restarts).
+    of the last cycle (numbers keep growing across restarts). Runs before the
+    recorder's own history writes (their cached camera states are read after it).
     """
     number = int(old.get("current_cycle") or 0)
-    problem = recover_interrupted_cycle(old, config, config_path, runner)
+    problem = recover_interrupted_cycle(old, config, config_path, runner, wall)
+    recover_finished_cycle_history(old, config, config_path, wall)
     if recover_unpublished_cycle(old["cycle"].get("dir") or "", number + 1, config, config_path,
                                  runner):
         number += 1
@@ -33,8 +36,9 @@ def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
 
 
 def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_path: str,
-                              runner: ProcessRunner) -> str:
-    """Publish the partial clips of the cycle ``old`` (the last status) shows running, and report it.
+                              runner: ProcessRunner, wall: float) -> str:
+    """Publish the partial clips of the cycle ``old`` (the last status) shows running, report
+    it, and put the report's finished tasks into the history (those not there yet).
 
     Works without a valid config too: the status names the cycle's folder and report file.
     Returns why its report could not be written ("" when it was, or there was nothing to do).
@@ -54,12 +58,40 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
                           else GLOBAL_DEFAULTS["max_concurrent_streams"])
         write_reports(cycle_dir, report_filename,
                       recovered_report(old, published, configured_max))
+        _into_history(config_path, cycle_dir, report_filename, wall)
     except PatrolError as exc:
         problem = f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
         log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
     log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
                 len(published))
     return problem
+
+
+def recover_finished_cycle_history(old: dict, config: GlobalSettings | None, config_path: str,
+                                   wall: float) -> None:
+    """The last cycle ``old`` shows finished: its report's tasks not in the history yet.
+
+    A kill in the moment between its report and the history's last write of it
+    (handed over in the same step) would lose them otherwise.
+    """
+    cycle = old["cycle"]
+    if cycle.get("running") or not cycle.get("dir"):
+        return
+    cycle_dir = _interrupted_cycle_dir(cycle, old["tasks"], config, config_path)
+    report_filename = cycle.get("report_filename") or (config.report_filename if config else "")
+    if cycle_dir is not None and report_filename and os.path.isdir(cycle_dir):
+        _into_history(config_path, cycle_dir, report_filename, wall)
+
+
+def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: float) -> None:
+    # The history commits outcomes in batches (recorder/history_writer.py): a kill -9
+    # loses the last one. The report just written has them; the import adds each
+    # task not in the history yet, so a second recovery or --import-history adds none.
+    try:
+        import_cycle(config_path, cycle_dir, report_filename, wall)
+    except PatrolError as exc:  # no valid config: --import-history can do it later
+        log.error("cannot put the tasks of cycle %s's report into the history: %s",
+                  os.path.basename(cycle_dir), exc)
 
 
 def _interrupted_cycle_dir(cycle: dict, tasks: list[dict], config: GlobalSettings | None,

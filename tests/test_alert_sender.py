@@ -175,6 +175,24 @@ def test_rows_for_a_receiver_no_longer_configured_are_dropped_with_a_log_line(
     assert "abc" not in caplog.text  # a token in a webhook's query is never logged
 
 
+def test_while_no_valid_config_is_known_nothing_is_sent_or_dropped(db, conn, receiver,
+                                                                  caplog) -> None:
+    # The recorder starting with a broken config.json: its receivers are unknown, not none.
+    queued = [enqueue(conn, "camera.offline", "webhook " + receiver.url, T0),
+              enqueue(conn, "cycle.finished", "webhook " + receiver.url, T0)]
+    alerts: dict | None = None
+    sender = AlertSender(db, lambda: alerts, clock=FakeClock())
+    sender.run_once()
+    sender.run_once()
+    assert [r for (r,) in conn.execute("SELECT id FROM outbox WHERE delivered IS NULL")] == queued
+    assert receiver.received == [] and "dropped" not in caplog.text
+    assert caplog.text.count("alerts wait: no valid config.json") == 1
+    alerts = {"webhooks": [{"url": receiver.url}]}  # the config mended
+    sender.run_once()
+    assert [r.body for r in receiver.received] == [
+        row(conn, queued[0])["body"].encode(), row(conn, queued[1])["body"].encode()]
+
+
 def test_notify_urls_go_through_apprise_with_a_title_and_the_chinese_message(
         db, conn, receiver) -> None:
     url = f"json://127.0.0.1:{receiver.port}/hook"

@@ -3,12 +3,20 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
+import time
+
+import pytest
 
 from recorder.daemon import Daemon
+from recorder.finished_task import FinishedTask
+from recorder.history_store import HistoryStore
+from recorder.history_writer import HistoryWriter
 from shared import settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
+from shared.history_schema import history_path
 from shared.status_file import empty_status
 from testkit.recorder_process import ffprobe
 
@@ -206,3 +214,97 @@ def test_a_killed_ffmpegs_thumbnail_is_kept_with_its_recovered_clip_and_removed_
     assert sorted(p.name for p in folder.iterdir()) == [
         ".cam0.mp4.jpg", "cam0.mp4", "report.txt", "rtsp_report.json", "streams.csv"]
     assert (folder / ".cam0.mp4.jpg").read_bytes() == b"\xff\xd8 last keyframe"
+
+
+def finished_before_the_kill(config_path: str, live_cam0: bool) -> float:
+    """cam0 ended 已完成 and cam1 failed before the kill; cam0's outcome was committed when
+    ``live_cam0`` (the history's batch not yet written otherwise). Returns cam0's end."""
+    status_path = settings.status_path(config_path)
+    status = json.loads(open(status_path, encoding="utf-8").read())
+    for task, code, name in zip(status["tasks"], (st.COMPLETED, st.CONNECTION_ERROR),
+                                ("已完成", "连接失败")):
+        task.update(status=code, status_code=code, status_text=name, status_name=name,
+                    end_time=f"2025-10-10 16:30:2{task['task_id']}")
+    write_json_atomic(status_path, status)
+    ended = time.mktime(time.strptime("2025-10-10 16:30:20", "%Y-%m-%d %H:%M:%S")) + 0.4
+    if live_cam0:  # as the recorder wrote it: sub-second end, before it was killed
+        writer = HistoryWriter(HistoryStore(history_path(config_path)))
+        writer.record(FinishedTask(camera="cam0", name="", url="rtsp://127.0.0.1:5/cam0",
+                                   alerts=True, cycle=CYCLE, ended=ended, status=st.COMPLETED))
+        writer.flush(None, 0.0, ended, force=True)
+        writer.close()
+    return ended
+
+
+def outcomes(config_path: str) -> list[tuple]:
+    conn = sqlite3.connect(history_path(config_path))
+    try:
+        return conn.execute("SELECT camera, cycle, status FROM outcomes ORDER BY camera").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("live_cam0", [False, True])
+def test_recovery_puts_the_interrupted_cycles_outcomes_into_the_history_once(
+        tmp_path, live_cam0) -> None:
+    # The history commits outcomes in batches: a kill -9 loses the last one. The
+    # report recovery writes has them; what the history already had stays single.
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./output")
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    finished_before_the_kill(config_path, live_cam0)
+
+    Daemon(config_path).recover()
+    Daemon(config_path).recover()  # killed again before its first write: nothing twice
+
+    assert outcomes(config_path) == [("cam0", CYCLE, st.COMPLETED),
+                                     ("cam1", CYCLE, st.CONNECTION_ERROR)]
+
+
+def test_an_outcome_recovery_puts_back_raises_the_event_it_would_have_raised(tmp_path) -> None:
+    # cam1's failure took it offline, but the batch holding the outcome and its event
+    # was not written before the kill: the restart queues camera.offline, once.
+    config_path = str(tmp_path / "config.json")
+    g = config("./output")
+    g["global_config"].update(offline_after_failures=1,
+                              alerts={"webhooks": [{"url": "http://127.0.0.1:9/hook"}]})
+    write_json_atomic(config_path, g)
+    killed_mid_cycle(config_path, "./output")
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    finished_before_the_kill(config_path, live_cam0=True)
+
+    Daemon(config_path).recover()
+    Daemon(config_path).recover()
+
+    conn = sqlite3.connect(history_path(config_path))
+    try:
+        events = conn.execute("SELECT event, body FROM outbox").fetchall()
+    finally:
+        conn.close()
+    assert [(event, json.loads(body)["camera"]["id"]) for event, body in events] == [
+        ("camera.offline", "cam1")]
+
+
+def test_the_last_finished_cycles_tasks_missing_from_the_history_are_put_back(tmp_path) -> None:
+    # Killed between the cycle's end (report written, status published) and the
+    # history's commit of its last batch: the restart reads them from the report.
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    killed_mid_cycle(config_path, "./output")
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    finished_before_the_kill(config_path, live_cam0=True)
+    Daemon(config_path).recover()  # writes the cycle's report
+    conn = sqlite3.connect(history_path(config_path))
+    with conn:
+        conn.execute("DELETE FROM outcomes WHERE camera = 'cam1'")
+    conn.close()
+    status_path = settings.status_path(config_path)
+    status = json.loads(open(status_path, encoding="utf-8").read())
+    status["cycle"]["running"] = False
+    write_json_atomic(status_path, status)
+
+    Daemon(config_path).recover()
+
+    assert outcomes(config_path) == [("cam0", CYCLE, st.COMPLETED),
+                                     ("cam1", CYCLE, st.CONNECTION_ERROR)]

@@ -96,3 +96,19 @@ def test_the_quality_of_a_report_task_is_imported_and_an_old_report_has_none(tmp
     stored = rows(config, "SELECT camera, quality FROM outcomes ORDER BY id")
     assert [camera for camera, _ in stored] == ["gate", "door"]
     assert json.loads(stored[0][1]) == black and stored[1][1] is None
+
+
+def test_a_cycle_partly_in_the_history_gets_only_its_missing_tasks(tmp_path) -> None:
+    # Recovery after a kill -9: the live history had committed some of the cycle's tasks.
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    write_cycle(str(tmp_path / "output"), WALL, (st.COMPLETED, st.CONNECTION_ERROR))
+    import_history(config, WALL + 200)
+    conn = sqlite3.connect(history_path(config))
+    with conn:
+        conn.execute("DELETE FROM outcomes WHERE camera = 'door'")
+    conn.close()
+    counts = import_history(config, WALL + 300)
+    assert (counts["imported"], counts["tasks"], counts["already"]) == (1, 1, 0)
+    assert rows(config, "SELECT camera FROM outcomes ORDER BY id") == [("gate",), ("door",)]
+    assert import_history(config, WALL + 400)["already"] == 1

@@ -12,7 +12,7 @@ from recorder.finished_task import FinishedTask
 from recorder.history_outcomes import local_buckets
 from recorder.history_retention import prune_batch
 from recorder.history_store import RETRY_SECONDS, HistoryStore
-from recorder.history_writer import HistoryWriter
+from recorder.history_writer import FLUSH_SECONDS, OUTCOME_FLUSH_SECONDS, HistoryWriter
 from shared import config as model
 from shared import task_status as st
 from shared.errors import ConfigError
@@ -44,11 +44,12 @@ def db(tmp_path) -> str:
 
 def run(db: str, statuses: list[int], g: GlobalSettings | None = None, camera: str = "gate",
         **extra) -> HistoryWriter:
-    """Each status a task of its own step, a minute apart; returns the writer."""
+    """Each status a task of its own step, a minute apart, then the shutdown's last write."""
     writer = HistoryWriter(HistoryStore(db))
     for i, status in enumerate(statuses):
         writer.record(task(status, WALL + 60 * i, camera, **extra))
         writer.flush(g or settings(), 10.0 + i, WALL + 60 * i)
+    writer.flush(g or settings(), 10.0 + len(statuses), WALL + 60 * len(statuses), force=True)
     return writer
 
 
@@ -326,3 +327,55 @@ def test_a_recovery_without_a_picture_of_its_own_links_none(db, extra: dict) -> 
         writer.flush(g, 10.0 + i, WALL + 60 * i)
     offline, recovered = [json.loads(b) for (b,) in rows(db, "SELECT body FROM outbox ORDER BY id")]
     assert "thumbnail" not in offline["camera"] and "thumbnail" not in recovered["camera"]
+
+
+def count(db: str) -> int:
+    return rows(db, "SELECT count(*) FROM outcomes")[0][0]
+
+
+def test_outcomes_that_raise_no_event_wait_for_the_longer_interval(db) -> None:
+    writer = run(db, [OK])  # written at 11.0 (the forced write)
+    writer.record(task(OK, WALL + 60))
+    writer.record(task(FAIL, WALL + 61, camera="door"))  # one failure: degraded, no event
+    writer.flush(settings(), 11.0 + FLUSH_SECONDS, WALL + 62)
+    writer.flush(settings(), 11.0 + OUTCOME_FLUSH_SECONDS - 0.1, WALL + 65)
+    assert count(db) == 1
+    writer.flush(settings(), 11.0 + OUTCOME_FLUSH_SECONDS, WALL + 66)
+    assert count(db) == 3
+
+
+def test_an_outcome_that_raises_an_event_is_written_within_a_second(db) -> None:
+    writer = run(db, [OK, FAIL])  # degraded; written at 12.0
+    writer.record(task(FAIL, WALL + 120))  # the second failure: offline
+    writer.flush(settings(), 12.0 + FLUSH_SECONDS, WALL + 121)
+    assert count(db) == 3 and events(db) == ["camera.offline"]
+
+
+def test_a_camera_offline_before_a_restart_is_known_to_raise_its_recovery(db) -> None:
+    run(db, [FAIL, FAIL]).close()  # offline when the recorder stopped
+    writer = HistoryWriter(HistoryStore(db))  # the next run: it knows only the file
+    writer.flush(settings(), 1.0, WALL + 299)  # its first step (nothing to write)
+    writer.record(task(OK, WALL + 300))
+    writer.flush(settings(), 1.0 + FLUSH_SECONDS, WALL + 300)
+    assert events(db) == ["camera.offline", "camera.recovered"]
+
+
+def test_a_silenced_camera_and_a_recorder_event_follow_their_own_cadence(db) -> None:
+    writer = run(db, [OK], alerts=False)  # written at 11.0
+    writer.record(task(FAIL, WALL + 60, alerts=False))
+    writer.record(task(FAIL, WALL + 61, alerts=False))  # offline, but silenced: no event
+    writer.flush(settings(), 11.0 + FLUSH_SECONDS, WALL + 62)
+    assert count(db) == 1
+    writer.note_disk(True, 10, 100, WALL + 63)  # recorder.disk_low: due within a second
+    writer.flush(settings(), 11.0 + FLUSH_SECONDS, WALL + 63)
+    assert count(db) == 3
+
+
+def test_a_cycles_end_is_handed_over_in_the_step_it_happens(db) -> None:
+    writer = run(db, [OK])  # written at 11.0
+    writer.record(task(OK, WALL + 60))
+    counts = dict(total_tasks=2, completed_tasks=2, failed_tasks=0, cancelled_tasks=0,
+                  not_scheduled=0)
+    writer.cycle_finished(1, "20251009_120000", counts, WALL + 61)
+    writer.flush(settings(), 11.1, WALL + 61)
+    assert count(db) == 2
