@@ -18,6 +18,7 @@ from datetime import datetime
 import requests
 
 from bench.common import Row, median_seconds, print_table, save
+from recorder.history_outcomes import stored_quality
 from shared.atomic import write_json_atomic
 from shared.history_schema import connect_writer, history_path
 from shared.task_status import COMPLETED, CONNECTION_ERROR, TIMEOUT
@@ -54,6 +55,22 @@ def _failure_rate(rng: random.Random) -> float:
     return 0.9 if roll < 0.02 else 0.2 if roll < 0.10 else 0.01
 
 
+def _quality(rng: random.Random) -> str:
+    """A checked, healthy clip's quality as the writer stores it (recorder/history_outcomes.py),
+    from every measure with its value and threshold, as bench/quality_scenes.py measured them."""
+    values = {"black": (0.0, 0.5), "frozen": (round(rng.random() * 0.1, 3), 0.5),
+              "blurred": (round(3.8 + rng.random() * 1.7, 3), 6.5),
+              "too_dark": (round(60 + rng.random() * 100, 3), 25.0),
+              "too_bright": (round(60 + rng.random() * 100, 3), 215.0),
+              "colour_cast": (round(rng.random() * 18, 3), 24.0),
+              "low_fps": (round(24.5 + rng.random(), 3), 17.5),
+              "low_bitrate": (round(900 + rng.random() * 300, 3), 32.0),
+              "scene_changed": (round(0.6 + rng.random() * 0.3, 3), 0.2)}
+    measures = {"keyframes": {"value": 15}}
+    measures.update({k: {"value": v, "threshold": t} for k, (v, t) in values.items()})
+    return stored_quality({"checked": True, "issues": [], "measures": measures})
+
+
 def _outcome(cam_id: str, cam: _Camera, cycle: str, ended: float, rng: random.Random) -> tuple:
     ok = rng.random() >= cam.failure_rate
     status = COMPLETED if ok else rng.choice((CONNECTION_ERROR, TIMEOUT))
@@ -64,7 +81,8 @@ def _outcome(cam_id: str, cam: _Camera, cycle: str, ended: float, rng: random.Ra
         row.update(last_ok_at=ended, consecutive_failures=0, failing_since=None,
                    offline_since=None, last_clip=clip)
         return (cam_id, cycle, "cycle", ended - 13, ended - 12.5, ended, status, "", 0.4,
-                2_500_000 + rng.randrange(500_000), 250, 10.0, "h264", "1920x1080", clip, None)
+                2_500_000 + rng.randrange(500_000), 250, 10.0, "h264", "1920x1080", clip,
+                _quality(rng))
     row["consecutive_failures"] += 1
     row["failing_since"] = row["failing_since"] or ended
     if row["consecutive_failures"] >= 2:
@@ -146,7 +164,8 @@ def _finish(conn: sqlite3.Connection, cams: dict[str, _Camera], first: float, do
 def prepare(folder: str, cameras: int, cycles: int) -> str:
     """The config path of ``folder``, generating its database first unless a complete one is there."""
     config = os.path.join(folder, "config.json")
-    marker = os.path.join(folder, "complete")
+    # v3: completed rows carry a quality object (issue 13), as the recorder writes them now.
+    marker = os.path.join(folder, "complete-v3")
     if not os.path.exists(marker):
         os.makedirs(os.path.join(folder, "output"), exist_ok=True)
         write_json_atomic(config, _config(cameras))

@@ -280,6 +280,19 @@ def test_an_outcome_row_holds_the_task_quality_as_json(db) -> None:
     assert json.loads(stored["gate"]) == black and stored["door"] is None
 
 
+def test_the_history_keeps_the_verdicts_and_the_measures_behind_them_only(db) -> None:
+    measures = {"keyframes": {"value": 15}, "black": {"value": 0.0, "threshold": 0.5},
+                "blurred": {"value": 9.1, "threshold": 6.5},
+                "too_dark": {"value": 112.4, "threshold": 25.0}}
+    run(db, [OK], quality={"checked": True, "issues": [], "measures": measures})
+    run(db, [OK], camera="door", quality={"checked": True, "issues": ["blurred"],
+                                          "measures": measures})
+    stored = dict(rows(db, "SELECT camera, quality FROM outcomes"))
+    assert stored["gate"] == '{"checked":true,"issues":[],"measures":{}}'
+    assert json.loads(stored["door"]) == {"checked": True, "issues": ["blurred"], "measures": {
+        "blurred": {"value": 9.1, "threshold": 6.5}}}
+
+
 def _picture_run(db: str, alerts: dict) -> list[dict]:
     """good clip, two failures (offline), a new good clip (recovered): the webhook bodies."""
     writer = HistoryWriter(HistoryStore(db))
