@@ -28,6 +28,9 @@ class QualitySettings:
     fps_ratio: float = 0.7           # low_fps: or below this share of the announced frame rate
     min_bitrate_kbps: float = 32.0   # low_bitrate: kilobits per second recorded, <
     min_similarity: float = 0.35     # scene_changed: similarity to the reference picture, <
+    # Not a threshold: one keyframe looked at per this many seconds at most (0: each one);
+    # keyframes 1 s apart cost half as much CPU at 2 (README "Picture checks": its limits).
+    sample_seconds: float = 2.0
 
     @classmethod
     def from_config(cls, value: dict | None) -> QualitySettings:
@@ -39,7 +42,7 @@ DEFAULTS = asdict(QualitySettings())
 # Thresholds that are shares (0..1); the others are measures on their own scales.
 _SHARES = ("black_ratio", "frozen_ratio", "fps_ratio", "min_similarity")
 _HIGH = {"blur_max": 1000.0, "dark_luma": 255.0, "bright_luma": 255.0, "cast_max": 128.0,
-         "min_fps": 1000.0, "min_bitrate_kbps": 10.0**6}
+         "min_fps": 1000.0, "min_bitrate_kbps": 10.0**6, "sample_seconds": 60.0}
 
 
 @dataclass(frozen=True)
