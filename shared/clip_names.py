@@ -9,7 +9,7 @@ TAG_PREFIX = ".tag."
 # never start with ".").
 ATTEMPT_PREFIX = WORK_PREFIX + ".try"
 THUMBNAIL_SUFFIX = ".jpg"
-FIGURES_SUFFIX = ".figures.tmp"
+FIGURES_SUFFIX = ".fig.tmp"
 # Every camera's thumbnail in one picture, in each cycle folder (README "Picture checks").
 CONTACT_SHEET = "contact_sheet.jpg"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).

@@ -28,7 +28,7 @@ def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_proc
     plain = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15)
     assert "-skip_frame" not in plain and "-filter_complex" not in plain
     checked = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15,
-                         checks=CheckFiles("/o/.a.jpg.tmp", "/o/.a.figures.tmp"))
+                         checks=CheckFiles("/o/.a.jpg.tmp", "/o/.a.fig.tmp"))
     # Keyframes only, decoded for the checks; the clip is still a stream copy.
     assert checked[checked.index("-skip_frame") + 1] == "nokey"
     assert checked.index("-skip_frame") < checked.index("-i")
@@ -40,7 +40,7 @@ def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_proc
     graph = checked[checked.index("-filter_complex") + 1]
     assert graph.startswith("[0:v:0]select=eq(pict_type\\,I)[s0];[s0]scale=320:-2")
     assert "setpts=" in graph  # before the JPEG encoder
-    assert "metadata=print:direct=1:file=/o/.a.figures.tmp" in graph
+    assert "metadata=print:direct=1:file=/o/.a.fig.tmp" in graph
     assert checked[checked.index("/o/.a.mp4.part") - 1 - 2 * 0] == "15"  # -t of the clip
 
 
@@ -266,3 +266,17 @@ def test_keyframes_are_sampled_once_per_sample_seconds(tmp_path, sample_seconds,
         "-vf", f"select='{sample_expression(sample_seconds)}',signalstats,metadata=print:file=-",
         "-f", "null", "-"], capture_output=True, text=True, check=True)
     assert [frame["pts_time"] for frame in PictureLog.parse(result.stdout).frames] == looked_at
+
+
+def test_a_figures_path_with_the_filter_graphs_special_characters_is_written_to(tmp_path) -> None:
+    # The path sits inside the filter graph (metadata's file option): escaped twice.
+    figures = tmp_path / "cam, 1 [it's]; a:b=c.mp4.fig.tmp"
+    argv = build_argv(URL, str(tmp_path / ".a.mp4.part"), 2, io_timeout=5,
+                      checks=CheckFiles(str(tmp_path / ".a.jpg.tmp"), str(figures)))
+    graph = argv[argv.index("-filter_complex") + 1]
+    # The checks' graph on a stand-in input 0 (its keyframes: an I frame a second).
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x180:r=5:d=3", "-filter_complex", graph,
+                    "-map", "[s8]", "-f", "null", "-", "-map", "[s9]", "-f", "null", "-"],
+                   check=True, capture_output=True)
+    assert figures.exists() and figures.read_text().startswith("frame:0")

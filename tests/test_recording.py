@@ -70,7 +70,7 @@ def test_a_recording_runs_the_command_line_built_for_its_stream(tmp_path, runner
     task, proc = started_task(tmp_path, runner)
     assert proc.argv == build_argv(URL, str(tmp_path / ".cam.mp4.part"), 5, io_timeout=6,
                                    checks=CheckFiles(str(tmp_path / ".cam.mp4.jpg.tmp"),
-                                                     str(tmp_path / ".cam.mp4.figures.tmp"), 2.0))
+                                                     str(tmp_path / ".cam.mp4.fig.tmp"), 2.0))
     assert task.status == st.CONNECTING and runner.signals == []
 
 
@@ -151,7 +151,7 @@ def test_a_stalled_stream_gets_both_stop_signals_at_once_and_ends_without_a_kill
 
 def _keyframes_at(folder, *times: float) -> None:
     """The picture checks' figures file (metadata=print) of keyframes at these (camera clock) times."""
-    (folder / ".cam.mp4.figures.tmp").write_text("".join(
+    (folder / ".cam.mp4.fig.tmp").write_text("".join(
         f"frame:{n} pts:{int(t * 90000)} pts_time:{t}\n" for n, t in enumerate(times)))
 
 
@@ -190,7 +190,7 @@ def test_media_written_past_the_length_is_stopped_gracefully_and_kept_as_complet
     # a clock that went back (ffprobe checks it).
     assert [argv[0] for argv in runner.runs] == ([] if not message else ["ffprobe"])
     # The figures were read and their file removed: nothing is left beside the clip.
-    assert not (tmp_path / ".cam.mp4.figures.tmp").exists()
+    assert not (tmp_path / ".cam.mp4.fig.tmp").exists()
 
 
 def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path, runner) -> None:
