@@ -158,19 +158,18 @@ def _frozen_ratio(frames: list[dict]) -> float | None:
     times = _values(frames, "pts_time")
     if len(times) < 2 or times[-1] <= times[0]:
         return None
-    frozen, start, previous = 0.0, None, None
+    frozen, start = 0.0, None
     for frame in frames:
-        begin, end = frame.get("freezedetect.freeze_start"), frame.get("freezedetect.freeze_end")
-        # Both on one keyframe: freezedetect saw the span from its reference picture
-        # to this, different, one reach its length. A freeze only if a keyframe in
-        # between was alike (the reference is older than the keyframe before);
-        # keyframes 2 s or more apart otherwise look like a freeze at every one.
-        if begin is not None and (end is None or begin != previous):
-            start = begin
-        if end is not None:
-            frozen += end - start if start is not None else 0.0
+        if "freezedetect.freeze_start" in frame and "freezedetect.freeze_end" in frame:
+            # freezedetect reports a span it has no similar frame in: keyframes further
+            # apart than its minimum freeze, this one unlike the last (a start can only
+            # be set while no freeze is open, so this one's start is its own).
+            continue
+        if "freezedetect.freeze_end" in frame and start is not None:
+            frozen += frame["freezedetect.freeze_end"] - start
             start = None
-        previous = frame["pts_time"]
+        if "freezedetect.freeze_start" in frame:
+            start = frame["freezedetect.freeze_start"]
     if start is not None:
         frozen += times[-1] - start
     return min(1.0, max(0.0, frozen / (times[-1] - times[0])))
