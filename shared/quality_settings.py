@@ -15,9 +15,12 @@ from shared.errors import ConfigError
 
 @dataclass(frozen=True)
 class QualitySettings:
-    """Whether pictures are checked, and the threshold of each verdict."""
+    """Whether pictures are checked, how often, and the threshold of each verdict."""
 
     enabled: bool = True
+    # Not a threshold: one keyframe looked at per this many seconds at most (0: each one);
+    # at 2, of keyframes 1 s apart every other one (README "Picture checks": its limits).
+    sample_seconds: float = 2.0
     black_ratio: float = 0.5         # black: share of keyframes blackdetect calls black, >=
     frozen_ratio: float = 0.5        # frozen: share of the clip freezedetect calls frozen, >=
     blur_max: float = 8.0            # blurred: blurdetect's median edge width, >
@@ -28,9 +31,6 @@ class QualitySettings:
     fps_ratio: float = 0.7           # low_fps: or below this share of the announced frame rate
     min_bitrate_kbps: float = 32.0   # low_bitrate: kilobits per second recorded, <
     min_similarity: float = 0.35     # scene_changed: similarity to the reference picture, <
-    # Not a threshold: one keyframe looked at per this many seconds at most (0: each one);
-    # keyframes 1 s apart cost half as much CPU at 2 (README "Picture checks": its limits).
-    sample_seconds: float = 2.0
 
     @classmethod
     def from_config(cls, value: dict | None) -> QualitySettings:
