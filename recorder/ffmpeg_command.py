@@ -89,7 +89,7 @@ _THUMBNAIL_SLOT = "\x00thumbnail"
 # rules for an option value (\\ ' :), then for the graph (\\ ' [ ] , ;).
 _FIGURES_SLOT = "\x00figures"
 # The picture checks (README "Picture checks"): keyframes only, made 320 px wide
-# before any filter (decoding keyframes is most of their cost; the filters on
+# before any filter (the scaling itself costs about what the decoding does; the filters on
 # full-size pictures would triple it), then ffmpeg's own detectors, whose
 # per-picture figures metadata=print writes to a file beside the clip, read once
 # at the end (recorder/picture_quality.py): on stderr they woke the recorder 30
@@ -127,7 +127,7 @@ THUMBNAIL_TICKS = 1000
 # One keyframe looked at per ``sample_seconds`` (shared/quality_settings.py): the
 # decoder still decodes every keyframe (it cannot skip what it is given), but the
 # ones closer to the last one looked at are dropped before the scaling, the filters
-# and the JPEG encoder, which cost twice the decoding (docs/PERFORMANCE.md). The
+# and the JPEG encoder, which cost 4-5 times the decoding (docs/PERFORMANCE.md). The
 # gap allows a quarter of it for a camera's keyframe jitter (1.96 s for 2 s); a
 # keyframe no later than the one before it (the camera's clock went back) is taken
 # too, so the figures show the jump: two keyframes looked at closer than the gap.
