@@ -5,12 +5,16 @@ on the test camera's 720p 1 Mb/s streams (1 s and 4 s between keyframes), all N
 at once. Figures, on vs. off, in turns so that the machine's load drifts evenly:
 - the total CPU of the ffmpeg processes (target: on <= 1.25 x off);
 - the recorder's own CPU (this process: reading and parsing ffmpeg's output,
-  judging; target: within noise, <= 1.25 x as well);
-- how long after ffmpeg's exit each verdict is in (target: <= 1 s, the worst one).
+  judging; target: within noise, <= 1.25 x as well), with the daemon's wait
+  (recorder/loop.py: ffmpeg's pipes read in batches of READ_BATCH_SECONDS, every
+  task's tick each TICK_SECONDS or when a process ends);
+- how long after ffmpeg's exit each verdict is in (target: <= 1 s, the worst one;
+  the exit is seen by the poll of a step, so within a tick of it).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import shutil
@@ -22,6 +26,7 @@ from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
 from recorder.processes import ProcessRunner
 from recorder.recording import Recording
+from recorder.wakeup import READ_BATCH_SECONDS, TICK_SECONDS, next_wakeup
 from shared.global_settings import GlobalSettings
 from testkit.cameras import CameraServer
 
@@ -34,10 +39,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_cycle(urls: list[str], folder: str, duration: int, checks: bool) -> dict:
+def run_cycle(urls: list[str], folder: str, duration: int, quality: dict) -> dict:
     """Record every URL at once; ffmpeg CPU, recorder CPU, the verdicts' delays after exit."""
-    settings = GlobalSettings.from_config({"read_timeout_seconds": 10,
-                                           "quality": {"enabled": checks}})
+    settings = GlobalSettings.from_config({"read_timeout_seconds": 10, "quality": quality})
     watcher, runner = PipeWatcher(), ProcessRunner()
     tasks = [Recording(PlannedTask(i, i, 0.0, duration), {
         "rtsp_url": url, "output_filename": f"s{i}.mp4", "duration_seconds": duration},
@@ -47,17 +51,18 @@ def run_cycle(urls: list[str], folder: str, duration: int, checks: bool) -> dict
     for task in tasks:
         task.start(time.monotonic(), time.time())
     exited: dict[int, float] = {}
-    delays = []
+    delays: list[float] = []
+    next_step = last_read = time.monotonic()
     while len(delays) < len(tasks):
-        watcher.dispatch(0.05)
-        for index, task in enumerate(tasks):
-            if task.finished:
-                continue
-            if index not in exited and task.proc.poll() is not None:
-                exited[index] = time.monotonic()
-            task.tick(time.monotonic(), time.time())
-            if task.finished:
-                delays.append(time.monotonic() - exited.get(index, time.monotonic()))
+        # The daemon's own wait (recorder/loop.py): pipes read in batches, a step each tick.
+        now = time.monotonic()
+        wake = next_wakeup(now, next_step, math.inf, last_read, READ_BATCH_SECONDS, True)
+        ended = watcher.wait(wake.timeout(now), read_pipes=wake.read_pipes)
+        now = time.monotonic()
+        last_read = now if wake.read_pipes else last_read
+        if ended or now >= wake.step_at:
+            next_step = now + TICK_SECONDS
+            _step(tasks, exited, delays)
     result = {"ffmpeg": _children_cpu() - children, "recorder": time.process_time() - own,
               "verdict_delay": max(delays), "ok": sum(not t.quality["issues"] for t in tasks)}
     for name in os.listdir(folder):
@@ -66,8 +71,20 @@ def run_cycle(urls: list[str], folder: str, duration: int, checks: bool) -> dict
     return result
 
 
+def _step(tasks: list[Recording], exited: dict[int, float], delays: list[float]) -> None:
+    """Every unfinished task's tick; when ffmpeg exited (seen by a poll) and the verdict's delay."""
+    for index, task in enumerate(tasks):
+        if task.finished:
+            continue
+        if index not in exited and task.proc.poll() is not None:
+            exited[index] = time.monotonic()
+        task.tick(time.monotonic(), time.time())
+        if task.finished:
+            delays.append(time.monotonic() - exited.get(index, time.monotonic()))
+
+
 def measure(camera: CameraServer, streams: int, keyframe_seconds: int, duration: int,
-            rounds: int) -> dict:
+            rounds: int, quality: dict) -> dict:
     """Sums over ``rounds`` of each side, run in turns."""
     urls = [camera.url(f"hd{keyframe_seconds}s/{i + 1}") for i in range(streams)]
     totals = {side: {"ffmpeg": 0.0, "recorder": 0.0, "verdict_delay": 0.0, "ok": 0}
@@ -76,7 +93,7 @@ def measure(camera: CameraServer, streams: int, keyframe_seconds: int, duration:
     try:
         for _ in range(rounds):
             for side in ("off", "on"):
-                figures = run_cycle(urls, folder, duration, side == "on")
+                figures = run_cycle(urls, folder, duration, {**quality, "enabled": side == "on"})
                 for key, value in figures.items():
                     totals[side][key] = (max(totals[side][key], value) if key == "verdict_delay"
                                          else totals[side][key] + value)
@@ -108,19 +125,25 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--streams", type=int, nargs="*", help="cycle sizes (default 16 64 128)")
     parser.add_argument("--duration", type=int, help="clip seconds (default 15)")
     parser.add_argument("--rounds", type=int, help="rounds of each side (default 2)")
+    parser.add_argument("--keyframes", type=int, nargs="*", choices=(1, 4), default=[1, 4],
+                        help="seconds between the camera's keyframes (default 1 4)")
+    parser.add_argument("--sample-seconds", type=float,
+                        help="global_config.quality.sample_seconds (default: its default)")
     args = parser.parse_args(argv)
     sizes = args.streams or ([16] if args.quick else [16, 64, 128])
     duration = args.duration or (8 if args.quick else 15)
     rounds = args.rounds or (1 if args.quick else 2)
     rows, raw = [], {}
+    quality = {} if args.sample_seconds is None else {"sample_seconds": args.sample_seconds}
     with CameraServer(mount_count=max(sizes)) as camera:
         for streams in sizes:
-            for keyframe_seconds in (1, 4):
-                totals = measure(camera, streams, keyframe_seconds, duration, rounds)
+            for keyframe_seconds in args.keyframes:
+                totals = measure(camera, streams, keyframe_seconds, duration, rounds, quality)
                 raw[f"{streams}x{keyframe_seconds}s"] = totals
                 rows += rows_of(streams, keyframe_seconds, totals)
                 print_table(rows[-3:])
-    save("picture_checks", rows, {"duration": duration, "rounds": rounds, "raw": raw})
+    save("picture_checks", rows, {"duration": duration, "rounds": rounds, "quality": quality,
+                                  "raw": raw})
     return rows
 
 

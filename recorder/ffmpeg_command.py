@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 import ffmpeg
+from ffmpeg._utils import escape_chars
 
 from shared.clip_names import PART_SUFFIX
 from shared.config import OPTIONAL_DEFAULTS
@@ -84,10 +85,16 @@ _TRANSPORT_OPTIONS: dict[str, dict[str, str]] = {
 _URL_SLOT = "\x00url"
 _OUTPUT_SLOT = "\x00output"
 _THUMBNAIL_SLOT = "\x00thumbnail"
+# Inside the filter graph (metadata's file option), so put in escaped: by ffmpeg's
+# rules for an option value (\\ ' :), then for the graph (\\ ' [ ] , ;).
+_FIGURES_SLOT = "\x00figures"
 # The picture checks (README "Picture checks"): keyframes only, made 320 px wide
-# before any filter (decoding keyframes is most of their cost; the filters on
+# before any filter (the scaling itself costs about what the decoding does; the filters on
 # full-size pictures would triple it), then ffmpeg's own detectors, whose
-# per-picture figures metadata=print writes to stderr (recorder/picture_quality.py).
+# per-picture figures metadata=print writes to a file beside the clip, read once
+# at the end (recorder/picture_quality.py): on stderr they woke the recorder 30
+# times a keyframe. direct: each line written at once, so the file can be read
+# while ffmpeg runs (the clock check of recorder/recording.py).
 THUMBNAIL_WIDTH = 320
 # skip_frame is a decoder option: the stream copy never decodes, so only the
 # checks see it. But ffmpeg's probe decodes with the same options, and waits for
@@ -117,6 +124,14 @@ CHECK_GLOBAL_ARGS = ("-filter_complex_threads", "1")
 # (a 2 fps camera's 0.5 s would round 40 ms away).
 RISING_PTS = "if(isnan(PREV_INPTS),PTS,PREV_OUTPTS+max(PTS-PREV_INPTS,0.04/TB))"
 THUMBNAIL_TICKS = 1000
+# One keyframe looked at per ``sample_seconds`` (shared/quality_settings.py): the
+# decoder still decodes every keyframe (it cannot skip what it is given), but the
+# ones closer to the last one looked at are dropped before the scaling, the filters
+# and the JPEG encoder, which cost 4-5 times the decoding (docs/PERFORMANCE.md). The
+# gap allows a quarter of it for a camera's keyframe jitter (1.96 s for 2 s); a
+# keyframe no later than the one before it (the camera's clock went back) is taken
+# too, so the figures show the jump: two keyframes looked at closer than the gap.
+SAMPLE_SLACK = 0.75
 FREEZE_NOISE = "-60dB"
 FREEZE_SECONDS = 2
 
@@ -124,27 +139,41 @@ FREEZE_SECONDS = 2
 def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
                audio_mode: str = OPTIONAL_DEFAULTS["audio_mode"], source: SourceCodecs | None = None,
                transport: str = OPTIONAL_DEFAULTS["rtsp_transport"],
-               ffmpeg_binary: str = "ffmpeg", thumbnail_file: str | None = None) -> list[str]:
+               ffmpeg_binary: str = "ffmpeg", checks: CheckFiles | None = None) -> list[str]:
     """The argv of one recording: RTSP over ``transport``, video stream copy, ``-t duration``,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
 
-    With ``thumbnail_file`` the same process also checks the picture and keeps
-    its last keyframe there as a JPEG; without it the argv has neither.
+    With ``checks`` the same process also checks the picture (its figures to
+    ``checks.figures``) and keeps its last keyframe looked at in ``checks.thumbnail``
+    as a JPEG; without it the argv has neither.
     """
     container = _NULL if output_file == NULL_OUTPUT else container_of(output_file)
-    template = _argv_template(container, duration, io_timeout, audio_mode,
-                              source, transport, ffmpeg_binary, thumbnail_file is not None)
-    slots = {_URL_SLOT: url, _OUTPUT_SLOT: output_file, _THUMBNAIL_SLOT: thumbnail_file}
+    template = _argv_template(container, duration, io_timeout, audio_mode, source, transport,
+                              ffmpeg_binary, checks.sample_seconds if checks else None)
+    slots = {_URL_SLOT: url, _OUTPUT_SLOT: output_file}
+    if checks:
+        slots[_THUMBNAIL_SLOT] = checks.thumbnail
+        figures = escape_chars(escape_chars(checks.figures, "\\':"), "\\'[],;")
+        return [slots.get(arg, arg.replace(_FIGURES_SLOT, figures)) for arg in template]
     return [slots.get(arg, arg) for arg in template]
+
+
+@dataclass(frozen=True)
+class CheckFiles:
+    """The picture checks of one recording: where its thumbnail and figures go, how often it samples."""
+
+    thumbnail: str
+    figures: str
+    sample_seconds: float = 0.0
 
 
 @functools.lru_cache(maxsize=256)
 def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: str,
                    source: SourceCodecs | None, transport: str,
-                   ffmpeg_binary: str, checks: bool) -> tuple[str, ...]:
+                   ffmpeg_binary: str, sample_seconds: float | None) -> tuple[str, ...]:
     # Built by ffmpeg-python once per kind of recording (a cycle of hundreds of
     # streams has a handful of kinds), with the URL and output file left as slots.
-    url, output_file = _URL_SLOT, _OUTPUT_SLOT
+    url, checks = _URL_SLOT, sample_seconds is not None
     stream = ffmpeg.input(
         url,
         **_TRANSPORT_OPTIONS[transport],
@@ -157,11 +186,11 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         fflags="+genpts+discardcorrupt",
         **(KEYFRAMES_ONLY if checks else {}),
     )
-    return _outputs(stream, container, duration, audio_mode, source, checks, ffmpeg_binary)
+    return _outputs(stream, container, duration, audio_mode, source, sample_seconds, ffmpeg_binary)
 
 
-def _outputs(stream, container: str, duration: int, audio_mode: str,
-             source: SourceCodecs | None, checks: bool, ffmpeg_binary: str) -> tuple[str, ...]:
+def _outputs(stream, container: str, duration: int, audio_mode: str, source: SourceCodecs | None,
+             sample_seconds: float | None, ffmpeg_binary: str) -> tuple[str, ...]:
     output_file = _OUTPUT_SLOT
     audio = None if container == _NULL else audio_codec_for(container, audio_mode, source)
     # flush_packets: hand each fragment to the kernel at once, so what was
@@ -178,8 +207,9 @@ def _outputs(stream, container: str, duration: int, audio_mode: str,
         if source and source.video == "hevc":
             options["tag:v"] = "hvc1"  # what Apple and browsers expect for H.265 in MP4
     out = ffmpeg.output(*maps, output_file, **options)
+    checks = sample_seconds is not None
     if checks:
-        out = ffmpeg.merge_outputs(out, *_check_outputs(stream, duration))
+        out = ffmpeg.merge_outputs(out, *_check_outputs(stream, duration, sample_seconds))
     out = out.global_args(
         # verbose: adds the server's SDP (the moment it answered) and a few
         # lines more per recording; the classification reads both.
@@ -190,15 +220,29 @@ def _outputs(stream, container: str, duration: int, audio_mode: str,
     return tuple(out.compile(cmd=ffmpeg_binary, overwrite_output=True))
 
 
-def _check_outputs(stream, duration: int) -> list:
-    """The picture checks' output (to nowhere) and the thumbnail's, from one scaled keyframe."""
+def sample_expression(sample_seconds: float) -> str:
+    """select's expression: keyframes (I) only, one per ``sample_seconds`` (0: each one)."""
     # skip_frame still lets a frame next to a keyframe through (decoded from a
     # partial reference over RTP, it is a corrupt picture): keyframes (I) only.
-    scaled = (stream["v:0"].filter("select", "eq(pict_type,I)")
+    if sample_seconds <= 0:
+        return "eq(pict_type,I)"
+    return (f"eq(pict_type,I)*(isnan(prev_selected_t)"
+            f"+gte(t-prev_selected_t,{sample_gap(sample_seconds):g})+lte(t,prev_t))")
+
+
+def sample_gap(sample_seconds: float) -> float:
+    """The least time between two keyframes looked at, unless the clock went back between them."""
+    return round(SAMPLE_SLACK * sample_seconds, 3)
+
+
+def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
+    """The picture checks' output (to nowhere) and the thumbnail's, from one scaled keyframe."""
+    scaled = (stream["v:0"].filter("select", sample_expression(sample_seconds))
               .filter("scale", THUMBNAIL_WIDTH, -2).split())
     checked = (scaled[0].filter("signalstats").filter("blurdetect")
                .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
-               .filter("blackdetect", d=0).filter("metadata", "print"))
+               .filter("blackdetect", d=0)
+               .filter("metadata", "print", file=_FIGURES_SLOT, direct=1))
     # passthrough: one output picture per keyframe, not 25 copies of it a second.
     each = {"t": duration, "fps_mode": "passthrough"}
     return [ffmpeg.output(checked, "-", f="null", **each),

@@ -5,7 +5,6 @@ import re
 from dataclasses import dataclass, field
 
 from recorder.ffmpeg_command import SourceCodecs
-from recorder.picture_quality import METADATA_PREFIX, PictureLog
 
 _SIZE_RE = re.compile(r", ([1-9][0-9]{1,4}x[1-9][0-9]{1,4})\b")
 _STREAM_RE = re.compile(r"Stream #0:\d+.*?: (Video|Audio): ([A-Za-z0-9_]+)")
@@ -77,7 +76,6 @@ class StderrLog:
     tail: list[str] = field(default_factory=list)
     _partial: str = ""
     keep: int = 12
-    picture: PictureLog | None = None  # where the picture checks' figures go
     announced_fps: float | None = None  # the input video's frame rate, as ffmpeg read it
 
     def feed(self, chunk: str) -> None:
@@ -98,10 +96,6 @@ class StderrLog:
             self._partial = ""
 
     def _line(self, line: str) -> None:
-        if line.startswith(METADATA_PREFIX):
-            if self.picture is not None:
-                self.picture.feed_line(line)
-            return
         # "[rtsp @ 0x…] SDP:" (at -loglevel verbose) is the server's answer to
         # DESCRIBE: connected, even while ffmpeg still probes the media.
         if line.startswith("Input #0") or (line.startswith("[rtsp @") and line.endswith("SDP:")):

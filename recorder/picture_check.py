@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 import os
 
+from recorder.clip_files import discard
+from recorder.ffmpeg_command import CheckFiles, sample_gap
 from recorder.picture_quality import PictureLog, Recorded, judge, unchecked
 from recorder.picture_similarity import keep_reference, reference_similarity
 from shared.camera_roster import camera_id
-from shared.clip_names import thumbnail_name, thumbnail_work_name
+from shared.clip_names import figures_work_name, thumbnail_name, thumbnail_work_name
 from shared.quality_settings import QualitySettings
 from shared.settings import reference_picture
 
@@ -20,7 +22,7 @@ def reference_path(references_dir: str, clip_name: str) -> str:
 
 
 class PictureCheck:
-    """Collects ffmpeg's figures while it records; :meth:`finish` publishes the thumbnail and judges."""
+    """Where ffmpeg puts its figures and thumbnail; :meth:`finish` reads them and judges."""
 
     def __init__(self, cycle_dir: str, clip_name: str, limits: QualitySettings,
                  references_dir: str | None) -> None:
@@ -29,17 +31,35 @@ class PictureCheck:
         self.path = os.path.join(cycle_dir, thumbnail_name(clip_name))
         self.reference = (reference_path(references_dir, clip_name) if references_dir
                           else None)
-        self.log = PictureLog()
+        self.files = CheckFiles(self.work_path,
+                                os.path.join(cycle_dir, figures_work_name(clip_name)),
+                                limits.sample_seconds)
+
+    def went_back(self) -> bool:
+        """True when the figures so far show a keyframe no later than the one before."""
+        return self._figures(complete_lines=True).went_back(sample_gap(self.files.sample_seconds))
+
+    def _figures(self, complete_lines: bool = False) -> PictureLog:
+        """What ffmpeg wrote to the figures file (while it runs, whole lines only)."""
+        try:
+            with open(self.files.figures, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            return PictureLog()
+        return PictureLog.parse(text[:text.rfind("\n") + 1] if complete_lines else text)
 
     def finish(self, clip_kept: bool, recorded: Recorded) -> dict:
-        """The quality object; the thumbnail is kept beside a kept clip, removed otherwise."""
+        """The quality object; the thumbnail is kept beside a kept clip, removed otherwise;
+        the figures file is removed either way."""
+        figures = self._figures()
+        discard(self.files.figures)
         published = self._publish(clip_kept)
         if not published:
             return unchecked()
         similarity = None
         if self.reference:
             similarity = reference_similarity(self.path, self.reference)
-        quality = judge(self.log, recorded, self.limits, similarity)
+        quality = judge(figures, recorded, self.limits, similarity)
         # The first healthy picture becomes the reference the later ones are held against.
         if self.reference and quality["checked"] and not quality["issues"]:
             keep_reference(self.path, self.reference)
@@ -56,3 +76,4 @@ class PictureCheck:
         except OSError as exc:
             log.warning("thumbnail %s: %s", self.work_path, exc.strerror or exc)
         return False
+

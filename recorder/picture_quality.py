@@ -2,14 +2,21 @@
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 
 from shared.quality_settings import QualitySettings
 from shared.task_record import unchecked_quality as unchecked
 
-# The prefix of metadata=print's lines on stderr ("[Parsed_metadata_7 @ 0x…] key=value").
-METADATA_PREFIX = "[Parsed_metadata_"
+# metadata=print's file ("frame:3    pts:270000  pts_time:3" opens a keyframe, then one
+# "lavfi.key=value" line per figure): only the figures the verdicts use are kept, in
+# one pass of one regex over the whole text (signalstats alone writes 29 a keyframe).
+USED_KEYS = ("signalstats.YAVG", "signalstats.UAVG", "signalstats.VAVG", "blur",
+             "black_start", "black_end", "freezedetect.freeze_start", "freezedetect.freeze_end")
+_FIGURE_RE = re.compile(
+    r"^(?:frame:\S+\s+pts:\S+\s+pts_time:(\S+)|lavfi\.("
+    + "|".join(re.escape(key) for key in USED_KEYS) + r")=(\S*))\s*$", re.MULTILINE)
 # Verdicts in the order they are listed.
 VERDICTS = ("black", "frozen", "blurred", "too_dark", "too_bright", "colour_cast", "low_fps",
             "low_bitrate", "scene_changed")
@@ -28,20 +35,24 @@ class PictureLog:
 
     frames: list[dict[str, float]] = field(default_factory=list)
 
-    def went_back(self) -> bool:
-        """True when a keyframe's time was not after the one before (the camera's clock restarted)."""
+    def went_back(self, gap: float = 0.0) -> bool:
+        """True when a keyframe's time was not after the one before (the camera's clock restarted),
+        or, sampled ``gap`` apart (recorder/ffmpeg_command.py), closer than that."""
         times = [frame["pts_time"] for frame in self.frames]
-        return any(later <= earlier for earlier, later in zip(times, times[1:]))
+        return any(later <= earlier or later - earlier < gap
+                   for earlier, later in zip(times, times[1:]))
 
-    def feed_line(self, line: str) -> None:
-        """One metadata=print line (its ``[Parsed_metadata_N @ …]`` prefix included)."""
-        text = line.partition("] ")[2].strip()
-        if text.startswith("frame:"):
-            time = text.rpartition("pts_time:")[2]
-            self.frames.append({"pts_time": _number(time)})
-        elif text.startswith("lavfi.") and self.frames:
-            key, _, value = text.partition("=")
-            self.frames[-1][key[len("lavfi."):]] = _number(value)
+    @classmethod
+    def parse(cls, text: str) -> PictureLog:
+        """The keyframes of metadata=print's file output (complete lines; a cut last one is skipped)."""
+        frames: list[dict[str, float]] = []
+        for match in _FIGURE_RE.finditer(text):
+            time, key, value = match.groups()
+            if time is not None:
+                frames.append({"pts_time": _number(time)})
+            elif frames:
+                frames[-1][key] = _number(value)
+        return cls(frames)
 
 
 @dataclass(frozen=True)

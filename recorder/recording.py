@@ -80,8 +80,6 @@ class Recording:
         self.picture = (PictureCheck(cycle_dir, stream["output_filename"], settings.quality,
                                      references_dir) if settings.quality.enabled else None)
         self.quality = unchecked()
-        if self.picture:
-            self.stderr.picture = self.picture.log
 
     # -- life cycle -------------------------------------------------------
     def start(self, now: float, wall: float) -> None:
@@ -92,7 +90,7 @@ class Recording:
                           audio_mode=self.settings.audio_mode, source=self.source,
                           transport=self.stream.get("rtsp_transport",
                                                     self.settings.rtsp_transport),
-                          thumbnail_file=self.picture.work_path if self.picture else None)
+                          checks=self.picture.files if self.picture else None)
         self.start_wall, self._started, self._last_data = wall, now, now
         self.status = st.CONNECTING
         self._ensure_folder()
@@ -195,7 +193,7 @@ class Recording:
     def _past_length(self) -> str:
         """Why a clip ran past its length: -t never fired (the camera's clock went back),
         or, with the picture checks, it fires only at the next keyframe (outcome.py)."""
-        if self.picture is not None and not self.picture.log.went_back():
+        if self.picture is not None and not self.picture.went_back():
             return "length_reached"
         return "clock_went_back"
 

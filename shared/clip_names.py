@@ -9,6 +9,7 @@ TAG_PREFIX = ".tag."
 # never start with ".").
 ATTEMPT_PREFIX = WORK_PREFIX + ".try"
 THUMBNAIL_SUFFIX = ".jpg"
+FIGURES_SUFFIX = ".fig.tmp"
 # Every camera's thumbnail in one picture, in each cycle folder (README "Picture checks").
 CONTACT_SHEET = "contact_sheet.jpg"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
@@ -52,6 +53,12 @@ def thumbnail_work_name(clip_name: str) -> str:
     return thumbnail_name(clip_name) + ".tmp"
 
 
+def figures_work_name(clip_name: str) -> str:
+    """The file ffmpeg writes the picture checks' figures into while it records (read and
+    removed at the clip's end; a killed recorder's is removed by the recovery)."""
+    return WORK_PREFIX + clip_name + FIGURES_SUFFIX
+
+
 def clip_of_thumbnail_work(name: str) -> str | None:
     """The clip a thumbnail work file (``.cam.mp4.jpg.tmp``) belongs to; None for other names."""
     suffix = thumbnail_work_name("")[1:]  # ".jpg.tmp"
@@ -62,7 +69,8 @@ def clip_of_thumbnail_work(name: str) -> str | None:
 
 def derived_names(clip_name: str) -> tuple[str, ...]:
     """Every file name the recorder makes from a clip's name."""
-    return work_name(clip_name), retag_name(clip_name), thumbnail_work_name(clip_name)
+    return (work_name(clip_name), retag_name(clip_name), thumbnail_work_name(clip_name),
+            figures_work_name(clip_name))
 
 
 # The longest clip name whose derived names still fit the file system's limit.

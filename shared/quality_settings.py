@@ -16,9 +16,12 @@ from shared.errors import ConfigError
 
 @dataclass(frozen=True)
 class QualitySettings:
-    """Whether pictures are checked, and the threshold of each verdict."""
+    """Whether pictures are checked, how often, and the threshold of each verdict."""
 
     enabled: bool = True
+    # Not a threshold: one keyframe looked at per this many seconds at most (0: each one);
+    # at 2, of keyframes 1 s apart every other one (README "Picture checks": its limits).
+    sample_seconds: float = 2.0
     black_ratio: float = 0.5         # black: share of keyframes blackdetect calls black, >=
     frozen_ratio: float = 0.5        # frozen: share of the clip freezedetect calls frozen, >=
     blur_max: float = 6.5            # blurred: blurdetect's median edge width, >
@@ -40,7 +43,7 @@ DEFAULTS = asdict(QualitySettings())
 # Thresholds that are shares (0..1); the others are measures on their own scales.
 _SHARES = ("black_ratio", "frozen_ratio", "fps_ratio", "min_similarity")
 _HIGH = {"blur_max": 1000.0, "dark_luma": 255.0, "bright_luma": 255.0, "cast_max": 128.0,
-         "min_fps": 1000.0, "min_bitrate_kbps": 10.0**6}
+         "min_fps": 1000.0, "min_bitrate_kbps": 10.0**6, "sample_seconds": 60.0}
 
 
 @dataclass(frozen=True)

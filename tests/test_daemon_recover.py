@@ -208,6 +208,9 @@ def test_a_killed_ffmpegs_thumbnail_is_kept_with_its_recovered_clip_and_removed_
     (folder / ".cam0.mp4.jpg.tmp").write_bytes(b"\xff\xd8 last keyframe")
     (folder / ".cam1.mp4.part").write_bytes(b"")  # nothing playable: no clip, no thumbnail
     (folder / ".cam1.mp4.jpg.tmp").write_bytes(b"\xff\xd8")
+    # The picture checks' figures of both: no verdict is drawn from a killed ffmpeg's.
+    (folder / ".cam0.mp4.fig.tmp").write_text("frame:0    pts:0       pts_time:0\n")
+    (folder / ".cam1.mp4.fig.tmp").write_text("")
 
     Daemon(config_path).recover()
 

@@ -1,13 +1,14 @@
 """Picture checks: the argv, the parsing of ffmpeg's figures, the verdicts, and real test cameras."""
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import time
 
 import pytest
 
-from recorder.ffmpeg_command import build_argv
+from recorder.ffmpeg_command import CheckFiles, build_argv, sample_expression
 from recorder.picture_quality import PictureLog, Recorded, judge
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
@@ -26,7 +27,8 @@ HEALTHY = Recorded(seconds=15.0, frames=375, size=480_000, announced_fps=25.0)
 def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_process() -> None:
     plain = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15)
     assert "-skip_frame" not in plain and "-filter_complex" not in plain
-    checked = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15, thumbnail_file="/o/.a.jpg.tmp")
+    checked = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15,
+                         checks=CheckFiles("/o/.a.jpg.tmp", "/o/.a.fig.tmp"))
     # Keyframes only, decoded for the checks; the clip is still a stream copy.
     assert checked[checked.index("-skip_frame") + 1] == "nokey"
     assert checked.index("-skip_frame") < checked.index("-i")
@@ -38,16 +40,16 @@ def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_proc
     graph = checked[checked.index("-filter_complex") + 1]
     assert graph.startswith("[0:v:0]select=eq(pict_type\\,I)[s0];[s0]scale=320:-2")
     assert "setpts=" in graph  # before the JPEG encoder
+    assert "metadata=print:direct=1:file=/o/.a.fig.tmp" in graph
     assert checked[checked.index("/o/.a.mp4.part") - 1 - 2 * 0] == "15"  # -t of the clip
 
 
 def _frames(*figures: dict) -> PictureLog:
-    log = PictureLog()
+    lines = []
     for index, frame in enumerate(figures):
-        log.feed_line(f"[Parsed_metadata_6 @ 0x1] frame:{index}    pts:{index}   pts_time:{index}")
-        for key, value in frame.items():
-            log.feed_line(f"[Parsed_metadata_6 @ 0x1] lavfi.{key}={value}")
-    return log
+        lines.append(f"frame:{index}    pts:{index}   pts_time:{index}")
+        lines += [f"lavfi.{key}={value}" for key, value in frame.items()]
+    return PictureLog.parse("\n".join(lines) + "\n")
 
 
 GOOD = {"signalstats.YAVG": 120, "signalstats.UAVG": 130, "signalstats.VAVG": 126, "blur": 4.0}
@@ -69,6 +71,10 @@ GOOD = {"signalstats.YAVG": 120, "signalstats.UAVG": 130, "signalstats.VAVG": 12
     ([GOOD] * 5, Recorded(15.0, 150, 480_000, 25.0), None, ["low_fps"]),  # 10 of 25 announced
     ([GOOD] * 5, Recorded(15.0, 375, 30_000, 25.0), None, ["low_bitrate"]),
     ([GOOD] * 5, HEALTHY, 0.1, ["scene_changed"]),
+    # Keyframes as far apart as freezedetect's length, each unlike the one before:
+    # reported as a freeze begun at the last one and ended at once, which it is not.
+    ([GOOD] + [{**GOOD, "freezedetect.freeze_start": n, "freezedetect.freeze_end": n + 1}
+               for n in range(4)], HEALTHY, None, []),
 ])
 def test_verdicts(frames, recorded, similarity, issues) -> None:
     quality = judge(_frames(*frames), recorded, LIMITS, similarity)
@@ -204,3 +210,72 @@ def test_a_camera_joined_between_keyframes_4_s_apart_is_recorded_with_the_checks
         viewer.kill()
         viewer.wait()
     assert seen == [(4, True)] * 3, seen
+
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def _captured(name: str) -> str:
+    with open(os.path.join(DATA, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_the_figures_of_a_real_ffmpeg_are_parsed_keeping_only_the_keys_the_verdicts_use() -> None:
+    # ffmpeg 5.1's metadata=print file of the test camera's 720p stream (keyframe a second).
+    log = PictureLog.parse(_captured("picture_figures_live.txt"))
+    assert len(log.frames) == 16 and not log.went_back()
+    assert log.frames[0] == {"pts_time": 0.96, "signalstats.YAVG": 122.8,
+                             "signalstats.UAVG": 139.633, "signalstats.VAVG": 125.638,
+                             "blur": 4.845521}
+    assert judge(log, HEALTHY, LIMITS)["issues"] == []
+
+
+def test_black_and_freeze_events_of_a_real_ffmpeg_are_read() -> None:
+    # 3 s black, then a picture still from 4 s to 9 s (lavfi sources through the checks' filters).
+    log = PictureLog.parse(_captured("picture_figures_black_then_frozen.txt"))
+    assert len(log.frames) == 10
+    assert log.frames[0]["black_start"] == 0 and log.frames[3]["black_end"] == 3
+    assert math.isnan(log.frames[0]["blur"])
+    assert log.frames[2]["freezedetect.freeze_start"] == 0
+    assert log.frames[3]["freezedetect.freeze_end"] == 3
+    assert log.frames[6]["freezedetect.freeze_start"] == 4
+    quality = judge(log, Recorded(10.0, 250, 200_000, 25.0), LIMITS)
+    assert quality["measures"]["black"]["value"] == 0.3
+    assert quality["issues"] == ["frozen"]  # frozen from 0 to 3 and from 4 to 9 of 9 s
+
+
+def test_a_line_cut_short_by_a_read_while_ffmpeg_writes_is_left_for_later() -> None:
+    text = _captured("picture_figures_live.txt")
+    assert len(PictureLog.parse(text[:text.index("frame:2")] + "frame:2    pts:1764").frames) == 2
+
+
+@pytest.mark.parametrize("sample_seconds,looked_at", [
+    (0.0, [0, 1, 2, 3, 4, 5]),
+    (2.0, [0, 2, 4]),  # keyframes a second apart: every other one
+    (0.5, [0, 1, 2, 3, 4, 5]),
+])
+def test_keyframes_are_sampled_once_per_sample_seconds(tmp_path, sample_seconds, looked_at) -> None:
+    # ffmpeg's own select, on the keyframes (1 s apart) of a real H.264 file.
+    clip = str(tmp_path / "k.mp4")
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=160x120:r=25:d=6", "-c:v", "libx264", "-g", "25",
+                    "-sc_threshold", "0", clip], check=True)
+    result = subprocess.run([
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-skip_frame", "nokey", "-i", clip,
+        "-vf", f"select='{sample_expression(sample_seconds)}',signalstats,metadata=print:file=-",
+        "-f", "null", "-"], capture_output=True, text=True, check=True)
+    assert [frame["pts_time"] for frame in PictureLog.parse(result.stdout).frames] == looked_at
+
+
+def test_a_figures_path_with_the_filter_graphs_special_characters_is_written_to(tmp_path) -> None:
+    # The path sits inside the filter graph (metadata's file option): escaped twice.
+    figures = tmp_path / "cam, 1 [it's]; a:b=c.mp4.fig.tmp"
+    argv = build_argv(URL, str(tmp_path / ".a.mp4.part"), 2, io_timeout=5,
+                      checks=CheckFiles(str(tmp_path / ".a.jpg.tmp"), str(figures)))
+    graph = argv[argv.index("-filter_complex") + 1]
+    # The checks' graph on a stand-in input 0 (its keyframes: an I frame a second).
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x180:r=5:d=3", "-filter_complex", graph,
+                    "-map", "[s8]", "-f", "null", "-", "-map", "[s9]", "-f", "null", "-"],
+                   check=True, capture_output=True)
+    assert figures.exists() and figures.read_text().startswith("frame:0")

@@ -12,7 +12,7 @@ import pytest
 
 from recorder.clip_files import playable_seconds, probe
 from recorder.outcome import CLOCK_WENT_BACK_WARNING
-from recorder.ffmpeg_command import build_argv
+from recorder.ffmpeg_command import CheckFiles, build_argv
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
 from recorder.processes import ProcessRunner
@@ -69,7 +69,8 @@ def recording_at(task: Recording, proc: FakeProcess, now: float, frames: int = 2
 def test_a_recording_runs_the_command_line_built_for_its_stream(tmp_path, runner) -> None:
     task, proc = started_task(tmp_path, runner)
     assert proc.argv == build_argv(URL, str(tmp_path / ".cam.mp4.part"), 5, io_timeout=6,
-                                   thumbnail_file=str(tmp_path / ".cam.mp4.jpg.tmp"))
+                                   checks=CheckFiles(str(tmp_path / ".cam.mp4.jpg.tmp"),
+                                                     str(tmp_path / ".cam.mp4.fig.tmp"), 2.0))
     assert task.status == st.CONNECTING and runner.signals == []
 
 
@@ -148,10 +149,10 @@ def test_a_stalled_stream_gets_both_stop_signals_at_once_and_ends_without_a_kill
     assert runner.signals == ["INT", "TERM"]
 
 
-def _keyframes_at(*times: float) -> str:
-    """The picture checks' metadata=print lines of keyframes at these (camera clock) times."""
-    return "".join(f"[Parsed_metadata_6 @ 0x1] frame:{n} pts:{int(t * 90000)} pts_time:{t}\n"
-                   for n, t in enumerate(times))
+def _keyframes_at(folder, *times: float) -> None:
+    """The picture checks' figures file (metadata=print) of keyframes at these (camera clock) times."""
+    (folder / ".cam.mp4.fig.tmp").write_text("".join(
+        f"frame:{n} pts:{int(t * 90000)} pts_time:{t}\n" for n, t in enumerate(times)))
 
 
 @pytest.mark.parametrize("checks,keyframes,message", [
@@ -172,7 +173,9 @@ def test_media_written_past_the_length_is_stopped_gracefully_and_kept_as_complet
                                            "quality": {"enabled": checks}})
     task, proc = started_task(tmp_path, runner, duration=5, settings=settings)
     recording_at(task, proc, 1.0)
-    proc.write(stdout=progress_block(130, 5.2), stderr=_keyframes_at(*keyframes))
+    if checks:
+        _keyframes_at(tmp_path, *keyframes)
+    proc.write(stdout=progress_block(130, 5.2))
     deliver(task)
     task.tick(6.0, WALL + 6.0)
     assert runner.signals == []  # ffmpeg's own -t may still end it
@@ -186,6 +189,8 @@ def test_media_written_past_the_length_is_stopped_gracefully_and_kept_as_complet
     # Stopped at its length by our watchdog, the file is trusted as after -t; not after
     # a clock that went back (ffprobe checks it).
     assert [argv[0] for argv in runner.runs] == ([] if not message else ["ffprobe"])
+    # The figures were read and their file removed: nothing is left beside the clip.
+    assert not (tmp_path / ".cam.mp4.fig.tmp").exists()
 
 
 def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path, runner) -> None:
