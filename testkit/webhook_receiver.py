@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -130,19 +131,19 @@ class WebhookReceiver:
 
         :raises AssertionError: not that many before ``timeout``.
         """
-        with self._lock:
-            if not self._lock.wait_for(lambda: len(self.delivered) >= count, timeout):
-                raise AssertionError(f"receiver got {len(self.delivered)} of {count} "
-                                     f"alerts within {timeout}s")
-            return self.delivered[:count]
+        return self._wait(count, lambda: self.delivered, "alerts", timeout)
 
     def wait_received(self, count: int, timeout: float = 20.0) -> list[Received]:
         """Wait until ``count`` requests arrived, answered or not; those requests.
 
         :raises AssertionError: not that many before ``timeout``.
         """
+        return self._wait(count, lambda: list(self.received), "requests", timeout)
+
+    def _wait(self, count: int, requests: Callable[[], list[Received]], what: str,
+              timeout: float) -> list[Received]:
         with self._lock:
-            if not self._lock.wait_for(lambda: len(self.received) >= count, timeout):
-                raise AssertionError(f"receiver got {len(self.received)} of {count} "
-                                     f"requests within {timeout}s")
-            return self.received[:count]
+            if not self._lock.wait_for(lambda: len(requests()) >= count, timeout):
+                raise AssertionError(f"receiver got {len(requests())} of {count} "
+                                     f"{what} within {timeout}s")
+            return requests()[:count]
