@@ -142,13 +142,15 @@ class AlertSender:
         for head in alert_outbox.heads(conn):
             if head.next_attempt > now:
                 next_due = min(next_due, head.next_attempt)
-            elif not self._stopping.is_set():
+            else:
                 self._start_sending(head.target)
         return next_due
 
     def _start_sending(self, target: str) -> None:
         with self._sending_lock:
-            if target in self._sending or len(self._sending) >= MAX_SENDING_TARGETS:
+            # Under the lock: stop() sets _stopping, then lists the senders to join.
+            busy = target in self._sending or len(self._sending) >= MAX_SENDING_TARGETS
+            if busy or self._stopping.is_set():
                 return
             thread = threading.Thread(target=self._send_target, args=(target,),
                                       name="alert-sender-target", daemon=True)
