@@ -1,10 +1,14 @@
-"""The alert sender: a background thread of the recorder that delivers the outbox's due rows.
+"""The alert sender: background threads of the recorder that deliver the outbox's due rows.
 
-Rows are sent in order per target (a later event waits for an earlier undelivered
-one of the same receiver), retried with backoff for a day, and closed only once
-delivered, so a crash or a restart loses nothing (an alert sent just before a
-kill -9 may arrive twice). The thread also queues the offline reminders. It has
-its own database connection and never touches the recording loop.
+One dispatching thread looks at the outbox (each second, or at once on ``wake()``),
+queues the offline reminders and hands every target with a due row to a sending
+thread of that target's own (recorder/alert_target.py), at most one per target and
+``MAX_SENDING_TARGETS`` at once: a receiver that accepts and never answers holds its
+own alerts for the send timeout, never another receiver's. Rows are sent in order per
+target, retried with backoff for a day, and closed only once delivered, so a crash or a
+restart loses nothing (an alert sent just before a kill -9 may arrive twice). Every
+thread has its own database connection (WAL: the history writer writes the same file);
+none touches the recording loop.
 """
 from __future__ import annotations
 
@@ -13,13 +17,12 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection
 
 from recorder import alert_outbox
-from recorder.alert_outbox import OutboxRow
-from recorder.alert_receivers import WEBHOOK, Receiver, find_receiver, shown_target
 from recorder.alert_reminders import remind_due
-from recorder.alert_transport import DeliveryError, post_webhook, send_notify
+from recorder.alert_target import Transport, deliver, drain_target
 from recorder.config_watch import ConfigWatch
 from shared.camera_state import camera_id
 from shared.clock import SYSTEM_CLOCK, Clock
@@ -31,17 +34,14 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 # Reminders are due hours apart: looking for them once a minute is plenty.
 REMINDER_CHECK_SECONDS = 60.0
+# How long stop() waits for the dispatcher and every send under way, all together: the
+# recorder's shutdown waits at most this long for alerts (a hanging send is abandoned,
+# its row stays open and is sent again after the restart).
 STOP_WAIT_SECONDS = 2.0
-
-Transport = Callable[[Receiver, str], None]
-
-
-def deliver(receiver: Receiver, body: str) -> None:
-    """Send ``body`` to ``receiver`` over its kind's transport. :raises DeliveryError:"""
-    if receiver.kind == WEBHOOK:
-        post_webhook(receiver.url, body, receiver.secret)
-    else:
-        send_notify(receiver.url, body)
+# Sending threads at once. Receivers are a handful in practice; the cap only bounds a
+# config with very many: a target beyond it waits until a sending thread ends (a hanging
+# receiver's after one send timeout, then it backs off for 5 s or more).
+MAX_SENDING_TARGETS = 16
 
 
 class AlertSender:
@@ -61,12 +61,15 @@ class AlertSender:
         self._conn: sqlite3.Connection | None = None
         self._inode: tuple[int, int] | None = None
         self._next_reminder_check = -math.inf
-        self._last_problem = ""
+        self._problems: dict[str, str] = {}
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
+        # target -> its sending thread; a thread removes itself when it ends.
+        self._sending: dict[str, threading.Thread] = {}
+        self._sending_lock = threading.Lock()
 
     def start(self) -> AlertSender:
-        """Start the thread (once)."""
+        """Start the dispatching thread (once)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="alert-sender", daemon=True)
             self._thread.start()
@@ -77,30 +80,41 @@ class AlertSender:
         self._wake.set()
 
     def stop(self, timeout: float = STOP_WAIT_SECONDS) -> None:
-        """Stop the thread; a send under way is abandoned after ``timeout`` (its row stays open)."""
+        """Stop all threads; sends still under way after ``timeout`` in all are abandoned
+        (their rows stay open)."""
         self._stopping.set()
         self._wake.set()
-        if self._thread is not None:
+        # join() waits in real time whatever the injected clock says.
+        deadline = time.monotonic() + timeout
+        if self._thread is not None:  # first: once it has ended, it starts no sender
             self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("alert sender still sending after %.0f s; leaving it", timeout)
-        if self._thread is None or not self._thread.is_alive():
-            self._close()
+        for thread in self._senders():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = [thread for thread in self._senders() if thread.is_alive()]
+        if left:
+            log.warning("alert sender: %d send(s) still under way after %.0f s; leaving them",
+                        len(left), timeout)
+        if self._thread is None:
+            self._close()  # driven by run_once(): the caller's connection
 
     def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                timeout = self.run_once()
-            except Exception as exc:  # noqa: BLE001 - alerts must never stop for one bad pass
-                timeout = self.poll_seconds
-                self._report(f"alert sender: {type(exc).__name__}: {exc}")
-                if isinstance(exc, sqlite3.DatabaseError):
-                    self._close()  # reopen on the next pass (the file may have been replaced)
-            self._wake.wait(timeout)
-            self._wake.clear()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    timeout = self.run_once(wait=False)
+                except Exception as exc:  # noqa: BLE001 - alerts must never stop for one bad pass
+                    timeout = self.poll_seconds
+                    self._report("pass", f"alert sender: {type(exc).__name__}: {exc}")
+                    if isinstance(exc, sqlite3.DatabaseError):
+                        self._close()  # reopen on the next pass (the file may have been replaced)
+                self._wake.wait(timeout)
+                self._wake.clear()
+        finally:
+            self._close()
 
-    def run_once(self) -> float:
-        """Queue due reminders, send every due row; seconds until the next look."""
+    def run_once(self, wait: bool = True) -> float:
+        """Queue due reminders, start sending every target with a due row; seconds until the
+        next look. ``wait``: return only once those sends are over (tests drive it so)."""
         conn = self._connection()
         if conn is None:
             return self.poll_seconds
@@ -108,55 +122,78 @@ class AlertSender:
         if alerts is None:
             # No valid config yet (the recorder starting, or config.json broken since
             # its start): every row would look like one for a receiver that left.
-            self._report("alerts wait: no valid config.json to name their receivers")
+            self._report("pass", "alerts wait: no valid config.json to name their receivers")
             return self.poll_seconds
         if self.clock.monotonic() >= self._next_reminder_check:
             self._next_reminder_check = self.clock.monotonic() + REMINDER_CHECK_SECONDS
             remind_due(conn, alerts, self.clock.wall(), self.remindable())
-        next_due = math.inf
-        for head in alert_outbox.heads(conn):
-            if self._stopping.is_set():
-                break
-            next_due = min(next_due, self._drain(conn, head, alerts))
-        self._last_problem = ""
+        next_due = self._dispatch(conn)
+        self._problems.pop("pass", None)
+        if wait:
+            for thread in self._senders():
+                thread.join()
         return max(0.0, min(self.poll_seconds, next_due - self.clock.wall()))
 
-    def _drain(self, conn: sqlite3.Connection, row: OutboxRow | None, alerts: dict) -> float:
-        """Send ``row`` and its target's later rows while due; when the next one is due."""
-        while row is not None and not self._stopping.is_set():
-            if row.next_attempt > self.clock.wall():
-                return row.next_attempt
-            receiver = find_receiver(row.target, alerts)
-            if receiver is None:
-                log.warning("alert %s (%s) dropped: receiver no longer configured: %s",
-                            row.id, row.event, shown_target(row.target))
-                alert_outbox.drop(conn, row)
+    def _dispatch(self, conn: sqlite3.Connection) -> float:
+        """Start a sending thread for each target whose oldest open row is due; when the
+        earliest of the others is due. A target already sending, or left waiting by the
+        cap, is looked at again when a sending thread ends (it wakes this thread)."""
+        now, next_due = self.clock.wall(), math.inf
+        for head in alert_outbox.heads(conn):
+            if head.next_attempt > now:
+                next_due = min(next_due, head.next_attempt)
             else:
-                retry_at = self._send(conn, row, receiver)
-                if retry_at is not None:
-                    return retry_at  # later rows of this target wait for this one
-            row = alert_outbox.next_open(conn, row.target)
-        return math.inf
+                self._start_sending(head.target)
+        return next_due
 
-    def _send(self, conn: sqlite3.Connection, row: OutboxRow, receiver: Receiver) -> float | None:
-        """Try ``row`` once; None when it is closed (delivered or given up), else its retry time."""
+    def _start_sending(self, target: str) -> None:
+        with self._sending_lock:
+            # Under the lock: stop() sets _stopping, then lists the senders to join.
+            busy = target in self._sending or len(self._sending) >= MAX_SENDING_TARGETS
+            if busy or self._stopping.is_set():
+                return
+            thread = threading.Thread(target=self._send_target, args=(target,),
+                                      name="alert-sender-target", daemon=True)
+            self._sending[target] = thread
+        thread.start()
+
+    def _send_target(self, target: str) -> None:
+        """A sending thread: drain ``target`` on a connection of its own, then wake the
+        dispatcher so the target's next due row (or a capped target) is seen at once."""
+        woken = True
         try:
-            self.transport(receiver, row.body)
-        except DeliveryError as exc:
-            retry_at = alert_outbox.mark_failed(conn, row, self.clock.wall(), str(exc))
-            if retry_at is None:
-                log.error("alert %s (%s) to %s given up after %d attempts: %s", row.id,
-                          row.event, shown_target(row.target), row.attempts + 1, exc)
-            else:
-                log.info("alert %s (%s) to %s failed (attempt %d): %s", row.id, row.event,
-                         shown_target(row.target), row.attempts + 1, exc)
-            return retry_at
-        alert_outbox.mark_delivered(conn, row, self.clock.wall())
-        log.info("alert %s (%s) delivered to %s", row.id, row.event, shown_target(row.target))
-        return None
+            conn = self._open()
+            if conn is not None:
+                try:
+                    drain_target(conn, target, self.receivers, self.transport,
+                                 self.clock.wall, self._stopping)
+                finally:
+                    conn.close()
+            self._problems.pop("send", None)
+        except Exception as exc:  # noqa: BLE001 - a failed drain is retried on the next pass
+            # No wake: a database that fails every drain is tried once a poll, not in a spin.
+            woken = False
+            self._report("send", f"alert sender: {type(exc).__name__}: {exc}")
+        finally:
+            with self._sending_lock:
+                del self._sending[target]
+            if woken:
+                self._wake.set()
+
+    def _senders(self) -> list[threading.Thread]:
+        with self._sending_lock:
+            return list(self._sending.values())
+
+    def _open(self) -> sqlite3.Connection | None:
+        """A new connection to the database; None when it does not exist (not created here:
+        only the history writer creates it)."""
+        if not os.path.exists(self.db_path):
+            return None
+        return connect_writer(self.db_path)
 
     def _connection(self) -> sqlite3.Connection | None:
-        """The open database, reopened when its file was replaced; None before it exists."""
+        """The dispatcher's open database, reopened when its file was replaced; None before
+        it exists."""
         try:
             stat = os.stat(self.db_path)
         except FileNotFoundError:
@@ -173,11 +210,11 @@ class AlertSender:
             self._conn.close()
         self._conn, self._inode = None, None
 
-    def _report(self, problem: str) -> None:
+    def _report(self, where: str, problem: str) -> None:
         # A broken database fails every pass: log each new problem once, not every second.
-        if problem != self._last_problem:
+        if problem != self._problems.get(where):
             log.error("%s", problem)
-            self._last_problem = problem
+            self._problems[where] = problem
 
 
 def for_recorder(config_path: str, config_watch: ConfigWatch, clock: Clock = SYSTEM_CLOCK) -> AlertSender:
