@@ -6,13 +6,11 @@ import statistics
 from dataclasses import dataclass, field
 
 from shared.quality_settings import QualitySettings
+from shared.quality_verdicts import VERDICTS  # noqa: F401  (the one list, in shared/ for app/)
 from shared.task_record import unchecked_quality as unchecked
 
 # The prefix of metadata=print's lines on stderr ("[Parsed_metadata_7 @ 0x…] key=value").
 METADATA_PREFIX = "[Parsed_metadata_"
-# Verdicts in the order they are listed.
-VERDICTS = ("black", "frozen", "blurred", "too_dark", "too_bright", "colour_cast", "low_fps",
-            "low_bitrate", "scene_changed")
 # A black or still picture explains these by itself (a flat picture has no edges,
 # little colour, and compresses to almost nothing): listed once, as black or frozen.
 _EXPLAINED_BY_FLAT = {"frozen", "blurred", "too_dark", "colour_cast", "low_bitrate", "scene_changed"}
