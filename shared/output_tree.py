@@ -326,11 +326,17 @@ def thumbnail_url(cycle: str, clip: str) -> str:
 def clip_location(display_path: str) -> tuple[str, str] | None:
     """``(folder, clip)`` of a clip's path as the history keeps it (``./output/<cycle>/cam.mp4``
     or ``…/checks/<check>/cam.mp4``); None for any other path."""
-    head, name = os.path.split(display_path)
-    head, folder = os.path.split(head)
-    if os.path.basename(head) == CHECKS_FOLDER and is_check_folder_name(folder):
+    head, _, name = display_path.rpartition("/")
+    folder = _folder_of(head)
+    return (folder, name) if folder is not None and is_video_name(name) else None
+
+
+def _folder_of(head: str) -> str | None:
+    """The cycle or check folder (``checks/<check>``) a clip's directory path ends in."""
+    rest, _, folder = head.rpartition("/")
+    if rest.rpartition("/")[2] == CHECKS_FOLDER and is_check_folder_name(folder):
         folder = CHECKS_PREFIX + folder
-    return (folder, name) if is_clip_folder(folder) and is_video_name(name) else None
+    return folder if is_clip_folder(folder) else None
 
 
 def thumbnail_urls(out: OutputDir, clips: Iterable[str | None]) -> dict[str, str]:
@@ -339,17 +345,20 @@ def thumbnail_urls(out: OutputDir, clips: Iterable[str | None]) -> dict[str, str
     One ``lstat`` per distinct folder: its pictures come from the worker's scan cache
     (:class:`ScanCache`) while the folder is unchanged, so 1,000 cameras cost no 1,000 stats.
     """
+    by_folder: dict[str, list[tuple[str, str]]] = {}
+    for clip in {clip for clip in clips if clip}:
+        head, _, name = clip.rpartition("/")
+        by_folder.setdefault(head, []).append((clip, name))
     found: dict[str, str] = {}
     with opened_root(out) as root:
-        if root is None:
-            return found
-        checks_real = _is_real_dir_at(root, CHECKS_FOLDER)
-        for clip in {clip for clip in clips if clip}:
-            where = clip_location(clip)
-            if where is None or (where[0].startswith(CHECKS_PREFIX) and not checks_real):
+        checks_real = root is not None and _is_real_dir_at(root, CHECKS_FOLDER)
+        for head, named in by_folder.items() if root is not None else ():
+            folder = _folder_of(head)
+            if folder is None or (folder.startswith(CHECKS_PREFIX) and not checks_real):
                 continue
-            if thumbnail_name(where[1]) in _CACHE.pictures(root, where[0]):
-                found[clip] = thumbnail_url(*where)
+            pictures = _CACHE.pictures(root, folder)
+            found.update((clip, thumbnail_url(folder, name)) for clip, name in named
+                         if is_video_name(name) and thumbnail_name(name) in pictures)
     return found
 
 
