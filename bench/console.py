@@ -100,22 +100,20 @@ def _cameras(config: str) -> int:
 
 
 def _fill_thumbnails(config: str) -> None:
-    """Each camera's last clip and its thumbnail where the history says, once: the overview
-    looks every one up (a small JPEG-sized file each; the lookup never reads it)."""
-    marker = os.path.join(os.path.dirname(config), "thumbnails-complete")
-    if os.path.exists(marker):
-        return
+    """Each camera's last clip and its thumbnail where the history says: the overview looks
+    every one up (a JPEG-sized file each; the lookup never reads it). Checked clip by clip,
+    not by a marker: the history may have been made again since, with other cycle names."""
     conn = connect_reader(history_path(config))
     clips = [row[0] for row in conn.execute("SELECT last_clip FROM cameras") if row[0]]
     conn.close()
     for clip in clips:
-        path = os.path.join(os.path.dirname(config), clip)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        open(path, "ab").close()
-        folder, name = os.path.split(path)
+        folder, name = os.path.split(os.path.join(os.path.dirname(config), clip))
+        if os.path.exists(os.path.join(folder, thumbnail_name(name))):
+            continue
+        os.makedirs(folder, exist_ok=True)
+        open(os.path.join(folder, name), "ab").close()
         with open(os.path.join(folder, thumbnail_name(name)), "wb") as handle:
             handle.write(b"\xff\xd8" + b"\x00" * 12_000 + b"\xff\xd9")
-    open(marker, "w").close()
 
 
 def _cold_overview(client) -> None:
