@@ -9,18 +9,19 @@ from datetime import datetime
 
 from flask import Blueprint, jsonify
 
-from app.context import cached_config, config_file, control_file
+from app.context import cached_config, config_file, control_file, output_dir
 from app.errors import ApiError
 from app.requests import query_flag, query_int, query_text
 from app.results import MAX_OFFSET, MAX_PAGE
 from app.scheduler import require_recorder
-from shared import camera_view, history_read
+from shared import camera_view, history_read, output_tree
 from shared.camera_roster import configured_cameras, offline_after
 from shared.camera_state import STATES
 from shared.clock import SYSTEM_CLOCK
 from shared.control_file import request_check
 from shared.errors import NotFound
 from shared.history_schema import history_path
+from shared.output_rule import OutputRefused
 
 bp = Blueprint("cameras", __name__, url_prefix="/api/cameras")
 
@@ -63,7 +64,7 @@ def list_cameras():
     with _history() as conn:
         rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall()) if conn else {}
     items = camera_view.summaries(configured_cameras(config), rows, offline_after(config),
-                                  include_removed)
+                                  include_removed, last_clip_thumbnails(rows, config))
     if states is not None:
         items = [item for item in items if item["state"] in states]
     items = camera_view.sort_summaries(items, sort)
@@ -72,17 +73,34 @@ def list_cameras():
                    sort=sort)
 
 
+def clip_thumbnails(clips: list[str | None], config: dict | None = None) -> dict[str, str]:
+    """The thumbnail URL of each clip (a history path) that has one (none when the output
+    folder cannot be read: a camera's health does not depend on it)."""
+    try:
+        return output_tree.thumbnail_urls(output_dir(config)[0], clips)
+    except (OutputRefused, OSError):
+        return {}
+
+
+def last_clip_thumbnails(rows: dict[str, history_read.CameraRow],
+                         config: dict) -> dict[str, str]:
+    """:func:`clip_thumbnails` of the rows' last clips."""
+    return clip_thumbnails([row.last_clip for row in rows.values()], config)
+
+
 def camera_summary(conn, camera: str) -> dict:
     """One camera's summary, configured or removed. :raises NotFound:"""
     config = cached_config()
     rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall(), only=camera) if conn else {}
+    thumbnails = last_clip_thumbnails(rows, config)
     for configured in configured_cameras(config):
         if configured.id == camera:
-            return camera_view.summary(configured, rows.get(camera), offline_after(config))
+            return camera_view.summary(configured, rows.get(camera), offline_after(config),
+                                       thumbnails=thumbnails)
     row = rows.get(camera)
     if row is None:
         raise NotFound(f"摄像头不存在: {camera}")
-    return camera_view.removed_summary(row, offline_after(config))
+    return camera_view.removed_summary(row, offline_after(config), thumbnails)
 
 
 @bp.get("/<camera>")

@@ -1,19 +1,23 @@
 """Clips over HTTP (SPEC "Clips over HTTP"): ``GET /api/clips/<cycle>/<file>`` with Range and ETag.
 
+A check's clips ("check now", ``<output>/checks/<YYYYMMDD_HHMMSS>_<camera>/``) are
+served by the same route and rules at ``/api/clips/checks/<check>/<file>``, the
+history's ``cycle`` of a check (``checks/<check>``) standing for the cycle.
 Confined like deletion (shared/output_tree.py's ``open_clip``): a clip directly
-inside a cycle folder, never through a symlink. A clip the recorder may still
-write is refused (409), as its deletion is. The file is streamed from its open
+inside a cycle (or check) folder, never through a symlink. A clip the recorder may
+still write is refused (409), as its deletion is. The file is streamed from its open
 descriptor, so a worker holds one block of it at a time, whatever its size.
 """
 from __future__ import annotations
 
 from flask import Blueprint, request, send_file
 
-from app.context import output_dir
+from app.context import output_dir, recorder_status
 from app.requests import query_flag
 from app.results import recording_now
-from shared import output_tree
-from shared.errors import Conflict, UnsafePath
+from shared import output_tree, task_status
+from shared.errors import Conflict
+from shared.status_file import may_still_write
 
 bp = Blueprint("clips", __name__, url_prefix=output_tree.CLIPS_URL)
 
@@ -30,11 +34,8 @@ def content_type(filename: str) -> str:
 
 @bp.get("/<path:location>")
 def get_clip(location: str):
-    cycle, _, filename = location.partition("/")
-    if not filename:
-        raise UnsafePath("只能读取时间戳目录中的视频文件")
-    recording, active = recording_now()
-    if cycle == recording and filename in active:
+    cycle, filename = output_tree.split_location(location)
+    if _being_recorded(cycle, filename):
         raise Conflict("该视频正在录制中, 不能读取")
     out, _ = output_dir()
     clip, info = output_tree.open_clip(out, cycle, filename)
@@ -46,3 +47,18 @@ def get_clip(location: str):
     # inode, size and mtime name one version of the bytes.
     response.set_etag(f"{info.st_ino:x}-{info.st_size:x}-{info.st_mtime_ns:x}")
     return response.make_conditional(request, accept_ranges=True, complete_length=info.st_size)
+
+
+def _being_recorded(folder: str, filename: str) -> bool:
+    """True when the recorder may still write this clip: a running cycle's or check's."""
+    if not folder.startswith(output_tree.CHECKS_PREFIX):
+        recording, active = recording_now()
+        return folder == recording and filename in active
+    status = recorder_status()
+    if not may_still_write(status):
+        return False
+    writing = {output_tree.clip_location(str(check.get("output_file") or ""))
+               for check in status.get("checks", [])
+               if check.get("status") in task_status.ACTIVE
+               or check.get("status") == task_status.PENDING}
+    return (folder, filename) in writing

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from shared import camera_view
+from shared import camera_view, output_tree
 from shared import config as model
 from shared import task_record
 from shared.camera_state import STATES
@@ -83,6 +83,8 @@ _CAMERA_PROPS = {
     "last_status": _NULL_INT, "last_status_name": _NULL_STR, "last_error": _STR,
     "last_ok_at": _TIME, "offline_since": _TIME, "consecutive_failures": _INT,
     "uptime_24h": _SHARE, "uptime_7d": _SHARE, "uptime_30d": _SHARE, "last_clip": _NULL_STR,
+    "thumbnail": {**_NULL_STR, "description": "URL of the last clip's thumbnail; null: none "
+                  "(no clip yet, or its thumbnail is gone)"},
     "removed": {"type": "boolean", "description": "no longer in the config (?include_removed=1)"}}
 SCHEMAS["Camera"] = _obj(camera_view.SUMMARY_FIELDS, **_CAMERA_PROPS)
 SCHEMAS["Outcome"] = _obj(
@@ -153,7 +155,8 @@ OPERATIONS = [
      _obj(("success", "timestamp", "path", "message"), success=_BOOL, timestamp=_STR,
           path=_STR, message=_STR), (403, 404, 409, 500, 503)),
     ("/api/clips/{location}", "get", "One clip's bytes (Range, ETag; ?download=1: attachment)",
-     [_path_param("location", {"type": "string", "description": "<cycle>/<file>"}),
+     [_path_param("location", {"type": "string", "description": "<cycle>/<file>, or a "
+                               "check's clip: checks/<YYYYMMDD_HHMMSS>_<camera>/<file>"}),
       _query_param("download", False, {"type": "string", "enum": ["0", "1"]})], None,
      {"type": "string", "format": "binary"}, (403, 404, 409, 416, 503)),
     ("/api/config", "get", "The whole config", [], None, _ref("Config"), (503,)),
@@ -239,6 +242,11 @@ OPERATIONS = [
           camera=_STR, timestamp=_STR, thumbnail=_STR, message=_STR), (404, 500, 503)),
     ("/api/thumbnails/{timestamp}/{clip}", "get", "A clip's thumbnail (JPEG)",
      [_CYCLE, _path_param("clip")], None, _JPEG, (403, 404, 503)),
+    ("/api/thumbnails/checks/{check}/{clip}", "get",
+     "The thumbnail of a check's clip (\"check now\"; JPEG), by the same rules",
+     [_path_param("check", {"type": "string", "pattern": output_tree.CHECK_NAME_RE.pattern
+                            .replace("\\A", "^").replace("\\Z", "$")}),
+      _path_param("clip")], None, _JPEG, (403, 404, 503)),
     ("/api/contact_sheets/{timestamp}", "get", "A cycle's contact sheet (JPEG)", [_CYCLE], None,
      _JPEG, (403, 404, 503)),
     ("/metrics", "get", "Prometheus metrics, computed at scrape time", [], None, _STR, (503,)),
@@ -255,6 +263,7 @@ def _json(schema: dict, media_type: str = "application/json") -> dict:
 # The one success answer that is not JSON: the Prometheus text format.
 _TEXT_ANSWERS = {"/metrics": "text/plain", "/api/clips/{location}": "video/mp4",
                  "/api/thumbnails/{timestamp}/{clip}": "image/jpeg",
+                 "/api/thumbnails/checks/{check}/{clip}": "image/jpeg",
                  "/api/contact_sheets/{timestamp}": "image/jpeg"}
 # Answers with a part of the body (Range).
 _PARTIAL = {"/api/clips/{location}": {"description": "Partial Content: the Range asked for",

@@ -34,6 +34,12 @@ def thumbnail(timestamp: str, clip: str):
     return _jpeg(timestamp, thumbnail_name(clip))
 
 
+@bp.get(f"/thumbnails/{output_tree.CHECKS_FOLDER}/<check>/<clip>")
+def check_thumbnail(check: str, clip: str):
+    """The thumbnail of a check's clip (``checks/<check>/``), by the same rules."""
+    return _jpeg(output_tree.CHECKS_PREFIX + check, thumbnail_name(clip))
+
+
 @bp.get("/contact_sheets/<timestamp>")
 def contact_sheet(timestamp: str):
     return _jpeg(timestamp, CONTACT_SHEET)

@@ -27,19 +27,21 @@ from bench.common import Row, median_seconds, print_table, rss_mb, save
 from recorder.reports import build_report
 from shared import cycle_summary, output_tree
 from shared.atomic import write_json_atomic
+from shared.clip_names import thumbnail_name
 from shared.file_cache import FileCache
 from shared.history_schema import connect_reader, history_path
 from testkit.servers import GunicornServer
 
 # The cycles page has no budget in the issue; it is held to the overview's.
-TARGETS = {"overview_ms": 150.0, "overview_kb": 200.0, "live_ms": 20.0, "live_kb": 10.0,
+TARGETS = {"overview_ms": 150.0, "overview_cold_ms": 150.0, "overview_kb": 200.0,
+           "live_ms": 20.0, "live_kb": 10.0,
            "cycles_ms": 150.0, "cycles_cold_ms": 150.0, "cycles_last_ms": 150.0,
            "clip_mb": 2.0}
 CYCLE_SECONDS = 300
 CLIP_BYTES = 20 * 1024 * 1024
 
 
-def _in_process(config: str, cycles: int, runs: int) -> dict[str, float]:
+def _in_process(config: str, runs: int) -> dict[str, float]:
     os.environ.setdefault("RTSP_PATROL_SECRET_KEY", "bench-secret-" + "x" * 40)
     from app import create_app
     app = create_app({"CONFIG_PATH": config})
@@ -53,11 +55,13 @@ def _in_process(config: str, cycles: int, runs: int) -> dict[str, float]:
     live_url = f"/overview/live?after={latest - 25}&roster={roster}"
     live = client.get(live_url)
     assert page.status_code == 200 and live.status_code == 200, (page.status_code, live.status_code)
+    assert page.get_data(as_text=True).count('loading="lazy"') >= 0.9 * _cameras(config)
     return {"overview_ms": median_seconds(lambda: client.get("/"), runs) * 1000,
+            "overview_cold_ms": median_seconds(lambda: _cold_overview(client), runs) * 1000,
             "overview_kb": len(gzip.compress(page.data)) / 1024,
             "live_ms": median_seconds(lambda: client.get(live_url), runs) * 1000,
             "live_kb": len(gzip.compress(live.data)) / 1024,
-            **_cycles_page(client, cycles, runs)}
+            **_cycles_page(client, runs)}
 
 
 def _fill_output(config: str, cameras: int, cycles: int) -> None:
@@ -87,6 +91,37 @@ def _write_cycle(folder: str, streams: int) -> None:
     write_json_atomic(os.path.join(folder, "rtsp_report.json"), report)
 
 
+def _cameras(config: str) -> int:
+    conn = connect_reader(history_path(config))
+    try:
+        return conn.execute("SELECT COUNT(*) FROM cameras").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _fill_thumbnails(config: str) -> None:
+    """Each camera's last clip and its thumbnail where the history says: the overview looks
+    every one up (a JPEG-sized file each; the lookup never reads it). Checked clip by clip,
+    not by a marker: the history may have been made again since, with other cycle names."""
+    conn = connect_reader(history_path(config))
+    clips = [row[0] for row in conn.execute("SELECT last_clip FROM cameras") if row[0]]
+    conn.close()
+    for clip in clips:
+        folder, name = os.path.split(os.path.join(os.path.dirname(config), clip))
+        if os.path.exists(os.path.join(folder, thumbnail_name(name))):
+            continue
+        os.makedirs(folder, exist_ok=True)
+        open(os.path.join(folder, name), "ab").close()
+        with open(os.path.join(folder, thumbnail_name(name)), "wb") as handle:
+            handle.write(b"\xff\xd8" + b"\x00" * 12_000 + b"\xff\xd9")
+
+
+def _cold_overview(client) -> None:
+    """The overview with the worker's folder scan cache empty: every last clip's folder read."""
+    output_tree._CACHE = output_tree.ScanCache()
+    client.get("/")
+
+
 def _cold(client) -> None:
     """One request of the cycles page with the worker's folder and report caches empty."""
     output_tree._CACHE = output_tree.ScanCache()
@@ -94,8 +129,10 @@ def _cold(client) -> None:
     client.get("/cycles")
 
 
-def _cycles_page(client, total: int, runs: int) -> dict[str, float]:
+def _cycles_page(client, runs: int) -> dict[str, float]:
     from app.console.pages import CYCLES_PAGE
+    total = len(output_tree.cycle_names_in(output_tree.OutputDir.from_spelling(
+        "output", os.path.dirname(client.application.config["CONFIG_PATH"]))))
     last_url = f"/cycles?offset={total - CYCLES_PAGE}"
     first, last = client.get("/cycles"), client.get(last_url)
     assert first.status_code == 200 and f"/ {total}" in first.get_data(as_text=True)
@@ -149,8 +186,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
     cameras, cycles = (100, 1000) if args.quick else (1000, 10_000)
     config = prepare(f"/tmp/bench-camera-history-{cameras}x{cycles}", cameras, cycles)
     _fill_output(config, cameras, cycles)
-    figures = {**_in_process(config, cycles, args.runs), "clip_mb": _clip_memory()}
+    _fill_thumbnails(config)
+    figures = {**_in_process(config, args.runs), "clip_mb": _clip_memory()}
     labels = {"overview_ms": ("overview server time", "ms"),
+              "overview_cold_ms": ("overview server time, folder scan cache empty", "ms"),
               "overview_kb": ("overview page, gzip", "KB"),
               "live_ms": ("live update server time (25 changed)", "ms"),
               "live_kb": ("live update, gzip", "KB"),

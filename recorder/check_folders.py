@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import stat
 
 from recorder.retention import HOUR, Limits
 from shared.output_rule import OutputRefused
-from shared.output_tree import OutputDir, opened_root
+from shared.output_tree import CHECKS_FOLDER, OutputDir, is_check_folder_name, opened_root
 from shared.timefmt import cycle_name
 
 log = logging.getLogger(__name__)
-CHECKS_FOLDER = "checks"
-_NAME_RE = re.compile(r"\A[0-9]{8}_[0-9]{6}_.+\Z")
 
 
 def check_folder_name(wall: float, camera: str) -> str:
@@ -32,7 +29,7 @@ def check_folder_name(wall: float, camera: str) -> str:
 def choose_old(folders: list[tuple[str, float]], now: float, limits: Limits,
                keep: frozenset[str] = frozenset()) -> list[str]:
     """Of ``(name, mtime)`` check folders, the names retention removes, oldest first (never ``keep``)."""
-    ordered = sorted((f for f in folders if _NAME_RE.fullmatch(f[0])),
+    ordered = sorted((f for f in folders if is_check_folder_name(f[0])),
                      key=lambda f: (f[0][:15], f[1]))
     chosen = []
     excess = len(ordered) - limits.max_cycles if limits.max_cycles > 0 else 0

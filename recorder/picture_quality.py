@@ -17,9 +17,6 @@ USED_KEYS = ("signalstats.YAVG", "signalstats.UAVG", "signalstats.VAVG", "blur",
 _FIGURE_RE = re.compile(
     r"^(?:frame:\S+\s+pts:\S+\s+pts_time:(\S+)|lavfi\.("
     + "|".join(re.escape(key) for key in USED_KEYS) + r")=(\S*))\s*$", re.MULTILINE)
-# Verdicts in the order they are listed.
-VERDICTS = ("black", "frozen", "blurred", "too_dark", "too_bright", "colour_cast", "low_fps",
-            "low_bitrate", "scene_changed")
 # A black or still picture explains these by itself (a flat picture has no edges,
 # little colour, and compresses to almost nothing): listed once, as black or frozen.
 _EXPLAINED_BY_FLAT = {"frozen", "blurred", "too_dark", "colour_cast", "low_bitrate", "scene_changed"}

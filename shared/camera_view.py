@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from shared import camera_state as cs
 from shared.camera_roster import ConfiguredCamera
@@ -14,24 +16,29 @@ from shared.urls import mask_credentials
 # The fields of a camera summary, in answer order (SPEC's list, then ``removed``).
 SUMMARY_FIELDS = ("id", "name", "rtsp_url", "state", "last_status", "last_status_name",
                   "last_error", "last_ok_at", "offline_since", "consecutive_failures",
-                  "uptime_24h", "uptime_7d", "uptime_30d", "last_clip", "removed")
+                  "uptime_24h", "uptime_7d", "uptime_30d", "last_clip", "thumbnail", "removed")
 # ``?sort=`` keys (a leading "-" sorts descending); "config" is the config's own order.
 SORT_KEYS = ("config", "id", "name", "state", "last_status", "last_ok_at", "offline_since",
              "consecutive_failures", "uptime_24h", "uptime_7d", "uptime_30d")
 # Worst first: what an operator looks at when sorting by state.
 _STATE_RANK = {cs.OFFLINE: 0, cs.DEGRADED: 1, cs.UNKNOWN: 2, cs.ONLINE: 3}
 _OUTCOME_TIMES = ("planned_start", "started", "ended")
+_NONE: Mapping[str, str] = MappingProxyType({})
 
 
 def summary(camera: ConfiguredCamera, row: CameraRow | None, offline_after: int,
-            removed: bool = False) -> dict:
-    """One camera's summary; ``row`` None: never recorded (``unknown``)."""
+            removed: bool = False, thumbnails: Mapping[str, str] = _NONE) -> dict:
+    """One camera's summary; ``row`` None: never recorded (``unknown``).
+
+    ``thumbnails``: the thumbnail URL of each last clip that has one now
+    (shared/output_tree.py::thumbnail_urls); ``thumbnail`` is null for the others.
+    """
     if row is None:
         return {"id": camera.id, "name": camera.name, "rtsp_url": camera.url,
                 "state": cs.UNKNOWN, "last_status": None, "last_status_name": None,
                 "last_error": "", "last_ok_at": None, "offline_since": None,
                 "consecutive_failures": 0, "uptime_24h": None, "uptime_7d": None,
-                "uptime_30d": None, "last_clip": None, "removed": removed}
+                "uptime_30d": None, "last_clip": None, "thumbnail": None, "removed": removed}
     state = cs.camera_state(row.last_status, row.consecutive_failures, offline_after)
     # The threshold may have changed since the writer set offline_since: the state decides.
     since = (row.offline_since or row.failing_since) if state == cs.OFFLINE else None
@@ -40,24 +47,28 @@ def summary(camera: ConfiguredCamera, row: CameraRow | None, offline_after: int,
             "last_error": row.last_error, "last_ok_at": format_iso(row.last_ok_at),
             "offline_since": format_iso(since),
             "consecutive_failures": row.consecutive_failures, **row.uptime,
-            "last_clip": row.last_clip, "removed": removed}
+            "last_clip": row.last_clip, "thumbnail": thumbnails.get(row.last_clip or ""),
+            "removed": removed}
 
 
 def summaries(configured: list[ConfiguredCamera], rows: dict[str, CameraRow],
-              offline_after: int, include_removed: bool = False) -> list[dict]:
+              offline_after: int, include_removed: bool = False,
+              thumbnails: Mapping[str, str] = _NONE) -> list[dict]:
     """Every configured camera in config order, then (when asked) removed ones by id."""
-    found = [summary(camera, rows.get(camera.id), offline_after) for camera in configured]
+    found = [summary(camera, rows.get(camera.id), offline_after, thumbnails=thumbnails)
+             for camera in configured]
     if include_removed:
         known = {camera.id for camera in configured}
-        found += [removed_summary(row, offline_after)
+        found += [removed_summary(row, offline_after, thumbnails)
                   for key, row in sorted(rows.items()) if key not in known]
     return found
 
 
-def removed_summary(row: CameraRow, offline_after: int) -> dict:
+def removed_summary(row: CameraRow, offline_after: int,
+                    thumbnails: Mapping[str, str] = _NONE) -> dict:
     """The summary of a camera no longer in the config, from what its history kept."""
     return summary(ConfiguredCamera(row.id, row.name, mask_credentials(row.url)), row,
-                   offline_after, removed=True)
+                   offline_after, removed=True, thumbnails=thumbnails)
 
 
 def sort_summaries(items: list[dict], sort: str) -> list[dict]:

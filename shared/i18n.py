@@ -270,6 +270,23 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("确定删除这个视频流?", "Delete this stream?"),
     ("添加", "Add"),
     ("只能读取时间戳目录中的报告文件", "Only the report files of a cycle folder can be read"),
+    ("画面正常", "picture good"),
+    ("未检查", "not checked"),
+    ("测得", "measured"),
+    ("阈值", "threshold"),
+    ("检查片段", "Check clips"),
+    ("没有检查片段", "No check clips"),
+    ("最新缩略图", "Latest thumbnail"),
+    # The picture checks' verdicts (shared/quality_verdicts.py).
+    ("黑屏", "black picture"),
+    ("画面冻结", "frozen picture"),
+    ("模糊", "blurred"),
+    ("过暗", "too dark"),
+    ("过亮", "too bright"),
+    ("偏色", "colour cast"),
+    ("帧率低", "low frame rate"),
+    ("码率低", "low bitrate"),
+    ("画面偏移/遮挡", "view moved or blocked"),
 )
 
 STATUS_NAMES: tuple[tuple[str, str], ...] = (

@@ -8,7 +8,7 @@ import re
 import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +26,11 @@ from shared.timefmt import cycle_order, format_local, is_cycle_name
 log = logging.getLogger(__name__)
 
 MAX_CLIENT_PATH = 4096
+# "Check now" records into <output>/checks/<YYYYMMDD_HHMMSS>_<camera>/ (recorder/checks.py);
+# "checks" is no cycle name, so cycle scans, listings and retention never see it.
+CHECKS_FOLDER = "checks"
+CHECKS_PREFIX = CHECKS_FOLDER + "/"
+CHECK_NAME_RE = re.compile(r"\A[0-9]{8}_[0-9]{6}_[^/\x00\n]+\Z")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,31 @@ def is_video_name(name: str) -> bool:
     """True for a clip file name we record (and so may delete)."""
     return (not name.startswith(".") and name.lower().endswith(_VIDEO_EXTENSIONS)
             and name.rfind(".") > 0)
+
+
+def is_check_folder_name(name: str) -> bool:
+    """True for the name of a check's folder inside ``checks/`` (``<YYYYMMDD_HHMMSS>_<camera>``)."""
+    return isinstance(name, str) and CHECK_NAME_RE.fullmatch(name) is not None
+
+
+def is_clip_folder(folder: str) -> bool:
+    """True for where clips are served from: a cycle folder name, or ``checks/<check folder>``."""
+    if not isinstance(folder, str):
+        return False
+    if folder.startswith(CHECKS_PREFIX):
+        return is_check_folder_name(folder[len(CHECKS_PREFIX):])
+    return is_cycle_name(folder)
+
+
+def split_location(location: str) -> tuple[str, str]:
+    """``(folder, file)`` of a served path: ``<cycle>/<file>`` or ``checks/<check>/<file>``.
+
+    :raises UnsafePath: anything else (deeper, shallower, another folder).
+    """
+    folder, _, filename = location.rpartition("/")
+    if not filename or not is_clip_folder(folder):
+        raise UnsafePath("只能读取时间戳目录中的视频文件")
+    return folder, filename
 
 
 def stream_index_of(name: str) -> str:
@@ -289,8 +319,54 @@ CONTACT_SHEET_ROUTE = "/api/contact_sheets/"
 
 
 def thumbnail_url(cycle: str, clip: str) -> str:
-    """Where the API serves a clip's thumbnail (app/pictures.py)."""
-    return f"{THUMBNAIL_ROUTE}{cycle}/{quote(clip, safe='')}"
+    """Where the API serves a clip's thumbnail (app/pictures.py); ``cycle`` may be a check's folder."""
+    return f"{THUMBNAIL_ROUTE}{quote(cycle, safe='/')}/{quote(clip, safe='')}"
+
+
+def clip_location(display_path: str) -> tuple[str, str] | None:
+    """``(folder, clip)`` of a clip's path as the history keeps it (``./output/<cycle>/cam.mp4``
+    or ``…/checks/<check>/cam.mp4``); None for any other path."""
+    head, _, name = display_path.rpartition("/")
+    folder = _folder_of(head)
+    return (folder, name) if folder is not None and is_video_name(name) else None
+
+
+def _folder_of(head: str) -> str | None:
+    """The cycle or check folder (``checks/<check>``) a clip's directory path ends in."""
+    rest, _, folder = head.rpartition("/")
+    if rest.rpartition("/")[2] == CHECKS_FOLDER and is_check_folder_name(folder):
+        folder = CHECKS_PREFIX + folder
+    return folder if is_clip_folder(folder) else None
+
+
+def thumbnail_urls(out: OutputDir, clips: Iterable[str | None]) -> dict[str, str]:
+    """The thumbnail URL of each clip (by its history path) whose thumbnail is there now.
+
+    One ``lstat`` per distinct folder: its pictures come from the worker's scan cache
+    (:class:`ScanCache`) while the folder is unchanged, so 1,000 cameras cost no 1,000 stats.
+    """
+    by_folder: dict[str, list[tuple[str, str]]] = {}
+    for clip in {clip for clip in clips if clip}:
+        head, _, name = clip.rpartition("/")
+        by_folder.setdefault(head, []).append((clip, name))
+    found: dict[str, str] = {}
+    with opened_root(out) as root:
+        checks_real = root is not None and _is_real_dir_at(root, CHECKS_FOLDER)
+        for head, named in by_folder.items() if root is not None else ():
+            folder = _folder_of(head)
+            if folder is None or (folder.startswith(CHECKS_PREFIX) and not checks_real):
+                continue
+            pictures = _CACHE.pictures(root, folder)
+            found.update((clip, thumbnail_url(folder, name)) for clip, name in named
+                         if is_video_name(name) and thumbnail_name(name) in pictures)
+    return found
+
+
+def _is_real_dir_at(root: OpenRoot, name: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(name, dir_fd=root.fd).st_mode)
+    except OSError:
+        return False
 
 
 def _video_records(out: OutputDir, root: OpenRoot, cycle: str, when: _TimeFormatter) -> list[dict]:
@@ -309,7 +385,7 @@ CLIPS_URL = "/api/clips"
 
 def clip_url(cycle: str, filename: str) -> str:
     """Where the API serves a clip (SPEC "Clips over HTTP"), the name percent-encoded."""
-    return f"{CLIPS_URL}/{cycle}/{quote(filename, safe='')}"
+    return f"{CLIPS_URL}/{quote(cycle, safe='/')}/{quote(filename, safe='')}"
 
 
 def _cycle_record(root: OpenRoot, name: str) -> dict | None:
@@ -453,11 +529,27 @@ def delete_video(out: OutputDir, cycle: str, filename: str) -> None:
             os.close(cycle_fd)
 
 
-def _open_cycle_fd(root: OpenRoot, cycle: str) -> int:
-    """A cycle folder opened without following a symlink. :raises NotFound, UnsafePath:"""
+def _open_folder(root: OpenRoot, folder: str, open_one: Callable[[str, int], int]) -> int:
+    """A cycle folder, or ``checks/<check>`` one step at a time with ``open_one(name, dir_fd)``
+    (O_NOFOLLOW only guards a path's last step: ``checks`` itself must be no symlink either)."""
+    if not folder.startswith(CHECKS_PREFIX):
+        return open_one(folder, root.fd)
+    checks = open_one(CHECKS_FOLDER, root.fd)
     try:
-        return os.open(cycle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                       dir_fd=root.fd)
+        return open_one(folder[len(CHECKS_PREFIX):], checks)
+    finally:
+        os.close(checks)
+
+
+def _open_cycle_fd(root: OpenRoot, cycle: str) -> int:
+    """A cycle (or check) folder opened without following a symlink. :raises NotFound, UnsafePath:"""
+    return _open_folder(root, cycle, _open_cycle_at)
+
+
+def _open_cycle_at(name: str, dir_fd: int) -> int:
+    try:
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       dir_fd=dir_fd)
     except FileNotFoundError:
         raise NotFound("文件不存在") from None
     except OSError as exc:
@@ -467,10 +559,11 @@ def _open_cycle_fd(root: OpenRoot, cycle: str) -> int:
 
 
 def open_clip(out: OutputDir, cycle: str, filename: str) -> tuple[BinaryIO, os.stat_result]:
-    """A clip directly inside a cycle folder, opened for reading, and its stat.
+    """A clip directly inside a cycle folder (or a check's, ``checks/<check>``), opened for
+    reading, and its stat.
 
     The same rules as deletion: a cycle folder name, a clip name, no symlink
-    anywhere (the folder, the file), a regular file only. The caller closes it.
+    anywhere (the folders, the file), a regular file only. The caller closes it.
 
     :raises UnsafePath: anything else. :raises NotFound: no such clip.
     :raises OutputRefused: the output folder resolves where the rule forbids.
@@ -493,7 +586,7 @@ def open_in_cycle(out: OutputDir, cycle: str, filename: str) -> tuple[BinaryIO, 
 
 def _check_file_in_cycle(cycle: str, filename: str) -> None:
     """:raises UnsafePath: not a cycle folder name, or not a plain file name."""
-    if not (is_cycle_name(cycle) and filename and "/" not in filename
+    if not (is_clip_folder(cycle) and filename and "/" not in filename
             and "\x00" not in filename and filename not in (".", "..")):
         raise UnsafePath("只能读取时间戳目录中的视频文件")
 
@@ -597,18 +690,19 @@ MAX_PICTURE_BYTES = 64 * 1024 * 1024
 
 
 def read_picture(out: OutputDir, cycle: str, name: str) -> tuple[bytes, float]:
-    """The bytes and mtime of a thumbnail or contact sheet (by file name) in a cycle folder.
+    """The bytes and mtime of a thumbnail or contact sheet (by file name) in a cycle folder
+    (or a check's, ``checks/<check>``).
 
     The same confinement as deletion: a cycle folder name, no symlink on the way
-    (folder or file), a regular file.
+    (folders or file), a regular file.
 
     :raises UnsafePath: not a picture of a cycle folder, or a symlink.
     :raises NotFound: no such picture. :raises OutputRefused: see :func:`opened_root`.
     """
-    if not isinstance(cycle, str) or not is_cycle_name(cycle) or not _is_picture_name(name):
+    if not is_clip_folder(cycle) or not _is_picture_name(name):
         raise UnsafePath("只能读取时间戳目录中的图片")
     with _existing_root(out) as root:
-        folder = _open_nofollow(cycle, os.O_DIRECTORY, root.fd)
+        folder = _open_folder(root, cycle, lambda step, fd: _open_nofollow(step, os.O_DIRECTORY, fd))
         try:
             fd = _open_nofollow(name, os.O_NONBLOCK, folder)
         finally:

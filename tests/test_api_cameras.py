@@ -260,3 +260,29 @@ def test_an_edited_config_is_seen_at_once(client: FlaskClient, config_path: Path
     assert [c["id"] for c in _cameras(client)] == ["gate"]
     config_path.write_text("{", encoding="utf-8")  # a hand edit gone wrong
     assert_error(client.get("/api/cameras"), 503)
+
+
+def test_a_summary_gives_the_thumbnail_of_its_last_clip_when_it_is_there(
+        client: FlaskClient, history, output_root: Path) -> None:
+    now = time.time()
+    cycle = output_root / "20251010_163000"
+    check = output_root / "checks" / "20251010_170000_yard"
+    for folder, name in ((cycle, "gate"), (cycle, "hall"), (check, "yard")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.mp4").write_bytes(b"clip")
+    (cycle / ".gate.mp4.jpg").write_bytes(b"\xff\xd8 gate \xff\xd9")
+    (check / ".yard.mp4.jpg").write_bytes(b"\xff\xd8 yard \xff\xd9")
+    record(history, "gate", now - 300, COMPLETED, clip="./output/20251010_163000/gate.mp4")
+    record(history, "hall", now - 300, COMPLETED, clip="./output/20251010_163000/hall.mp4")
+    record(history, "yard", now - 200, COMPLETED, kind="check", cycle="checks/20251010_170000_yard",
+           clip="./output/checks/20251010_170000_yard/yard.mp4")
+    cameras = _by_id(_cameras(client))
+    assert cameras["gate"]["thumbnail"] == "/api/thumbnails/20251010_163000/gate.mp4"
+    assert cameras["yard"]["thumbnail"] == "/api/thumbnails/checks/20251010_170000_yard/yard.mp4"
+    assert cameras["hall"]["thumbnail"] is None  # a clip without its thumbnail
+    assert cameras["roof"]["thumbnail"] is None  # never recorded
+    assert client.get(cameras["gate"]["thumbnail"]).data == b"\xff\xd8 gate \xff\xd9"
+    assert client.get(cameras["yard"]["thumbnail"]).data == b"\xff\xd8 yard \xff\xd9"
+    assert client.get("/api/cameras/gate").get_json()["thumbnail"] == cameras["gate"]["thumbnail"]
+    (cycle / ".gate.mp4.jpg").unlink()  # gone since: null again, at once
+    assert _by_id(_cameras(client))["gate"]["thumbnail"] is None

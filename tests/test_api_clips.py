@@ -131,3 +131,86 @@ def test_a_fifo_named_like_a_clip_is_refused_without_hanging(client: FlaskClient
 def test_the_real_clip_of_the_hostile_tree_is_served(client: FlaskClient, tree: Path) -> None:
     response = client.get(f"/api/clips/{CYCLE}/test_stream1.mp4")
     assert response.status_code == 200 and response.data == b"one" * 50
+
+
+# "Check now" clips: output/checks/<YYYYMMDD_HHMMSS>_<camera>/<clip>, served by the same route.
+CHECK = "20251010_170500_test_stream1"
+CHECK_URL = f"/api/clips/checks/{CHECK}/test_stream1.mp4"
+
+
+@pytest.fixture
+def check_clip(output_root: Path) -> Path:
+    folder = output_root / "checks" / CHECK
+    folder.mkdir(parents=True)
+    (folder / "test_stream1.mp4").write_bytes(BODY)
+    (folder / "notes.txt").write_bytes(b"not a clip")
+    return folder / "test_stream1.mp4"
+
+
+def test_a_check_clip_is_served_with_range_etag_and_disposition(client: FlaskClient,
+                                                                check_clip: Path) -> None:
+    whole = client.get(CHECK_URL)
+    assert whole.status_code == 200 and whole.data == BODY and whole.mimetype == "video/mp4"
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert whole.headers["Content-Disposition"].startswith("inline")
+    part = client.get(CHECK_URL, headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.data == BODY[1000:2000]
+    assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(BODY)}"
+    assert client.get(CHECK_URL, headers={"Range": f"bytes={len(BODY) + 5}-"}).status_code == 416
+    again = client.get(CHECK_URL, headers={"If-None-Match": whole.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    download = client.get(CHECK_URL + "?download=1")
+    assert download.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_a_missing_check_clip_or_check_is_404(client: FlaskClient, check_clip: Path) -> None:
+    assert_error(client.get(f"/api/clips/checks/{CHECK}/none.mp4"), 404)
+    assert_error(client.get("/api/clips/checks/20251010_170500_other/test_stream1.mp4"), 404)
+
+
+def test_a_check_clip_being_recorded_is_not_served(client: FlaskClient, check_clip: Path,
+                                                  write_status: WriteStatus) -> None:
+    running = {"stream_index": 0, "status": 3, "check_id": 1, "camera": "test_stream1",
+               "kind": "check", "output_file": f"./output/checks/{CHECK}/test_stream1.mp4"}
+    write_status(checks=[running])
+    assert_error(client.get(CHECK_URL), 409)
+    write_status(checks=[{**running, "status": 4}])
+    assert client.get(CHECK_URL).status_code == 200
+
+
+@pytest.mark.parametrize("raw", [
+    f"checks/{CHECK}/notes.txt", f"checks/{CHECK}", f"checks/{CHECK}/", "checks/test_stream1.mp4",
+    f"checks/{CHECK}/sub/test_stream1.mp4", f"checks/../{CYCLE}/test_stream1.mp4",
+    f"checks/%2e%2e/{CYCLE}/test_stream1.mp4", f"checks/..%2f{CYCLE}/test_stream1.mp4",
+    f"checks/{CHECK}/..%2f..%2fsecret.mp4", f"checks/{CHECK}/%2e%2e/%2e%2e/secret.mp4",
+    f"checks/%252e%252e/{CYCLE}/test_stream1.mp4", f"checks/{CHECK}/test_stream1.mp4%00",
+    f"checks/{CHECK}%00/test_stream1.mp4", f"checks/{CHECK}%2f..%2f{CHECK}/test_stream1.mp4",
+    "checks/20251010_170500/test_stream1.mp4", "checks/not_a_check_x/test_stream1.mp4",
+    "checks/link_check/test_stream1.mp4", f"checks/{CHECK}/evil.mp4",
+    f"checks/{CHECK}%5c..%5c..%5csecret.mp4", f"checks/{CHECK}/.hidden.mp4",
+])
+def test_check_paths_are_confined_like_cycles(client: FlaskClient, tree: Path,
+                                              raw: str) -> None:
+    folder = tree / "output" / "checks" / CHECK
+    folder.mkdir(parents=True)
+    (folder / "test_stream1.mp4").write_bytes(b"check")
+    (folder / "notes.txt").write_bytes(b"notes")
+    (folder / ".hidden.mp4").write_bytes(b"hidden")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "test_stream1.mp4").write_bytes(b"deep")
+    (folder / "evil.mp4").symlink_to(tree / "secret.mp4")
+    _refused(client, tree, raw)
+    assert client.get(CHECK_URL).data == b"check"  # the real one is served
+
+
+def test_no_check_clip_is_served_through_a_symlink(client: FlaskClient, tree: Path) -> None:
+    outside = tree / "outside"
+    (outside / CHECK).mkdir()
+    (outside / CHECK / "test_stream1.mp4").write_bytes(b"outside clip")
+    checks = tree / "output" / "checks"
+    checks.symlink_to(outside, target_is_directory=True)  # the checks folder itself
+    _refused(client, tree, f"checks/{CHECK}/test_stream1.mp4")
+    checks.unlink()
+    checks.mkdir()
+    (checks / CHECK).symlink_to(outside / CHECK, target_is_directory=True)  # one check folder
+    _refused(client, tree, f"checks/{CHECK}/test_stream1.mp4")

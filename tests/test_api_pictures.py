@@ -86,3 +86,28 @@ def test_a_reference_is_the_cameras_latest_thumbnail(client: FlaskClient, make_c
     assert reference.read_bytes() == b"newest"
     assert_error(client.post("/api/cameras/test_stream2/reference"), 404)  # no thumbnail yet
     assert_error(client.post("/api/cameras/nosuch/reference"), 404)
+
+
+def test_a_check_clips_thumbnail_is_served_by_the_same_rules(
+        client: FlaskClient, output_root: Path, tmp_path: Path) -> None:
+    check = "20251010_170500_test_stream1"
+    folder = output_root / "checks" / check
+    folder.mkdir(parents=True)
+    (folder / "test_stream1.mp4").write_bytes(CLIP)
+    (folder / ".test_stream1.mp4.jpg").write_bytes(JPEG)
+    url = f"/api/thumbnails/checks/{check}/test_stream1.mp4"
+    answer = client.get(url)
+    assert answer.status_code == 200 and answer.mimetype == "image/jpeg" and answer.data == JPEG
+    assert client.get(url, headers={"If-None-Match": answer.headers["ETag"]}).status_code == 304
+    assert_error(client.get(f"/api/thumbnails/checks/{check}/test_stream2.mp4"), 404)
+    assert_error(client.get(f"/api/thumbnails/checks/{check}/report.txt"), 403)
+    assert_error(client.get("/api/thumbnails/checks/..%2F..%2Fsecret/test_stream1.mp4"), 404)
+    assert_error(client.get("/api/thumbnails/checks/not_a_check/test_stream1.mp4"), 403)
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"not yours")
+    (folder / ".test_stream2.mp4.jpg").symlink_to(secret)
+    assert_error(client.get(f"/api/thumbnails/checks/{check}/test_stream2.mp4"), 403)
+    linked = output_root / "checks" / "20251010_180000_test_stream1"
+    linked.symlink_to(folder, target_is_directory=True)
+    assert_error(client.get("/api/thumbnails/checks/20251010_180000_test_stream1/"
+                            "test_stream1.mp4"), 403)

@@ -63,6 +63,8 @@ CONFIG = schemathesis.Config.from_dict({"checks": {
 CLIP = b"\x00\x00\x00\x18ftypisom" + b"a" * 100
 CYCLES = {"20250101_120000": ("test_stream1.mp4", "test_stream2.mp4"),
           "20250102_080000": ("cam7.mp4",)}
+# A "check now" folder (output/checks/<folder>/) with its clip and thumbnail.
+CHECK = "20250103_090000_test_stream1"
 RECORDER_ONLY = {("POST", "/api/scheduler/start"), ("POST", "/api/scheduler/stop"),
                  ("POST", "/api/cameras/{camera}/check")}
 
@@ -79,6 +81,10 @@ def _tree(folder: Path) -> str:
         for name in clips:  # each clip's thumbnail, and the cycle's contact sheet
             (folder / "output" / cycle / thumbnail_name(name)).write_bytes(_jpeg())
         (folder / "output" / cycle / CONTACT_SHEET).write_bytes(_jpeg())
+    check = folder / "output" / "checks" / CHECK
+    check.mkdir(parents=True)
+    (check / "test_stream1.mp4").write_bytes(CLIP)
+    (check / thumbnail_name("test_stream1.mp4")).write_bytes(_jpeg())
     history = connect_writer(history_path(str(config_path)))
     now = time.time()
     record(history, "test_stream1", now - 60, COMPLETED, clip="./output/x/test_stream1.mp4",
@@ -145,6 +151,10 @@ def _known_good(ops: dict, folder: Path) -> list:
         ops["GET", "/api/thumbnails/{timestamp}/{clip}"].Case(
             path_parameters={"timestamp": first, "clip": CYCLES[first][0]}),
         ops["GET", "/api/contact_sheets/{timestamp}"].Case(path_parameters={"timestamp": first}),
+        ops["GET", "/api/clips/{location}"].Case(
+            path_parameters={"location": f"checks/{CHECK}/test_stream1.mp4"}),
+        ops["GET", "/api/thumbnails/checks/{check}/{clip}"].Case(
+            path_parameters={"check": CHECK, "clip": "test_stream1.mp4"}),
         ops["POST", "/api/cameras/{camera}/reference"].Case(
             path_parameters={"camera": "test_stream1"}),
         ops["GET", "/api/cameras"].Case(query={"include_removed": "1", "sort": "-uptime_24h"}),

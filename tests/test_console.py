@@ -221,3 +221,81 @@ def test_the_cycle_list_is_paged_and_reads_only_the_shown_reports(
     assert 'href="/cycles?offset=20&amp;limit=10"' in small
     assert client.get("/cycles?limit=0").status_code == 400
     assert client.get("/cycles?order=sideways").status_code == 400
+
+
+def _history(config_path: Path):
+    from shared.history_schema import connect_writer, history_path
+    return connect_writer(history_path(str(config_path)))
+
+
+DARK = json.dumps({"checked": True, "issues": ["too_dark", "scene_changed"], "measures": {
+    "too_dark": {"value": 13.2, "threshold": 40.0},
+    "scene_changed": {"value": 0.12, "threshold": 0.35}}})
+
+
+def test_the_camera_page_shows_the_picture_verdicts_with_their_measures(
+        client: FlaskClient, config_path: Path, make_cycle: MakeCycle) -> None:
+    import time
+    from shared.task_status import COMPLETED
+    from testkit.history_rows import record
+    make_cycle("20251010_163000", {"test_stream1.mp4": b"clip"})
+    make_cycle("20251010_163100", {"test_stream1.mp4": b"clip"})
+    history = _history(config_path)
+    now = time.time()
+    record(history, "test_stream1", now - 120, COMPLETED, cycle="20251010_163000",
+           clip="./output/20251010_163000/test_stream1.mp4", quality=DARK)
+    record(history, "test_stream1", now - 60, COMPLETED, cycle="20251010_163100",
+           clip="./output/20251010_163100/test_stream1.mp4",
+           quality=json.dumps({"checked": True, "issues": [], "measures": {}}))
+    record(history, "test_stream1", now - 30, COMPLETED, cycle="20251010_163200",
+           quality=json.dumps({"checked": False, "issues": [], "measures": {}}))
+    record(history, "test_stream1", now - 20, COMPLETED, cycle="20251010_163300",
+           quality='{"issues": "damaged", "measures": [1]')  # not JSON: no verdict shown
+    record(history, "test_stream1", now - 10, COMPLETED, cycle="20251010_163400",
+           quality='{"checked": true, "issues": ["black", 3], "measures": {"black": "x"}}')
+    history.close()
+    page = client.get("/cameras/test_stream1?lang=zh").get_data(as_text=True)
+    assert re.search(r'data-verdict="too_dark" title="测得 13.2 · 阈值 40.0">过暗<', page)
+    assert re.search(r'data-verdict="scene_changed" title="测得 0.12 · 阈值 0.35">画面偏移/遮挡<',
+                     page)
+    assert "画面正常" in page and "未检查" in page
+    assert '<span class="q bad" data-verdict="black">黑屏</span>' in page  # odd parts left out
+    clips = page.split('id="clips"', 1)[1].split("</div>", 1)[0]
+    assert "过暗" in clips and "画面正常" in clips  # the last clips carry their verdicts too
+    english = client.get("/cameras/test_stream1?lang=en").get_data(as_text=True)
+    assert re.search(r'title="measured 13.2 · threshold 40.0">too dark<', english)
+    assert "view moved or blocked" in english and "picture good" in english
+    assert "过暗" not in english
+
+
+def test_the_console_shows_thumbnails_and_plays_check_clips(
+        client: FlaskClient, config_path: Path, make_cycle: MakeCycle, output_root: Path) -> None:
+    import time
+    from shared.task_status import COMPLETED
+    from testkit.history_rows import record
+    cycle = make_cycle("20251010_163000", {"test_stream1.mp4": b"clip"})
+    (cycle / ".test_stream1.mp4.jpg").write_bytes(b"\xff\xd8\xff\xd9")
+    check = output_root / "checks" / "20251010_170000_test_stream1"
+    check.mkdir(parents=True)
+    (check / "test_stream1.mp4").write_bytes(b"check clip")
+    (check / ".test_stream1.mp4.jpg").write_bytes(b"\xff\xd8\xff\xd9")
+    history = _history(config_path)
+    now = time.time()
+    record(history, "test_stream1", now - 120, COMPLETED, cycle="20251010_163000",
+           clip="./output/20251010_163000/test_stream1.mp4")
+    record(history, "test_stream1", now - 60, COMPLETED, kind="check",
+           cycle="checks/20251010_170000_test_stream1",
+           clip="./output/checks/20251010_170000_test_stream1/test_stream1.mp4", quality=DARK)
+    history.close()
+    overview = client.get("/").get_data(as_text=True)
+    card_img = ('<img src="/api/thumbnails/checks/20251010_170000_test_stream1/test_stream1.mp4"'
+                ' alt="" loading="lazy" width="320" height="180">')
+    assert card_img in overview
+    page = client.get("/cameras/test_stream1").get_data(as_text=True)
+    checks = page.split('id="check-clips"', 1)[1].split("</div>", 1)[0]
+    src = "/api/clips/checks/20251010_170000_test_stream1/test_stream1.mp4"
+    assert f'<video controls preload="metadata" src="{src}"' in checks and "过暗" in checks
+    assert client.get(src).data == b"check clip"
+    clips = page.split('id="clips"', 1)[1].split("</div>", 1)[0]
+    assert 'poster="/api/thumbnails/20251010_163000/test_stream1.mp4"' in clips
+    assert 'id="latest-thumbnail"' in page

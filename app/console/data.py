@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 
+from app.cameras import last_clip_thumbnails
 from app.context import cached_config, config_file, output_dir
 from app.scheduler import cycle_progress, status_view
 from shared import camera_view, history_read
@@ -73,7 +74,8 @@ def camera_summaries(conn, config: dict, only: set[str] | None = None) -> list[d
             rows.update(history_read.camera_rows(conn, now, only=camera))
     cameras = [camera for camera in configured_cameras(config)
                if only is None or camera.id in only]
-    items = camera_view.summaries(cameras, rows, offline_after(config))
+    items = camera_view.summaries(cameras, rows, offline_after(config),
+                                  thumbnails=last_clip_thumbnails(rows, config))
     return camera_view.sort_summaries(items, "state")
 
 

@@ -5,7 +5,7 @@ import os
 
 from flask import render_template, request, send_file
 
-from app.cameras import RECENT_OUTCOMES, camera_summary
+from app.cameras import RECENT_OUTCOMES, camera_summary, clip_thumbnails
 from app.console import bp, data
 from app.context import output_dir
 from app.results import page_query, recording_now
@@ -38,17 +38,32 @@ def _still_there(out: output_tree.OutputDir, outcome: dict) -> bool:
     return True
 
 
+def _playable(out: output_tree.OutputDir, history: list[dict], kind: str) -> list[dict]:
+    """The newest :data:`LAST_CLIPS` outcomes of ``kind`` (``cycle``, ``check``) whose clip is
+    still in the output tree."""
+    found = []
+    for item in history:
+        if len(found) == LAST_CLIPS:
+            break
+        if item["kind"] == kind and item["url"] and _still_there(out, item):
+            found.append(item)
+    return found
+
+
 @bp.get("/cameras/<camera>")
 def camera_page(camera: str):
     with data.history() as conn:
         found = camera_summary(conn, camera)
         rows = history_read.outcomes(conn, camera, limit=RECENT_OUTCOMES) if conn else []
         beats = history_read.recent_statuses(conn, camera, data.HEARTBEATS) if conn else []
-    history = [{**camera_view.outcome(row), "url": _clip_link(row)} for row in rows]
     out = output_dir()[0]
-    clips = [item for item in history if item["url"] and _still_there(out, item)][:LAST_CLIPS]
+    thumbnails = clip_thumbnails([row.get("clip") for row in rows])
+    history = [{**camera_view.outcome(row), "url": _clip_link(row),
+                "thumbnail": thumbnails.get(row.get("clip") or "")} for row in rows]
     return render_template("console/camera.html", camera={**found, "beats": beats},
-                           history=history, clips=clips, notice=request.args.get("notice", ""))
+                           history=history, clips=_playable(out, history, "cycle"),
+                           check_clips=_playable(out, history, "check"),
+                           notice=request.args.get("notice", ""))
 
 
 def _cycles_of_page(config: dict, paging: dict) -> tuple[int, list[dict]]:
