@@ -133,6 +133,8 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("必须在 0 到 {high} 之间", "must be between 0 and {high}"),
     ("0 表示永久保留", "0 means keep forever"),
     ("必须是 http:// 或 https:// 网址", "must be an http:// or https:// URL"),
+    ("必须是 http:// 或 https:// 开头的网址 (不含用户名、? 和 #)",
+     "must be an http:// or https:// URL (no user name, ? or #)"),
     ("必须是通知网址 (如 dingtalk://…, mailto://…)",
      "must be a notification URL (e.g. dingtalk://…, mailto://…)"),
     ("必须是 1 到 {high} 个字符的字符串", "must be a string of 1 to {high} characters"),
