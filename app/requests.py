@@ -38,9 +38,11 @@ def json_object(required: bool = True) -> dict | None:
     :raises ApiError: 400 for an empty required body, malformed JSON or a non-object.
     """
     raw = request.get_data(cache=True)
-    if not raw.strip():
-        if required:
-            raise ApiError(400, "请求体不能为空, 需要 JSON 对象")
+    if not raw.strip() and required:
+        raise ApiError(400, "请求体不能为空, 需要 JSON 对象")
+    if not raw:
+        # Only no body at all is an empty optional body: whitespace is no JSON
+        # document, so it is refused like any other malformed body.
         return None
     try:
         data = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
