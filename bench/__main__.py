@@ -2,7 +2,8 @@
 
 Names: recorder_overhead, ffmpeg_startup, ffmpeg_options, verdicts, api_tree, tasks_rps,
 planner, alert_latency, camera_history, campaign, console, history_writes, history_in_daemon,
-contact_sheet, picture_checks (default: all).
+contact_sheet, picture_checks, cluster_engine, cluster_media, cluster_sim (default: all;
+the cluster ones need the [cluster] extra and Debian's redis-server).
 Raw figures land in bench/results/<name>.json; docs/PERFORMANCE.md explains them.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bench.common import machine, print_table
 ALL = ("recorder_overhead", "ffmpeg_startup", "ffmpeg_options", "verdicts", "api_tree",
        "tasks_rps", "planner", "alert_latency", "camera_history", "campaign", "console",
        "history_writes", "history_in_daemon", "contact_sheet",
-       "picture_checks")
+       "picture_checks", "cluster_engine", "cluster_media", "cluster_sim")
 
 
 def main(argv: list[str] | None = None) -> int:
