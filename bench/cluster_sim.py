@@ -101,11 +101,15 @@ def _tree() -> dict[int, list[int]]:
 
 
 def kill_busy_worker(pools: list) -> int | None:
-    """SIGKILL one RQ worker that is running a job, and its work horse; the worker's pid."""
+    """SIGKILL one RQ worker that is running a job, and its work horse; the worker's pid.
+
+    A work horse is a worker's child in a process group of its own (RQ's scheduler process,
+    also a worker's child, stays in the pool's group)."""
+    groups = {pid: int(fields[2]) for pid, fields in live_processes()}
     children = _tree()
     for pool in pools:
         for worker in children.get(pool.proc.pid, []):
-            horses = children.get(worker, [])
+            horses = [pid for pid in children.get(worker, []) if groups.get(pid) != pool.proc.pid]
             if horses:
                 for pid in (*horses, worker):
                     try:
