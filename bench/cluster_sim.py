@@ -252,6 +252,8 @@ def run(cameras: int = CAMERAS, scale: float = SCALE) -> dict:
         "cap_samples": sampler.samples,
         "redis_commands_of_jobs": round(commands),
         "redis_commands_per_job": round(commands / cameras, 1),
+        "redis_commands_per_attempt_run": round(commands / max(1, len(starts)), 1),
+        "jobs_per_second_real": round(len(ends) / max(1e-9, last_end - t0), 1),
         "redis_idle_ops_per_s": round(idle_rate, 1),
         "redis_ops_per_s_compressed_median": statistics.median(sampler.ops or [0]),
         "redis_ops_per_s_compressed_max": max(sampler.ops or [0]),
