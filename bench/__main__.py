@@ -2,8 +2,10 @@
 
 Names: recorder_overhead, ffmpeg_startup, ffmpeg_options, verdicts, api_tree, tasks_rps,
 planner, alert_latency, camera_history, campaign, console, history_writes, history_in_daemon,
-contact_sheet, picture_checks (default: all); and by name only, quality_scenes (the picture
-checks' calibration on real footage: it needs Debian's opencv-doc sample data, docs/QUALITY.md).
+contact_sheet, picture_checks, cluster_engine, cluster_media, cluster_sim (default: all;
+the cluster ones need the [cluster] extra and Debian's redis-server); and by name only,
+quality_scenes (the picture checks' calibration on real footage: it needs Debian's
+opencv-doc sample data, docs/QUALITY.md).
 Raw figures land in bench/results/<name>.json; docs/PERFORMANCE.md explains them.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bench.common import machine, print_table
 ALL = ("recorder_overhead", "ffmpeg_startup", "ffmpeg_options", "verdicts", "api_tree",
        "tasks_rps", "planner", "alert_latency", "camera_history", "campaign", "console",
        "history_writes", "history_in_daemon", "contact_sheet",
-       "picture_checks")
+       "picture_checks", "cluster_engine", "cluster_media", "cluster_sim")
 # Run only when named: not a measure of this code's speed, and its footage is not in the repo.
 BY_NAME_ONLY = ("quality_scenes",)
 

@@ -7,11 +7,14 @@ both modes, so this overhead per job is what cluster mode adds.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import resource
-import sys
+import statistics
 import tempfile
 import time
+
+from bench.common import Row, print_table, save
 
 JOBS = 300
 
@@ -27,11 +30,17 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(jobs: int = JOBS) -> dict:
-    """CPU ms per job: enqueue (coordinator), run (worker + horse), Redis."""
+def run(jobs: int = JOBS, simple: bool = False) -> dict:
+    """CPU ms per job: enqueue (coordinator), run (worker + horse), Redis.
+
+    ``simple``: RQ's SimpleWorker (the job runs in the worker itself, no work horse forked).
+    The recording code is imported first, as recorder/worker.py does: a horse forks from that.
+    """
     from rq import Queue, Retry
     from rq.rate_limit import RateLimit
-    from rq.worker import Worker
+    from rq.worker import SimpleWorker, Worker
+
+    import recorder.cluster.task_job  # noqa: F401 - the worker's size when it forks
 
     from recorder.cluster.link import connect
     from shared.cluster_config import ClusterSettings
@@ -44,15 +53,39 @@ def run(jobs: int = JOBS) -> dict:
             queue.enqueue("os.getpid", job_id=f"bench-{i}", job_timeout=60, ttl=600,
                           retry=Retry(max=1), rate_limit=RateLimit(f"gw:h{i % 5}:554", 20))
         cpu1 = _cpu_self_and_children()
-        Worker([queue], connection=connection).work(burst=True, logging_level="WARNING")
+        worker_class = SimpleWorker if simple else Worker
+        worker_class([queue], connection=connection).work(burst=True, logging_level="WARNING")
         cpu2, redis2 = _cpu_self_and_children(), _cpu_of(redis.proc.pid)
         wall = time.monotonic() - wall0
-    return {"jobs": jobs, "enqueue_ms_per_job": round(1000 * (cpu1 - cpu0) / jobs, 2),
+    return {"worker": "SimpleWorker" if simple else "Worker", "jobs": jobs, "enqueue_ms_per_job": round(1000 * (cpu1 - cpu0) / jobs, 2),
             "worker_ms_per_job": round(1000 * (cpu2 - cpu1) / jobs, 2),
             "redis_ms_per_job": round(1000 * (redis2 - redis0) / jobs, 2),
             "jobs_per_second": round(jobs / wall, 1)}
 
 
+def main(argv: list[str] | None = None) -> list[Row]:
+    """Both workers in turns, each twice; the rows of the result table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="100 jobs per run")
+    parser.add_argument("--jobs", type=int)
+    args = parser.parse_args(argv)
+    jobs = args.jobs or (100 if args.quick else JOBS)
+    runs = [run(jobs, simple) for simple in (False, True, True, False)]
+    for result in runs:
+        print(result, flush=True)
+    mean = {name: {key: statistics.mean(r[key] for r in runs if r["worker"] == name)
+                   for key in ("enqueue_ms_per_job", "worker_ms_per_job", "redis_ms_per_job",
+                               "jobs_per_second")} for name in ("Worker", "SimpleWorker")}
+    total = {name: sum(v for k, v in m.items() if k.endswith("ms_per_job"))
+             for name, m in mean.items()}
+    rows = [Row(f"cluster engine: CPU per no-op job, forking Worker ({jobs} jobs)",
+                total["Worker"], None, "ms", "(informative)", True),
+            Row(f"cluster engine: CPU per no-op job, SimpleWorker vs. forking Worker ({jobs} jobs)",
+                total["SimpleWorker"], total["Worker"], "ms", "(informative)", True)]
+    print_table(rows)
+    save("cluster_engine", rows, {"runs": runs, "mean": mean})
+    return rows
+
+
 if __name__ == "__main__":
-    result = run(int(sys.argv[1]) if len(sys.argv) > 1 else JOBS)
-    print(result)
+    main()

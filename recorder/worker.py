@@ -25,25 +25,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="how often a busy worker says it is alive")
     parser.add_argument("--heartbeat-grace-seconds", type=int, default=60,
                         help="a job is abandoned (and retried) this long after its last heartbeat")
+    parser.add_argument("--ffmpeg-preload", default="auto", choices=("auto", "off"),
+                        help="load ffmpeg's costliest libraries first, as the recorder does")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the pool until SIGTERM/SIGINT; 2 when the config has no cluster section."""
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cluster = cluster_settings(load_config(args.config))
-    except PatrolError as exc:
-        logging.error("cannot read %s: %s", args.config, exc)
-        return 2
-    if cluster is None:
-        logging.error("%s has no \"cluster\" section: nothing to work for", args.config)
-        return 2
+def worker_class(args: argparse.Namespace) -> type:
+    """RQ's forking worker with the heartbeats, grace and maintenance of ``args``."""
     from rq.worker import Worker  # the extra [cluster]: imported only here
-    from rq.worker_pool import WorkerPool
-
-    from recorder.cluster.link import connect
 
     class PatrolWorker(Worker):
         """RQ's forking worker, its heartbeats, their grace and its maintenance as configured."""
@@ -62,8 +51,32 @@ def main(argv: list[str] | None = None) -> int:
                 if job.timeout and job.timeout > 0 else self.job_monitoring_interval
             return int(beat) + args.heartbeat_grace_seconds
 
+    return PatrolWorker
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the pool until SIGTERM/SIGINT; 2 when the config has no cluster section."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cluster = cluster_settings(load_config(args.config))
+    except PatrolError as exc:
+        logging.error("cannot read %s: %s", args.config, exc)
+        return 2
+    if cluster is None:
+        logging.error("%s has no \"cluster\" section: nothing to work for", args.config)
+        return 2
+    from rq.worker_pool import WorkerPool  # the extra [cluster]: imported only here
+
+    # Imported once here: each forked work horse would otherwise import the recording code again.
+    from recorder.cluster import task_job
+    from recorder.cluster.link import connect
+    from recorder.ffmpeg_preload import LibraryPreload, find_preload
+
+    libraries = find_preload() if args.ffmpeg_preload == "auto" else ()
+    task_job.PRELOAD = LibraryPreload(libraries) if libraries else None
     pool = WorkerPool([cluster.queue], connection=connect(cluster), num_workers=args.slots,
-                      worker_class=PatrolWorker)
+                      worker_class=worker_class(args))
     pool.start(burst=False, logging_level="INFO")
     return 0
 

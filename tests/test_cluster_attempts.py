@@ -8,7 +8,7 @@ import pytest
 from recorder.clip_files import recover_work_files
 from recorder.ffmpeg_command import container_of
 from recorder.pipe_watcher import PipeWatcher
-from shared.clip_names import attempt_work_name, is_attempt_leftover, work_name
+from shared.clip_names import attempt_work_name, is_attempt_leftover, thumbnail_name, work_name
 from testkit.fake_runner import FakeRunner
 
 pytest.importorskip("rq")
@@ -78,3 +78,21 @@ def test_the_claim_in_redis_goes_to_the_first_attempt_only(tmp_path) -> None:
         assert task_job._claim(connection, "k", 2)
         assert task_job._claim(connection, "k", 2)  # asked again (a retried call): still it
         assert not task_job._claim(connection, "k", 1)
+
+
+def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_figures() -> None:
+    from recorder.cluster.remote_task import RemoteContext, RemoteRecording
+    from recorder.finished_task import from_recording
+    from recorder.planner import PlannedTask
+    from shared import task_status as st
+    from shared.global_settings import GlobalSettings
+    context = RemoteContext(None, "patrol", "c", "/out/c", "./output/c",
+                            GlobalSettings.from_config({}), {}, 0.0)
+    task = RemoteRecording(PlannedTask(1, 0, 0.0, 3), STREAM, context, None)
+    task._take({"status": st.COMPLETED, "progress": 3.0, "bytes_received": 4096,
+                "frames_received": 75, "output_file": "./output/c/cam.mp4"}, final=True, wall=100.0)
+    row = from_recording("c", 90.0, task)
+    assert (row.status, row.bytes, row.frames, row.clip, row.ended) == (
+        st.COMPLETED, 4096, 75, "./output/c/cam.mp4", 100.0)
+    # and the contact sheet finds the thumbnail the worker's picture checks left
+    assert task.picture.path == os.path.join("/out/c", thumbnail_name("cam.mp4"))

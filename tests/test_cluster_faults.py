@@ -111,8 +111,33 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
             report = the_report(tmp_path / "b")
             log = second.log() + workers.log()
             second.stop()
+        orphan = the_report(tmp_path / "a")  # the dead coordinator's cycle, reported by the new one
     assert took <= LOCK_SECONDS + 2, took
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
+    assert orphan["summary"]["interrupted"] and len(orphan["tasks"]) == 2, orphan
+    assert all(t["status"] in st.FINISHED for t in orphan["tasks"]), orphan["tasks"]
+
+
+def test_redis_away_is_logged_once_lost_and_once_back_without_tracebacks(tmp_path, camera_server):
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, streams_on(camera_server, 3, 2),
+                       total_poll_duration_seconds=60, max_concurrent_per_host=0)
+        status = settings.status_path(config)
+        with WorkerPoolProcess(started(config), slots=1, **QUICK) as workers, \
+                RecorderProcess(config) as recorder:
+            wait_for(lambda: "enqueued as job" in recorder.log(), 60, "the first job")
+            redis.stop()
+            # Redis stays away across steps and a planned start (task 2 starts while it is away).
+            wait_for(lambda: read_status(status)["tasks"][1]["start_offset"] is not None, 40,
+                     "the second task's start, Redis away")
+            redis.start()
+            report = the_report(tmp_path)
+            log = recorder.log()
+            wlog = workers.log()
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 3, log + wlog
+    assert "Traceback" not in log, log
+    assert (log.count("Redis connection lost"), log.count("Redis connection back")) == (1, 1), log
 
 
 class CapSampler:

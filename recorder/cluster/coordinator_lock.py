@@ -16,6 +16,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from recorder.cluster.link import PREFIX
+from recorder.cluster.outage import OUTAGE
 
 log = logging.getLogger(__name__)
 LOCK_SECONDS = 10  # a dead coordinator's standby takes over within this (plus one step)
@@ -55,8 +56,9 @@ class CoordinatorLock:
         try:
             held = bool(self._script(keys=[self.key], args=[self.owner, self.seconds * 1000]))
         except RedisError as exc:
-            log.warning("coordinator lock %s not renewed: %s", self.key, exc)
+            OUTAGE.failed(exc)
             return self.held
+        OUTAGE.answered()
         if held != self.held:
             log.info("coordinator lock %s %s by %s", self.key, "taken" if held else "lost",
                      self.owner)

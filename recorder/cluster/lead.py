@@ -1,16 +1,16 @@
 """The recorder's side of the coordinator lock: take it before a cycle, keep it, give it up."""
 from __future__ import annotations
 
-import logging
-
 from redis.exceptions import RedisError
 
 from recorder.cluster import link
 from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock
+from recorder.cluster.outage import OUTAGE
+from recorder.cluster.takeover import report_orphan_cycle
 from shared.cluster_config import cluster_settings
 from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
+from shared.global_settings import GlobalSettings
 
-log = logging.getLogger(__name__)
 CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
 __all__ = ["Lead", "STANDBY_MESSAGE"]
 
@@ -32,7 +32,12 @@ class Lead:
     def may_coordinate(self, config: dict, now: float) -> bool:
         """Take (or keep) the lock: False while another recorder coordinates."""
         self._checked = now
-        return self._lock(config).hold()
+        lock = self._lock(config)
+        was_held = lock.held
+        if lock.hold() and not was_held:  # before this recorder mirrors its own status there
+            report_orphan_cycle(lock.connection, lock.queue,
+                                GlobalSettings.from_config(config["global_config"]))
+        return lock.held
 
     def keep(self, config: dict, now: float) -> bool:
         """Renew the lock about once a second; False when another recorder took it."""
@@ -48,7 +53,7 @@ class Lead:
         try:
             lock.connection.set(status_key(lock.queue), mirrored(status), ex=STATUS_TTL_SECONDS)
         except RedisError as exc:
-            log.warning("status not mirrored to Redis: %s", exc)
+            OUTAGE.failed(exc)
 
     def release(self) -> None:
         """A clean stop: a standby takes over at once."""

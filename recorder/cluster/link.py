@@ -26,6 +26,7 @@ OUTCOME_TTL_SECONDS = 24 * 3600
 # The per-gateway cap when the config sets none: RQ's RateLimit needs a number.
 UNCAPPED = 1_000_000
 _JOB_ID_RE = re.compile(r"[^A-Za-z0-9_-]")
+RUN_TASK = "recorder.cluster.task_job.run_task"  # what a worker runs for one task
 
 
 def connect(cluster: ClusterSettings) -> Redis:
@@ -74,10 +75,11 @@ def job_spec(queue: str, cycle_name: str, stream_index: int, stream: dict, durat
                    max(1, int(seconds_left)))
 
 
-def enqueue(connection: Redis, queue: str, spec: JobSpec, payload: dict) -> None:
-    """Put the task on the queue, behind its gateway's RateLimit."""
+def enqueue(connection: Redis, queue: str, spec: JobSpec, payload: dict,
+            function: str = RUN_TASK) -> None:
+    """Put the task on the queue, behind its gateway's RateLimit (``function``: a bench's fake)."""
     Queue(queue, connection=connection).enqueue(
-        "recorder.cluster.task_job.run_task", payload, job_id=spec.job_id,
+        function, payload, job_id=spec.job_id,
         job_timeout=spec.timeout, ttl=spec.ttl, result_ttl=OUTCOME_TTL_SECONDS,
         failure_ttl=OUTCOME_TTL_SECONDS, retry=Retry(max=RETRIES),
         rate_limit=RateLimit(f"gw:{spec.gateway}", spec.per_host))

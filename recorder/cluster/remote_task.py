@@ -10,12 +10,14 @@ from redis.exceptions import RedisError
 from rq.job import JobStatus
 
 from recorder.cluster import link
+from recorder.cluster.outage import OUTAGE
 from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
-from recorder.ffmpeg_output import StderrLog
+from recorder.ffmpeg_output import Progress, ProgressParser, StderrLog
 from recorder.planner import PlannedTask
 from shared import task_record
 from shared import task_status as st
+from shared.clip_names import thumbnail_name
 from shared.cluster_config import cluster_settings
 from shared.global_settings import GlobalSettings
 
@@ -44,6 +46,13 @@ class RemoteContext:
     window_end: float  # monotonic
 
 
+@dataclass(frozen=True)
+class Thumbnail:
+    """What the contact sheet reads of Recording's picture check: the thumbnail's path."""
+
+    path: str
+
+
 class RemoteRecording:
     """Quacks like recorder/recording.py's Recording for Cycle; the work is a worker's."""
 
@@ -53,7 +62,13 @@ class RemoteRecording:
         self.job = link.job_id(context.queue, context.cycle_name, planned.stream_index)
         self.status, self.error_message = st.PENDING, ""
         self.stderr = StderrLog()  # codecs are learned on the workers
+        self.display_path = os.path.join(context.display_dir, stream["output_filename"])
+        self.connect_seconds: float | None = None  # measured on the worker, not reported
+        # Where the worker's picture checks leave the thumbnail (for the contact sheet).
+        self.picture = Thumbnail(os.path.join(context.cycle_dir, thumbnail_name(
+            stream["output_filename"]))) if context.settings.quality.enabled else None
         self.proc: str | None = None  # the job id, once enqueued
+        self._wanted = False  # start() was called: enqueued, or to be once Redis answers
         self.start_wall: float | None = None
         self.end_wall: float | None = None
         self.start_offset: float | None = None
@@ -70,13 +85,22 @@ class RemoteRecording:
         return self.status in st.FINISHED
 
     def start(self, now: float, wall: float) -> None:
-        """Enqueue the job (raises on a Redis error: Cycle tries again next tick)."""
+        """Enqueue the job; while Redis is away it is tried again each poll until the window ends."""
+        self._wanted = True
+        self.start_wall = self.start_wall or wall
+        try:
+            self._enqueue(now)
+        except RedisError as exc:
+            OUTAGE.failed(exc)
+
+    def _enqueue(self, now: float) -> None:
         c = self.context
         spec = link.job_spec(c.queue, c.cycle_name, self.planned.stream_index, self.stream,
                              self.planned.duration, c.settings, c.window_end - now)
         link.enqueue(c.connection, c.queue, spec, payload(
             self.planned, self.stream, c.cycle_dir, c.display_dir, c.global_config, c.queue,
             self.source))
+        OUTAGE.answered()
         self.proc = self.job
         self._deadline = c.window_end + (link.RETRIES + 1) * (spec.timeout + GIVE_UP_MARGIN_SECONDS)
         log.info("task %d stream %d: enqueued as job %s (gateway %s)", self.planned.task_id,
@@ -84,20 +108,28 @@ class RemoteRecording:
 
     def tick(self, now: float, wall: float) -> None:
         """Read the job's record and outcome; end it when its window is over and none took it."""
-        if self.finished or self.proc is None or now - self._last_poll < POLL_SECONDS:
+        if self.finished or not self._wanted or now - self._last_poll < POLL_SECONDS:
             return
         self._last_poll = now
+        if self.proc is None:  # not enqueued yet: Redis was away at its start
+            if now >= self.context.window_end:
+                self._finish(wall, st.CANCELLED, QUEUED_AT_END)
+            else:
+                self.start(now, wall)
+            return
         try:
             record, outcome, status = link.read_task(self.context.connection, self.context.queue,
                                                      self.job)
-        except RedisError:
-            return  # Redis restarting: the next tick asks again
+        except RedisError as exc:
+            OUTAGE.failed(exc)  # Redis restarting: the next tick asks again
+            return
+        OUTAGE.answered()
         if outcome is not None:
-            self._take(outcome, final=True)
+            self._take(outcome, final=True, wall=wall)
         elif now >= self._deadline or status == JobStatus.FAILED.value:
             self._give_up(wall)
         elif record is not None:
-            self._take(record, final=False)
+            self._take(record, final=False, wall=wall)
         elif not status:
             self._vanished(now, wall)
         elif now >= self.context.window_end and self._cancel_queued():
@@ -115,27 +147,26 @@ class RemoteRecording:
         elif now - self._missing_since >= VANISHED_GRACE_SECONDS:  # no worker is on it either
             log.warning("job %s vanished from Redis (restarted?); enqueuing it again", self.job)
             self._missing_since = None
-            try:
-                self.start(now, wall)
-            except RedisError:
-                pass  # still away: asked again next poll
+            self.start(now, wall)  # Redis away again: tried again after the grace
 
     def _give_up(self, wall: float) -> None:
         """No attempt will report: its workers died (and the retry too), or it overran all bounds."""
         status = self._record.get("status", st.PENDING) if self._record else st.PENDING
         if status in st.FINISHED:  # the worker's own last record is as good as its outcome
-            self._take(self._record, final=True)
+            self._take(self._record, final=True, wall=wall)
             return
         self._finish(wall, st.RECORDING_ERROR, WORKER_LOST)
         remove_attempt_files(self.context.cycle_dir, self.stream["output_filename"], 0)
 
-    def _take(self, record: dict, final: bool) -> None:
+    def _take(self, record: dict, final: bool, wall: float) -> None:
         self._record = record
         status = record.get("status", st.PENDING)
         self.status = status if final or status not in st.FINISHED else st.RECORDING
         self.error_message = record.get("error_message", "")
         self.clip_kept = final and bool(record.get("output_file"))
         self.run_seconds = record.get("run_seconds")
+        if final:
+            self.end_wall = wall  # when the coordinator learned it (the history's "ended")
 
     def _cancel_queued(self) -> bool:
         try:
@@ -162,6 +193,15 @@ class RemoteRecording:
         """Give a task that was never enqueued its verdict now."""
         if self.proc is None and not self.finished:
             self._finish(wall, status, message)
+
+    @property
+    def progress(self) -> ProgressParser:
+        """The worker's last figures, as Recording's parser holds them (for the history)."""
+        record = self._record or {}
+        return ProgressParser(Progress(
+            out_time_us=int(1_000_000 * float(record.get("progress") or 0)),
+            total_size=int(record.get("bytes_received") or 0),
+            frames=int(record.get("frames_received") or 0)))
 
     def as_dict(self) -> dict:
         """The task's record: the worker's, with the coordinator's offsets and verdict."""

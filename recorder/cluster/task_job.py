@@ -19,6 +19,7 @@ from rq import get_current_job
 from recorder.clip_files import discard
 from recorder.cluster.link import OUTCOME_TTL_SECONDS, RETRIES, task_key
 from recorder.ffmpeg_command import SourceCodecs
+from recorder.ffmpeg_preload import LibraryPreload
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
 from recorder.processes import ProcessRunner
@@ -32,6 +33,9 @@ PROGRESS_SECONDS = 1.0  # how often the live record goes to Redis
 READ_SECONDS = 0.25
 REDIS_TRIES_SECONDS = 120.0  # Redis restarting: the claim and the outcome wait this long
 T = TypeVar("T")
+# The ffmpeg library preload checked once by the worker pool (recorder/worker.py), as the
+# single-box recorder does at its start: None, ffmpeg loads its libraries in its own order.
+PRELOAD: LibraryPreload | None = None
 
 
 def payload(planned: PlannedTask, stream: dict, cycle_dir: str, display_dir: str,
@@ -93,7 +97,7 @@ def _recording(spec: dict, attempt: int, claim: Callable[[], bool]) -> AttemptRe
     stream, source = spec["stream"], spec["source"]
     recording = AttemptRecording(
         PlannedTask(task_id, index, offset, duration), stream, spec["cycle_dir"],
-        spec["display_dir"], GlobalSettings.from_config(spec["global_config"]), ProcessRunner(),
+        spec["display_dir"], GlobalSettings.from_config(spec["global_config"]), ProcessRunner(PRELOAD),
         SourceCodecs(*source) if source else None, PipeWatcher(), claim=claim)
     recording.work_path = os.path.join(spec["cycle_dir"],
                                        attempt_work_name(stream["output_filename"], attempt))

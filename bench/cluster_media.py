@@ -1,0 +1,206 @@
+"""Cluster mode on one box, real media: N streams through Redis + worker pool vs. single-box mode.
+
+Each size runs both modes in the same run, taking turns (single first, then cluster first).
+Both record the test camera's 720p 1 Mb/s streams (keyframe every 1 s, ``hd1s/<n>``) with the
+same config; cluster mode adds a private redis-server on a free loopback port and one worker
+pool (``python -m recorder.worker``, RQ's forking workers) with a slot per stream. Counted
+over the cycle: the daemon and its ffmpeg children; in cluster mode also the pool, its workers,
+their work horses and the horses' ffmpeg, and redis-server.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import REPO, Row, print_table, proc_cpu, save, wait_for
+from shared import task_status as st
+from shared.atomic import write_json_atomic
+from shared.status_file import read_status
+from testkit.cameras import CameraServer
+from testkit.procfs import live_processes
+
+SLACK_SECONDS = 5
+MAX_RATIO = 1.10
+MODES = ("single", "cluster")
+# recorder/worker.py's defaults (testkit's pools check much more often, for quick tests).
+PRODUCTION_TIMERS = {"maintenance_seconds": 30, "heartbeat_seconds": 30, "grace_seconds": 60}
+
+
+def write_config(folder: str, urls: list[str], duration: int, redis_url: str | None) -> str:
+    """The cycle's config.json (a cluster section only in cluster mode) and a started scheduler."""
+    config = {"global_config": {"total_poll_duration_seconds": duration + SLACK_SECONDS,
+                                "max_concurrent_streams": len(urls),
+                                "output_directory": "./output", "connection_timeout_seconds": 10,
+                                "read_timeout_seconds": 10, "poll_cycles": 1,
+                                "cycle_interval_seconds": 0},
+              "streams": [{"rtsp_url": u, "duration_seconds": duration,
+                           "output_filename": f"s{i}.mp4"} for i, u in enumerate(urls)]}
+    if redis_url:
+        config["cluster"] = {"redis_url": redis_url, "queue": "bench"}
+    path = os.path.join(folder, "config.json")
+    write_json_atomic(path, config)
+    state = os.path.join(folder, ".patrol-state")
+    os.makedirs(state, exist_ok=True)
+    write_json_atomic(os.path.join(state, "control.json"),
+                      {"version": 1, "scheduler_running": True, "start_generation": 1,
+                       "reload_generation": 0})
+    return path
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and every live process under it (each with its reaped children)."""
+    children: dict[int, list[int]] = {}
+    for pid, fields in live_processes():
+        children.setdefault(int(fields[1]), []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += proc_cpu(pid).total
+        except OSError:
+            pass
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def busy_horses(root: int) -> int:
+    """Work horses alive under the pool (their CPU counts only once reaped): a worker's children
+    in a process group of their own (RQ's scheduler process stays in the pool's)."""
+    parents, groups = {}, {}
+    for pid, fields in live_processes():
+        parents[pid], groups[pid] = int(fields[1]), int(fields[2])
+    workers = {pid for pid, parent in parents.items() if parent == root}
+    return sum(1 for pid, parent in parents.items() if parent in workers and groups[pid] != root)
+
+
+def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool) -> dict:
+    """One cycle in one mode; CPU seconds of everything that mode runs, over the cycle."""
+    from testkit.cluster import RedisServer, WorkerPoolProcess
+    redis = RedisServer(folder).start() if cluster else None
+    pool = None
+    try:
+        config = write_config(folder, urls, duration, redis.url if redis else None)
+        if cluster:
+            from redis import Redis
+            from rq import Worker
+            pool = WorkerPoolProcess(config, len(urls), **PRODUCTION_TIMERS).start()
+            connection = Redis.from_url(redis.url)
+            wait_for(lambda: Worker.count(connection=connection) >= len(urls), 120,
+                     "the worker pool")
+        figures = _daemon_cycle(folder, config, duration, pool, redis)
+    finally:
+        if pool is not None:
+            pool.stop()
+        if redis is not None:
+            redis.stop()
+    return figures
+
+
+def _others_cpu(pool, redis) -> float:
+    return (tree_cpu(pool.proc.pid) + proc_cpu(redis.proc.pid).total) if pool else 0.0
+
+
+def _parts(proc, pool, redis) -> dict[str, float]:
+    """Where the CPU goes: the daemon's own and its children's; the workers' own and their
+    reaped children's (work horses with their ffmpeg); redis-server."""
+    daemon = proc_cpu(proc.pid)
+    parts = {"daemon_own": daemon.own, "daemon_children": daemon.children}
+    if pool is not None:
+        workers = [pid for pid, fields in live_processes() if int(fields[1]) == pool.proc.pid]
+        cpus = [proc_cpu(pid) for pid in workers]
+        parts.update(workers_own=sum(c.own for c in cpus) + proc_cpu(pool.proc.pid).total,
+                     horses_with_ffmpeg=sum(c.children for c in cpus),
+                     redis=proc_cpu(redis.proc.pid).total)
+    return parts
+
+
+def _daemon_cycle(folder: str, config: str, duration: int, pool, redis) -> dict:
+    status_path = os.path.join(folder, ".patrol-state", "status.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTSP_PATROL_")}
+    proc = subprocess.Popen([sys.executable, "-m", "recorder", "--config", config,
+                             "--log-level", "WARNING"], cwd=REPO, env=env,
+                            stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: read_status(status_path)["cycle"]["running"], 60, "the cycle to start")
+        daemon0, others0, wall0 = proc_cpu(proc.pid).total, _others_cpu(pool, redis), \
+            time.monotonic()
+        parts0 = _parts(proc, pool, redis)
+        wait_for(lambda: read_status(status_path)["end_time"], duration + 180, "the cycle's end",
+                 interval=0.2)
+        if pool is not None:
+            wait_for(lambda: busy_horses(pool.proc.pid) == 0, 60, "the work horses to end")
+        daemon1, others1 = proc_cpu(proc.pid).total, _others_cpu(pool, redis)
+        parts = {k: round(v - parts0[k], 2) for k, v in _parts(proc, pool, redis).items()}
+        wall = time.monotonic() - wall0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    tasks = read_status(status_path)["tasks"]
+    return {"daemon": daemon1 - daemon0, "others": others1 - others0, "wall": wall, **parts,
+            "completed": sum(t["status"] == st.COMPLETED for t in tasks), "tasks": len(tasks)}
+
+
+def measure(size: int, duration: int, rounds: int) -> dict[str, list[dict]]:
+    """``rounds`` of both modes for ``size`` streams, in turns; a fresh camera server each."""
+    runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    for round_number in range(rounds):
+        order = MODES if round_number % 2 == 0 else MODES[::-1]
+        for mode in order:
+            folder = tempfile.mkdtemp(prefix=f"bench-cluster-{size}-")
+            try:
+                with CameraServer(mount_count=size) as camera:
+                    urls = [camera.url(f"hd1s/{i + 1}") for i in range(size)]
+                    runs[mode].append(run_cycle(folder, urls, duration, mode == "cluster"))
+                print(mode, size, runs[mode][-1], flush=True)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+    return runs
+
+
+def rows_of(size: int, duration: int, runs: dict[str, list[dict]]) -> list[Row]:
+    """The result rows of one size."""
+    total = {mode: sum(r["daemon"] + r["others"] for r in runs[mode]) / len(runs[mode])
+             for mode in MODES}
+    done = {mode: min(r["completed"] for r in runs[mode]) for mode in MODES}
+    per_job_ms = 1000 * (total["cluster"] - total["single"]) / size
+    case = f"{size} streams, 720p 1 Mb/s, {duration} s clips"
+    return [
+        Row(f"cluster vs. single box: total CPU, {case}", total["cluster"], total["single"], "s",
+            f"ratio <= {MAX_RATIO}", total["cluster"] <= MAX_RATIO * total["single"]),
+        Row(f"cluster vs. single box: engine overhead per job, {case}", per_job_ms, None,
+            "ms CPU", "(informative)", True),
+        Row(f"cluster vs. single box: clips 已完成 (cluster / single), {case}",
+            done["cluster"], float(done["single"]), "clips", f"all {size}",
+            done["cluster"] == done["single"] == size),
+    ]
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    """Run the benchmark; the rows of the result table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="16 streams, one round each")
+    parser.add_argument("--sizes", type=int, nargs="*")
+    parser.add_argument("--duration", type=int, default=10, help="clip seconds (default 10)")
+    parser.add_argument("--rounds", type=int, help="rounds of both modes (default 2, quick 1)")
+    args = parser.parse_args(argv)
+    sizes = args.sizes or ([16] if args.quick else [16, 64, 128])
+    rounds = args.rounds or (1 if args.quick else 2)
+    rows, raw = [], {}
+    for size in sizes:
+        raw[size] = measure(size, args.duration, rounds)
+        rows += rows_of(size, args.duration, raw[size])
+    print_table(rows)
+    save("cluster_media", rows, {"raw": raw, "duration": args.duration, "rounds": rounds})
+    print(json.dumps(raw, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

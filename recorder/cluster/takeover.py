@@ -1,0 +1,73 @@
+"""A coordinator that takes the lock reports the cycle its dead predecessor left unreported.
+
+The predecessor's last status is in Redis (lead.py mirrors it). Its tasks that ended on a worker
+get their outcome; the rest are reported as single-box recovery reports an interrupted cycle's
+(cancelled, 录制守护进程中断), and their jobs still queued are cancelled: nobody would read them.
+A job a worker is recording still ends its clip; the report was written without it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from recorder.cluster import link
+from recorder.cluster.outage import OUTAGE
+from recorder.reports import recovered_report, write_reports
+from shared import task_record
+from shared import task_status as st
+from shared.cluster_status import status_key
+from shared.errors import PatrolError
+from shared.global_settings import GlobalSettings
+from shared.status_file import status_from
+
+log = logging.getLogger(__name__)
+
+
+def report_orphan_cycle(connection: Redis, queue: str, settings: GlobalSettings) -> None:
+    """Write the reports of the cycle the last coordinator's status shows running, if it has none."""
+    try:
+        raw = connection.get(status_key(queue))
+        old = status_from(json.loads(raw)) if raw else None
+        if old is None or not _unreported(old["cycle"], settings):
+            return
+        tasks = [_settled(connection, queue, old["cycle"]["dir"], task) for task in old["tasks"]]
+    except RedisError as exc:
+        OUTAGE.failed(exc)
+        return
+    cycle = old["cycle"]
+    try:
+        write_reports(cycle["path"], cycle.get("report_filename") or settings.report_filename,
+                      recovered_report({**old, "tasks": tasks}, [],
+                                       settings.max_concurrent_streams))
+    except PatrolError as exc:
+        log.error("cannot write the report of cycle %s left by the last coordinator: %s",
+                  cycle["dir"], exc)
+        return
+    log.warning("took over from a dead coordinator: reported its cycle %s (%d tasks, %d ended)",
+                cycle["dir"], len(tasks), sum(t["status"] in st.FINISHED for t in tasks))
+
+
+def _unreported(cycle: dict, settings: GlobalSettings) -> bool:
+    path = str(cycle.get("path") or "")
+    report = os.path.join(path, cycle.get("report_filename") or settings.report_filename)
+    return bool(cycle.get("running") and cycle.get("dir") and os.path.isdir(path)
+                and not os.path.exists(report))
+
+
+def _settled(connection: Redis, queue: str, cycle_name: str, task: dict) -> dict:
+    """``task`` with the outcome its worker stored; its job cancelled when still queued."""
+    if task["status"] in st.FINISHED:
+        return task
+    job = link.job_id(queue, cycle_name, task["stream_index"])
+    _, outcome, _ = link.read_task(connection, queue, job)
+    if outcome is None:
+        link.cancel_queued(connection, job)
+        return task
+    ours = {name: task.get(name) for name in ("task_id", "stream_index", "rtsp_url",
+                                              "duration_seconds", "planned_offset",
+                                              "start_offset")}
+    return task_record.from_stored({**outcome, **ours})
