@@ -89,10 +89,12 @@ def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_fi
     context = RemoteContext(None, "patrol", "c", "/out/c", "./output/c",
                             GlobalSettings.from_config({}), {}, 0.0)
     task = RemoteRecording(PlannedTask(1, 0, 0.0, 3), STREAM, context, None)
+    black = {"checked": True, "issues": ["black"], "measures": {}}
     task._take({"status": st.COMPLETED, "progress": 3.0, "bytes_received": 4096,
-                "frames_received": 75, "output_file": "./output/c/cam.mp4"}, final=True, wall=100.0)
+                "frames_received": 75, "output_file": "./output/c/cam.mp4", "quality": black},
+               final=True, wall=100.0)
     row = from_recording("c", 90.0, task)
-    assert (row.status, row.bytes, row.frames, row.clip, row.ended) == (
-        st.COMPLETED, 4096, 75, "./output/c/cam.mp4", 100.0)
+    assert (row.status, row.bytes, row.frames, row.clip, row.ended, row.quality) == (
+        st.COMPLETED, 4096, 75, "./output/c/cam.mp4", 100.0, black)
     # and the contact sheet finds the thumbnail the worker's picture checks left
     assert task.picture.path == os.path.join("/out/c", thumbnail_name("cam.mp4"))

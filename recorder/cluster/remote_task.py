@@ -203,6 +203,11 @@ class RemoteRecording:
             total_size=int(record.get("bytes_received") or 0),
             frames=int(record.get("frames_received") or 0)))
 
+    @property
+    def quality(self) -> dict | None:
+        """The worker's picture verdict (its record's ``quality``), for the history."""
+        return (self._record or {}).get("quality")
+
     def as_dict(self) -> dict:
         """The task's record: the worker's, with the coordinator's offsets and verdict."""
         raw = dict(self._record or {})
