@@ -65,7 +65,8 @@ install:
 	PYTHON=$(PY) PREFIX=$(PREFIX) CONFDIR=$(CONFDIR) STATEDIR=$(STATEDIR) UNITDIR=$(UNITDIR) \
 	  DESTDIR=$(DESTDIR) sh deploy/install.sh
 
-bench: deps venv
+# test-deps: the cluster benchmarks start their own redis-server, like the tests.
+bench: test-deps venv
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } \
 	  || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
