@@ -17,7 +17,6 @@ import math
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Collection
 
 from recorder import alert_outbox
@@ -85,11 +84,11 @@ class AlertSender:
         self._stopping.set()
         self._wake.set()
         # join() waits in real time whatever the injected clock says.
-        deadline = time.monotonic() + timeout
+        deadline = SYSTEM_CLOCK.monotonic() + timeout
         if self._thread is not None:  # first: once it has ended, it starts no sender
             self._thread.join(timeout)
         for thread in self._senders():
-            thread.join(max(0.0, deadline - time.monotonic()))
+            thread.join(max(0.0, deadline - SYSTEM_CLOCK.monotonic()))
         left = [thread for thread in self._senders() if thread.is_alive()]
         if left:
             log.warning("alert sender: %d send(s) still under way after %.0f s; leaving them",
