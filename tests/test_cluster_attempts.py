@@ -98,3 +98,92 @@ def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_fi
         st.COMPLETED, 4096, 75, "./output/c/cam.mp4", 100.0, black)
     # and the contact sheet finds the thumbnail the worker's picture checks left
     assert task.picture.path == os.path.join("/out/c", thumbnail_name("cam.mp4"))
+
+
+class _Clock:
+    """Fake time: it passes only when slept or when a wait says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class _BusyRecording:
+    """A recording whose ffmpeg writes all the time: every wait has a pipe to read at once."""
+
+    def __init__(self, clock: _Clock, seconds: float) -> None:
+        self.clock, self.seconds, self.reads, self.won = clock, seconds, 0, True
+        self.watcher, self.status = self, 0
+
+    def start(self, now: float, wall: float) -> None:
+        pass
+
+    def wait(self, timeout: float, read_pipes: bool = True) -> bool:
+        self.reads += read_pipes
+        self.clock.now += 0.01  # a progress line came 10 ms into the wait
+        return False
+
+    def tick(self, now: float, wall: float) -> None:
+        pass
+
+    @property
+    def finished(self) -> bool:
+        return self.clock.now >= self.seconds
+
+    def as_dict(self) -> dict:
+        return {"status": 1}
+
+
+class _Redis:
+    """Just enough of a Redis client for run_task: it counts the live-record writes."""
+
+    def __init__(self) -> None:
+        self.records = 0
+
+    def hexists(self, key, field) -> bool:
+        return False
+
+    def hincrby(self, key, field, amount) -> int:
+        return 1
+
+    def hget(self, key, field):
+        return b"1"
+
+    def hset(self, key, field, value) -> None:
+        self.records += field == "record"
+
+    def pipeline(self):
+        return self
+
+    def hsetnx(self, key, field, value) -> None:
+        pass
+
+    def expire(self, key, seconds) -> None:
+        pass
+
+    def execute(self) -> list:
+        return []
+
+
+def test_a_work_horse_reads_ffmpeg_in_the_daemons_batches_not_at_every_write(
+        tmp_path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from recorder.wakeup import READ_BATCH_SECONDS
+    clock, redis = _Clock(), _Redis()
+    busy = _BusyRecording(clock, seconds=4.0)
+    monkeypatch.setattr(task_job, "SYSTEM_CLOCK", clock)
+    monkeypatch.setattr(task_job, "get_current_job",
+                        lambda: SimpleNamespace(connection=redis, id="job-1"))
+    monkeypatch.setattr(task_job, "_recording", lambda spec, number, claim: busy)
+    task_job.run_task({"queue": "patrol", "cycle_dir": str(tmp_path), "stream": STREAM})
+    assert busy.reads <= 4.0 / READ_BATCH_SECONDS + 1  # woken at every write: 400 reads
+    assert 1 <= redis.records <= 4.0 / task_job.PROGRESS_SECONDS + 1
