@@ -36,3 +36,9 @@ def chromium(width: int = 1280, height: int = 900):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=shutil.which(CHROMEDRIVER) or CHROMEDRIVER)
     return webdriver.Chrome(options=options, service=service)
+
+
+def is_stale(exc: BaseException) -> bool:
+    """True for selenium's StaleElementReferenceException (the page replaced the element)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    return isinstance(exc, StaleElementReferenceException)

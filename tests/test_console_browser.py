@@ -86,7 +86,18 @@ def _shot(driver, name: str) -> None:
 
 
 def _wait(driver, condition, timeout: float, what: str):
-    return wait_for(lambda: condition(driver), timeout, what, interval=0.2)
+    return wait_for(lambda: _checked(condition, driver), timeout, what, interval=0.2)
+
+
+def _checked(condition, driver):
+    """``condition(driver)``, or False when htmx swapped the element out between finding it
+    and reading it (the live fragment replaces cards every 2 s): asked again next time."""
+    try:
+        return condition(driver)
+    except Exception as exc:  # selenium is imported only where it is installed
+        if browser.is_stale(exc):
+            return False
+        raise
 
 
 def test_token_flow(stack) -> None:
