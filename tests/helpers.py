@@ -1,11 +1,16 @@
 """Helpers shared by the API tests (plain functions and constants; fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
+
+import pytest
 
 from werkzeug.test import TestResponse
 
@@ -89,3 +94,26 @@ def snapshot_files(root: Path) -> dict[str, bytes | str]:
             elif path.is_file():
                 found[str(path)] = path.read_bytes()
     return found
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(mount_point: Path, size: int) -> Iterator[Path]:
+    """``mount_point`` (made here) as a tmpfs of ``size`` bytes of its own, unmounted afterwards.
+
+    Skips where mounting is not allowed (not root, or a container without the right:
+    CI runs the tests as root); any other mount failure fails the test.
+    """
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                             str(mount_point)], capture_output=True, text=True)
+    if result.returncode != 0:
+        if "permission denied" in result.stderr.lower() or "not permitted" in result.stderr.lower():
+            pytest.skip(f"mount is not permitted here: {result.stderr.strip()}")
+        pytest.fail(f"cannot mount a tmpfs: {result.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount_point)], check=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from shared import task_status as st
 from shared.clip_names import THUMBNAIL_SUFFIX
 from shared.status_file import read_status
 from testkit.recorder_process import ffprobe, wait_for
+from tests.helpers import mounted_tmpfs
 from tests.test_recorder_e2e import Patrol, patrol_config
 
 pytestmark = pytest.mark.integration
@@ -26,21 +26,8 @@ LOW_SPACE = re.compile(r"^磁盘剩余空间不足: 剩余 (\d+) MB, 低于下�
 @pytest.fixture
 def tmpfs_output(tmp_path: Path) -> Iterator[Path]:
     """tmp_path/output as a 2 MB tmpfs of its own, unmounted afterwards."""
-    mount_point = tmp_path / "output"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs",
-                             str(mount_point)], capture_output=True, text=True)
-    if result.returncode != 0:
-        if "permission denied" in result.stderr.lower() or "not permitted" in result.stderr.lower():
-            pytest.skip(f"mount is not permitted here: {result.stderr.strip()}")
-        pytest.fail(f"cannot mount a tmpfs: {result.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "output", TMPFS_SIZE) as mount_point:
         yield mount_point
-    finally:
-        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
 def ballast(folder: Path, size: int) -> Path:

@@ -6,7 +6,6 @@ import errno
 import logging
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from recorder.history_store import RETRY_SECONDS, HistoryStore
 from recorder.history_writer import HistoryWriter
 from shared import task_status as st
 from shared.history_schema import connect_writer
+from tests.helpers import mounted_tmpfs
 
 pytestmark = pytest.mark.integration
 WALL = 1_760_000_000.0
@@ -25,19 +25,8 @@ WALL = 1_760_000_000.0
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """tmp_path/state as a 1 MB tmpfs of its own, unmounted afterwards."""
-    mount_point = tmp_path / "state"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "state", 1024 * 1024) as mount_point:
         yield mount_point
-    finally:
-        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
 def fill(folder: Path) -> Path:
