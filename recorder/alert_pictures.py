@@ -4,8 +4,8 @@ Only with ``global_config.alerts.public_url`` set: the recorder does not otherwi
 where the API is reached. A kept clip of a cycle whose picture was checked has a
 thumbnail beside it (recorder/picture_check.py judges only a thumbnail it published), so
 the history's outcome rows say which clips have one without a look at the disk (until
-retention or a deletion removes it: the link then answers 404). A check's clip has none
-that the API serves (``/api/thumbnails`` serves cycle folders only).
+retention or a deletion removes it: the link then answers 404). Only a cycle's clip is
+linked: a check's or a probe's is not the camera's patrol picture (and a probe keeps none).
 """
 from __future__ import annotations
 
