@@ -3,7 +3,7 @@
 A check's clips ("check now", ``<output>/checks/<YYYYMMDD_HHMMSS>_<camera>/``) are
 served by the same route and rules at ``/api/clips/checks/<check>/<file>``, the
 history's ``cycle`` of a check (``checks/<check>``) standing for the cycle.
-Confined like deletion (shared/output_tree.py's ``open_clip``): a clip directly
+Confined like deletion (shared/output_tree/reading.py's ``open_clip``): a clip directly
 inside a cycle (or check) folder, never through a symlink. A clip the recorder may
 still write is refused (409), as its deletion is. The file is streamed from its open
 descriptor, so a worker holds one block of it at a time, whatever its size.

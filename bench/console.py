@@ -118,13 +118,13 @@ def _fill_thumbnails(config: str) -> None:
 
 def _cold_overview(client) -> None:
     """The overview with the worker's folder scan cache empty: every last clip's folder read."""
-    output_tree._CACHE = output_tree.ScanCache()
+    output_tree.listing._CACHE = output_tree.ScanCache()
     client.get("/")
 
 
 def _cold(client) -> None:
     """One request of the cycles page with the worker's folder and report caches empty."""
-    output_tree._CACHE = output_tree.ScanCache()
+    output_tree.listing._CACHE = output_tree.ScanCache()
     cycle_summary._CACHE = FileCache(cycle_summary.MAX_CACHED)
     client.get("/cycles")
 

@@ -15,5 +15,5 @@ One stream from config.json to the API's answer, hop by hop (file::function):
     puts it in the status file that recorder/status_publisher.py::StatusPublisher.publish writes.
  9. recorder/reports.py::write_reports, from CycleLauncher.close, writes the cycle's reports.
 10. app/scheduler.py::list_tasks answers GET /api/tasks from shared/status_file.py::read_status.
-11. app/results.py::list_videos answers GET /api/videos via shared/output_tree.py::list_videos.
+11. app/results.py::list_videos answers GET /api/videos via shared/output_tree/listing.py::list_videos.
 """

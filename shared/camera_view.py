@@ -31,7 +31,7 @@ def summary(camera: ConfiguredCamera, row: CameraRow | None, offline_after: int,
     """One camera's summary; ``row`` None: never recorded (``unknown``).
 
     ``thumbnails``: the thumbnail URL of each last clip that has one now
-    (shared/output_tree.py::thumbnail_urls); ``thumbnail`` is null for the others.
+    (shared/output_tree/listing.py::thumbnail_urls); ``thumbnail`` is null for the others.
     """
     if row is None:
         return {"id": camera.id, "name": camera.name, "rtsp_url": camera.url,

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from recorder.retention import Removal, remove_cycles
-from shared import output_tree
+from shared.output_tree import deleting
 from shared.output_tree import OutputDir
 from tests.helpers import MakeCycle
 
@@ -70,7 +70,7 @@ def test_a_clip_removed_between_the_check_and_the_unlink_is_404(
         os.unlink(folder / "cam1.mp4")  # the other request's unlink lands here
         return info
 
-    monkeypatch.setattr(output_tree.os, "stat", stat_then_lose_the_race)
+    monkeypatch.setattr(deleting.os, "stat", stat_then_lose_the_race)
     response = client.delete("/api/video", query_string={"path": f"./output/{CYCLE}/cam1.mp4"})
     assert response.status_code == 404, response.get_json()
 

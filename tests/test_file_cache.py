@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from shared import output_tree
+from shared.output_tree import listing
 from shared.atomic import read_json, write_json_atomic
 from shared.file_cache import FileCache, file_signature
 from shared.output_tree import OutputDir, ScanCache, opened_root
@@ -64,8 +64,8 @@ def test_the_clip_list_cache_takes_its_clock_as_a_seam(tmp_path, monkeypatch) ->
     now = [changed + ScanCache.SETTLE_SECONDS / 2]  # the folder changed a moment ago
     cache = ScanCache(clock=lambda: now[0])
     scans = []
-    real_scan = output_tree._scan_cycle
-    monkeypatch.setattr(output_tree, "_scan_cycle",
+    real_scan = listing._scan_cycle
+    monkeypatch.setattr(listing, "_scan_cycle",
                         lambda root, cycle: scans.append(cycle) or real_scan(root, cycle))
     with opened_root(OutputDir(".", str(tmp_path))) as root:
         assert cache.files(root, folder.name) == cache.files(root, folder.name)
