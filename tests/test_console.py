@@ -106,6 +106,22 @@ def test_deleting_a_clip_being_recorded_is_409(client: FlaskClient, make_cycle: 
                        headers={"X-CSRF-Token": token}).status_code == 409
 
 
+
+@pytest.mark.parametrize("cycle, victim", [("..", "config.json"), ("..", "beside.mp4"),
+                                           (".", "in_root.mp4"), ("notacycle", "cam1.mp4")])
+def test_deleting_a_clip_outside_a_cycle_folder_is_refused(
+        client: FlaskClient, tmp_path: Path, output_root: Path, cycle: str, victim: str) -> None:
+    # The route's cycle is one path segment: "..", "." or a foreign folder reached the
+    # files beside the output folder (config.json) or in it before deletion checked the name.
+    target = (output_root / cycle / victim).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.write_bytes(b"x")
+    response = client.post(f"/cycles/{cycle}/clips/{victim}/delete",
+                           headers={"X-CSRF-Token": _csrf(client), "HX-Request": "true"})
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert target.exists()
+
 @pytest.fixture
 def locked(tmp_path: Path, config_path: Path, output_root: Path) -> FlaskClient:
     app = create_app({"CONFIG_PATH": str(config_path), "OUTPUT_DIR": "./output",
