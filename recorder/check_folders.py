@@ -8,13 +8,14 @@ last written more than ``retention_max_hours`` ago removed.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
 import stat
 
 from recorder.retention import HOUR, Limits
-from shared.output_rule import OutputRefused
+from shared.output_rule import OutputRefused, check_output_path
 from shared.output_tree import CHECKS_FOLDER, OutputDir, is_check_folder_name, opened_root
 from shared.timefmt import cycle_name
 
@@ -25,6 +26,32 @@ def check_folder_name(wall: float, camera: str) -> str:
     """The folder of a check of ``camera`` started at ``wall``, under ``checks/``."""
     return f"{cycle_name(wall)}_{camera}"
 
+
+
+def make_check_folder(out: OutputDir, name: str) -> None:
+    """Make ``checks/<name>`` in the output folder, checked against the output rule where it
+    resolves now, never through a symlink (as recorder/cycle_folder.py makes a cycle's).
+
+    :raises OutputRefused: the output folder resolves where the rule forbids.
+    :raises OSError: it cannot be made; ELOOP or ENOTDIR when ``checks`` is a symlink or a file.
+    """
+    check_output_path(out.root, out.config_file)  # before makedirs creates anything
+    os.makedirs(out.root, exist_ok=True)
+    with opened_root(out) as root:
+        if root is None:
+            raise FileNotFoundError(errno.ENOENT, "output folder vanished", out.root)
+        try:
+            os.mkdir(CHECKS_FOLDER, dir_fd=root.fd)
+        except FileExistsError:
+            pass
+        checks = os.open(CHECKS_FOLDER, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=root.fd)
+        try:
+            os.mkdir(name, dir_fd=checks)
+        except FileExistsError:
+            pass
+        finally:
+            os.close(checks)
 
 def choose_old(folders: list[tuple[str, float]], now: float, limits: Limits,
                keep: frozenset[str] = frozenset()) -> list[str]:

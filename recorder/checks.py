@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
-from recorder.check_folders import CHECKS_FOLDER, check_folder_name, retain_checks
+from recorder.check_folders import (CHECKS_FOLDER, check_folder_name, make_check_folder,
+                                    retain_checks)
 from recorder.cycle import Cycle, fits
 from recorder.ffmpeg_command import NULL_OUTPUT, SourceCodecs
 from recorder.finished_task import FinishedTask, from_recording
@@ -26,10 +27,12 @@ from recorder.retention import Limits
 from recorder.wakeup import TICK_SECONDS
 from shared import settings as paths
 from shared import task_record
+from shared import task_status as st
 from shared.camera_state import camera_id
 from shared.clock import Clock
 from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
+from shared.output_rule import OutputRefused
 from shared.output_tree import OutputDir
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,10 @@ class ProbeRecording(Recording):
 class Check:
     """One requested check: its request and its recording."""
 
-    def __init__(self, request: dict, task: Recording, folder: str, wall: float) -> None:
+    def __init__(self, request: dict, task: Recording, folder: str, wall: float,
+                 out: OutputDir) -> None:
         self.request, self.task, self.folder, self.requested_wall = request, task, folder, wall
+        self.out = out  # the output folder it records under (checks/<folder>)
         self.kind = "probe" if request["probe"] else "check"
         self.gateway = gateway_key(task.stream["rtsp_url"])
 
@@ -111,7 +116,8 @@ class Checks:
         kind = ProbeRecording if probe else Recording
         task = kind(planned, stream, *where, g, self.runner, self.codecs.get(stream["rtsp_url"]),
                     self.watcher)
-        return Check(request, task, folder, wall)
+        return Check(request, task, folder, wall,
+                     OutputDir(g.output_directory, root, self.config_path))
 
     def beside(self, gateway: str) -> tuple[int, int]:
         """The running checks: how many, and how many on ``gateway`` (a cycle's ``beside``)."""
@@ -136,26 +142,29 @@ class Checks:
         return fits(live, same, g.max_concurrent_streams, g.max_concurrent_per_host)
 
     def _start(self, check: Check, now: float, wall: float, g: GlobalSettings | None) -> None:
-        if check.kind == "check":
-            self._make_folder(check, wall, g)
-        check.task.start(now, wall)
+        if check.kind != "check" or self._make_folder(check, wall, g):
+            check.task.start(now, wall)
         check.task.start_offset = 0.0
         if check.task.finished:  # could not even spawn
             self._publish(check)
         else:
             self.live.append(check)
 
-    def _make_folder(self, check: Check, wall: float, g: GlobalSettings | None) -> None:
+    def _make_folder(self, check: Check, wall: float, g: GlobalSettings | None) -> bool:
+        """Retention, then the check's folder; False (the check failed, nothing recorded) when
+        it cannot be made where the rule allows without following a symlink."""
         if g is not None:
-            out = OutputDir(g.output_directory,
-                            paths.resolve_output_dir(g.output_directory, self.config_path),
-                            self.config_path)
-            retain_checks(out, wall, Limits.from_settings(g),
+            retain_checks(check.out, wall, Limits.from_settings(g),
                           keep=frozenset(c.folder for c in self.live))
         try:
-            os.makedirs(os.path.dirname(check.task.work_path), exist_ok=True)
-        except OSError as exc:  # ffmpeg's write failure says so in the verdict
-            log.error("check %d: cannot make its folder: %s", check.request["id"], exc.strerror)
+            make_check_folder(check.out, check.folder)
+            return True
+        except (OutputRefused, OSError) as exc:
+            reason = str(exc) if isinstance(exc, OutputRefused) else exc.strerror or str(exc)
+            log.error("check %d: cannot make its folder %s/%s: %s", check.request["id"],
+                      CHECKS_FOLDER, check.folder, reason)
+            check.task.skip(wall, st.RECORDING_ERROR, f"检查目录无法创建, 未录制: {reason}")
+            return False
 
     def _publish(self, check: Check) -> None:
         learned = check.task.stderr.codecs

@@ -186,3 +186,20 @@ def test_a_check_of_a_camera_the_recorder_does_not_know_is_dropped(tmp_path) -> 
     assert not runner.processes and not daemon.checks.records()
     daemon.shutdown()
     assert json.loads(open(settings.status_path(config)).read())["checks_taken"] == 1
+
+
+def test_a_check_never_records_through_a_symlinked_checks_folder(tmp_path) -> None:
+    config = _config(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "checks").symlink_to(elsewhere)  # planted in the output folder
+    runner, clock = FakeRunner(), StepClock()
+    daemon = _daemon(config, runner, clock)
+    request = _ask(config, daemon, "cam0")
+    _run_until(daemon, clock, lambda: daemon.checks.finished)
+    daemon.shutdown()
+    assert not runner.processes and os.listdir(elsewhere) == []
+    [check] = read_status(settings.status_path(config))["checks"]
+    assert (check["check_id"], check["status"]) == (request["id"], st.RECORDING_ERROR)
+    assert "检查目录无法创建" in check["error_message"]
