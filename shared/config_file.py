@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 
 from shared.atomic import dump_json, write_text_atomic
 from shared.config import validate_config
+from shared.config_rules import plain_file_name_problem
 from shared.credentials import has_masked_secrets, with_stored_secrets
 from shared.errors import ConfigError, ConfigUnavailable, PreconditionFailed, UnsafePath
 from shared.json_lines import line_of
@@ -228,7 +229,8 @@ def save_target(path: str, file_path: str | None) -> str:
     if os.path.dirname(target) != folder:
         raise UnsafePath("file_path 必须位于配置文件所在目录内")
     name = os.path.basename(target)
-    if name.startswith(".") or not name.lower().endswith(".json") or name == ".json":
+    if (plain_file_name_problem(name) or not name.lower().endswith(".json")
+            or name == ".json"):  # no control characters, backslash or overlong name either
         raise ConfigError("file_path", "必须是以 .json 结尾的普通文件名")
     if os.path.islink(target) or (os.path.exists(target) and not os.path.isfile(target)):
         raise UnsafePath("file_path 不能是符号链接或目录")

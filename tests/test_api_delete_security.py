@@ -115,6 +115,7 @@ HOSTILE_PATHS: list[str] = [
     # very long
     "./" + "a/" * 3000 + "x.mp4",
     f"./output/{CYCLE}/" + "a" * 5000 + ".mp4",
+    f"./output/{CYCLE}/" + "a" * 300 + ".mp4",  # a name longer than any file's (NAME_MAX)
 ]
 
 # Raw query strings for client.delete("/api/video?path=" + q): URL-encoded tricks.
@@ -288,3 +289,15 @@ def test_delete_cycle_does_not_follow_symlinks_inside(client: FlaskClient, tree:
     assert (tree / "output" / OTHER_CYCLE / "test_stream1.mp4").exists()
     # The cycle-named symlink to it is now dangling but still only a link.
     assert os.path.islink(tree / "output" / LINK_INSIDE)
+
+
+@pytest.mark.parametrize("url", [f"/api/clips/{CYCLE}/{'a' * 300}.mp4",
+                                 f"/api/thumbnails/{CYCLE}/{'a' * 300}.mp4",
+                                 f"/api/clips/{CYCLE}/a%00.mp4"])
+def test_a_name_no_file_can_have_is_refused_not_a_server_error(client: FlaskClient, tree: Path,
+                                                               url: str) -> None:
+    # Longer than NAME_MAX or holding NUL: the system call fails (ENAMETOOLONG, ValueError),
+    # which answered 500 with a traceback in the log.
+    before = snapshot_files(tree)
+    _expect_forbidden(client.get(url))
+    assert snapshot_files(tree) == before

@@ -122,6 +122,16 @@ def test_deleting_a_clip_outside_a_cycle_folder_is_refused(
     assert response.status_code == 403, response.get_data(as_text=True)
     assert target.exists()
 
+
+@pytest.mark.parametrize("filename", ["a%00.mp4", "a" * 300 + ".mp4"])
+def test_deleting_a_clip_no_file_can_be_named_is_refused(client: FlaskClient,
+                                                         make_cycle: MakeCycle,
+                                                         filename: str) -> None:
+    make_cycle("20251010_163000", {"a.mp4": b"a"}, reports=False)
+    response = client.post(f"/cycles/20251010_163000/clips/{filename}/delete",
+                           headers={"X-CSRF-Token": _csrf(client), "HX-Request": "true"})
+    assert response.status_code == 403, response.get_data(as_text=True)
+
 @pytest.fixture
 def locked(tmp_path: Path, config_path: Path, output_root: Path) -> FlaskClient:
     app = create_app({"CONFIG_PATH": str(config_path), "OUTPUT_DIR": "./output",

@@ -10,7 +10,7 @@ import stat
 
 from shared.clip_names import thumbnail_name
 from shared.errors import NotFound, UnsafePath
-from shared.output_tree.names import is_video_name
+from shared.output_tree.names import is_entry_name, is_video_name
 from shared.output_tree.root import (OpenRoot, OutputDir, existing_root, open_cycle_fd,
                                      opened_root, require_cycle_at)
 from shared.timefmt import is_cycle_name
@@ -28,8 +28,8 @@ def delete_video(out: OutputDir, cycle: str, filename: str) -> None:
     """
     # Checked here, not only by the routes: a cycle of ".." or "." would reach the files
     # beside the output folder (config.json) or in its root.
-    if not (isinstance(cycle, str) and is_cycle_name(cycle) and isinstance(filename, str)
-            and is_video_name(filename) and "/" not in filename):
+    if not (isinstance(cycle, str) and is_cycle_name(cycle) and is_entry_name(filename)
+            and is_video_name(filename)):
         raise UnsafePath("只能删除时间戳目录中的视频文件")
     with existing_root(out) as root:
         cycle_fd = open_cycle_fd(root, cycle)

@@ -21,6 +21,9 @@ MAX_CLIENT_PATH = 4096
 CHECKS_FOLDER = "checks"
 CHECKS_PREFIX = CHECKS_FOLDER + "/"
 CHECK_NAME_RE = re.compile(r"\A[0-9]{8}_[0-9]{6}_[^/\x00\n]+\Z")
+# The most bytes a file name can have (Linux's NAME_MAX): a longer one names nothing, and the
+# system call refuses it (ENAMETOOLONG) instead of answering "no such file".
+NAME_MAX_BYTES = 255
 
 
 _VIDEO_EXTENSIONS = tuple(VIDEO_EXTENSIONS)
@@ -31,6 +34,16 @@ def is_video_name(name: str) -> bool:
     """True for a clip file name we record (and so may delete)."""
     return (not name.startswith(".") and name.lower().endswith(_VIDEO_EXTENSIONS)
             and name.rfind(".") > 0)
+
+
+def is_entry_name(name: str) -> bool:
+    """True for what one folder entry can be called: no ``/`` or NUL, NAME_MAX_BYTES at most."""
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\x00" in name:
+        return False
+    try:
+        return len(os.fsencode(name)) <= NAME_MAX_BYTES
+    except UnicodeEncodeError:  # a lone surrogate no file name on disk decodes to
+        return False
 
 
 def is_check_folder_name(name: str) -> bool:
@@ -66,7 +79,7 @@ def stream_index_of(name: str) -> str:
 
 def is_picture_name(name: str) -> bool:
     """A clip's thumbnail (``.cam.mp4.jpg``) or the cycle's contact sheet."""
-    if "/" in name or "\x00" in name:
+    if not is_entry_name(name):
         return False
     return name == CONTACT_SHEET or (name.startswith(WORK_PREFIX) and name.endswith(
         THUMBNAIL_SUFFIX) and is_video_name(name[len(WORK_PREFIX):-len(THUMBNAIL_SUFFIX)]))
@@ -112,6 +125,5 @@ def video_location(out: OutputDir, client_path: str, base: str) -> tuple[str, st
 
 def check_file_in_cycle(cycle: str, filename: str) -> None:
     """:raises UnsafePath: not a cycle folder name, or not a plain file name."""
-    if not (is_clip_folder(cycle) and filename and "/" not in filename
-            and "\x00" not in filename and filename not in (".", "..")):
+    if not (is_clip_folder(cycle) and is_entry_name(filename)):
         raise UnsafePath("只能读取时间戳目录中的视频文件")
