@@ -199,6 +199,9 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("必须以 rtsp:// 或 rtsps:// 开头", "must start with rtsp:// or rtsps://"),
     ("必须包含主机名", "must have a host name"),
     ("端口必须在 1-65535 之间", "the port must be from 1 to 65535"),
+    ("@ 只能用在主机名之前; 用户名或密码中的 / ? # @ 须写成 %2F %3F %23 %40",
+     "@ may only come before the host name; write / ? # @ in a user name or password as "
+     "%2F %3F %23 %40"),
 )
 
 # The operator console's labels (app/console/templates): shown in English on ?lang=en.

@@ -111,6 +111,10 @@ def rtsp_url_problem(url: str) -> str | None:
         return "必须以 rtsp:// 或 rtsps:// 开头"
     if not parts.hostname:
         return "必须包含主机名"
+    if "@" in url[url.index(parts.netloc) + len(parts.netloc):]:
+        # rtsp://admin:12/34@cam/x: the password's "/" ends the host part, so it reads as
+        # host "admin", port 12; ffmpeg cannot use it, and no mask could find the password.
+        return "@ 只能用在主机名之前; 用户名或密码中的 / ? # @ 须写成 %2F %3F %23 %40"
     if port is not None and not 0 < port < 65536:
         return "端口必须在 1-65535 之间"
     return None

@@ -117,6 +117,9 @@ STREAM_CASES: list[tuple[str, Any, Any, str]] = [
     ("rtsp_url", "rtsp://example.com:8554/x", "rtsp://example.com:99999/x", "端口"),
     ("rtsp_url", "rtsp://[::1]:8554/x", " rtsp://example.com/x", "空白"),
     ("rtsp_url", "rtsp://example.com/x", "", ""),
+    # A password's "/" ends the host part: "admin" port 12, and no mask finds the password.
+    ("rtsp_url", "rtsp://u:p@ss@10.0.0.1/x", "rtsp://admin:12/34@10.0.0.1/x", "%2F"),
+    ("rtsp_url", "rtsp://u:p%3F@10.0.0.1/x?a=b", "rtsp://admin:99?x@cam/x", "%3F"),
     ("duration_seconds", 1, 0, "必须大于 0"),
     ("duration_seconds", 300, -15, "必须大于 0"),
     ("weight", 0.01, 0, "大于 0"),

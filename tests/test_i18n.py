@@ -184,7 +184,8 @@ def test_every_rule_message_has_its_english(tmp_path: Path) -> None:
     for spelled in ("/", "/etc/x", "/var/lib", str(tmp_path), str(tmp_path / ".patrol-state")):
         messages.append(ConfigError("output_directory",
                                     output_directory_problem(spelled, config_file)).message)
-    for url in ("rtsp://h ost/", "rtsp://h:x/", "http://h/", "rtsp:///x", "rtsp://h:0/"):
+    for url in ("rtsp://h ost/", "rtsp://h:x/", "http://h/", "rtsp:///x", "rtsp://h:0/",
+                "rtsp://u:1/2@h/x"):
         messages.append(ConfigError("rtsp_url", rtsp_url_problem(url) or "").message)
     assert len(messages) > 60
     untranslated = [text for text in messages if i18n.translate(text) is None]
