@@ -3,9 +3,9 @@
 Each size runs both modes in the same run, taking turns (single first, then cluster first).
 Both record the test camera's 720p 1 Mb/s streams (keyframe every 1 s, ``hd1s/<n>``) with the
 same config; cluster mode adds a private redis-server on a free loopback port and one worker
-pool (``python -m recorder.worker``, RQ's forking workers) with a slot per stream. Counted
+pool (``python -m recorder.worker --worker inline|forking``) with a slot per stream. Counted
 over the cycle: the daemon and its ffmpeg children; in cluster mode also the pool, its workers,
-their work horses and the horses' ffmpeg, and redis-server.
+their work horses (forking) and their ffmpeg, and redis-server.
 """
 from __future__ import annotations
 
@@ -71,8 +71,9 @@ def tree_cpu(root: int) -> float:
 
 
 def busy_horses(root: int) -> int:
-    """Work horses alive under the pool (their CPU counts only once reaped): a worker's children
-    in a process group of their own (RQ's scheduler process stays in the pool's)."""
+    """Work horses (forking) or ffmpeg (inline) alive under the pool (their CPU counts only once
+    reaped): a worker's children in a process group of their own (RQ's scheduler process stays
+    in the pool's)."""
     parents, groups = {}, {}
     for pid, fields in live_processes():
         parents[pid], groups[pid] = int(fields[1]), int(fields[2])
@@ -80,7 +81,8 @@ def busy_horses(root: int) -> int:
     return sum(1 for pid, parent in parents.items() if parent in workers and groups[pid] != root)
 
 
-def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool) -> dict:
+def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
+              worker: str = "inline") -> dict:
     """One cycle in one mode; CPU seconds of everything that mode runs, over the cycle."""
     from testkit.cluster import RedisServer, WorkerPoolProcess
     redis = RedisServer(folder).start() if cluster else None
@@ -90,7 +92,8 @@ def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool) -> dic
         if cluster:
             from redis import Redis
             from rq import Worker
-            pool = WorkerPoolProcess(config, len(urls), **PRODUCTION_TIMERS).start()
+            pool = WorkerPoolProcess(config, len(urls), worker=worker,
+                                     **PRODUCTION_TIMERS).start()
             connection = Redis.from_url(redis.url)
             wait_for(lambda: Worker.count(connection=connection) >= len(urls), 120,
                      "the worker pool")
@@ -108,8 +111,9 @@ def _others_cpu(pool, redis) -> float:
 
 
 def _parts(proc, pool, redis) -> dict[str, float]:
-    """Where the CPU goes: the daemon's own and its children's; the workers' own and their
-    reaped children's (work horses with their ffmpeg); redis-server."""
+    """Where the CPU goes: the daemon's own and its children's; the workers' own (inline: with
+    the jobs') and their reaped children's (forking: work horses with their ffmpeg; inline:
+    ffmpeg); redis-server."""
     daemon = proc_cpu(proc.pid)
     parts = {"daemon_own": daemon.own, "daemon_children": daemon.children}
     if pool is not None:
@@ -147,7 +151,7 @@ def _daemon_cycle(folder: str, config: str, duration: int, pool, redis) -> dict:
             "completed": sum(t["status"] == st.COMPLETED for t in tasks), "tasks": len(tasks)}
 
 
-def measure(size: int, duration: int, rounds: int) -> dict[str, list[dict]]:
+def measure(size: int, duration: int, rounds: int, worker: str) -> dict[str, list[dict]]:
     """``rounds`` of both modes for ``size`` streams, in turns; a fresh camera server each."""
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for round_number in range(rounds):
@@ -157,7 +161,7 @@ def measure(size: int, duration: int, rounds: int) -> dict[str, list[dict]]:
             try:
                 with CameraServer(mount_count=size) as camera:
                     urls = [camera.url(f"hd1s/{i + 1}") for i in range(size)]
-                    runs[mode].append(run_cycle(folder, urls, duration, mode == "cluster"))
+                    runs[mode].append(run_cycle(folder, urls, duration, mode == "cluster", worker))
                 print(mode, size, runs[mode][-1], flush=True)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -189,15 +193,19 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--sizes", type=int, nargs="*")
     parser.add_argument("--duration", type=int, default=10, help="clip seconds (default 10)")
     parser.add_argument("--rounds", type=int, help="rounds of both modes (default 2, quick 1)")
+    parser.add_argument("--worker", default="inline", choices=("inline", "forking"),
+                        help="the worker pool's --worker (default inline)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([16] if args.quick else [16, 64, 128])
     rounds = args.rounds or (1 if args.quick else 2)
     rows, raw = [], {}
     for size in sizes:
-        raw[size] = measure(size, args.duration, rounds)
+        raw[size] = measure(size, args.duration, rounds, args.worker)
         rows += rows_of(size, args.duration, raw[size])
     print_table(rows)
-    save("cluster_media", rows, {"raw": raw, "duration": args.duration, "rounds": rounds})
+    # forking: the old way, kept for comparison
+    save("cluster_media" if args.worker == "inline" else "cluster_media_forking", rows, {"raw": raw, "duration": args.duration, "rounds": rounds,
+                                   "worker": args.worker})
     print(json.dumps(raw, indent=1))
     return rows
 

@@ -134,6 +134,9 @@ class _BusyRecording:
     def tick(self, now: float, wall: float) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     @property
     def finished(self) -> bool:
         return self.clock.now >= self.seconds

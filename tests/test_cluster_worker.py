@@ -2,6 +2,7 @@
 TTL is not taken for abandoned; a worker killed mid-job has its job retried once, soon."""
 from __future__ import annotations
 
+import gc
 import os
 import threading
 
@@ -17,7 +18,9 @@ pytest.importorskip("rq")
 from redis import Redis  # noqa: E402 - only with the [cluster] extra
 from rq import Queue, Retry  # noqa: E402
 
+from recorder.cluster import task_job  # noqa: E402
 from recorder.cluster.job_heartbeat import JobHeartbeat  # noqa: E402
+from tests.test_cluster_attempts import _Redis  # noqa: E402
 
 # Heartbeat TTL 1 + 2 = 3 s, maintenance every second: a job without beats is abandoned at 3 s.
 QUICK = {"maintenance_seconds": 1, "heartbeat_seconds": 1, "grace_seconds": 2}
@@ -104,28 +107,51 @@ def test_a_job_stuck_past_its_limit_gives_the_worker_up():
     assert not beat._thread.is_alive()
 
 
+class _WinningRedis(_Redis):
+    """The fake Redis of test_cluster_attempts whose claims this attempt wins."""
+
+    def execute(self) -> list:
+        return [None, b"1", None]
+
+
+def in_a_job(monkeypatch) -> None:
+    """run_task as an inline worker runs it, with a fake Redis."""
+    from types import SimpleNamespace
+    monkeypatch.setattr(task_job, "get_current_job",
+                        lambda: SimpleNamespace(connection=_WinningRedis(), id="job-1"))
+
+
+def spec_of(folder, camera_server, number: int, duration: int) -> dict:
+    return {"planned": [number, 0, 0.0, duration], "queue": "patrol", "cycle_dir": str(folder),
+            "display_dir": "./output/c", "global_config": {}, "source": None,
+            "stream": {"rtsp_url": camera_server.url("cam1"),
+                       "output_filename": f"cam{number}.mp4"}}
+
+
+def test_jobs_one_after_another_leave_no_descriptor_behind(tmp_path, camera_server, monkeypatch):
+    in_a_job(monkeypatch)
+    gc.disable()  # a descriptor left in a reference cycle would otherwise go at a random time
+    try:
+        task_job.run_task(spec_of(tmp_path, camera_server, 1, 1))
+        before = len(os.listdir("/proc/self/fd"))
+        task_job.run_task(spec_of(tmp_path, camera_server, 2, 1))
+        assert len(os.listdir("/proc/self/fd")) == before
+    finally:
+        gc.enable()
+
+
 def test_a_job_ended_mid_clip_takes_its_ffmpeg_and_work_file_with_it(
         tmp_path, camera_server, monkeypatch):
     # An inline worker outlives its job (RQ's timeout, a cold shutdown): its ffmpeg must not.
-    from types import SimpleNamespace
-
     from rq.timeouts import JobTimeoutException
-
-    from recorder.cluster import task_job
-    from tests.test_cluster_attempts import _Redis
-    redis = _Redis()
-    monkeypatch.setattr(task_job, "get_current_job",
-                        lambda: SimpleNamespace(connection=redis, id="job-1"))
+    in_a_job(monkeypatch)
 
     def timed_out(recording, publish) -> None:
         wait_for(lambda: os.path.exists(recording.work_path)
                  and os.path.getsize(recording.work_path) > 0, 30, "media in the work file")
         raise JobTimeoutException("the job's timeout")
     monkeypatch.setattr(task_job, "_follow", timed_out)
-    spec = {"planned": [1, 0, 0.0, 30], "queue": "patrol", "cycle_dir": str(tmp_path),
-            "display_dir": "./output/c", "global_config": {}, "source": None,
-            "stream": {"rtsp_url": camera_server.url("cam1"), "output_filename": "cam.mp4"}}
     with pytest.raises(JobTimeoutException):
-        task_job.run_task(spec)
+        task_job.run_task(spec_of(tmp_path, camera_server, 1, 30))
     assert ffmpeg_pids(str(tmp_path)) == []
     assert os.listdir(tmp_path) == []

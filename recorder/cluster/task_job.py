@@ -80,6 +80,8 @@ def run_task(spec: dict) -> int:
     except BaseException:  # the job timeout, a cold shutdown: ffmpeg must not outlive the job
         _abandon(recording)
         raise
+    finally:  # an inline worker records job after job: its epoll descriptors go with the job
+        recording.watcher.close()
     if recording.won is None:  # ended before ffmpeg ran (it could not spawn): no clip to claim
         recording.won = _claim(connection, key, attempt)
     if not recording.won:
