@@ -1,7 +1,7 @@
 """A running job's heartbeat on a thread of its own, for a worker that runs its jobs in itself.
 
 RQ's forking worker beats for its work horse while it waits on it; a worker that runs the job
-in its own main thread (recorder/cluster/inline_worker.py) cannot, so this thread does. It
+in its own main thread (recorder/cluster/worker_classes.py) cannot, so this thread does. It
 beats every ``interval`` seconds until stopped; a job still running ``limit`` seconds after its
 start (its RQ timeout + the grace: the death penalty did not end it, the main thread is stuck)
 gets ``give_up()`` instead, as RQ's forking worker kills a horse that outlives its timeout.

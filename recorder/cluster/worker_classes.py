@@ -18,6 +18,7 @@ from rq.worker import SimpleWorker, Worker, WorkerStatus
 
 from recorder.cluster.job_heartbeat import JobHeartbeat
 
+
 @dataclass(frozen=True)
 class WorkerTimers:
     """How often a worker does maintenance and beats, and how long a missed beat is forgiven."""
