@@ -3,9 +3,9 @@
 Each size runs both modes in the same run, taking turns (single first, then cluster first).
 Both record the test camera's 720p 1 Mb/s streams (keyframe every 1 s, ``hd1s/<n>``) with the
 same config; cluster mode adds a private redis-server on a free loopback port and one worker
-pool (``python -m recorder.worker``, RQ's forking workers) with a slot per stream. Counted
+pool (``python -m recorder.worker --worker inline|forking``) with a slot per stream. Counted
 over the cycle: the daemon and its ffmpeg children; in cluster mode also the pool, its workers,
-their work horses and the horses' ffmpeg, and redis-server.
+their work horses (forking) and their ffmpeg, and redis-server.
 """
 from __future__ import annotations
 
@@ -33,12 +33,13 @@ MODES = ("single", "cluster")
 PRODUCTION_TIMERS = {"maintenance_seconds": 30, "heartbeat_seconds": 30, "grace_seconds": 60}
 
 
-def write_config(folder: str, urls: list[str], duration: int, redis_url: str | None) -> str:
+def write_config(folder: str, urls: list[str], duration: int, redis_url: str | None,
+                 cycles: int = 1) -> str:
     """The cycle's config.json (a cluster section only in cluster mode) and a started scheduler."""
     config = {"global_config": {"total_poll_duration_seconds": duration + SLACK_SECONDS,
                                 "max_concurrent_streams": len(urls),
                                 "output_directory": "./output", "connection_timeout_seconds": 10,
-                                "read_timeout_seconds": 10, "poll_cycles": 1,
+                                "read_timeout_seconds": 10, "poll_cycles": cycles,
                                 "cycle_interval_seconds": 0},
               "streams": [{"rtsp_url": u, "duration_seconds": duration,
                            "output_filename": f"s{i}.mp4"} for i, u in enumerate(urls)]}
@@ -71,8 +72,9 @@ def tree_cpu(root: int) -> float:
 
 
 def busy_horses(root: int) -> int:
-    """Work horses alive under the pool (their CPU counts only once reaped): a worker's children
-    in a process group of their own (RQ's scheduler process stays in the pool's)."""
+    """Work horses (forking) or ffmpeg (inline) alive under the pool (their CPU counts only once
+    reaped): a worker's children in a process group of their own (RQ's scheduler process stays
+    in the pool's)."""
     parents, groups = {}, {}
     for pid, fields in live_processes():
         parents[pid], groups[pid] = int(fields[1]), int(fields[2])
@@ -80,21 +82,23 @@ def busy_horses(root: int) -> int:
     return sum(1 for pid, parent in parents.items() if parent in workers and groups[pid] != root)
 
 
-def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool) -> dict:
-    """One cycle in one mode; CPU seconds of everything that mode runs, over the cycle."""
+def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
+              worker: str = "inline", cycles: int = 1) -> dict:
+    """``cycles`` cycles in one mode; CPU seconds of everything that mode runs, over the last."""
     from testkit.cluster import RedisServer, WorkerPoolProcess
     redis = RedisServer(folder).start() if cluster else None
     pool = None
     try:
-        config = write_config(folder, urls, duration, redis.url if redis else None)
+        config = write_config(folder, urls, duration, redis.url if redis else None, cycles)
         if cluster:
             from redis import Redis
             from rq import Worker
-            pool = WorkerPoolProcess(config, len(urls), **PRODUCTION_TIMERS).start()
+            pool = WorkerPoolProcess(config, len(urls), worker=worker,
+                                     **PRODUCTION_TIMERS).start()
             connection = Redis.from_url(redis.url)
             wait_for(lambda: Worker.count(connection=connection) >= len(urls), 120,
                      "the worker pool")
-        figures = _daemon_cycle(folder, config, duration, pool, redis)
+        figures = _daemon_cycle(folder, config, duration, pool, redis, cycles)
     finally:
         if pool is not None:
             pool.stop()
@@ -108,8 +112,9 @@ def _others_cpu(pool, redis) -> float:
 
 
 def _parts(proc, pool, redis) -> dict[str, float]:
-    """Where the CPU goes: the daemon's own and its children's; the workers' own and their
-    reaped children's (work horses with their ffmpeg); redis-server."""
+    """Where the CPU goes: the daemon's own and its children's; the workers' own (inline: with
+    the jobs') and their reaped children's (forking: work horses with their ffmpeg; inline:
+    ffmpeg); redis-server."""
     daemon = proc_cpu(proc.pid)
     parts = {"daemon_own": daemon.own, "daemon_children": daemon.children}
     if pool is not None:
@@ -121,14 +126,16 @@ def _parts(proc, pool, redis) -> dict[str, float]:
     return parts
 
 
-def _daemon_cycle(folder: str, config: str, duration: int, pool, redis) -> dict:
+def _daemon_cycle(folder: str, config: str, duration: int, pool, redis, cycles: int) -> dict:
     status_path = os.path.join(folder, ".patrol-state", "status.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTSP_PATROL_")}
     proc = subprocess.Popen([sys.executable, "-m", "recorder", "--config", config,
                              "--log-level", "WARNING"], cwd=REPO, env=env,
                             stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: read_status(status_path)["cycle"]["running"], 60, "the cycle to start")
+        # the last cycle: earlier ones warm the workers up (each slot's first job is dearer)
+        wait_for(lambda: _running(read_status(status_path), cycles), 60 + (cycles - 1) * (
+            duration + 60), "the cycle to start", interval=0.05)
         daemon0, others0, wall0 = proc_cpu(proc.pid).total, _others_cpu(pool, redis), \
             time.monotonic()
         parts0 = _parts(proc, pool, redis)
@@ -147,7 +154,12 @@ def _daemon_cycle(folder: str, config: str, duration: int, pool, redis) -> dict:
             "completed": sum(t["status"] == st.COMPLETED for t in tasks), "tasks": len(tasks)}
 
 
-def measure(size: int, duration: int, rounds: int) -> dict[str, list[dict]]:
+def _running(status: dict, cycle: int) -> bool:
+    return status["cycle"]["running"] and status["current_cycle"] >= cycle
+
+
+def measure(size: int, duration: int, rounds: int, worker: str,
+            cycles: int = 1) -> dict[str, list[dict]]:
     """``rounds`` of both modes for ``size`` streams, in turns; a fresh camera server each."""
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for round_number in range(rounds):
@@ -157,20 +169,22 @@ def measure(size: int, duration: int, rounds: int) -> dict[str, list[dict]]:
             try:
                 with CameraServer(mount_count=size) as camera:
                     urls = [camera.url(f"hd1s/{i + 1}") for i in range(size)]
-                    runs[mode].append(run_cycle(folder, urls, duration, mode == "cluster"))
+                    runs[mode].append(run_cycle(folder, urls, duration, mode == "cluster", worker,
+                                                cycles))
                 print(mode, size, runs[mode][-1], flush=True)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
     return runs
 
 
-def rows_of(size: int, duration: int, runs: dict[str, list[dict]]) -> list[Row]:
+def rows_of(size: int, duration: int, runs: dict[str, list[dict]], cycles: int = 1) -> list[Row]:
     """The result rows of one size."""
     total = {mode: sum(r["daemon"] + r["others"] for r in runs[mode]) / len(runs[mode])
              for mode in MODES}
     done = {mode: min(r["completed"] for r in runs[mode]) for mode in MODES}
     per_job_ms = 1000 * (total["cluster"] - total["single"]) / size
-    case = f"{size} streams, 720p 1 Mb/s, {duration} s clips"
+    case = f"{size} streams, 720p 1 Mb/s, {duration} s clips" + (
+        f", cycle {cycles} of {cycles} (warm workers)" if cycles > 1 else "")
     return [
         Row(f"cluster vs. single box: total CPU, {case}", total["cluster"], total["single"], "s",
             f"ratio <= {MAX_RATIO}", total["cluster"] <= MAX_RATIO * total["single"]),
@@ -189,15 +203,23 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--sizes", type=int, nargs="*")
     parser.add_argument("--duration", type=int, default=10, help="clip seconds (default 10)")
     parser.add_argument("--rounds", type=int, help="rounds of both modes (default 2, quick 1)")
+    parser.add_argument("--worker", default="inline", choices=("inline", "forking"),
+                        help="the worker pool's --worker (default inline)")
+    parser.add_argument("--cycles", type=int, default=1,
+                        help="cycles per run, the last one measured (default 1: every worker "
+                             "slot's first job; 2: workers that have run a job before)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([16] if args.quick else [16, 64, 128])
     rounds = args.rounds or (1 if args.quick else 2)
     rows, raw = [], {}
     for size in sizes:
-        raw[size] = measure(size, args.duration, rounds)
-        rows += rows_of(size, args.duration, raw[size])
+        raw[size] = measure(size, args.duration, rounds, args.worker, args.cycles)
+        rows += rows_of(size, args.duration, raw[size], args.cycles)
     print_table(rows)
-    save("cluster_media", rows, {"raw": raw, "duration": args.duration, "rounds": rounds})
+    # forking: the old way, kept for comparison
+    save(f"cluster_media{'' if args.worker == 'inline' else '_forking'}"
+         f"{'' if args.cycles == 1 else '_warm'}", rows, {"raw": raw, "duration": args.duration, "rounds": rounds,
+                                   "worker": args.worker, "cycles": args.cycles})
     print(json.dumps(raw, indent=1))
     return rows
 

@@ -100,23 +100,25 @@ def _tree() -> dict[int, list[int]]:
     return children
 
 
-def kill_busy_worker(pools: list) -> int | None:
-    """SIGKILL one RQ worker that is running a job, and its work horse; the worker's pid.
+def kill_busy_worker(pools: list, connection) -> int | None:
+    """SIGKILL one RQ worker that is running a job, and its children; the worker's pid.
 
-    A work horse is a worker's child in a process group of its own (RQ's scheduler process,
-    also a worker's child, stays in the pool's group)."""
+    Busy as RQ says (the worker's state in Redis): an inline worker runs the job itself, a
+    forking one has a work horse, a child in a process group of its own (both killed)."""
+    from rq import Worker
     groups = {pid: int(fields[2]) for pid, fields in live_processes()}
     children = _tree()
-    for pool in pools:
-        for worker in children.get(pool.proc.pid, []):
-            horses = [pid for pid in children.get(worker, []) if groups.get(pid) != pool.proc.pid]
-            if horses:
-                for pid in (*horses, worker):
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                return worker
+    ours = {worker: pool.proc.pid for pool in pools for worker in children.get(pool.proc.pid, [])}
+    for worker in Worker.all(connection=connection):
+        if worker.get_state() == "busy" and worker.pid in ours:
+            horses = [pid for pid in children.get(worker.pid, [])
+                      if groups.get(pid) != ours[worker.pid]]  # not RQ's scheduler process
+            for pid in (*horses, worker.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return worker.pid
     return None
 
 
@@ -187,7 +189,7 @@ def _enqueue_all(connection, plan, streams: list[dict], scale: float, pools: lis
             "seconds": task.duration, "scale": scale}, function=FAKE)
         if kill_at and time.monotonic() - t0 >= kill_at[0]:
             kill_at.pop(0)
-            killed.append(kill_busy_worker(pools))
+            killed.append(kill_busy_worker(pools, connection))
     return killed
 
 

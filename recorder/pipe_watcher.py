@@ -58,6 +58,11 @@ class PipeWatcher:
         """Read what the pipes have within ``timeout`` seconds (see :meth:`wait`)."""
         return self.wait(timeout)
 
+    def close(self) -> None:
+        """Release the selectors (a process that records one task after another)."""
+        self.selector.close()
+        self._stop_only.close()
+
     @property
     def watching(self) -> int:
         """How many ffmpeg pipes are watched (the stop signal is not counted)."""

@@ -1,7 +1,8 @@
 """A cluster worker host: ``python -m recorder.worker --config FILE --slots N`` runs RQ's worker pool.
 
-Each slot is one RQ worker; each job is one task, recorded by recorder/cluster/task_job.py
-with the same Recording (ffmpeg, watchdogs, classification) as single-box mode.
+Each slot is one RQ worker (recorder/cluster/worker_classes.py: ``--worker inline``, the
+default, or ``forking``); each job is one task, recorded by recorder/cluster/task_job.py with
+the same Recording (ffmpeg, watchdogs, classification) as single-box mode.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import sys
 from shared.cluster_config import cluster_settings
 from shared.config_file import load_config
 from shared.errors import PatrolError
+
+WORKER_KINDS = ("inline", "forking")  # recorder/cluster/worker_classes.py; the first is the default
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,33 +28,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="how often a busy worker says it is alive")
     parser.add_argument("--heartbeat-grace-seconds", type=int, default=60,
                         help="a job is abandoned (and retried) this long after its last heartbeat")
+    parser.add_argument("--worker", default=WORKER_KINDS[0], choices=WORKER_KINDS,
+                        help="inline: each slot runs its jobs itself, a heartbeat thread beating "
+                             "for them (cheaper); forking: RQ's work horse forked per job")
     parser.add_argument("--ffmpeg-preload", default="auto", choices=("auto", "off"),
                         help="load ffmpeg's costliest libraries first, as the recorder does")
     return parser.parse_args(argv)
 
 
 def worker_class(args: argparse.Namespace) -> type:
-    """RQ's forking worker with the heartbeats, grace and maintenance of ``args``."""
-    from rq.worker import Worker  # the extra [cluster]: imported only here
+    """The RQ worker class ``args`` ask for, with their heartbeats, grace and maintenance."""
+    from recorder.cluster.worker_classes import WorkerTimers
+    from recorder.cluster.worker_classes import worker_class as make  # the extra [cluster]
 
-    class PatrolWorker(Worker):
-        """RQ's forking worker, its heartbeats, their grace and its maintenance as configured."""
-
-        def __init__(self, *positional, **named) -> None:
-            named.setdefault("maintenance_interval", args.maintenance_seconds)
-            named.setdefault("job_monitoring_interval", args.heartbeat_seconds)
-            # An idle worker blocks on the queue for worker_ttl - 15 s and only then does its
-            # maintenance: without this a dead host's job waited 405 s for its retry.
-            named.setdefault("worker_ttl", args.maintenance_seconds + 15)
-            super().__init__(*positional, **named)
-
-        def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
-            # RQ adds a fixed 60 s: a host that died is noticed only that late.
-            beat = min(job.timeout - working_time, self.job_monitoring_interval) \
-                if job.timeout and job.timeout > 0 else self.job_monitoring_interval
-            return int(beat) + args.heartbeat_grace_seconds
-
-    return PatrolWorker
+    return make(args.worker, WorkerTimers(args.maintenance_seconds, args.heartbeat_seconds,
+                                          args.heartbeat_grace_seconds))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from rq.worker_pool import WorkerPool  # the extra [cluster]: imported only here
 
-    # Imported once here: each forked work horse would otherwise import the recording code again.
+    # Imported once here, before the pool forks its workers (and a forking worker its horses).
     from recorder.cluster import task_job
     from recorder.cluster.link import connect
     from recorder.ffmpeg_preload import LibraryPreload, find_preload

@@ -72,11 +72,13 @@ class WorkerPoolProcess:
     """``python -m recorder.worker`` in a process group of its own: one stand-in worker host."""
 
     def __init__(self, config_path: str, slots: int, maintenance_seconds: int = 2,
-                 heartbeat_seconds: int = 30, grace_seconds: int = 60) -> None:
+                 heartbeat_seconds: int = 30, grace_seconds: int = 60,
+                 worker: str | None = None) -> None:
         self.argv = [sys.executable, "-m", "recorder.worker", "--config", config_path,
                      "--slots", str(slots), "--maintenance-seconds", str(maintenance_seconds),
                      "--heartbeat-seconds", str(heartbeat_seconds),
-                     "--heartbeat-grace-seconds", str(grace_seconds)]
+                     "--heartbeat-grace-seconds", str(grace_seconds),
+                     *(["--worker", worker] if worker else [])]
         self.proc: subprocess.Popen | None = None
         self._log = tempfile.TemporaryFile()
 
@@ -128,3 +130,13 @@ class WorkerPoolProcess:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def counted_sleep(seconds: float) -> int:
+    """A test job (run by a worker pool): counts its attempts in Redis, sleeps ``seconds``."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    job.connection.incr(f"test:attempts:{job.id}")
+    time.sleep(seconds)
+    return os.getpid()

@@ -134,6 +134,9 @@ class _BusyRecording:
     def tick(self, now: float, wall: float) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     @property
     def finished(self) -> bool:
         return self.clock.now >= self.seconds
@@ -173,11 +176,10 @@ class _Redis:
         return []
 
 
-def test_a_work_horse_reads_ffmpeg_in_the_daemons_batches_not_at_every_write(
+def test_a_job_reads_ffmpeg_once_a_progress_tick_not_at_every_write(
         tmp_path, monkeypatch) -> None:
     from types import SimpleNamespace
 
-    from recorder.wakeup import READ_BATCH_SECONDS
     clock, redis = _Clock(), _Redis()
     busy = _BusyRecording(clock, seconds=4.0)
     monkeypatch.setattr(task_job, "SYSTEM_CLOCK", clock)
@@ -185,5 +187,23 @@ def test_a_work_horse_reads_ffmpeg_in_the_daemons_batches_not_at_every_write(
                         lambda: SimpleNamespace(connection=redis, id="job-1"))
     monkeypatch.setattr(task_job, "_recording", lambda spec, number, claim: busy)
     task_job.run_task({"queue": "patrol", "cycle_dir": str(tmp_path), "stream": STREAM})
-    assert busy.reads <= 4.0 / READ_BATCH_SECONDS + 1  # woken at every write: 400 reads
+    # woken at every write: 400 reads; in the daemon's 0.2 s batches: 20
+    assert busy.reads <= 4.0 / task_job.PROGRESS_SECONDS + 1
     assert 1 <= redis.records <= 4.0 / task_job.PROGRESS_SECONDS + 1
+
+
+def test_a_jobs_wait_ends_when_its_ffmpeg_exits() -> None:
+    from recorder.processes import ProcessRunner
+    runner = ProcessRunner()
+    running, ended = runner.spawn(["sleep", "30"]), runner.spawn(["true"])
+    try:
+        with task_job._ExitWatch(running) as watch:
+            watch.wait(0.01)
+            assert not watch.exited
+        with task_job._ExitWatch(ended) as watch:
+            watch.wait(600.0)  # returns at the exit, not in ten minutes
+            assert watch.exited
+    finally:
+        running.kill()
+        running.wait(10)
+        ended.wait(10)

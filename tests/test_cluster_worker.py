@@ -1,0 +1,157 @@
+"""The worker kinds (recorder/cluster/worker_classes.py): a job that runs longer than its heartbeat
+TTL is not taken for abandoned; a worker killed mid-job has its job retried once, soon."""
+from __future__ import annotations
+
+import gc
+import os
+import threading
+
+import pytest
+
+from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
+from testkit.recorder_process import ffmpeg_pids, wait_for
+from tests.test_cluster import cluster_config
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")]
+pytest.importorskip("rq")
+from redis import Redis  # noqa: E402 - only with the [cluster] extra
+from rq import Queue, Retry  # noqa: E402
+
+from recorder.cluster import task_job  # noqa: E402
+from recorder.cluster.job_heartbeat import JobHeartbeat  # noqa: E402
+from tests.test_cluster_attempts import _Redis  # noqa: E402
+
+# Heartbeat TTL 1 + 2 = 3 s, maintenance every second: a job without beats is abandoned at 3 s.
+QUICK = {"maintenance_seconds": 1, "heartbeat_seconds": 1, "grace_seconds": 2}
+JOB_SECONDS = 8  # well past the TTL
+
+
+def enqueue(redis_url: str, seconds: float) -> tuple[Redis, str]:
+    connection = Redis.from_url(redis_url)
+    job = Queue("patrol", connection=connection).enqueue(
+        "testkit.cluster.counted_sleep", seconds, job_id="slow", job_timeout=60, retry=Retry(max=1))
+    return connection, job.id
+
+
+def attempts(connection: Redis, job: str) -> int:
+    return int(connection.get(f"test:attempts:{job}") or 0)
+
+
+def finished(connection: Redis, job: str) -> bool:
+    from rq.job import Job
+    return Job.fetch(job, connection=connection).get_status() == "finished"
+
+
+@pytest.mark.parametrize("kind", ["inline", "forking"])
+def test_a_job_longer_than_its_heartbeat_ttl_is_not_abandoned(tmp_path, kind):
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, [])
+        # two slots: the idle one runs the maintenance that would retry an abandoned job
+        with WorkerPoolProcess(config, slots=2, worker=kind, **QUICK) as pool:
+            connection, job = enqueue(redis.url, JOB_SECONDS)
+            wait_for(lambda: finished(connection, job), 60, "the job's end")
+            log = pool.log()
+        assert attempts(connection, job) == 1, log
+        assert "AbandonedJobError" not in log and "abandoned" not in log.lower(), log
+
+
+@pytest.mark.parametrize("kind", ["inline", "forking"])
+def test_a_worker_killed_mid_job_has_its_job_retried_once(tmp_path, kind):
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, [])
+        with WorkerPoolProcess(config, slots=1, worker=kind, **QUICK) as first:
+            connection, job = enqueue(redis.url, JOB_SECONDS)
+            wait_for(lambda: attempts(connection, job) == 1, 30, "the first attempt")
+            with WorkerPoolProcess(config, slots=1, worker=kind, **QUICK) as second:
+                first.kill_host()
+                # RQ's SimpleWorker without beats would wait out the job timeout + 60 s
+                wait_for(lambda: finished(connection, job), 3 * JOB_SECONDS, "the retry's end")
+                log = second.log()
+        assert attempts(connection, job) == 2, log
+
+
+@pytest.mark.parametrize("kind", ["inline", "forking"])
+def test_sigterm_lets_the_running_job_finish_then_the_pool_ends(tmp_path, kind):
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, [])
+        pool = WorkerPoolProcess(config, slots=1, worker=kind, **QUICK).start()
+        connection, job = enqueue(redis.url, 4)
+        wait_for(lambda: attempts(connection, job) == 1, 30, "the job's start")
+        pool.stop(timeout=30)  # SIGTERM to the group: RQ's warm shutdown
+        assert pool.proc.returncode == 0, pool.log()
+        assert finished(connection, job), pool.log()
+        assert attempts(connection, job) == 1
+
+
+def test_the_heartbeat_beats_until_stopped_and_never_after():
+    beats, stopped = [], threading.Event()
+    beat = JobHeartbeat(lambda: beats.append(stopped.is_set()), 0.01, None, lambda: None).start()
+    wait_for(lambda: len(beats) >= 3, 10, "three beats", interval=0.01)
+    beat.stop()
+    stopped.set()
+    count = len(beats)
+    beat._thread.join(10)
+    assert not beat._thread.is_alive()
+    assert len(beats) == count and not any(beats)
+
+
+def test_a_job_stuck_past_its_limit_gives_the_worker_up():
+    gave_up = threading.Event()
+    beat = JobHeartbeat(lambda: None, 0.01, 0.05, gave_up.set).start()
+    assert gave_up.wait(10)
+    beat._thread.join(10)
+    assert not beat._thread.is_alive()
+
+
+class _WinningRedis(_Redis):
+    """The fake Redis of test_cluster_attempts whose claims this attempt wins."""
+
+    def execute(self) -> list:
+        return [None, b"1", None]
+
+
+def in_a_job(monkeypatch) -> None:
+    """run_task as an inline worker runs it, with a fake Redis."""
+    from types import SimpleNamespace
+    monkeypatch.setattr(task_job, "get_current_job",
+                        lambda: SimpleNamespace(connection=_WinningRedis(), id="job-1"))
+
+
+def spec_of(folder, camera_server, number: int, duration: int) -> dict:
+    return {"planned": [number, 0, 0.0, duration], "queue": "patrol", "cycle_dir": str(folder),
+            "display_dir": "./output/c", "global_config": {}, "source": None,
+            "stream": {"rtsp_url": camera_server.url("cam1"),
+                       "output_filename": f"cam{number}.mp4"}}
+
+
+def test_jobs_one_after_another_leave_no_descriptor_behind(tmp_path, camera_server, monkeypatch):
+    in_a_job(monkeypatch)
+    gc.disable()  # a descriptor left in a reference cycle would otherwise go at a random time
+    try:
+        task_job.run_task(spec_of(tmp_path, camera_server, 1, 1))
+        before = len(os.listdir("/proc/self/fd"))
+        task_job.run_task(spec_of(tmp_path, camera_server, 2, 1))
+        assert len(os.listdir("/proc/self/fd")) == before
+    finally:
+        gc.enable()
+
+
+def test_a_job_ended_mid_clip_takes_its_ffmpeg_and_work_file_with_it(
+        tmp_path, camera_server, monkeypatch):
+    # An inline worker outlives its job (RQ's timeout, a cold shutdown): its ffmpeg must not.
+    from rq.timeouts import JobTimeoutException
+    in_a_job(monkeypatch)
+
+    def timed_out(recording, publish) -> None:
+        wait_for(lambda: os.path.exists(recording.work_path)
+                 and os.path.getsize(recording.work_path) > 0, 30, "media in the work file")
+        raise JobTimeoutException("the job's timeout")
+    monkeypatch.setattr(task_job, "_follow", timed_out)
+    with pytest.raises(JobTimeoutException):
+        task_job.run_task(spec_of(tmp_path, camera_server, 1, 30))
+    assert ffmpeg_pids(str(tmp_path)) == []
+    assert os.listdir(tmp_path) == []
