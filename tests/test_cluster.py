@@ -25,6 +25,7 @@ from testkit.servers import REPO_ROOT
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")]
 pytest.importorskip("rq")
+PASSWORD = "S3cretPw9"
 
 
 def cluster_config(path: str, redis_url: str, streams: list[dict], **overrides) -> None:
@@ -68,16 +69,23 @@ def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, c
     config = str(tmp_path / "config.json")
     with CameraServer() as second, RedisServer(str(tmp_path)) as redis:
         servers = [camera_server, second]
-        streams = [{"rtsp_url": servers[i % 2].url(f"cam{i // 2 + 1}"), "duration_seconds": 3,
+        # With a password (the test cameras ask for none, so ffmpeg never sends it).
+        streams = [{"rtsp_url": servers[i % 2].url(f"cam{i // 2 + 1}").replace(
+                        "rtsp://", f"rtsp://admin:{PASSWORD}@"), "duration_seconds": 3,
                     "output_filename": f"cam{i}.mp4"} for i in range(8)]
         cluster_config(config, redis.url, streams)
         request_start(settings.control_path(config), empty_status())
-        with WorkerPoolProcess(config, slots=2), WorkerPoolProcess(config, slots=2), \
+        with WorkerPoolProcess(config, slots=2) as one, WorkerPoolProcess(config, slots=2) as two, \
                 GatewaySampler([s.port for s in servers]) as sampler, \
                 RecorderProcess(config) as recorder:
             report = the_report(tmp_path)
             log = recorder.log()
+            workers_log = one.log() + two.log()
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 8, log
+    # RQ logs each job's description (its argument's text) unless told not to.
+    assert "patrol-" in workers_log, workers_log  # the jobs were logged, by their ids
+    # (RQ cuts a description at 75 characters: even the password's start must not show.)
+    assert f"admin:{PASSWORD[:3]}" not in log + workers_log
     assert all(count == 1 for count in sampler.most.values()), sampler.most
     for i in range(8):
         duration = float(ffprobe(os.path.join(report["_dir"], f"cam{i}.mp4"))["format"]["duration"])

@@ -44,6 +44,8 @@ def _timed(base: type, timers: WorkerTimers) -> type:
             # An idle worker blocks on the queue for worker_ttl - 15 s and only then does its
             # maintenance: without this a dead host's job waited 405 s for its retry.
             named.setdefault("worker_ttl", timers.maintenance_seconds + 15)
+            # RQ logs a job's description, its argument's text: the camera's URL, password too.
+            named.setdefault("log_job_description", False)
             super().__init__(*positional, **named)
 
         def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
