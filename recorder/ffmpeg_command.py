@@ -88,6 +88,7 @@ _THUMBNAIL_SLOT = "\x00thumbnail"
 # Inside the filter graph (metadata's file option), so put in escaped: by ffmpeg's
 # rules for an option value (\\ ' :), then for the graph (\\ ' [ ] , ;).
 _FIGURES_SLOT = "\x00figures"
+_BLUR_SLOT = "\x00blur"
 # The picture checks (README "Picture checks"): keyframes only, made 320 px wide
 # before any filter (the scaling itself costs about what the decoding does; the filters on
 # full-size pictures would triple it), then ffmpeg's own detectors, whose
@@ -137,6 +138,8 @@ SAMPLE_SLACK = 0.75
 # while a still view with sensor noise is −45 to −49 dB (docs/QUALITY.md's sweep).
 FREEZE_NOISE = "-52dB"
 FREEZE_SECONDS = 2
+# blurdetect's figure; the thumbnails' figures file holds it alone.
+BLUR_KEY = "lavfi.blur"
 
 
 def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
@@ -147,8 +150,9 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
 
     With ``checks`` the same process also checks the picture (its figures to
-    ``checks.figures``) and keeps its last keyframe looked at in ``checks.thumbnail``
-    as a JPEG; without it the argv has neither.
+    ``checks.figures`` and ``checks.blur_figures``) and keeps the last of its few
+    thumbnail keyframes (:func:`thumbnail_expression`) in ``checks.thumbnail`` as a JPEG;
+    without it the argv has neither.
     """
     container = _NULL if output_file == NULL_OUTPUT else container_of(output_file)
     template = _argv_template(container, duration, io_timeout, audio_mode, source, transport,
@@ -156,9 +160,15 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     slots = {_URL_SLOT: url, _OUTPUT_SLOT: output_file}
     if checks:
         slots[_THUMBNAIL_SLOT] = checks.thumbnail
-        figures = escape_chars(escape_chars(checks.figures, "\\':"), "\\'[],;")
-        return [slots.get(arg, arg.replace(_FIGURES_SLOT, figures)) for arg in template]
+        return [slots.get(arg, _graph_paths(arg, checks)) for arg in template]
     return [slots.get(arg, arg) for arg in template]
+
+
+def _graph_paths(arg: str, checks: CheckFiles) -> str:
+    """``arg`` with the figures files' slots filled in, escaped for an option inside the graph."""
+    for slot, path in ((_FIGURES_SLOT, checks.figures), (_BLUR_SLOT, checks.blur_figures)):
+        arg = arg.replace(slot, escape_chars(escape_chars(path, "\\':"), "\\'[],;"))
+    return arg
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,7 @@ class CheckFiles:
 
     thumbnail: str
     figures: str
+    blur_figures: str
     sample_seconds: float = 0.0
 
 
@@ -238,20 +249,33 @@ def sample_gap(sample_seconds: float) -> float:
     return round(SAMPLE_SLACK * sample_seconds, 3)
 
 
+def thumbnail_expression(duration: int) -> str:
+    """select's expression for the thumbnail's keyframes: the looked-at ones numbered 0, 1, 3, 7,
+    15… (n+1 a power of two), and any past the clip's length (:func:`_check_outputs`)."""
+    return f"not(bitand(n+1,n))+gte(t-start_t,{duration})"
+
+
 def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
-    """The picture checks' output (to nowhere) and the thumbnail's, from one scaled keyframe."""
-    scaled = (stream["v:0"].filter("select", sample_expression(sample_seconds))
-              .filter("scale", THUMBNAIL_WIDTH, -2).split())
-    checked = (scaled[0].filter("signalstats").filter("blurdetect")
+    """The picture checks and the thumbnail: one chain from the sampled, scaled keyframes to the JPEG."""
+    checked = (stream["v:0"].filter("select", sample_expression(sample_seconds))
+               .filter("scale", THUMBNAIL_WIDTH, -2).filter("signalstats")
                .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
                .filter("blackdetect", d=0)
                .filter("metadata", "print", file=_FIGURES_SLOT, direct=1))
+    # Only a few keyframes go on to blurdetect and the JPEG encoder, which cost more than
+    # all the filters before (docs/PERFORMANCE.md): log2 of the looked-at ones, so the
+    # thumbnail kept (the last one) is from the clip's second half, and a clip that ends
+    # early still has its first. The first keyframe past the clip's length passes too:
+    # it ends the chain (trim; the output's -t would fire only at a keyframe that reaches
+    # it, seconds to minutes later) without costing a blur figure or a JPEG.
+    thumbnails = (checked.filter("select", thumbnail_expression(duration))
+                  .filter("trim", duration=duration).filter("blurdetect")
+                  .filter("metadata", "print", key=BLUR_KEY, file=_BLUR_SLOT, direct=1))
     # passthrough: one output picture per keyframe, not 25 copies of it a second.
-    each = {"t": duration, "fps_mode": "passthrough"}
-    return [ffmpeg.output(checked, "-", f="null", **each),
-            # -update 1: each keyframe replaces the last, so the clip's last one stays.
-            ffmpeg.output(scaled[1].filter("setpts", RISING_PTS), _THUMBNAIL_SLOT, f="image2", update=1, **{"c:v": "mjpeg"},
-                          **{"q:v": 5}, r=THUMBNAIL_TICKS, **each)]
+    # -update 1: each keyframe replaces the last, so the last one encoded stays.
+    return [ffmpeg.output(thumbnails.filter("setpts", RISING_PTS), _THUMBNAIL_SLOT, f="image2",
+                          update=1, **{"c:v": "mjpeg", "q:v": 5}, r=THUMBNAIL_TICKS,
+                          t=duration, fps_mode="passthrough")]
 
 
 def build_retag_argv(source_file: str, output_file: str, ffmpeg_binary: str = "ffmpeg") -> list[str]:

@@ -28,7 +28,7 @@ def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_proc
     plain = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15)
     assert "-skip_frame" not in plain and "-filter_complex" not in plain
     checked = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15,
-                         checks=CheckFiles("/o/.a.jpg.tmp", "/o/.a.fig.tmp"))
+                         checks=CheckFiles("/o/.a.jpg.tmp", "/o/.a.fig.tmp", "/o/.a.blur.tmp"))
     # Keyframes only, decoded for the checks; the clip is still a stream copy.
     assert checked[checked.index("-skip_frame") + 1] == "nokey"
     assert checked.index("-skip_frame") < checked.index("-i")
@@ -41,6 +41,10 @@ def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_proc
     assert graph.startswith("[0:v:0]select=eq(pict_type\\,I)[s0];[s0]scale=320:-2")
     assert "setpts=" in graph  # before the JPEG encoder
     assert "metadata=print:direct=1:file=/o/.a.fig.tmp" in graph
+    # blurdetect and the JPEG see a few of the keyframes only; the chain has one output.
+    assert graph.index("file=/o/.a.fig.tmp") < graph.index("bitand") < graph.index("blurdetect")
+    assert "metadata=print:direct=1:file=/o/.a.blur.tmp:key=lavfi.blur" in graph
+    assert "split" not in graph and checked.count("-map") == 3  # clip video, its audio, JPEG
     assert checked[checked.index("/o/.a.mp4.part") - 1 - 2 * 0] == "15"  # -t of the clip
 
 
@@ -267,15 +271,45 @@ def test_keyframes_are_sampled_once_per_sample_seconds(tmp_path, sample_seconds,
     assert [frame["pts_time"] for frame in PictureLog.parse(result.stdout).frames] == looked_at
 
 
+def test_blur_and_the_thumbnail_see_keyframes_0_1_3_7_and_the_chain_ends_at_the_clips_length(
+        tmp_path) -> None:
+    # The checks' graph on a real H.264 file (an I frame a second) fed for 12 s of a 9 s clip:
+    # every keyframe is looked at (sample_seconds 0), blurdetect and the JPEG see the
+    # thumbnail's few, and the chain ends at the first keyframe past the clip's length.
+    clip, thumbnail = str(tmp_path / "k.mp4"), tmp_path / ".a.jpg.tmp"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x180:r=25:d=12", "-c:v", "libx264", "-g", "25",
+                    "-sc_threshold", "0", clip], check=True)
+    files = CheckFiles(str(thumbnail), str(tmp_path / ".a.fig.tmp"), str(tmp_path / ".a.blur.tmp"))
+    argv = build_argv(URL, str(tmp_path / ".a.mp4.part"), 9, io_timeout=5, checks=files)
+    graph = argv[argv.index("-filter_complex") + 1]
+    result = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-skip_frame", "nokey",
+                             "-i", clip, "-filter_complex", graph, "-map", "[s10]", "-f", "image2",
+                             "-update", "1", "-c:v", "mjpeg", "-fps_mode", "passthrough",
+                             "-progress", "pipe:1", str(thumbnail)],
+                            capture_output=True, text=True, check=True)
+    figures = PictureLog.parse((tmp_path / ".a.fig.tmp").read_text())
+    blur = PictureLog.parse((tmp_path / ".a.blur.tmp").read_text())
+    # Every keyframe looked at (a keyframe or two past the length, as with the output's -t).
+    assert [frame["pts_time"] for frame in figures.frames][:10] == list(range(10))
+    assert [frame["pts_time"] for frame in blur.frames] == [0, 1, 3, 7]
+    assert "frame=4\n" in result.stdout and thumbnail.stat().st_size > 0
+    merged = figures.with_blur(blur)
+    assert [("blur" in frame) for frame in merged.frames][:10] == [
+        True, True, False, True, False, False, False, True, False, False]
+
+
 def test_a_figures_path_with_the_filter_graphs_special_characters_is_written_to(tmp_path) -> None:
     # The path sits inside the filter graph (metadata's file option): escaped twice.
     figures = tmp_path / "cam, 1 [it's]; a:b=c.mp4.fig.tmp"
+    blur = tmp_path / "cam, 1 [it's]; a:b=c.mp4.blur.tmp"
     argv = build_argv(URL, str(tmp_path / ".a.mp4.part"), 2, io_timeout=5,
-                      checks=CheckFiles(str(tmp_path / ".a.jpg.tmp"), str(figures)))
+                      checks=CheckFiles(str(tmp_path / ".a.jpg.tmp"), str(figures), str(blur)))
     graph = argv[argv.index("-filter_complex") + 1]
     # The checks' graph on a stand-in input 0 (its keyframes: an I frame a second).
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
                     "testsrc2=s=320x180:r=5:d=3", "-filter_complex", graph,
-                    "-map", "[s8]", "-f", "null", "-", "-map", "[s9]", "-f", "null", "-"],
+                    "-map", "[s10]", "-f", "null", "-"],
                    check=True, capture_output=True)
     assert figures.exists() and figures.read_text().startswith("frame:0")
+    assert blur.read_text().startswith("frame:0")
