@@ -250,9 +250,11 @@ def sample_gap(sample_seconds: float) -> float:
 
 
 def thumbnail_expression(duration: int) -> str:
-    """select's expression for the thumbnail's keyframes: the looked-at ones numbered 0, 1, 3, 7,
-    15… (n+1 a power of two), and any past the clip's length (:func:`_check_outputs`)."""
-    return f"not(bitand(n+1,n))+gte(t-start_t,{duration})"
+    """select's expression for the thumbnail's keyframes, of the looked-at ones: the first, the
+    first at or past the middle of the clip, and any past its length (:func:`_check_outputs`)."""
+    since, middle = "t-start_t", f"{duration / 2:g}"
+    return (f"eq(n,0)+gte({since},{middle})*lt(prev_selected_t-start_t,{middle})"
+            f"+gte({since},{duration})")
 
 
 def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
@@ -262,12 +264,13 @@ def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
                .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
                .filter("blackdetect", d=0)
                .filter("metadata", "print", file=_FIGURES_SLOT, direct=1))
-    # Only a few keyframes go on to blurdetect and the JPEG encoder, which cost more than
-    # all the filters before (docs/PERFORMANCE.md): log2 of the looked-at ones, so the
-    # thumbnail kept (the last one) is from the clip's second half, and a clip that ends
-    # early still has its first. The first keyframe past the clip's length passes too:
-    # it ends the chain (trim; the output's -t would fire only at a keyframe that reaches
-    # it, seconds to minutes later) without costing a blur figure or a JPEG.
+    # Only two keyframes go on to blurdetect and the JPEG encoder, which cost more a
+    # keyframe than all the filters before (docs/PERFORMANCE.md): the first (a clip that
+    # ends early still has a thumbnail) and the first at or past the clip's middle (the
+    # thumbnail kept, -update 1: a view of the clip, not of its first second). The first
+    # keyframe past the clip's length passes too: it ends the chain (trim; the output's -t
+    # would fire only at a keyframe that reaches it, seconds to minutes later) without
+    # costing a blur figure or a JPEG.
     thumbnails = (checked.filter("select", thumbnail_expression(duration))
                   .filter("trim", duration=duration).filter("blurdetect")
                   .filter("metadata", "print", key=BLUR_KEY, file=_BLUR_SLOT, direct=1))
