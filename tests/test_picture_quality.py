@@ -313,3 +313,22 @@ def test_a_figures_path_with_the_filter_graphs_special_characters_is_written_to(
                    check=True, capture_output=True)
     assert figures.exists() and figures.read_text().startswith("frame:0")
     assert blur.read_text().startswith("frame:0")
+
+
+def test_a_cameras_reference_is_decoded_once_and_again_when_its_file_changes(
+        tmp_path, monkeypatch) -> None:
+    from PIL import Image
+
+    from recorder.picture_similarity import similarity
+    thumbnail, reference, other = (str(tmp_path / name) for name in ("t.jpg", "r.jpg", "o.jpg"))
+    Image.linear_gradient("L").resize((320, 180)).save(thumbnail)
+    Image.linear_gradient("L").resize((320, 180)).save(reference)
+    Image.radial_gradient("L").resize((320, 180)).save(other)
+    opened: list[str] = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda path, *a, **k: opened.append(path) or real_open(
+        path, *a, **k))
+    first, second = similarity(thumbnail, reference), similarity(thumbnail, reference)
+    assert first == second > 0.99 and opened.count(reference) == 1 and opened.count(thumbnail) == 2
+    os.replace(other, reference)  # an operator set another reference
+    assert similarity(thumbnail, reference) < 0.9 and opened.count(reference) == 2
