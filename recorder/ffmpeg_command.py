@@ -160,15 +160,17 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     slots = {_URL_SLOT: url, _OUTPUT_SLOT: output_file}
     if checks:
         slots[_THUMBNAIL_SLOT] = checks.thumbnail
-        return [slots.get(arg, _graph_paths(arg, checks)) for arg in template]
+        graph = template.index("-filter_complex") + 1
+        argv = [slots.get(arg, arg) for arg in template]
+        argv[graph] = (argv[graph].replace(_FIGURES_SLOT, _in_graph(checks.figures))
+                       .replace(_BLUR_SLOT, _in_graph(checks.blur_figures)))
+        return argv
     return [slots.get(arg, arg) for arg in template]
 
 
-def _graph_paths(arg: str, checks: CheckFiles) -> str:
-    """``arg`` with the figures files' slots filled in, escaped for an option inside the graph."""
-    for slot, path in ((_FIGURES_SLOT, checks.figures), (_BLUR_SLOT, checks.blur_figures)):
-        arg = arg.replace(slot, escape_chars(escape_chars(path, "\\':"), "\\'[],;"))
-    return arg
+def _in_graph(path: str) -> str:
+    """``path`` escaped for an option value inside the filter graph."""
+    return escape_chars(escape_chars(path, "\\':"), "\\'[],;")
 
 
 @dataclass(frozen=True)
