@@ -236,14 +236,16 @@ def _outputs(stream, container: str, duration: int, audio_mode: str, source: Sou
     return tuple(out.compile(cmd=ffmpeg_binary, overwrite_output=True))
 
 
-def sample_expression(sample_seconds: float) -> str:
-    """select's expression: keyframes (I) only, one per ``sample_seconds`` (0: each one)."""
+def sample_expression(sample_seconds: float, duration: float | None = None) -> str:
+    """select's expression: keyframes (I) only, one per ``sample_seconds`` (0: each one), and
+    with ``duration`` the first one that far from the first, whatever the gap."""
     # skip_frame still lets a frame next to a keyframe through (decoded from a
     # partial reference over RTP, it is a corrupt picture): keyframes (I) only.
     if sample_seconds <= 0:
         return "eq(pict_type,I)"
+    end = f"+gte(t-start_t,{duration:g})" if duration is not None else ""
     return (f"eq(pict_type,I)*(isnan(prev_selected_t)"
-            f"+gte(t-prev_selected_t,{sample_gap(sample_seconds):g})+lte(t,prev_t))")
+            f"+gte(t-prev_selected_t,{sample_gap(sample_seconds):g})+lte(t,prev_t){end})")
 
 
 def sample_gap(sample_seconds: float) -> float:
@@ -252,16 +254,20 @@ def sample_gap(sample_seconds: float) -> float:
 
 
 def thumbnail_expression(duration: int) -> str:
-    """select's expression for the thumbnail's keyframes, of the looked-at ones: the first, the
-    first at or past the middle of the clip, and any past its length (:func:`_check_outputs`)."""
-    since, middle = "t-start_t", f"{duration / 2:g}"
-    return (f"eq(n,0)+gte({since},{middle})*lt(prev_selected_t-start_t,{middle})"
-            f"+gte({since},{duration})")
+    """select's expression for the thumbnail's keyframes, of the looked-at ones: the first and
+    the first at or past the middle of the clip."""
+    middle = f"{duration / 2:g}"
+    return f"eq(n,0)+gte(t-start_t,{middle})*lt(prev_selected_t-start_t,{middle})"
 
 
 def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
     """The picture checks and the thumbnail: one chain from the sampled, scaled keyframes to the JPEG."""
-    checked = (stream["v:0"].filter("select", sample_expression(sample_seconds))
+    # The first keyframe past the clip's length ends the chain (trim), so ffmpeg ends
+    # with the clip's -t: not at the next keyframe looked at, up to sample_seconds later
+    # (a second more of receiving per 15 s clip at 1 s keyframes), nor at one that the
+    # output's own -t would see, which the thumbnail's select may never pass.
+    checked = (stream["v:0"].filter("select", sample_expression(sample_seconds, duration))
+               .filter("trim", duration=duration)
                .filter("scale", THUMBNAIL_WIDTH, -2).filter("signalstats")
                .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
                .filter("blackdetect", d=0)
@@ -269,15 +275,11 @@ def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
     # Only two keyframes go on to blurdetect and the JPEG encoder, which cost more a
     # keyframe than all the filters before (docs/PERFORMANCE.md): the first (a clip that
     # ends early still has a thumbnail) and the first at or past the clip's middle (the
-    # thumbnail kept, -update 1: a view of the clip, not of its first second). The first
-    # keyframe past the clip's length passes too: it ends the chain (trim; the output's -t
-    # would fire only at a keyframe that reaches it, seconds to minutes later) without
-    # costing a blur figure or a JPEG.
+    # thumbnail kept, -update 1: a view of the clip, not of its first second).
     thumbnails = (checked.filter("select", thumbnail_expression(duration))
-                  .filter("trim", duration=duration).filter("blurdetect")
+                  .filter("blurdetect")
                   .filter("metadata", "print", key=BLUR_KEY, file=_BLUR_SLOT, direct=1))
     # passthrough: one output picture per keyframe, not 25 copies of it a second.
-    # -update 1: each keyframe replaces the last, so the last one encoded stays.
     return [ffmpeg.output(thumbnails.filter("setpts", RISING_PTS), _THUMBNAIL_SLOT, f="image2",
                           update=1, **{"c:v": "mjpeg", "q:v": 5}, r=THUMBNAIL_TICKS,
                           t=duration, fps_mode="passthrough")]
