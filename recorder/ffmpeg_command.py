@@ -150,7 +150,7 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
 
     With ``checks`` the same process also checks the picture (its figures to
-    ``checks.figures`` and ``checks.blur_figures``) and keeps the last of its few
+    ``checks.figures`` and ``checks.blur_figures``) and keeps the last of its two
     thumbnail keyframes (:func:`thumbnail_expression`) in ``checks.thumbnail`` as a JPEG;
     without it the argv has neither.
     """
@@ -272,6 +272,9 @@ def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
                .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
                .filter("blackdetect", d=0)
                .filter("metadata", "print", file=_FIGURES_SLOT, direct=1))
+    # The scale's output format is the JPEG encoder's (yuvj420p, full range: the format
+    # negotiation runs through the chain), so every filter sees the picture the
+    # thresholds were calibrated on, as when a split fed the encoder.
     # Only two keyframes go on to blurdetect and the JPEG encoder, which cost more a
     # keyframe than all the filters before (docs/PERFORMANCE.md): the first (a clip that
     # ends early still has a thumbnail) and the first at or past the clip's middle (the

@@ -52,7 +52,7 @@ def thumbnail_name(clip_name: str) -> str:
 
 
 def thumbnail_work_name(clip_name: str) -> str:
-    """The file ffmpeg keeps the last keyframe in while it records (not ``.part``: the recovery
+    """The file ffmpeg keeps the thumbnail's keyframe in while it records (not ``.part``: the recovery
     of work files must not take it for a clip)."""
     return thumbnail_name(clip_name) + ".tmp"
 
