@@ -8,7 +8,7 @@ import subprocess
 
 from recorder.ffmpeg_command import build_retag_argv, container_of
 from recorder.processes import ProcessRunner
-from shared.clip_names import (FIGURES_SUFFIX, PART_SUFFIX, TAG_PREFIX, WORK_PREFIX,
+from shared.clip_names import (PART_SUFFIX, TAG_PREFIX, WORK_FIGURES_SUFFIXES, WORK_PREFIX,
                                clip_of_thumbnail_work, is_attempt_leftover, retag_name,
                                thumbnail_name)
 
@@ -110,7 +110,7 @@ def recover_work_files(runner: ProcessRunner, cycle_dir: str) -> list[str]:
 def _recover_thumbnails(cycle_dir: str, names: list[str], published: list[str]) -> None:
     """A killed ffmpeg's last keyframe: the thumbnail of a clip recovered, removed otherwise."""
     for name in names:
-        if name.startswith(WORK_PREFIX) and name.endswith(FIGURES_SUFFIX):
+        if name.startswith(WORK_PREFIX) and name.endswith(WORK_FIGURES_SUFFIXES):
             discard(os.path.join(cycle_dir, name))  # a killed ffmpeg's figures: no verdict to draw
         clip = clip_of_thumbnail_work(name)
         if clip is None:

@@ -88,6 +88,7 @@ _THUMBNAIL_SLOT = "\x00thumbnail"
 # Inside the filter graph (metadata's file option), so put in escaped: by ffmpeg's
 # rules for an option value (\\ ' :), then for the graph (\\ ' [ ] , ;).
 _FIGURES_SLOT = "\x00figures"
+_BLUR_SLOT = "\x00blur"
 # The picture checks (README "Picture checks"): keyframes only, made 320 px wide
 # before any filter (the scaling itself costs about what the decoding does; the filters on
 # full-size pictures would triple it), then ffmpeg's own detectors, whose
@@ -137,6 +138,8 @@ SAMPLE_SLACK = 0.75
 # while a still view with sensor noise is −45 to −49 dB (docs/QUALITY.md's sweep).
 FREEZE_NOISE = "-52dB"
 FREEZE_SECONDS = 2
+# blurdetect's figure; the thumbnails' figures file holds it alone.
+BLUR_KEY = "lavfi.blur"
 
 
 def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
@@ -147,8 +150,9 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     progress on stdout, errors on stderr; ``io_timeout`` in seconds.
 
     With ``checks`` the same process also checks the picture (its figures to
-    ``checks.figures``) and keeps its last keyframe looked at in ``checks.thumbnail``
-    as a JPEG; without it the argv has neither.
+    ``checks.figures`` and ``checks.blur_figures``) and keeps the last of its two
+    thumbnail keyframes (:func:`thumbnail_expression`) in ``checks.thumbnail`` as a JPEG;
+    without it the argv has neither.
     """
     container = _NULL if output_file == NULL_OUTPUT else container_of(output_file)
     template = _argv_template(container, duration, io_timeout, audio_mode, source, transport,
@@ -156,9 +160,17 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     slots = {_URL_SLOT: url, _OUTPUT_SLOT: output_file}
     if checks:
         slots[_THUMBNAIL_SLOT] = checks.thumbnail
-        figures = escape_chars(escape_chars(checks.figures, "\\':"), "\\'[],;")
-        return [slots.get(arg, arg.replace(_FIGURES_SLOT, figures)) for arg in template]
+        graph = template.index("-filter_complex") + 1
+        argv = [slots.get(arg, arg) for arg in template]
+        argv[graph] = (argv[graph].replace(_FIGURES_SLOT, _in_graph(checks.figures))
+                       .replace(_BLUR_SLOT, _in_graph(checks.blur_figures)))
+        return argv
     return [slots.get(arg, arg) for arg in template]
+
+
+def _in_graph(path: str) -> str:
+    """``path`` escaped for an option value inside the filter graph."""
+    return escape_chars(escape_chars(path, "\\':"), "\\'[],;")
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,7 @@ class CheckFiles:
 
     thumbnail: str
     figures: str
+    blur_figures: str
     sample_seconds: float = 0.0
 
 
@@ -223,14 +236,16 @@ def _outputs(stream, container: str, duration: int, audio_mode: str, source: Sou
     return tuple(out.compile(cmd=ffmpeg_binary, overwrite_output=True))
 
 
-def sample_expression(sample_seconds: float) -> str:
-    """select's expression: keyframes (I) only, one per ``sample_seconds`` (0: each one)."""
+def sample_expression(sample_seconds: float, duration: float | None = None) -> str:
+    """select's expression: keyframes (I) only, one per ``sample_seconds`` (0: each one), and
+    with ``duration`` the first one that far from the first, whatever the gap."""
     # skip_frame still lets a frame next to a keyframe through (decoded from a
     # partial reference over RTP, it is a corrupt picture): keyframes (I) only.
     if sample_seconds <= 0:
         return "eq(pict_type,I)"
+    end = f"+gte(t-start_t,{duration:g})" if duration is not None else ""
     return (f"eq(pict_type,I)*(isnan(prev_selected_t)"
-            f"+gte(t-prev_selected_t,{sample_gap(sample_seconds):g})+lte(t,prev_t))")
+            f"+gte(t-prev_selected_t,{sample_gap(sample_seconds):g})+lte(t,prev_t){end})")
 
 
 def sample_gap(sample_seconds: float) -> float:
@@ -238,20 +253,39 @@ def sample_gap(sample_seconds: float) -> float:
     return round(SAMPLE_SLACK * sample_seconds, 3)
 
 
+def thumbnail_expression(duration: int) -> str:
+    """select's expression for the thumbnail's keyframes, of the looked-at ones: the first and
+    the first at or past the middle of the clip."""
+    middle = f"{duration / 2:g}"
+    return f"eq(n,0)+gte(t-start_t,{middle})*lt(prev_selected_t-start_t,{middle})"
+
+
 def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
-    """The picture checks' output (to nowhere) and the thumbnail's, from one scaled keyframe."""
-    scaled = (stream["v:0"].filter("select", sample_expression(sample_seconds))
-              .filter("scale", THUMBNAIL_WIDTH, -2).split())
-    checked = (scaled[0].filter("signalstats").filter("blurdetect")
+    """The picture checks and the thumbnail: one chain from the sampled, scaled keyframes to the JPEG."""
+    # The first keyframe past the clip's length ends the chain (trim), so ffmpeg ends
+    # with the clip's -t: not at the next keyframe looked at, up to sample_seconds later
+    # (a second more of receiving per 15 s clip at 1 s keyframes), nor at one that the
+    # output's own -t would see, which the thumbnail's select may never pass.
+    checked = (stream["v:0"].filter("select", sample_expression(sample_seconds, duration))
+               .filter("trim", duration=duration)
+               .filter("scale", THUMBNAIL_WIDTH, -2).filter("signalstats")
                .filter("freezedetect", n=FREEZE_NOISE, d=FREEZE_SECONDS)
                .filter("blackdetect", d=0)
                .filter("metadata", "print", file=_FIGURES_SLOT, direct=1))
+    # The scale's output format is the JPEG encoder's (yuvj420p, full range: the format
+    # negotiation runs through the chain), so every filter sees the picture the
+    # thresholds were calibrated on, as when a split fed the encoder.
+    # Only two keyframes go on to blurdetect and the JPEG encoder, which cost more a
+    # keyframe than all the filters before (docs/PERFORMANCE.md): the first (a clip that
+    # ends early still has a thumbnail) and the first at or past the clip's middle (the
+    # thumbnail kept, -update 1: a view of the clip, not of its first second).
+    thumbnails = (checked.filter("select", thumbnail_expression(duration))
+                  .filter("blurdetect")
+                  .filter("metadata", "print", key=BLUR_KEY, file=_BLUR_SLOT, direct=1))
     # passthrough: one output picture per keyframe, not 25 copies of it a second.
-    each = {"t": duration, "fps_mode": "passthrough"}
-    return [ffmpeg.output(checked, "-", f="null", **each),
-            # -update 1: each keyframe replaces the last, so the clip's last one stays.
-            ffmpeg.output(scaled[1].filter("setpts", RISING_PTS), _THUMBNAIL_SLOT, f="image2", update=1, **{"c:v": "mjpeg"},
-                          **{"q:v": 5}, r=THUMBNAIL_TICKS, **each)]
+    return [ffmpeg.output(thumbnails.filter("setpts", RISING_PTS), _THUMBNAIL_SLOT, f="image2",
+                          update=1, **{"c:v": "mjpeg", "q:v": 5}, r=THUMBNAIL_TICKS,
+                          t=duration, fps_mode="passthrough")]
 
 
 def build_retag_argv(source_file: str, output_file: str, ffmpeg_binary: str = "ffmpeg") -> list[str]:

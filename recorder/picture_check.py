@@ -9,7 +9,8 @@ from recorder.ffmpeg_command import CheckFiles, sample_gap
 from recorder.picture_quality import PictureLog, Recorded, judge, unchecked
 from recorder.picture_similarity import keep_reference, reference_similarity
 from shared.camera_roster import camera_id
-from shared.clip_names import figures_work_name, thumbnail_name, thumbnail_work_name
+from shared.clip_names import (blur_figures_work_name, figures_work_name, thumbnail_name,
+                               thumbnail_work_name)
 from shared.quality_settings import QualitySettings
 from shared.settings import reference_picture
 
@@ -33,26 +34,20 @@ class PictureCheck:
                           else None)
         self.files = CheckFiles(self.work_path,
                                 os.path.join(cycle_dir, figures_work_name(clip_name)),
+                                os.path.join(cycle_dir, blur_figures_work_name(clip_name)),
                                 limits.sample_seconds)
 
     def went_back(self) -> bool:
         """True when the figures so far show a keyframe no later than the one before."""
-        return self._figures(complete_lines=True).went_back(sample_gap(self.files.sample_seconds))
-
-    def _figures(self, complete_lines: bool = False) -> PictureLog:
-        """What ffmpeg wrote to the figures file (while it runs, whole lines only)."""
-        try:
-            with open(self.files.figures, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-        except OSError:
-            return PictureLog()
-        return PictureLog.parse(text[:text.rfind("\n") + 1] if complete_lines else text)
+        figures = _figures(self.files.figures, complete_lines=True)
+        return figures.went_back(sample_gap(self.files.sample_seconds))
 
     def finish(self, clip_kept: bool, recorded: Recorded) -> dict:
         """The quality object; the thumbnail is kept beside a kept clip, removed otherwise;
-        the figures file is removed either way."""
-        figures = self._figures()
+        the figures files are removed either way."""
+        figures = _figures(self.files.figures).with_blur(_figures(self.files.blur_figures))
         discard(self.files.figures)
+        discard(self.files.blur_figures)
         published = self._publish(clip_kept)
         if not published:
             return unchecked()
@@ -77,3 +72,13 @@ class PictureCheck:
             log.warning("thumbnail %s: %s", self.work_path, exc.strerror or exc)
         return False
 
+
+
+def _figures(path: str, complete_lines: bool = False) -> PictureLog:
+    """What ffmpeg wrote to a figures file (while it runs, whole lines only)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return PictureLog()
+    return PictureLog.parse(text[:text.rfind("\n") + 1] if complete_lines else text)

@@ -39,6 +39,15 @@ class PictureLog:
         return any(later <= earlier or later - earlier < gap
                    for earlier, later in zip(times, times[1:]))
 
+    def with_blur(self, blur: PictureLog) -> PictureLog:
+        """These keyframes given the blur figures of ``blur`` (the thumbnails' keyframes, a few of
+        these, recorder/ffmpeg_command.py), matched by time."""
+        values = {frame["pts_time"]: frame["blur"] for frame in blur.frames if "blur" in frame}
+        for frame in self.frames:
+            if frame["pts_time"] in values:
+                frame["blur"] = values[frame["pts_time"]]
+        return self
+
     @classmethod
     def parse(cls, text: str) -> PictureLog:
         """The keyframes of metadata=print's file output (complete lines; a cut last one is skipped)."""

@@ -1,9 +1,12 @@
 """How alike two thumbnails are (SSIM on small grey pictures), and each camera's reference picture."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
+from array import array
+from dataclasses import dataclass
 
 from PIL import Image, ImageMath
 
@@ -11,39 +14,71 @@ log = logging.getLogger(__name__)
 
 # Compared at 64 x 48 grey in 8 x 8 windows: the layout of a view (a camera
 # turned, knocked or covered), not its details, which change with light and
-# traffic. A few ms of CPU per clip.
+# traffic. About 0.2 ms of CPU per clip (docs/PERFORMANCE.md).
 SIZE = (64, 48)
 WINDOW = 8
 _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
+# A camera's reference is decoded once, not at each of its clips: ~4 KB a camera (its
+# 64 x 48 pixels, two arrays of 48 figures), for this many cameras at most.
+REFERENCES_KEPT = 2048
 
 
 def _grey(path: str) -> Image.Image:
-    """The picture as 64 x 48 grey floats (JPEG decodes straight to a quarter of its size)."""
+    """The picture as 64 x 48 grey (JPEG decodes straight to a quarter of its size)."""
     with Image.open(path) as image:
         image.draft("L", (SIZE[0] * 2, SIZE[1] * 2))
-        return image.convert("L").resize(SIZE, Image.Resampling.BOX).convert("F")
+        return image.convert("L").resize(SIZE, Image.Resampling.BOX)
 
 
-def _window_means(image: Image.Image) -> list[float]:
+def _window_means(image: Image.Image) -> array:
     """The mean of each 8 x 8 window, row by row (computed by Pillow, in C)."""
-    return list(image.reduce(WINDOW).get_flattened_data())
+    return array("d", image.reduce(WINDOW).get_flattened_data())
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """A picture's windows as SSIM needs them: the 64 x 48 grey picture (3 KB), each window's
+    mean and mean square."""
+
+    image: Image.Image
+    means: array
+    squares: array
+
+    @classmethod
+    def of(cls, path: str) -> _Windows:
+        """The windows of the JPEG at ``path``. :raises OSError: unreadable."""
+        image = _grey(path)
+        floats = image.convert("F")
+        squares = ImageMath.lambda_eval(lambda v: v["a"] * v["a"], a=floats)
+        return cls(image, _window_means(floats), _window_means(squares))
+
+
+@functools.lru_cache(maxsize=REFERENCES_KEPT)
+def _reference_windows(path: str, mtime_ns: int, size: int) -> _Windows:
+    """A reference picture's windows, decoded once while the file stays the same (the
+    stamp is part of the key: a new reference set by an operator is read anew)."""
+    return _Windows.of(path)
+
+
+def _ssim(a: _Windows, b: _Windows) -> float:
+    """The mean SSIM of the two pictures' windows."""
+    product = _window_means(ImageMath.lambda_eval(lambda v: v["a"] * v["b"],
+                                                  a=a.image.convert("F"), b=b.image.convert("F")))
+    total = 0.0
+    for mean_a, mean_b, aa, bb, ab in zip(a.means, b.means, a.squares, b.squares, product):
+        var_a, var_b = aa - mean_a * mean_a, bb - mean_b * mean_b
+        cov = ab - mean_a * mean_b
+        total += (((2 * mean_a * mean_b + _C1) * (2 * cov + _C2))
+                  / ((mean_a * mean_a + mean_b * mean_b + _C1) * (var_a + var_b + _C2)))
+    return total / len(product)
 
 
 def similarity(path: str, reference: str) -> float:
     """The mean SSIM of two pictures' 8 x 8 windows (1.0: alike). :raises OSError: unreadable."""
-    a, b = _grey(path), _grey(reference)
-    product = ImageMath.lambda_eval(lambda v: v["a"] * v["b"], a=a, b=b)
-    squares_a = ImageMath.lambda_eval(lambda v: v["a"] * v["a"], a=a)
-    squares_b = ImageMath.lambda_eval(lambda v: v["b"] * v["b"], b=b)
-    scores = []
-    for mean_a, mean_b, aa, bb, ab in zip(*map(_window_means, (a, b, squares_a, squares_b,
-                                                              product))):
-        var_a, var_b = aa - mean_a ** 2, bb - mean_b ** 2
-        cov = ab - mean_a * mean_b
-        scores.append(((2 * mean_a * mean_b + _C1) * (2 * cov + _C2))
-                      / ((mean_a ** 2 + mean_b ** 2 + _C1) * (var_a + var_b + _C2)))
-    return sum(scores) / len(scores)
+    stamp = os.stat(reference)
+    return _ssim(_Windows.of(path), _reference_windows(reference, stamp.st_mtime_ns,
+                                                       stamp.st_size))
 
 
 def reference_similarity(thumbnail: str, reference: str) -> float | None:

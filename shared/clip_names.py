@@ -10,6 +10,10 @@ TAG_PREFIX = ".tag."
 ATTEMPT_PREFIX = WORK_PREFIX + ".try"
 THUMBNAIL_SUFFIX = ".jpg"
 FIGURES_SUFFIX = ".fig.tmp"
+# The blur figures of the thumbnails' keyframes (no longer than the retag name's additions,
+# so the longest clip name allowed stays as it was).
+BLUR_FIGURES_SUFFIX = ".blur.tmp"
+WORK_FIGURES_SUFFIXES = (FIGURES_SUFFIX, BLUR_FIGURES_SUFFIX)
 # Every camera's thumbnail in one picture, in each cycle folder (README "Picture checks").
 CONTACT_SHEET = "contact_sheet.jpg"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
@@ -48,7 +52,7 @@ def thumbnail_name(clip_name: str) -> str:
 
 
 def thumbnail_work_name(clip_name: str) -> str:
-    """The file ffmpeg keeps the last keyframe in while it records (not ``.part``: the recovery
+    """The file ffmpeg keeps the thumbnail's keyframe in while it records (not ``.part``: the recovery
     of work files must not take it for a clip)."""
     return thumbnail_name(clip_name) + ".tmp"
 
@@ -57,6 +61,11 @@ def figures_work_name(clip_name: str) -> str:
     """The file ffmpeg writes the picture checks' figures into while it records (read and
     removed at the clip's end; a killed recorder's is removed by the recovery)."""
     return WORK_PREFIX + clip_name + FIGURES_SUFFIX
+
+
+def blur_figures_work_name(clip_name: str) -> str:
+    """The file ffmpeg writes the thumbnails' blur figures into (handled as the figures file is)."""
+    return WORK_PREFIX + clip_name + BLUR_FIGURES_SUFFIX
 
 
 def clip_of_thumbnail_work(name: str) -> str | None:
@@ -70,7 +79,7 @@ def clip_of_thumbnail_work(name: str) -> str | None:
 def derived_names(clip_name: str) -> tuple[str, ...]:
     """Every file name the recorder makes from a clip's name."""
     return (work_name(clip_name), retag_name(clip_name), thumbnail_work_name(clip_name),
-            figures_work_name(clip_name))
+            figures_work_name(clip_name), blur_figures_work_name(clip_name))
 
 
 # The longest clip name whose derived names still fit the file system's limit.

@@ -211,6 +211,7 @@ def test_a_killed_ffmpegs_thumbnail_is_kept_with_its_recovered_clip_and_removed_
     # The picture checks' figures of both: no verdict is drawn from a killed ffmpeg's.
     (folder / ".cam0.mp4.fig.tmp").write_text("frame:0    pts:0       pts_time:0\n")
     (folder / ".cam1.mp4.fig.tmp").write_text("")
+    (folder / ".cam0.mp4.blur.tmp").write_text("frame:0    pts:0       pts_time:0\n")
 
     Daemon(config_path).recover()
 

@@ -28,7 +28,7 @@ def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_proc
     plain = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15)
     assert "-skip_frame" not in plain and "-filter_complex" not in plain
     checked = build_argv(URL, "/o/.a.mp4.part", 15, io_timeout=15,
-                         checks=CheckFiles("/o/.a.jpg.tmp", "/o/.a.fig.tmp"))
+                         checks=CheckFiles("/o/.a.jpg.tmp", "/o/.a.fig.tmp", "/o/.a.blur.tmp"))
     # Keyframes only, decoded for the checks; the clip is still a stream copy.
     assert checked[checked.index("-skip_frame") + 1] == "nokey"
     assert checked.index("-skip_frame") < checked.index("-i")
@@ -38,9 +38,14 @@ def test_checks_off_leave_the_argv_as_it_was_and_on_add_outputs_to_the_same_proc
     assert checked[checked.index("-fpsprobesize") + 1] == "0"
     assert checked.count("-i") == 1 and "/o/.a.jpg.tmp" in checked
     graph = checked[checked.index("-filter_complex") + 1]
-    assert graph.startswith("[0:v:0]select=eq(pict_type\\,I)[s0];[s0]scale=320:-2")
+    assert graph.startswith("[0:v:0]select=eq(pict_type\\,I)[s0];[s0]trim=duration=15[s1];"
+                            "[s1]scale=320:-2")
     assert "setpts=" in graph  # before the JPEG encoder
     assert "metadata=print:direct=1:file=/o/.a.fig.tmp" in graph
+    # blurdetect and the JPEG see two of the keyframes only; the chain has one output.
+    assert graph.index("file=/o/.a.fig.tmp") < graph.index("start_t\\,7.5") < graph.index("blurdetect")
+    assert "metadata=print:direct=1:file=/o/.a.blur.tmp:key=lavfi.blur" in graph
+    assert "split" not in graph and checked.count("-map") == 3  # clip video, its audio, JPEG
     assert checked[checked.index("/o/.a.mp4.part") - 1 - 2 * 0] == "15"  # -t of the clip
 
 
@@ -249,12 +254,16 @@ def test_a_line_cut_short_by_a_read_while_ffmpeg_writes_is_left_for_later() -> N
     assert len(PictureLog.parse(text[:text.index("frame:2")] + "frame:2    pts:1764").frames) == 2
 
 
-@pytest.mark.parametrize("sample_seconds,looked_at", [
-    (0.0, [0, 1, 2, 3, 4, 5]),
-    (2.0, [0, 2, 4]),  # keyframes a second apart: every other one
-    (0.5, [0, 1, 2, 3, 4, 5]),
+@pytest.mark.parametrize("sample_seconds,duration,looked_at", [
+    (0.0, None, [0, 1, 2, 3, 4, 5]),
+    (2.0, None, [0, 2, 4]),  # keyframes a second apart: every other one
+    (0.5, None, [0, 1, 2, 3, 4, 5]),
+    # The first keyframe at the clip's length passes (it ends the checks, and ffmpeg with
+    # them, at the clip's end, not at the next one looked at); the graph's trim drops it.
+    (2.0, 3, [0, 2, 3, 4, 5]),
 ])
-def test_keyframes_are_sampled_once_per_sample_seconds(tmp_path, sample_seconds, looked_at) -> None:
+def test_keyframes_are_sampled_once_per_sample_seconds(tmp_path, sample_seconds, duration,
+                                                       looked_at) -> None:
     # ffmpeg's own select, on the keyframes (1 s apart) of a real H.264 file.
     clip = str(tmp_path / "k.mp4")
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
@@ -262,20 +271,70 @@ def test_keyframes_are_sampled_once_per_sample_seconds(tmp_path, sample_seconds,
                     "-sc_threshold", "0", clip], check=True)
     result = subprocess.run([
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-skip_frame", "nokey", "-i", clip,
-        "-vf", f"select='{sample_expression(sample_seconds)}',signalstats,metadata=print:file=-",
+        "-vf", f"select='{sample_expression(sample_seconds, duration)}',signalstats,"
+        "metadata=print:file=-",
         "-f", "null", "-"], capture_output=True, text=True, check=True)
     assert [frame["pts_time"] for frame in PictureLog.parse(result.stdout).frames] == looked_at
+
+
+def test_blur_and_the_thumbnail_see_the_first_and_the_middle_keyframe_and_the_chain_ends_in_time(
+        tmp_path) -> None:
+    # The checks' graph on a real H.264 file (an I frame a second) fed for 12 s of a 9 s clip:
+    # every keyframe is looked at (sample_seconds 0), blurdetect and the JPEG see the
+    # thumbnail's few, and the chain ends at the first keyframe past the clip's length.
+    clip, thumbnail = str(tmp_path / "k.mp4"), tmp_path / ".a.jpg.tmp"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x180:r=25:d=12", "-c:v", "libx264", "-g", "25",
+                    "-sc_threshold", "0", clip], check=True)
+    files = CheckFiles(str(thumbnail), str(tmp_path / ".a.fig.tmp"), str(tmp_path / ".a.blur.tmp"))
+    argv = build_argv(URL, str(tmp_path / ".a.mp4.part"), 9, io_timeout=5, checks=files)
+    graph = argv[argv.index("-filter_complex") + 1]
+    result = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-skip_frame", "nokey",
+                             "-i", clip, "-filter_complex", graph, "-map", "[s10]", "-f", "image2",
+                             "-update", "1", "-c:v", "mjpeg", "-fps_mode", "passthrough",
+                             "-progress", "pipe:1", str(thumbnail)],
+                            capture_output=True, text=True, check=True)
+    figures = PictureLog.parse((tmp_path / ".a.fig.tmp").read_text())
+    blur = PictureLog.parse((tmp_path / ".a.blur.tmp").read_text())
+    # Every keyframe of the clip looked at; the one at 9 s ended the chain.
+    assert [frame["pts_time"] for frame in figures.frames] == list(range(9))
+    assert [frame["pts_time"] for frame in blur.frames] == [0, 5]  # 5: the first from 4.5 s
+    assert "frame=2\n" in result.stdout and thumbnail.stat().st_size > 0
+    merged = figures.with_blur(blur)
+    assert [("blur" in frame) for frame in merged.frames] == [
+        True, False, False, False, False, True, False, False, False]
 
 
 def test_a_figures_path_with_the_filter_graphs_special_characters_is_written_to(tmp_path) -> None:
     # The path sits inside the filter graph (metadata's file option): escaped twice.
     figures = tmp_path / "cam, 1 [it's]; a:b=c.mp4.fig.tmp"
+    blur = tmp_path / "cam, 1 [it's]; a:b=c.mp4.blur.tmp"
     argv = build_argv(URL, str(tmp_path / ".a.mp4.part"), 2, io_timeout=5,
-                      checks=CheckFiles(str(tmp_path / ".a.jpg.tmp"), str(figures)))
+                      checks=CheckFiles(str(tmp_path / ".a.jpg.tmp"), str(figures), str(blur)))
     graph = argv[argv.index("-filter_complex") + 1]
     # The checks' graph on a stand-in input 0 (its keyframes: an I frame a second).
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
                     "testsrc2=s=320x180:r=5:d=3", "-filter_complex", graph,
-                    "-map", "[s8]", "-f", "null", "-", "-map", "[s9]", "-f", "null", "-"],
+                    "-map", "[s10]", "-f", "null", "-"],
                    check=True, capture_output=True)
     assert figures.exists() and figures.read_text().startswith("frame:0")
+    assert blur.read_text().startswith("frame:0")
+
+
+def test_a_cameras_reference_is_decoded_once_and_again_when_its_file_changes(
+        tmp_path, monkeypatch) -> None:
+    from PIL import Image
+
+    from recorder.picture_similarity import similarity
+    thumbnail, reference, other = (str(tmp_path / name) for name in ("t.jpg", "r.jpg", "o.jpg"))
+    Image.linear_gradient("L").resize((320, 180)).save(thumbnail)
+    Image.linear_gradient("L").resize((320, 180)).save(reference)
+    Image.radial_gradient("L").resize((320, 180)).save(other)
+    opened: list[str] = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda path, *a, **k: opened.append(path) or real_open(
+        path, *a, **k))
+    first, second = similarity(thumbnail, reference), similarity(thumbnail, reference)
+    assert first == second > 0.99 and opened.count(reference) == 1 and opened.count(thumbnail) == 2
+    os.replace(other, reference)  # an operator set another reference
+    assert similarity(thumbnail, reference) < 0.9 and opened.count(reference) == 2

@@ -70,7 +70,8 @@ def test_a_recording_runs_the_command_line_built_for_its_stream(tmp_path, runner
     task, proc = started_task(tmp_path, runner)
     assert proc.argv == build_argv(URL, str(tmp_path / ".cam.mp4.part"), 5, io_timeout=6,
                                    checks=CheckFiles(str(tmp_path / ".cam.mp4.jpg.tmp"),
-                                                     str(tmp_path / ".cam.mp4.fig.tmp"), 2.0))
+                                                     str(tmp_path / ".cam.mp4.fig.tmp"),
+                                                     str(tmp_path / ".cam.mp4.blur.tmp"), 2.0))
     assert task.status == st.CONNECTING and runner.signals == []
 
 
