@@ -13,8 +13,9 @@ from rq import Queue, Retry  # noqa: E402
 from rq.rate_limit import RateLimit  # noqa: E402
 
 from recorder.cluster import link  # noqa: E402
-from recorder.cluster.exchange import POLL_SECONDS  # noqa: E402
-from recorder.cluster.remote_task import task_factory  # noqa: E402
+from recorder.cluster.exchange import POLL_SECONDS, STATUS_EVERY_POLLS  # noqa: E402
+from recorder.cluster.remote_task import (  # noqa: E402
+    VANISHED_GRACE_SECONDS, WORKER_LOST, task_factory)
 from recorder.planner import PlannedTask  # noqa: E402
 from shared import task_status as st  # noqa: E402
 from shared.global_settings import GlobalSettings  # noqa: E402
@@ -133,3 +134,55 @@ def test_tasks_started_while_redis_is_away_are_enqueued_once_it_is_back(redis, t
     step(tasks, 1.0 + 2 * POLL_SECONDS)  # ...and the next step enqueues them all
     assert [task.proc for task in tasks] == [task.job for task in tasks]
     assert tasks[0].context.connection.llen("rq:queue:patrol") == 3
+
+
+def started_with_records(redis, tmp_path) -> list:
+    """The tasks enqueued at 1.0 s, each with its worker's live record in Redis."""
+    tasks = remote_tasks(redis, tmp_path)
+    for task in tasks:
+        task.start(1.0, WALL + 1.0)
+    step(tasks, 1.0)
+    record = {"status": st.RECORDING, "progress": 1.0}
+    for task in tasks:
+        task.context.connection.hset(link.task_key("patrol", task.job), "record",
+                                     json.dumps(record))
+    return tasks
+
+
+def rq_status_reads(connection: Redis) -> int:
+    return connection.info("commandstats").get("cmdstat_hget", {}).get("calls", 0)
+
+
+def test_rqs_status_of_a_job_its_worker_records_is_read_every_few_polls_only(
+        redis, tmp_path) -> None:
+    tasks = started_with_records(redis, tmp_path)
+    connection = tasks[0].context.connection
+    step(tasks, 1.0 + POLL_SECONDS)  # the records seen
+    before = rq_status_reads(connection)
+    for poll in range(2, STATUS_EVERY_POLLS + 2):
+        step(tasks, 1.0 + poll * POLL_SECONDS)
+    assert rq_status_reads(connection) - before == len(tasks)  # was one per task and poll
+    assert [task.status for task in tasks] == [st.RECORDING] * len(tasks)
+
+
+def test_a_recorded_job_that_failed_for_good_is_given_up_within_those_polls(
+        redis, tmp_path) -> None:
+    tasks = started_with_records(redis, tmp_path)
+    tasks[0].context.connection.hset(f"rq:job:{tasks[2].job}", "status", "failed")
+    for poll in range(1, STATUS_EVERY_POLLS + 1):
+        step(tasks, 1.0 + poll * POLL_SECONDS)
+    assert (tasks[2].status, tasks[2].error_message) == (st.RECORDING_ERROR, WORKER_LOST)
+    assert [task.status for task in tasks[:2]] == [st.RECORDING] * 2
+
+
+def test_a_record_lost_with_redis_is_enqueued_again_after_the_grace_not_cancelled(
+        redis, tmp_path) -> None:
+    tasks = started_with_records(redis, tmp_path)
+    step(tasks, 1.0 + POLL_SECONDS)
+    redis.restart()  # no persistence: jobs and records gone
+    now = 1.0 + 2 * POLL_SECONDS
+    while now <= 1.0 + 2 * POLL_SECONDS + VANISHED_GRACE_SECONDS + 2 * POLL_SECONDS:
+        step(tasks, now)
+        now += POLL_SECONDS
+    assert [task.status for task in tasks] == [st.RECORDING] * len(tasks)
+    assert tasks[0].context.connection.llen("rq:queue:patrol") == 3  # enqueued again, cap 2

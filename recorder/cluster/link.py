@@ -129,17 +129,25 @@ def read_task(connection: Redis, queue: str, job: str) -> tuple[dict | None, dic
     return read_tasks(connection, queue, [job])[job]
 
 
-def read_tasks(connection: Redis, queue: str,
-               jobs: list[str]) -> dict[str, tuple[dict | None, dict | None, str]]:
+def read_tasks(connection: Redis, queue: str, jobs: list[str], status_of: set[str] | None = None
+               ) -> dict[str, tuple[dict | None, dict | None, str | None]]:
     """:func:`read_task` of each of ``jobs``, all in one round trip (one snapshot: a
-    transaction, so no outcome lands between a job's two reads)."""
+    transaction, so no outcome lands between a job's two reads); RQ's status only of the
+    jobs in ``status_of`` (None: of all), None for the others."""
+    asked = [status_of is None or job in status_of for job in jobs]
     pipe = connection.pipeline()
-    for job in jobs:
+    for job, ask in zip(jobs, asked):
         pipe.hmget(task_key(queue, job), "record", "outcome")
-        pipe.hget(Job.key_for(job), "status")
-    answers = pipe.execute()
-    return {job: (_json(record), _json(outcome), status.decode() if status else "")
-            for job, (record, outcome), status in zip(jobs, answers[::2], answers[1::2])}
+        if ask:
+            pipe.hget(Job.key_for(job), "status")
+    answers = iter(pipe.execute())
+    readings = {}
+    for job, ask in zip(jobs, asked):
+        record, outcome = next(answers)
+        status = next(answers) if ask else None
+        readings[job] = (_json(record), _json(outcome),
+                         None if not ask else status.decode() if status else "")
+    return readings
 
 
 def _json(raw: bytes | None) -> dict | None:

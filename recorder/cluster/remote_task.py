@@ -126,15 +126,18 @@ class RemoteRecording:
         if reading is not None:
             self._follow(*reading, now=now, wall=wall)
 
-    def _follow(self, record: dict | None, outcome: dict | None, status: str, now: float,
-                wall: float) -> None:
-        """Act on one reading of the job: its outcome, its last record, or RQ's word of it."""
+    def _follow(self, record: dict | None, outcome: dict | None, status: str | None,
+                now: float, wall: float) -> None:
+        """Act on one reading of the job: its outcome, its last record, or RQ's word of it
+        (``status`` None: not read this poll; "": RQ knows no such job)."""
         if outcome is not None:
             self._take(outcome, final=True, wall=wall)
         elif now >= self._deadline or status == JobStatus.FAILED.value:
             self._give_up(wall)
         elif record is not None:
             self._take(record, final=False, wall=wall)
+        elif status is None:  # its record is gone (Redis restarted): RQ is asked next poll
+            pass
         elif not status:
             self._vanished(now, wall)
         elif now >= self.context.window_end and self._cancel_queued():
