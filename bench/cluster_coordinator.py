@@ -6,8 +6,9 @@ child process of its own (``--coordinator``: the daemon with its job function sw
 (``python -m recorder.worker``, production timers) runs the jobs; a job is a fake that sleeps
 the clip and talks to Redis as recorder/cluster/task_job.py does (an ``HSET`` of its record
 each second, the claim, the outcome), so what the coordinator reads is what it reads in
-production, without ffmpeg or cameras. Counted from the coordinator's start to its cycle's end
-time (the cycle starts at once): the coordinator's CPU and the commands its client sent, by kind;
+production, without ffmpeg or cameras. Counted from the coordinator's start (its
+modules, rq and redis imported) to its cycle's end time (the cycle starts at once): the
+coordinator's CPU and the commands its client sent, by kind;
 redis-server's CPU and every client's commands by kind (``INFO commandstats``, the idle pool's
 rate subtracted).
 
@@ -95,7 +96,7 @@ def _count_commands(counts: collections.Counter) -> None:
 def coordinator(config: str, counts_path: str, profile: str | None) -> int:
     """The recorder daemon with the fake job; SIGUSR1 writes its counts to ``counts_path``."""
     from recorder import __main__ as recorder_main
-    from recorder.cluster import remote_task
+    from recorder.cluster import lead, remote_task  # noqa: F401 - rq, redis: imported before the count
     remote_task.JOB_FUNCTION = FAKE
     counts: collections.Counter = collections.Counter()
     _count_commands(counts)
