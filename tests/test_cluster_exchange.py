@@ -186,3 +186,23 @@ def test_a_record_lost_with_redis_is_enqueued_again_after_the_grace_not_cancelle
         now += POLL_SECONDS
     assert [task.status for task in tasks] == [st.RECORDING] * len(tasks)
     assert tasks[0].context.connection.llen("rq:queue:patrol") == 3  # enqueued again, cap 2
+
+
+def test_a_tasks_record_is_rebuilt_only_when_an_input_changed(redis, tmp_path) -> None:
+    """The status lists every task each second: a queued or ended one is not rebuilt each time."""
+    tasks = started_with_records(redis, tmp_path)
+    step(tasks, 1.0 + POLL_SECONDS)  # the records read
+    recording = tasks[0].as_dict()
+    assert tasks[0].as_dict() is recording and recording["progress"] == 1.0
+    key = link.task_key("patrol", tasks[0].job)
+    tasks[0].context.connection.hset(key, "record", json.dumps(
+        {"status": st.RECORDING, "progress": 2.0}))
+    step(tasks, 1.0 + 2 * POLL_SECONDS)
+    assert tasks[0].as_dict() is not recording and tasks[0].as_dict()["progress"] == 2.0
+    tasks[0].context.connection.hset(key, "outcome", json.dumps(
+        {"status": st.COMPLETED, "progress": 10.0, "output_file": "./output/c1/cam0.mp4"}))
+    step(tasks, 1.0 + 3 * POLL_SECONDS)
+    ended = tasks[0].as_dict()
+    assert ended["status"] == st.COMPLETED and ended["output_file"] == "./output/c1/cam0.mp4"
+    step(tasks, 1.0 + 4 * POLL_SECONDS)
+    assert tasks[0].as_dict() is ended

@@ -77,6 +77,9 @@ class RemoteRecording:
         self.run_seconds: float | None = None
         self.clip_kept = False
         self._record: dict | None = None
+        self._dict_record: dict | None = None  # as_dict's inputs when it last built its dict
+        self._dict_key: tuple = ()
+        self._dict: dict = {}
         self._last_try = 0.0  # when it last asked to be enqueued
         self._missing_since: float | None = None
         self._deadline = float("inf")  # set when enqueued
@@ -217,7 +220,19 @@ class RemoteRecording:
         return (self._record or {}).get("quality")
 
     def as_dict(self) -> dict:
-        """The task's record: the worker's, with the coordinator's offsets and verdict."""
+        """The task's record: the worker's, with the coordinator's offsets and verdict; do
+        not modify the result.
+
+        As Recording's: the status lists every task about once a second, and most (queued,
+        ended) have not changed since, so the dict is rebuilt only when an input did (the
+        worker's record is a new object whenever a poll read one).
+        """
+        key = (self.status, self.error_message, self.start_offset)
+        if self._record is not self._dict_record or key != self._dict_key:
+            self._dict_record, self._dict_key, self._dict = self._record, key, self._build_dict()
+        return self._dict
+
+    def _build_dict(self) -> dict:
         raw = dict(self._record or {})
         raw.update(task_id=self.planned.task_id, stream_index=self.planned.stream_index,
                    rtsp_url=self.stream["rtsp_url"], duration_seconds=self.planned.duration,
