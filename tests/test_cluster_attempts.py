@@ -87,7 +87,7 @@ def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_fi
     from shared import task_status as st
     from shared.global_settings import GlobalSettings
     context = RemoteContext(None, "patrol", "c", "/out/c", "./output/c",
-                            GlobalSettings.from_config({}), {}, 0.0)
+                            GlobalSettings.from_config({}), {}, 0.0, None)
     task = RemoteRecording(PlannedTask(1, 0, 0.0, 3), STREAM, context, None)
     black = {"checked": True, "issues": ["black"], "measures": {}}
     task._take({"status": st.COMPLETED, "progress": 3.0, "bytes_received": 4096,

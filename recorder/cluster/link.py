@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
-from rq.rate_limit import RateLimit
+from rq.rate_limit import ACQUIRE_AND_ENQUEUE_SCRIPT, RateLimit, RateLimitRegistry
+from rq.utils import current_timestamp, now, utcformat
 
 from shared.cluster_config import ClusterSettings
 from shared.gateways import gateway_key
@@ -78,20 +79,75 @@ def job_spec(queue: str, cycle_name: str, stream_index: int, stream: dict, durat
 def enqueue(connection: Redis, queue: str, spec: JobSpec, payload: dict,
             function: str = RUN_TASK) -> None:
     """Put the task on the queue, behind its gateway's RateLimit (``function``: a bench's fake)."""
-    Queue(queue, connection=connection).enqueue(
-        function, payload, job_id=spec.job_id,
-        job_timeout=spec.timeout, ttl=spec.ttl, result_ttl=OUTCOME_TTL_SECONDS,
-        failure_ttl=OUTCOME_TTL_SECONDS, retry=Retry(max=RETRIES),
-        rate_limit=RateLimit(f"gw:{spec.gateway}", spec.per_host))
+    enqueue_many(connection, queue, [(spec, payload)], function)
+
+
+def enqueue_many(connection: Redis, queue: str, jobs: list[tuple[JobSpec, dict]],
+                 function: str = RUN_TASK) -> None:
+    """Put the tasks on the queue in one transaction, each behind its gateway's RateLimit.
+
+    RQ's ``Queue.enqueue`` of a rate-limited job takes three round trips and refuses a
+    pipeline, its ``enqueue_many`` takes no rate limit, and its pipelined promotion costs
+    one more round trip (redis-py's script check). So this does, on one transaction, what
+    RQ 3.0's ``Queue._enqueue_rate_limited_job`` does for each job (register the gateway's
+    cap, save the job as rate_limited with its TTL, add it to the gateway's waiting set),
+    then RQ's promotion script once per gateway, sent whole (``EVAL``: never missing after
+    a Redis restart), which fills each gateway's free slots oldest first as RQ's would.
+    """
+    rq_queue = Queue(queue, connection=connection)
+    pipe = connection.pipeline()
+    pipe.sadd(rq_queue.redis_queues_keys, rq_queue.key)
+    gateways: dict[str, tuple[RateLimitRegistry, int]] = {}
+    for spec, payload in jobs:
+        job = rq_queue.create_job(
+            function, args=(payload,), job_id=spec.job_id, timeout=spec.timeout, ttl=spec.ttl,
+            result_ttl=OUTCOME_TTL_SECONDS, failure_ttl=OUTCOME_TTL_SECONDS,
+            status=JobStatus.RATE_LIMITED, retry=Retry(max=RETRIES),
+            rate_limit=RateLimit(f"gw:{spec.gateway}", spec.per_host))
+        job.redis_server_version = rq_queue.get_redis_server_version()
+        registry, _ = gateways.setdefault(job.rate_limit_key, (
+            RateLimitRegistry(job.rate_limit_key, connection), spec.per_host))
+        job.save(pipeline=pipe)
+        job.cleanup(ttl=job.ttl, pipeline=pipe)
+        registry.add_to_rate_limited(job.id, pipe)
+    for registry, cap in gateways.values():
+        _promote(pipe, registry, cap)
+    pipe.execute()
+
+
+def _promote(pipe, registry: RateLimitRegistry, cap: int) -> None:
+    """RQ's registration of a gateway's cap and its promotion of the gateway's waiting jobs
+    into its free slots, queued on ``pipe``."""
+    registry.register(cap, pipe)
+    pipe.eval(ACQUIRE_AND_ENQUEUE_SCRIPT, 2, registry.allowed_key, registry.rate_limited_key,
+              cap, current_timestamp(), utcformat(now()), Queue.redis_queue_namespace_prefix,
+              Job.redis_job_namespace_prefix)
 
 
 def read_task(connection: Redis, queue: str, job: str) -> tuple[dict | None, dict | None, str]:
     """A job's last record, its outcome (None: none yet) and RQ's status of it."""
+    return read_tasks(connection, queue, [job])[job]
+
+
+def read_tasks(connection: Redis, queue: str, jobs: list[str], status_of: set[str] | None = None
+               ) -> dict[str, tuple[dict | None, dict | None, str | None]]:
+    """:func:`read_task` of each of ``jobs``, all in one round trip (one snapshot: a
+    transaction, so no outcome lands between a job's two reads); RQ's status only of the
+    jobs in ``status_of`` (None: of all), None for the others."""
+    asked = [status_of is None or job in status_of for job in jobs]
     pipe = connection.pipeline()
-    pipe.hmget(task_key(queue, job), "record", "outcome")
-    pipe.hget(Job.key_for(job), "status")
-    (record, outcome), status = pipe.execute()
-    return (_json(record), _json(outcome), status.decode() if status else "")
+    for job, ask in zip(jobs, asked):
+        pipe.hmget(task_key(queue, job), "record", "outcome")
+        if ask:
+            pipe.hget(Job.key_for(job), "status")
+    answers = iter(pipe.execute())
+    readings = {}
+    for job, ask in zip(jobs, asked):
+        record, outcome = next(answers)
+        status = next(answers) if ask else None
+        readings[job] = (_json(record), _json(outcome),
+                         None if not ask else status.decode() if status else "")
+    return readings
 
 
 def _json(raw: bytes | None) -> dict | None:

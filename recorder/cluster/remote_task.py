@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from rq.job import JobStatus
 
 from recorder.cluster import link
-from recorder.cluster.outage import OUTAGE
+from recorder.cluster.exchange import POLL_SECONDS, Exchange
 from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_output import Progress, ProgressParser, StderrLog
@@ -22,7 +22,6 @@ from shared.cluster_config import cluster_settings
 from shared.global_settings import GlobalSettings
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 0.5
 WORKER_LOST = "工作节点异常退出, 重试后仍未完成"
 QUEUED_AT_END = "未调度: 本轮时间窗口已过, 没有空闲的工作节点"
 # A job Redis no longer knows, with no worker's record either, for this long: enqueued again.
@@ -30,6 +29,8 @@ VANISHED_GRACE_SECONDS = 5.0
 # Beyond its job timeout, per attempt: RQ's own kill of a stuck work horse (60 s) and a dead
 # host's heartbeat running out, before an attempt that never reported is given up.
 GIVE_UP_MARGIN_SECONDS = 150
+# What a worker runs for a job: a bench (bench/cluster_coordinator.py) swaps in its fake.
+JOB_FUNCTION = link.RUN_TASK
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RemoteContext:
     settings: GlobalSettings
     global_config: dict
     window_end: float  # monotonic
+    exchange: Exchange  # the cycle's batched Redis round trips
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,10 @@ class RemoteRecording:
         self.run_seconds: float | None = None
         self.clip_kept = False
         self._record: dict | None = None
-        self._last_poll = 0.0
+        self._dict_record: dict | None = None  # as_dict's inputs when it last built its dict
+        self._dict_key: tuple = ()
+        self._dict: dict = {}
+        self._last_try = 0.0  # when it last asked to be enqueued
         self._missing_since: float | None = None
         self._deadline = float("inf")  # set when enqueued
 
@@ -85,51 +90,57 @@ class RemoteRecording:
         return self.status in st.FINISHED
 
     def start(self, now: float, wall: float) -> None:
-        """Enqueue the job; while Redis is away it is tried again each poll until the window ends."""
-        self._wanted = True
+        """Enqueue the job (at this step's exchange); while Redis is away it is tried again
+        each poll until the window ends."""
+        self._wanted, self._last_try = True, now
         self.start_wall = self.start_wall or wall
-        try:
-            self._enqueue(now)
-        except RedisError as exc:
-            OUTAGE.failed(exc)
+        self.context.exchange.want(self)
 
-    def _enqueue(self, now: float) -> None:
+    def job_of(self, now: float) -> tuple[link.JobSpec, dict]:
+        """The job's spec and payload, enqueued at monotonic ``now``."""
         c = self.context
         spec = link.job_spec(c.queue, c.cycle_name, self.planned.stream_index, self.stream,
                              self.planned.duration, c.settings, c.window_end - now)
-        link.enqueue(c.connection, c.queue, spec, payload(
-            self.planned, self.stream, c.cycle_dir, c.display_dir, c.global_config, c.queue,
-            self.source))
-        OUTAGE.answered()
+        return spec, payload(self.planned, self.stream, c.cycle_dir, c.display_dir,
+                             c.global_config, c.queue, self.source)
+
+    def enqueued(self, spec: link.JobSpec) -> None:
+        """The exchange put the job on the queue."""
         self.proc = self.job
-        self._deadline = c.window_end + (link.RETRIES + 1) * (spec.timeout + GIVE_UP_MARGIN_SECONDS)
+        self._deadline = self.context.window_end + (link.RETRIES + 1) * (
+            spec.timeout + GIVE_UP_MARGIN_SECONDS)
         log.info("task %d stream %d: enqueued as job %s (gateway %s)", self.planned.task_id,
                  self.planned.stream_index, self.job, spec.gateway)
 
     def tick(self, now: float, wall: float) -> None:
         """Read the job's record and outcome; end it when its window is over and none took it."""
-        if self.finished or not self._wanted or now - self._last_poll < POLL_SECONDS:
+        if self.finished or not self._wanted:
             return
-        self._last_poll = now
+        self.context.exchange.step(now)  # the step's enqueues and reads, for every task at once
         if self.proc is None:  # not enqueued yet: Redis was away at its start
+            if now - self._last_try < POLL_SECONDS:
+                return
             if now >= self.context.window_end:
                 self._finish(wall, st.CANCELLED, QUEUED_AT_END)
             else:
                 self.start(now, wall)
             return
-        try:
-            record, outcome, status = link.read_task(self.context.connection, self.context.queue,
-                                                     self.job)
-        except RedisError as exc:
-            OUTAGE.failed(exc)  # Redis restarting: the next tick asks again
-            return
-        OUTAGE.answered()
+        reading = self.context.exchange.reading(self.job)
+        if reading is not None:
+            self._follow(*reading, now=now, wall=wall)
+
+    def _follow(self, record: dict | None, outcome: dict | None, status: str | None,
+                now: float, wall: float) -> None:
+        """Act on one reading of the job: its outcome, its last record, or RQ's word of it
+        (``status`` None: not read this poll; "": RQ knows no such job)."""
         if outcome is not None:
             self._take(outcome, final=True, wall=wall)
         elif now >= self._deadline or status == JobStatus.FAILED.value:
             self._give_up(wall)
         elif record is not None:
             self._take(record, final=False, wall=wall)
+        elif status is None:  # its record is gone (Redis restarted): RQ is asked next poll
+            pass
         elif not status:
             self._vanished(now, wall)
         elif now >= self.context.window_end and self._cancel_queued():
@@ -209,7 +220,19 @@ class RemoteRecording:
         return (self._record or {}).get("quality")
 
     def as_dict(self) -> dict:
-        """The task's record: the worker's, with the coordinator's offsets and verdict."""
+        """The task's record: the worker's, with the coordinator's offsets and verdict; do
+        not modify the result.
+
+        As Recording's: the status lists every task about once a second, and most (queued,
+        ended) have not changed since, so the dict is rebuilt only when an input did (the
+        worker's record is a new object whenever a poll read one).
+        """
+        key = (self.status, self.error_message, self.start_offset)
+        if self._record is not self._dict_record or key != self._dict_key:
+            self._dict_record, self._dict_key, self._dict = self._record, key, self._build_dict()
+        return self._dict
+
+    def _build_dict(self) -> dict:
         raw = dict(self._record or {})
         raw.update(task_id=self.planned.task_id, stream_index=self.planned.stream_index,
                    rtsp_url=self.stream["rtsp_url"], duration_seconds=self.planned.duration,
@@ -222,7 +245,9 @@ def task_factory(config: dict, settings: GlobalSettings, cycle_dir: str, display
                  now: float):
     """Cycle's ``make_task`` for a cluster cycle starting at monotonic ``now``."""
     cluster = cluster_settings(config)
-    context = RemoteContext(link.shared_connection(cluster), cluster.queue, os.path.basename(cycle_dir), cycle_dir,
+    connection = link.shared_connection(cluster)
+    context = RemoteContext(connection, cluster.queue, os.path.basename(cycle_dir), cycle_dir,
                             display_dir, settings, config["global_config"],
-                            now + settings.total_poll_duration_seconds)
+                            now + settings.total_poll_duration_seconds,
+                            Exchange(connection, cluster.queue, JOB_FUNCTION))
     return lambda planned, stream, source: RemoteRecording(planned, stream, context, source)

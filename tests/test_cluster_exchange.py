@@ -1,0 +1,208 @@
+"""The coordinator's batched Redis round trips: every task started in a step is enqueued at once
+and every live task read at once, and the batch stores exactly what RQ's own enqueue stores."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("rq")
+from redis import Redis  # noqa: E402
+from redis.connection import Connection  # noqa: E402
+from rq import Queue, Retry  # noqa: E402
+from rq.rate_limit import RateLimit  # noqa: E402
+
+from recorder.cluster import link  # noqa: E402
+from recorder.cluster.exchange import POLL_SECONDS, STATUS_EVERY_POLLS  # noqa: E402
+from recorder.cluster.remote_task import (  # noqa: E402
+    VANISHED_GRACE_SECONDS, WORKER_LOST, task_factory)
+from recorder.planner import PlannedTask  # noqa: E402
+from shared import task_status as st  # noqa: E402
+from shared.global_settings import GlobalSettings  # noqa: E402
+from testkit.cluster import RedisServer, redis_available  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")
+WALL = 1_700_000_000.0
+GATEWAYS = ["10.0.0.1:554", "10.0.0.1:554", "10.0.0.1:554", "10.0.0.2:554"]
+
+
+@pytest.fixture
+def redis(tmp_path):
+    with RedisServer(str(tmp_path)) as server:
+        yield server
+
+
+def remote_tasks(redis, tmp_path, count: int = len(GATEWAYS)) -> list:
+    """A cluster cycle's tasks as the coordinator makes them (three on one gateway, capped at 2)."""
+    streams = [{"rtsp_url": f"rtsp://{GATEWAYS[i % len(GATEWAYS)]}/cam{i}",
+                "duration_seconds": 10, "output_filename": f"cam{i}.mp4"} for i in range(count)]
+    global_config = {"total_poll_duration_seconds": 60, "max_concurrent_per_host": 2}
+    config = {"global_config": global_config, "streams": streams,
+              "cluster": {"redis_url": redis.url, "queue": "patrol"}}
+    make = task_factory(config, GlobalSettings.from_config(global_config),
+                        str(tmp_path / "c1"), "./output/c1", 0.0)
+    tasks = [make(PlannedTask(i + 1, i, 0.0, 10), s, None) for i, s in enumerate(streams)]
+    Queue("patrol", connection=tasks[0].context.connection).get_redis_server_version()  # cached
+    return tasks
+
+
+def count_round_trips(monkeypatch) -> list[int]:
+    """Every request any Redis client of this process sends from now on (a pipeline is one)."""
+    sent = [0]
+    send = Connection.send_packed_command
+
+    def counted(self, *args, **named):
+        sent[0] += 1
+        return send(self, *args, **named)
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
+    return sent
+
+
+def step(tasks: list, now: float) -> None:
+    for task in tasks:
+        task.tick(now, WALL + now)
+
+
+def test_a_step_enqueues_its_starts_in_one_round_trip_and_reads_every_task_in_one(
+        redis, tmp_path, monkeypatch) -> None:
+    tasks = remote_tasks(redis, tmp_path)
+    sent = count_round_trips(monkeypatch)
+    for task in tasks:
+        task.start(1.0, WALL + 1.0)
+    step(tasks, 1.0)
+    assert sent[0] == 2  # was 3 per task to enqueue and 1 per task to read
+    assert [task.proc for task in tasks] == [task.job for task in tasks]
+    step(tasks, 1.0 + POLL_SECONDS / 2)  # no poll due
+    step(tasks, 1.0 + POLL_SECONDS)
+    assert sent[0] == 3
+
+
+def test_the_batch_stores_what_rqs_own_enqueue_stores(redis, tmp_path) -> None:
+    """Same jobs, same gateway caps: RQ's Queue.enqueue one by one in database 1, our batch in 0."""
+    tasks = remote_tasks(redis, tmp_path)
+    specs = [task.job_of(0.0) for task in tasks]
+    ours, theirs = (Redis.from_url(redis.url[:-1] + db) for db in "01")
+    link.enqueue_many(ours, "patrol", specs)
+    for spec, payload in specs:
+        Queue("patrol", connection=theirs).enqueue(
+            link.RUN_TASK, payload, job_id=spec.job_id, job_timeout=spec.timeout, ttl=spec.ttl,
+            result_ttl=link.OUTCOME_TTL_SECONDS, failure_ttl=link.OUTCOME_TTL_SECONDS,
+            retry=Retry(max=link.RETRIES), rate_limit=RateLimit(f"gw:{spec.gateway}", 2))
+    assert contents(ours) == contents(theirs)
+    queued = [job.decode() for job in ours.lrange("rq:queue:patrol", 0, -1)]
+    assert queued == [specs[0][0].job_id, specs[1][0].job_id, specs[3][0].job_id]  # cap 2
+
+
+def contents(connection: Redis) -> dict:
+    """Every key's type and value, without the times of the moment (scores, created/enqueued at)."""
+    found = {}
+    for key in sorted(connection.keys("*")):
+        kind = connection.type(key).decode()
+        value = {"hash": lambda: {f: v for f, v in connection.hgetall(key).items()
+                                  if f not in (b"created_at", b"enqueued_at")},
+                 "zset": lambda: connection.zrange(key, 0, -1),
+                 "list": lambda: connection.lrange(key, 0, -1),
+                 "set": lambda: sorted(connection.smembers(key)),
+                 "string": lambda: connection.get(key)}[kind]()
+        ttl = connection.ttl(key)
+        found[key] = (kind, value, round(ttl, -1) if ttl > 0 else ttl)
+    return found
+
+
+def test_an_outcome_in_redis_ends_its_task_at_the_next_poll_and_only_it(redis, tmp_path) -> None:
+    tasks = remote_tasks(redis, tmp_path)
+    for task in tasks:
+        task.start(1.0, WALL + 1.0)
+    step(tasks, 1.0)
+    outcome = {"status": st.COMPLETED, "output_file": "./output/c1/cam1.mp4", "progress": 10.0}
+    connection = tasks[1].context.connection
+    connection.hset(link.task_key("patrol", tasks[1].job), "outcome", json.dumps(outcome))
+    step(tasks, 1.0 + POLL_SECONDS)
+    assert [task.status for task in tasks] == [st.PENDING, st.COMPLETED, st.PENDING, st.PENDING]
+    assert tasks[1].clip_kept and tasks[1].as_dict()["output_file"] == "./output/c1/cam1.mp4"
+
+
+def test_tasks_started_while_redis_is_away_are_enqueued_once_it_is_back(redis, tmp_path) -> None:
+    tasks = remote_tasks(redis, tmp_path)
+    redis.stop()
+    for task in tasks:
+        task.start(1.0, WALL + 1.0)
+    step(tasks, 1.0)
+    assert [task.proc for task in tasks] == [None] * len(tasks)
+    redis.start()
+    step(tasks, 1.0 + POLL_SECONDS)  # each asks again...
+    step(tasks, 1.0 + 2 * POLL_SECONDS)  # ...and the next step enqueues them all
+    assert [task.proc for task in tasks] == [task.job for task in tasks]
+    assert tasks[0].context.connection.llen("rq:queue:patrol") == 3
+
+
+def started_with_records(redis, tmp_path) -> list:
+    """The tasks enqueued at 1.0 s, each with its worker's live record in Redis."""
+    tasks = remote_tasks(redis, tmp_path)
+    for task in tasks:
+        task.start(1.0, WALL + 1.0)
+    step(tasks, 1.0)
+    record = {"status": st.RECORDING, "progress": 1.0}
+    for task in tasks:
+        task.context.connection.hset(link.task_key("patrol", task.job), "record",
+                                     json.dumps(record))
+    return tasks
+
+
+def rq_status_reads(connection: Redis) -> int:
+    return connection.info("commandstats").get("cmdstat_hget", {}).get("calls", 0)
+
+
+def test_rqs_status_of_a_job_its_worker_records_is_read_every_few_polls_only(
+        redis, tmp_path) -> None:
+    tasks = started_with_records(redis, tmp_path)
+    connection = tasks[0].context.connection
+    step(tasks, 1.0 + POLL_SECONDS)  # the records seen
+    before = rq_status_reads(connection)
+    for poll in range(2, STATUS_EVERY_POLLS + 2):
+        step(tasks, 1.0 + poll * POLL_SECONDS)
+    assert rq_status_reads(connection) - before == len(tasks)  # was one per task and poll
+    assert [task.status for task in tasks] == [st.RECORDING] * len(tasks)
+
+
+def test_a_recorded_job_that_failed_for_good_is_given_up_within_those_polls(
+        redis, tmp_path) -> None:
+    tasks = started_with_records(redis, tmp_path)
+    tasks[0].context.connection.hset(f"rq:job:{tasks[2].job}", "status", "failed")
+    for poll in range(1, STATUS_EVERY_POLLS + 1):
+        step(tasks, 1.0 + poll * POLL_SECONDS)
+    assert (tasks[2].status, tasks[2].error_message) == (st.RECORDING_ERROR, WORKER_LOST)
+    assert [task.status for task in tasks[:2]] == [st.RECORDING] * 2
+
+
+def test_a_record_lost_with_redis_is_enqueued_again_after_the_grace_not_cancelled(
+        redis, tmp_path) -> None:
+    tasks = started_with_records(redis, tmp_path)
+    step(tasks, 1.0 + POLL_SECONDS)
+    redis.restart()  # no persistence: jobs and records gone
+    now = 1.0 + 2 * POLL_SECONDS
+    while now <= 1.0 + 2 * POLL_SECONDS + VANISHED_GRACE_SECONDS + 2 * POLL_SECONDS:
+        step(tasks, now)
+        now += POLL_SECONDS
+    assert [task.status for task in tasks] == [st.RECORDING] * len(tasks)
+    assert tasks[0].context.connection.llen("rq:queue:patrol") == 3  # enqueued again, cap 2
+
+
+def test_a_tasks_record_is_rebuilt_only_when_an_input_changed(redis, tmp_path) -> None:
+    """The status lists every task each second: a queued or ended one is not rebuilt each time."""
+    tasks = started_with_records(redis, tmp_path)
+    step(tasks, 1.0 + POLL_SECONDS)  # the records read
+    recording = tasks[0].as_dict()
+    assert tasks[0].as_dict() is recording and recording["progress"] == 1.0
+    key = link.task_key("patrol", tasks[0].job)
+    tasks[0].context.connection.hset(key, "record", json.dumps(
+        {"status": st.RECORDING, "progress": 2.0}))
+    step(tasks, 1.0 + 2 * POLL_SECONDS)
+    assert tasks[0].as_dict() is not recording and tasks[0].as_dict()["progress"] == 2.0
+    tasks[0].context.connection.hset(key, "outcome", json.dumps(
+        {"status": st.COMPLETED, "progress": 10.0, "output_file": "./output/c1/cam0.mp4"}))
+    step(tasks, 1.0 + 3 * POLL_SECONDS)
+    ended = tasks[0].as_dict()
+    assert ended["status"] == st.COMPLETED and ended["output_file"] == "./output/c1/cam0.mp4"
+    step(tasks, 1.0 + 4 * POLL_SECONDS)
+    assert tasks[0].as_dict() is ended
