@@ -85,12 +85,16 @@ def test_the_batch_stores_what_rqs_own_enqueue_stores(redis, tmp_path) -> None:
     link.enqueue_many(ours, "patrol", specs)
     for spec, payload in specs:
         Queue("patrol", connection=theirs).enqueue(
-            link.RUN_TASK, payload, job_id=spec.job_id, job_timeout=spec.timeout, ttl=spec.ttl,
+            link.RUN_TASK, payload, job_id=spec.job_id, description=f"task {spec.job_id}",
+            job_timeout=spec.timeout, ttl=spec.ttl,
             result_ttl=link.OUTCOME_TTL_SECONDS, failure_ttl=link.OUTCOME_TTL_SECONDS,
             retry=Retry(max=link.RETRIES), rate_limit=RateLimit(f"gw:{spec.gateway}", 2))
     assert contents(ours) == contents(theirs)
     queued = [job.decode() for job in ours.lrange("rq:queue:patrol", 0, -1)]
     assert queued == [specs[0][0].job_id, specs[1][0].job_id, specs[3][0].job_id]  # cap 2
+    # RQ's default description is the call's text: the camera's URL, its password too.
+    descriptions = [ours.hget(f"rq:job:{spec.job_id}", "description") for spec, _ in specs]
+    assert descriptions == [f"task {spec.job_id}".encode() for spec, _ in specs]
 
 
 def contents(connection: Redis) -> dict:

@@ -100,7 +100,9 @@ def enqueue_many(connection: Redis, queue: str, jobs: list[tuple[JobSpec, dict]]
     gateways: dict[str, tuple[RateLimitRegistry, int]] = {}
     for spec, payload in jobs:
         job = rq_queue.create_job(
-            function, args=(payload,), job_id=spec.job_id, timeout=spec.timeout, ttl=spec.ttl,
+            # description: RQ's default is the call's text, the camera's URL and password.
+            function, args=(payload,), job_id=spec.job_id, description=f"task {spec.job_id}",
+            timeout=spec.timeout, ttl=spec.ttl,
             result_ttl=OUTCOME_TTL_SECONDS, failure_ttl=OUTCOME_TTL_SECONDS,
             status=JobStatus.RATE_LIMITED, retry=Retry(max=RETRIES),
             rate_limit=RateLimit(f"gw:{spec.gateway}", spec.per_host))
