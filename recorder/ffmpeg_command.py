@@ -283,9 +283,12 @@ def _check_outputs(stream, duration: int, sample_seconds: float) -> list:
                   .filter("blurdetect")
                   .filter("metadata", "print", key=BLUR_KEY, file=_BLUR_SLOT, direct=1))
     # passthrough: one output picture per keyframe, not 25 copies of it a second.
+    # threads 1: the mjpeg encoder's frame threads (one per core by default) hold each
+    # picture until that many more have come, so the first thumbnail was written only at
+    # the middle one, and a recording killed before then left none.
     return [ffmpeg.output(thumbnails.filter("setpts", RISING_PTS), _THUMBNAIL_SLOT, f="image2",
                           update=1, **{"c:v": "mjpeg", "q:v": 5}, r=THUMBNAIL_TICKS,
-                          t=duration, fps_mode="passthrough")]
+                          t=duration, fps_mode="passthrough", threads=1)]
 
 
 def build_retag_argv(source_file: str, output_file: str, ffmpeg_binary: str = "ffmpeg") -> list[str]:

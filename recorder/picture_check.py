@@ -46,8 +46,7 @@ class PictureCheck:
         """The quality object; the thumbnail is kept beside a kept clip, removed otherwise;
         the figures files are removed either way."""
         figures = _figures(self.files.figures).with_blur(_figures(self.files.blur_figures))
-        discard(self.files.figures)
-        discard(self.files.blur_figures)
+        self._discard_figures()
         published = self._publish(clip_kept)
         if not published:
             return unchecked()
@@ -59,6 +58,15 @@ class PictureCheck:
         if self.reference and quality["checked"] and not quality["issues"]:
             keep_reference(self.path, self.reference)
         return quality
+
+    def abandon(self) -> None:
+        """A recording given up before its end (its ffmpeg killed): every work file removed."""
+        discard(self.work_path)
+        self._discard_figures()
+
+    def _discard_figures(self) -> None:
+        for path in (self.files.figures, self.files.blur_figures):
+            discard(path)
 
     def _publish(self, clip_kept: bool) -> bool:
         try:

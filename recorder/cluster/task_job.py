@@ -154,8 +154,7 @@ def _abandon(recording: Recording) -> None:
         pipe.close()
     discard(recording.work_path)
     if recording.picture:  # its thumbnail and figures, half written
-        discard(recording.picture.work_path)
-        discard(recording.picture.files.figures)
+        recording.picture.abandon()
 
 
 def _recording(spec: dict, attempt: int, claim: Callable[[], bool]) -> AttemptRecording:
