@@ -91,16 +91,16 @@ def _deliver(watcher: PipeWatcher, process, stdout: str, stderr: str, timed) -> 
     while stdout or stderr:
         process.write(stdout[:16384], stderr[:16384])
         stdout, stderr = stdout[16384:], stderr[16384:]
-        timed(watcher.wait, 0.0)
+        timed("read pipes", watcher.wait, 0.0)
 
 
 def replay_once(trace: dict, folder: str, timed) -> Recording:
     """One clip through the real Recording; ``timed(fn, *args)`` runs the recorder's calls."""
     runner = FakeRunner(stops_on=set(), run_returncode=0, run_stdout=PROBE_OUTPUT)
     watcher = PipeWatcher()
-    task = timed(_recording, folder, trace["enabled"], runner, watcher)
+    task = timed("construct", _recording, folder, trace["enabled"], runner, watcher)
     base = 1000.0
-    timed(task.start, base, 0.0)
+    timed("start", task.start, base, 0.0)
     process = runner.processes[0]
     for role, path in _files(task).items():  # ffmpeg's work: untimed
         if role in trace["files"]:
@@ -113,27 +113,31 @@ def replay_once(trace: dict, folder: str, timed) -> Recording:
             batch[events[index][1]] += events[index][2]
             index += 1
         _deliver(watcher, process, batch["stdout"], batch["stderr"], timed)
-        timed(task.tick, base + clock, clock)
+        timed("ticks", task.tick, base + clock, clock)
     process.exit(trace["returncode"])
     while not task.finished:
         clock += TICK_SECONDS
-        timed(watcher.wait, 0.0)
-        timed(task.tick, base + clock, clock)
+        timed("read pipes", watcher.wait, 0.0)
+        timed("ticks", task.tick, base + clock, clock)
     return task
 
 
-def measure(trace: dict, repeat: int, profile: cProfile.Profile | None) -> tuple[float, dict]:
-    """Mean recorder CPU per clip (ms) over ``repeat`` replays; the last verdict's record."""
-    spent = [0.0]
+def measure(trace: dict, repeat: int, profile: cProfile.Profile | None) -> tuple[dict, dict]:
+    """Mean recorder CPU per clip (ms) over ``repeat`` replays, in all and by piece (the
+    verdict's tick is "finish"); the last verdict's record."""
+    spent: dict[str, float] = {}
 
-    def timed(fn, *args):
+    def timed(piece, fn, *args):
         if profile:
             profile.enable()
         begin = time.process_time()
         try:
             return fn(*args)
         finally:
-            spent[0] += time.process_time() - begin
+            took = time.process_time() - begin
+            if piece == "ticks" and getattr(fn, "__self__", None) and fn.__self__.finished:
+                piece = "finish"
+            spent[piece] = spent.get(piece, 0.0) + took
             if profile:
                 profile.disable()
 
@@ -148,7 +152,8 @@ def measure(trace: dict, repeat: int, profile: cProfile.Profile | None) -> tuple
                     os.unlink(path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return spent[0] / repeat * 1000, record
+    pieces = {piece: value / repeat * 1000 for piece, value in spent.items()}
+    return {"total": sum(pieces.values()), **pieces}, record
 
 
 def load_traces(store: str) -> dict:
@@ -182,17 +187,19 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{side}: stderr {err.count(chr(10))} lines {len(err)} bytes, stdout "
               f"{out.count(chr(10))} lines {len(out)} bytes, {len(trace['events'])} reads, "
               f"exit {trace['returncode']}, files {sorted(trace['files'])}")
-    figures: dict[str, list[float]] = {"off": [], "on": []}
+    figures: dict[str, list[dict]] = {"off": [], "on": []}
     for _ in range(args.rounds):
         for side in ("off", "on"):
             spent, record = measure(traces[side], args.repeat, None)
             figures[side].append(spent)
             result[side] = record
     for side in ("off", "on"):
-        print(f"{side}: recorder CPU per clip (ms): "
-              f"{' '.join(f'{v:.3f}' for v in figures[side])}; min {min(figures[side]):.3f}; "
-              f"status {result[side]['status']} quality {result[side].get('quality')}")
-    print(f"on - off (min): {min(figures['on']) - min(figures['off']):.3f} ms")
+        print(f"{side}: status {result[side]['status']} quality {result[side].get('quality')}")
+    print("piece               off (ms/clip)  on (ms/clip)  on - off   (the least of the rounds)")
+    for piece in figures["on"][0]:
+        off = min(f.get(piece, 0.0) for f in figures["off"])
+        on = min(f[piece] for f in figures["on"])
+        print(f"{piece:<20}{off:>13.3f}{on:>14.3f}{on - off:>10.3f}")
     if args.profile:
         for side in ("off", "on"):
             profile = cProfile.Profile()
