@@ -27,6 +27,7 @@ import time
 
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
+from recorder.picture_similarity import _reference_windows
 from recorder.recording import Recording
 from recorder.wakeup import READ_BATCH_SECONDS, TICK_SECONDS
 from shared.global_settings import GlobalSettings
@@ -122,9 +123,13 @@ def replay_once(trace: dict, folder: str, timed) -> Recording:
     return task
 
 
-def measure(trace: dict, repeat: int, profile: cProfile.Profile | None) -> tuple[dict, dict]:
+def measure(trace: dict, repeat: int, profile: cProfile.Profile | None,
+            reference: str = "kept") -> tuple[dict, dict]:
     """Mean recorder CPU per clip (ms) over ``repeat`` replays, in all and by piece (the
-    verdict's tick is "finish"); the last verdict's record."""
+    verdict's tick is "finish"); the last verdict's record. ``reference``: "kept" (the
+    camera's reference taken and decoded already: a daemon's steady state), "none" (each
+    clip is its camera's first: it becomes the reference), "new" (the reference on disk,
+    not decoded yet: a camera's second clip, or the first after a restart)."""
     spent: dict[str, float] = {}
 
     def timed(piece, fn, *args):
@@ -144,6 +149,10 @@ def measure(trace: dict, repeat: int, profile: cProfile.Profile | None) -> tuple
     folder = tempfile.mkdtemp(prefix="replay-")
     try:
         for _ in range(repeat):
+            if reference == "none":
+                shutil.rmtree(os.path.join(folder, "references"), ignore_errors=True)
+            elif reference == "new":
+                _reference_windows.cache_clear()
             task = replay_once(trace, folder, timed)
             record = task.as_dict()
             for name in os.listdir(folder):
@@ -177,7 +186,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="where the captured clips are kept (delete it to record anew)")
     parser.add_argument("--repeat", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="cProfile the timed calls")
-    parser.add_argument("--rounds", type=int, default=3, help="off/on/off rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="off/on rounds")
+    parser.add_argument("--reference", choices=("kept", "none", "new"), default="kept",
+                        help="the camera's reference picture: taken and decoded already "
+                             "(default), none yet, on disk but not decoded yet")
     args = parser.parse_args(argv)
     traces = load_traces(args.store)
     result = {}
@@ -190,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
     figures: dict[str, list[dict]] = {"off": [], "on": []}
     for _ in range(args.rounds):
         for side in ("off", "on"):
-            spent, record = measure(traces[side], args.repeat, None)
+            spent, record = measure(traces[side], args.repeat, None, args.reference)
             figures[side].append(spent)
             result[side] = record
     for side in ("off", "on"):
