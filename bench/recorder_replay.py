@@ -87,8 +87,21 @@ def capture(url: str, enabled: bool, store: str) -> dict:
     return {"events": events, "returncode": proc.wait(), "files": kept}
 
 
+# "--cold": this much memory walked before each batch (untimed), so that the recorder's
+# calls find the CPU caches cold, as between the ffmpeg processes of a live cycle.
+COLD_BYTES = 8 << 20
+_COLD = {"on": False, "buffer": bytearray(0)}
+
+
+def _chill() -> None:
+    if _COLD["on"]:
+        buffer = _COLD["buffer"]
+        buffer[::64] = bytes(len(buffer) // 64)
+
+
 def _deliver(watcher: PipeWatcher, process, stdout: str, stderr: str, timed) -> None:
     """Write a batch into the fake pipes (untimed) and let the recorder read it (timed)."""
+    _chill()
     while stdout or stderr:
         process.write(stdout[:16384], stderr[:16384])
         stdout, stderr = stdout[16384:], stderr[16384:]
@@ -117,6 +130,7 @@ def replay_once(trace: dict, folder: str, timed) -> Recording:
         timed("ticks", task.tick, base + clock, clock)
     process.exit(trace["returncode"])
     while not task.finished:
+        _chill()
         clock += TICK_SECONDS
         timed("read pipes", watcher.wait, 0.0)
         timed("ticks", task.tick, base + clock, clock)
@@ -190,7 +204,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reference", choices=("kept", "none", "new"), default="kept",
                         help="the camera's reference picture: taken and decoded already "
                              "(default), none yet, on disk but not decoded yet")
+    parser.add_argument("--cold", action="store_true",
+                        help="walk %d MB before each batch: the CPU caches cold" % (COLD_BYTES >> 20))
     args = parser.parse_args(argv)
+    if args.cold:
+        _COLD.update(on=True, buffer=bytearray(COLD_BYTES))
     traces = load_traces(args.store)
     result = {}
     for side, trace in traces.items():
