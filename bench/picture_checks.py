@@ -89,13 +89,18 @@ def _step(tasks: list[Recording], exited: dict[int, float], delays: list[float])
 
 
 def measure(camera: CameraServer, streams: int, keyframe_seconds: int, duration: int,
-            rounds: int, quality: dict) -> dict:
-    """Sums over ``rounds`` of each side, run in turns."""
+            rounds: int, quality: dict, warm_up: bool = False) -> dict:
+    """Sums over ``rounds`` of each side, run in turns; ``warm_up``: after an uncounted cycle
+    with the checks on, so that every camera's reference is taken and decoded already, as in
+    a daemon's steady state (without it the first "on" cycle takes the references and the
+    second decodes them: bench/recorder_replay.py --reference)."""
     urls = [camera.url(f"hd{keyframe_seconds}s/{i + 1}") for i in range(streams)]
     totals = {side: {"ffmpeg": 0.0, "recorder": 0.0, "verdict_delay": 0.0, "ok": 0}
               for side, _ in SIDES}
     folder = tempfile.mkdtemp(prefix="bench-picture-")
     try:
+        if warm_up:
+            run_cycle(urls, folder, duration, {**quality, "enabled": True})
         for _ in range(rounds):
             for side, enabled in SIDES:
                 figures = run_cycle(urls, folder, duration, {**quality, "enabled": enabled})
@@ -139,6 +144,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
                         help="seconds between the camera's keyframes (default 1 4)")
     parser.add_argument("--sample-seconds", type=float,
                         help="global_config.quality.sample_seconds (default: its default)")
+    parser.add_argument("--warm-up", action="store_true",
+                        help="an uncounted checks-on cycle first: the references taken and "
+                             "decoded (the steady state)")
     args = parser.parse_args(argv)
     sizes = args.streams or ([16] if args.quick else [16, 64, 128])
     duration = args.duration or (8 if args.quick else 15)
@@ -148,12 +156,13 @@ def main(argv: list[str] | None = None) -> list[Row]:
     with CameraServer(mount_count=max(sizes)) as camera:
         for streams in sizes:
             for keyframe_seconds in args.keyframes:
-                totals = measure(camera, streams, keyframe_seconds, duration, rounds, quality)
+                totals = measure(camera, streams, keyframe_seconds, duration, rounds, quality,
+                                 args.warm_up)
                 raw[f"{streams}x{keyframe_seconds}s"] = totals
                 rows += rows_of(streams, keyframe_seconds, totals)
                 print_table(rows[-4:])
     save("picture_checks", rows, {"duration": duration, "rounds": rounds, "quality": quality,
-                                  "raw": raw})
+                                  "warm_up": args.warm_up, "raw": raw})
     return rows
 
 

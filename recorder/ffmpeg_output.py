@@ -13,14 +13,18 @@ _FPS_RE = re.compile(r", (\d+(?:\.\d+)?) fps,")
 _ERROR_RE = re.compile(r"error|failed|invalid|refused|timed out|not found|unreachable|"
                        r"unauthorized|forbidden|no space|denied|end of file|could not|"
                        r"cannot|unable|no route|returned \d{3}|broken pipe|reset", re.IGNORECASE)
+# The picture checks' filters and outputs (recorder/picture_quality.py): their log lines
+# (about half of a checked clip's stderr) never carry a diagnosis.
+_CHECK_TAGS = ("blackdetect", "freezedetect", "blurdetect", "swscaler", "image2", "mjpeg", "null",
+               "wrapped_avframe")
+# Those lines told by their start, before the general tests (ffmpeg's "[name @ 0x…]").
+_CHECK_PREFIXES = ("[Parsed_", *(f"[{tag} @" for tag in _CHECK_TAGS))
 # Lines that carry no diagnosis: stats, stream mapping, encoder chatter.
 _NOISE_RE = re.compile(r"^(frame=|size=|video:|\s|Stream mapping|Press \[q\]|Output #|Input #|"
                        r"Metadata|Duration|  |[a-z]=|Last message repeated|"
                        r"Input file #|Output file #|Total:|\*\*\* \d+ dup|"
                        r"\[(h264|hevc|aac|pcm_\w+|graph\w*|format_out\w*|auto_\w+|AVIOContext|"
-                       # the picture checks' filters and outputs (recorder/picture_quality.py)
-                       r"Parsed_\w+|blackdetect|freezedetect|blurdetect|swscaler|image2|mjpeg|null|"
-                       r"wrapped_avframe) @)")
+                       r"Parsed_\w+|" + "|".join(_CHECK_TAGS) + r") @)")
 
 
 @dataclass
@@ -100,6 +104,8 @@ class StderrLog:
         # DESCRIBE: connected, even while ffmpeg still probes the media.
         if line.startswith("Input #0") or (line.startswith("[rtsp @") and line.endswith("SDP:")):
             self.connected = True
+        if line.startswith(_CHECK_PREFIXES):
+            return
         # Most lines are neither: a substring test spares them the regex.
         match = (_STREAM_RE.search(line) if "Stream #" in line and not self._output_started
                  else None)

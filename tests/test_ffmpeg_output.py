@@ -52,3 +52,17 @@ def test_no_sdp_means_not_connected() -> None:
     log = StderrLog()
     log.feed("[tcp @ 0x1] Successfully connected to 127.0.0.1 port 5\n")
     assert not log.connected
+
+
+def test_picture_check_lines_are_skipped_but_the_connection_and_errors_still_seen() -> None:
+    log = StderrLog()
+    log.feed("[rtsp @ 0x2] SDP:\n"
+             "[Parsed_scale_2 @ 0x5] w:1280 h:720 fmt:yuv420p -> w:320 h:180 fmt:yuvj420p\n"
+             "[freezedetect @ 0x6] lavfi.freezedetect.freeze_start: 2\n"
+             "[swscaler @ 0x7] deprecated pixel format used, make sure you did set range correctly\n"
+             "[Parsed_blurdetect_8 @ 0x8] blur mean: 4.7187068\n"
+             "[image2 @ 0x9] Could not open file : x.jpg.tmp\n" + REFUSED + "\n")
+    assert log.connected
+    # the checks' chatter, even an "error" word in it, is no diagnosis
+    assert log.tail == ["[rtsp @ 0x2] SDP:", REFUSED]
+    assert log.last_line() == REFUSED
