@@ -108,7 +108,8 @@ def recover_work_files(runner: ProcessRunner, cycle_dir: str) -> list[str]:
 
 
 def _recover_thumbnails(cycle_dir: str, names: list[str], published: list[str]) -> None:
-    """A killed ffmpeg's thumbnail (the last of its thumbnail keyframes it wrote): the thumbnail of a clip recovered, removed otherwise."""
+    """A killed ffmpeg's thumbnail (the last thumbnail keyframe it wrote): kept as the thumbnail
+    of a clip recovered, removed otherwise."""
     for name in names:
         if name.startswith(WORK_PREFIX) and name.endswith(WORK_FIGURES_SUFFIXES):
             discard(os.path.join(cycle_dir, name))  # a killed ffmpeg's figures: no verdict to draw
