@@ -230,12 +230,16 @@ class Recording:
         """Last resort at shutdown: kill ffmpeg and draw the verdict without draining its pipes."""
         if self.finished or self.proc is None:
             return
+        self.kill_process()
+        self._complete(wall)
+
+    def kill_process(self) -> None:
+        """SIGKILL ffmpeg and reap it (waiting STOP_GRACE_SECONDS at most); no verdict drawn."""
         self.proc.kill()
         try:
             self.proc.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             log.error("task %d: ffmpeg %d survives SIGKILL", self.planned.task_id, self.proc.pid)
-        self._complete(wall)
 
     def _ensure_folder(self) -> None:
         # The cycle folder removed by hand mid-cycle (rm -rf): made again, so the

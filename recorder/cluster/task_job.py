@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import select
-import subprocess
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -25,7 +24,7 @@ from recorder.ffmpeg_preload import LibraryPreload
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
 from recorder.processes import ProcessHandle, ProcessRunner
-from recorder.recording import STOP_GRACE_SECONDS, Recording
+from recorder.recording import Recording
 from recorder.wakeup import READ_BATCH_SECONDS
 from shared.clip_names import attempt_work_name
 from shared.clock import SYSTEM_CLOCK
@@ -144,11 +143,7 @@ def _abandon(recording: Recording) -> None:
     proc = getattr(recording, "proc", None)
     if proc is None or recording.finished:
         return
-    proc.kill()
-    try:
-        proc.wait(STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        log.error("task %d: ffmpeg %d survives SIGKILL", recording.planned.task_id, proc.pid)
+    recording.kill_process()
     for pipe in (proc.stdout, proc.stderr):
         recording.watcher.unwatch(pipe)
         pipe.close()
