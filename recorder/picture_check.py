@@ -81,7 +81,6 @@ class PictureCheck:
         return False
 
 
-
 def _figures(path: str, complete_lines: bool = False) -> PictureLog:
     """What ffmpeg wrote to a figures file (while it runs, whole lines only)."""
     try:
