@@ -8,14 +8,14 @@ last written more than ``retention_max_hours`` ago removed.
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
 import stat
 
+from recorder.cycle_folder import made_output_root
 from recorder.retention import HOUR, Limits
-from shared.output_rule import OutputRefused, check_output_path
+from shared.output_rule import OutputRefused
 from shared.output_tree import CHECKS_FOLDER, OutputDir, is_check_folder_name, opened_root
 from shared.timefmt import cycle_name
 
@@ -35,11 +35,7 @@ def make_check_folder(out: OutputDir, name: str) -> None:
     :raises OutputRefused: the output folder resolves where the rule forbids.
     :raises OSError: it cannot be made; ELOOP or ENOTDIR when ``checks`` is a symlink or a file.
     """
-    check_output_path(out.root, out.config_file)  # before makedirs creates anything
-    os.makedirs(out.root, exist_ok=True)
-    with opened_root(out) as root:
-        if root is None:
-            raise FileNotFoundError(errno.ENOENT, "output folder vanished", out.root)
+    with made_output_root(out) as root:
         try:
             os.mkdir(CHECKS_FOLDER, dir_fd=root.fd)
         except FileExistsError:
@@ -52,6 +48,7 @@ def make_check_folder(out: OutputDir, name: str) -> None:
             pass
         finally:
             os.close(checks)
+
 
 def choose_old(folders: list[tuple[str, float]], now: float, limits: Limits,
                keep: frozenset[str] = frozenset()) -> list[str]:

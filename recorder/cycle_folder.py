@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from shared.output_rule import OutputRefused, check_output_path
 from shared.output_tree import OpenRoot, OutputDir, cycle_names, opened_root
@@ -41,14 +43,26 @@ def create_cycle_folder(root: str, wall: float, last: str, config_file: str | No
     :raises OSError: it cannot be made, or the rule refuses the folder (EPERM).
     """
     try:
-        check_output_path(root, config_file)  # before makedirs creates anything
-        os.makedirs(root, exist_ok=True)
-        with opened_root(OutputDir(root, root, config_file)) as opened:
-            if opened is None:
-                raise FileNotFoundError(errno.ENOENT, "output folder vanished", root)
+        with made_output_root(OutputDir(root, root, config_file)) as opened:
             return _make_next(opened, cycle_name(wall), last)
     except OutputRefused as exc:
         raise PermissionError(errno.EPERM, str(exc), root) from None
+
+
+@contextmanager
+def made_output_root(out: OutputDir) -> Iterator[OpenRoot]:
+    """The output folder, made if missing, opened and checked against the output rule where
+    it resolves now (checked before anything is made): what cycle and check folders are
+    made in, through its descriptor.
+
+    :raises OutputRefused: the rule refuses it. :raises OSError: it cannot be made, or vanished.
+    """
+    check_output_path(out.root, out.config_file)
+    os.makedirs(out.root, exist_ok=True)
+    with opened_root(out) as opened:
+        if opened is None:
+            raise FileNotFoundError(errno.ENOENT, "output folder vanished", out.root)
+        yield opened
 
 
 def _make_next(root: OpenRoot, wanted: str, last: str) -> str:
