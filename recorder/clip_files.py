@@ -96,14 +96,17 @@ def recover_work_files(runner: ProcessRunner, cycle_dir: str) -> list[str]:
     except OSError:
         return published
     for name in names:
-        if name.startswith(WORK_PREFIX) and name.endswith(PART_SUFFIX):
+        if is_attempt_leftover(name):  # a cluster retry's clip, thumbnail or figures: none kept
+            discard(os.path.join(cycle_dir, name))
+        elif name.startswith(WORK_PREFIX) and name.endswith(PART_SUFFIX):
             final = os.path.join(cycle_dir, name[len(WORK_PREFIX):-len(PART_SUFFIX)])
-            if name.startswith(TAG_PREFIX) or is_attempt_leftover(name):
+            if name.startswith(TAG_PREFIX):
                 discard(os.path.join(cycle_dir, name))
             elif finalize_clip(runner, os.path.join(cycle_dir, name), final, trusted=False,
                                retag_hevc=False):
                 published.append(final)
-    _recover_thumbnails(cycle_dir, names, published)
+    _recover_thumbnails(cycle_dir, [name for name in names if not is_attempt_leftover(name)],
+                        published)
     return published
 
 

@@ -25,18 +25,25 @@ def work_name(clip_name: str) -> str:
     return WORK_PREFIX + clip_name + PART_SUFFIX
 
 
-def attempt_work_name(clip_name: str, attempt: int) -> str:
-    """The work file of a cluster job's ``attempt``: the first one's is :func:`work_name`'s, a
-    retry's its own (``..try2.cam.mp4.part``: the clip's suffix stays last, for ffmpeg's muxer),
-    so a dead attempt's half-written file is never recorded into again."""
-    name = f"{ATTEMPT_PREFIX}{attempt}.{clip_name}{PART_SUFFIX}"
+def attempt_name(work_file_name: str, attempt: int) -> str:
+    """The work file ``work_file_name`` (one of a clip's hidden names) of a cluster job's
+    ``attempt``: the first one's is the name itself, a retry's its own (``..try2`` before it:
+    ``..try2.cam.mp4.part``, the suffix stays last for ffmpeg's muxer), so a dead attempt's
+    half-written file is never written into again, nor taken for the live attempt's."""
+    name = f"{ATTEMPT_PREFIX}{attempt}{work_file_name}"
     if attempt <= 1 or len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        return work_name(clip_name)  # a name at the limit: ffmpeg overwrites the dead one's
+        return work_file_name  # a name at the limit: ffmpeg overwrites the dead one's
     return name
 
 
+def attempt_work_name(clip_name: str, attempt: int) -> str:
+    """The file ffmpeg records into in a cluster job's ``attempt`` (:func:`attempt_name`)."""
+    return attempt_name(work_name(clip_name), attempt)
+
+
 def is_attempt_leftover(work_file_name: str) -> bool:
-    """True for a retry's work file: never a clip of its own (no clip name starts with ".")."""
+    """True for a retry's work file (its clip's, thumbnail's or figures): never a clip of its
+    own, nor a clip's thumbnail (no clip name starts with ".")."""
     return work_file_name.startswith(ATTEMPT_PREFIX)
 
 
@@ -69,11 +76,21 @@ def blur_figures_work_name(clip_name: str) -> str:
 
 
 def clip_of_thumbnail_work(name: str) -> str | None:
-    """The clip a thumbnail work file (``.cam.mp4.jpg.tmp``) belongs to; None for other names."""
+    """The clip a thumbnail work file (``.cam.mp4.jpg.tmp``) belongs to; None for other names,
+    a retry's thumbnail work file among them (its clip is never recovered)."""
     suffix = thumbnail_work_name("")[1:]  # ".jpg.tmp"
-    if name.startswith(WORK_PREFIX) and name.endswith(suffix) and len(name) > len(suffix) + 1:
+    if (name.startswith(WORK_PREFIX) and not is_attempt_leftover(name) and name.endswith(suffix)
+            and len(name) > len(suffix) + 1):
         return name[len(WORK_PREFIX):-len(suffix)]
     return None
+
+
+def attempt_work_names(clip_name: str, attempt: int) -> tuple[str, ...]:
+    """Every work file of a cluster job's ``attempt``: its clip's, its thumbnail's and its
+    figures files (what a dead attempt may leave behind)."""
+    return tuple(attempt_name(name, attempt) for name in (
+        work_name(clip_name), thumbnail_work_name(clip_name), figures_work_name(clip_name),
+        blur_figures_work_name(clip_name)))
 
 
 def derived_names(clip_name: str) -> tuple[str, ...]:

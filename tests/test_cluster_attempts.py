@@ -8,7 +8,11 @@ import pytest
 from recorder.clip_files import recover_work_files
 from recorder.ffmpeg_command import container_of
 from recorder.pipe_watcher import PipeWatcher
-from shared.clip_names import attempt_work_name, is_attempt_leftover, thumbnail_name, work_name
+from shared.clip_names import (MAX_CLIP_NAME_BYTES, MAX_NAME_BYTES, attempt_work_name,
+                               attempt_work_names, blur_figures_work_name, clip_of_thumbnail_work,
+                               figures_work_name, is_attempt_leftover, thumbnail_name,
+                               thumbnail_work_name, work_name)
+from shared.output_tree.names import is_picture_name, is_video_name
 from testkit.fake_runner import FakeRunner
 
 pytest.importorskip("rq")
@@ -38,6 +42,25 @@ def test_attempt_work_files_are_named_apart() -> None:
     assert not is_attempt_leftover(".cam.mp4.part") and not is_attempt_leftover(".try2.mp4.part")
 
 
+def test_a_retrys_picture_work_files_are_named_apart() -> None:
+    assert attempt_work_names("cam.mp4", 1) == (
+        work_name("cam.mp4"), thumbnail_work_name("cam.mp4"), figures_work_name("cam.mp4"),
+        blur_figures_work_name("cam.mp4"))  # single-box mode's names, unchanged
+    retry = attempt_work_names("cam.mp4", 2)
+    assert retry == ("..try2.cam.mp4.part", "..try2.cam.mp4.jpg.tmp", "..try2.cam.mp4.fig.tmp",
+                     "..try2.cam.mp4.blur.tmp")
+    for name in retry:  # hidden, never a clip, a thumbnail or a thumbnail to recover
+        assert is_attempt_leftover(name) and clip_of_thumbnail_work(name) is None
+        assert not is_video_name(name) and not is_picture_name(name)
+    assert clip_of_thumbnail_work(".cam.mp4.jpg.tmp") == "cam.mp4"
+
+
+def test_a_retrys_names_too_long_for_the_file_system_are_the_first_attempts() -> None:
+    longest = "c" * (MAX_CLIP_NAME_BYTES - 4) + ".mp4"
+    assert attempt_work_names(longest, 2) == attempt_work_names(longest, 1)
+    assert max(len(name) for name in attempt_work_names(longest, 1)) <= MAX_NAME_BYTES
+
+
 def test_the_later_attempt_to_end_neither_replaces_the_clip_nor_keeps_its_file(tmp_path) -> None:
     claims = {}
     first, second = (attempt(tmp_path, n, lambda n=n: claims.setdefault("winner", n) == n)
@@ -65,6 +88,13 @@ def test_the_winner_removes_a_dead_attempts_work_file(tmp_path) -> None:
 
 def test_recovery_never_publishes_a_retry_leftover_as_a_clip(tmp_path) -> None:
     (tmp_path / "..try2.cam.mp4.part").write_text("half a clip")
+    assert recover_work_files(FakeRunner(), str(tmp_path)) == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_recovery_removes_a_retrys_thumbnail_and_figures(tmp_path) -> None:
+    for name in attempt_work_names("cam.mp4", 2):
+        (tmp_path / name).write_text("a killed retry's")
     assert recover_work_files(FakeRunner(), str(tmp_path)) == []
     assert os.listdir(tmp_path) == []
 
