@@ -9,8 +9,8 @@ from recorder.ffmpeg_command import CheckFiles, sample_gap
 from recorder.picture_quality import PictureLog, Recorded, judge, unchecked
 from recorder.picture_similarity import keep_reference, reference_similarity
 from shared.camera_roster import camera_id
-from shared.clip_names import (blur_figures_work_name, figures_work_name, thumbnail_name,
-                               thumbnail_work_name)
+from shared.clip_names import (attempt_name, blur_figures_work_name, figures_work_name,
+                               thumbnail_name, thumbnail_work_name)
 from shared.quality_settings import QualitySettings
 from shared.settings import reference_picture
 
@@ -23,18 +23,24 @@ def reference_path(references_dir: str, clip_name: str) -> str:
 
 
 class PictureCheck:
-    """Where ffmpeg puts its figures and thumbnail; :meth:`finish` reads them and judges."""
+    """Where ffmpeg puts its figures and thumbnail; :meth:`finish` reads them and judges.
+
+    A cluster job's ``attempt`` has work files of its own (a retry's never mixed with a dead
+    attempt's); the thumbnail they become is the clip's, whichever attempt publishes it.
+    """
 
     def __init__(self, cycle_dir: str, clip_name: str, limits: QualitySettings,
-                 references_dir: str | None) -> None:
+                 references_dir: str | None, attempt: int = 1) -> None:
+        def work_path(name: str) -> str:
+            return os.path.join(cycle_dir, attempt_name(name, attempt))
+
         self.limits = limits
-        self.work_path = os.path.join(cycle_dir, thumbnail_work_name(clip_name))
+        self.work_path = work_path(thumbnail_work_name(clip_name))
         self.path = os.path.join(cycle_dir, thumbnail_name(clip_name))
         self.reference = (reference_path(references_dir, clip_name) if references_dir
                           else None)
-        self.files = CheckFiles(self.work_path,
-                                os.path.join(cycle_dir, figures_work_name(clip_name)),
-                                os.path.join(cycle_dir, blur_figures_work_name(clip_name)),
+        self.files = CheckFiles(self.work_path, work_path(figures_work_name(clip_name)),
+                                work_path(blur_figures_work_name(clip_name)),
                                 limits.sample_seconds)
 
     def went_back(self) -> bool:

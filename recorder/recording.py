@@ -17,7 +17,7 @@ from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessHandle, ProcessRunner
 from shared import task_record
 from shared import task_status as st
-from shared.clip_names import work_name
+from shared.clip_names import attempt_work_name
 from shared.global_settings import GlobalSettings
 from shared.urls import mask_credentials, mask_in_text
 
@@ -45,7 +45,8 @@ class Recording:
 
     def __init__(self, planned: PlannedTask, stream: dict, cycle_dir: str, display_dir: str,
                  settings: GlobalSettings, runner: ProcessRunner, source: SourceCodecs | None,
-                 watcher: PipeWatcher, references_dir: str | None = None) -> None:
+                 watcher: PipeWatcher, references_dir: str | None = None,
+                 attempt: int = 1) -> None:
         self.planned = planned
         self.watcher = watcher
         self.stream = stream
@@ -53,7 +54,9 @@ class Recording:
         self.runner = runner
         self.source = source
         self.final_path = os.path.join(cycle_dir, stream["output_filename"])
-        self.work_path = os.path.join(cycle_dir, work_name(stream["output_filename"]))
+        # A cluster job's retry (attempt > 1) records into work files of its own.
+        self.work_path = os.path.join(cycle_dir, attempt_work_name(stream["output_filename"],
+                                                                   attempt))
         self.display_path = os.path.join(display_dir, stream["output_filename"])
         self.status = st.PENDING
         self.error_message = ""
@@ -78,7 +81,8 @@ class Recording:
         self._dict_key: tuple = ()
         self._dict: dict = {}
         self.picture = (PictureCheck(cycle_dir, stream["output_filename"], settings.quality,
-                                     references_dir) if settings.quality.enabled else None)
+                                     references_dir, attempt)
+                        if settings.quality.enabled else None)
         self.quality = unchecked()
 
     # -- life cycle -------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from recorder.clip_files import recover_work_files
 from recorder.ffmpeg_command import container_of
 from recorder.pipe_watcher import PipeWatcher
+from recorder.picture_quality import Recorded
 from shared.clip_names import (MAX_CLIP_NAME_BYTES, MAX_NAME_BYTES, attempt_work_name,
                                attempt_work_names, blur_figures_work_name, clip_of_thumbnail_work,
                                figures_work_name, is_attempt_leftover, thumbnail_name,
@@ -32,6 +33,21 @@ def attempt(folder, number: int, claim) -> task_job.AttemptRecording:
     with open(recording.work_path, "w") as handle:
         handle.write(f"attempt {number}")
     return recording
+
+
+def with_pictures(recording: task_job.AttemptRecording) -> task_job.AttemptRecording:
+    """``recording`` whose "ffmpeg" also wrote its thumbnail and its figures files."""
+    for path in (recording.picture.work_path, recording.picture.files.figures,
+                 recording.picture.files.blur_figures):
+        with open(path, "w") as handle:
+            handle.write(f"{os.path.basename(recording.work_path)}'s")
+    return recording
+
+
+def end(recording: task_job.AttemptRecording) -> None:
+    """What Recording._complete does with the files: the clip kept or not, then the pictures."""
+    recording.clip_kept = recording._keep_clip(trusted=True)
+    recording.picture.finish(recording.clip_kept, Recorded(3.0, 75, 4096))
 
 
 def test_attempt_work_files_are_named_apart() -> None:
@@ -61,6 +77,32 @@ def test_a_retrys_names_too_long_for_the_file_system_are_the_first_attempts() ->
     assert max(len(name) for name in attempt_work_names(longest, 1)) <= MAX_NAME_BYTES
 
 
+def test_a_retrys_picture_check_writes_files_of_its_own(tmp_path) -> None:
+    first, second = attempt(tmp_path, 1, lambda: True), attempt(tmp_path, 2, lambda: True)
+    assert first.picture.files.thumbnail == str(tmp_path / thumbnail_work_name("cam.mp4"))
+    assert first.picture.files.figures == str(tmp_path / figures_work_name("cam.mp4"))
+    assert first.picture.files.blur_figures == str(tmp_path / blur_figures_work_name("cam.mp4"))
+    assert [os.path.basename(path) for path in (
+        second.work_path, second.picture.files.thumbnail, second.picture.files.figures,
+        second.picture.files.blur_figures)] == list(attempt_work_names("cam.mp4", 2))
+    assert second.picture.work_path == second.picture.files.thumbnail
+    assert first.picture.path == second.picture.path == str(tmp_path / thumbnail_name("cam.mp4"))
+
+
+@pytest.mark.parametrize("winner", [1, 2])
+def test_two_attempts_with_checks_leave_one_thumbnail_the_winners(tmp_path, winner) -> None:
+    claims = {}
+    first, second = (with_pictures(attempt(tmp_path, n, lambda n=n: claims.setdefault(
+        "winner", n) == n)) for n in (1, 2))
+    won, lost = (first, second) if winner == 1 else (second, first)
+    end(won)  # the first to end claims the task
+    end(lost)
+    assert (won.won, lost.won) == (True, False)
+    assert sorted(os.listdir(tmp_path)) == [thumbnail_name("cam.mp4"), "cam.mp4"]
+    assert (tmp_path / thumbnail_name("cam.mp4")).read_text() == (
+        f"{os.path.basename(won.work_path)}'s")
+
+
 def test_the_later_attempt_to_end_neither_replaces_the_clip_nor_keeps_its_file(tmp_path) -> None:
     claims = {}
     first, second = (attempt(tmp_path, n, lambda n=n: claims.setdefault("winner", n) == n)
@@ -84,6 +126,22 @@ def test_the_winner_removes_a_dead_attempts_work_file(tmp_path) -> None:
     assert winner._keep_clip(trusted=True)
     task_job.remove_attempt_files(str(tmp_path), "cam.mp4", 2, keep=2)
     assert sorted(os.listdir(tmp_path)) == ["cam.mp4"]
+
+
+@pytest.mark.parametrize("dead", [1, 2])
+def test_the_winner_removes_a_dead_attempts_thumbnail_and_figures(tmp_path, dead) -> None:
+    with_pictures(attempt(tmp_path, dead, lambda: False))  # killed mid-clip
+    winner = with_pictures(attempt(tmp_path, 3 - dead, lambda: True))
+    end(winner)
+    task_job.remove_attempt_files(str(tmp_path), "cam.mp4", 2, keep=3 - dead)
+    assert sorted(os.listdir(tmp_path)) == [thumbnail_name("cam.mp4"), "cam.mp4"]
+
+
+def test_a_task_given_up_leaves_no_attempts_picture_files(tmp_path) -> None:
+    for number in (1, 2):
+        with_pictures(attempt(tmp_path, number, lambda: False))
+    task_job.remove_attempt_files(str(tmp_path), "cam.mp4", 0)  # remote_task._give_up's call
+    assert os.listdir(tmp_path) == []
 
 
 def test_recovery_never_publishes_a_retry_leftover_as_a_clip(tmp_path) -> None:

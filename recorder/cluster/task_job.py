@@ -26,7 +26,7 @@ from recorder.planner import PlannedTask
 from recorder.processes import ProcessHandle, ProcessRunner
 from recorder.recording import Recording
 from recorder.wakeup import READ_BATCH_SECONDS
-from shared.clip_names import attempt_work_name
+from shared.clip_names import attempt_work_names
 from shared.clock import SYSTEM_CLOCK
 from shared.global_settings import GlobalSettings
 
@@ -155,20 +155,19 @@ def _abandon(recording: Recording) -> None:
 def _recording(spec: dict, attempt: int, claim: Callable[[], bool]) -> AttemptRecording:
     task_id, index, offset, duration = spec["planned"]
     stream, source = spec["stream"], spec["source"]
-    recording = AttemptRecording(
+    return AttemptRecording(
         PlannedTask(task_id, index, offset, duration), stream, spec["cycle_dir"],
         spec["display_dir"], GlobalSettings.from_config(spec["global_config"]), ProcessRunner(PRELOAD),
-        SourceCodecs(*source) if source else None, PipeWatcher(), claim=claim)
-    recording.work_path = os.path.join(spec["cycle_dir"],
-                                       attempt_work_name(stream["output_filename"], attempt))
-    return recording
+        SourceCodecs(*source) if source else None, PipeWatcher(), attempt=attempt, claim=claim)
 
 
 def remove_attempt_files(cycle_dir: str, clip_name: str, attempts: int, keep: int = 0) -> None:
-    """Remove the work files of attempts 1..``attempts`` but ``keep`` (a dead attempt's leftovers)."""
+    """Remove the work files (clip, thumbnail, figures) of attempts 1..``attempts`` but ``keep``
+    (a dead attempt's leftovers)."""
     for attempt in range(1, max(attempts, RETRIES + 1) + 1):
         if attempt != keep:
-            discard(os.path.join(cycle_dir, attempt_work_name(clip_name, attempt)))
+            for name in attempt_work_names(clip_name, attempt):
+                discard(os.path.join(cycle_dir, name))
 
 
 def _claim(connection: Redis, key: str, attempt: int) -> bool:
