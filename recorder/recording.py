@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import subprocess
 from dataclasses import replace
@@ -43,6 +44,13 @@ OVERRUN_MARGIN_SECONDS = 0.5
 class Recording:
     """The state of one task; :meth:`tick` advances it using the monotonic ``now`` it is given."""
 
+    # How long after ffmpeg wrote it its pipes may be read: the daemon reads them each 0.2 s
+    # batch, a cluster job less often (recorder/cluster/task_job.py). Media is seen late by up
+    # to this, and so the read timeout fires late by as much: ffmpeg's own I/O timeout, the
+    # backstop (which cannot tell a read timeout from a connection timeout), and the overstay
+    # guard wait as much longer.
+    reads_lag_seconds = 0.0
+
     def __init__(self, planned: PlannedTask, stream: dict, cycle_dir: str, display_dir: str,
                  settings: GlobalSettings, runner: ProcessRunner, source: SourceCodecs | None,
                  watcher: PipeWatcher, references_dir: str | None = None,
@@ -61,6 +69,7 @@ class Recording:
         self.status = st.PENDING
         self.error_message = ""
         self.clip_kept = False  # ffmpeg's file was published as the clip
+        self.bytes_read = 0  # from ffmpeg's pipes so far
         self.start_wall: float | None = None
         self.end_wall: float | None = None
         self.proc: ProcessHandle | None = None
@@ -90,7 +99,8 @@ class Recording:
         """Spawn ffmpeg; the task is connecting from here on."""
         argv = build_argv(self.stream["rtsp_url"], self.work_path, self.planned.duration,
                           io_timeout=max(self.settings.read_timeout_seconds,
-                                         self.settings.connection_timeout_seconds) + 2,
+                                         self.settings.connection_timeout_seconds)
+                          + 2 + math.ceil(self.reads_lag_seconds),
                           audio_mode=self.settings.audio_mode, source=self.source,
                           transport=self.stream.get("rtsp_transport",
                                                     self.settings.rtsp_transport),
@@ -123,6 +133,7 @@ class Recording:
             self._open_pipes -= 1
             self.watcher.unwatch(pipe)
             return False
+        self.bytes_read += len(data)
         text = data.decode("utf-8", "replace")
         if pipe is self.proc.stdout:
             self.progress.feed(text)
@@ -164,24 +175,15 @@ class Recording:
                 self.run_seconds = round(now - self._started, 3)
 
     def _watch(self, now: float) -> None:
-        limits = self.settings
         if self._stop_sent is not None:
             self._follow_stop(now - self._stop_sent)
             return
-        # The connection timeout runs until the server answers (its SDP); from
-        # then on, media that does not come (or stops) is the read timeout's.
-        if self.status == st.CONNECTING and now - self._started > limits.connection_timeout_seconds:
-            flag = "connect_timeout"
-        elif self.status in (st.CONNECTED, st.RECORDING) and \
-                now - self._last_data > limits.read_timeout_seconds:
-            flag = "read_timeout"
-        elif self.status == st.RECORDING and \
-                self.progress.progress.seconds >= self.planned.duration + OVERRUN_MARGIN_SECONDS:
+        flag = _timed_out(now, self._state_timer())
+        if flag is None and self._past_length_reached():
             flag = self._past_length()  # what was received is the clip: end it gracefully
-        elif now - self._started > (limits.connection_timeout_seconds + self.planned.duration
-                                    + limits.read_timeout_seconds + OVERSTAY_MARGIN_SECONDS):
-            flag = "overstayed"
-        else:
+        if flag is None:
+            flag = _timed_out(now, self._overstay_timer())
+        if flag is None:
             return
         # A busy loop may look late: a process that already ended did so on its
         # own, and its own end decides the verdict, not a watchdog firing after it.
@@ -193,6 +195,44 @@ class Recording:
             self._stop_sent, self._escalated = now, True
         else:
             self._stop(now, flag)
+
+    def _state_timer(self) -> tuple[str, float, float] | None:
+        """The timeout of the task's state: its flag, since when (monotonic), seconds allowed."""
+        # The connection timeout runs until the server answers (its SDP); from
+        # then on, media that does not come (or stops) is the read timeout's.
+        if self.status == st.CONNECTING:
+            return "connect_timeout", self._started, self.settings.connection_timeout_seconds
+        if self.status in (st.CONNECTED, st.RECORDING):
+            return "read_timeout", self._last_data, self.settings.read_timeout_seconds
+        return None
+
+    def _overstay_timer(self) -> tuple[str, float, float]:
+        """The wall-clock guard of the whole process (never before a late-seen read timeout)."""
+        limits = self.settings
+        return "overstayed", self._started, (limits.connection_timeout_seconds
+                                             + self.planned.duration
+                                             + limits.read_timeout_seconds
+                                             + OVERSTAY_MARGIN_SECONDS + self.reads_lag_seconds)
+
+    def _past_length_reached(self) -> bool:
+        return (self.status == st.RECORDING and self.progress.progress.seconds
+                >= self.planned.duration + OVERRUN_MARGIN_SECONDS)
+
+    def watch_due(self, now: float) -> float:
+        """The monotonic time by which :meth:`tick` must run again for a watchdog to fire on
+        time, from what was read so far (``now`` when a stop is being followed; inf when none
+        can fire). A loop that wakes less often than the daemon's (a cluster job) sleeps no
+        longer than this."""
+        if self.finished or self.proc is None:
+            return math.inf
+        if self._stop_sent is not None:
+            return now
+        due = [since + limit for _, since, limit in
+               filter(None, (self._state_timer(), self._overstay_timer()))]
+        if self.status == st.RECORDING:  # the media's clock runs at the wall clock's pace
+            due.append(now + self.planned.duration + OVERRUN_MARGIN_SECONDS
+                       - self.progress.progress.seconds)
+        return min(due)
 
     def _past_length(self) -> str:
         """Why a clip ran past its length: -t never fired (the camera's clock went back),
@@ -350,3 +390,10 @@ def _write_failure(stderr: str, work_path: str) -> str:
         if marker in stderr:
             return message
     return ""
+
+
+def _timed_out(now: float, timer: tuple[str, float, float] | None) -> str | None:
+    """The timer's flag when more than its seconds have passed since its start."""
+    if timer is not None and now - timer[1] > timer[2]:
+        return timer[0]
+    return None

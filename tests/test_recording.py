@@ -386,3 +386,44 @@ def test_a_camera_whose_clock_restarts_for_every_viewer_is_recorded_by_received_
     assert (task.status, task.error_message) == (st.COMPLETED, CLOCK_WENT_BACK_WARNING)
     assert 3.5 < playable_seconds(probe(ProcessRunner(), task.final_path)) < 6
     os.unlink(task.final_path)
+
+
+def test_watch_due_is_the_connection_timeout_while_connecting_and_it_fires_just_after(
+        tmp_path, runner) -> None:
+    task, _proc = started_task(tmp_path, runner)
+    due = task.watch_due(0.5)
+    assert due == SETTINGS.connection_timeout_seconds
+    task.tick(due, WALL + due)  # a watchdog fires once its time is past, not at it
+    assert runner.signals == []
+    task.tick(due + 0.01, WALL + due)
+    assert runner.signals == ["KILL"]
+
+
+def test_watch_due_while_recording_is_the_read_timeout_from_the_last_media_seen(
+        tmp_path, runner) -> None:
+    task, proc = started_task(tmp_path, runner, duration=60)
+    recording_at(task, proc, 2.0)
+    assert task.watch_due(2.5) == 2.0 + SETTINGS.read_timeout_seconds
+    recording_at(task, proc, 3.0, frames=50)  # more media: the timeout moves on
+    due = task.watch_due(3.0)
+    assert due == 3.0 + SETTINGS.read_timeout_seconds
+    task.tick(due + 0.01, WALL + due)
+    assert runner.signals[:1] == ["INT"]  # the read timeout stops it
+    assert task.watch_due(due + 0.02) == due + 0.02  # a stop is followed at every wake-up
+
+
+def test_watch_due_near_the_end_is_when_the_media_passes_the_clips_length(
+        tmp_path, runner) -> None:
+    task, proc = started_task(tmp_path, runner, duration=5)
+    recording_at(task, proc, 4.0, frames=100)  # 4 s of media at 4.0
+    # the clip's length and the margin of ffmpeg's -t reached at 5.5, before any timeout
+    assert task.watch_due(4.0) == pytest.approx(5.5)
+
+
+def test_watch_due_is_never_once_the_task_is_judged(tmp_path, runner) -> None:
+    task, proc = started_task(tmp_path, runner)
+    proc.write(stderr=REFUSED)
+    proc.exit(1)
+    deliver(task)
+    task.tick(0.5, WALL)
+    assert task.finished and task.watch_due(0.6) == float("inf")
