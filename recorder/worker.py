@@ -31,9 +31,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker", default=WORKER_KINDS[0], choices=WORKER_KINDS,
                         help="inline: each slot runs its jobs itself, a heartbeat thread beating "
                              "for them (cheaper); forking: RQ's work horse forked per job")
+    parser.add_argument("--progress-seconds", type=_progress_seconds, default=None,
+                        help="how often a recording's live record (progress, bytes) goes to "
+                             "Redis once its media flows (default 5; each wake-up costs CPU)")
     parser.add_argument("--ffmpeg-preload", default="auto", choices=("auto", "off"),
                         help="load ffmpeg's costliest libraries first, as the recorder does")
     return parser.parse_args(argv)
+
+
+def _progress_seconds(text: str) -> float:
+    """--progress-seconds: a number of seconds from 1 to 60."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 1.0 <= seconds <= 60.0:  # nan too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 1 to 60")
+    return seconds
 
 
 def worker_class(args: argparse.Namespace) -> type:
@@ -66,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
     libraries = find_preload() if args.ffmpeg_preload == "auto" else ()
     task_job.PRELOAD = LibraryPreload(libraries) if libraries else None
+    if args.progress_seconds is not None:
+        task_job.PROGRESS_SECONDS = args.progress_seconds
     pool = WorkerPool([cluster.queue], connection=connect(cluster), num_workers=args.slots,
                       worker_class=worker_class(args))
     pool.start(burst=False, logging_level="INFO")

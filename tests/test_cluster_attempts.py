@@ -1,6 +1,7 @@
 """Two attempts of one cluster task: the first to end owns the clip and the outcome; leftovers go."""
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
@@ -9,6 +10,7 @@ from recorder.clip_files import recover_work_files
 from recorder.ffmpeg_command import container_of
 from recorder.pipe_watcher import PipeWatcher
 from recorder.picture_quality import Recorded
+from shared import task_status as st
 from shared.clip_names import (MAX_CLIP_NAME_BYTES, MAX_NAME_BYTES, attempt_work_name,
                                attempt_work_names, blur_figures_work_name, clip_of_thumbnail_work,
                                figures_work_name, is_attempt_leftover, thumbnail_name,
@@ -163,9 +165,11 @@ def test_the_claim_in_redis_goes_to_the_first_attempt_only(tmp_path) -> None:
     from shared.cluster_config import ClusterSettings
     with RedisServer(str(tmp_path)) as redis:
         connection = connect(ClusterSettings(redis.url))
-        assert task_job._claim(connection, "k", 2)
-        assert task_job._claim(connection, "k", 2)  # asked again (a retried call): still it
-        assert not task_job._claim(connection, "k", 1)
+        connection.hset("k", "attempts", 3)
+        second = task_job._Claim(connection, "k", 2)
+        assert second() and second.attempts == 3
+        assert second()  # asked again (a retried call): still it
+        assert not task_job._Claim(connection, "k", 1)()
 
 
 def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_figures() -> None:
@@ -209,7 +213,9 @@ class _BusyRecording:
 
     def __init__(self, clock: _Clock, seconds: float) -> None:
         self.clock, self.seconds, self.reads, self.won = clock, seconds, 0, True
-        self.watcher, self.status = self, 0
+        self.watcher, self.status = self, st.RECORDING
+        self.record = {"status": st.RECORDING}
+        self.bytes_read = 0
 
     def start(self, now: float, wall: float) -> None:
         pass
@@ -230,38 +236,65 @@ class _BusyRecording:
         return self.clock.now >= self.seconds
 
     def as_dict(self) -> dict:
-        return {"status": 1}
+        return self.record
+
+    def watch_due(self, now: float) -> float:
+        return float("inf")
 
 
 class _Redis:
-    """Just enough of a Redis client for run_task: it counts the live-record writes."""
+    """Just enough of a Redis client for run_task, on a dict: it counts the live-record writes."""
 
     def __init__(self) -> None:
+        self.hashes: dict[str, dict] = {}
         self.records = 0
 
     def hexists(self, key, field) -> bool:
-        return False
+        return field in self.hashes.get(key, {})
 
     def hincrby(self, key, field, amount) -> int:
+        fields = self.hashes.setdefault(key, {})
+        fields[field] = int(fields.get(field, 0)) + amount
+        return fields[field]
+
+    def hget(self, key, field) -> bytes | None:
+        value = self.hashes.get(key, {}).get(field)
+        return None if value is None else str(value).encode()
+
+    def hset(self, key, field, value) -> int:
+        self.records += field == "record"
+        self.hashes.setdefault(key, {})[field] = value
         return 1
 
-    def hget(self, key, field):
-        return b"1"
+    def hsetnx(self, key, field, value) -> int:
+        fields = self.hashes.setdefault(key, {})
+        if field in fields:
+            return 0
+        fields[field] = value
+        return 1
 
-    def hset(self, key, field, value) -> None:
-        self.records += field == "record"
+    def expire(self, key, seconds) -> bool:
+        return True
 
-    def pipeline(self):
-        return self
+    def pipeline(self) -> _Pipeline:
+        return _Pipeline(self)
 
-    def hsetnx(self, key, field, value) -> None:
-        pass
 
-    def expire(self, key, seconds) -> None:
-        pass
+class _Pipeline:
+    """Commands queued, then run one after the other by execute (a transaction, as redis-py's)."""
+
+    def __init__(self, redis: _Redis) -> None:
+        self.redis, self.calls = redis, []
+
+    def __getattr__(self, name: str):
+        def queue(*args) -> _Pipeline:
+            self.calls.append((getattr(self.redis, name), args))
+            return self
+        return queue
 
     def execute(self) -> list:
-        return []
+        calls, self.calls = self.calls, []
+        return [command(*args) for command, args in calls]
 
 
 def test_a_job_reads_ffmpeg_once_a_progress_tick_not_at_every_write(
@@ -269,15 +302,123 @@ def test_a_job_reads_ffmpeg_once_a_progress_tick_not_at_every_write(
     from types import SimpleNamespace
 
     clock, redis = _Clock(), _Redis()
-    busy = _BusyRecording(clock, seconds=4.0)
+    busy = _BusyRecording(clock, seconds=10.0)
     monkeypatch.setattr(task_job, "SYSTEM_CLOCK", clock)
     monkeypatch.setattr(task_job, "get_current_job",
                         lambda: SimpleNamespace(connection=redis, id="job-1"))
     monkeypatch.setattr(task_job, "_recording", lambda spec, number, claim: busy)
     task_job.run_task({"queue": "patrol", "cycle_dir": str(tmp_path), "stream": STREAM})
-    # woken at every write: 400 reads; in the daemon's 0.2 s batches: 20
-    assert busy.reads <= 4.0 / task_job.PROGRESS_SECONDS + 1
-    assert 1 <= redis.records <= 4.0 / task_job.PROGRESS_SECONDS + 1
+    # woken at every write: 1,000 reads; in the daemon's 0.2 s batches: 50
+    assert busy.reads <= 10.0 / task_job.PROGRESS_SECONDS + 1
+    # the live record once a wake-up at most, and the outcome's
+    assert 2 <= redis.records <= 10.0 / task_job.PROGRESS_SECONDS + 2
+
+
+class _Waiting:
+    """What _next_wait asks of a recording: its status and when its next watchdog is due."""
+
+    def __init__(self, status: int, due: float = float("inf")) -> None:
+        self.status, self.due = status, due
+
+    def watch_due(self, now: float) -> float:
+        return self.due
+
+
+def test_a_job_wakes_each_second_while_connecting_then_each_progress_period() -> None:
+    assert task_job._next_wait(_Waiting(st.CONNECTING), False, 0.0) == \
+        task_job.CONNECTING_PROGRESS_SECONDS
+    assert task_job._next_wait(_Waiting(st.RECORDING), False, 0.0) == task_job.PROGRESS_SECONDS
+    assert task_job.PROGRESS_SECONDS > task_job.CONNECTING_PROGRESS_SECONDS
+
+
+def test_a_job_wakes_just_after_a_watchdog_is_due_and_in_batches_after_the_exit() -> None:
+    from recorder.wakeup import READ_BATCH_SECONDS
+    assert task_job._next_wait(_Waiting(st.RECORDING, due=10.5), False, 10.0) == \
+        pytest.approx(0.5 + task_job.WATCH_LATE_SECONDS)
+    assert task_job._next_wait(_Waiting(st.RECORDING, due=9.0), False, 10.0) == \
+        READ_BATCH_SECONDS  # overdue (a stop followed): the daemon's batch, never a busy loop
+    assert task_job._next_wait(_Waiting(st.RECORDING), True, 10.0) == READ_BATCH_SECONDS
+
+
+def test_a_job_whose_ffmpeg_writes_much_is_read_each_second_again() -> None:
+    assert task_job._next_wait(_Waiting(st.RECORDING), False, 0.0, busy=True) == \
+        task_job.CONNECTING_PROGRESS_SECONDS
+
+
+def test_a_stall_is_a_read_timeout_on_time_though_the_job_reads_its_pipes_seldom(
+        tmp_path, monkeypatch) -> None:
+    from recorder.planner import PlannedTask
+    from shared.global_settings import GlobalSettings
+    from testkit.fake_runner import progress_block
+
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 3,
+                                           "read_timeout_seconds": 4})
+    clock, runner = _Clock(), FakeRunner()
+    monkeypatch.setattr(task_job, "SYSTEM_CLOCK", clock)
+    try:
+        recording = task_job.AttemptRecording(
+            PlannedTask(0, 0, 0.0, 60), dict(STREAM, duration_seconds=60), str(tmp_path),
+            "./output/x", settings, runner, None, PipeWatcher(), claim=lambda: True)
+        recording.start(clock.monotonic(), clock.wall())
+        runner.processes[0].write(stdout=progress_block(25, 1.0))  # one second, then nothing
+        task_job._follow(recording, lambda: None)
+        # media seen at the first wake-up (1 s); the read timeout (4 s) is past at 5 s, and the
+        # job wakes then, not at its next progress wake-up (6 s)
+        assert recording._stop_sent == pytest.approx(1.0 + 4 + task_job.WATCH_LATE_SECONDS)
+        assert recording.status == st.TIMEOUT and "读取超时" in recording.error_message
+    finally:
+        runner.close()
+
+
+def test_an_unchanged_live_record_is_not_sent_again_and_a_failed_send_is_retried() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    class Flaky(_Redis):
+        fail = False
+
+        def hset(self, key, field, value) -> None:
+            if self.fail:
+                raise RedisConnectionError("down")
+            super().hset(key, field, value)
+
+    clock, redis = _Clock(), Flaky()
+    busy = _BusyRecording(clock, seconds=1.0)
+    publish = task_job._publisher(busy, redis, "key")
+    publish()
+    publish()  # as_dict gave the same record: nothing new to say
+    assert redis.records == 1
+    busy.record, redis.fail = {"status": st.COMPLETED}, True
+    publish()  # Redis away: not stored...
+    redis.fail = False
+    publish()  # ...so sent at the next wake-up, though the record did not change since
+    assert redis.records == 2
+    busy.record = {"status": st.COMPLETED, "progress": 1.0}
+    clock.now = 1.0  # finished: the outcome says it, with its record
+    publish()
+    assert redis.records == 2
+
+
+def test_a_jobs_ffmpeg_waits_out_the_jobs_reading_period_before_its_own_io_timeout(
+        tmp_path) -> None:
+    from recorder.planner import PlannedTask
+    from shared.global_settings import GlobalSettings
+
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 10,
+                                           "read_timeout_seconds": 4})
+    runner = FakeRunner()
+    try:
+        recording = task_job.AttemptRecording(
+            PlannedTask(0, 0, 0.0, 3), dict(STREAM, duration_seconds=3), str(tmp_path),
+            "./output/x", settings, runner, None, PipeWatcher(), claim=lambda: True)
+        recording.start(0.0, 1_700_000_000.0)
+        argv = runner.processes[0].argv
+        seconds = int(argv[argv.index("-timeout") + 1]) / 1_000_000
+        # the daemon's backstop: 10 + 2 s; a job's pipes are read only each PROGRESS_SECONDS
+        assert seconds == 10 + 2 + math.ceil(task_job.PROGRESS_SECONDS)
+        # nor does the overstay guard come before a read timeout seen that late
+        assert recording._overstay_timer()[2] == 10 + 3 + 4 + 5 + task_job.PROGRESS_SECONDS
+    finally:
+        runner.close()
 
 
 def test_a_jobs_wait_ends_when_its_ffmpeg_exits() -> None:
@@ -295,3 +436,12 @@ def test_a_jobs_wait_ends_when_its_ffmpeg_exits() -> None:
         running.kill()
         running.wait(10)
         ended.wait(10)
+
+
+@pytest.mark.parametrize("given", ["0.5", "-1", "nan", "inf", "61", "soon"])
+def test_the_workers_progress_period_is_seconds_from_1_to_60(given: str, capsys) -> None:
+    from recorder.worker import parse_args
+    assert parse_args(["--config", "c.json", "--progress-seconds", "2.5"]).progress_seconds == 2.5
+    with pytest.raises(SystemExit):
+        parse_args(["--config", "c.json", "--progress-seconds", given])
+    assert "from 1 to 60" in capsys.readouterr().err

@@ -107,18 +107,11 @@ def test_a_job_stuck_past_its_limit_gives_the_worker_up():
     assert not beat._thread.is_alive()
 
 
-class _WinningRedis(_Redis):
-    """The fake Redis of test_cluster_attempts whose claims this attempt wins."""
-
-    def execute(self) -> list:
-        return [None, b"1", None]
-
-
 def in_a_job(monkeypatch) -> None:
-    """run_task as an inline worker runs it, with a fake Redis."""
+    """run_task as an inline worker runs it, with a fake Redis (the one attempt wins)."""
     from types import SimpleNamespace
     monkeypatch.setattr(task_job, "get_current_job",
-                        lambda: SimpleNamespace(connection=_WinningRedis(), id="job-1"))
+                        lambda: SimpleNamespace(connection=_Redis(), id="job-1"))
 
 
 def spec_of(folder, camera_server, number: int, duration: int) -> dict:

@@ -26,12 +26,23 @@ from recorder.planner import PlannedTask
 from recorder.processes import ProcessHandle, ProcessRunner
 from recorder.recording import Recording
 from recorder.wakeup import READ_BATCH_SECONDS
+from shared import task_status as st
 from shared.clip_names import attempt_work_names
 from shared.clock import SYSTEM_CLOCK
 from shared.global_settings import GlobalSettings
 
 log = logging.getLogger(__name__)
-PROGRESS_SECONDS = 1.0  # how often the live record goes to Redis
+# How often a recording's live record goes to Redis once its media flows (the worker's
+# --progress-seconds); before that, each second, so its connection shows soon. Each wake-up of
+# a worker costs ~0.5-1 ms of CPU (a process's caches gone cold among hundreds of ffmpeg), the
+# most of its CPU per job; the watchdogs never wait on it (Recording.watch_due).
+PROGRESS_SECONDS = 5.0
+CONNECTING_PROGRESS_SECONDS = 1.0
+# A wake-up that read this much (a camera making ffmpeg warn at each packet) brings the next
+# one back to each second: a pipe holds 64 KiB, but only 8 KiB once a user has ~500 of them.
+BUSY_PIPES_BYTES = 4096
+# A watchdog is due once its time is *past*: the wake-up comes this much after it.
+WATCH_LATE_SECONDS = 0.01
 REDIS_TRIES_SECONDS = 120.0  # Redis restarting: the claim and the outcome wait this long
 T = TypeVar("T")
 # The ffmpeg library preload checked once by the worker pool (recorder/worker.py), as the
@@ -56,6 +67,11 @@ class AttemptRecording(Recording):
         self._claim = claim
         self.won: bool | None = None  # None: not asked yet
 
+    @property
+    def reads_lag_seconds(self) -> float:
+        """The job's loop reads ffmpeg's pipes each PROGRESS_SECONDS while the media flows."""
+        return PROGRESS_SECONDS
+
     def _keep_clip(self, trusted: bool) -> bool:
         self.won = self._claim() and not os.path.exists(self.final_path)
         if not self.won:  # the other attempt's clip (and outcome) stand
@@ -68,45 +84,63 @@ def run_task(spec: dict) -> int:
     """Record one stream; the outcome goes to Redis (the first attempt to end wins)."""
     job = get_current_job()
     connection, key = job.connection, task_key(spec["queue"], job.id)
-    if connection.hexists(key, "winner"):
+    ended, attempt = _begin(connection, key)
+    if ended:
         return -1  # a retry of a task another attempt has ended: never a second clip
-    attempt = connection.hincrby(key, "attempts", 1)
-    recording = _recording(spec, attempt, lambda: _claim(connection, key, attempt))
+    claim = _Claim(connection, key, attempt)
+    recording = _recording(spec, attempt, claim)
     try:
         recording.start(SYSTEM_CLOCK.monotonic(), SYSTEM_CLOCK.wall())
-        _follow(recording, lambda: _try(
-            lambda: connection.hset(key, "record", json.dumps(recording.as_dict()))))
+        _follow(recording, _publisher(recording, connection, key))
     except BaseException:  # the job timeout, a cold shutdown: ffmpeg must not outlive the job
         _abandon(recording)
         raise
     finally:  # an inline worker records job after job: its epoll descriptors go with the job
         recording.watcher.close()
     if recording.won is None:  # ended before ffmpeg ran (it could not spawn): no clip to claim
-        recording.won = _claim(connection, key, attempt)
+        recording.won = claim()
     if not recording.won:
         log.warning("job %s attempt %d: another attempt ended first; its outcome stands",
                     job.id, attempt)
         return -1
-    remove_attempt_files(spec["cycle_dir"], spec["stream"]["output_filename"],
-                         _attempts(connection, key, attempt), keep=attempt)
+    # Stored first: the live record's last word was "recording" (a finished one is not sent).
     _with_retries(lambda: _store_outcome(connection, key, recording.as_dict()), key)
+    remove_attempt_files(spec["cycle_dir"], spec["stream"]["output_filename"],
+                         claim.attempts, keep=attempt)
     return recording.status
 
 
 def _follow(recording: Recording, publish: Callable[[], None]) -> None:
-    """Tick ``recording`` to its verdict; ``publish`` (the live record) once a tick.
+    """Tick ``recording`` to its verdict; ``publish`` (the live record) after each tick.
 
     One recording per process needs no 0.2 s batches (the daemon's, shared by all its
-    tasks): the loop wakes once every PROGRESS_SECONDS to read ffmpeg's pipes, tick the
-    watchdogs (all whole seconds) and publish, and at once when ffmpeg exits (its pidfd),
-    then in the daemon's batches until the pipes have drained: ~12 wake-ups per 10 s clip.
+    tasks): the loop wakes at ffmpeg's exit (its pidfd), when a watchdog is due, and to
+    publish: each CONNECTING_PROGRESS_SECONDS until the media flows, then each
+    PROGRESS_SECONDS (ffmpeg's pipes hold what it writes meanwhile; each second again while it
+    writes much); after the exit, in the
+    daemon's batches until the pipes have drained: ~5 wake-ups per 10 s clip.
     """
     with _ExitWatch(getattr(recording, "proc", None)) as exit_watch:
+        busy = False
         while not recording.finished:
-            exit_watch.wait(READ_BATCH_SECONDS if exit_watch.exited else PROGRESS_SECONDS)
+            exit_watch.wait(_next_wait(recording, exit_watch.exited, SYSTEM_CLOCK.monotonic(),
+                                       busy))
+            before = recording.bytes_read
             recording.watcher.wait(0.0)
+            busy = recording.bytes_read - before >= BUSY_PIPES_BYTES
             recording.tick(SYSTEM_CLOCK.monotonic(), SYSTEM_CLOCK.wall())
             publish()
+
+
+def _next_wait(recording: Recording, exited: bool, now: float, busy: bool = False) -> float:
+    """Seconds until the job's loop wakes next (see :func:`_follow`); ``busy``: the last wake-up
+    read BUSY_PIPES_BYTES or more."""
+    if exited:
+        return READ_BATCH_SECONDS
+    period = (PROGRESS_SECONDS if recording.status == st.RECORDING and not busy
+              else CONNECTING_PROGRESS_SECONDS)
+    due = recording.watch_due(now) - now + WATCH_LATE_SECONDS
+    return max(READ_BATCH_SECONDS, min(period, due))
 
 
 class _ExitWatch:
@@ -170,21 +204,34 @@ def remove_attempt_files(cycle_dir: str, clip_name: str, attempts: int, keep: in
                 discard(os.path.join(cycle_dir, name))
 
 
-def _claim(connection: Redis, key: str, attempt: int) -> bool:
-    """True when this attempt is the task's winner (the first to claim it, or already it)."""
-    def claim() -> bool:
-        pipe = connection.pipeline()
-        pipe.hsetnx(key, "winner", attempt)
-        pipe.hget(key, "winner")
-        return int(pipe.execute()[1]) == attempt
-    return _with_retries(claim, key)
+def _begin(connection: Redis, key: str) -> tuple[bool, int]:
+    """Whether another attempt has ended the task already, and this attempt's number (one round
+    trip: each one costs a worker among hundreds of ffmpeg ~0.1-0.3 ms of CPU)."""
+    pipe = connection.pipeline()
+    pipe.hexists(key, "winner")
+    pipe.hincrby(key, "attempts", 1)
+    ended, attempt = pipe.execute()
+    return bool(ended), int(attempt)
 
 
-def _attempts(connection: Redis, key: str, attempt: int) -> int:
-    try:
-        return int(connection.hget(key, "attempts") or attempt)
-    except RedisError:
-        return attempt
+class _Claim:
+    """Asks Redis whether this attempt is the task's winner (the first to claim it, or already
+    it), learning in the same round trip how many attempts the task has had."""
+
+    def __init__(self, connection: Redis, key: str, attempt: int) -> None:
+        self.connection, self.key, self.attempt = connection, key, attempt
+        self.attempts = attempt
+
+    def __call__(self) -> bool:
+        def claim() -> bool:
+            pipe = self.connection.pipeline()
+            pipe.hsetnx(self.key, "winner", self.attempt)
+            pipe.hget(self.key, "winner")
+            pipe.hget(self.key, "attempts")
+            _, winner, attempts = pipe.execute()
+            self.attempts = int(attempts or self.attempt)
+            return int(winner) == self.attempt
+        return _with_retries(claim, self.key)
 
 
 def _store_outcome(connection: Redis, key: str, record: dict) -> None:
@@ -208,8 +255,28 @@ def _with_retries(action: Callable[[], T], key: str) -> T:
             SYSTEM_CLOCK.sleep(1.0)
 
 
-def _try(action: Callable[[], object]) -> None:
+def _publisher(recording: Recording, connection: Redis, key: str) -> Callable[[], None]:
+    """Stores the recording's live record when it changed (as_dict rebuilds it only then) and
+    while it runs."""
+    published: list[dict] = []
+
+    def publish() -> None:
+        if recording.finished:
+            return  # the outcome, stored with its record once claimed, says the rest
+        record = recording.as_dict()
+        if published and published[0] is record:
+            return
+        if _try(lambda: connection.hset(key, "record", json.dumps(record))):
+            published[:] = [record]
+    return publish
+
+
+def _try(action: Callable[[], object]) -> bool:
+    """``action()``; False when Redis did not answer (logged: progress is best effort, the
+    outcome is what counts)."""
     try:
         action()
-    except RedisError as exc:  # progress is best effort: the outcome is what counts
+    except RedisError as exc:
         log.warning("progress not stored: %s", exc)
+        return False
+    return True
