@@ -148,3 +148,31 @@ def test_a_job_ended_mid_clip_takes_its_ffmpeg_and_work_file_with_it(
         task_job.run_task(spec_of(tmp_path, camera_server, 1, 30))
     assert ffmpeg_pids(str(tmp_path)) == []
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["inline", "forking"])
+def test_a_workers_heartbeat_is_one_round_trip_and_stores_what_rqs_does(tmp_path, kind):
+    from rq.worker import Worker
+
+    from recorder.cluster.worker_classes import WorkerTimers, worker_class
+    with RedisServer(str(tmp_path)) as redis:
+        connection = Redis.from_url(redis.url)
+        ours = worker_class(kind, WorkerTimers(30, 30, 60))([Queue("patrol", connection=connection)],
+                                                            connection=connection, name="ours")
+        rqs = Worker([Queue("patrol", connection=connection)], connection=connection, name="rqs",
+                     worker_ttl=ours.worker_ttl)
+        for worker in (ours, rqs):
+            worker.register_birth()
+            connection.sadd(worker.executions_key, "x")  # a key the heartbeat extends too
+        sent = []
+        original = connection.execute_command
+        connection.execute_command = lambda *args, **named: (sent.append(args[0]),
+                                                             original(*args, **named))[1]
+        ours.heartbeat()
+        assert sent == []  # nothing one command at a time: one pipeline
+        connection.execute_command = original
+        rqs.heartbeat()
+        for worker in (ours, rqs):
+            assert connection.hget(worker.key, "last_heartbeat")
+            assert connection.ttl(worker.key) == worker.worker_ttl + 60
+            assert connection.ttl(worker.executions_key) == worker.worker_ttl + 60
