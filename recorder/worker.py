@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if cluster is None:
         logging.error("%s has no \"cluster\" section: nothing to work for", args.config)
         return 2
-    from rq.worker_pool import WorkerPool  # the extra [cluster]: imported only here
+    from recorder.cluster.pool import PromptWorkerPool  # the extra [cluster]: imported only here
 
     # Imported once here, before the pool forks its workers (and a forking worker its horses).
     from recorder.cluster import task_job
@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     task_job.PRELOAD = LibraryPreload(libraries) if libraries else None
     if args.progress_seconds is not None:
         task_job.PROGRESS_SECONDS = args.progress_seconds
-    pool = WorkerPool([cluster.queue], connection=connect(cluster), num_workers=args.slots,
-                      worker_class=worker_class(args))
+    pool = PromptWorkerPool([cluster.queue], connection=connect(cluster), num_workers=args.slots,
+                            worker_class=worker_class(args))
     pool.start(burst=False, logging_level="INFO")
     return 0
 

@@ -176,3 +176,31 @@ def test_a_workers_heartbeat_is_one_round_trip_and_stores_what_rqs_does(tmp_path
             assert connection.hget(worker.key, "last_heartbeat")
             assert connection.ttl(worker.key) == worker.worker_ttl + 60
             assert connection.ttl(worker.executions_key) == worker.worker_ttl + 60
+
+
+def test_the_pool_finds_a_dead_worker_without_waiting_on_the_live_ones(monkeypatch):
+    import multiprocessing
+    import time
+
+    from rq.worker_pool import WorkerData
+
+    from recorder.cluster.pool import PromptWorkerPool
+    fork = multiprocessing.get_context("fork")
+    live, dead = fork.Process(target=time.sleep, args=(60,)), fork.Process(target=time.sleep,
+                                                                           args=(0,))
+    live.start()
+    dead.start()
+    wait_for(lambda: not os.path.exists(f"/proc/{dead.pid}/status")
+             or "Z (zombie)" in open(f"/proc/{dead.pid}/status").read(), 10, "the short one's end")
+    pool = PromptWorkerPool(["patrol"], connection=Redis(), num_workers=2)
+    pool.worker_dict = {"live": WorkerData("live", live.pid, live),
+                        "dead": WorkerData("dead", dead.pid, dead)}
+    try:
+        with monkeypatch.context() as patch:  # RQ's own check waits 0.1 s on each live worker
+            patch.setattr(type(live), "join", lambda self, timeout=None: pytest.fail("waited"))
+            pool.reap_workers()
+        assert list(pool.worker_dict) == ["live"]
+        assert not os.path.exists(f"/proc/{dead.pid}")  # reaped: no zombie left
+    finally:
+        live.kill()
+        live.join(10)
