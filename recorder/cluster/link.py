@@ -26,6 +26,8 @@ RETRIES = 1
 OUTCOME_TTL_SECONDS = 24 * 3600
 # The per-gateway cap when the config sets none: RQ's RateLimit needs a number.
 UNCAPPED = 1_000_000
+# RQ's states of a job no worker has taken yet: what cancel_queued cancels.
+WAITING = (JobStatus.QUEUED, JobStatus.RATE_LIMITED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 _JOB_ID_RE = re.compile(r"[^A-Za-z0-9_-]")
 RUN_TASK = "recorder.cluster.task_job.run_task"  # what a worker runs for one task
 
@@ -162,8 +164,7 @@ def cancel_queued(connection: Redis, job: str) -> bool:
         fetched = Job.fetch(job, connection=connection)
     except Exception:  # noqa: BLE001 - NoSuchJobError and a broken hash alike: nothing to cancel
         return False
-    if fetched.get_status() not in (JobStatus.QUEUED, JobStatus.RATE_LIMITED,
-                                     JobStatus.SCHEDULED, JobStatus.DEFERRED):
+    if fetched.get_status() not in WAITING:
         return False
     fetched.cancel()
     return True

@@ -25,6 +25,9 @@ from shared.global_settings import GlobalSettings
 from shared.status_file import status_from
 
 log = logging.getLogger(__name__)
+# Tasks read per round trip at a takeover (two commands each).
+SETTLE_BATCH = 1000
+_WAITING = {status.value for status in link.WAITING}  # as read_tasks gives them
 
 
 def report_orphan_cycle(connection: Redis, queue: str, settings: GlobalSettings) -> None:
@@ -34,7 +37,7 @@ def report_orphan_cycle(connection: Redis, queue: str, settings: GlobalSettings)
         old = status_from(json.loads(raw)) if raw else None
         if old is None or not _unreported(old["cycle"], settings):
             return
-        tasks = [_settled(connection, queue, old["cycle"]["dir"], task) for task in old["tasks"]]
+        tasks = settled(connection, queue, old["cycle"]["dir"], old["tasks"])
     except RedisError as exc:
         OUTAGE.failed(exc)
         return
@@ -58,14 +61,30 @@ def _unreported(cycle: dict, settings: GlobalSettings) -> bool:
                 and not os.path.exists(report))
 
 
-def _settled(connection: Redis, queue: str, cycle_name: str, task: dict) -> dict:
-    """``task`` with the outcome its worker stored; its job cancelled when still queued."""
-    if task["status"] in st.FINISHED:
+def settled(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]) -> list[dict]:
+    """``tasks`` with the outcomes their workers stored; the jobs still queued cancelled.
+
+    Read in one round trip per SETTLE_BATCH tasks, not one per task: a takeover of a cycle of
+    tens of thousands of tasks must not outlast the lock it just took.
+    """
+    open_jobs = {task["stream_index"]: link.job_id(queue, cycle_name, task["stream_index"])
+                 for task in tasks if task["status"] not in st.FINISHED}
+    jobs = list(open_jobs.values())
+    readings: dict = {}
+    for start in range(0, len(jobs), SETTLE_BATCH):
+        readings.update(link.read_tasks(connection, queue, jobs[start:start + SETTLE_BATCH]))
+    return [_settled(connection, task, open_jobs.get(task["stream_index"]), readings)
+            for task in tasks]
+
+
+def _settled(connection: Redis, task: dict, job: str | None, readings: dict) -> dict:
+    """``task`` with its job's outcome; its job cancelled when still queued."""
+    if job is None:
         return task
-    job = link.job_id(queue, cycle_name, task["stream_index"])
-    _, outcome, _ = link.read_task(connection, queue, job)
+    _, outcome, status = readings[job]
     if outcome is None:
-        link.cancel_queued(connection, job)
+        if status in _WAITING:  # taken by no worker yet: nobody would read its outcome
+            link.cancel_queued(connection, job)
         return task
     ours = {name: task.get(name) for name in ("task_id", "stream_index", "rtsp_url",
                                               "duration_seconds", "planned_offset",
