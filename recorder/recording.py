@@ -215,8 +215,11 @@ class Recording:
                                              + OVERSTAY_MARGIN_SECONDS + self.reads_lag_seconds)
 
     def _past_length_reached(self) -> bool:
-        return (self.status == st.RECORDING and self.progress.progress.seconds
-                >= self.planned.duration + OVERRUN_MARGIN_SECONDS)
+        return self.status == st.RECORDING and self._media_left() <= 0
+
+    def _media_left(self) -> float:
+        """Seconds of media still to come before the clip is past its length (and margin)."""
+        return self.planned.duration + OVERRUN_MARGIN_SECONDS - self.progress.progress.seconds
 
     def watch_due(self, now: float) -> float:
         """The monotonic time by which :meth:`tick` must run again for a watchdog to fire on
@@ -230,8 +233,7 @@ class Recording:
         due = [since + limit for _, since, limit in
                filter(None, (self._state_timer(), self._overstay_timer()))]
         if self.status == st.RECORDING:  # the media's clock runs at the wall clock's pace
-            due.append(now + self.planned.duration + OVERRUN_MARGIN_SECONDS
-                       - self.progress.progress.seconds)
+            due.append(now + self._media_left())
         return min(due)
 
     def _past_length(self) -> str:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # How often a recording's live record goes to Redis once its media flows (the worker's
 # --progress-seconds); before that, each second, so its connection shows soon. Each wake-up of
 # a worker costs ~0.5-1 ms of CPU (a process's caches gone cold among hundreds of ffmpeg), the
-# most of its CPU per job; the watchdogs never wait on it (Recording.watch_due).
+# most of its CPU per job; a watchdog due sooner wakes it sooner (Recording.watch_due).
 PROGRESS_SECONDS = 5.0
 CONNECTING_PROGRESS_SECONDS = 1.0
 # A wake-up that read this much (a camera making ffmpeg warn at each packet) brings the next
@@ -117,8 +117,8 @@ def _follow(recording: Recording, publish: Callable[[], None]) -> None:
     tasks): the loop wakes at ffmpeg's exit (its pidfd), when a watchdog is due, and to
     publish: each CONNECTING_PROGRESS_SECONDS until the media flows, then each
     PROGRESS_SECONDS (ffmpeg's pipes hold what it writes meanwhile; each second again while it
-    writes much); after the exit, in the
-    daemon's batches until the pipes have drained: ~5 wake-ups per 10 s clip.
+    writes much); after the exit, in the daemon's batches until the pipes have drained:
+    ~5 wake-ups per 10 s clip.
     """
     with _ExitWatch(getattr(recording, "proc", None)) as exit_watch:
         busy = False
@@ -235,9 +235,10 @@ class _Claim:
 
 
 def _store_outcome(connection: Redis, key: str, record: dict) -> None:
+    encoded = json.dumps(record)
     pipe = connection.pipeline()
-    pipe.hsetnx(key, "outcome", json.dumps(record))
-    pipe.hset(key, "record", json.dumps(record))
+    pipe.hsetnx(key, "outcome", encoded)
+    pipe.hset(key, "record", encoded)
     pipe.expire(key, OUTCOME_TTL_SECONDS)
     pipe.execute()
 
