@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 from recorder.cycle import Cycle
 from recorder.cycle_folder import create_cycle_folder
@@ -35,6 +36,8 @@ class CycleLauncher:
         self.codecs: dict[str, SourceCodecs] = {}  # what each camera sent last time
         self.last_cycle_name = ""
         self.lead = None  # cluster mode: recorder/cluster/lead.py's Lead, made at first use
+        # Cluster mode: a dead coordinator's cycle, taken over, has its final report (name, report).
+        self.on_orphan_reported: Callable[[str, dict], None] = lambda name, report: None
 
     def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
              wall: float) -> Cycle | None:
@@ -87,7 +90,7 @@ class CycleLauncher:
     def _lead(self):
         if self.lead is None:  # imported only here: single-box mode needs no rq, no redis
             from recorder.cluster.lead import Lead
-            self.lead = Lead()
+            self.lead = Lead(self.on_orphan_reported)
         return self.lead
 
     def keep_lead(self, config: dict | None, cycle: Cycle | None, now: float, wall: float) -> None:
@@ -99,6 +102,12 @@ class CycleLauncher:
         log.error("cycle %s: another recorder took the coordinator lock; cancelling it",
                   cycle.name)
         cycle.cancel(now, wall)
+
+    def follow_takeovers(self, now: float) -> None:
+        """Cluster mode: the clips a dead coordinator's workers were still recording when this
+        recorder took over, read without waiting (``now`` = inf: report them as they stand)."""
+        if self.lead is not None:
+            self.lead.late.step(now)
 
     def mirror_status(self, config: dict | None, status: dict) -> None:
         """Cluster mode: the coordinator's status also goes to Redis (a standby's does not)."""

@@ -4,6 +4,7 @@ module of its own (see recorder/__init__.py's walk and each part's import below)
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 from recorder import alert_sender
@@ -79,6 +80,7 @@ class Daemon:
         self.checks.tick(now, wall, self.cycle, watch.settings)
         if self.state.running:  # cluster mode: one coordinator at a time
             self.launcher.keep_lead(self.config_watch.config, self.cycle, now, wall)
+        self.launcher.follow_takeovers(now)  # also when stopped: the report is due all the same
         if (self.state.running and self.control.wants_running and self.cycle is None
                 and now >= self.state.next_cycle_at):
             self._begin_cycle(now, wall)
@@ -131,6 +133,7 @@ class Daemon:
         if self.cycle is not None:
             self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
+        self.launcher.follow_takeovers(math.inf)  # a taken-over cycle's report as it stands
         self.launcher.release_lead()
         self.history.close(self.clock.monotonic(), self.clock.wall())
         self.state.running = False

@@ -53,7 +53,7 @@ def test_a_takeover_reads_the_tasks_in_batches_takes_outcomes_and_cancels_the_qu
                 cancelled.append(job)
                 sent[0] = before  # RQ's fetch and cancel of it: counted apart
         monkeypatch.setattr(link, "cancel_queued", counted_cancel)
-        settled = takeover.settled(connection, QUEUE, CYCLE, tasks)
+        settled, recording = takeover.settle(connection, QUEUE, CYCLE, tasks)
         reads = sent[0]
         statuses = {index: Job.fetch(link.job_id(QUEUE, CYCLE, index), connection=connection)
                     .get_status() for index in (2, 3)}
@@ -61,6 +61,7 @@ def test_a_takeover_reads_the_tasks_in_batches_takes_outcomes_and_cancels_the_qu
     assert cancelled == [link.job_id(QUEUE, CYCLE, 2)]  # only the job no worker took
     assert [t["status"] for t in settled] == [st.COMPLETED, st.COMPLETED, st.RECORDING,
                                               st.RECORDING, st.RECORDING]
+    assert recording == {3: link.job_id(QUEUE, CYCLE, 3)}  # its clip may still land
     assert settled[1]["output_file"] == "./output/x/cam1.mp4"
     assert settled[1]["task_id"] == 1 and settled[1]["rtsp_url"] == tasks[1]["rtsp_url"]
     assert statuses == {2: JobStatus.CANCELED, 3: JobStatus.STARTED}

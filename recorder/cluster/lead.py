@@ -5,6 +5,7 @@ from redis.exceptions import RedisError
 
 from recorder.cluster import link
 from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock
+from recorder.cluster.late_outcomes import LateOutcomes, Reported
 from recorder.cluster.outage import OUTAGE
 from recorder.cluster.takeover import report_orphan_cycle
 from shared.cluster_config import cluster_settings
@@ -16,11 +17,16 @@ __all__ = ["Lead", "STANDBY_MESSAGE"]
 
 
 class Lead:
-    """One recorder's coordinator lock, for the cluster of the config of the moment."""
+    """One recorder's coordinator lock, for the cluster of the config of the moment.
 
-    def __init__(self) -> None:
+    ``on_reported``: a dead coordinator's cycle, taken over, has its final report (the camera
+    history's feed).
+    """
+
+    def __init__(self, on_reported: Reported = lambda name, report: None) -> None:
         self._locks: dict[tuple[str, str], CoordinatorLock] = {}
         self._checked = float("-inf")
+        self.late = LateOutcomes(on_reported)
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -30,13 +36,19 @@ class Lead:
         return self._locks[key]
 
     def may_coordinate(self, config: dict, now: float) -> bool:
-        """Take (or keep) the lock: False while another recorder coordinates."""
+        """Take (or keep) the lock: False while another recorder coordinates.
+
+        Taking it reports the cycle a dead predecessor left; ``late`` then follows the clips its
+        workers were still recording (:meth:`LateOutcomes.step`, each loop step).
+        """
         self._checked = now
         lock = self._lock(config)
         was_held = lock.held
         if lock.hold() and not was_held:  # before this recorder mirrors its own status there
-            report_orphan_cycle(lock.connection, lock.queue,
-                                GlobalSettings.from_config(config["global_config"]))
+            orphan = report_orphan_cycle(lock.connection, lock.queue,
+                                         GlobalSettings.from_config(config["global_config"]), now)
+            if orphan is not None:
+                self.late.follow(orphan)
         return lock.held
 
     def keep(self, config: dict, now: float) -> bool:

@@ -168,3 +168,12 @@ def cancel_queued(connection: Redis, job: str) -> bool:
         return False
     fetched.cancel()
     return True
+
+
+def job_timeouts(connection: Redis, jobs: list[str]) -> dict[str, int | None]:
+    """The timeout RQ holds for each of ``jobs`` (None: no job, or none set), in one round trip."""
+    pipe = connection.pipeline(transaction=False)
+    for job in jobs:
+        pipe.hget(Job.key_for(job), "timeout")
+    return {job: int(raw) if raw and raw.isdigit() else None
+            for job, raw in zip(jobs, pipe.execute())}

@@ -2,17 +2,21 @@
 
 The predecessor's last status is in Redis (lead.py mirrors it). Its tasks that ended on a worker
 get their outcome; the rest are reported as single-box recovery reports an interrupted cycle's
-(cancelled, 录制守护进程中断), and their jobs still queued are cancelled: nobody would read them.
-A job a worker is recording still ends its clip; the report was written without it.
+(cancelled, 录制守护进程意外退出), and their jobs still queued are cancelled: nobody would read
+them. The report is written at once (a takeover of a takeover finds it). A job a worker is still
+recording ends its clip later: the :class:`OrphanCycle` returned names those jobs, and
+recorder/cluster/late_outcomes.py rewrites the report with their outcomes once they are in.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+from dataclasses import dataclass, field
 
 from redis import Redis
 from redis.exceptions import RedisError
+from rq.job import JobStatus
 
 from recorder.cluster import link
 from recorder.cluster.outage import OUTAGE
@@ -28,30 +32,68 @@ log = logging.getLogger(__name__)
 # Tasks read per round trip at a takeover (two commands each).
 SETTLE_BATCH = 1000
 _WAITING = {status.value for status in link.WAITING}  # as read_tasks gives them
+_STARTED = JobStatus.STARTED.value
 
 
-def report_orphan_cycle(connection: Redis, queue: str, settings: GlobalSettings) -> None:
-    """Write the reports of the cycle the last coordinator's status shows running, if it has none."""
+@dataclass
+class OrphanCycle:
+    """A dead coordinator's cycle, reported at a takeover, and its jobs a worker still records."""
+
+    connection: Redis
+    queue: str
+    status: dict  # its last status, each task as reported
+    path: str
+    report_filename: str
+    configured_max: int
+    recording: dict[int, str]  # stream index -> job: started on a worker, no outcome yet
+    deadline: float  # monotonic: a job without an outcome by then stays interrupted
+    followed: int = field(init=False)  # how many jobs were recording at the takeover
+
+    def __post_init__(self) -> None:
+        self.followed = len(self.recording)
+
+    @property
+    def name(self) -> str:
+        """The cycle's folder name."""
+        return self.status["cycle"]["dir"]
+
+    def report(self) -> dict:
+        """The cycle's report as its tasks stand (unfinished ones interrupted)."""
+        return recovered_report(self.status, [], self.configured_max)
+
+
+def report_orphan_cycle(connection: Redis, queue: str, settings: GlobalSettings,
+                        now: float) -> OrphanCycle | None:
+    """Write the reports of the cycle the last coordinator's status shows running, if it has none.
+
+    Returns that cycle (None: there was none, or its report could not be written); ``now``
+    (monotonic) starts the wait for its jobs a worker still records.
+    """
     try:
         raw = connection.get(status_key(queue))
         old = status_from(json.loads(raw)) if raw else None
         if old is None or not _unreported(old["cycle"], settings):
-            return
-        tasks = settled(connection, queue, old["cycle"]["dir"], old["tasks"])
+            return None
+        tasks, recording = settle(connection, queue, old["cycle"]["dir"], old["tasks"])
+        timeouts = link.job_timeouts(connection, list(recording.values())) if recording else {}
     except RedisError as exc:
         OUTAGE.failed(exc)
-        return
+        return None
     cycle = old["cycle"]
+    orphan = OrphanCycle(connection, queue, {**old, "tasks": tasks}, cycle["path"],
+                         cycle.get("report_filename") or settings.report_filename,
+                         settings.max_concurrent_streams, recording,
+                         now + max((t or 0 for t in timeouts.values()), default=0))
     try:
-        write_reports(cycle["path"], cycle.get("report_filename") or settings.report_filename,
-                      recovered_report({**old, "tasks": tasks}, [],
-                                       settings.max_concurrent_streams))
+        write_reports(orphan.path, orphan.report_filename, orphan.report())
     except PatrolError as exc:
         log.error("cannot write the report of cycle %s left by the last coordinator: %s",
                   cycle["dir"], exc)
-        return
-    log.warning("took over from a dead coordinator: reported its cycle %s (%d tasks, %d ended)",
-                cycle["dir"], len(tasks), sum(t["status"] in st.FINISHED for t in tasks))
+        return None
+    log.warning("took over from a dead coordinator: reported its cycle %s (%d tasks, %d ended, "
+                "%d still recording)", cycle["dir"], len(tasks),
+                sum(t["status"] in st.FINISHED for t in tasks), len(recording))
+    return orphan
 
 
 def _unreported(cycle: dict, settings: GlobalSettings) -> bool:
@@ -61,20 +103,29 @@ def _unreported(cycle: dict, settings: GlobalSettings) -> bool:
                 and not os.path.exists(report))
 
 
-def settled(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]) -> list[dict]:
-    """``tasks`` with the outcomes their workers stored; the jobs still queued cancelled.
+def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]
+           ) -> tuple[list[dict], dict[int, str]]:
+    """``tasks`` with the outcomes their workers stored, the jobs still queued cancelled; and the
+    jobs a worker is still recording (RQ's status started, no outcome yet) by stream index.
 
     Read in one round trip per SETTLE_BATCH tasks, not one per task: a takeover of a cycle of
     tens of thousands of tasks must not outlast the lock it just took.
     """
     open_jobs = {task["stream_index"]: link.job_id(queue, cycle_name, task["stream_index"])
                  for task in tasks if task["status"] not in st.FINISHED}
-    jobs = list(open_jobs.values())
+    readings = read_outcomes(connection, queue, list(open_jobs.values()))
+    recording = {index: job for index, job in open_jobs.items()
+                 if readings[job][1] is None and readings[job][2] == _STARTED}
+    return [_settled(connection, task, open_jobs.get(task["stream_index"]), readings)
+            for task in tasks], recording
+
+
+def read_outcomes(connection: Redis, queue: str, jobs: list[str]) -> dict:
+    """:func:`link.read_tasks` of ``jobs``, SETTLE_BATCH a round trip."""
     readings: dict = {}
     for start in range(0, len(jobs), SETTLE_BATCH):
         readings.update(link.read_tasks(connection, queue, jobs[start:start + SETTLE_BATCH]))
-    return [_settled(connection, task, open_jobs.get(task["stream_index"]), readings)
-            for task in tasks]
+    return readings
 
 
 def _settled(connection: Redis, task: dict, job: str | None, readings: dict) -> dict:
@@ -86,6 +137,11 @@ def _settled(connection: Redis, task: dict, job: str | None, readings: dict) -> 
         if status in _WAITING:  # taken by no worker yet: nobody would read its outcome
             link.cancel_queued(connection, job)
         return task
+    return with_outcome(task, outcome)
+
+
+def with_outcome(task: dict, outcome: dict) -> dict:
+    """``task`` (the coordinator's record) as its worker's stored ``outcome`` ended it."""
     ours = {name: task.get(name) for name in ("task_id", "stream_index", "rtsp_url",
                                               "duration_seconds", "planned_offset",
                                               "start_offset")}

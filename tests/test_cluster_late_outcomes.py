@@ -1,0 +1,154 @@
+"""A takeover follows the clips the dead coordinator's workers were still recording: the orphan
+cycle is reported at once (those tasks interrupted), then again with their outcomes once all are
+in or their deadline passed, one round trip a pass; the final report feeds the camera history."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+pytest.importorskip("rq")
+from redis import Redis  # noqa: E402
+from rq import Queue  # noqa: E402
+from rq.job import JobStatus  # noqa: E402
+
+from recorder.cluster import link  # noqa: E402
+from recorder.cluster.lead import Lead  # noqa: E402
+from recorder.cluster.outage import OUTAGE  # noqa: E402
+from shared import task_status as st  # noqa: E402
+from shared.cluster_status import mirrored, status_key  # noqa: E402
+from shared.status_file import empty_status  # noqa: E402
+from shared.task_record import INTERRUPTED_MESSAGE  # noqa: E402
+from testkit.cluster import RedisServer, redis_available  # noqa: E402
+from tests.test_cluster_exchange import count_round_trips  # noqa: E402
+from tests.test_cluster_takeover import CYCLE, QUEUE, task  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")
+TAKEN = 100.0  # the monotonic time of the takeover
+REPORT = "rtsp_report.json"
+
+
+@pytest.fixture
+def redis(tmp_path):
+    with RedisServer(str(tmp_path)) as server:
+        yield server
+
+
+def config(redis) -> dict:
+    return {"global_config": {}, "streams": [],
+            "cluster": {"redis_url": redis.url, "queue": QUEUE}}
+
+
+def orphan_cycle(tmp_path, connection: Redis, timeouts: list[int]) -> str:
+    """The dead coordinator's status in Redis: a running cycle whose tasks' jobs a worker took
+    (job timeouts ``timeouts``); returns the cycle's folder."""
+    folder = tmp_path / "output" / CYCLE
+    folder.mkdir(parents=True)
+    status = empty_status()
+    status.update(current_cycle=3, tasks=[task(i) for i in range(len(timeouts))],
+                  cycle={**status["cycle"], "dir": CYCLE, "path": str(folder), "running": True,
+                         "start_time": "2026-11-30 12:00:00", "total_seconds": 60})
+    connection.set(status_key(QUEUE), mirrored(status))
+    for index, timeout in enumerate(timeouts):
+        Queue(QUEUE, connection=connection).enqueue(
+            "os.getpid", job_id=link.job_id(QUEUE, CYCLE, index),
+            job_timeout=timeout).set_status(JobStatus.STARTED)
+    return str(folder)
+
+
+def store_outcome(connection: Redis, index: int) -> dict:
+    """What the worker of task ``index`` stores once its clip landed."""
+    done = dict(task(index, st.COMPLETED), output_file=f"./output/{CYCLE}/cam{index}.mp4",
+                start_time="2026-11-30 12:00:02", end_time="2026-11-30 12:00:13", progress=10.0,
+                bytes_received=123456)
+    connection.hset(link.task_key(QUEUE, link.job_id(QUEUE, CYCLE, index)), "outcome",
+                    json.dumps(done))
+    return done
+
+
+def report_of(folder: str) -> dict:
+    with open(os.path.join(folder, REPORT), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def rows(folder: str) -> list[tuple]:
+    return [(t["stream_index"], t["status"], t["error_message"])
+            for t in report_of(folder)["tasks"]]
+
+
+def interrupted(index: int) -> tuple:
+    return (index, st.CANCELLED, INTERRUPTED_MESSAGE)
+
+
+def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps_it(
+        redis, tmp_path, monkeypatch) -> None:
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40, 70])
+    reported: list[tuple[str, dict]] = []
+    lead = Lead(lambda name, report: reported.append((name, report)))
+    assert lead.may_coordinate(config(redis), TAKEN)
+    assert rows(folder) == [interrupted(0), interrupted(1)]  # written at once
+    store_outcome(connection, 0)
+    sent = count_round_trips(monkeypatch)
+    lead.late.step(TAKEN + 1)
+    assert sent[0] == 1  # both jobs read in one round trip, no wait for either
+    lead.late.step(TAKEN + 1.5)  # sooner than READ_SECONDS after the last read: no read
+    assert sent[0] == 1
+    lead.late.step(TAKEN + 69)  # job 1 may still end (its timeout is 70 s)
+    assert rows(folder) == [interrupted(0), interrupted(1)] and reported == []
+    lead.late.step(TAKEN + 70)
+    assert rows(folder) == [(0, st.COMPLETED, ""), interrupted(1)]
+    final = report_of(folder)
+    assert final["tasks"][0]["output_file"] == f"./output/{CYCLE}/cam0.mp4"
+    assert final["summary"]["completed_tasks"] == 1 and final["summary"]["interrupted"]
+    with open(os.path.join(folder, "report.txt"), encoding="utf-8") as text:
+        assert f"-> ./output/{CYCLE}/cam0.mp4" in text.read()
+    with open(os.path.join(folder, "streams.csv"), encoding="utf-8") as csv:
+        assert csv.read().splitlines()[1].startswith(f"0,rtsp://127.0.0.1:1/cam0,{st.COMPLETED},")
+    assert reported == [(CYCLE, final)]  # the history's feed: once, the final report
+    before = sent[0]
+    lead.late.step(TAKEN + 200)
+    assert sent[0] == before and lead.late.pending == []  # followed no more
+
+
+def test_once_every_late_outcome_is_in_the_report_is_rewritten_before_the_deadline(
+        redis, tmp_path) -> None:
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    reported: list[tuple[str, dict]] = []
+    lead = Lead(lambda name, report: reported.append((name, report)))
+    assert lead.may_coordinate(config(redis), TAKEN)
+    lead.late.step(TAKEN + 1)
+    assert rows(folder) == [interrupted(0)] and reported == []
+    store_outcome(connection, 0)
+    lead.late.step(TAKEN + 2)
+    assert rows(folder) == [(0, st.COMPLETED, "")]
+    assert [name for name, _ in reported] == [CYCLE]
+
+
+def test_redis_away_while_following_is_logged_and_read_again_next_pass(redis, tmp_path) -> None:
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    lead = Lead()
+    assert lead.may_coordinate(config(redis), TAKEN)
+    redis.stop()
+    try:
+        lead.late.step(TAKEN + 1)  # no exception out of the loop's step
+        assert OUTAGE.down and len(lead.late.pending) == 1
+    finally:
+        redis.start()
+        OUTAGE.answered()
+    store_outcome(Redis.from_url(redis.url), 0)  # a Redis without persistence: stored anew
+    lead.late.step(TAKEN + 2)
+    assert rows(folder) == [(0, st.COMPLETED, "")] and lead.late.pending == []
+
+
+def test_a_takeover_with_nothing_recording_hands_its_report_over_at_once(redis, tmp_path) -> None:
+    connection = Redis.from_url(redis.url)
+    orphan_cycle(tmp_path, connection, timeouts=[])
+    reported: list[str] = []
+    lead = Lead(lambda name, report: reported.append(name))
+    assert lead.may_coordinate(config(redis), TAKEN)
+    assert reported == [CYCLE] and lead.late.pending == []
+
