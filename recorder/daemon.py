@@ -48,6 +48,7 @@ class Daemon:
         self.history = HistoryFeed(config_path, self.config_watch, self.launcher.gate)
         self.checks = Checks(config_path, self.runner, self.watcher, self.launcher.codecs)
         self.checks.on_verdict = self.history.writer.record
+        self.launcher.on_orphan_reported = self.history.orphan_reported
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
         self.publisher.mirror = lambda status: self.launcher.mirror_status(
             self.config_watch.config, status)

@@ -1,14 +1,19 @@
 """What the daemon tells the camera history: each verdict, each cycle's end, the disk and the config."""
 from __future__ import annotations
 
+import logging
+
 from recorder.config_watch import ConfigWatch
 from recorder.cycle import Cycle
 from recorder.finished_task import from_recording
+from recorder.history_import import report_tasks
 from recorder.history_store import HistoryStore
 from recorder.history_writer import HistoryWriter
 from recorder.recording import Recording
 from recorder.space_gate import SpaceGate
 from shared.history_schema import history_path
+
+log = logging.getLogger(__name__)
 
 
 class HistoryFeed:
@@ -24,6 +29,16 @@ class HistoryFeed:
 
     def _record(self, cycle: Cycle, task: Recording) -> None:
         self.writer.record(from_recording(cycle.name, cycle.start_wall, task))
+
+    def orphan_reported(self, name: str, report: dict) -> None:
+        """Cluster mode: the final report of a dead coordinator's cycle, taken over; its finished
+        tasks go into the history as recovery imports an interrupted cycle's (camera events too)."""
+        config = self.config_watch.config
+        if config is None:  # no valid config: --import-history can do it later
+            log.error("cannot put the tasks of cycle %s into the history: no valid config", name)
+            return
+        for task in report_tasks(name, report, config["streams"], live=True):
+            self.writer.record(task)
 
     def cycle_ended(self, cycle: Cycle, wall: float) -> None:
         """``cycle`` ended: its counts go out as a ``cycle.finished`` event."""

@@ -102,8 +102,12 @@ def _cycle_tasks(root: str, name: str, report_filename: str, streams: list[dict]
                  live: bool) -> list[FinishedTask] | None:
     """The tasks of cycle ``name`` that can be placed; None: no readable report."""
     report = _read_report(os.path.join(root, name, report_filename))
-    if report is None:
-        return None
+    return None if report is None else report_tasks(name, report, streams, live)
+
+
+def report_tasks(name: str, report: dict, streams: list[dict], live: bool) -> list[FinishedTask]:
+    """The finished tasks of cycle ``name``'s ``report`` that can be placed, as history records
+    (``live``: with their camera events, as :func:`_finished` says)."""
     summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
     start = _epoch(summary.get("start_time"))
     tasks = [_finished(name, start, raw, streams, live) for raw in report["tasks"]

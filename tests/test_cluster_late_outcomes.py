@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,8 +18,11 @@ from rq.job import JobStatus  # noqa: E402
 from recorder.cluster import link  # noqa: E402
 from recorder.cluster.lead import Lead  # noqa: E402
 from recorder.cluster.outage import OUTAGE  # noqa: E402
+from recorder.history_feed import HistoryFeed  # noqa: E402
 from shared import task_status as st  # noqa: E402
 from shared.cluster_status import mirrored, status_key  # noqa: E402
+from shared.global_settings import GlobalSettings  # noqa: E402
+from shared.history_schema import history_path  # noqa: E402
 from shared.status_file import empty_status  # noqa: E402
 from shared.task_record import INTERRUPTED_MESSAGE  # noqa: E402
 from testkit.cluster import RedisServer, redis_available  # noqa: E402
@@ -152,3 +157,19 @@ def test_a_takeover_with_nothing_recording_hands_its_report_over_at_once(redis, 
     assert lead.may_coordinate(config(redis), TAKEN)
     assert reported == [CYCLE] and lead.late.pending == []
 
+
+def test_the_final_report_goes_into_the_camera_history(tmp_path) -> None:
+    config_path = str(tmp_path / "config.json")
+    streams = [{"rtsp_url": f"rtsp://127.0.0.1:1/cam{i}", "output_filename": f"cam{i}.mp4",
+                "duration_seconds": 10} for i in range(2)]
+    feed = HistoryFeed(config_path, SimpleNamespace(
+        config={"streams": streams}, settings=GlobalSettings.from_config({}), error=None),
+        SimpleNamespace(holding=False, free_mb=0, floor_mb=0))
+    done = dict(task(0, st.COMPLETED), output_file=f"./output/{CYCLE}/cam0.mp4",
+                start_time="2026-11-30 12:00:02", end_time="2026-11-30 12:00:13")
+    report = {"summary": {"start_time": "2026-11-30 12:00:00"}, "tasks": [done, task(1)]}
+    feed.orphan_reported(CYCLE, report)  # what the Daemon hands the Lead as its on_reported
+    feed.close(0.0, 1e9)
+    with sqlite3.connect(history_path(config_path)) as db:
+        outcomes = db.execute("SELECT camera, cycle, status FROM outcomes").fetchall()
+    assert outcomes == [("cam0", CYCLE, st.COMPLETED)]  # the unfinished one cannot be placed
