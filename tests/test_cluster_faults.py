@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 
@@ -13,6 +14,7 @@ from shared import settings
 from shared import task_status as st
 from shared.clip_names import thumbnail_name
 from shared.control_file import request_start
+from shared.history_schema import history_path
 from shared.status_file import empty_status, read_status
 from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
 from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
@@ -109,13 +111,24 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
                      second.log(), LOCK_SECONDS + 10, "the standby to take over")
             took = time.monotonic() - killed
             report = the_report(tmp_path / "b")
+            # The dead coordinator's cycle, reported by the new one at once; the clip a worker
+            # was recording lands later, and the report is written again with it.
+            wait_for(lambda: the_report(tmp_path / "a")["tasks"][0]["status"] == st.COMPLETED,
+                     40, "the late clip in the dead coordinator's cycle's report")
             log = second.log() + workers.log()
             second.stop()
-        orphan = the_report(tmp_path / "a")  # the dead coordinator's cycle, reported by the new one
+        orphan = the_report(tmp_path / "a")
     assert took <= LOCK_SECONDS + 2, took
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
     assert orphan["summary"]["interrupted"] and len(orphan["tasks"]) == 2, orphan
-    assert all(t["status"] in st.FINISHED for t in orphan["tasks"]), orphan["tasks"]
+    assert log.count("reported again, 1 late outcomes in, 0 tasks without one") == 1, log
+    # cam0 was recording at the takeover, cam1 waited for the gateway's one slot (cancelled)
+    assert [t["status"] for t in orphan["tasks"]] == [st.COMPLETED, st.CANCELLED], log
+    assert float(ffprobe(os.path.join(orphan["_dir"], "cam0.mp4"))["format"]["duration"]) > 15
+    with sqlite3.connect(history_path(standby)) as db:  # the new coordinator's history has it
+        assert db.execute("SELECT camera, status FROM outcomes WHERE cycle = ?",
+                          (os.path.basename(orphan["_dir"]),)).fetchall() == [
+            ("cam0", st.COMPLETED)]
 
 
 def test_redis_away_is_logged_once_lost_and_once_back_without_tracebacks(tmp_path, camera_server):
