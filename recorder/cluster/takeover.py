@@ -2,10 +2,11 @@
 
 The predecessor's last status is in Redis (lead.py mirrors it). Its tasks that ended on a worker
 get their outcome; the rest are reported as single-box recovery reports an interrupted cycle's
-(cancelled, 录制守护进程意外退出), and their jobs still queued are cancelled: nobody would read
-them. The report is written at once (a takeover of a takeover finds it). A job a worker is still
-recording ends its clip later: the :class:`OrphanCycle` returned names those jobs, and
-recorder/cluster/late_outcomes.py rewrites the report with their outcomes once they are in.
+(cancelled, 录制守护进程意外退出, 任务中断), and their jobs still queued are cancelled: nobody
+would read them. The report is written at once, so one exists even if this coordinator dies too.
+A job a worker is still recording ends its clip later: the :class:`OrphanCycle` returned names
+those jobs, and recorder/cluster/late_outcomes.py writes the report again with their outcomes
+once they are in (or their timeout has passed), then hands it to the camera history.
 """
 from __future__ import annotations
 
