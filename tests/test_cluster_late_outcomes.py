@@ -4,6 +4,7 @@ in or their deadline passed, one round trip a pass; the final report feeds the c
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from types import SimpleNamespace
@@ -141,12 +142,29 @@ def test_redis_away_while_following_is_logged_and_read_again_next_pass(redis, tm
     try:
         lead.late.step(TAKEN + 1)  # no exception out of the loop's step
         assert OUTAGE.down and len(lead.late.pending) == 1
+        lead.late.step(TAKEN + 41)  # past the deadline (40 s), unread: not given up on yet
+        assert len(lead.late.pending) == 1 and rows(folder) == [interrupted(0)]
     finally:
         redis.start()
         OUTAGE.answered()
     store_outcome(Redis.from_url(redis.url), 0)  # a Redis without persistence: stored anew
-    lead.late.step(TAKEN + 2)
+    lead.late.step(TAKEN + 42)
     assert rows(folder) == [(0, st.COMPLETED, "")] and lead.late.pending == []
+
+
+def test_a_clean_stop_reports_what_came_in_redis_away_or_not(redis, tmp_path) -> None:
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    reported: list[str] = []
+    lead = Lead(lambda name, report: reported.append(name))
+    assert lead.may_coordinate(config(redis), TAKEN)
+    redis.stop()
+    try:
+        lead.late.step(math.inf)
+    finally:
+        redis.start()
+        OUTAGE.answered()
+    assert rows(folder) == [interrupted(0)] and reported == [CYCLE] and lead.late.pending == []
 
 
 def test_a_takeover_with_nothing_recording_hands_its_report_over_at_once(redis, tmp_path) -> None:

@@ -10,6 +10,7 @@ interrupted.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 from redis.exceptions import RedisError
@@ -42,7 +43,8 @@ class LateOutcomes:
 
     def step(self, now: float) -> None:
         """Read the outcomes still missing (at most every READ_SECONDS); report each cycle whose
-        wait is over. A Redis outage is logged and the read tried again next time."""
+        wait is over. A Redis outage is logged and the read tried again next time; ``now`` = inf
+        (a clean stop): every cycle is reported with what came in, Redis away or not."""
         if not self.pending or now - self._read < READ_SECONDS:
             return
         self._read = now
@@ -50,8 +52,10 @@ class LateOutcomes:
             try:
                 readings = read_outcomes(orphan.connection, orphan.queue,
                                          list(orphan.recording.values()))
-            except RedisError as exc:  # tried again next pass; past the deadline, as it stands
+            except RedisError as exc:
                 OUTAGE.failed(exc)
+                if now != math.inf:  # read again next pass, past the deadline too: an outcome
+                    continue         # stored in time must not be lost to an outage
                 readings = {}
             _take(orphan, readings)
             if orphan.recording and now < orphan.deadline:
