@@ -38,6 +38,8 @@ class CycleLauncher:
         self.lead = None  # cluster mode: recorder/cluster/lead.py's Lead, made at first use
         # Cluster mode: a dead coordinator's cycle, taken over, has its final report (name, report).
         self.on_orphan_reported: Callable[[str, dict], None] = lambda name, report: None
+        # Cluster mode: the status before a restart, its running cycle left to the takeover.
+        self.left_status: dict | None = None
 
     def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
              wall: float) -> Cycle | None:
@@ -90,7 +92,7 @@ class CycleLauncher:
     def _lead(self):
         if self.lead is None:  # imported only here: single-box mode needs no rq, no redis
             from recorder.cluster.lead import Lead
-            self.lead = Lead(self.on_orphan_reported)
+            self.lead = Lead(self.on_orphan_reported, self.left_status)
         return self.lead
 
     def keep_lead(self, config: dict | None, cycle: Cycle | None, now: float, wall: float) -> None:

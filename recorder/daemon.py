@@ -17,7 +17,7 @@ from recorder.history_feed import HistoryFeed
 from recorder.loop import run_loop
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
-from recorder.recovery import recover_cycles
+from recorder.recovery import left_to_takeover, recover_cycles
 from recorder.retention import free_bytes
 from recorder.scheduler_state import SchedulerState, follow_desired_state
 from recorder.space_gate import SpaceGate
@@ -26,6 +26,7 @@ from recorder.status_snapshot import build_status, fingerprint
 from recorder.stop_signal import StopSignal
 from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
+from shared.cluster_config import cluster_queue
 from shared.status_file import read_status
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,12 @@ class Daemon:
         if old.get("finished_generation") == self.control.start_generation:
             self.state.finished_generation = self.control.start_generation
         self.config_watch.poll(force=True)
+        queue = cluster_queue(self.config_watch.config)
         self.state.report_problem, self.state.last_cycle_number = recover_cycles(
-            old, self.config_watch.settings, self.config_path, self.runner, self.clock.wall())
+            old, self.config_watch.settings, self.config_path, self.runner, self.clock.wall(),
+            queue)
+        if left_to_takeover(old, queue):  # reported once this recorder coordinates (or another)
+            self.launcher.left_status = old
         self.launcher.last_cycle_name = old["cycle"].get("dir") or ""
         self.control.checks_taken = old["checks_taken"]  # a restart runs no check twice
 

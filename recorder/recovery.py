@@ -19,20 +19,40 @@ log = logging.getLogger(__name__)
 
 
 def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
-                   runner: ProcessRunner, wall: float) -> tuple[str, int]:
+                   runner: ProcessRunner, wall: float, queue: str = "") -> tuple[str, int]:
     """Finish what a killed recorder left: the cycle its status shows, and one made after it.
+
+    ``queue``: the cluster queue of the config now ("" in single-box mode); a cycle that ran
+    on it is the workers' to finish and the takeover's to report, not this recovery's.
 
     Returns why a report could not be written ("" when none failed) and the number
     of the last cycle (numbers keep growing across restarts). Runs before the
     recorder's own history writes (their cached camera states are read after it).
     """
     number = int(old.get("current_cycle") or 0)
-    problem = recover_interrupted_cycle(old, config, config_path, runner, wall)
+    if left_to_takeover(old, queue):
+        problem = ""
+        log.warning("interrupted cycle %s was recorded by the cluster's workers (queue %s): "
+                    "its clips and report are left to the coordinator that takes the lock",
+                    old["cycle"]["dir"], queue)
+    else:
+        problem = recover_interrupted_cycle(old, config, config_path, runner, wall)
     recover_finished_cycle_history(old, config, config_path, wall)
     if recover_unpublished_cycle(old["cycle"].get("dir") or "", number + 1, config, config_path,
                                  runner):
         number += 1
     return problem, number
+
+
+def left_to_takeover(old: dict, queue: str) -> bool:
+    """True when the cycle ``old`` shows running was recorded by the cluster workers of
+    ``queue``: they may still be writing its clips, and the outcomes are theirs, in Redis, so
+    its files and report are left to the coordinator that takes the lock
+    (recorder/cluster/takeover.py). A cycle of a queue the config names no more is recovered
+    as a single-box one."""
+    cycle = old["cycle"]
+    return bool(queue and cycle.get("running") and cycle.get("dir")
+                and cycle.get("cluster_queue") == queue)
 
 
 def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_path: str,

@@ -6,6 +6,7 @@ import os
 from recorder.checks import Checks
 from recorder.cycle import Cycle
 from recorder.scheduler_state import SchedulerState
+from shared.cluster_config import cluster_queue
 from shared.errors import ConfigError
 from shared.status_file import empty_status
 from shared.timefmt import format_local
@@ -39,7 +40,10 @@ def _cycle_fields(cycle: Cycle, running: bool, now: float, wall: float) -> dict:
             "total_seconds": cycle.plan.window,
             # What a restarted recorder needs to finish this cycle without a valid config.
             "path": cycle.dir, "report_filename": cycle.settings.report_filename,
-            "max_concurrent_streams": cycle.plan.max_concurrent}
+            "max_concurrent_streams": cycle.plan.max_concurrent,
+            # Cluster mode: the workers record this cycle; a restarted recorder leaves its
+            # files and report to the takeover (recorder/recovery.py).
+            "cluster_queue": cluster_queue(cycle.config)}
     return {"current_cycle": cycle.number, "cycle": view, "stats": cycle.stats(),
             "tasks": [t.as_dict() for t in cycle.tasks], "schedule_info": cycle.plan.describe(),
             "not_scheduled": cycle.not_scheduled()}

@@ -49,6 +49,12 @@ def cluster_settings(config: dict) -> ClusterSettings | None:
     return ClusterSettings(**section) if section else None
 
 
+def cluster_queue(config: dict | None) -> str:
+    """The RQ queue a validated config's cycles run on; "" in single-box mode (or no config)."""
+    cluster = cluster_settings(config) if config else None
+    return cluster.queue if cluster else ""
+
+
 def masked_section(section: dict) -> dict:
     """The section fit to show: the Redis password masked like a camera's."""
     return {**section, "redis_url": mask_credentials(section["redis_url"])}

@@ -2,6 +2,7 @@
 mid-cycle, the coordinator killed with a standby waiting, and the per-gateway cap pressed."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -101,22 +102,22 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
         with WorkerPoolProcess(started(active), slots=2) as workers, \
                 RecorderProcess(active) as first:
             wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
-            second = RecorderProcess(started(standby)).start()  # only now: the lock is first's
-            wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
-                     STANDBY_MESSAGE, 30, "a standby")
-            assert "enqueued as job" not in second.log()
-            os.killpg(first.proc.pid, signal.SIGKILL)
-            killed = time.monotonic()
-            wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
-                     second.log(), LOCK_SECONDS + 10, "the standby to take over")
-            took = time.monotonic() - killed
-            report = the_report(tmp_path / "b")
-            # The dead coordinator's cycle, reported by the new one at once; the clip a worker
-            # was recording lands later, and the report is written again with it.
-            wait_for(lambda: the_report(tmp_path / "a")["tasks"][0]["status"] == st.COMPLETED,
-                     40, "the late clip in the dead coordinator's cycle's report")
-            log = second.log() + workers.log()
-            second.stop()
+            # only now: the lock is first's (a with block: no daemon left running if it fails)
+            with RecorderProcess(started(standby)) as second:
+                wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
+                         STANDBY_MESSAGE, 30, "a standby")
+                assert "enqueued as job" not in second.log()
+                os.killpg(first.proc.pid, signal.SIGKILL)
+                killed = time.monotonic()
+                wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
+                         second.log(), LOCK_SECONDS + 10, "the standby to take over")
+                took = time.monotonic() - killed
+                report = the_report(tmp_path / "b")
+                # The dead coordinator's cycle, reported by the new one at once; the clip a worker
+                # was recording lands later, and the report is written again with it.
+                wait_for(lambda: the_report(tmp_path / "a")["tasks"][0]["status"] == st.COMPLETED,
+                         40, "the late clip in the dead coordinator's cycle's report")
+                log = second.log() + workers.log()
         orphan = the_report(tmp_path / "a")
     assert took <= LOCK_SECONDS + 2, took
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
@@ -189,3 +190,38 @@ def test_a_gateway_with_more_cameras_than_its_cap_never_exceeds_it(tmp_path, cam
             log = recorder.log()
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 6, log
     assert (sampler.most_pulls, sampler.most_slots) == (2, 2)  # pressed, never exceeded
+
+
+def test_a_coordinator_restarted_mid_clip_leaves_its_workers_clip_alone(tmp_path, camera_server):
+    # systemd restarts a killed coordinator at once, on the same state folder: its recovery
+    # must not take a clip a worker is still recording for a killed ffmpeg's (publishing it
+    # half-written, its work file gone under the worker), nor report the task interrupted.
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, streams_on(camera_server, 1, 14))
+        with WorkerPoolProcess(started(config), slots=1, **QUICK) as workers:
+            with RecorderProcess(config) as first:
+                work = wait_for(lambda: next(iter(
+                    tmp_path.glob("output/*/.cam0.mp4.part")), None), 60, "the clip recording")
+                wait_for(lambda: work.stat().st_size > 0, 20, "media in the clip")
+                os.killpg(first.proc.pid, signal.SIGKILL)
+                first.proc.wait()
+                first_log = first.log()
+            cycle_dir = work.parent
+            with RecorderProcess(config) as second:
+                report = wait_for(lambda: _finished_report(cycle_dir), 60,
+                                  "the cycle's report with the worker's clip")
+                log = first_log + second.log() + workers.log()
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED], log
+    assert float(ffprobe(str(cycle_dir / "cam0.mp4"))["format"]["duration"]) > 12, log
+    assert leftovers(str(cycle_dir)) == [], log
+
+
+def _finished_report(cycle_dir) -> dict | None:
+    """The cycle's report once no task in it is interrupted any more (None before)."""
+    path = cycle_dir / "rtsp_report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if all(t["status"] == st.COMPLETED for t in report["tasks"]) else None

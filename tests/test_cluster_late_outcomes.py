@@ -17,6 +17,7 @@ from rq import Queue  # noqa: E402
 from rq.job import JobStatus  # noqa: E402
 
 from recorder.cluster import link  # noqa: E402
+from recorder.cluster.coordinator_lock import lock_key  # noqa: E402
 from recorder.cluster.lead import Lead  # noqa: E402
 from recorder.cluster.outage import OUTAGE  # noqa: E402
 from recorder.history_feed import HistoryFeed  # noqa: E402
@@ -174,6 +175,27 @@ def test_a_takeover_with_nothing_recording_hands_its_report_over_at_once(redis, 
     lead = Lead(lambda name, report: reported.append(name))
     assert lead.may_coordinate(config(redis), TAKEN)
     assert reported == [CYCLE] and lead.late.pending == []
+
+
+def test_a_restarted_coordinator_reports_its_own_cycle_when_redis_has_no_copy(
+        redis, tmp_path) -> None:
+    # The mirror is gone a minute after its coordinator died (or with a Redis restart): the
+    # recorder restarted on its state folder still has its status from before (the recovery
+    # left that cycle, the workers', to the takeover).
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    left = json.loads(connection.get(status_key(QUEUE)))
+    left["cycle"]["cluster_queue"] = QUEUE
+    connection.delete(status_key(QUEUE))
+    assert Lead().may_coordinate(config(redis), TAKEN)  # another recorder: nothing to report
+    assert not os.path.exists(os.path.join(folder, REPORT))
+    connection.delete(lock_key(QUEUE))  # that one died too
+    lead = Lead(left=left)
+    assert lead.may_coordinate(config(redis), TAKEN)
+    assert rows(folder) == [interrupted(0)]
+    store_outcome(connection, 0)
+    lead.late.step(TAKEN + 1)
+    assert rows(folder) == [(0, st.COMPLETED, "")]
 
 
 def test_the_final_report_goes_into_the_camera_history(tmp_path) -> None:

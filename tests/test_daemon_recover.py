@@ -312,3 +312,40 @@ def test_the_last_finished_cycles_tasks_missing_from_the_history_are_put_back(tm
 
     assert outcomes(config_path) == [("cam0", CYCLE, st.COMPLETED),
                                      ("cam1", CYCLE, st.CONNECTION_ERROR)]
+
+
+def cluster_cycle_killed(tmp_path, queue_now: str | None):
+    """A coordinator killed while the workers of queue "patrol" recorded its cycle, restarted
+    with a config of cluster queue ``queue_now`` (None: single-box mode now)."""
+    config_path = str(tmp_path / "config.json")
+    data = config("./output")
+    if queue_now is not None:
+        data["cluster"] = {"redis_url": "redis://127.0.0.1:1/0", "queue": queue_now}
+    write_json_atomic(config_path, data)
+    killed_mid_cycle(config_path, "./output")
+    status_path = settings.status_path(config_path)
+    with open(status_path, encoding="utf-8") as handle:
+        status = json.load(handle)
+    status["cycle"]["cluster_queue"] = "patrol"
+    write_json_atomic(status_path, status)
+    folder = tmp_path / "output" / CYCLE
+    folder.mkdir(parents=True)
+    (folder / ".cam0.mp4.part").write_bytes(b"a worker's ffmpeg writes here")
+    daemon = Daemon(config_path)
+    daemon.recover()
+    return daemon, folder
+
+
+def test_a_cluster_cycle_is_left_to_the_takeover_its_workers_files_untouched(tmp_path) -> None:
+    daemon, folder = cluster_cycle_killed(tmp_path, "patrol")
+    assert sorted(p.name for p in folder.iterdir()) == [".cam0.mp4.part"]  # no report either
+    assert daemon.launcher.left_status["cycle"]["dir"] == CYCLE  # for the takeover to report
+
+
+@pytest.mark.parametrize("queue_now", [None, "other"])
+def test_a_cluster_cycle_of_a_queue_the_config_names_no_more_is_recovered_here(
+        tmp_path, queue_now) -> None:
+    daemon, folder = cluster_cycle_killed(tmp_path, queue_now)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "report.txt", "rtsp_report.json", "streams.csv"]  # nothing playable in the work file
+    assert daemon.launcher.left_status is None

@@ -7,7 +7,7 @@ from recorder.cluster import link
 from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock
 from recorder.cluster.late_outcomes import LateOutcomes, Reported
 from recorder.cluster.outage import OUTAGE
-from recorder.cluster.takeover import report_orphan_cycle
+from recorder.cluster.takeover import report_orphan_cycles
 from shared.cluster_config import cluster_settings
 from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
 from shared.global_settings import GlobalSettings
@@ -23,10 +23,12 @@ class Lead:
     history's feed).
     """
 
-    def __init__(self, on_reported: Reported = lambda name, report: None) -> None:
+    def __init__(self, on_reported: Reported = lambda name, report: None,
+                 left: dict | None = None) -> None:
         self._locks: dict[tuple[str, str], CoordinatorLock] = {}
         self._checked = float("-inf")
         self.late = LateOutcomes(on_reported)
+        self.left = left  # this recorder's status before its restart, its cycle the cluster's
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -45,9 +47,9 @@ class Lead:
         lock = self._lock(config)
         was_held = lock.held
         if lock.hold() and not was_held:  # before this recorder mirrors its own status there
-            orphan = report_orphan_cycle(lock.connection, lock.queue,
-                                         GlobalSettings.from_config(config["global_config"]), now)
-            if orphan is not None:
+            for orphan in report_orphan_cycles(
+                    lock.connection, lock.queue,
+                    GlobalSettings.from_config(config["global_config"]), now, self.left):
                 self.late.follow(orphan)
         return lock.held
 

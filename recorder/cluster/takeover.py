@@ -1,8 +1,10 @@
 """A coordinator that takes the lock reports the cycle its dead predecessor left unreported.
 
-The predecessor's last status is in Redis (lead.py mirrors it). Its tasks that ended on a worker
-get their outcome; the rest are reported as single-box recovery reports an interrupted cycle's
-(cancelled, 录制守护进程意外退出, 任务中断), and their jobs still queued are cancelled: nobody
+The predecessor's last status is in Redis (lead.py mirrors it for a minute); a coordinator
+restarted on its own state folder also has its own from before (recovery leaves such a cycle,
+the workers', to this). Its tasks that ended on a worker get their outcome; the rest are
+reported as single-box recovery reports an interrupted cycle's (cancelled, 录制守护进程意外退出,
+任务中断), and their jobs still queued are cancelled: nobody
 would read them. The report is written at once, so one exists even if this coordinator dies too.
 A job a worker is still recording ends its clip later: the :class:`OrphanCycle` returned names
 those jobs, and recorder/cluster/late_outcomes.py writes the report again with their outcomes
@@ -63,17 +65,35 @@ class OrphanCycle:
         return recovered_report(self.status, [], self.configured_max)
 
 
-def report_orphan_cycle(connection: Redis, queue: str, settings: GlobalSettings,
-                        now: float) -> OrphanCycle | None:
-    """Write the reports of the cycle the last coordinator's status shows running, if it has none.
+def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings, now: float,
+                         left: dict | None = None) -> list[OrphanCycle]:
+    """Write the reports of the cycles left running without one: the one the last coordinator's
+    status (mirrored in Redis) shows, and the one ``left`` shows, this recorder's own status
+    from before it was restarted (recovery leaves a cluster cycle to this; the mirror is gone
+    STATUS_TTL_SECONDS after its coordinator died, or with a Redis restart).
 
-    Returns that cycle (None: there was none, or its report could not be written); ``now``
-    (monotonic) starts the wait for its jobs a worker still records.
+    Returns those cycles; ``now`` (monotonic) starts the wait for their jobs a worker still
+    records.
     """
     try:
         raw = connection.get(status_key(queue))
-        old = status_from(json.loads(raw)) if raw else None
-        if old is None or not _unreported(old["cycle"], settings):
+    except RedisError as exc:
+        OUTAGE.failed(exc)
+        return []
+    statuses = [status_from(json.loads(raw))] if raw else []
+    if left is not None and all(old["cycle"].get("dir") != left["cycle"].get("dir")
+                                for old in statuses):
+        statuses.append(left)
+    reported = (_report_orphan(connection, queue, settings, now, old) for old in statuses)
+    return [orphan for orphan in reported if orphan is not None]
+
+
+def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now: float,
+                   old: dict) -> OrphanCycle | None:
+    """Report the cycle ``old`` shows running, if it has no report yet; None: it has one, or its
+    report could not be written."""
+    try:
+        if not _unreported(old["cycle"], settings):
             return None
         tasks, recording = settle(connection, queue, old["cycle"]["dir"], old["tasks"])
         timeouts = link.job_timeouts(connection, list(recording.values())) if recording else {}
