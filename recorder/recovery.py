@@ -38,8 +38,11 @@ def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
     else:
         problem = recover_interrupted_cycle(old, config, config_path, runner, wall)
     recover_finished_cycle_history(old, config, config_path, wall)
-    if recover_unpublished_cycle(old["cycle"].get("dir") or "", number + 1, config, config_path,
-                                 runner):
+    # Cluster mode: the output folder is shared, and a cycle folder without a report there may
+    # be another coordinator's live cycle (this recorder a standby, or restarted after a
+    # takeover): it is not this recovery's.
+    if not queue and recover_unpublished_cycle(old["cycle"].get("dir") or "", number + 1, config,
+                                               config_path, runner):
         number += 1
     return problem, number
 

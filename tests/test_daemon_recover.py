@@ -349,3 +349,22 @@ def test_a_cluster_cycle_of_a_queue_the_config_names_no_more_is_recovered_here(
     assert sorted(p.name for p in folder.iterdir()) == [
         "report.txt", "rtsp_report.json", "streams.csv"]  # nothing playable in the work file
     assert daemon.launcher.left_status is None
+
+
+def test_a_standby_leaves_the_coordinators_live_cycle_folder_alone(tmp_path) -> None:
+    # Cluster mode, a second recorder on its own (fresh) state folder: the shared output holds
+    # the coordinator's live cycle, no report yet, a worker writing its clip. Not a cycle made
+    # "just before this recorder was killed": left alone.
+    config_path = str(tmp_path / "config.json")
+    data = config("./output")
+    data["cluster"] = {"redis_url": "redis://127.0.0.1:1/0", "queue": "patrol"}
+    write_json_atomic(config_path, data)
+    live = tmp_path / "output" / CYCLE
+    live.mkdir(parents=True)
+    (live / ".cam0.mp4.part").write_bytes(b"a worker's ffmpeg writes here")
+
+    daemon = Daemon(config_path)
+    daemon.recover()
+
+    assert sorted(p.name for p in live.iterdir()) == [".cam0.mp4.part"]
+    assert daemon.launcher.left_status is None
