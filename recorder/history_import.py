@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import sqlite3
-import time
 
 from recorder.finished_task import FinishedTask
 from recorder.history_outcomes import CameraStates, write_outcomes
@@ -18,20 +17,13 @@ from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
 from shared.history_schema import history_path
 from shared.output_tree import OutputDir, cycle_names_in
-from shared.timefmt import DISPLAY_FORMAT
+from shared.timefmt import parse_local
 from shared.urls import mask_credentials
 
 log = logging.getLogger(__name__)
 # A live write keeps sub-second times, a report whole seconds: a task already
 # in the history is found within this much of its report's end time.
 _SAME_TASK_SECONDS = 1.0
-
-
-def _epoch(text: object) -> float | None:
-    try:
-        return time.mktime(time.strptime(str(text), DISPLAY_FORMAT))
-    except (ValueError, OverflowError):
-        return None
 
 
 def _stream_of(record: dict, streams: list[dict]) -> dict | None:
@@ -55,7 +47,7 @@ def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]
     ``live``: a task the recorder finished but did not write (recovery), whose
     camera events are raised as they would have been; the past raises none.
     """
-    stream, ended, status = _stream_of(record, streams), _epoch(record.get("end_time")), \
+    stream, ended, status = _stream_of(record, streams), parse_local(record.get("end_time")), \
         record.get("status")
     clip = record.get("output_file") or None
     if ended is None or status not in st.FINISHED or (stream is None and clip is None):
@@ -68,7 +60,7 @@ def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]
         alerts=live and stream is not None and stream.get("alerts", True), cycle=cycle,
         ended=ended, status=status, error=str(record.get("error_message") or ""),
         planned_start=start + offset if start is not None and isinstance(offset, (int, float))
-        else None, started=_epoch(record.get("start_time")),
+        else None, started=parse_local(record.get("start_time")),
         bytes=int(record.get("bytes_received") or 0),
         frames=int(record.get("frames_received") or 0),
         clip_seconds=record.get("progress") if isinstance(record.get("progress"), (int, float))
@@ -109,7 +101,7 @@ def report_tasks(name: str, report: dict, streams: list[dict], live: bool) -> li
     """The finished tasks of cycle ``name``'s ``report`` that can be placed, as history records
     (``live``: with their camera events, as :func:`_finished` says)."""
     summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
-    start = _epoch(summary.get("start_time"))
+    start = parse_local(summary.get("start_time"))
     tasks = [_finished(name, start, raw, streams, live) for raw in report["tasks"]
              if isinstance(raw, dict)]
     return [task for task in tasks if task is not None]

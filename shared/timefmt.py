@@ -25,6 +25,15 @@ def format_local(epoch: float | None) -> str:
     return time.strftime(DISPLAY_FORMAT, time.localtime(epoch))
 
 
+def parse_local(text: object) -> float | None:
+    """The epoch of a ``YYYY-MM-DD HH:MM:SS`` local time (:func:`format_local`'s); None when it
+    is not one."""
+    try:
+        return time.mktime(time.strptime(str(text), DISPLAY_FORMAT))
+    except (ValueError, OverflowError):
+        return None
+
+
 def format_iso(epoch: float | None) -> str | None:
     """ISO 8601 with the local offset (``2025-10-11T14:47:08+08:00``); None for no time."""
     if epoch is None:

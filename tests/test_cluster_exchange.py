@@ -19,6 +19,7 @@ from recorder.cluster.remote_task import (  # noqa: E402
 from recorder.planner import PlannedTask  # noqa: E402
 from shared import task_status as st  # noqa: E402
 from shared.global_settings import GlobalSettings  # noqa: E402
+from shared.timefmt import format_local  # noqa: E402
 from testkit.cluster import RedisServer, redis_available  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")
@@ -210,3 +211,22 @@ def test_a_tasks_record_is_rebuilt_only_when_an_input_changed(redis, tmp_path) -
     assert ended["status"] == st.COMPLETED and ended["output_file"] == "./output/c1/cam0.mp4"
     step(tasks, 1.0 + 4 * POLL_SECONDS)
     assert tasks[0].as_dict() is ended
+
+
+@pytest.mark.parametrize("worker_end, ended", [
+    (WALL + 11.0, WALL + 11.0),  # the worker's, as the report shows it: the import agrees
+    (WALL + 11.0 + 8 * 3600, WALL + 12.0),  # later than now (another time zone): when learned
+    (WALL - 3600.0, WALL + 12.0),  # before the task started: when learned
+    (None, WALL + 12.0),  # no end time in the record
+])
+def test_a_tasks_end_is_its_workers_when_that_can_be_on_this_clock(
+        redis, tmp_path, worker_end, ended) -> None:
+    tasks = remote_tasks(redis, tmp_path, 1)
+    tasks[0].start(1.0, WALL + 1.0)
+    step(tasks, 1.0)
+    outcome = {"status": st.COMPLETED, "output_file": "./output/c1/cam0.mp4",
+               "end_time": format_local(worker_end)}
+    tasks[0].context.connection.hset(link.task_key("patrol", tasks[0].job), "outcome",
+                                     json.dumps(outcome))
+    step(tasks, 12.0)
+    assert tasks[0].status == st.COMPLETED and tasks[0].end_wall == ended

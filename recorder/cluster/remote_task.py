@@ -20,6 +20,7 @@ from shared import task_status as st
 from shared.clip_names import thumbnail_name
 from shared.cluster_config import cluster_settings
 from shared.global_settings import GlobalSettings
+from shared.timefmt import parse_local
 
 log = logging.getLogger(__name__)
 WORKER_LOST = "工作节点异常退出, 重试后仍未完成"
@@ -177,7 +178,7 @@ class RemoteRecording:
         self.clip_kept = final and bool(record.get("output_file"))
         self.run_seconds = record.get("run_seconds")
         if final:
-            self.end_wall = wall  # when the coordinator learned it (the history's "ended")
+            self.end_wall = _worker_end(record, self.start_wall, wall)
 
     def _cancel_queued(self) -> bool:
         try:
@@ -239,6 +240,16 @@ class RemoteRecording:
                    status=self.status, error_message=self.error_message,
                    planned_offset=self.planned.offset, start_offset=self.start_offset)
         return task_record.from_stored(raw)
+
+
+def _worker_end(record: dict, start_wall: float | None, wall: float) -> float:
+    """When the worker ended the task (its record's end time, as the report shows it, so the
+    history and a later import of the report agree); ``wall``, when the coordinator learned
+    it, if that time is missing or cannot be on this clock (before the task's start, or later
+    than now: a worker host with another time zone)."""
+    ended = parse_local(record.get("end_time"))
+    earliest = (start_wall if start_wall is not None else wall) - 1.0  # whole seconds
+    return ended if ended is not None and earliest <= ended <= wall else wall
 
 
 def task_factory(config: dict, settings: GlobalSettings, cycle_dir: str, display_dir: str,
