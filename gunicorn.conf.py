@@ -16,6 +16,7 @@ requests before passing them on.
 import os
 
 from app.bind import bind_address
+from shared.log_lines import log_plain_lines
 
 wsgi_app = "app:create_app()"
 _BIND, _BIND_REASON = bind_address()
@@ -41,6 +42,12 @@ loglevel = "info"
 # gunicorn >= 25 opens a control socket at a per-user path shared by every
 # instance; we do not use it, and two instances must not fight over it.
 control_socket_disable = True
+
+
+def post_fork(server, worker) -> None:
+    """The API's own lines (a clip deleted, a token refused, ...) as the recorder's: plain, with
+    time, level and logger, INFO and up (gunicorn sets up only its own two loggers)."""
+    log_plain_lines()
 
 
 def when_ready(server) -> None:

@@ -7,6 +7,7 @@ import logging
 from app import create_app
 from app.bind import DEFAULT_PORT, LOOPBACK, default_host
 from shared import settings
+from shared.log_lines import log_plain_lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error("PORT must be between 1 and 65535")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_plain_lines()
     overrides = {"CONFIG_PATH": settings.config_path(args.config)}
     if args.output_dir:
         overrides["OUTPUT_DIR"] = args.output_dir

@@ -14,6 +14,7 @@ from recorder.stop_signal import StopSignal
 from shared.clock import SYSTEM_CLOCK
 from shared import settings
 from shared.errors import ConfigError, LockTimeout
+from shared.log_lines import log_plain_lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,8 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="import the cycle reports in the output folder into the camera "
                              "history (cycles already there are skipped), then exit")
     args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_plain_lines(args.log_level)
     if args.import_history:
         return _import_history(settings.config_path(args.config))
     stop = StopSignal()

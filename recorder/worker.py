@@ -13,6 +13,7 @@ import sys
 from shared.cluster_config import cluster_settings
 from shared.config_file import load_config
 from shared.errors import PatrolError
+from shared.log_lines import log_plain_lines
 
 WORKER_KINDS = ("inline", "forking")  # recorder/cluster/worker_classes.py; the first is the default
 
@@ -62,7 +63,7 @@ def worker_class(args: argparse.Namespace) -> type:
 def main(argv: list[str] | None = None) -> int:
     """Run the pool until SIGTERM/SIGINT; 2 when the config has no cluster section."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_plain_lines()
     try:
         cluster = cluster_settings(load_config(args.config))
     except PatrolError as exc:

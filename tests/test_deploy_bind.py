@@ -7,9 +7,11 @@ which address they took and why.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -73,6 +75,27 @@ def test_gunicorn_logs_the_address_and_why(tmp_path):
     with GunicornServer(str(config), workers=1) as server:
         log = server.log()
     assert f"API bind 127.0.0.1:{server.port}: set by {BIND_ENV}" in log, log
+
+
+@pytest.mark.integration
+def test_under_gunicorn_the_apis_own_lines_are_logged_plain_with_time_level_and_logger(tmp_path):
+    # Before, gunicorn set up only its own loggers: the API's INFO lines (a clip deleted) were
+    # lost and its warnings came out bare.
+    config = tmp_path / "config.json"
+    config.write_text('{"global_config": {"output_directory": "./output"}, "streams": []}\n',
+                      encoding="utf-8")
+    cycle = tmp_path / "output" / "20261130_120000"
+    cycle.mkdir(parents=True)
+    (cycle / "cam0.mp4").write_bytes(b"a clip")
+    with GunicornServer(str(config), workers=2) as server:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/api/video?path=./output/20261130_120000/cam0.mp4",
+            method="DELETE")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+        log = server.log()
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO app\.results: deleted clip "
+                     r"20261130_120000/cam0\.mp4$", log, re.MULTILINE), log
 
 
 def _listening_hosts(port: int) -> set[str]:
