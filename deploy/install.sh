@@ -5,7 +5,10 @@
 #                                    and gunicorn.conf.py
 #   CONFDIR  (/etc/rtsp-patrol)      config.json and environment, written only when missing
 #   STATEDIR (/var/lib/rtsp-patrol)  state/ (status and control files) and output/ (clips)
-#   UNITDIR  (/etc/systemd/system)   the two units, with the paths above written in
+#   UNITDIR  (/etc/systemd/system)   the three units (api, recorder, cluster worker), with
+#                                    the paths above written in
+#   CLUSTER  (0)                     1: with RQ and redis (cluster mode); kept anyway when
+#                                    config.json has a "cluster" section
 #   DESTDIR  (empty)                 a root to stage everything under (packaging, tests):
 #                                    files land in $DESTDIR$PREFIX..., but name $PREFIX...
 #   SERVICE_USER (rtsp-patrol)       created (system user) and given CONFDIR and STATEDIR,
@@ -55,8 +58,17 @@ stage=$DESTDIR$PREFIX/venv.new
 rm -rf "$stage"
 say "creating a fresh venv in $venv"
 "$PYTHON" -m venv "$stage"
+# Cluster mode (README "Cluster mode") needs RQ and redis: installed with CLUSTER=1, and kept
+# when the config already has a "cluster" section (an upgrade rebuilds the venv).
+extras=
+if [ "${CLUSTER:-0}" = 1 ] || "$PYTHON" -c 'import json, sys
+sys.exit(0 if "cluster" in json.load(open(sys.argv[1], encoding="utf-8")) else 1)' \
+    "$DESTDIR$CONFDIR/config.json" 2> /dev/null; then
+  extras="[cluster]"
+  say "cluster mode: installing RQ and redis too"
+fi
 "$stage/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile \
-  "$SRC"
+  "$SRC$extras"
 grep -rlI -F "$stage" "$stage/bin" "$stage/pyvenv.cfg" | while IFS= read -r file; do
   sed -i "s|$stage|$venv|g" "$file"
 done
@@ -69,10 +81,11 @@ rm -rf "$DESTDIR$venv.old"
   "$DESTDIR$venv/lib" > /dev/null
 
 install -m 644 "$SRC/gunicorn.conf.py" "$DESTDIR$PREFIX/gunicorn.conf.py"
-for unit in rtsp-patrol-api.service rtsp-patrol-recorder.service; do
+for unit in rtsp-patrol-api.service rtsp-patrol-recorder.service rtsp-patrol-worker.service; do
   render "$SRC/deploy/$unit" "$DESTDIR$UNITDIR/$unit" 644
 done
-say "units in $UNITDIR: rtsp-patrol-api.service rtsp-patrol-recorder.service"
+say "units in $UNITDIR: rtsp-patrol-api.service rtsp-patrol-recorder.service" \
+  "rtsp-patrol-worker.service (cluster worker hosts only)"
 
 # Config and settings are the operator's: never overwritten.
 if [ -e "$DESTDIR$CONFDIR/config.json" ]; then

@@ -314,23 +314,30 @@ def test_the_last_finished_cycles_tasks_missing_from_the_history_are_put_back(tm
                                      ("cam1", CYCLE, st.CONNECTION_ERROR)]
 
 
-def cluster_cycle_killed(tmp_path, queue_now: str | None):
-    """A coordinator killed while the workers of queue "patrol" recorded its cycle, restarted
-    with a config of cluster queue ``queue_now`` (None: single-box mode now)."""
+def cluster_config_with_a_worker_writing(tmp_path, queue_now: str | None) -> tuple[str, object]:
+    """A config of cluster queue ``queue_now`` (None: single-box mode) and cycle CYCLE's folder
+    in the output, a worker's ffmpeg writing its clip there."""
     config_path = str(tmp_path / "config.json")
     data = config("./output")
     if queue_now is not None:
         data["cluster"] = {"redis_url": "redis://127.0.0.1:1/0", "queue": queue_now}
     write_json_atomic(config_path, data)
+    folder = tmp_path / "output" / CYCLE
+    folder.mkdir(parents=True)
+    (folder / ".cam0.mp4.part").write_bytes(b"a worker's ffmpeg writes here")
+    return config_path, folder
+
+
+def cluster_cycle_killed(tmp_path, queue_now: str | None):
+    """A coordinator killed while the workers of queue "patrol" recorded its cycle, restarted
+    with a config of cluster queue ``queue_now`` (None: single-box mode now)."""
+    config_path, folder = cluster_config_with_a_worker_writing(tmp_path, queue_now)
     killed_mid_cycle(config_path, "./output")
     status_path = settings.status_path(config_path)
     with open(status_path, encoding="utf-8") as handle:
         status = json.load(handle)
     status["cycle"]["cluster_queue"] = "patrol"
     write_json_atomic(status_path, status)
-    folder = tmp_path / "output" / CYCLE
-    folder.mkdir(parents=True)
-    (folder / ".cam0.mp4.part").write_bytes(b"a worker's ffmpeg writes here")
     daemon = Daemon(config_path)
     daemon.recover()
     return daemon, folder
@@ -355,13 +362,7 @@ def test_a_standby_leaves_the_coordinators_live_cycle_folder_alone(tmp_path) -> 
     # Cluster mode, a second recorder on its own (fresh) state folder: the shared output holds
     # the coordinator's live cycle, no report yet, a worker writing its clip. Not a cycle made
     # "just before this recorder was killed": left alone.
-    config_path = str(tmp_path / "config.json")
-    data = config("./output")
-    data["cluster"] = {"redis_url": "redis://127.0.0.1:1/0", "queue": "patrol"}
-    write_json_atomic(config_path, data)
-    live = tmp_path / "output" / CYCLE
-    live.mkdir(parents=True)
-    (live / ".cam0.mp4.part").write_bytes(b"a worker's ffmpeg writes here")
+    config_path, live = cluster_config_with_a_worker_writing(tmp_path, "patrol")
 
     daemon = Daemon(config_path)
     daemon.recover()

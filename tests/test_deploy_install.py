@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 INSTALL_TIMEOUT_SECONDS = 600
 START_DEADLINE_SECONDS = 30.0
 UNITS = ("rtsp-patrol-api.service", "rtsp-patrol-recorder.service")
+WORKER_UNIT = "rtsp-patrol-worker.service"  # cluster worker hosts: configured by its --config
 DEFAULTS = {"PREFIX": "/opt/rtsp-patrol", "CONFDIR": "/etc/rtsp-patrol",
             "STATEDIR": "/var/lib/rtsp-patrol", "UNITDIR": "/etc/systemd/system"}
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
@@ -82,7 +83,8 @@ def systemd_analyze() -> str:
 
 def test_staged_install_layout(staged):
     prefix = staged / "opt/rtsp-patrol"
-    for path in ("venv/bin/gunicorn", "venv/bin/rtsp-patrol-recorder", "venv/bin/python"):
+    for path in ("venv/bin/gunicorn", "venv/bin/rtsp-patrol-recorder",
+                 "venv/bin/rtsp-patrol-worker", "venv/bin/python"):
         assert os.access(prefix / path, os.X_OK), path
     assert (prefix / "gunicorn.conf.py").read_bytes() == Path(REPO_ROOT, "gunicorn.conf.py").read_bytes()
     for folder in ("var/lib/rtsp-patrol/state", "var/lib/rtsp-patrol/output"):
@@ -118,7 +120,7 @@ def test_staged_units_pass_systemd_analyze_verify(staged, tmp_path):
     shutil.copytree(staged, root, symlinks=True)
     shutil.copytree(SYSTEM_UNITS, root / str(SYSTEM_UNITS).lstrip("/"), symlinks=True)
     done = subprocess.run([systemd_analyze(), "verify", f"--root={root}",
-                           *(f"/etc/systemd/system/{unit}" for unit in UNITS)],
+                           *(f"/etc/systemd/system/{unit}" for unit in (*UNITS, WORKER_UNIT))],
                           capture_output=True, text=True, timeout=120)
     # Bad values are only warnings (exit code 0): none may be printed.
     assert (done.returncode, done.stderr.strip()) == (0, ""), done.stderr
