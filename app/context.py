@@ -7,6 +7,7 @@ from flask import current_app
 
 from shared import settings
 from shared.config_file import load_config_tagged
+from shared.config_in_force import read_in_force
 from shared.errors import ConfigError, ConfigUnavailable
 from shared.file_cache import FileCache
 from shared.output_tree import OutputDir
@@ -42,11 +43,27 @@ _CONFIGS = FileCache()
 
 
 def cached_config() -> dict:
-    """:func:`current_config`, validated again only when the file changed; read-only.
+    """The config the read-only views follow (:func:`config_in_force`'s); read-only.
 
     :raises ConfigUnavailable:
     """
-    return _CONFIGS.get(config_file(), lambda _path: current_config())
+    return config_in_force()[0]
+
+
+def config_in_force() -> tuple[dict, ConfigError | None]:
+    """config.json validated (again only when the file changed) and None; when a hand edit broke
+    it, the last valid one the recorder read, as it works with it, and the file's error.
+
+    :raises ConfigUnavailable: the file is broken and the recorder kept no valid one.
+    """
+    try:
+        return _CONFIGS.get(config_file(), lambda _path: current_config()), None
+    except ConfigUnavailable as exc:
+        kept = _CONFIGS.get(settings.config_in_force_path(config_file()),
+                            lambda _path: read_in_force(config_file()))
+        if kept is None:
+            raise
+        return kept, exc.cause
 
 
 def output_dir(config: dict | None = None) -> tuple[OutputDir, str]:
@@ -62,7 +79,7 @@ def output_dir(config: dict | None = None) -> tuple[OutputDir, str]:
         base = current_app.config.get("OUTPUT_BASE") or os.getcwd()
         return OutputDir.from_spelling(given, base, config_file()), base
     base = os.path.dirname(config_file())
-    spelling = (config or current_config())["global_config"]["output_directory"]
+    spelling = (config or cached_config())["global_config"]["output_directory"]
     return OutputDir.from_spelling(spelling, base, config_file()), base
 
 

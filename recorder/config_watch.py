@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 
 from shared.config_file import load_config
-from shared.errors import ConfigError
+from shared.config_in_force import keep_in_force
+from shared.errors import ConfigError, PatrolError
 from shared.file_cache import file_signature
 from shared.global_settings import GlobalSettings
 from shared.output_rule import check_output_directory
@@ -42,5 +43,14 @@ class ConfigWatch:
             log.info("config valid again")
         elif self.config is not None and config != self.config:
             log.info("config changed; applies from the next cycle")
+        if config != self.config:
+            self._keep(config)
         self.config, self.error = config, None
         self.settings = GlobalSettings.from_config(config["global_config"])
+
+    def _keep(self, config: dict) -> None:
+        """The API's read-only views follow the config in force (shared/config_in_force.py)."""
+        try:
+            keep_in_force(self.path, config)
+        except (PatrolError, OSError) as exc:
+            log.warning("cannot keep a copy of the config in force for the API: %s", exc)

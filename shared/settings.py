@@ -37,6 +37,11 @@ def control_path(config_file: str) -> str:
     return os.path.join(state_dir(config_file), "control.json")
 
 
+def config_in_force_path(config_file: str) -> str:
+    """The recorder's copy of the last valid config it read (shared/config_in_force.py)."""
+    return os.path.join(state_dir(config_file), "config.in-force.json")
+
+
 def references_dir(config_file: str) -> str:
     """The folder of the cameras' reference pictures (``<camera id>.jpg``; README "Picture checks")."""
     return os.path.join(state_dir(config_file), REFERENCES_FOLDER)

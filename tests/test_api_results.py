@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.__main__ import main
+from recorder.config_watch import ConfigWatch
+from shared import settings
 from shared.atomic import write_json_atomic
 from shared.timefmt import format_local, is_cycle_name
 from tests.helpers import REPORT_FILES, MakeCycle, WriteStatus, assert_error, valid_config
@@ -401,6 +403,27 @@ def test_config_output_folder_needs_a_valid_config(config_path: Path) -> None:
     config_path.write_text("{", encoding="utf-8")
     client = create_app({"CONFIG_PATH": str(config_path)}).test_client()
     assert_error(client.get("/api/timestamps"), 503)
+
+
+def test_a_broken_hand_edit_leaves_the_results_of_the_config_the_recorder_keeps(
+        config_path: Path, tmp_path: Path) -> None:
+    # The recorder keeps working with the last valid config: the read-only views follow it
+    # (its copy in the state folder), the config's own endpoints still say it is broken.
+    _config_with_output(config_path, "./clips")
+    ConfigWatch(str(config_path)).poll()  # the recorder read it: its copy in force
+    copy = settings.config_in_force_path(str(config_path))
+    assert os.stat(copy).st_mode & 0o777 == 0o600  # camera passwords: owner only
+    folder = tmp_path / "clips" / "20251010_163000"
+    folder.mkdir(parents=True)
+    (folder / "test_stream1.mp4").write_bytes(CLIP1)
+    config_path.write_text("{", encoding="utf-8")  # a typo by hand
+    client = create_app({"CONFIG_PATH": str(config_path)}).test_client()
+    assert client.get("/api/timestamps").get_json()["count"] == 1
+    videos = client.get("/api/videos").get_json()["videos"]
+    assert [v["full_path"] for v in videos] == ["./clips/20251010_163000/test_stream1.mp4"]
+    assert_error(client.get("/api/config"), 503)
+    ConfigWatch(str(config_path)).poll()  # a broken file replaces no copy
+    assert client.get("/api/timestamps").get_json()["count"] == 1
 
 
 def test_given_output_folder_does_not_need_the_config(client: FlaskClient, config_path: Path,

@@ -12,6 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
+from recorder.config_watch import ConfigWatch
 from shared import output_tree, settings
 from tests.helpers import MakeCycle, WriteStatus
 
@@ -325,3 +326,15 @@ def test_the_console_shows_thumbnails_and_plays_check_clips(
     clips = page.split('id="clips"', 1)[1].split("</div>", 1)[0]
     assert 'poster="/api/thumbnails/20251010_163000/test_stream1.mp4"' in clips
     assert 'id="latest-thumbnail"' in page
+
+
+def test_a_broken_hand_edit_keeps_the_console_on_the_config_in_force_with_its_error(
+        client: FlaskClient, config_path: Path, make_cycle: MakeCycle) -> None:
+    make_cycle("20251010_163000")
+    ConfigWatch(str(config_path)).poll()  # the recorder read it: its copy in force
+    config_path.write_text('{"global_config": {}, "streams": [}', encoding="utf-8")
+    overview = client.get("/").get_data(as_text=True)
+    cycles = client.get("/cycles").get_data(as_text=True)
+    assert "test_stream1" in overview and "20251010_163000" in cycles  # not "no cameras/cycles"
+    for page in (overview, cycles):
+        assert 'class="banner"' in page  # and the file's error shown

@@ -5,7 +5,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from app.cameras import last_clip_thumbnails
-from app.context import cached_config, config_file, output_dir
+from app.context import config_file, config_in_force, output_dir
 from app.scheduler import cycle_progress, status_view
 from shared import camera_view, history_read
 from shared.camera_roster import configured_cameras, offline_after
@@ -57,11 +57,13 @@ def recorder_state(config: dict | None) -> Recorder:
 
 
 def config_or_error() -> tuple[dict | None, dict | None]:
-    """The validated config, or None and its error (file/line/field) when it is unusable."""
+    """The config in force and the error (file/line/field) of a broken config.json: the last
+    valid config then (as the recorder works with it), None when there is none."""
     try:
-        return cached_config(), None
+        config, error = config_in_force()
     except ConfigUnavailable as exc:
         return None, exc.cause.to_dict()
+    return config, error.to_dict() if error else None
 
 
 def camera_summaries(conn, config: dict, only: set[str] | None = None) -> list[dict]:

@@ -7,7 +7,7 @@ from flask import render_template, request, send_file
 
 from app.cameras import RECENT_OUTCOMES, camera_summary, clip_thumbnails
 from app.console import bp, data
-from app.context import output_dir
+from app.context import cached_config, output_dir
 from app.results import page_query, recording_now
 from app.scheduler import status_view
 from shared import camera_view, cycle_summary, history_read, output_tree, task_record
@@ -100,7 +100,7 @@ def _report_names(config: dict) -> tuple[str, ...]:
 
 @bp.get("/cycles/<timestamp>")
 def cycle_page(timestamp: str):
-    config = data.cached_config()
+    config = cached_config()
     out = output_dir(config)[0]
     folder = output_tree.require_cycle(out, timestamp)
     videos = output_tree.list_videos(out, timestamp)
@@ -113,7 +113,7 @@ def cycle_page(timestamp: str):
 
 @bp.get("/cycles/<timestamp>/reports/<name>")
 def cycle_report(timestamp: str, name: str):
-    config = data.cached_config()
+    config = cached_config()
     if name not in _report_names(config):
         raise UnsafePath("只能读取时间戳目录中的报告文件")
     handle, info = output_tree.open_in_cycle(output_dir(config)[0], timestamp, name)
