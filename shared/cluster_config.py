@@ -1,6 +1,7 @@
 """The optional top-level ``cluster`` section: where the Redis of cluster mode is, and its queue."""
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,10 @@ from shared.errors import ConfigError
 from shared.urls import mask_credentials
 
 KEY = "cluster"
+# A cluster section on a host without RQ: refused like any broken rule (the recorder keeps its
+# last valid config and says why once), not an import error at every step.
+NO_CLUSTER_EXTRA = ("需要集群模式的软件包 (RQ, redis): make install CLUSTER=1 "
+                    "或 pip install '.[cluster]'")
 DEFAULT_QUEUE = "patrol"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 _QUEUE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -40,7 +45,17 @@ def validate_cluster(data: Any, field: str = KEY) -> dict:
     queue = data.get("queue", DEFAULT_QUEUE)
     if not isinstance(queue, str) or not _QUEUE_RE.match(queue):
         raise ConfigError(f"{field}.queue", "必须是 1-64 个字母, 数字, '_', '-' 或 '.'")
+    if not cluster_extra_installed():
+        raise ConfigError(field, NO_CLUSTER_EXTRA)
     return {"redis_url": url, **({"queue": queue} if "queue" in data else {})}
+
+
+def cluster_extra_installed() -> bool:
+    """True when the [cluster] extra's packages (RQ, redis) can be imported here."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("rq", "redis"))
+    except (ImportError, ValueError):
+        return False
 
 
 def cluster_settings(config: dict) -> ClusterSettings | None:

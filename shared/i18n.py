@@ -152,6 +152,9 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("必须是字符串", "must be a string"),
     ("必须是 JSON 对象", "must be a JSON object"),
     ("必须是 redis://, rediss:// 或 unix:// 地址", "must be a redis://, rediss:// or unix:// URL"),
+    ("需要集群模式的软件包 (RQ, redis): make install CLUSTER=1 或 pip install '.[cluster]'",
+     "needs cluster mode's packages (RQ, redis): make install CLUSTER=1 or "
+     "pip install '.[cluster]'"),
     ("必须是 1-64 个字母, 数字, '_', '-' 或 '.'",
      "must be 1-64 letters, digits, '_', '-' or '.'"),
     ("必须是数组", "must be an array"),

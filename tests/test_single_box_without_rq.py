@@ -14,7 +14,7 @@ from shared import settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.control_file import request_start
-from shared.status_file import empty_status
+from shared.status_file import empty_status, read_status
 from testkit.recorder_process import RecorderProcess, ffprobe, wait_for
 from testkit.servers import REPO_ROOT
 
@@ -72,3 +72,21 @@ def test_the_recorder_records_a_cycle_without_rq_and_redis(tmp_path, camera_serv
         clip = os.path.join(os.path.dirname(path), f"cam{i}.mp4")
         assert float(ffprobe(clip)["format"]["duration"]) > 1
     assert not (tmp_path / "blocked.log").exists()
+
+
+def test_a_cluster_section_without_rq_is_a_config_error_said_once(tmp_path, without_rq) -> None:
+    # Before: an ImportError and its traceback at every step of the loop, nothing recorded,
+    # the config not flagged.
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {"poll_cycles": 1}, "streams": [],
+                               "cluster": {"redis_url": "redis://127.0.0.1:1/0"}})
+    request_start(settings.control_path(config), empty_status())
+    with RecorderProcess(config) as recorder:
+        status = settings.status_path(config)
+        error = wait_for(lambda: read_status(status)["config_error"], 30,
+                         "the config error in the status")
+        beat = read_status(status)["heartbeat"]
+        wait_for(lambda: read_status(status)["heartbeat"] >= beat + 2, 10, "2 s more of steps")
+        log = recorder.log()
+    assert error["field"] == "cluster" and "RQ" in error["reason"], error
+    assert log.count("config rejected") == 1 and "Traceback" not in log, log
