@@ -8,9 +8,10 @@ from flask import Blueprint, current_app, jsonify
 from app.context import cached_config, control_file, status_file
 from shared import task_record, task_status
 from shared.clock import SYSTEM_CLOCK
-from shared.cluster_config import cluster_settings
-from shared.cluster_status import read_cluster_status
-from shared.control_file import read_control, request_start, request_stop
+from shared.cluster_config import ClusterSettings, cluster_settings
+from shared.cluster_control import change_cluster_control, read_cluster_control
+from shared.cluster_status import cluster_client, read_cluster_status
+from shared.control_file import read_control, start_change, stop_change, update_control
 from shared.errors import PatrolError, RecorderUnavailable
 from shared.file_cache import FileCache
 from shared.status_file import STATS_KEYS, completion_rate, is_alive, read_status
@@ -32,17 +33,54 @@ def _parse_status(path: str) -> tuple[dict, str]:
 def _status() -> tuple[dict, str]:
     """The recorder's status and its encoded tasks: in cluster mode the coordinator's, from
     Redis (it may run on another host), else (or when Redis has none) the status file's."""
-    try:
-        # The cached validation: every status read (each live update, /api/tasks) asks
-        # this, and validating 1,000 streams again costs ~10 ms.
-        cluster = cluster_settings(cached_config())
-    except PatrolError:  # a broken config: the status file says so, as in single-box mode
-        cluster = None
+    cluster = _cluster()
     status = read_cluster_status(cluster) if cluster else None
     if status is None:
         return _FILES.get(status_file(), _parse_status)
     tasks = [task_record.from_stored(task) for task in status["tasks"]]
     return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
+
+
+def _cluster() -> ClusterSettings | None:
+    """The cluster of the config in force; None in single-box mode (or with no valid config)."""
+    try:
+        # The cached validation: every status read (each live update, /api/tasks) asks
+        # this, and validating 1,000 streams again costs ~10 ms.
+        return cluster_settings(cached_config())
+    except PatrolError:  # a broken config: the status file says so, as in single-box mode
+        return None
+
+
+def _desired() -> dict:
+    """The desired state: in cluster mode the cluster's (once one was set through the API),
+    else (or with Redis away) this host's control.json."""
+    cluster = _cluster()
+    if cluster is not None:
+        from redis.exceptions import RedisError
+        try:
+            desired = read_cluster_control(cluster_client(cluster), cluster.queue)
+        except RedisError:
+            desired = None
+        if desired is not None:
+            return desired
+    return _FILES.get(control_file(), read_control)
+
+
+def _change_desired(change) -> None:
+    """Apply ``change`` to the desired state: in cluster mode the whole cluster's, which every
+    recorder of it follows (shared/cluster_control.py), else this host's control.json.
+
+    :raises RecorderUnavailable: cluster mode, Redis away.
+    """
+    cluster = _cluster()
+    if cluster is None:
+        update_control(control_file(), change)
+        return
+    from redis.exceptions import RedisError
+    try:
+        change_cluster_control(cluster_client(cluster), cluster.queue, change)
+    except RedisError:
+        raise RecorderUnavailable("集群的 Redis 不可达, 请稍后再试") from None
 
 
 def status_view() -> tuple[dict, bool]:
@@ -62,10 +100,9 @@ def _with_tasks(fields: dict):
 
 def _summary(status: dict, alive: bool) -> dict:
     stats = {key: int(status["stats"].get(key) or 0) for key in STATS_KEYS}
-    control = _FILES.get(control_file(), read_control)
     return {"scheduler_running": alive and status["scheduler_running"], **stats,
             "completion_rate": completion_rate(stats), "recorder_alive": alive,
-            "desired_running": control["scheduler_running"],
+            "desired_running": _desired()["scheduler_running"],
             "config_error": status["config_error"], "status_message": status["message"]}
 
 
@@ -136,12 +173,12 @@ def require_recorder() -> dict:
 
 @bp.post("/scheduler/start")
 def start_scheduler():
-    request_start(control_file(), require_recorder())
+    _change_desired(start_change(require_recorder()))
     return jsonify(success=True, message="调度器启动成功", is_running=True)
 
 
 @bp.post("/scheduler/stop")
 def stop_scheduler():
     require_recorder()
-    request_stop(control_file())
+    _change_desired(stop_change)
     return jsonify(success=True, message="调度器停止成功", is_running=False)

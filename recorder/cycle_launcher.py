@@ -105,6 +105,13 @@ class CycleLauncher:
                   cycle.name)
         cycle.cancel(now, wall)
 
+    def cluster_desired(self, config: dict | None, now: float) -> dict | None:
+        """Cluster mode: the cluster's desired state, once the API set one (None: follow this
+        recorder's control.json, as always in single-box mode)."""
+        if not (config or {}).get("cluster"):
+            return None
+        return self._lead().desired(config, now)
+
     def follow_takeovers(self, now: float) -> None:
         """Cluster mode: the clips a dead coordinator's workers were still recording when this
         recorder took over, read without waiting (``now`` = inf: report them as they stand)."""

@@ -59,12 +59,16 @@ class Daemon:
     def recover(self) -> None:
         """Pick up where a killed predecessor stopped: its numbering, finished run and cycle."""
         old = read_status(self.publisher.path)
+        self.config_watch.poll(force=True)
+        queue = cluster_queue(self.config_watch.config)
+        if queue and type(old.get("start_generation")) is int:
+            # Cluster mode: the start acted on may be the cluster's (shared/cluster_control.py),
+            # not this control.json's: the status says which.
+            self.control.start_generation = old["start_generation"]
         # A run that finished all its poll_cycles stays finished across a
         # restart; only a new start (a new generation) runs the cycles again.
         if old.get("finished_generation") == self.control.start_generation:
             self.state.finished_generation = self.control.start_generation
-        self.config_watch.poll(force=True)
-        queue = cluster_queue(self.config_watch.config)
         self.state.report_problem, self.state.last_cycle_number = recover_cycles(
             old, self.config_watch.settings, self.config_path, self.runner, self.clock.wall(),
             queue)
@@ -76,6 +80,7 @@ class Daemon:
     def step(self, now: float, wall: float) -> None:
         """Read requests, advance the cycle, start the next one when due, publish status."""
         self.config_watch.poll(force=self.control.poll())
+        self.control.follow_cluster(self.launcher.cluster_desired(self.config_watch.config, now))
         follow_desired_state(self.state, self.control, self.cycle, now, wall)
         watch = self.config_watch
         self.checks.take(self.control.take_checks(), watch.config, watch.settings, wall)

@@ -26,7 +26,8 @@ def mirrored(status: dict) -> str:
                       separators=(",", ":"))
 
 
-def _client(cluster: ClusterSettings):
+def cluster_client(cluster: ClusterSettings):
+    """This process's Redis client of ``cluster`` (imports ``redis``)."""
     if cluster.redis_url not in _CLIENTS:
         from redis import Redis
         _CLIENTS[cluster.redis_url] = Redis.from_url(
@@ -38,7 +39,7 @@ def read_cluster_status(cluster: ClusterSettings) -> dict | None:
     """The coordinator's last status from Redis; None when there is none or Redis is away."""
     from redis.exceptions import RedisError
     try:
-        raw = _client(cluster).get(status_key(cluster.queue))
+        raw = cluster_client(cluster).get(status_key(cluster.queue))
     except RedisError as exc:
         log.warning("cluster status not read from Redis: %s", exc)
         return None

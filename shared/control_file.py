@@ -110,12 +110,19 @@ def restore_control(path: str, state: dict) -> bool:
 
 
 def request_start(path: str, status: dict) -> dict:
-    """Desire the scheduler running, as a fresh start.
+    """Desire the scheduler running, as a fresh start (:func:`start_change`).
+
+    :raises Conflict: the scheduler is already running (or about to).
+    """
+    return update_control(path, start_change(status))
+
+
+def start_change(status: dict) -> Callable[[dict], None]:
+    """The change of a desired state (control.json's, or the cluster's) that asks a fresh start.
 
     ``status`` is the recorder's last status: a start it has not picked up yet
     counts as running too, so two quick starts do not restart it twice.
-
-    :raises Conflict: the scheduler is already running (or about to).
+    The change raises :class:`Conflict`: the scheduler is already running (or about to).
     """
     def change(control: dict) -> None:
         pending = status.get("start_generation", 0) < control["start_generation"]
@@ -127,12 +134,17 @@ def request_start(path: str, status: dict) -> dict:
         acted_on = status.get("start_generation", 0)
         acted_on = acted_on if isinstance(acted_on, int) else 0
         control["start_generation"] = max(control["start_generation"], acted_on) + 1
-    return update_control(path, change)
+    return change
 
 
 def request_stop(path: str) -> dict:
     """Desire the scheduler stopped."""
-    return update_control(path, lambda control: control.update(scheduler_running=False))
+    return update_control(path, stop_change)
+
+
+def stop_change(control: dict) -> None:
+    """The change of a desired state that asks the scheduler stopped."""
+    control["scheduler_running"] = False
 
 
 def request_reload(path: str) -> dict:

@@ -27,6 +27,7 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("调度器停止成功", "Scheduler stopped"),
     ("调度器已经在运行中", "The scheduler is already running"),
     ("录制守护进程未运行", "The recorder daemon is not running"),
+    ("集群的 Redis 不可达, 请稍后再试", "The cluster's Redis cannot be reached; try again later"),
     ("文件删除成功", "File deleted"),
     ("文件删除失败", "The file could not be deleted"),
     ("目录删除成功", "Folder deleted"),

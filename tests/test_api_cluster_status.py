@@ -5,12 +5,15 @@ import time
 
 import pytest
 
+from shared import settings
 from shared.atomic import write_json_atomic
+from shared.control_file import read_control
 from shared.cluster_config import ClusterSettings
 from shared.status_file import empty_status
 from tests.helpers import valid_config
 
 redis_module = pytest.importorskip("redis")
+from shared.cluster_control import read_cluster_control  # noqa: E402
 from shared.cluster_status import mirrored, status_key  # noqa: E402
 from testkit.cluster import RedisServer, redis_available  # noqa: E402
 
@@ -42,3 +45,40 @@ def test_live_tasks_come_from_the_coordinators_status_in_redis(client, redis, wr
 def test_without_a_status_in_redis_the_file_answers(client, redis, write_status):
     write_status(tasks=[TASK])
     assert client.get("/api/tasks/status").get_json()["count"] == 1
+
+
+def alive_coordinator(redis, **fields) -> None:
+    """The coordinator's status in Redis, alive (another host's, as the API sees it)."""
+    status = {**empty_status(), "heartbeat": time.time(), "heartbeat_monotonic": 1.0,
+              "scheduler_running": True, "start_generation": 4, **fields}
+    redis_module.Redis.from_url(redis.url).set(status_key(ClusterSettings(redis.url).queue),
+                                               mirrored(status))
+
+
+def test_start_and_stop_in_cluster_mode_are_the_whole_clusters(client, redis, config_path):
+    # Any host's API: the desired state every recorder of the cluster follows (a standby on a
+    # fresh state folder is armed by it; a stop stops the standbys too), not this host's file.
+    alive_coordinator(redis)
+    connection = redis_module.Redis.from_url(redis.url)
+    assert client.post("/api/scheduler/start").status_code == 200
+    assert read_cluster_control(connection, "patrol") == {"scheduler_running": True,
+                                                          "start_generation": 5}
+    assert client.get("/api/scheduler/status").get_json()["desired_running"] is True
+    assert client.post("/api/scheduler/start").status_code == 409  # not picked up yet: pending
+    assert client.post("/api/scheduler/stop").status_code == 200
+    assert read_cluster_control(connection, "patrol")["scheduler_running"] is False
+    assert client.get("/api/scheduler/status").get_json()["desired_running"] is False
+    assert read_control(settings.control_path(str(config_path)))["start_generation"] == 0
+
+
+def test_start_in_cluster_mode_with_redis_away_is_503_and_changes_nothing(
+        client, redis, config_path, write_status):
+    write_status(scheduler_running=False)  # this host's recorder, alive (its status file)
+    redis.stop()
+    try:
+        answer = client.post("/api/scheduler/start")
+    finally:
+        redis.start()
+    assert answer.status_code == 503, answer.get_json()
+    assert answer.get_json()["message"] == "集群的 Redis 不可达, 请稍后再试"
+    assert read_control(settings.control_path(str(config_path)))["scheduler_running"] is False

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from app import create_app
 from shared import settings
 from shared import task_status as st
 from shared.clip_names import thumbnail_name
@@ -225,3 +226,35 @@ def _finished_report(cycle_dir) -> dict | None:
     except (OSError, ValueError):
         return None
     return report if all(t["status"] == st.COMPLETED for t in report["tasks"]) else None
+
+
+def test_start_and_stop_through_any_hosts_api_are_the_whole_clusters(tmp_path, camera_server):
+    # The cluster's desired state (shared/cluster_control.py). Before, each recorder followed
+    # its own control.json: a standby on a fresh state folder stayed stopped (it never took
+    # over), a start through the coordinator's API was a 409, a stop through a standby's API
+    # stopped the standby only.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    active, standby = str(tmp_path / "a" / "config.json"), str(tmp_path / "b" / "config.json")
+
+    def running(config: str) -> bool:
+        return read_status(settings.status_path(config))["scheduler_running"]
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(active, redis.url, streams_on(camera_server, 1, 20), poll_cycles=-1)
+        cluster_config(standby, redis.url, streams_on(camera_server, 1, 3), poll_cycles=-1)
+        api_a = create_app({"CONFIG_PATH": active}).test_client()
+        api_b = create_app({"CONFIG_PATH": standby}).test_client()
+        with WorkerPoolProcess(started(active), slots=1) as workers, \
+                RecorderProcess(active) as first, RecorderProcess(standby) as second:
+            wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
+            assert api_a.post("/api/scheduler/start").status_code == 200  # the cluster's now
+            wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
+                     STANDBY_MESSAGE, 30, "the fresh standby armed")
+            assert api_b.post("/api/scheduler/stop").status_code == 200
+            wait_for(lambda: not running(active) and not running(standby), 30, "both stopped")
+            assert api_b.post("/api/scheduler/start").status_code == 200  # both again
+            wait_for(lambda: running(active) and running(standby), 30, "both started")
+            os.killpg(first.proc.pid, signal.SIGKILL)
+            report = the_report(tmp_path / "b")  # the armed standby took over and patrols
+            log = second.log() + workers.log()
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED], log

@@ -9,10 +9,12 @@ from recorder.cluster.late_outcomes import LateOutcomes, Reported
 from recorder.cluster.outage import OUTAGE
 from recorder.cluster.takeover import report_orphan_cycles
 from shared.cluster_config import cluster_settings
+from shared.cluster_control import read_cluster_control
 from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
 from shared.global_settings import GlobalSettings
 
 CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
+DESIRED_SECONDS = 1.0  # how often the cluster's desired state is read
 __all__ = ["Lead", "STANDBY_MESSAGE"]
 
 
@@ -29,6 +31,8 @@ class Lead:
         self._checked = float("-inf")
         self.late = LateOutcomes(on_reported)
         self.left = left  # this recorder's status before its restart, its cycle the cluster's
+        self._desired: dict | None = None  # the cluster's desired state, as last read
+        self._desired_read = float("-inf")
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -52,6 +56,19 @@ class Lead:
                     GlobalSettings.from_config(config["global_config"]), now, self.left):
                 self.late.follow(orphan)
         return lock.held
+
+    def desired(self, config: dict, now: float) -> dict | None:
+        """The cluster's desired state (shared/cluster_control.py; None: none was set), read at
+        most every DESIRED_SECONDS; with Redis away, the last one read."""
+        if now - self._desired_read >= DESIRED_SECONDS:
+            self._desired_read = now
+            lock = self._lock(config)
+            try:
+                self._desired = read_cluster_control(lock.connection, lock.queue)
+                OUTAGE.answered()
+            except RedisError as exc:
+                OUTAGE.failed(exc)
+        return self._desired
 
     def keep(self, config: dict, now: float) -> bool:
         """Renew the lock about once a second; False when another recorder took it."""
