@@ -119,7 +119,7 @@ class Recording:
             self.watcher.watch(pipe, self)
         log.info("task %d stream %d: start %s -> %s", self.planned.task_id,
                  self.planned.stream_index, mask_credentials(self.stream["rtsp_url"]),
-                 self.display_path)
+                 self.display_path or "no clip (a probe)")
 
     def on_readable(self, pipe) -> bool:
         """Read what ffmpeg wrote; False once the pipe is at its end."""

@@ -211,7 +211,9 @@ def save_config_as(path: str, file_path: str | None, if_match: IfMatch = None) -
         current, tag = read_config_checked(path, if_match)
     except ConfigError as exc:
         raise ConfigUnavailable(exc) from None
-    with locked(target):
+    # Under config.json's own lock: one lock file beside it, not a ``<name>.lock`` left next
+    # to every copy saved.
+    with locked(path):
         write_text_atomic(target, dump_json(current))
     return target, tag
 

@@ -277,6 +277,7 @@ def test_save_as_other_file(client: FlaskClient, config_path: Path, tmp_path: Pa
                                    "saved_to": "other.json", "file_path": "other.json"}
     assert on_disk(tmp_path / "other.json") == on_disk(config_path)
     assert on_disk(tmp_path / "other.json")["global_config"]["poll_cycles"] == 4
+    assert not (tmp_path / "other.json.lock").exists()  # no lock file left beside the copy
 
 
 def test_save_overwrites_an_existing_file_in_the_folder(client: FlaskClient,

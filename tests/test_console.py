@@ -338,3 +338,10 @@ def test_a_broken_hand_edit_keeps_the_console_on_the_config_in_force_with_its_er
     assert "test_stream1" in overview and "20251010_163000" in cycles  # not "no cameras/cycles"
     for page in (overview, cycles):
         assert 'class="banner"' in page  # and the file's error shown
+
+
+@pytest.mark.parametrize("name", ["nosuch", "20251010_999999"])
+def test_an_unknown_cycles_page_is_404_not_a_refused_delete(client: FlaskClient, name) -> None:
+    response = client.get(f"/cycles/{name}")
+    assert response.status_code == 404
+    assert "只能删除" not in response.get_data(as_text=True)

@@ -12,7 +12,8 @@ from app.results import page_query, recording_now
 from app.scheduler import status_view
 from shared import camera_view, cycle_summary, history_read, output_tree, task_record
 from shared.config import OTHER_REPORTS
-from shared.errors import PatrolError, UnsafePath
+from shared.errors import NotFound, PatrolError, UnsafePath
+from shared.timefmt import is_cycle_name
 
 # The cycles page lists this many cycles, newest first, unless ?limit= says otherwise.
 CYCLES_PAGE = 50
@@ -100,6 +101,8 @@ def _report_names(config: dict) -> tuple[str, ...]:
 
 @bp.get("/cycles/<timestamp>")
 def cycle_page(timestamp: str):
+    if not is_cycle_name(timestamp):  # a page to read: an unknown cycle, not a refused delete
+        raise NotFound(f"时间戳目录不存在: {timestamp}")
     config = cached_config()
     out = output_dir(config)[0]
     folder = output_tree.require_cycle(out, timestamp)
