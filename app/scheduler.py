@@ -5,7 +5,7 @@ import json
 
 from flask import Blueprint, current_app, jsonify
 
-from app.context import cached_config, control_file, status_file
+from app.context import config_in_force, control_file, status_file
 from shared import task_record, task_status
 from shared.clock import SYSTEM_CLOCK
 from shared.cluster_config import ClusterSettings, cluster_settings
@@ -32,23 +32,27 @@ def _parse_status(path: str) -> tuple[dict, str]:
 
 def _status() -> tuple[dict, str]:
     """The recorder's status and its encoded tasks: in cluster mode the coordinator's, from
-    Redis (it may run on another host), else (or when Redis has none) the status file's."""
+    Redis (it may run on another host), else (or when Redis has none, or only a stopped or
+    dead coordinator's, no longer renewed) the status file's."""
     cluster = _cluster()
     status = read_cluster_status(cluster) if cluster else None
-    if status is None:
+    if status is None or not is_alive(status):
         return _FILES.get(status_file(), _parse_status)
     tasks = [task_record.from_stored(task) for task in status["tasks"]]
     return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
 
 
 def _cluster() -> ClusterSettings | None:
-    """The cluster of the config in force; None in single-box mode (or with no valid config)."""
+    """The cluster of config.json; None in single-box mode, or while a hand edit has broken
+    it (the status file says so, as in single-box mode: the recorder's copy of the config in
+    force has the Redis password masked)."""
     try:
         # The cached validation: every status read (each live update, /api/tasks) asks
         # this, and validating 1,000 streams again costs ~10 ms.
-        return cluster_settings(cached_config())
-    except PatrolError:  # a broken config: the status file says so, as in single-box mode
+        config, error = config_in_force()
+    except PatrolError:
         return None
+    return cluster_settings(config) if error is None else None
 
 
 def _desired() -> dict:

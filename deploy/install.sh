@@ -59,10 +59,11 @@ rm -rf "$stage"
 say "creating a fresh venv in $venv"
 "$PYTHON" -m venv "$stage"
 # Cluster mode (README "Cluster mode") needs RQ and redis: installed with CLUSTER=1, and kept
-# when the config already has a "cluster" section (an upgrade rebuilds the venv).
+# when the config already has a "cluster" section or the venv being replaced has RQ (an
+# upgrade rebuilds the venv; a config broken just then must not lose them).
 extras=
-if [ "${CLUSTER:-0}" = 1 ] || "$PYTHON" -c 'import json, sys
-sys.exit(0 if "cluster" in json.load(open(sys.argv[1], encoding="utf-8")) else 1)' \
+if [ "${CLUSTER:-0}" = 1 ] || [ -x "$DESTDIR$venv/bin/rq" ] || "$PYTHON" -c 'import json, sys
+sys.exit(0 if "cluster" in json.load(open(sys.argv[1], encoding="utf-8-sig")) else 1)' \
     "$DESTDIR$CONFDIR/config.json" 2> /dev/null; then
   extras="[cluster]"
   say "cluster mode: installing RQ and redis too"

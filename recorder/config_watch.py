@@ -22,9 +22,12 @@ class ConfigWatch:
         self.settings: GlobalSettings | None = None  # the config's global section, read once
         self.error: ConfigError | None = None
         self._signature: tuple | None = None
+        self._unkept: dict | None = None  # a valid config not yet copied for the API
 
     def poll(self, force: bool = False) -> None:
         """Load the file if it changed (or ``force``); log what changed."""
+        if self._unkept is not None:  # the copy failed last time: again, the file unchanged
+            self._keep(self._unkept)
         signature = file_signature(self.path)
         if signature == self._signature and not force:
             return
@@ -52,5 +55,8 @@ class ConfigWatch:
         """The API's read-only views follow the config in force (shared/config_in_force.py)."""
         try:
             keep_in_force(self.path, config)
+            self._unkept = None
         except (PatrolError, OSError) as exc:
-            log.warning("cannot keep a copy of the config in force for the API: %s", exc)
+            if self._unkept is None:
+                log.warning("cannot keep a copy of the config in force for the API: %s", exc)
+            self._unkept = config

@@ -1,7 +1,7 @@
 """Follows the control file the API writes: the desired scheduler state and its generations.
 
-In cluster mode, once the API set the cluster's desired state (shared/cluster_control.py),
-that is followed instead of the file's (the file still carries reloads and check requests).
+In cluster mode the cluster's desired state is taken into this file (recorder/cluster/
+desired_sync.py), so it is followed the same way.
 """
 from __future__ import annotations
 
@@ -24,24 +24,14 @@ class ControlFollower:
         self._known = loaded is not None  # a valid file was read: keep its state
         self._damaged = False  # restoring it failed (logged once)
         self._signature: tuple | None = None
-        self._cluster: dict | None = None  # the cluster's desired state, when one is followed
         self.start_generation = self._control["start_generation"]  # the start acted on
         self._reload_generation = self._control["reload_generation"]
         self.checks_taken = 0  # the last check request taken (recover() sets it from the status)
 
     @property
-    def _desired(self) -> dict:
-        return self._cluster or self._control
-
-    @property
     def wants_running(self) -> bool:
         """The desired state: the scheduler should run."""
-        return bool(self._desired["scheduler_running"])
-
-    def follow_cluster(self, desired: dict | None) -> None:
-        """Cluster mode: follow the cluster's desired state ``desired`` (None: none was set, or
-        single-box mode: this file's)."""
-        self._cluster = desired
+        return bool(self._control["scheduler_running"])
 
     def poll(self) -> bool:
         """Re-read the file if it changed; True when a new config reload was requested."""
@@ -62,9 +52,9 @@ class ControlFollower:
 
     def take_new_start(self) -> bool:
         """True once for each start the API requested since the last one acted on."""
-        if self._desired["start_generation"] == self.start_generation:
+        if self._control["start_generation"] == self.start_generation:
             return False
-        self.start_generation = self._desired["start_generation"]
+        self.start_generation = self._control["start_generation"]
         return True
 
     def take_checks(self) -> list[dict]:

@@ -105,12 +105,15 @@ class CycleLauncher:
                   cycle.name)
         cycle.cancel(now, wall)
 
-    def cluster_desired(self, config: dict | None, now: float) -> dict | None:
-        """Cluster mode: the cluster's desired state, once the API set one (None: follow this
-        recorder's control.json, as always in single-box mode)."""
-        if not (config or {}).get("cluster"):
-            return None
-        return self._lead().desired(config, now)
+    def sync_desired(self, config: dict | None, now: float, control_path: str) -> None:
+        """Cluster mode: take the cluster's desired state into this recorder's control.json."""
+        if (config or {}).get("cluster"):
+            self._lead().sync_desired(config, now, control_path)
+
+    def finished(self, config: dict | None, generation: int) -> None:
+        """Cluster mode: every cycle of the start ``generation`` ran: the cluster stops."""
+        if (config or {}).get("cluster"):
+            self._lead().finished(config, generation)
 
     def follow_takeovers(self, now: float) -> None:
         """Cluster mode: the clips a dead coordinator's workers were still recording when this

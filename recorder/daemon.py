@@ -61,10 +61,6 @@ class Daemon:
         old = read_status(self.publisher.path)
         self.config_watch.poll(force=True)
         queue = cluster_queue(self.config_watch.config)
-        if queue and type(old.get("start_generation")) is int:
-            # Cluster mode: the start acted on may be the cluster's (shared/cluster_control.py),
-            # not this control.json's: the status says which.
-            self.control.start_generation = old["start_generation"]
         # A run that finished all its poll_cycles stays finished across a
         # restart; only a new start (a new generation) runs the cycles again.
         if old.get("finished_generation") == self.control.start_generation:
@@ -79,8 +75,9 @@ class Daemon:
 
     def step(self, now: float, wall: float) -> None:
         """Read requests, advance the cycle, start the next one when due, publish status."""
+        # Cluster mode: the cluster's desired state into control.json, read just below.
+        self.launcher.sync_desired(self.config_watch.config, now, self.control.path)
         self.config_watch.poll(force=self.control.poll())
-        self.control.follow_cluster(self.launcher.cluster_desired(self.config_watch.config, now))
         follow_desired_state(self.state, self.control, self.cycle, now, wall)
         watch = self.config_watch
         self.checks.take(self.control.take_checks(), watch.config, watch.settings, wall)
@@ -107,6 +104,7 @@ class Daemon:
             return
         if g.poll_cycles != -1 and self.state.cycles_done >= g.poll_cycles:
             self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
+            self.launcher.finished(config, self.control.start_generation)
             return
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
         if self.cycle is not None:

@@ -6,7 +6,7 @@ import logging
 from recorder.config_watch import ConfigWatch
 from recorder.cycle import Cycle
 from recorder.finished_task import from_recording
-from recorder.history_import import report_tasks
+from recorder.history_import import not_in_history, report_tasks
 from recorder.history_store import HistoryStore
 from recorder.history_writer import HistoryWriter
 from recorder.recording import Recording
@@ -21,7 +21,7 @@ class HistoryFeed:
 
     def __init__(self, config_path: str, config_watch: ConfigWatch, gate: SpaceGate) -> None:
         self.writer = HistoryWriter(HistoryStore(history_path(config_path)), background=True)
-        self.config_watch, self.gate = config_watch, gate
+        self.config_path, self.config_watch, self.gate = config_path, config_watch, gate
 
     def attach(self, cycle: Cycle) -> None:
         """Record each of ``cycle``'s verdicts as it is drawn."""
@@ -37,7 +37,10 @@ class HistoryFeed:
         if config is None:  # no valid config: --import-history can do it later
             log.error("cannot put the tasks of cycle %s into the history: no valid config", name)
             return
-        for task in report_tasks(name, report, config["streams"], live=True):
+        # Not what the history has already: a coordinator restarted on its own state folder
+        # wrote the tasks that ended before it was killed.
+        for task in not_in_history(self.config_path,
+                                   report_tasks(name, report, config["streams"], live=True)):
             self.writer.record(task)
 
     def cycle_ended(self, cycle: Cycle, wall: float) -> None:

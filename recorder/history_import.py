@@ -80,6 +80,23 @@ def _known(conn: sqlite3.Connection, task: FinishedTask) -> bool:
          task.cycle)).fetchone() is not None
 
 
+def not_in_history(config_path: str, tasks: list[FinishedTask]) -> list[FinishedTask]:
+    """``tasks`` less those the history already has (as the import tells them); all of them
+    when it has no file yet, or cannot be read (logged)."""
+    path = history_path(config_path)
+    if not os.path.exists(path):
+        return tasks
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return [task for task in tasks if not _known(conn, task)]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        log.warning("cannot read the history to leave out what it has: %s", exc)
+        return tasks
+
+
 def _read_report(path: str) -> dict | None:
     try:
         with open(path, encoding="utf-8") as handle:

@@ -31,10 +31,10 @@ def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
     """
     number = int(old.get("current_cycle") or 0)
     if left_to_takeover(old, queue):
-        problem = ""
+        problem = report_cluster_cycle(old, config, config_path)
         log.warning("interrupted cycle %s was recorded by the cluster's workers (queue %s): "
-                    "its clips and report are left to the coordinator that takes the lock",
-                    old["cycle"]["dir"], queue)
+                    "reported interrupted, its clips left to them; the coordinator that takes "
+                    "the lock reports it again with their outcomes", old["cycle"]["dir"], queue)
     else:
         problem = recover_interrupted_cycle(old, config, config_path, runner, wall)
     recover_finished_cycle_history(old, config, config_path, wall)
@@ -56,6 +56,27 @@ def left_to_takeover(old: dict, queue: str) -> bool:
     cycle = old["cycle"]
     return bool(queue and cycle.get("running") and cycle.get("dir")
                 and cycle.get("cluster_queue") == queue)
+
+
+def report_cluster_cycle(old: dict, config: GlobalSettings | None, config_path: str) -> str:
+    """The report of the cluster cycle ``old`` shows running, its unfinished tasks interrupted,
+    its files untouched (workers may still write them): so the cycle has one even if no
+    takeover ever follows (recorder/cluster/takeover.py writes it again). Returns why it
+    could not be written ("" when it was)."""
+    cycle = old["cycle"]
+    cycle_dir = _interrupted_cycle_dir(cycle, old["tasks"], config, config_path)
+    if cycle_dir is None or not os.path.isdir(cycle_dir):
+        return ""
+    report_filename = cycle.get("report_filename") or (
+        config.report_filename if config else GLOBAL_DEFAULTS["report_filename"])
+    configured_max = (config.max_concurrent_streams if config
+                      else GLOBAL_DEFAULTS["max_concurrent_streams"])
+    try:
+        write_reports(cycle_dir, report_filename, recovered_report(old, [], configured_max))
+    except PatrolError as exc:
+        log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
+        return f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
+    return ""
 
 
 def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_path: str,

@@ -1,21 +1,29 @@
 """Cluster mode: the scheduler's desired state for the whole cluster, in Redis.
 
-Started or stopped through the API of any host, every recorder of the cluster follows it: the
-coordinator runs the cycles, the others wait as armed standbys for its lock, and a stop stops
-them all (no standby takes over a stopped cluster). It holds control.json's two fields of the
-desired state, ``scheduler_running`` and ``start_generation``, changed by the same rules
-(shared/control_file.py's :func:`start_change`, :func:`stop_change`). Until a first start or
-stop through the API in cluster mode there is none, and each recorder follows its own
-control.json as in single-box mode. Imports ``redis`` only when called (the [cluster] extra).
+Started or stopped through the API of any host, every recorder of the cluster takes it into its
+own control.json within a second (recorder/cluster/desired_sync.py): the coordinator patrols,
+the others wait as armed standbys for its lock, and a stop stops them all (no standby takes
+over a stopped cluster). A coordinator that has run all its ``poll_cycles`` stops the cluster
+the same way. It holds control.json's two fields of the desired state, changed by the same
+rules (shared/control_file.py's :func:`start_change`, :func:`stop_change`), and a ``version``
+that every change moves on. A recorder takes a version newer than the one its control.json
+names; with none in Redis (never set, or forgotten by a restart without persistence) each
+goes on with the state it took last. Versions and a start's generation are the change's time
+in milliseconds (or one more than the last, if that is later), so a change after Redis forgot
+the key is still newer than any a recorder took, and a start never equals a count a
+recorder's own file reached before.
+Imports ``redis`` only when called (the [cluster] extra).
 """
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 from shared.cluster_status import KEY_PREFIX
 
-NOT_SET = {"scheduler_running": False, "start_generation": 0}
+FIELDS = ("scheduler_running", "start_generation", "version")
+NOT_SET = {"scheduler_running": False, "start_generation": 0, "version": 0}
 
 
 def control_key(queue: str) -> str:
@@ -30,10 +38,15 @@ def parse_control(raw: bytes | None) -> dict | None:
     except ValueError:
         return None
     if not (isinstance(data, dict) and isinstance(data.get("scheduler_running"), bool)
-            and type(data.get("start_generation")) is int and data["start_generation"] >= 0):
+            and all(type(data.get(name)) is int and data[name] >= 0
+                    for name in ("start_generation", "version"))):
         return None
-    return {"scheduler_running": data["scheduler_running"],
-            "start_generation": data["start_generation"]}
+    return {name: data[name] for name in FIELDS}
+
+
+def encode_control(control: dict) -> str:
+    """``control`` as stored."""
+    return json.dumps({name: control[name] for name in FIELDS}, separators=(",", ":"))
 
 
 def read_cluster_control(connection, queue: str) -> dict | None:
@@ -43,7 +56,7 @@ def read_cluster_control(connection, queue: str) -> dict | None:
 
 def change_cluster_control(connection, queue: str, change: Callable[[dict], None]) -> dict:
     """Apply ``change`` to the cluster's desired state atomically (an optimistic transaction,
-    tried again when another host changed it meanwhile); the new state.
+    tried again when another host changed it meanwhile), as a new version; the new state.
 
     :raises RedisError: and what ``change`` raises (nothing is written then).
     """
@@ -53,10 +66,15 @@ def change_cluster_control(connection, queue: str, change: Callable[[dict], None
         while True:
             try:
                 pipe.watch(key)
-                control = dict(parse_control(pipe.get(key)) or NOT_SET)
+                before = parse_control(pipe.get(key)) or NOT_SET
+                control = dict(before)
                 change(control)
+                moment = int(time.time() * 1000)
+                if control["start_generation"] != before["start_generation"]:
+                    control["start_generation"] = max(control["start_generation"], moment)
+                control["version"] = max(before["version"] + 1, moment)
                 pipe.multi()
-                pipe.set(key, json.dumps(control, separators=(",", ":")))
+                pipe.set(key, encode_control(control))
                 pipe.execute()
                 return control
             except WatchError:

@@ -11,7 +11,8 @@ Format (JSON object, written atomically under ``control.json.lock``)::
       "checks": [                    # check requests the recorder may not have taken yet
         {"id": 4, "camera": "gate", "probe": false, "requested_at": "2025-10-11 14:47:08"}
       ],
-      "changed_at": "2025-10-11 14:47:08"
+      "changed_at": "2025-10-11 14:47:08",
+      "cluster_version": 5           # cluster mode: the cluster's desired state taken last
     }
 
 A check request is taken by the recorder once, in id order: the status file's
@@ -39,7 +40,8 @@ from shared.timefmt import format_local
 
 VERSION = 1
 DEFAULT: dict = {"version": VERSION, "scheduler_running": False, "start_generation": 0,
-                 "reload_generation": 0, "check_generation": 0, "checks": [], "changed_at": ""}
+                 "reload_generation": 0, "check_generation": 0, "checks": [], "changed_at": "",
+                 "cluster_version": 0}
 
 
 def read_control(path: str) -> dict:
@@ -57,7 +59,7 @@ def load_control(path: str) -> dict | None:
         return None
     control = dict(DEFAULT)
     control["scheduler_running"] = data["scheduler_running"]
-    for key in ("start_generation", "reload_generation", "check_generation"):
+    for key in ("start_generation", "reload_generation", "check_generation", "cluster_version"):
         value = data.get(key)
         if _count(value):
             control[key] = value

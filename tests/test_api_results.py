@@ -409,10 +409,15 @@ def test_a_broken_hand_edit_leaves_the_results_of_the_config_the_recorder_keeps(
         config_path: Path, tmp_path: Path) -> None:
     # The recorder keeps working with the last valid config: the read-only views follow it
     # (its copy in the state folder), the config's own endpoints still say it is broken.
-    _config_with_output(config_path, "./clips")
+    config = valid_config()
+    config["global_config"]["output_directory"] = "./clips"
+    config["streams"][0]["rtsp_url"] = "rtsp://admin:s3cret@127.0.0.1:8554/cam1"
+    write_json_atomic(str(config_path), config)
     ConfigWatch(str(config_path)).poll()  # the recorder read it: its copy in force
     copy = settings.config_in_force_path(str(config_path))
-    assert os.stat(copy).st_mode & 0o777 == 0o600  # camera passwords: owner only
+    assert os.stat(copy).st_mode & 0o777 == 0o600  # owner only
+    with open(copy, encoding="utf-8") as handle:
+        assert "s3cret" not in handle.read()  # passwords are written only in config.json
     folder = tmp_path / "clips" / "20251010_163000"
     folder.mkdir(parents=True)
     (folder / "test_stream1.mp4").write_bytes(CLIP1)

@@ -217,6 +217,7 @@ def test_a_tasks_record_is_rebuilt_only_when_an_input_changed(redis, tmp_path) -
     (WALL + 11.0, WALL + 11.0),  # the worker's, as the report shows it: the import agrees
     (WALL + 11.0 + 8 * 3600, WALL + 12.0),  # later than now (another time zone): when learned
     (WALL - 3600.0, WALL + 12.0),  # before the task started: when learned
+    (WALL + 14.0, WALL + 14.0),  # a worker's clock 2 s ahead: still the report's time
     (None, WALL + 12.0),  # no end time in the record
 ])
 def test_a_tasks_end_is_its_workers_when_that_can_be_on_this_clock(

@@ -213,3 +213,26 @@ def test_the_final_report_goes_into_the_camera_history(tmp_path) -> None:
     with sqlite3.connect(history_path(config_path)) as db:
         outcomes = db.execute("SELECT camera, cycle, status FROM outcomes").fetchall()
     assert outcomes == [("cam0", CYCLE, st.COMPLETED)]  # the unfinished one cannot be placed
+    # A coordinator restarted on its own state folder reports a cycle whose first tasks it
+    # wrote itself before it was killed: those are not written twice.
+    again = HistoryFeed(config_path, feed.config_watch, SimpleNamespace(
+        holding=False, free_mb=0, floor_mb=0))
+    again.orphan_reported(CYCLE, report)
+    again.close(0.0, 1e9)
+    with sqlite3.connect(history_path(config_path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("interrupted, settled", [(True, True), (False, False)])
+def test_a_cycle_reported_interrupted_is_settled_again_a_whole_report_is_left(
+        redis, tmp_path, interrupted, settled) -> None:
+    # A restarted coordinator's recovery reports its cluster cycle interrupted at once (so it
+    # has one even if no takeover follows); the takeover writes it again with the outcomes.
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    store_outcome(connection, 0)
+    with open(os.path.join(folder, REPORT), "w", encoding="utf-8") as handle:
+        json.dump({"summary": {"interrupted": "录制守护进程意外退出" if interrupted else ""},
+                   "tasks": []}, handle)
+    assert Lead().may_coordinate(config(redis), TAKEN)
+    assert (report_of(folder)["tasks"] != []) is settled

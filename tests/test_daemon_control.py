@@ -1,12 +1,10 @@
 """The daemon and a control file deleted or damaged behind its back, driven step by step (no processes)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from recorder.control_follower import ControlFollower
 from recorder.daemon import Daemon
 from shared import settings
 from shared.atomic import write_json_atomic
@@ -101,32 +99,3 @@ def test_a_damaged_file_at_start_means_stopped_and_is_left_to_the_api(tmp_path: 
     settle(daemon, 10.0)
     assert not daemon.state.running
     assert Path(daemon.control.path).read_bytes() == DAMAGE["garbage"]
-
-
-def test_in_cluster_mode_the_clusters_desired_state_is_followed_once_set(tmp_path: Path) -> None:
-    path = settings.control_path(str(tmp_path / "config.json"))
-    follower = ControlFollower(path)  # no control.json: stopped, start 0
-    follower.follow_cluster(None)  # none set through the API: this file's
-    assert not follower.wants_running and not follower.take_new_start()
-    follower.follow_cluster({"scheduler_running": True, "start_generation": 3})
-    assert follower.wants_running and follower.take_new_start()  # a fresh standby: armed
-    assert not follower.take_new_start()  # once
-    follower.follow_cluster({"scheduler_running": False, "start_generation": 3})
-    assert not follower.wants_running  # a stop through any host's API
-
-
-def test_a_restarted_cluster_recorder_takes_the_start_it_acted_on_from_its_status(
-        tmp_path: Path) -> None:
-    # The cluster's generation, not this control.json's: a finished run stays finished.
-    config = str(tmp_path / "config.json")
-    write_json_atomic(config, {"global_config": {"poll_cycles": 1}, "streams": [],
-                               "cluster": {"redis_url": "redis://127.0.0.1:1/0"}})
-    status = read_status(settings.status_path(config))
-    status.update(start_generation=7, finished_generation=7)
-    os.makedirs(settings.state_dir(config))
-    write_json_atomic(settings.status_path(config), status)
-    daemon = Daemon(config)
-    daemon.recover()
-    daemon.control.follow_cluster({"scheduler_running": True, "start_generation": 7})
-    assert daemon.control.start_generation == 7 and not daemon.control.take_new_start()
-    assert daemon.state.finished_generation == 7

@@ -345,7 +345,11 @@ def cluster_cycle_killed(tmp_path, queue_now: str | None):
 
 def test_a_cluster_cycle_is_left_to_the_takeover_its_workers_files_untouched(tmp_path) -> None:
     daemon, folder = cluster_cycle_killed(tmp_path, "patrol")
-    assert sorted(p.name for p in folder.iterdir()) == [".cam0.mp4.part"]  # no report either
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".cam0.mp4.part", "report.txt", "rtsp_report.json", "streams.csv"]
+    assert (folder / ".cam0.mp4.part").read_bytes() == b"a worker's ffmpeg writes here"
+    report = json.loads((folder / "rtsp_report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["interrupted"]  # reported again by the takeover
     assert daemon.launcher.left_status["cycle"]["dir"] == CYCLE  # for the takeover to report
 
 

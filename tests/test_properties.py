@@ -189,6 +189,8 @@ def test_delete_video_over_the_api_never_escapes_and_never_answers_5xx() -> None
     @SETTINGS
     @given(CLIENT_PATHS)
     @example(f"./output/{CYCLE}/{CLIP}")
+    @example(f"output/{CYCLE}/{CLIP}")  # other spellings of it: three deletes at least
+    @example(f"./output//{CYCLE}/./{CLIP}")
     @example(f"./output/{CYCLE}/fifo.mp4")
     @example(f"./output/{LINKED_CYCLE}/secret.mp4")
     @example(f"./output/{CYCLE}/\ud800.mp4")

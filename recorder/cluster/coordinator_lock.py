@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 
 from redis import Redis
@@ -46,6 +47,7 @@ class CoordinatorLock:
         self.key = lock_key(queue)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held = False
+        self._renewed = float("-inf")  # monotonic time of the last extension
         self._script = connection.register_script(_HOLD_SCRIPT)
 
     def hold(self) -> bool:
@@ -63,7 +65,14 @@ class CoordinatorLock:
             log.info("coordinator lock %s %s by %s", self.key, "taken" if held else "lost",
                      self.owner)
         self.held = held
+        if held:
+            self._renewed = time.monotonic()
         return held
+
+    def holds_now(self) -> bool:
+        """True while the lock, last extended less than its length ago, is surely still ours
+        (a coordinator that stopped, or finished its cycles, extends it no more)."""
+        return self.held and time.monotonic() - self._renewed < self.seconds
 
     def release(self) -> None:
         """Let a standby take over at once (a clean stop)."""

@@ -1,21 +1,27 @@
 """The recorder's side of the coordinator lock: take it before a cycle, keep it, give it up."""
 from __future__ import annotations
 
+import logging
+
 from redis.exceptions import RedisError
 
 from recorder.cluster import link
 from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock
+from recorder.cluster.desired_sync import sync_desired
 from recorder.cluster.late_outcomes import LateOutcomes, Reported
 from recorder.cluster.outage import OUTAGE
 from recorder.cluster.takeover import report_orphan_cycles
 from shared.cluster_config import cluster_settings
-from shared.cluster_control import read_cluster_control
+from shared.cluster_control import change_cluster_control, read_cluster_control
 from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
+from shared.control_file import stop_change
+from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
 
 CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
 DESIRED_SECONDS = 1.0  # how often the cluster's desired state is read
 __all__ = ["Lead", "STANDBY_MESSAGE"]
+log = logging.getLogger(__name__)
 
 
 class Lead:
@@ -31,8 +37,7 @@ class Lead:
         self._checked = float("-inf")
         self.late = LateOutcomes(on_reported)
         self.left = left  # this recorder's status before its restart, its cycle the cluster's
-        self._desired: dict | None = None  # the cluster's desired state, as last read
-        self._desired_read = float("-inf")
+        self._desired_read = float("-inf")  # when the cluster's desired state was last taken
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -57,18 +62,35 @@ class Lead:
                 self.late.follow(orphan)
         return lock.held
 
-    def desired(self, config: dict, now: float) -> dict | None:
-        """The cluster's desired state (shared/cluster_control.py; None: none was set), read at
-        most every DESIRED_SECONDS; with Redis away, the last one read."""
-        if now - self._desired_read >= DESIRED_SECONDS:
-            self._desired_read = now
-            lock = self._lock(config)
-            try:
-                self._desired = read_cluster_control(lock.connection, lock.queue)
-                OUTAGE.answered()
-            except RedisError as exc:
-                OUTAGE.failed(exc)
-        return self._desired
+    def sync_desired(self, config: dict, now: float, control_path: str) -> None:
+        """Take the cluster's desired state into this recorder's control.json, at most every
+        DESIRED_SECONDS (recorder/cluster/desired_sync.py); with Redis away, next time."""
+        if now - self._desired_read < DESIRED_SECONDS:
+            return
+        self._desired_read = now
+        lock = self._lock(config)
+        try:
+            sync_desired(lock.connection, lock.queue, control_path)
+            OUTAGE.answered()
+        except RedisError as exc:
+            OUTAGE.failed(exc)
+        except PatrolError as exc:  # the control file locked or unwritable: next time
+            log.error("cannot take the cluster's desired state into %s: %s", control_path, exc)
+
+    def finished(self, config: dict, generation: int) -> None:
+        """This coordinator ran every cycle of the start ``generation``: the cluster stops (no
+        standby runs them again); a newer start is left as it is."""
+        def stop(control: dict) -> None:
+            if control["start_generation"] == generation:
+                stop_change(control)
+        lock = self._lock(config)
+        try:
+            current = read_cluster_control(lock.connection, lock.queue)
+            if current and current["scheduler_running"] and \
+                    current["start_generation"] == generation:  # a start of the cluster's
+                change_cluster_control(lock.connection, lock.queue, stop)
+        except RedisError as exc:
+            OUTAGE.failed(exc)
 
     def keep(self, config: dict, now: float) -> bool:
         """Renew the lock about once a second; False when another recorder took it."""
@@ -79,7 +101,7 @@ class Lead:
     def mirror(self, config: dict, status: dict) -> None:
         """Put the coordinator's ``status`` in Redis for the API (only while it holds the lock)."""
         lock = self._lock(config)
-        if not lock.held:
+        if not lock.holds_now():
             return
         try:
             lock.connection.set(status_key(lock.queue), mirrored(status), ex=STATUS_TTL_SECONDS)

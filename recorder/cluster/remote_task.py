@@ -24,6 +24,9 @@ from shared.timefmt import parse_local
 
 log = logging.getLogger(__name__)
 WORKER_LOST = "工作节点异常退出, 重试后仍未完成"
+# How far a worker host's clock may be from the coordinator's and its end times still be
+# taken (whole seconds, and skew); a time zone apart is 15 min at least.
+CLOCKS_APART = 300.0
 QUEUED_AT_END = "未调度: 本轮时间窗口已过, 没有空闲的工作节点"
 # A job Redis no longer knows, with no worker's record either, for this long: enqueued again.
 VANISHED_GRACE_SECONDS = 5.0
@@ -246,10 +249,12 @@ def _worker_end(record: dict, start_wall: float | None, wall: float) -> float:
     """When the worker ended the task (its record's end time, as the report shows it, so the
     history and a later import of the report agree); ``wall``, when the coordinator learned
     it, if that time is missing or cannot be on this clock (before the task's start, or later
-    than now: a worker host with another time zone)."""
+    than now, by more than hosts' clocks differ: a worker host in another time zone, offsets
+    of 15 min at least)."""
     ended = parse_local(record.get("end_time"))
-    earliest = (start_wall if start_wall is not None else wall) - 1.0  # whole seconds
-    return ended if ended is not None and earliest <= ended <= wall else wall
+    earliest = start_wall if start_wall is not None else wall
+    return ended if ended is not None and earliest - CLOCKS_APART <= ended <= wall + CLOCKS_APART \
+        else wall
 
 
 def task_factory(config: dict, settings: GlobalSettings, cycle_dir: str, display_dir: str,

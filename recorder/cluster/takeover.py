@@ -118,10 +118,20 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
 
 
 def _unreported(cycle: dict, settings: GlobalSettings) -> bool:
+    """True when the cycle ``cycle`` shows running has no report, or only an interrupted one
+    (a restarted coordinator's recovery, a takeover's): settled again with what is in now."""
     path = str(cycle.get("path") or "")
     report = os.path.join(path, cycle.get("report_filename") or settings.report_filename)
-    return bool(cycle.get("running") and cycle.get("dir") and os.path.isdir(path)
-                and not os.path.exists(report))
+    if not (cycle.get("running") and cycle.get("dir") and os.path.isdir(path)):
+        return False
+    try:
+        with open(report, encoding="utf-8") as handle:
+            summary = json.load(handle).get("summary")
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError, AttributeError):
+        return False  # a report we cannot read: left as it is
+    return isinstance(summary, dict) and bool(summary.get("interrupted"))
 
 
 def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]
