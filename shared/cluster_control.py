@@ -17,9 +17,9 @@ Imports ``redis`` only when called (the [cluster] extra).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
+from shared.clock import SYSTEM_CLOCK
 from shared.cluster_status import KEY_PREFIX
 
 FIELDS = ("scheduler_running", "start_generation", "version")
@@ -69,7 +69,7 @@ def change_cluster_control(connection, queue: str, change: Callable[[dict], None
                 before = parse_control(pipe.get(key)) or NOT_SET
                 control = dict(before)
                 change(control)
-                moment = int(time.time() * 1000)
+                moment = int(SYSTEM_CLOCK.wall() * 1000)
                 if control["start_generation"] != before["start_generation"]:
                     control["start_generation"] = max(control["start_generation"], moment)
                 control["version"] = max(before["version"] + 1, moment)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import uuid
 
 from redis import Redis
@@ -18,6 +17,7 @@ from redis.exceptions import RedisError
 
 from recorder.cluster.link import PREFIX
 from recorder.cluster.outage import OUTAGE
+from shared.clock import SYSTEM_CLOCK
 
 log = logging.getLogger(__name__)
 LOCK_SECONDS = 10  # a dead coordinator's standby takes over within this (plus one step)
@@ -66,13 +66,13 @@ class CoordinatorLock:
                      self.owner)
         self.held = held
         if held:
-            self._renewed = time.monotonic()
+            self._renewed = SYSTEM_CLOCK.monotonic()
         return held
 
     def holds_now(self) -> bool:
         """True while the lock, last extended less than its length ago, is surely still ours
         (a coordinator that stopped, or finished its cycles, extends it no more)."""
-        return self.held and time.monotonic() - self._renewed < self.seconds
+        return self.held and SYSTEM_CLOCK.monotonic() - self._renewed < self.seconds
 
     def release(self) -> None:
         """Let a standby take over at once (a clean stop)."""
