@@ -30,13 +30,7 @@ def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
     recorder's own history writes (their cached camera states are read after it).
     """
     number = int(old.get("current_cycle") or 0)
-    if left_to_takeover(old, queue):
-        problem = report_cluster_cycle(old, config, config_path)
-        log.warning("interrupted cycle %s was recorded by the cluster's workers (queue %s): "
-                    "reported interrupted, its clips left to them; the coordinator that takes "
-                    "the lock reports it again with their outcomes", old["cycle"]["dir"], queue)
-    else:
-        problem = recover_interrupted_cycle(old, config, config_path, runner, wall)
+    problem = recover_interrupted_cycle(old, config, config_path, runner, wall, queue)
     recover_finished_cycle_history(old, config, config_path, wall)
     # Cluster mode: the output folder is shared, and a cycle folder without a report there may
     # be another coordinator's live cycle (this recorder a standby, or restarted after a
@@ -50,39 +44,23 @@ def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
 def left_to_takeover(old: dict, queue: str) -> bool:
     """True when the cycle ``old`` shows running was recorded by the cluster workers of
     ``queue``: they may still be writing its clips, and the outcomes are theirs, in Redis, so
-    its files and report are left to the coordinator that takes the lock
-    (recorder/cluster/takeover.py). A cycle of a queue the config names no more is recovered
-    as a single-box one."""
+    its files are theirs and its final report and history the coordinator's that takes the
+    lock (recorder/cluster/takeover.py). A cycle of a queue the config names no more is
+    recovered as a single-box one."""
     cycle = old["cycle"]
     return bool(queue and cycle.get("running") and cycle.get("dir")
                 and cycle.get("cluster_queue") == queue)
 
 
-def report_cluster_cycle(old: dict, config: GlobalSettings | None, config_path: str) -> str:
-    """The report of the cluster cycle ``old`` shows running, its unfinished tasks interrupted,
-    its files untouched (workers may still write them): so the cycle has one even if no
-    takeover ever follows (recorder/cluster/takeover.py writes it again). Returns why it
-    could not be written ("" when it was)."""
-    cycle = old["cycle"]
-    cycle_dir = _interrupted_cycle_dir(cycle, old["tasks"], config, config_path)
-    if cycle_dir is None or not os.path.isdir(cycle_dir):
-        return ""
-    report_filename = cycle.get("report_filename") or (
-        config.report_filename if config else GLOBAL_DEFAULTS["report_filename"])
-    configured_max = (config.max_concurrent_streams if config
-                      else GLOBAL_DEFAULTS["max_concurrent_streams"])
-    try:
-        write_reports(cycle_dir, report_filename, recovered_report(old, [], configured_max))
-    except PatrolError as exc:
-        log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
-        return f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
-    return ""
-
-
 def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_path: str,
-                              runner: ProcessRunner, wall: float) -> str:
+                              runner: ProcessRunner, wall: float, queue: str = "") -> str:
     """Publish the partial clips of the cycle ``old`` (the last status) shows running, report
     it, and put the report's finished tasks into the history (those not there yet).
+
+    A cycle the cluster workers of ``queue`` recorded (:func:`left_to_takeover`) is only
+    reported, its unfinished tasks interrupted and its files untouched (workers may still
+    write them): so it has a report even if no takeover ever follows; the takeover writes it
+    again with their outcomes and feeds the history.
 
     Works without a valid config too: the status names the cycle's folder and report file.
     Returns why its report could not be written ("" when it was, or there was nothing to do).
@@ -93,7 +71,8 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
     cycle_dir = _interrupted_cycle_dir(cycle, old["tasks"], config, config_path)
     if cycle_dir is None or not os.path.isdir(cycle_dir):
         return ""
-    published = recover_work_files(runner, cycle_dir)
+    workers = left_to_takeover(old, queue)
+    published = [] if workers else recover_work_files(runner, cycle_dir)
     report_filename = cycle.get("report_filename") or (
         config.report_filename if config else GLOBAL_DEFAULTS["report_filename"])
     problem = ""
@@ -102,12 +81,18 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
                           else GLOBAL_DEFAULTS["max_concurrent_streams"])
         write_reports(cycle_dir, report_filename,
                       recovered_report(old, published, configured_max))
-        _into_history(config_path, cycle_dir, report_filename, wall)
+        if not workers:
+            _into_history(config_path, cycle_dir, report_filename, wall)
     except PatrolError as exc:
         problem = f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
         log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
-    log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
-                len(published))
+    if workers:
+        log.warning("interrupted cycle %s was recorded by the cluster's workers (queue %s): "
+                    "reported interrupted, its clips left to them; the coordinator that takes "
+                    "the lock reports it again with their outcomes", cycle["dir"], queue)
+    else:
+        log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
+                    len(published))
     return problem
 
 

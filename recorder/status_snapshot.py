@@ -42,7 +42,7 @@ def _cycle_fields(cycle: Cycle, running: bool, now: float, wall: float) -> dict:
             "path": cycle.dir, "report_filename": cycle.settings.report_filename,
             "max_concurrent_streams": cycle.plan.max_concurrent,
             # Cluster mode: the workers record this cycle; a restarted recorder leaves its
-            # files and report to the takeover (recorder/recovery.py).
+            # files to them and its final report to the takeover (recorder/recovery.py).
             "cluster_queue": cluster_queue(cycle.config)}
     return {"current_cycle": cycle.number, "cycle": view, "stats": cycle.stats(),
             "tasks": [t.as_dict() for t in cycle.tasks], "schedule_info": cycle.plan.describe(),

@@ -4,8 +4,8 @@ The predecessor's last status is in Redis (lead.py mirrors it for a minute); a c
 restarted on its own state folder also has its own from before (recovery leaves such a cycle,
 the workers', to this). Its tasks that ended on a worker get their outcome; the rest are
 reported as single-box recovery reports an interrupted cycle's (cancelled, 录制守护进程意外退出,
-任务中断), and their jobs still queued are cancelled: nobody
-would read them. The report is written at once, so one exists even if this coordinator dies too.
+任务中断), and their jobs still queued are cancelled: nobody would read them. The report is
+written at once, so one exists even if this coordinator dies too.
 A job a worker is still recording ends its clip later: the :class:`OrphanCycle` returned names
 those jobs, and recorder/cluster/late_outcomes.py writes the report again with their outcomes
 once they are in (or their timeout has passed), then hands it to the camera history.
