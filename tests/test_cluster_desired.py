@@ -83,3 +83,19 @@ def test_a_coordinator_that_ran_every_cycle_of_the_clusters_start_stops_the_clus
         assert read_cluster_control(connection, QUEUE) == started
         lead.finished(config, started["start_generation"])
         assert read_cluster_control(connection, QUEUE)["scheduler_running"] is False
+
+
+@pytest.mark.parametrize("damaged", [b"{", b'{"scheduler_running":"yes"}', b"[1]",
+                                     b'{"scheduler_running":true,"start_generation":-1,'
+                                     b'"version":9}'])
+def test_a_damaged_key_is_no_desired_state_and_the_next_change_replaces_it(
+        connection, tmp_path, damaged) -> None:
+    a = str(tmp_path / "a.json")
+    request_start(a, empty_status())
+    connection.set(control_key(QUEUE), damaged)
+    sync_desired(connection, QUEUE, a)
+    assert desired(a) == (True, 1, 0)  # followed as before
+    stopped = change_cluster_control(connection, QUEUE, stop_change)
+    assert read_cluster_control(connection, QUEUE) == stopped
+    sync_desired(connection, QUEUE, a)
+    assert desired(a)[0] is False

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from recorder.config_watch import ConfigWatch
 from recorder.daemon import Daemon
 from shared import settings
 from shared.atomic import write_json_atomic
@@ -106,3 +108,19 @@ def test_cycle_numbers_keep_growing_across_stops_and_restarts(tmp_path: Path) ->
         restarted.step(40.0 + step, NOW + 30 + step)
     assert restarted.last_cycle.number == 3
     assert read_status(restarted.publisher.path)["current_cycle"] == 3
+
+
+def test_a_copy_of_the_config_in_force_that_failed_is_written_once_it_can_be(
+        tmp_path: Path) -> None:
+    # A full disk, a folder in the way: the API's read-only views need the copy; it is tried
+    # again at each poll, not only when config.json changes next.
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {}, "streams": []})
+    copy = settings.config_in_force_path(config)
+    os.makedirs(copy)  # in the way
+    watch = ConfigWatch(config)
+    watch.poll()
+    assert watch.config is not None and os.path.isdir(copy)
+    os.rmdir(copy)
+    watch.poll()  # config.json unchanged
+    assert os.path.isfile(copy)
