@@ -48,9 +48,10 @@ class Daemon:
         self.launcher = CycleLauncher(config_path, self.runner, self.watcher, SpaceGate(free_space))
         self.history = HistoryFeed(config_path, self.config_watch, self.launcher.gate)
         self.checks = Checks(config_path, self.runner, self.watcher, self.launcher.codecs)
-        self.checks.on_verdict = self.history.writer.record
+        self.checks.on_verdict = self.history.record
         self.launcher.on_orphan_reported = self.history.orphan_reported
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
+        self.publisher.written = self.history.published
         self.publisher.mirror = lambda status: self.launcher.mirror_status(
             self.config_watch.config, status)
         self.cycle: Cycle | None = None
@@ -95,7 +96,7 @@ class Daemon:
         self.publisher.maybe_publish(now, wall, fingerprint(
             self.state, self.config_watch.error, self.cycle or self.last_cycle, self.checks))
         # After the status: a new cycle's folder is named there before any slower write.
-        self.history.step(now, wall)
+        self.history.step(now, wall, lambda: self.publisher.publish(now, wall))
 
     def _begin_cycle(self, now: float, wall: float) -> None:
         config, g = self.config_watch.config, self.config_watch.settings
@@ -144,7 +145,8 @@ class Daemon:
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
         self.launcher.follow_takeovers(math.inf)  # a taken-over cycle's report as it stands
         self.launcher.release_lead()
-        self.history.close(self.clock.monotonic(), self.clock.wall())
+        now, wall = self.clock.monotonic(), self.clock.wall()
+        self.history.close(now, wall, lambda: self.publisher.publish(now, wall))
         self.state.running = False
         self.state.end_wall = self.state.end_wall or self.clock.wall()
         self.state.message = "录制守护进程已停止"

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from recorder.config_watch import ConfigWatch
 from recorder.cycle import Cycle
-from recorder.finished_task import from_recording
+from recorder.finished_task import FinishedTask, from_recording
 from recorder.history_import import not_in_history, report_tasks
 from recorder.history_store import HistoryStore
 from recorder.history_writer import HistoryWriter
@@ -22,13 +23,26 @@ class HistoryFeed:
     def __init__(self, config_path: str, config_watch: ConfigWatch, gate: SpaceGate) -> None:
         self.writer = HistoryWriter(HistoryStore(history_path(config_path)), background=True)
         self.config_path, self.config_watch, self.gate = config_path, config_watch, gate
+        # A verdict the status file does not show yet. The API serves a clip once the status
+        # no longer lists its task as recording, so the status must say a task ended before
+        # the history (and the console's pages read from it) offers the clip.
+        self.unpublished = False
 
     def attach(self, cycle: Cycle) -> None:
         """Record each of ``cycle``'s verdicts as it is drawn."""
         cycle.on_verdict = self._record
 
     def _record(self, cycle: Cycle, task: Recording) -> None:
-        self.writer.record(from_recording(cycle.name, cycle.start_wall, task))
+        self.record(from_recording(cycle.name, cycle.start_wall, task))
+
+    def record(self, task: FinishedTask) -> None:
+        """A verdict of this recorder's (a cycle's task, a check's): written after the status."""
+        self.writer.record(task)
+        self.unpublished = True
+
+    def published(self) -> None:
+        """The status file was written: it shows every verdict recorded so far."""
+        self.unpublished = False
 
     def orphan_reported(self, name: str, report: dict) -> None:
         """Cluster mode: the final report of a dead coordinator's cycle, taken over; its finished
@@ -48,14 +62,21 @@ class HistoryFeed:
         self.writer.cycle_finished(cycle.number, cycle.name, cycle.counts(),
                                    cycle.end_wall or wall)
 
-    def step(self, now: float, wall: float, force: bool = False) -> None:
-        """This step's outcomes and events, in one transaction (see history_store)."""
-        gate = self.gate
+    def step(self, now: float, wall: float, publish: Callable[[], None],
+             force: bool = False) -> None:
+        """This step's outcomes and events, in one transaction (see history_store).
+
+        ``publish`` writes the status file; it is called first when this step's write
+        carries a verdict the status does not show yet (at most once per history write).
+        """
+        gate, settings = self.gate, self.config_watch.settings
         self.writer.note_disk(gate.holding, gate.free_mb, gate.floor_mb, wall)
         self.writer.note_config_error(self.config_watch.error, wall)
-        self.writer.flush(self.config_watch.settings, now, wall, force=force)
+        if self.unpublished and (force or self.writer.due(settings, now)):
+            publish()
+        self.writer.flush(settings, now, wall, force=force)
 
-    def close(self, now: float, wall: float) -> None:
+    def close(self, now: float, wall: float, publish: Callable[[], None]) -> None:
         """Write what is still pending and close the database."""
-        self.step(now, wall, force=True)
+        self.step(now, wall, publish, force=True)
         self.writer.close()

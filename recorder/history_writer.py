@@ -90,7 +90,7 @@ class HistoryWriter:
         event is pending, else OUTCOME_FLUSH_SECONDS after it, or at once when ``force``
         (which, in the background, also waits for that write).
         """
-        if not force and now - self._written_at < self._wait(settings):
+        if not force and not self.due(settings, now):
             return
         self._written_at = now
         tasks, events, self._tasks, self._events = self._tasks, self._events, [], []
@@ -102,6 +102,10 @@ class HistoryWriter:
             self.thread.write(tasks, events, settings, now, wall)
         if force:
             self.thread.wait()
+
+    def due(self, settings: GlobalSettings | None, now: float) -> bool:
+        """True when :meth:`flush` at ``now`` writes (without ``force``)."""
+        return now - self._written_at >= self._wait(settings)
 
     def _wait(self, settings: GlobalSettings | None) -> float:
         """How long after the last write the pending batch is due."""

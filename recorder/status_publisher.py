@@ -28,6 +28,7 @@ class StatusPublisher:
         self._held = contextlib.ExitStack()
         self._holding = False
         self.mirror: Callable[[dict], None] | None = None  # also given each status written
+        self.written: Callable[[], None] | None = None  # called after each write (or attempt)
 
     def hold(self, timeout: float = 5.0) -> None:
         """Take the status file's lock for the daemon's whole life.
@@ -75,3 +76,5 @@ class StatusPublisher:
             if not self._failing:
                 log.error("cannot write the status file %s: %s", self.path, exc)
             self._failing = True
+        if self.written is not None:
+            self.written()

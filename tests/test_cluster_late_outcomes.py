@@ -209,7 +209,7 @@ def test_the_final_report_goes_into_the_camera_history(tmp_path) -> None:
                 start_time="2026-11-30 12:00:02", end_time="2026-11-30 12:00:13")
     report = {"summary": {"start_time": "2026-11-30 12:00:00"}, "tasks": [done, task(1)]}
     feed.orphan_reported(CYCLE, report)  # what the Daemon hands the Lead as its on_reported
-    feed.close(0.0, 1e9)
+    feed.close(0.0, 1e9, lambda: None)
     with sqlite3.connect(history_path(config_path)) as db:
         outcomes = db.execute("SELECT camera, cycle, status FROM outcomes").fetchall()
     assert outcomes == [("cam0", CYCLE, st.COMPLETED)]  # the unfinished one cannot be placed
@@ -218,7 +218,7 @@ def test_the_final_report_goes_into_the_camera_history(tmp_path) -> None:
     again = HistoryFeed(config_path, feed.config_watch, SimpleNamespace(
         holding=False, free_mb=0, floor_mb=0))
     again.orphan_reported(CYCLE, report)
-    again.close(0.0, 1e9)
+    again.close(0.0, 1e9, lambda: None)
     with sqlite3.connect(history_path(config_path)) as db:
         assert db.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (1,)
 

@@ -68,3 +68,41 @@ def test_failed_tasks_of_two_cycles_take_the_camera_offline_once(tmp_path) -> No
                                       "cancelled_tasks": 0, "not_scheduled": 0}
     assert "pw" not in json.dumps([body for _, body in events])
     runner.close()
+
+
+def test_the_status_shows_a_task_ended_before_the_history_has_its_verdict(tmp_path) -> None:
+    # The API serves a clip only once the status no longer lists its task as recording, and the
+    # console offers the clips the history names: a verdict in the history while the status
+    # still said "recording" was a 409 in the camera page's player (CI saw it).
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {
+        "cycle_interval_seconds": 0, "min_free_space_mb": 0, "total_poll_duration_seconds": 10,
+        "poll_cycles": 1},
+        "streams": [{"rtsp_url": f"rtsp://127.0.0.1:5/cam{i}", "duration_seconds": 5,
+                     "output_filename": f"cam{i}.mp4"} for i in range(3)]})
+    request_start(settings.control_path(config), empty_status())
+    runner = FakeRunner()
+    clock = StepClock()
+    daemon = Daemon(config, runner=runner, clock=clock, free_space=lambda _path: None)
+    checked = 0
+    while daemon.state.cycles_done < 1:
+        assert clock.now < 100, "the cycle never ended"
+        for process in runner.processes[checked:]:  # each refuses a moment after its start
+            process.write(stderr="Connection refused\n")
+            process.exit(1)
+        checked = len(runner.processes)
+        daemon.watcher.dispatch(0)
+        clock.now += 0.1  # steps closer than the status's publishing gap
+        daemon.step(clock.now, clock.wall())
+        daemon.history.writer.thread.wait()
+        with open(settings.status_path(config), encoding="utf-8") as handle:
+            shown = {task["rtsp_url"].rsplit("/", 1)[-1]: task["status"]
+                     for task in json.load(handle)["tasks"]}
+        with sqlite3.connect(history_path(config)) as conn:
+            verdicts = [camera for (camera,) in conn.execute("SELECT camera FROM outcomes")]
+        for camera in verdicts:
+            assert shown[camera] == st.CONNECTION_ERROR, (clock.now, camera, shown)
+    daemon.shutdown()
+    runner.close()
+    with sqlite3.connect(history_path(config)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (3,)
