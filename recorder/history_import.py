@@ -64,7 +64,7 @@ def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]
         bytes=int(record.get("bytes_received") or 0),
         frames=int(record.get("frames_received") or 0),
         clip_seconds=record.get("progress") if isinstance(record.get("progress"), (int, float))
-        else None, clip=clip, quality=_quality(record.get("quality")))
+        else None, clip=clip, quality=_quality(record.get("quality")), from_report=True)
 
 
 def _quality(value: object) -> dict | None:

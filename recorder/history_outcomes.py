@@ -17,7 +17,7 @@ from shared.camera_state import is_failure
 
 # FinishedTask's fields that are no column of ``outcomes`` (they feed the camera row), and
 # the one stored as JSON text (last in the row).
-_NOT_COLUMNS = ("name", "url", "alerts")
+_NOT_COLUMNS = ("name", "url", "alerts", "from_report")
 _JSON_COLUMN = "quality"
 _PLAIN = tuple(f.name for f in fields(FinishedTask)
                if f.name not in _NOT_COLUMNS and f.name != _JSON_COLUMN)
@@ -159,9 +159,11 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
         states.get(conn, task.camera) or (None, 0, None, None))
     ok = task.status == st.COMPLETED
     if not (ok or is_failure(task.status)) or (
-            alerts is None and last_ended is not None and task.ended < last_ended):
-        # Cancelled; or an import older than what the camera row says: history only.
-        # (Live outcomes always apply: a wall clock set back must not freeze a state.)
+            task.from_report and last_ended is not None and task.ended < last_ended):
+        # Cancelled; or read from a report and older than what the camera row says (an import,
+        # a taken-over cycle's report landing after the new coordinator's own outcomes):
+        # history only. (Verdicts drawn now always apply: a wall clock set back must not
+        # freeze a state.)
         touched.append((task.camera, task.name, task.url))
         return 0
     was_offline = offline_since is not None

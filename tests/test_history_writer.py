@@ -392,3 +392,21 @@ def test_a_cycles_end_is_handed_over_in_the_step_it_happens(db) -> None:
     writer.cycle_finished(1, "20251009_120000", counts, WALL + 61)
     writer.flush(settings(), 11.1, WALL + 61)
     assert count(db) == 2
+
+
+def test_a_report_landing_after_newer_outcomes_never_moves_a_camera_back(db) -> None:
+    # A taken-over cycle's final report can land after the new coordinator's own outcomes
+    # for the same cameras (the takeover waited for a dead worker's job): its older tasks go
+    # into the history, but the camera stays as its newest outcome left it, with no event.
+    writer = run(db, [FAIL, FAIL])  # offline since WALL
+    writer.record(task(OK, WALL - 30, from_report=True))  # the late report: done, earlier
+    writer.record(task(OK, WALL - 20, camera="door", from_report=True))  # nothing newer: applies
+    writer.flush(settings(), 100.0, WALL + 200, force=True)
+    assert events(db) == ["camera.offline"]
+    assert rows(db, "SELECT id, last_status, consecutive_failures, offline_since FROM cameras "
+                    "ORDER BY id") == [("door", OK, 0, None), ("gate", FAIL, 2, WALL)]
+    assert rows(db, "SELECT count(*) FROM outcomes WHERE camera = 'gate'") == [(3,)]
+    # A verdict drawn now applies even when older (a wall clock set back).
+    writer.record(task(OK, WALL - 10))
+    writer.flush(settings(), 200.0, WALL + 300, force=True)
+    assert events(db) == ["camera.offline", "camera.recovered"]
