@@ -36,8 +36,9 @@ def parse_config_text(text: str, file: str) -> dict:
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise ConfigError("", f"JSON 格式错误: {exc.msg} (第{exc.lineno}行第{exc.colno}列)",
-                          file=file, line=exc.lineno) from None
+        hint, line = _comma_hint(exc)
+        raise ConfigError("", f"JSON 格式错误: {exc.msg} (第{exc.lineno}行第{exc.colno}列{hint})",
+                          file=file, line=line) from None
     except (ValueError, RecursionError) as exc:
         # RecursionError: absurdly deep nesting in a hand edit must not crash the reader.
         raise ConfigError("", f"JSON 格式错误: {exc}", file=file) from None
@@ -46,6 +47,25 @@ def parse_config_text(text: str, file: str) -> dict:
     except ConfigError as exc:
         raise ConfigError(exc.field, exc.reason, file=file,
                           line=line_of(text, exc.field)) from None
+
+
+def _comma_hint(exc: json.JSONDecodeError) -> tuple[str, int]:
+    """A hand edit's usual slip, said where it is, and the line to show.
+
+    JSON notices a missing comma, or one too many before a closing bracket, only at
+    the next token, often the next line's start: the slip is at the end of the line
+    before.
+    """
+    before = exc.doc[:exc.pos].rstrip()
+    line = before.count("\n") + 1
+    if not before or line == exc.lineno:
+        return "", exc.lineno
+    if exc.msg == "Expecting ',' delimiter":
+        return f"; 可能是第{line}行末尾缺少逗号", line
+    if before.endswith(",") and exc.msg in ("Expecting property name enclosed in double quotes",
+                                             "Expecting value"):
+        return f"; 可能是第{line}行末尾多了一个逗号", line
+    return "", exc.lineno
 
 
 def config_etag(raw: bytes) -> str:

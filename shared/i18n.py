@@ -175,6 +175,12 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("是未知字段 (可能是拼写错误)", "is an unknown field (a typo?)"),
     ("是必填字段", "is required"),
     ("与 streams[{index}] 重复, 必须唯一", "repeats streams[{index}]; it must be unique"),
+    ("JSON 格式错误: {msg} (第{lineno}行第{colno}列; 可能是第{line}行末尾缺少逗号)",
+     "JSON syntax error: {msg} (line {lineno}, column {colno}; perhaps a comma missing at "
+     "the end of line {line})"),
+    ("JSON 格式错误: {msg} (第{lineno}行第{colno}列; 可能是第{line}行末尾多了一个逗号)",
+     "JSON syntax error: {msg} (line {lineno}, column {colno}; perhaps a comma too many at "
+     "the end of line {line})"),
     ("JSON 格式错误: {msg} (第{lineno}行第{colno}列)",
      "JSON syntax error: {msg} (line {lineno}, column {colno})"),
     ("JSON 格式错误: {error}", "JSON syntax error: {error}"),

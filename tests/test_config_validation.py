@@ -520,9 +520,28 @@ def test_load_config_bad_json_names_the_line(tmp_path: Path) -> None:
         load_config(str(path))
     error = info.value
     assert error.file == "config.json"
-    assert error.line == number + 1  # JSON notices the missing comma at the next key
+    # JSON notices the missing comma at the next key; the message points at the slip itself.
+    assert error.line == number
     assert "JSON 格式错误" in error.message
-    assert f"(config.json 第{number + 1}行)" in error.message
+    assert f"第{number + 1}行第" in error.message
+    assert f"可能是第{number}行末尾缺少逗号" in error.message
+    assert f"(config.json 第{number}行)" in error.message
+
+
+@pytest.mark.parametrize(("text", "line", "hint"), [
+    ('{\n  "a": 1,\n}\n', 2, "可能是第2行末尾多了一个逗号"),
+    ('{\n  "a": [1,\n  ]\n}\n', 2, "可能是第2行末尾多了一个逗号"),
+    ('{\n  "a": 1\n\n  "b": 2\n}\n', 2, "可能是第2行末尾缺少逗号"),
+    ('{"a": 1 "b": 2}', 1, ""),  # on one line: the position is the slip's
+    ('{\n  "a": tru\n}\n', 2, ""),  # not a comma: Python's position as it is
+])
+def test_a_comma_slip_is_shown_at_the_line_it_is_on(tmp_path: Path, text: str, line: int,
+                                                     hint: str) -> None:
+    path = _write(tmp_path / "config.json", text)
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert info.value.line == line
+    assert (hint in info.value.message) if hint else "可能是" not in info.value.message
 
 
 def test_load_config_rule_failure_names_the_line_and_field(tmp_path: Path) -> None:

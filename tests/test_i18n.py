@@ -124,6 +124,10 @@ def test_status_names_in_english() -> None:
     ("配置验证失败: JSON 格式错误: Expecting value (第1行第2列) (配置.json 第1行)",
      "Config validation failed: JSON syntax error: Expecting value (line 1, column 2) "
      "(配置.json line 1)"),
+    ("配置验证失败: JSON 格式错误: Expecting ',' delimiter (第5行第5列; 可能是第4行末尾缺少逗号) "
+     "(config.json 第4行)",
+     "Config validation failed: JSON syntax error: Expecting ',' delimiter (line 5, column 5; "
+     "perhaps a comma missing at the end of line 4) (config.json line 4)"),
     # A field name is the client's own text, spaces and Chinese included.
     ("配置验证失败: global_config.摄像 头 是未知字段 (可能是拼写错误)",
      "Config validation failed: global_config.摄像 头 is an unknown field (a typo?)"),
