@@ -123,6 +123,8 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
     assert took <= LOCK_SECONDS + 2, took
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
     assert orphan["summary"]["interrupted"] and len(orphan["tasks"]) == 2, orphan
+    # Cycle numbers go on from the dead coordinator's (they restarted at 1 before).
+    assert report["summary"]["cycle"] == orphan["summary"]["cycle"] + 1, log
     assert log.count("reported again, 1 late outcomes in, 0 tasks without one") == 1, log
     # cam0 was recording at the takeover, cam1 waited for the gateway's one slot (cancelled)
     assert [t["status"] for t in orphan["tasks"]] == [st.COMPLETED, st.CANCELLED], log

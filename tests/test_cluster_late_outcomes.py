@@ -96,6 +96,7 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
     lead = Lead(lambda name, report: reported.append((name, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     assert rows(folder) == [interrupted(0), interrupted(1)]  # written at once
+    assert lead.numbered == 3  # the next cycle is numbered after the dead coordinator's
     store_outcome(connection, 0)
     sent = count_round_trips(monkeypatch)
     lead.late.step(TAKEN + 1)

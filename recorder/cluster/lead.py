@@ -10,7 +10,7 @@ from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock
 from recorder.cluster.desired_sync import sync_desired
 from recorder.cluster.late_outcomes import LateOutcomes, Reported
 from recorder.cluster.outage import OUTAGE
-from recorder.cluster.takeover import report_orphan_cycles
+from recorder.cluster.takeover import left_statuses, report_orphan_cycles
 from shared.cluster_config import cluster_settings
 from shared.cluster_control import change_cluster_control, read_cluster_control
 from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
@@ -38,6 +38,7 @@ class Lead:
         self.late = LateOutcomes(on_reported)
         self.left = left  # this recorder's status before its restart, its cycle the cluster's
         self._desired_read = float("-inf")  # when the cluster's desired state was last taken
+        self.numbered = 0  # the last cycle number of the coordinators this one took over from
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -56,9 +57,12 @@ class Lead:
         lock = self._lock(config)
         was_held = lock.held
         if lock.hold() and not was_held:  # before this recorder mirrors its own status there
+            statuses = left_statuses(lock.connection, lock.queue, self.left)
+            # Cycle numbers go on from the last coordinator's: they only grow, across hosts too.
+            self.numbered = max([self.numbered, *(old["current_cycle"] for old in statuses)])
             for orphan in report_orphan_cycles(
                     lock.connection, lock.queue,
-                    GlobalSettings.from_config(config["global_config"]), now, self.left):
+                    GlobalSettings.from_config(config["global_config"]), now, statuses):
                 self.late.follow(orphan)
         return lock.held
 

@@ -65,16 +65,11 @@ class OrphanCycle:
         return recovered_report(self.status, [], self.configured_max)
 
 
-def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings, now: float,
-                         left: dict | None = None) -> list[OrphanCycle]:
-    """Write the reports of the cycles left running without one: the one the last coordinator's
-    status (mirrored in Redis) shows, and the one ``left`` shows, this recorder's own status
-    from before it was restarted (recovery leaves a cluster cycle to this; the mirror is gone
-    STATUS_TTL_SECONDS after its coordinator died, or with a Redis restart).
-
-    Returns those cycles; ``now`` (monotonic) starts the wait for their jobs a worker still
-    records.
-    """
+def left_statuses(connection: Redis, queue: str, left: dict | None = None) -> list[dict]:
+    """The statuses a new coordinator takes over from: the last coordinator's (mirrored in
+    Redis) and ``left``, this recorder's own from before it was restarted (recovery leaves a
+    cluster cycle to the takeover; the mirror is gone STATUS_TTL_SECONDS after its coordinator
+    died, or with a Redis restart). Empty with Redis away (logged)."""
     try:
         raw = connection.get(status_key(queue))
     except RedisError as exc:
@@ -84,6 +79,17 @@ def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings
     if left is not None and all(old["cycle"].get("dir") != left["cycle"].get("dir")
                                 for old in statuses):
         statuses.append(left)
+    return statuses
+
+
+def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings, now: float,
+                         statuses: list[dict]) -> list[OrphanCycle]:
+    """Write the reports of the cycles ``statuses`` (:func:`left_statuses`) show running without
+    one.
+
+    Returns those cycles; ``now`` (monotonic) starts the wait for their jobs a worker still
+    records.
+    """
     reported = (_report_orphan(connection, queue, settings, now, old) for old in statuses)
     return [orphan for orphan in reported if orphan is not None]
 
