@@ -55,6 +55,8 @@ def test_a_job_longer_than_its_heartbeat_ttl_is_not_abandoned(tmp_path, kind):
             log = pool.log()
         assert attempts(connection, job) == 1, log
         assert "AbandonedJobError" not in log and "abandoned" not in log.lower(), log
+        # No RQ scheduler (a process polling Redis each second): none of our jobs needs one.
+        assert connection.keys("rq:scheduler*") == [] and "Scheduler" not in log, log
 
 
 @pytest.mark.parametrize("kind", ["inline", "forking"])

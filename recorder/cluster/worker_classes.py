@@ -48,6 +48,14 @@ def _timed(base: type, timers: WorkerTimers) -> type:
             named.setdefault("log_job_description", False)
             super().__init__(*positional, **named)
 
+        def work(self, *positional, **named) -> bool:
+            # RQ's pool starts each worker with its scheduler: a process polling Redis every
+            # second for jobs due at a time or retried after an interval. Ours are neither (one
+            # retry, at once; the cap's waiting jobs are promoted by the worker freeing a slot),
+            # and it logged a traceback a second through a Redis outage.
+            named["with_scheduler"] = False
+            return super().work(*positional, **named)
+
         def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
             # RQ sends a worker's heartbeat as three commands, three round trips, at least
             # three times a job (around each dequeue, after each job): one here. A round
