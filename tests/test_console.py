@@ -345,3 +345,13 @@ def test_an_unknown_cycles_page_is_404_not_a_refused_delete(client: FlaskClient,
     response = client.get(f"/cycles/{name}")
     assert response.status_code == 404
     assert "只能删除" not in response.get_data(as_text=True)
+
+
+def test_the_cycle_page_shows_the_cycles_contact_sheet(client: FlaskClient,
+                                                       make_cycle: MakeCycle) -> None:
+    folder = make_cycle("20251010_163000")
+    assert "/api/contact_sheets/" not in client.get("/cycles/20251010_163000").get_data(
+        as_text=True)  # none yet
+    (folder / "contact_sheet.jpg").write_bytes(b"\xff\xd8\xff\xd9")
+    page = client.get("/cycles/20251010_163000").get_data(as_text=True)
+    assert '<img src="/api/contact_sheets/20251010_163000"' in page

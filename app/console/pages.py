@@ -108,7 +108,9 @@ def cycle_page(timestamp: str):
     folder = output_tree.require_cycle(out, timestamp)
     videos = output_tree.list_videos(out, timestamp)
     names = _report_names(config)
+    record = output_tree.cycle_record(out, timestamp) or {}
     return render_template("console/cycle.html", timestamp=timestamp, videos=videos,
+                           contact_sheet=record.get("contact_sheet"),
                            reports=[name for name in names
                                     if os.path.isfile(os.path.join(folder, name))],
                            summary=cycle_summary.read_summary(out, timestamp, names[0]))

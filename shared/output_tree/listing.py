@@ -208,6 +208,12 @@ def _cycle_record(root: OpenRoot, name: str) -> dict | None:
             "contact_sheet": CONTACT_SHEET_ROUTE + name if sheet else None}
 
 
+def cycle_record(out: OutputDir, name: str) -> dict | None:
+    """:func:`list_cycles`' record of the one cycle folder ``name`` (None: none, or unreadable)."""
+    with opened_root(out) as root:
+        return _cycle_record(root, name) if root else None
+
+
 def list_cycles(out: OutputDir) -> list[dict]:
     """Every readable cycle folder, newest first: ``{timestamp, video_count, total_size}``."""
     with opened_root(out) as root:
