@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.datastructures import MultiDict
 
 from app import create_app
 from recorder.config_watch import ConfigWatch
 from shared import output_tree, settings
-from tests.helpers import MakeCycle, WriteStatus
+from tests.helpers import MakeCycle, WriteStatus, valid_config
 
 TOKEN = "console-unit-token-0123456789"
 
@@ -355,3 +356,123 @@ def test_the_cycle_page_shows_the_cycles_contact_sheet(client: FlaskClient,
     (folder / "contact_sheet.jpg").write_bytes(b"\xff\xd8\xff\xd9")
     page = client.get("/cycles/20251010_163000").get_data(as_text=True)
     assert '<img src="/api/contact_sheets/20251010_163000"' in page
+
+
+def _browser_form(page: str, form_id: str) -> tuple[str, list[tuple[str, str]]]:
+    """The action of form ``form_id`` on ``page`` and what a browser submits with it: its own
+    inputs and those naming it (``form=``), a checkbox only when ticked, values unescaped."""
+    found = re.search(rf'(<form [^>]*id="{form_id}"[^>]*>)(.*?)</form>', page, re.S)
+    assert found, form_id
+    action, inner = re.search(r'action="([^"]+)"', found.group(1)).group(1), found.group(2)
+    tags = re.findall(r"<input [^>]*>", inner) + re.findall(
+        rf'<input [^>]*form="{form_id}"[^>]*>', page)
+    sent = []
+    for tag in tags:
+        attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', tag))
+        if attrs.get("type") == "checkbox" and " checked" not in tag:
+            continue
+        if "name" in attrs:
+            sent.append((attrs["name"], html.unescape(attrs.get("value", ""))))
+    for name, text in re.findall(r'<textarea [^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', inner,
+                                 re.S):
+        sent.append((name, html.unescape(text)))
+    return html.unescape(action), sent
+
+
+def _move_form(page: str, index: int, direction: str) -> str:
+    """The action of the form holding row ``index``'s ↑ or ↓ button."""
+    form = re.search(rf'<form [^>]*action="([^"]+)"(?:(?!</form>).)*id="move-{index}-{direction}"',
+                     page, re.S)
+    return html.unescape(form.group(1))
+
+
+def _streams(config_path: Path) -> list[dict]:
+    return json.loads(config_path.read_text())["streams"]
+
+
+def test_each_rows_arrows_move_that_row(client: FlaskClient, config_path: Path) -> None:
+    # Every row's ↑ posted stream 0's move and every ↓ stream 1's (the inner loop's index).
+    client.post("/settings/streams/add", data={
+        "csrf_token": _csrf(client), "etag": _etag(client), "rtsp_url": "rtsp://127.0.0.1/cam3",
+        "duration_seconds": "5"})
+    page = client.get("/settings").get_data(as_text=True)
+    assert _move_form(page, 0, "down") == "/settings/streams/0/move"
+    assert _move_form(page, 2, "up") == "/settings/streams/2/move"
+    moved = client.post(_move_form(page, 0, "down"), data={
+        "csrf_token": _csrf(client), "etag": _etag(client), "direction": "down"})
+    assert moved.status_code == 303
+    assert [s["rtsp_url"][-4:] for s in _streams(config_path)] == ["cam2", "cam1", "cam3"]
+
+
+def _etag(client: FlaskClient) -> str:
+    return html.unescape(re.search(r'name="etag" value="([^"]+)"',
+                                   client.get("/settings").get_data(as_text=True)).group(1))
+
+
+@pytest.mark.parametrize("alerts", [True, False, None])
+def test_saving_a_row_keeps_its_alerts_setting(client: FlaskClient, config_path: Path,
+                                               alerts: bool | None) -> None:
+    # The alerts box showed Python's True/False as text, and saving turned alerts off.
+    config = json.loads(config_path.read_text())
+    if alerts is not None:
+        config["streams"][0]["alerts"] = alerts
+    config_path.write_text(json.dumps(config))
+    page = client.get("/settings").get_data(as_text=True)
+    action, sent = _browser_form(page, "f-stream-0")
+    sent = [(k, "东门" if k == "name" else v) for k, v in sent]
+    assert client.post(action, data=MultiDict(sent)).status_code == 303
+    stream = _streams(config_path)[0]
+    assert stream["name"] == "东门"
+    assert stream.get("alerts", True) is (alerts is not False)
+    assert ("alerts" in stream) is (alerts is not None)  # the default is not written out
+    # Unticking the box silences the camera; ticking it again un-silences it.
+    page = client.get("/settings").get_data(as_text=True)
+    action, sent = _browser_form(page, "f-stream-0")
+    unticked = [(k, v) for k, v in sent if (k, v) != ("alerts", "true")]
+    assert client.post(action, data=MultiDict(unticked)).status_code == 303
+    assert _streams(config_path)[0]["alerts"] is False
+
+
+def test_a_nested_settings_error_is_shown_at_its_box_with_what_was_typed(
+        client: FlaskClient, config_path: Path) -> None:
+    before = config_path.read_bytes()
+    page = client.get("/settings").get_data(as_text=True)
+    action, sent = _browser_form(page, "global-form")
+    sent = [(k, '{"blur_max": -3}' if k == "quality" else v) for k, v in sent]
+    response = client.post(action, data=MultiDict(sent))
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert re.search(r'data-error-for="quality">配置验证失败: quality.blur_max', text)
+    assert "&#34;blur_max&#34;: -3" in text or '"blur_max": -3' in html.unescape(text)
+    assert config_path.read_bytes() == before
+
+
+def test_a_setting_the_file_leaves_out_can_be_set_and_empty_boxes_add_nothing(
+        client: FlaskClient, config_path: Path) -> None:
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'id="g-quality"' in page and 'id="g-offline_after_failures"' in page
+    action, sent = _browser_form(page, "global-form")
+    assert client.post(action, data=MultiDict(sent)).status_code == 303  # as shown: nothing changes
+    assert json.loads(config_path.read_text())["global_config"] == valid_config()["global_config"]
+    sent = [(k, '{"enabled": false}' if k == "quality" else "5" if k == "offline_after_failures"
+             else v) for k, v in sent]
+    assert client.post(action, data=MultiDict(sent)).status_code == 303
+    saved = json.loads(config_path.read_text())["global_config"]
+    assert saved["quality"]["enabled"] is False and saved["offline_after_failures"] == 5
+    assert "audio_mode" not in saved
+
+
+def test_a_refused_row_is_shown_again_as_it_was_filled_in(client: FlaskClient,
+                                                          config_path: Path) -> None:
+    page = client.get("/settings").get_data(as_text=True)
+    action, sent = _browser_form(page, "f-stream-1")
+    sent = [(k, "0" if k == "duration_seconds" else "西门" if k == "name" else v)
+            for k, v in sent]
+    response = client.post(action, data=MultiDict(sent))
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    _, shown = _browser_form(text, "f-stream-1")
+    assert ("duration_seconds", "0") in shown and ("name", "西门") in shown
+    assert 'data-error-for="duration_seconds"' in text
+    _, other = _browser_form(text, "f-stream-0")
+    assert ("duration_seconds", "15") in other  # the other rows as the file has them

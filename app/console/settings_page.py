@@ -8,6 +8,8 @@ to its field. Values keep the type the setting has (a number field sends a numbe
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 
 from flask import redirect, render_template, request, url_for
 
@@ -24,13 +26,19 @@ from shared.errors import ConfigError, PatrolError, PreconditionFailed
 CONFLICT_MESSAGE = "配置文件已被修改 (If-Match 不匹配), 请重新读取后再提交"
 # Stream fields the form edits, in table order.
 STREAM_FIELDS = (*model.STREAM_KEYS, *model.OPTIONAL_STREAM_KEYS)
+# A value of each stream field's type (the form's text is read as that type); ``alerts`` is
+# what a stream has when it leaves the key out.
+STREAM_DEFAULTS = {"rtsp_url": "", "duration_seconds": 10, "weight": 1.0, "output_filename": "",
+                   "rtsp_transport": "", "name": "", "alerts": True}
+# Every global setting the form offers, with the value it has when the file leaves it out.
+GLOBAL_FIELDS = {**model.GLOBAL_DEFAULTS, **model.OPTIONAL_DEFAULTS}
 
 
 def _typed(text: str, current: object) -> object:
     """A form value as the type of the setting's current value (unparsable text is left as text,
     so the rules name the problem in their own words)."""
     if isinstance(current, bool):
-        return text in ("on", "true", "1")
+        return text.lower() in ("on", "true", "1")
     parsers = {int: (int, float), float: (float,), dict: (json.loads,), list: (json.loads,)}
     for parse in parsers.get(type(current), ()):
         try:
@@ -42,11 +50,16 @@ def _typed(text: str, current: object) -> object:
     return text
 
 
-def _changes(fields: dict, current: dict) -> dict:
-    """The submitted values that differ from ``current`` (unchanged ones are not resent)."""
+def _changes(fields: dict, current: dict, defaults: dict) -> dict:
+    """The submitted values that differ from ``current``'s, each read as the type of its value
+    there, else of its ``defaults`` value. Unchanged ones are not resent; a setting the file
+    leaves out stays out while its box is left empty, or a checkbox shows its default."""
     changes = {}
     for key, text in fields.items():
-        value = _typed(text, current.get(key))
+        value = _typed(text, current[key] if key in current else defaults.get(key))
+        if key not in current and (text == "" or (isinstance(value, bool)
+                                                  and value == defaults.get(key))):
+            continue
         if key not in current or value != current[key]:
             changes[key] = value
     return changes
@@ -54,9 +67,13 @@ def _changes(fields: dict, current: dict) -> dict:
 
 def _page(status: int = 200, error: dict | None = None, notice: str = ""):
     config, tag = current_config_tagged()
+    # A refused form is shown again as the operator filled it in, its error beside it.
+    typed = _form_fields(request.form) if error else {}
     return render_template("console/settings.html", config=masked_config(config), etag=tag,
-                           error=error or {}, notice=notice or request.args.get("notice", ""),
-                           stream_fields=STREAM_FIELDS), status
+                           error=error or {}, typed=typed,
+                           notice=notice or request.args.get("notice", ""),
+                           stream_fields=STREAM_FIELDS, stream_defaults=STREAM_DEFAULTS,
+                           global_fields=GLOBAL_FIELDS), status
 
 
 @bp.get("/settings")
@@ -64,33 +81,39 @@ def settings_page():
     return _page()
 
 
-def _edit(change, where: str):
-    """Apply ``change`` under the form's If-Match; the page again, with the error placed."""
+def _edit(change, where: str, fields: Collection[str]):
+    """Apply ``change`` under the form's If-Match; the page again, with the error placed at
+    its field among ``fields`` (the form's), else above the form."""
     tag = request.form.get("etag", "")
     try:
         edit_config(config_file(), change, if_match=frozenset({tag}))
     except PreconditionFailed:
         return _page(409, {"where": where, "field": "", "message": CONFLICT_MESSAGE})
     except ConfigError as exc:
-        return _page(400, {"where": where, "field": exc.field.rsplit(".", 1)[-1],
+        # quality.blur_max is the form's quality box; streams[2].output_filename (another
+        # stream's clash) is no field of this form.
+        field = re.split(r"[.\[]", exc.field, maxsplit=1)[0]
+        return _page(400, {"where": where, "field": field if field in fields else "",
                            "message": exc.message})
     return redirect(url_for("console.settings_page", notice="配置更新成功"), code=303)
 
 
 def _form_fields(names) -> dict:
-    return {name: request.form[name] for name in names if name in request.form}
+    """The form's value of each of ``names`` it has; a checkbox sends a hidden "false" and,
+    ticked, a "true" after it: the last value is the box's."""
+    return {name: request.form.getlist(name)[-1] for name in names if name in request.form}
 
 
 @bp.post("/settings/global")
 def save_global():
     def change(config: dict) -> dict:
         current = config["global_config"]
-        fields = _form_fields(current)
+        fields = _form_fields(GLOBAL_FIELDS)
         for key, value in current.items():  # an unticked checkbox sends nothing
             if isinstance(value, bool) and key not in fields:
                 fields[key] = ""
-        return model.with_global_update(config, _changes(fields, current))
-    return _edit(change, "global")
+        return model.with_global_update(config, _changes(fields, current, GLOBAL_FIELDS))
+    return _edit(change, "global", GLOBAL_FIELDS)
 
 
 def _index(config: dict, text: str) -> int:
@@ -104,24 +127,21 @@ def save_stream(index: str):
     def change(config: dict) -> dict:
         position = _index(config, index)
         current = config["streams"][position]
-        changes = _changes({k: v for k, v in _form_fields(STREAM_FIELDS).items()
-                            if v != "" or k in current}, current)
+        changes = _changes(_form_fields(STREAM_FIELDS), current, STREAM_DEFAULTS)
         return model.with_stream_updated(config, position, changes)
-    return _edit(change, f"stream-{index}")
+    return _edit(change, f"stream-{index}", STREAM_FIELDS)
 
 
 @bp.post("/settings/streams/add")
 def add_stream():
-    template = {"rtsp_url": "", "duration_seconds": 10, "weight": 1.0, "output_filename": ""}
-    fields = {k: v for k, v in _form_fields(STREAM_FIELDS).items() if v != ""}
-    stream = {key: _typed(text, template.get(key)) for key, text in fields.items()}
-    return _edit(lambda config: model.with_stream_added(config, stream), "add")
+    stream = _changes(_form_fields(STREAM_FIELDS), {}, STREAM_DEFAULTS)
+    return _edit(lambda config: model.with_stream_added(config, stream), "add", STREAM_FIELDS)
 
 
 @bp.post("/settings/streams/<index>/delete")
 def delete_stream(index: str):
     return _edit(lambda config: model.with_stream_removed(config, _index(config, index)),
-                 f"stream-{index}")
+                 f"stream-{index}", ())
 
 
 @bp.post("/settings/streams/<index>/move")
@@ -134,7 +154,7 @@ def move_stream(index: str):
         streams = list(config["streams"])
         streams[position], streams[other] = streams[other], streams[position]
         return model.validate_config({**config, "streams": streams})
-    return _edit(change, f"stream-{index}")
+    return _edit(change, f"stream-{index}", ())
 
 
 @bp.post("/settings/reload")
