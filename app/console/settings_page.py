@@ -32,6 +32,9 @@ STREAM_DEFAULTS = {"rtsp_url": "", "duration_seconds": 10, "weight": 1.0, "outpu
                    "rtsp_transport": "", "name": "", "alerts": True}
 # Every global setting the form offers, with the value it has when the file leaves it out.
 GLOBAL_FIELDS = {**model.GLOBAL_DEFAULTS, **model.OPTIONAL_DEFAULTS}
+# The hint an empty box shows: the default, an object as one line of JSON.
+GLOBAL_HINTS = {key: json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list))
+                else str(value) for key, value in GLOBAL_FIELDS.items()}
 
 
 def _typed(text: str, current: object) -> object:
@@ -73,7 +76,7 @@ def _page(status: int = 200, error: dict | None = None, notice: str = ""):
                            error=error or {}, typed=typed,
                            notice=notice or request.args.get("notice", ""),
                            stream_fields=STREAM_FIELDS, stream_defaults=STREAM_DEFAULTS,
-                           global_fields=GLOBAL_FIELDS), status
+                           global_fields=GLOBAL_FIELDS, global_hints=GLOBAL_HINTS), status
 
 
 @bp.get("/settings")
