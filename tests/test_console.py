@@ -151,6 +151,9 @@ def test_the_token_is_asked_once_and_kept_in_a_signed_session(locked: FlaskClien
     cookie = signed.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert locked.get("/settings").status_code == 200
+    # Signed in, the sign-in page asks nothing: on to where it was going.
+    again = locked.get("/login?next=/settings")
+    assert again.status_code == 303 and again.headers["Location"] == "/settings"
     assert locked.get("/api/config").status_code == 200
     # The JSON API's writes keep the Bearer rule, session or not.
     assert locked.post("/api/config/reload").status_code == 401
@@ -288,6 +291,9 @@ def test_the_camera_page_shows_the_picture_verdicts_with_their_measures(
                      page)
     assert "画面正常" in page and "未检查" in page
     assert '<span class="q bad" data-verdict="black">黑屏</span>' in page  # odd parts left out
+    # A cycle still there is a link; a deleted one (no folder) is named, not linked (a 404).
+    assert '<a href="/cycles/20251010_163000">20251010_163000</a>' in page
+    assert "20251010_163200 (已删除)" in page and 'href="/cycles/20251010_163200"' not in page
     clips = page.split('id="clips"', 1)[1].split("</div>", 1)[0]
     assert "过暗" in clips and "画面正常" in clips  # the last clips carry their verdicts too
     english = client.get("/cameras/test_stream1?lang=en").get_data(as_text=True)

@@ -88,6 +88,8 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    if request.method == "GET" and access.signed_in():  # nothing to ask: on to the page
+        return redirect(_safe_next(request.args.get("next")), code=303)
     if request.method == "GET" or not access.token_required():
         return render_template("console/login.html", error=None,
                                next=_safe_next(request.args.get("next")))

@@ -51,6 +51,12 @@ def _playable(out: output_tree.OutputDir, history: list[dict], kind: str) -> lis
     return found
 
 
+def _cycles_there(out: output_tree.OutputDir) -> set[str]:
+    """The cycle folders in the output tree (the history remembers deleted ones too)."""
+    with output_tree.opened_root(out) as root:
+        return set(output_tree.cycle_names(root)) if root else set()
+
+
 @bp.get("/cameras/<camera>")
 def camera_page(camera: str):
     with data.history() as conn:
@@ -59,8 +65,10 @@ def camera_page(camera: str):
         beats = history_read.recent_statuses(conn, camera, data.HEARTBEATS) if conn else []
     out = output_dir()[0]
     thumbnails = clip_thumbnails([row.get("clip") for row in rows])
+    there = _cycles_there(out)
     history = [{**camera_view.outcome(row), "url": _clip_link(row),
-                "thumbnail": thumbnails.get(row.get("clip") or "")} for row in rows]
+                "thumbnail": thumbnails.get(row.get("clip") or ""),
+                "cycle_there": row["cycle"] in there} for row in rows]
     return render_template("console/camera.html", camera={**found, "beats": beats},
                            history=history, clips=_playable(out, history, "cycle"),
                            check_clips=_playable(out, history, "check"),
