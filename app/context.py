@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from flask import current_app
 
@@ -81,6 +82,18 @@ def output_dir(config: dict | None = None) -> tuple[OutputDir, str]:
     base = os.path.dirname(config_file())
     spelling = (config or cached_config())["global_config"]["output_directory"]
     return OutputDir.from_spelling(spelling, base, config_file()), base
+
+
+def output_free_bytes(config: dict) -> int | None:
+    """Free bytes on the file system the output folder is (or will be, before the recorder's
+    first cycle makes it) on; None when not even its nearest existing parent can be read."""
+    path = output_dir(config)[0].root
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
 
 
 def status_file() -> str:

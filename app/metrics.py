@@ -6,7 +6,6 @@ from the config leave the metrics.
 """
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -14,7 +13,7 @@ from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from app.context import cached_config, config_file, output_dir, recorder_status
+from app.context import cached_config, config_file, output_free_bytes, recorder_status
 from app.scheduler import cycle_progress
 from shared import history_read
 from shared import task_status as st
@@ -58,10 +57,7 @@ def _snapshot() -> Snapshot:
             snap.rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall())
             snap.clips = history_read.last_clips(conn)
             snap.outbox = history_read.outbox_depth(conn)
-    try:
-        snap.disk_free = shutil.disk_usage(output_dir(config)[0].root).free
-    except OSError:
-        pass  # no output folder yet: the series is left out
+    snap.disk_free = output_free_bytes(config)  # None: the series is left out
     return snap
 
 

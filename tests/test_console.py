@@ -482,3 +482,13 @@ def test_a_refused_row_is_shown_again_as_it_was_filled_in(client: FlaskClient,
     assert 'data-error-for="duration_seconds"' in text
     _, other = _browser_form(text, "f-stream-0")
     assert ("duration_seconds", "15") in other  # the other rows as the file has them
+
+
+def test_disk_free_is_shown_before_the_first_cycle_makes_the_output_folder(
+        client: FlaskClient, output_root: Path) -> None:
+    # The recorder makes the output folder at its first cycle; until then the overview said
+    # "-", though the file system it will be on is known.
+    output_root.rmdir()
+    page = client.get("/?lang=zh").get_data(as_text=True)
+    shown = re.search(r"磁盘剩余: <b>([^<]*)</b>", page).group(1)
+    assert shown not in ("", "-") and re.search(r"\d", shown), shown

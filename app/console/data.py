@@ -1,11 +1,10 @@
 """What the console shows, read with the same shared/ functions as the API (one way of reading)."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 
 from app.cameras import last_clip_thumbnails
-from app.context import config_file, config_in_force, output_dir
+from app.context import config_file, config_in_force, output_free_bytes
 from app.scheduler import cycle_progress, status_view
 from shared import camera_view, history_read
 from shared.camera_roster import configured_cameras, offline_after
@@ -45,12 +44,7 @@ def recorder_state(config: dict | None) -> Recorder:
     """Recorder liveness, cycle progress, disk free and the config error of the status file."""
     status, alive = status_view()
     elapsed, total, percent = cycle_progress(status["cycle"], alive)
-    disk_free = None
-    if config is not None:
-        try:
-            disk_free = shutil.disk_usage(output_dir(config)[0].root).free
-        except OSError:
-            pass  # no output folder yet
+    disk_free = output_free_bytes(config) if config is not None else None
     return Recorder(alive, bool(alive and status["scheduler_running"]), status["current_cycle"],
                     elapsed, total, percent, disk_free, status["config_error"],
                     status["message"], status["stats"])
