@@ -156,6 +156,21 @@ def request_reload(path: str) -> dict:
     return update_control(path, change)
 
 
+def _taken(status: dict) -> int:
+    """Up to which request id the recorder of ``status`` has taken the checks."""
+    taken = status.get("checks_taken", 0)
+    return taken if _count(taken) else 0
+
+
+def being_checked(control: dict, status: dict) -> set[str]:
+    """The cameras with a check requested in ``control`` and not yet taken by the recorder of
+    ``status``, or running there."""
+    taken = _taken(status)
+    running = {check.get("camera") for check in status.get("checks", [])
+               if isinstance(check, dict) and check.get("status") not in st.FINISHED}
+    return running | {item["camera"] for item in control["checks"] if item["id"] > taken}
+
+
 def request_check(path: str, status: dict, camera: str, probe: bool) -> dict:
     """Ask the recorder to check ``camera`` now (``probe``: connect and read only); the request.
 
@@ -164,15 +179,12 @@ def request_check(path: str, status: dict, camera: str, probe: bool) -> dict:
 
     :raises Conflict: that camera is being checked already.
     """
-    taken = status.get("checks_taken", 0)
-    taken = taken if _count(taken) else 0
-    running = {check.get("camera") for check in status.get("checks", [])
-               if isinstance(check, dict) and check.get("status") not in st.FINISHED}
+    taken = _taken(status)
     made: list[dict] = []
 
     def change(control: dict) -> None:
         pending = [item for item in control["checks"] if item["id"] > taken]
-        if camera in running or any(item["camera"] == camera for item in pending):
+        if camera in being_checked(control, status):
             raise Conflict(f"摄像头 {camera} 正在检查中")
         control["check_generation"] = max(control["check_generation"], taken) + 1
         made.append({"id": control["check_generation"], "camera": camera, "probe": probe,

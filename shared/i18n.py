@@ -292,6 +292,7 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("检查片段", "Check clips"),
     ("没有检查片段", "No check clips"),
     ("已删除", "deleted"),
+    ("检查中…", "Checking…"),
     ("最新缩略图", "Latest thumbnail"),
     # The picture checks' verdicts (shared/quality_verdicts.py).
     ("黑屏", "black picture"),

@@ -492,3 +492,21 @@ def test_disk_free_is_shown_before_the_first_cycle_makes_the_output_folder(
     page = client.get("/?lang=zh").get_data(as_text=True)
     shown = re.search(r"磁盘剩余: <b>([^<]*)</b>", page).group(1)
     assert shown not in ("", "-") and re.search(r"\d", shown), shown
+
+
+def test_the_camera_page_follows_a_check_while_it_is_asked_for_or_running(
+        client: FlaskClient, write_status: WriteStatus) -> None:
+    def following() -> bool:
+        page = client.get("/cameras/test_stream1").get_data(as_text=True)
+        section = page.split('id="check-clips"', 1)[1].split(">", 1)[0]
+        return 'hx-trigger="every 2s"' in section and 'id="checking"' in page
+    write_status()
+    assert not following()
+    asked = client.post("/cameras/test_stream1/check?probe=0",
+                        headers={"X-CSRF-Token": _csrf(client)})
+    assert asked.status_code == 303
+    assert following()  # asked for, not yet taken by the recorder
+    write_status(checks_taken=1, checks=[{"camera": "test_stream1", "status": 3}])
+    assert following()  # running
+    write_status(checks_taken=1, checks=[{"camera": "test_stream1", "status": 4}])
+    assert not following()  # done: the section stops asking

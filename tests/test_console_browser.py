@@ -191,22 +191,19 @@ def test_delete_asks_first_and_removes_the_clip(stack) -> None:
     assert _errors(driver) == []
 
 
-def _check_clip_shown(driver, url: str):
-    """The camera page's first check clip player, once the history has it (page reloaded)."""
-    driver.get(url)
-    return driver.find_elements("css selector", "#check-clips video")
-
-
 def test_check_now_records_a_clip_that_plays_on_the_camera_page(stack) -> None:
     driver, api, folder = stack["driver"], stack["api"], stack["folder"]
     page = api.url("/cameras/gate?lang=zh")
     driver.get(page)
     driver.find_element("id", "check-0").click()  # 立即检查
     _wait(driver, lambda d: d.find_elements("css selector", ".notice"), 10, "the request noted")
+    _wait(driver, lambda d: d.find_elements("id", "checking"), 10, "检查中… while it runs")
     wait_for(lambda: list((folder / "output" / "checks").glob("*_gate/gate.mp4")), 60,
              "the check's clip")
-    video = wait_for(lambda: _check_clip_shown(driver, page), 30, "the check clip on the page",
-                     interval=0.5)[0]
+    # The page follows the check by itself: its clip appears without a reload.
+    video = _wait(driver, lambda d: d.find_elements("css selector", "#check-clips video"), 30,
+                  "the check clip on the page, not reloaded")[0]
+    assert not driver.find_elements("id", "checking")
     assert "/api/clips/checks/" in video.get_attribute("src")
     driver.execute_script("arguments[0].muted = true; arguments[0].play()", video)
     _wait(driver, lambda d: d.execute_script("return arguments[0].readyState", video) >= 2,

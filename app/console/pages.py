@@ -7,11 +7,12 @@ from flask import render_template, request, send_file
 
 from app.cameras import RECENT_OUTCOMES, camera_summary, clip_thumbnails
 from app.console import bp, data
-from app.context import cached_config, output_dir
+from app.context import cached_config, control_file, output_dir
 from app.results import page_query, recording_now
 from app.scheduler import status_view
 from shared import camera_view, cycle_summary, history_read, output_tree, task_record
 from shared.config import OTHER_REPORTS
+from shared.control_file import being_checked, read_control
 from shared.errors import NotFound, PatrolError, UnsafePath
 from shared.timefmt import is_cycle_name
 
@@ -69,9 +70,12 @@ def camera_page(camera: str):
     history = [{**camera_view.outcome(row), "url": _clip_link(row),
                 "thumbnail": thumbnails.get(row.get("clip") or ""),
                 "cycle_there": row["cycle"] in there} for row in rows]
+    status, _ = status_view()
+    # While a check of it is asked for or running, the page's check section follows it.
+    checking = camera in being_checked(read_control(control_file()), status)
     return render_template("console/camera.html", camera={**found, "beats": beats},
                            history=history, clips=_playable(out, history, "cycle"),
-                           check_clips=_playable(out, history, "check"),
+                           check_clips=_playable(out, history, "check"), checking=checking,
                            notice=request.args.get("notice", ""))
 
 
