@@ -34,6 +34,11 @@ def test_every_page_renders(client: FlaskClient, make_cycle: MakeCycle) -> None:
         assert response.mimetype == "text/html"
 
 
+def test_the_cameras_path_leads_to_the_overview_which_lists_them(client: FlaskClient) -> None:
+    response = client.get("/cameras")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
 def test_english_switch_uses_the_translation_table(client: FlaskClient) -> None:
     assert "总览" in client.get("/").get_data(as_text=True)
     assert "Overview" in client.get("/?lang=en").get_data(as_text=True)

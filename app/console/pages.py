@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from flask import render_template, request, send_file
+from flask import redirect, render_template, request, send_file, url_for
 
 from app.cameras import RECENT_OUTCOMES, camera_summary, clip_thumbnails
 from app.console import bp, data
@@ -56,6 +56,12 @@ def _cycles_there(out: output_tree.OutputDir) -> set[str]:
     """The cycle folders in the output tree (the history remembers deleted ones too)."""
     with output_tree.opened_root(out) as root:
         return set(output_tree.cycle_names(root)) if root else set()
+
+
+@bp.get("/cameras")
+def cameras_page():
+    """The cameras are listed on the overview (a camera's page is /cameras/<id>)."""
+    return redirect(url_for("console.overview"), code=302)
 
 
 @bp.get("/cameras/<camera>")
