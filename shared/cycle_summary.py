@@ -79,3 +79,30 @@ def read_summaries(out: output_tree.OutputDir, cycles: list[str],
 def read_summary(out: output_tree.OutputDir, cycle: str, report_name: str) -> dict | None:
     """One cycle's report summary, as :func:`read_summaries` reads it."""
     return read_summaries(out, [cycle], report_name)[cycle]
+
+
+def read_clip_verdicts(out: output_tree.OutputDir, cycle: str, report_name: str) -> dict[str, dict]:
+    """The picture verdict (the task's ``quality``) of each clip the cycle's report names, by the
+    clip's file name; empty without a readable report. The whole report is read (a cycle's
+    page, one at a time).
+
+    :raises OutputRefused: the output folder resolves where the rule forbids.
+    """
+    with output_tree.opened_root(out) as root:
+        if not root:
+            return {}
+        try:
+            handle, _ = output_tree.open_in_cycle_at(root, cycle, report_name)
+        except (PatrolError, OSError):
+            return {}
+        with handle:
+            try:
+                report = json.load(handle)
+            except (OSError, ValueError):
+                return {}
+    tasks = report.get("tasks") if isinstance(report, dict) else None
+    if not isinstance(tasks, list):
+        return {}
+    return {str(task["output_file"]).rsplit("/", 1)[-1]: task["quality"] for task in tasks
+            if isinstance(task, dict) and task.get("output_file")
+            and isinstance(task.get("quality"), dict)}

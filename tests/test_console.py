@@ -515,3 +515,21 @@ def test_the_camera_page_follows_a_check_while_it_is_asked_for_or_running(
     assert following()  # running
     write_status(checks_taken=1, checks=[{"camera": "test_stream1", "status": 4}])
     assert not following()  # done: the section stops asking
+
+
+def test_the_cycle_page_shows_each_clips_picture_verdict(client: FlaskClient,
+                                                        make_cycle: MakeCycle) -> None:
+    folder = make_cycle("20251010_163000", {"a.mp4": b"a", "b.mp4": b"b", "c.mp4": b"c"})
+    report = {"summary": {}, "tasks": [
+        {"output_file": "./output/20251010_163000/a.mp4", "quality": json.loads(DARK)},
+        {"output_file": "./output/20251010_163000/b.mp4",
+         "quality": {"checked": True, "issues": [], "measures": {}}},
+        {"output_file": None, "quality": {"checked": False, "issues": [], "measures": {}}},
+        "damaged"]}
+    (folder / "rtsp_report.json").write_text(json.dumps(report))
+    page = client.get("/cycles/20251010_163000?lang=zh").get_data(as_text=True)
+    rows = {name: row for name, row in re.findall(r'data-file="([^"]+)">(.*?)</tr>', page, re.S)}
+    assert 'data-verdict="too_dark"' in rows["a.mp4"] and "画面正常" in rows["b.mp4"]
+    assert 'class="quality"' not in rows["c.mp4"]  # the report says nothing of it
+    (folder / "rtsp_report.json").write_text("{not json")
+    assert client.get("/cycles/20251010_163000").status_code == 200

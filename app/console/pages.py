@@ -129,6 +129,7 @@ def cycle_page(timestamp: str):
     record = output_tree.cycle_record(out, timestamp) or {}
     return render_template("console/cycle.html", timestamp=timestamp, videos=videos,
                            contact_sheet=record.get("contact_sheet"),
+                           verdicts=cycle_summary.read_clip_verdicts(out, timestamp, names[0]),
                            reports=[name for name in names
                                     if os.path.isfile(os.path.join(folder, name))],
                            summary=cycle_summary.read_summary(out, timestamp, names[0]))
