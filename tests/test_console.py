@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import re
 import stat
@@ -106,6 +107,44 @@ def test_deleting_a_clip_being_recorded_is_409(client: FlaskClient, make_cycle: 
     assert client.post("/cycles/20251010_163000/delete",
                        headers={"X-CSRF-Token": token}).status_code == 409
 
+
+
+def test_each_delete_is_logged_once_from_the_console_and_from_the_api(
+        client: FlaskClient, make_cycle: MakeCycle, caplog: pytest.LogCaptureFixture) -> None:
+    # README: "The API logs its own actions (a clip or cycle deleted…)"; the console's deletes
+    # went through the same rules but logged nothing.
+    for name in ("20251010_163000", "20251010_163100", "20251010_163200"):
+        make_cycle(name, {"a.mp4": b"a", "b.mp4": b"b"})
+    caplog.set_level(logging.INFO, logger="app.results")
+    console = {"X-CSRF-Token": _csrf(client), "HX-Request": "true"}
+    assert client.post("/cycles/20251010_163000/clips/a.mp4/delete",
+                       headers=console).status_code == 200
+    assert client.delete("/api/video", query_string={
+        "path": "./output/20251010_163000/b.mp4"}).status_code == 200
+    assert client.post("/cycles/20251010_163100/delete", headers=console).status_code == 200
+    assert client.delete("/api/timestamp/20251010_163200").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name == "app.results"] == [
+        "deleted clip 20251010_163000/a.mp4", "deleted clip 20251010_163000/b.mp4",
+        "deleted cycle 20251010_163100", "deleted cycle 20251010_163200"]
+
+
+def test_a_failed_delete_is_logged_once_from_either_path(
+        client: FlaskClient, make_cycle: MakeCycle, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    make_cycle("20251010_163000", {"a.mp4": b"a"})
+
+    def refused(*_args) -> None:
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(output_tree, "delete_video", refused)
+    caplog.set_level(logging.INFO, logger="app.results")
+    assert client.delete("/api/video", query_string={
+        "path": "./output/20251010_163000/a.mp4"}).status_code == 500
+    console = client.post("/cycles/20251010_163000/clips/a.mp4/delete",
+                          headers={"X-CSRF-Token": _csrf(client), "HX-Request": "true"})
+    assert console.status_code == 500 and "文件删除失败" in console.get_data(as_text=True)
+    assert console.headers["HX-Retarget"] == "#console-error"  # in the page's error slot
+    assert [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.ERROR] == [
+        ("app.results", "delete failed: 20251010_163000/a.mp4: Permission denied")] * 2
 
 
 @pytest.mark.parametrize("cycle, victim", [("..", "config.json"), ("..", "beside.mp4"),
