@@ -237,9 +237,12 @@ OPERATIONS = [
           check_id=_INT, camera=_STR, kind={"type": "string", "enum": ["check", "probe"]}),
      (404, 409, 500, 503)),
     ("/api/cameras/{camera}/reference", "post",
-     "Make the camera's latest thumbnail its reference picture (scene_changed)", [_CAMERA], None,
+     "Make the camera's latest thumbnail (of a cycle or a \"check now\") its reference "
+     "picture (scene_changed)", [_CAMERA], None,
      _obj(("success", "camera", "timestamp", "thumbnail", "message"), success=_BOOL,
-          camera=_STR, timestamp=_STR, thumbnail=_STR, message=_STR), (404, 500, 503)),
+          camera=_STR, timestamp={**_STR, "description": "the folder it came from: a cycle, "
+                                  "or checks/<folder> for a check"},
+          thumbnail=_STR, message=_STR), (404, 500, 503)),
     ("/api/thumbnails/{timestamp}/{clip}", "get", "A clip's thumbnail (JPEG)",
      [_CYCLE, _path_param("clip")], None, _JPEG, (403, 404, 503)),
     ("/api/thumbnails/checks/{check}/{clip}", "get",

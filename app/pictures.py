@@ -47,6 +47,8 @@ def contact_sheet(timestamp: str):
 
 @bp.post("/cameras/<camera>/reference")
 def set_reference(camera: str):
+    """The camera's newest thumbnail, of a cycle or a check (output_tree.latest_thumbnail),
+    becomes its reference picture."""
     streams = [s for s in cached_config()["streams"]
                if camera_id(s["output_filename"]) == camera]
     if not streams:

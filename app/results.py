@@ -88,18 +88,24 @@ def recording_now() -> tuple[str, set[str]]:
 
 
 def remove_clip(out: output_tree.OutputDir, cycle: str, filename: str) -> None:
-    """Delete one clip, unless the recorder may still write it (the API's and the console's rule).
+    """Delete one clip, unless the recorder may still write it (the API's and the console's rule),
+    and log it: the one place either deletion is logged (README "the API logs its own actions").
 
     :raises Conflict: being recorded. :raises NotFound, UnsafePath, OSError: see delete_video.
     """
     recording, active = recording_now()
     if cycle == recording and filename in active:
         raise Conflict("该视频正在录制中, 不能删除")
-    output_tree.delete_video(out, cycle, filename)
+    try:
+        output_tree.delete_video(out, cycle, filename)
+    except OSError as exc:
+        log.error("delete failed: %s/%s: %s", cycle, filename, exc.strerror)
+        raise
+    log.info("deleted clip %s/%s", cycle, filename)
 
 
 def remove_cycle(out: output_tree.OutputDir, timestamp: str) -> None:
-    """Delete a cycle folder, unless it is being recorded.
+    """Delete a cycle folder, unless it is being recorded, and log it (as :func:`remove_clip`).
 
     :raises Conflict: being recorded. :raises NotFound, UnsafePath, OSError: see delete_cycle.
     """
@@ -107,7 +113,12 @@ def remove_cycle(out: output_tree.OutputDir, timestamp: str) -> None:
     recording, _ = recording_now()
     if timestamp == recording:
         raise Conflict("该时间戳目录正在录制中, 不能删除")
-    output_tree.delete_cycle(out, timestamp)
+    try:
+        output_tree.delete_cycle(out, timestamp)
+    except OSError as exc:
+        log.error("delete failed: %s: %s", timestamp, exc.strerror)
+        raise
+    log.info("deleted cycle %s", timestamp)
 
 
 @bp.delete("/video")
@@ -121,10 +132,8 @@ def delete_video():
         remove_clip(out, cycle, filename)
     except NotFound:
         raise NotFound("文件不存在") from None
-    except OSError as exc:
-        log.error("delete failed: %s/%s: %s", cycle, filename, exc.strerror)
-        raise ApiError(500, "文件删除失败", success=False, path=path) from None
-    log.info("deleted clip %s/%s", cycle, filename)
+    except OSError:
+        raise ApiError(500, "文件删除失败", success=False, path=path) from None  # logged
     return jsonify(success=True, path=path, message="文件删除成功")
 
 
@@ -134,9 +143,7 @@ def delete_timestamp(timestamp: str):
     display = out.display_path(timestamp)
     try:
         remove_cycle(out, timestamp)
-    except OSError as exc:
-        log.error("delete failed: %s: %s", timestamp, exc.strerror)
+    except OSError:  # logged
         raise ApiError(500, "目录删除失败", success=False, timestamp=timestamp,
                        path=display) from None
-    log.info("deleted cycle %s", timestamp)
     return jsonify(success=True, timestamp=timestamp, path=display, message="目录删除成功")

@@ -86,6 +86,7 @@ class Daemon:
             self.cycle.tick(now, wall)
             if self.cycle.done:
                 self._end_cycle(now)
+                self._finish_if_all_done(wall)  # not a cycle_interval_seconds later
         self.checks.tick(now, wall, self.cycle, watch.settings)
         if self.state.running:  # cluster mode: one coordinator at a time
             self.launcher.keep_lead(self.config_watch.config, self.cycle, now, wall)
@@ -103,9 +104,7 @@ class Daemon:
         if config is None or g is None:
             self.state.message = "没有有效的配置, 等待修复 config.json"
             return
-        if g.poll_cycles != -1 and self.state.cycles_done >= g.poll_cycles:
-            self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
-            self.launcher.finished(config, self.control.start_generation)
+        if self._finish_if_all_done(wall):  # poll_cycles lowered by an edit meanwhile
             return
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
         if self.cycle is not None:
@@ -115,6 +114,18 @@ class Daemon:
             # recorder killed before that would leave the folder without reports
             # (recovery finds the interrupted cycle through the status file).
             self.publisher.publish(now, wall)
+
+    def _finish_if_all_done(self, wall: float) -> bool:
+        """Stop the scheduler when its run has had all its ``poll_cycles`` (cluster mode: the
+        cluster too); True when it did. Checked as a cycle ends and before one begins; a
+        last cycle cancelled by a stop request ends as that stop does, not as finished."""
+        config, g = self.config_watch.config, self.config_watch.settings
+        if (config is None or g is None or not (self.state.running and self.control.wants_running)
+                or g.poll_cycles == -1 or self.state.cycles_done < g.poll_cycles):
+            return False
+        self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
+        self.launcher.finished(config, self.control.start_generation)
+        return True
 
     def _end_cycle(self, now: float, interrupted: str = "") -> None:
         assert self.cycle is not None

@@ -98,11 +98,12 @@ def outcome(row: dict) -> dict:
         item[column] = format_iso(value) if column in _OUTCOME_TIMES else value
         if column == "status":
             item["status_name"] = status_name(value)
-    item["quality"] = _quality(row.get("quality"))
+    item["quality"] = parsed_quality(row.get("quality"))
     return item
 
 
-def _quality(text: str | None) -> dict | None:
+def parsed_quality(text: str | None) -> dict | None:
+    """An outcome's stored ``quality`` (JSON text) as an object; None for none or a damaged one."""
     try:
         value = json.loads(text) if text else None
     except ValueError:

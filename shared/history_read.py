@@ -107,7 +107,14 @@ def outcomes(conn: sqlite3.Connection, camera: str, *, since: float | None = Non
 
 def recent_statuses(conn: sqlite3.Connection, camera: str, limit: int) -> list[tuple[int, float]]:
     """``(status, ended)`` of a camera's newest ``limit`` outcomes, oldest first (an index seek)."""
-    rows = conn.execute("SELECT status, ended FROM outcomes WHERE camera = ? "
+    return [(status, ended) for status, ended, _ in recent_outcomes(conn, camera, limit)]
+
+
+def recent_outcomes(conn: sqlite3.Connection, camera: str,
+                    limit: int) -> list[tuple[int, float, str | None]]:
+    """``(status, ended, quality)`` of a camera's newest ``limit`` outcomes, oldest first (the
+    same index seek as :func:`recent_statuses`; ``quality`` as stored, JSON text or None)."""
+    rows = conn.execute("SELECT status, ended, quality FROM outcomes WHERE camera = ? "
                         "ORDER BY ended DESC, id DESC LIMIT ?", (camera, limit)).fetchall()
     rows.reverse()
     return rows

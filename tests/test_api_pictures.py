@@ -2,6 +2,7 @@
 confinement of deletion, a clip's deletion taking its thumbnail, and setting a reference."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -86,6 +87,63 @@ def test_a_reference_is_the_cameras_latest_thumbnail(client: FlaskClient, make_c
     assert reference.read_bytes() == b"newest"
     assert_error(client.post("/api/cameras/test_stream2/reference"), 404)  # no thumbnail yet
     assert_error(client.post("/api/cameras/nosuch/reference"), 404)
+
+
+def _aged(picture: Path, seconds_ago: float) -> None:
+    """Give ``picture`` the mtime of a thumbnail written ``seconds_ago`` (its clip's end)."""
+    when = os.stat(picture).st_mtime - seconds_ago
+    os.utime(picture, (when, when))
+
+
+def test_a_reference_after_check_now_is_the_checks_picture(
+        client: FlaskClient, make_cycle: MakeCycle, output_root: Path, config_path: Path) -> None:
+    # The operator re-aims the camera, runs "check now", then sets the reference: the
+    # check's thumbnail is the camera's newest picture, not the last cycle's (the old view).
+    cycle = _cycle_with_pictures(make_cycle, jpeg=b"old view")
+    _aged(cycle / ".test_stream1.mp4.jpg", 600)
+    check = "20251010_170500_test_stream1"
+    folder = output_root / "checks" / check
+    folder.mkdir(parents=True)
+    (folder / "test_stream1.mp4").write_bytes(CLIP)
+    (folder / ".test_stream1.mp4.jpg").write_bytes(b"new view")
+    answer = client.post("/api/cameras/test_stream1/reference")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["timestamp"] == f"checks/{check}"
+    assert client.get(answer.json["thumbnail"]).data == b"new view"  # the URL serves it
+    reference = Path(settings.references_dir(str(config_path))) / "test_stream1.jpg"
+    assert reference.read_bytes() == b"new view"
+    assert_error(client.post("/api/cameras/test_stream2/reference"), 404)  # none in any folder
+
+
+def test_the_newest_picture_wins_by_its_own_time_not_its_folders_name(
+        client: FlaskClient, make_cycle: MakeCycle, output_root: Path, config_path: Path) -> None:
+    # A check started at 16:31 beside the cycle of 16:30, which recorded this camera after it:
+    # the cycle's picture is the newer one although its folder's name is older.
+    cycle = _cycle_with_pictures(make_cycle, jpeg=b"cycle, recorded last")
+    folder = output_root / "checks" / "20251010_163100_test_stream1"
+    folder.mkdir(parents=True)
+    (folder / ".test_stream1.mp4.jpg").write_bytes(b"check, recorded first")
+    _aged(folder / ".test_stream1.mp4.jpg", 60)
+    answer = client.post("/api/cameras/test_stream1/reference")
+    assert answer.status_code == 200 and answer.json["timestamp"] == CYCLE
+    reference = Path(settings.references_dir(str(config_path))) / "test_stream1.jpg"
+    assert reference.read_bytes() == b"cycle, recorded last"
+    _aged(cycle / ".test_stream1.mp4.jpg", 120)  # now the cycle's is the older picture
+    answer = client.post("/api/cameras/test_stream1/reference")
+    assert answer.json["timestamp"] == "checks/20251010_163100_test_stream1"
+    assert reference.read_bytes() == b"check, recorded first"
+
+
+def test_a_reference_is_never_taken_through_a_symlinked_checks_folder(
+        client: FlaskClient, make_cycle: MakeCycle, output_root: Path, tmp_path: Path) -> None:
+    cycle = _cycle_with_pictures(make_cycle, jpeg=b"cycle")
+    _aged(cycle / ".test_stream1.mp4.jpg", 600)
+    elsewhere = tmp_path / "elsewhere" / "20251010_170500_test_stream1"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / ".test_stream1.mp4.jpg").write_bytes(b"not ours")
+    (output_root / "checks").symlink_to(elsewhere.parent, target_is_directory=True)
+    answer = client.post("/api/cameras/test_stream1/reference")
+    assert answer.status_code == 200 and answer.json["timestamp"] == CYCLE
 
 
 def test_a_check_clips_thumbnail_is_served_by_the_same_rules(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import re
 import stat
@@ -112,6 +113,44 @@ def test_deleting_a_clip_being_recorded_is_409(client: FlaskClient, make_cycle: 
     assert client.post("/cycles/20251010_163000/delete",
                        headers={"X-CSRF-Token": token}).status_code == 409
 
+
+
+def test_each_delete_is_logged_once_from_the_console_and_from_the_api(
+        client: FlaskClient, make_cycle: MakeCycle, caplog: pytest.LogCaptureFixture) -> None:
+    # README: "The API logs its own actions (a clip or cycle deleted…)"; the console's deletes
+    # went through the same rules but logged nothing.
+    for name in ("20251010_163000", "20251010_163100", "20251010_163200"):
+        make_cycle(name, {"a.mp4": b"a", "b.mp4": b"b"})
+    caplog.set_level(logging.INFO, logger="app.results")
+    console = {"X-CSRF-Token": _csrf(client), "HX-Request": "true"}
+    assert client.post("/cycles/20251010_163000/clips/a.mp4/delete",
+                       headers=console).status_code == 200
+    assert client.delete("/api/video", query_string={
+        "path": "./output/20251010_163000/b.mp4"}).status_code == 200
+    assert client.post("/cycles/20251010_163100/delete", headers=console).status_code == 200
+    assert client.delete("/api/timestamp/20251010_163200").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name == "app.results"] == [
+        "deleted clip 20251010_163000/a.mp4", "deleted clip 20251010_163000/b.mp4",
+        "deleted cycle 20251010_163100", "deleted cycle 20251010_163200"]
+
+
+def test_a_failed_delete_is_logged_once_from_either_path(
+        client: FlaskClient, make_cycle: MakeCycle, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    make_cycle("20251010_163000", {"a.mp4": b"a"})
+
+    def refused(*_args) -> None:
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(output_tree, "delete_video", refused)
+    caplog.set_level(logging.INFO, logger="app.results")
+    assert client.delete("/api/video", query_string={
+        "path": "./output/20251010_163000/a.mp4"}).status_code == 500
+    console = client.post("/cycles/20251010_163000/clips/a.mp4/delete",
+                          headers={"X-CSRF-Token": _csrf(client), "HX-Request": "true"})
+    assert console.status_code == 500 and "文件删除失败" in console.get_data(as_text=True)
+    assert console.headers["HX-Retarget"] == "#console-error"  # in the page's error slot
+    assert [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.ERROR] == [
+        ("app.results", "delete failed: 20251010_163000/a.mp4: Permission denied")] * 2
 
 
 @pytest.mark.parametrize("cycle, victim", [("..", "config.json"), ("..", "beside.mp4"),
@@ -338,6 +377,81 @@ def test_the_console_shows_thumbnails_and_plays_check_clips(
     clips = page.split('id="clips"', 1)[1].split("</div>", 1)[0]
     assert 'poster="/api/thumbnails/20251010_163000/test_stream1.mp4"' in clips
     assert 'id="latest-thumbnail"' in page
+
+
+BLACK = json.dumps({"checked": True, "issues": ["black", "frozen"], "measures": {
+    "black": {"value": 1.0, "threshold": 0.9}}})
+GOOD = json.dumps({"checked": True, "issues": [], "measures": {}})
+UNCHECKED = json.dumps({"checked": False, "issues": [], "measures": {}})
+
+
+def _card(page: str, camera: str) -> str:
+    from app.console import dom_id
+    return re.search(rf'<article class="card[^"]*" id="{dom_id(camera)}".*?</article>', page,
+                     re.S).group(0)
+
+
+def test_an_overview_card_warns_of_its_cameras_last_picture_verdict(
+        client: FlaskClient, config_path: Path) -> None:
+    # A black or frozen camera was a green "online" card with no marker: the verdicts showed
+    # only on its own page.
+    import time
+    from shared.task_status import COMPLETED, CONNECTION_ERROR
+    from testkit.history_rows import record
+    history = _history(config_path)
+    now = time.time()
+    record(history, "test_stream1", now - 90, COMPLETED, quality=GOOD)
+    record(history, "test_stream1", now - 60, COMPLETED, quality=BLACK)
+    record(history, "test_stream1", now - 30, CONNECTION_ERROR, quality=UNCHECKED)
+    record(history, "test_stream2", now - 60, COMPLETED, quality=BLACK)
+    record(history, "test_stream2", now - 30, COMPLETED, quality=GOOD)  # fine again
+    history.close()
+    page = client.get("/?lang=zh").get_data(as_text=True)
+    first = _card(page, "test_stream1")  # the failed task checked no picture: the last one's
+    assert 'class="picture-issues"' in first
+    assert ('<span class="q bad" data-verdict="black" title="测得 1.0 · 阈值 0.9">黑屏</span>'
+            in first)
+    assert '<span class="q bad" data-verdict="frozen">画面冻结</span>' in first
+    assert "picture-issues" not in _card(page, "test_stream2")
+    english = _card(client.get("/?lang=en").get_data(as_text=True), "test_stream1")
+    assert ">black picture<" in english and ">frozen picture<" in english
+    roster = re.search(r'roster=([0-9a-f]+)', page).group(1)
+    live = client.get(f"/overview/live?after=0&roster={roster}&lang=zh").get_data(as_text=True)
+    assert ">黑屏<" in _card(live, "test_stream1")  # the live update's cards say it too
+
+
+def test_the_tasks_page_shows_verdicts_and_the_checks_in_progress(
+        client: FlaskClient, write_status: WriteStatus) -> None:
+    from shared.task_record import build, check_record
+    from shared.task_status import COMPLETED, PENDING, RECORDING
+
+    def task(index: int, status: int, quality: dict | None = None) -> dict:
+        return build(task_id=index, stream_index=index, rtsp_url=f"rtsp://127.0.0.1/cam{index}",
+                     output_file=None, duration_seconds=10, status=status, start_wall=None,
+                     end_wall=None, progress=4.0, bytes_received=4000, frames_received=100,
+                     error_message="", quality=quality)
+
+    def check(check_id: int, camera: str, status: int, kind: str = "check") -> dict:
+        return check_record(task(check_id, status), check_id=check_id, camera=camera,
+                            kind=kind, requested_at="2025-10-10 16:30:00")
+    write_status(scheduler_running=True, tasks=[
+        task(0, COMPLETED, json.loads(BLACK)), task(1, COMPLETED, json.loads(GOOD)),
+        task(2, RECORDING, json.loads(BLACK))],  # still running: no verdict yet
+        checks=[check(7, "test_stream1", COMPLETED), check(8, "test_stream2", RECORDING),
+                check(9, "test_stream1", PENDING, kind="probe")])
+    for path in ("/tasks?lang=zh", "/tasks/live"):
+        page = client.get(path).get_data(as_text=True)
+        rows = re.findall(r'<tr data-status="\d+">(.*?)</tr>', page, re.S)
+        assert [">黑屏<" in row for row in rows] == [True, False, False]
+        assert "画面正常" in rows[1] and "q " not in rows[2]
+        checks = page.split('id="checks"', 1)[1]
+        shown = re.findall(r'<tr data-status="(\d+)" data-check="(\d+)">', checks)
+        assert shown == [(str(RECORDING), "8"), (str(PENDING), "9")]  # not the finished one
+        assert 'href="/cameras/test_stream2"' in checks and "快速探测" in checks
+    english = client.get("/tasks?lang=en").get_data(as_text=True)
+    assert "Checks in progress" in english and "Quick probe" in english
+    write_status(scheduler_running=True, tasks=[], checks=[check(7, "test_stream1", COMPLETED)])
+    assert "没有进行中的检查" in client.get("/tasks?lang=zh").get_data(as_text=True)
 
 
 def test_a_broken_hand_edit_keeps_the_console_on_the_config_in_force_with_its_error(

@@ -59,13 +59,19 @@ def console_error(exc: Exception):
 
 @bp.post("/cycles/<timestamp>/clips/<filename>/delete")
 def delete_clip(timestamp: str, filename: str):
-    remove_clip(output_dir()[0], timestamp, filename)
+    try:
+        remove_clip(output_dir()[0], timestamp, filename)  # which logs it
+    except OSError:
+        raise ApiError(500, "文件删除失败") from None  # the API's answer (logged)
     return ""  # htmx removes the clip's row
 
 
 @bp.post("/cycles/<timestamp>/delete")
 def delete_cycle(timestamp: str):
-    remove_cycle(output_dir()[0], timestamp)
+    try:
+        remove_cycle(output_dir()[0], timestamp)  # which logs it
+    except OSError:
+        raise ApiError(500, "目录删除失败") from None
     response = make_response("")
     response.headers["HX-Redirect"] = url_for("console.cycles_page")
     return response

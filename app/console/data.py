@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.cameras import last_clip_thumbnails
+from app.console.quality import last_issues
 from app.context import config_file, config_in_force, output_free_bytes
 from app.scheduler import cycle_progress, status_view
 from shared import camera_view, history_read
@@ -76,10 +77,13 @@ def camera_summaries(conn, config: dict, only: set[str] | None = None) -> list[d
 
 
 def with_heartbeats(conn, items: list[dict]) -> list[dict]:
-    """``items`` each given ``beats``: its newest outcome statuses, oldest first."""
+    """``items`` each given ``beats``, its newest outcome statuses, oldest first, and
+    ``picture``, its last checked picture's quality when that had issues (else None), both
+    from the same :data:`HEARTBEATS` outcomes."""
     for item in items:
-        item["beats"] = (history_read.recent_statuses(conn, item["id"], HEARTBEATS)
-                         if conn else [])
+        rows = history_read.recent_outcomes(conn, item["id"], HEARTBEATS) if conn else []
+        item["beats"] = [(status, ended) for status, ended, _ in rows]
+        item["picture"] = last_issues(text for _, _, text in reversed(rows))
     return items
 
 

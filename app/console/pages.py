@@ -10,7 +10,8 @@ from app.console import bp, data
 from app.context import cached_config, control_file, output_dir
 from app.results import page_query, recording_now
 from app.scheduler import status_view
-from shared import camera_view, cycle_summary, history_read, output_tree, task_record
+from shared import (camera_view, cycle_summary, history_read, output_tree, task_record,
+                    task_status)
 from shared.config import OTHER_REPORTS
 from shared.control_file import being_checked, read_control
 from shared.errors import NotFound, PatrolError, UnsafePath
@@ -146,16 +147,27 @@ def cycle_report(timestamp: str, name: str):
     return response
 
 
+def _with_progress(task: dict) -> dict:
+    """A task record (a cycle's or a check's) with what its row shows beside the record:
+    ``percent`` done, ``fps``, and ``verdict``, its picture's quality once it finished."""
+    planned = task.get("duration_seconds") or 0
+    task["percent"] = min(100.0, 100.0 * (task.get("progress") or 0) / planned) if planned else 0
+    seconds = task.get("run_seconds") or task.get("progress") or 0
+    task["fps"] = round(task["frames_received"] / seconds, 1) if seconds else None
+    task["verdict"] = task["quality"] if task["status"] in task_status.FINISHED else None
+    return task
+
+
 def _tasks_view() -> dict:
+    """The cycle's tasks and the camera checks not finished yet (the status file keeps the
+    last finished ones too; the camera's page shows those)."""
     status, alive = status_view()
-    tasks = [task_record.from_stored(task) for task in status["tasks"]]
-    for task in tasks:
-        planned = task.get("duration_seconds") or 0
-        task["percent"] = min(100.0, 100.0 * (task.get("progress") or 0) / planned) if planned else 0
-        seconds = task.get("run_seconds") or task.get("progress") or 0
-        task["fps"] = round(task["frames_received"] / seconds, 1) if seconds else None
-    return {"tasks": tasks, "recorder": data.recorder_state(data.config_or_error()[0]),
-            "alive": alive}
+    tasks = [_with_progress(task_record.from_stored(task)) for task in status["tasks"]]
+    checks = [_with_progress(check) for check in map(task_record.check_from_stored,
+                                                     status["checks"])
+              if check["status"] not in task_status.FINISHED]
+    return {"tasks": tasks, "checks": checks,
+            "recorder": data.recorder_state(data.config_or_error()[0]), "alive": alive}
 
 
 @bp.get("/tasks")

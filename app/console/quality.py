@@ -1,6 +1,9 @@
 """A clip's picture verdicts as the console shows them: each issue's label and its measure."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from shared.camera_view import parsed_quality
 from shared.quality_verdicts import VERDICT_LABELS
 
 
@@ -26,6 +29,18 @@ def verdicts(quality: dict | None) -> dict | None:
                       "value": _number(measure.get("value")),
                       "threshold": _number(measure.get("threshold"))})
     return {"checked": quality.get("checked") is True, "issues": shown}
+
+
+def last_issues(stored: Iterable[str | None]) -> dict | None:
+    """Of outcomes' stored ``quality`` texts, newest first, the newest checked picture's quality
+    object when it has issues (the overview card's warning); None when it has none, or when
+    no picture among them was checked (a failed task, a probe, the checks off)."""
+    for text in stored:
+        quality = parsed_quality(text)
+        if quality is not None and quality.get("checked") is True:
+            shown = verdicts(quality)
+            return quality if shown and shown["issues"] else None
+    return None
 
 
 def _number(value: object) -> float | int | None:

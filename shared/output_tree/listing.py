@@ -12,8 +12,8 @@ from shared.errors import NotFound, UnsafePath
 from shared.output_tree.names import (CHECKS_FOLDER, CHECKS_PREFIX, folder_of, is_picture_name,
                                       is_video_name, stream_index_of)
 from shared.output_tree.reading import read_picture
-from shared.output_tree.root import (OpenRoot, OutputDir, cycle_names, is_cycle_at,
-                                     is_real_dir_at, opened_root)
+from shared.output_tree.root import (OpenRoot, OutputDir, check_folder_names, cycle_names,
+                                     is_cycle_at, is_real_dir_at, opened_root)
 from shared.output_tree.urls import CONTACT_SHEET_ROUTE, clip_url, thumbnail_url
 from shared.timefmt import format_local
 
@@ -272,13 +272,36 @@ def page_of_videos(out: OutputDir, offset: int, limit: int | None,
 
 
 def latest_thumbnail(out: OutputDir, clip: str) -> tuple[str, bytes] | None:
-    """The newest cycle holding a thumbnail of ``clip``, and that thumbnail's bytes."""
+    """The newest thumbnail of ``clip`` in a cycle or a check's folder: that folder (a cycle
+    name, or ``checks/<check>``) and the thumbnail's bytes.
+
+    Newest by the picture's own time (its file's mtime: written as its clip ended), not by
+    the folder's name, the time its cycle or check began: a check may run beside a cycle
+    that records the camera later than the check did. Equal times go to the later folder.
+    """
+    name = thumbnail_name(clip)
     with opened_root(out) as root:
-        cycles = [name for name in reversed(cycle_names(root) if root else [])
-                  if thumbnail_name(clip) in _CACHE.pictures(root, name)]
-    for cycle in cycles:
+        found = _thumbnail_times(root, name) if root is not None else []
+    for _, folder in sorted(found, reverse=True):
         try:
-            return cycle, read_picture(out, cycle, thumbnail_name(clip))[0]
+            return folder, read_picture(out, folder, name)[0]
         except (NotFound, UnsafePath):
-            continue  # removed or swapped meanwhile: an older one
+            continue  # removed or swapped meanwhile: the next newest
     return None
+
+
+def _thumbnail_times(root: OpenRoot, name: str) -> list[tuple[tuple[int, str], str]]:
+    """``((mtime_ns, folder timestamp), folder)`` of every cycle and check folder holding the
+    picture ``name`` (from the scan cache: a stat only where it is)."""
+    folders = cycle_names(root) + [CHECKS_PREFIX + check for check in check_folder_names(root)]
+    found = []
+    for folder in folders:
+        if name not in _CACHE.pictures(root, folder):
+            continue
+        try:
+            info = os.stat(f"{folder}/{name}", dir_fd=root.fd, follow_symlinks=False)
+        except OSError:
+            continue  # gone meanwhile
+        stamp = folder.removeprefix(CHECKS_PREFIX)[:15]  # YYYYMMDD_HHMMSS of either kind
+        found.append(((info.st_mtime_ns, stamp), folder))
+    return found

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from shared.errors import NotFound, UnsafePath
 from shared.output_rule import check_output_path
-from shared.output_tree.names import CHECKS_FOLDER, CHECKS_PREFIX
+from shared.output_tree.names import CHECKS_FOLDER, CHECKS_PREFIX, is_check_folder_name
 from shared.timefmt import cycle_order, is_cycle_name
 
 
@@ -92,6 +92,22 @@ def cycle_names(root: OpenRoot) -> list[str]:
         names = [e.name for e in entries if is_cycle_name(e.name) and _is_real_dir(e)]
     names.sort(key=cycle_order)
     return names
+
+
+def check_folder_names(root: OpenRoot) -> list[str]:
+    """The check folders' names inside ``checks/``, sorted; symlinked ones are skipped, and all
+    when ``checks`` itself is no real folder ([] before the first check)."""
+    try:
+        fd = os.open(CHECKS_FOLDER, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=root.fd)
+    except OSError:
+        return []
+    try:
+        with os.scandir(fd) as entries:
+            return sorted(e.name for e in entries
+                          if is_check_folder_name(e.name) and _is_real_dir(e))
+    finally:
+        os.close(fd)
 
 
 def cycle_names_in(out: OutputDir) -> list[str]:
