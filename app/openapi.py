@@ -243,6 +243,9 @@ OPERATIONS = [
           camera=_STR, timestamp={**_STR, "description": "the folder it came from: a cycle, "
                                   "or checks/<folder> for a check"},
           thumbnail=_STR, message=_STR), (404, 500, 503)),
+    ("/api/cameras/{camera}/reference", "get",
+     "The camera's reference picture (JPEG), what scene_changed compares each picture with",
+     [_CAMERA], None, _JPEG, (404, 503)),
     ("/api/thumbnails/{timestamp}/{clip}", "get", "A clip's thumbnail (JPEG)",
      [_CYCLE, _path_param("clip")], None, _JPEG, (403, 404, 503)),
     ("/api/thumbnails/checks/{check}/{clip}", "get",
@@ -263,11 +266,12 @@ def _json(schema: dict, media_type: str = "application/json") -> dict:
     return {"content": {media_type: {"schema": schema}}}
 
 
-# The one success answer that is not JSON: the Prometheus text format.
+# The success answers of GETs that are not JSON: the Prometheus text format, clips, pictures.
 _TEXT_ANSWERS = {"/metrics": "text/plain", "/api/clips/{location}": "video/mp4",
                  "/api/thumbnails/{timestamp}/{clip}": "image/jpeg",
                  "/api/thumbnails/checks/{check}/{clip}": "image/jpeg",
-                 "/api/contact_sheets/{timestamp}": "image/jpeg"}
+                 "/api/contact_sheets/{timestamp}": "image/jpeg",
+                 "/api/cameras/{camera}/reference": "image/jpeg"}
 # Answers with a part of the body (Range).
 _PARTIAL = {"/api/clips/{location}": {"description": "Partial Content: the Range asked for",
                                       **_json({"type": "string", "format": "binary"},
@@ -317,7 +321,8 @@ def build_document() -> dict:
     paths: dict = {}
     for path, method, summary, params, body, success, errors in OPERATIONS:
         ok: dict = {"description": "OK",
-                    **_json(success, _TEXT_ANSWERS.get(path, "application/json"))}
+                    **_json(success, _TEXT_ANSWERS.get(path, "application/json")
+                            if method == "get" else "application/json")}
         if _is_config(path):
             ok["headers"] = _ETAG
         responses = {"200": ok}

@@ -21,7 +21,11 @@ bp = Blueprint("pictures", __name__, url_prefix="/api")
 
 def _jpeg(cycle: str, name: str) -> Response:
     out, _ = output_dir()
-    data, mtime = output_tree.read_picture(out, cycle, name)
+    return _picture(*output_tree.read_picture(out, cycle, name))
+
+
+def _picture(data: bytes, mtime: float) -> Response:
+    """A JPEG answer, kept by the client but asked again each time (ETag, Last-Modified)."""
     response = Response(data, mimetype="image/jpeg")
     response.last_modified = mtime
     response.set_etag(f"{int(mtime * 1000)}-{len(data)}")
@@ -45,21 +49,41 @@ def contact_sheet(timestamp: str):
     return _jpeg(timestamp, CONTACT_SHEET)
 
 
+def _clip_of(camera: str) -> str:
+    """The clip name (``output_filename``) of a configured camera. :raises NotFound:"""
+    for stream in cached_config()["streams"]:
+        if camera_id(stream["output_filename"]) == camera:
+            return stream["output_filename"]
+    raise NotFound(f"摄像机不存在: {camera}")
+
+
+def reference_path(camera: str) -> str:
+    """Where a configured camera's reference picture is kept (there or not). :raises NotFound:"""
+    _clip_of(camera)  # only a configured camera's id names a file
+    return settings.reference_picture(settings.references_dir(config_file()), camera)
+
+
+@bp.get("/cameras/<camera>/reference")
+def reference(camera: str):
+    """The camera's reference picture, what ``scene_changed`` compares each picture with."""
+    try:
+        with open(reference_path(camera), "rb") as handle:
+            return _picture(handle.read(), os.fstat(handle.fileno()).st_mtime)
+    except FileNotFoundError:
+        raise NotFound(f"摄像机 {camera} 还没有参考画面") from None
+
+
 @bp.post("/cameras/<camera>/reference")
 def set_reference(camera: str):
     """The camera's newest thumbnail, of a cycle or a check (output_tree.latest_thumbnail),
     becomes its reference picture."""
-    streams = [s for s in cached_config()["streams"]
-               if camera_id(s["output_filename"]) == camera]
-    if not streams:
-        raise NotFound(f"摄像机不存在: {camera}")
-    clip = streams[0]["output_filename"]
+    clip = _clip_of(camera)
     out, _ = output_dir()
     latest = output_tree.latest_thumbnail(out, clip)
     if latest is None:
         raise NotFound(f"摄像机 {camera} 还没有缩略图")
     cycle, data = latest
-    path = settings.reference_picture(settings.references_dir(config_file()), camera)
+    path = reference_path(camera)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_bytes_atomic(path, data)

@@ -50,6 +50,7 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("摄像头不存在: {camera}", "No such camera: {camera}"),
     ("摄像机不存在: {camera}", "No such camera: {camera}"),
     ("摄像机 {camera} 还没有缩略图", "Camera {camera} has no thumbnail yet"),
+    ("摄像机 {camera} 还没有参考画面", "Camera {camera} has no reference picture yet"),
     ("参考画面已更新", "Reference picture updated"),
     ("参考画面写入失败", "The reference picture could not be written"),
     ("不能读取符号链接", "Cannot read through a symlink"),
@@ -297,6 +298,10 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("没有检查片段", "No check clips"),
     ("已删除", "deleted"),
     ("检查中…", "Checking…"),
+    ("参考画面", "Reference picture"),
+    ("设为参考画面", "Set as reference"),
+    ("用最新缩略图作为这个摄像头的参考画面?", "Make the latest thumbnail this camera's reference "
+     "picture?"),
     ("最新缩略图", "Latest thumbnail"),
     # The picture checks' verdicts (shared/quality_verdicts.py).
     ("黑屏", "black picture"),

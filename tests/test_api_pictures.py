@@ -169,3 +169,17 @@ def test_a_check_clips_thumbnail_is_served_by_the_same_rules(
     linked.symlink_to(folder, target_is_directory=True)
     assert_error(client.get("/api/thumbnails/checks/20251010_180000_test_stream1/"
                             "test_stream1.mp4"), 403)
+
+
+def test_a_cameras_reference_picture_is_served_once_there_is_one(
+        client: FlaskClient, make_cycle: MakeCycle) -> None:
+    assert_error(client.get("/api/cameras/test_stream1/reference"), 404)  # none yet
+    assert_error(client.get("/api/cameras/nosuch/reference"), 404)
+    assert_error(client.get("/api/cameras/..%2Fconfig/reference"), 404)  # ids of the config only
+    _cycle_with_pictures(make_cycle)
+    assert client.post("/api/cameras/test_stream1/reference").status_code == 200
+    answer = client.get("/api/cameras/test_stream1/reference")
+    assert answer.status_code == 200 and answer.mimetype == "image/jpeg" and answer.data == JPEG
+    again = client.get("/api/cameras/test_stream1/reference",
+                       headers={"If-None-Match": answer.headers["ETag"]})
+    assert again.status_code == 304

@@ -157,6 +157,8 @@ def _known_good(ops: dict, folder: Path) -> list:
             path_parameters={"check": CHECK, "clip": "test_stream1.mp4"}),
         ops["POST", "/api/cameras/{camera}/reference"].Case(
             path_parameters={"camera": "test_stream1"}),
+        ops["GET", "/api/cameras/{camera}/reference"].Case(
+            path_parameters={"camera": "test_stream1"}),
         ops["GET", "/api/cameras"].Case(query={"include_removed": "1", "sort": "-uptime_24h"}),
         ops["GET", "/api/cameras/{camera}"].Case(path_parameters={"camera": "test_stream1"}),
         ops["GET", "/api/cameras/{camera}/history"].Case(

@@ -647,3 +647,26 @@ def test_the_cycle_page_shows_each_clips_picture_verdict(client: FlaskClient,
     assert 'class="quality"' not in rows["c.mp4"]  # the report says nothing of it
     (folder / "rtsp_report.json").write_text("{not json")
     assert client.get("/cycles/20251010_163000").status_code == 200
+
+
+def test_the_camera_page_sets_and_shows_the_reference_picture(
+        client: FlaskClient, make_cycle: MakeCycle) -> None:
+    import time
+    from shared.task_status import COMPLETED
+    from testkit.history_rows import record
+    folder = make_cycle("20251010_163000", {"test_stream1.mp4": b"clip"})
+    (folder / ".test_stream1.mp4.jpg").write_bytes(b"\xff\xd8 view \xff\xd9")
+    history = _history(Path(client.application.config["CONFIG_PATH"]))
+    record(history, "test_stream1", time.time() - 10, COMPLETED, cycle="20251010_163000",
+           clip="./output/20251010_163000/test_stream1.mp4")
+    history.close()
+    page = client.get("/cameras/test_stream1").get_data(as_text=True)
+    assert 'id="set-reference"' in page and 'id="reference"' not in page
+    done = client.post("/cameras/test_stream1/reference", data={"csrf_token": _csrf(client)})
+    assert done.status_code == 303 and "notice=" in done.headers["Location"]
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "参考画面已更新" in page
+    src = html.unescape(re.search(r'id="reference" src="([^"]+)"', page).group(1))
+    assert client.get(src).data == b"\xff\xd8 view \xff\xd9"
+    # Without the CSRF token the form is refused and nothing is written.
+    assert client.post("/cameras/test_stream2/reference").status_code == 403

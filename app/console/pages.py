@@ -8,6 +8,7 @@ from flask import redirect, render_template, request, send_file, url_for
 from app.cameras import RECENT_OUTCOMES, camera_summary, clip_thumbnails
 from app.console import bp, data
 from app.context import cached_config, control_file, output_dir
+from app.pictures import reference_path
 from app.results import page_query, recording_now
 from app.scheduler import status_view
 from shared import (camera_view, cycle_summary, history_read, output_tree, task_record,
@@ -77,12 +78,19 @@ def camera_page(camera: str):
     history = [{**camera_view.outcome(row), "url": _clip_link(row),
                 "thumbnail": thumbnails.get(row.get("clip") or ""),
                 "cycle_there": row["cycle"] in there} for row in rows]
+    reference = None
+    if not found.get("removed"):
+        picture = reference_path(camera)
+        if os.path.isfile(picture):  # the URL changes with the picture: a new one is shown
+            reference = (url_for("pictures.reference", camera=camera)
+                         + f"?v={int(os.stat(picture).st_mtime)}")
     status, _ = status_view()
     # While a check of it is asked for or running, the page's check section follows it.
     checking = camera in being_checked(read_control(control_file()), status)
     return render_template("console/camera.html", camera={**found, "beats": beats},
                            history=history, clips=_playable(out, history, "cycle"),
                            check_clips=_playable(out, history, "check"), checking=checking,
+                           reference=reference,
                            notice=request.args.get("notice", ""))
 
 
