@@ -298,6 +298,7 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("没有检查片段", "No check clips"),
     ("已删除", "deleted"),
     ("检查中…", "Checking…"),
+    ("没有画面", "No picture"),
     ("参考画面", "Reference picture"),
     ("设为参考画面", "Set as reference"),
     ("用最新缩略图作为这个摄像头的参考画面?", "Make the latest thumbnail this camera's reference "

@@ -670,3 +670,16 @@ def test_the_camera_page_sets_and_shows_the_reference_picture(
     assert client.get(src).data == b"\xff\xd8 view \xff\xd9"
     # Without the CSRF token the form is refused and nothing is written.
     assert client.post("/cameras/test_stream2/reference").status_code == 403
+
+
+def test_a_card_without_a_picture_says_why(client: FlaskClient, config_path: Path) -> None:
+    # A camera that never delivered showed an empty grey box: its reason is on its page only.
+    import time
+    from shared.task_status import CONNECTION_ERROR
+    from testkit.history_rows import record
+    history = _history(config_path)
+    record(history, "test_stream1", time.time() - 30, CONNECTION_ERROR, error="连接被拒绝")
+    history.close()
+    page = client.get("/?lang=zh").get_data(as_text=True)
+    assert '<p class="no-picture" title="连接被拒绝">连接被拒绝</p>' in _card(page, "test_stream1")
+    assert '<p class="no-picture" title="">没有画面</p>' in _card(page, "test_stream2")  # no news
