@@ -23,6 +23,6 @@ __all__ = [
     "ScanCache", "clip_location", "clip_url", "cycle_names", "cycle_names_in", "cycle_record",
     "delete_cycle", "delete_video", "is_check_folder_name", "is_clip_folder", "is_video_name",
     "latest_thumbnail", "list_cycles", "list_videos", "open_clip", "open_in_cycle",
-    "open_in_cycle_at", "opened_root", "page_of_cycles", "page_of_videos", "read_picture", "require_cycle",
-    "split_location", "thumbnail_url", "thumbnail_urls", "video_location",
+    "open_in_cycle_at", "opened_root", "page_of_cycles", "page_of_videos", "read_picture",
+    "require_cycle", "split_location", "thumbnail_url", "thumbnail_urls", "video_location",
 ]
