@@ -71,6 +71,9 @@ def reference(camera: str):
             return _picture(handle.read(), os.fstat(handle.fileno()).st_mtime)
     except FileNotFoundError:
         raise NotFound(f"摄像机 {camera} 还没有参考画面") from None
+    except OSError as exc:
+        log.error("reference of %s not readable: %s", camera, exc)
+        raise ApiError(500, "参考画面读取失败") from None
 
 
 @bp.post("/cameras/<camera>/reference")

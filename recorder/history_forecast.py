@@ -11,7 +11,7 @@ from shared.camera_state import is_failure
 from shared.history_schema import HistoryUnavailable, connect_reader
 
 log = logging.getLogger(__name__)
-_STATES = "SELECT id, consecutive_failures, offline_since IS NOT NULL FROM cameras"
+_STATES = "SELECT id, consecutive_failures, offline_since IS NOT NULL, last_ended FROM cameras"
 
 
 class EventForecast:
@@ -25,7 +25,8 @@ class EventForecast:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._cameras: dict[str, tuple[int, bool]] | None = None
+        # camera -> (consecutive failures, offline, last outcome's end)
+        self._cameras: dict[str, tuple[int, bool, float | None]] | None = None
 
     def raises_event(self, tasks: list[FinishedTask], offline_after: int) -> bool:
         """Follow ``tasks`` (each exactly once, in order); True if one of them raises an event."""
@@ -33,15 +34,17 @@ class EventForecast:
         raised = False
         for task in tasks:
             ok = task.status == st.COMPLETED
-            if not (ok or is_failure(task.status)):  # 已取消: no change
-                continue
-            failures, offline = cameras.get(task.camera, (0, False))
+            failures, offline, last_ended = cameras.get(task.camera, (0, False, None))
+            if not (ok or is_failure(task.status)) or (
+                    task.from_report and last_ended is not None and task.ended < last_ended):
+                continue  # 已取消, or a report's task older than the camera: no change (writer's rule)
             failures, event = camera_change(failures, offline, ok, offline_after)
-            cameras[task.camera] = (failures, not ok and (offline or event is not None))
+            cameras[task.camera] = (failures, not ok and (offline or event is not None),
+                                    task.ended)
             raised = raised or (event is not None and task.alerts)
         return raised
 
-    def _load(self) -> dict[str, tuple[int, bool]]:
+    def _load(self) -> dict[str, tuple[int, bool, float | None]]:
         # Once per run, at the first outcome (after recovery's import): a few ms
         # for a thousand cameras, then a dictionary look-up per outcome.
         if self._cameras is None:
@@ -49,7 +52,8 @@ class EventForecast:
             try:
                 conn = connect_reader(self.path)
                 try:
-                    self._cameras = {camera: (failures, bool(offline)) for camera, failures, offline
+                    self._cameras = {camera: (failures, bool(offline), last_ended)
+                                     for camera, failures, offline, last_ended
                                      in conn.execute(_STATES)}
                 finally:
                     conn.close()

@@ -113,7 +113,9 @@ class HistoryWriter:
             offline_after = (settings.offline_after_failures if settings
                              else DEFAULT_OFFLINE_AFTER_FAILURES)
             new = self._tasks[self._forecast_upto:]
-            self._urgent = self.forecast.raises_event(new, offline_after) or self._urgent
+            # An event is due soon; so is a "check now" an operator waits for on its page.
+            self._urgent = (self.forecast.raises_event(new, offline_after)
+                            or any(task.kind != "cycle" for task in new) or self._urgent)
             self._forecast_upto = len(self._tasks)
         return FLUSH_SECONDS if self._urgent or self._events else OUTCOME_FLUSH_SECONDS
 

@@ -62,8 +62,9 @@ def _comma_hint(exc: json.JSONDecodeError) -> tuple[str, int]:
         return "", exc.lineno
     if exc.msg == "Expecting ',' delimiter":
         return f"; 可能是第{line}行末尾缺少逗号", line
-    if before.endswith(",") and exc.msg in ("Expecting property name enclosed in double quotes",
-                                             "Expecting value"):
+    closing = exc.doc[exc.pos:].lstrip()[:1] in ("}", "]")  # not a bad key or value after it
+    if before.endswith(",") and closing and exc.msg in (
+            "Expecting property name enclosed in double quotes", "Expecting value"):
         return f"; 可能是第{line}行末尾多了一个逗号", line
     return "", exc.lineno
 

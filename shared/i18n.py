@@ -53,6 +53,7 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("摄像机 {camera} 还没有参考画面", "Camera {camera} has no reference picture yet"),
     ("参考画面已更新", "Reference picture updated"),
     ("参考画面写入失败", "The reference picture could not be written"),
+    ("参考画面读取失败", "The reference picture could not be read"),
     ("不能读取符号链接", "Cannot read through a symlink"),
     ("只能读取时间戳目录中的图片", "Only pictures inside a cycle folder can be read"),
     ("只能读取普通图片文件", "Only regular picture files can be read"),

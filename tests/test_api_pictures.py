@@ -183,3 +183,11 @@ def test_a_cameras_reference_picture_is_served_once_there_is_one(
     again = client.get("/api/cameras/test_stream1/reference",
                        headers={"If-None-Match": answer.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_an_unreadable_reference_is_a_logged_500(client: FlaskClient, config_path: Path,
+                                                 caplog) -> None:
+    folder = Path(settings.references_dir(str(config_path)))
+    (folder / "test_stream1.jpg").mkdir(parents=True)  # a folder where the picture should be
+    assert_error(client.get("/api/cameras/test_stream1/reference"), 500, "参考画面读取失败")
+    assert "reference of test_stream1 not readable" in caplog.text

@@ -534,6 +534,10 @@ def test_load_config_bad_json_names_the_line(tmp_path: Path) -> None:
     ('{\n  "a": 1\n\n  "b": 2\n}\n', 2, "可能是第2行末尾缺少逗号"),
     ('{"a": 1 "b": 2}', 1, ""),  # on one line: the position is the slip's
     ('{\n  "a": tru\n}\n', 2, ""),  # not a comma: Python's position as it is
+    # After a comma, a bad key or value is the slip, not the comma before it.
+    ('{\n  "a": 1,\n  b: 2\n}\n', 3, ""),
+    ("{\n  \"a\": 1,\n  'b': 2\n}\n", 3, ""),
+    ('[\n  1,\n  abc\n]\n', 3, ""),
 ])
 def test_a_comma_slip_is_shown_at_the_line_it_is_on(tmp_path: Path, text: str, line: int,
                                                      hint: str) -> None:

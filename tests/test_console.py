@@ -615,6 +615,9 @@ def test_disk_free_is_shown_before_the_first_cycle_makes_the_output_folder(
 
 def test_the_camera_page_follows_a_check_while_it_is_asked_for_or_running(
         client: FlaskClient, write_status: WriteStatus) -> None:
+    import time
+    from shared.timefmt import format_local
+    from testkit.history_rows import record
     def following() -> bool:
         page = client.get("/cameras/test_stream1").get_data(as_text=True)
         section = page.split('id="check-clips"', 1)[1].split(">", 1)[0]
@@ -627,8 +630,17 @@ def test_the_camera_page_follows_a_check_while_it_is_asked_for_or_running(
     assert following()  # asked for, not yet taken by the recorder
     write_status(checks_taken=1, checks=[{"camera": "test_stream1", "status": 3}])
     assert following()  # running
-    write_status(checks_taken=1, checks=[{"camera": "test_stream1", "status": 4}])
-    assert not following()  # done: the section stops asking
+    # Ended, but the history (written after the status) has no row of it yet: still asking,
+    # else the section stops before its clip can be shown.
+    ended = time.time() - 2
+    write_status(checks_taken=1, checks=[{"camera": "test_stream1", "status": 4,
+                                          "end_time": format_local(ended)}])
+    assert following()
+    history = _history(Path(client.application.config["CONFIG_PATH"]))
+    record(history, "test_stream1", ended, 4, kind="check",
+           cycle="checks/20251010_163000_test_stream1")
+    history.close()
+    assert not following()  # in the history: the section stops asking
 
 
 def test_the_cycle_page_shows_each_clips_picture_verdict(client: FlaskClient,
@@ -683,3 +695,22 @@ def test_a_card_without_a_picture_says_why(client: FlaskClient, config_path: Pat
     page = client.get("/?lang=zh").get_data(as_text=True)
     assert '<p class="no-picture" title="连接被拒绝">连接被拒绝</p>' in _card(page, "test_stream1")
     assert '<p class="no-picture" title="">没有画面</p>' in _card(page, "test_stream2")  # no news
+
+
+def test_a_form_refused_for_a_stale_tag_shows_the_file_not_what_was_typed(
+        client: FlaskClient, config_path: Path) -> None:
+    # Shown again as typed with the fresh tag, the old values saved once more would undo the
+    # other operator's edit unseen (the If-Match guard defeated).
+    page = client.get("/settings").get_data(as_text=True)
+    action, sent = _browser_form(page, "global-form")
+    config = json.loads(config_path.read_text())
+    config["global_config"]["max_concurrent_streams"] = 7  # the other operator, meanwhile
+    config_path.write_text(json.dumps(config))
+    sent = [(k, "45" if k == "cycle_interval_seconds" else v) for k, v in sent]
+    refused = client.post(action, data=MultiDict(sent))
+    assert refused.status_code == 409
+    assert refused.headers["Cache-Control"] == "no-store"
+    _, shown = _browser_form(refused.get_data(as_text=True), "global-form")
+    assert ("max_concurrent_streams", "7") in shown and ("cycle_interval_seconds", "30") in shown
+    assert client.post(action, data=MultiDict(shown)).status_code == 303
+    assert json.loads(config_path.read_text())["global_config"]["max_concurrent_streams"] == 7

@@ -364,6 +364,14 @@ def test_an_outcome_that_raises_an_event_is_written_within_a_second(db) -> None:
     assert count(db) == 3 and events(db) == ["camera.offline"]
 
 
+def test_a_check_now_verdict_is_written_within_a_second(db) -> None:
+    # The operator waits for it on the camera page, which reads the history.
+    writer = run(db, [OK])  # written at 11.0 (the forced write)
+    writer.record(task(OK, WALL + 60, kind="check", cycle="checks/20251009_120100_gate"))
+    writer.flush(settings(), 11.0 + FLUSH_SECONDS, WALL + 61)
+    assert count(db) == 2
+
+
 def test_a_camera_offline_before_a_restart_is_known_to_raise_its_recovery(db) -> None:
     run(db, [FAIL, FAIL]).close()  # offline when the recorder stopped
     writer = HistoryWriter(HistoryStore(db))  # the next run: it knows only the file
@@ -410,3 +418,14 @@ def test_a_report_landing_after_newer_outcomes_never_moves_a_camera_back(db) -> 
     writer.record(task(OK, WALL - 10))
     writer.flush(settings(), 200.0, WALL + 300, force=True)
     assert events(db) == ["camera.offline", "camera.recovered"]
+
+
+def test_the_event_forecast_skips_a_reports_old_tasks_as_the_writer_does(db) -> None:
+    # Old failures of a late report changed the forecast's copy (not the camera row): it then
+    # took the camera for offline and the real offline event waited OUTCOME_FLUSH_SECONDS.
+    from recorder.history_forecast import EventForecast
+    run(db, [OK])  # the camera row: done at WALL
+    forecast = EventForecast(db)
+    old = [task(FAIL, WALL - 50 + i, from_report=True) for i in range(3)]
+    assert not forecast.raises_event(old, offline_after=2)
+    assert forecast.raises_event([task(FAIL, WALL + 60), task(FAIL, WALL + 120)], offline_after=2)

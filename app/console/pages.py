@@ -13,15 +13,18 @@ from app.results import page_query, recording_now
 from app.scheduler import status_view
 from shared import (camera_view, cycle_summary, history_read, output_tree, task_record,
                     task_status)
+from shared.clock import SYSTEM_CLOCK
 from shared.config import OTHER_REPORTS
 from shared.control_file import being_checked, read_control
 from shared.errors import NotFound, PatrolError, UnsafePath
-from shared.timefmt import is_cycle_name
+from shared.timefmt import is_cycle_name, parse_local
 
 # The cycles page lists this many cycles, newest first, unless ?limit= says otherwise.
 CYCLES_PAGE = 50
 # The camera page plays this many of its newest clips.
 LAST_CLIPS = 6
+# A check that ended longer ago and is still not in the history (unwritable) is not followed.
+CHECK_FOLLOW_SECONDS = 60
 
 
 def _clip_link(outcome: dict) -> str | None:
@@ -54,6 +57,18 @@ def _playable(out: output_tree.OutputDir, history: list[dict], kind: str) -> lis
     return found
 
 
+def _check_not_in_history(camera: str, status: dict, rows: list[dict]) -> bool:
+    """Whether the camera's newest check the status says ended (within a minute) is newer than
+    every check in its history ``rows`` (the history is written after the status)."""
+    ended = [parse_local(check.get("end_time")) for check in status.get("checks", [])
+             if check.get("camera") == camera and check.get("status") in task_status.FINISHED]
+    newest = max((when for when in ended if when is not None), default=None)
+    if newest is None or SYSTEM_CLOCK.wall() - newest > CHECK_FOLLOW_SECONDS:
+        return False
+    # end_time is to the second; the history keeps the same end to the microsecond
+    return max((row["ended"] for row in rows if row["kind"] != "cycle"), default=0.0) < newest
+
+
 def _cycles_there(out: output_tree.OutputDir) -> set[str]:
     """The cycle folders in the output tree (the history remembers deleted ones too)."""
     with output_tree.opened_root(out) as root:
@@ -80,13 +95,16 @@ def camera_page(camera: str):
                 "cycle_there": row["cycle"] in there} for row in rows]
     reference = None
     if not found.get("removed"):
-        picture = reference_path(camera)
-        if os.path.isfile(picture):  # the URL changes with the picture: a new one is shown
+        try:  # the URL changes with the picture: a new one is shown, not the cached one
             reference = (url_for("pictures.reference", camera=camera)
-                         + f"?v={int(os.stat(picture).st_mtime)}")
+                         + f"?v={int(os.stat(reference_path(camera)).st_mtime)}")
+        except OSError:
+            pass  # none (yet), or just deleted by the operator
     status, _ = status_view()
-    # While a check of it is asked for or running, the page's check section follows it.
-    checking = camera in being_checked(read_control(control_file()), status)
+    # While a check of it is asked for, running, or ended but not yet in the history (written
+    # within a second of the status), the page's check section follows it.
+    checking = (camera in being_checked(read_control(control_file()), status)
+                or _check_not_in_history(camera, status, rows))
     return render_template("console/camera.html", camera={**found, "beats": beats},
                            history=history, clips=_playable(out, history, "cycle"),
                            check_clips=_playable(out, history, "check"), checking=checking,

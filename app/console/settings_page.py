@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Collection
 
-from flask import redirect, render_template, request, url_for
+from flask import make_response, redirect, render_template, request, url_for
 
 from app.console import bp
 from app.console.actions import message_of, status_of
@@ -68,15 +68,20 @@ def _changes(fields: dict, current: dict, defaults: dict) -> dict:
     return changes
 
 
-def _page(status: int = 200, error: dict | None = None, notice: str = ""):
+def _page(status: int = 200, error: dict | None = None, notice: str = "",
+          typed: dict | None = None):
+    """The page; ``typed``: a form refused by a rule, shown again as it was filled in (never one
+    refused for a stale tag: saved again, its old values would undo the other edit unseen)."""
     config, tag = current_config_tagged()
-    # A refused form is shown again as the operator filled it in, its error beside it.
-    typed = _form_fields(request.form) if error else {}
-    return render_template("console/settings.html", config=masked_config(config), etag=tag,
-                           error=error or {}, typed=typed,
-                           notice=notice or request.args.get("notice", ""),
-                           stream_fields=STREAM_FIELDS, stream_defaults=STREAM_DEFAULTS,
-                           global_fields=GLOBAL_FIELDS, global_hints=GLOBAL_HINTS), status
+    page = make_response(render_template(
+        "console/settings.html", config=masked_config(config), etag=tag, error=error or {},
+        typed=typed or {}, notice=notice or request.args.get("notice", ""),
+        stream_fields=STREAM_FIELDS, stream_defaults=STREAM_DEFAULTS,
+        global_fields=GLOBAL_FIELDS, global_hints=GLOBAL_HINTS), status)
+    # A refused form comes back as typed, a URL's password too (masked, saving it again would
+    # put the stored one back unseen): the browser keeps no copy of the page.
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 @bp.get("/settings")
@@ -97,7 +102,7 @@ def _edit(change, where: str, fields: Collection[str]):
         # stream's clash) is no field of this form.
         field = re.split(r"[.\[]", exc.field, maxsplit=1)[0]
         return _page(400, {"where": where, "field": field if field in fields else "",
-                           "message": exc.message})
+                           "message": exc.message}, typed=_form_fields(request.form))
     return redirect(url_for("console.settings_page", notice="配置更新成功"), code=303)
 
 
