@@ -9,26 +9,12 @@ import pytest
 from recorder.daemon import Daemon
 from shared import settings
 from shared.atomic import write_json_atomic
-from shared.clock import Clock
 from shared.control_file import request_start, request_stop
 from shared.status_file import empty_status, read_status
 from testkit.fake_runner import FakeRunner
+from tests.test_daemon_history import StepClock
 
-WALL = 1_760_000_000.0
 INTERVAL = 20
-
-
-class StepClock(Clock):
-    """The test's own time, also for what the daemon reads itself."""
-
-    def __init__(self) -> None:
-        self.now = 1.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return WALL + self.now
 
 
 @pytest.fixture
