@@ -5,9 +5,8 @@ import logging
 import sqlite3
 
 from recorder.finished_task import FinishedTask
-from recorder.history_outcomes import camera_change
+from recorder.history_outcomes import camera_change, moves_camera
 from shared import task_status as st
-from shared.camera_state import is_failure
 from shared.history_schema import HistoryUnavailable, connect_reader
 
 log = logging.getLogger(__name__)
@@ -33,11 +32,10 @@ class EventForecast:
         cameras = self._load()
         raised = False
         for task in tasks:
-            ok = task.status == st.COMPLETED
             failures, offline, last_ended = cameras.get(task.camera, (0, False, None))
-            if not (ok or is_failure(task.status)) or (
-                    task.from_report and last_ended is not None and task.ended < last_ended):
-                continue  # 已取消, or a report's task older than the camera: no change (writer's rule)
+            if not moves_camera(task, last_ended):  # the writer's rule
+                continue
+            ok = task.status == st.COMPLETED
             failures, event = camera_change(failures, offline, ok, offline_after)
             cameras[task.camera] = (failures, not ok and (offline or event is not None),
                                     task.ended)

@@ -129,6 +129,18 @@ def camera_change(failures: int, offline: bool, ok: bool,
     return failures, (ev.CAMERA_OFFLINE if not offline and failures >= offline_after else None)
 
 
+def moves_camera(task: FinishedTask, last_ended: float | None) -> bool:
+    """Whether ``task`` changes its camera's state, whose last outcome ended at ``last_ended``.
+
+    Not when cancelled (已取消 counts neither way), nor when read back from a report (an import,
+    a taken-over cycle's report landing after the new coordinator's own outcomes) and older
+    than that. A verdict drawn now always applies: a wall clock set back must not freeze a state.
+    """
+    if not (task.status == st.COMPLETED or is_failure(task.status)):
+        return False
+    return not (task.from_report and last_ended is not None and task.ended < last_ended)
+
+
 def write_outcomes(conn: sqlite3.Connection, states: CameraStates, tasks: list[FinishedTask],
                    offline_after: int, alerts: dict | None, wall: float) -> int:
     """Record ``tasks`` (in order); the outbox rows queued (``alerts`` None: none, an import)."""
@@ -158,12 +170,7 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
     last_ended, failures, failing_since, offline_since = (
         states.get(conn, task.camera) or (None, 0, None, None))
     ok = task.status == st.COMPLETED
-    if not (ok or is_failure(task.status)) or (
-            task.from_report and last_ended is not None and task.ended < last_ended):
-        # Cancelled; or read from a report and older than what the camera row says (an import,
-        # a taken-over cycle's report landing after the new coordinator's own outcomes):
-        # history only. (Verdicts drawn now always apply: a wall clock set back must not
-        # freeze a state.)
+    if not moves_camera(task, last_ended):  # history only
         touched.append((task.camera, task.name, task.url))
         return 0
     was_offline = offline_since is not None
