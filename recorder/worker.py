@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import datetime, timezone
 
 from shared.cluster_config import cluster_settings
 from shared.config_file import load_config
@@ -60,6 +61,23 @@ def worker_class(args: argparse.Namespace) -> type:
                                           args.heartbeat_grace_seconds))
 
 
+def prepare_before_fork(args: argparse.Namespace) -> None:
+    """What every worker needs, done once in the pool before it forks them (and a forking worker
+    its horses): the job's modules imported, the ffmpeg preload found, the options set."""
+    from rq.utils import utcformat, utcparse
+
+    from recorder.cluster import task_job
+    from recorder.ffmpeg_preload import LibraryPreload, find_preload
+
+    libraries = find_preload() if args.ffmpeg_preload == "auto" else ()
+    task_job.PRELOAD = LibraryPreload(libraries) if libraries else None
+    if args.progress_seconds is not None:
+        task_job.PROGRESS_SECONDS = args.progress_seconds
+    # Python sets strptime up at its first call (~1.7 ms of CPU), which RQ makes reading a job's
+    # dates: made here, it is shared by the workers instead of paid in each one's first job.
+    utcparse(utcformat(datetime(2000, 1, 1, tzinfo=timezone.utc)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the pool until SIGTERM/SIGINT; 2 when the config has no cluster section."""
     args = parse_args(argv)
@@ -72,17 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     if cluster is None:
         logging.error("%s has no \"cluster\" section: nothing to work for", args.config)
         return 2
+    from recorder.cluster.link import connect
     from recorder.cluster.pool import PromptWorkerPool  # the extra [cluster]: imported only here
 
-    # Imported once here, before the pool forks its workers (and a forking worker its horses).
-    from recorder.cluster import task_job
-    from recorder.cluster.link import connect
-    from recorder.ffmpeg_preload import LibraryPreload, find_preload
-
-    libraries = find_preload() if args.ffmpeg_preload == "auto" else ()
-    task_job.PRELOAD = LibraryPreload(libraries) if libraries else None
-    if args.progress_seconds is not None:
-        task_job.PROGRESS_SECONDS = args.progress_seconds
+    prepare_before_fork(args)
     pool = PromptWorkerPool([cluster.queue], connection=connect(cluster), num_workers=args.slots,
                             worker_class=worker_class(args))
     pool.start(burst=False, logging_level="INFO")

@@ -6,6 +6,7 @@ import json
 import logging
 
 from shared.cluster_config import ClusterSettings
+from shared.redis_client import redis_client
 from shared.status_file import status_from
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,7 @@ def mirrored(status: dict) -> str:
 def cluster_client(cluster: ClusterSettings):
     """This process's Redis client of ``cluster`` (imports ``redis``)."""
     if cluster.redis_url not in _CLIENTS:
-        from redis import Redis
-        _CLIENTS[cluster.redis_url] = Redis.from_url(
-            cluster.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        _CLIENTS[cluster.redis_url] = redis_client(cluster.redis_url, 2)
     return _CLIENTS[cluster.redis_url]
 
 

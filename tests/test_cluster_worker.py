@@ -206,3 +206,88 @@ def test_the_pool_finds_a_dead_worker_without_waiting_on_the_live_ones(monkeypat
     finally:
         live.kill()
         live.join(10)
+
+
+class _RoundTrips:
+    """Counts the requests a process sends Redis (a pipeline is one, as it is on the wire)."""
+
+    def __init__(self, monkeypatch) -> None:
+        import redis.connection
+        self.count = 0
+        send = redis.connection.AbstractConnection.send_packed_command
+
+        def counted(connection, command, check_health=True):
+            self.count += 1
+            return send(connection, command, check_health)
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+
+
+def test_an_inline_worker_leaves_what_rqs_simple_worker_does_in_fewer_round_trips(
+        tmp_path, monkeypatch):
+    from rq.job import Job
+    from rq.rate_limit import RateLimitRegistry
+    from rq.registry import FinishedJobRegistry, StartedJobRegistry
+    from rq.worker import SimpleWorker
+
+    from recorder.cluster import link
+    from recorder.cluster.worker_classes import WorkerTimers, worker_class
+    trips = _RoundTrips(monkeypatch)
+    with RedisServer(str(tmp_path)) as redis:
+        connection = Redis.from_url(redis.url)
+        queue = Queue("patrol", connection=connection)
+        ours = worker_class("inline", WorkerTimers(30, 30, 60))([queue], connection=connection,
+                                                                name="ours")
+        rqs = SimpleWorker([queue], connection=connection, name="rqs")
+        sent = {}
+        for worker in (ours, rqs):  # each in burst mode: birth, the job, death
+            # a task behind its gateway's cap, as the coordinator enqueues it; a short sleep
+            spec = link.JobSpec(f"job-{worker.name}", "127.0.0.1:554", 1, 60, 600)
+            link.enqueue(connection, "patrol", spec, 0.05, function="testkit.cluster.counted_sleep")
+            before = trips.count
+            assert worker.work(burst=True, max_jobs=1)
+            sent[worker.name] = trips.count - before
+
+        def left(worker) -> dict:
+            job = Job.fetch(f"job-{worker.name}", connection=connection)
+            result = job.latest_result()
+            fields = connection.hgetall(worker.key)
+            return {"status": job.get_status(), "result": (result.type, result.return_value),
+                    "job fields": sorted(connection.hkeys(job.key)),
+                    "started": job.id in StartedJobRegistry(queue=queue),
+                    "finished": job.id in FinishedJobRegistry(queue=queue),
+                    "slot held": job.id in connection.zrange(
+                        RateLimitRegistry(job.rate_limit_key, connection).allowed_key, 0, -1),
+                    "executions": connection.scard(worker.executions_key),
+                    "worker": (fields[b"state"], fields[b"successful_job_count"],
+                               b"total_working_time" in fields)}
+        assert left(ours) == left(rqs)
+        assert left(ours)["status"] == "finished" and not left(ours)["slot held"]
+        assert sent["ours"] <= sent["rqs"] - 5, sent
+
+
+def test_a_lone_heartbeat_right_after_one_as_long_is_not_sent(tmp_path, monkeypatch):
+    from recorder.cluster import worker_classes
+    from recorder.cluster.worker_classes import WorkerTimers, worker_class
+    clock = [1000.0]
+    monkeypatch.setattr(worker_classes.SYSTEM_CLOCK, "monotonic", lambda: clock[0])
+    trips = _RoundTrips(monkeypatch)
+    with RedisServer(str(tmp_path)) as redis:
+        connection = Redis.from_url(redis.url)
+        worker = worker_class("inline", WorkerTimers(30, 30, 60))(
+            [Queue("patrol", connection=connection)], connection=connection)
+
+        def beats(**named) -> int:
+            before = trips.count
+            worker.heartbeat(**named)
+            return trips.count - before
+        assert beats() == 1
+        clock[0] += 0.5
+        assert beats() == 0  # the same TTL, half a second later
+        assert beats(timeout=3600) == 1  # a longer one is sent
+        clock[0] += 0.5
+        assert beats() == 0
+        clock[0] += worker_classes.BEAT_REPEAT_SECONDS
+        assert beats() == 1  # a second after the last one sent
+        with connection.pipeline() as pipeline:  # one in a pipeline is always queued
+            worker.heartbeat(pipeline=pipeline)
+            assert len(pipeline) == 3

@@ -14,6 +14,7 @@ from rq.utils import current_timestamp, now, utcformat
 from shared.cluster_config import ClusterSettings
 from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
+from shared.redis_client import redis_client
 
 PREFIX = "rtsp-patrol"
 # A job may overrun duration + connection + read timeout by this much (ffmpeg finishing
@@ -34,8 +35,7 @@ RUN_TASK = "recorder.cluster.task_job.run_task"  # what a worker runs for one ta
 
 def connect(cluster: ClusterSettings) -> Redis:
     """A Redis client that gives up on a dead server quickly (the loop tries again)."""
-    return Redis.from_url(cluster.redis_url, socket_timeout=5, socket_connect_timeout=5,
-                          health_check_interval=10)
+    return redis_client(cluster.redis_url, 5, health_check_interval=10)
 
 
 _CONNECTIONS: dict[str, Redis] = {}  # one client per Redis URL for the process's life
