@@ -291,3 +291,42 @@ def test_a_lone_heartbeat_right_after_one_as_long_is_not_sent(tmp_path, monkeypa
         with connection.pipeline() as pipeline:  # one in a pipeline is always queued
             worker.heartbeat(pipeline=pipeline)
             assert len(pipeline) == 3
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_sigterm_while_a_finished_job_is_recorded_is_a_warm_shutdown(tmp_path, monkeypatch,
+                                                                       when):
+    """The job counts once, the gateway's next job waits for the next worker, the worker stops."""
+    import signal
+
+    from rq.job import Job
+
+    from recorder.cluster import link, worker_classes
+    from recorder.cluster.worker_classes import WorkerTimers, worker_class
+    release = worker_classes.release_slot
+
+    def release_with_a_sigterm(job):
+        if when == "before":
+            os.kill(os.getpid(), signal.SIGTERM)
+        promoted = release(job)
+        if when == "after":
+            os.kill(os.getpid(), signal.SIGTERM)
+        return promoted
+    monkeypatch.setattr(worker_classes, "release_slot", release_with_a_sigterm)
+    with RedisServer(str(tmp_path)) as redis:
+        connection = Redis.from_url(redis.url)
+        queue = Queue("patrol", connection=connection)
+        for name in ("a", "b"):  # one gateway, capped at 1: b waits for a's slot
+            link.enqueue(connection, "patrol", link.JobSpec(name, "127.0.0.1:554", 1, 60, 600),
+                         0.05, function="testkit.cluster.counted_sleep")
+        worker = worker_class("inline", WorkerTimers(30, 30, 60))([queue], connection=connection)
+        try:
+            worker.work(burst=True)
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        assert (attempts(connection, "a"), attempts(connection, "b")) == (1, 0)
+        assert Job.fetch("a", connection=connection).get_status() == "finished"
+        assert Job.fetch("b", connection=connection).get_status() == "queued"
+        assert connection.hget(worker.key, "state") == b"idle" or connection.hexists(
+            worker.key, "death")

@@ -73,7 +73,9 @@ def _timed(base: type, timers: WorkerTimers) -> type:
 
         def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
             # RQ sends a worker's heartbeat as three commands, three round trips, several times
-            # a job: one here, and none when one as long went less than BEAT_REPEAT_SECONDS ago.
+            # a job: one here, and none when one as long went less than BEAT_REPEAT_SECONDS ago
+            # (one queued on a pipeline counts as gone; should that pipeline fail, a lone beat is
+            # left out for at most that long, of a TTL of minutes).
             ttl, at = timeout or self.worker_ttl + 60, SYSTEM_CLOCK.monotonic()
             last = self._last_beat
             if pipeline is None and last and at - last[0] < BEAT_REPEAT_SECONDS and ttl <= last[1]:
@@ -101,20 +103,27 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
         """SimpleWorker whose running job keeps its heartbeat (and so is not taken for abandoned)."""
 
         _beat: JobHeartbeat | None = None
+        _idle_stored = False  # the running job's success stored the state "idle"
 
         def execute_job(self, job, queue) -> None:
-            # SimpleWorker's, but for its last step (the state "idle": set with a job's success,
-            # else by the dequeue that comes next) and with the job's preparation in one round
-            # trip, not two.
+            # SimpleWorker's, with the job's preparation in one round trip, not two, and its
+            # state "idle" stored with a job's success. Only stored there: until the job is
+            # done with, the worker must be busy to itself, or a SIGTERM (a warm shutdown) would
+            # stop the job's bookkeeping midway (RQ's StopRequested), failing a finished job.
             execution = self._prepare(job, queue)
             limit = job.timeout + timers.grace_seconds if job.timeout and job.timeout > 0 else None
             self._beat = JobHeartbeat(lambda: self.maintain_heartbeats(job, execution),
                                       self.job_monitoring_interval, limit, _kill_this_worker)
+            self._idle_stored = False
             try:
                 self._beat.start()
                 self.perform_job(job, queue, execution)
             finally:
                 self._beat.stop()
+            if self._idle_stored:  # by the success's transaction
+                self._state = WorkerStatus.IDLE
+            else:
+                self.set_state(WorkerStatus.IDLE)
 
         def _prepare(self, job, queue) -> Execution:
             """RQ's prepare_execution and prepare_job_execution (the job's execution, the
@@ -170,9 +179,10 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
                 job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
                 job._status = JobStatus.FINISHED
                 self.cleanup_execution(job, pipeline=pipeline, execution=execution)
-                self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
+                pipeline.hset(self.key, "state", WorkerStatus.IDLE)
                 self.heartbeat(pipeline=pipeline)
                 pipeline.execute()
+            self._idle_stored = True
             release_slot(job)
             self.log.info("Successfully completed job %s in %ss on worker %s", job.id,
                           job.ended_at - job.started_at, self.name)
