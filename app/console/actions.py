@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.cameras import check_camera
 from app.console import access, bp, texts
+from app.console.notices import noted_redirect
 from app.context import output_dir
 from app.errors import ApiError
 from app.pictures import set_reference
@@ -82,16 +83,14 @@ def delete_cycle(timestamp: str):
 def check_camera_now(camera: str):
     """The camera page's "check now" (``?probe=1``: "quick probe") form."""
     answer = check_camera(camera).get_json()
-    return redirect(url_for("console.camera_page", camera=camera, notice=answer["message"]),
-                    code=303)
+    return noted_redirect(url_for("console.camera_page", camera=camera), answer["message"])
 
 
 @bp.post("/cameras/<camera>/reference")
 def set_camera_reference(camera: str):
     """The camera page's "set as reference" form: its latest thumbnail becomes the reference."""
     answer = set_reference(camera).get_json()
-    return redirect(url_for("console.camera_page", camera=camera, notice=answer["message"]),
-                    code=303)
+    return noted_redirect(url_for("console.camera_page", camera=camera), answer["message"])
 
 
 def _safe_next(target: str | None) -> str:

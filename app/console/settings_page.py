@@ -11,10 +11,11 @@ import json
 import re
 from collections.abc import Collection
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import make_response, render_template, request, url_for
 
 from app.console import bp
 from app.console.actions import message_of, status_of
+from app.console.notices import noted_redirect, page_notice
 from app.context import config_file, control_file, current_config_tagged
 from app.scheduler import start_scheduler, stop_scheduler
 from shared import config as model
@@ -75,7 +76,7 @@ def _page(status: int = 200, error: dict | None = None, notice: str = "",
     config, tag = current_config_tagged()
     page = make_response(render_template(
         "console/settings.html", config=masked_config(config), etag=tag, error=error or {},
-        typed=typed or {}, notice=notice or request.args.get("notice", ""),
+        typed=typed or {}, notice=notice or page_notice(),
         stream_fields=STREAM_FIELDS, stream_defaults=STREAM_DEFAULTS,
         global_fields=GLOBAL_FIELDS, global_hints=GLOBAL_HINTS), status)
     # A refused form comes back as typed, a URL's password too (masked, saving it again would
@@ -103,7 +104,7 @@ def _edit(change, where: str, fields: Collection[str]):
         field = re.split(r"[.\[]", exc.field, maxsplit=1)[0]
         return _page(400, {"where": where, "field": field if field in fields else "",
                            "message": exc.message}, typed=_form_fields(request.form))
-    return redirect(url_for("console.settings_page", notice="配置更新成功"), code=303)
+    return noted_redirect(url_for("console.settings_page"), "配置更新成功")
 
 
 def _form_fields(names) -> dict:
@@ -172,7 +173,7 @@ def reload_config():
     except ConfigError as exc:
         return _page(400, {"where": "actions", "field": exc.field, "message": exc.message})
     request_reload(control_file())
-    return redirect(url_for("console.settings_page", notice="配置重新加载成功"), code=303)
+    return noted_redirect(url_for("console.settings_page"), "配置重新加载成功")
 
 
 @bp.post("/settings/scheduler/<action>")
@@ -182,4 +183,4 @@ def scheduler_action(action: str):
         answer = view().get_json()
     except PatrolError as exc:
         return _page(status_of(exc), {"where": "actions", "field": "", "message": message_of(exc)})
-    return redirect(url_for("console.settings_page", notice=answer["message"]), code=303)
+    return noted_redirect(url_for("console.settings_page"), answer["message"])
