@@ -83,7 +83,7 @@ def _change_desired(change) -> None:
     from redis.exceptions import RedisError
     try:
         # This host's file counts until a first change is in Redis: a running single box made
-        # a cluster goes on as it runs (not restarted, its poll_cycles not counted anew).
+        # a cluster is "already running", not restarted (its poll_cycles counted anew).
         change_cluster_control(cluster_client(cluster), cluster.queue, change,
                                seed=_FILES.get(control_file(), read_control))
     except RedisError:

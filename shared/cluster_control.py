@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from shared.clock import SYSTEM_CLOCK
 from shared.cluster_status import KEY_PREFIX
-from shared.errors import Conflict
 
 FIELDS = ("scheduler_running", "start_generation", "version")
 NOT_SET = {"scheduler_running": False, "start_generation": 0, "version": 0}
@@ -60,10 +59,7 @@ def change_cluster_control(connection, queue: str, change: Callable[[dict], None
     """Apply ``change`` to the cluster's desired state atomically (an optimistic transaction,
     tried again when another host changed it meanwhile), as a new version; the new state.
     With none in Redis, ``change`` applies to ``seed`` (a control.json's: the state this host's
-    recorder goes on with, as that of a single box made a cluster), else to NOT_SET; a change
-    the seed alone refuses (a start of a recorder already running) makes the seed as it is the
-    cluster's first state: the cluster runs as this host does (its standbys armed, its count of
-    ``poll_cycles`` going on), not restarted.
+    recorder goes on with, as that of a single box made a cluster), else to NOT_SET.
 
     :raises RedisError: and what ``change`` raises (nothing is written then).
     """
@@ -73,15 +69,10 @@ def change_cluster_control(connection, queue: str, change: Callable[[dict], None
         while True:
             try:
                 pipe.watch(key)
-                stored = parse_control(pipe.get(key))
-                before = stored or (_of_control_file(seed) if seed else NOT_SET)
+                before = parse_control(pipe.get(key)) or (
+                    _of_control_file(seed) if seed else NOT_SET)
                 control = dict(before)
-                try:
-                    change(control)
-                except Conflict:
-                    if stored or not seed:
-                        raise
-                    control = dict(before)
+                change(control)
                 moment = int(SYSTEM_CLOCK.wall() * 1000)
                 if control["start_generation"] != before["start_generation"]:
                     control["start_generation"] = max(control["start_generation"], moment)
