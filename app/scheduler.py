@@ -82,10 +82,7 @@ def _change_desired(change) -> None:
         return
     from redis.exceptions import RedisError
     try:
-        # This host's file counts until a first change is in Redis: a running single box made
-        # a cluster is "already running", not restarted (its poll_cycles counted anew).
-        change_cluster_control(cluster_client(cluster), cluster.queue, change,
-                               seed=_FILES.get(control_file(), read_control))
+        change_cluster_control(cluster_client(cluster), cluster.queue, change)
     except RedisError:
         raise RecorderUnavailable("集群的 Redis 不可达, 请稍后再试") from None
 

@@ -54,12 +54,9 @@ def read_cluster_control(connection, queue: str) -> dict | None:
     return parse_control(connection.get(control_key(queue)))
 
 
-def change_cluster_control(connection, queue: str, change: Callable[[dict], None],
-                           seed: dict | None = None) -> dict:
+def change_cluster_control(connection, queue: str, change: Callable[[dict], None]) -> dict:
     """Apply ``change`` to the cluster's desired state atomically (an optimistic transaction,
     tried again when another host changed it meanwhile), as a new version; the new state.
-    With none in Redis, ``change`` applies to ``seed`` (a control.json's: the state this host's
-    recorder goes on with, as that of a single box made a cluster), else to NOT_SET.
 
     :raises RedisError: and what ``change`` raises (nothing is written then).
     """
@@ -69,8 +66,7 @@ def change_cluster_control(connection, queue: str, change: Callable[[dict], None
         while True:
             try:
                 pipe.watch(key)
-                before = parse_control(pipe.get(key)) or (
-                    _of_control_file(seed) if seed else NOT_SET)
+                before = parse_control(pipe.get(key)) or NOT_SET
                 control = dict(before)
                 change(control)
                 moment = int(SYSTEM_CLOCK.wall() * 1000)
@@ -83,10 +79,3 @@ def change_cluster_control(connection, queue: str, change: Callable[[dict], None
                 return control
             except WatchError:
                 continue
-
-
-def _of_control_file(control: dict) -> dict:
-    """The desired state a recorder's control.json holds."""
-    return {"scheduler_running": control["scheduler_running"],
-            "start_generation": control["start_generation"],
-            "version": control["cluster_version"]}

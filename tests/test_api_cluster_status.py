@@ -72,25 +72,6 @@ def test_start_and_stop_in_cluster_mode_are_the_whole_clusters(client, redis, co
     assert read_control(settings.control_path(str(config_path)))["start_generation"] == 0
 
 
-def test_a_running_single_box_made_a_cluster_is_already_running_not_restarted(
-        client, redis, config_path, write_status):
-    # Its recorder runs by its control.json (started by hand, generation 1); Redis has no
-    # desired state yet. A start restarted it before (its poll_cycles counted anew).
-    from shared.control_file import request_start
-    control_path = settings.control_path(str(config_path))
-    request_start(control_path, empty_status())
-    write_status(scheduler_running=True, start_generation=1)
-    connection = redis_module.Redis.from_url(redis.url)
-    assert client.post("/api/scheduler/start").status_code == 409
-    assert read_cluster_control(connection, "patrol") is None  # nothing written
-    assert client.post("/api/scheduler/stop").status_code == 200
-    stopped = read_cluster_control(connection, "patrol")
-    assert (stopped["scheduler_running"], stopped["start_generation"]) == (False, 1)
-    write_status(scheduler_running=False, start_generation=1)
-    assert client.post("/api/scheduler/start").status_code == 200  # now a fresh start
-    assert read_cluster_control(connection, "patrol")["start_generation"] > 1
-
-
 def test_start_in_cluster_mode_with_redis_away_is_503_and_changes_nothing(
         client, redis, config_path, write_status):
     write_status(scheduler_running=False)  # this host's recorder, alive (its status file)
