@@ -5,7 +5,7 @@ bookmark or the back button does not say it again.
 """
 from __future__ import annotations
 
-from flask import flash, get_flashed_messages, redirect
+from flask import flash, get_flashed_messages, redirect, request
 
 
 def noted_redirect(location: str, message: str):
@@ -15,6 +15,10 @@ def noted_redirect(location: str, message: str):
 
 
 def page_notice() -> str:
-    """The outcome to show on this page (the latest, if several came), once; "" when none."""
+    """The outcome to show on this page (the latest, if several came), once; "" when none.
+    Not taken by an htmx request (a page's own polling): the fragment it swaps in has no notice,
+    and the page the form leads to, loading meanwhile in another tab, would lose it."""
+    if request.headers.get("HX-Request"):
+        return ""
     messages = get_flashed_messages()
     return messages[-1] if messages else ""
