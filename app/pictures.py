@@ -60,6 +60,11 @@ def _clip_of(camera: str) -> str:
 def reference_path(camera: str) -> str:
     """Where a configured camera's reference picture is kept (there or not). :raises NotFound:"""
     _clip_of(camera)  # only a configured camera's id names a file
+    return _reference_file(camera)
+
+
+def _reference_file(camera: str) -> str:
+    """Where the reference picture of ``camera``, a configured camera's id, is kept."""
     return settings.reference_picture(settings.references_dir(config_file()), camera)
 
 
@@ -86,7 +91,7 @@ def set_reference(camera: str):
     if latest is None:
         raise NotFound(f"摄像机 {camera} 还没有缩略图")
     cycle, data = latest
-    path = reference_path(camera)
+    path = _reference_file(camera)  # the camera checked above
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_bytes_atomic(path, data)
