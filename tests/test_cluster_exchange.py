@@ -13,7 +13,8 @@ from rq import Queue, Retry  # noqa: E402
 from rq.rate_limit import RateLimit  # noqa: E402
 
 from recorder.cluster import link  # noqa: E402
-from recorder.cluster.exchange import POLL_SECONDS, STATUS_EVERY_POLLS  # noqa: E402
+from recorder.cluster.exchange import (  # noqa: E402
+    POLL_SECONDS, STATUS_EVERY_POLLS, RecordMemo)
 from recorder.cluster.remote_task import (  # noqa: E402
     VANISHED_GRACE_SECONDS, WORKER_LOST, task_factory)
 from recorder.planner import PlannedTask  # noqa: E402
@@ -211,6 +212,40 @@ def test_a_tasks_record_is_rebuilt_only_when_an_input_changed(redis, tmp_path) -
     assert ended["status"] == st.COMPLETED and ended["output_file"] == "./output/c1/cam0.mp4"
     step(tasks, 1.0 + 4 * POLL_SECONDS)
     assert tasks[0].as_dict() is ended
+
+
+def test_a_record_read_again_unchanged_is_neither_decoded_nor_rebuilt(
+        redis, tmp_path, monkeypatch) -> None:
+    """A poll every 0.5 s reads records a worker sends every few seconds: most are unchanged."""
+    tasks = started_with_records(redis, tmp_path)
+    step(tasks, 1.0 + POLL_SECONDS)
+    before = [task.as_dict() for task in tasks]
+    decoded = []
+    loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda raw, **named: decoded.append(raw) or loads(raw))
+    for poll in range(2, 6):
+        step(tasks, 1.0 + poll * POLL_SECONDS)
+    assert decoded == []
+    assert all(task.as_dict() is dict_ for task, dict_ in zip(tasks, before))
+    key = link.task_key("patrol", tasks[1].job)
+    tasks[1].context.connection.hset(key, "record", json.dumps(
+        {"status": st.RECORDING, "progress": 3.0}))
+    step(tasks, 1.0 + 6 * POLL_SECONDS)
+    assert len(decoded) == 1 and tasks[1].as_dict()["progress"] == 3.0
+    assert tasks[0].as_dict() is before[0]
+
+
+def test_the_record_memo_decodes_changed_bytes_and_forgets_jobs_no_longer_followed() -> None:
+    memo = RecordMemo()
+    first = memo.decode("a", b'{"progress": 1.0}')
+    assert memo.decode("a", b'{"progress": 1.0}') is first
+    assert memo.decode("a", b'{"progress": 2.0}') == {"progress": 2.0}
+    assert memo.decode("a", None) is None and memo.decode("a", b"") is None
+    memo.decode("b", b'{"progress": 1.0}')
+    kept = memo.decode("c", b'{"progress": 1.0}')
+    memo.keep({"c"})
+    assert memo.decode("c", b'{"progress": 1.0}') is kept
+    assert memo._last.keys() == {"c"}
 
 
 @pytest.mark.parametrize("worker_end, ended", [

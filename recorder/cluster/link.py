@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
-from rq.rate_limit import ACQUIRE_AND_ENQUEUE_SCRIPT, RateLimit, RateLimitRegistry
+from rq.rate_limit import (ACQUIRE_AND_ENQUEUE_SCRIPT, RELEASE_AND_ENQUEUE_SCRIPT, RateLimit,
+                           RateLimitRegistry)
 from rq.utils import current_timestamp, now, utcformat
 
 from shared.cluster_config import ClusterSettings
@@ -128,16 +130,37 @@ def _promote(pipe, registry: RateLimitRegistry, cap: int) -> None:
               Job.redis_job_namespace_prefix)
 
 
+# RQ's release of a finished job's gateway slot (and promotion of the gateway's next waiting
+# jobs), with the gateway's cap read inside the script instead of in a round trip before it
+# (rate_limit.release_slot's HGET). KEYS[3]: the gateway's config hash.
+RELEASE_SLOT_SCRIPT = ("ARGV[1] = redis.call('HGET', KEYS[3], 'concurrency') or '0'\n"
+                       + RELEASE_AND_ENQUEUE_SCRIPT)
+
+
+def release_slot(pipe, job: Job) -> None:
+    """RQ's ``release_slot`` of a job that ended (not queued again), queued on ``pipe``: a
+    worker's success transaction frees the slot with the job's end, in the same round trip."""
+    if not job.has_rate_limit:
+        return
+    registry = RateLimitRegistry.from_job(job)
+    pipe.eval(RELEASE_SLOT_SCRIPT, 3, registry.allowed_key, registry.rate_limited_key,
+              registry.config_key, 0, current_timestamp(), utcformat(now()),
+              Queue.redis_queue_namespace_prefix, Job.redis_job_namespace_prefix, job.id)
+
+
 def read_task(connection: Redis, queue: str, job: str) -> tuple[dict | None, dict | None, str]:
     """A job's last record, its outcome (None: none yet) and RQ's status of it."""
     return read_tasks(connection, queue, [job])[job]
 
 
-def read_tasks(connection: Redis, queue: str, jobs: list[str], status_of: set[str] | None = None
+def read_tasks(connection: Redis, queue: str, jobs: list[str], status_of: set[str] | None = None,
+               decode_record: Callable[[str, bytes | None], dict | None] | None = None
                ) -> dict[str, tuple[dict | None, dict | None, str | None]]:
     """:func:`read_task` of each of ``jobs``, all in one round trip (one snapshot: a
     transaction, so no outcome lands between a job's two reads); RQ's status only of the
-    jobs in ``status_of`` (None: of all), None for the others."""
+    jobs in ``status_of`` (None: of all), None for the others. ``decode_record(job, raw)``
+    decodes each record (default: JSON, anew)."""
+    decode = decode_record or (lambda job, raw: _json(raw))
     asked = [status_of is None or job in status_of for job in jobs]
     pipe = connection.pipeline()
     for job, ask in zip(jobs, asked):
@@ -149,7 +172,7 @@ def read_tasks(connection: Redis, queue: str, jobs: list[str], status_of: set[st
     for job, ask in zip(jobs, asked):
         record, outcome = next(answers)
         status = next(answers) if ask else None
-        readings[job] = (_json(record), _json(outcome),
+        readings[job] = (decode(job, record), _json(outcome),
                          None if not ask else status.decode() if status else "")
     return readings
 
