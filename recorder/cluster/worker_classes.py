@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from rq.executions import Execution
 from rq.job import JobStatus
-from rq.rate_limit import release_slot
 from rq.utils import now
 from rq.worker import SimpleWorker, Worker, WorkerStatus
 
+from recorder.cluster import link
 from recorder.cluster.job_heartbeat import JobHeartbeat
 from shared.clock import SYSTEM_CLOCK
 
@@ -163,7 +163,8 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
         def handle_job_success(self, job, queue, started_job_registry, execution) -> None:
             # RQ's, less its WATCH on the job's dependents and their reading (two round trips
             # that find none: link.py enqueues no job depending on another, and none repeats),
-            # with the worker's next state ("idle") and heartbeat in the same transaction.
+            # with the worker's next state ("idle") and heartbeat, and the release of the job's
+            # gateway slot (RQ's two round trips after it), in the same transaction.
             if job.repeats_left:
                 super().handle_job_success(job, queue, started_job_registry, execution)
                 return
@@ -181,9 +182,9 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
                 self.cleanup_execution(job, pipeline=pipeline, execution=execution)
                 pipeline.hset(self.key, "state", WorkerStatus.IDLE)
                 self.heartbeat(pipeline=pipeline)
+                link.release_slot(pipeline, job)
                 pipeline.execute()
             self._idle_stored = True
-            release_slot(job)
             self.log.info("Successfully completed job %s in %ss on worker %s", job.id,
                           job.ended_at - job.started_at, self.name)
 
