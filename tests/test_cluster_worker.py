@@ -265,6 +265,32 @@ def test_an_inline_worker_leaves_what_rqs_simple_worker_does_in_fewer_round_trip
         assert sent["ours"] <= sent["rqs"] - 7, sent
 
 
+def test_an_inline_worker_sends_a_tasks_first_commands_with_the_jobs_start(tmp_path,
+                                                                           monkeypatch):
+    """A retry of a task another attempt has ended learns it, and its attempt number, from the
+    job's start transaction: no round trip of its own, no recording."""
+    from rq.job import Job
+
+    from recorder.cluster import link
+    from recorder.cluster.worker_classes import WorkerTimers, worker_class
+
+    def no_round_trip_of_its_own(connection, key):
+        raise AssertionError("run_task sent its own first round trip")
+    monkeypatch.setattr(task_job, "_begin", no_round_trip_of_its_own)
+    with RedisServer(str(tmp_path)) as redis:
+        connection = Redis.from_url(redis.url)
+        queue = Queue("patrol", connection=connection)
+        spec = link.JobSpec("patrol-c1-0", "127.0.0.1:554", 1, 60, 600)
+        link.enqueue(connection, "patrol", spec, {"queue": "patrol"})
+        key = link.task_key("patrol", spec.job_id)
+        connection.hset(key, mapping={"winner": 1, "attempts": 1})  # attempt 1 ended it
+        worker = worker_class("inline", WorkerTimers(30, 30, 60))([queue], connection=connection)
+        assert worker.work(burst=True, max_jobs=1)
+        job = Job.fetch(spec.job_id, connection=connection)
+        assert (job.get_status(), job.return_value()) == ("finished", -1)
+        assert connection.hget(key, "attempts") == b"2"
+
+
 def test_a_lone_heartbeat_right_after_one_as_long_is_not_sent(tmp_path, monkeypatch):
     from recorder.cluster import worker_classes
     from recorder.cluster.worker_classes import WorkerTimers, worker_class
