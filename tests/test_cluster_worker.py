@@ -208,6 +208,47 @@ def test_the_pool_finds_a_dead_worker_without_waiting_on_the_live_ones(monkeypat
         live.join(10)
 
 
+def test_the_pool_sleeps_until_a_worker_exits_not_a_second(monkeypatch):
+    """An idle pool is woken by a worker's exit (or after IDLE_CHECK_SECONDS), not each second."""
+    import multiprocessing
+    import select
+    import time
+
+    from rq.worker_pool import WorkerData
+
+    from recorder.cluster import pool as pool_module
+    from recorder.cluster.pool import PromptWorkerPool
+    fork = multiprocessing.get_context("fork")
+    live, ending = (fork.Process(target=time.sleep, args=(60,)),
+                    fork.Process(target=time.sleep, args=(0.3,)))
+    live.start()
+    ending.start()
+    pool = PromptWorkerPool(["patrol"], connection=Redis(), num_workers=2)
+    pool.worker_dict = {"live": WorkerData("live", live.pid, live),
+                        "ending": WorkerData("ending", ending.pid, ending)}
+    waits = []
+    wait = select.select
+
+    def recorded(readable, writable, errors, timeout):
+        waits.append((len(readable), timeout))
+        return wait(readable, writable, errors, timeout)
+    monkeypatch.setattr(pool_module.select, "select", recorded)
+    try:
+        pool.check_workers(respawn=False)  # returns when "ending" exits, not after 60 s
+        assert waits == [(2, pool_module.IDLE_CHECK_SECONDS)]
+        killer = threading.Timer(0.2, live.kill)
+        killer.start()
+        pool.check_workers(respawn=False)  # "ending" reaped; waits on "live" alone, to its end
+        killer.join()
+        assert list(pool.worker_dict) == ["live"] and waits[1] == (1, 60.0)
+    finally:
+        live.kill()
+        live.join(10)
+    pool.status = pool.Status.STOPPED  # stopping: RQ's own pace, no wait
+    pool.check_workers(respawn=False)
+    assert len(waits) == 2
+
+
 class _RoundTrips:
     """Counts the requests a process sends Redis (a pipeline is one, as it is on the wire)."""
 

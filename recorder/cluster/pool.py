@@ -1,19 +1,51 @@
-"""A worker host's pool: RQ's WorkerPool, whose check of its workers no longer waits on each.
+"""A worker host's pool: RQ's WorkerPool, woken by a worker's exit instead of every second.
 
-RQ 3.0's pool checks its workers once a second, but waits up to 0.1 s on each live one
+RQ 3.0's pool checks its workers once a second, and waits up to 0.1 s on each live one
 (``Process.join(0.1)``): a pool of N slots is woken about ten times a second, each pass
-takes up to 0.1 x N s, and a dead worker is noticed (and replaced) only that late.
+takes up to 0.1 x N s, and a dead worker is noticed (and replaced) only that late. Ours asks
+each worker without waiting, then sleeps until one of them exits (their pidfds), at most
+IDLE_CHECK_SECONDS: an idle pool wakes about once a minute, and a dead worker is still
+replaced within a second (RQ's one-second pause after each check).
 Imported only with the [cluster] extra.
 """
 from __future__ import annotations
 
+import os
+import select
+
 from rq.worker_pool import WorkerPool
+
+# The longest a pool sleeps between two checks of its workers when none exits.
+IDLE_CHECK_SECONDS = 60.0
 
 
 class PromptWorkerPool(WorkerPool):
-    """The pool with a check that asks each worker without waiting: one wake-up a second."""
+    """The pool with a check that asks each worker without waiting, then waits for an exit."""
 
     def reap_workers(self) -> None:
         for data in list(self.worker_dict.values()):
             if not data.process.is_alive():  # reaps it, if it ended
                 self.handle_dead_worker(data)
+
+    def check_workers(self, respawn: bool = True) -> None:
+        super().check_workers(respawn)
+        if self.status != self.Status.STOPPED:
+            self.await_an_exit(IDLE_CHECK_SECONDS)
+
+    def await_an_exit(self, seconds: float) -> None:
+        """Sleep until a worker exits, at most ``seconds``; at once when one cannot be watched
+        (gone already, or a kernel without pidfds: RQ's pace of one check a second).
+
+        A SIGTERM meanwhile stops the workers (RQ's handler): their exits end the wait.
+        """
+        watched: list[int] = []
+        try:
+            for data in list(self.worker_dict.values()):
+                watched.append(os.pidfd_open(data.pid))
+            if watched:
+                select.select(watched, [], [], seconds)
+        except OSError:
+            return
+        finally:
+            for descriptor in watched:
+                os.close(descriptor)
