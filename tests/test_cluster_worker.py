@@ -332,6 +332,57 @@ def test_an_inline_worker_sends_a_tasks_first_commands_with_the_jobs_start(tmp_p
         assert connection.hget(key, "attempts") == b"2"
 
 
+def spoil_the_cap(_) -> int:
+    """A test job: counts its attempt, then makes its gateway's cap unreadable to the release's
+    script (its success transaction then gets an error from that script alone)."""
+    from rq import get_current_job
+    from rq.rate_limit import RateLimitRegistry
+    job = get_current_job()
+    job.connection.incr(f"test:attempts:{job.id}")
+    job.connection.hset(RateLimitRegistry(job.rate_limit_key, job.connection).config_key,
+                        "concurrency", "x")
+    return 1
+
+
+def test_a_slot_release_that_fails_leaves_the_jobs_success_standing(tmp_path, caplog):
+    """As RQ's own release after the success: logged, the job neither failed nor retried."""
+    from rq.job import Job
+
+    from recorder.cluster import link
+    from recorder.cluster.worker_classes import WorkerTimers, worker_class
+    with RedisServer(str(tmp_path)) as redis:
+        connection = Redis.from_url(redis.url)
+        queue = Queue("patrol", connection=connection)
+        link.enqueue(connection, "patrol", link.JobSpec("a", "127.0.0.1:554", 1, 60, 600), None,
+                     function="tests.test_cluster_worker.spoil_the_cap")
+        worker = worker_class("inline", WorkerTimers(30, 30, 60))([queue], connection=connection)
+        assert worker.work(burst=True)
+        assert Job.fetch("a", connection=connection).get_status() == "finished"
+        assert attempts(connection, "a") == 1 and connection.llen(queue.key) == 0
+        fields = connection.hgetall(worker.key)
+        assert (fields[b"successful_job_count"], fields.get(b"failed_job_count")) == (b"1", None)
+        assert "failed to release rate limit slot of job a" in caplog.text
+
+
+def test_a_job_that_cannot_be_decoded_fails_and_the_worker_goes_on(tmp_path):
+    from rq.job import Job
+
+    from recorder.cluster import link
+    from recorder.cluster.worker_classes import WorkerTimers, worker_class
+    with RedisServer(str(tmp_path)) as redis:
+        connection = Redis.from_url(redis.url)
+        queue = Queue("patrol", connection=connection)
+        for name, gateway in (("broken", "127.0.0.1:554"), ("sound", "127.0.0.2:554")):
+            link.enqueue(connection, "patrol", link.JobSpec(name, gateway, 1, 60, 600), 0.01,
+                         function="testkit.cluster.counted_sleep")
+        connection.hset(Job.key_for("broken"), "data", b"not a pickle")
+        worker = worker_class("inline", WorkerTimers(30, 30, 60))([queue], connection=connection)
+        assert worker.work(burst=True)
+        assert Job.fetch("sound", connection=connection).get_status() == "finished"
+        assert connection.hget(Job.key_for("broken"), "status") in (b"failed", b"queued")
+        assert attempts(connection, "sound") == 1
+
+
 def test_a_lone_heartbeat_right_after_one_as_long_is_not_sent(tmp_path, monkeypatch):
     from recorder.cluster import worker_classes
     from recorder.cluster.worker_classes import WorkerTimers, worker_class

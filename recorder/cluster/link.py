@@ -137,15 +137,17 @@ RELEASE_SLOT_SCRIPT = ("ARGV[1] = redis.call('HGET', KEYS[3], 'concurrency') or 
                        + RELEASE_AND_ENQUEUE_SCRIPT)
 
 
-def release_slot(pipe, job: Job) -> None:
+def release_slot(pipe, job: Job) -> bool:
     """RQ's ``release_slot`` of a job that ended (not queued again), queued on ``pipe``: a
-    worker's success transaction frees the slot with the job's end, in the same round trip."""
+    worker's success transaction frees the slot with the job's end, in the same round trip.
+    False: the job holds no slot (nothing queued)."""
     if not job.has_rate_limit:
-        return
+        return False
     registry = RateLimitRegistry.from_job(job)
     pipe.eval(RELEASE_SLOT_SCRIPT, 3, registry.allowed_key, registry.rate_limited_key,
               registry.config_key, 0, current_timestamp(), utcformat(now()),
               Queue.redis_queue_namespace_prefix, Job.redis_job_namespace_prefix, job.id)
+    return True
 
 
 def read_task(connection: Redis, queue: str, job: str) -> tuple[dict | None, dict | None, str]:

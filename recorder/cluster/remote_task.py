@@ -229,7 +229,8 @@ class RemoteRecording:
 
         As Recording's: the status lists every task about once a second, and most (queued,
         ended) have not changed since, so the dict is rebuilt only when an input did (the
-        worker's record is a new object whenever a poll read one).
+        worker's record is a new object only when a poll read new bytes:
+        exchange.RecordMemo).
         """
         key = (self.status, self.error_message, self.start_offset)
         if self._record is not self._dict_record or key != self._dict_key:

@@ -188,8 +188,17 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
                 self.cleanup_execution(job, pipeline=pipeline, execution=execution)
                 pipeline.hset(self.key, "state", WorkerStatus.IDLE)
                 self.heartbeat(pipeline=pipeline)
-                link.release_slot(pipeline, job)
-                pipeline.execute()
+                released = link.release_slot(pipeline, job)
+                answers = pipeline.execute(raise_on_error=False)
+            if released:  # the release's answer is the last
+                answers, release = answers[:-1], answers[-1]
+                if isinstance(release, Exception):  # as RQ's _release_slot_safely: the success
+                    # stands (a held slot is freed by the maintenance's clean-up)
+                    self.log.error("Worker %s: failed to release rate limit slot of job %s: %s",
+                                   self.name, job.id, release)
+            errors = [answer for answer in answers if isinstance(answer, Exception)]
+            if errors:
+                raise errors[0]
             self._idle_stored = True
             self.log.info("Successfully completed job %s in %ss on worker %s", job.id,
                           job.ended_at - job.started_at, self.name)
@@ -200,11 +209,12 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
 def _task_key(job) -> str | None:
     """The Redis key of the task ``job`` records (None: not a task's job, or a job whose
     argument is not a task's: run_task will not run, or will say why)."""
-    if job.func_name != link.RUN_TASK:
-        return None
-    try:
+    try:  # func_name and args decode the job's data: a job that cannot be decoded fails at its
+        # run (RQ's perform_job), as any other, and the worker goes on
+        if job.func_name != link.RUN_TASK:
+            return None
         return link.task_key(job.args[0]["queue"], job.id)
-    except Exception:  # noqa: BLE001 - RQ reports a job it cannot run, at its run
+    except Exception:  # noqa: BLE001
         return None
 
 
