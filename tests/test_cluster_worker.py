@@ -227,12 +227,20 @@ def test_the_pool_sleeps_until_a_worker_exits_not_a_second(monkeypatch):
     pool.worker_dict = {"live": WorkerData("live", live.pid, live),
                         "ending": WorkerData("ending", ending.pid, ending)}
     waits = []
-    wait = select.select
+    poll = select.poll
 
-    def recorded(readable, writable, errors, timeout):
-        waits.append((len(readable), timeout))
-        return wait(readable, writable, errors, timeout)
-    monkeypatch.setattr(pool_module.select, "select", recorded)
+    class Recorded:  # select.poll(), each wait recorded: (descriptors watched, seconds)
+        def __init__(self) -> None:
+            self.exits, self.watched = poll(), 0
+
+        def register(self, descriptor, events) -> None:
+            self.watched += 1
+            self.exits.register(descriptor, events)
+
+        def poll(self, milliseconds):
+            waits.append((self.watched, milliseconds / 1000))
+            return self.exits.poll(milliseconds)
+    monkeypatch.setattr(pool_module.select, "poll", Recorded)
     try:
         pool.check_workers(respawn=False)  # returns when "ending" exits, not after 60 s
         assert waits == [(2, pool_module.IDLE_CHECK_SECONDS)]

@@ -39,11 +39,13 @@ class PromptWorkerPool(WorkerPool):
         A SIGTERM meanwhile stops the workers (RQ's handler): their exits end the wait.
         """
         watched: list[int] = []
+        exits = select.poll()  # not select(): no limit on the descriptors' numbers (1024)
         try:
             for data in list(self.worker_dict.values()):
                 watched.append(os.pidfd_open(data.pid))
+                exits.register(watched[-1], select.POLLIN)
             if watched:
-                select.select(watched, [], [], seconds)
+                exits.poll(seconds * 1000)
         except OSError:
             return
         finally:
