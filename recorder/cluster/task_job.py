@@ -213,9 +213,6 @@ def _begin(connection: Redis, key: str) -> tuple[bool, int]:
     return begun(pipe.execute())
 
 
-BEGIN_COMMANDS = 2
-
-
 def queue_begin(pipe, key: str) -> None:
     """:func:`_begin`'s commands, queued on ``pipe`` (the inline worker queues them on the job's
     start, worker_classes.py, and gives run_task :func:`begun` of their answers as
@@ -225,7 +222,7 @@ def queue_begin(pipe, key: str) -> None:
 
 
 def begun(answers: list) -> tuple[bool, int]:
-    """:func:`_begin`'s answer from the BEGIN_COMMANDS answers of :func:`queue_begin`."""
+    """:func:`_begin`'s answer from the answers to :func:`queue_begin`'s commands."""
     ended, attempt = answers
     return bool(ended), int(attempt)
 

@@ -141,11 +141,12 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
                 pipeline.persist(job.key)
                 if len(self.queues) == 1:
                     pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+                queued = len(pipeline)
                 if key is not None:
                     task_job.queue_begin(pipeline, key)
                 answers = pipeline.execute()
             if key is not None:
-                job.begun = task_job.begun(answers[-task_job.BEGIN_COMMANDS:])
+                job.begun = task_job.begun(answers[queued:])
             return execution
 
         def set_state(self, state: str, pipeline=None) -> None:
