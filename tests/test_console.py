@@ -234,6 +234,49 @@ def test_an_api_that_may_not_write_the_state_folder_still_starts(tmp_path, monke
     assert access.SECRET_ENV in caplog.text
 
 
+def test_the_secret_is_never_seen_half_written(tmp_path, monkeypatch) -> None:
+    # Workers starting together: the secret's name appears only once it holds the whole
+    # secret (a worker that read it empty while another wrote it failed to boot, in CI).
+    from app.console import access
+    monkeypatch.delenv(access.SECRET_ENV, raising=False)
+    path = tmp_path / "state" / access.SECRET_FILE
+    made = access.secrets.token_hex
+    seen = []
+
+    def making(nbytes: int) -> str:
+        seen.append(path.exists())
+        return made(nbytes)
+
+    monkeypatch.setattr(access.secrets, "token_hex", making)
+    first = access._stored_secret(str(path))
+    assert seen == [False] and len(first) == 64
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert access._stored_secret(str(path)) == first and seen == [False]
+    assert os.listdir(path.parent) == [access.SECRET_FILE]
+
+
+def test_a_worker_that_loses_the_race_takes_the_winners_secret(tmp_path, monkeypatch) -> None:
+    from app.console import access
+    path = tmp_path / access.SECRET_FILE
+    made = access.secrets.token_hex
+
+    def another_worker_first(nbytes: int) -> str:
+        path.write_text("w" * 64 + "\n", encoding="ascii")
+        return made(nbytes)
+
+    monkeypatch.setattr(access.secrets, "token_hex", another_worker_first)
+    assert access._stored_secret(str(path)) == "w" * 64
+    assert os.listdir(tmp_path) == [access.SECRET_FILE]
+
+
+def test_an_empty_secret_file_is_named_not_used(tmp_path) -> None:
+    from app.console import access
+    path = tmp_path / access.SECRET_FILE
+    path.write_text("\n", encoding="ascii")
+    with pytest.raises(RuntimeError, match="empty or damaged; remove it"):
+        access._stored_secret(str(path))
+
+
 def _report(summary: dict, tasks: int = 0, summary_first: bool = True) -> bytes:
     """A cycle report as the recorder writes it (summary first), or with the summary last."""
     body = {"tasks": [{"stream_index": i, "error_message": "x" * 200} for i in range(tasks)]}

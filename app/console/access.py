@@ -15,6 +15,7 @@ import hmac
 import logging
 import os
 import secrets
+import tempfile
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
@@ -55,32 +56,45 @@ def secret_key(config_file: str) -> str:
 
 def _stored_secret(path: str) -> str:
     try:
-        with open(path, encoding="ascii") as handle:
-            found = handle.read().strip()
-        if found:
-            return found
+        return _read_secret(path)
     except FileNotFoundError:
         pass
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    # Written whole under a temp name, then linked to its own: of workers starting together
+    # one link wins and the others read that secret, which is never seen half written.
+    fd, tmp = tempfile.mkstemp(prefix="." + SECRET_FILE + ".", dir=folder)  # mode 0600
     try:
-        # O_EXCL: of workers starting together one writes; the others read its secret.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_when_written(path)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
-    return _read_when_written(path)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        _remove(tmp)
+    return _read_secret(path)
 
 
-def _read_when_written(path: str) -> str:
-    """The secret another worker is writing (one short write: a few tries suffice)."""
-    for _ in range(100):
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _read_secret(path: str) -> str:
+    """The secret in ``path``. :raises FileNotFoundError: :raises RuntimeError: not a secret."""
+    try:
         with open(path, encoding="ascii") as handle:
             found = handle.read().strip()
-        if len(found) == 64:
-            return found
-        os.sched_yield()
-    raise RuntimeError(f"console secret {path} is empty or damaged; remove it")
+    except UnicodeDecodeError:
+        found = ""
+    if not found:
+        raise RuntimeError(f"console secret {path} is empty or damaged; remove it")
+    return found
 
 
 def token_required() -> bool:
