@@ -5,7 +5,8 @@ from __future__ import annotations
 import glob
 import json
 import os
-import signal
+import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from shared import settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.control_file import request_start
+from shared.history_schema import history_path
 from shared.status_file import empty_status
 from testkit.cameras import CameraServer
 from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
@@ -91,6 +93,47 @@ def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, c
         duration = float(ffprobe(os.path.join(report["_dir"], f"cam{i}.mp4"))["format"]["duration"])
         assert abs(duration - 3) <= 1.0
     assert "enqueued as job patrol-" in log
+
+
+def test_what_a_worker_learns_of_a_camera_shapes_its_next_command_and_the_history(
+        tmp_path, camera_server):
+    # As a single box: a camera's first clip makes its G.711 audio AAC (not knowing it yet),
+    # the next one copies it into the MKV; the history has each camera's codec, size and
+    # answer time. The worker learns them; the coordinator chooses the next command.
+    config = str(tmp_path / "config.json")
+    streams = [{"rtsp_url": camera_server.url("h264_alaw"), "duration_seconds": 3,
+                "output_filename": "alaw.mkv"},
+               {"rtsp_url": camera_server.url("h265"), "duration_seconds": 3,
+                "output_filename": "h265.mp4"}]
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, streams, poll_cycles=2, max_concurrent_per_host=0)
+        request_start(settings.control_path(config), empty_status())
+        with WorkerPoolProcess(config, slots=2), RecorderProcess(config) as recorder:
+            reports = wait_for(lambda: _reports(tmp_path, 2), 120, "two cycles' reports")
+            log = recorder.log()
+    audio = []
+    for report in reports:
+        assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
+        info = ffprobe(os.path.join(report["_dir"], "alaw.mkv"))
+        audio.append({s["codec_type"]: s["codec_name"] for s in info["streams"]}["audio"])
+        hevc = ffprobe(os.path.join(report["_dir"], "h265.mp4"))["streams"][0]
+        assert (hevc["codec_name"], hevc["codec_tag_string"]) == ("hevc", "hvc1")
+    assert audio == ["aac", "pcm_alaw"], log
+    with sqlite3.connect(history_path(config)) as db:
+        rows = db.execute("SELECT camera, codec, resolution, connect_seconds FROM outcomes "
+                          "ORDER BY camera, started").fetchall()
+    assert [row[:2] for row in rows] == [("alaw", "h264")] * 2 + [("h265", "hevc")] * 2, rows
+    assert all(re.fullmatch(r"\d+x\d+", size) and 0 < seconds < 5
+               for _, _, size, seconds in rows), rows
+
+
+def _reports(folder, count: int) -> list[dict] | None:
+    """The first ``count`` cycles' reports, in order, once there are that many."""
+    paths = sorted(glob.glob(str(folder / "output/*/rtsp_report.json")))
+    if len(paths) < count:
+        return None
+    return [json.loads(open(path, encoding="utf-8").read()) | {"_dir": os.path.dirname(path)}
+            for path in paths[:count]]
 
 
 def test_single_box_mode_imports_neither_rq_nor_redis(tmp_path) -> None:

@@ -1,13 +1,14 @@
 """Two attempts of one cluster task: the first to end owns the clip and the outcome; leftovers go."""
 from __future__ import annotations
 
+import json
 import math
 import os
 
 import pytest
 
 from recorder.clip_files import recover_work_files
-from recorder.ffmpeg_command import container_of
+from recorder.ffmpeg_command import SourceCodecs, container_of
 from recorder.pipe_watcher import PipeWatcher
 from recorder.picture_quality import Recorded
 from shared import task_status as st
@@ -20,6 +21,8 @@ from testkit.fake_runner import FakeRunner
 
 pytest.importorskip("rq")
 from recorder.cluster import task_job  # noqa: E402 - only with the [cluster] extra
+from recorder.cluster.camera_facts import FIELD as FACTS_FIELD  # noqa: E402
+from recorder.cluster.camera_facts import CameraFacts  # noqa: E402
 from testkit.cluster import RedisServer, redis_available  # noqa: E402
 
 STREAM = {"rtsp_url": "rtsp://127.0.0.1:8554/cam", "output_filename": "cam.mp4"}
@@ -182,12 +185,17 @@ def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_fi
                             GlobalSettings.from_config({}), {}, 0.0, None)
     task = RemoteRecording(PlannedTask(1, 0, 0.0, 3), STREAM, context, None)
     black = {"checked": True, "issues": ["black"], "measures": {}}
+    facts = {"video": "hevc", "audio": "aac", "resolution": "1920x1080", "connect_seconds": 0.25}
     task._take({"status": st.COMPLETED, "progress": 3.0, "bytes_received": 4096,
-                "frames_received": 75, "output_file": "./output/c/cam.mp4", "quality": black},
-               final=True, wall=100.0)
+                "frames_received": 75, "output_file": "./output/c/cam.mp4", "quality": black,
+                FACTS_FIELD: facts}, final=True, wall=100.0)
     row = from_recording("c", 90.0, task)
     assert (row.status, row.bytes, row.frames, row.clip, row.ended, row.quality) == (
         st.COMPLETED, 4096, 75, "./output/c/cam.mp4", 100.0, black)
+    # what the worker learned of the camera, as a single box's history has it
+    assert (row.codec, row.resolution, row.connect_seconds) == ("hevc", "1920x1080", 0.25)
+    assert task.stderr.codecs == SourceCodecs("hevc", "aac")  # the next cycle's command
+    assert FACTS_FIELD not in task.as_dict()  # the task record keeps its own fields
     # and the contact sheet finds the thumbnail the worker's picture checks left
     assert task.picture.path == os.path.join("/out/c", thumbnail_name("cam.mp4"))
 
@@ -216,6 +224,8 @@ class _BusyRecording:
         self.watcher, self.status = self, st.RECORDING
         self.record = {"status": st.RECORDING}
         self.bytes_read = 0
+        self.stderr = CameraFacts(SourceCodecs("h264", "aac"), "1280x720")
+        self.connect_seconds = 0.3
 
     def start(self, now: float, wall: float) -> None:
         pass
@@ -312,6 +322,19 @@ def test_a_job_reads_ffmpeg_once_a_progress_tick_not_at_every_write(
     assert busy.reads <= 10.0 / task_job.PROGRESS_SECONDS + 1
     # the live record once a wake-up at most, and the outcome's
     assert 2 <= redis.records <= 10.0 / task_job.PROGRESS_SECONDS + 2
+    # The outcome carries what the worker learned of the camera, for the coordinator.
+    outcome = json.loads(redis.hashes[task_job.task_key("patrol", "job-1")]["outcome"])
+    assert outcome == {"status": st.RECORDING, FACTS_FIELD: {
+        "video": "h264", "audio": "aac", "resolution": "1280x720", "connect_seconds": 0.3}}
+
+
+@pytest.mark.parametrize("sent", [
+    None, "h264", {},
+    {"video": "h264 -i x", "audio": 7, "resolution": "big", "connect_seconds": -1.0},
+    {"video": "", "audio": None, "resolution": "0x0", "connect_seconds": float("nan")},
+    {"video": ["h264"], "resolution": "1280x720x3", "connect_seconds": True}])
+def test_camera_facts_not_of_their_form_are_unknown(sent) -> None:
+    assert CameraFacts.of_outcome({"status": st.COMPLETED, FACTS_FIELD: sent}) == CameraFacts()
 
 
 class _Waiting:

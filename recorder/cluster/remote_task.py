@@ -10,10 +10,11 @@ from redis.exceptions import RedisError
 from rq.job import JobStatus
 
 from recorder.cluster import link
+from recorder.cluster.camera_facts import CameraFacts
 from recorder.cluster.exchange import POLL_SECONDS, Exchange
 from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
-from recorder.ffmpeg_output import Progress, ProgressParser, StderrLog
+from recorder.ffmpeg_output import Progress, ProgressParser
 from recorder.planner import PlannedTask
 from shared import task_record
 from shared import task_status as st
@@ -67,9 +68,11 @@ class RemoteRecording:
         self.planned, self.stream, self.context, self.source = planned, stream, context, source
         self.job = link.job_id(context.queue, context.cycle_name, planned.stream_index)
         self.status, self.error_message = st.PENDING, ""
-        self.stderr = StderrLog()  # codecs are learned on the workers
+        # What the worker learned of the camera (codecs, size), from its outcome: read where
+        # a Recording's stderr is (Cycle keeps the codecs for the next command, the history).
+        self.stderr = CameraFacts()
         self.display_path = os.path.join(context.display_dir, stream["output_filename"])
-        self.connect_seconds: float | None = None  # measured on the worker, not reported
+        self.connect_seconds: float | None = None  # measured on the worker, with its outcome
         # Where the worker's picture checks leave the thumbnail (for the contact sheet).
         self.picture = Thumbnail(os.path.join(context.cycle_dir, thumbnail_name(
             stream["output_filename"]))) if context.settings.quality.enabled else None
@@ -182,6 +185,8 @@ class RemoteRecording:
         self.run_seconds = record.get("run_seconds")
         if final:
             self.end_wall = _worker_end(record, self.start_wall, wall)
+            self.stderr = CameraFacts.of_outcome(record)
+            self.connect_seconds = self.stderr.connect_seconds
 
     def _cancel_queued(self) -> bool:
         try:

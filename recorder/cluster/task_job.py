@@ -18,6 +18,8 @@ from redis.exceptions import RedisError
 from rq import get_current_job
 
 from recorder.clip_files import discard
+from recorder.cluster.camera_facts import FIELD as FACTS_FIELD
+from recorder.cluster.camera_facts import facts_of
 from recorder.cluster.link import OUTCOME_TTL_SECONDS, RETRIES, task_key
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_preload import LibraryPreload
@@ -105,7 +107,8 @@ def run_task(spec: dict) -> int:
                     job.id, attempt)
         return -1
     # Stored first: the live record's last word was "recording" (a finished one is not sent).
-    _with_retries(lambda: _store_outcome(connection, key, recording.as_dict()), key)
+    outcome = {**recording.as_dict(), FACTS_FIELD: facts_of(recording)}
+    _with_retries(lambda: _store_outcome(connection, key, outcome), key)
     remove_attempt_files(spec["cycle_dir"], spec["stream"]["output_filename"],
                          claim.attempts, keep=attempt)
     return recording.status
