@@ -40,10 +40,13 @@ import pathlib
 import sqlite3
 
 from shared import settings
+from shared.clock import SYSTEM_CLOCK
 
 HISTORY_FILE = "history.sqlite3"
 # How long a writer or a reader waits for the other's lock before giving up.
 BUSY_TIMEOUT_MS = 2000
+# Between two tries to put a new file in WAL mode while another opener does it.
+WAL_RETRY_SECONDS = 0.01
 
 # Task counts per camera and time bucket; the hourly and the daily table are alike.
 _BUCKETS = """
@@ -132,7 +135,7 @@ def connect_writer(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                            check_same_thread=False)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
         _migrate(conn)
     except BaseException:
@@ -141,20 +144,43 @@ def connect_writer(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise HistoryUnavailable(f"history schema {version} is newer than {SCHEMA_VERSION}")
-    for step in range(version, SCHEMA_VERSION):
-        conn.execute("BEGIN IMMEDIATE")
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (once: it stays so). Two openers of a new file (the history
+    writer and the alert sender, or an import) switch it at once, and SQLite answers the
+    loser "database is locked" without its busy wait: it tries again, up to that wait."""
+    deadline = SYSTEM_CLOCK.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
         try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or SYSTEM_CLOCK.monotonic() >= deadline:
+                raise
+            SYSTEM_CLOCK.sleep(WAL_RETRY_SECONDS)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to SCHEMA_VERSION, all missing steps in one transaction. The version
+    is read again once the write lock is held: another opener may have migrated meanwhile."""
+    if _version(conn) == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _version(conn)
+        if version > SCHEMA_VERSION:
+            raise HistoryUnavailable(f"history schema {version} is newer than {SCHEMA_VERSION}")
+        for step in range(version, SCHEMA_VERSION):
             for statement in _statements(MIGRATIONS[step]):
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {step + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
 def _statements(script: str) -> list[str]:

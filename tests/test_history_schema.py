@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
+
+from shared import history_schema
 
 from shared.history_schema import (SCHEMA_VERSION, HistoryUnavailable, connect_reader,
                                    connect_writer)
@@ -41,6 +44,71 @@ def test_a_file_that_is_not_a_database_is_reported(tmp_path) -> None:
         connect_writer(str(path))
     with pytest.raises(HistoryUnavailable):
         connect_reader(str(path))
+
+
+class _Hooked(sqlite3.Connection):
+    """A connection that runs a hook once just before a given statement (another opener's
+    work, at the worst moment)."""
+
+    hooks: dict = {}
+
+    def execute(self, sql, *args):
+        hook = self.hooks.pop(sql, None)
+        if hook is not None:
+            hook()
+        return super().execute(sql, *args)
+
+
+@pytest.fixture
+def hooked(monkeypatch) -> dict:
+    """Hooks for connect_writer's own connection: {statement: what runs just before it}."""
+    _Hooked.hooks = {}
+    proxy = SimpleNamespace(**{name: getattr(sqlite3, name) for name in dir(sqlite3)
+                               if not name.startswith("__")})
+    proxy.connect = lambda *args, **named: sqlite3.connect(*args, factory=_Hooked, **named)
+    monkeypatch.setattr(history_schema, "sqlite3", proxy)
+    return _Hooked.hooks
+
+
+def test_an_opener_that_finds_the_schema_made_meanwhile_makes_it_no_second_time(
+        tmp_path, hooked) -> None:
+    # The history writer and the alert sender open a new file at once: the other one migrates
+    # it between this one's look at the version and its write lock.
+    path = str(tmp_path / "history.sqlite3")
+    hooked["BEGIN IMMEDIATE"] = lambda: connect_writer(path).close()
+    writer = connect_writer(path)
+    assert not hooked  # the other opener did migrate it first
+    assert writer.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_an_opener_that_finds_another_switching_to_wal_tries_again(
+        tmp_path, hooked, monkeypatch) -> None:
+    path = str(tmp_path / "history.sqlite3")
+    other = sqlite3.connect(path, isolation_level=None)
+    hooked["PRAGMA journal_mode=WAL"] = lambda: other.execute("BEGIN IMMEDIATE")
+    slept = []
+
+    class Clock:  # the other opener is done by the time this one has waited
+        def monotonic(self) -> float:
+            return float(len(slept))
+
+        def sleep(self, seconds: float) -> None:
+            slept.append(seconds)
+            if other.in_transaction:
+                other.execute("COMMIT")
+
+    monkeypatch.setattr(history_schema, "SYSTEM_CLOCK", Clock())
+    writer = connect_writer(path)
+    assert slept == [history_schema.WAL_RETRY_SECONDS]
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # Held past the busy timeout, it still fails, with SQLite's own error.
+    again = str(tmp_path / "again.sqlite3")
+    other = sqlite3.connect(again, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(history_schema, "SYSTEM_CLOCK", SimpleNamespace(
+        monotonic=lambda: 1000.0 + 10 * len(slept), sleep=slept.append))
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        connect_writer(again)
 
 
 @pytest.mark.parametrize(("last", "failures", "state"), [
