@@ -4,11 +4,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import shutil
 from array import array
 from dataclasses import dataclass
 
 from PIL import Image, ImageMath
+
+from shared.atomic import write_bytes_once
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,10 @@ def keep_reference(thumbnail: str, reference: str) -> None:
         return
     try:
         os.makedirs(os.path.dirname(reference), exist_ok=True)
-        work = reference + ".tmp"
-        shutil.copyfile(thumbnail, work)
-        os.replace(work, reference)
-        log.info("reference picture %s taken from %s", reference, thumbnail)
+        with open(thumbnail, "rb") as handle:
+            picture = handle.read()
+        # Only if still none: one an operator sets meanwhile (the API) stays.
+        if write_bytes_once(reference, picture):
+            log.info("reference picture %s taken from %s", reference, thumbnail)
     except OSError as exc:
         log.warning("cannot keep reference picture %s: %s", reference, exc.strerror or exc)

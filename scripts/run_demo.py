@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +32,7 @@ sys.path.insert(0, ROOT)  # app.bind, app.auth: the same rules as the API it sta
 
 from app.auth import settings_from_environment  # noqa: E402
 from app.bind import bind_address  # noqa: E402
+from shared.atomic import write_bytes_once  # noqa: E402
 
 EXAMPLE_CONFIG = os.path.join(ROOT, "config.json")
 EXAMPLE_CAMERA_PORT = 8554
@@ -54,10 +54,9 @@ def prepare_demo_dir(demo_dir: str, camera_port: int) -> str:
             text = handle.read()
         text = text.replace(f"rtsp://127.0.0.1:{EXAMPLE_CAMERA_PORT}/",
                             f"rtsp://127.0.0.1:{camera_port}/")
-        with open(config_path + ".tmp", "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(config_path + ".tmp", config_path)
-        print(f"run_demo: created {config_path} from the example config.json", flush=True)
+        # Both make targets may prepare it at once: one makes it, whole.
+        if write_bytes_once(config_path, text.encode("utf-8")):
+            print(f"run_demo: created {config_path} from the example config.json", flush=True)
     return config_path
 
 

@@ -59,6 +59,37 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
                 pass
 
 
+def write_bytes_once(path: str, data: bytes, mode: int | None = None) -> bool:
+    """Make ``path`` hold ``data`` unless it exists already; True when this call made it.
+
+    Never seen half written, and of writers racing for it (gunicorn workers starting
+    together, the recorder and the API) one wins whole: the data is written and fsynced
+    under a temp name, then hard-linked to ``path``, which fails when ``path`` exists.
+    ``mode``: the new file's (default: the umask's, as a new file of write_bytes_atomic).
+
+    :raises OSError: it could not be written (also on a file system without hard links).
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), _NEW_FILE_MODE if mode is None else mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        _fsync_folder(folder)
+        return True
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 _TEMP_SUFFIX = ".tmp"
 
 

@@ -56,3 +56,21 @@ def test_atomic_write_creates_new_file_without_leftovers(tmp_path: Path) -> None
     assert json.loads(target.read_text(encoding="utf-8")) == {"a": "中文", "n": math.pi}
     assert "中文" in target.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
     assert [p.name for p in tmp_path.iterdir()] == ["new.json"]
+
+
+def test_write_once_makes_the_file_whole_or_leaves_the_one_there(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    path = tmp_path / "secret"
+    fsync = os.fsync
+    seen = []
+
+    def watching(fd: int) -> None:  # while its data is written, the name does not exist yet
+        seen.append(path.exists())
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watching)
+    assert atomic.write_bytes_once(str(path), b"first", mode=0o600)
+    assert seen[0] is False and path.read_bytes() == b"first"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert not atomic.write_bytes_once(str(path), b"second")
+    assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["secret"]

@@ -338,3 +338,26 @@ def test_a_cameras_reference_is_decoded_once_and_again_when_its_file_changes(
     assert first == second > 0.99 and opened.count(reference) == 1 and opened.count(thumbnail) == 2
     os.replace(other, reference)  # an operator set another reference
     assert similarity(thumbnail, reference) < 0.9 and opened.count(reference) == 2
+
+
+def test_a_reference_an_operator_sets_while_the_recorder_takes_one_stays(
+        tmp_path, monkeypatch) -> None:
+    # The camera had none; the recorder looked, then the API's POST .../reference wrote the
+    # operator's before the recorder's copy landed: the operator's stays (it was answered 200).
+    from recorder.picture_similarity import keep_reference
+    thumbnail, reference = tmp_path / "t.jpg", tmp_path / "refs" / "cam.jpg"
+    thumbnail.write_bytes(b"RECORDER-FIRST-HEALTHY")
+    makedirs = os.makedirs
+
+    def operator_meanwhile(path, *args, **named) -> None:
+        makedirs(path, *args, **named)
+        reference.write_bytes(b"OPERATOR-CHOSE-THIS")
+
+    monkeypatch.setattr(os, "makedirs", operator_meanwhile)
+    keep_reference(str(thumbnail), str(reference))
+    assert reference.read_bytes() == b"OPERATOR-CHOSE-THIS"
+    assert os.listdir(reference.parent) == ["cam.jpg"]
+    monkeypatch.setattr(os, "makedirs", makedirs)
+    fresh = tmp_path / "refs" / "other.jpg"
+    keep_reference(str(thumbnail), str(fresh))  # with none, the thumbnail becomes it
+    assert fresh.read_bytes() == b"RECORDER-FIRST-HEALTHY"

@@ -15,12 +15,12 @@ import hmac
 import logging
 import os
 import secrets
-import tempfile
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
 from app.auth_throttle import FailureThrottle
 from shared import settings
+from shared.atomic import write_bytes_once
 
 SECRET_ENV = "RTSP_PATROL_SECRET_KEY"
 SECRET_FILE = "console_secret"
@@ -59,30 +59,10 @@ def _stored_secret(path: str) -> str:
         return _read_secret(path)
     except FileNotFoundError:
         pass
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    # Written whole under a temp name, then linked to its own: of workers starting together
-    # one link wins and the others read that secret, which is never seen half written.
-    fd, tmp = tempfile.mkstemp(prefix="." + SECRET_FILE + ".", dir=folder)  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-    finally:
-        _remove(tmp)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    # Of workers starting together one makes it, whole; the others read that one.
+    write_bytes_once(path, (secrets.token_hex(32) + "\n").encode("ascii"), mode=0o600)
     return _read_secret(path)
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _read_secret(path: str) -> str:
