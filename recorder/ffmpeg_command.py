@@ -155,7 +155,11 @@ def build_argv(url: str, output_file: str, duration: int, *, io_timeout: int,
     without it the argv has neither.
     """
     container = _NULL if output_file == NULL_OUTPUT else container_of(output_file)
-    template = _argv_template(container, duration, io_timeout, audio_mode, source, transport,
+    # What the camera's codecs change in the command, and no more: a camera first met and
+    # one whose codecs are known often get the same command, built once.
+    audio = None if container == _NULL else audio_codec_for(container, audio_mode, source)
+    hvc1 = container in _MP4_FAMILY and source is not None and source.video == "hevc"
+    template = _argv_template(container, duration, io_timeout, audio, hvc1, transport,
                               ffmpeg_binary, checks.sample_seconds if checks else None)
     slots = {_URL_SLOT: url, _OUTPUT_SLOT: output_file}
     if checks:
@@ -184,8 +188,8 @@ class CheckFiles:
 
 
 @functools.lru_cache(maxsize=256)
-def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: str,
-                   source: SourceCodecs | None, transport: str,
+def _argv_template(container: str, duration: int, io_timeout: int, audio: str | None,
+                   hvc1: bool, transport: str,
                    ffmpeg_binary: str, sample_seconds: float | None) -> tuple[str, ...]:
     # Built by ffmpeg-python once per kind of recording (a cycle of hundreds of
     # streams has a handful of kinds), with the URL and output file left as slots.
@@ -202,13 +206,12 @@ def _argv_template(container: str, duration: int, io_timeout: int, audio_mode: s
         fflags="+genpts+discardcorrupt",
         **(KEYFRAMES_ONLY if checks else {}),
     )
-    return _outputs(stream, container, duration, audio_mode, source, sample_seconds, ffmpeg_binary)
+    return _outputs(stream, container, duration, audio, hvc1, sample_seconds, ffmpeg_binary)
 
 
-def _outputs(stream, container: str, duration: int, audio_mode: str, source: SourceCodecs | None,
+def _outputs(stream, container: str, duration: int, audio: str | None, hvc1: bool,
              sample_seconds: float | None, ffmpeg_binary: str) -> tuple[str, ...]:
     output_file = _OUTPUT_SLOT
-    audio = None if container == _NULL else audio_codec_for(container, audio_mode, source)
     # flush_packets: hand each fragment to the kernel at once, so what was
     # recorded survives a SIGKILL (the default 32 KB buffer can hold seconds).
     options: dict[str, str | int] = {"t": duration, "c:v": "copy", "f": _MUXERS[container],
@@ -220,7 +223,7 @@ def _outputs(stream, container: str, duration: int, audio_mode: str, source: Sou
     if container in _MP4_FAMILY:
         # Fragmented MP4 stays playable whenever ffmpeg stops, even on SIGKILL.
         options["movflags"] = "+frag_keyframe+empty_moov+default_base_moof"
-        if source and source.video == "hevc":
+        if hvc1:
             options["tag:v"] = "hvc1"  # what Apple and browsers expect for H.265 in MP4
     out = ffmpeg.output(*maps, output_file, **options)
     checks = sample_seconds is not None

@@ -39,6 +39,27 @@ def test_known_hevc_source_is_tagged_hvc1() -> None:
     assert argv[argv.index("-tag:v") + 1] == "hvc1"
 
 
+def test_cameras_whose_codecs_change_nothing_in_the_command_share_its_template() -> None:
+    # A camera met first and the same camera known (H.264, no audio or G.711, which MP4
+    # cannot take): one command, built once; H.265 or copyable audio: a command of its own.
+    from recorder import ffmpeg_command
+    build = ffmpeg_command._argv_template
+    build.cache_clear()
+    argvs = [build_argv("rtsp://x/", "/o/.a.mp4.part", 17, io_timeout=15, source=source)
+             for source in (None, SourceCodecs("h264"), SourceCodecs("h264", "pcm_alaw"))]
+    assert argvs[0] == argvs[1] == argvs[2] and build.cache_info().misses == 1
+    hevc = build_argv("rtsp://x/", "/o/.a.mp4.part", 17, io_timeout=15,
+                      source=SourceCodecs("hevc"))
+    aac = build_argv("rtsp://x/", "/o/.a.mp4.part", 17, io_timeout=15,
+                     source=SourceCodecs("h264", "aac"))
+    assert "hvc1" in hevc and aac[aac.index("-c:a") + 1] == "copy"
+    assert build.cache_info().misses == 3
+    # H.265 into MKV needs no tag: the same command as H.264's.
+    mkv = [build_argv("rtsp://x/", "/o/.a.mkv.part", 17, io_timeout=15, source=source)
+           for source in (SourceCodecs("hevc"), SourceCodecs("h264"))]
+    assert mkv[0] == mkv[1] and "hvc1" not in mkv[0] and build.cache_info().misses == 4
+
+
 def test_audio_drop_maps_video_only() -> None:
     argv = build_argv("rtsp://127.0.0.1:8554/cam1", "/o/.a.mkv.part", 5, io_timeout=3,
                       audio_mode="drop")
