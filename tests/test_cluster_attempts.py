@@ -332,7 +332,8 @@ def test_a_job_reads_ffmpeg_once_a_progress_tick_not_at_every_write(
     None, "h264", {},
     {"video": "h264 -i x", "audio": 7, "resolution": "big", "connect_seconds": -1.0},
     {"video": "", "audio": None, "resolution": "0x0", "connect_seconds": float("nan")},
-    {"video": ["h264"], "resolution": "1280x720x3", "connect_seconds": True}])
+    {"video": ["h264"], "resolution": "1280x720x3", "connect_seconds": True},
+    {"connect_seconds": 10 ** 400}, {"connect_seconds": float("inf")}])
 def test_camera_facts_not_of_their_form_are_unknown(sent) -> None:
     assert CameraFacts.of_outcome({"status": st.COMPLETED, FACTS_FIELD: sent}) == CameraFacts()
 

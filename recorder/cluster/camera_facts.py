@@ -10,7 +10,6 @@ chooses and remembers what a single box does.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -21,6 +20,8 @@ FIELD = "camera_facts"
 # What ffmpeg names (recorder/ffmpeg_output.py): a codec, a picture size.
 _CODEC = re.compile(r"[A-Za-z0-9_]{1,32}")
 _SIZE = re.compile(r"[1-9][0-9]{1,4}x[1-9][0-9]{1,4}")
+# Longer than any answer a recording waits for (its connection timeout).
+MAX_CONNECT_SECONDS = 86400
 
 
 def facts_of(recording) -> dict:
@@ -48,8 +49,8 @@ class CameraFacts:
         if not isinstance(raw, dict):
             return cls()
         seconds = raw.get("connect_seconds")
-        if type(seconds) not in (int, float) or not math.isfinite(seconds) or seconds < 0:
-            seconds = None
+        if type(seconds) not in (int, float) or not 0 <= seconds <= MAX_CONNECT_SECONDS:
+            seconds = None  # NaN too; an integer of any size is compared, never converted
         return cls(SourceCodecs(_matching(_CODEC, raw.get("video")),
                                 _matching(_CODEC, raw.get("audio"))),
                    _matching(_SIZE, raw.get("resolution")), seconds)
