@@ -74,13 +74,13 @@ class CycleLauncher:
         plan = plan_cycle(config["streams"], g.total_poll_duration_seconds,
                           g.max_concurrent_streams, g.max_concurrent_per_host)
         state.last_cycle_number += 1
-        make_task = None
+        make_task, references = None, settings.references_dir(self.config_path)
         if config.get("cluster"):  # imported only here: single-box mode needs no rq, no redis
             from recorder.cluster.remote_task import task_factory
-            make_task = task_factory(config, g, cycle_dir, display_dir, now)
+            make_task = task_factory(config, g, cycle_dir, display_dir, now, references)
         cycle = Cycle(state.last_cycle_number, config, g, plan, cycle_dir, display_dir,
                       self.runner, self.codecs, self.watcher, now, wall, make_task,
-                      references_dir=settings.references_dir(self.config_path))
+                      references_dir=references)
         reserve_report_space(cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         state.message = ""
         log.info("cycle %d started in %s: %d tasks, %d not scheduled", cycle.number, cycle.name,

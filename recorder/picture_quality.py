@@ -19,7 +19,8 @@ _FIGURE_RE = re.compile(
     + "|".join(re.escape(key) for key in USED_KEYS) + r")=(\S*))\s*$", re.MULTILINE)
 # A black or still picture explains these by itself (a flat picture has no edges,
 # little colour, and compresses to almost nothing): listed once, as black or frozen.
-_EXPLAINED_BY_FLAT = {"frozen", "blurred", "too_dark", "colour_cast", "low_bitrate", "scene_changed"}
+# (scene_changed too, in with_similarity.)
+_EXPLAINED_BY_FLAT = {"frozen", "blurred", "too_dark", "colour_cast", "low_bitrate"}
 _EXPLAINED_BY_STILL = {"low_bitrate"}
 NEUTRAL_CHROMA = 128.0
 # Verdicts whose measure is a share with an "at least" threshold.
@@ -90,7 +91,7 @@ def judge(log: PictureLog, recorded: Recorded, limits: QualitySettings,
         return unchecked()
     measures: dict[str, dict] = {"keyframes": {"value": len(frames)}}
     issues = []
-    for verdict, value, threshold, bad_below in _rows(frames, recorded, limits, similarity):
+    for verdict, value, threshold, bad_below in _rows(frames, recorded, limits):
         if value is None:
             continue
         measures[verdict] = {"value": round(value, 3), "threshold": threshold}
@@ -101,11 +102,29 @@ def judge(log: PictureLog, recorded: Recorded, limits: QualitySettings,
         issues = [v for v in issues if v not in _EXPLAINED_BY_FLAT]
     if "frozen" in issues:
         issues = [v for v in issues if v not in _EXPLAINED_BY_STILL]
-    return {"checked": True, "issues": issues, "measures": measures}
+    return with_similarity({"checked": True, "issues": issues, "measures": measures},
+                           similarity, limits)
 
 
-def _rows(frames: list[dict], recorded: Recorded, limits: QualitySettings,
-          similarity: float | None) -> list[tuple]:
+def with_similarity(quality: dict, similarity: float | None, limits: QualitySettings) -> dict:
+    """``quality`` with the picture's similarity to its camera's reference (None: no
+    reference) measured and judged: ``scene_changed`` below ``min_similarity``, unless the
+    picture is black (a flat picture is like no view). A cluster coordinator adds it to its
+    worker's verdict (the references are the coordinator's); a quality of another form is
+    returned as it is."""
+    if (similarity is None or not isinstance(quality, dict) or quality.get("checked") is not True
+            or not isinstance(quality.get("issues"), list)
+            or not isinstance(quality.get("measures"), dict)):
+        return quality
+    measures = {**quality["measures"], "scene_changed": {"value": round(similarity, 3),
+                                                         "threshold": limits.min_similarity}}
+    issues = [verdict for verdict in quality["issues"] if verdict != "scene_changed"]
+    if similarity < limits.min_similarity and "black" not in issues:
+        issues.append("scene_changed")
+    return {**quality, "issues": issues, "measures": measures}
+
+
+def _rows(frames: list[dict], recorded: Recorded, limits: QualitySettings) -> list[tuple]:
     """(verdict, measured value or None, threshold, True when a value below it is the fault)."""
     fps_floor = limits.min_fps
     if recorded.announced_fps:
@@ -121,7 +140,6 @@ def _rows(frames: list[dict], recorded: Recorded, limits: QualitySettings,
         ("low_fps", recorded.frames / recorded.seconds, fps_floor, True),
         ("low_bitrate", recorded.size * 8 / recorded.seconds / 1000, limits.min_bitrate_kbps,
          True),
-        ("scene_changed", similarity, limits.min_similarity, True),
     ]
 
 

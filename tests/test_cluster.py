@@ -127,6 +127,27 @@ def test_what_a_worker_learns_of_a_camera_shapes_its_next_command_and_the_histor
                for _, _, size, seconds in rows), rows
 
 
+def test_a_camera_turned_between_cluster_cycles_is_scene_changed(tmp_path, camera_server):
+    # As a single box: the coordinator holds each worker's thumbnail against its camera's
+    # reference (the first healthy picture, kept in the coordinator's state folder).
+    config = str(tmp_path / "config.json")
+    streams = [{"rtsp_url": camera_server.url(f"picture/{name}"), "duration_seconds": 3,
+                "output_filename": f"{name}.mp4"} for name in ("moved", "healthy")]
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, streams, poll_cycles=2, max_concurrent_per_host=0)
+        request_start(settings.control_path(config), empty_status())
+        with WorkerPoolProcess(config, slots=2), RecorderProcess(config) as recorder:
+            reports = wait_for(lambda: _reports(tmp_path, 2), 120, "two cycles' reports")
+            log = recorder.log()
+    seen = [{t["output_file"].rsplit("/", 1)[-1]: t["quality"]["issues"] for t in r["tasks"]}
+            for r in reports]
+    assert seen == [{"moved.mp4": [], "healthy.mp4": []},
+                    {"moved.mp4": ["scene_changed"], "healthy.mp4": []}], (seen, log)
+    similarity = reports[1]["tasks"][1]["quality"]["measures"]["scene_changed"]
+    assert similarity["value"] > similarity["threshold"]  # the healthy one was compared too
+    assert sorted(os.listdir(settings.references_dir(config))) == ["healthy.jpg", "moved.jpg"]
+
+
 def _reports(folder, count: int) -> list[dict] | None:
     """The first ``count`` cycles' reports, in order, once there are that many."""
     paths = sorted(glob.glob(str(folder / "output/*/rtsp_report.json")))

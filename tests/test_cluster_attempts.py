@@ -184,6 +184,8 @@ def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_fi
     context = RemoteContext(None, "patrol", "c", "/out/c", "./output/c",
                             GlobalSettings.from_config({}), {}, 0.0, None)
     task = RemoteRecording(PlannedTask(1, 0, 0.0, 3), STREAM, context, None)
+    # never run (cancelled while queued): the history has "not checked", as a single box's
+    assert task.quality == {"checked": False, "issues": [], "measures": {}}
     black = {"checked": True, "issues": ["black"], "measures": {}}
     facts = {"video": "hevc", "audio": "aac", "resolution": "1920x1080", "connect_seconds": 0.25}
     task._take({"status": st.COMPLETED, "progress": 3.0, "bytes_received": 4096,
@@ -198,6 +200,49 @@ def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_fi
     assert FACTS_FIELD not in task.as_dict()  # the task record keeps its own fields
     # and the contact sheet finds the thumbnail the worker's picture checks left
     assert task.picture.path == os.path.join("/out/c", thumbnail_name("cam.mp4"))
+
+
+def test_a_workers_picture_is_held_against_the_coordinators_reference(tmp_path) -> None:
+    # A worker has no reference: the coordinator holds each kept thumbnail against its own,
+    # as a single box does; the first healthy one becomes it.
+    from PIL import Image
+
+    from recorder.cluster.remote_task import RemoteContext, RemoteRecording
+    from recorder.planner import PlannedTask
+    from shared.global_settings import GlobalSettings
+    view = Image.linear_gradient("L").resize((320, 180))
+    turned = view.transpose(Image.Transpose.ROTATE_90).resize((320, 180))
+    refs, ok = tmp_path / "refs", {"checked": True, "issues": [], "measures": {}}
+    reference = refs / "cam.jpg"
+
+    def outcome(cycle: str, picture, quality: dict) -> RemoteRecording:
+        folder = tmp_path / cycle
+        folder.mkdir()
+        picture.save(folder / thumbnail_name("cam.mp4"))
+        context = RemoteContext(None, "patrol", cycle, str(folder), f"./output/{cycle}",
+                                GlobalSettings.from_config({}), {}, 0.0, None, str(refs))
+        task = RemoteRecording(PlannedTask(1, 0, 0.0, 3), STREAM, context, None)
+        task._take({"status": st.COMPLETED, "progress": 3.0,
+                    "output_file": f"./output/{cycle}/cam.mp4", "quality": quality},
+                   final=True, wall=100.0)
+        return task
+
+    first = outcome("c1", view, ok)
+    assert first.quality == ok and reference.read_bytes() == (
+        tmp_path / "c1" / thumbnail_name("cam.mp4")).read_bytes()
+    same = outcome("c2", view, ok)
+    assert same.quality["issues"] == [] and same.quality["measures"]["scene_changed"] == {
+        "value": 1.0, "threshold": 0.2}
+    moved = outcome("c3", turned, ok)
+    assert moved.quality["issues"] == ["scene_changed"]
+    assert moved.quality["measures"]["scene_changed"]["value"] < 0.2
+    assert moved.as_dict()["quality"] == moved.quality  # the status, the reports
+    black = outcome("c4", turned, {"checked": True, "issues": ["black"], "measures": {}})
+    assert black.quality["issues"] == ["black"]  # a flat picture is like no view
+    # the reference stays the first healthy picture
+    assert reference.read_bytes() == (tmp_path / "c1" / thumbnail_name("cam.mp4")).read_bytes()
+    unchecked = outcome("c5", turned, {"checked": False, "issues": [], "measures": {}})
+    assert unchecked.quality == {"checked": False, "issues": [], "measures": {}}
 
 
 class _Clock:

@@ -15,6 +15,9 @@ from recorder.cluster.exchange import POLL_SECONDS, Exchange
 from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_output import Progress, ProgressParser
+from recorder.picture_check import reference_path
+from recorder.picture_quality import with_similarity
+from recorder.picture_similarity import keep_reference, reference_similarity
 from recorder.planner import PlannedTask
 from shared import task_record
 from shared import task_status as st
@@ -51,6 +54,9 @@ class RemoteContext:
     global_config: dict
     window_end: float  # monotonic
     exchange: Exchange  # the cycle's batched Redis round trips
+    # The cameras' reference pictures (this recorder's, as a single box's): each worker's
+    # picture verdict is held against them here (None: not compared).
+    references_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +179,9 @@ class RemoteRecording:
         if status in st.FINISHED:  # the worker's own last record is as good as its outcome
             self._take(self._record, final=True, wall=wall)
             return
-        self._finish(wall, st.RECORDING_ERROR, WORKER_LOST)
+        # Cancelled, not a recording error: the camera did nothing wrong, and its history and
+        # alerts must not count it (as a task a dead single-box recorder left).
+        self._finish(wall, st.CANCELLED, WORKER_LOST)
         remove_attempt_files(self.context.cycle_dir, self.stream["output_filename"], 0)
 
     def _take(self, record: dict, final: bool, wall: float) -> None:
@@ -187,6 +195,22 @@ class RemoteRecording:
             self.end_wall = _worker_end(record, self.start_wall, wall)
             self.stderr = CameraFacts.of_outcome(record)
             self.connect_seconds = self.stderr.connect_seconds
+            if self.picture is not None and self.clip_kept:
+                self._record = self._held_to_reference(record)
+
+    def _held_to_reference(self, record: dict) -> dict:
+        """``record`` with its worker's picture verdict held against the camera's reference, as
+        a single box's (the references are this recorder's: a worker has none); the first
+        healthy picture becomes the reference."""
+        quality, folder = record.get("quality"), self.context.references_dir
+        if folder is None or not isinstance(quality, dict) or quality.get("checked") is not True:
+            return record
+        reference = reference_path(folder, self.stream["output_filename"])
+        quality = with_similarity(quality, reference_similarity(self.picture.path, reference),
+                                  self.context.settings.quality)
+        if quality.get("issues") == []:
+            keep_reference(self.picture.path, reference)
+        return {**record, "quality": quality}
 
     def _cancel_queued(self) -> bool:
         try:
@@ -224,9 +248,10 @@ class RemoteRecording:
             frames=int(record.get("frames_received") or 0)))
 
     @property
-    def quality(self) -> dict | None:
-        """The worker's picture verdict (its record's ``quality``), for the history."""
-        return (self._record or {}).get("quality")
+    def quality(self) -> dict:
+        """The worker's picture verdict (its record's ``quality``; unchecked without one), as
+        the status and the reports show it, for the history."""
+        return self.as_dict()["quality"]
 
     def as_dict(self) -> dict:
         """The task's record: the worker's, with the coordinator's offsets and verdict; do
@@ -248,6 +273,8 @@ class RemoteRecording:
                    rtsp_url=self.stream["rtsp_url"], duration_seconds=self.planned.duration,
                    status=self.status, error_message=self.error_message,
                    planned_offset=self.planned.offset, start_offset=self.start_offset)
+        if self.finished and not self.clip_kept:  # as Recording's: only a kept clip is named
+            raw["output_file"] = None
         return task_record.from_stored(raw)
 
 
@@ -264,12 +291,12 @@ def _worker_end(record: dict, start_wall: float | None, wall: float) -> float:
 
 
 def task_factory(config: dict, settings: GlobalSettings, cycle_dir: str, display_dir: str,
-                 now: float):
+                 now: float, references_dir: str | None = None):
     """Cycle's ``make_task`` for a cluster cycle starting at monotonic ``now``."""
     cluster = cluster_settings(config)
     connection = link.shared_connection(cluster)
     context = RemoteContext(connection, cluster.queue, os.path.basename(cycle_dir), cycle_dir,
                             display_dir, settings, config["global_config"],
                             now + settings.total_poll_duration_seconds,
-                            Exchange(connection, cluster.queue, JOB_FUNCTION))
+                            Exchange(connection, cluster.queue, JOB_FUNCTION), references_dir)
     return lambda planned, stream, source: RemoteRecording(planned, stream, context, source)
