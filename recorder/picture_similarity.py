@@ -102,7 +102,7 @@ def keep_reference(thumbnail: str, reference: str) -> None:
         with open(thumbnail, "rb") as handle:
             picture = handle.read()
         # Only if still none: one an operator sets meanwhile (the API) stays.
-        if write_bytes_once(reference, picture):
+        if write_bytes_once(reference, picture, or_replace=True):
             log.info("reference picture %s taken from %s", reference, thumbnail)
     except OSError as exc:
         log.warning("cannot keep reference picture %s: %s", reference, exc.strerror or exc)

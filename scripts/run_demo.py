@@ -55,7 +55,7 @@ def prepare_demo_dir(demo_dir: str, camera_port: int) -> str:
         text = text.replace(f"rtsp://127.0.0.1:{EXAMPLE_CAMERA_PORT}/",
                             f"rtsp://127.0.0.1:{camera_port}/")
         # Both make targets may prepare it at once: one makes it, whole.
-        if write_bytes_once(config_path, text.encode("utf-8")):
+        if write_bytes_once(config_path, text.encode("utf-8"), or_replace=True):
             print(f"run_demo: created {config_path} from the example config.json", flush=True)
     return config_path
 

@@ -1,6 +1,7 @@
 """Atomic JSON files: write to a temp file in the same folder, fsync, os.replace, fsync the folder."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -59,15 +60,19 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
                 pass
 
 
-def write_bytes_once(path: str, data: bytes, mode: int | None = None) -> bool:
+def write_bytes_once(path: str, data: bytes, mode: int | None = None,
+                     or_replace: bool = False) -> bool:
     """Make ``path`` hold ``data`` unless it exists already; True when this call made it.
 
     Never seen half written, and of writers racing for it (gunicorn workers starting
     together, the recorder and the API) one wins whole: the data is written and fsynced
     under a temp name, then hard-linked to ``path``, which fails when ``path`` exists.
     ``mode``: the new file's (default: the umask's, as a new file of write_bytes_atomic).
+    ``or_replace``: on a file system without hard links (SMB, vfat), the temp file replaces
+    ``path`` if it is still missing, so a racing writer may then be overwritten; without it
+    such a file system raises.
 
-    :raises OSError: it could not be written (also on a file system without hard links).
+    :raises OSError: it could not be written.
     """
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=folder)
@@ -81,6 +86,12 @@ def write_bytes_once(path: str, data: bytes, mode: int | None = None) -> bool:
             os.link(tmp, path)
         except FileExistsError:
             return False
+        except OSError as exc:
+            if not (or_replace and exc.errno in _NO_HARD_LINKS):
+                raise
+            if os.path.exists(path):
+                return False
+            os.replace(tmp, path)
         _fsync_folder(folder)
         return True
     finally:
@@ -91,6 +102,8 @@ def write_bytes_once(path: str, data: bytes, mode: int | None = None) -> bool:
 
 
 _TEMP_SUFFIX = ".tmp"
+# What os.link raises on a file system without hard links.
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 
 
 def _temp_prefix(path: str) -> str:

@@ -1,6 +1,7 @@
 """shared/atomic.py: a failed write leaves the target as it was and no temp file behind."""
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -74,3 +75,18 @@ def test_write_once_makes_the_file_whole_or_leaves_the_one_there(tmp_path: Path,
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert not atomic.write_bytes_once(str(path), b"second")
     assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["secret"]
+
+
+def test_write_once_without_hard_links_replaces_only_when_asked(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    def no_links(source: str, target: str) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "picture"
+    with pytest.raises(PermissionError):  # the console secret: no silent fallback
+        atomic.write_bytes_once(str(path), b"first")
+    assert os.listdir(tmp_path) == []
+    assert atomic.write_bytes_once(str(path), b"first", or_replace=True)
+    assert not atomic.write_bytes_once(str(path), b"second", or_replace=True)
+    assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["picture"]

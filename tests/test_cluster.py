@@ -100,17 +100,11 @@ def test_what_a_worker_learns_of_a_camera_shapes_its_next_command_and_the_histor
     # As a single box: a camera's first clip makes its G.711 audio AAC (not knowing it yet),
     # the next one copies it into the MKV; the history has each camera's codec, size and
     # answer time. The worker learns them; the coordinator chooses the next command.
-    config = str(tmp_path / "config.json")
     streams = [{"rtsp_url": camera_server.url("h264_alaw"), "duration_seconds": 3,
                 "output_filename": "alaw.mkv"},
                {"rtsp_url": camera_server.url("h265"), "duration_seconds": 3,
                 "output_filename": "h265.mp4"}]
-    with RedisServer(str(tmp_path)) as redis:
-        cluster_config(config, redis.url, streams, poll_cycles=2, max_concurrent_per_host=0)
-        request_start(settings.control_path(config), empty_status())
-        with WorkerPoolProcess(config, slots=2), RecorderProcess(config) as recorder:
-            reports = wait_for(lambda: _reports(tmp_path, 2), 120, "two cycles' reports")
-            log = recorder.log()
+    config, reports, log = two_cluster_cycles(tmp_path, streams)
     audio = []
     for report in reports:
         assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
@@ -130,15 +124,9 @@ def test_what_a_worker_learns_of_a_camera_shapes_its_next_command_and_the_histor
 def test_a_camera_turned_between_cluster_cycles_is_scene_changed(tmp_path, camera_server):
     # As a single box: the coordinator holds each worker's thumbnail against its camera's
     # reference (the first healthy picture, kept in the coordinator's state folder).
-    config = str(tmp_path / "config.json")
     streams = [{"rtsp_url": camera_server.url(f"picture/{name}"), "duration_seconds": 3,
                 "output_filename": f"{name}.mp4"} for name in ("moved", "healthy")]
-    with RedisServer(str(tmp_path)) as redis:
-        cluster_config(config, redis.url, streams, poll_cycles=2, max_concurrent_per_host=0)
-        request_start(settings.control_path(config), empty_status())
-        with WorkerPoolProcess(config, slots=2), RecorderProcess(config) as recorder:
-            reports = wait_for(lambda: _reports(tmp_path, 2), 120, "two cycles' reports")
-            log = recorder.log()
+    config, reports, log = two_cluster_cycles(tmp_path, streams)
     seen = [{t["output_file"].rsplit("/", 1)[-1]: t["quality"]["issues"] for t in r["tasks"]}
             for r in reports]
     assert seen == [{"moved.mp4": [], "healthy.mp4": []},
@@ -146,6 +134,18 @@ def test_a_camera_turned_between_cluster_cycles_is_scene_changed(tmp_path, camer
     similarity = reports[1]["tasks"][1]["quality"]["measures"]["scene_changed"]
     assert similarity["value"] > similarity["threshold"]  # the healthy one was compared too
     assert sorted(os.listdir(settings.references_dir(config))) == ["healthy.jpg", "moved.jpg"]
+
+
+def two_cluster_cycles(folder, streams: list[dict]) -> tuple[str, list[dict], str]:
+    """Two cycles of ``streams`` by a coordinator and one worker pool: the config's path, both
+    reports (in order) and the coordinator's log."""
+    config = str(folder / "config.json")
+    with RedisServer(str(folder)) as redis:
+        cluster_config(config, redis.url, streams, poll_cycles=2, max_concurrent_per_host=0)
+        request_start(settings.control_path(config), empty_status())
+        with WorkerPoolProcess(config, slots=2), RecorderProcess(config) as recorder:
+            reports = wait_for(lambda: _reports(folder, 2), 120, "two cycles' reports")
+            return config, reports, recorder.log()
 
 
 def _reports(folder, count: int) -> list[dict] | None:

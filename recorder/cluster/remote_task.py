@@ -84,6 +84,7 @@ class RemoteRecording:
             stream["output_filename"]))) if context.settings.quality.enabled else None
         self.proc: str | None = None  # the job id, once enqueued
         self._wanted = False  # start() was called: enqueued, or to be once Redis answers
+        self._left_to_worker = False  # the coordinator stopped while a worker recorded it
         self.start_wall: float | None = None
         self.end_wall: float | None = None
         self.start_offset: float | None = None
@@ -231,6 +232,7 @@ class RemoteRecording:
     def kill_now(self, wall: float) -> None:
         """The coordinator stops: the task is left to its worker, reported as cancelled here."""
         if not self.finished:
+            self._left_to_worker = self.proc is not None
             self._finish(wall, st.CANCELLED, task_record.INTERRUPTED_MESSAGE)
 
     def skip(self, wall: float, status: int, message: str) -> None:
@@ -273,7 +275,9 @@ class RemoteRecording:
                    rtsp_url=self.stream["rtsp_url"], duration_seconds=self.planned.duration,
                    status=self.status, error_message=self.error_message,
                    planned_offset=self.planned.offset, start_offset=self.start_offset)
-        if self.finished and not self.clip_kept:  # as Recording's: only a kept clip is named
+        # As Recording's: once ended, only a kept clip is named (or one its worker may still
+        # finish, the coordinator having stopped: as it was named while it recorded).
+        if self.finished and not (self.clip_kept or self._left_to_worker):
             raw["output_file"] = None
         return task_record.from_stored(raw)
 
