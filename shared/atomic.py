@@ -103,7 +103,7 @@ def write_bytes_once(path: str, data: bytes, mode: int | None = None,
 
 _TEMP_SUFFIX = ".tmp"
 # What os.link raises on a file system without hard links.
-_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
 
 
 def _temp_prefix(path: str) -> str:

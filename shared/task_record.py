@@ -28,8 +28,9 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("task_id", "integer"), Field("stream_index", "integer"), Field("rtsp_url", "string"),
-    # The clip's path while the task may still write it; once the verdict is in,
-    # only when the clip was kept (null: no file was left).
+    # The clip's path while the task may still write it; once the verdict is in, only when
+    # the clip was kept (null: no file was left), or when it was left to a cluster worker
+    # still recording it (the coordinator stopped).
     Field("output_file", "string", nullable=True),
     Field("duration_seconds", "number"), Field("status", "integer"),
     Field("status_code", "integer"), Field("status_text", "string"),
