@@ -17,6 +17,7 @@ from shared.clip_names import (MAX_CLIP_NAME_BYTES, MAX_NAME_BYTES, attempt_work
                                figures_work_name, is_attempt_leftover, thumbnail_name,
                                thumbnail_work_name, work_name)
 from shared.output_tree.names import is_picture_name, is_video_name
+from shared.timefmt import format_local
 from testkit.fake_runner import FakeRunner
 
 pytest.importorskip("rq")
@@ -258,6 +259,8 @@ def test_a_clip_its_worker_may_still_finish_stays_named_when_the_coordinator_sto
                wall=10.0)
     task.kill_now(11.0)
     assert (task.status, task.as_dict()["output_file"]) == (st.CANCELLED, "./output/c/cam.mp4")
+    # ended here: the report has its end (a later --import-history needs it)
+    assert task.as_dict()["end_time"] == format_local(11.0)
 
 
 class _Clock:

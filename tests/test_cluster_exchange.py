@@ -181,7 +181,7 @@ def test_a_recorded_job_that_failed_for_good_is_given_up_within_those_polls(
     # Not the camera's fault: cancelled (its history and alerts count it neither way), and
     # the clip its worker's last record named is not named, as it was not kept.
     assert (tasks[2].status, tasks[2].error_message) == (st.CANCELLED, WORKER_LOST)
-    assert tasks[2].as_dict()["output_file"] is None
+    assert tasks[2].as_dict()["output_file"] is None and tasks[2].as_dict()["end_time"]
     assert [task.status for task in tasks[:2]] == [st.RECORDING] * 2
     assert tasks[0].as_dict()["output_file"] == "./output/c1/cam0.mp4"  # may still come
 

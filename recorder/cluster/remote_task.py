@@ -24,7 +24,7 @@ from shared import task_status as st
 from shared.clip_names import thumbnail_name
 from shared.cluster_config import cluster_settings
 from shared.global_settings import GlobalSettings
-from shared.timefmt import parse_local
+from shared.timefmt import format_local, parse_local
 
 log = logging.getLogger(__name__)
 WORKER_LOST = "工作节点异常退出, 重试后仍未完成"
@@ -279,6 +279,8 @@ class RemoteRecording:
         # finish, the coordinator having stopped: as it was named while it recorded).
         if self.finished and not (self.clip_kept or self._left_to_worker):
             raw["output_file"] = None
+        if self.finished and not raw.get("end_time"):  # ended here (stopped, given up, queued)
+            raw["end_time"] = format_local(self.end_wall)
         return task_record.from_stored(raw)
 
 
