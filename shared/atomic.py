@@ -32,32 +32,20 @@ def write_text_atomic(path: str, text: str) -> None:
 
 def write_bytes_atomic(path: str, data: bytes) -> None:
     """:func:`write_text_atomic` for bytes (a picture). :raises WriteError:"""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = -1, ""
+    tmp = ""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=folder)
-        # mkstemp makes 0600 files; keep the target's mode, or the umask's default,
-        # so a recorder running as another user can still read what the API wrote
-        # (and the owner can always read and write it: see _mode_for).
-        os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "wb") as handle:
-            fd = -1  # owned by the file object now
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        # Keep the target's mode, or the umask's default, so a recorder running as another
+        # user can still read what the API wrote (and the owner can always read and write
+        # it: see _mode_for).
+        tmp = _write_temp(path, data, _mode_for(path))
         os.replace(tmp, path)
         tmp = ""
-        _fsync_folder(folder)
+        _fsync_folder(os.path.dirname(os.path.abspath(path)))
     except OSError as exc:
         raise WriteError(f"写入失败 {path}: {exc.strerror or exc}") from exc
     finally:
-        if fd != -1:
-            os.close(fd)
         if tmp:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _remove(tmp)
 
 
 def write_bytes_once(path: str, data: bytes, mode: int | None = None,
@@ -74,14 +62,8 @@ def write_bytes_once(path: str, data: bytes, mode: int | None = None,
 
     :raises OSError: it could not be written.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=folder)
+    tmp = _write_temp(path, data, _NEW_FILE_MODE if mode is None else mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), _NEW_FILE_MODE if mode is None else mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -92,13 +74,38 @@ def write_bytes_once(path: str, data: bytes, mode: int | None = None,
             if os.path.exists(path):
                 return False
             os.replace(tmp, path)
-        _fsync_folder(folder)
+        _fsync_folder(os.path.dirname(os.path.abspath(path)))
         return True
     finally:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove(tmp)
+
+
+def _write_temp(path: str, data: bytes, mode: int) -> str:
+    """A new temp file beside ``path`` (so that a rename or link to it stays on its file
+    system) holding ``data``, fsynced, of ``mode``; its path, for the caller to remove.
+    :raises OSError: (no temp file is left then)"""
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX,
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600 files
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1  # owned by the file object now
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        if fd != -1:
+            os.close(fd)
+        _remove(tmp)
+        raise
+    return tmp
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 _TEMP_SUFFIX = ".tmp"
