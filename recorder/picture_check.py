@@ -6,7 +6,7 @@ import os
 
 from recorder.clip_files import discard
 from recorder.ffmpeg_command import CheckFiles, sample_gap
-from recorder.picture_quality import PictureLog, Recorded, judge, unchecked
+from recorder.picture_quality import PictureLog, Recorded, judge, unchecked, with_similarity
 from recorder.picture_similarity import keep_reference, reference_similarity
 from shared.camera_roster import camera_id
 from shared.clip_names import (attempt_name, blur_figures_work_name, figures_work_name,
@@ -20,6 +20,21 @@ log = logging.getLogger(__name__)
 def reference_path(references_dir: str, clip_name: str) -> str:
     """Where the camera of ``clip_name`` keeps its reference picture."""
     return reference_picture(references_dir, camera_id(clip_name))
+
+
+def held_to_reference(quality: dict, thumbnail: str, reference: str,
+                      limits: QualitySettings) -> dict:
+    """``quality`` with ``thumbnail`` held against the camera's ``reference`` picture
+    (``scene_changed``); with no reference yet, the first healthy thumbnail becomes it, the
+    one the later ones are held against. A recording's own check does it, and a cluster
+    coordinator for its workers' (the references are the recorder's). A picture not checked
+    (or a quality of another form) is returned as it is."""
+    if not isinstance(quality, dict) or quality.get("checked") is not True:
+        return quality
+    quality = with_similarity(quality, reference_similarity(thumbnail, reference), limits)
+    if quality.get("issues") == []:
+        keep_reference(thumbnail, reference)
+    return quality
 
 
 class PictureCheck:
@@ -56,13 +71,9 @@ class PictureCheck:
         published = self._publish(clip_kept)
         if not published:
             return unchecked()
-        similarity = None
+        quality = judge(figures, recorded, self.limits)
         if self.reference:
-            similarity = reference_similarity(self.path, self.reference)
-        quality = judge(figures, recorded, self.limits, similarity)
-        # The first healthy picture becomes the reference the later ones are held against.
-        if self.reference and quality["checked"] and not quality["issues"]:
-            keep_reference(self.path, self.reference)
+            quality = held_to_reference(quality, self.path, self.reference, self.limits)
         return quality
 
     def abandon(self) -> None:

@@ -15,9 +15,7 @@ from recorder.cluster.exchange import POLL_SECONDS, Exchange
 from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_output import Progress, ProgressParser
-from recorder.picture_check import reference_path
-from recorder.picture_quality import with_similarity
-from recorder.picture_similarity import keep_reference, reference_similarity
+from recorder.picture_check import held_to_reference, reference_path
 from recorder.planner import PlannedTask
 from shared import task_record
 from shared import task_status as st
@@ -203,15 +201,12 @@ class RemoteRecording:
         """``record`` with its worker's picture verdict held against the camera's reference, as
         a single box's (the references are this recorder's: a worker has none); the first
         healthy picture becomes the reference."""
-        quality, folder = record.get("quality"), self.context.references_dir
-        if folder is None or not isinstance(quality, dict) or quality.get("checked") is not True:
+        folder = self.context.references_dir
+        if folder is None:
             return record
-        reference = reference_path(folder, self.stream["output_filename"])
-        quality = with_similarity(quality, reference_similarity(self.picture.path, reference),
-                                  self.context.settings.quality)
-        if quality.get("issues") == []:
-            keep_reference(self.picture.path, reference)
-        return {**record, "quality": quality}
+        return {**record, "quality": held_to_reference(
+            record.get("quality"), self.picture.path, reference_path(folder, self.stream["output_filename"]),
+            self.context.settings.quality)}
 
     def _cancel_queued(self) -> bool:
         try:
