@@ -138,6 +138,9 @@ class CycleLauncher:
         try:
             write_reports(cycle.dir, cycle.settings.report_filename, cycle.report(interrupted))
             state.report_problem = ""
+            if cycle.config.get("cluster"):  # the report has what the workers left in Redis
+                from recorder.cluster.remote_task import retire
+                retire(cycle.tasks)
         except PatrolError as exc:
             state.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
             log.error("cycle %s: %s", cycle.name, state.report_problem)

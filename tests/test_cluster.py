@@ -27,6 +27,10 @@ from testkit.servers import REPO_ROOT
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")]
 pytest.importorskip("rq")
+from redis import Redis  # noqa: E402
+
+from recorder.cluster import link  # noqa: E402
+
 PASSWORD = "S3cretPw9"
 
 
@@ -81,6 +85,8 @@ def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, c
                 GatewaySampler([s.port for s in servers]) as sampler, \
                 RecorderProcess(config) as recorder:
             report = the_report(tmp_path)
+            # Reported: what the jobs left in Redis goes within minutes, not a day.
+            wait_for(lambda: retired(Redis.from_url(redis.url), 8), 30, "the jobs' keys retired")
             log = recorder.log()
             workers_log = one.log() + two.log()
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 8, log
@@ -93,6 +99,13 @@ def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, c
         duration = float(ffprobe(os.path.join(report["_dir"], f"cam{i}.mp4"))["format"]["duration"])
         assert abs(duration - 3) <= 1.0
     assert "enqueued as job patrol-" in log
+
+
+def retired(connection: Redis, jobs: int) -> bool:
+    """Every one of ``jobs`` jobs' task hash and RQ hash lives link.FINISHED_TTL_SECONDS at most."""
+    keys = connection.keys(f"{link.PREFIX}:patrol:task:*") + connection.keys("rq:job:*")
+    ttls = [connection.ttl(key) for key in keys]
+    return len(keys) == 2 * jobs and all(0 < ttl <= link.FINISHED_TTL_SECONDS for ttl in ttls)
 
 
 def test_what_a_worker_learns_of_a_camera_shapes_its_next_command_and_the_history(

@@ -16,7 +16,7 @@ from recorder.cluster import link  # noqa: E402
 from recorder.cluster.exchange import (  # noqa: E402
     POLL_SECONDS, STATUS_EVERY_POLLS, RecordMemo)
 from recorder.cluster.remote_task import (  # noqa: E402
-    VANISHED_GRACE_SECONDS, WORKER_LOST, task_factory)
+    VANISHED_GRACE_SECONDS, WORKER_LOST, retire, task_factory)
 from recorder.planner import PlannedTask  # noqa: E402
 from shared import task_status as st  # noqa: E402
 from shared.global_settings import GlobalSettings  # noqa: E402
@@ -89,7 +89,7 @@ def test_the_batch_stores_what_rqs_own_enqueue_stores(redis, tmp_path) -> None:
         Queue("patrol", connection=theirs).enqueue(
             link.RUN_TASK, payload, job_id=spec.job_id, description=f"task {spec.job_id}",
             job_timeout=spec.timeout, ttl=spec.ttl,
-            result_ttl=link.OUTCOME_TTL_SECONDS, failure_ttl=link.OUTCOME_TTL_SECONDS,
+            result_ttl=link.FINISHED_TTL_SECONDS, failure_ttl=link.FINISHED_TTL_SECONDS,
             retry=Retry(max=link.RETRIES), rate_limit=RateLimit(f"gw:{spec.gateway}", 2))
     assert contents(ours) == contents(theirs)
     queued = [job.decode() for job in ours.lrange("rq:queue:patrol", 0, -1)]
@@ -97,6 +97,8 @@ def test_the_batch_stores_what_rqs_own_enqueue_stores(redis, tmp_path) -> None:
     # RQ's default description is the call's text: the camera's URL, its password too.
     descriptions = [ours.hget(f"rq:job:{spec.job_id}", "description") for spec, _ in specs]
     assert descriptions == [f"task {spec.job_id}".encode() for spec, _ in specs]
+    # RQ keeps a job's result (and its registry entries) minutes, not a day (docs/SCALING.md).
+    assert {ours.hget(f"rq:job:{spec.job_id}", "result_ttl") for spec, _ in specs} == {b"600"}
 
 
 def contents(connection: Redis) -> dict:
@@ -126,6 +128,27 @@ def test_an_outcome_in_redis_ends_its_task_at_the_next_poll_and_only_it(redis, t
     step(tasks, 1.0 + POLL_SECONDS)
     assert [task.status for task in tasks] == [st.PENDING, st.COMPLETED, st.PENDING, st.PENDING]
     assert tasks[1].clip_kept and tasks[1].as_dict()["output_file"] == "./output/c1/cam1.mp4"
+
+
+def test_a_reported_cycle_leaves_in_redis_for_minutes_only_what_it_settled(
+        redis, tmp_path) -> None:
+    tasks = remote_tasks(redis, tmp_path)
+    for task in tasks[:3]:  # the fourth never starts
+        task.start(1.0, WALL + 1.0)
+    step(tasks, 1.0)
+    connection = tasks[0].context.connection
+    keys = [link.task_key("patrol", task.job) for task in tasks]
+    for key in keys[:3]:  # as a worker's attempt leaves it: a day to live
+        connection.hset(key, "attempts", 1)
+        connection.expire(key, link.OUTCOME_TTL_SECONDS)
+    for key in keys[:2]:
+        connection.hset(key, "outcome", json.dumps({"status": st.COMPLETED, "progress": 10.0}))
+    step(tasks, 1.0 + POLL_SECONDS)
+    tasks[2].kill_now(WALL + 2.0)  # a stop: its worker still records it, its outcome comes later
+    retire(tasks)
+    ttls = [connection.ttl(key) for key in keys]
+    assert all(0 < ttl <= link.FINISHED_TTL_SECONDS for ttl in ttls[:2]), ttls
+    assert ttls[2] > link.FINISHED_TTL_SECONDS and ttls[3] == -2, ttls
 
 
 def test_tasks_started_while_redis_is_away_are_enqueued_once_it_is_back(redis, tmp_path) -> None:

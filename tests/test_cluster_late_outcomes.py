@@ -115,6 +115,9 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
     with open(os.path.join(folder, "streams.csv"), encoding="utf-8") as csv:
         assert csv.read().splitlines()[1].startswith(f"0,rtsp://127.0.0.1:1/cam0,{st.COMPLETED},")
     assert reported == [(CYCLE, final)]  # the history's feed: once, the final report
+    # The final report has the outcome: Redis keeps the task's hash minutes, not its day.
+    ttl = connection.ttl(link.task_key(QUEUE, link.job_id(QUEUE, CYCLE, 0)))
+    assert 0 < ttl <= link.FINISHED_TTL_SECONDS
     before = sent[0]
     lead.late.step(TAKEN + 200)
     assert sent[0] == before and lead.late.pending == []  # followed no more

@@ -30,7 +30,7 @@ def task(index: int, status: int = st.RECORDING) -> dict:
 
 def test_a_takeover_reads_the_tasks_in_batches_takes_outcomes_and_cancels_the_queued(
         tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(takeover, "SETTLE_BATCH", 2)
+    monkeypatch.setattr(link, "BATCH", 2)
     with RedisServer(str(tmp_path)) as redis:
         connection = Redis.from_url(redis.url)
         tasks = [task(0, st.COMPLETED), task(1), task(2), task(3), task(4)]

@@ -39,6 +39,7 @@ class LateOutcomes:
         if orphan.recording:
             self.pending.append(orphan)
         else:
+            orphan.retire()
             self.on_reported(orphan.name, orphan.report())
 
     def step(self, now: float) -> None:
@@ -67,6 +68,7 @@ class LateOutcomes:
         report = orphan.report()
         try:
             write_reports(orphan.path, orphan.report_filename, report)
+            orphan.retire()
         except PatrolError as exc:
             log.error("cannot write the report of cycle %s again with its late outcomes: %s",
                       orphan.name, exc)

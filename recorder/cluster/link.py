@@ -25,8 +25,16 @@ JOB_MARGIN_SECONDS = 30
 # A killed worker's job is run once more (into a fresh file); a camera's own failure is
 # a verdict, never an exception, so it is never retried.
 RETRIES = 1
-# Outcomes outlive the cycle this long (the coordinator reads them at its end).
+# A task's hash (its record, outcome, winner) lives this long while its cycle is unreported:
+# a coordinator restarted within a day still reads the outcomes of the cycle it left.
 OUTCOME_TTL_SECONDS = 24 * 3600
+# What a job leaves in Redis once it is no longer read: RQ's job, result and registry entries
+# this long after the job ended, and the task's hash this long after its cycle's report (a late
+# retry still finds its winner). Kept a day, ~5 KB a job filled Redis with every job of the
+# day: ~7 GB at 10,000 cameras every 10 minutes (docs/SCALING.md, "Redis memory").
+FINISHED_TTL_SECONDS = 600
+# Tasks per round trip when a whole cycle's are read or retired (two commands each at most).
+BATCH = 1000
 # The per-gateway cap when the config sets none: RQ's RateLimit needs a number.
 UNCAPPED = 1_000_000
 # RQ's states of a job no worker has taken yet: what cancel_queued cancels.
@@ -107,7 +115,7 @@ def enqueue_many(connection: Redis, queue: str, jobs: list[tuple[JobSpec, dict]]
             # description: RQ's default is the call's text, the camera's URL and password.
             function, args=(payload,), job_id=spec.job_id, description=f"task {spec.job_id}",
             timeout=spec.timeout, ttl=spec.ttl,
-            result_ttl=OUTCOME_TTL_SECONDS, failure_ttl=OUTCOME_TTL_SECONDS,
+            result_ttl=FINISHED_TTL_SECONDS, failure_ttl=FINISHED_TTL_SECONDS,
             status=JobStatus.RATE_LIMITED, retry=Retry(max=RETRIES),
             rate_limit=RateLimit(f"gw:{spec.gateway}", spec.per_host))
         job.redis_server_version = rq_queue.get_redis_server_version()
@@ -193,6 +201,16 @@ def cancel_queued(connection: Redis, job: str) -> bool:
         return False
     fetched.cancel()
     return True
+
+
+def retire(connection: Redis, queue: str, jobs: list[str]) -> None:
+    """The task hashes of ``jobs``, whose cycle is reported, go FINISHED_TTL_SECONDS from now
+    (BATCH a round trip)."""
+    for start in range(0, len(jobs), BATCH):
+        pipe = connection.pipeline(transaction=False)
+        for job in jobs[start:start + BATCH]:
+            pipe.expire(task_key(queue, job), FINISHED_TTL_SECONDS)
+        pipe.execute()
 
 
 def job_timeouts(connection: Redis, jobs: list[str]) -> dict[str, int | None]:

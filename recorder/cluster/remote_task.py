@@ -12,6 +12,7 @@ from rq.job import JobStatus
 from recorder.cluster import link
 from recorder.cluster.camera_facts import CameraFacts
 from recorder.cluster.exchange import POLL_SECONDS, Exchange
+from recorder.cluster.outage import OUTAGE
 from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_output import Progress, ProgressParser
@@ -100,6 +101,12 @@ class RemoteRecording:
     def finished(self) -> bool:
         """True once the verdict is in."""
         return self.status in st.FINISHED
+
+    @property
+    def settled(self) -> bool:
+        """Its job was enqueued and its verdict is this coordinator's to report (not left to its
+        worker by a stop): once the report is written, Redis need not keep the job's traces."""
+        return self.proc is not None and self.finished and not self._left_to_worker
 
     def start(self, now: float, wall: float) -> None:
         """Enqueue the job (at this step's exchange); while Redis is away it is tried again
@@ -289,6 +296,19 @@ def _worker_end(record: dict, start_wall: float | None, wall: float) -> float:
     earliest = start_wall if start_wall is not None else wall
     return ended if ended is not None and earliest - CLOCKS_APART <= ended <= wall + CLOCKS_APART \
         else wall
+
+
+def retire(tasks: list) -> None:
+    """A cluster cycle's report is written: what its settled jobs left in Redis goes soon
+    (:func:`link.retire`); with Redis away it stays its day."""
+    settled = [task for task in tasks if isinstance(task, RemoteRecording) and task.settled]
+    if not settled:
+        return
+    context = settled[0].context  # one per cycle
+    try:
+        link.retire(context.connection, context.queue, [task.job for task in settled])
+    except RedisError as exc:
+        OUTAGE.failed(exc)
 
 
 def task_factory(config: dict, settings: GlobalSettings, cycle_dir: str, display_dir: str,

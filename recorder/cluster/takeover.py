@@ -32,8 +32,6 @@ from shared.global_settings import GlobalSettings
 from shared.status_file import status_from
 
 log = logging.getLogger(__name__)
-# Tasks read per round trip at a takeover (two commands each).
-SETTLE_BATCH = 1000
 _WAITING = {status.value for status in link.WAITING}  # as read_tasks gives them
 _STARTED = JobStatus.STARTED.value
 
@@ -63,6 +61,16 @@ class OrphanCycle:
     def report(self) -> dict:
         """The cycle's report as its tasks stand (unfinished ones interrupted)."""
         return recovered_report(self.status, [], self.configured_max)
+
+    def retire(self) -> None:
+        """Its report is final: what its jobs left in Redis goes soon (:func:`link.retire`);
+        with Redis away it stays its day."""
+        jobs = [link.job_id(self.queue, self.name, task["stream_index"])
+                for task in self.status["tasks"]]
+        try:
+            link.retire(self.connection, self.queue, jobs)
+        except RedisError as exc:
+            OUTAGE.failed(exc)
 
 
 def left_statuses(connection: Redis, queue: str, left: dict | None = None) -> list[dict]:
@@ -145,7 +153,7 @@ def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]
     """``tasks`` with the outcomes their workers stored, the jobs still queued cancelled; and the
     jobs a worker is still recording (RQ's status started, no outcome yet) by stream index.
 
-    Read in one round trip per SETTLE_BATCH tasks, not one per task: a takeover of a cycle of
+    Read in one round trip per link.BATCH tasks, not one per task: a takeover of a cycle of
     tens of thousands of tasks must not outlast the lock it just took.
     """
     open_jobs = {task["stream_index"]: link.job_id(queue, cycle_name, task["stream_index"])
@@ -158,10 +166,10 @@ def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]
 
 
 def read_outcomes(connection: Redis, queue: str, jobs: list[str]) -> dict:
-    """:func:`link.read_tasks` of ``jobs``, SETTLE_BATCH a round trip."""
+    """:func:`link.read_tasks` of ``jobs``, link.BATCH a round trip."""
     readings: dict = {}
-    for start in range(0, len(jobs), SETTLE_BATCH):
-        readings.update(link.read_tasks(connection, queue, jobs[start:start + SETTLE_BATCH]))
+    for start in range(0, len(jobs), link.BATCH):
+        readings.update(link.read_tasks(connection, queue, jobs[start:start + link.BATCH]))
     return readings
 
 

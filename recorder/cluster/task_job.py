@@ -222,11 +222,12 @@ def queue_begin(pipe, key: str) -> None:
     ``job.begun``: one round trip a job less)."""
     pipe.hexists(key, "winner")
     pipe.hincrby(key, "attempts", 1)
+    pipe.expire(key, OUTCOME_TTL_SECONDS)  # an attempt storing no outcome leaves no key for good
 
 
 def begun(answers: list) -> tuple[bool, int]:
     """:func:`_begin`'s answer from the answers to :func:`queue_begin`'s commands."""
-    ended, attempt = answers
+    ended, attempt, _ = answers
     return bool(ended), int(attempt)
 
 
