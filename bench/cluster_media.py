@@ -31,6 +31,8 @@ MAX_RATIO = 1.10
 MODES = ("single", "cluster")
 # recorder/worker.py's defaults (testkit's pools check much more often, for quick tests).
 PRODUCTION_TIMERS = {"maintenance_seconds": 30, "heartbeat_seconds": 30, "grace_seconds": 60}
+# Both modes log alike: the single box's recorder and the cluster's coordinator and workers.
+LOG_LEVEL = "WARNING"
 
 
 def write_config(folder: str, urls: list[str], duration: int, redis_url: str | None,
@@ -93,7 +95,7 @@ def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
         if cluster:
             from redis import Redis
             from rq import Worker
-            pool = WorkerPoolProcess(config, len(urls), worker=worker,
+            pool = WorkerPoolProcess(config, len(urls), worker=worker, log_level=LOG_LEVEL,
                                      **PRODUCTION_TIMERS).start()
             connection = Redis.from_url(redis.url)
             wait_for(lambda: Worker.count(connection=connection) >= len(urls), 120,
@@ -130,7 +132,7 @@ def _daemon_cycle(folder: str, config: str, duration: int, pool, redis, cycles: 
     status_path = os.path.join(folder, ".patrol-state", "status.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTSP_PATROL_")}
     proc = subprocess.Popen([sys.executable, "-m", "recorder", "--config", config,
-                             "--log-level", "WARNING"], cwd=REPO, env=env,
+                             "--log-level", LOG_LEVEL], cwd=REPO, env=env,
                             stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # the last cycle: earlier ones warm the workers up (each slot's first job is dearer)

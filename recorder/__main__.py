@@ -14,14 +14,14 @@ from recorder.stop_signal import StopSignal
 from shared.clock import SYSTEM_CLOCK
 from shared import settings
 from shared.errors import ConfigError, LockTimeout
-from shared.log_lines import log_plain_lines
+from shared.log_lines import LEVELS, log_plain_lines
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, set up logging and signals, run until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser(prog="python -m recorder", description=__doc__)
     parser.add_argument("--config", help=f"config file (default ${settings.CONFIG_ENV} or ./config.json)")
-    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
+    parser.add_argument("--log-level", default="INFO", choices=LEVELS)
     parser.add_argument("--ffmpeg-preload", default="auto", choices=("auto", "off"),
                         help="auto: load a few of ffmpeg's libraries first when that keeps "
                              "every symbol binding (cheaper start-ups; checked at start)")

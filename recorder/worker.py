@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from shared.cluster_config import cluster_settings
 from shared.config_file import load_config
 from shared.errors import PatrolError
-from shared.log_lines import log_plain_lines
+from shared.log_lines import LEVELS, log_plain_lines
 
 WORKER_KINDS = ("inline", "forking")  # recorder/cluster/worker_classes.py; the first is the default
 
@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "Redis once its media flows (default 5; each wake-up costs CPU)")
     parser.add_argument("--ffmpeg-preload", default="auto", choices=("auto", "off"),
                         help="load ffmpeg's costliest libraries first, as the recorder does")
+    parser.add_argument("--log-level", default="INFO", choices=LEVELS,
+                        help="as the recorder's; WARNING drops the lines of each job (RQ's "
+                             "and the recording's) and keeps its problems")
     return parser.parse_args(argv)
 
 
@@ -81,7 +84,7 @@ def prepare_before_fork(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the pool until SIGTERM/SIGINT; 2 when the config has no cluster section."""
     args = parse_args(argv)
-    log_plain_lines()
+    log_plain_lines(args.log_level)
     try:
         cluster = cluster_settings(load_config(args.config))
     except PatrolError as exc:
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_before_fork(args)
     pool = PromptWorkerPool([cluster.queue], connection=connect(cluster), num_workers=args.slots,
                             worker_class=worker_class(args))
-    pool.start(burst=False, logging_level="INFO")
+    pool.start(burst=False, logging_level=args.log_level)
     return 0
 
 

@@ -5,6 +5,7 @@ import logging
 import sys
 
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LEVELS = ("DEBUG", "INFO", "WARNING")  # what --log-level offers (the recorder's, a worker's)
 
 
 def log_plain_lines(level: int | str = logging.INFO) -> None:

@@ -2,6 +2,8 @@
 the pool forks (recorder/worker.py), redis-py's version found once (shared/redis_client.py)."""
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
 import sys
 
@@ -37,3 +39,26 @@ def test_a_new_connection_does_not_look_redis_pys_version_up_again(monkeypatch):
     info = connections[0].driver_info
     assert (info.name, info.lib_version) == ("redis-py", redis.__version__)
     assert client.connection_pool.connection_kwargs["socket_timeout"] == 2
+
+
+def test_the_log_level_goes_to_our_lines_and_to_rqs_workers(tmp_path, monkeypatch):
+    import recorder.cluster.pool as pool_module
+    from recorder import worker
+    started, levels = [], []
+
+    class Pool:
+        def __init__(self, *args, **named) -> None:
+            pass
+
+        def start(self, **named) -> None:
+            started.append(named)
+    monkeypatch.setattr(pool_module, "PromptWorkerPool", Pool)
+    monkeypatch.setattr(logging, "basicConfig", lambda **named: levels.append(named["level"]))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"global_config": {}, "streams": [],
+                                  "cluster": {"redis_url": "redis://127.0.0.1:1/0"}}))
+    for argv, level in ([], "INFO"), (["--log-level", "WARNING"], "WARNING"):
+        assert worker.main(["--config", str(config), "--ffmpeg-preload", "off", *argv]) == 0
+        assert (started[-1], levels[-1]) == ({"burst": False, "logging_level": level}, level)
+    with pytest.raises(SystemExit):
+        worker.parse_args(["--config", str(config), "--log-level", "ERROR"])
