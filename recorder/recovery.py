@@ -7,7 +7,8 @@ import os
 from recorder.clip_files import recover_work_files
 from recorder.history_import import import_cycle
 from recorder.processes import ProcessRunner
-from recorder.reports import INTERRUPTED, build_report, recovered_report, write_reports
+from recorder.reports import (INTERRUPTED, build_report, recovered_report,
+                              with_known_verdicts, write_reports, written_rows)
 from shared import settings
 from shared.config import GLOBAL_DEFAULTS
 from shared.errors import PatrolError
@@ -79,6 +80,9 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
     try:
         configured_max = (config.max_concurrent_streams if config
                           else GLOBAL_DEFAULTS["max_concurrent_streams"])
+        if workers:  # a takeover may have reported it whole since: never undone
+            old = {**old, "tasks": with_known_verdicts(
+                old["tasks"], written_rows(cycle_dir, report_filename)[1])}
         write_reports(cycle_dir, report_filename,
                       recovered_report(old, published, configured_max))
         if not workers:

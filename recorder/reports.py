@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 
 from shared import task_record
@@ -62,6 +63,32 @@ def recovered_report(old: dict, published: list[str], configured_max: int) -> di
         max_concurrent_used=old["stats"].get("max_concurrent_used", 0),
         schedule_info=old["schedule_info"], tasks=tasks, not_scheduled=old["not_scheduled"],
         interrupted=INTERRUPTED)
+
+
+def written_rows(cycle_dir: str, report_filename: str) -> tuple[dict | None, list]:
+    """The summary and task rows of the JSON report already in ``cycle_dir`` (None and [] when
+    there is none, or it cannot be read)."""
+    try:
+        with open(os.path.join(cycle_dir, report_filename), encoding="utf-8") as handle:
+            written = json.load(handle)
+        summary, rows = written.get("summary"), written.get("tasks")
+    except (OSError, ValueError, AttributeError):
+        return None, []
+    return (summary if isinstance(summary, dict) else None,
+            rows if isinstance(rows, list) else [])
+
+
+def with_known_verdicts(tasks: list[dict], rows: list) -> list[dict]:
+    """``tasks`` (a status, maybe older than the report) with the verdicts a report written
+    since already has (``rows``: its tasks; a cluster's workers' outcomes, read while Redis
+    still kept them): reporting the cycle again never undoes one."""
+    known = {}
+    for row in rows:
+        if isinstance(row, dict) and row.get("status") in st.FINISHED and \
+                row.get("error_message") != task_record.INTERRUPTED_MESSAGE:
+            known[row.get("stream_index")] = task_record.from_stored(row)
+    return [known.get(task["stream_index"], task) if task["status"] not in st.FINISHED else task
+            for task in tasks]
 
 
 def _unscheduled_row(entry: dict) -> dict:

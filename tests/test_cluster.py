@@ -102,10 +102,12 @@ def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, c
 
 
 def retired(connection: Redis, jobs: int) -> bool:
-    """Every one of ``jobs`` jobs' task hash and RQ hash lives link.FINISHED_TTL_SECONDS at most."""
-    keys = connection.keys(f"{link.PREFIX}:patrol:task:*") + connection.keys("rq:job:*")
+    """Every one of ``jobs`` jobs' task hash, RQ hash and RQ result lives
+    link.FINISHED_TTL_SECONDS at most."""
+    keys = [key for pattern in (f"{link.PREFIX}:patrol:task:*", "rq:job:*", "rq:results:*")
+            for key in connection.keys(pattern)]
     ttls = [connection.ttl(key) for key in keys]
-    return len(keys) == 2 * jobs and all(0 < ttl <= link.FINISHED_TTL_SECONDS for ttl in ttls)
+    return len(keys) == 3 * jobs and all(0 < ttl <= link.FINISHED_TTL_SECONDS for ttl in ttls)
 
 
 def test_what_a_worker_learns_of_a_camera_shapes_its_next_command_and_the_history(

@@ -98,6 +98,7 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
     assert rows(folder) == [interrupted(0), interrupted(1)]  # written at once
     assert lead.numbered == 3  # the next cycle is numbered after the dead coordinator's
     store_outcome(connection, 0)
+    connection.hset(f"rq:job:{link.job_id(QUEUE, CYCLE, 0)}", "status", "finished")  # RQ's end
     sent = count_round_trips(monkeypatch)
     lead.late.step(TAKEN + 1)
     assert sent[0] == 1  # both jobs read in one round trip, no wait for either
@@ -118,6 +119,7 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
     # The final report has the outcome: Redis keeps the task's hash minutes, not its day.
     ttl = connection.ttl(link.task_key(QUEUE, link.job_id(QUEUE, CYCLE, 0)))
     assert 0 < ttl <= link.FINISHED_TTL_SECONDS
+    assert connection.ttl(link.task_key(QUEUE, link.job_id(QUEUE, CYCLE, 1))) == -2  # none
     before = sent[0]
     lead.late.step(TAKEN + 200)
     assert sent[0] == before and lead.late.pending == []  # followed no more
@@ -170,6 +172,30 @@ def test_a_clean_stop_reports_what_came_in_redis_away_or_not(redis, tmp_path) ->
         redis.start()
         OUTAGE.answered()
     assert rows(folder) == [interrupted(0)] and reported == [CYCLE] and lead.late.pending == []
+
+
+def test_settling_a_cycle_again_from_an_old_status_keeps_the_outcomes_its_report_has(
+        redis, tmp_path) -> None:
+    # The lock taken, lost and taken again: the old status (this recorder's own from before its
+    # restart, or Redis's copy) shows the task unfinished; its outcome, in the report since the
+    # first settle, is no longer in Redis (retired 10 minutes after that report).
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    stale = connection.get(status_key(QUEUE))
+    lead = Lead()
+    assert lead.may_coordinate(config(redis), TAKEN)
+    store_outcome(connection, 0)
+    lead.late.step(TAKEN + 1)
+    assert rows(folder) == [(0, st.COMPLETED, "")] and lead.late.pending == []
+    connection.delete(link.task_key(QUEUE, link.job_id(QUEUE, CYCLE, 0)))  # expired
+    connection.set(status_key(QUEUE), stale)
+    connection.set(lock_key(QUEUE), "another recorder")
+    assert not lead.may_coordinate(config(redis), TAKEN + 20)
+    connection.delete(lock_key(QUEUE))
+    assert lead.may_coordinate(config(redis), TAKEN + 700)
+    lead.late.step(TAKEN + 800)
+    assert rows(folder) == [(0, st.COMPLETED, "")]
+    assert report_of(folder)["tasks"][0]["output_file"] == f"./output/{CYCLE}/cam0.mp4"
 
 
 def test_a_takeover_with_nothing_recording_hands_its_report_over_at_once(redis, tmp_path) -> None:

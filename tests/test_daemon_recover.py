@@ -328,10 +328,13 @@ def cluster_config_with_a_worker_writing(tmp_path, queue_now: str | None) -> tup
     return config_path, folder
 
 
-def cluster_cycle_killed(tmp_path, queue_now: str | None):
+def cluster_cycle_killed(tmp_path, queue_now: str | None, report: dict | None = None):
     """A coordinator killed while the workers of queue "patrol" recorded its cycle, restarted
-    with a config of cluster queue ``queue_now`` (None: single-box mode now)."""
+    with a config of cluster queue ``queue_now`` (None: single-box mode now); ``report``: the
+    cycle's report written meanwhile (by a takeover)."""
     config_path, folder = cluster_config_with_a_worker_writing(tmp_path, queue_now)
+    if report is not None:
+        write_json_atomic(str(folder / "rtsp_report.json"), report)
     killed_mid_cycle(config_path, "./output")
     status_path = settings.status_path(config_path)
     with open(status_path, encoding="utf-8") as handle:
@@ -351,6 +354,21 @@ def test_a_cluster_cycle_is_left_to_the_takeover_its_workers_files_untouched(tmp
     report = json.loads((folder / "rtsp_report.json").read_text(encoding="utf-8"))
     assert report["summary"]["interrupted"]  # reported again by the takeover
     assert daemon.launcher.left_status["cycle"]["dir"] == CYCLE  # for the takeover to report
+
+
+def test_a_restarted_coordinator_does_not_undo_what_a_takeover_reported_since(tmp_path) -> None:
+    # Another recorder took the lock, reported the cycle with cam0's outcome from Redis (which
+    # keeps it 10 minutes more), then this one restarts on its old status: cam0 stays done.
+    done = dict(recording_task(0, f"./output/{CYCLE}/cam0.mp4"), status=st.COMPLETED,
+                status_code=st.COMPLETED, end_time="2025-10-10 16:30:21", progress=20.0)
+    _, folder = cluster_cycle_killed(tmp_path, "patrol", {
+        "summary": {"interrupted": "录制守护进程意外退出"},
+        "tasks": [done, dict(recording_task(1, ""), status=st.CANCELLED,
+                             error_message="录制守护进程意外退出, 任务中断")]})
+    report = json.loads((folder / "rtsp_report.json").read_text(encoding="utf-8"))
+    assert [(t["status"], t["progress"]) for t in report["tasks"]] == [
+        (st.COMPLETED, 20.0), (st.CANCELLED, 6.0)]
+    assert report["summary"]["completed_tasks"] == 1
 
 
 @pytest.mark.parametrize("queue_now", [None, "other"])

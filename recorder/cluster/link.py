@@ -30,8 +30,8 @@ RETRIES = 1
 OUTCOME_TTL_SECONDS = 24 * 3600
 # What a job leaves in Redis once it is no longer read: RQ's job, result and registry entries
 # this long after the job ended, and the task's hash this long after its cycle's report (a late
-# retry still finds its winner). Kept a day, ~5 KB a job filled Redis with every job of the
-# day: ~7 GB at 10,000 cameras every 10 minutes (docs/SCALING.md, "Redis memory").
+# retry still finds its winner: retire). Kept a day, ~9.4 KB a job filled Redis with every job
+# of the day: ~13.5 GB at 10,000 cameras every 10 minutes (docs/SCALING.md, "Redis memory").
 FINISHED_TTL_SECONDS = 600
 # Tasks per round trip when a whole cycle's are read or retired (two commands each at most).
 BATCH = 1000
@@ -39,6 +39,7 @@ BATCH = 1000
 UNCAPPED = 1_000_000
 # RQ's states of a job no worker has taken yet: what cancel_queued cancels.
 WAITING = (JobStatus.QUEUED, JobStatus.RATE_LIMITED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+_TO_RUN = {status.value for status in (*WAITING, JobStatus.STARTED)}  # as Redis holds them
 _JOB_ID_RE = re.compile(r"[^A-Za-z0-9_-]")
 RUN_TASK = "recorder.cluster.task_job.run_task"  # what a worker runs for one task
 
@@ -204,12 +205,20 @@ def cancel_queued(connection: Redis, job: str) -> bool:
 
 
 def retire(connection: Redis, queue: str, jobs: list[str]) -> None:
-    """The task hashes of ``jobs``, whose cycle is reported, go FINISHED_TTL_SECONDS from now
-    (BATCH a round trip)."""
+    """The task hashes of ``jobs``, whose cycle is reported, go FINISHED_TTL_SECONDS from now,
+    but of those RQ still has to run (a retry of an attempt that stored its outcome and died
+    before RQ's success: it must find the winner, however long it waits); two round trips a
+    BATCH."""
     for start in range(0, len(jobs), BATCH):
+        batch = jobs[start:start + BATCH]
         pipe = connection.pipeline(transaction=False)
-        for job in jobs[start:start + BATCH]:
-            pipe.expire(task_key(queue, job), FINISHED_TTL_SECONDS)
+        for job in batch:
+            pipe.hget(Job.key_for(job), "status")
+        states = pipe.execute()
+        pipe = connection.pipeline(transaction=False)
+        for job, state in zip(batch, states):
+            if (state or b"").decode() not in _TO_RUN:
+                pipe.expire(task_key(queue, job), FINISHED_TTL_SECONDS)
         pipe.execute()
 
 

@@ -23,7 +23,8 @@ from rq.job import JobStatus
 
 from recorder.cluster import link
 from recorder.cluster.outage import OUTAGE
-from recorder.reports import recovered_report, write_reports
+from recorder.reports import (recovered_report, with_known_verdicts, write_reports,
+                              written_rows)
 from shared import task_record
 from shared import task_status as st
 from shared.cluster_status import status_key
@@ -107,9 +108,11 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
     """Report the cycle ``old`` shows running, if it has no report yet; None: it has one, or its
     report could not be written."""
     try:
-        if not _unreported(old["cycle"], settings):
+        reported = _unreported(old["cycle"], settings)
+        if reported is None:
             return None
-        tasks, recording = settle(connection, queue, old["cycle"]["dir"], old["tasks"])
+        tasks, recording = settle(connection, queue, old["cycle"]["dir"],
+                                  with_known_verdicts(old["tasks"], reported))
         timeouts = link.job_timeouts(connection, list(recording.values())) if recording else {}
     except RedisError as exc:
         OUTAGE.failed(exc)
@@ -131,21 +134,18 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
     return orphan
 
 
-def _unreported(cycle: dict, settings: GlobalSettings) -> bool:
-    """True when the cycle ``cycle`` shows running has no report, or only an interrupted one
-    (a restarted coordinator's recovery, a takeover's): settled again with what is in now."""
+def _unreported(cycle: dict, settings: GlobalSettings) -> list | None:
+    """The cycle ``cycle`` shows running has no report (``[]``), or only an interrupted one (a
+    restarted coordinator's recovery, a takeover's: its task rows): settled again with what is
+    in now. None: it has a whole report, or one we cannot read (left as it is)."""
     path = str(cycle.get("path") or "")
-    report = os.path.join(path, cycle.get("report_filename") or settings.report_filename)
+    report_filename = cycle.get("report_filename") or settings.report_filename
     if not (cycle.get("running") and cycle.get("dir") and os.path.isdir(path)):
-        return False
-    try:
-        with open(report, encoding="utf-8") as handle:
-            summary = json.load(handle).get("summary")
-    except FileNotFoundError:
-        return True
-    except (OSError, ValueError, AttributeError):
-        return False  # a report we cannot read: left as it is
-    return isinstance(summary, dict) and bool(summary.get("interrupted"))
+        return None
+    if not os.path.exists(os.path.join(path, report_filename)):
+        return []
+    summary, rows = written_rows(path, report_filename)
+    return rows if summary is not None and summary.get("interrupted") else None
 
 
 def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]

@@ -245,7 +245,8 @@ class _Claim:
             pipe.hsetnx(self.key, "winner", self.attempt)
             pipe.hget(self.key, "winner")
             pipe.hget(self.key, "attempts")
-            _, winner, attempts = pipe.execute()
+            pipe.expire(self.key, OUTCOME_TTL_SECONDS)  # made anew if it expired meanwhile
+            _, winner, attempts, _ = pipe.execute()
             self.attempts = int(attempts or self.attempt)
             return int(winner) == self.attempt
         return _with_retries(claim, self.key)
