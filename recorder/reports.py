@@ -82,13 +82,13 @@ def with_known_verdicts(tasks: list[dict], rows: list) -> list[dict]:
     """``tasks`` (a status, maybe older than the report) with the verdicts a report written
     since already has (``rows``: its tasks; a cluster's workers' outcomes, read while Redis
     still kept them): reporting the cycle again never undoes one."""
-    known = {}
-    for row in rows:
-        if isinstance(row, dict) and row.get("status") in st.FINISHED and \
-                row.get("error_message") != task_record.INTERRUPTED_MESSAGE:
-            known[row.get("stream_index")] = task_record.from_stored(row)
-    return [known.get(task["stream_index"], task) if task["status"] not in st.FINISHED else task
-            for task in tasks]
+    known = {row["stream_index"]: row for row in rows if isinstance(row, dict)
+             and type(row.get("stream_index")) is int and type(row.get("status")) is int
+             and row["status"] in st.FINISHED
+             and row.get("error_message") != task_record.INTERRUPTED_MESSAGE}
+    return [task_record.with_verdict(task, known[task["stream_index"]])
+            if type(task.get("stream_index")) is int and task["stream_index"] in known
+            and task.get("status") not in st.FINISHED else task for task in tasks]
 
 
 def _unscheduled_row(entry: dict) -> dict:

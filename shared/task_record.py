@@ -14,6 +14,10 @@ from shared.timefmt import format_local
 from shared.urls import mask_credentials
 
 INTERRUPTED_MESSAGE = "录制守护进程意外退出, 任务中断"
+# A task's own fields, the planner's: what a worker's stored outcome or a report's row never
+# changes when its verdict is taken into the task.
+OWN_FIELDS = ("task_id", "stream_index", "rtsp_url", "duration_seconds", "planned_offset",
+              "start_offset")
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,12 @@ def from_stored(raw: dict) -> dict:
         record[field.name] = value
     record.update(status_fields(code), rtsp_url=mask_credentials(record["rtsp_url"]))
     return record
+
+
+def with_verdict(task: dict, ended: dict) -> dict:
+    """``task`` as ``ended`` (a worker's stored outcome, a report's row of it) ended it: a record
+    read back with the task's OWN_FIELDS."""
+    return from_stored({**ended, **{name: task.get(name) for name in OWN_FIELDS}})
 
 
 def interrupted(record: dict, clip_kept: bool) -> dict:

@@ -165,7 +165,7 @@ def test_recovery_removes_a_retrys_thumbnail_and_figures(tmp_path) -> None:
 
 @pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")
 def test_the_claim_in_redis_goes_to_the_first_attempt_only(tmp_path) -> None:
-    from recorder.cluster.link import connect
+    from recorder.cluster.link import OUTCOME_TTL_SECONDS, connect
     from shared.cluster_config import ClusterSettings
     with RedisServer(str(tmp_path)) as redis:
         connection = connect(ClusterSettings(redis.url))
@@ -174,6 +174,8 @@ def test_the_claim_in_redis_goes_to_the_first_attempt_only(tmp_path) -> None:
         assert second() and second.attempts == 3
         assert second()  # asked again (a retried call): still it
         assert not task_job._Claim(connection, "k", 1)()
+        # A hash an attempt made again after it expired lives a day, not for good.
+        assert 0 < connection.ttl("k") <= OUTCOME_TTL_SECONDS
 
 
 def test_a_finished_remote_task_gives_the_history_and_the_contact_sheet_their_figures() -> None:

@@ -371,6 +371,22 @@ def test_a_restarted_coordinator_does_not_undo_what_a_takeover_reported_since(tm
     assert report["summary"]["completed_tasks"] == 1
 
 
+def test_a_damaged_report_neither_stops_recovery_nor_changes_a_tasks_own_fields(
+        tmp_path) -> None:
+    rows = ["x", {"stream_index": [0], "status": st.COMPLETED},
+            {"stream_index": 0, "status": [st.COMPLETED]},
+            {"stream_index": 0, "status": float(st.COMPLETED)},
+            {"stream_index": 1.0, "status": st.COMPLETED},
+            {"stream_index": 1, "status": st.COMPLETED, "rtsp_url": "rtsp://elsewhere/x",
+             "duration_seconds": 99, "task_id": 7}]
+    _, folder = cluster_cycle_killed(tmp_path, "patrol", {
+        "summary": {"interrupted": "录制守护进程意外退出"}, "tasks": rows})
+    tasks = json.loads((folder / "rtsp_report.json").read_text(encoding="utf-8"))["tasks"]
+    assert [t["status"] for t in tasks] == [st.CANCELLED, st.COMPLETED]
+    assert [(t["task_id"], t["rtsp_url"], t["duration_seconds"]) for t in tasks] == [
+        (i, f"rtsp://127.0.0.1:5/cam{i}", 20) for i in (0, 1)]
+
+
 @pytest.mark.parametrize("queue_now", [None, "other"])
 def test_a_cluster_cycle_of_a_queue_the_config_names_no_more_is_recovered_here(
         tmp_path, queue_now) -> None:

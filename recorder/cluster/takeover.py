@@ -187,7 +187,4 @@ def _settled(connection: Redis, task: dict, job: str | None, readings: dict) -> 
 
 def with_outcome(task: dict, outcome: dict) -> dict:
     """``task`` (the coordinator's record) as its worker's stored ``outcome`` ended it."""
-    ours = {name: task.get(name) for name in ("task_id", "stream_index", "rtsp_url",
-                                              "duration_seconds", "planned_offset",
-                                              "start_offset")}
-    return task_record.from_stored({**outcome, **ours})
+    return task_record.with_verdict(task, outcome)
