@@ -16,8 +16,9 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 
 from recorder.cluster.outage import OUTAGE
-from recorder.cluster.takeover import OrphanCycle, read_outcomes, with_outcome
+from recorder.cluster.takeover import OrphanCycle, read_outcomes
 from recorder.reports import write_reports
+from shared import task_record
 from shared.errors import PatrolError
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def _take(orphan: OrphanCycle, readings: dict) -> None:
     if not ended:
         return
     orphan.status["tasks"] = [
-        with_outcome(task, readings[orphan.recording[task["stream_index"]]][1])
+        task_record.with_verdict(task, readings[orphan.recording[task["stream_index"]]][1])
         if task["stream_index"] in ended else task for task in orphan.status["tasks"]]
     for index in ended:
         del orphan.recording[index]

@@ -182,9 +182,4 @@ def _settled(connection: Redis, task: dict, job: str | None, readings: dict) -> 
         if status in _WAITING:  # taken by no worker yet: nobody would read its outcome
             link.cancel_queued(connection, job)
         return task
-    return with_outcome(task, outcome)
-
-
-def with_outcome(task: dict, outcome: dict) -> dict:
-    """``task`` (the coordinator's record) as its worker's stored ``outcome`` ended it."""
     return task_record.with_verdict(task, outcome)
