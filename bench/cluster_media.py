@@ -85,7 +85,7 @@ def busy_horses(root: int) -> int:
 
 
 def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
-              worker: str = "inline", cycles: int = 1) -> dict:
+              worker: str = "inline", cycles: int = 1, jobs_per_worker: int | None = None) -> dict:
     """``cycles`` cycles in one mode; CPU seconds of everything that mode runs, over the last."""
     from testkit.cluster import RedisServer, WorkerPoolProcess
     redis = RedisServer(folder).start() if cluster else None
@@ -96,9 +96,10 @@ def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
             from redis import Redis
             from rq import Worker
             pool = WorkerPoolProcess(config, len(urls), worker=worker, log_level=LOG_LEVEL,
-                                     **PRODUCTION_TIMERS).start()
+                                     jobs_per_worker=jobs_per_worker, **PRODUCTION_TIMERS).start()
             connection = Redis.from_url(redis.url)
-            wait_for(lambda: Worker.count(connection=connection) >= len(urls), 120,
+            processes = -(-len(urls) // _jobs(len(urls), worker, jobs_per_worker))
+            wait_for(lambda: Worker.count(connection=connection) >= processes, 120,
                      "the worker pool")
         figures = _daemon_cycle(folder, config, duration, pool, redis, cycles)
     finally:
@@ -107,6 +108,14 @@ def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
         if redis is not None:
             redis.stop()
     return figures
+
+
+def _jobs(slots: int, worker: str, jobs_per_worker: int | None) -> int:
+    """What the pool's workers record at once each (recorder/worker.py's rule)."""
+    from recorder.worker import jobs_per_worker as jobs, parse_args
+    return jobs(parse_args(["--config", "-", "--slots", str(slots), "--worker", worker,
+                            *(["--jobs-per-worker", str(jobs_per_worker)]
+                              if jobs_per_worker else [])]))
 
 
 def _others_cpu(pool, redis) -> float:
@@ -161,7 +170,7 @@ def _running(status: dict, cycle: int) -> bool:
 
 
 def measure(size: int, duration: int, rounds: int, worker: str,
-            cycles: int = 1) -> dict[str, list[dict]]:
+            cycles: int = 1, jobs_per_worker: int | None = None) -> dict[str, list[dict]]:
     """``rounds`` of both modes for ``size`` streams, in turns; a fresh camera server each."""
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for round_number in range(rounds):
@@ -172,7 +181,7 @@ def measure(size: int, duration: int, rounds: int, worker: str,
                 with CameraServer(mount_count=size) as camera:
                     urls = [camera.url(f"hd1s/{i + 1}") for i in range(size)]
                     runs[mode].append(run_cycle(folder, urls, duration, mode == "cluster", worker,
-                                                cycles))
+                                                cycles, jobs_per_worker))
                 print(mode, size, runs[mode][-1], flush=True)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -226,18 +235,27 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--cycles", type=int, default=1,
                         help="cycles per run, the last one measured (default 1: every worker "
                              "slot's first job; 2: workers that have run a job before)")
+    parser.add_argument("--jobs-per-worker", type=int, default=None,
+                        help="the worker pool's --jobs-per-worker (default: the worker's, the "
+                             "slots shared among the cores; 1: a process a slot)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([16] if args.quick else [16, 64, 128])
     rounds = args.rounds or (1 if args.quick else 2)
     rows, raw = [], {}
     for size in sizes:
-        raw[size] = measure(size, args.duration, rounds, args.worker, args.cycles)
+        raw[size] = measure(size, args.duration, rounds, args.worker, args.cycles,
+                            args.jobs_per_worker)
+        raw[size]["jobs_per_worker"] = _jobs(size, args.worker, args.jobs_per_worker)
+        print(f"{size} streams: the workers recorded up to {raw[size]['jobs_per_worker']} "
+              f"jobs a process", flush=True)
         rows += rows_of(size, args.duration, raw[size], args.cycles, args.worker)
     print_table(rows)
     # forking: the old way, kept for comparison
     save(f"cluster_media{'' if args.worker == 'inline' else '_forking'}"
-         f"{'' if args.cycles == 1 else '_warm'}", rows, {"raw": raw, "duration": args.duration, "rounds": rounds,
-                                   "worker": args.worker, "cycles": args.cycles})
+         f"{'' if args.cycles == 1 else '_warm'}"
+         f"{'' if args.jobs_per_worker is None else f'_jobs{args.jobs_per_worker}'}", rows,
+         {"raw": raw, "duration": args.duration, "rounds": rounds, "worker": args.worker,
+          "cycles": args.cycles, "jobs_per_worker": args.jobs_per_worker})
     print(json.dumps(raw, indent=1))
     return rows
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import resource
 import sys
 from datetime import datetime, timezone
 
@@ -33,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker", default=WORKER_KINDS[0], choices=WORKER_KINDS,
                         help="inline: each slot runs its jobs itself, a heartbeat thread beating "
                              "for them (cheaper); forking: RQ's work horse forked per job")
+    parser.add_argument("--jobs-per-worker", type=int, default=None,
+                        help="inline only: how many of the slots' tasks one worker process "
+                             "records at once with one loop (fewer processes, less CPU; "
+                             "default: the slots shared among the CPU cores); 1: a process a "
+                             "slot")
     parser.add_argument("--progress-seconds", type=_progress_seconds, default=None,
                         help="how often a recording's live record (progress, bytes) goes to "
                              "Redis once its media flows (default 5; each wake-up costs CPU)")
@@ -41,7 +48,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", choices=LEVELS,
                         help="as the recorder's; WARNING drops the lines of each job (RQ's "
                              "and the recording's) and keeps its problems")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.slots < 1:
+        parser.error("--slots must be 1 or more")
+    if args.jobs_per_worker is not None and (
+            args.jobs_per_worker < 1 or (args.jobs_per_worker > 1 and args.worker != "inline")):
+        parser.error("--jobs-per-worker must be 1 or more, and more than 1 only with "
+                     "--worker inline")
+    return args
+
+
+def jobs_per_worker(args: argparse.Namespace, cores: int | None = None) -> int:
+    """How many tasks one worker process records at once: as asked, else the slots shared among
+    the CPU cores (one loop a core, as the single-box recorder's one loop); never more than the
+    slots, and 1 for RQ's forking worker."""
+    if args.worker != "inline":
+        return 1
+    if args.jobs_per_worker is not None:
+        return min(args.jobs_per_worker, args.slots)
+    cores = cores or len(os.sched_getaffinity(0)) or 1
+    return -(-args.slots // cores)
+
+
+def allow_descriptors() -> None:
+    """Raise this process's soft limit of open files to its hard one: each recording holds ~5
+    (its pipes, their selectors, its pidfd), a process of many recordings more than the usual
+    soft 1,024 (ffmpeg failing to start would be blamed on the camera)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            logging.warning("open files limit stays %d: %s", soft, exc)
 
 
 def _progress_seconds(text: str) -> float:
@@ -61,7 +99,8 @@ def worker_class(args: argparse.Namespace) -> type:
     from recorder.cluster.worker_classes import worker_class as make  # the extra [cluster]
 
     return make(args.worker, WorkerTimers(args.maintenance_seconds, args.heartbeat_seconds,
-                                          args.heartbeat_grace_seconds))
+                                          args.heartbeat_grace_seconds),
+                jobs_per_worker(args))
 
 
 def prepare_before_fork(args: argparse.Namespace) -> None:
@@ -97,8 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     from recorder.cluster.pool import PromptWorkerPool  # the extra [cluster]: imported only here
 
     prepare_before_fork(args)
-    pool = PromptWorkerPool([cluster.queue], connection=connect(cluster), num_workers=args.slots,
-                            worker_class=worker_class(args))
+    allow_descriptors()
+    jobs = jobs_per_worker(args)
+    logging.info("worker pool: %d slots, %d worker process(es) recording up to %d each",
+                 args.slots, -(-args.slots // jobs), jobs)
+    pool = PromptWorkerPool([cluster.queue], connection=connect(cluster),
+                            num_workers=-(-args.slots // jobs), worker_class=worker_class(args),
+                            slots=args.slots)
     pool.start(burst=False, logging_level=args.log_level)
     return 0
 

@@ -73,13 +73,17 @@ class WorkerPoolProcess:
 
     def __init__(self, config_path: str, slots: int, maintenance_seconds: int = 2,
                  heartbeat_seconds: int = 30, grace_seconds: int = 60,
-                 worker: str | None = None, log_level: str | None = None) -> None:
+                 worker: str | None = None, log_level: str | None = None,
+                 jobs_per_worker: int | None = 1) -> None:
+        """``jobs_per_worker``: the worker's --jobs-per-worker (1: a process a slot, whatever the
+        machine's cores; None: the worker's default, the slots shared among the cores)."""
         self.argv = [sys.executable, "-m", "recorder.worker", "--config", config_path,
                      "--slots", str(slots), "--maintenance-seconds", str(maintenance_seconds),
                      "--heartbeat-seconds", str(heartbeat_seconds),
                      "--heartbeat-grace-seconds", str(grace_seconds),
                      *(["--worker", worker] if worker else []),
-                     *(["--log-level", log_level] if log_level else [])]
+                     *(["--log-level", log_level] if log_level else []),
+                     *(["--jobs-per-worker", str(jobs_per_worker)] if jobs_per_worker else [])]
         self.proc: subprocess.Popen | None = None
         self._log = tempfile.TemporaryFile()
 

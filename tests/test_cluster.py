@@ -71,7 +71,9 @@ class GatewaySampler:
         self._thread.join()
 
 
-def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, camera_server):
+@pytest.mark.parametrize("jobs", [1, 2], ids=["a-process-a-slot", "batch-workers"])
+def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, camera_server,
+                                                                     jobs):
     config = str(tmp_path / "config.json")
     with CameraServer() as second, RedisServer(str(tmp_path)) as redis:
         servers = [camera_server, second]
@@ -81,7 +83,8 @@ def test_two_hosts_two_gateways_keep_the_cap_and_record_every_camera(tmp_path, c
                     "output_filename": f"cam{i}.mp4"} for i in range(8)]
         cluster_config(config, redis.url, streams)
         request_start(settings.control_path(config), empty_status())
-        with WorkerPoolProcess(config, slots=2) as one, WorkerPoolProcess(config, slots=2) as two, \
+        with WorkerPoolProcess(config, slots=2, jobs_per_worker=jobs) as one, \
+                WorkerPoolProcess(config, slots=2, jobs_per_worker=jobs) as two, \
                 GatewaySampler([s.port for s in servers]) as sampler, \
                 RecorderProcess(config) as recorder:
             report = the_report(tmp_path)

@@ -76,12 +76,14 @@ def test_a_host_killed_mid_clip_is_retried_once_and_its_slot_freed(tmp_path, cam
     assert leftovers(report["_dir"]) == []
 
 
-def test_a_redis_restart_mid_cycle_still_ends_the_cycle_with_a_report(tmp_path, camera_server):
+@pytest.mark.parametrize("jobs", [1, 2], ids=["a-process-a-slot", "batch-workers"])
+def test_a_redis_restart_mid_cycle_still_ends_the_cycle_with_a_report(tmp_path, camera_server,
+                                                                     jobs):
     config = str(tmp_path / "config.json")
     with RedisServer(str(tmp_path)) as redis:
         cluster_config(config, redis.url, streams_on(camera_server, 4, 4),
                        total_poll_duration_seconds=40, max_concurrent_per_host=2)
-        with WorkerPoolProcess(started(config), slots=2, **QUICK) as workers, \
+        with WorkerPoolProcess(started(config), slots=2, jobs_per_worker=jobs, **QUICK) as workers, \
                 RecorderProcess(config) as recorder:
             wait_for(lambda: ffmpeg_pids(str(tmp_path)), 60, "a clip recording")
             redis.restart()

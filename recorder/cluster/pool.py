@@ -20,7 +20,34 @@ IDLE_CHECK_SECONDS = 60.0
 
 
 class PromptWorkerPool(WorkerPool):
-    """The pool with a check that asks each worker without waiting, then waits for an exit."""
+    """The pool with a check that asks each worker without waiting, then waits for an exit.
+
+    With a batch worker class (``jobs`` > 1, recorder/cluster/batch_worker.py) ``slots`` tasks
+    at once are shared out among ceil(slots / jobs) workers: each one forked with ``jobs`` set
+    to its share, so that the host never records more than ``slots``.
+    """
+
+    def __init__(self, *positional, slots: int | None = None, **named) -> None:
+        super().__init__(*positional, **named)
+        self._given_slots = slots
+        self._slots = slots if slots is not None else self.num_workers
+        self._shares: dict[str, int] = {}  # a live worker's name: the jobs it may record at once
+
+    def start_worker(self, *positional, **named) -> None:
+        jobs = getattr(self.worker_class, "jobs", None)
+        if jobs is None:
+            super().start_worker(*positional, **named)
+            return
+        if self._given_slots is None:
+            raise ValueError("a pool of batch workers needs the host's slots")
+        live = {name: self._shares[name] for name in self.worker_dict if name in self._shares}
+        share = max(1, min(jobs, self._slots - sum(live.values())))
+        self.worker_class.jobs = share  # read by the worker forked now
+        try:
+            super().start_worker(*positional, **named)
+        finally:
+            self.worker_class.jobs = jobs
+        self._shares = {**live, **{name: share for name in self.worker_dict if name not in live}}
 
     def reap_workers(self) -> None:
         for data in list(self.worker_dict.values()):

@@ -85,36 +85,95 @@ class AttemptRecording(Recording):
 def run_task(spec: dict) -> int:
     """Record one stream; the outcome goes to Redis (the first attempt to end wins)."""
     job = get_current_job()
-    connection, key = job.connection, task_key(spec["queue"], job.id)
-    begun = getattr(job, "begun", None)  # sent with the job's start by the inline worker
-    ended, attempt = begun if begun is not None else _begin(connection, key)
-    if ended:
+    # job.begun: sent with the job's start by the inline worker
+    attempt = TaskAttempt(spec, job.connection, job.id, getattr(job, "begun", None))
+    if attempt.superseded:
         return -1  # a retry of a task another attempt has ended: never a second clip
-    claim = _Claim(connection, key, attempt)
-    recording = _recording(spec, attempt, claim)
     try:
-        recording.start(SYSTEM_CLOCK.monotonic(), SYSTEM_CLOCK.wall())
-        _follow(recording, _publisher(recording, connection, key))
+        attempt.start()
+        _follow(attempt.recording, attempt.publish, attempt.exit_watch)
     except BaseException:  # the job timeout, a cold shutdown: ffmpeg must not outlive the job
-        _abandon(recording)
+        attempt.abandon()
         raise
-    finally:  # an inline worker records job after job: its epoll descriptors go with the job
-        recording.watcher.close()
-    if recording.won is None:  # ended before ffmpeg ran (it could not spawn): no clip to claim
-        recording.won = claim()
-    if not recording.won:
-        log.warning("job %s attempt %d: another attempt ended first; its outcome stands",
-                    job.id, attempt)
-        return -1
-    # Stored first: the live record's last word was "recording" (a finished one is not sent).
-    outcome = {**recording.as_dict(), FACTS_FIELD: facts_of(recording)}
-    _with_retries(lambda: _store_outcome(connection, key, outcome), key)
-    remove_attempt_files(spec["cycle_dir"], spec["stream"]["output_filename"],
-                         claim.attempts, keep=attempt)
-    return recording.status
+    finally:  # an inline worker records job after job: its descriptors go with the job
+        attempt.close()
+    return attempt.finish()
 
 
-def _follow(recording: Recording, publish: Callable[[], None]) -> None:
+class TaskAttempt:
+    """One attempt at a task, in steps: :func:`run_task` follows one to its end, a batch worker
+    (recorder/cluster/batch_worker.py) several at once with one loop."""
+
+    def __init__(self, spec: dict, connection: Redis, job_id: str,
+                 begun: tuple[bool, int] | None = None,
+                 pause: Callable[[float], None] | None = None,
+                 backoff: Backoff | None = None) -> None:
+        """``pause(seconds)``: how the claim and the outcome wait between two tries while Redis
+        is away (a batch worker keeps its other recordings' pipes read meanwhile); ``backoff``:
+        the live record is not sent while it is closed (shared by a batch worker's jobs)."""
+        self.spec, self.job_id = spec, job_id
+        self._pause = pause or SYSTEM_CLOCK.sleep
+        self.connection, self.key = connection, task_key(spec["queue"], job_id)
+        ended, self.attempt = begun if begun is not None else _begin(connection, self.key)
+        self.recording: AttemptRecording | None = None
+        self.exit_watch: _ExitWatch | None = None
+        self.busy = False  # the last step read BUSY_PIPES_BYTES or more
+        if not ended:
+            self.claim = _Claim(connection, self.key, self.attempt, self._pause)
+            self.recording = _recording(spec, self.attempt, self.claim)
+            self.publish = _publisher(self.recording, connection, self.key, backoff)
+
+    @property
+    def superseded(self) -> bool:
+        """Another attempt had ended the task before this one began: nothing to record."""
+        return self.recording is None
+
+    def start(self) -> None:
+        """Spawn ffmpeg (and watch for its exit)."""
+        self.recording.start(SYSTEM_CLOCK.monotonic(), SYSTEM_CLOCK.wall())
+        self.exit_watch = _ExitWatch(getattr(self.recording, "proc", None))
+
+    def wait_seconds(self, now: float) -> float:
+        """Seconds until this attempt's next step (see :func:`_follow`)."""
+        return _next_wait(self.recording, self.exit_watch.exited, now, self.busy)
+
+    def step(self) -> None:
+        """Read ffmpeg's pipes, tick, publish the live record."""
+        self.busy = _step(self.recording, self.publish)
+
+    def abandon(self) -> None:
+        """The job ends without an outcome (its timeout, a shutdown): see :func:`_abandon`."""
+        if self.recording is not None:
+            _abandon(self.recording)
+
+    def close(self) -> None:
+        """Release the attempt's descriptors (its pipes' epoll, its exit watch)."""
+        if self.recording is not None:
+            self.recording.watcher.close()
+        if self.exit_watch is not None:
+            self.exit_watch.close()
+
+    def finish(self) -> int:
+        """The recording has its verdict: claim the task and store the outcome if this attempt
+        won; the job's return value (the status, or -1 for a lost claim)."""
+        recording, claim = self.recording, self.claim
+        if recording.won is None:  # ended before ffmpeg ran (it could not spawn): no clip to claim
+            recording.won = claim()
+        if not recording.won:
+            log.warning("job %s attempt %d: another attempt ended first; its outcome stands",
+                        self.job_id, self.attempt)
+            return -1
+        # Stored first: the live record's last word was "recording" (a finished one is not sent).
+        outcome = {**recording.as_dict(), FACTS_FIELD: facts_of(recording)}
+        _with_retries(lambda: _store_outcome(self.connection, self.key, outcome), self.key,
+                      self._pause)
+        remove_attempt_files(self.spec["cycle_dir"], self.spec["stream"]["output_filename"],
+                             claim.attempts, keep=self.attempt)
+        return recording.status
+
+
+def _follow(recording: Recording, publish: Callable[[], None],
+            exit_watch: _ExitWatch | None = None) -> None:
     """Tick ``recording`` to its verdict; ``publish`` (the live record) after each tick.
 
     One recording per process needs no 0.2 s batches (the daemon's, shared by all its
@@ -124,16 +183,25 @@ def _follow(recording: Recording, publish: Callable[[], None]) -> None:
     writes much); after the exit, in the daemon's batches until the pipes have drained:
     ~5 wake-ups per 10 s clip.
     """
-    with _ExitWatch(getattr(recording, "proc", None)) as exit_watch:
-        busy = False
-        while not recording.finished:
-            exit_watch.wait(_next_wait(recording, exit_watch.exited, SYSTEM_CLOCK.monotonic(),
-                                       busy))
-            before = recording.bytes_read
-            recording.watcher.wait(0.0)
-            busy = recording.bytes_read - before >= BUSY_PIPES_BYTES
-            recording.tick(SYSTEM_CLOCK.monotonic(), SYSTEM_CLOCK.wall())
-            publish()
+    if exit_watch is None:
+        with _ExitWatch(getattr(recording, "proc", None)) as watch:
+            _follow(recording, publish, watch)
+        return
+    busy = False
+    while not recording.finished:
+        exit_watch.wait(_next_wait(recording, exit_watch.exited, SYSTEM_CLOCK.monotonic(),
+                                   busy))
+        busy = _step(recording, publish)
+
+
+def _step(recording: Recording, publish: Callable[[], None]) -> bool:
+    """One step of a job's loop: read ffmpeg's pipes, tick, publish; whether it read much."""
+    before = recording.bytes_read
+    recording.watcher.wait(0.0)
+    busy = recording.bytes_read - before >= BUSY_PIPES_BYTES
+    recording.tick(SYSTEM_CLOCK.monotonic(), SYSTEM_CLOCK.wall())
+    publish()
+    return busy
 
 
 def _next_wait(recording: Recording, exited: bool, now: float, busy: bool = False) -> float:
@@ -157,19 +225,29 @@ class _ExitWatch:
         except OSError:  # an old kernel, or already reaped: plain sleeps
             self._fd = None
 
+    @property
+    def descriptor(self) -> int | None:
+        """The pidfd to wait on (None: none, or the exit seen already)."""
+        return None if self.exited else self._fd
+
     def wait(self, seconds: float) -> None:
         """Up to ``seconds``; less when the process exits meanwhile."""
-        if self._fd is None or self.exited:
+        if self.descriptor is None:
             SYSTEM_CLOCK.sleep(seconds)
         else:
             self.exited = bool(select.select([self._fd], [], [], seconds)[0])
+
+    def close(self) -> None:
+        """Close the pidfd (again: nothing)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> _ExitWatch:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
+        self.close()
 
 
 def _abandon(recording: Recording) -> None:
@@ -235,9 +313,11 @@ class _Claim:
     """Asks Redis whether this attempt is the task's winner (the first to claim it, or already
     it), learning in the same round trip how many attempts the task has had."""
 
-    def __init__(self, connection: Redis, key: str, attempt: int) -> None:
+    def __init__(self, connection: Redis, key: str, attempt: int,
+                 pause: Callable[[float], None] | None = None) -> None:
         self.connection, self.key, self.attempt = connection, key, attempt
         self.attempts = attempt
+        self._pause = pause
 
     def __call__(self) -> bool:
         def claim() -> bool:
@@ -249,7 +329,7 @@ class _Claim:
             _, winner, attempts, _ = pipe.execute()
             self.attempts = int(attempts or self.attempt)
             return int(winner) == self.attempt
-        return _with_retries(claim, self.key)
+        return _with_retries(claim, self.key, self._pause)
 
 
 def _store_outcome(connection: Redis, key: str, record: dict) -> None:
@@ -261,8 +341,10 @@ def _store_outcome(connection: Redis, key: str, record: dict) -> None:
     pipe.execute()
 
 
-def _with_retries(action: Callable[[], T], key: str) -> T:
-    """``action()``, tried again while Redis is away (restarting) for up to REDIS_TRIES_SECONDS."""
+def _with_retries(action: Callable[[], T], key: str,
+                  pause: Callable[[float], None] | None = None) -> T:
+    """``action()``, tried again while Redis is away (restarting) for up to REDIS_TRIES_SECONDS,
+    ``pause(1.0)`` between two tries (default: a sleep)."""
     deadline = SYSTEM_CLOCK.monotonic() + REDIS_TRIES_SECONDS
     while True:
         try:
@@ -271,23 +353,42 @@ def _with_retries(action: Callable[[], T], key: str) -> T:
             if SYSTEM_CLOCK.monotonic() > deadline:
                 raise
             log.warning("%s: Redis not answering (%s); trying again", key, exc)
-            SYSTEM_CLOCK.sleep(1.0)
+            (pause or SYSTEM_CLOCK.sleep)(1.0)
 
 
-def _publisher(recording: Recording, connection: Redis, key: str) -> Callable[[], None]:
+def _publisher(recording: Recording, connection: Redis, key: str,
+               backoff: Backoff | None = None) -> Callable[[], None]:
     """Stores the recording's live record when it changed (as_dict rebuilds it only then) and
-    while it runs."""
+    while it runs (not while ``backoff`` is closed; a failure closes it)."""
     published: list[dict] = []
 
     def publish() -> None:
-        if recording.finished:
+        if recording.finished or (backoff is not None and not backoff.open()):
             return  # the outcome, stored with its record once claimed, says the rest
         record = recording.as_dict()
         if published and published[0] is record:
             return
         if _try(lambda: connection.hset(key, "record", json.dumps(record))):
             published[:] = [record]
+        elif backoff is not None:
+            backoff.failed()
     return publish
+
+
+class Backoff:
+    """Best-effort Redis calls of a loop of many jobs, left out for ``seconds`` after one failed:
+    a Redis that hangs would cost each of them its timeout, one after another."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self._until = seconds, float("-inf")
+
+    def open(self) -> bool:
+        """Whether such calls may be tried now."""
+        return SYSTEM_CLOCK.monotonic() >= self._until
+
+    def failed(self) -> None:
+        """One failed: none for ``seconds``."""
+        self._until = SYSTEM_CLOCK.monotonic() + self.seconds
 
 
 def _try(action: Callable[[], object]) -> bool:

@@ -41,10 +41,17 @@ class WorkerTimers:
     grace_seconds: int
 
 
-def worker_class(kind: str, timers: WorkerTimers) -> type:
-    """The worker class of ``kind`` (``inline`` or ``forking``, recorder/worker.py) with ``timers``."""
+def worker_class(kind: str, timers: WorkerTimers, jobs: int = 1) -> type:
+    """The worker class of ``kind`` (``inline`` or ``forking``, recorder/worker.py) with ``timers``;
+    an inline worker records up to ``jobs`` tasks at once (recorder/cluster/batch_worker.py)."""
     timed = _timed(Worker if kind == "forking" else SimpleWorker, timers)
-    return timed if kind == "forking" else _inline(timed, timers)
+    if kind == "forking":
+        return timed
+    inline = _inline(timed, timers)
+    if jobs == 1:
+        return inline
+    from recorder.cluster.batch_worker import batch_worker
+    return batch_worker(inline, timers, jobs)
 
 
 def _timed(base: type, timers: WorkerTimers) -> type:
@@ -158,10 +165,19 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
         def prepare_job_execution(self, job, remove_from_intermediate_queue: bool = False) -> None:
             """Done by :meth:`_prepare`, in the same round trip as the execution's start."""
 
-        def handle_execution_ended(self, job, queue, heartbeat_ttl: int) -> None:
-            # The job returned or raised: no beat may revive its execution while RQ removes it.
+        def idle_after(self, job) -> bool:
+            """Whether the worker is idle once ``job`` is done (a batch worker's other jobs may
+            still run)."""
+            return True
+
+        def stop_beat(self, job) -> None:
+            """No beat for ``job`` from now on."""
             if self._beat is not None:
                 self._beat.stop()
+
+        def handle_execution_ended(self, job, queue, heartbeat_ttl: int) -> None:
+            # The job returned or raised: no beat may revive its execution while RQ removes it.
+            self.stop_beat(job)
             if job.success_callback or job.failure_callback:
                 super().handle_execution_ended(job, queue, heartbeat_ttl)
             else:  # RQ's beat gives a callback its time; ours have none: one round trip less
@@ -187,8 +203,10 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
                 job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
                 job._status = JobStatus.FINISHED
                 self.cleanup_execution(job, pipeline=pipeline, execution=execution)
-                pipeline.hset(self.key, "state", WorkerStatus.IDLE)
-                self.heartbeat(pipeline=pipeline)
+                idle = self.idle_after(job)
+                if idle:
+                    pipeline.hset(self.key, "state", WorkerStatus.IDLE)
+                    self.heartbeat(pipeline=pipeline)
                 released = link.release_slot(pipeline, job)
                 answers = pipeline.execute(raise_on_error=False)
             if released:  # the release's answer is the last
@@ -200,7 +218,7 @@ def _inline(timed: type, timers: WorkerTimers) -> type:
             errors = [answer for answer in answers if isinstance(answer, Exception)]
             if errors:
                 raise errors[0]
-            self._idle_stored = True
+            self._idle_stored = idle
             self.log.info("Successfully completed job %s in %ss on worker %s", job.id,
                           job.ended_at - job.started_at, self.name)
 
