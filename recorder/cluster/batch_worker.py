@@ -44,10 +44,12 @@ from shared.clock import SYSTEM_CLOCK
 # While it records and a slot is free, the worker looks for a job this often (a job waiting in
 # the queue starts at most this late; one request of no cost to Redis each time).
 DEQUEUE_POLL_SECONDS = 1.0
-# The jobs' own Redis calls (live records, claims, outcomes, the look for a job) give up on a
-# silent Redis this soon (RQ's own client waits up to its maintenance + 10 s): one job's call
-# holds all the others' steps. A claim or an outcome is tried again; the rest waits
-# REDIS_BACKOFF_SECONDS after a failure.
+# While jobs run, every Redis call of the worker (the jobs' live records, claims and outcomes,
+# RQ's bookkeeping of their starts and ends, the look for a job, the heartbeats, the
+# maintenance) gives up on a silent Redis this soon, not after RQ's maintenance + 10 s: one call
+# holds every recording's steps. A claim or an outcome is tried again; the best-effort calls
+# wait REDIS_BACKOFF_SECONDS after a failure. Only the blocking wait for a job, with nothing
+# recording, uses RQ's own client.
 QUICK_TIMEOUT_SECONDS = 2.0
 REDIS_BACKOFF_SECONDS = 5.0
 
@@ -75,6 +77,20 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
 
         jobs = capacity  # the pool sets each worker's share before it forks it (pool.py)
 
+        # -- which Redis client ---------------------------------------------------------------
+
+        @property
+        def connection(self):
+            """RQ's client (its timeout above its blocking wait for a job) while nothing records,
+            the quick one while jobs run."""
+            if getattr(self, "_running", None) and getattr(self, "_quick", None) is not None:
+                return self._quick
+            return self._rq_connection
+
+        @connection.setter
+        def connection(self, value) -> None:
+            self._rq_connection = value
+
         def __init__(self, *positional, **named) -> None:
             super().__init__(*positional, **named)
             # by execution: a job taken for abandoned and retried may come back to this worker
@@ -84,7 +100,7 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
             self._stepping: _Running | None = None  # the job whose step runs
             self._draining = False  # a warm shutdown: no new job; leave once all have ended
             self._backoff = Backoff(REDIS_BACKOFF_SECONDS)
-            pool = self.connection.connection_pool
+            pool = self._rq_connection.connection_pool
             self._quick = Redis(connection_pool=ConnectionPool(
                 connection_class=pool.connection_class,
                 **{**pool.connection_kwargs, "socket_timeout": QUICK_TIMEOUT_SECONDS,
@@ -129,6 +145,7 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
             try:
                 action()
             except redis.exceptions.RedisError as exc:
+                self._backoff.failed()  # no maintenance nor look for a job for a while
                 self.log.warning("Worker %s: could not %s: %s", self.name, what, exc)
 
         def teardown(self) -> None:
@@ -191,10 +208,10 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
                                 self.job_monitoring_interval, timeout + timers.grace_seconds,
                                 _kill_this_worker)
             job.started_at = now()
-            running = _Running(job, queue, execution, beat.start(),
-                               SYSTEM_CLOCK.monotonic() + timeout)
+            running = _Running(job, queue, execution, beat, SYSTEM_CLOCK.monotonic() + timeout)
             self._running[execution.id] = running
             try:
+                beat.start()
                 running.attempt = TaskAttempt(job.args[0], self._quick, job.id,
                                               getattr(job, "begun", None), self._read_pipes,
                                               self._backoff)
@@ -238,8 +255,7 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
                 if not attempt.recording.finished:
                     at = SYSTEM_CLOCK.monotonic()
                     if at >= running.deadline:
-                        raise JobTimeoutException(
-                            f"Task exceeded maximum timeout value ({running.job.timeout} seconds)")
+                        raise JobTimeoutException(_past_timeout(running))
                     running.due = at + attempt.wait_seconds(at)
                     return
                 attempt.close()
@@ -276,12 +292,16 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
             while True:
                 stepping = self._stepping
                 if stepping is not None and SYSTEM_CLOCK.monotonic() >= stepping.deadline:
-                    raise JobTimeoutException(f"Task exceeded maximum timeout value "
-                                              f"({stepping.job.timeout} seconds) waiting for Redis")
+                    raise JobTimeoutException(_past_timeout(stepping) + ", waiting for Redis")
                 for running in list(self._running.values()):
                     recording = running.attempt and running.attempt.recording
-                    if recording is not None and not recording.finished:  # (its pipes open)
+                    if recording is None or recording.finished:  # (its pipes closed)
+                        continue
+                    try:
                         recording.watcher.wait(0.0)
+                    except Exception:  # noqa: BLE001 - that job's own next step meets it
+                        self.log.exception("Worker %s: job %s: its pipes not read",
+                                           self.name, running.job.id)
                 left = until - SYSTEM_CLOCK.monotonic()
                 if left <= 0:
                     return
@@ -373,3 +393,8 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
 
     BatchWorker.__name__ = BatchWorker.__qualname__ = "BatchWorker"
     return BatchWorker
+
+
+def _past_timeout(running: _Running) -> str:
+    """Why the loop ended ``running`` (not RQ's words: its death penalty did not)."""
+    return f"job ran past its timeout of {running.job.timeout} s: ended by the worker's loop"
