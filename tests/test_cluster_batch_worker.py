@@ -311,6 +311,20 @@ def test_a_failure_that_cannot_be_stored_leaves_the_loop_and_the_others_going(ba
     assert list(batch._running) == ["other"]
 
 
+def test_with_jobs_recording_every_redis_call_gives_up_soon(batch):
+    from recorder.cluster.batch_worker import QUICK_TIMEOUT_SECONDS
+    rq_own = batch.connection  # nothing records: RQ's client, for its blocking wait for a job
+    assert rq_own.connection_pool.connection_kwargs["socket_timeout"] > QUICK_TIMEOUT_SECONDS
+    batch._running = {"execution": object()}
+    quick = batch.connection
+    assert quick is not rq_own
+    assert quick.connection_pool.connection_kwargs["socket_timeout"] == QUICK_TIMEOUT_SECONDS
+    assert quick.connection_pool.connection_kwargs["port"] == \
+        rq_own.connection_pool.connection_kwargs["port"]  # the same Redis
+    batch._running = {}
+    assert batch.connection is rq_own
+
+
 def test_a_warm_shutdown_with_jobs_recording_waits_for_them_in_any_state(batch):
     from rq.exceptions import StopRequested
     from rq.utils import now
