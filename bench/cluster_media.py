@@ -20,6 +20,7 @@ import tempfile
 import time
 
 from bench.common import REPO, Row, print_table, proc_cpu, save, wait_for
+from recorder import worker as worker_cli
 from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.status_file import read_status
@@ -98,7 +99,7 @@ def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
             pool = WorkerPoolProcess(config, len(urls), worker=worker, log_level=LOG_LEVEL,
                                      jobs_per_worker=jobs_per_worker, **PRODUCTION_TIMERS).start()
             connection = Redis.from_url(redis.url)
-            processes = -(-len(urls) // _jobs(len(urls), worker, jobs_per_worker))
+            processes = worker_cli.worker_processes(_pool_args(len(urls), worker, jobs_per_worker))
             wait_for(lambda: Worker.count(connection=connection) >= processes, 120,
                      "the worker pool")
         figures = _daemon_cycle(folder, config, duration, pool, redis, cycles)
@@ -110,12 +111,10 @@ def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
     return figures
 
 
-def _jobs(slots: int, worker: str, jobs_per_worker: int | None) -> int:
-    """What the pool's workers record at once each (recorder/worker.py's rule)."""
-    from recorder.worker import jobs_per_worker as jobs, parse_args
-    return jobs(parse_args(["--config", "-", "--slots", str(slots), "--worker", worker,
-                            *(["--jobs-per-worker", str(jobs_per_worker)]
-                              if jobs_per_worker else [])]))
+def _pool_args(slots: int, worker: str, jobs_per_worker: int | None):
+    """The pool's command line as recorder/worker.py reads it (its rules for the processes)."""
+    return worker_cli.parse_args(["--config", "-", "--slots", str(slots), "--worker", worker,
+                       *(["--jobs-per-worker", str(jobs_per_worker)] if jobs_per_worker else [])])
 
 
 def _others_cpu(pool, redis) -> float:
@@ -245,7 +244,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
     for size in sizes:
         raw[size] = measure(size, args.duration, rounds, args.worker, args.cycles,
                             args.jobs_per_worker)
-        raw[size]["jobs_per_worker"] = _jobs(size, args.worker, args.jobs_per_worker)
+        raw[size]["jobs_per_worker"] = worker_cli.jobs_per_worker(
+            _pool_args(size, args.worker, args.jobs_per_worker))
         print(f"{size} streams: the workers recorded up to {raw[size]['jobs_per_worker']} "
               f"jobs a process", flush=True)
         rows += rows_of(size, args.duration, raw[size], args.cycles, args.worker)

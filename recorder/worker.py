@@ -70,6 +70,12 @@ def jobs_per_worker(args: argparse.Namespace, cores: int | None = None) -> int:
     return -(-args.slots // cores)
 
 
+def worker_processes(args: argparse.Namespace) -> int:
+    """How many worker processes share the host's slots (:func:`jobs_per_worker` each, the last
+    one fewer when they do not divide)."""
+    return -(-args.slots // jobs_per_worker(args))
+
+
 def allow_descriptors() -> None:
     """Raise this process's soft limit of open files to its hard one: each recording holds ~5
     (its pipes, their selectors, its pidfd), a process of many recordings more than the usual
@@ -137,12 +143,11 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare_before_fork(args)
     allow_descriptors()
-    jobs = jobs_per_worker(args)
+    processes = worker_processes(args)
     logging.info("worker pool: %d slots, %d worker process(es) recording up to %d each",
-                 args.slots, -(-args.slots // jobs), jobs)
-    pool = PromptWorkerPool([cluster.queue], connection=connect(cluster),
-                            num_workers=-(-args.slots // jobs), worker_class=worker_class(args),
-                            slots=args.slots)
+                 args.slots, processes, jobs_per_worker(args))
+    pool = PromptWorkerPool([cluster.queue], connection=connect(cluster), num_workers=processes,
+                            worker_class=worker_class(args), slots=args.slots)
     pool.start(burst=False, logging_level=args.log_level)
     return 0
 

@@ -450,7 +450,8 @@ def test_a_stall_is_a_read_timeout_on_time_though_the_job_reads_its_pipes_seldom
             "./output/x", settings, runner, None, PipeWatcher(), claim=lambda: True)
         recording.start(clock.monotonic(), clock.wall())
         runner.processes[0].write(stdout=progress_block(25, 1.0))  # one second, then nothing
-        task_job._follow(recording, lambda: None)
+        with task_job._ExitWatch(recording.proc) as exit_watch:
+            task_job._follow(recording, lambda: None, exit_watch)
         # media seen at the first wake-up (1 s); the read timeout (4 s) is past at 5 s, and the
         # job wakes then, not at its next progress wake-up (6 s)
         assert recording._stop_sent == pytest.approx(1.0 + 4 + task_job.WATCH_LATE_SECONDS)

@@ -141,7 +141,7 @@ def test_a_job_ended_mid_clip_takes_its_ffmpeg_and_work_file_with_it(
     from rq.timeouts import JobTimeoutException
     in_a_job(monkeypatch)
 
-    def timed_out(recording, publish, exit_watch=None) -> None:
+    def timed_out(recording, publish, exit_watch) -> None:
         wait_for(lambda: os.path.exists(recording.work_path)
                  and os.path.getsize(recording.work_path) > 0, 30, "media in the work file")
         raise JobTimeoutException("the job's timeout")

@@ -29,8 +29,7 @@ class PromptWorkerPool(WorkerPool):
 
     def __init__(self, *positional, slots: int | None = None, **named) -> None:
         super().__init__(*positional, **named)
-        self._given_slots = slots
-        self._slots = slots if slots is not None else self.num_workers
+        self._slots = slots
         self._shares: dict[str, int] = {}  # a live worker's name: the jobs it may record at once
 
     def start_worker(self, *positional, **named) -> None:
@@ -38,7 +37,7 @@ class PromptWorkerPool(WorkerPool):
         if jobs is None:
             super().start_worker(*positional, **named)
             return
-        if self._given_slots is None:
+        if self._slots is None:
             raise ValueError("a pool of batch workers needs the host's slots")
         live = {name: self._shares[name] for name in self.worker_dict if name in self._shares}
         share = max(1, min(jobs, self._slots - sum(live.values())))

@@ -172,8 +172,7 @@ class TaskAttempt:
         return recording.status
 
 
-def _follow(recording: Recording, publish: Callable[[], None],
-            exit_watch: _ExitWatch | None = None) -> None:
+def _follow(recording: Recording, publish: Callable[[], None], exit_watch: _ExitWatch) -> None:
     """Tick ``recording`` to its verdict; ``publish`` (the live record) after each tick.
 
     One recording per process needs no 0.2 s batches (the daemon's, shared by all its
@@ -183,10 +182,6 @@ def _follow(recording: Recording, publish: Callable[[], None],
     writes much); after the exit, in the daemon's batches until the pipes have drained:
     ~5 wake-ups per 10 s clip.
     """
-    if exit_watch is None:
-        with _ExitWatch(getattr(recording, "proc", None)) as watch:
-            _follow(recording, publish, watch)
-        return
     busy = False
     while not recording.finished:
         exit_watch.wait(_next_wait(recording, exit_watch.exited, SYSTEM_CLOCK.monotonic(),
