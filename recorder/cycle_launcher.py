@@ -94,7 +94,8 @@ class CycleLauncher:
     def _lead(self):
         if self.lead is None:  # imported only here: single-box mode needs no rq, no redis
             from recorder.cluster.lead import Lead
-            self.lead = Lead(self.on_orphan_reported, self.left_status)
+            self.lead = Lead(self.on_orphan_reported, self.left_status,
+                             settings.references_dir(self.config_path))
         return self.lead
 
     def keep_lead(self, config: dict | None, cycle: Cycle | None, now: float, wall: float) -> None:

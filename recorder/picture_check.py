@@ -37,6 +37,21 @@ def held_to_reference(quality: dict, thumbnail: str, reference: str,
     return quality
 
 
+def outcome_held_to_reference(outcome: dict, cycle_dir: str, references_dir: str | None,
+                              limits: QualitySettings) -> dict:
+    """A worker's ``outcome`` with its picture held against the camera's reference
+    (:func:`held_to_reference`), by the coordinator, which keeps the references (a worker has
+    none): the thumbnail is the one beside the clip in ``cycle_dir``. Without a clip, without
+    references or with the checks off, ``outcome`` as it is."""
+    clip = outcome.get("output_file")
+    if not clip or references_dir is None or not limits.enabled:
+        return outcome
+    name = os.path.basename(clip)
+    return {**outcome, "quality": held_to_reference(
+        outcome.get("quality"), os.path.join(cycle_dir, thumbnail_name(name)),
+        reference_path(references_dir, name), limits)}
+
+
 class PictureCheck:
     """Where ffmpeg puts its figures and thumbnail; :meth:`finish` reads them and judges.
 

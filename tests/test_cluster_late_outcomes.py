@@ -64,11 +64,11 @@ def orphan_cycle(tmp_path, connection: Redis, timeouts: list[int]) -> str:
     return str(folder)
 
 
-def store_outcome(connection: Redis, index: int) -> dict:
+def store_outcome(connection: Redis, index: int, quality: dict | None = None) -> dict:
     """What the worker of task ``index`` stores once its clip landed."""
     done = dict(task(index, st.COMPLETED), output_file=f"./output/{CYCLE}/cam{index}.mp4",
                 start_time="2026-11-30 12:00:02", end_time="2026-11-30 12:00:13", progress=10.0,
-                bytes_received=123456)
+                bytes_received=123456, **({"quality": quality} if quality else {}))
     connection.hset(link.task_key(QUEUE, link.job_id(QUEUE, CYCLE, index)), "outcome",
                     json.dumps(done))
     return done
@@ -266,3 +266,47 @@ def test_a_cycle_reported_interrupted_is_settled_again_a_whole_report_is_left(
                    "tasks": []}, handle)
     assert Lead().may_coordinate(config(redis), TAKEN)
     assert (report_of(folder)["tasks"] != []) is settled
+
+
+def test_the_outcomes_of_a_cycle_taken_over_are_held_against_the_references(
+        redis, tmp_path) -> None:
+    # As the dead coordinator would have (remote_task): an outcome stored before the takeover
+    # (settled at once) and one that comes late are each held against the camera's reference
+    # picture, which only the coordinators keep; a camera without one gets its first.
+    from PIL import Image
+
+    from recorder.picture_check import reference_path
+    from shared.clip_names import thumbnail_name
+    view = Image.linear_gradient("L").resize((320, 180))
+    turned = view.transpose(Image.Transpose.ROTATE_90).resize((320, 180))
+    refs, ok = tmp_path / "refs", {"checked": True, "issues": [], "measures": {}}
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40, 40])
+    for index in (0, 1):
+        turned.save(os.path.join(folder, thumbnail_name(f"cam{index}.mp4")))
+    refs.mkdir()
+    view.save(reference_path(str(refs), "cam0.mp4"))  # camera 0 was turned since
+    store_outcome(connection, 0, ok)  # stored while no coordinator ran
+    lead = Lead(references_dir=str(refs))
+    assert lead.may_coordinate(config(redis), TAKEN)
+    settled = report_of(folder)["tasks"][0]["quality"]
+    assert settled["issues"] == ["scene_changed"]
+    assert settled["measures"]["scene_changed"]["value"] < 0.2
+    store_outcome(connection, 1, ok)
+    lead.late.step(TAKEN + 1)
+    late = report_of(folder)["tasks"][1]["quality"]
+    assert late["issues"] == [] and "scene_changed" not in late["measures"]  # none to hold to
+    with open(reference_path(str(refs), "cam1.mp4"), "rb") as kept, \
+            open(os.path.join(folder, thumbnail_name("cam1.mp4")), "rb") as thumbnail:
+        assert kept.read() == thumbnail.read()  # its first healthy picture is its reference
+
+
+def test_a_recorders_lead_holds_taken_over_outcomes_to_its_own_references(tmp_path) -> None:
+    from recorder.cycle_launcher import CycleLauncher
+    from recorder.pipe_watcher import PipeWatcher
+    from recorder.space_gate import SpaceGate
+    from shared import settings
+    from testkit.fake_runner import FakeRunner
+    config_path = str(tmp_path / "config.json")
+    launcher = CycleLauncher(config_path, FakeRunner(), PipeWatcher(), SpaceGate(lambda _: None))
+    assert launcher._lead().references_dir == settings.references_dir(config_path)

@@ -86,7 +86,8 @@ def _take(orphan: OrphanCycle, readings: dict) -> None:
     if not ended:
         return
     orphan.status["tasks"] = [
-        task_record.with_verdict(task, readings[orphan.recording[task["stream_index"]]][1])
+        task_record.with_verdict(task, orphan.held(
+            readings[orphan.recording[task["stream_index"]]][1]))
         if task["stream_index"] in ended else task for task in orphan.status["tasks"]]
     for index in ended:
         del orphan.recording[index]

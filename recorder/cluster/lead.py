@@ -28,15 +28,17 @@ class Lead:
     """One recorder's coordinator lock, for the cluster of the config of the moment.
 
     ``on_reported``: a dead coordinator's cycle, taken over, has its final report (the camera
-    history's feed).
+    history's feed); ``references_dir``: this recorder's reference pictures, against which the
+    outcomes of a cycle taken over are held (None: not held).
     """
 
     def __init__(self, on_reported: Reported = lambda name, report: None,
-                 left: dict | None = None) -> None:
+                 left: dict | None = None, references_dir: str | None = None) -> None:
         self._locks: dict[tuple[str, str], CoordinatorLock] = {}
         self._checked = float("-inf")
         self.late = LateOutcomes(on_reported)
         self.left = left  # this recorder's status before its restart, its cycle the cluster's
+        self.references_dir = references_dir
         self._desired_read = float("-inf")  # when the cluster's desired state was last taken
         self.numbered = 0  # the last cycle number of the coordinators this one took over from
 
@@ -62,7 +64,8 @@ class Lead:
             self.numbered = max([self.numbered, *(old["current_cycle"] for old in statuses)])
             for orphan in report_orphan_cycles(
                     lock.connection, lock.queue,
-                    GlobalSettings.from_config(config["global_config"]), now, statuses):
+                    GlobalSettings.from_config(config["global_config"]), now, statuses,
+                    self.references_dir):
                 self.late.follow(orphan)
         return lock.held
 

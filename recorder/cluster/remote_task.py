@@ -16,7 +16,7 @@ from recorder.cluster.outage import OUTAGE
 from recorder.cluster.task_job import payload, remove_attempt_files
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_output import Progress, ProgressParser
-from recorder.picture_check import held_to_reference, reference_path
+from recorder.picture_check import outcome_held_to_reference
 from recorder.planner import PlannedTask
 from shared import task_record
 from shared import task_status as st
@@ -201,19 +201,10 @@ class RemoteRecording:
             self.end_wall = _worker_end(record, self.start_wall, wall)
             self.stderr = CameraFacts.of_outcome(record)
             self.connect_seconds = self.stderr.connect_seconds
-            if self.picture is not None and self.clip_kept:
-                self._record = self._held_to_reference(record)
-
-    def _held_to_reference(self, record: dict) -> dict:
-        """``record`` with its worker's picture verdict held against the camera's reference, as
-        a single box's (the references are this recorder's: a worker has none); the first
-        healthy picture becomes the reference."""
-        folder = self.context.references_dir
-        if folder is None:
-            return record
-        return {**record, "quality": held_to_reference(
-            record.get("quality"), self.picture.path, reference_path(folder, self.stream["output_filename"]),
-            self.context.settings.quality)}
+            if self.clip_kept:
+                self._record = outcome_held_to_reference(
+                    record, self.context.cycle_dir, self.context.references_dir,
+                    self.context.settings.quality)
 
     def _cancel_queued(self) -> bool:
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis import Redis
@@ -23,6 +24,7 @@ from rq.job import JobStatus
 
 from recorder.cluster import link
 from recorder.cluster.outage import OUTAGE
+from recorder.picture_check import outcome_held_to_reference
 from recorder.reports import (recovered_report, with_known_verdicts, write_reports,
                               written_rows)
 from shared import task_record
@@ -35,6 +37,13 @@ from shared.status_file import status_from
 log = logging.getLogger(__name__)
 _WAITING = {status.value for status in link.WAITING}  # as read_tasks gives them
 _STARTED = JobStatus.STARTED.value
+# A worker's stored outcome as the coordinator takes it in (its picture held against the
+# camera's reference, as every outcome a coordinator follows: recorder/picture_check.py).
+Holding = Callable[[dict], dict]
+
+
+def _as_stored(outcome: dict) -> dict:
+    return outcome
 
 
 @dataclass
@@ -49,6 +58,7 @@ class OrphanCycle:
     configured_max: int
     recording: dict[int, str]  # stream index -> job: started on a worker, no outcome yet
     deadline: float  # monotonic: a job without an outcome by then stays interrupted
+    held: Holding = _as_stored  # what the coordinator makes of a late outcome
     followed: int = field(init=False)  # how many jobs were recording at the takeover
 
     def __post_init__(self) -> None:
@@ -92,36 +102,43 @@ def left_statuses(connection: Redis, queue: str, left: dict | None = None) -> li
 
 
 def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings, now: float,
-                         statuses: list[dict]) -> list[OrphanCycle]:
+                         statuses: list[dict], references_dir: str | None = None
+                         ) -> list[OrphanCycle]:
     """Write the reports of the cycles ``statuses`` (:func:`left_statuses`) show running without
-    one.
+    one; each outcome its workers stored held against the camera's reference picture in
+    ``references_dir`` (None: not held), as the dead coordinator would have.
 
     Returns those cycles; ``now`` (monotonic) starts the wait for their jobs a worker still
     records.
     """
-    reported = (_report_orphan(connection, queue, settings, now, old) for old in statuses)
+    reported = (_report_orphan(connection, queue, settings, now, old, references_dir)
+                for old in statuses)
     return [orphan for orphan in reported if orphan is not None]
 
 
 def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now: float,
-                   old: dict) -> OrphanCycle | None:
+                   old: dict, references_dir: str | None) -> OrphanCycle | None:
     """Report the cycle ``old`` shows running, if it has no report yet; None: it has one, or its
     report could not be written."""
+    cycle = old["cycle"]
+
+    def held(outcome: dict) -> dict:
+        return outcome_held_to_reference(outcome, cycle["path"], references_dir,
+                                         settings.quality)
     try:
-        reported = _unreported(old["cycle"], settings)
+        reported = _unreported(cycle, settings)
         if reported is None:
             return None
-        tasks, recording = settle(connection, queue, old["cycle"]["dir"],
-                                  with_known_verdicts(old["tasks"], reported))
+        tasks, recording = settle(connection, queue, cycle["dir"],
+                                  with_known_verdicts(old["tasks"], reported), held)
         timeouts = link.job_timeouts(connection, list(recording.values())) if recording else {}
     except RedisError as exc:
         OUTAGE.failed(exc)
         return None
-    cycle = old["cycle"]
     orphan = OrphanCycle(connection, queue, {**old, "tasks": tasks}, cycle["path"],
                          cycle.get("report_filename") or settings.report_filename,
                          settings.max_concurrent_streams, recording,
-                         now + max((t or 0 for t in timeouts.values()), default=0))
+                         now + max((t or 0 for t in timeouts.values()), default=0), held)
     try:
         write_reports(orphan.path, orphan.report_filename, orphan.report())
     except PatrolError as exc:
@@ -148,10 +165,11 @@ def _unreported(cycle: dict, settings: GlobalSettings) -> list | None:
     return rows if summary is not None and summary.get("interrupted") else None
 
 
-def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]
-           ) -> tuple[list[dict], dict[int, str]]:
-    """``tasks`` with the outcomes their workers stored, the jobs still queued cancelled; and the
-    jobs a worker is still recording (RQ's status started, no outcome yet) by stream index.
+def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict],
+           held: Holding = _as_stored) -> tuple[list[dict], dict[int, str]]:
+    """``tasks`` with the outcomes their workers stored (each as ``held`` takes it in), the jobs
+    still queued cancelled; and the jobs a worker is still recording (RQ's status started, no
+    outcome yet) by stream index.
 
     Read in one round trip per link.BATCH tasks, not one per task: a takeover of a cycle of
     tens of thousands of tasks must not outlast the lock it just took.
@@ -161,7 +179,7 @@ def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict]
     readings = read_outcomes(connection, queue, list(open_jobs.values()))
     recording = {index: job for index, job in open_jobs.items()
                  if readings[job][1] is None and readings[job][2] == _STARTED}
-    return [_settled(connection, task, open_jobs.get(task["stream_index"]), readings)
+    return [_settled(connection, task, open_jobs.get(task["stream_index"]), readings, held)
             for task in tasks], recording
 
 
@@ -173,7 +191,8 @@ def read_outcomes(connection: Redis, queue: str, jobs: list[str]) -> dict:
     return readings
 
 
-def _settled(connection: Redis, task: dict, job: str | None, readings: dict) -> dict:
+def _settled(connection: Redis, task: dict, job: str | None, readings: dict,
+             held: Holding) -> dict:
     """``task`` with its job's outcome; its job cancelled when still queued."""
     if job is None:
         return task
@@ -182,4 +201,4 @@ def _settled(connection: Redis, task: dict, job: str | None, readings: dict) -> 
         if status in _WAITING:  # taken by no worker yet: nobody would read its outcome
             link.cancel_queued(connection, job)
         return task
-    return task_record.with_verdict(task, outcome)
+    return task_record.with_verdict(task, held(outcome))
