@@ -5,7 +5,8 @@ planner, alert_latency, camera_history, campaign, console, history_writes, histo
 contact_sheet, picture_checks, cluster_engine, cluster_media, cluster_sim (default: all;
 the cluster ones need the [cluster] extra and Debian's redis-server); and by name only,
 quality_scenes (the picture checks' calibration on real footage: it needs Debian's
-opencv-doc sample data, docs/QUALITY.md).
+opencv-doc sample data, docs/QUALITY.md) and reference_in_ffmpeg (the reference comparison in
+ffmpeg instead of the recorder, a design not taken: docs/PERFORMANCE.md).
 Raw figures land in bench/results/<name>.json; docs/PERFORMANCE.md explains them.
 """
 from __future__ import annotations
@@ -20,8 +21,9 @@ ALL = ("recorder_overhead", "ffmpeg_startup", "ffmpeg_options", "verdicts", "api
        "tasks_rps", "planner", "alert_latency", "camera_history", "campaign", "console",
        "history_writes", "history_in_daemon", "contact_sheet",
        "picture_checks", "cluster_engine", "cluster_media", "cluster_sim")
-# Run only when named: not a measure of this code's speed, and its footage is not in the repo.
-BY_NAME_ONLY = ("quality_scenes",)
+# Run only when named: not measures of this code's speed (the first's footage is not in the
+# repo; the second weighs a design not taken).
+BY_NAME_ONLY = ("quality_scenes", "reference_in_ffmpeg")
 
 
 def main(argv: list[str] | None = None) -> int:
