@@ -86,8 +86,10 @@ def busy_horses(root: int) -> int:
 
 
 def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
-              worker: str = "inline", cycles: int = 1, jobs_per_worker: int | None = None) -> dict:
-    """``cycles`` cycles in one mode; CPU seconds of everything that mode runs, over the last."""
+              worker: str = "inline", cycles: int = 1, jobs_per_worker: int | None = None,
+              measured: int = 1) -> dict:
+    """``cycles`` cycles in one mode; CPU seconds of everything that mode runs, over the last
+    ``measured``."""
     from testkit.cluster import RedisServer, WorkerPoolProcess
     redis = RedisServer(folder).start() if cluster else None
     pool = None
@@ -102,7 +104,7 @@ def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
             processes = worker_cli.worker_processes(_pool_args(len(urls), worker, jobs_per_worker))
             wait_for(lambda: Worker.count(connection=connection) >= processes, 120,
                      "the worker pool")
-        figures = _daemon_cycle(folder, config, duration, pool, redis, cycles)
+        figures = _daemon_cycle(folder, config, duration, pool, redis, cycles, measured)
     finally:
         if pool is not None:
             pool.stop()
@@ -136,21 +138,23 @@ def _parts(proc, pool, redis) -> dict[str, float]:
     return parts
 
 
-def _daemon_cycle(folder: str, config: str, duration: int, pool, redis, cycles: int) -> dict:
+def _daemon_cycle(folder: str, config: str, duration: int, pool, redis, cycles: int,
+                  measured: int = 1) -> dict:
     status_path = os.path.join(folder, ".patrol-state", "status.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTSP_PATROL_")}
     proc = subprocess.Popen([sys.executable, "-m", "recorder", "--config", config,
                              "--log-level", LOG_LEVEL], cwd=REPO, env=env,
                             stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        # the last cycle: earlier ones warm the workers up (each slot's first job is dearer)
-        wait_for(lambda: _running(read_status(status_path), cycles), 60 + (cycles - 1) * (
+        # the last cycles: earlier ones warm the workers up (each slot's first job is dearer)
+        first = cycles - measured + 1
+        wait_for(lambda: _running(read_status(status_path), first), 60 + (first - 1) * (
             duration + 60), "the cycle to start", interval=0.05)
         daemon0, others0, wall0 = proc_cpu(proc.pid).total, _others_cpu(pool, redis), \
             time.monotonic()
         parts0 = _parts(proc, pool, redis)
-        wait_for(lambda: read_status(status_path)["end_time"], duration + 180, "the cycle's end",
-                 interval=0.2)
+        wait_for(lambda: _ended(read_status(status_path), cycles), measured * (duration + 180),
+                 "the cycle's end", interval=0.2)
         if pool is not None:
             wait_for(lambda: busy_horses(pool.proc.pid) == 0, 60, "the work horses to end")
         daemon1, others1 = proc_cpu(proc.pid).total, _others_cpu(pool, redis)
@@ -168,8 +172,13 @@ def _running(status: dict, cycle: int) -> bool:
     return status["cycle"]["running"] and status["current_cycle"] >= cycle
 
 
-def measure(size: int, duration: int, rounds: int, worker: str,
-            cycles: int = 1, jobs_per_worker: int | None = None) -> dict[str, list[dict]]:
+def _ended(status: dict, cycle: int) -> bool:
+    return bool(status["end_time"]) and status["current_cycle"] >= cycle \
+        and not status["cycle"]["running"]
+
+
+def measure(size: int, duration: int, rounds: int, worker: str, cycles: int = 1,
+            jobs_per_worker: int | None = None, measured: int = 1) -> dict[str, list[dict]]:
     """``rounds`` of both modes for ``size`` streams, in turns; a fresh camera server each."""
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for round_number in range(rounds):
@@ -180,7 +189,7 @@ def measure(size: int, duration: int, rounds: int, worker: str,
                 with CameraServer(mount_count=size) as camera:
                     urls = [camera.url(f"hd1s/{i + 1}") for i in range(size)]
                     runs[mode].append(run_cycle(folder, urls, duration, mode == "cluster", worker,
-                                                cycles, jobs_per_worker))
+                                                cycles, jobs_per_worker, measured))
                 print(mode, size, runs[mode][-1], flush=True)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -188,12 +197,12 @@ def measure(size: int, duration: int, rounds: int, worker: str,
 
 
 def rows_of(size: int, duration: int, runs: dict[str, list[dict]], cycles: int = 1,
-            worker: str = "inline") -> list[Row]:
-    """The result rows of one size."""
+            worker: str = "inline", measured: int = 1) -> list[Row]:
+    """The result rows of one size (``measured``: the last cycles of each run counted)."""
     total = {mode: sum(r["daemon"] + r["others"] for r in runs[mode]) / len(runs[mode])
              for mode in MODES}
     done = {mode: min(r["completed"] for r in runs[mode]) for mode in MODES}
-    per_job_ms = 1000 * (total["cluster"] - total["single"]) / size
+    per_job_ms = 1000 * (total["cluster"] - total["single"]) / (size * measured)
     # ffmpeg's own CPU moves 10-20 % between runs of the same work on this shared box, more
     # than cluster mode adds: the same total with the cluster's ffmpeg taken as the single
     # box's, i.e. only what cluster mode adds (workers, Redis, the coordinator's difference;
@@ -201,6 +210,7 @@ def rows_of(size: int, duration: int, runs: dict[str, list[dict]], cycles: int =
     engine = _mean(runs["cluster"], lambda r: r["workers_own"] + r["redis"] + r["daemon_own"])
     equal = _mean(runs["single"], lambda r: r["daemon_children"]) + engine
     case = f"{size} streams, 720p 1 Mb/s, {duration} s clips" + (
+        f", cycles {cycles - measured + 1}-{cycles} of {cycles}" if measured > 1 else
         f", cycle {cycles} of {cycles} (warm workers)" if cycles > 1 else "")
     rows = [
         Row(f"cluster vs. single box: total CPU, {case}", total["cluster"], total["single"], "s",
@@ -234,28 +244,36 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--cycles", type=int, default=1,
                         help="cycles per run, the last one measured (default 1: every worker "
                              "slot's first job; 2: workers that have run a job before)")
+    parser.add_argument("--measured-cycles", type=int, default=1,
+                        help="how many of the last cycles are counted (default 1; more: less "
+                             "noise at small sizes, e.g. --cycles 8 --measured-cycles 7)")
     parser.add_argument("--jobs-per-worker", type=int, default=None,
                         help="the worker pool's --jobs-per-worker (default: the worker's, the "
                              "slots shared among the cores; 1: a process a slot)")
     args = parser.parse_args(argv)
+    if not 1 <= args.measured_cycles <= args.cycles:
+        parser.error("--measured-cycles must be between 1 and --cycles")
     sizes = args.sizes or ([16] if args.quick else [16, 64, 128])
     rounds = args.rounds or (1 if args.quick else 2)
     rows, raw = [], {}
     for size in sizes:
         raw[size] = measure(size, args.duration, rounds, args.worker, args.cycles,
-                            args.jobs_per_worker)
+                            args.jobs_per_worker, args.measured_cycles)
         raw[size]["jobs_per_worker"] = worker_cli.jobs_per_worker(
             _pool_args(size, args.worker, args.jobs_per_worker))
         print(f"{size} streams: the workers recorded up to {raw[size]['jobs_per_worker']} "
               f"jobs a process", flush=True)
-        rows += rows_of(size, args.duration, raw[size], args.cycles, args.worker)
+        rows += rows_of(size, args.duration, raw[size], args.cycles, args.worker,
+                        args.measured_cycles)
     print_table(rows)
     # forking: the old way, kept for comparison
     save(f"cluster_media{'' if args.worker == 'inline' else '_forking'}"
          f"{'' if args.cycles == 1 else '_warm'}"
+         f"{'' if args.measured_cycles == 1 else f'_last{args.measured_cycles}'}"
          f"{'' if args.jobs_per_worker is None else f'_jobs{args.jobs_per_worker}'}", rows,
          {"raw": raw, "duration": args.duration, "rounds": rounds, "worker": args.worker,
-          "cycles": args.cycles, "jobs_per_worker": args.jobs_per_worker})
+          "cycles": args.cycles, "measured_cycles": args.measured_cycles,
+          "jobs_per_worker": args.jobs_per_worker})
     print(json.dumps(raw, indent=1))
     return rows
 
