@@ -44,8 +44,8 @@ def outcome_held_to_reference(outcome: dict, cycle_dir: str, references_dir: str
     none): the thumbnail is the one beside the clip in ``cycle_dir``. Without a clip, without
     references or with the checks off, ``outcome`` as it is."""
     clip = outcome.get("output_file")
-    if not clip or references_dir is None or not limits.enabled:
-        return outcome
+    if not (clip and isinstance(clip, str)) or references_dir is None or not limits.enabled:
+        return outcome  # (a malformed outcome is the record's to clean: task_record.from_stored)
     name = os.path.basename(clip)
     return {**outcome, "quality": held_to_reference(
         outcome.get("quality"), os.path.join(cycle_dir, thumbnail_name(name)),

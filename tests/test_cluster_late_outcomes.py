@@ -310,3 +310,13 @@ def test_a_recorders_lead_holds_taken_over_outcomes_to_its_own_references(tmp_pa
     config_path = str(tmp_path / "config.json")
     launcher = CycleLauncher(config_path, FakeRunner(), PipeWatcher(), SpaceGate(lambda _: None))
     assert launcher._lead().references_dir == settings.references_dir(config_path)
+
+
+@pytest.mark.parametrize("output_file", [None, "", 5, ["cam0.mp4"]])
+def test_an_outcome_without_a_clip_name_is_taken_as_it_is(tmp_path, output_file) -> None:
+    # A malformed outcome left in Redis must not stop a takeover (nor crash the coordinator).
+    from recorder.picture_check import outcome_held_to_reference
+    outcome = {"output_file": output_file, "quality": {"checked": True, "issues": [],
+                                                       "measures": {}}}
+    limits = GlobalSettings.from_config({}).quality
+    assert outcome_held_to_reference(outcome, str(tmp_path), str(tmp_path), limits) is outcome
