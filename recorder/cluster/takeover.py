@@ -58,7 +58,7 @@ class OrphanCycle:
     configured_max: int
     recording: dict[int, str]  # stream index -> job: started on a worker, no outcome yet
     deadline: float  # monotonic: a job without an outcome by then stays interrupted
-    held: Holding = _as_stored  # what the coordinator makes of a late outcome
+    held: Holding  # what the coordinator makes of a late outcome
     followed: int = field(init=False)  # how many jobs were recording at the takeover
 
     def __post_init__(self) -> None:
