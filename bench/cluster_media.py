@@ -115,8 +115,9 @@ def run_cycle(folder: str, urls: list[str], duration: int, cluster: bool,
 
 def _pool_args(slots: int, worker: str, jobs_per_worker: int | None):
     """The pool's command line as recorder/worker.py reads it (its rules for the processes)."""
-    return worker_cli.parse_args(["--config", "-", "--slots", str(slots), "--worker", worker,
-                       *(["--jobs-per-worker", str(jobs_per_worker)] if jobs_per_worker else [])])
+    return worker_cli.parse_args(
+        ["--config", "-", "--slots", str(slots), "--worker", worker,
+         *(["--jobs-per-worker", str(jobs_per_worker)] if jobs_per_worker else [])])
 
 
 def _others_cpu(pool, redis) -> float:
