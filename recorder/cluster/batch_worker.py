@@ -32,20 +32,17 @@ from dataclasses import dataclass
 
 import redis.exceptions
 from redis import ConnectionPool, Redis
-from rq.exceptions import NoSuchJobError
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from recorder.cluster.job_arrival import JobArrival
 from recorder.cluster.job_heartbeat import JobHeartbeat
 from recorder.cluster.task_job import Backoff, TaskAttempt
 from recorder.wakeup import READ_BATCH_SECONDS
 from shared.clock import SYSTEM_CLOCK
 
-# While it records and a slot is free, a worker that cannot wait for its next job beside its
-# recordings (it serves several queues, or Redis is older than 6.2: no BLMOVE; job_arrival.py)
-# looks for one this often.
+# While it records and a slot is free, the worker looks for a job this often (a job waiting in
+# the queue starts at most this late; one request of no cost to Redis each time).
 DEQUEUE_POLL_SECONDS = 1.0
 # While jobs run, every Redis call of the worker (the jobs' live records, claims and outcomes,
 # RQ's bookkeeping of their starts and ends, the look for a job, the heartbeats, the
@@ -104,15 +101,10 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
             self._draining = False  # a warm shutdown: no new job; leave once all have ended
             self._backoff = Backoff(REDIS_BACKOFF_SECONDS)
             pool = self._rq_connection.connection_pool
-            quick = {**pool.connection_kwargs, "socket_timeout": QUICK_TIMEOUT_SECONDS,
-                     "socket_connect_timeout": QUICK_TIMEOUT_SECONDS}
             self._quick = Redis(connection_pool=ConnectionPool(
-                connection_class=pool.connection_class, **quick))
-            self._arrival = None  # the wait for a job beside the recordings (job_arrival.py)
-            if len(self.queues) == 1:
-                queue = self.queues[0]
-                self._arrival = JobArrival(pool.connection_class, quick, queue.key,
-                                           queue.intermediate_queue_key)
+                connection_class=pool.connection_class,
+                **{**pool.connection_kwargs, "socket_timeout": QUICK_TIMEOUT_SECONDS,
+                   "socket_connect_timeout": QUICK_TIMEOUT_SECONDS}))
 
         # -- RQ's work loop, with jobs recording --------------------------------------------
 
@@ -163,7 +155,6 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
             reason = sys.exc_info() if sys.exc_info()[0] else (
                 RuntimeError, RuntimeError("the worker left with this job recording"), None)
             try:
-                self._settle_arrival(take=False)
                 for running in list(self._running.values()):
                     try:
                         if running.ending:
@@ -185,9 +176,6 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
             taken for a free slot (None: a warm shutdown has let every running job end)."""
             while True:
                 if not self._running:
-                    taken = self._settle_arrival(take=not self._draining)
-                    if taken is not None:
-                        return taken
                     if self._draining:
                         return None
                     return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
@@ -250,24 +238,13 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
                 if self.should_run_maintenance_tasks and self._backoff.open():
                     self.run_maintenance_tasks()  # a dead host's jobs are found meanwhile
                 free = len(self._running) < self.jobs and not self._draining
-                if self._draining:
-                    self._settle_arrival(take=False)
-                elif free and self._backoff.open():
-                    if self._arrival is not None:
-                        self._arm(at)
-                    else:
-                        taken = self._dequeue_now()
-                        if taken is not None:
-                            return taken
-                beside = self._arrival is not None and self._arrival.armed
-                wait = min(min(r.due, r.deadline) for r in self._running.values()) - \
-                    SYSTEM_CLOCK.monotonic()
-                if free and not beside:
-                    wait = min(wait, DEQUEUE_POLL_SECONDS)
-                if self._wait_for_exits(max(0.0, wait)):
-                    taken = self._arrived()
+                if free and self._backoff.open():
+                    taken = self._dequeue_now()
                     if taken is not None:
                         return taken
+                wait = min(min(r.due, r.deadline) for r in self._running.values()) - \
+                    SYSTEM_CLOCK.monotonic()
+                self._wait_for_exits(max(0.0, min(wait, DEQUEUE_POLL_SECONDS) if free else wait))
             return None
 
         def _advance(self, running: _Running) -> None:
@@ -290,9 +267,8 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
                 self._stepping = None
             self._succeed(running, value)
 
-        def _wait_for_exits(self, seconds: float) -> bool:
-            """Up to ``seconds``; a recording whose ffmpeg exits meanwhile is due at once. True:
-            the armed wait for a job has its answer."""
+        def _wait_for_exits(self, seconds: float) -> None:
+            """Up to ``seconds``; a recording whose ffmpeg exits meanwhile is due at once."""
             watched = {}
             exits = select.poll()  # no limit on the descriptors' numbers (select's 1024)
             for running in self._running.values():
@@ -300,20 +276,12 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
                 if fd is not None:
                     watched[fd] = running
                     exits.register(fd, select.POLLIN)
-            arrival = self._arrival.descriptor if self._arrival is not None else None
-            if arrival is not None:
-                exits.register(arrival, select.POLLIN)
-            elif not watched:
+            if not watched:
                 SYSTEM_CLOCK.sleep(seconds)
-                return False
-            answered = False
+                return
             for fd, _ in exits.poll(seconds * 1000):
-                if fd == arrival:
-                    answered = True
-                    continue
                 watched[fd].attempt.exit_watch.exited = True
                 watched[fd].due = 0.0
-            return answered
 
         def _read_pipes(self, seconds: float) -> None:
             """A wait of a claim or an outcome while Redis is away: the other recordings' pipes
@@ -321,8 +289,6 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
             ends at its RQ timeout (before its heartbeat thread would give the worker up, and
             every recording with it)."""
             until = SYSTEM_CLOCK.monotonic() + seconds
-            # no job is left unread meanwhile (RQ's maintenance would fail it as stuck)
-            self._settle_arrival(take=False)
             while True:
                 stepping = self._stepping
                 if stepping is not None and SYSTEM_CLOCK.monotonic() >= stepping.deadline:
@@ -353,95 +319,12 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
                 self._backoff.failed()
                 self.log.warning("Worker %s: could not look for a job: %s", self.name, exc)
                 return None
-            return taken if taken is None else self._taken(*taken)
-
-        def _taken(self, job, queue):
-            """(``job``, ``queue``), taken, as RQ's dequeue leaves them."""
-            self.reorder_queues(reference_queue=queue)
-            job.redis_server_version = self.get_redis_server_version()
-            self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
-            return job, queue
-
-        # -- the wait for a job beside the recordings (job_arrival.py) ------------------------
-
-        def _arm(self, at: float) -> None:
-            """A wait for the next job, unless one is armed (or Redis has no BLMOVE: the looks
-            of DEQUEUE_POLL_SECONDS from now on)."""
-            arrival = self._arrival
-            if arrival.overdue(at):  # its connection is dead: a new one
-                arrival.drop()
-                self.log.warning("Worker %s: its wait for a job had no answer in time",
-                                 self.name)
-            if arrival.armed:
-                return
-            try:
-                if self.get_redis_server_version() < (6, 2, 0):  # no BLMOVE (RQ's own test)
-                    self._arrival = None
-                    return
-                arrival.arm(at)
-            except redis.exceptions.ResponseError as exc:  # e.g. CLIENT denied by an ACL
-                self._no_arrival(exc)
-            except redis.exceptions.RedisError as exc:
-                self._backoff.failed()
-                self.log.warning("Worker %s: could not wait for a job: %s", self.name, exc)
-
-        def _no_arrival(self, exc) -> None:
-            """Redis refuses the wait's commands: the looks of DEQUEUE_POLL_SECONDS from now on."""
-            self._arrival.drop()
-            self._arrival = None
-            self.log.warning("Worker %s: cannot wait for a job beside its recordings (%s): it "
-                             "looks for one every %s s", self.name, exc, DEQUEUE_POLL_SECONDS)
-
-        def _arrived(self):
-            """The job the armed wait brought (None: its wait ended with none, or Redis failed:
-            a job id it may have moved is failed, and so retried, by RQ's maintenance)."""
-            try:
-                job_id = self._arrival.answer()
-                if job_id is not None and self._draining:  # a warm shutdown began meanwhile
-                    self._arrival.put_back(self._quick, job_id)
-                    return None
-            except redis.exceptions.RedisError as exc:
-                self._backoff.failed()
-                self.log.warning("Worker %s: could not wait for a job: %s", self.name, exc)
-                return None
-            return self._fetched(job_id) if job_id is not None else None
-
-        def _settle_arrival(self, take: bool):
-            """End the armed wait; a job it had moved already is returned when ``take``, else put
-            back at the head of the queue for another worker."""
-            arrival = self._arrival
-            if arrival is None or not arrival.armed:
-                return None
-            try:
-                job_id = arrival.cancel(self._quick)
-                if job_id is not None and not take:
-                    arrival.put_back(self._quick, job_id)
-                    return None
-            except redis.exceptions.ResponseError as exc:  # e.g. CLIENT UNBLOCK denied
-                self._no_arrival(exc)
-                return None
-            except redis.exceptions.RedisError as exc:
-                self._backoff.failed()
-                self.log.warning("Worker %s: could not end its wait for a job: %s", self.name,
-                                 exc)
-                return None
-            return self._fetched(job_id) if job_id is not None else None
-
-        def _fetched(self, job_id: str):
-            """(the job ``job_id``, its queue), moved to RQ's intermediate queue by the wait;
-            None when it is gone (RQ's dequeue skips it too) or Redis failed (RQ's maintenance
-            fails, and so retries, a job left there)."""
-            queue = self.queues[0]
-            try:
-                job = self.job_class.fetch(job_id, connection=self.connection,
-                                           serializer=self.serializer)
-            except NoSuchJobError:
-                return None
-            except Exception as exc:  # noqa: BLE001 - never let the recordings down for it
-                self._backoff.failed()
-                self.log.warning("Worker %s: could not fetch job %s: %s", self.name, job_id, exc)
-                return None
-            return self._taken(job, queue)
+            if taken is not None:
+                job, queue = taken
+                self.reorder_queues(reference_queue=queue)
+                job.redis_server_version = self.get_redis_server_version()
+                self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
+            return taken
 
         # -- a job's end ----------------------------------------------------------------------
 
