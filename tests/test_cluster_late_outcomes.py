@@ -320,3 +320,52 @@ def test_an_outcome_without_a_clip_name_is_taken_as_it_is(tmp_path, output_file)
                                                        "measures": {}}}
     limits = GlobalSettings.from_config({}).quality
     assert outcome_held_to_reference(outcome, str(tmp_path), str(tmp_path), limits) is outcome
+
+
+def slow_holding(monkeypatch, connection: Redis, seen: list, taken_by: str | None = None):
+    """Each outcome held as on a slow shared mount: 4 s pass (on the clock the lock reads) and
+    the lock's time in Redis nearly runs out; ``taken_by`` takes it at the first."""
+    from recorder.cluster import takeover
+    from shared.clock import SYSTEM_CLOCK
+    now = [SYSTEM_CLOCK.monotonic()]
+    monkeypatch.setattr(SYSTEM_CLOCK, "monotonic", lambda: now[0])
+
+    def held(outcome: dict, *rest) -> dict:
+        seen.append(connection.pttl(lock_key(QUEUE)))
+        if taken_by and len(seen) == 1:
+            connection.set(lock_key(QUEUE), taken_by, px=10_000)
+        else:
+            connection.pexpire(lock_key(QUEUE), 1000)
+        now[0] += 4.0
+        return outcome
+    monkeypatch.setattr(takeover, "outcome_held_to_reference", held)
+
+
+def test_a_takeover_that_outlasts_its_lock_keeps_it(redis, tmp_path, monkeypatch) -> None:
+    # Thousands of outcomes held against their references on a slow shared mount can take
+    # longer than the lock's 10 s: a standby must not take over (and report the cycle again).
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40, 40, 40])
+    for index in range(3):
+        store_outcome(connection, index)
+    seen: list[int] = []
+    slow_holding(monkeypatch, connection, seen)
+    assert Lead().may_coordinate(config(redis), TAKEN)
+    assert len(seen) == 3 and min(seen[1:]) > 5000  # extended between two outcomes
+    assert connection.pttl(lock_key(QUEUE)) > 5000  # and after the last
+    assert [row[1] for row in rows(folder)] == [st.COMPLETED] * 3
+
+
+def test_a_takeover_whose_lock_was_taken_meanwhile_stops_before_its_report(
+        redis, tmp_path, monkeypatch, caplog) -> None:
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40, 40])
+    for index in range(2):
+        store_outcome(connection, index)
+    seen: list[int] = []
+    slow_holding(monkeypatch, connection, seen, taken_by="standby:1:x")
+    lead = Lead()
+    assert not lead.may_coordinate(config(redis), TAKEN)  # the other recorder coordinates
+    assert len(seen) == 1 and not os.path.exists(os.path.join(folder, REPORT))
+    assert lead.late.pending == [] and "takeover stopped" in caplog.text
+    assert connection.get(lock_key(QUEUE)) == b"standby:1:x"

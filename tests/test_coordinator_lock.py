@@ -50,3 +50,21 @@ def test_after_a_redis_restart_the_holder_takes_it_again(redis) -> None:
     redis.restart()
     assert coordinator.hold() is True  # Redis away on the first try: the last answer stands
     assert wait_for(coordinator.hold, 10, "the lock taken again")
+
+
+def test_a_long_piece_of_work_keeps_the_lock_or_learns_it_was_taken(redis) -> None:
+    from recorder.cluster.coordinator_lock import LockLost
+    coordinator, standby = two_locks(redis)
+    assert coordinator.hold()
+    coordinator.connection.pexpire(coordinator.key, 1000)  # as if its time ran out meanwhile
+    coordinator.keep(60.0)  # extended less than 60 s ago: nothing asked of Redis
+    assert coordinator.connection.pttl(coordinator.key) <= 1000
+    coordinator._renewed -= 2.0
+    coordinator.keep(1.0)  # due: extended
+    assert coordinator.connection.pttl(coordinator.key) > 5000
+    coordinator.connection.delete(coordinator.key)  # it lapsed, and the standby took it
+    assert standby.hold()
+    coordinator._renewed -= 2.0
+    with pytest.raises(LockLost):
+        coordinator.keep(1.0)
+    assert not coordinator.held and standby.hold()

@@ -34,6 +34,10 @@ return 0
 """
 
 
+class LockLost(Exception):
+    """Another recorder took the lock while this one worked under it (a long takeover)."""
+
+
 def lock_key(queue: str) -> str:
     """The lock of the coordinator of ``queue``."""
     return f"{PREFIX}:{queue}:coordinator"
@@ -68,6 +72,14 @@ class CoordinatorLock:
         if held:
             self._renewed = SYSTEM_CLOCK.monotonic()
         return held
+
+    def keep(self, every: float) -> None:
+        """Within a long piece of work under the lock (a takeover's settling of thousands of
+        outcomes on a slow shared mount): extend it once ``every`` seconds have passed since
+        the last extension. LockLost: another recorder holds it now, and the work must stop
+        (two coordinators would write the same cycle's reports)."""
+        if SYSTEM_CLOCK.monotonic() - self._renewed >= every and not self.hold():
+            raise LockLost(f"coordinator lock {self.key} taken by another recorder")
 
     def holds_now(self) -> bool:
         """True while the lock, last extended less than its length ago, is surely still ours

@@ -6,7 +6,7 @@ import logging
 from redis.exceptions import RedisError
 
 from recorder.cluster import link
-from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock
+from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock, LockLost
 from recorder.cluster.desired_sync import sync_desired
 from recorder.cluster.late_outcomes import LateOutcomes, Reported
 from recorder.cluster.outage import OUTAGE
@@ -62,10 +62,15 @@ class Lead:
             statuses = left_statuses(lock.connection, lock.queue, self.left)
             # Cycle numbers go on from the last coordinator's: they only grow, across hosts too.
             self.numbered = max([self.numbered, *(old["current_cycle"] for old in statuses)])
-            for orphan in report_orphan_cycles(
+            try:
+                orphans = report_orphan_cycles(
                     lock.connection, lock.queue,
                     GlobalSettings.from_config(config["global_config"]), now, statuses,
-                    self.references_dir):
+                    self.references_dir, lambda: lock.keep(CHECK_SECONDS))
+            except LockLost as exc:  # the takeover outlasted the lock: the other one reports
+                log.warning("takeover stopped: %s", exc)
+                return False
+            for orphan in orphans:
                 self.late.follow(orphan)
         return lock.held
 

@@ -46,6 +46,10 @@ def _as_stored(outcome: dict) -> dict:
     return outcome
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass
 class OrphanCycle:
     """A dead coordinator's cycle, reported at a takeover, and its jobs a worker still records."""
@@ -102,22 +106,25 @@ def left_statuses(connection: Redis, queue: str, left: dict | None = None) -> li
 
 
 def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings, now: float,
-                         statuses: list[dict], references_dir: str | None = None
-                         ) -> list[OrphanCycle]:
+                         statuses: list[dict], references_dir: str | None = None,
+                         keep: Callable[[], None] = _nothing) -> list[OrphanCycle]:
     """Write the reports of the cycles ``statuses`` (:func:`left_statuses`) show running without
     one; each outcome its workers stored held against the camera's reference picture in
     ``references_dir`` (None: not held), as the dead coordinator would have.
 
-    Returns those cycles; ``now`` (monotonic) starts the wait for their jobs a worker still
-    records.
+    ``keep()`` is called before each task is settled (a thumbnail read on the shared mount, a
+    queued job cancelled) and before each report is written: it keeps the coordinator's lock,
+    or raises to stop the takeover (coordinator_lock.LockLost). Returns those cycles; ``now``
+    (monotonic) starts the wait for their jobs a worker still records.
     """
-    reported = (_report_orphan(connection, queue, settings, now, old, references_dir)
+    reported = (_report_orphan(connection, queue, settings, now, old, references_dir, keep)
                 for old in statuses)
     return [orphan for orphan in reported if orphan is not None]
 
 
 def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now: float,
-                   old: dict, references_dir: str | None) -> OrphanCycle | None:
+                   old: dict, references_dir: str | None,
+                   keep: Callable[[], None] = _nothing) -> OrphanCycle | None:
     """Report the cycle ``old`` shows running, if it has no report yet; None: it has one, or its
     report could not be written."""
     cycle = old["cycle"]
@@ -130,7 +137,7 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
         if reported is None:
             return None
         tasks, recording = settle(connection, queue, cycle["dir"],
-                                  with_known_verdicts(old["tasks"], reported), held)
+                                  with_known_verdicts(old["tasks"], reported), held, keep)
         timeouts = link.job_timeouts(connection, list(recording.values())) if recording else {}
     except RedisError as exc:
         OUTAGE.failed(exc)
@@ -139,6 +146,7 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
                          cycle.get("report_filename") or settings.report_filename,
                          settings.max_concurrent_streams, recording,
                          now + max((t or 0 for t in timeouts.values()), default=0), held)
+    keep()
     try:
         write_reports(orphan.path, orphan.report_filename, orphan.report())
     except PatrolError as exc:
@@ -166,10 +174,11 @@ def _unreported(cycle: dict, settings: GlobalSettings) -> list | None:
 
 
 def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict],
-           held: Holding = _as_stored) -> tuple[list[dict], dict[int, str]]:
+           held: Holding = _as_stored, keep: Callable[[], None] = _nothing
+           ) -> tuple[list[dict], dict[int, str]]:
     """``tasks`` with the outcomes their workers stored (each as ``held`` takes it in), the jobs
     still queued cancelled; and the jobs a worker is still recording (RQ's status started, no
-    outcome yet) by stream index.
+    outcome yet) by stream index. ``keep()`` before each task (:func:`report_orphan_cycles`).
 
     Read in one round trip per link.BATCH tasks, not one per task: a takeover of a cycle of
     tens of thousands of tasks must not outlast the lock it just took.
@@ -179,8 +188,12 @@ def settle(connection: Redis, queue: str, cycle_name: str, tasks: list[dict],
     readings = read_outcomes(connection, queue, list(open_jobs.values()))
     recording = {index: job for index, job in open_jobs.items()
                  if readings[job][1] is None and readings[job][2] == _STARTED}
-    return [_settled(connection, task, open_jobs.get(task["stream_index"]), readings, held)
-            for task in tasks], recording
+    settled = []
+    for task in tasks:
+        keep()
+        settled.append(_settled(connection, task, open_jobs.get(task["stream_index"]), readings,
+                                held))
+    return settled, recording
 
 
 def read_outcomes(connection: Redis, queue: str, jobs: list[str]) -> dict:
