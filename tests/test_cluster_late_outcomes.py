@@ -223,6 +223,7 @@ def test_a_restarted_coordinator_reports_its_own_cycle_when_redis_has_no_copy(
     lead = Lead(left=left)
     assert lead.may_coordinate(config(redis), TAKEN)
     assert rows(folder) == [interrupted(0)]
+    assert lead.left is None  # taken over once: a later takeover does not settle it again
     store_outcome(connection, 0)
     lead.late.step(TAKEN + 1)
     assert rows(folder) == [(0, st.COMPLETED, "")]

@@ -70,6 +70,8 @@ class Lead:
             except LockLost as exc:  # the takeover outlasted the lock: the other one reports
                 log.warning("takeover stopped: %s", exc)
                 return False
+            if any(old is self.left for old in statuses):  # its cycle settled: not again at
+                self.left = None  # each later takeover, from a status ever older
             for orphan in orphans:
                 self.late.follow(orphan)
         return lock.held
