@@ -370,3 +370,25 @@ def test_a_takeover_whose_lock_was_taken_meanwhile_stops_before_its_report(
     assert len(seen) == 1 and not os.path.exists(os.path.join(folder, REPORT))
     assert lead.late.pending == [] and "takeover stopped" in caplog.text
     assert connection.get(lock_key(QUEUE)) == b"standby:1:x"
+
+
+def test_a_restarted_coordinators_own_cycle_not_reported_is_tried_at_the_next_takeover(
+        redis, tmp_path, monkeypatch) -> None:
+    from recorder.cluster import takeover
+    from shared.errors import WriteError
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    left = json.loads(connection.get(status_key(QUEUE)))
+    connection.delete(status_key(QUEUE))  # Redis's copy gone: only its own status has it
+
+    def full(*positional) -> None:
+        raise WriteError("no space left on device")
+    with monkeypatch.context() as patched:
+        patched.setattr(takeover, "write_reports", full)
+        lead = Lead(left=left)
+        assert lead.may_coordinate(config(redis), TAKEN)
+    assert not os.path.exists(os.path.join(folder, REPORT)) and lead.left is left
+    connection.delete(lock_key(QUEUE))  # it lost the lock (Redis restarted), and takes it again
+    next(iter(lead._locks.values())).held = False
+    assert lead.may_coordinate(config(redis), TAKEN + 30)
+    assert rows(folder) == [interrupted(0)] and lead.left is None

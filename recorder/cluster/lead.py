@@ -70,8 +70,9 @@ class Lead:
             except LockLost as exc:  # the takeover outlasted the lock: the other one reports
                 log.warning("takeover stopped: %s", exc)
                 return False
-            if any(old is self.left for old in statuses):  # its cycle settled: not again at
-                self.left = None  # each later takeover, from a status ever older
+            if self.left is not None and any(orphan.name == self.left["cycle"].get("dir")
+                                             for orphan in orphans):
+                self.left = None  # its cycle reported: not again at each later takeover
             for orphan in orphans:
                 self.late.follow(orphan)
         return lock.held
