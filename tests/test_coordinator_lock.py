@@ -68,3 +68,18 @@ def test_a_long_piece_of_work_keeps_the_lock_or_learns_it_was_taken(redis) -> No
     with pytest.raises(LockLost):
         coordinator.keep(1.0)
     assert not coordinator.held and standby.hold()
+
+
+def test_a_long_piece_of_work_stops_once_redis_has_not_renewed_the_lock_for_its_length(
+        redis) -> None:
+    from recorder.cluster.coordinator_lock import LockLost
+    coordinator, _ = two_locks(redis)
+    assert coordinator.hold()
+    redis.stop()
+    coordinator._renewed -= 2.0
+    coordinator.keep(1.0)  # Redis away, the lock surely still ours: the work goes on
+    assert coordinator.held
+    coordinator._renewed -= 10.0  # no renewal for the lock's length: a standby may hold it
+    with pytest.raises(LockLost, match="not renewed"):
+        coordinator.keep(1.0)
+    assert not coordinator.held  # taken again later, the work is done again

@@ -35,7 +35,8 @@ return 0
 
 
 class LockLost(Exception):
-    """Another recorder took the lock while this one worked under it (a long takeover)."""
+    """The lock is no longer surely this recorder's while it works under it (a long takeover):
+    another recorder took it, or Redis could not renew it for the lock's length."""
 
 
 def lock_key(queue: str) -> str:
@@ -76,10 +77,17 @@ class CoordinatorLock:
     def keep(self, every: float) -> None:
         """Within a long piece of work under the lock (a takeover's settling of thousands of
         outcomes on a slow shared mount): extend it once ``every`` seconds have passed since
-        the last extension. LockLost: another recorder holds it now, and the work must stop
-        (two coordinators would write the same cycle's reports)."""
-        if SYSTEM_CLOCK.monotonic() - self._renewed >= every and not self.hold():
+        the last extension. LockLost: another recorder holds it now, or Redis has not renewed
+        it for its length (a standby may hold it), and the work must stop (two coordinators
+        would write the same cycle's reports); the lock counts as not held, so that the work is
+        done again once it is taken again."""
+        if SYSTEM_CLOCK.monotonic() - self._renewed < every:
+            return
+        if not self.hold():
             raise LockLost(f"coordinator lock {self.key} taken by another recorder")
+        if not self.holds_now():  # Redis away: hold() kept its last answer
+            self.held = False
+            raise LockLost(f"coordinator lock {self.key} not renewed for {self.seconds} s")
 
     def holds_now(self) -> bool:
         """True while the lock, last extended less than its length ago, is surely still ours
