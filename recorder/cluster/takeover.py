@@ -106,8 +106,8 @@ def left_statuses(connection: Redis, queue: str, left: dict | None = None) -> li
 
 
 def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings, now: float,
-                         statuses: list[dict], references_dir: str | None = None,
-                         keep: Callable[[], None] = _nothing) -> list[OrphanCycle]:
+                         statuses: list[dict], references_dir: str | None,
+                         keep: Callable[[], None]) -> list[OrphanCycle]:
     """Write the reports of the cycles ``statuses`` (:func:`left_statuses`) show running without
     one; each outcome its workers stored held against the camera's reference picture in
     ``references_dir`` (None: not held), as the dead coordinator would have.
@@ -124,7 +124,7 @@ def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings
 
 def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now: float,
                    old: dict, references_dir: str | None,
-                   keep: Callable[[], None] = _nothing) -> OrphanCycle | None:
+                   keep: Callable[[], None]) -> OrphanCycle | None:
     """Report the cycle ``old`` shows running, if it has no report yet; None: it has one, or its
     report could not be written."""
     cycle = old["cycle"]
