@@ -79,9 +79,9 @@ def _number(text: str) -> float:
         return math.nan
 
 
-def judge(log: PictureLog, recorded: Recorded, limits: QualitySettings,
-          similarity: float | None = None) -> dict:
-    """The quality object: per verdict its measured value and threshold, and the verdicts found.
+def judge(log: PictureLog, recorded: Recorded, limits: QualitySettings) -> dict:
+    """The quality object: per verdict its measured value and threshold, and the verdicts found
+    (of all but ``scene_changed``: :func:`with_similarity` adds it).
 
     ``measures`` is keyed by verdict (``too_dark``: mean luma against its floor);
     a measure that could not be taken is left out, and decides nothing.
@@ -102,8 +102,7 @@ def judge(log: PictureLog, recorded: Recorded, limits: QualitySettings,
         issues = [v for v in issues if v not in _EXPLAINED_BY_FLAT]
     if "frozen" in issues:
         issues = [v for v in issues if v not in _EXPLAINED_BY_STILL]
-    return with_similarity({"checked": True, "issues": issues, "measures": measures},
-                           similarity, limits)
+    return {"checked": True, "issues": issues, "measures": measures}
 
 
 def with_similarity(quality: dict, similarity: float | None, limits: QualitySettings) -> dict:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from recorder.ffmpeg_command import CheckFiles, build_argv, sample_expression
-from recorder.picture_quality import PictureLog, Recorded, judge
+from recorder.picture_quality import PictureLog, Recorded, judge, with_similarity
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
 from recorder.processes import ProcessRunner
@@ -82,7 +82,7 @@ GOOD = {"signalstats.YAVG": 120, "signalstats.UAVG": 130, "signalstats.VAVG": 12
                for n in range(4)], HEALTHY, None, []),
 ])
 def test_verdicts(frames, recorded, similarity, issues) -> None:
-    quality = judge(_frames(*frames), recorded, LIMITS, similarity)
+    quality = with_similarity(judge(_frames(*frames), recorded, LIMITS), similarity, LIMITS)
     assert quality["checked"] and quality["issues"] == issues
     for verdict in issues:
         assert set(quality["measures"][verdict]) == {"value", "threshold"}

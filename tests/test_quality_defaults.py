@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from recorder.picture_quality import Recorded, judge
+from recorder.picture_quality import Recorded, judge, with_similarity
 from shared.quality_settings import QualitySettings
 from tests.test_picture_quality import GOOD, _frames
 
@@ -36,7 +36,9 @@ MEASURED = [
 @pytest.mark.parametrize("scene,figure,similarity,issues", MEASURED,
                          ids=[row[0].split(":")[0] for row in MEASURED])
 def test_defaults_hold_on_real_footage(scene, figure, similarity, issues) -> None:
-    quality = judge(_frames(*[{**GOOD, **figure}] * 5), HEALTHY, QualitySettings(), similarity)
+    limits = QualitySettings()
+    quality = with_similarity(judge(_frames(*[{**GOOD, **figure}] * 5), HEALTHY, limits),
+                              similarity, limits)
     assert quality["issues"] == issues, scene
 
 
