@@ -39,15 +39,46 @@ def validate_cluster(data: Any, field: str = KEY) -> dict:
         if key not in ("redis_url", "queue"):
             raise ConfigError(f"{field}.{key}", "是未知字段 (可能是拼写错误)")
     url = data.get("redis_url")
-    if not isinstance(url, str) or urlsplit(url).scheme.lower() not in REDIS_SCHEMES or (
-            urlsplit(url).scheme.lower() != "unix" and not urlsplit(url).hostname):
+    if not isinstance(url, str) or not _redis_url_form(url):
         raise ConfigError(f"{field}.redis_url", "必须是 redis://, rediss:// 或 unix:// 地址")
     queue = data.get("queue", DEFAULT_QUEUE)
     if not isinstance(queue, str) or not _QUEUE_RE.match(queue):
         raise ConfigError(f"{field}.queue", "必须是 1-64 个字母, 数字, '_', '-' 或 '.'")
     if not cluster_extra_installed():
         raise ConfigError(field, NO_CLUSTER_EXTRA)
+    problem = _redis_url_problem(url)
+    if problem:
+        raise ConfigError(f"{field}.redis_url", problem)
     return {"redis_url": url, **({"queue": queue} if "queue" in data else {})}
+
+
+def _redis_url_form(url: str) -> bool:
+    """True when ``url`` has a Redis scheme and, but for a unix socket, a host."""
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+    except ValueError:  # a malformed IPv6 address: "redis://[fd00::5:6379"
+        return False
+    return scheme in REDIS_SCHEMES and (scheme == "unix" or bool(host))
+
+
+def _redis_url_problem(url: str) -> str:
+    """Why redis-py would refuse ``url`` when it first connects ("" when it would take it): its
+    own parser, run now, so that a port out of range or a bad option is a config error at once
+    and not a failure at every step; and what it would silently read as database 0."""
+    from redis import ConnectionPool  # the [cluster] extra is installed (checked before)
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "unix" and not parts.path:
+        return "unix:// 地址缺少套接字路径 (例如 unix:///run/redis/redis.sock)"
+    database = parts.path.strip("/") if parts.scheme.lower() != "unix" else ""
+    if database and not database.isdigit():
+        return f"数据库编号必须是非负整数, 而不是 {database!r}"
+    try:
+        ConnectionPool.from_url(url)
+    except (ValueError, TypeError) as exc:
+        return mask_credentials(f"无法使用: {exc}")
+    return ""
 
 
 def cluster_extra_installed() -> bool:

@@ -29,6 +29,13 @@ def test_the_section_is_checked_and_read() -> None:
 @pytest.mark.parametrize("section,field", [
     ([], "cluster"), ({}, "cluster.redis_url"), ({"redis_url": "http://x"}, "cluster.redis_url"),
     ({"redis_url": "redis://"}, "cluster.redis_url"),
+    # What redis-py would refuse only when it first connects, or read as database 0.
+    ({"redis_url": "redis://h:70000"}, "cluster.redis_url"),
+    ({"redis_url": "redis://h:abc"}, "cluster.redis_url"),
+    ({"redis_url": "redis://h?socket_timeout=x"}, "cluster.redis_url"),
+    ({"redis_url": "redis://[fd00::5:6379"}, "cluster.redis_url"),
+    ({"redis_url": "redis://h/abc"}, "cluster.redis_url"),
+    ({"redis_url": "unix://"}, "cluster.redis_url"),
     ({"redis_url": "redis://h", "queue": "a b"}, "cluster.queue"),
     ({"redis_url": "redis://h", "queue": 5}, "cluster.queue"),
     ({"redis_url": "redis://h", "qeue": "x"}, "cluster.qeue")])
@@ -36,6 +43,18 @@ def test_a_bad_section_is_refused(section: object, field: str) -> None:
     with pytest.raises(ConfigError) as caught:
         model.validate_config(with_cluster(section))
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("url", ["redis://h/", "redis://h/3", "redis://[::1]:6379/1",
+                                 "rediss://h", "unix:///run/redis/redis.sock?db=2"])
+def test_redis_url_forms_redis_py_takes_are_taken(url: str) -> None:
+    assert model.validate_config(with_cluster({"redis_url": url}))["cluster"]["redis_url"] == url
+
+
+def test_a_refused_redis_url_does_not_show_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        model.validate_config(with_cluster({"redis_url": "redis://:s3cret@h:99999/0"}))
+    assert caught.value.field == "cluster.redis_url" and "s3cret" not in str(caught.value)
 
 
 def test_the_redis_password_is_masked_and_kept_when_sent_back() -> None:
