@@ -464,3 +464,64 @@ def test_a_sigterm_while_a_finished_job_is_recorded_is_a_warm_shutdown(tmp_path,
         assert Job.fetch("b", connection=connection).get_status() == "queued"
         assert connection.hget(worker.key, "state") == b"idle" or connection.hexists(
             worker.key, "death")
+
+
+def test_a_pool_starts_no_worker_until_redis_takes_writes_and_says_why_once(tmp_path):
+    """Redis away at the pool's start: one plain line, no worker forked (RQ's pool forked one a
+    second, each dying with its traceback); once Redis is there, the workers start."""
+    config = str(tmp_path / "config.json")
+    redis = RedisServer(str(tmp_path))  # not started: nothing listens on its port yet
+    cluster_config(config, redis.url, [])
+    with WorkerPoolProcess(config, slots=2, **QUICK) as pool:
+        wait_for(lambda: "does not take the workers' writes" in pool.log(), 20, "the pool's line")
+        assert pool.descendants() == [], pool.log()
+        with redis:
+            connection = Redis.from_url(redis.url)
+            wait_for(lambda: connection.scard("rq:workers:patrol") == 2, 30, "two workers")
+            log = pool.log()
+    assert log.count("does not take the workers' writes") == 1, log
+    assert "Redis takes writes again" in log and "Traceback" not in log, log
+
+
+def test_the_gate_says_why_once_an_outage_and_once_its_end(tmp_path, caplog):
+    from recorder.cluster.pool import RedisGate
+    redis = RedisServer(str(tmp_path))
+    gate = RedisGate(Redis.from_url(redis.url, socket_connect_timeout=2), "patrol")
+    with caplog.at_level("WARNING", logger="recorder.cluster.pool"):
+        assert not gate.open() and not gate.open() and not gate.open()
+        with redis:
+            assert gate.open() and gate.open()
+            # Full (maxmemory, noeviction): a PING passes, a worker's writes do not.
+            full = Redis.from_url(redis.url)
+            full.config_set("maxmemory", 1)
+            assert not gate.open()
+            full.config_set("maxmemory", 0)
+            assert gate.open()
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(" (")[0] for line in lines] == [
+        "Redis does not take the workers' writes", "Redis takes writes again: starting the "
+        "worker processes", "Redis does not take the workers' writes",
+        "Redis takes writes again: starting the worker processes"], lines
+    assert "maxmemory" in lines[2]
+
+
+def test_a_pool_respawns_a_dead_worker_only_when_redis_takes_writes(monkeypatch):
+    from rq.worker_pool import WorkerPool
+
+    from recorder.cluster import pool as pool_module
+    from recorder.cluster.pool import PromptWorkerPool
+    started, pauses = [], []
+    monkeypatch.setattr(WorkerPool, "start_worker",
+                        lambda pool, *a, **k: started.append(1) or pool.worker_dict.update(
+                            {f"w{len(started)}": None}))
+    monkeypatch.setattr(PromptWorkerPool, "reap_workers", lambda pool: None)
+    monkeypatch.setattr(PromptWorkerPool, "_pause", lambda pool, seconds: pauses.append(seconds))
+    monkeypatch.setattr(PromptWorkerPool, "await_an_exit", lambda pool, seconds: None)
+    pool = PromptWorkerPool(["patrol"], connection=Redis(), num_workers=2)
+    answers = iter([False, False, True])
+    monkeypatch.setattr(pool.gate, "open", lambda: next(answers))
+    pool.start_workers()  # refused: none started
+    pool.check_workers()  # refused again: a pause, none started
+    assert started == [] and pauses == [pool_module.GATE_RETRY_SECONDS]
+    pool.check_workers()
+    assert len(started) == 2
