@@ -46,8 +46,7 @@ class CycleLauncher:
         """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
         if config.get("cluster"):
             if not self._lead().may_coordinate(config, now):
-                from recorder.cluster.lead import STANDBY_MESSAGE
-                state.message, state.next_cycle_at = STANDBY_MESSAGE, now + 1.0
+                state.message, state.next_cycle_at = self._lead().why_not(), now + 1.0
                 return None
             state.last_cycle_number = max(state.last_cycle_number, self._lead().numbered)
         root = settings.resolve_output_dir(g.output_directory, self.config_path)

@@ -95,6 +95,22 @@ def test_a_redis_restart_mid_cycle_still_ends_the_cycle_with_a_report(tmp_path, 
     assert leftovers(report["_dir"]) == []
 
 
+def test_a_recorder_that_cannot_reach_redis_says_so_then_coordinates_once_it_can(tmp_path):
+    """Not "a standby" (it cannot tell whether another recorder coordinates): Redis's own
+    reason, no password; once Redis answers, it takes the lock and enqueues."""
+    config = str(tmp_path / "config.json")
+    redis = RedisServer(str(tmp_path))  # not started: nothing listens on its port yet
+    cluster_config(config, redis.url, [{"rtsp_url": "rtsp://127.0.0.1:1/cam",
+                                        "duration_seconds": 2, "output_filename": "cam.mp4"}])
+    with RecorderProcess(started(config)) as recorder:
+        message = wait_for(lambda: (read_status(settings.status_path(config))["message"] or "")
+                           .startswith("无法连接集群的 Redis ("), 30, "the Redis message")
+        assert message and STANDBY_MESSAGE not in read_status(settings.status_path(config))[
+            "message"], recorder.log()
+        with redis:
+            wait_for(lambda: "enqueued as job" in recorder.log(), 30, "the first job")
+
+
 def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

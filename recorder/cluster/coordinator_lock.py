@@ -22,6 +22,8 @@ from shared.clock import SYSTEM_CLOCK
 log = logging.getLogger(__name__)
 LOCK_SECONDS = 10  # a dead coordinator's standby takes over within this (plus one step)
 STANDBY_MESSAGE = "备用协调器: 另一个录制守护进程正在协调本集群, 等待接管"
+# Why a recorder that never reached Redis does not coordinate (not a standby: it cannot tell).
+REDIS_AWAY_MESSAGE = "无法连接集群的 Redis ({reason}), 等待其恢复"
 
 # Extend the lock if we hold it, take it if nobody does: 1 when we hold it after.
 _HOLD_SCRIPT = """

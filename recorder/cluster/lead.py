@@ -6,7 +6,8 @@ import logging
 from redis.exceptions import RedisError
 
 from recorder.cluster import link
-from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, CoordinatorLock, LockLost
+from recorder.cluster.coordinator_lock import (REDIS_AWAY_MESSAGE, STANDBY_MESSAGE,
+                                               CoordinatorLock, LockLost)
 from recorder.cluster.desired_sync import sync_desired
 from recorder.cluster.late_outcomes import LateOutcomes, Reported
 from recorder.cluster.outage import OUTAGE
@@ -20,7 +21,7 @@ from shared.global_settings import GlobalSettings
 
 CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
 DESIRED_SECONDS = 1.0  # how often the cluster's desired state is read
-__all__ = ["Lead", "STANDBY_MESSAGE"]
+__all__ = ["Lead"]
 log = logging.getLogger(__name__)
 
 
@@ -76,6 +77,12 @@ class Lead:
             for orphan in orphans:
                 self.late.follow(orphan)
         return lock.held
+
+    @staticmethod
+    def why_not() -> str:
+        """Why :meth:`may_coordinate` said False, for the status: Redis away (or refusing this
+        recorder: its password, its database), or another recorder coordinating."""
+        return REDIS_AWAY_MESSAGE.format(reason=OUTAGE.reason) if OUTAGE.down else STANDBY_MESSAGE
 
     def sync_desired(self, config: dict, now: float, control_path: str) -> None:
         """Take the cluster's desired state into this recorder's control.json, at most every

@@ -11,13 +11,14 @@ class Outage:
 
     def __init__(self) -> None:
         self.down = False
+        self.reason = ""  # the failure that began the outage (redis-py's words: no password)
 
     def failed(self, exc: Exception) -> None:
         """A Redis call failed: one line when the connection is first lost."""
         if not self.down:
             self.down = True
-            log.warning("Redis connection lost (%s); retrying until it is back",
-                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("Redis connection lost (%s); retrying until it is back", self.reason)
 
     def answered(self) -> None:
         """A Redis call succeeded: one line when that ends an outage."""
