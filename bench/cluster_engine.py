@@ -52,7 +52,7 @@ def run(jobs: int = JOBS, kind: str = "Worker") -> dict:
     from rq.rate_limit import RateLimit
     import recorder.cluster.task_job  # noqa: F401 - the worker's size when it forks
 
-    from recorder.cluster.link import connect
+    from recorder.cluster.link import connect, gateway_limit
     from shared.cluster_config import ClusterSettings
     from testkit.cluster import RedisServer
     with tempfile.TemporaryDirectory() as folder, RedisServer(folder) as redis:
@@ -61,7 +61,8 @@ def run(jobs: int = JOBS, kind: str = "Worker") -> dict:
         cpu0, redis0, wall0 = _cpu_self_and_children(), _cpu_of(redis.proc.pid), time.monotonic()
         for i in range(jobs):
             queue.enqueue("os.getpid", job_id=f"bench-{i}", job_timeout=60, ttl=600,
-                          retry=Retry(max=1), rate_limit=RateLimit(f"gw:h{i % 5}:554", 20))
+                          retry=Retry(max=1),
+                          rate_limit=RateLimit(gateway_limit("bench", f"h{i % 5}:554"), 20))
         cpu1 = _cpu_self_and_children()
         _worker_class(kind)([queue], connection=connection).work(burst=True,
                                                                  logging_level="WARNING")

@@ -74,10 +74,11 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        from recorder.cluster.link import gateway_slots_key
         while not self._stop.wait(0.05):
             pipe = self.connection.pipeline()
             for gateway in self.gateways:
-                pipe.zcard(f"rq:rl:gw:{gateway}:allowed")
+                pipe.zcard(gateway_slots_key(self.connection, QUEUE, gateway))
             for gateway, held in zip(self.gateways, pipe.execute()):
                 self.most[gateway] = max(self.most[gateway], held)
             self.samples += 1

@@ -25,7 +25,7 @@ from rq import Queue, Retry, Worker  # noqa: E402
 from rq.job import Job  # noqa: E402
 
 from recorder.cluster import link  # noqa: E402
-from recorder.cluster.link import job_id, task_key  # noqa: E402
+from recorder.cluster.link import gateway_slots_key, job_id, task_key  # noqa: E402
 
 
 def parents_of(pids: list[int]) -> list[int]:
@@ -118,7 +118,8 @@ def test_a_batch_worker_killed_mid_clip_has_each_of_its_jobs_retried_once(tmp_pa
                 log = recorder.log() + second.log()
         connection = Redis.from_url(redis.url)
         attempts = [attempts_of(connection, report, i) for i in range(2)]
-        held = connection.zcard(f"rq:rl:gw:127.0.0.1:{camera_server.port}:allowed")
+        held = connection.zcard(gateway_slots_key(connection, "patrol",
+                                                  f"127.0.0.1:{camera_server.port}"))
     assert_every_clip(report, 2, 8, log)
     assert attempts == [2, 2]
     assert held == 0

@@ -3,6 +3,7 @@ and every live task read at once, and the batch stores exactly what RQ's own enq
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -90,7 +91,8 @@ def test_the_batch_stores_what_rqs_own_enqueue_stores(redis, tmp_path) -> None:
             link.RUN_TASK, payload, job_id=spec.job_id, description=f"task {spec.job_id}",
             job_timeout=spec.timeout, ttl=spec.ttl,
             result_ttl=link.FINISHED_TTL_SECONDS, failure_ttl=link.FINISHED_TTL_SECONDS,
-            retry=Retry(max=link.RETRIES), rate_limit=RateLimit(f"gw:{spec.gateway}", 2))
+            retry=Retry(max=link.RETRIES),
+            rate_limit=RateLimit(link.gateway_limit("patrol", spec.gateway), 2))
     assert contents(ours) == contents(theirs)
     queued = [job.decode() for job in ours.lrange("rq:queue:patrol", 0, -1)]
     assert queued == [specs[0][0].job_id, specs[1][0].job_id, specs[3][0].job_id]  # cap 2
@@ -300,3 +302,18 @@ def test_a_tasks_end_is_its_workers_when_that_can_be_on_this_clock(
                                      json.dumps(outcome))
     step(tasks, 12.0)
     assert tasks[0].status == st.COMPLETED and tasks[0].end_wall == ended
+
+
+def test_two_queues_on_one_redis_keep_their_own_caps_of_a_gateway(redis, tmp_path) -> None:
+    """Two clusters (two queues) on one Redis reach the same gateway: neither's count holds the
+    other's slots, nor does one without a cap lift the other's (RQ keeps a cap by its key)."""
+    capped = [spec for spec in (task.job_of(0.0) for task in remote_tasks(redis, tmp_path))
+              if spec[0].gateway == GATEWAYS[0]]  # three tasks, capped at 2
+    uncapped = [(replace(spec, job_id=f"b-{n}", per_host=link.UNCAPPED), payload)
+                for n, (spec, payload) in enumerate(capped)]
+    connection = Redis.from_url(redis.url)
+    link.enqueue_many(connection, "patrol", capped)
+    link.enqueue_many(connection, "other", uncapped)
+    assert connection.llen("rq:queue:patrol") == 2 and connection.llen("rq:queue:other") == 3
+    assert connection.zcard(link.gateway_slots_key(connection, "patrol", GATEWAYS[0])) == 2
+    assert connection.zcard(link.gateway_slots_key(connection, "other", GATEWAYS[0])) == 3

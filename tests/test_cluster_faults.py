@@ -28,7 +28,7 @@ rq = pytest.importorskip("rq")
 from redis import Redis  # noqa: E402 - only with the [cluster] extra
 
 from recorder.cluster.coordinator_lock import LOCK_SECONDS, STANDBY_MESSAGE  # noqa: E402
-from recorder.cluster.link import job_id, task_key  # noqa: E402
+from recorder.cluster.link import gateway_slots_key, job_id, task_key  # noqa: E402
 
 # A dead host's job is noticed within heartbeat + grace + maintenance (seconds), not minutes.
 QUICK = {"maintenance_seconds": 1, "heartbeat_seconds": 1, "grace_seconds": 2}
@@ -67,7 +67,8 @@ def test_a_host_killed_mid_clip_is_retried_once_and_its_slot_freed(tmp_path, cam
         connection = Redis.from_url(redis.url)
         job = job_id("patrol", os.path.basename(report["_dir"]), 0)
         attempts = int(connection.hget(task_key("patrol", job), "attempts"))
-        held = connection.zcard(f"rq:rl:gw:127.0.0.1:{camera_server.port}:allowed")
+        held = connection.zcard(gateway_slots_key(connection, "patrol",
+                                                  f"127.0.0.1:{camera_server.port}"))
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED], log
     assert attempts == 2
     assert held == 0
@@ -185,7 +186,7 @@ class CapSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        key = f"rq:rl:gw:127.0.0.1:{self.port}:allowed"
+        key = gateway_slots_key(self.connection, "patrol", f"127.0.0.1:{self.port}")
         while not self._stop.wait(0.05):
             self.most_pulls = max(self.most_pulls, len(ffmpeg_pids(f"127.0.0.1:{self.port}/")))
             self.most_slots = max(self.most_slots, self.connection.zcard(key))

@@ -89,6 +89,18 @@ def job_spec(queue: str, cycle_name: str, stream_index: int, stream: dict, durat
                    max(1, int(seconds_left)))
 
 
+def gateway_limit(queue: str, gateway: str) -> str:
+    """The name of a gateway's RQ RateLimit (its cap) for the tasks of ``queue``: of the queue
+    too, so that two clusters on one Redis (two queues) never share a gateway's count, nor
+    overwrite each other's cap (a config without ``max_concurrent_per_host`` writes UNCAPPED)."""
+    return f"gw:{queue}:{gateway}"
+
+
+def gateway_slots_key(connection: Redis, queue: str, gateway: str) -> str:
+    """The Redis sorted set of a gateway's jobs holding a slot now (RQ's ``allowed`` set)."""
+    return RateLimitRegistry(gateway_limit(queue, gateway), connection).allowed_key
+
+
 def enqueue(connection: Redis, queue: str, spec: JobSpec, payload: dict,
             function: str = RUN_TASK) -> None:
     """Put the task on the queue, behind its gateway's RateLimit (``function``: a bench's fake)."""
@@ -118,7 +130,7 @@ def enqueue_many(connection: Redis, queue: str, jobs: list[tuple[JobSpec, dict]]
             timeout=spec.timeout, ttl=spec.ttl,
             result_ttl=FINISHED_TTL_SECONDS, failure_ttl=FINISHED_TTL_SECONDS,
             status=JobStatus.RATE_LIMITED, retry=Retry(max=RETRIES),
-            rate_limit=RateLimit(f"gw:{spec.gateway}", spec.per_host))
+            rate_limit=RateLimit(gateway_limit(queue, spec.gateway), spec.per_host))
         job.redis_server_version = rq_queue.get_redis_server_version()
         registry, _ = gateways.setdefault(job.rate_limit_key, (
             RateLimitRegistry(job.rate_limit_key, connection), spec.per_host))
