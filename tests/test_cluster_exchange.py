@@ -13,13 +13,14 @@ from redis.connection import Connection  # noqa: E402
 from rq import Queue, Retry  # noqa: E402
 from rq.rate_limit import RateLimit  # noqa: E402
 
-from recorder.cluster import link  # noqa: E402
+from recorder.cluster import link, task_job  # noqa: E402
 from recorder.cluster.exchange import (  # noqa: E402
     POLL_SECONDS, STATUS_EVERY_POLLS, RecordMemo)
 from recorder.cluster.remote_task import (  # noqa: E402
     VANISHED_GRACE_SECONDS, WORKER_LOST, retire, task_factory)
 from recorder.planner import PlannedTask  # noqa: E402
 from shared import task_status as st  # noqa: E402
+from shared.clip_names import attempt_work_name, work_name  # noqa: E402
 from shared.global_settings import GlobalSettings  # noqa: E402
 from shared.timefmt import format_local  # noqa: E402
 from testkit.cluster import RedisServer, redis_available  # noqa: E402
@@ -227,7 +228,16 @@ def test_a_record_lost_with_redis_is_enqueued_again_after_the_grace_not_cancelle
         step(tasks, now)
         now += POLL_SECONDS
     assert [task.status for task in tasks] == [st.RECORDING] * len(tasks)
-    assert tasks[0].context.connection.llen("rq:queue:patrol") == 3  # enqueued again, cap 2
+    connection = tasks[0].context.connection
+    assert connection.llen("rq:queue:patrol") == 3  # enqueued again, cap 2
+    # Its attempts go on from the first enqueue's (Redis forgot their count): a worker still
+    # recording the first attempt keeps its file, the new attempt records into a file of its
+    # own (two ffmpeg writing one file would spoil the clip).
+    for task in tasks:
+        assert int(connection.hget(link.task_key("patrol", task.job), "attempts")) == 2
+        assert 0 < connection.ttl(link.task_key("patrol", task.job)) <= link.OUTCOME_TTL_SECONDS
+    _, attempt = task_job._begin(connection, link.task_key("patrol", tasks[0].job))
+    assert attempt == 3 and attempt_work_name("cam0.mp4", attempt) != work_name("cam0.mp4")
 
 
 def test_a_tasks_record_is_rebuilt_only_when_an_input_changed(redis, tmp_path) -> None:

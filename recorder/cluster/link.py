@@ -77,6 +77,10 @@ class JobSpec:
     per_host: int
     timeout: int
     ttl: int
+    # Attempts the task may have had before (a job enqueued again after Redis forgot it): its
+    # attempts are numbered from here on, so that a new one never records into the file of
+    # one still running (attempt 1 of a wiped counter would reuse the first one's name).
+    attempts_before: int = 0
 
 
 def job_spec(queue: str, cycle_name: str, stream_index: int, stream: dict, duration: int,
@@ -137,6 +141,9 @@ def enqueue_many(connection: Redis, queue: str, jobs: list[tuple[JobSpec, dict]]
         job.save(pipeline=pipe)
         job.cleanup(ttl=job.ttl, pipeline=pipe)
         registry.add_to_rate_limited(job.id, pipe)
+        if spec.attempts_before:
+            pipe.hincrby(task_key(queue, spec.job_id), "attempts", spec.attempts_before)
+            pipe.expire(task_key(queue, spec.job_id), OUTCOME_TTL_SECONDS)
     for registry, cap in gateways.values():
         _promote(pipe, registry, cap)
     pipe.execute()

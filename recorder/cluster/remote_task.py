@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -32,7 +32,10 @@ WORKER_LOST = "工作节点异常退出, 重试后仍未完成"
 CLOCKS_APART = 300.0
 QUEUED_AT_END = "未调度: 本轮时间窗口已过, 没有空闲的工作节点"
 # A job Redis no longer knows, with no worker's record either, for this long: enqueued again.
-VANISHED_GRACE_SECONDS = 5.0
+# Longer than a recording worker takes to write its record again after Redis came back (its
+# progress every 5 s, a batch worker's 5 s pause after a failed write): a job still recording
+# is not recorded a second time (if it is, the new attempt has a file of its own: JobSpec).
+VANISHED_GRACE_SECONDS = 15.0
 # Beyond its job timeout, per attempt: RQ's own kill of a stuck work horse (60 s) and a dead
 # host's heartbeat running out, before an attempt that never reported is given up.
 GIVE_UP_MARGIN_SECONDS = 150
@@ -95,6 +98,7 @@ class RemoteRecording:
         self._dict: dict = {}
         self._last_try = 0.0  # when it last asked to be enqueued
         self._missing_since: float | None = None
+        self._enqueues = 0  # how often its job was put on the queue (again when Redis forgot it)
         self._deadline = float("inf")  # set when enqueued
 
     @property
@@ -118,14 +122,17 @@ class RemoteRecording:
     def job_of(self, now: float) -> tuple[link.JobSpec, dict]:
         """The job's spec and payload, enqueued at monotonic ``now``."""
         c = self.context
-        spec = link.job_spec(c.queue, c.cycle_name, self.planned.stream_index, self.stream,
-                             self.planned.duration, c.settings, c.window_end - now)
+        spec = replace(link.job_spec(c.queue, c.cycle_name, self.planned.stream_index,
+                                     self.stream, self.planned.duration, c.settings,
+                                     c.window_end - now),
+                       attempts_before=self._enqueues * (link.RETRIES + 1))
         return spec, payload(self.planned, self.stream, c.cycle_dir, c.display_dir,
                              c.global_config, c.queue, self.source)
 
     def enqueued(self, spec: link.JobSpec) -> None:
         """The exchange put the job on the queue."""
         self.proc = self.job
+        self._enqueues += 1
         self._deadline = self.context.window_end + (link.RETRIES + 1) * (
             spec.timeout + GIVE_UP_MARGIN_SECONDS)
         log.info("task %d stream %d: enqueued as job %s (gateway %s)", self.planned.task_id,
@@ -188,7 +195,8 @@ class RemoteRecording:
         # Cancelled, not a recording error: the camera did nothing wrong, and its history and
         # alerts must not count it (as a task a dead single-box recorder left).
         self._finish(wall, st.CANCELLED, WORKER_LOST)
-        remove_attempt_files(self.context.cycle_dir, self.stream["output_filename"], 0)
+        remove_attempt_files(self.context.cycle_dir, self.stream["output_filename"],
+                             self._enqueues * (link.RETRIES + 1))
 
     def _take(self, record: dict, final: bool, wall: float) -> None:
         self._record = record
