@@ -53,9 +53,18 @@ class Daemon:
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
         self.publisher.written = self.history.published
         self.publisher.mirror = lambda status: self.launcher.mirror_status(
-            self.config_watch.config, status)
+            self.cluster_config, status)
         self.cycle: Cycle | None = None
         self.last_cycle: Cycle | None = None
+
+    @property
+    def cluster_config(self) -> dict | None:
+        """The config whose ``cluster`` section rules the lock, the status's copy in Redis and
+        the desired state: the running cycle's (a mode or queue edited by hand meanwhile
+        applies from the next cycle, as every other setting does: a single-box cycle is not
+        cancelled by a lock it never needed, a cluster cycle not taken over as dead while it
+        runs), else config.json's."""
+        return self.cycle.config if self.cycle is not None else self.config_watch.config
 
     def recover(self) -> None:
         """Pick up where a killed predecessor stopped: its numbering, finished run and cycle."""
@@ -77,7 +86,7 @@ class Daemon:
     def step(self, now: float, wall: float) -> None:
         """Read requests, advance the cycle, start the next one when due, publish status."""
         # Cluster mode: the cluster's desired state into control.json, read just below.
-        self.launcher.sync_desired(self.config_watch.config, now, self.control.path)
+        self.launcher.sync_desired(self.cluster_config, now, self.control.path)
         self.config_watch.poll(force=self.control.poll())
         follow_desired_state(self.state, self.control, self.cycle, now, wall)
         watch = self.config_watch
@@ -89,7 +98,7 @@ class Daemon:
                 self._finish_if_all_done(wall)  # not a cycle_interval_seconds later
         self.checks.tick(now, wall, self.cycle, watch.settings)
         if self.state.running:  # cluster mode: one coordinator at a time
-            self.launcher.keep_lead(self.config_watch.config, self.cycle, now, wall)
+            self.launcher.keep_lead(self.cluster_config, self.cycle, now, wall)
         self.launcher.follow_takeovers(now)  # also when stopped: the report is due all the same
         if (self.state.running and self.control.wants_running and self.cycle is None
                 and now >= self.state.next_cycle_at):

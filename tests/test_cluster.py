@@ -182,3 +182,30 @@ def test_single_box_mode_imports_neither_rq_nor_redis(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                          text=True, check=True, env={**os.environ, "PYTHONPATH": REPO_ROOT})
     assert out.stdout.strip() == "[]"
+
+
+def test_a_cluster_section_added_mid_cycle_applies_from_the_next_cycle(tmp_path, camera_server):
+    """An operator edits config.json by hand while a single-box cycle records: the cycle is not
+    cancelled by a coordinator lock it never needed (another recorder holds it), it ends as
+    recorded; the next cycle is the cluster's, and this recorder a standby."""
+    from recorder.cluster.coordinator_lock import STANDBY_MESSAGE, lock_key
+    from shared.status_file import read_status
+    config = str(tmp_path / "config.json")
+    streams = [{"rtsp_url": camera_server.url("cam1"), "duration_seconds": 6,
+                "output_filename": "cam0.mp4"}]
+    with RedisServer(str(tmp_path)) as redis:
+        Redis.from_url(redis.url).set(lock_key("patrol"), "another-recorder")
+        cluster_config(config, redis.url, streams, poll_cycles=2)
+        single = json.loads(open(config, encoding="utf-8").read())
+        write_json_atomic(config, {key: value for key, value in single.items()
+                                   if key != "cluster"})
+        request_start(settings.control_path(config), empty_status())
+        with RecorderProcess(config) as recorder:
+            wait_for(lambda: ffmpeg_pids(str(tmp_path)), 60, "the single-box clip recording")
+            write_json_atomic(config, single)  # the cluster section, by hand, mid-clip
+            report = the_report(tmp_path)
+            wait_for(lambda: read_status(settings.status_path(config))["message"] ==
+                     STANDBY_MESSAGE, 30, "a standby for the next cycle")
+            log = recorder.log()
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED], log
+    assert "took the coordinator lock" not in log and "enqueued as job" not in log, log
