@@ -202,13 +202,17 @@ def _stored_config(path: str, if_match: IfMatch, parse: bool) -> dict | None:
 
 
 def read_config_checked(path: str, if_match: IfMatch = None) -> tuple[dict, str]:
-    """The validated config and its tag, read under the lock once ``if_match`` was checked.
+    """The validated config and its tag, read under the lock once ``if_match`` was checked;
+    checked as the recorder checks it (the ``output_directory`` rule too), so that a reload
+    the API calls good is one the recorder takes.
 
     :raises PreconditionFailed, ConfigError, LockTimeout:
     """
     with locked(path):
         raw = _checked_bytes(path, if_match)
-    return _parse_bytes(raw, os.path.basename(path)), config_etag(raw)
+    config = _parse_bytes(raw, os.path.basename(path))
+    check_output_directory(config, path, "global_config.output_directory")
+    return config, config_etag(raw)
 
 
 def save_config_as(path: str, file_path: str | None, if_match: IfMatch = None) -> tuple[str, str]:

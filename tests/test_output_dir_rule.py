@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from shared import settings
 from shared.atomic import write_json_atomic
+from shared.control_file import read_control
 from shared.output_rule import output_directory_problem
 from tests.helpers import assert_error, file_digest, valid_config
 
@@ -198,6 +199,16 @@ def test_a_hand_edited_bad_value_blocks_edits_until_fixed(client: FlaskClient,
     # The fix itself goes through, and then other edits do too.
     assert client.put("/api/config/global", json={"output_directory": "./output"}).status_code == 200
     assert client.post("/api/config/streams", json=stream).status_code == 200
+
+
+def test_a_reload_of_a_hand_edited_bad_value_is_a_400_as_the_recorder_refuses_it(
+        client: FlaskClient, config_path: Path) -> None:
+    config = valid_config()
+    config["global_config"]["output_directory"] = "/etc/rtsp"
+    write_json_atomic(str(config_path), config)
+    body = assert_error(client.post("/api/config/reload"), 400, "global_config.output_directory")
+    assert body["config_error"]["field"] == "global_config.output_directory"
+    assert read_control(settings.control_path(str(config_path)))["reload_generation"] == 0
 
 
 def test_the_rule_uses_the_config_files_folder_not_the_working_directory(
