@@ -62,7 +62,7 @@ def run(jobs: int = JOBS, kind: str = "Worker") -> dict:
         for i in range(jobs):
             queue.enqueue("os.getpid", job_id=f"bench-{i}", job_timeout=60, ttl=600,
                           retry=Retry(max=1),
-                          rate_limit=RateLimit(gateway_limit("bench", f"h{i % 5}:554"), 20))
+                          rate_limit=RateLimit(gateway_limit(f"h{i % 5}:554"), 20))
         cpu1 = _cpu_self_and_children()
         _worker_class(kind)([queue], connection=connection).work(burst=True,
                                                                  logging_level="WARNING")

@@ -78,7 +78,7 @@ class Sampler:
         while not self._stop.wait(0.05):
             pipe = self.connection.pipeline()
             for gateway in self.gateways:
-                pipe.zcard(gateway_slots_key(self.connection, QUEUE, gateway))
+                pipe.zcard(gateway_slots_key(self.connection, gateway))
             for gateway, held in zip(self.gateways, pipe.execute()):
                 self.most[gateway] = max(self.most[gateway], held)
             self.samples += 1

@@ -118,7 +118,7 @@ def test_a_batch_worker_killed_mid_clip_has_each_of_its_jobs_retried_once(tmp_pa
                 log = recorder.log() + second.log()
         connection = Redis.from_url(redis.url)
         attempts = [attempts_of(connection, report, i) for i in range(2)]
-        held = connection.zcard(gateway_slots_key(connection, "patrol",
+        held = connection.zcard(gateway_slots_key(connection,
                                                   f"127.0.0.1:{camera_server.port}"))
     assert_every_clip(report, 2, 8, log)
     assert attempts == [2, 2]

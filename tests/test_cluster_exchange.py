@@ -93,7 +93,7 @@ def test_the_batch_stores_what_rqs_own_enqueue_stores(redis, tmp_path) -> None:
             job_timeout=spec.timeout, ttl=spec.ttl,
             result_ttl=link.FINISHED_TTL_SECONDS, failure_ttl=link.FINISHED_TTL_SECONDS,
             retry=Retry(max=link.RETRIES),
-            rate_limit=RateLimit(link.gateway_limit("patrol", spec.gateway), 2))
+            rate_limit=RateLimit(link.gateway_limit(spec.gateway), 2))
     assert contents(ours) == contents(theirs)
     queued = [job.decode() for job in ours.lrange("rq:queue:patrol", 0, -1)]
     assert queued == [specs[0][0].job_id, specs[1][0].job_id, specs[3][0].job_id]  # cap 2
@@ -314,16 +314,28 @@ def test_a_tasks_end_is_its_workers_when_that_can_be_on_this_clock(
     assert tasks[0].status == st.COMPLETED and tasks[0].end_wall == ended
 
 
-def test_two_queues_on_one_redis_keep_their_own_caps_of_a_gateway(redis, tmp_path) -> None:
-    """Two clusters (two queues) on one Redis reach the same gateway: neither's count holds the
-    other's slots, nor does one without a cap lift the other's (RQ keeps a cap by its key)."""
+def queued(connection: Redis) -> int:
+    return connection.llen("rq:queue:patrol") + connection.llen("rq:queue:other")
+
+
+def test_two_queues_on_one_redis_share_a_gateways_cap_and_a_different_one_is_logged(
+        redis, tmp_path, caplog) -> None:
+    """An estate split among two coordinators (two queues) on one Redis, one gateway: together
+    they never pull more than its cap at once; a config that caps it otherwise is logged."""
     capped = [spec for spec in (task.job_of(0.0) for task in remote_tasks(redis, tmp_path))
               if spec[0].gateway == GATEWAYS[0]]  # three tasks, capped at 2
-    uncapped = [(replace(spec, job_id=f"b-{n}", per_host=link.UNCAPPED), payload)
-                for n, (spec, payload) in enumerate(capped)]
+    other = [(replace(spec, job_id=f"b-{n}"), payload) for n, (spec, payload) in enumerate(capped)]
     connection = Redis.from_url(redis.url)
-    link.enqueue_many(connection, "patrol", capped)
-    link.enqueue_many(connection, "other", uncapped)
-    assert connection.llen("rq:queue:patrol") == 2 and connection.llen("rq:queue:other") == 3
-    assert connection.zcard(link.gateway_slots_key(connection, "patrol", GATEWAYS[0])) == 2
-    assert connection.zcard(link.gateway_slots_key(connection, "other", GATEWAYS[0])) == 3
+    with caplog.at_level("WARNING", logger="recorder.cluster.link"):
+        link.enqueue_many(connection, "patrol", capped)
+        link.enqueue_many(connection, "other", other)
+        assert caplog.records == []  # the same cap: nothing to say
+        assert queued(connection) == 2  # 6 tasks on one gateway capped at 2, in two queues
+        link.enqueue_many(connection, "other", [(replace(spec, job_id=f"c-{n}",
+                                                         per_host=link.UNCAPPED), payload)
+                                                for n, (spec, payload) in enumerate(capped)])
+    assert queued(connection) == 9  # the config without a cap lifted it for both
+    assert [record.getMessage() for record in caplog.records] == [
+        f"gateway {GATEWAYS[0]}: another cluster on this Redis gave it the cap 2, this config "
+        "none; clusters share a gateway's cap, the last to enqueue setting it: give them the "
+        "same max_concurrent_per_host"]

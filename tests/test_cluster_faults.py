@@ -67,7 +67,7 @@ def test_a_host_killed_mid_clip_is_retried_once_and_its_slot_freed(tmp_path, cam
         connection = Redis.from_url(redis.url)
         job = job_id("patrol", os.path.basename(report["_dir"]), 0)
         attempts = int(connection.hget(task_key("patrol", job), "attempts"))
-        held = connection.zcard(gateway_slots_key(connection, "patrol",
+        held = connection.zcard(gateway_slots_key(connection,
                                                   f"127.0.0.1:{camera_server.port}"))
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED], log
     assert attempts == 2
@@ -186,7 +186,7 @@ class CapSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        key = gateway_slots_key(self.connection, "patrol", f"127.0.0.1:{self.port}")
+        key = gateway_slots_key(self.connection, f"127.0.0.1:{self.port}")
         while not self._stop.wait(0.05):
             self.most_pulls = max(self.most_pulls, len(ffmpeg_pids(f"127.0.0.1:{self.port}/")))
             self.most_slots = max(self.most_slots, self.connection.zcard(key))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
 from shared.redis_client import redis_client
 
+log = logging.getLogger(__name__)
 PREFIX = "rtsp-patrol"
 # A job may overrun duration + connection + read timeout by this much (ffmpeg finishing
 # its file, the remux of an H.265 clip) before RQ's own timeout kills its work horse.
@@ -93,16 +95,17 @@ def job_spec(queue: str, cycle_name: str, stream_index: int, stream: dict, durat
                    max(1, int(seconds_left)))
 
 
-def gateway_limit(queue: str, gateway: str) -> str:
-    """The name of a gateway's RQ RateLimit (its cap) for the tasks of ``queue``: of the queue
-    too, so that two clusters on one Redis (two queues) never share a gateway's count, nor
-    overwrite each other's cap (a config without ``max_concurrent_per_host`` writes UNCAPPED)."""
-    return f"gw:{queue}:{gateway}"
+def gateway_limit(gateway: str) -> str:
+    """The name of a gateway's RQ RateLimit (its cap): the same for every queue of a Redis, as
+    the gateway is one, so that clusters patrolling one gateway (an estate split among several
+    coordinators) never pull more from it at once than its cap. Each enqueue writes its config's
+    cap there; one that differs from what another cluster wrote is logged (:func:`_note_cap`)."""
+    return f"gw:{gateway}"
 
 
-def gateway_slots_key(connection: Redis, queue: str, gateway: str) -> str:
+def gateway_slots_key(connection: Redis, gateway: str) -> str:
     """The Redis sorted set of a gateway's jobs holding a slot now (RQ's ``allowed`` set)."""
-    return RateLimitRegistry(gateway_limit(queue, gateway), connection).allowed_key
+    return RateLimitRegistry(gateway_limit(gateway), connection).allowed_key
 
 
 def enqueue(connection: Redis, queue: str, spec: JobSpec, payload: dict,
@@ -134,7 +137,7 @@ def enqueue_many(connection: Redis, queue: str, jobs: list[tuple[JobSpec, dict]]
             timeout=spec.timeout, ttl=spec.ttl,
             result_ttl=FINISHED_TTL_SECONDS, failure_ttl=FINISHED_TTL_SECONDS,
             status=JobStatus.RATE_LIMITED, retry=Retry(max=RETRIES),
-            rate_limit=RateLimit(gateway_limit(queue, spec.gateway), spec.per_host))
+            rate_limit=RateLimit(gateway_limit(spec.gateway), spec.per_host))
         job.redis_server_version = rq_queue.get_redis_server_version()
         registry, _ = gateways.setdefault(job.rate_limit_key, (
             RateLimitRegistry(job.rate_limit_key, connection), spec.per_host))
@@ -144,9 +147,34 @@ def enqueue_many(connection: Redis, queue: str, jobs: list[tuple[JobSpec, dict]]
         if spec.attempts_before:
             pipe.hincrby(task_key(queue, spec.job_id), "attempts", spec.attempts_before)
             pipe.expire(task_key(queue, spec.job_id), OUTCOME_TTL_SECONDS)
+    caps_before = []  # (limit, this config's cap, where Redis's answer to its HGET will be)
     for registry, cap in gateways.values():
+        caps_before.append((registry.key, cap, len(pipe.command_stack)))
+        pipe.hget(registry.config_key, "concurrency")
         _promote(pipe, registry, cap)
-    pipe.execute()
+    answers = pipe.execute()
+    for limit, cap, at in caps_before:
+        _note_cap(limit, cap, answers[at])
+
+
+# A gateway's cap found written otherwise by another cluster, as last logged: (ours, theirs).
+_CAPS_APART: dict[str, tuple[int, int]] = {}
+
+
+def _note_cap(limit: str, ours: int, stored: bytes | None) -> None:
+    """Log once (again when it changes) that another cluster on this Redis wrote another cap for
+    a gateway this one's config caps too: they share it, the last enqueue's value holding."""
+    theirs = int(stored) if stored and stored.isdigit() else None
+    if theirs is None or theirs == ours:
+        _CAPS_APART.pop(limit, None)
+        return
+    if _CAPS_APART.get(limit) != (ours, theirs):
+        _CAPS_APART[limit] = (ours, theirs)
+        shown = {UNCAPPED: "none"}
+        log.warning("gateway %s: another cluster on this Redis gave it the cap %s, this config "
+                    "%s; clusters share a gateway's cap, the last to enqueue setting it: give "
+                    "them the same max_concurrent_per_host", limit.removeprefix("gw:"),
+                    shown.get(theirs, theirs), shown.get(ours, ours))
 
 
 def _promote(pipe, registry: RateLimitRegistry, cap: int) -> None:
