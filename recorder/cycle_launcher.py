@@ -123,10 +123,12 @@ class CycleLauncher:
         if self.lead is not None:
             self.lead.late.step(now)
 
-    def mirror_status(self, config: dict | None, status: dict) -> None:
-        """Cluster mode: the coordinator's status also goes to Redis (a standby's does not)."""
+    def mirror_status(self, config: dict | None, status: dict,
+                      encode: Callable[[dict], str]) -> None:
+        """Cluster mode: the coordinator's status also goes to Redis (a standby's does not),
+        encoded by ``encode`` (the status file's encoder: its records' text kept)."""
         if (config or {}).get("cluster") and self.lead is not None:
-            self.lead.mirror(config, status)
+            self.lead.mirror(config, status, encode)
 
     def release_lead(self) -> None:
         """Give up the coordinator lock (a clean stop): a standby takes over at once."""

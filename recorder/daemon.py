@@ -52,8 +52,8 @@ class Daemon:
         self.launcher.on_orphan_reported = self.history.orphan_reported
         self.publisher = StatusPublisher(settings.status_path(config_path), self.snapshot)
         self.publisher.written = self.history.published
-        self.publisher.mirror = lambda status: self.launcher.mirror_status(
-            self.cluster_config, status)
+        self.publisher.mirror = lambda status, encode: self.launcher.mirror_status(
+            self.cluster_config, status, encode)
         self.cycle: Cycle | None = None
         self.last_cycle: Cycle | None = None
 

@@ -6,6 +6,7 @@ import heapq
 import math
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 
 from shared.gateways import gateway_key
 
@@ -54,6 +55,11 @@ class Plan:
 
     def describe(self) -> str:
         """The ``schedule_info`` text: ``调度方案: 2个任务\\n任务 0: 0秒开始, 持续 15秒``."""
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
+        # Made once: the status shows it about once a second, and the plan never changes.
         cap = f", 每个网关最多同时 {self.per_host} 个" if self.per_host else ""
         lines = [f"调度方案: {len(self.tasks)}个任务{cap}"]
         lines += [f"任务 {t.task_id}: {_seconds(t.offset)}秒开始, 持续 {t.duration}秒"

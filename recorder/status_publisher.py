@@ -6,7 +6,8 @@ import logging
 import os
 from collections.abc import Callable
 
-from shared.atomic import write_json_atomic
+from recorder.status_text import StatusText
+from shared.atomic import write_text_atomic
 from shared.errors import PatrolError
 from shared.locks import locked
 
@@ -27,7 +28,9 @@ class StatusPublisher:
         self._failing = False
         self._held = contextlib.ExitStack()
         self._holding = False
-        self.mirror: Callable[[dict], None] | None = None  # also given each status written
+        # Also given each status written, and how to encode it (its records' text kept).
+        self.mirror: Callable[[dict, Callable[[dict], str]], None] | None = None
+        self.text = StatusText()
         self.written: Callable[[], None] | None = None  # called after each write (or attempt)
 
     def hold(self, timeout: float = 5.0) -> None:
@@ -64,11 +67,11 @@ class StatusPublisher:
         if stopped:
             status["heartbeat"] = status["heartbeat_monotonic"] = None
         if self.mirror is not None:  # cluster mode: the API of any host reads it from Redis
-            self.mirror(status)
+            self.mirror(status, self.text.encode)
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             with contextlib.nullcontext() if self._holding else locked(self.path, timeout=2.0):
-                write_json_atomic(self.path, status, compact=True)
+                write_text_atomic(self.path, self.text.encode(status) + "\n")
             if self._failing:
                 log.info("status file writable again")
             self._failing = False

@@ -18,8 +18,13 @@ def dump_json(data: Any, compact: bool = False) -> str:
     every second (only the unindented form uses json's C encoder).
     """
     if compact:
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        return compact_json(data) + "\n"
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def compact_json(data: Any) -> str:
+    """``data`` as one line of JSON, the form of machine-only files (json's C encoder)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def write_text_atomic(path: str, text: str) -> None:

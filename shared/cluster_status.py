@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
+from shared.atomic import compact_json
 from shared.cluster_config import ClusterSettings
 from shared.redis_client import redis_client
 from shared.status_file import status_from
@@ -21,10 +23,10 @@ def status_key(queue: str) -> str:
     return f"{KEY_PREFIX}:{queue}:status"
 
 
-def mirrored(status: dict) -> str:
-    """``status`` as stored in Redis: judged alive by its wall-clock heartbeat on any host."""
-    return json.dumps({**status, "heartbeat_monotonic": None}, ensure_ascii=False,
-                      separators=(",", ":"))
+def mirrored(status: dict, encode: Callable[[dict], str] = compact_json) -> str:
+    """``status`` as stored in Redis: judged alive by its wall-clock heartbeat on any host;
+    ``encode``: the recorder's encoder of the status file (the same text, kept per record)."""
+    return encode({**status, "heartbeat_monotonic": None})
 
 
 def cluster_client(cluster: ClusterSettings):

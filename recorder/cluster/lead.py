@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
@@ -120,13 +121,16 @@ class Lead:
             return True
         return self.may_coordinate(config, now)
 
-    def mirror(self, config: dict, status: dict) -> None:
-        """Put the coordinator's ``status`` in Redis for the API (only while it holds the lock)."""
+    def mirror(self, config: dict, status: dict,
+               encode: Callable[[dict], str] | None = None) -> None:
+        """Put the coordinator's ``status`` in Redis for the API (only while it holds the lock),
+        encoded by ``encode`` (default: :func:`shared.atomic.compact_json`)."""
         lock = self._lock(config)
         if not lock.holds_now():
             return
         try:
-            lock.connection.set(status_key(lock.queue), mirrored(status), ex=STATUS_TTL_SECONDS)
+            lock.connection.set(status_key(lock.queue), mirrored(status, encode),
+                                 ex=STATUS_TTL_SECONDS)
         except RedisError as exc:
             OUTAGE.failed(exc)
 

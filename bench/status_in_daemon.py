@@ -1,0 +1,81 @@
+"""The status file in a big cycle: the daemon's CPU spent publishing it vs. the rest.
+
+The daemon publishes its status (every task's record) about once a second, and in cluster
+mode a copy into Redis as well (here: the same text built again, no Redis). One cycle of N
+streams × 15 s on a virtual clock with fake ffmpeg, as bench/history_in_daemon.py; the CPU
+inside ``StatusPublisher.publish`` (the snapshot, its JSON, the atomic write) is summed and
+compared with the rest of the daemon's own CPU in the cycle.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+
+from bench.common import Row, print_table, save
+from bench.history_in_daemon import WALL, TICK, _config, _drive
+from recorder.daemon import Daemon
+from shared.cluster_status import mirrored
+from testkit.fake_runner import FakeRunner
+
+
+def one_cycle(streams: int, slots: int, mirror: bool) -> tuple[float, float, int, int]:
+    """CPU seconds of the daemon for one cycle and of its status publishing in it, the number
+    of publishes and the last status's size in bytes."""
+    folder = tempfile.mkdtemp(prefix="bench-daemon-status-")
+    runner = FakeRunner(work_file=b"x", run_returncode=0)
+    spent, count, size = [0.0], [0], [0]
+    try:
+        daemon = Daemon(_config(folder, streams, slots), runner=runner,
+                        free_space=lambda _path: None)
+        publish = daemon.publisher.publish
+        if mirror:  # cluster mode's copy for Redis, without Redis
+            daemon.publisher.mirror = lambda status, encode: size.__setitem__(
+                0, len(mirrored(status, encode)))
+
+        def timed(*args, **named):
+            before = time.thread_time()
+            try:
+                return publish(*args, **named)
+            finally:
+                spent[0] += time.thread_time() - before
+                count[0] += 1
+        daemon.publisher.publish = timed
+        now, born = 1.0, {}
+        before = time.process_time()
+        while daemon.state.cycles_done < 1 and now < 20_000:
+            _drive([p for p in runner.processes if p.returncode is None], born, now)
+            daemon.watcher.dispatch(0)
+            daemon.step(now, WALL + now)
+            now += TICK
+        total = time.process_time() - before
+        daemon.shutdown()
+        return total, spent[0], count[0], size[0]
+    finally:
+        runner.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--streams", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--slots", type=int, default=512)
+    parser.add_argument("--mirror", action="store_true", help="cluster mode's copy too")
+    parser.add_argument("--quick", action="store_true", help="200 streams")
+    args = parser.parse_args(argv)
+    rows, runs = [], {}
+    for streams in ([200] if args.quick else args.streams):
+        total, status, count, size = one_cycle(streams, args.slots, args.mirror)
+        runs[streams] = {"total": total, "status": status, "publishes": count, "bytes": size}
+        rows.append(Row(f"{streams:,}-task cycle ({args.slots} slots, fake ffmpeg"
+                        f"{', with the Redis copy' if args.mirror else ''}): status publishing "
+                        f"({count} times, {status / count * 1000:.1f} ms each) vs. the rest of "
+                        f"the daemon's CPU", status, total - status, "s", "(informative)", True))
+    print_table(rows)
+    save("status_in_daemon", rows, {"runs": runs})
+    return rows
+
+
+if __name__ == "__main__":
+    main()
