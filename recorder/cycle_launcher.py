@@ -46,7 +46,7 @@ class CycleLauncher:
         """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
         if config.get("cluster"):
             if not self._lead().may_coordinate(config, now):
-                state.message, state.next_cycle_at = self._lead().why_not(), now + 1.0
+                state.message, state.next_cycle_at = self._lead().why_not(config), now + 1.0
                 return None
             state.last_cycle_number = max(state.last_cycle_number, self._lead().numbered)
         root = settings.resolve_output_dir(g.output_directory, self.config_path)

@@ -339,3 +339,21 @@ def test_two_queues_on_one_redis_share_a_gateways_cap_and_a_different_one_is_log
         f"gateway {GATEWAYS[0]}: another cluster on this Redis gave it the cap 2, this config "
         "none; clusters share a gateway's cap, the last to enqueue setting it: give them the "
         "same max_concurrent_per_host"]
+
+def test_a_full_redis_is_named_where_tasks_could_not_be_enqueued(redis, tmp_path, caplog):
+    """Redis full (maxmemory, noeviction): the enqueues are refused until the window ends; the
+    tasks say so (not "no free worker"), and the log says it once, not lost/back each second."""
+    tasks = remote_tasks(redis, tmp_path)
+    Redis.from_url(redis.url).config_set("maxmemory", 1)
+    with caplog.at_level("WARNING", logger="recorder.cluster.outage"):
+        for task in tasks:
+            task.start(1.0, WALL + 1.0)
+        now = 1.0
+        while now <= 61.0:
+            step(tasks, now)
+            now += POLL_SECONDS
+    assert all(task.status == st.CANCELLED for task in tasks)
+    assert tasks[0].error_message.startswith("未调度: 本轮时间窗口已过, 集群的 Redis 未接受任务 (")
+    assert "maxmemory" in tasks[0].error_message
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith("Redis refused a command ("), lines

@@ -105,7 +105,7 @@ def test_a_recorder_that_cannot_reach_redis_says_so_then_coordinates_once_it_can
                                         "duration_seconds": 2, "output_filename": "cam.mp4"}])
     with RecorderProcess(started(config)) as recorder:
         message = wait_for(lambda: (read_status(settings.status_path(config))["message"] or "")
-                           .startswith("无法连接集群的 Redis ("), 30, "the Redis message")
+                           .startswith("集群的 Redis 不可用 ("), 30, "the Redis message")
         assert message and STANDBY_MESSAGE not in read_status(settings.status_path(config))[
             "message"], recorder.log()
         with redis:

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 LOCK_SECONDS = 10  # a dead coordinator's standby takes over within this (plus one step)
 STANDBY_MESSAGE = "备用协调器: 另一个录制守护进程正在协调本集群, 等待接管"
 # Why a recorder that never reached Redis does not coordinate (not a standby: it cannot tell).
-REDIS_AWAY_MESSAGE = "无法连接集群的 Redis ({reason}), 等待其恢复"
+REDIS_AWAY_MESSAGE = "集群的 Redis 不可用 ({reason}), 等待其恢复"
 
 # Extend the lock if we hold it, take it if nobody does: 1 when we hold it after.
 _HOLD_SCRIPT = """
@@ -56,6 +56,8 @@ class CoordinatorLock:
         self.held = False
         self._renewed = float("-inf")  # monotonic time of the last extension
         self._script = connection.register_script(_HOLD_SCRIPT)
+        # Why the last hold() could not reach Redis, or Redis refused it ("": it answered).
+        self.failure = ""
 
     def hold(self) -> bool:
         """Take or extend the lock; True while this recorder is the coordinator.
@@ -66,8 +68,10 @@ class CoordinatorLock:
             held = bool(self._script(keys=[self.key], args=[self.owner, self.seconds * 1000]))
         except RedisError as exc:
             OUTAGE.failed(exc)
+            self.failure = OUTAGE.last_failure
             return self.held
         OUTAGE.answered()
+        self.failure = ""
         if held != self.held:
             log.info("coordinator lock %s %s by %s", self.key, "taken" if held else "lost",
                      self.owner)

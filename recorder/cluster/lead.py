@@ -79,11 +79,12 @@ class Lead:
                 self.late.follow(orphan)
         return lock.held
 
-    @staticmethod
-    def why_not() -> str:
-        """Why :meth:`may_coordinate` said False, for the status: Redis away (or refusing this
-        recorder: its password, its database), or another recorder coordinating."""
-        return REDIS_AWAY_MESSAGE.format(reason=OUTAGE.reason) if OUTAGE.down else STANDBY_MESSAGE
+    def why_not(self, config: dict) -> str:
+        """Why :meth:`may_coordinate` said False, for the status: Redis away or refusing the
+        lock (this recorder's password, its database, a full Redis), or another recorder
+        coordinating."""
+        failure = self._lock(config).failure
+        return REDIS_AWAY_MESSAGE.format(reason=failure) if failure else STANDBY_MESSAGE
 
     def sync_desired(self, config: dict, now: float, control_path: str) -> None:
         """Take the cluster's desired state into this recorder's control.json, at most every

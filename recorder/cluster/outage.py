@@ -1,9 +1,19 @@
-"""Redis lost and back, logged once each: the coordinator keeps retrying without a line per step."""
+"""Redis lost and back, logged once each: the coordinator keeps retrying without a line per step.
+
+A Redis that answers but refuses a command (full to its ``maxmemory``, a denied command) is
+no outage: reads go on working, so it is said apart, once per reason and at most every
+REFUSAL_LOG_SECONDS, instead of "lost" and "back" each second.
+"""
 from __future__ import annotations
 
 import logging
 
+from redis.exceptions import ResponseError
+
+from shared.clock import SYSTEM_CLOCK
+
 log = logging.getLogger(__name__)
+REFUSAL_LOG_SECONDS = 600.0
 
 
 class Outage:
@@ -12,13 +22,27 @@ class Outage:
     def __init__(self) -> None:
         self.down = False
         self.reason = ""  # the failure that began the outage (redis-py's words: no password)
+        self.last_failure = ""  # the last failure's reason, an outage's or a refusal's
+        self._refusal: tuple[str, float] | None = None  # the last refusal logged, and when
 
     def failed(self, exc: Exception) -> None:
-        """A Redis call failed: one line when the connection is first lost."""
+        """A Redis call failed: one line when the connection is first lost (or a refusal)."""
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.last_failure = reason
+        if isinstance(exc, ResponseError):
+            self._refused(reason)
+            return
         if not self.down:
             self.down = True
-            self.reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.reason = reason
             log.warning("Redis connection lost (%s); retrying until it is back", self.reason)
+
+    def _refused(self, reason: str) -> None:
+        now = SYSTEM_CLOCK.monotonic()
+        if (self._refusal is None or self._refusal[0] != reason
+                or now - self._refusal[1] >= REFUSAL_LOG_SECONDS):
+            self._refusal = (reason, now)
+            log.warning("Redis refused a command (%s); retrying", reason)
 
     def answered(self) -> None:
         """A Redis call succeeded: one line when that ends an outage."""

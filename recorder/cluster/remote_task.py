@@ -31,6 +31,8 @@ WORKER_LOST = "工作节点异常退出, 重试后仍未完成"
 # taken (whole seconds, and skew); a time zone apart is 15 min at least.
 CLOCKS_APART = 300.0
 QUEUED_AT_END = "未调度: 本轮时间窗口已过, 没有空闲的工作节点"
+# Never enqueued: Redis was away, or refused it (full), until the window ended.
+NOT_ENQUEUED = "未调度: 本轮时间窗口已过, 集群的 Redis 未接受任务 ({reason})"
 # A job Redis no longer knows, with no worker's record either, for this long: enqueued again.
 # Longer than a recording worker takes to write its record again after Redis came back (its
 # progress every 5 s, a batch worker's 5 s pause after a failed write): a job still recording
@@ -147,7 +149,8 @@ class RemoteRecording:
             if now - self._last_try < POLL_SECONDS:
                 return
             if now >= self.context.window_end:
-                self._finish(wall, st.CANCELLED, QUEUED_AT_END)
+                self._finish(wall, st.CANCELLED, NOT_ENQUEUED.format(
+                    reason=OUTAGE.last_failure or "?"))
             else:
                 self.start(now, wall)
             return
