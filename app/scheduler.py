@@ -10,7 +10,7 @@ from shared import task_record, task_status
 from shared.clock import SYSTEM_CLOCK
 from shared.cluster_config import ClusterSettings, cluster_settings
 from shared.cluster_control import change_cluster_control, read_cluster_control
-from shared.cluster_status import cluster_client, read_cluster_status
+from shared.cluster_status import cluster_client, cluster_status_from, read_cluster_status_text
 from shared.control_file import read_control, start_change, stop_change, update_control
 from shared.errors import PatrolError, RecorderUnavailable
 from shared.file_cache import FileCache
@@ -35,11 +35,29 @@ def _status() -> tuple[dict, str]:
     Redis (it may run on another host), else (or when Redis has none, or only a stopped or
     dead coordinator's, no longer renewed) the status file's."""
     cluster = _cluster()
-    status = read_cluster_status(cluster) if cluster else None
-    if status is None or not is_alive(status):
+    raw = read_cluster_status_text(cluster) if cluster else None
+    parsed = _mirrored_status(raw) if raw else None
+    if parsed is None or not is_alive(parsed[0]):
         return _FILES.get(status_file(), _parse_status)
-    tasks = [task_record.from_stored(task) for task in status["tasks"]]
-    return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
+    return parsed
+
+
+# Cluster mode: the coordinator's status as last read from Redis and its parsed form, reused
+# while Redis holds the same text (it changes about once a second; thousands of tasks take
+# ~30 ms a thousand to parse and encode again, for every request of every client).
+_mirrored: tuple[bytes, tuple[dict, str] | None] = (b"", None)
+
+
+def _mirrored_status(raw: bytes) -> tuple[dict, str]:
+    """:func:`_parse_status`'s answer for the coordinator's status text ``raw`` from Redis."""
+    global _mirrored
+    kept = _mirrored  # read once: another thread may replace it meanwhile
+    if kept[0] != raw or kept[1] is None:
+        status = cluster_status_from(raw)
+        tasks = [task_record.from_stored(task) for task in status["tasks"]]
+        kept = _mirrored = (raw, (status, json.dumps(tasks, ensure_ascii=False,
+                                                    separators=(",", ":"))))
+    return kept[1]
 
 
 def _cluster() -> ClusterSettings | None:

@@ -36,12 +36,17 @@ def cluster_client(cluster: ClusterSettings):
     return _CLIENTS[cluster.redis_url]
 
 
-def read_cluster_status(cluster: ClusterSettings) -> dict | None:
-    """The coordinator's last status from Redis; None when there is none or Redis is away."""
+def read_cluster_status_text(cluster: ClusterSettings) -> bytes | None:
+    """The coordinator's last status from Redis, as stored (:func:`mirrored`); None when there
+    is none or Redis is away."""
     from redis.exceptions import RedisError
     try:
-        raw = cluster_client(cluster).get(status_key(cluster.queue))
+        return cluster_client(cluster).get(status_key(cluster.queue)) or None
     except RedisError as exc:
         log.warning("cluster status not read from Redis: %s", exc)
         return None
-    return status_from(json.loads(raw)) if raw else None
+
+
+def cluster_status_from(raw: bytes) -> dict:
+    """A status as :func:`read_cluster_status_text` gave it, parsed and completed with defaults."""
+    return status_from(json.loads(raw))

@@ -42,6 +42,21 @@ def test_live_tasks_come_from_the_coordinators_status_in_redis(client, redis, wr
     assert "u:p@" not in str(answer)  # masked as from the file
 
 
+def test_the_coordinators_status_is_parsed_once_while_redis_holds_the_same_text(
+        client, redis, write_status, monkeypatch):
+    from app import scheduler
+    parsed = []
+    parse = scheduler.cluster_status_from
+    monkeypatch.setattr(scheduler, "cluster_status_from",
+                        lambda raw: parsed.append(1) or parse(raw))
+    write_status(tasks=[])
+    alive_coordinator(redis, tasks=[TASK])
+    assert [client.get("/api/tasks/status").get_json()["count"] for _ in range(3)] == [1] * 3
+    assert len(parsed) == 1
+    alive_coordinator(redis, tasks=[TASK, {**TASK, "task_id": 1}])  # its next publish
+    assert client.get("/api/tasks/status").get_json()["count"] == 2 and len(parsed) == 2
+
+
 def test_without_a_status_in_redis_the_file_answers(client, redis, write_status):
     write_status(tasks=[TASK])
     assert client.get("/api/tasks/status").get_json()["count"] == 1
