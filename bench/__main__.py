@@ -2,7 +2,7 @@
 
 Names: recorder_overhead, ffmpeg_startup, ffmpeg_options, verdicts, api_tree, tasks_rps,
 planner, alert_latency, camera_history, campaign, console, history_writes, history_in_daemon,
-contact_sheet, picture_checks, cluster_engine, cluster_media, cluster_sim (default: all;
+status_in_daemon, contact_sheet, picture_checks, cluster_engine, cluster_media, cluster_sim (default: all;
 the cluster ones need the [cluster] extra and Debian's redis-server); and by name only,
 quality_scenes (the picture checks' calibration on real footage: it needs Debian's
 opencv-doc sample data, docs/QUALITY.md) and reference_in_ffmpeg (the reference comparison in
@@ -19,7 +19,7 @@ from bench.common import machine, print_table
 
 ALL = ("recorder_overhead", "ffmpeg_startup", "ffmpeg_options", "verdicts", "api_tree",
        "tasks_rps", "planner", "alert_latency", "camera_history", "campaign", "console",
-       "history_writes", "history_in_daemon", "contact_sheet",
+       "history_writes", "history_in_daemon", "status_in_daemon", "contact_sheet",
        "picture_checks", "cluster_engine", "cluster_media", "cluster_sim")
 # Run only when named: not measures of this code's speed (the first's footage is not in the
 # repo; the second weighs a design not taken).

@@ -74,6 +74,19 @@ def _drive(processes: list, born: dict, now: float) -> None:
             process.exit(0)
 
 
+def drive_cycle(daemon: Daemon, runner: FakeRunner) -> float:
+    """Step ``daemon`` on the virtual clock, a tick each TICK, until its first cycle is done
+    (the fake ffmpeg driven by :func:`_drive`); the process's CPU seconds meanwhile."""
+    now, born = 1.0, {}
+    before = time.process_time()
+    while daemon.state.cycles_done < 1 and now < 20_000:
+        _drive([p for p in runner.processes if p.returncode is None], born, now)
+        daemon.watcher.dispatch(0)
+        daemon.step(now, WALL + now)
+        now += TICK
+    return time.process_time() - before
+
+
 def _daemon(config: str, runner: FakeRunner, on_loop: bool) -> Daemon:
     """The daemon; ``on_loop``: its history written on the loop (no writer thread)."""
     if not on_loop:
@@ -99,16 +112,10 @@ def one_cycle(streams: int, slots: int, held: list[float],
         feed = daemon.history  # bound before the cycle attaches its verdict hook
         feed._record = _timed(feed._record, spent)
         feed.step = _timed(feed.step, spent, held)
-        now, born = 1.0, {}
-        before = time.process_time()
-        while daemon.state.cycles_done < 1 and now < 10_000:
-            _drive([p for p in runner.processes if p.returncode is None], born, now)
-            daemon.watcher.dispatch(0)
-            daemon.step(now, WALL + now)
-            now += TICK
+        total = drive_cycle(daemon, runner)
         daemon.shutdown()
         thread = feed.writer.thread  # the writes' own thread: all its CPU is the history's
-        return time.process_time() - before, spent[0] + (thread.cpu_seconds if thread else 0.0)
+        return total, spent[0] + (thread.cpu_seconds if thread else 0.0)
     finally:
         runner.close()
         shutil.rmtree(folder, ignore_errors=True)

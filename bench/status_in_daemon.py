@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from bench.common import Row, print_table, save
-from bench.history_in_daemon import WALL, TICK, _config, _drive
+from bench.history_in_daemon import _config, drive_cycle
 from recorder.daemon import Daemon
 from shared.cluster_status import mirrored
 from testkit.fake_runner import FakeRunner
@@ -42,14 +42,7 @@ def one_cycle(streams: int, slots: int, mirror: bool) -> tuple[float, float, int
                 spent[0] += time.thread_time() - before
                 count[0] += 1
         daemon.publisher.publish = timed
-        now, born = 1.0, {}
-        before = time.process_time()
-        while daemon.state.cycles_done < 1 and now < 20_000:
-            _drive([p for p in runner.processes if p.returncode is None], born, now)
-            daemon.watcher.dispatch(0)
-            daemon.step(now, WALL + now)
-            now += TICK
-        total = time.process_time() - before
+        total = drive_cycle(daemon, runner)
         daemon.shutdown()
         return total, spent[0], count[0], size[0]
     finally:
