@@ -133,7 +133,9 @@ class Daemon:
                 or g.poll_cycles == -1 or self.state.cycles_done < g.poll_cycles):
             return False
         self.state.finish_all(wall, self.control.start_generation, g.poll_cycles)
-        self.launcher.finished(config, self.control.start_generation)
+        # Cluster mode: the cluster whose cycles ran stops (its section edited meanwhile or not).
+        ran = self.last_cycle.config if self.last_cycle is not None else config
+        self.launcher.finished(ran, self.control.start_generation)
         return True
 
     def _end_cycle(self, now: float, interrupted: str = "") -> None:

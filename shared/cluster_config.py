@@ -69,13 +69,15 @@ def _redis_url_problem(url: str) -> str:
     from redis import ConnectionPool  # the [cluster] extra is installed (checked before)
 
     parts = urlsplit(url)
-    if parts.scheme.lower() == "unix" and not parts.path:
-        return "unix:// 地址缺少套接字路径 (例如 unix:///run/redis/redis.sock)"
+    if parts.scheme.lower() == "unix" and (not parts.path or parts.hostname):
+        # unix://tmp/r.sock: "tmp" is no part of the path redis-py uses (/r.sock)
+        return "unix:// 地址必须是 unix:///套接字的绝对路径 (例如 unix:///run/redis/redis.sock)"
     database = parts.path.strip("/") if parts.scheme.lower() != "unix" else ""
     if database and not database.isdigit():
         return f"数据库编号必须是非负整数, 而不是 {database!r}"
     try:
-        ConnectionPool.from_url(url)
+        # The options reach the connection only when it is made (made here, not connected).
+        ConnectionPool.from_url(url).make_connection()
     except (ValueError, TypeError) as exc:
         return mask_credentials(f"无法使用: {exc}")
     return ""

@@ -36,6 +36,9 @@ def test_the_section_is_checked_and_read() -> None:
     ({"redis_url": "redis://[fd00::5:6379"}, "cluster.redis_url"),
     ({"redis_url": "redis://h/abc"}, "cluster.redis_url"),
     ({"redis_url": "unix://"}, "cluster.redis_url"),
+    ({"redis_url": "unix://tmp/r.sock"}, "cluster.redis_url"),
+    ({"redis_url": "redis://h/0?unknown=1"}, "cluster.redis_url"),
+    ({"redis_url": "redis://h/0?ssl_cert_reqs=none"}, "cluster.redis_url"),  # a TLS option
     ({"redis_url": "redis://h", "queue": "a b"}, "cluster.queue"),
     ({"redis_url": "redis://h", "queue": 5}, "cluster.queue"),
     ({"redis_url": "redis://h", "qeue": "x"}, "cluster.qeue")])
@@ -46,7 +49,8 @@ def test_a_bad_section_is_refused(section: object, field: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["redis://h/", "redis://h/3", "redis://[::1]:6379/1",
-                                 "rediss://h", "unix:///run/redis/redis.sock?db=2"])
+                                 "rediss://h", "rediss://u:p@h/0?ssl_cert_reqs=none",
+                                 "unix:///run/redis/redis.sock?db=2"])
 def test_redis_url_forms_redis_py_takes_are_taken(url: str) -> None:
     assert model.validate_config(with_cluster({"redis_url": url}))["cluster"]["redis_url"] == url
 

@@ -319,30 +319,44 @@ def queued(connection: Redis) -> int:
 
 
 def test_two_queues_on_one_redis_share_a_gateways_cap_and_a_different_one_is_logged(
-        redis, tmp_path, caplog) -> None:
+        redis, tmp_path, caplog, monkeypatch) -> None:
     """An estate split among two coordinators (two queues) on one Redis, one gateway: together
-    they never pull more than its cap at once; a config that caps it otherwise is logged."""
+    they never pull more than its cap at once; caps that differ are logged once by each."""
     capped = [spec for spec in (task.job_of(0.0) for task in remote_tasks(redis, tmp_path))
               if spec[0].gateway == GATEWAYS[0]]  # three tasks, capped at 2
-    other = [(replace(spec, job_id=f"b-{n}"), payload) for n, (spec, payload) in enumerate(capped)]
     connection = Redis.from_url(redis.url)
+    written = {"patrol": {}, "other": {}}  # each coordinator's own memory: two processes
+    monkeypatch.setattr(link, "_CAPS_APART_LOGGED", set())
+
+    def enqueue(queue: str, batch: int, per_host: int) -> None:
+        monkeypatch.setattr(link, "_CAPS_WRITTEN", written[queue])
+        link.enqueue_many(connection, queue, [
+            (replace(spec, job_id=f"{queue}-{batch}-{n}", per_host=per_host), payload)
+            for n, (spec, payload) in enumerate(capped)])
     with caplog.at_level("WARNING", logger="recorder.cluster.link"):
-        link.enqueue_many(connection, "patrol", capped)
-        link.enqueue_many(connection, "other", other)
+        enqueue("patrol", 0, 2)
+        enqueue("other", 0, 2)
         assert caplog.records == []  # the same cap: nothing to say
         assert queued(connection) == 2  # 6 tasks on one gateway capped at 2, in two queues
-        link.enqueue_many(connection, "other", [(replace(spec, job_id=f"c-{n}",
-                                                         per_host=link.UNCAPPED), payload)
-                                                for n, (spec, payload) in enumerate(capped)])
-    assert queued(connection) == 9  # the config without a cap lifted it for both
+        enqueue("patrol", 1, 3)  # its own config edited: its own old cap is no news
+        assert caplog.records == []
+        for batch in (1, 2, 3):  # the other's config now without a cap; in turns
+            enqueue("other", batch, link.UNCAPPED)
+            enqueue("patrol", batch + 1, 3)
     assert [record.getMessage() for record in caplog.records] == [
-        f"gateway {GATEWAYS[0]}: another cluster on this Redis gave it the cap 2, this config "
-        "none; clusters share a gateway's cap, the last to enqueue setting it: give them the "
-        "same max_concurrent_per_host"]
+        f"gateway {GATEWAYS[0]}: another cluster on this Redis gave it the cap {theirs}, this "
+        f"config {ours}; clusters share a gateway's cap, the last to enqueue setting it: give "
+        "them the same max_concurrent_per_host" for theirs, ours in (("3", "none"),
+                                                                    ("none", "3"))]
 
-def test_a_full_redis_is_named_where_tasks_could_not_be_enqueued(redis, tmp_path, caplog):
+
+def test_a_full_redis_is_named_where_tasks_could_not_be_enqueued(redis, tmp_path, caplog,
+                                                                 monkeypatch):
     """Redis full (maxmemory, noeviction): the enqueues are refused until the window ends; the
     tasks say so (not "no free worker"), and the log says it once, not lost/back each second."""
+    from recorder.cluster.outage import OUTAGE
+    monkeypatch.setattr(OUTAGE, "_refusal", None)  # what another test left: not this one's
+    monkeypatch.setattr(OUTAGE, "down", False)
     tasks = remote_tasks(redis, tmp_path)
     Redis.from_url(redis.url).config_set("maxmemory", 1)
     with caplog.at_level("WARNING", logger="recorder.cluster.outage"):

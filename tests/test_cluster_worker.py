@@ -512,16 +512,19 @@ def test_a_pool_respawns_a_dead_worker_only_when_redis_takes_writes(monkeypatch)
     from recorder.cluster.pool import PromptWorkerPool
     started, pauses = [], []
     monkeypatch.setattr(WorkerPool, "start_worker",
-                        lambda pool, *a, **k: started.append(1) or pool.worker_dict.update(
+                        lambda pool, *a, **k: started.append(k) or pool.worker_dict.update(
                             {f"w{len(started)}": None}))
+    monkeypatch.setattr(WorkerPool, "start", lambda pool, burst, logging_level: None)
     monkeypatch.setattr(PromptWorkerPool, "reap_workers", lambda pool: None)
     monkeypatch.setattr(PromptWorkerPool, "_pause", lambda pool, seconds: pauses.append(seconds))
     monkeypatch.setattr(PromptWorkerPool, "await_an_exit", lambda pool, seconds: None)
     pool = PromptWorkerPool(["patrol"], connection=Redis(), num_workers=2)
+    pool.start(logging_level="WARNING")  # RQ's loop left out: the level is what is kept
     answers = iter([False, False, True])
     monkeypatch.setattr(pool.gate, "open", lambda: next(answers))
     pool.start_workers()  # refused: none started
     pool.check_workers()  # refused again: a pause, none started
     assert started == [] and pauses == [pool_module.GATE_RETRY_SECONDS]
     pool.check_workers()
-    assert len(started) == 2
+    # Started later, with the level the pool was started with (RQ's default is INFO).
+    assert [named["logging_level"] for named in started] == ["WARNING", "WARNING"]

@@ -13,6 +13,7 @@ from recorder.cluster.desired_sync import sync_desired
 from recorder.cluster.late_outcomes import LateOutcomes, Reported
 from recorder.cluster.outage import OUTAGE
 from recorder.cluster.takeover import left_statuses, report_orphan_cycles
+from shared.atomic import compact_json
 from shared.cluster_config import cluster_settings
 from shared.cluster_control import change_cluster_control, read_cluster_control
 from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
@@ -123,7 +124,7 @@ class Lead:
         return self.may_coordinate(config, now)
 
     def mirror(self, config: dict, status: dict,
-               encode: Callable[[dict], str] | None = None) -> None:
+               encode: Callable[[dict], str] = compact_json) -> None:
         """Put the coordinator's ``status`` in Redis for the API (only while it holds the lock),
         encoded by ``encode`` (default: :func:`shared.atomic.compact_json`)."""
         lock = self._lock(config)

@@ -157,19 +157,22 @@ def enqueue_many(connection: Redis, queue: str, jobs: list[tuple[JobSpec, dict]]
         _note_cap(limit, cap, answers[at])
 
 
-# A gateway's cap found written otherwise by another cluster, as last logged: (ours, theirs).
-_CAPS_APART: dict[str, tuple[int, int]] = {}
+# The cap this process last wrote for each gateway, and the differences already logged.
+_CAPS_WRITTEN: dict[str, int] = {}
+_CAPS_APART_LOGGED: set[tuple[str, int, int]] = set()
 
 
 def _note_cap(limit: str, ours: int, stored: bytes | None) -> None:
-    """Log once (again when it changes) that another cluster on this Redis wrote another cap for
-    a gateway this one's config caps too: they share it, the last enqueue's value holding."""
+    """Log once (per gateway and pair of values) that another cluster on this Redis wrote
+    another cap for a gateway this one's config caps too: they share it, the last enqueue's
+    value holding. A cap this process wrote itself (its config edited since) is no news."""
     theirs = int(stored) if stored and stored.isdigit() else None
-    if theirs is None or theirs == ours:
-        _CAPS_APART.pop(limit, None)
+    mine_before = _CAPS_WRITTEN.get(limit)
+    _CAPS_WRITTEN[limit] = ours
+    if theirs is None or theirs in (ours, mine_before):
         return
-    if _CAPS_APART.get(limit) != (ours, theirs):
-        _CAPS_APART[limit] = (ours, theirs)
+    if (limit, ours, theirs) not in _CAPS_APART_LOGGED:
+        _CAPS_APART_LOGGED.add((limit, ours, theirs))
         shown = {UNCAPPED: "none"}
         log.warning("gateway %s: another cluster on this Redis gave it the cap %s, this config "
                     "%s; clusters share a gateway's cap, the last to enqueue setting it: give "

@@ -76,6 +76,11 @@ class PromptWorkerPool(WorkerPool):
         self._slots = slots
         self._shares: dict[str, int] = {}  # a live worker's name: the jobs it may record at once
         self.gate = RedisGate(self.connection, self._queue_names[0])
+        self._logging_level = "INFO"  # start()'s, for the workers started later
+
+    def start(self, burst: bool = False, logging_level: str = "INFO") -> None:
+        self._logging_level = logging_level
+        super().start(burst, logging_level)
 
     def start_workers(self, *positional, **named) -> None:
         """RQ's, when Redis takes writes; else :meth:`check_workers` starts them once it does."""
@@ -117,7 +122,8 @@ class PromptWorkerPool(WorkerPool):
                 self._pause(GATE_RETRY_SECONDS)
             return
         for _ in range(missing if respawn else 0):
-            self.start_worker(burst=self._burst, _sleep=self._sleep)
+            self.start_worker(burst=self._burst, _sleep=self._sleep,
+                              logging_level=self._logging_level)
         self.await_an_exit(IDLE_CHECK_SECONDS)
 
     def _pause(self, seconds: float) -> None:
