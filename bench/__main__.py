@@ -2,8 +2,8 @@
 
 Names: recorder_overhead, ffmpeg_startup, ffmpeg_options, verdicts, api_tree, tasks_rps,
 planner, alert_latency, camera_history, campaign, console, history_writes, history_in_daemon,
-status_in_daemon, contact_sheet, picture_checks, cluster_engine, cluster_media, cluster_sim (default: all;
-the cluster ones need the [cluster] extra and Debian's redis-server); and by name only,
+status_in_daemon, contact_sheet, picture_checks, cluster_engine, cluster_media, cluster_sim
+(default: all; the cluster ones need the [cluster] extra and Debian's redis-server); and by name only,
 quality_scenes (the picture checks' calibration on real footage: it needs Debian's
 opencv-doc sample data, docs/QUALITY.md) and reference_in_ffmpeg (the reference comparison in
 ffmpeg instead of the recorder, a design not taken: docs/PERFORMANCE.md).
