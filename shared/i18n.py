@@ -160,6 +160,12 @@ REASONS: tuple[tuple[str, str], ...] = (
      "pip install '.[cluster]'"),
     ("必须是 1-64 个字母, 数字, '_', '-' 或 '.'",
      "must be 1-64 letters, digits, '_', '-' or '.'"),
+    ("unix:// 地址必须是 unix:///套接字的绝对路径 (例如 unix:///run/redis/redis.sock)",
+     "a unix:// URL must be unix:/// and the socket's absolute path "
+     "(e.g. unix:///run/redis/redis.sock)"),
+    ("数据库编号必须是非负整数, 而不是 {value}",
+     "the database number must be a non-negative integer, not {value}"),
+    ("无法使用: {reason}", "cannot be used: {reason}"),
     ("必须是数组", "must be an array"),
     ("不是有效的目录路径", "is not a valid folder path"),
     ("不能超过 {count} 个字符", "must be at most {count} characters long"),

@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import select
-import time
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq.worker_pool import WorkerPool
 
 from recorder.cluster.link import PREFIX
+from shared.clock import SYSTEM_CLOCK
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,9 @@ class PromptWorkerPool(WorkerPool):
 
     def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less when a SIGTERM stops the pool meanwhile."""
-        deadline = time.monotonic() + seconds
-        while self.status != self.Status.STOPPED and time.monotonic() < deadline:
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        deadline = SYSTEM_CLOCK.monotonic() + seconds
+        while self.status != self.Status.STOPPED and SYSTEM_CLOCK.monotonic() < deadline:
+            SYSTEM_CLOCK.sleep(min(0.2, max(0.0, deadline - SYSTEM_CLOCK.monotonic())))
 
     def await_an_exit(self, seconds: float) -> None:
         """Sleep until a worker exits, at most ``seconds``; at once when one cannot be watched
