@@ -165,7 +165,7 @@ REASONS: tuple[tuple[str, str], ...] = (
      "(e.g. unix:///run/redis/redis.sock)"),
     ("数据库编号必须是非负整数, 而不是 {value}",
      "the database number must be a non-negative integer, not {value}"),
-    ("无法使用: {reason}", "cannot be used: {reason}"),
+    ("无法使用: {error}", "cannot be used: {error}"),
     ("必须是数组", "must be an array"),
     ("不是有效的目录路径", "is not a valid folder path"),
     ("不能超过 {count} 个字符", "must be at most {count} characters long"),
