@@ -25,7 +25,11 @@ _FILES = FileCache()
 
 def _parse_status(path: str) -> tuple[dict, str]:
     """The status and its task list already encoded: hundreds of tasks are most of the answer."""
-    status = read_status(path)
+    return _with_encoded_tasks(read_status(path))
+
+
+def _with_encoded_tasks(status: dict) -> tuple[dict, str]:
+    """``status`` and its task records, each read back as the API answers it, encoded."""
     tasks = [task_record.from_stored(task) for task in status["tasks"]]
     return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
 
@@ -36,28 +40,16 @@ def _status() -> tuple[dict, str]:
     dead coordinator's, no longer renewed) the status file's."""
     cluster = _cluster()
     raw = read_cluster_status_text(cluster) if cluster else None
-    parsed = _mirrored_status(raw) if raw else None
+    # Parsed once per version, as the file is: its text is the version (it changes about once a
+    # second; thousands of tasks take ~30 ms a thousand to parse and encode again).
+    parsed = _FILES.get_version(_MIRRORED, raw, lambda: _with_encoded_tasks(
+        cluster_status_from(raw))) if raw else None
     if parsed is None or not is_alive(parsed[0]):
         return _FILES.get(status_file(), _parse_status)
     return parsed
 
 
-# Cluster mode: the coordinator's status as last read from Redis and its parsed form, reused
-# while Redis holds the same text (it changes about once a second; thousands of tasks take
-# ~30 ms a thousand to parse and encode again, for every request of every client).
-_mirrored: tuple[bytes, tuple[dict, str] | None] = (b"", None)
-
-
-def _mirrored_status(raw: bytes) -> tuple[dict, str]:
-    """:func:`_parse_status`'s answer for the coordinator's status text ``raw`` from Redis."""
-    global _mirrored
-    kept = _mirrored  # read once: another thread may replace it meanwhile
-    if kept[0] != raw or kept[1] is None:
-        status = cluster_status_from(raw)
-        tasks = [task_record.from_stored(task) for task in status["tasks"]]
-        kept = _mirrored = (raw, (status, json.dumps(tasks, ensure_ascii=False,
-                                                    separators=(",", ":"))))
-    return kept[1]
+_MIRRORED = "cluster status"  # the cache's key of the coordinator's status from Redis
 
 
 def _cluster() -> ClusterSettings | None:
