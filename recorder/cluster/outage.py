@@ -16,26 +16,30 @@ log = logging.getLogger(__name__)
 REFUSAL_LOG_SECONDS = 600.0
 
 
+def failure_reason(exc: Exception) -> str:
+    """A failed Redis call's reason for a log line or a status: the first line of redis-py's
+    words (never a password), or the exception's name."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 class Outage:
     """Whether this process last found Redis away; logs only the changes."""
 
     def __init__(self) -> None:
         self.down = False
-        self.reason = ""  # the failure that began the outage (redis-py's words: no password)
         self.last_failure = ""  # the last failure's reason, an outage's or a refusal's
         self._refusal: tuple[str, float] | None = None  # the last refusal logged, and when
 
     def failed(self, exc: Exception) -> None:
         """A Redis call failed: one line when the connection is first lost (or a refusal)."""
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = failure_reason(exc)
         self.last_failure = reason
         if isinstance(exc, ResponseError):
             self._refused(reason)
             return
         if not self.down:
             self.down = True
-            self.reason = reason
-            log.warning("Redis connection lost (%s); retrying until it is back", self.reason)
+            log.warning("Redis connection lost (%s); retrying until it is back", reason)
 
     def _refused(self, reason: str) -> None:
         now = SYSTEM_CLOCK.monotonic()

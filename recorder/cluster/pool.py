@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from rq.worker_pool import WorkerPool
 
 from recorder.cluster.link import PREFIX
+from recorder.cluster.outage import failure_reason
 from shared.clock import SYSTEM_CLOCK
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class RedisGate:
         try:
             self.connection.set(self.probe_key, b"1", px=10_000)
         except RedisError as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = failure_reason(exc)
             if reason != self.closed_because:
                 log.error("Redis does not take the workers' writes (%s): worker processes start "
                           "when it does; trying every %.0f s", reason, GATE_RETRY_SECONDS)
