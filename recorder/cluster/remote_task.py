@@ -121,13 +121,18 @@ class RemoteRecording:
         self.start_wall = self.start_wall or wall
         self.context.exchange.want(self)
 
+    @property
+    def _attempts_so_far(self) -> int:
+        """The most attempts its jobs enqueued so far may have had (each one and its retries)."""
+        return self._enqueues * (link.RETRIES + 1)
+
     def job_of(self, now: float) -> tuple[link.JobSpec, dict]:
         """The job's spec and payload, enqueued at monotonic ``now``."""
         c = self.context
         spec = replace(link.job_spec(c.queue, c.cycle_name, self.planned.stream_index,
                                      self.stream, self.planned.duration, c.settings,
                                      c.window_end - now),
-                       attempts_before=self._enqueues * (link.RETRIES + 1))
+                       attempts_before=self._attempts_so_far)
         return spec, payload(self.planned, self.stream, c.cycle_dir, c.display_dir,
                              c.global_config, c.queue, self.source)
 
@@ -199,7 +204,7 @@ class RemoteRecording:
         # alerts must not count it (as a task a dead single-box recorder left).
         self._finish(wall, st.CANCELLED, WORKER_LOST)
         remove_attempt_files(self.context.cycle_dir, self.stream["output_filename"],
-                             self._enqueues * (link.RETRIES + 1))
+                             self._attempts_so_far)
 
     def _take(self, record: dict, final: bool, wall: float) -> None:
         self._record = record
