@@ -28,6 +28,7 @@ from shared.history_schema import history_path  # noqa: E402
 from shared.status_file import empty_status  # noqa: E402
 from shared.task_record import INTERRUPTED_MESSAGE  # noqa: E402
 from testkit.cluster import RedisServer, redis_available  # noqa: E402
+from testkit.recorder_process import wait_for  # noqa: E402
 from tests.test_cluster_exchange import count_round_trips  # noqa: E402
 from tests.test_cluster_takeover import CYCLE, QUEUE, task  # noqa: E402
 
@@ -388,7 +389,9 @@ def test_a_restarted_coordinators_own_cycle_not_reported_is_tried_at_the_next_ta
         lead = Lead(left=left)
         assert lead.may_coordinate(config(redis), TAKEN)
     assert not os.path.exists(os.path.join(folder, REPORT)) and lead.left is left
-    connection.delete(lock_key(QUEUE))  # it lost the lock (Redis restarted), and takes it again
-    next(iter(lead._locks.values())).held = False
-    assert lead.may_coordinate(config(redis), TAKEN + 30)
+    # It lost the lock to another recorder, which died: it takes it again once that one lapsed.
+    connection.set(lock_key(QUEUE), "standby:1:x", px=50)
+    assert not lead.may_coordinate(config(redis), TAKEN + 30)
+    wait_for(lambda: connection.get(lock_key(QUEUE)) is None, 5, "the other's lock to lapse")
+    assert lead.may_coordinate(config(redis), TAKEN + 31)
     assert rows(folder) == [interrupted(0)] and lead.left is None

@@ -83,3 +83,42 @@ def test_a_long_piece_of_work_stops_once_redis_has_not_renewed_the_lock_for_its_
     with pytest.raises(LockLost, match="not renewed"):
         coordinator.keep(1.0)
     assert not coordinator.held  # taken again later, the work is done again
+
+
+def test_after_an_outage_both_saw_the_last_holder_takes_the_lock_back_not_the_standby(
+        redis) -> None:
+    coordinator, standby = two_locks(redis, seconds=2)
+    assert coordinator.hold() and not standby.hold()
+    redis.stop()  # longer than the lock lives: Redis loading its data, a network cut
+    assert not standby.hold() and coordinator.hold()  # cut off: their last answers stand
+    redis.start()  # without the lock, as after a lapse
+    assert not standby.hold()  # asks first, yet leaves the free lock to its last holder
+    assert coordinator.hold() and not standby.hold()
+
+
+def test_a_lock_gone_before_its_lease_ended_is_left_to_its_holder_for_the_locks_length(
+        redis) -> None:
+    coordinator, standby = two_locks(redis, seconds=2)
+    assert coordinator.hold() and not standby.hold()
+    coordinator.connection.delete(coordinator.key)  # Redis restarted without its data
+    assert not standby.hold()  # free 2 s before the lease said: not a dead holder's
+    assert not standby.hold()
+    # The holder did not come back (it died with Redis): the standby takes it in the end.
+    assert wait_for(standby.hold, 6, "the standby to take the lock its holder left")
+    assert not coordinator.hold()
+
+
+def test_a_recorder_that_never_saw_a_holder_takes_a_free_lock_at_once(redis) -> None:
+    first, _ = two_locks(redis)
+    assert first.hold()
+
+
+def test_a_clean_stop_hands_over_at_once_even_to_a_standby_that_was_cut_off(redis) -> None:
+    coordinator, standby = two_locks(redis)
+    assert coordinator.hold() and not standby.hold()
+    redis.stop()
+    assert not standby.hold()
+    redis.start()
+    assert coordinator.hold()
+    coordinator.release()
+    assert standby.hold() and not coordinator.hold()

@@ -2,8 +2,15 @@
 
 Every recorder of a cluster (the coordinator and its standbys, on other hosts) calls
 :meth:`CoordinatorLock.hold` about once a second. The holder extends the lock; a standby gets
-it only once the holder stopped extending it for LOCK_SECONDS (it died, or lost Redis). A
-Redis restarted without persistence forgets the lock: the first to ask then holds it.
+it once the holder stopped extending it for LOCK_SECONDS (it died, or lost Redis), or at once
+when the holder gave it up (a clean stop).
+
+A lock found free at another time is not a dead holder's: Redis restarted without its data
+(free sooner than the holder's lease said), or the standby itself could not reach Redis for a
+while (an outage that may have kept the holder from renewing too: a Redis loading its data
+for longer than the lock lives). The last holder is given LOCK_SECONDS to take it again, with
+Redis answering, before a standby takes it: a live coordinator's cycle is not taken over, and
+cancelled, because of an outage both of them saw.
 """
 from __future__ import annotations
 
@@ -25,15 +32,34 @@ STANDBY_MESSAGE = "备用协调器: 另一个录制守护进程正在协调本�
 # Why a recorder that never reached Redis does not coordinate (not a standby: it cannot tell).
 REDIS_AWAY_MESSAGE = "集群的 Redis 不可用 ({reason}), 等待其恢复"
 
-# Extend the lock if we hold it, take it if nobody does: 1 when we hold it after.
+# Extend the lock if we hold it; take it if nobody does and we may take a free lock (ARGV[3]),
+# or its holder gave it up (KEYS[2]). {1, 0}: we hold it after; {0, ms}: another recorder
+# does, for ms more; {-1, 0}: free, not taken.
 _HOLD_SCRIPT = """
 local owner = redis.call('GET', KEYS[1])
-if owner == ARGV[1] or not owner then
+if owner == ARGV[1] or (not owner and (ARGV[3] == '1' or redis.call('EXISTS', KEYS[2]) == 1))
+then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    redis.call('DEL', KEYS[2])
+    return {1, 0}
+end
+if owner then
+    return {0, redis.call('PTTL', KEYS[1])}
+end
+return {-1, 0}
+"""
+# Give the lock up (ours only) and say so, for a standby to take it at once.
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
     return 1
 end
 return 0
 """
+# A holder's lease seen from a standby may end this much sooner than it computes (the time
+# between Redis's answer and the standby's clock reading).
+_LAPSE_LEEWAY_SECONDS = 0.5
 
 
 class LockLost(Exception):
@@ -52,33 +78,69 @@ class CoordinatorLock:
     def __init__(self, connection: Redis, queue: str, seconds: int = LOCK_SECONDS) -> None:
         self.connection, self.queue, self.seconds = connection, queue, seconds
         self.key = lock_key(queue)
+        self.released_key = f"{self.key}:released"
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held = False
         self._renewed = float("-inf")  # monotonic time of the last extension
         self._script = connection.register_script(_HOLD_SCRIPT)
         # Why the last hold() could not reach Redis, or Redis refused it ("": it answered).
         self.failure = ""
+        # What this recorder knows of the lock when it does not hold it: nothing yet (it may
+        # take a free lock at once), when another holder's lease ends (monotonic; None: not
+        # known, Redis was away since), since when it has seen the lock free with Redis
+        # answering each time (None: not free at the last answer).
+        self._knows_nothing = True
+        self._lapse_at: float | None = None
+        self._free_since: float | None = None
 
     def hold(self) -> bool:
         """Take or extend the lock; True while this recorder is the coordinator.
 
         Redis away: the last answer stands (a standby cannot take a lock it cannot reach either).
         """
+        now = SYSTEM_CLOCK.monotonic()
         try:
-            held = bool(self._script(keys=[self.key], args=[self.owner, self.seconds * 1000]))
+            held, lease_ms = self._script(keys=[self.key, self.released_key],
+                                          args=[self.owner, self.seconds * 1000,
+                                                int(self._may_take_free(now))])
         except RedisError as exc:
             OUTAGE.failed(exc)
             self.failure = OUTAGE.last_failure
+            self._knows_nothing, self._lapse_at, self._free_since = False, None, None
             return self.held
         OUTAGE.answered()
         self.failure = ""
+        self._note(held, lease_ms, now)
+        held = held == 1
         if held != self.held:
             log.info("coordinator lock %s %s by %s", self.key, "taken" if held else "lost",
                      self.owner)
         self.held = held
         if held:
-            self._renewed = SYSTEM_CLOCK.monotonic()
+            self._renewed = now
         return held
+
+    def _may_take_free(self, now: float) -> bool:
+        """Whether this recorder takes the lock if Redis finds it free (module docstring): it
+        held it last, or knows of no holder, or saw the holder's lease run out, or has seen it
+        free for the lock's length with Redis answering (its last holder did not come back)."""
+        return (self.held or self._knows_nothing
+                or (self._lapse_at is not None and now >= self._lapse_at - _LAPSE_LEEWAY_SECONDS)
+                or (self._free_since is not None and now - self._free_since >= self.seconds))
+
+    def _note(self, answer: int, lease_ms: int, now: float) -> None:
+        """What the script's answer tells of the lock, for :meth:`_may_take_free` next time."""
+        if answer == 0:  # another recorder holds it
+            self._knows_nothing, self._free_since = False, None
+            self._lapse_at = now + max(lease_ms, 0) / 1000
+        elif answer == -1:  # free, and not taken: its last holder's time to come back
+            if self._free_since is None:
+                self._free_since = now
+                log.info("coordinator lock %s found free before its holder's lease ended, or "
+                         "after Redis was away: left %d s to its last holder", self.key,
+                         self.seconds)
+        else:
+            self._knows_nothing, self._lapse_at, self._free_since = False, None, None
 
     def keep(self, every: float) -> None:
         """Within a long piece of work under the lock (a takeover's settling of thousands of
@@ -103,9 +165,8 @@ class CoordinatorLock:
     def release(self) -> None:
         """Let a standby take over at once (a clean stop)."""
         try:
-            self.connection.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                                 "return redis.call('DEL', KEYS[1]) end return 0", 1, self.key,
-                                 self.owner)
+            self.connection.eval(_RELEASE_SCRIPT, 2, self.key, self.released_key, self.owner,
+                                 self.seconds * 1000)
         except RedisError:
             pass
         self.held = False
