@@ -24,6 +24,8 @@ from shared.output_tree import OutputDir
 from shared.urls import mask_credentials
 
 log = logging.getLogger(__name__)
+# Cluster mode: a cycle ended while Redis is away and the lock may be another recorder's.
+REPORT_WAIT_MESSAGE = "第 {number} 轮 ({name}) 已结束, 等待集群的 Redis 确认由哪个录制守护进程写报告"
 
 
 class CycleLauncher:
@@ -65,8 +67,11 @@ class CycleLauncher:
             return None
         self.last_cycle_name = name
         self.gate.retain(out, limits, wall, current=name)
-        return self._start(config, g, state, os.path.join(root, name),
-                           os.path.join(g.output_directory, name), now, wall)
+        cycle = self._start(config, g, state, os.path.join(root, name),
+                            os.path.join(g.output_directory, name), now, wall)
+        if config.get("cluster"):
+            self._lead().cycle_started(config, name)
+        return cycle
 
     def _start(self, config: dict, g: GlobalSettings, state: SchedulerState, cycle_dir: str,
                display_dir: str, now: float, wall: float) -> Cycle:
@@ -135,23 +140,48 @@ class CycleLauncher:
         if self.lead is not None:
             self.lead.release()
 
-    def close(self, cycle: Cycle, state: SchedulerState, now: float, interrupted: str = "") -> None:
-        """Write the cycle's reports and log its tally; the next cycle is due after the interval."""
+    def close(self, cycle: Cycle, state: SchedulerState, now: float,
+              interrupted: str = "") -> bool | None:
+        """Write the cycle's reports and log its tally; the next cycle is due after the interval.
+
+        Cluster mode, where another recorder may have taken the cycle over while this one was
+        cut off from Redis (recorder/cluster/cycle_claim.py): False, the cycle ended without
+        reports (the taker writes them); None, not ended: who reports it is not known yet (Redis
+        away), asked again at the next step. A clean stop (``interrupted``) reports it then.
+        """
+        mine = self._lead().may_report(cycle.config, cycle.name, now) \
+            if cycle.config.get("cluster") else True
+        waiting = REPORT_WAIT_MESSAGE.format(number=cycle.number, name=cycle.name)
+        if mine is None and not interrupted:
+            state.message = waiting
+            return None
+        if state.message == waiting:
+            state.message = ""
+        if mine is False:  # not counted: this recorder ran no cycle, it is a standby now
+            log.warning("cycle %s: another recorder took it over while this one was cut off "
+                        "from Redis; that one writes its reports", cycle.name)
+            return False
+        self._report(cycle, state, interrupted)
+        stats = cycle.stats()
+        log.info("cycle %d finished in %s: %d done, %d failed, %d cancelled of %d", cycle.number,
+                 cycle.name, stats["completed_tasks"], stats["failed_tasks"],
+                 stats["cancelled_tasks"], stats["total_tasks"])
+        state.cycle_ended(now, cycle.settings.cycle_interval_seconds)
+        return True
+
+    def _report(self, cycle: Cycle, state: SchedulerState, interrupted: str) -> None:
         try:
             write_reports(cycle.dir, cycle.settings.report_filename, cycle.report(interrupted))
             state.report_problem = ""
             if cycle.config.get("cluster"):  # the report has what the workers left in Redis
                 from recorder.cluster.remote_task import retire
                 retire(cycle.tasks)
+                if interrupted:  # the next coordinator settles it with what came in since
+                    self._lead().left_interrupted(cycle.config, cycle.name)
         except PatrolError as exc:
             state.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
             log.error("cycle %s: %s", cycle.name, state.report_problem)
         cycle.contact_sheet()
-        stats = cycle.stats()
-        log.info("cycle %d finished in %s: %d done, %d failed, %d cancelled of %d", cycle.number,
-                 cycle.name, stats["completed_tasks"], stats["failed_tasks"],
-                 stats["cancelled_tasks"], stats["total_tasks"])
-        state.cycle_ended(now, cycle.settings.cycle_interval_seconds)
 
     def wind_down(self, cycle: Cycle, clock: Clock, budget: float) -> None:
         """Cancel ``cycle`` and let ffmpeg finish its files for up to ``budget`` s; kill what is left."""

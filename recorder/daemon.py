@@ -93,8 +93,7 @@ class Daemon:
         self.checks.take(self.control.take_checks(), watch.config, watch.settings, wall)
         if self.cycle is not None:
             self.cycle.tick(now, wall)
-            if self.cycle.done:
-                self._end_cycle(now)
+            if self.cycle.done and self._end_cycle(now):
                 self._finish_if_all_done(wall)  # not a cycle_interval_seconds later
         self.checks.tick(now, wall, self.cycle, watch.settings)
         if self.state.running:  # cluster mode: one coordinator at a time
@@ -138,11 +137,17 @@ class Daemon:
         self.launcher.finished(ran, self.control.start_generation)
         return True
 
-    def _end_cycle(self, now: float, interrupted: str = "") -> None:
+    def _end_cycle(self, now: float, interrupted: str = "") -> bool:
+        """Report the cycle and let it go; False when it must wait (cluster mode: who reports
+        it not known yet, recorder/cycle_launcher.py's ``close``)."""
         assert self.cycle is not None
-        self.launcher.close(self.cycle, self.state, now, interrupted)
-        self.history.cycle_ended(self.cycle, self.clock.wall())
+        reported = self.launcher.close(self.cycle, self.state, now, interrupted)
+        if reported is None:
+            return False
+        if reported:  # else the recorder that took it over has it
+            self.history.cycle_ended(self.cycle, self.clock.wall())
         self.last_cycle, self.cycle = self.cycle, None
+        return True
 
     def run(self, stop: StopSignal) -> None:
         """Wait, then step, until ``stop`` is set; then shut down cleanly.

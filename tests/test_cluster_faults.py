@@ -154,6 +154,44 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
             ("cam0", st.COMPLETED)]
 
 
+def test_a_coordinator_cut_off_from_redis_leaves_its_cycle_to_the_standby_that_took_it_over(
+        tmp_path, camera_server):
+    from testkit.tcp_proxy import TcpProxy
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    active, standby = str(tmp_path / "a" / "config.json"), str(tmp_path / "b" / "config.json")
+    with RedisServer(str(tmp_path)) as redis, TcpProxy(("127.0.0.1", redis.port)) as network:
+        # The coordinator reaches Redis through a network of its own, the rest directly.
+        cluster_config(active, f"redis://127.0.0.1:{network.port}/0",
+                       streams_on(camera_server, 2, 20))
+        cluster_config(standby, redis.url, streams_on(camera_server, 2, 3), poll_cycles=-1)
+        with WorkerPoolProcess(standby, slots=2) as workers, \
+                RecorderProcess(started(active)) as first:
+            wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
+            with RecorderProcess(started(standby)) as second:
+                wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
+                         STANDBY_MESSAGE, 30, "a standby")
+                network.cut()
+                wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
+                         second.log(), LOCK_SECONDS + 15, "the standby to take over")
+                taken = the_report(tmp_path / "a")  # written by the takeover at once
+                network.heal()
+                wait_for(lambda: "that one writes its reports" in first.log(), 60,
+                         "the coordinator, back, to leave its cycle to the standby")
+                wait_for(lambda: the_report(tmp_path / "a")["tasks"][0]["status"] ==
+                         st.COMPLETED, 40, "the late clip in the taken-over cycle's report")
+                coordinator_log = first.log()
+                log = coordinator_log + second.log() + workers.log()
+        with open(os.path.join(taken["_dir"], "rtsp_report.json"), encoding="utf-8") as file:
+            report = json.load(file)  # the cycle taken over (the_report: any of a's cycles)
+    assert taken["summary"]["interrupted"], log
+    # Still the takeover's report (the coordinator's own would not be interrupted), reported once.
+    assert report["summary"]["interrupted"] and len(report["tasks"]) == 2, log
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED, st.CANCELLED], log
+    assert "cycle 1 finished" not in coordinator_log, log
+    assert log.count("reported again, 1 late outcomes in, 0 tasks without one") == 1, log
+
+
 def test_redis_away_is_logged_once_lost_and_once_back_without_tracebacks(tmp_path, camera_server):
     config = str(tmp_path / "config.json")
     with RedisServer(str(tmp_path)) as redis:

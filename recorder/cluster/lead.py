@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from recorder.cluster import link
+from recorder.cluster import cycle_claim, link
 from recorder.cluster.coordinator_lock import (REDIS_AWAY_MESSAGE, STANDBY_MESSAGE,
                                                CoordinatorLock, LockLost)
 from recorder.cluster.desired_sync import sync_desired
@@ -44,6 +44,7 @@ class Lead:
         self.references_dir = references_dir
         self._desired_read = float("-inf")  # when the cluster's desired state was last taken
         self.numbered = 0  # the last cycle number of the coordinators this one took over from
+        self._claim_failed = float("-inf")  # when a cycle's claim last could not be asked
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -69,7 +70,7 @@ class Lead:
                 orphans = report_orphan_cycles(
                     lock.connection, lock.queue,
                     GlobalSettings.from_config(config["global_config"]), now, statuses,
-                    self.references_dir, lambda: lock.keep(CHECK_SECONDS))
+                    self.references_dir, lambda: lock.keep(CHECK_SECONDS), lock.owner)
             except LockLost as exc:  # the takeover outlasted the lock: the other one reports
                 log.warning("takeover stopped: %s", exc)
                 return False
@@ -79,6 +80,42 @@ class Lead:
             for orphan in orphans:
                 self.late.follow(orphan)
         return lock.held
+
+    def cycle_started(self, config: dict, cycle_name: str) -> None:
+        """This coordinator started ``cycle_name``: its reports are its own unless a takeover
+        claims them (recorder/cluster/cycle_claim.py); with Redis away, no claim is the same."""
+        self._mark(config, cycle_name, cycle_claim.RUNNING)
+
+    def may_report(self, config: dict, cycle_name: str, now: float) -> bool | None:
+        """At the end of ``cycle_name``: True when its reports are this coordinator's to write;
+        False when another recorder took the cycle over (and reports it); None when that cannot
+        be known yet: Redis away (asked again CHECK_SECONDS after), and the lock not surely this
+        recorder's any more."""
+        lock = self._lock(config)
+        if now - self._claim_failed < CHECK_SECONDS:
+            return None
+        try:
+            mine = cycle_claim.claim_report(lock.connection, lock.queue, cycle_name, lock.owner)
+        except RedisError as exc:
+            OUTAGE.failed(exc)
+            if lock.holds_now():
+                return True
+            self._claim_failed = now
+            return None
+        OUTAGE.answered()
+        return mine
+
+    def left_interrupted(self, config: dict, cycle_name: str) -> None:
+        """``cycle_name`` was reported interrupted (a clean stop mid-cycle): the recorder that
+        coordinates next settles it again with what its workers stored since."""
+        self._mark(config, cycle_name, cycle_claim.LEFT)
+
+    def _mark(self, config: dict, cycle_name: str, state: str) -> None:
+        lock = self._lock(config)
+        try:
+            cycle_claim.mark(lock.connection, lock.queue, cycle_name, state, lock.owner)
+        except RedisError as exc:
+            OUTAGE.failed(exc)
 
     def why_not(self, config: dict) -> str:
         """Why :meth:`may_coordinate` said False, for the status: Redis away or refusing the

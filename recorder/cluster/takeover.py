@@ -22,7 +22,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq.job import JobStatus
 
-from recorder.cluster import link
+from recorder.cluster import cycle_claim, link
 from recorder.cluster.outage import OUTAGE
 from recorder.picture_check import outcome_held_to_reference
 from recorder.reports import (recovered_report, with_known_verdicts, write_reports,
@@ -107,24 +107,26 @@ def left_statuses(connection: Redis, queue: str, left: dict | None = None) -> li
 
 def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings, now: float,
                          statuses: list[dict], references_dir: str | None,
-                         keep: Callable[[], None]) -> list[OrphanCycle]:
+                         keep: Callable[[], None], owner: str) -> list[OrphanCycle]:
     """Write the reports of the cycles ``statuses`` (:func:`left_statuses`) show running without
     one; each outcome its workers stored held against the camera's reference picture in
     ``references_dir`` (None: not held), as the dead coordinator would have.
 
     ``keep()`` is called before each task is settled (a thumbnail read on the shared mount, a
     queued job cancelled) and before each report is written: it keeps the coordinator's lock,
-    or raises to stop the takeover (coordinator_lock.LockLost). Returns those cycles; ``now``
-    (monotonic) starts the wait for their jobs a worker still records.
+    or raises to stop the takeover (coordinator_lock.LockLost). ``owner``: the taker's lock
+    owner, its claim on the reports (recorder/cluster/cycle_claim.py: a coordinator that came
+    back and is reporting its cycle keeps it). Returns those cycles; ``now`` (monotonic) starts
+    the wait for their jobs a worker still records.
     """
-    reported = (_report_orphan(connection, queue, settings, now, old, references_dir, keep)
-                for old in statuses)
+    reported = (_report_orphan(connection, queue, settings, now, old, references_dir, keep,
+                               owner) for old in statuses)
     return [orphan for orphan in reported if orphan is not None]
 
 
 def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now: float,
                    old: dict, references_dir: str | None,
-                   keep: Callable[[], None]) -> OrphanCycle | None:
+                   keep: Callable[[], None], owner: str) -> OrphanCycle | None:
     """Report the cycle ``old`` shows running, if it has no report yet; None: it has one, or its
     report could not be written."""
     cycle = old["cycle"]
@@ -135,6 +137,10 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
     try:
         reported = _unreported(cycle, settings)
         if reported is None:
+            return None
+        if not cycle_claim.claim_takeover(connection, queue, cycle["dir"], owner):
+            log.warning("cycle %s not taken over: its coordinator is back and reports it",
+                        cycle["dir"])
             return None
         tasks, recording = settle(connection, queue, cycle["dir"],
                                   with_known_verdicts(old["tasks"], reported), held, keep)
