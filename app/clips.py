@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from flask import Blueprint, request, send_file
 
-from app.context import output_dir, recorder_status
+from app.context import output_dir
 from app.requests import query_flag
 from app.results import recording_now
+from app.scheduler import local_status
 from shared import output_tree, task_status
 from shared.errors import Conflict
 from shared.status_file import may_still_write
@@ -54,7 +55,7 @@ def _being_recorded(folder: str, filename: str) -> bool:
     if not folder.startswith(output_tree.CHECKS_PREFIX):
         recording, active = recording_now()
         return folder == recording and filename in active
-    status = recorder_status()
+    status = local_status()  # a check runs on the host whose API took it
     if not may_still_write(status):
         return False
     writing = {output_tree.clip_location(str(check.get("output_file") or ""))

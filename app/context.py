@@ -12,7 +12,6 @@ from shared.config_in_force import read_in_force
 from shared.errors import ConfigError, ConfigUnavailable
 from shared.file_cache import FileCache
 from shared.output_tree import OutputDir
-from shared.status_file import read_status
 
 
 def config_file() -> str:
@@ -99,8 +98,3 @@ def output_free_bytes(config: dict) -> int | None:
 def status_file() -> str:
     """The status file written by the recorder."""
     return settings.status_path(config_file())
-
-
-def recorder_status() -> dict:
-    """The recorder's last status (empty when it never ran)."""
-    return read_status(settings.status_path(config_file()))

@@ -13,7 +13,8 @@ from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from app.context import cached_config, config_file, output_free_bytes, recorder_status
+from app.context import cached_config, config_file, output_free_bytes
+from app.scheduler import local_status
 from app.scheduler import cycle_progress
 from shared import history_read
 from shared import task_status as st
@@ -48,7 +49,7 @@ def _snapshot() -> Snapshot:
         config = cached_config()
     except ConfigUnavailable:
         config = None
-    snap = Snapshot(recorder_status(), config)
+    snap = Snapshot(local_status(), config)
     if config is None:
         return snap
     snap.cameras = configured_cameras(config)

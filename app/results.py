@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from app.context import output_dir, recorder_status
+from app.context import output_dir
 from app.errors import ApiError
 from app.log_text import request_logger
 from app.requests import query_int, query_text
+from app.scheduler import status_view
 from shared import output_tree, task_status
 from shared.errors import Conflict, NotFound
 from shared.status_file import may_still_write
@@ -77,8 +78,9 @@ def videos_of(timestamp: str):
 
 
 def recording_now() -> tuple[str, set[str]]:
-    """The cycle folder being recorded and the clip names still being written in it."""
-    status = recorder_status()
+    """The cycle folder being recorded and the clip names still being written in it (cluster
+    mode: by the cluster's workers, as its coordinator's status says, on any host)."""
+    status, _ = status_view()
     cycle = status["cycle"]
     if not (cycle.get("running") and cycle.get("dir") and may_still_write(status)):
         return "", set()

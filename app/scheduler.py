@@ -23,18 +23,37 @@ bp = Blueprint("scheduler", __name__, url_prefix="/api")
 _FILES = FileCache()
 
 
-def _parse_status(path: str) -> tuple[dict, str]:
-    """The status and its task list already encoded: hundreds of tasks are most of the answer."""
+class EncodedTasks:
+    """A status's task records, each read back as the API answers it, encoded once when first
+    asked for (hundreds of tasks are most of an answer; many requests need none of them)."""
+
+    def __init__(self, stored: list) -> None:
+        self._stored, self._text = stored, ""
+
+    @property
+    def text(self) -> str:
+        if not self._text:
+            tasks = [task_record.from_stored(task) for task in self._stored]
+            self._text = json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
+        return self._text
+
+
+def _parse_status(path: str) -> tuple[dict, EncodedTasks]:
+    """The status and its task list, encoded when first needed."""
     return _with_encoded_tasks(read_status(path))
 
 
-def _with_encoded_tasks(status: dict) -> tuple[dict, str]:
-    """``status`` and its task records, each read back as the API answers it, encoded."""
-    tasks = [task_record.from_stored(task) for task in status["tasks"]]
-    return status, json.dumps(tasks, ensure_ascii=False, separators=(",", ":"))
+def _with_encoded_tasks(status: dict) -> tuple[dict, EncodedTasks]:
+    return status, EncodedTasks(status["tasks"])
 
 
-def _status() -> tuple[dict, str]:
+def local_status() -> dict:
+    """This host's recorder's status file (parsed once per version): its camera checks, its
+    own heartbeat, whichever recorder coordinates the cluster."""
+    return _FILES.get(status_file(), _parse_status)[0]
+
+
+def _status() -> tuple[dict, EncodedTasks]:
     """The recorder's status and its encoded tasks: in cluster mode the coordinator's, from
     Redis (it may run on another host), else (or when Redis has none, or only a stopped or
     dead coordinator's, no longer renewed) the status file's."""
@@ -98,7 +117,9 @@ def _change_desired(change) -> None:
 
 
 def status_view() -> tuple[dict, bool]:
-    """The recorder's status (parsed once per file version) and whether the recorder is alive."""
+    """The recorder's status (parsed once per file version) and whether the recorder is alive;
+    in cluster mode the coordinator's, whichever host it runs on (its cycle is the one the
+    workers write into the shared folder)."""
     status, _ = _status()
     return status, is_alive(status)
 
@@ -108,7 +129,7 @@ def _with_tasks(fields: dict):
     status, tasks = _status()
     head = json.dumps({**fields, "count": len(status["tasks"])}, ensure_ascii=False,
                       separators=(",", ":"))
-    return current_app.response_class(f'{head[:-1]},"tasks":{tasks}}}\n',
+    return current_app.response_class(f'{head[:-1]},"tasks":{tasks.text}}}\n',
                                       mimetype="application/json")
 
 

@@ -98,3 +98,23 @@ def test_start_in_cluster_mode_with_redis_away_is_503_and_changes_nothing(
     assert answer.status_code == 503, answer.get_json()
     assert answer.get_json()["message"] == "集群的 Redis 不可达, 请稍后再试"
     assert read_control(settings.control_path(str(config_path)))["scheduler_running"] is False
+
+
+def test_a_clip_or_cycle_the_clusters_workers_write_is_protected_on_every_host(
+        client, redis, write_status, make_cycle):
+    # This host's recorder is a standby (its own status has no cycle); the coordinator, on
+    # another host, records cycle c into the shared folder through its workers.
+    make_cycle("20251010_163000", {"cam.mp4": b"x", "done.mp4": b"y"})
+    write_status(tasks=[])
+    writing = {**TASK, "output_file": "./output/20251010_163000/cam.mp4"}
+    alive_coordinator(redis, cycle={"dir": "20251010_163000", "running": True},
+                      tasks=[writing, {**TASK, "task_id": 1, "status": 4,
+                                       "output_file": "./output/20251010_163000/done.mp4"}])
+    path = "./output/20251010_163000/cam.mp4"
+    assert client.delete("/api/video", query_string={"path": path}).status_code == 409
+    assert client.delete("/api/timestamp/20251010_163000").status_code == 409
+    assert client.get("/api/clips/20251010_163000/cam.mp4").status_code == 409
+    assert client.get("/api/clips/20251010_163000/done.mp4").status_code == 200
+    alive_coordinator(redis, cycle={"dir": "20251010_163000", "running": False},
+                      tasks=[{**writing, "status": 4}])  # the cycle ended: free again
+    assert client.delete("/api/video", query_string={"path": path}).status_code == 200

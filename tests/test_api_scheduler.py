@@ -374,3 +374,19 @@ def test_cycle_progress_is_capped_at_100(client: FlaskClient, write_status: Writ
                                          "running": True})
     body = client.get("/api/scheduler/cycle").get_json()
     assert body["cycle_progress"]["progress_percentage"] == 100.0
+
+
+def test_task_records_are_encoded_once_a_version_and_only_for_answers_that_carry_them(
+        client, write_status, monkeypatch) -> None:
+    from app import scheduler
+    read_back = []
+    original = scheduler.task_record.from_stored
+    monkeypatch.setattr(scheduler.task_record, "from_stored",
+                        lambda raw: read_back.append(1) or original(raw))
+    write_status(tasks=[{"stream_index": 0, "status": 3}, {"stream_index": 1, "status": 4}])
+    for _ in range(2):
+        assert client.get("/api/scheduler/status").status_code == 200
+        assert client.get("/api/scheduler/cycle").status_code == 200
+    assert read_back == []  # the status is parsed, its tasks not read back nor encoded
+    assert [client.get("/api/tasks").get_json()["count"] for _ in range(3)] == [2, 2, 2]
+    assert len(read_back) == 2
