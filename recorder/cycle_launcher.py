@@ -24,7 +24,9 @@ from shared.output_tree import OutputDir
 from shared.urls import mask_credentials
 
 log = logging.getLogger(__name__)
-# Cluster mode: a cycle ended while Redis is away and the lock may be another recorder's.
+# Cluster mode: a cycle ended while Redis is away and the lock may be another recorder's; how
+# long it waits to know who reports it.
+REPORT_WAIT_SECONDS = 60.0
 REPORT_WAIT_MESSAGE = "第 {number} 轮 ({name}) 已结束, 等待集群的 Redis 确认由哪个录制守护进程写报告"
 
 
@@ -42,6 +44,7 @@ class CycleLauncher:
         self.on_orphan_reported: Callable[[str, dict], None] = lambda name, report: None
         # Cluster mode: the status before a restart, its running cycle left to the takeover.
         self.left_status: dict | None = None
+        self._report_wait: dict[str, float] = {}  # cycle name -> when its reporter was first asked
 
     def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
              wall: float) -> Cycle | None:
@@ -106,11 +109,17 @@ class CycleLauncher:
         """Cluster mode: renew the coordinator lock; cancel the cycle if another recorder took it."""
         if not (config or {}).get("cluster"):
             return
-        if self._lead().keep(config, now) or cycle is None or cycle.cancelled:
+        if self._lead().keep(config, now) or cycle is None or cycle.cancelled or cycle.done:
             return
         log.error("cycle %s: another recorder took the coordinator lock; cancelling it",
                   cycle.name)
         cycle.cancel(now, wall)
+
+    def keep_lock(self, config: dict | None, now: float) -> None:
+        """Cluster mode, while stopping: keep the lock until the reports are written and it is
+        released (a standby that took it meanwhile would report the same cycle)."""
+        if (config or {}).get("cluster") and self.lead is not None:
+            self.lead.keep(config, now)
 
     def sync_desired(self, config: dict | None, now: float, control_path: str) -> None:
         """Cluster mode: take the cluster's desired state into this recorder's control.json."""
@@ -140,26 +149,38 @@ class CycleLauncher:
         if self.lead is not None:
             self.lead.release()
 
-    def close(self, cycle: Cycle, state: SchedulerState, now: float,
-              interrupted: str = "") -> bool | None:
+    def close(self, cycle: Cycle, state: SchedulerState, now: float, interrupted: str = "",
+              stopping: bool = False) -> bool | None:
         """Write the cycle's reports and log its tally; the next cycle is due after the interval.
 
         Cluster mode, where another recorder may have taken the cycle over while this one was
         cut off from Redis (recorder/cluster/cycle_claim.py): False, the cycle ended without
         reports (the taker writes them); None, not ended: who reports it is not known yet (Redis
-        away), asked again at the next step. A clean stop (``interrupted``) reports it then.
+        away), asked again at the next step. A clean stop (``interrupted``), a stop request
+        (``stopping``) or REPORT_WAIT_SECONDS of waiting end it all the same: its reports
+        written unless a takeover's are there already.
         """
-        mine = self._lead().may_report(cycle.config, cycle.name, now) \
+        report_path = os.path.join(cycle.dir, cycle.settings.report_filename)
+        mine = self._lead().may_report(cycle.config, cycle.name, now,
+                                       lambda: os.path.exists(report_path)) \
             if cycle.config.get("cluster") else True
         waiting = REPORT_WAIT_MESSAGE.format(number=cycle.number, name=cycle.name)
-        if mine is None and not interrupted:
-            state.message = waiting
-            return None
+        if mine is None:
+            since = self._report_wait.setdefault(cycle.name, now)
+            if not (interrupted or stopping or now - since >= REPORT_WAIT_SECONDS):
+                state.message = waiting
+                return None
+            mine = not os.path.exists(report_path)
+            log.warning("cycle %s: Redis away, who reports it unknown: %s", cycle.name,
+                        "its reports written" if mine else "a takeover's reports kept")
+        self._report_wait.pop(cycle.name, None)
         if state.message == waiting:
             state.message = ""
-        if mine is False:  # not counted: this recorder ran no cycle, it is a standby now
+        if not mine:  # not counted: the recorder that took it over has it
             log.warning("cycle %s: another recorder took it over while this one was cut off "
-                        "from Redis; that one writes its reports", cycle.name)
+                        "from Redis (or its lock lapsed); that one writes its reports",
+                        cycle.name)
+            state.next_cycle_at = now + cycle.settings.cycle_interval_seconds
             return False
         self._report(cycle, state, interrupted)
         stats = cycle.stats()
@@ -170,17 +191,19 @@ class CycleLauncher:
         return True
 
     def _report(self, cycle: Cycle, state: SchedulerState, interrupted: str) -> None:
+        cluster = cycle.config.get("cluster")
         try:
             write_reports(cycle.dir, cycle.settings.report_filename, cycle.report(interrupted))
             state.report_problem = ""
-            if cycle.config.get("cluster"):  # the report has what the workers left in Redis
+            if cluster:  # the report has what the workers left in Redis
                 from recorder.cluster.remote_task import retire
                 retire(cycle.tasks)
-                if interrupted:  # the next coordinator settles it with what came in since
-                    self._lead().left_interrupted(cycle.config, cycle.name)
+                self._lead().reported(cycle.config, cycle.name, bool(interrupted))
         except PatrolError as exc:
             state.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
             log.error("cycle %s: %s", cycle.name, state.report_problem)
+            if cluster:
+                self._lead().not_reported(cycle.config, cycle.name)
         cycle.contact_sheet()
 
     def wind_down(self, cycle: Cycle, clock: Clock, budget: float) -> None:
@@ -190,6 +213,7 @@ class CycleLauncher:
         while not cycle.done and clock.monotonic() < deadline:
             self.watcher.wait(TICK_SECONDS)
             cycle.tick(clock.monotonic(), clock.wall())
+            self.keep_lock(cycle.config, clock.monotonic())
         for task in cycle.running:
             task.kill_now(clock.wall())
         cycle.tick(clock.monotonic(), clock.wall())  # finishes their clips

@@ -141,7 +141,8 @@ class Daemon:
         """Report the cycle and let it go; False when it must wait (cluster mode: who reports
         it not known yet, recorder/cycle_launcher.py's ``close``)."""
         assert self.cycle is not None
-        reported = self.launcher.close(self.cycle, self.state, now, interrupted)
+        reported = self.launcher.close(self.cycle, self.state, now, interrupted,
+                                       stopping=not self.control.wants_running)
         if reported is None:
             return False
         if reported:  # else the recorder that took it over has it
@@ -167,7 +168,8 @@ class Daemon:
     def shutdown(self) -> None:
         """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'."""
         self.checks.wind_down(self.clock, SHUTDOWN_SECONDS)
-        if self.cycle is not None:
+        if self.cycle is not None:  # cluster mode: its lock kept until its reports are written
+            self.launcher.keep_lock(self.cycle.config, self.clock.monotonic())
             self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
         self.launcher.follow_takeovers(math.inf)  # a taken-over cycle's report as it stands

@@ -76,6 +76,7 @@ class TcpProxy:
         except OSError:
             client.close()
             return
+        upstream.settimeout(None)  # blocking, as the accepted side: sendall never times out
         self._pairs[client], self._pairs[upstream] = upstream, client
         for sock in (client, upstream):
             self._selector.register(sock, selectors.EVENT_READ)

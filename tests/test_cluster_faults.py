@@ -2,6 +2,7 @@
 mid-cycle, the coordinator killed with a standby waiting, and the per-gateway cap pressed."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -44,6 +45,38 @@ def leftovers(folder: str) -> list[str]:
     names = os.listdir(folder)
     thumbnails = {thumbnail_name(name) for name in names}
     return sorted(name for name in names if name.startswith(".") and name not in thumbnails)
+
+
+def two_hosts(tmp_path) -> tuple[str, str]:
+    """The configs of two hosts' recorders (each its state folder), a/ and b/."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    return str(tmp_path / "a" / "config.json"), str(tmp_path / "b" / "config.json")
+
+
+def a_standby(config: str, what: str) -> None:
+    wait_for(lambda: read_status(settings.status_path(config))["message"] == STANDBY_MESSAGE,
+             30, what)
+
+
+@contextlib.contextmanager
+def armed_standby(camera_server, active: str, active_url: str, standby: str, standby_url: str):
+    """A coordinator (``active``: 2 cameras on one gateway, 20 s clips, one cycle) recording
+    through a pool, and a standby (``standby``) armed: yields the pool and both recorders."""
+    cluster_config(active, active_url, streams_on(camera_server, 2, 20))
+    cluster_config(standby, standby_url, streams_on(camera_server, 2, 3), poll_cycles=-1)
+    with WorkerPoolProcess(standby, slots=2) as workers, \
+            RecorderProcess(started(active)) as first:
+        wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
+        with RecorderProcess(started(standby)) as second:
+            a_standby(standby, "a standby")
+            yield workers, first, second
+
+
+def report_in(cycle: dict) -> dict:
+    """The report of the cycle ``cycle`` (a :func:`the_report`) as it is now."""
+    with open(os.path.join(cycle["_dir"], "rtsp_report.json"), encoding="utf-8") as file:
+        return json.load(file)
 
 
 def started(config: str) -> str:
@@ -113,9 +146,7 @@ def test_a_recorder_that_cannot_reach_redis_says_so_then_coordinates_once_it_can
 
 
 def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    active, standby = str(tmp_path / "a" / "config.json"), str(tmp_path / "b" / "config.json")
+    active, standby = two_hosts(tmp_path)
     with RedisServer(str(tmp_path)) as redis:
         cluster_config(active, redis.url, streams_on(camera_server, 2, 20), poll_cycles=-1)
         cluster_config(standby, redis.url, streams_on(camera_server, 2, 3))
@@ -124,8 +155,7 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
             wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
             # only now: the lock is first's (a with block: no daemon left running if it fails)
             with RecorderProcess(started(standby)) as second:
-                wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
-                         STANDBY_MESSAGE, 30, "a standby")
+                a_standby(standby, "a standby")
                 assert "enqueued as job" not in second.log()
                 os.killpg(first.proc.pid, signal.SIGKILL)
                 killed = time.monotonic()
@@ -157,39 +187,50 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
 def test_a_coordinator_cut_off_from_redis_leaves_its_cycle_to_the_standby_that_took_it_over(
         tmp_path, camera_server):
     from testkit.tcp_proxy import TcpProxy
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    active, standby = str(tmp_path / "a" / "config.json"), str(tmp_path / "b" / "config.json")
+    active, standby = two_hosts(tmp_path)
     with RedisServer(str(tmp_path)) as redis, TcpProxy(("127.0.0.1", redis.port)) as network:
         # The coordinator reaches Redis through a network of its own, the rest directly.
-        cluster_config(active, f"redis://127.0.0.1:{network.port}/0",
-                       streams_on(camera_server, 2, 20))
-        cluster_config(standby, redis.url, streams_on(camera_server, 2, 3), poll_cycles=-1)
-        with WorkerPoolProcess(standby, slots=2) as workers, \
-                RecorderProcess(started(active)) as first:
-            wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
-            with RecorderProcess(started(standby)) as second:
-                wait_for(lambda: read_status(settings.status_path(standby))["message"] ==
-                         STANDBY_MESSAGE, 30, "a standby")
-                network.cut()
-                wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
-                         second.log(), LOCK_SECONDS + 15, "the standby to take over")
-                taken = the_report(tmp_path / "a")  # written by the takeover at once
-                network.heal()
-                wait_for(lambda: "that one writes its reports" in first.log(), 60,
-                         "the coordinator, back, to leave its cycle to the standby")
-                wait_for(lambda: the_report(tmp_path / "a")["tasks"][0]["status"] ==
-                         st.COMPLETED, 40, "the late clip in the taken-over cycle's report")
-                coordinator_log = first.log()
-                log = coordinator_log + second.log() + workers.log()
-        with open(os.path.join(taken["_dir"], "rtsp_report.json"), encoding="utf-8") as file:
-            report = json.load(file)  # the cycle taken over (the_report: any of a's cycles)
+        with armed_standby(camera_server, active, f"redis://127.0.0.1:{network.port}/0",
+                           standby, redis.url) as (workers, first, second):
+            network.cut()
+            wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
+                     second.log(), LOCK_SECONDS + 15, "the standby to take over")
+            taken = the_report(tmp_path / "a")  # written by the takeover at once
+            network.heal()
+            wait_for(lambda: "that one writes its reports" in first.log(), 60,
+                     "the coordinator, back, to leave its cycle to the standby")
+            wait_for(lambda: the_report(tmp_path / "a")["tasks"][0]["status"] ==
+                     st.COMPLETED, 40, "the late clip in the taken-over cycle's report")
+            # Back, the coordinator is a standby: the other one holds the lock.
+            a_standby(active, "the coordinator, back, a standby")
+            coordinator_log = first.log()
+            log = coordinator_log + second.log() + workers.log()
+        report = report_in(taken)  # the cycle taken over (the_report: any of a's cycles)
     assert taken["summary"]["interrupted"], log
     # Still the takeover's report (the coordinator's own would not be interrupted), reported once.
     assert report["summary"]["interrupted"] and len(report["tasks"]) == 2, log
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED, st.CANCELLED], log
     assert "cycle 1 finished" not in coordinator_log, log
     assert log.count("reported again, 1 late outcomes in, 0 tasks without one") == 1, log
+
+
+def test_a_clean_stop_mid_cycle_hands_its_cycle_to_the_standby_which_settles_it_again(
+        tmp_path, camera_server):
+    active, standby = two_hosts(tmp_path)
+    with RedisServer(str(tmp_path)) as redis:
+        with armed_standby(camera_server, active, redis.url, standby, redis.url) as (
+                workers, first, second):
+            assert first.stop() == 0  # SIGTERM: its cycle reported interrupted, lock released
+            stopped = the_report(tmp_path / "a")
+            wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
+                     second.log(), 5, "the standby to take over at once")
+            wait_for(lambda: "reported again, 1 late outcomes in" in second.log(), 60,
+                     "the standby to settle the stopped cycle with its late clip")
+            log = first.log() + second.log() + workers.log()
+        report = report_in(stopped)
+    assert stopped["summary"]["interrupted"], log
+    assert [t["status"] for t in stopped["tasks"]] == [st.CANCELLED, st.CANCELLED], log
+    assert [t["status"] for t in report["tasks"]] == [st.COMPLETED, st.CANCELLED], log
 
 
 def test_redis_away_is_logged_once_lost_and_once_back_without_tracebacks(tmp_path, camera_server):
@@ -292,9 +333,7 @@ def test_start_and_stop_through_any_hosts_api_are_the_whole_clusters(tmp_path, c
     # its own control.json: a standby on a fresh state folder stayed stopped (it never took
     # over), a start through the coordinator's API was a 409, a stop through a standby's API
     # stopped the standby only.
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    active, standby = str(tmp_path / "a" / "config.json"), str(tmp_path / "b" / "config.json")
+    active, standby = two_hosts(tmp_path)
 
     def running(config: str) -> bool:
         return read_status(settings.status_path(config))["scheduler_running"]

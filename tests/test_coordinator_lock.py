@@ -85,27 +85,70 @@ def test_a_long_piece_of_work_stops_once_redis_has_not_renewed_the_lock_for_its_
     assert not coordinator.held  # taken again later, the work is done again
 
 
+class LockClock:
+    """The locks' clock, moved by the test (Redis's own time runs as it does)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> LockClock:
+    from recorder.cluster import coordinator_lock
+    made = LockClock()
+    monkeypatch.setattr(coordinator_lock, "SYSTEM_CLOCK", made)
+    return made
+
+
 def test_after_an_outage_both_saw_the_last_holder_takes_the_lock_back_not_the_standby(
-        redis) -> None:
-    coordinator, standby = two_locks(redis, seconds=2)
+        redis, clock) -> None:
+    coordinator, standby = two_locks(redis)
     assert coordinator.hold() and not standby.hold()
-    redis.stop()  # longer than the lock lives: Redis loading its data, a network cut
+    redis.stop()  # a Redis loading its data, a network cut: longer than the lock's half
     assert not standby.hold() and coordinator.hold()  # cut off: their last answers stand
+    clock.now += 12
     redis.start()  # without the lock, as after a lapse
     assert not standby.hold()  # asks first, yet leaves the free lock to its last holder
+    clock.now += 9.9
+    assert not standby.hold()
     assert coordinator.hold() and not standby.hold()
 
 
 def test_a_lock_gone_before_its_lease_ended_is_left_to_its_holder_for_the_locks_length(
-        redis) -> None:
-    coordinator, standby = two_locks(redis, seconds=2)
+        redis, clock) -> None:
+    coordinator, standby = two_locks(redis)
     assert coordinator.hold() and not standby.hold()
     coordinator.connection.delete(coordinator.key)  # Redis restarted without its data
-    assert not standby.hold()  # free 2 s before the lease said: not a dead holder's
+    assert not standby.hold()  # free 10 s before the lease said: not a dead holder's
+    clock.now += 9.9  # the old lease's end passes: still the holder's time
     assert not standby.hold()
-    # The holder did not come back (it died with Redis): the standby takes it in the end.
-    assert wait_for(standby.hold, 6, "the standby to take the lock its holder left")
-    assert not coordinator.hold()
+    clock.now += 0.2  # free for the lock's length: its holder died with Redis
+    assert standby.hold() and not coordinator.hold()
+
+
+def test_the_standby_takes_a_dead_holders_lock_when_its_lease_runs_out(redis, clock) -> None:
+    coordinator, standby = two_locks(redis, seconds=1)
+    assert coordinator.hold() and not standby.hold()
+    wait_for(lambda: coordinator.connection.get(coordinator.key) is None, 5, "the lease's end")
+    clock.now += 1.0
+    assert standby.hold()  # at once: no wait beyond the lease
+
+
+def test_a_short_failure_does_not_restart_the_wait_nor_a_long_one_skip_it(redis, clock) -> None:
+    coordinator, standby = two_locks(redis)
+    assert coordinator.hold() and not standby.hold()
+    coordinator.connection.delete(coordinator.key)
+    assert not standby.hold()
+    clock.now += 6
+    redis.stop()
+    assert not standby.hold()  # a failed call, 1 s long: what it saw still holds
+    clock.now += 1
+    redis.start()
+    clock.now += 3.1  # free for 10.1 s in all, Redis answering but for a second
+    assert standby.hold()
 
 
 def test_a_recorder_that_never_saw_a_holder_takes_a_free_lock_at_once(redis) -> None:
@@ -113,12 +156,27 @@ def test_a_recorder_that_never_saw_a_holder_takes_a_free_lock_at_once(redis) -> 
     assert first.hold()
 
 
-def test_a_clean_stop_hands_over_at_once_even_to_a_standby_that_was_cut_off(redis) -> None:
+def test_a_clean_stop_hands_over_at_once_even_to_a_standby_that_was_cut_off(redis, clock) -> None:
     coordinator, standby = two_locks(redis)
     assert coordinator.hold() and not standby.hold()
     redis.stop()
     assert not standby.hold()
+    clock.now += 12
     redis.start()
     assert coordinator.hold()
     coordinator.release()
     assert standby.hold() and not coordinator.hold()
+
+
+def test_a_holder_whose_long_work_lost_the_lock_to_nobody_takes_it_back_at_once(
+        redis, clock) -> None:
+    from recorder.cluster.coordinator_lock import LockLost
+    coordinator, standby = two_locks(redis)
+    assert coordinator.hold() and not standby.hold()
+    redis.stop()
+    assert not standby.hold()  # it asks each second, as the holder's work does
+    clock.now += 11  # its work went on; the lock lapsed with Redis away
+    with pytest.raises(LockLost):
+        coordinator.keep(1.0)
+    redis.start()
+    assert not standby.hold() and coordinator.hold()

@@ -5,51 +5,96 @@ import pytest
 
 pytest.importorskip("rq")
 from recorder.cluster import cycle_claim  # noqa: E402
+from recorder.cluster.cycle_claim import Claim  # noqa: E402
+from recorder.cluster.lead import Lead  # noqa: E402
 from testkit.cluster import redis_available  # noqa: E402
-from tests import test_cluster_desired  # noqa: E402
+from tests import test_cluster_desired, test_coordinator_lock  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not redis_available(), reason="needs Debian's redis-server")
 CYCLE = "20261202_120000"
 connection = test_cluster_desired.connection  # the fixture: a client of a Redis of its own
+redis = test_coordinator_lock.redis  # the fixture: a Redis of its own
 
 
-def running(connection, owner: str = "a") -> None:
-    cycle_claim.mark(connection, "patrol", CYCLE, cycle_claim.RUNNING, owner)
+def claim(connection) -> str:
+    raw = connection.get(cycle_claim.claim_key("patrol", CYCLE))
+    return raw.decode() if raw else ""
 
 
-def test_a_coordinator_reports_its_own_cycle_and_a_later_takeover_leaves_it(connection) -> None:
-    running(connection)
-    assert cycle_claim.claim_report(connection, "patrol", CYCLE, "a")
-    assert cycle_claim.claim_report(connection, "patrol", CYCLE, "a")  # asked again: still its
-    assert not cycle_claim.claim_takeover(connection, "patrol", CYCLE, "b")
+def report(connection, owner: str = "a") -> Claim:
+    return cycle_claim.claim_report(connection, "patrol", CYCLE, owner)
+
+
+def take(connection, owner: str = "b") -> bool:
+    return cycle_claim.claim_takeover(connection, "patrol", CYCLE, owner)
+
+
+def test_a_coordinator_reports_its_own_cycle_and_a_takeover_meanwhile_or_later_leaves_it(
+        connection) -> None:
+    cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
+    assert report(connection) is Claim.OWN and claim(connection) == "reporting:a"
+    assert connection.ttl(cycle_claim.claim_key("patrol", CYCLE)) <= cycle_claim.REPORTING_SECONDS
+    assert not take(connection)  # while it writes them
+    assert cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.REPORTED)
+    assert not take(connection) and claim(connection) == "reported:a"
     assert connection.ttl(cycle_claim.claim_key("patrol", CYCLE)) > 6 * 24 * 3600
 
 
 def test_a_cycle_taken_over_is_not_reported_by_its_coordinator_when_it_comes_back(
         connection) -> None:
-    running(connection)
-    assert cycle_claim.claim_takeover(connection, "patrol", CYCLE, "b")
-    assert not cycle_claim.claim_report(connection, "patrol", CYCLE, "a")
-    # A third recorder taking over from the second (it died while following late clips) may.
-    assert cycle_claim.claim_takeover(connection, "patrol", CYCLE, "c")
+    cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
+    assert take(connection)
+    assert report(connection) is Claim.TAKEN and claim(connection) == "taken:b"
+    # A takeover that could not write the report lets go: the coordinator, back, reports it.
+    assert cycle_claim.settle(connection, "patrol", CYCLE, "b", "")
+    assert report(connection) is Claim.UNCLAIMED
 
 
-def test_without_a_claim_redis_lost_the_first_to_ask_reports_it(connection) -> None:
-    assert cycle_claim.claim_report(connection, "patrol", CYCLE, "a")
-    assert not cycle_claim.claim_takeover(connection, "patrol", CYCLE, "b")
-    other = "20261202_121000"
-    assert cycle_claim.claim_takeover(connection, "patrol", other, "b")
-    assert not cycle_claim.claim_report(connection, "patrol", other, "a")
+def test_a_claim_redis_lost_goes_to_the_first_to_ask(connection) -> None:
+    assert report(connection) is Claim.UNCLAIMED and not take(connection)
+    connection.delete(cycle_claim.claim_key("patrol", CYCLE))
+    assert take(connection) and report(connection) is Claim.TAKEN
+
+
+def test_a_coordinator_killed_while_reporting_leaves_a_claim_that_lapses(connection) -> None:
+    cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
+    assert report(connection) is Claim.OWN
+    connection.expire(cycle_claim.claim_key("patrol", CYCLE), 0)  # REPORTING_SECONDS later
+    assert take(connection)
 
 
 def test_a_cycle_left_interrupted_by_a_clean_stop_is_settled_again_by_the_next_coordinator(
         connection) -> None:
-    running(connection)
-    assert cycle_claim.claim_report(connection, "patrol", CYCLE, "a")
-    cycle_claim.mark(connection, "patrol", CYCLE, cycle_claim.LEFT, "a")
-    assert cycle_claim.claim_takeover(connection, "patrol", CYCLE, "b")
+    cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
+    assert report(connection) is Claim.OWN
+    assert cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.LEFT)
+    assert take(connection)
 
 
-def test_another_coordinators_running_cycle_is_not_its_to_report(connection) -> None:
-    running(connection, "a")
-    assert not cycle_claim.claim_report(connection, "patrol", CYCLE, "x")
+def test_only_its_owner_settles_a_claim(connection) -> None:
+    cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
+    assert report(connection, "x") is Claim.TAKEN  # another coordinator's running cycle
+    assert take(connection)
+    assert not cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.LEFT)
+    assert claim(connection) == "taken:b"
+
+
+def test_with_redis_away_the_lead_reports_only_while_its_lock_is_surely_its_own(
+        redis, monkeypatch) -> None:
+    from recorder.cluster import coordinator_lock
+    clock = test_coordinator_lock.LockClock()
+    monkeypatch.setattr(coordinator_lock, "SYSTEM_CLOCK", clock)
+    config = {"global_config": {}, "streams": [],
+              "cluster": {"redis_url": redis.url, "queue": "patrol"}}
+    lead = Lead()
+    assert lead.may_coordinate(config, 0.0)
+    lead.cycle_started(config, CYCLE)
+    redis.stop()
+    clock.now += 4.9  # renewed less than half the lock ago: nobody else can hold it
+    assert lead.may_report(config, CYCLE, 10.0, lambda: False) is True
+    clock.now += 0.2
+    assert lead.may_report(config, CYCLE, 11.0, lambda: False) is None
+    assert lead.may_report(config, CYCLE, 11.5, lambda: False) is None  # not asked: too soon
+    redis.start()  # without the claim: a report there is a takeover's
+    assert lead.may_report(config, CYCLE, 12.5, lambda: True) is False
+    assert lead.may_report(config, CYCLE, 13.5, lambda: False) is True

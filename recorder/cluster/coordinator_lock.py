@@ -6,11 +6,12 @@ it once the holder stopped extending it for LOCK_SECONDS (it died, or lost Redis
 when the holder gave it up (a clean stop).
 
 A lock found free at another time is not a dead holder's: Redis restarted without its data
-(free sooner than the holder's lease said), or the standby itself could not reach Redis for a
-while (an outage that may have kept the holder from renewing too: a Redis loading its data
-for longer than the lock lives). The last holder is given LOCK_SECONDS to take it again, with
-Redis answering, before a standby takes it: a live coordinator's cycle is not taken over, and
-cancelled, because of an outage both of them saw.
+(free sooner than the holder's lease said), or the standby itself could not reach Redis for
+half the lock's length or more (an outage that may have kept the holder from renewing too: a
+Redis loading its data for longer than the lock lives). The last holder is given LOCK_SECONDS
+to take it again, with Redis answering, before a standby takes it: a live coordinator's cycle
+is not taken over, and cancelled, because of an outage both of them saw. (So a recorder
+started well before its Redis also waits LOCK_SECONDS once Redis is up.)
 """
 from __future__ import annotations
 
@@ -85,13 +86,17 @@ class CoordinatorLock:
         self._script = connection.register_script(_HOLD_SCRIPT)
         # Why the last hold() could not reach Redis, or Redis refused it ("": it answered).
         self.failure = ""
-        # What this recorder knows of the lock when it does not hold it: nothing yet (it may
-        # take a free lock at once), when another holder's lease ends (monotonic; None: not
-        # known, Redis was away since), since when it has seen the lock free with Redis
-        # answering each time (None: not free at the last answer).
+        # What this recorder knows of the lock when it does not hold it: it held it last (a
+        # free lock is its again at once, also after a long piece of work lost it), it knows
+        # nothing yet (it may take a free lock at once), when another holder's lease ends
+        # (monotonic; None: not known), since when it has seen the lock free with Redis
+        # answering (None: not free at the last answer), since when its calls fail (None:
+        # the last one was answered).
+        self._was_holder = False
         self._knows_nothing = True
         self._lapse_at: float | None = None
         self._free_since: float | None = None
+        self._cut_since: float | None = None
 
     def hold(self) -> bool:
         """Take or extend the lock; True while this recorder is the coordinator.
@@ -106,10 +111,14 @@ class CoordinatorLock:
         except RedisError as exc:
             OUTAGE.failed(exc)
             self.failure = OUTAGE.last_failure
-            self._knows_nothing, self._lapse_at, self._free_since = False, None, None
+            if self._cut_since is None:
+                self._cut_since = now
             return self.held
         OUTAGE.answered()
         self.failure = ""
+        if self._cut_off_long(now):  # what it knew is stale: the holder may have lapsed unseen
+            self._knows_nothing, self._lapse_at, self._free_since = False, None, None
+        self._cut_since = None
         self._note(held, lease_ms, now)
         held = held == 1
         if held != self.held:
@@ -120,27 +129,39 @@ class CoordinatorLock:
             self._renewed = now
         return held
 
+    def _cut_off_long(self, now: float) -> bool:
+        """Its calls have failed for half the lock's length: long enough for the holder, cut
+        off too, to miss its renewals (a shorter failure leaves what it knew as it was)."""
+        return self._cut_since is not None and now - self._cut_since >= self.seconds / 2
+
     def _may_take_free(self, now: float) -> bool:
         """Whether this recorder takes the lock if Redis finds it free (module docstring): it
-        held it last, or knows of no holder, or saw the holder's lease run out, or has seen it
-        free for the lock's length with Redis answering (its last holder did not come back)."""
-        return (self.held or self._knows_nothing
+        held it last; or, not just back from a long cut, it knows of no holder, saw the
+        holder's lease run out, or has seen the lock free for its length with Redis answering
+        (its last holder did not come back)."""
+        if self._was_holder:
+            return True
+        if self._cut_off_long(now):
+            return False
+        return (self._knows_nothing
                 or (self._lapse_at is not None and now >= self._lapse_at - _LAPSE_LEEWAY_SECONDS)
                 or (self._free_since is not None and now - self._free_since >= self.seconds))
 
     def _note(self, answer: int, lease_ms: int, now: float) -> None:
         """What the script's answer tells of the lock, for :meth:`_may_take_free` next time."""
         if answer == 0:  # another recorder holds it
-            self._knows_nothing, self._free_since = False, None
+            self._was_holder, self._knows_nothing, self._free_since = False, False, None
             self._lapse_at = now + max(lease_ms, 0) / 1000
         elif answer == -1:  # free, and not taken: its last holder's time to come back
+            self._lapse_at = None  # gone before its lease said: Redis lost it
             if self._free_since is None:
                 self._free_since = now
                 log.info("coordinator lock %s found free before its holder's lease ended, or "
                          "after Redis was away: left %d s to its last holder", self.key,
                          self.seconds)
         else:
-            self._knows_nothing, self._lapse_at, self._free_since = False, None, None
+            self._was_holder, self._knows_nothing = True, False
+            self._lapse_at, self._free_since = None, None
 
     def keep(self, every: float) -> None:
         """Within a long piece of work under the lock (a takeover's settling of thousands of
@@ -157,10 +178,10 @@ class CoordinatorLock:
             self.held = False
             raise LockLost(f"coordinator lock {self.key} not renewed for {self.seconds} s")
 
-    def holds_now(self) -> bool:
-        """True while the lock, last extended less than its length ago, is surely still ours
-        (a coordinator that stopped, or finished its cycles, extends it no more)."""
-        return self.held and SYSTEM_CLOCK.monotonic() - self._renewed < self.seconds
+    def holds_now(self, within: float = 1.0) -> bool:
+        """True while the lock, last extended less than ``within`` its length ago, is surely
+        still ours (a coordinator that stopped, or finished its cycles, extends it no more)."""
+        return self.held and SYSTEM_CLOCK.monotonic() - self._renewed < self.seconds * within
 
     def release(self) -> None:
         """Let a standby take over at once (a clean stop)."""

@@ -3,15 +3,21 @@
 A coordinator cut off from Redis for longer than its lock lives (its host's network alone) is
 taken over by a standby, which reports the cycle it left (recorder/cluster/takeover.py). Back,
 the coordinator must not report the same cycle again, nor the standby one the coordinator is
-reporting. So each cycle has a claim in Redis: its coordinator marks it ``running`` when it
-starts it; at its end the coordinator turns its own ``running`` (or no claim: a Redis that lost
-its data) into ``reported``, and a takeover turns anything but ``reported`` into ``taken``. Each
-is one atomic step: whichever comes first writes the reports, the other leaves them.
+reporting. So each cycle has a claim in Redis, changed only by atomic scripts:
 
-A coordinator that stops cleanly mid-cycle reports it interrupted and marks it ``left``: the
-recorder that takes over next settles it again with the outcomes its workers stored since.
+- ``running:<coordinator>`` from the cycle's start;
+- at its end the coordinator turns its own ``running`` (or no claim: Redis lost its data)
+  into ``reporting`` while it writes the reports, then ``reported`` (``left`` after an
+  interrupted report: a clean stop mid-cycle, settled again by the next coordinator);
+- a takeover turns anything but ``reporting`` and ``reported`` into ``taken:<taker>``, and
+  gives it up again (no claim) when it could not write the report.
+
+``reporting`` lives REPORTING_SECONDS only: a coordinator killed while writing leaves a claim
+that lapses, and the cycle is taken over as any other a dead coordinator left.
 """
 from __future__ import annotations
+
+from enum import Enum
 
 from redis import Redis
 
@@ -19,26 +25,55 @@ from recorder.cluster.link import PREFIX
 
 # A claim outlives its cycle's window by far: a coordinator cut off for days still finds it.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
-RUNNING, REPORTED, TAKEN, LEFT = "running", "reported", "taken", "left"
+# Writing a cycle's reports (thousands of rows on a slow shared mount) takes less than this.
+REPORTING_SECONDS = 300
+RUNNING, REPORTED, LEFT = "running", "reported", "left"
 
-# Its coordinator at the cycle's end: 1 when the reports are its to write.
+# Its coordinator at the cycle's end: 1 its own claim, 2 no claim at all (both: now
+# ``reporting``); 0 another recorder's.
 _REPORT_SCRIPT = """
 local claim = redis.call('GET', KEYS[1])
-if not claim or claim == 'running:' .. ARGV[1] or claim == 'reported:' .. ARGV[1] then
-    redis.call('SET', KEYS[1], 'reported:' .. ARGV[1], 'EX', ARGV[2])
+if claim and claim ~= 'running:' .. ARGV[1] and claim ~= 'reporting:' .. ARGV[1] then
+    return 0
+end
+redis.call('SET', KEYS[1], 'reporting:' .. ARGV[1], 'EX', ARGV[2])
+if claim then
     return 1
 end
-return 0
+return 2
 """
 # A takeover: 1 when the cycle is the taker's to report.
 _TAKE_SCRIPT = """
 local claim = redis.call('GET', KEYS[1])
-if claim and string.sub(claim, 1, 9) == 'reported:' then
+if claim and (string.sub(claim, 1, 10) == 'reporting:' or string.sub(claim, 1, 9) == 'reported:')
+then
     return 0
 end
 redis.call('SET', KEYS[1], 'taken:' .. ARGV[1], 'EX', ARGV[2])
 return 1
 """
+# The owner's claim (``reporting``, ``taken``) becomes ARGV[2] (a final state), or goes when
+# ARGV[2] is empty; another recorder's is left as it is.
+_SETTLE_SCRIPT = """
+local claim = redis.call('GET', KEYS[1])
+if claim ~= 'reporting:' .. ARGV[1] and claim ~= 'taken:' .. ARGV[1] then
+    return 0
+end
+if ARGV[2] == '' then
+    redis.call('DEL', KEYS[1])
+else
+    redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[1], 'EX', ARGV[3])
+end
+return 1
+"""
+
+
+class Claim(Enum):
+    """What a coordinator's claim at its cycle's end found."""
+
+    OWN = 1  # its own claim: the reports are its to write
+    UNCLAIMED = 2  # no claim (Redis lost it): its to write, unless a report is there already
+    TAKEN = 0  # a takeover has the cycle
 
 
 def claim_key(queue: str, cycle_name: str) -> str:
@@ -46,27 +81,27 @@ def claim_key(queue: str, cycle_name: str) -> str:
     return f"{PREFIX}:{queue}:reporter:{cycle_name}"
 
 
-def mark(connection: Redis, queue: str, cycle_name: str, state: str, owner: str) -> None:
-    """Set the claim of ``cycle_name`` to ``state`` (RUNNING at its start, LEFT after an
-    interrupted report) by ``owner``, whatever it was."""
-    connection.set(claim_key(queue, cycle_name), f"{state}:{owner}", ex=CLAIM_TTL_SECONDS)
+def mark_running(connection: Redis, queue: str, cycle_name: str, owner: str) -> None:
+    """``owner`` coordinates ``cycle_name`` from now on."""
+    connection.set(claim_key(queue, cycle_name), f"{RUNNING}:{owner}", ex=CLAIM_TTL_SECONDS)
 
 
-def claim_report(connection: Redis, queue: str, cycle_name: str, owner: str) -> bool:
-    """Its coordinator ``owner``, at the end of ``cycle_name``: True when the reports are its to
-    write; False when a takeover has the cycle."""
-    return bool(connection.eval(_REPORT_SCRIPT, 1, claim_key(queue, cycle_name), owner,
-                                CLAIM_TTL_SECONDS))
+def claim_report(connection: Redis, queue: str, cycle_name: str, owner: str) -> Claim:
+    """Its coordinator ``owner``, at the end of ``cycle_name``, before it writes the reports."""
+    return Claim(int(connection.eval(_REPORT_SCRIPT, 1, claim_key(queue, cycle_name), owner,
+                                     REPORTING_SECONDS)))
 
 
 def claim_takeover(connection: Redis, queue: str, cycle_name: str, owner: str) -> bool:
     """A recorder ``owner`` taking ``cycle_name`` over: True when it is its to report; False
-    when its coordinator is reporting it (it came back)."""
+    when its coordinator is reporting it (it came back) or has."""
     return bool(connection.eval(_TAKE_SCRIPT, 1, claim_key(queue, cycle_name), owner,
                                 CLAIM_TTL_SECONDS))
 
 
-def claimed_by(connection: Redis, queue: str, cycle_name: str) -> str:
-    """The claim as it stands ("" when there is none), for the logs."""
-    raw = connection.get(claim_key(queue, cycle_name))
-    return raw.decode() if raw else ""
+def settle(connection: Redis, queue: str, cycle_name: str, owner: str, state: str) -> bool:
+    """``owner``'s claim on ``cycle_name`` becomes ``state`` (REPORTED, LEFT) once its reports
+    are written, or is given up (``state`` ""): the reports could not be written. False when
+    the claim is no longer ``owner``'s."""
+    return bool(connection.eval(_SETTLE_SCRIPT, 1, claim_key(queue, cycle_name), owner, state,
+                                CLAIM_TTL_SECONDS))

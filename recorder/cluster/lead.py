@@ -84,37 +84,52 @@ class Lead:
     def cycle_started(self, config: dict, cycle_name: str) -> None:
         """This coordinator started ``cycle_name``: its reports are its own unless a takeover
         claims them (recorder/cluster/cycle_claim.py); with Redis away, no claim is the same."""
-        self._mark(config, cycle_name, cycle_claim.RUNNING)
+        lock = self._lock(config)
+        try:
+            cycle_claim.mark_running(lock.connection, lock.queue, cycle_name, lock.owner)
+        except RedisError as exc:
+            OUTAGE.failed(exc)
 
-    def may_report(self, config: dict, cycle_name: str, now: float) -> bool | None:
-        """At the end of ``cycle_name``: True when its reports are this coordinator's to write;
-        False when another recorder took the cycle over (and reports it); None when that cannot
-        be known yet: Redis away (asked again CHECK_SECONDS after), and the lock not surely this
-        recorder's any more."""
+    def may_report(self, config: dict, cycle_name: str, now: float,
+                   report_exists: Callable[[], bool]) -> bool | None:
+        """At the end of ``cycle_name``, before its reports are written: True when they are
+        this coordinator's to write; False when another recorder took the cycle over (and
+        reports it: with the claim lost with Redis's data, ``report_exists()`` tells); None
+        when that cannot be known yet: Redis away (asked again CHECK_SECONDS after) and the
+        lock not surely this recorder's for long enough to write them."""
         lock = self._lock(config)
         if now - self._claim_failed < CHECK_SECONDS:
             return None
         try:
-            mine = cycle_claim.claim_report(lock.connection, lock.queue, cycle_name, lock.owner)
+            claim = cycle_claim.claim_report(lock.connection, lock.queue, cycle_name, lock.owner)
         except RedisError as exc:
             OUTAGE.failed(exc)
-            if lock.holds_now():
+            if lock.holds_now(within=0.5):
                 return True
             self._claim_failed = now
             return None
         OUTAGE.answered()
-        return mine
+        if claim is cycle_claim.Claim.UNCLAIMED and report_exists():  # a takeover's
+            self._settle(lock, cycle_name, "")
+            return False
+        return claim is not cycle_claim.Claim.TAKEN
 
-    def left_interrupted(self, config: dict, cycle_name: str) -> None:
-        """``cycle_name`` was reported interrupted (a clean stop mid-cycle): the recorder that
-        coordinates next settles it again with what its workers stored since."""
-        self._mark(config, cycle_name, cycle_claim.LEFT)
+    def reported(self, config: dict, cycle_name: str, interrupted: bool) -> None:
+        """``cycle_name``'s reports are written (interrupted by a clean stop: the recorder that
+        coordinates next settles it again with what its workers stored since)."""
+        self._settle(self._lock(config), cycle_name,
+                     cycle_claim.LEFT if interrupted else cycle_claim.REPORTED)
 
-    def _mark(self, config: dict, cycle_name: str, state: str) -> None:
-        lock = self._lock(config)
+    def not_reported(self, config: dict, cycle_name: str) -> None:
+        """``cycle_name``'s reports could not be written: its claim goes (the next takeover
+        reports it)."""
+        self._settle(self._lock(config), cycle_name, "")
+
+    @staticmethod
+    def _settle(lock: CoordinatorLock, cycle_name: str, state: str) -> None:
         try:
-            cycle_claim.mark(lock.connection, lock.queue, cycle_name, state, lock.owner)
-        except RedisError as exc:
+            cycle_claim.settle(lock.connection, lock.queue, cycle_name, lock.owner, state)
+        except RedisError as exc:  # its "reporting" lapses: the next takeover settles it
             OUTAGE.failed(exc)
 
     def why_not(self, config: dict) -> str:

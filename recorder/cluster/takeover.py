@@ -139,9 +139,34 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
         if reported is None:
             return None
         if not cycle_claim.claim_takeover(connection, queue, cycle["dir"], owner):
-            log.warning("cycle %s not taken over: its coordinator is back and reports it",
+            log.warning("cycle %s not taken over: its coordinator reports it (or has)",
                         cycle["dir"])
             return None
+    except RedisError as exc:
+        OUTAGE.failed(exc)
+        return None
+    try:
+        orphan = _settled_orphan(connection, queue, settings, now, old, reported, held, keep)
+    except Exception:  # the lock lost meanwhile (LockLost), or anything unforeseen
+        _give_up(connection, queue, cycle["dir"], owner)
+        raise
+    if orphan is None:
+        _give_up(connection, queue, cycle["dir"], owner)
+        return None
+    tasks = orphan.status["tasks"]
+    log.warning("took over from a dead coordinator: reported its cycle %s (%d tasks, %d ended, "
+                "%d still recording)", cycle["dir"], len(tasks),
+                sum(t["status"] in st.FINISHED for t in tasks), len(orphan.recording))
+    return orphan
+
+
+def _settled_orphan(connection: Redis, queue: str, settings: GlobalSettings, now: float,
+                    old: dict, reported: list, held: Holding,
+                    keep: Callable[[], None]) -> OrphanCycle | None:
+    """The cycle ``old`` with what its workers stored, its report written; None: Redis away,
+    or the report could not be written."""
+    cycle = old["cycle"]
+    try:
         tasks, recording = settle(connection, queue, cycle["dir"],
                                   with_known_verdicts(old["tasks"], reported), held, keep)
         timeouts = link.job_timeouts(connection, list(recording.values())) if recording else {}
@@ -159,10 +184,16 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
         log.error("cannot write the report of cycle %s left by the last coordinator: %s",
                   cycle["dir"], exc)
         return None
-    log.warning("took over from a dead coordinator: reported its cycle %s (%d tasks, %d ended, "
-                "%d still recording)", cycle["dir"], len(tasks),
-                sum(t["status"] in st.FINISHED for t in tasks), len(recording))
     return orphan
+
+
+def _give_up(connection: Redis, queue: str, cycle_name: str, owner: str) -> None:
+    """A takeover that did not report ``cycle_name`` lets go of its claim: the coordinator,
+    back, or the next takeover reports it."""
+    try:
+        cycle_claim.settle(connection, queue, cycle_name, owner, "")
+    except RedisError as exc:
+        OUTAGE.failed(exc)
 
 
 def _unreported(cycle: dict, settings: GlobalSettings) -> list | None:
