@@ -14,8 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from app.context import cached_config, config_file, output_free_bytes
-from app.scheduler import local_status
-from app.scheduler import cycle_progress
+from app.scheduler import cycle_progress, local_status
 from shared import history_read
 from shared import task_status as st
 from shared.camera_roster import ConfiguredCamera, configured_cameras, offline_after

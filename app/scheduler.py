@@ -58,7 +58,7 @@ def _status() -> tuple[dict, EncodedTasks]:
     Redis (it may run on another host), else (or when Redis has none, or only a stopped or
     dead coordinator's, no longer renewed) the status file's."""
     cluster = _cluster()
-    raw = read_cluster_status_text(cluster) if cluster else None
+    raw = _mirror_text(cluster) if cluster else None
     # Parsed once per version, as the file is: its text is the version (it changes about once a
     # second; thousands of tasks take ~30 ms a thousand to parse and encode again).
     parsed = _FILES.get_version(_MIRRORED, raw, lambda: _with_encoded_tasks(
@@ -69,6 +69,23 @@ def _status() -> tuple[dict, EncodedTasks]:
 
 
 _MIRRORED = "cluster status"  # the cache's key of the coordinator's status from Redis
+# The coordinator's status is read from Redis at most this often per process: it changes about
+# once a second, and a video player's range requests each ask whether the clip is being
+# recorded (megabytes of status at thousands of tasks; with Redis away, a timeout each).
+MIRROR_READ_SECONDS = 1.0
+_mirror_read: tuple[float, str, bytes | None] = (float("-inf"), "", None)  # when, whose, what
+
+
+def _mirror_text(cluster: ClusterSettings) -> bytes | None:
+    """The coordinator's status text in Redis (None: none, or Redis away), read again only
+    MIRROR_READ_SECONDS after the last read."""
+    global _mirror_read
+    now, whose = SYSTEM_CLOCK.monotonic(), f"{cluster.redis_url} {cluster.queue}"
+    when, read_for, raw = _mirror_read
+    if read_for != whose or not 0 <= now - when < MIRROR_READ_SECONDS:
+        raw = read_cluster_status_text(cluster)
+        _mirror_read = (now, whose, raw)
+    return raw
 
 
 def _cluster() -> ClusterSettings | None:

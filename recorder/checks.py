@@ -192,13 +192,16 @@ class Checks:
             self._publish(check)
         self.live.clear()
 
-    def wind_down(self, clock: Clock, budget: float) -> None:
-        """Stop the checks: ffmpeg finishes their files for up to ``budget`` s; kill what is left."""
+    def wind_down(self, clock: Clock, budget: float,
+                  each: Callable[[float], None] = lambda now: None) -> None:
+        """Stop the checks: ffmpeg finishes their files for up to ``budget`` s; kill what is left.
+        ``each(now)`` is called at each tick meanwhile (the cluster's lock kept)."""
         self.cancel(clock.monotonic(), clock.wall())
         deadline = clock.monotonic() + budget
         while self.live and clock.monotonic() < deadline:
             self.watcher.wait(TICK_SECONDS)
             self.tick(clock.monotonic(), clock.wall(), None, None)
+            each(clock.monotonic())
         self.kill_now(clock.wall())
 
 

@@ -30,6 +30,11 @@ REPORT_WAIT_SECONDS = 60.0
 REPORT_WAIT_MESSAGE = "第 {number} 轮 ({name}) 已结束, 等待集群的 Redis 确认由哪个录制守护进程写报告"
 
 
+def _redis_away() -> bool:
+    from recorder.cluster.outage import OUTAGE  # imported only in cluster mode
+    return OUTAGE.down
+
+
 class CycleLauncher:
     """Builds each cycle from the config of the moment and writes its reports when it ends."""
 
@@ -117,8 +122,9 @@ class CycleLauncher:
 
     def keep_lock(self, config: dict | None, now: float) -> None:
         """Cluster mode, while stopping: keep the lock until the reports are written and it is
-        released (a standby that took it meanwhile would report the same cycle)."""
-        if (config or {}).get("cluster") and self.lead is not None:
+        released (a standby that took it meanwhile would report the same cycle). Not while
+        Redis is away: each call could wait for its timeouts, past systemd's stop timeout."""
+        if (config or {}).get("cluster") and self.lead is not None and not _redis_away():
             self.lead.keep(config, now)
 
     def sync_desired(self, config: dict | None, now: float, control_path: str) -> None:

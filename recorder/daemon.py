@@ -167,8 +167,10 @@ class Daemon:
 
     def shutdown(self) -> None:
         """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'."""
-        self.checks.wind_down(self.clock, SHUTDOWN_SECONDS)
-        if self.cycle is not None:  # cluster mode: its lock kept until its reports are written
+        cycle = self.cycle  # cluster mode: its lock kept until its reports are written
+        self.checks.wind_down(self.clock, SHUTDOWN_SECONDS, lambda now: self.launcher.keep_lock(
+            cycle.config if cycle is not None else None, now))
+        if self.cycle is not None:
             self.launcher.keep_lock(self.cycle.config, self.clock.monotonic())
             self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")

@@ -23,6 +23,15 @@ TASK = {"task_id": 0, "stream_index": 1, "rtsp_url": "rtsp://u:p@127.0.0.1:8554/
         "progress": 4.2, "bytes_received": 1000, "frames_received": 100}
 
 
+@pytest.fixture(autouse=True)
+def read_redis_each_time(monkeypatch):
+    """The API reads the coordinator's status from Redis at every request here (in production
+    at most once a second: test_the_coordinators_status_is_read_from_redis_once_a_second)."""
+    from app import scheduler
+    monkeypatch.setattr(scheduler, "MIRROR_READ_SECONDS", 0.0)
+    monkeypatch.setattr(scheduler, "_mirror_read", (float("-inf"), "", None))
+
+
 @pytest.fixture
 def redis(tmp_path, config_path):
     with RedisServer(str(tmp_path)) as server:
@@ -44,17 +53,22 @@ def test_live_tasks_come_from_the_coordinators_status_in_redis(client, redis, wr
 
 def test_the_coordinators_status_is_parsed_once_while_redis_holds_the_same_text(
         client, redis, write_status, monkeypatch):
-    from app import scheduler
-    parsed = []
-    parse = scheduler.cluster_status_from
-    monkeypatch.setattr(scheduler, "cluster_status_from",
-                        lambda raw: parsed.append(1) or parse(raw))
+    parsed = counted(monkeypatch, "cluster_status_from")
     write_status(tasks=[])
     alive_coordinator(redis, tasks=[TASK])
     assert [client.get("/api/tasks/status").get_json()["count"] for _ in range(3)] == [1] * 3
     assert len(parsed) == 1
     alive_coordinator(redis, tasks=[TASK, {**TASK, "task_id": 1}])  # its next publish
     assert client.get("/api/tasks/status").get_json()["count"] == 2 and len(parsed) == 2
+
+
+def counted(monkeypatch, name: str) -> list:
+    """Calls of app.scheduler's ``name`` from now on, one item each."""
+    from app import scheduler
+    calls: list = []
+    original = getattr(scheduler, name)
+    monkeypatch.setattr(scheduler, name, lambda arg: calls.append(1) or original(arg))
+    return calls
 
 
 def test_without_a_status_in_redis_the_file_answers(client, redis, write_status):
@@ -118,3 +132,20 @@ def test_a_clip_or_cycle_the_clusters_workers_write_is_protected_on_every_host(
     alive_coordinator(redis, cycle={"dir": "20251010_163000", "running": False},
                       tasks=[{**writing, "status": 4}])  # the cycle ended: free again
     assert client.delete("/api/video", query_string={"path": path}).status_code == 200
+
+
+def test_the_coordinators_status_is_read_from_redis_once_a_second(
+        client, redis, write_status, monkeypatch):
+    from app import scheduler
+    reads = counted(monkeypatch, "read_cluster_status_text")
+    monkeypatch.setattr(scheduler, "MIRROR_READ_SECONDS", 1.0)
+    now = [500.0]
+    monkeypatch.setattr(scheduler, "SYSTEM_CLOCK", type("Clock", (), {
+        "monotonic": lambda self: now[0], "wall": lambda self: time.time()})())
+    write_status(tasks=[])
+    alive_coordinator(redis, tasks=[TASK])
+    assert [client.get("/api/tasks/status").get_json()["count"] for _ in range(3)] == [1] * 3
+    assert len(reads) == 1  # a video player's range requests: one read, not one each
+    alive_coordinator(redis, tasks=[TASK, {**TASK, "task_id": 1}])
+    now[0] += 1.0
+    assert client.get("/api/tasks/status").get_json()["count"] == 2 and len(reads) == 2

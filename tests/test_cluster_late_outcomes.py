@@ -395,3 +395,44 @@ def test_a_restarted_coordinators_own_cycle_not_reported_is_tried_at_the_next_ta
     wait_for(lambda: connection.get(lock_key(QUEUE)) is None, 5, "the other's lock to lapse")
     assert lead.may_coordinate(config(redis), TAKEN + 31)
     assert rows(folder) == [interrupted(0)] and lead.left is None
+
+
+def test_a_cycle_its_coordinator_was_reporting_is_taken_over_once_that_claim_lapses(
+        redis, tmp_path) -> None:
+    from recorder.cluster import cycle_claim
+    from recorder.cluster.lead import RETRY_SECONDS
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    store_outcome(connection, 0)
+    cycle_claim.mark_running(connection, QUEUE, CYCLE, "dead:1:x")
+    assert cycle_claim.claim_report(connection, QUEUE, CYCLE, "dead:1:x")  # killed as it wrote
+    lead = Lead()
+    assert lead.may_coordinate(config(redis), TAKEN)
+    assert not os.path.exists(os.path.join(folder, REPORT)) and len(lead.again) == 1
+    connection.set(status_key(QUEUE), "{}")  # this coordinator's own status, mirrored since
+    assert lead.may_coordinate(config(redis), TAKEN + 1) and len(lead.again) == 1  # not yet due
+    connection.delete(cycle_claim.claim_key(QUEUE, CYCLE))  # REPORTING_SECONDS later
+    assert lead.may_coordinate(config(redis), TAKEN + 1 + RETRY_SECONDS)
+    assert rows(folder) == [(0, st.COMPLETED, "")] and lead.again == []
+
+
+def test_a_takeover_that_could_not_write_the_report_tries_again(
+        redis, tmp_path, monkeypatch) -> None:
+    from recorder.cluster import takeover
+    from recorder.cluster.lead import RETRY_SECONDS
+    from shared.errors import WriteError
+    connection = Redis.from_url(redis.url)
+    folder = orphan_cycle(tmp_path, connection, timeouts=[40])
+    store_outcome(connection, 0)
+
+    def full(*positional) -> None:
+        raise WriteError("no space left on device")
+    lead = Lead()
+    with monkeypatch.context() as patched:
+        patched.setattr(takeover, "write_reports", full)
+        assert lead.may_coordinate(config(redis), TAKEN)
+    assert not os.path.exists(os.path.join(folder, REPORT)) and len(lead.again) == 1
+    # Its claim let go: the coordinator, were it back, would report the cycle itself.
+    assert connection.get(f"rtsp-patrol:{QUEUE}:reporter:{CYCLE}") is None
+    assert lead.may_coordinate(config(redis), TAKEN + RETRY_SECONDS)
+    assert rows(folder) == [(0, st.COMPLETED, "")] and lead.again == []

@@ -180,3 +180,18 @@ def test_a_holder_whose_long_work_lost_the_lock_to_nobody_takes_it_back_at_once(
         coordinator.keep(1.0)
     redis.start()
     assert not standby.hold() and coordinator.hold()
+
+
+def test_a_holder_cut_off_alone_and_taken_over_is_a_newcomer_when_it_comes_back(
+        redis, clock) -> None:
+    coordinator, standby = two_locks(redis)
+    assert coordinator.hold() and not standby.hold()
+    clock.now += 10.1  # the coordinator's network is cut: it renews no more
+    coordinator.connection.delete(coordinator.key)  # (Redis's own clock: its lease ran out)
+    assert standby.hold()  # taken over
+    standby.release()  # ... and the new coordinator stopped (or died) in its turn
+    standby.connection.delete(standby.released_key)
+    assert not coordinator.hold()  # back: no longer the last holder, so no right to it at once
+    assert not coordinator.held  # its own cycle was taken over: it is to follow, not go on
+    clock.now += 10.1
+    assert coordinator.hold()  # free for the lock's length: it takes it, as a standby would

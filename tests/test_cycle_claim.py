@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("rq")
 from recorder.cluster import cycle_claim  # noqa: E402
-from recorder.cluster.cycle_claim import Claim  # noqa: E402
+from recorder.cluster.cycle_claim import Claim, Take  # noqa: E402
 from recorder.cluster.lead import Lead  # noqa: E402
 from testkit.cluster import redis_available  # noqa: E402
 from tests import test_cluster_desired, test_coordinator_lock  # noqa: E402
@@ -25,7 +25,7 @@ def report(connection, owner: str = "a") -> Claim:
     return cycle_claim.claim_report(connection, "patrol", CYCLE, owner)
 
 
-def take(connection, owner: str = "b") -> bool:
+def take(connection, owner: str = "b") -> Take:
     return cycle_claim.claim_takeover(connection, "patrol", CYCLE, owner)
 
 
@@ -34,16 +34,16 @@ def test_a_coordinator_reports_its_own_cycle_and_a_takeover_meanwhile_or_later_l
     cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
     assert report(connection) is Claim.OWN and claim(connection) == "reporting:a"
     assert connection.ttl(cycle_claim.claim_key("patrol", CYCLE)) <= cycle_claim.REPORTING_SECONDS
-    assert not take(connection)  # while it writes them
+    assert take(connection) is Take.BUSY  # while it writes them: tried again later
     assert cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.REPORTED)
-    assert not take(connection) and claim(connection) == "reported:a"
+    assert take(connection) is Take.REPORTED and claim(connection) == "reported:a"
     assert connection.ttl(cycle_claim.claim_key("patrol", CYCLE)) > 6 * 24 * 3600
 
 
 def test_a_cycle_taken_over_is_not_reported_by_its_coordinator_when_it_comes_back(
         connection) -> None:
     cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
-    assert take(connection)
+    assert take(connection) is Take.TAKEN
     assert report(connection) is Claim.TAKEN and claim(connection) == "taken:b"
     # A takeover that could not write the report lets go: the coordinator, back, reports it.
     assert cycle_claim.settle(connection, "patrol", CYCLE, "b", "")
@@ -51,16 +51,16 @@ def test_a_cycle_taken_over_is_not_reported_by_its_coordinator_when_it_comes_bac
 
 
 def test_a_claim_redis_lost_goes_to_the_first_to_ask(connection) -> None:
-    assert report(connection) is Claim.UNCLAIMED and not take(connection)
+    assert report(connection) is Claim.UNCLAIMED and take(connection) is Take.BUSY
     connection.delete(cycle_claim.claim_key("patrol", CYCLE))
-    assert take(connection) and report(connection) is Claim.TAKEN
+    assert take(connection) is Take.TAKEN and report(connection) is Claim.TAKEN
 
 
 def test_a_coordinator_killed_while_reporting_leaves_a_claim_that_lapses(connection) -> None:
     cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
     assert report(connection) is Claim.OWN
     connection.expire(cycle_claim.claim_key("patrol", CYCLE), 0)  # REPORTING_SECONDS later
-    assert take(connection)
+    assert take(connection) is Take.TAKEN
 
 
 def test_a_cycle_left_interrupted_by_a_clean_stop_is_settled_again_by_the_next_coordinator(
@@ -68,13 +68,13 @@ def test_a_cycle_left_interrupted_by_a_clean_stop_is_settled_again_by_the_next_c
     cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
     assert report(connection) is Claim.OWN
     assert cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.LEFT)
-    assert take(connection)
+    assert take(connection) is Take.TAKEN
 
 
 def test_only_its_owner_settles_a_claim(connection) -> None:
     cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
     assert report(connection, "x") is Claim.TAKEN  # another coordinator's running cycle
-    assert take(connection)
+    assert take(connection) is Take.TAKEN
     assert not cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.LEFT)
     assert claim(connection) == "taken:b"
 

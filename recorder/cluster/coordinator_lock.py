@@ -34,13 +34,20 @@ STANDBY_MESSAGE = "备用协调器: 另一个录制守护进程正在协调本�
 REDIS_AWAY_MESSAGE = "集群的 Redis 不可用 ({reason}), 等待其恢复"
 
 # Extend the lock if we hold it; take it if nobody does and we may take a free lock (ARGV[3]),
-# or its holder gave it up (KEYS[2]). {1, 0}: we hold it after; {0, ms}: another recorder
-# does, for ms more; {-1, 0}: free, not taken.
+# or its holder gave it up (KEYS[2]), or we held it last (ARGV[4], and KEYS[3] names no other
+# holder since: a recorder cut off alone was taken over meanwhile). {1, 0}: we hold it after;
+# {0, ms}: another recorder does, for ms more; {-1, 0}: free, not taken.
 _HOLD_SCRIPT = """
 local owner = redis.call('GET', KEYS[1])
-if owner == ARGV[1] or (not owner and (ARGV[3] == '1' or redis.call('EXISTS', KEYS[2]) == 1))
-then
+local take = owner == ARGV[1]
+if not owner then
+    local last = redis.call('GET', KEYS[3])
+    take = ARGV[3] == '1' or redis.call('EXISTS', KEYS[2]) == 1
+        or (ARGV[4] == '1' and (not last or last == ARGV[1]))
+end
+if take then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[5])
     redis.call('DEL', KEYS[2])
     return {1, 0}
 end
@@ -49,6 +56,8 @@ if owner then
 end
 return {-1, 0}
 """
+# Who held the lock last is kept this long (a recorder cut off longer is taken as a newcomer).
+_LAST_HOLDER_SECONDS = 7 * 24 * 3600
 # Give the lock up (ours only) and say so, for a standby to take it at once.
 _RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -80,6 +89,7 @@ class CoordinatorLock:
         self.connection, self.queue, self.seconds = connection, queue, seconds
         self.key = lock_key(queue)
         self.released_key = f"{self.key}:released"
+        self.last_holder_key = f"{self.key}:last"
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held = False
         self._renewed = float("-inf")  # monotonic time of the last extension
@@ -105,9 +115,10 @@ class CoordinatorLock:
         """
         now = SYSTEM_CLOCK.monotonic()
         try:
-            held, lease_ms = self._script(keys=[self.key, self.released_key],
-                                          args=[self.owner, self.seconds * 1000,
-                                                int(self._may_take_free(now))])
+            held, lease_ms = self._script(
+                keys=[self.key, self.released_key, self.last_holder_key],
+                args=[self.owner, self.seconds * 1000, int(self._may_take_free(now)),
+                      int(self._was_holder), _LAST_HOLDER_SECONDS])
         except RedisError as exc:
             OUTAGE.failed(exc)
             self.failure = OUTAGE.last_failure
@@ -135,12 +146,10 @@ class CoordinatorLock:
         return self._cut_since is not None and now - self._cut_since >= self.seconds / 2
 
     def _may_take_free(self, now: float) -> bool:
-        """Whether this recorder takes the lock if Redis finds it free (module docstring): it
-        held it last; or, not just back from a long cut, it knows of no holder, saw the
-        holder's lease run out, or has seen the lock free for its length with Redis answering
-        (its last holder did not come back)."""
-        if self._was_holder:
-            return True
+        """Whether this recorder takes the lock if Redis finds it free (module docstring; the
+        last holder's own right is the script's, which knows who held it last): not just back
+        from a long cut, it knows of no holder, saw the holder's lease run out, or has seen the
+        lock free for its length with Redis answering (its last holder did not come back)."""
         if self._cut_off_long(now):
             return False
         return (self._knows_nothing
@@ -153,6 +162,7 @@ class CoordinatorLock:
             self._was_holder, self._knows_nothing, self._free_since = False, False, None
             self._lapse_at = now + max(lease_ms, 0) / 1000
         elif answer == -1:  # free, and not taken: its last holder's time to come back
+            self._was_holder = False  # another held it since (else the script had given it)
             self._lapse_at = None  # gone before its lease said: Redis lost it
             if self._free_since is None:
                 self._free_since = now

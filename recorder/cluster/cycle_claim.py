@@ -42,11 +42,14 @@ if claim then
 end
 return 2
 """
-# A takeover: 1 when the cycle is the taker's to report.
+# A takeover: 1 the cycle is the taker's to report; 2 its coordinator is writing the reports;
+# 0 it has.
 _TAKE_SCRIPT = """
 local claim = redis.call('GET', KEYS[1])
-if claim and (string.sub(claim, 1, 10) == 'reporting:' or string.sub(claim, 1, 9) == 'reported:')
-then
+if claim and string.sub(claim, 1, 10) == 'reporting:' then
+    return 2
+end
+if claim and string.sub(claim, 1, 9) == 'reported:' then
     return 0
 end
 redis.call('SET', KEYS[1], 'taken:' .. ARGV[1], 'EX', ARGV[2])
@@ -92,11 +95,18 @@ def claim_report(connection: Redis, queue: str, cycle_name: str, owner: str) -> 
                                      REPORTING_SECONDS)))
 
 
-def claim_takeover(connection: Redis, queue: str, cycle_name: str, owner: str) -> bool:
-    """A recorder ``owner`` taking ``cycle_name`` over: True when it is its to report; False
-    when its coordinator is reporting it (it came back) or has."""
-    return bool(connection.eval(_TAKE_SCRIPT, 1, claim_key(queue, cycle_name), owner,
-                                CLAIM_TTL_SECONDS))
+class Take(Enum):
+    """What a takeover's claim found."""
+
+    TAKEN = 1  # the cycle is the taker's to report
+    BUSY = 2  # its coordinator is writing the reports (a claim that lapses if it dies doing so)
+    REPORTED = 0  # its coordinator has written them
+
+
+def claim_takeover(connection: Redis, queue: str, cycle_name: str, owner: str) -> Take:
+    """A recorder ``owner`` taking ``cycle_name`` over."""
+    return Take(int(connection.eval(_TAKE_SCRIPT, 1, claim_key(queue, cycle_name), owner,
+                                    CLAIM_TTL_SECONDS)))
 
 
 def settle(connection: Redis, queue: str, cycle_name: str, owner: str, state: str) -> bool:

@@ -23,6 +23,7 @@ from shared.global_settings import GlobalSettings
 
 CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
 DESIRED_SECONDS = 1.0  # how often the cluster's desired state is read
+RETRY_SECONDS = 10.0  # how often a takeover tries again the cycles it could not report yet
 __all__ = ["Lead"]
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class Lead:
         self._desired_read = float("-inf")  # when the cluster's desired state was last taken
         self.numbered = 0  # the last cycle number of the coordinators this one took over from
         self._claim_failed = float("-inf")  # when a cycle's claim last could not be asked
+        self.again: list[dict] = []  # statuses of cycles a takeover is to try again
+        self._tried = float("-inf")  # when it last tried
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -66,19 +69,31 @@ class Lead:
             statuses = left_statuses(lock.connection, lock.queue, self.left)
             # Cycle numbers go on from the last coordinator's: they only grow, across hosts too.
             self.numbered = max([self.numbered, *(old["current_cycle"] for old in statuses)])
-            try:
-                orphans = report_orphan_cycles(
-                    lock.connection, lock.queue,
-                    GlobalSettings.from_config(config["global_config"]), now, statuses,
-                    self.references_dir, lambda: lock.keep(CHECK_SECONDS), lock.owner)
-            except LockLost as exc:  # the takeover outlasted the lock: the other one reports
-                log.warning("takeover stopped: %s", exc)
-                return False
-            if self.left is not None and any(orphan.name == self.left["cycle"].get("dir")
-                                             for orphan in orphans):
-                self.left = None  # its cycle reported: not again at each later takeover
-            for orphan in orphans:
-                self.late.follow(orphan)
+            self.again = []
+            return self._take_over(config, lock, now, statuses)
+        if lock.held and self.again and now - self._tried >= RETRY_SECONDS:
+            return self._take_over(config, lock, now, self.again)
+        return lock.held
+
+    def _take_over(self, config: dict, lock: CoordinatorLock, now: float,
+                   statuses: list[dict]) -> bool:
+        """Report the cycles ``statuses`` show left unreported; keep those to try again (their
+        coordinator writing its reports, Redis away, a report not written) in ``again``.
+        False: the lock was lost meanwhile (the recorder holding it now reports them)."""
+        self._tried = now
+        try:
+            orphans, self.again = report_orphan_cycles(
+                lock.connection, lock.queue, GlobalSettings.from_config(config["global_config"]),
+                now, statuses, self.references_dir, lambda: lock.keep(CHECK_SECONDS), lock.owner)
+        except LockLost as exc:  # the takeover outlasted the lock: the other one reports
+            log.warning("takeover stopped: %s", exc)
+            self.again = []
+            return False
+        if self.left is not None and any(orphan.name == self.left["cycle"].get("dir")
+                                         for orphan in orphans):
+            self.left = None  # its cycle reported: not again at each later takeover
+        for orphan in orphans:
+            self.late.follow(orphan)
         return lock.held
 
     def cycle_started(self, config: dict, cycle_name: str) -> None:

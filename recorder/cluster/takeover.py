@@ -107,7 +107,8 @@ def left_statuses(connection: Redis, queue: str, left: dict | None = None) -> li
 
 def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings, now: float,
                          statuses: list[dict], references_dir: str | None,
-                         keep: Callable[[], None], owner: str) -> list[OrphanCycle]:
+                         keep: Callable[[], None],
+                         owner: str) -> tuple[list[OrphanCycle], list[dict]]:
     """Write the reports of the cycles ``statuses`` (:func:`left_statuses`) show running without
     one; each outcome its workers stored held against the camera's reference picture in
     ``references_dir`` (None: not held), as the dead coordinator would have.
@@ -116,19 +117,30 @@ def report_orphan_cycles(connection: Redis, queue: str, settings: GlobalSettings
     queued job cancelled) and before each report is written: it keeps the coordinator's lock,
     or raises to stop the takeover (coordinator_lock.LockLost). ``owner``: the taker's lock
     owner, its claim on the reports (recorder/cluster/cycle_claim.py: a coordinator that came
-    back and is reporting its cycle keeps it). Returns those cycles; ``now`` (monotonic) starts
-    the wait for their jobs a worker still records.
+    back and is reporting its cycle keeps it). Returns those cycles (``now``, monotonic, starts
+    the wait for their jobs a worker still records), and the statuses to try again later: their
+    coordinator is writing the reports (it may die doing so), Redis was away, or the report
+    could not be written.
     """
-    reported = (_report_orphan(connection, queue, settings, now, old, references_dir, keep,
-                               owner) for old in statuses)
-    return [orphan for orphan in reported if orphan is not None]
+    orphans, again = [], []
+    for old in statuses:
+        orphan = _report_orphan(connection, queue, settings, now, old, references_dir, keep,
+                                owner)
+        if orphan is _AGAIN:
+            again.append(old)
+        elif orphan is not None:
+            orphans.append(orphan)
+    return orphans, again
+
+
+_AGAIN = object()  # _report_orphan: not reported now, to be tried again
 
 
 def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now: float,
                    old: dict, references_dir: str | None,
-                   keep: Callable[[], None], owner: str) -> OrphanCycle | None:
-    """Report the cycle ``old`` shows running, if it has no report yet; None: it has one, or its
-    report could not be written."""
+                   keep: Callable[[], None], owner: str):
+    """Report the cycle ``old`` shows running, if it has no report yet: its OrphanCycle; None:
+    it has one, or its coordinator wrote it; _AGAIN: to be tried again."""
     cycle = old["cycle"]
 
     def held(outcome: dict) -> dict:
@@ -138,13 +150,15 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
         reported = _unreported(cycle, settings)
         if reported is None:
             return None
-        if not cycle_claim.claim_takeover(connection, queue, cycle["dir"], owner):
-            log.warning("cycle %s not taken over: its coordinator reports it (or has)",
-                        cycle["dir"])
-            return None
+        take = cycle_claim.claim_takeover(connection, queue, cycle["dir"], owner)
     except RedisError as exc:
         OUTAGE.failed(exc)
-        return None
+        return _AGAIN
+    if take is not cycle_claim.Take.TAKEN:
+        log.warning("cycle %s not taken over: its coordinator %s", cycle["dir"],
+                    "is writing its reports (tried again)" if take is cycle_claim.Take.BUSY
+                    else "wrote its reports")
+        return _AGAIN if take is cycle_claim.Take.BUSY else None
     try:
         orphan = _settled_orphan(connection, queue, settings, now, old, reported, held, keep)
     except Exception:  # the lock lost meanwhile (LockLost), or anything unforeseen
@@ -152,7 +166,7 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
         raise
     if orphan is None:
         _give_up(connection, queue, cycle["dir"], owner)
-        return None
+        return _AGAIN
     tasks = orphan.status["tasks"]
     log.warning("took over from a dead coordinator: reported its cycle %s (%d tasks, %d ended, "
                 "%d still recording)", cycle["dir"], len(tasks),
