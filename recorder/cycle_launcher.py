@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # Cluster mode: a cycle ended while Redis is away and the lock may be another recorder's; how
 # long it waits to know who reports it.
 REPORT_WAIT_SECONDS = 60.0
+STOP_RENEW_SECONDS = 3.0  # how often a stopping coordinator renews its lock with Redis away
 REPORT_WAIT_MESSAGE = "第 {number} 轮 ({name}) 已结束, 等待集群的 Redis 确认由哪个录制守护进程写报告"
 
 
@@ -50,6 +51,7 @@ class CycleLauncher:
         # Cluster mode: the status before a restart, its running cycle left to the takeover.
         self.left_status: dict | None = None
         self._report_wait: dict[str, float] = {}  # cycle name -> when its reporter was first asked
+        self._renewed_at_stop = float("-inf")  # keep_lock's last renewal
 
     def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
              wall: float) -> Cycle | None:
@@ -122,10 +124,15 @@ class CycleLauncher:
 
     def keep_lock(self, config: dict | None, now: float) -> None:
         """Cluster mode, while stopping: keep the lock until the reports are written and it is
-        released (a standby that took it meanwhile would report the same cycle). Not while
-        Redis is away: each call could wait for its timeouts, past systemd's stop timeout."""
-        if (config or {}).get("cluster") and self.lead is not None and not _redis_away():
-            self.lead.keep(config, now)
+        released (a standby that took it meanwhile would report the same cycle). With Redis
+        away, every STOP_RENEW_SECONDS only: each call may wait for its timeouts, and the
+        stop must end before systemd's stop timeout."""
+        if not ((config or {}).get("cluster") and self.lead is not None):
+            return
+        if _redis_away() and now - self._renewed_at_stop < STOP_RENEW_SECONDS:
+            return
+        self._renewed_at_stop = now
+        self.lead.renew(config)
 
     def sync_desired(self, config: dict | None, now: float, control_path: str) -> None:
         """Cluster mode: take the cluster's desired state into this recorder's control.json."""

@@ -405,7 +405,8 @@ def test_a_cycle_its_coordinator_was_reporting_is_taken_over_once_that_claim_lap
     folder = orphan_cycle(tmp_path, connection, timeouts=[40])
     store_outcome(connection, 0)
     cycle_claim.mark_running(connection, QUEUE, CYCLE, "dead:1:x")
-    assert cycle_claim.claim_report(connection, QUEUE, CYCLE, "dead:1:x")  # killed as it wrote
+    assert cycle_claim.claim_report(connection, QUEUE, CYCLE, "dead:1:x") is \
+        cycle_claim.Claim.OWN  # and killed as it wrote the reports
     lead = Lead()
     assert lead.may_coordinate(config(redis), TAKEN)
     assert not os.path.exists(os.path.join(folder, REPORT)) and len(lead.again) == 1
@@ -434,5 +435,10 @@ def test_a_takeover_that_could_not_write_the_report_tries_again(
     assert not os.path.exists(os.path.join(folder, REPORT)) and len(lead.again) == 1
     # Its claim let go: the coordinator, were it back, would report the cycle itself.
     assert connection.get(f"rtsp-patrol:{QUEUE}:reporter:{CYCLE}") is None
-    assert lead.may_coordinate(config(redis), TAKEN + RETRY_SECONDS)
+    with monkeypatch.context() as patched:  # the disk still full: tried again, less often
+        patched.setattr(takeover, "write_reports", full)
+        assert lead.may_coordinate(config(redis), TAKEN + RETRY_SECONDS)
+        assert lead.may_coordinate(config(redis), TAKEN + 2.5 * RETRY_SECONDS)  # not due yet
+        assert len(lead.again) == 1 and not os.path.exists(os.path.join(folder, REPORT))
+    assert lead.may_coordinate(config(redis), TAKEN + 3 * RETRY_SECONDS)
     assert rows(folder) == [(0, st.COMPLETED, "")] and lead.again == []

@@ -195,3 +195,25 @@ def test_a_holder_cut_off_alone_and_taken_over_is_a_newcomer_when_it_comes_back(
     assert not coordinator.held  # its own cycle was taken over: it is to follow, not go on
     clock.now += 10.1
     assert coordinator.hold()  # free for the lock's length: it takes it, as a standby would
+
+
+def test_a_holder_whose_lease_still_runs_takes_a_lock_redis_lost_whoever_held_it_before(
+        redis, clock) -> None:
+    coordinator, standby = two_locks(redis)
+    assert coordinator.hold() and not standby.hold()
+    # Redis restarted from a snapshot older than the coordinator's lock: no lock, and the
+    # snapshot's last holder another recorder.
+    coordinator.connection.delete(coordinator.key)
+    coordinator.connection.set(coordinator.last_holder_key, "another:1:x")
+    clock.now += 3
+    assert coordinator.hold() and not coordinator.taken_anew  # kept: its cycle goes on
+
+
+def test_a_lock_taken_after_its_own_lease_ran_out_is_taken_anew(redis, clock) -> None:
+    coordinator, _ = two_locks(redis)
+    assert coordinator.hold() and coordinator.taken_anew  # its first take
+    clock.now += 1
+    assert coordinator.hold() and not coordinator.taken_anew  # kept
+    coordinator.connection.delete(coordinator.key)  # lapsed while it was cut off
+    clock.now += 10.5
+    assert coordinator.hold() and coordinator.taken_anew  # what happened since: to take over

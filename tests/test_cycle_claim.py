@@ -71,6 +71,11 @@ def test_a_cycle_left_interrupted_by_a_clean_stop_is_settled_again_by_the_next_c
     assert take(connection) is Take.TAKEN
 
 
+def test_a_takeover_leaves_the_takers_own_running_cycle_alone(connection) -> None:
+    cycle_claim.mark_running(connection, "patrol", CYCLE, "b")  # its lock retaken after an outage
+    assert take(connection) is Take.OWN and claim(connection) == "running:b"
+
+
 def test_only_its_owner_settles_a_claim(connection) -> None:
     cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
     assert report(connection, "x") is Claim.TAKEN  # another coordinator's running cycle

@@ -34,15 +34,17 @@ STANDBY_MESSAGE = "备用协调器: 另一个录制守护进程正在协调本�
 REDIS_AWAY_MESSAGE = "集群的 Redis 不可用 ({reason}), 等待其恢复"
 
 # Extend the lock if we hold it; take it if nobody does and we may take a free lock (ARGV[3]),
-# or its holder gave it up (KEYS[2]), or we held it last (ARGV[4], and KEYS[3] names no other
-# holder since: a recorder cut off alone was taken over meanwhile). {1, 0}: we hold it after;
-# {0, ms}: another recorder does, for ms more; {-1, 0}: free, not taken.
+# or its holder gave it up (KEYS[2]), or we held it last: ARGV[4] '2', our lease still runs by
+# our clock (Redis lost the lock: restarted without it, or from an older snapshot), '1', it
+# ran out, so only if KEYS[3] names no other holder since (a recorder cut off alone was taken
+# over meanwhile). {1, 0}: we hold it after; {0, ms}: another recorder does, for ms more;
+# {-1, 0}: free, not taken.
 _HOLD_SCRIPT = """
 local owner = redis.call('GET', KEYS[1])
 local take = owner == ARGV[1]
 if not owner then
     local last = redis.call('GET', KEYS[3])
-    take = ARGV[3] == '1' or redis.call('EXISTS', KEYS[2]) == 1
+    take = ARGV[3] == '1' or ARGV[4] == '2' or redis.call('EXISTS', KEYS[2]) == 1
         or (ARGV[4] == '1' and (not last or last == ARGV[1]))
 end
 if take then
@@ -107,6 +109,7 @@ class CoordinatorLock:
         self._lapse_at: float | None = None
         self._free_since: float | None = None
         self._cut_since: float | None = None
+        self.taken_anew = False  # the last hold() took the lock (see there)
 
     def hold(self) -> bool:
         """Take or extend the lock; True while this recorder is the coordinator.
@@ -118,7 +121,7 @@ class CoordinatorLock:
             held, lease_ms = self._script(
                 keys=[self.key, self.released_key, self.last_holder_key],
                 args=[self.owner, self.seconds * 1000, int(self._may_take_free(now)),
-                      int(self._was_holder), _LAST_HOLDER_SECONDS])
+                      self._holder_right(now), _LAST_HOLDER_SECONDS])
         except RedisError as exc:
             OUTAGE.failed(exc)
             self.failure = OUTAGE.last_failure
@@ -132,13 +135,23 @@ class CoordinatorLock:
         self._cut_since = None
         self._note(held, lease_ms, now)
         held = held == 1
-        if held != self.held:
+        # Taken, not kept: it did not hold it, or its lease ran out meanwhile (cut off), so
+        # what another recorder did with the lock since is to be taken over.
+        self.taken_anew = held and not self.holds_now()
+        if held != self.held or self.taken_anew:
             log.info("coordinator lock %s %s by %s", self.key, "taken" if held else "lost",
                      self.owner)
         self.held = held
         if held:
             self._renewed = now
         return held
+
+    def _holder_right(self, now: float) -> int:
+        """The script's ARGV[4]: 2, it holds the lock and its lease still runs by its clock; 1,
+        it held it last; 0, neither."""
+        if self.held and now - self._renewed < self.seconds:
+            return 2
+        return int(self._was_holder)
 
     def _cut_off_long(self, now: float) -> bool:
         """Its calls have failed for half the lock's length: long enough for the holder, cut

@@ -43,9 +43,12 @@ end
 return 2
 """
 # A takeover: 1 the cycle is the taker's to report; 2 its coordinator is writing the reports;
-# 0 it has.
+# 0 it has; 3 it is the taker's own running cycle (its lock retaken after Redis was away).
 _TAKE_SCRIPT = """
 local claim = redis.call('GET', KEYS[1])
+if claim == 'running:' .. ARGV[1] then
+    return 3
+end
 if claim and string.sub(claim, 1, 10) == 'reporting:' then
     return 2
 end
@@ -101,6 +104,7 @@ class Take(Enum):
     TAKEN = 1  # the cycle is the taker's to report
     BUSY = 2  # its coordinator is writing the reports (a claim that lapses if it dies doing so)
     REPORTED = 0  # its coordinator has written them
+    OWN = 3  # the taker's own running cycle: it goes on
 
 
 def claim_takeover(connection: Redis, queue: str, cycle_name: str, owner: str) -> Take:

@@ -23,7 +23,8 @@ from shared.global_settings import GlobalSettings
 
 CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
 DESIRED_SECONDS = 1.0  # how often the cluster's desired state is read
-RETRY_SECONDS = 10.0  # how often a takeover tries again the cycles it could not report yet
+RETRY_SECONDS = 10.0  # how soon a takeover tries again the cycles it could not report yet
+RETRY_MAX_SECONDS = 300.0  # ... and how seldom at most, after failed tries (a full disk)
 __all__ = ["Lead"]
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Lead:
         self._claim_failed = float("-inf")  # when a cycle's claim last could not be asked
         self.again: list[dict] = []  # statuses of cycles a takeover is to try again
         self._tried = float("-inf")  # when it last tried
+        self._retry_every = RETRY_SECONDS
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -64,22 +66,23 @@ class Lead:
         """
         self._checked = now
         lock = self._lock(config)
-        was_held = lock.held
-        if lock.hold() and not was_held:  # before this recorder mirrors its own status there
+        if lock.hold() and lock.taken_anew:  # before this recorder mirrors its own status there
             statuses = left_statuses(lock.connection, lock.queue, self.left)
             # Cycle numbers go on from the last coordinator's: they only grow, across hosts too.
             self.numbered = max([self.numbered, *(old["current_cycle"] for old in statuses)])
-            self.again = []
-            return self._take_over(config, lock, now, statuses)
-        if lock.held and self.again and now - self._tried >= RETRY_SECONDS:
-            return self._take_over(config, lock, now, self.again)
+            self._retry_every = RETRY_SECONDS
+            return self._take_over(config, lock, now, _with(statuses, self.again))
+        if lock.holds_now() and self.again and now - self._tried >= self._retry_every:
+            return self._take_over(config, lock, now, self.again, retry=True)
         return lock.held
 
     def _take_over(self, config: dict, lock: CoordinatorLock, now: float,
-                   statuses: list[dict]) -> bool:
+                   statuses: list[dict], retry: bool = False) -> bool:
         """Report the cycles ``statuses`` show left unreported; keep those to try again (their
-        coordinator writing its reports, Redis away, a report not written) in ``again``.
-        False: the lock was lost meanwhile (the recorder holding it now reports them)."""
+        coordinator writing its reports, Redis away, a report not written) in ``again``, tried
+        after RETRY_SECONDS, twice as long after each try that leaves some (RETRY_MAX_SECONDS
+        at most). False: the lock was lost meanwhile (the recorder holding it now reports
+        them; this one keeps them to try again should it hold the lock again)."""
         self._tried = now
         try:
             orphans, self.again = report_orphan_cycles(
@@ -87,14 +90,21 @@ class Lead:
                 now, statuses, self.references_dir, lambda: lock.keep(CHECK_SECONDS), lock.owner)
         except LockLost as exc:  # the takeover outlasted the lock: the other one reports
             log.warning("takeover stopped: %s", exc)
-            self.again = []
+            followed = {orphan.name for orphan in self.late.pending}
+            self.again = [old for old in statuses if old["cycle"].get("dir") not in followed]
             return False
         if self.left is not None and any(orphan.name == self.left["cycle"].get("dir")
                                          for orphan in orphans):
             self.left = None  # its cycle reported: not again at each later takeover
         for orphan in orphans:
             self.late.follow(orphan)
+        if retry and self.again:
+            self._retry_every = min(self._retry_every * 2, RETRY_MAX_SECONDS)
         return lock.held
+
+    def renew(self, config: dict) -> None:
+        """Keep the lock, nothing else (a coordinator that stops: no takeover, no retry)."""
+        self._lock(config).hold()
 
     def cycle_started(self, config: dict, cycle_name: str) -> None:
         """This coordinator started ``cycle_name``: its reports are its own unless a takeover
@@ -208,3 +218,9 @@ class Lead:
         for lock in self._locks.values():
             if lock.held:
                 lock.release()
+
+
+def _with(statuses: list[dict], more: list[dict]) -> list[dict]:
+    """``statuses`` and those of ``more`` whose cycle they do not have."""
+    have = {old["cycle"].get("dir") for old in statuses}
+    return statuses + [old for old in more if old["cycle"].get("dir") not in have]

@@ -154,6 +154,8 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
     except RedisError as exc:
         OUTAGE.failed(exc)
         return _AGAIN
+    if take is cycle_claim.Take.OWN:
+        return None
     if take is not cycle_claim.Take.TAKEN:
         log.warning("cycle %s not taken over: its coordinator %s", cycle["dir"],
                     "is writing its reports (tried again)" if take is cycle_claim.Take.BUSY
