@@ -182,19 +182,25 @@ def test_a_holder_whose_long_work_lost_the_lock_to_nobody_takes_it_back_at_once(
     assert not standby.hold() and coordinator.hold()
 
 
+def lapsed(lock: CoordinatorLock) -> None:
+    """Wait until Redis lets ``lock``'s key lapse (its lease ran out on Redis's own clock)."""
+    wait_for(lambda: lock.connection.get(lock.key) is None, 5, "the lease to run out")
+
+
 def test_a_holder_cut_off_alone_and_taken_over_is_a_newcomer_when_it_comes_back(
         redis, clock) -> None:
-    coordinator, standby = two_locks(redis)
+    coordinator, standby = two_locks(redis, seconds=1)
     assert coordinator.hold() and not standby.hold()
-    clock.now += 10.1  # the coordinator's network is cut: it renews no more
-    coordinator.connection.delete(coordinator.key)  # (Redis's own clock: its lease ran out)
+    lapsed(coordinator)  # its network is cut: it renews no more
+    clock.now += 1.1
     assert standby.hold()  # taken over
     standby.release()  # ... and the new coordinator stopped (or died) in its turn
     standby.connection.delete(standby.released_key)
     assert not coordinator.hold()  # back: no longer the last holder, so no right to it at once
     assert not coordinator.held  # its own cycle was taken over: it is to follow, not go on
-    clock.now += 10.1
-    assert coordinator.hold()  # free for the lock's length: it takes it, as a standby would
+    clock.now += 1.1
+    assert coordinator.hold() and coordinator.taken_anew  # free for the lock's length: taken,
+    # as a standby would, and what the other left is to be taken over
 
 
 def test_a_holder_whose_lease_still_runs_takes_a_lock_redis_lost_whoever_held_it_before(
@@ -210,10 +216,10 @@ def test_a_holder_whose_lease_still_runs_takes_a_lock_redis_lost_whoever_held_it
 
 
 def test_a_lock_taken_after_its_own_lease_ran_out_is_taken_anew(redis, clock) -> None:
-    coordinator, _ = two_locks(redis)
+    coordinator, _ = two_locks(redis, seconds=1)
     assert coordinator.hold() and coordinator.taken_anew  # its first take
-    clock.now += 1
     assert coordinator.hold() and not coordinator.taken_anew  # kept
-    coordinator.connection.delete(coordinator.key)  # lapsed while it was cut off
-    clock.now += 10.5
-    assert coordinator.hold() and coordinator.taken_anew  # what happened since: to take over
+    lapsed(coordinator)  # cut off for longer than its lease (by Redis's clock, not its own:
+    assert coordinator.hold() and coordinator.taken_anew  # a suspended host's stands still)
+    redis.stop()
+    assert coordinator.hold() and not coordinator.taken_anew  # Redis away: no takeover again

@@ -103,3 +103,23 @@ def test_with_redis_away_the_lead_reports_only_while_its_lock_is_surely_its_own(
     redis.start()  # without the claim: a report there is a takeover's
     assert lead.may_report(config, CYCLE, 12.5, lambda: True) is False
     assert lead.may_report(config, CYCLE, 13.5, lambda: False) is True
+
+
+@pytest.mark.parametrize("taken_over", [True, False])
+def test_a_lock_taken_anew_cancels_the_running_cycle_only_if_another_took_it_over(
+        redis, taken_over) -> None:
+    from recorder.cluster.coordinator_lock import CoordinatorLock
+    from recorder.cluster.link import connect
+    from shared.cluster_config import ClusterSettings
+    from testkit.recorder_process import wait_for
+    config = {"global_config": {}, "streams": [],
+              "cluster": {"redis_url": redis.url, "queue": "patrol"}}
+    lead, lock = Lead(), CoordinatorLock(connect(ClusterSettings(redis.url)), "patrol", 1)
+    lead._locks[(redis.url, "patrol")] = lock  # a lock of 1 s
+    assert lead.may_coordinate(config, 0.0)
+    lead.cycle_started(config, CYCLE)
+    wait_for(lambda: lock.connection.get(lock.key) is None, 5, "its lease to run out")
+    if taken_over:  # a standby took it over meanwhile, then stopped
+        assert take(lock.connection) is Take.TAKEN
+    assert lead.may_coordinate(config, 5.0) is not taken_over and lock.taken_anew
+    assert lead.may_coordinate(config, 6.0) and lock.held  # it coordinates on

@@ -34,29 +34,39 @@ STANDBY_MESSAGE = "备用协调器: 另一个录制守护进程正在协调本�
 REDIS_AWAY_MESSAGE = "集群的 Redis 不可用 ({reason}), 等待其恢复"
 
 # Extend the lock if we hold it; take it if nobody does and we may take a free lock (ARGV[3]),
-# or its holder gave it up (KEYS[2]), or we held it last: ARGV[4] '2', our lease still runs by
-# our clock (Redis lost the lock: restarted without it, or from an older snapshot), '1', it
-# ran out, so only if KEYS[3] names no other holder since (a recorder cut off alone was taken
-# over meanwhile). {1, 0}: we hold it after; {0, ms}: another recorder does, for ms more;
-# {-1, 0}: free, not taken.
+# or its holder gave it up (KEYS[2]), or it is still ours: our last extension (ARGV[6], ms of
+# Redis's own clock, TIME; '0' none) less than a lease ago (Redis lost the lock: restarted
+# without it, or from an older snapshot), or we held it last (ARGV[4]) and KEYS[3] names no
+# other holder since (a recorder cut off alone was taken over meanwhile). Answers {answer,
+# lease ms, Redis's time in ms, new}: answer 1, we hold it after (new 1: taken, not kept: what
+# happened to the lock meanwhile is to be taken over); 0, another recorder does, for lease ms
+# more; -1, free, not taken. Redis's clock, not ours: a host suspended for a minute has its
+# monotonic clock stopped meanwhile.
 _HOLD_SCRIPT = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local owner = redis.call('GET', KEYS[1])
+local new = 0
 local take = owner == ARGV[1]
-if not owner then
+    or (not owner and ARGV[6] ~= '0' and now - tonumber(ARGV[6]) < tonumber(ARGV[2]))
+if not owner and not take then
     local last = redis.call('GET', KEYS[3])
-    take = ARGV[3] == '1' or ARGV[4] == '2' or redis.call('EXISTS', KEYS[2]) == 1
+    take = ARGV[3] == '1' or redis.call('EXISTS', KEYS[2]) == 1
         or (ARGV[4] == '1' and (not last or last == ARGV[1]))
+    if take then
+        new = 1
+    end
 end
 if take then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
     redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[5])
     redis.call('DEL', KEYS[2])
-    return {1, 0}
+    return {1, 0, now, new}
 end
 if owner then
-    return {0, redis.call('PTTL', KEYS[1])}
+    return {0, redis.call('PTTL', KEYS[1]), now, 0}
 end
-return {-1, 0}
+return {-1, 0, now, 0}
 """
 # Who held the lock last is kept this long (a recorder cut off longer is taken as a newcomer).
 _LAST_HOLDER_SECONDS = 7 * 24 * 3600
@@ -109,7 +119,8 @@ class CoordinatorLock:
         self._lapse_at: float | None = None
         self._free_since: float | None = None
         self._cut_since: float | None = None
-        self.taken_anew = False  # the last hold() took the lock (see there)
+        self.taken_anew = False  # the last hold() took the lock, not kept it (_HOLD_SCRIPT)
+        self._extended_ms = 0  # Redis's time of its last extension
 
     def hold(self) -> bool:
         """Take or extend the lock; True while this recorder is the coordinator.
@@ -117,11 +128,13 @@ class CoordinatorLock:
         Redis away: the last answer stands (a standby cannot take a lock it cannot reach either).
         """
         now = SYSTEM_CLOCK.monotonic()
+        self.taken_anew = False
         try:
-            held, lease_ms = self._script(
+            held, lease_ms, redis_ms, new = self._script(
                 keys=[self.key, self.released_key, self.last_holder_key],
                 args=[self.owner, self.seconds * 1000, int(self._may_take_free(now)),
-                      self._holder_right(now), _LAST_HOLDER_SECONDS])
+                      int(self._was_holder), _LAST_HOLDER_SECONDS,
+                      self._extended_ms if self.held else 0])
         except RedisError as exc:
             OUTAGE.failed(exc)
             self.failure = OUTAGE.last_failure
@@ -135,23 +148,14 @@ class CoordinatorLock:
         self._cut_since = None
         self._note(held, lease_ms, now)
         held = held == 1
-        # Taken, not kept: it did not hold it, or its lease ran out meanwhile (cut off), so
-        # what another recorder did with the lock since is to be taken over.
-        self.taken_anew = held and not self.holds_now()
+        self.taken_anew = held and new == 1
         if held != self.held or self.taken_anew:
             log.info("coordinator lock %s %s by %s", self.key, "taken" if held else "lost",
                      self.owner)
         self.held = held
         if held:
-            self._renewed = now
+            self._renewed, self._extended_ms = now, redis_ms
         return held
-
-    def _holder_right(self, now: float) -> int:
-        """The script's ARGV[4]: 2, it holds the lock and its lease still runs by its clock; 1,
-        it held it last; 0, neither."""
-        if self.held and now - self._renewed < self.seconds:
-            return 2
-        return int(self._was_holder)
 
     def _cut_off_long(self, now: float) -> bool:
         """Its calls have failed for half the lock's length: long enough for the holder, cut

@@ -92,6 +92,13 @@ def mark_running(connection: Redis, queue: str, cycle_name: str, owner: str) -> 
     connection.set(claim_key(queue, cycle_name), f"{RUNNING}:{owner}", ex=CLAIM_TTL_SECONDS)
 
 
+def still_running(connection: Redis, queue: str, cycle_name: str, owner: str) -> bool:
+    """Whether ``cycle_name`` is still ``owner``'s running cycle (no claim: Redis lost it, so
+    nobody took it over); False once another recorder took it over."""
+    raw = connection.get(claim_key(queue, cycle_name))
+    return raw is None or raw.decode() in (f"{RUNNING}:{owner}", f"reporting:{owner}")
+
+
 def claim_report(connection: Redis, queue: str, cycle_name: str, owner: str) -> Claim:
     """Its coordinator ``owner``, at the end of ``cycle_name``, before it writes the reports."""
     return Claim(int(connection.eval(_REPORT_SCRIPT, 1, claim_key(queue, cycle_name), owner,

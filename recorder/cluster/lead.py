@@ -50,6 +50,7 @@ class Lead:
         self.again: list[dict] = []  # statuses of cycles a takeover is to try again
         self._tried = float("-inf")  # when it last tried
         self._retry_every = RETRY_SECONDS
+        self.running_cycle: str | None = None  # this coordinator's cycle until it is reported
 
     def _lock(self, config: dict) -> CoordinatorLock:
         cluster = cluster_settings(config)
@@ -71,7 +72,8 @@ class Lead:
             # Cycle numbers go on from the last coordinator's: they only grow, across hosts too.
             self.numbered = max([self.numbered, *(old["current_cycle"] for old in statuses)])
             self._retry_every = RETRY_SECONDS
-            return self._take_over(config, lock, now, _with(statuses, self.again))
+            ours = self._running_cycle_still_ours(lock)
+            return self._take_over(config, lock, now, _with(statuses, self.again)) and ours
         if lock.holds_now() and self.again and now - self._tried >= self._retry_every:
             return self._take_over(config, lock, now, self.again, retry=True)
         return lock.held
@@ -102,6 +104,23 @@ class Lead:
             self._retry_every = min(self._retry_every * 2, RETRY_MAX_SECONDS)
         return lock.held
 
+    def _running_cycle_still_ours(self, lock: CoordinatorLock) -> bool:
+        """Taking the lock anew with a cycle running (its lease ran out while it was cut off):
+        False when another recorder took that cycle over meanwhile (it is to be cancelled and
+        left to that one, not recorded on)."""
+        if self.running_cycle is None:
+            return True
+        try:
+            ours = cycle_claim.still_running(lock.connection, lock.queue, self.running_cycle,
+                                             lock.owner)
+        except RedisError as exc:
+            OUTAGE.failed(exc)
+            return True
+        if not ours:
+            log.warning("cycle %s was taken over while this recorder was cut off from Redis; "
+                        "cancelling it", self.running_cycle)
+        return ours
+
     def renew(self, config: dict) -> None:
         """Keep the lock, nothing else (a coordinator that stops: no takeover, no retry)."""
         self._lock(config).hold()
@@ -109,6 +128,7 @@ class Lead:
     def cycle_started(self, config: dict, cycle_name: str) -> None:
         """This coordinator started ``cycle_name``: its reports are its own unless a takeover
         claims them (recorder/cluster/cycle_claim.py); with Redis away, no claim is the same."""
+        self.running_cycle = cycle_name
         lock = self._lock(config)
         try:
             cycle_claim.mark_running(lock.connection, lock.queue, cycle_name, lock.owner)
@@ -134,6 +154,7 @@ class Lead:
             self._claim_failed = now
             return None
         OUTAGE.answered()
+        self.running_cycle = None
         if claim is cycle_claim.Claim.UNCLAIMED and report_exists():  # a takeover's
             self._settle(lock, cycle_name, "")
             return False
