@@ -109,7 +109,8 @@ class CoordinatorLock:
         # Why the last hold() could not reach Redis, or Redis refused it ("": it answered).
         self.failure = ""
         # What this recorder knows of the lock when it does not hold it: it held it last (a
-        # free lock is its again at once, also after a long piece of work lost it), it knows
+        # free lock is its again at once, also after a long piece of work lost it, unless
+        # Redis names another holder since: _HOLD_SCRIPT), it knows
         # nothing yet (it may take a free lock at once), when another holder's lease ends
         # (monotonic; None: not known), since when it has seen the lock free with Redis
         # answering (None: not free at the last answer), since when its calls fail (None:

@@ -20,8 +20,10 @@ from __future__ import annotations
 from enum import Enum
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from recorder.cluster.link import PREFIX
+from recorder.cluster.outage import OUTAGE
 
 # A claim outlives its cycle's window by far: a coordinator cut off for days still finds it.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
@@ -126,3 +128,13 @@ def settle(connection: Redis, queue: str, cycle_name: str, owner: str, state: st
     the claim is no longer ``owner``'s."""
     return bool(connection.eval(_SETTLE_SCRIPT, 1, claim_key(queue, cycle_name), owner, state,
                                 CLAIM_TTL_SECONDS))
+
+
+def settle_or_note(connection: Redis, queue: str, cycle_name: str, owner: str,
+                   state: str) -> None:
+    """:func:`settle`, with Redis away noted (recorder/cluster/outage.py) rather than raised:
+    a ``reporting`` claim left lapses, a ``taken`` one is the next takeover's."""
+    try:
+        settle(connection, queue, cycle_name, owner, state)
+    except RedisError as exc:
+        OUTAGE.failed(exc)

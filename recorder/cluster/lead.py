@@ -173,10 +173,7 @@ class Lead:
 
     @staticmethod
     def _settle(lock: CoordinatorLock, cycle_name: str, state: str) -> None:
-        try:
-            cycle_claim.settle(lock.connection, lock.queue, cycle_name, lock.owner, state)
-        except RedisError as exc:  # its "reporting" lapses: the next takeover settles it
-            OUTAGE.failed(exc)
+        cycle_claim.settle_or_note(lock.connection, lock.queue, cycle_name, lock.owner, state)
 
     def why_not(self, config: dict) -> str:
         """Why :meth:`may_coordinate` said False, for the status: Redis away or refusing the

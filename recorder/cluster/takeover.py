@@ -164,10 +164,10 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
     try:
         orphan = _settled_orphan(connection, queue, settings, now, old, reported, held, keep)
     except Exception:  # the lock lost meanwhile (LockLost), or anything unforeseen
-        _give_up(connection, queue, cycle["dir"], owner)
+        cycle_claim.settle_or_note(connection, queue, cycle["dir"], owner, "")  # let go
         raise
-    if orphan is None:
-        _give_up(connection, queue, cycle["dir"], owner)
+    if orphan is None:  # not reported: its claim let go, for the coordinator back or a retry
+        cycle_claim.settle_or_note(connection, queue, cycle["dir"], owner, "")
         return _AGAIN
     tasks = orphan.status["tasks"]
     log.warning("took over from a dead coordinator: reported its cycle %s (%d tasks, %d ended, "
@@ -201,15 +201,6 @@ def _settled_orphan(connection: Redis, queue: str, settings: GlobalSettings, now
                   cycle["dir"], exc)
         return None
     return orphan
-
-
-def _give_up(connection: Redis, queue: str, cycle_name: str, owner: str) -> None:
-    """A takeover that did not report ``cycle_name`` lets go of its claim: the coordinator,
-    back, or the next takeover reports it."""
-    try:
-        cycle_claim.settle(connection, queue, cycle_name, owner, "")
-    except RedisError as exc:
-        OUTAGE.failed(exc)
 
 
 def _unreported(cycle: dict, settings: GlobalSettings) -> list | None:
