@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable
 
 from recorder.dead_gateways import SKIPPED_MESSAGE, DeadGateways
-from recorder.contact_sheet import tile_of, write_contact_sheet
+from recorder.contact_sheet import Tile, tile_of
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.planner import Plan, PlannedTask
 from recorder.pipe_watcher import PipeWatcher
@@ -209,12 +209,13 @@ class Cycle:
                  "duration_seconds": streams[u.stream_index]["duration_seconds"],
                  "reason": u.reason} for u in self.plan.not_scheduled]
 
-    def contact_sheet(self) -> None:
-        """Write the cycle's contact sheet (only when the picture checks made thumbnails)."""
-        if self.settings.quality.enabled:
-            write_contact_sheet(self.dir, [
-                tile_of(t.as_dict(), t.stream, t.picture.path if t.clip_kept else None)
-                for t in self.tasks])
+    def contact_sheet_tiles(self) -> list[Tile]:
+        """The tiles of the cycle's contact sheet, a camera each; none when the picture checks,
+        which make the thumbnails, are off."""
+        if not self.settings.quality.enabled:
+            return []
+        return [tile_of(t.as_dict(), t.stream, t.picture.path if t.clip_kept else None)
+                for t in self.tasks]
 
     def report(self, interrupted: str = "") -> dict:
         """The content of the JSON report (also the source of the other two)."""

@@ -5,6 +5,7 @@ import logging
 import os
 from collections.abc import Callable
 
+from recorder.contact_sheet_writer import ContactSheetWriter
 from recorder.cycle import Cycle
 from recorder.cycle_folder import create_cycle_folder
 from recorder.ffmpeg_command import SourceCodecs
@@ -52,6 +53,7 @@ class CycleLauncher:
         self.left_status: dict | None = None
         self._report_wait: dict[str, float] = {}  # cycle name -> when its reporter was first asked
         self._renewed_at_stop = float("-inf")  # keep_lock's last renewal
+        self.sheets = ContactSheetWriter()  # each cycle's contact sheet, drawn off the loop
 
     def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
              wall: float) -> Cycle | None:
@@ -217,7 +219,9 @@ class CycleLauncher:
             log.error("cycle %s: %s", cycle.name, state.report_problem)
             if cluster:
                 self._lead().not_reported(cycle.config, cycle.name)
-        cycle.contact_sheet()
+        tiles = cycle.contact_sheet_tiles()
+        if tiles:
+            self.sheets.submit(cycle.dir, tiles)
 
     def wind_down(self, cycle: Cycle, clock: Clock, budget: float) -> None:
         """Cancel ``cycle`` and let ffmpeg finish its files for up to ``budget`` s; kill what is left."""

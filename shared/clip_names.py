@@ -14,8 +14,11 @@ FIGURES_SUFFIX = ".fig.tmp"
 # so the longest clip name allowed stays as it was).
 BLUR_FIGURES_SUFFIX = ".blur.tmp"
 WORK_FIGURES_SUFFIXES = (FIGURES_SUFFIX, BLUR_FIGURES_SUFFIX)
-# Every camera's thumbnail in one picture, in each cycle folder (README "Picture checks").
+# Every camera's thumbnail in a grid, in each cycle folder (README "Picture checks"): this
+# file holds the first CONTACT_SHEET_PAGE_TILES cameras, ``contact_sheet_2.jpg``… the next.
 CONTACT_SHEET = "contact_sheet.jpg"
+CONTACT_SHEET_PAGE_TILES = 500
+_SHEET_STEM, _SHEET_SUFFIX = "contact_sheet", ".jpg"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
 MAX_NAME_BYTES = 255
 
@@ -73,6 +76,26 @@ def figures_work_name(clip_name: str) -> str:
 def blur_figures_work_name(clip_name: str) -> str:
     """The file ffmpeg writes the thumbnails' blur figures into (handled as the figures file is)."""
     return WORK_PREFIX + clip_name + BLUR_FIGURES_SUFFIX
+
+
+def contact_sheet_name(page: int) -> str:
+    """The file of the contact sheet's ``page`` (1-based): ``contact_sheet.jpg``,
+    ``contact_sheet_2.jpg``…"""
+    return CONTACT_SHEET if page == 1 else f"{_SHEET_STEM}_{page}{_SHEET_SUFFIX}"
+
+
+def contact_sheet_page(name: str) -> int | None:
+    """The page a contact sheet's file name holds (:func:`contact_sheet_name`); None for any
+    other name (``contact_sheet_1.jpg`` and ``contact_sheet_02.jpg`` among them)."""
+    if name == CONTACT_SHEET:
+        return 1
+    prefix = _SHEET_STEM + "_"
+    if not (name.startswith(prefix) and name.endswith(_SHEET_SUFFIX)):
+        return None
+    digits = name[len(prefix):-len(_SHEET_SUFFIX)]
+    if not (digits.isascii() and digits.isdigit()) or digits[0] == "0" or len(digits) > 6:
+        return None
+    return int(digits) if int(digits) >= 2 else None
 
 
 def clip_of_thumbnail_work(name: str) -> str | None:

@@ -50,6 +50,27 @@ def test_the_listed_urls_serve_the_jpegs_with_an_etag(client: FlaskClient,
     assert sheet.status_code == 200 and sheet.data == JPEG + b"sheet"
 
 
+def test_a_sheet_of_several_pages_is_listed_with_its_page_count_and_each_page_served(
+        client: FlaskClient, make_cycle: MakeCycle) -> None:
+    folder = _cycle_with_pictures(make_cycle)
+    (folder / "contact_sheet_2.jpg").write_bytes(JPEG + b"page 2")
+    (folder / "contact_sheet_4.jpg").write_bytes(JPEG + b"page 4")  # after a gap: not counted
+    (folder / "contact_sheet_03.jpg").write_bytes(JPEG)  # not a page's name
+    record = client.get("/api/timestamps").json["timestamps"][0]
+    assert (record["contact_sheet"], record["contact_sheet_pages"]) == (
+        f"/api/contact_sheets/{CYCLE}", 2)
+    assert client.get(f"/api/contact_sheets/{CYCLE}/1").data == JPEG + b"sheet"
+    assert client.get(f"/api/contact_sheets/{CYCLE}/2").data == JPEG + b"page 2"
+    for page in (0, 3, 1_000_000):
+        assert_error(client.get(f"/api/contact_sheets/{CYCLE}/{page}"), 404)
+    assert_error(client.get(f"/api/contact_sheets/{CYCLE}/-1"), 404)
+    assert_error(client.get("/api/contact_sheets/not_a_cycle/2"), 403)
+    page = client.get(f"/cycles/{CYCLE}").get_data(as_text=True)  # the console shows both
+    assert (f'<img src="/api/contact_sheets/{CYCLE}"' in page
+            and f'<img src="/api/contact_sheets/{CYCLE}/2"' in page
+            and f"/api/contact_sheets/{CYCLE}/4" not in page)
+
+
 def test_pictures_are_served_only_from_cycle_folders_and_never_through_a_symlink(
         client: FlaskClient, make_cycle: MakeCycle, output_root: Path, tmp_path: Path) -> None:
     folder = _cycle_with_pictures(make_cycle)

@@ -58,11 +58,12 @@ def test_timestamps_newest_first_with_counts_and_sizes(client: FlaskClient,
         "count": 3,
         "timestamps": [
             {"timestamp": "20251010_163200", "video_count": 0, "total_size": 0,
-             "contact_sheet": None},
+             "contact_sheet": None, "contact_sheet_pages": 0},
             {"timestamp": "20251010_163100", "video_count": 1, "total_size": len(CLIP1),
-             "contact_sheet": None},
+             "contact_sheet": None, "contact_sheet_pages": 0},
             {"timestamp": "20251010_163000", "video_count": 2,
-             "total_size": len(CLIP1) + len(CLIP2), "contact_sheet": None},
+             "total_size": len(CLIP1) + len(CLIP2), "contact_sheet": None,
+             "contact_sheet_pages": 0},
         ],
     }
 

@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 
 from shared import settings as patrol_settings
 from shared.atomic import write_json_atomic
-from shared.clip_names import CONTACT_SHEET, thumbnail_name
+from shared.clip_names import CONTACT_SHEET, contact_sheet_name, thumbnail_name
 from shared.config_file import load_config
 from shared.history_schema import connect_writer, history_path
 from shared.output_rule import output_directory_problem
@@ -81,6 +81,7 @@ def _tree(folder: Path) -> str:
         for name in clips:  # each clip's thumbnail, and the cycle's contact sheet
             (folder / "output" / cycle / thumbnail_name(name)).write_bytes(_jpeg())
         (folder / "output" / cycle / CONTACT_SHEET).write_bytes(_jpeg())
+        (folder / "output" / cycle / contact_sheet_name(2)).write_bytes(_jpeg())
     check = folder / "output" / "checks" / CHECK
     check.mkdir(parents=True)
     (check / "test_stream1.mp4").write_bytes(CLIP)
@@ -151,6 +152,8 @@ def _known_good(ops: dict, folder: Path) -> list:
         ops["GET", "/api/thumbnails/{timestamp}/{clip}"].Case(
             path_parameters={"timestamp": first, "clip": CYCLES[first][0]}),
         ops["GET", "/api/contact_sheets/{timestamp}"].Case(path_parameters={"timestamp": first}),
+        ops["GET", "/api/contact_sheets/{timestamp}/{page}"].Case(
+            path_parameters={"timestamp": first, "page": 2}),
         ops["GET", "/api/clips/{location}"].Case(
             path_parameters={"location": f"checks/{CHECK}/test_stream1.mp4"}),
         ops["GET", "/api/thumbnails/checks/{check}/{clip}"].Case(

@@ -49,3 +49,40 @@ def test_an_unreadable_thumbnail_is_a_grey_tile_not_a_failure(tmp_path) -> None:
     data = render([Tile("gate", "[4] 已完成", "", str(broken))])
     with Image.open(io.BytesIO(data)) as sheet:
         assert sheet.size == TILE
+
+
+def test_a_big_cycle_gets_pages_and_a_sheet_written_again_loses_its_extra_pages(tmp_path) -> None:
+    white = _thumbnail(tmp_path / ".gate.mp4.jpg")
+    tiles = [Tile(f"cam{i}", "[4] 已完成", "ok", white) for i in range(5)]
+    write_contact_sheet(str(tmp_path), tiles, per_page=2)
+    sizes = {}
+    for name in ("contact_sheet.jpg", "contact_sheet_2.jpg", "contact_sheet_3.jpg"):
+        with Image.open(tmp_path / name) as sheet:
+            sizes[name] = sheet.size
+    assert sizes == {"contact_sheet.jpg": (2 * TILE[0], TILE[1]),  # 2 tiles side by side
+                     "contact_sheet_2.jpg": (2 * TILE[0], TILE[1]),
+                     "contact_sheet_3.jpg": TILE}  # the fifth camera alone
+    write_contact_sheet(str(tmp_path), tiles[:3], per_page=2)
+    assert sorted(p.name for p in tmp_path.glob("contact_sheet*")) == [
+        "contact_sheet.jpg", "contact_sheet_2.jpg"]
+
+
+def test_the_page_names_are_one_to_one_with_their_numbers() -> None:
+    from shared.clip_names import contact_sheet_name, contact_sheet_page
+    assert [contact_sheet_name(p) for p in (1, 2, 11)] == [
+        "contact_sheet.jpg", "contact_sheet_2.jpg", "contact_sheet_11.jpg"]
+    assert all(contact_sheet_page(contact_sheet_name(p)) == p for p in range(1, 1200))
+    for name in ("contact_sheet_1.jpg", "contact_sheet_02.jpg", "contact_sheet_.jpg",
+                 "contact_sheet_x.jpg", "contact_sheet_2.jpeg", "contact_sheet_١٢.jpg",
+                 "contact_sheet_1234567.jpg", "contact_sheet_-2.jpg", ".contact_sheet.jpg"):
+        assert contact_sheet_page(name) is None, name
+
+
+def test_a_status_label_drawn_once_looks_as_one_drawn_in_place() -> None:
+    from PIL import ImageDraw
+
+    from recorder.contact_sheet import BACKGROUND, LINE, TEXT, _label, _text
+    drawn = Image.new("RGB", (PICTURE[0], LINE), BACKGROUND)
+    _text(ImageDraw.Draw(drawn), 2, 0, "[4] 已完成", TEXT)
+    assert _label("[4] 已完成", TEXT).tobytes() == drawn.tobytes()
+    assert drawn.getcolors(PICTURE[0] * LINE) != [(PICTURE[0] * LINE, BACKGROUND)]  # text in it

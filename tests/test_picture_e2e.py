@@ -24,7 +24,9 @@ def test_a_cycle_judges_pictures_and_the_api_lists_serves_and_deletes_them(
         patrol.post("/api/scheduler/start")
         wait_for(lambda: patrol.get("/api/scheduler/status")["end_time"], 60, "the cycle to end")
         quality = {t["stream_index"]: t["quality"] for t in patrol.get("/api/tasks")["tasks"]}
-        cycle = patrol.get("/api/timestamps")["timestamps"][0]
+        # the contact sheet is drawn off the recording loop, a moment after the report
+        cycle = wait_for(lambda: [c for c in patrol.get("/api/timestamps")["timestamps"]
+                                  if c["contact_sheet"]], 30, "the contact sheet")[0]
         videos = {v["filename"]: v for v in patrol.get(f"/api/videos/{cycle['timestamp']}")[
             "videos"]}
         pictures = [requests.get(patrol.api.url(url), timeout=10) for url in (
@@ -36,6 +38,7 @@ def test_a_cycle_judges_pictures_and_the_api_lists_serves_and_deletes_them(
 
     assert [quality[i]["issues"] for i in (0, 1)] == [[], ["black"]]
     assert [quality[i]["checked"] for i in (0, 1, 2)] == [True, True, False]
+    assert cycle["contact_sheet_pages"] == 1
     assert all(p.status_code == 200 and p.headers["Content-Type"] == "image/jpeg"
                and p.content[:2] == b"\xff\xd8" for p in pictures)
     folder = patrol.output() / cycle["timestamp"]

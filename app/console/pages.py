@@ -156,7 +156,8 @@ def cycle_page(timestamp: str):
     names = _report_names(config)
     record = output_tree.cycle_record(out, timestamp) or {}
     return render_template("console/cycle.html", timestamp=timestamp, videos=videos,
-                           contact_sheet=record.get("contact_sheet"),
+                           contact_sheets=[output_tree.contact_sheet_url(timestamp, page) for page
+                                           in range(1, record.get("contact_sheet_pages", 0) + 1)],
                            verdicts=cycle_summary.read_clip_verdicts(out, timestamp, names[0]),
                            reports=[name for name in names
                                     if os.path.isfile(os.path.join(folder, name))],

@@ -16,12 +16,13 @@ from shared.output_tree.names import (CHECK_NAME_RE, CHECKS_FOLDER, CHECKS_PREFI
                                       split_location, video_location)
 from shared.output_tree.reading import open_clip, open_in_cycle, open_in_cycle_at, read_picture
 from shared.output_tree.root import OpenRoot, OutputDir, cycle_names, cycle_names_in, opened_root
-from shared.output_tree.urls import CLIPS_URL, clip_url, thumbnail_url
+from shared.output_tree.urls import CLIPS_URL, clip_url, contact_sheet_url, thumbnail_url
 
 __all__ = [
     "CHECK_NAME_RE", "CHECKS_FOLDER", "CHECKS_PREFIX", "CLIPS_URL", "OpenRoot", "OutputDir",
-    "ScanCache", "clip_location", "clip_url", "cycle_names", "cycle_names_in", "cycle_record",
-    "delete_cycle", "delete_video", "is_check_folder_name", "is_clip_folder", "is_video_name",
+    "ScanCache", "clip_location", "clip_url", "contact_sheet_url", "cycle_names",
+    "cycle_names_in", "cycle_record", "delete_cycle", "delete_video", "is_check_folder_name",
+    "is_clip_folder", "is_video_name",
     "latest_thumbnail", "list_cycles", "list_videos", "open_clip", "open_in_cycle",
     "open_in_cycle_at", "opened_root", "page_of_cycles", "page_of_videos", "read_picture",
     "require_cycle", "split_location", "thumbnail_url", "thumbnail_urls", "video_location",

@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 
-from shared.clip_names import CONTACT_SHEET, thumbnail_name
+from shared.clip_names import contact_sheet_name, thumbnail_name
 from shared.clock import SYSTEM_CLOCK
 from shared.errors import NotFound, UnsafePath
 from shared.output_tree.names import (CHECKS_FOLDER, CHECKS_PREFIX, folder_of, is_picture_name,
@@ -14,7 +14,7 @@ from shared.output_tree.names import (CHECKS_FOLDER, CHECKS_PREFIX, folder_of, i
 from shared.output_tree.reading import read_picture
 from shared.output_tree.root import (OpenRoot, OutputDir, check_folder_names, cycle_names,
                                      is_cycle_at, is_real_dir_at, opened_root)
-from shared.output_tree.urls import CONTACT_SHEET_ROUTE, clip_url, thumbnail_url
+from shared.output_tree.urls import clip_url, contact_sheet_url, thumbnail_url
 from shared.timefmt import format_local
 
 log = logging.getLogger(__name__)
@@ -198,14 +198,24 @@ def _video_records(out: OutputDir, root: OpenRoot, cycle: str, when: _TimeFormat
 
 
 def _cycle_record(root: OpenRoot, name: str) -> dict | None:
-    """``{timestamp, video_count, total_size, contact_sheet}`` of a cycle folder (None: unreadable)."""
+    """``{timestamp, video_count, total_size, contact_sheet, contact_sheet_pages}`` of a cycle
+    folder (None: unreadable)."""
     files = _CACHE.files(root, name)
     if files is None:
         return None
-    sheet = CONTACT_SHEET in _CACHE.pictures(root, name)
+    pages = _sheet_pages(_CACHE.pictures(root, name))
     return {"timestamp": name, "video_count": len(files),
             "total_size": sum(size for _, size, _ in files),
-            "contact_sheet": CONTACT_SHEET_ROUTE + name if sheet else None}
+            "contact_sheet": contact_sheet_url(name) if pages else None,
+            "contact_sheet_pages": pages}
+
+
+def _sheet_pages(pictures: frozenset) -> int:
+    """How many pages of the contact sheet a folder holds, from the first on without a gap."""
+    pages = 0
+    while contact_sheet_name(pages + 1) in pictures:
+        pages += 1
+    return pages
 
 
 def cycle_record(out: OutputDir, name: str) -> dict | None:

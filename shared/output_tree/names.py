@@ -6,7 +6,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from shared.clip_names import CONTACT_SHEET, THUMBNAIL_SUFFIX, WORK_PREFIX
+from shared.clip_names import THUMBNAIL_SUFFIX, WORK_PREFIX, contact_sheet_page
 from shared.config import VIDEO_EXTENSIONS
 from shared.errors import UnsafePath
 from shared.timefmt import is_cycle_name
@@ -78,10 +78,10 @@ def stream_index_of(name: str) -> str:
 
 
 def is_picture_name(name: str) -> bool:
-    """A clip's thumbnail (``.cam.mp4.jpg``) or the cycle's contact sheet."""
+    """A clip's thumbnail (``.cam.mp4.jpg``) or a page of the cycle's contact sheet."""
     if not is_entry_name(name):
         return False
-    return name == CONTACT_SHEET or (name.startswith(WORK_PREFIX) and name.endswith(
+    return contact_sheet_page(name) is not None or (name.startswith(WORK_PREFIX) and name.endswith(
         THUMBNAIL_SUFFIX) and is_video_name(name[len(WORK_PREFIX):-len(THUMBNAIL_SUFFIX)]))
 
 

@@ -1,0 +1,37 @@
+"""A cycle's contact sheet is drawn off the recording loop: the loop reports the cycle and goes
+on beating while the sheet is drawn (5,000 cameras took 6.5 s, more than the heartbeat's 5 s);
+a stop waits for it (the daemon driven step by step, with the fake runner)."""
+from __future__ import annotations
+
+import os
+
+from recorder.contact_sheet_writer import ContactSheetWriter
+from shared import settings
+from shared.status_file import read_status
+from tests.test_contact_sheet_writer import SlowSheets
+from tests import test_daemon_poll_cycles as poll_cycles
+from tests.test_daemon_poll_cycles import _run_cycle
+
+patrol = poll_cycles.patrol  # the fixture: one camera, refused, with its runner and clock
+
+
+def test_the_loop_goes_on_while_the_cycles_sheet_is_drawn(patrol) -> None:
+    daemon, runner, clock = patrol
+    sheets = SlowSheets()
+    daemon.launcher.sheets = ContactSheetWriter(sheets)
+    _run_cycle(daemon, runner, clock)
+    folder = daemon.last_cycle.dir
+    assert os.path.isfile(os.path.join(folder, "rtsp_report.json")) and sheets.written == []
+    clock.now += 1.0
+    daemon.step(clock.now, clock.wall())
+    status = read_status(settings.status_path(daemon.config_path))
+    assert status["heartbeat"] == clock.wall() and status["cycle"]["dir"] == daemon.last_cycle.name
+    sheets.go.set()
+    assert daemon.launcher.sheets.wait(30) and sheets.written == [folder]
+
+
+def test_the_real_sheet_of_a_cycle_is_written_by_the_time_the_daemon_stopped(patrol) -> None:
+    daemon, runner, clock = patrol
+    _run_cycle(daemon, runner, clock)
+    daemon.shutdown()
+    assert os.path.isfile(os.path.join(daemon.last_cycle.dir, "contact_sheet.jpg"))
