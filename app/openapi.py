@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 from shared import camera_view, output_tree
 from shared import config as model
 from shared import task_record
+from shared.clip_names import MAX_CONTACT_SHEET_PAGES
 from shared.camera_state import STATES
 from shared.timefmt import CYCLE_NAME_RE
 
@@ -50,7 +51,8 @@ SCHEMAS = {
     "Timestamp": _obj(("timestamp", "video_count", "total_size", "contact_sheet",
                        "contact_sheet_pages"),
                       timestamp=_STR, video_count=_INT, total_size=_INT,
-                      contact_sheet={**_STR, "nullable": True}, contact_sheet_pages=_INT),
+                      contact_sheet={**_STR, "nullable": True},
+                      contact_sheet_pages={**_INT, "minimum": 0}),
     "Video": _obj(("filename", "full_path", "timestamp_dir", "file_size", "created_time",
                    "stream_index", "url", "thumbnail"), filename=_STR, full_path=_STR,
                   timestamp_dir=_STR, file_size=_INT, created_time=_STR, stream_index=_STR,
@@ -258,7 +260,8 @@ OPERATIONS = [
      [_CYCLE], None, _JPEG, (403, 404, 503)),
     ("/api/contact_sheets/{timestamp}/{page}", "get",
      "A page of a cycle's contact sheet (JPEG; 1 to contact_sheet_pages)",
-     [_CYCLE, _path_param("page", {"type": "integer", "minimum": 1})], None, _JPEG,
+     [_CYCLE, _path_param("page", {"type": "integer", "minimum": 1,
+                                   "maximum": MAX_CONTACT_SHEET_PAGES})], None, _JPEG,
      (403, 404, 503)),
     ("/metrics", "get", "Prometheus metrics, computed at scrape time", [], None, _STR, (503,)),
     ("/api/openapi.json", "get", "This document", [], None, {"type": "object"}, ()),

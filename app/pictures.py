@@ -12,7 +12,7 @@ from app.log_text import request_logger
 from shared import output_tree, settings
 from shared.atomic import write_bytes_atomic
 from shared.camera_roster import camera_id
-from shared.clip_names import contact_sheet_name, thumbnail_name
+from shared.clip_names import MAX_CONTACT_SHEET_PAGES, contact_sheet_name, thumbnail_name
 from shared.errors import NotFound, WriteError
 
 log = request_logger(__name__)
@@ -52,7 +52,7 @@ def contact_sheet(timestamp: str):
 @bp.get("/contact_sheets/<timestamp>/<int:page>")
 def contact_sheet_page(timestamp: str, page: int):
     """A page of a cycle's contact sheet (``contact_sheet_pages`` in ``/api/timestamps``)."""
-    if not 1 <= page <= 999_999:
+    if not 1 <= page <= MAX_CONTACT_SHEET_PAGES:
         raise NotFound("文件不存在")
     return _jpeg(timestamp, contact_sheet_name(page))
 

@@ -71,6 +71,7 @@ def big_sheet(pictures: list[str], cameras: int, per_page: int | None) -> tuple[
         child = context.Process(target=_write_measured,
                                 args=(folder, tiles(pictures, cameras), per_page, theirs))
         child.start()
+        theirs.close()  # a child that dies leaves recv() an EOF, not a wait for ever
         result = mine.recv()
         child.join()
     return result

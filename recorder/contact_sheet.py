@@ -1,7 +1,7 @@
 """The cycle's contact sheet: every camera's thumbnail in a grid, its name, status and picture
 verdict under it; a grey tile with the reason for a camera that gave no picture. A cycle of
 more than CONTACT_SHEET_PAGE_TILES cameras gets several pages (``contact_sheet_2.jpg``…): one
-picture of 5,000 tiles took 6.5 s of CPU and 540 MB of memory, and no browser shows it well."""
+picture of 5,000 tiles took 6.5 s of CPU and 560 MB of memory, and no browser shows it well."""
 from __future__ import annotations
 
 import io
@@ -22,7 +22,7 @@ from shared.task_record import quality_text
 log = logging.getLogger(__name__)
 
 # Half the thumbnail's size: JPEG decodes straight to it (draft mode), which
-# keeps 500 cameras well under half a second of CPU (bench/contact_sheet_bench.py).
+# keeps 500 cameras well under half a second of CPU (bench/contact_sheet.py).
 PICTURE = (160, 120)
 LINE = 14
 LABEL_LINES = 3
@@ -60,7 +60,8 @@ def _fonts() -> tuple[ImageFont.FreeTypeFont, ImageFont.FreeTypeFont]:
     return latin, latin
 
 
-def _text(draw: ImageDraw.ImageDraw, left: int, top: int, text: str, fill: tuple) -> None:
+def _text(draw: ImageDraw.ImageDraw, left: int, top: int, text: str,
+          fill: tuple | int) -> None:
     """``text`` on one line, cut at the tile's edge; each run of characters in its font."""
     latin, cjk = _fonts()
     right, x, start = left + PICTURE[0] - 2, left, 0
@@ -90,13 +91,22 @@ def _picture(path: str | None) -> Image.Image | None:
     return picture
 
 
+# A line's glyphs reach below its LINE px (descenders, brackets): a label's mask is taller.
+LABEL_HEIGHT = LINE + 4
+
+
 @lru_cache(maxsize=256)
-def _label(text: str, fill: tuple) -> Image.Image:
-    """A label line on the sheet's background, drawn once: the status and verdict lines repeat
-    from camera to camera (drawing text is most of a sheet's CPU)."""
-    label = Image.new("RGB", (PICTURE[0], LINE), BACKGROUND)
-    _text(ImageDraw.Draw(label), 2, 0, text, fill)
+def _label(text: str) -> Image.Image:
+    """The mask of a label line, drawn once: the status and verdict lines repeat from camera
+    to camera (drawing text is most of a sheet's CPU). Its colour is pasted through it."""
+    label = Image.new("L", (PICTURE[0], LABEL_HEIGHT), 0)
+    _text(ImageDraw.Draw(label), 2, 0, text, 255)
     return label
+
+
+def _paste_label(sheet: Image.Image, left: int, top: int, text: str, fill: tuple) -> None:
+    """Label line ``text`` in ``fill`` at ``(left, top)``, as :func:`_text` would draw it."""
+    sheet.paste(fill, (left, top, left + PICTURE[0], top + LABEL_HEIGHT), _label(text))
 
 
 def _draw_tile(sheet: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, left: int,
@@ -112,8 +122,8 @@ def _draw_tile(sheet: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, left: 
     colour = OK_COLOUR if tile.verdict == "ok" else ISSUE_COLOUR
     below = top + PICTURE[1] + 2
     _text(draw, left + 2, below, tile.name, TEXT)
-    sheet.paste(_label(tile.status, TEXT), (left, below + LINE))
-    sheet.paste(_label(tile.verdict, colour), (left, below + 2 * LINE))
+    _paste_label(sheet, left, below + LINE, tile.status, TEXT)
+    _paste_label(sheet, left, below + 2 * LINE, tile.verdict, colour)
 
 
 def render(tiles: list[Tile]) -> bytes:
@@ -134,13 +144,18 @@ def write_contact_sheet(cycle_dir: str, tiles: list[Tile],
     """Write the contact sheet into the cycle folder, ``per_page`` tiles a page, each page
     whole or not at all (a failure is logged, never raised)."""
     pages = [tiles[start:start + per_page] for start in range(0, len(tiles), per_page)]
-    try:
-        for page, page_tiles in enumerate(pages, start=1):
+    for page, page_tiles in enumerate(pages, start=1):
+        if not os.path.isdir(cycle_dir):  # deleted meanwhile (by the API): nothing to draw for
+            log.info("contact sheet of %s not written: the folder is gone", cycle_dir)
+            return
+        try:
             write_bytes_atomic(os.path.join(cycle_dir, contact_sheet_name(page)),
                                render(page_tiles))
-        _remove_pages_after(cycle_dir, len(pages))
-    except (WriteError, OSError) as exc:
-        log.error("contact sheet of %s not written: %s", cycle_dir, exc)
+        except (WriteError, OSError) as exc:
+            log.error("contact sheet of %s not written (page %d of %d): %s", cycle_dir, page,
+                      len(pages), exc)
+            return
+    _remove_pages_after(cycle_dir, len(pages))
 
 
 def _remove_pages_after(cycle_dir: str, last: int) -> None:
@@ -150,6 +165,9 @@ def _remove_pages_after(cycle_dir: str, last: int) -> None:
         try:
             os.unlink(os.path.join(cycle_dir, contact_sheet_name(page)))
         except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.error("contact sheet of %s: an old page %d not removed: %s", cycle_dir, page, exc)
             return
         page += 1
 

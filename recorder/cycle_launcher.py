@@ -66,7 +66,8 @@ class CycleLauncher:
         root = settings.resolve_output_dir(g.output_directory, self.config_path)
         out = OutputDir(g.output_directory, root, self.config_path)
         limits = Limits.from_settings(g)
-        shortage = self.gate.shortage(out, limits, wall)
+        busy = self.sheets.pending()  # cycles whose contact sheet is being drawn: kept for now
+        shortage = self.gate.shortage(out, limits, wall, busy)
         if shortage:
             state.message, state.next_cycle_at = shortage, now + LOW_SPACE_RETRY_SECONDS
             return None
@@ -78,7 +79,7 @@ class CycleLauncher:
             state.next_cycle_at = now + max(1, g.cycle_interval_seconds)
             return None
         self.last_cycle_name = name
-        self.gate.retain(out, limits, wall, current=name)
+        self.gate.retain(out, limits, wall, current=name, busy=busy)
         cycle = self._start(config, g, state, os.path.join(root, name),
                             os.path.join(g.output_directory, name), now, wall)
         if config.get("cluster"):

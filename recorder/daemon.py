@@ -176,13 +176,13 @@ class Daemon:
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
         self.launcher.follow_takeovers(math.inf)  # a taken-over cycle's report as it stands
         self.launcher.release_lead()
-        self.launcher.sheets.close()  # the last cycle's contact sheet, drawn while it stopped
         now, wall = self.clock.monotonic(), self.clock.wall()
         self.history.close(now, wall, lambda: self.publisher.publish(now, wall))
         self.state.running = False
         self.state.end_wall = self.state.end_wall or self.clock.wall()
         self.state.message = "录制守护进程已停止"
         self.publisher.publish(self.clock.monotonic(), self.clock.wall(), stopped=True)
+        self.launcher.sheets.close()  # the last cycle's contact sheet, drawn meanwhile
         self.publisher.release()
         log.info("recorder stopped")
 

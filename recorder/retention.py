@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
 from shared.errors import NotFound, UnsafePath
@@ -111,8 +111,10 @@ def _scan(root: OpenRoot, sizes: bool) -> list[CycleFolder]:
 
 
 def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
-                    current: str | None, free: int | None) -> list[Removal]:
-    """The cycle folders to remove, oldest first; ``current`` (being recorded) never is.
+                    current: str | None, free: int | None,
+                    busy: Collection[str] = ()) -> list[Removal]:
+    """The cycle folders to remove, oldest first; ``current`` (being recorded) never is, nor
+    are the ``busy`` ones (still written to: a contact sheet being drawn) this time.
 
     Three rules, each off when its limit is 0:
 
@@ -129,7 +131,7 @@ def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
     """
     ordered = sorted((f for f in folders if is_cycle_name(f.name)),
                      key=lambda f: cycle_order(f.name))
-    candidates = [f for f in ordered if f.name != current]
+    candidates = [f for f in ordered if f.name != current and f.name not in busy]
     chosen: dict[str, Removal] = {}
     if limits.max_cycles > 0:
         excess = len(ordered) - limits.max_cycles
@@ -190,7 +192,8 @@ def remove_cycles(out: OutputDir, removals: list[Removal]) -> list[str]:
 
 
 def apply_retention(out: OutputDir, now: float, limits: Limits, current: str | None,
-                    probe: Callable[[str], int | None] = free_bytes) -> list[str]:
+                    probe: Callable[[str], int | None] = free_bytes,
+                    busy: Collection[str] = ()) -> list[str]:
     """Scan the output folder, choose what to remove and remove it; the names removed.
 
     Nothing is removed when the output folder resolves where the rule forbids
@@ -203,7 +206,7 @@ def apply_retention(out: OutputDir, now: float, limits: Limits, current: str | N
         with opened_root(out) as root:
             if root is None:
                 return []
-            removals = choose_removals(_scan(root, below), now, limits, current, free)
+            removals = choose_removals(_scan(root, below), now, limits, current, free, busy)
             if not below:
                 removals = [replace(r, size=_disk_usage(root, r.name)) for r in removals]
     except OutputRefused as exc:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from recorder.retention import MB, Limits, apply_retention
 from shared.output_tree import OutputDir
@@ -21,19 +21,22 @@ class SpaceGate:
         self.holding = False  # the last check found too little space
         self.free_mb = self.floor_mb = 0  # what that check found (for recorder.disk_low)
 
-    def retain(self, out: OutputDir, limits: Limits, wall: float, current: str | None) -> None:
-        """Remove the cycle folders retention's limits leave no room for (never ``current``)."""
+    def retain(self, out: OutputDir, limits: Limits, wall: float, current: str | None,
+               busy: Collection[str] = ()) -> None:
+        """Remove the cycle folders retention's limits leave no room for (never ``current``,
+        nor the ``busy`` ones this time)."""
         try:
-            apply_retention(out, wall, limits, current, self.free_space)
+            apply_retention(out, wall, limits, current, self.free_space, busy)
         except OSError as exc:  # a scan that fails must not stop the patrol
             log.error("retention failed: %s", exc)
 
-    def shortage(self, out: OutputDir, limits: Limits, wall: float) -> str:
+    def shortage(self, out: OutputDir, limits: Limits, wall: float,
+                 busy: Collection[str] = ()) -> str:
         """Why no cycle may start now ("" when the disk is above the floor, after retention if needed)."""
         floor_mb = limits.min_free_mb
         if floor_mb <= 0 or self._above(out, floor_mb):
             return self._clear()
-        self.retain(out, limits, wall, current=None)
+        self.retain(out, limits, wall, current=None, busy=busy)
         if self._above(out, floor_mb):
             log.info("free space above %d MB again after retention", floor_mb)
             return self._clear()

@@ -18,6 +18,7 @@ WORK_FIGURES_SUFFIXES = (FIGURES_SUFFIX, BLUR_FIGURES_SUFFIX)
 # file holds the first CONTACT_SHEET_PAGE_TILES cameras, ``contact_sheet_2.jpg``… the next.
 CONTACT_SHEET = "contact_sheet.jpg"
 CONTACT_SHEET_PAGE_TILES = 500
+MAX_CONTACT_SHEET_PAGES = 999_999  # more than any config's cameras could fill
 _SHEET_STEM, _SHEET_SUFFIX = "contact_sheet", ".jpg"
 # ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG).
 MAX_NAME_BYTES = 255
@@ -95,7 +96,7 @@ def contact_sheet_page(name: str) -> int | None:
     digits = name[len(prefix):-len(_SHEET_SUFFIX)]
     if not (digits.isascii() and digits.isdigit()) or digits[0] == "0" or len(digits) > 6:
         return None
-    return int(digits) if int(digits) >= 2 else None
+    return int(digits) if 2 <= int(digits) <= MAX_CONTACT_SHEET_PAGES else None
 
 
 def clip_of_thumbnail_work(name: str) -> str | None:

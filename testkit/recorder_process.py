@@ -29,6 +29,19 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
         time.sleep(interval)
 
 
+def settled_names(folder, timeout: float = 10.0) -> list[str]:
+    """The names in a cycle folder once no page of its contact sheet is being written: the
+    recorder draws it on a thread of its own after the cycle's end (its atomic write's hidden
+    temp file would pass for a work file left behind). One that stays ``timeout`` s is listed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        names = sorted(os.listdir(folder))
+        writing = [n for n in names if n.startswith(".contact_sheet") and n.endswith(".tmp")]
+        if not writing or time.monotonic() > deadline:
+            return names
+        time.sleep(0.05)
+
+
 def ffmpeg_pids(marker: str) -> list[int]:
     """Live ffmpeg processes whose command line mentions ``marker`` (a test's own folder)."""
     found = []

@@ -20,7 +20,8 @@ from shared.control_file import request_start
 from shared.history_schema import history_path
 from shared.status_file import empty_status, read_status
 from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
-from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
+from testkit.recorder_process import (RecorderProcess, ffmpeg_pids, ffprobe, settled_names,
+                                      wait_for)
 from tests.test_cluster import cluster_config, the_report
 
 pytestmark = [pytest.mark.integration,
@@ -42,7 +43,7 @@ def streams_on(server, count: int, duration: int) -> list[dict]:
 
 def leftovers(folder: str) -> list[str]:
     """Hidden files other than the thumbnails of the clips kept (work files, attempts' files)."""
-    names = os.listdir(folder)
+    names = settled_names(folder)
     thumbnails = {thumbnail_name(name) for name in names}
     return sorted(name for name in names if name.startswith(".") and name not in thumbnails)
 

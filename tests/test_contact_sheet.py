@@ -78,11 +78,16 @@ def test_the_page_names_are_one_to_one_with_their_numbers() -> None:
         assert contact_sheet_page(name) is None, name
 
 
-def test_a_status_label_drawn_once_looks_as_one_drawn_in_place() -> None:
+def test_a_label_drawn_once_looks_as_one_drawn_in_place_descenders_and_all() -> None:
     from PIL import ImageDraw
 
-    from recorder.contact_sheet import BACKGROUND, LINE, TEXT, _label, _text
-    drawn = Image.new("RGB", (PICTURE[0], LINE), BACKGROUND)
-    _text(ImageDraw.Draw(drawn), 2, 0, "[4] 已完成", TEXT)
-    assert _label("[4] 已完成", TEXT).tobytes() == drawn.tobytes()
-    assert drawn.getcolors(PICTURE[0] * LINE) != [(PICTURE[0] * LINE, BACKGROUND)]  # text in it
+    from recorder.contact_sheet import BACKGROUND, ISSUE_COLOUR, LINE, TEXT, _paste_label, _text
+    for text, colour in (("[4] 已完成", TEXT), ("black+low_fps", ISSUE_COLOUR)):
+        drawn = Image.new("RGB", (PICTURE[0], 4 * LINE), BACKGROUND)
+        pasted = drawn.copy()
+        _text(ImageDraw.Draw(drawn), 2, LINE, text, colour)
+        _paste_label(pasted, 0, LINE, text, colour)
+        assert pasted.tobytes() == drawn.tobytes()
+        inked = [y for y in range(4 * LINE)
+                 if any(drawn.getpixel((x, y)) != BACKGROUND for x in range(PICTURE[0]))]
+        assert inked and max(inked) >= 2 * LINE  # the glyphs reach below their line

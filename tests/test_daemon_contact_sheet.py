@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from recorder.contact_sheet_writer import ContactSheetWriter
 from shared import settings
 from shared.status_file import read_status
-from tests.test_contact_sheet_writer import SlowSheets
 from tests import test_daemon_poll_cycles as poll_cycles
-from tests.test_daemon_poll_cycles import _run_cycle
+from tests.test_contact_sheet_writer import SlowSheets
+from tests.test_daemon_poll_cycles import _begin_cycle, _end_cycle, _run_cycle
 
-patrol = poll_cycles.patrol  # the fixture: one camera, refused, with its runner and clock
+patrol = poll_cycles.patrol  # the fixture: one camera, refused, its runner and clock
 
 
 def test_the_loop_goes_on_while_the_cycles_sheet_is_drawn(patrol) -> None:
@@ -35,3 +37,20 @@ def test_the_real_sheet_of_a_cycle_is_written_by_the_time_the_daemon_stopped(pat
     _run_cycle(daemon, runner, clock)
     daemon.shutdown()
     assert os.path.isfile(os.path.join(daemon.last_cycle.dir, "contact_sheet.jpg"))
+
+
+@pytest.mark.parametrize("patrol", [{"retention_max_cycles": 1}], indirect=True)
+def test_retention_leaves_a_folder_whose_sheet_is_being_drawn_until_it_is(patrol) -> None:
+    daemon, runner, clock = patrol
+    sheets = SlowSheets()
+    daemon.launcher.sheets = ContactSheetWriter(sheets)
+    _run_cycle(daemon, runner, clock)
+    first = daemon.last_cycle.dir
+    _begin_cycle(daemon, runner, clock)  # retention runs as the second cycle starts
+    assert os.path.isdir(first) and daemon.cycle.dir != first
+    sheets.go.set()
+    assert daemon.launcher.sheets.wait(30) and sheets.written == [first]
+    _end_cycle(daemon, runner, clock)
+    assert daemon.launcher.sheets.wait(30)
+    _begin_cycle(daemon, runner, clock)  # the third: now the first goes, and the second
+    assert not os.path.exists(first) and not os.path.exists(daemon.last_cycle.dir)

@@ -18,12 +18,13 @@ INTERVAL = 20
 
 
 @pytest.fixture
-def patrol(tmp_path):
-    """A daemon asked to run 3 cycles of one camera, 20 s apart, with its runner and clock."""
+def patrol(tmp_path, request):
+    """A daemon asked to run 3 cycles of one camera, 20 s apart, with its runner and clock
+    (other global settings: parametrize it indirectly with them)."""
     config = str(tmp_path / "config.json")
     write_json_atomic(config, {"global_config": {
         "cycle_interval_seconds": INTERVAL, "min_free_space_mb": 0,
-        "total_poll_duration_seconds": 10, "poll_cycles": 3},
+        "total_poll_duration_seconds": 10, "poll_cycles": 3, **getattr(request, "param", {})},
         "streams": [{"rtsp_url": "rtsp://127.0.0.1:5/gate", "duration_seconds": 5,
                      "output_filename": "gate.mp4"}]})
     request_start(settings.control_path(config), empty_status())

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from shared import settings
 from shared import task_status as st
 from shared.clip_names import THUMBNAIL_SUFFIX
 from shared.status_file import read_status
-from testkit.recorder_process import ffprobe, wait_for
+from testkit.recorder_process import ffprobe, settled_names, wait_for
 from tests.helpers import mounted_tmpfs
 from tests.test_recorder_e2e import Patrol, patrol_config
 
@@ -52,7 +51,7 @@ def test_disk_full_mid_recording_fails_the_tasks_cleanly_and_the_patrol_goes_on(
         status = patrol.get("/api/scheduler/status")
         cycle = patrol.get("/api/scheduler/cycle")["cycle_dir"]
         folder = tmpfs_output / cycle
-        files = sorted(os.listdir(folder))
+        files = settled_names(folder)
         clips = {name: ffprobe(str(folder / name)) for name in files if name.endswith(".mp4")}
         report_path = folder / "rtsp_report.json"
         report = json.loads(report_path.read_text("utf-8")) if report_path.exists() else None

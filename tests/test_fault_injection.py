@@ -41,7 +41,8 @@ from shared.status_file import is_alive, read_status
 from app import create_app
 from testkit.cameras import CameraServer
 from tests.helpers import valid_config
-from testkit.recorder_process import REPO_ROOT, RecorderProcess, ffmpeg_pids, ffprobe, wait_for
+from testkit.recorder_process import (REPO_ROOT, RecorderProcess, ffmpeg_pids, ffprobe,
+                                      settled_names, wait_for)
 from testkit.servers import GunicornServer, children_of, free_port
 from tests.test_recorder_e2e import Patrol
 
@@ -473,7 +474,7 @@ def test_a_flapping_camera_alternates_statuses_without_leaks(tmp_path: Path, cam
     output = tmp_path / "output"
     for name in done:
         # Only the clip's thumbnail is hidden (README "Picture checks"): no work file is left.
-        files = {p.name for p in (output / name).iterdir()}
+        files = set(settled_names(output / name))
         files -= {thumbnail_name(clip) for clip in ("steady.mp4", "flap.mp4")}
         assert "steady.mp4" in files and not [n for n in files if n.startswith(".")], files
     flap_clips = sorted(p.parent.name for p in output.glob("*/flap.mp4"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import glob
 import json
-import os
 import signal
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import requests
 from shared import task_status as st
 from shared.clip_names import THUMBNAIL_SUFFIX
 from shared.atomic import write_json_atomic
-from testkit.recorder_process import RecorderProcess, ffmpeg_pids, ffprobe, wait_for
+from testkit.recorder_process import (RecorderProcess, ffmpeg_pids, ffprobe, settled_names,
+                                      wait_for)
 from testkit.servers import GunicornServer
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,8 @@ def patrol_config(streams: list[dict], **global_overrides) -> dict:
 
 def work_files(folder: Path) -> list[str]:
     """Hidden files left in a cycle folder other than the clips' thumbnails."""
-    return sorted(p.name for p in folder.glob(".*") if not p.name.endswith(THUMBNAIL_SUFFIX))
+    return [name for name in settled_names(folder)
+            if name.startswith(".") and not name.endswith(THUMBNAIL_SUFFIX)]
 
 
 class Patrol:
@@ -110,7 +111,7 @@ def test_one_cycle_classifies_every_kind_of_camera(tmp_path, camera_server, hang
     assert 0 < float(ffprobe(str(folder / "ending.mp4"))["format"]["duration"]) < 7
     for name in ("missing.mp4", "hanging.mp4", "refused.mp4"):
         assert not (folder / name).exists()
-    hidden = {n for n in os.listdir(folder) if n.startswith(".")}
+    hidden = {n for n in settled_names(folder) if n.startswith(".")}
     # Only the thumbnails of the kept clips (README "Picture checks"): no work file left.
     assert hidden == {".h264.mp4.jpg", ".h265.mp4.jpg", ".alaw.mp4.jpg", ".ending.mp4.jpg"}, \
         "work files left behind"

@@ -72,6 +72,16 @@ def test_both_limits_together_each_removal_named_once_oldest_first() -> None:
                                           "older than 168 h"]
 
 
+def test_a_busy_folder_is_left_this_time_and_no_newer_one_taken_in_its_stead() -> None:
+    # The last cycle's contact sheet still being drawn as the next one starts.
+    items = folders(5, 4, 3)
+    chosen = choose_removals(items, NOW, Limits(1, 1, 0), "20250101_000002", None,
+                             busy={"20250101_000001"})
+    assert names(chosen) == ["20250101_000000"]
+    assert choose_removals(items, NOW, Limits(1, 0, 0), "20250101_000002", None,
+                           busy={"20250101_000000", "20250101_000001"}) == []
+
+
 def test_the_current_cycle_is_never_removed_whatever_its_age() -> None:
     items = folders(500, 400)
     chosen = choose_removals(items, NOW, Limits(1, 1, 10**6), "20250101_000001", 0)
