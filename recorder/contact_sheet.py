@@ -14,8 +14,9 @@ from functools import lru_cache
 from PIL import Image, ImageDraw, ImageFont
 
 from shared.atomic import write_bytes_atomic
-from shared.camera_roster import camera_id
-from shared.clip_names import CONTACT_SHEET_PAGE_TILES, contact_sheet_name
+from shared.camera_roster import camera_id, stream_of_record
+from shared.clip_names import (CONTACT_SHEET_PAGE_TILES, contact_sheet_name,
+                               is_contact_sheet_temp, thumbnail_name)
 from shared.errors import WriteError
 from shared.task_record import quality_text
 
@@ -178,3 +179,49 @@ def tile_of(record: dict, stream: dict, thumbnail: str | None) -> Tile:
                 status=f"[{record['status']}] {record['status_name']}",
                 verdict=quality_text(record.get("quality")), thumbnail=thumbnail,
                 reason=record["error_message"] or record["status_name"])
+
+
+def sweep_sheet_temp_files(cycle_dir: str) -> None:
+    """Remove the temp files of pages whose writing a kill cut off (shared/atomic.py names
+    them ``.contact_sheet….jpg.<random>.tmp``); only while nothing writes the sheet."""
+    try:
+        names = os.listdir(cycle_dir)
+    except OSError:
+        return
+    for name in names:
+        if is_contact_sheet_temp(name):
+            try:
+                os.unlink(os.path.join(cycle_dir, name))
+                log.info("contact sheet: removed %s, left in %s by a kill", name, cycle_dir)
+            except OSError as exc:
+                log.error("contact sheet: cannot remove %s in %s: %s", name, cycle_dir, exc)
+
+
+def sheet_is_whole(cycle_dir: str, cameras: int, per_page: int = CONTACT_SHEET_PAGE_TILES) -> bool:
+    """True when every page a sheet of ``cameras`` tiles has is in ``cycle_dir``."""
+    pages = -(-cameras // per_page)
+    return all(os.path.isfile(os.path.join(cycle_dir, contact_sheet_name(page)))
+               for page in range(1, pages + 1))
+
+
+def missing_sheet_tiles(cycle_dir: str, tasks: list, streams: list[dict],
+                        per_page: int = CONTACT_SHEET_PAGE_TILES) -> list[Tile]:
+    """The tiles of a cycle known by its report's ``tasks`` (a restarted recorder's, a cluster
+    takeover's) whose sheet is missing or lacks pages; none when it is whole, or when no camera
+    left a thumbnail (the picture checks were off). Each task's camera is named by its stream
+    in ``streams`` (found by its clip or URL), else by its clip's name."""
+    records = [r for r in tasks if isinstance(r, dict) and _TILE_FIELDS <= r.keys()]
+    if sheet_is_whole(cycle_dir, len(records), per_page):
+        return []
+    tiles = []
+    for record in records:
+        clip = os.path.basename(str(record.get("output_file") or ""))
+        stream = stream_of_record(record, streams) or {
+            "output_filename": clip or f"#{record.get('stream_index')}"}
+        thumbnail = os.path.join(cycle_dir, thumbnail_name(clip)) if clip else None
+        tiles.append(tile_of(record, stream,
+                             thumbnail if thumbnail and os.path.isfile(thumbnail) else None))
+    return tiles if any(tile.thumbnail for tile in tiles) else []
+
+
+_TILE_FIELDS = frozenset({"status", "status_name", "error_message"})

@@ -9,13 +9,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from recorder.contact_sheet import Tile, write_contact_sheet
+from recorder.contact_sheet import (Tile, missing_sheet_tiles, sweep_sheet_temp_files,
+                                    write_contact_sheet)
+from shared.atomic import read_json
+from shared.config_file import load_config
+from shared.errors import PatrolError
 
 log = logging.getLogger(__name__)
 # How long the recorder's stop waits for the sheets still being drawn, once its status says
 # it stopped (5,000 cameras take about 3 s on a 2-core box; the systemd unit allows the whole
 # stop 30 s): a sheet not finished by then is not written, as on kill -9.
 CLOSE_WAIT_SECONDS = 5.0
+# A sheet's tiles, or how to find them on the thread (none: nothing to draw).
+Tiles = list[Tile] | Callable[[], list[Tile]]
 
 
 class ContactSheetWriter:
@@ -27,21 +33,37 @@ class ContactSheetWriter:
 
     def __init__(self, write: Callable[[str, list[Tile]], None] = write_contact_sheet) -> None:
         self._write = write
-        self._queue: deque[tuple[str, list[Tile]]] = deque()
+        self._queue: deque[tuple[str, Tiles]] = deque()
         self._drawing: str | None = None  # the folder of the sheet being drawn
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closing = False
 
-    def submit(self, cycle_dir: str, tiles: list[Tile]) -> None:
-        """Hand a cycle's tiles over (returns at once); the sheet is written soon after."""
+    def submit(self, cycle_dir: str, tiles: Tiles) -> None:
+        """Hand a cycle's tiles over (returns at once); the sheet is written soon after (none
+        once :meth:`close` was called)."""
         with self._changed:
+            if self._closing:
+                log.error("contact sheet of %s not written: the recorder is stopping", cycle_dir)
+                return
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="contact-sheets",
                                                 daemon=True)
                 self._thread.start()
             self._queue.append((cycle_dir, tiles))
             self._changed.notify_all()
+
+    def submit_missing(self, cycle_dir: str, tasks: Callable[[], list] | str,
+                       config_path: str) -> None:
+        """Draw the sheet of a cycle known by its report if it is missing or lacks pages (a
+        recorder killed before it was drawn; a cluster takeover's cycle): ``tasks`` the
+        report's tasks, or the report's path, read on the thread as the config's streams
+        (:func:`recorder.contact_sheet.missing_sheet_tiles`)."""
+        read = (lambda: _report_tasks(tasks)) if isinstance(tasks, str) else tasks
+        def tiles() -> list[Tile]:
+            sweep_sheet_temp_files(cycle_dir)  # a page cut off by a kill
+            return missing_sheet_tiles(cycle_dir, read(), _streams(config_path))
+        self.submit(cycle_dir, tiles)
 
     def pending(self) -> frozenset[str]:
         """The names of the cycle folders whose sheet is still to be written (retention leaves
@@ -61,9 +83,9 @@ class ContactSheetWriter:
         """Let the sheets handed over be written for up to ``timeout`` s in all; the ones not
         begun by then are dropped, the one being drawn is left to end with the process."""
         deadline = time.monotonic() + timeout
-        finished = self.wait(timeout)
+        self.wait(timeout)
         with self._changed:
-            dropped = len(self._queue)
+            finished, dropped = self._idle(), len(self._queue)
             self._queue.clear()
             drawing, self._closing = self._drawing, True
             self._changed.notify_all()
@@ -86,9 +108,29 @@ class ContactSheetWriter:
                 cycle_dir, tiles = self._queue.popleft()
                 self._drawing = cycle_dir
             try:
-                self._write(cycle_dir, tiles)
+                tiles = tiles() if callable(tiles) else tiles
+                if tiles:
+                    self._write(cycle_dir, tiles)
             except Exception:  # noqa: BLE001 - a bug here must not end the sheets for the run
                 log.exception("contact sheet of %s failed unexpectedly", cycle_dir)
             with self._changed:
                 self._drawing = None
                 self._changed.notify_all()
+
+
+def _report_tasks(path: str) -> list:
+    """The tasks of the report at ``path`` (none when it is missing or unreadable)."""
+    try:
+        report = read_json(path)
+    except (OSError, ValueError):
+        return []
+    tasks = report.get("tasks") if isinstance(report, dict) else None
+    return tasks if isinstance(tasks, list) else []
+
+
+def _streams(config_path: str) -> list[dict]:
+    """The streams of the config now (none when it is not valid: tiles named by their clips)."""
+    try:
+        return load_config(config_path)["streams"]
+    except PatrolError:
+        return []

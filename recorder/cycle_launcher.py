@@ -112,7 +112,9 @@ class CycleLauncher:
         if self.lead is None:  # imported only here: single-box mode needs no rq, no redis
             from recorder.cluster.lead import Lead
             self.lead = Lead(self.on_orphan_reported, self.left_status,
-                             settings.references_dir(self.config_path))
+                             settings.references_dir(self.config_path),
+                             lambda path, report: self.sheets.submit_missing(
+                                 path, lambda: report.get("tasks") or [], self.config_path))
         return self.lead
 
     def keep_lead(self, config: dict | None, cycle: Cycle | None, now: float, wall: float) -> None:

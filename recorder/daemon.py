@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable
 
 from recorder import alert_sender
@@ -17,7 +18,7 @@ from recorder.history_feed import HistoryFeed
 from recorder.loop import run_loop
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
-from recorder.recovery import left_to_takeover, recover_cycles
+from recorder.recovery import cycle_folder, left_to_takeover, recover_cycles
 from recorder.retention import free_bytes
 from recorder.scheduler_state import SchedulerState, follow_desired_state
 from recorder.space_gate import SpaceGate
@@ -80,8 +81,21 @@ class Daemon:
             queue)
         if left_to_takeover(old, queue):  # reported once this recorder coordinates (or another)
             self.launcher.left_status = old
+        else:  # killed before its contact sheet was drawn: drawn now (none when it was whole)
+            self._redraw_sheet(old)
         self.launcher.last_cycle_name = old["cycle"].get("dir") or ""
         self.control.checks_taken = old["checks_taken"]  # a restart runs no check twice
+
+    def _redraw_sheet(self, old: dict) -> None:
+        """Draw the contact sheet of the cycle of the last status ``old`` if it is missing or
+        lacks pages (read and drawn on the sheets' thread)."""
+        cycle, g = old["cycle"], self.config_watch.settings
+        report = cycle.get("report_filename") or (g.report_filename if g else "")
+        folder = cycle_folder(cycle, old["tasks"], g, self.config_path) if cycle.get("dir") \
+            else None
+        if folder and report:
+            self.launcher.sheets.submit_missing(folder, os.path.join(folder, report),
+                                                self.config_path)
 
     def step(self, now: float, wall: float) -> None:
         """Read requests, advance the cycle, start the next one when due, publish status."""

@@ -11,6 +11,7 @@ from recorder.history_outcomes import CameraStates, write_outcomes
 from recorder.history_store import HistoryStore
 from shared import settings
 from shared import task_status as st
+from shared.camera_roster import stream_of_record
 from shared.camera_state import camera_id
 from shared.config_file import load_config
 from shared.errors import PatrolError
@@ -26,20 +27,6 @@ log = logging.getLogger(__name__)
 _SAME_TASK_SECONDS = 1.0
 
 
-def _stream_of(record: dict, streams: list[dict]) -> dict | None:
-    """The configured stream a report's task recorded (its clip's name, else its URL)."""
-    clip = os.path.basename(record.get("output_file") or "")
-    by_clip = [s for s in streams if s["output_filename"] == clip]
-    if by_clip:
-        return by_clip[0]
-    index = record.get("stream_index")
-    if isinstance(index, int) and 0 <= index < len(streams) and \
-            mask_credentials(streams[index]["rtsp_url"]) == record.get("rtsp_url"):
-        return streams[index]
-    by_url = [s for s in streams if mask_credentials(s["rtsp_url"]) == record.get("rtsp_url")]
-    return by_url[0] if len(by_url) == 1 else None
-
-
 def _finished(cycle: str, start: float | None, record: dict, streams: list[dict],
               live: bool) -> FinishedTask | None:
     """A report's task as a history record; None when it cannot be placed.
@@ -47,8 +34,8 @@ def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]
     ``live``: a task the recorder finished but did not write (recovery), whose
     camera events are raised as they would have been; the past raises none.
     """
-    stream, ended, status = _stream_of(record, streams), parse_local(record.get("end_time")), \
-        record.get("status")
+    stream, ended = stream_of_record(record, streams), parse_local(record.get("end_time"))
+    status = record.get("status")
     clip = record.get("output_file") or None
     if ended is None or status not in st.FINISHED or (stream is None and clip is None):
         return None

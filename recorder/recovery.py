@@ -69,7 +69,7 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
     cycle = old["cycle"]
     if not (cycle.get("running") and cycle.get("dir")):
         return ""
-    cycle_dir = _interrupted_cycle_dir(cycle, old["tasks"], config, config_path)
+    cycle_dir = cycle_folder(cycle, old["tasks"], config, config_path)
     if cycle_dir is None or not os.path.isdir(cycle_dir):
         return ""
     workers = left_to_takeover(old, queue)
@@ -110,7 +110,7 @@ def recover_finished_cycle_history(old: dict, config: GlobalSettings | None, con
     cycle = old["cycle"]
     if cycle.get("running") or not cycle.get("dir"):
         return
-    cycle_dir = _interrupted_cycle_dir(cycle, old["tasks"], config, config_path)
+    cycle_dir = cycle_folder(cycle, old["tasks"], config, config_path)
     report_filename = cycle.get("report_filename") or (config.report_filename if config else "")
     if cycle_dir is not None and report_filename and os.path.isdir(cycle_dir):
         _into_history(config_path, cycle_dir, report_filename, wall)
@@ -127,10 +127,11 @@ def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: 
                   os.path.basename(cycle_dir), exc)
 
 
-def _interrupted_cycle_dir(cycle: dict, tasks: list[dict], config: GlobalSettings | None,
-                           config_path: str) -> str | None:
-    # Where the cycle's tasks wrote: an output_directory changed in the config
-    # meanwhile applies to later cycles only. Only a folder of that cycle's name.
+def cycle_folder(cycle: dict, tasks: list[dict], config: GlobalSettings | None,
+                 config_path: str) -> str | None:
+    """Where the cycle of a status (its ``cycle`` and ``tasks``) wrote; None when unknown."""
+    # An output_directory changed in the config meanwhile applies to later cycles only.
+    # Only a folder of that cycle's name.
     name = cycle["dir"]
     path = str(cycle.get("path") or "")
     if path and os.path.basename(path) == name:

@@ -135,9 +135,12 @@ def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
     chosen: dict[str, Removal] = {}
     if limits.max_cycles > 0:
         excess = len(ordered) - limits.max_cycles
-        for folder in candidates[:max(0, excess)]:
-            chosen[folder.name] = Removal(folder.name, f"more than {limits.max_cycles} cycles",
-                                          folder.size)
+        # The oldest beyond the limit; a busy one among them is left for next time, never
+        # traded for a newer one.
+        for folder in [f for f in ordered if f.name != current][:max(0, excess)]:
+            if folder.name not in busy:
+                chosen[folder.name] = Removal(folder.name,
+                                              f"more than {limits.max_cycles} cycles", folder.size)
     if limits.max_hours > 0:
         cutoff = now - limits.max_hours * HOUR
         for folder in candidates:

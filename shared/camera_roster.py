@@ -1,6 +1,7 @@
 """The cameras a config names (id, display name, masked URL) and the offline threshold it sets."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from shared.camera_state import camera_id
@@ -22,6 +23,21 @@ def configured_cameras(config: dict) -> list[ConfiguredCamera]:
     return [ConfiguredCamera(camera_id(stream["output_filename"]), stream.get("name", ""),
                              mask_credentials(stream["rtsp_url"]))
             for stream in config["streams"]]
+
+
+def stream_of_record(record: dict, streams: list[dict]) -> dict | None:
+    """The configured stream a report's task recorded (its clip's name, else its URL); None
+    when no stream of ``streams`` is it, or more than one could be."""
+    clip = os.path.basename(record.get("output_file") or "")
+    by_clip = [s for s in streams if s["output_filename"] == clip]
+    if by_clip:
+        return by_clip[0]
+    index = record.get("stream_index")
+    if isinstance(index, int) and 0 <= index < len(streams) and \
+            mask_credentials(streams[index]["rtsp_url"]) == record.get("rtsp_url"):
+        return streams[index]
+    by_url = [s for s in streams if mask_credentials(s["rtsp_url"]) == record.get("rtsp_url")]
+    return by_url[0] if len(by_url) == 1 else None
 
 
 def offline_after(config: dict) -> int:

@@ -85,6 +85,11 @@ def contact_sheet_name(page: int) -> str:
     return CONTACT_SHEET if page == 1 else f"{_SHEET_STEM}_{page}{_SHEET_SUFFIX}"
 
 
+def is_contact_sheet_temp(name: str) -> bool:
+    """A page's temp file while shared/atomic.py writes it (``.contact_sheet_2.jpg.<rnd>.tmp``)."""
+    return name.startswith(WORK_PREFIX + _SHEET_STEM) and name.endswith(".tmp")
+
+
 def contact_sheet_page(name: str) -> int | None:
     """The page a contact sheet's file name holds (:func:`contact_sheet_name`); None for any
     other name (``contact_sheet_1.jpg`` and ``contact_sheet_02.jpg`` among them)."""

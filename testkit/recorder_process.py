@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from shared.clip_names import is_contact_sheet_temp
 from testkit.procfs import live_processes
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,14 +30,15 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
         time.sleep(interval)
 
 
-def settled_names(folder, timeout: float = 10.0) -> list[str]:
-    """The names in a cycle folder once no page of its contact sheet is being written: the
-    recorder draws it on a thread of its own after the cycle's end (its atomic write's hidden
-    temp file would pass for a work file left behind). One that stays ``timeout`` s is listed."""
+def settled_names(folder: str | os.PathLike, timeout: float = 10.0) -> list[str]:
+    """The names in a cycle folder, listed when no temp file of a contact sheet's page is in
+    it: the recorder draws the sheet on a thread of its own after the cycle's end, and the
+    atomic write's hidden temp file would pass for a work file left behind. One that stays
+    ``timeout`` s is listed."""
     deadline = time.monotonic() + timeout
     while True:
         names = sorted(os.listdir(folder))
-        writing = [n for n in names if n.startswith(".contact_sheet") and n.endswith(".tmp")]
+        writing = [name for name in names if is_contact_sheet_temp(name)]
         if not writing or time.monotonic() > deadline:
             return names
         time.sleep(0.05)

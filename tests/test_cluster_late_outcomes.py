@@ -94,7 +94,9 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
     connection = Redis.from_url(redis.url)
     folder = orphan_cycle(tmp_path, connection, timeouts=[40, 70])
     reported: list[tuple[str, dict]] = []
-    lead = Lead(lambda name, report: reported.append((name, report)))
+    sheets: list[tuple[str, dict]] = []
+    lead = Lead(lambda name, report: reported.append((name, report)),
+                on_sheet=lambda path, report: sheets.append((path, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     assert rows(folder) == [interrupted(0), interrupted(1)]  # written at once
     assert lead.numbered == 3  # the next cycle is numbered after the dead coordinator's
@@ -117,6 +119,7 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
     with open(os.path.join(folder, "streams.csv"), encoding="utf-8") as csv:
         assert csv.read().splitlines()[1].startswith(f"0,rtsp://127.0.0.1:1/cam0,{st.COMPLETED},")
     assert reported == [(CYCLE, final)]  # the history's feed: once, the final report
+    assert sheets == [(folder, final)]  # and its contact sheet, drawn from it
     # The final report has the outcome: Redis keeps the task's hash minutes, not its day.
     ttl = connection.ttl(link.task_key(QUEUE, link.job_id(QUEUE, CYCLE, 0)))
     assert 0 < ttl <= link.FINISHED_TTL_SECONDS

@@ -91,3 +91,34 @@ def test_a_label_drawn_once_looks_as_one_drawn_in_place_descenders_and_all() -> 
         inked = [y for y in range(4 * LINE)
                  if any(drawn.getpixel((x, y)) != BACKGROUND for x in range(PICTURE[0]))]
         assert inked and max(inked) >= 2 * LINE  # the glyphs reach below their line
+
+
+def _report_task(index: int, clip: str | None, status: int = st.COMPLETED) -> dict:
+    record = _record(status, "" if status == st.COMPLETED else "Connection refused")
+    return {**record, "stream_index": index, "rtsp_url": f"rtsp://127.0.0.1:5/cam{index}",
+            "output_file": f"./output/c/{clip}" if clip else None}
+
+
+def test_a_cycle_known_by_its_report_gets_the_tiles_its_sheet_lacks(tmp_path) -> None:
+    from recorder.contact_sheet import missing_sheet_tiles, sweep_sheet_temp_files
+    _thumbnail(tmp_path / ".cam0.mp4.jpg")
+    streams = [{"rtsp_url": "rtsp://127.0.0.1:5/cam0", "output_filename": "cam0.mp4",
+                "name": "Gate"},
+               {"rtsp_url": "rtsp://127.0.0.1:5/cam1", "output_filename": "cam1.mp4"}]
+    tasks = [_report_task(0, "cam0.mp4"), _report_task(1, None, st.CONNECTION_ERROR),
+             _report_task(2, "old.mp4"), "damaged", {"status": 4}]
+    tiles = missing_sheet_tiles(str(tmp_path), tasks, streams)
+    # named by the config's stream (by clip, else URL), else by the clip; damaged rows left out
+    assert [(t.name, t.thumbnail is not None) for t in tiles] == [
+        ("Gate", True), ("cam1", False), ("old", False)]
+    write_contact_sheet(str(tmp_path), tiles, per_page=2)
+    assert missing_sheet_tiles(str(tmp_path), tasks, streams) == []  # whole now
+    (tmp_path / "contact_sheet_2.jpg").unlink()
+    assert len(missing_sheet_tiles(str(tmp_path), tasks, streams, per_page=2)) == 3
+    cut_off = tmp_path / ".contact_sheet_2.jpg.k3x9.tmp"  # a page a kill cut off
+    cut_off.write_bytes(b"half")
+    (tmp_path / ".contact_sheet.jpg.lock").write_bytes(b"")  # not a page's temp file
+    sweep_sheet_temp_files(str(tmp_path))
+    assert not cut_off.exists() and (tmp_path / ".contact_sheet.jpg.lock").exists()
+    (tmp_path / ".cam0.mp4.jpg").unlink()  # no picture at all (the checks were off): no sheet
+    assert missing_sheet_tiles(str(tmp_path), tasks, streams, per_page=2) == []

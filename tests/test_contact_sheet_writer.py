@@ -77,3 +77,26 @@ def test_no_thread_is_started_before_a_sheet_is_handed_over() -> None:
     writer = ContactSheetWriter(SlowSheets())
     writer.close(timeout=0)
     assert writer._thread is None
+
+
+def test_tiles_found_on_the_thread_are_drawn_and_none_found_draws_nothing(caplog) -> None:
+    sheets = SlowSheets()
+    sheets.go.set()
+    writer = ContactSheetWriter(sheets)
+    with caplog.at_level(logging.ERROR):
+        writer.submit("/out/none", lambda: [])
+        writer.submit("/out/some", lambda: TILES)
+        writer.submit("/out/bug", lambda: 1 / 0)
+        assert writer.wait(30)
+    assert sheets.written == ["/out/some"]
+    assert "contact sheet of /out/bug failed unexpectedly" in caplog.text
+    writer.close()
+
+
+def test_a_sheet_handed_over_after_close_is_dropped_and_said_so(caplog) -> None:
+    writer = ContactSheetWriter(SlowSheets())
+    writer.close(timeout=0)
+    with caplog.at_level(logging.ERROR):
+        writer.submit("/out/late", TILES)
+    assert "contact sheet of /out/late not written: the recorder is stopping" in caplog.text
+    assert writer.pending() == frozenset() and writer.wait(0)

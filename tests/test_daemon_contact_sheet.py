@@ -3,13 +3,18 @@ on beating while the sheet is drawn (5,000 cameras took 6.5 s, more than the hea
 a stop waits for it (the daemon driven step by step, with the fake runner)."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
+from PIL import Image
 
 from recorder.contact_sheet_writer import ContactSheetWriter
+from recorder.daemon import Daemon
 from shared import settings
+from shared.atomic import write_json_atomic
 from shared.status_file import read_status
+from testkit.fake_runner import FakeRunner
 from tests import test_daemon_poll_cycles as poll_cycles
 from tests.test_contact_sheet_writer import SlowSheets
 from tests.test_daemon_poll_cycles import _begin_cycle, _end_cycle, _run_cycle
@@ -54,3 +59,25 @@ def test_retention_leaves_a_folder_whose_sheet_is_being_drawn_until_it_is(patrol
     assert daemon.launcher.sheets.wait(30)
     _begin_cycle(daemon, runner, clock)  # the third: now the first goes, and the second
     assert not os.path.exists(first) and not os.path.exists(daemon.last_cycle.dir)
+
+
+def test_a_restarted_recorder_draws_the_sheet_its_killed_predecessor_did_not(patrol) -> None:
+    daemon, runner, clock = patrol
+    _run_cycle(daemon, runner, clock)
+    folder = daemon.last_cycle.dir
+    assert daemon.launcher.sheets.wait(30)
+    os.unlink(os.path.join(folder, "contact_sheet.jpg"))  # as if killed before it was drawn
+    # the camera's clip and picture, as a real ffmpeg would have left them
+    report_path = os.path.join(folder, "rtsp_report.json")
+    with open(report_path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    report["tasks"][0]["output_file"] = f"./output/{daemon.last_cycle.name}/gate.mp4"
+    write_json_atomic(report_path, report)
+    Image.new("RGB", (320, 180), "white").save(os.path.join(folder, ".gate.mp4.jpg"))
+    again = Daemon(daemon.config_path, runner=FakeRunner(), clock=clock,
+                   free_space=lambda _path: None)
+    again.recover()
+    assert again.launcher.sheets.wait(30)
+    with Image.open(os.path.join(folder, "contact_sheet.jpg")) as sheet:
+        assert min(sheet.getpixel((80, 60))) > 230  # the camera's white picture
+    again.launcher.sheets.close()

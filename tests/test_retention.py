@@ -80,6 +80,11 @@ def test_a_busy_folder_is_left_this_time_and_no_newer_one_taken_in_its_stead() -
     assert names(chosen) == ["20250101_000000"]
     assert choose_removals(items, NOW, Limits(1, 0, 0), "20250101_000002", None,
                            busy={"20250101_000000", "20250101_000001"}) == []
+    # A busy folder older than others: left, and the newer ones within the limit kept.
+    assert names(choose_removals(folders(5, 4, 3, 2), NOW, Limits(2, 0, 0), "20250101_000003",
+                                 None, busy={"20250101_000000"})) == ["20250101_000001"]
+    assert choose_removals(folders(5, 4, 3), NOW, Limits(2, 0, 0), "20250101_000002", None,
+                           busy={"20250101_000000"}) == []
 
 
 def test_the_current_cycle_is_never_removed_whatever_its_age() -> None:

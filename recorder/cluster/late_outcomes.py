@@ -25,13 +25,16 @@ log = logging.getLogger(__name__)
 READ_SECONDS = 1.0  # how often the missing outcomes are read (a loop step may come sooner)
 # Called once a cycle's outcomes are final: its folder name and its report.
 Reported = Callable[[str, dict], None]
+# Called then too, for its contact sheet: its folder's path and its report.
+Sheet = Callable[[str, dict], None]
 
 
 class LateOutcomes:
     """The orphan cycles whose recording jobs have not all ended yet."""
 
-    def __init__(self, on_reported: Reported = lambda name, report: None) -> None:
-        self.on_reported = on_reported
+    def __init__(self, on_reported: Reported = lambda name, report: None,
+                 on_sheet: Sheet = lambda path, report: None) -> None:
+        self.on_reported, self.on_sheet = on_reported, on_sheet
         self.pending: list[OrphanCycle] = []
         self._read = float("-inf")  # monotonic time of the last read
 
@@ -41,7 +44,9 @@ class LateOutcomes:
             self.pending.append(orphan)
         else:
             orphan.retire()
-            self.on_reported(orphan.name, orphan.report())
+            report = orphan.report()
+            self.on_reported(orphan.name, report)
+            self.on_sheet(orphan.path, report)
 
     def step(self, now: float) -> None:
         """Read the outcomes still missing (at most every READ_SECONDS); report each cycle whose
@@ -77,6 +82,7 @@ class LateOutcomes:
                     "in, %d tasks without one stay interrupted", orphan.name,
                     orphan.followed - len(orphan.recording), len(orphan.recording))
         self.on_reported(orphan.name, report)
+        self.on_sheet(orphan.path, report)
 
 
 def _take(orphan: OrphanCycle, readings: dict) -> None:

@@ -10,7 +10,7 @@ from recorder.cluster import cycle_claim, link
 from recorder.cluster.coordinator_lock import (REDIS_AWAY_MESSAGE, STANDBY_MESSAGE,
                                                CoordinatorLock, LockLost)
 from recorder.cluster.desired_sync import sync_desired
-from recorder.cluster.late_outcomes import LateOutcomes, Reported
+from recorder.cluster.late_outcomes import LateOutcomes, Reported, Sheet
 from recorder.cluster.outage import OUTAGE
 from recorder.cluster.takeover import left_statuses, report_orphan_cycles
 from shared.atomic import compact_json
@@ -33,15 +33,17 @@ class Lead:
     """One recorder's coordinator lock, for the cluster of the config of the moment.
 
     ``on_reported``: a dead coordinator's cycle, taken over, has its final report (the camera
-    history's feed); ``references_dir``: this recorder's reference pictures, against which the
-    outcomes of a cycle taken over are held (None: not held).
+    history's feed), and ``on_sheet`` its folder's path and that report (its contact sheet);
+    ``references_dir``: this recorder's reference pictures, against which the outcomes of a
+    cycle taken over are held (None: not held).
     """
 
     def __init__(self, on_reported: Reported = lambda name, report: None,
-                 left: dict | None = None, references_dir: str | None = None) -> None:
+                 left: dict | None = None, references_dir: str | None = None,
+                 on_sheet: Sheet = lambda path, report: None) -> None:
         self._locks: dict[tuple[str, str], CoordinatorLock] = {}
         self._checked = float("-inf")
-        self.late = LateOutcomes(on_reported)
+        self.late = LateOutcomes(on_reported, on_sheet)
         self.left = left  # this recorder's status before its restart, its cycle the cluster's
         self.references_dir = references_dir
         self._desired_read = float("-inf")  # when the cluster's desired state was last taken
