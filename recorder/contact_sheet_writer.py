@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 
 from recorder.contact_sheet import (Tile, missing_sheet_tiles, sweep_sheet_temp_files,
                                     write_contact_sheet)
 from shared.atomic import read_json
+from shared.clock import SYSTEM_CLOCK
 from shared.config_file import load_config
 from shared.errors import PatrolError
 
@@ -82,7 +82,7 @@ class ContactSheetWriter:
     def close(self, timeout: float = CLOSE_WAIT_SECONDS) -> None:
         """Let the sheets handed over be written for up to ``timeout`` s in all; the ones not
         begun by then are dropped, the one being drawn is left to end with the process."""
-        deadline = time.monotonic() + timeout
+        deadline = SYSTEM_CLOCK.monotonic() + timeout
         self.wait(timeout)
         with self._changed:
             finished, dropped = self._idle(), len(self._queue)
@@ -94,7 +94,7 @@ class ContactSheetWriter:
             log.error("contact sheets not written by the stop (%.0f s): %s%d more dropped",
                       timeout, f"{drawing} unfinished, " if drawing else "", dropped)
         if thread is not None:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            thread.join(max(0.0, deadline - SYSTEM_CLOCK.monotonic()))
 
     def _idle(self) -> bool:
         return not self._queue and self._drawing is None
