@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from shared import task_record
 from shared.atomic import write_bytes_atomic
 from shared.camera_roster import camera_id, stream_of_record
 from shared.clip_names import (CONTACT_SHEET_PAGE_TILES, contact_sheet_name,
@@ -204,24 +205,26 @@ def sheet_is_whole(cycle_dir: str, cameras: int, per_page: int = CONTACT_SHEET_P
                for page in range(1, pages + 1))
 
 
-def missing_sheet_tiles(cycle_dir: str, tasks: list, streams: list[dict],
-                        per_page: int = CONTACT_SHEET_PAGE_TILES) -> list[Tile]:
+def report_sheet_tiles(cycle_dir: str, tasks: list, streams: list[dict], checks_on: bool,
+                       whole_too: bool = False,
+                       per_page: int = CONTACT_SHEET_PAGE_TILES) -> list[Tile]:
     """The tiles of a cycle known by its report's ``tasks`` (a restarted recorder's, a cluster
-    takeover's) whose sheet is missing or lacks pages; none when it is whole, or when no camera
-    left a thumbnail (the picture checks were off). Each task's camera is named by its stream
-    in ``streams`` (found by its clip or URL), else by its clip's name."""
-    records = [r for r in tasks if isinstance(r, dict) and _TILE_FIELDS <= r.keys()]
-    if sheet_is_whole(cycle_dir, len(records), per_page):
+    takeover's), for a sheet missing or short of pages (``whole_too``: whatever is there).
+
+    None when the sheet is whole, or when the picture checks are off now (``checks_on``) and
+    no camera left a thumbnail. Each task's camera is named by its stream in ``streams``
+    (found by its clip or URL), else by its clip's name; a row a hand edit broke is left out.
+    """
+    records = [task_record.from_stored(r) for r in tasks
+               if isinstance(r, dict) and "status" in r]
+    if not whole_too and sheet_is_whole(cycle_dir, len(records), per_page):
         return []
     tiles = []
     for record in records:
-        clip = os.path.basename(str(record.get("output_file") or ""))
+        clip = os.path.basename(record["output_file"] or "")
         stream = stream_of_record(record, streams) or {
-            "output_filename": clip or f"#{record.get('stream_index')}"}
+            "output_filename": clip or f"#{record['stream_index']}"}
         thumbnail = os.path.join(cycle_dir, thumbnail_name(clip)) if clip else None
         tiles.append(tile_of(record, stream,
                              thumbnail if thumbnail and os.path.isfile(thumbnail) else None))
-    return tiles if any(tile.thumbnail for tile in tiles) else []
-
-
-_TILE_FIELDS = frozenset({"status", "status_name", "error_message"})
+    return tiles if checks_on or any(tile.thumbnail for tile in tiles) else []

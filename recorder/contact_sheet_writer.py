@@ -8,12 +8,13 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from recorder.contact_sheet import (Tile, missing_sheet_tiles, sweep_sheet_temp_files,
+from recorder.contact_sheet import (Tile, report_sheet_tiles, sweep_sheet_temp_files,
                                     write_contact_sheet)
 from shared.atomic import read_json
 from shared.clock import SYSTEM_CLOCK
 from shared.config_file import load_config
 from shared.errors import PatrolError
+from shared.global_settings import GlobalSettings
 
 log = logging.getLogger(__name__)
 # How long the recorder's stop waits for the sheets still being drawn, once its status says
@@ -53,16 +54,18 @@ class ContactSheetWriter:
             self._queue.append((cycle_dir, tiles))
             self._changed.notify_all()
 
-    def submit_missing(self, cycle_dir: str, tasks: Callable[[], list] | str,
-                       config_path: str) -> None:
-        """Draw the sheet of a cycle known by its report if it is missing or lacks pages (a
-        recorder killed before it was drawn; a cluster takeover's cycle): ``tasks`` the
-        report's tasks, or the report's path, read on the thread as the config's streams
-        (:func:`recorder.contact_sheet.missing_sheet_tiles`)."""
-        read = (lambda: _report_tasks(tasks)) if isinstance(tasks, str) else tasks
+    def submit_report(self, cycle_dir: str, tasks: Callable[[], list], config_path: str,
+                      whole_too: bool = False) -> None:
+        """Draw the sheet of a cycle known by its report if it is missing or short of pages (a
+        recorder killed before it was drawn), or whatever is there (``whole_too``: a cluster
+        takeover's final report): ``tasks()`` gives the report's tasks, read on the thread as
+        the config's streams (:func:`recorder.contact_sheet.report_sheet_tiles`)."""
         def tiles() -> list[Tile]:
-            sweep_sheet_temp_files(cycle_dir)  # a page cut off by a kill
-            return missing_sheet_tiles(cycle_dir, read(), _streams(config_path))
+            streams, checks_on = _config_now(config_path)
+            found = report_sheet_tiles(cycle_dir, tasks(), streams, checks_on, whole_too)
+            if found:
+                sweep_sheet_temp_files(cycle_dir)  # a page a kill cut off
+            return found
         self.submit(cycle_dir, tiles)
 
     def pending(self) -> frozenset[str]:
@@ -118,19 +121,27 @@ class ContactSheetWriter:
                 self._changed.notify_all()
 
 
-def _report_tasks(path: str) -> list:
-    """The tasks of the report at ``path`` (none when it is missing or unreadable)."""
+def report_tasks(path: str, interim_too: bool = True) -> list:
+    """The tasks of the report at ``path``; none when it is missing or unreadable, or when it
+    is an interrupted one and ``interim_too`` is false (a cluster cycle's: its final report,
+    a takeover's, draws the sheet)."""
     try:
         report = read_json(path)
     except (OSError, ValueError):
         return []
-    tasks = report.get("tasks") if isinstance(report, dict) else None
+    if not isinstance(report, dict):
+        return []
+    summary, tasks = report.get("summary"), report.get("tasks")
+    if not interim_too and isinstance(summary, dict) and summary.get("interrupted"):
+        return []
     return tasks if isinstance(tasks, list) else []
 
 
-def _streams(config_path: str) -> list[dict]:
-    """The streams of the config now (none when it is not valid: tiles named by their clips)."""
+def _config_now(config_path: str) -> tuple[list[dict], bool]:
+    """The config's streams and whether its picture checks are on (none and off when it is not
+    valid: tiles named by their clips, drawn when some camera left a thumbnail)."""
     try:
-        return load_config(config_path)["streams"]
+        config = load_config(config_path)
     except PatrolError:
-        return []
+        return [], False
+    return config["streams"], GlobalSettings.from_config(config["global_config"]).quality.enabled

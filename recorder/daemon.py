@@ -11,6 +11,7 @@ from collections.abc import Callable
 from recorder import alert_sender
 from recorder.checks import Checks
 from recorder.config_watch import ConfigWatch
+from recorder.contact_sheet_writer import report_tasks
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
 from recorder.cycle_launcher import CycleLauncher
@@ -29,6 +30,7 @@ from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.cluster_config import cluster_queue
 from shared.status_file import read_status
+from shared.timefmt import is_cycle_name
 
 log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 10.0
@@ -88,14 +90,16 @@ class Daemon:
 
     def _redraw_sheet(self, old: dict) -> None:
         """Draw the contact sheet of the cycle of the last status ``old`` if it is missing or
-        lacks pages (read and drawn on the sheets' thread)."""
+        short of pages (read and drawn on the sheets' thread); a cluster cycle's only from a
+        whole report (an interrupted one is a takeover's to draw from its final report)."""
         cycle, g = old["cycle"], self.config_watch.settings
         report = cycle.get("report_filename") or (g.report_filename if g else "")
-        folder = cycle_folder(cycle, old["tasks"], g, self.config_path) if cycle.get("dir") \
-            else None
+        folder = cycle_folder(cycle, old["tasks"], g, self.config_path) \
+            if is_cycle_name(cycle.get("dir") or "") else None
         if folder and report:
-            self.launcher.sheets.submit_missing(folder, os.path.join(folder, report),
-                                                self.config_path)
+            path, interim = os.path.join(folder, report), not cycle.get("cluster_queue")
+            self.launcher.sheets.submit_report(folder, lambda: report_tasks(path, interim),
+                                               self.config_path)
 
     def step(self, now: float, wall: float) -> None:
         """Read requests, advance the cycle, start the next one when due, publish status."""

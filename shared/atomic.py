@@ -122,6 +122,15 @@ def _temp_prefix(path: str) -> str:
     return "." + os.path.basename(path) + "."
 
 
+def temp_target(name: str) -> str | None:
+    """The name of the file a temp file named ``name`` is written for (``.x.json.<rnd>.tmp`` →
+    ``x.json``; mkstemp's random part has no dot); None for any other name."""
+    if not (name.startswith(".") and name.endswith(_TEMP_SUFFIX)):
+        return None
+    target, dot, _random = name[1:-len(_TEMP_SUFFIX)].rpartition(".")
+    return target if dot and target else None
+
+
 def remove_orphan_temp_files(path: str) -> list[str]:
     """Remove the temp files that writers of ``path`` left when they died; returns their names.
 

@@ -28,15 +28,18 @@ def configured_cameras(config: dict) -> list[ConfiguredCamera]:
 def stream_of_record(record: dict, streams: list[dict]) -> dict | None:
     """The configured stream a report's task recorded (its clip's name, else its URL); None
     when no stream of ``streams`` is it, or more than one could be."""
-    clip = os.path.basename(record.get("output_file") or "")
-    by_clip = [s for s in streams if s["output_filename"] == clip]
+    output_file, url = record.get("output_file"), record.get("rtsp_url")
+    clip = os.path.basename(output_file) if isinstance(output_file, str) else ""
+    by_clip = [s for s in streams if clip and s["output_filename"] == clip]
     if by_clip:
         return by_clip[0]
+    if not isinstance(url, str):  # a hand-edited report's row
+        return None
     index = record.get("stream_index")
     if isinstance(index, int) and 0 <= index < len(streams) and \
-            mask_credentials(streams[index]["rtsp_url"]) == record.get("rtsp_url"):
+            mask_credentials(streams[index]["rtsp_url"]) == url:
         return streams[index]
-    by_url = [s for s in streams if mask_credentials(s["rtsp_url"]) == record.get("rtsp_url")]
+    by_url = [s for s in streams if mask_credentials(s["rtsp_url"]) == url]
     return by_url[0] if len(by_url) == 1 else None
 
 

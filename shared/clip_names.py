@@ -1,6 +1,8 @@
 """The names of the files the recorder makes beside a clip while it records and remuxes it."""
 from __future__ import annotations
 
+from shared.atomic import temp_target
+
 
 PART_SUFFIX = ".part"
 WORK_PREFIX = "."
@@ -86,8 +88,11 @@ def contact_sheet_name(page: int) -> str:
 
 
 def is_contact_sheet_temp(name: str) -> bool:
-    """A page's temp file while shared/atomic.py writes it (``.contact_sheet_2.jpg.<rnd>.tmp``)."""
-    return name.startswith(WORK_PREFIX + _SHEET_STEM) and name.endswith(".tmp")
+    """A page's temp file while shared/atomic.py writes it (``.contact_sheet_2.jpg.<rnd>.tmp``:
+    mkstemp's random part has no dot), never a camera's work file (``contact_sheet_x.mp4`` is
+    a clip name a config may use)."""
+    target = temp_target(name)
+    return target is not None and contact_sheet_page(target) is not None
 
 
 def contact_sheet_page(name: str) -> int | None:

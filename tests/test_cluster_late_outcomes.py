@@ -204,11 +204,47 @@ def test_settling_a_cycle_again_from_an_old_status_keeps_the_outcomes_its_report
 
 def test_a_takeover_with_nothing_recording_hands_its_report_over_at_once(redis, tmp_path) -> None:
     connection = Redis.from_url(redis.url)
-    orphan_cycle(tmp_path, connection, timeouts=[])
+    folder = orphan_cycle(tmp_path, connection, timeouts=[])
     reported: list[str] = []
-    lead = Lead(lambda name, report: reported.append(name))
+    sheets: list[tuple[str, dict]] = []
+    lead = Lead(lambda name, report: reported.append(name),
+                on_sheet=lambda path, report: sheets.append((path, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     assert reported == [CYCLE] and lead.late.pending == []
+    assert sheets == [(folder, report_of(folder))]  # its contact sheet, from that report
+
+
+def test_a_coordinators_takeover_draws_the_cycles_sheet_from_its_final_report(
+        tmp_path) -> None:
+    # The launcher's Lead hands each final report to its sheets' thread, a sheet already
+    # there (the interrupted report's, drawn by a restarted coordinator) drawn again.
+    from PIL import Image
+
+    from recorder.contact_sheet_writer import ContactSheetWriter
+    from recorder.cycle_launcher import CycleLauncher
+    from recorder.pipe_watcher import PipeWatcher
+    from recorder.space_gate import SpaceGate
+    from shared.atomic import write_json_atomic
+    from testkit.fake_runner import FakeRunner
+    from tests.test_contact_sheet_writer import SlowSheets
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, {"global_config": {"total_poll_duration_seconds": 30},
+                                    "streams": [{"rtsp_url": "rtsp://127.0.0.1:1/cam0",
+                                                 "duration_seconds": 10,
+                                                 "output_filename": "cam0.mp4"}]})
+    folder = tmp_path / "output" / CYCLE
+    folder.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(folder / "contact_sheet.jpg")  # whole, but stale
+    launcher = CycleLauncher(config_path, FakeRunner(), PipeWatcher(), SpaceGate(lambda _: None))
+    drawn = SlowSheets()
+    drawn.go.set()
+    launcher.sheets = ContactSheetWriter(lambda path, tiles: drawn.written.append(
+        (path, [(t.name, t.status) for t in tiles])))
+    final = {"tasks": [task(0, st.COMPLETED)]}
+    launcher._lead().late.on_sheet(str(folder), final)
+    assert launcher.sheets.wait(30)
+    assert drawn.written == [(str(folder), [("cam0", f"[{st.COMPLETED}] 已完成")])]
+    launcher.sheets.close()
 
 
 def test_a_restarted_coordinator_reports_its_own_cycle_when_redis_has_no_copy(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 
 from PIL import Image
@@ -100,25 +101,49 @@ def _report_task(index: int, clip: str | None, status: int = st.COMPLETED) -> di
 
 
 def test_a_cycle_known_by_its_report_gets_the_tiles_its_sheet_lacks(tmp_path) -> None:
-    from recorder.contact_sheet import missing_sheet_tiles, sweep_sheet_temp_files
+    from recorder.contact_sheet import report_sheet_tiles
     _thumbnail(tmp_path / ".cam0.mp4.jpg")
     streams = [{"rtsp_url": "rtsp://127.0.0.1:5/cam0", "output_filename": "cam0.mp4",
                 "name": "Gate"},
                {"rtsp_url": "rtsp://127.0.0.1:5/cam1", "output_filename": "cam1.mp4"}]
     tasks = [_report_task(0, "cam0.mp4"), _report_task(1, None, st.CONNECTION_ERROR),
-             _report_task(2, "old.mp4"), "damaged", {"status": 4}]
-    tiles = missing_sheet_tiles(str(tmp_path), tasks, streams)
-    # named by the config's stream (by clip, else URL), else by the clip; damaged rows left out
+             _report_task(2, "old.mp4"), "damaged", {"no": "status"},
+             {**_report_task(3, None), "output_file": 5, "rtsp_url": ["x"], "quality": "x"}]
+    tiles = report_sheet_tiles(str(tmp_path), tasks, streams, checks_on=True)
+    # named by the config's stream (by clip, else URL), else by the clip; a broken row's
+    # values are typed again, a row without a status is left out
     assert [(t.name, t.thumbnail is not None) for t in tiles] == [
-        ("Gate", True), ("cam1", False), ("old", False)]
+        ("Gate", True), ("cam1", False), ("old", False), ("#3", False)]
     write_contact_sheet(str(tmp_path), tiles, per_page=2)
-    assert missing_sheet_tiles(str(tmp_path), tasks, streams) == []  # whole now
+    assert report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2) == []  # whole
+    assert len(report_sheet_tiles(str(tmp_path), tasks, streams, True, whole_too=True,
+                                  per_page=2)) == 4  # a takeover's final report: drawn again
     (tmp_path / "contact_sheet_2.jpg").unlink()
-    assert len(missing_sheet_tiles(str(tmp_path), tasks, streams, per_page=2)) == 3
-    cut_off = tmp_path / ".contact_sheet_2.jpg.k3x9.tmp"  # a page a kill cut off
+    assert len(report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2)) == 4
+    (tmp_path / ".cam0.mp4.jpg").unlink()
+    # no picture at all: a sheet of grey tiles with the checks on, as a cycle's own; none off
+    assert len(report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2)) == 4
+    assert report_sheet_tiles(str(tmp_path), tasks, streams, False, per_page=2) == []
+
+
+def test_the_sweep_takes_only_the_temp_files_of_pages(tmp_path) -> None:
+    from recorder.contact_sheet import sweep_sheet_temp_files
+    from shared.atomic import write_bytes_atomic
+    cut_off = tmp_path / ".contact_sheet_2.jpg.k3x9_a.tmp"  # a page a kill cut off
     cut_off.write_bytes(b"half")
-    (tmp_path / ".contact_sheet.jpg.lock").write_bytes(b"")  # not a page's temp file
+    kept = [".contact_sheet.jpg.lock", ".contact_sheet_lobby.mp4.jpg.tmp",  # a camera's work
+            ".contact_sheet_lobby.mp4.fig.tmp", ".contact_sheet_02.jpg.ab.tmp"]  # files
+    for name in kept:
+        (tmp_path / name).write_bytes(b"")
     sweep_sheet_temp_files(str(tmp_path))
-    assert not cut_off.exists() and (tmp_path / ".contact_sheet.jpg.lock").exists()
-    (tmp_path / ".cam0.mp4.jpg").unlink()  # no picture at all (the checks were off): no sheet
-    assert missing_sheet_tiles(str(tmp_path), tasks, streams, per_page=2) == []
+    assert not cut_off.exists() and all((tmp_path / name).exists() for name in kept)
+    # the names shared/atomic.py really gives a page's temp file are the ones swept
+    from shared.clip_names import is_contact_sheet_temp
+    seen = []
+    real_replace = os.replace
+    os.replace = lambda src, dst: (seen.append(os.path.basename(src)), real_replace(src, dst))
+    try:
+        write_bytes_atomic(str(tmp_path / "contact_sheet_3.jpg"), b"x")
+    finally:
+        os.replace = real_replace
+    assert len(seen) == 1 and is_contact_sheet_temp(seen[0])

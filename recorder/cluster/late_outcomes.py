@@ -71,10 +71,11 @@ class LateOutcomes:
             self._report(orphan)
 
     def _report(self, orphan: OrphanCycle) -> None:
-        report = orphan.report()
+        report, written = orphan.report(), False
         try:
             write_reports(orphan.path, orphan.report_filename, report)
             orphan.retire()
+            written = True
         except PatrolError as exc:
             log.error("cannot write the report of cycle %s again with its late outcomes: %s",
                       orphan.name, exc)
@@ -82,7 +83,8 @@ class LateOutcomes:
                     "in, %d tasks without one stay interrupted", orphan.name,
                     orphan.followed - len(orphan.recording), len(orphan.recording))
         self.on_reported(orphan.name, report)
-        self.on_sheet(orphan.path, report)
+        if written:  # the sheet shows what the report in the folder says
+            self.on_sheet(orphan.path, report)
 
 
 def _take(orphan: OrphanCycle, readings: dict) -> None:
