@@ -113,8 +113,10 @@ def _scan(root: OpenRoot, sizes: bool) -> list[CycleFolder]:
 def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
                     current: str | None, free: int | None,
                     busy: Collection[str] = ()) -> list[Removal]:
-    """The cycle folders to remove, oldest first; ``current`` (being recorded) never is, nor
-    are the ``busy`` ones (still written to: a contact sheet being drawn) this time.
+    """The cycle folders to remove, oldest first; ``current`` (being recorded) never is, nor,
+    by the first two rules, the ``busy`` ones (a contact sheet being drawn), left for next
+    time; below the floor, the third takes them too (the disk first: the sheet is then not
+    written, which its thread logs).
 
     Three rules, each off when its limit is 0:
 
@@ -131,20 +133,20 @@ def choose_removals(folders: list[CycleFolder], now: float, limits: Limits,
     """
     ordered = sorted((f for f in folders if is_cycle_name(f.name)),
                      key=lambda f: cycle_order(f.name))
-    candidates = [f for f in ordered if f.name != current and f.name not in busy]
+    candidates = [f for f in ordered if f.name != current]
     chosen: dict[str, Removal] = {}
     if limits.max_cycles > 0:
         excess = len(ordered) - limits.max_cycles
         # The oldest beyond the limit; a busy one among them is left for next time, never
         # traded for a newer one.
-        for folder in [f for f in ordered if f.name != current][:max(0, excess)]:
+        for folder in candidates[:max(0, excess)]:
             if folder.name not in busy:
                 chosen[folder.name] = Removal(folder.name,
                                               f"more than {limits.max_cycles} cycles", folder.size)
     if limits.max_hours > 0:
         cutoff = now - limits.max_hours * HOUR
         for folder in candidates:
-            if folder.name not in chosen and folder.mtime < cutoff:
+            if folder.name not in chosen and folder.name not in busy and folder.mtime < cutoff:
                 chosen[folder.name] = Removal(folder.name, f"older than {limits.max_hours} h",
                                               folder.size)
     if limits.min_free_mb > 0 and free is not None:

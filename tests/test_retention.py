@@ -85,6 +85,10 @@ def test_a_busy_folder_is_left_this_time_and_no_newer_one_taken_in_its_stead() -
                                  None, busy={"20250101_000000"})) == ["20250101_000001"]
     assert choose_removals(folders(5, 4, 3), NOW, Limits(2, 0, 0), "20250101_000002", None,
                            busy={"20250101_000000"}) == []
+    # Below the floor the disk comes first: a busy folder goes as any other.
+    assert names(choose_removals(folders(5, 4, 3), NOW, Limits(0, 0, 1024), "20250101_000002",
+                                 1022 * MB, busy={"20250101_000001"})) == [
+        "20250101_000000", "20250101_000001"]
 
 
 def test_the_current_cycle_is_never_removed_whatever_its_age() -> None:
