@@ -148,7 +148,8 @@ def test_each_picture_fault_is_detected_and_the_healthy_camera_is_ok(
     tasks = record_all(camera_server, str(tmp_path / "c1"), list(FAULTS), str(tmp_path / "refs"))
     table = {name: task.as_dict()["quality"]["issues"] for name, task in tasks.items()}
     print(table)
-    assert table == FAULTS, {n: tasks[n].as_dict()["quality"]["measures"] for n in tasks}
+    assert table == FAULTS, {n: tasks[n].as_dict()["quality"]["measures"] for n in tasks
+                             if table[n] != FAULTS[n]}  # the measures of the ones missed
     for name, task in tasks.items():
         assert os.path.getsize(tmp_path / "c1" / f".{name}.mp4.jpg") > 0  # the thumbnail
     # Only pictures without a fault become references.
