@@ -211,9 +211,11 @@ def report_sheet_tiles(cycle_dir: str, tasks: list, streams: list[dict], checks_
     """The tiles of a cycle known by its report's ``tasks`` (a restarted recorder's, a cluster
     takeover's), for a sheet missing or short of pages (``whole_too``: whatever is there).
 
-    None when the sheet is whole, or when the picture checks are off now (``checks_on``) and
-    no camera left a thumbnail. Each task's camera is named by its stream in ``streams``
-    (found by its clip or URL), else by its clip's name; a row a hand edit broke is left out.
+    None when the sheet is whole, or when the cycle ran with the picture checks off: no
+    camera left a thumbnail nor a checked picture though some kept a clip (none kept one:
+    as the checks are now, ``checks_on``). Each task's camera is named by its stream in
+    ``streams`` (found by its clip or URL), else by its clip's name; a row a hand edit broke
+    is left out.
     """
     records = [task_record.from_stored(r) for r in tasks
                if isinstance(r, dict) and "status" in r]
@@ -227,4 +229,7 @@ def report_sheet_tiles(cycle_dir: str, tasks: list, streams: list[dict], checks_
         thumbnail = os.path.join(cycle_dir, thumbnail_name(clip)) if clip else None
         tiles.append(tile_of(record, stream,
                              thumbnail if thumbnail and os.path.isfile(thumbnail) else None))
-    return tiles if checks_on or any(tile.thumbnail for tile in tiles) else []
+    checked = any(tile.thumbnail for tile in tiles) or any(
+        record["quality"].get("checked") is True for record in records)
+    kept = any(record["output_file"] for record in records)
+    return tiles if checked or (checks_on and not kept) else []

@@ -61,16 +61,14 @@ class ContactSheetWriter:
         takeover's final report): ``tasks()`` gives the report's tasks, read on the thread as
         the config's streams (:func:`recorder.contact_sheet.report_sheet_tiles`)."""
         def tiles() -> list[Tile]:
+            sweep_sheet_temp_files(cycle_dir)  # a page a kill cut off
             streams, checks_on = _config_now(config_path)
-            found = report_sheet_tiles(cycle_dir, tasks(), streams, checks_on, whole_too)
-            if found:
-                sweep_sheet_temp_files(cycle_dir)  # a page a kill cut off
-            return found
+            return report_sheet_tiles(cycle_dir, tasks(), streams, checks_on, whole_too)
         self.submit(cycle_dir, tiles)
 
     def pending(self) -> frozenset[str]:
         """The names of the cycle folders whose sheet is still to be written (retention leaves
-        them for now: recorder/space_gate.py)."""
+        them for now, unless below the free-space floor: recorder/retention.py)."""
         with self._changed:
             folders = [cycle_dir for cycle_dir, _ in self._queue]
             if self._drawing is not None:
@@ -121,19 +119,13 @@ class ContactSheetWriter:
                 self._changed.notify_all()
 
 
-def report_tasks(path: str, interim_too: bool = True) -> list:
-    """The tasks of the report at ``path``; none when it is missing or unreadable, or when it
-    is an interrupted one and ``interim_too`` is false (a cluster cycle's: its final report,
-    a takeover's, draws the sheet)."""
+def report_tasks(path: str) -> list:
+    """The tasks of the report at ``path``; none when it is missing or unreadable."""
     try:
         report = read_json(path)
     except (OSError, ValueError):
         return []
-    if not isinstance(report, dict):
-        return []
-    summary, tasks = report.get("summary"), report.get("tasks")
-    if not interim_too and isinstance(summary, dict) and summary.get("interrupted"):
-        return []
+    tasks = report.get("tasks") if isinstance(report, dict) else None
     return tasks if isinstance(tasks, list) else []
 
 

@@ -66,7 +66,7 @@ class CycleLauncher:
         root = settings.resolve_output_dir(g.output_directory, self.config_path)
         out = OutputDir(g.output_directory, root, self.config_path)
         limits = Limits.from_settings(g)
-        busy = self.sheets.pending()  # cycles whose contact sheet is being drawn: kept for now
+        busy = self.sheets.pending()  # cycles whose sheet is drawn: kept, but below the floor
         shortage = self.gate.shortage(out, limits, wall, busy)
         if shortage:
             state.message, state.next_cycle_at = shortage, now + LOW_SPACE_RETRY_SECONDS

@@ -90,15 +90,15 @@ class Daemon:
 
     def _redraw_sheet(self, old: dict) -> None:
         """Draw the contact sheet of the cycle of the last status ``old`` if it is missing or
-        short of pages (read and drawn on the sheets' thread); a cluster cycle's only from a
-        whole report (an interrupted one is a takeover's to draw from its final report)."""
+        short of pages (read and drawn on the sheets' thread), from whatever report it has: a
+        cluster takeover's final report draws it again over this one."""
         cycle, g = old["cycle"], self.config_watch.settings
         report = cycle.get("report_filename") or (g.report_filename if g else "")
         folder = cycle_folder(cycle, old["tasks"], g, self.config_path) \
             if is_cycle_name(cycle.get("dir") or "") else None
         if folder and report:
-            path, interim = os.path.join(folder, report), not cycle.get("cluster_queue")
-            self.launcher.sheets.submit_report(folder, lambda: report_tasks(path, interim),
+            path = os.path.join(folder, report)
+            self.launcher.sheets.submit_report(folder, lambda: report_tasks(path),
                                                self.config_path)
 
     def step(self, now: float, wall: float) -> None:

@@ -23,8 +23,8 @@ class SpaceGate:
 
     def retain(self, out: OutputDir, limits: Limits, wall: float, current: str | None,
                busy: Collection[str] = ()) -> None:
-        """Remove the cycle folders retention's limits leave no room for (never ``current``,
-        nor the ``busy`` ones this time)."""
+        """Remove the cycle folders retention's limits leave no room for (never ``current``;
+        the ``busy`` ones only below the free-space floor)."""
         try:
             apply_retention(out, wall, limits, current, self.free_space, busy)
         except OSError as exc:  # a scan that fails must not stop the patrol

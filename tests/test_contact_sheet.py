@@ -121,9 +121,17 @@ def test_a_cycle_known_by_its_report_gets_the_tiles_its_sheet_lacks(tmp_path) ->
     (tmp_path / "contact_sheet_2.jpg").unlink()
     assert len(report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2)) == 4
     (tmp_path / ".cam0.mp4.jpg").unlink()
-    # no picture at all: a sheet of grey tiles with the checks on, as a cycle's own; none off
-    assert len(report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2)) == 4
-    assert report_sheet_tiles(str(tmp_path), tasks, streams, False, per_page=2) == []
+    # clips kept, but no picture and none checked: the cycle ran with the checks off, so no
+    # sheet, as it had none, whatever the checks are now
+    assert report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2) == []
+    checked = [{**tasks[0], "quality": {"checked": True, "issues": [], "measures": {}}},
+               *tasks[1:]]  # a picture checked (its thumbnail gone since): they were on
+    assert len(report_sheet_tiles(str(tmp_path), checked, streams, False, per_page=2)) == 4
+    # no camera kept a clip: the report cannot tell, so as the checks are now (grey tiles,
+    # as a cycle's own sheet has them)
+    failed, elsewhere = [_report_task(1, None, st.CONNECTION_ERROR)], str(tmp_path / "other")
+    assert len(report_sheet_tiles(elsewhere, failed, streams, True)) == 1
+    assert report_sheet_tiles(elsewhere, failed, streams, False) == []
 
 
 def test_the_sweep_takes_only_the_temp_files_of_pages(tmp_path) -> None:

@@ -61,8 +61,9 @@ PICTURE_FAULTS: dict[str, tuple[str, str, int]] = {
     "bright": ("videotestsrc is-live=true pattern=smpte",
                PICTURE_CLOCK + "! videobalance brightness=0.7 contrast=0.3 ", 25),
     # Grey bars under a half-opaque magenta veil: a camera whose IR-cut filter stuck. The
-    # veil is not live: a live one could lag the bars under load, and the compositor sent
-    # the bars alone meanwhile (a clip judged without its cast, once in a full suite run).
+    # veil is not live, so it is there from the first frame (a live one is missing until its
+    # first buffer; a clip was judged without its cast once in a full suite run, cause not
+    # found: this is a guess).
     "cast": ("videotestsrc is-live=true pattern=smpte",
              PICTURE_CLOCK + "! videobalance saturation=0.2 ! videoconvert ! m.sink_0 "
              "videotestsrc is-live=false pattern=solid-color foreground-color=0xffff00ff "
