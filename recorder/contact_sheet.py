@@ -14,10 +14,10 @@ from functools import lru_cache
 from PIL import Image, ImageDraw, ImageFont
 
 from shared import task_record
-from shared.atomic import write_bytes_atomic
+from shared.atomic import remove_temp_files_in, write_bytes_atomic
 from shared.camera_roster import camera_id, stream_of_record
 from shared.clip_names import (CONTACT_SHEET_PAGE_TILES, contact_sheet_name,
-                               is_contact_sheet_temp, thumbnail_name)
+                               contact_sheet_page, thumbnail_name)
 from shared.errors import WriteError
 from shared.task_record import quality_text
 
@@ -183,19 +183,11 @@ def tile_of(record: dict, stream: dict, thumbnail: str | None) -> Tile:
 
 
 def sweep_sheet_temp_files(cycle_dir: str) -> None:
-    """Remove the temp files of pages whose writing a kill cut off (shared/atomic.py names
-    them ``.contact_sheet….jpg.<random>.tmp``); only while nothing writes the sheet."""
-    try:
-        names = os.listdir(cycle_dir)
-    except OSError:
-        return
-    for name in names:
-        if is_contact_sheet_temp(name):
-            try:
-                os.unlink(os.path.join(cycle_dir, name))
-                log.info("contact sheet: removed %s, left in %s by a kill", name, cycle_dir)
-            except OSError as exc:
-                log.error("contact sheet: cannot remove %s in %s: %s", name, cycle_dir, exc)
+    """Remove the temp files of pages whose writing a kill cut off; only while nothing writes
+    the sheet."""
+    removed = remove_temp_files_in(cycle_dir, lambda name: contact_sheet_page(name) is not None)
+    if removed:
+        log.info("contact sheet: removed %s, left in %s by a kill", ", ".join(removed), cycle_dir)
 
 
 def sheet_is_whole(cycle_dir: str, cameras: int, per_page: int = CONTACT_SHEET_PAGE_TILES) -> bool:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from recorder.contact_sheet import (Tile, report_sheet_tiles, sweep_sheet_temp_files,
                                     write_contact_sheet)
-from shared.atomic import read_json
 from shared.clock import SYSTEM_CLOCK
 from shared.config_file import load_config
 from shared.errors import PatrolError
@@ -117,16 +116,6 @@ class ContactSheetWriter:
             with self._changed:
                 self._drawing = None
                 self._changed.notify_all()
-
-
-def report_tasks(path: str) -> list:
-    """The tasks of the report at ``path``; none when it is missing or unreadable."""
-    try:
-        report = read_json(path)
-    except (OSError, ValueError):
-        return []
-    tasks = report.get("tasks") if isinstance(report, dict) else None
-    return tasks if isinstance(tasks, list) else []
 
 
 def _config_now(config_path: str) -> tuple[list[dict], bool]:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable
 
 from recorder import alert_sender
 from recorder.checks import Checks
 from recorder.config_watch import ConfigWatch
-from recorder.contact_sheet_writer import report_tasks
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
 from recorder.cycle_launcher import CycleLauncher
@@ -19,7 +17,8 @@ from recorder.history_feed import HistoryFeed
 from recorder.loop import run_loop
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
-from recorder.recovery import cycle_folder, left_to_takeover, recover_cycles
+from recorder.recovery import left_to_takeover, recover_cycles, report_place
+from recorder.reports import written_rows
 from recorder.retention import free_bytes
 from recorder.scheduler_state import SchedulerState, follow_desired_state
 from recorder.space_gate import SpaceGate
@@ -92,13 +91,11 @@ class Daemon:
         """Draw the contact sheet of the cycle of the last status ``old`` if it is missing or
         short of pages (read and drawn on the sheets' thread), from whatever report it has: a
         cluster takeover's final report draws it again over this one."""
-        cycle, g = old["cycle"], self.config_watch.settings
-        report = cycle.get("report_filename") or (g.report_filename if g else "")
-        folder = cycle_folder(cycle, old["tasks"], g, self.config_path) \
-            if is_cycle_name(cycle.get("dir") or "") else None
-        if folder and report:
-            path = os.path.join(folder, report)
-            self.launcher.sheets.submit_report(folder, lambda: report_tasks(path),
+        place = report_place(old, self.config_watch.settings, self.config_path) \
+            if is_cycle_name(old["cycle"].get("dir") or "") else None
+        if place is not None:
+            folder, report = place
+            self.launcher.sheets.submit_report(folder, lambda: written_rows(folder, report)[1],
                                                self.config_path)
 
     def step(self, now: float, wall: float) -> None:

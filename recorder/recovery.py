@@ -110,10 +110,19 @@ def recover_finished_cycle_history(old: dict, config: GlobalSettings | None, con
     cycle = old["cycle"]
     if cycle.get("running") or not cycle.get("dir"):
         return
+    place = report_place(old, config, config_path)
+    if place is not None and os.path.isdir(place[0]):
+        _into_history(config_path, *place, wall)
+
+
+def report_place(old: dict, config: GlobalSettings | None,
+                 config_path: str) -> tuple[str, str] | None:
+    """The folder of the cycle of the last status ``old`` and its report's file name; None
+    when either is unknown."""
+    cycle = old["cycle"]
     cycle_dir = cycle_folder(cycle, old["tasks"], config, config_path)
     report_filename = cycle.get("report_filename") or (config.report_filename if config else "")
-    if cycle_dir is not None and report_filename and os.path.isdir(cycle_dir):
-        _into_history(config_path, cycle_dir, report_filename, wall)
+    return (cycle_dir, report_filename) if cycle_dir is not None and report_filename else None
 
 
 def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: float) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from shared.errors import WriteError
@@ -138,13 +139,20 @@ def remove_orphan_temp_files(path: str) -> list[str]:
     file exists, so any temp file found then is a killed writer's (SIGKILL, OOM,
     power loss), and would otherwise stay for good.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    prefix = _temp_prefix(path)
+    name = os.path.basename(path)
+    return remove_temp_files_in(os.path.dirname(os.path.abspath(path)),
+                                lambda target: target == name)
+
+
+def remove_temp_files_in(folder: str, of: Callable[[str], bool]) -> list[str]:
+    """Remove the temp files in ``folder`` written for a file whose name ``of`` accepts
+    (:func:`temp_target`); returns their names. Only when no writer of those files is at
+    work: a temp file found then is a dead writer's."""
     removed = []
     try:
         with os.scandir(folder) as entries:
-            names = [e.name for e in entries if e.name.startswith(prefix)
-                     and e.name.endswith(_TEMP_SUFFIX) and e.is_file(follow_symlinks=False)]
+            names = [e.name for e in entries if (target := temp_target(e.name)) is not None
+                     and of(target) and e.is_file(follow_symlinks=False)]
     except OSError:
         return removed
     for name in names:

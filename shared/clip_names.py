@@ -104,7 +104,8 @@ def contact_sheet_page(name: str) -> int | None:
     if not (name.startswith(prefix) and name.endswith(_SHEET_SUFFIX)):
         return None
     digits = name[len(prefix):-len(_SHEET_SUFFIX)]
-    if not (digits.isascii() and digits.isdigit()) or digits[0] == "0" or len(digits) > 6:
+    if not (digits.isascii() and digits.isdigit()) or digits[0] == "0" \
+            or len(digits) > len(str(MAX_CONTACT_SHEET_PAGES)):  # int() of no huge string
         return None
     return int(digits) if 2 <= int(digits) <= MAX_CONTACT_SHEET_PAGES else None
 

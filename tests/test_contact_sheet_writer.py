@@ -103,12 +103,13 @@ def test_a_sheet_handed_over_after_close_is_dropped_and_said_so(caplog) -> None:
 
 
 def test_a_reports_tasks_are_read_and_a_broken_report_gives_none(tmp_path) -> None:
-    from recorder.contact_sheet_writer import report_tasks
+    # What a restart draws a missing sheet from (recorder/daemon.py _redraw_sheet).
+    from recorder.reports import written_rows
     from shared.atomic import write_json_atomic
     path = str(tmp_path / "rtsp_report.json")
     write_json_atomic(path, {"summary": {"interrupted": "中断"}, "tasks": [{}]})
-    assert report_tasks(path) == [{}]
+    assert written_rows(str(tmp_path), "rtsp_report.json")[1] == [{}]
     for broken in ("[1]", "{", '{"tasks": 3}'):
         (tmp_path / "rtsp_report.json").write_text(broken, encoding="utf-8")
-        assert report_tasks(path) == []
-    assert report_tasks(str(tmp_path / "missing.json")) == []
+        assert written_rows(str(tmp_path), "rtsp_report.json")[1] == []
+    assert written_rows(str(tmp_path), "missing.json")[1] == []

@@ -22,12 +22,19 @@ from tests.test_daemon_poll_cycles import _begin_cycle, _end_cycle, _run_cycle
 patrol = poll_cycles.patrol  # the fixture: one camera, refused, its runner and clock
 
 
-def test_the_loop_goes_on_while_the_cycles_sheet_is_drawn(patrol) -> None:
+def _cycle_with_its_sheet_held(patrol) -> tuple[SlowSheets, str]:
+    """Run a cycle of ``patrol``'s daemon whose sheet is drawn by a held writer: the writer,
+    and the cycle's folder."""
     daemon, runner, clock = patrol
     sheets = SlowSheets()
     daemon.launcher.sheets = ContactSheetWriter(sheets)
     _run_cycle(daemon, runner, clock)
-    folder = daemon.last_cycle.dir
+    return sheets, daemon.last_cycle.dir
+
+
+def test_the_loop_goes_on_while_the_cycles_sheet_is_drawn(patrol) -> None:
+    daemon, runner, clock = patrol
+    sheets, folder = _cycle_with_its_sheet_held(patrol)
     assert os.path.isfile(os.path.join(folder, "rtsp_report.json")) and sheets.written == []
     clock.now += 1.0
     daemon.step(clock.now, clock.wall())
@@ -47,10 +54,7 @@ def test_the_real_sheet_of_a_cycle_is_written_by_the_time_the_daemon_stopped(pat
 @pytest.mark.parametrize("patrol", [{"retention_max_cycles": 1}], indirect=True)
 def test_retention_leaves_a_folder_whose_sheet_is_being_drawn_until_it_is(patrol) -> None:
     daemon, runner, clock = patrol
-    sheets = SlowSheets()
-    daemon.launcher.sheets = ContactSheetWriter(sheets)
-    _run_cycle(daemon, runner, clock)
-    first = daemon.last_cycle.dir
+    sheets, first = _cycle_with_its_sheet_held(patrol)
     _begin_cycle(daemon, runner, clock)  # retention runs as the second cycle starts
     assert os.path.isdir(first) and daemon.cycle.dir != first
     sheets.go.set()

@@ -44,9 +44,7 @@ class LateOutcomes:
             self.pending.append(orphan)
         else:
             orphan.retire()
-            report = orphan.report()
-            self.on_reported(orphan.name, report)
-            self.on_sheet(orphan.path, report)
+            self._hand_over(orphan, orphan.report(), written=True)
 
     def step(self, now: float) -> None:
         """Read the outcomes still missing (at most every READ_SECONDS); report each cycle whose
@@ -82,8 +80,13 @@ class LateOutcomes:
         log.warning("cycle %s left by the dead coordinator: reported again, %d late outcomes "
                     "in, %d tasks without one stay interrupted", orphan.name,
                     orphan.followed - len(orphan.recording), len(orphan.recording))
+        self._hand_over(orphan, report, written)
+
+    def _hand_over(self, orphan: OrphanCycle, report: dict, written: bool) -> None:
+        """``orphan``'s final report to the history, and to its contact sheet when it is the
+        report in its folder (``written``)."""
         self.on_reported(orphan.name, report)
-        if written:  # the sheet shows what the report in the folder says
+        if written:
             self.on_sheet(orphan.path, report)
 
 
