@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.errors import WriteError
+
+log = logging.getLogger(__name__)
 
 
 def dump_json(data: Any, compact: bool = False) -> str:
@@ -159,8 +162,11 @@ def remove_temp_files_in(folder: str, of: Callable[[str], bool]) -> list[str]:
         try:
             os.unlink(os.path.join(folder, name))
             removed.append(name)
-        except OSError:
-            pass
+        except FileNotFoundError:
+            pass  # gone meanwhile (another sweeper)
+        except OSError as exc:
+            log.error("cannot remove the temp file %s in %s: %s", name, folder,
+                      exc.strerror or exc)
     return removed
 
 

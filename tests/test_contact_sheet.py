@@ -155,3 +155,19 @@ def test_the_sweep_takes_only_the_temp_files_of_pages(tmp_path) -> None:
     finally:
         os.replace = real_replace
     assert len(seen) == 1 and is_contact_sheet_temp(seen[0])
+
+
+def test_a_temp_file_the_sweep_cannot_remove_is_logged(tmp_path, monkeypatch, caplog) -> None:
+    from recorder.contact_sheet import sweep_sheet_temp_files
+    stuck = tmp_path / ".contact_sheet.jpg.q7w.tmp"
+    stuck.write_bytes(b"half")
+
+    def refused(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "unlink", refused)
+    with caplog.at_level("ERROR"):
+        sweep_sheet_temp_files(str(tmp_path))
+    assert stuck.exists()
+    assert any(stuck.name in r.getMessage() and "Permission denied" in r.getMessage()
+               for r in caplog.records), caplog.text
