@@ -12,8 +12,9 @@ APT_PKGS := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-ba
 # Chromium and its driver for the console's browser tests (Selenium is given their paths);
 # Redis for cluster mode's tests (each test starts its own on a free loopback port).
 TEST_APT_PKGS := vlc-bin vlc-plugin-base chromium chromium-driver redis-server
-# `make install` (production, README "Production"): where things go. DESTDIR stages
-# everything under another root (packaging, tests); the files still name the paths above it.
+# `make install` (production, README "Running it in production"): where things go.
+# DESTDIR stages everything under another root (packaging, tests); the files still name
+# the paths above it.
 PREFIX   ?= /opt/rtsp-patrol
 CONFDIR  ?= /etc/rtsp-patrol
 STATEDIR ?= /var/lib/rtsp-patrol

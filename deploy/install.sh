@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make install`: install the recorder and the API for production (README "Production").
+# `make install`: install the recorder and the API for production (README "Running it
+# in production").
 #
 #   PREFIX   (/opt/rtsp-patrol)      a fresh venv with a regular (non-editable) install,
 #                                    and gunicorn.conf.py
