@@ -1,5 +1,6 @@
 """The cycle's contact sheet: every camera's thumbnail in a grid, its name, status and picture
-verdict under it; a grey tile with the reason for a camera that gave no picture. A cycle of
+verdict under it; a grey tile with the reason for a camera that gave no picture (one left out
+of the plan, 未调度, too, after the cameras that ran). A cycle of
 more than CONTACT_SHEET_PAGE_TILES cameras gets several pages (``contact_sheet_2.jpg``…): one
 picture of 5,000 tiles took 6.5 s of CPU and 560 MB of memory, and no browser shows it well."""
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from recorder.reports import NOT_SCHEDULED
 from shared import task_record
 from shared.atomic import remove_temp_files_in, write_bytes_atomic
 from shared.camera_roster import camera_id, stream_of_record
@@ -176,10 +178,21 @@ def _remove_pages_after(cycle_dir: str, last: int) -> None:
 
 def tile_of(record: dict, stream: dict, thumbnail: str | None) -> Tile:
     """The tile of a task: its record (shared/task_record.py), its stream, its thumbnail's path."""
-    return Tile(name=stream.get("name") or camera_id(stream["output_filename"]),
-                status=f"[{record['status']}] {record['status_name']}",
+    return Tile(name=_camera_name(stream), status=f"[{record['status']}] {record['status_name']}",
                 verdict=quality_text(record.get("quality")), thumbnail=thumbnail,
                 reason=record["error_message"] or record["status_name"])
+
+
+def unscheduled_tile(entry: dict, stream: dict | None) -> Tile:
+    """The grey tile of a stream the cycle left out of its plan: a report's ``not_scheduled``
+    entry (its reason), its stream (None: not in the config now, named by its index)."""
+    name = _camera_name(stream) if stream else f"#{entry['stream_index']}"
+    return Tile(name=name, status=NOT_SCHEDULED, verdict="", thumbnail=None,
+                reason=entry["reason"])
+
+
+def _camera_name(stream: dict) -> str:
+    return stream.get("name") or camera_id(stream["output_filename"])
 
 
 def sweep_sheet_temp_files(cycle_dir: str) -> None:
@@ -197,11 +210,12 @@ def sheet_is_whole(cycle_dir: str, cameras: int, per_page: int = CONTACT_SHEET_P
                for page in range(1, pages + 1))
 
 
-def report_sheet_tiles(cycle_dir: str, tasks: list, streams: list[dict], checks_on: bool,
+def report_sheet_tiles(cycle_dir: str, report: dict, streams: list[dict], checks_on: bool,
                        whole_too: bool = False,
                        per_page: int = CONTACT_SHEET_PAGE_TILES) -> list[Tile]:
-    """The tiles of a cycle known by its report's ``tasks`` (a restarted recorder's, a cluster
-    takeover's), for a sheet missing or short of pages (``whole_too``: whatever is there).
+    """The tiles of a cycle known by its ``report`` (a restarted recorder's, a cluster
+    takeover's: its tasks, then its streams left out of the plan), for a sheet missing or
+    short of pages (``whole_too``: whatever is there).
 
     None when the sheet is whole, or when the cycle ran with the picture checks off: no
     camera left a thumbnail nor a checked picture though some kept a clip (none kept one:
@@ -209,9 +223,11 @@ def report_sheet_tiles(cycle_dir: str, tasks: list, streams: list[dict], checks_
     ``streams`` (found by its clip or URL), else by its clip's name; a row a hand edit broke
     is left out.
     """
-    records = [task_record.from_stored(r) for r in tasks
+    records = [task_record.from_stored(r) for r in _rows(report, "tasks")
                if isinstance(r, dict) and "status" in r]
-    if not whole_too and sheet_is_whole(cycle_dir, len(records), per_page):
+    left_out = [entry for entry in _rows(report, "not_scheduled") if isinstance(entry, dict)
+                and type(entry.get("stream_index")) is int and isinstance(entry.get("reason"), str)]
+    if not whole_too and sheet_is_whole(cycle_dir, len(records) + len(left_out), per_page):
         return []
     tiles = []
     for record in records:
@@ -224,4 +240,12 @@ def report_sheet_tiles(cycle_dir: str, tasks: list, streams: list[dict], checks_
     checked = any(tile.thumbnail for tile in tiles) or any(
         record["quality"].get("checked") is True for record in records)
     kept = any(record["output_file"] for record in records)
-    return tiles if checked or (checks_on and not kept) else []
+    if not (checked or (checks_on and not kept)):
+        return []
+    return tiles + [unscheduled_tile(entry, stream_of_record(entry, streams))
+                    for entry in left_out]
+
+
+def _rows(report: dict, key: str) -> list:
+    rows = report.get(key) if isinstance(report, dict) else None
+    return rows if isinstance(rows, list) else []

@@ -53,16 +53,16 @@ class ContactSheetWriter:
             self._queue.append((cycle_dir, tiles))
             self._changed.notify_all()
 
-    def submit_report(self, cycle_dir: str, tasks: Callable[[], list], config_path: str,
+    def submit_report(self, cycle_dir: str, report: Callable[[], dict], config_path: str,
                       whole_too: bool = False) -> None:
         """Draw the sheet of a cycle known by its report if it is missing or short of pages (a
         recorder killed before it was drawn), or whatever is there (``whole_too``: a cluster
-        takeover's final report): ``tasks()`` gives the report's tasks, read on the thread as
-        the config's streams (:func:`recorder.contact_sheet.report_sheet_tiles`)."""
+        takeover's final report): ``report()`` gives the report, read on the thread as the
+        config's streams (:func:`recorder.contact_sheet.report_sheet_tiles`)."""
         def tiles() -> list[Tile]:
             sweep_sheet_temp_files(cycle_dir)  # a page a kill cut off
             streams, checks_on = _config_now(config_path)
-            return report_sheet_tiles(cycle_dir, tasks(), streams, checks_on, whole_too)
+            return report_sheet_tiles(cycle_dir, report(), streams, checks_on, whole_too)
         self.submit(cycle_dir, tiles)
 
     def pending(self) -> frozenset[str]:

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable
 
 from recorder.dead_gateways import SKIPPED_MESSAGE, DeadGateways
-from recorder.contact_sheet import Tile, tile_of
+from recorder.contact_sheet import Tile, tile_of, unscheduled_tile
 from recorder.ffmpeg_command import SourceCodecs
 from recorder.planner import Plan, PlannedTask
 from recorder.pipe_watcher import PipeWatcher
@@ -210,12 +210,14 @@ class Cycle:
                  "reason": u.reason} for u in self.plan.not_scheduled]
 
     def contact_sheet_tiles(self) -> list[Tile]:
-        """The tiles of the cycle's contact sheet, a camera each; none when the picture checks,
-        which make the thumbnails, are off."""
+        """The tiles of the cycle's contact sheet, a camera each (the ones left out of the plan
+        last); none when the picture checks, which make the thumbnails, are off."""
         if not self.settings.quality.enabled:
             return []
+        streams = self.config["streams"]
         return [tile_of(t.as_dict(), t.stream, t.picture.path if t.clip_kept else None)
-                for t in self.tasks]
+                for t in self.tasks] + [unscheduled_tile(entry, streams[entry["stream_index"]])
+                                        for entry in self.not_scheduled()]
 
     def report(self, interrupted: str = "") -> dict:
         """The content of the JSON report (also the source of the other two)."""

@@ -114,8 +114,7 @@ class CycleLauncher:
             self.lead = Lead(self.on_orphan_reported, self.left_status,
                              settings.references_dir(self.config_path),
                              lambda path, report: self.sheets.submit_report(
-                                 path, lambda: report.get("tasks") or [], self.config_path,
-                                 whole_too=True))
+                                 path, lambda: report, self.config_path, whole_too=True))
         return self.lead
 
     def keep_lead(self, config: dict | None, cycle: Cycle | None, now: float, wall: float) -> None:

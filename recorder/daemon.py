@@ -18,7 +18,7 @@ from recorder.loop import run_loop
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from recorder.recovery import left_to_takeover, recover_cycles, report_place
-from recorder.reports import written_rows
+from recorder.reports import written_report
 from recorder.retention import free_bytes
 from recorder.scheduler_state import SchedulerState, follow_desired_state
 from recorder.space_gate import SpaceGate
@@ -95,7 +95,7 @@ class Daemon:
             if is_cycle_name(old["cycle"].get("dir") or "") else None
         if place is not None:
             folder, report = place
-            self.launcher.sheets.submit_report(folder, lambda: written_rows(folder, report)[1],
+            self.launcher.sheets.submit_report(folder, lambda: written_report(folder, report),
                                                self.config_path)
 
     def step(self, now: float, wall: float) -> None:

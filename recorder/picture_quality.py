@@ -7,6 +7,8 @@ import statistics
 from dataclasses import dataclass, field
 
 from shared.quality_settings import QualitySettings
+from shared.quality_verdicts import (BLACK, BLURRED, COLOUR_CAST, FROZEN, LOW_BITRATE, LOW_FPS,
+                                     SCENE_CHANGED, TOO_BRIGHT, TOO_DARK)
 from shared.task_record import unchecked_quality as unchecked
 
 # metadata=print's file ("frame:3    pts:270000  pts_time:3" opens a keyframe, then one
@@ -20,11 +22,11 @@ _FIGURE_RE = re.compile(
 # A black or still picture explains these by itself (a flat picture has no edges,
 # little colour, and compresses to almost nothing): listed once, as black or frozen.
 # (scene_changed too, in with_similarity.)
-_EXPLAINED_BY_FLAT = {"frozen", "blurred", "too_dark", "colour_cast", "low_bitrate"}
-_EXPLAINED_BY_STILL = {"low_bitrate"}
+_EXPLAINED_BY_FLAT = {FROZEN, BLURRED, TOO_DARK, COLOUR_CAST, LOW_BITRATE}
+_EXPLAINED_BY_STILL = {LOW_BITRATE}
 NEUTRAL_CHROMA = 128.0
 # Verdicts whose measure is a share with an "at least" threshold.
-_SHARES = ("black", "frozen")
+_SHARES = (BLACK, FROZEN)
 
 
 @dataclass
@@ -98,9 +100,9 @@ def judge(log: PictureLog, recorded: Recorded, limits: QualitySettings) -> dict:
         if (value < threshold) if bad_below else (value >= threshold if verdict in _SHARES
                                                    else value > threshold):
             issues.append(verdict)
-    if "black" in issues:
+    if BLACK in issues:
         issues = [v for v in issues if v not in _EXPLAINED_BY_FLAT]
-    if "frozen" in issues:
+    if FROZEN in issues:
         issues = [v for v in issues if v not in _EXPLAINED_BY_STILL]
     return {"checked": True, "issues": issues, "measures": measures}
 
@@ -115,11 +117,11 @@ def with_similarity(quality: dict, similarity: float | None, limits: QualitySett
             or not isinstance(quality.get("issues"), list)
             or not isinstance(quality.get("measures"), dict)):
         return quality
-    measures = {**quality["measures"], "scene_changed": {"value": round(similarity, 3),
+    measures = {**quality["measures"], SCENE_CHANGED: {"value": round(similarity, 3),
                                                          "threshold": limits.min_similarity}}
-    issues = [verdict for verdict in quality["issues"] if verdict != "scene_changed"]
-    if similarity < limits.min_similarity and "black" not in issues:
-        issues.append("scene_changed")
+    issues = [verdict for verdict in quality["issues"] if verdict != SCENE_CHANGED]
+    if similarity < limits.min_similarity and BLACK not in issues:
+        issues.append(SCENE_CHANGED)
     return {**quality, "issues": issues, "measures": measures}
 
 
@@ -130,14 +132,14 @@ def _rows(frames: list[dict], recorded: Recorded, limits: QualitySettings) -> li
         fps_floor = max(fps_floor, round(limits.fps_ratio * recorded.announced_fps, 2))
     luma = _mean(frames, "signalstats.YAVG")
     return [
-        ("black", _black_ratio(frames), limits.black_ratio, False),
-        ("frozen", _frozen_ratio(frames), limits.frozen_ratio, False),
-        ("blurred", _median(frames, "blur"), limits.blur_max, False),
-        ("too_dark", luma, limits.dark_luma, True),
-        ("too_bright", luma, limits.bright_luma, False),
-        ("colour_cast", _chroma_offset(frames), limits.cast_max, False),
-        ("low_fps", recorded.frames / recorded.seconds, fps_floor, True),
-        ("low_bitrate", recorded.size * 8 / recorded.seconds / 1000, limits.min_bitrate_kbps,
+        (BLACK, _black_ratio(frames), limits.black_ratio, False),
+        (FROZEN, _frozen_ratio(frames), limits.frozen_ratio, False),
+        (BLURRED, _median(frames, "blur"), limits.blur_max, False),
+        (TOO_DARK, luma, limits.dark_luma, True),
+        (TOO_BRIGHT, luma, limits.bright_luma, False),
+        (COLOUR_CAST, _chroma_offset(frames), limits.cast_max, False),
+        (LOW_FPS, recorded.frames / recorded.seconds, fps_floor, True),
+        (LOW_BITRATE, recorded.size * 8 / recorded.seconds / 1000, limits.min_bitrate_kbps,
          True),
     ]
 

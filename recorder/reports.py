@@ -65,15 +65,22 @@ def recovered_report(old: dict, published: list[str], configured_max: int) -> di
         interrupted=INTERRUPTED)
 
 
-def written_rows(cycle_dir: str, report_filename: str) -> tuple[dict | None, list]:
-    """The summary and task rows of the JSON report already in ``cycle_dir`` (None and [] when
-    there is none, or it cannot be read)."""
+def written_report(cycle_dir: str, report_filename: str) -> dict:
+    """The JSON report already in ``cycle_dir`` as it is ({} when there is none, it cannot be
+    read, or it is not an object)."""
     try:
         with open(os.path.join(cycle_dir, report_filename), encoding="utf-8") as handle:
             written = json.load(handle)
-        summary, rows = written.get("summary"), written.get("tasks")
-    except (OSError, ValueError, AttributeError):
-        return None, []
+    except (OSError, ValueError):
+        return {}
+    return written if isinstance(written, dict) else {}
+
+
+def written_rows(cycle_dir: str, report_filename: str) -> tuple[dict | None, list]:
+    """The summary and task rows of the JSON report already in ``cycle_dir`` (None and [] when
+    there is none, or it cannot be read)."""
+    written = written_report(cycle_dir, report_filename)
+    summary, rows = written.get("summary"), written.get("tasks")
     return (summary if isinstance(summary, dict) else None,
             rows if isinstance(rows, list) else [])
 

@@ -25,7 +25,7 @@ class QualitySettings:
     black_ratio: float = 0.5         # black: share of keyframes blackdetect calls black, >=
     frozen_ratio: float = 0.5        # frozen: share of the clip freezedetect calls frozen, >=
     blur_max: float = 6.5            # blurred: blurdetect's median edge width, >
-    dark_luma: float = 25.0          # too_dark: mean luma (16-235), <
+    dark_luma: float = 25.0          # too_dark: mean luma (0-255, full range), <
     bright_luma: float = 215.0       # too_bright: mean luma, >
     cast_max: float = 24.0           # colour_cast: mean chroma offset from neutral (128), >
     min_fps: float = 5.0             # low_fps: frames per second recorded, <

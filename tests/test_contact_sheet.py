@@ -109,29 +109,54 @@ def test_a_cycle_known_by_its_report_gets_the_tiles_its_sheet_lacks(tmp_path) ->
     tasks = [_report_task(0, "cam0.mp4"), _report_task(1, None, st.CONNECTION_ERROR),
              _report_task(2, "old.mp4"), "damaged", {"no": "status"},
              {**_report_task(3, None), "output_file": 5, "rtsp_url": ["x"], "quality": "x"}]
-    tiles = report_sheet_tiles(str(tmp_path), tasks, streams, checks_on=True)
+    tiles = report_sheet_tiles(str(tmp_path), {"tasks": tasks}, streams, checks_on=True)
     # named by the config's stream (by clip, else URL), else by the clip; a broken row's
     # values are typed again, a row without a status is left out
     assert [(t.name, t.thumbnail is not None) for t in tiles] == [
         ("Gate", True), ("cam1", False), ("old", False), ("#3", False)]
     write_contact_sheet(str(tmp_path), tiles, per_page=2)
-    assert report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2) == []  # whole
-    assert len(report_sheet_tiles(str(tmp_path), tasks, streams, True, whole_too=True,
+    assert report_sheet_tiles(str(tmp_path), {"tasks": tasks}, streams, True,
+                              per_page=2) == []  # whole
+    assert len(report_sheet_tiles(str(tmp_path), {"tasks": tasks}, streams, True, whole_too=True,
                                   per_page=2)) == 4  # a takeover's final report: drawn again
     (tmp_path / "contact_sheet_2.jpg").unlink()
-    assert len(report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2)) == 4
+    assert len(report_sheet_tiles(str(tmp_path), {"tasks": tasks}, streams, True, per_page=2)) == 4
     (tmp_path / ".cam0.mp4.jpg").unlink()
     # clips kept, but no picture and none checked: the cycle ran with the checks off, so no
     # sheet, as it had none, whatever the checks are now
-    assert report_sheet_tiles(str(tmp_path), tasks, streams, True, per_page=2) == []
+    assert report_sheet_tiles(str(tmp_path), {"tasks": tasks}, streams, True, per_page=2) == []
     checked = [{**tasks[0], "quality": {"checked": True, "issues": [], "measures": {}}},
                *tasks[1:]]  # a picture checked (its thumbnail gone since): they were on
-    assert len(report_sheet_tiles(str(tmp_path), checked, streams, False, per_page=2)) == 4
+    assert len(report_sheet_tiles(str(tmp_path), {"tasks": checked}, streams, False,
+                                  per_page=2)) == 4
     # no camera kept a clip: the report cannot tell, so as the checks are now (grey tiles,
     # as a cycle's own sheet has them)
     failed, elsewhere = [_report_task(1, None, st.CONNECTION_ERROR)], str(tmp_path / "other")
-    assert len(report_sheet_tiles(elsewhere, failed, streams, True)) == 1
-    assert report_sheet_tiles(elsewhere, failed, streams, False) == []
+    assert len(report_sheet_tiles(elsewhere, {"tasks": failed}, streams, True)) == 1
+    assert report_sheet_tiles(elsewhere, {"tasks": failed}, streams, False) == []
+
+
+def test_cameras_left_out_of_the_plan_get_grey_tiles_after_the_others(tmp_path) -> None:
+    from recorder.contact_sheet import report_sheet_tiles
+    streams = [{"rtsp_url": "rtsp://127.0.0.1:5/cam0", "output_filename": "cam0.mp4"},
+               {"rtsp_url": "rtsp://127.0.0.1:5/cam1", "output_filename": "cam1.mp4",
+                "name": "Back yard"}]
+    late = "超出时间窗口"
+    report = {"tasks": [_report_task(0, None, st.CONNECTION_ERROR)],
+              "not_scheduled": [{"stream_index": 1, "rtsp_url": "rtsp://127.0.0.1:5/cam1",
+                                 "duration_seconds": 5, "reason": late},
+                                {"stream_index": 7, "rtsp_url": "rtsp://127.0.0.1:5/gone",
+                                 "duration_seconds": 5, "reason": late},
+                                {"stream_index": "x"}, "damaged"]}
+    tiles = report_sheet_tiles(str(tmp_path), report, streams, checks_on=True)
+    assert tiles[1:] == [Tile("Back yard", "未调度", "", None, late),
+                         Tile("#7", "未调度", "", None, late)]
+    write_contact_sheet(str(tmp_path), tiles, per_page=2)
+    # they count among the sheet's cameras: a sheet of their page missing is drawn again
+    assert report_sheet_tiles(str(tmp_path), report, streams, True, per_page=2) == []
+    (tmp_path / "contact_sheet_2.jpg").unlink()
+    assert len(report_sheet_tiles(str(tmp_path), report, streams, True, per_page=2)) == 3
+    assert report_sheet_tiles(str(tmp_path), "damaged", streams, True) == []
 
 
 def test_the_sweep_takes_only_the_temp_files_of_pages(tmp_path) -> None:

@@ -85,3 +85,22 @@ def test_a_restarted_recorder_draws_the_sheet_its_killed_predecessor_did_not(pat
     with Image.open(os.path.join(folder, "contact_sheet.jpg")) as sheet:
         assert min(sheet.getpixel((80, 60))) > 230  # the camera's white picture
     again.launcher.sheets.close()
+
+
+def test_a_camera_left_out_of_the_plan_gets_a_grey_tile_on_the_cycles_sheet(patrol) -> None:
+    daemon, runner, clock = patrol
+    with open(daemon.config_path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    config["streams"].append({"rtsp_url": "rtsp://127.0.0.1:5/long", "duration_seconds": 60,
+                              "output_filename": "long.mp4", "name": "Long view"})
+    write_json_atomic(daemon.config_path, config)  # its 60 s do not fit the 10 s window
+    drawn: list[list] = []
+    daemon.launcher.sheets = ContactSheetWriter(lambda _folder, tiles: drawn.append(tiles))
+    _run_cycle(daemon, runner, clock)
+    assert daemon.launcher.sheets.wait(30)
+    with open(os.path.join(daemon.last_cycle.dir, "rtsp_report.json"), encoding="utf-8") as f:
+        reason = json.load(f)["not_scheduled"][0]["reason"]
+    [tiles] = drawn
+    assert [(t.name, t.status, t.thumbnail, t.reason) for t in tiles] == [
+        ("gate", "[5] 连接错误", None, "Connection refused"),
+        ("Long view", "未调度", None, reason)]
