@@ -44,7 +44,7 @@ _STATS = {"total_tasks": _INT, "completed_tasks": _INT, "failed_tasks": _INT,
           "cancelled_tasks": _INT, "max_concurrent_used": _INT, "completion_rate": _NUM}
 _SUMMARY = {"scheduler_running": _BOOL, **_STATS, "recorder_alive": _BOOL,
             "desired_running": _BOOL, "config_error": {"type": "object", "nullable": True},
-            "status_message": _STR}
+            "status_message": _STR, "next_cycle_time": _STR}
 
 SCHEMAS = {
     "Error": _obj(("error", "message"), error=_STR, message=_STR),
@@ -207,6 +207,7 @@ OPERATIONS = [
      _obj(("is_running", "scheduler_running", "current_cycle", "cycle_info", "cycle_progress",
            "scheduler_stats", "active_tasks"), is_running=_BOOL, scheduler_running=_BOOL,
           current_cycle=_INT, cycle_dir=_STR, cycle_running=_BOOL, recorder_alive=_BOOL,
+          next_cycle_time=_STR,
           cycle_info=_obj(start_time=_STR, elapsed_seconds=_INT, total_duration=_INT,
                           progress_percentage=_NUM),
           cycle_progress=_CYCLE_PROGRESS, scheduler_stats=_obj(**_STATS),

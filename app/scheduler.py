@@ -155,7 +155,8 @@ def _summary(status: dict, alive: bool) -> dict:
     return {"scheduler_running": alive and status["scheduler_running"], **stats,
             "completion_rate": completion_rate(stats), "recorder_alive": alive,
             "desired_running": _desired()["scheduler_running"],
-            "config_error": status["config_error"], "status_message": status["message"]}
+            "config_error": status["config_error"], "status_message": status["message"],
+            "next_cycle_time": status["next_cycle_time"] if alive else ""}
 
 
 @bp.get("/tasks")
@@ -212,7 +213,8 @@ def scheduler_cycle():
                     "total_duration": total, "progress_percentage": percent},
         cycle_progress={"elapsed_seconds": elapsed, "total_seconds": total,
                         "progress_percentage": percent},
-        scheduler_stats=stats, active_tasks=active, recorder_alive=alive)
+        scheduler_stats=stats, active_tasks=active, recorder_alive=alive,
+        next_cycle_time=summary["next_cycle_time"])
 
 
 def require_recorder() -> dict:

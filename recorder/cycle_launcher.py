@@ -60,7 +60,8 @@ class CycleLauncher:
         """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
         if config.get("cluster"):
             if not self._lead().may_coordinate(config, now):
-                state.message, state.next_cycle_at = self._lead().why_not(config), now + 1.0
+                state.message = self._lead().why_not(config)
+                state.retry_at(now + 1.0)
                 return None
             state.last_cycle_number = max(state.last_cycle_number, self._lead().numbered)
         root = settings.resolve_output_dir(g.output_directory, self.config_path)
@@ -69,14 +70,15 @@ class CycleLauncher:
         busy = self.sheets.pending()  # cycles whose sheet is drawn: kept, but below the floor
         shortage = self.gate.shortage(out, limits, wall, busy)
         if shortage:
-            state.message, state.next_cycle_at = shortage, now + LOW_SPACE_RETRY_SECONDS
+            state.message = shortage
+            state.retry_at(now + LOW_SPACE_RETRY_SECONDS)
             return None
         try:
             name = create_cycle_folder(root, wall, self.last_cycle_name, self.config_path)
         except OSError as exc:
             state.message = f"无法创建输出目录 {g.output_directory}: {exc.strerror}"
             log.error("%s", state.message)
-            state.next_cycle_at = now + max(1, g.cycle_interval_seconds)
+            state.retry_at(now + max(1, g.cycle_interval_seconds))
             return None
         self.last_cycle_name = name
         self.gate.retain(out, limits, wall, current=name, busy=busy)
@@ -198,7 +200,7 @@ class CycleLauncher:
             log.warning("cycle %s: another recorder took it over while this one was cut off "
                         "from Redis (or its lock lapsed); that one writes its reports",
                         cycle.name)
-            state.next_cycle_at = now + cycle.settings.cycle_interval_seconds
+            state.pause(now, cycle.settings.cycle_interval_seconds)
             return False
         self._report(cycle, state, interrupted)
         stats = cycle.stats()

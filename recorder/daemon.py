@@ -29,7 +29,7 @@ from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.cluster_config import cluster_queue
 from shared.status_file import read_status
-from shared.timefmt import is_cycle_name
+from shared.timefmt import format_local, is_cycle_name
 
 log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 10.0
@@ -114,6 +114,12 @@ class Daemon:
         if self.state.running:  # cluster mode: one coordinator at a time
             self.launcher.keep_lead(self.cluster_config, self.cycle, now, wall)
         self.launcher.follow_takeovers(now)  # also when stopped: the report is due all the same
+        if (self.cycle is None and self.state.running and watch.settings is not None
+                and self.state.follow_interval(watch.settings.cycle_interval_seconds)):
+            # the pause after a cycle, its interval edited meanwhile
+            log.info("cycle_interval_seconds is %g now: the next cycle is due at %s",
+                     watch.settings.cycle_interval_seconds,
+                     format_local(wall + max(0.0, self.state.next_cycle_at - now)))
         if (self.state.running and self.control.wants_running and self.cycle is None
                 and now >= self.state.next_cycle_at):
             self._begin_cycle(now, wall)
@@ -131,6 +137,7 @@ class Daemon:
             return
         self.cycle = self.launcher.open(config, g, self.state, now, wall)
         if self.cycle is not None:
+            self.state.cycle_began()
             self.history.attach(self.cycle)
             self.cycle.beside = self.checks.beside  # checks take the cycle's slots
             # Named in the status file at once, not after the publishing gap: a

@@ -20,6 +20,10 @@ class SchedulerState:
     start_wall: float | None = None
     end_wall: float | None = None
     next_cycle_at: float = 0.0
+    # When the last cycle ended, while the next one is due cycle_interval_seconds after it
+    # (None: due at a time of its own, a retry or a start): an edit of the interval during
+    # the pause moves it (follow_interval).
+    paused_from: float | None = None
     finished_generation: int | None = None  # the start whose poll_cycles all ran
     message: str = ""  # why the recorder is idle
     report_problem: str = ""  # why the last cycle's reports are missing
@@ -28,7 +32,8 @@ class SchedulerState:
         """A (new) run of the scheduler begins; its first cycle is due now."""
         log.info("scheduler started")
         self.running, self.cycles_done = True, 0
-        self.start_wall, self.end_wall, self.next_cycle_at = wall, None, now
+        self.start_wall, self.end_wall = wall, None
+        self.retry_at(now)
         self.message = ""
 
     def stop(self, wall: float, message: str) -> None:
@@ -50,7 +55,27 @@ class SchedulerState:
     def cycle_ended(self, now: float, interval: float) -> None:
         """A cycle ended: count it; the next is due ``interval`` seconds later."""
         self.cycles_done += 1
-        self.next_cycle_at = now + interval
+        self.pause(now, interval)
+
+    def pause(self, now: float, interval: float) -> None:
+        """A cycle ended now (counted or not): the next is due ``interval`` seconds later."""
+        self.paused_from, self.next_cycle_at = now, now + interval
+
+    def cycle_began(self) -> None:
+        """A cycle began: the pause before it is over."""
+        self.paused_from = None
+
+    def retry_at(self, due: float) -> None:
+        """The next cycle is due at ``due`` (monotonic), whatever the interval."""
+        self.paused_from, self.next_cycle_at = None, due
+
+    def follow_interval(self, interval: float) -> bool:
+        """During the pause after a cycle: the next is due ``interval`` (the one in force now,
+        an edit of it included) after that cycle's end. True when that moved it."""
+        if self.paused_from is None or self.next_cycle_at == self.paused_from + interval:
+            return False
+        self.next_cycle_at = self.paused_from + interval
+        return True
 
     @property
     def status_message(self) -> str:

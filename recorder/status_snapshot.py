@@ -26,6 +26,8 @@ def build_status(state: SchedulerState, start_generation: int, config_error: Con
         "current_cycle": state.last_cycle_number,
         "config_error": config_error.to_dict() if config_error else None,
         "message": state.status_message, "checks": checks or [], "checks_taken": checks_taken,
+        "next_cycle_time": (format_local(wall + max(0.0, state.next_cycle_at - now))
+                            if state.running and running is None else ""),
     })
     cycle = running or last
     if cycle is not None:
@@ -52,6 +54,6 @@ def _cycle_fields(cycle: Cycle, running: bool, now: float, wall: float) -> dict:
 def fingerprint(state: SchedulerState, config_error: ConfigError | None,
                 cycle: Cycle | None, checks: Checks) -> tuple:
     """What, when it changes, is worth publishing before the next heartbeat."""
-    return (state.running, state.status_message, bool(config_error),
+    return (state.running, state.status_message, bool(config_error), state.next_cycle_at,
             tuple(t.status for t in cycle.tasks) if cycle else (),
             tuple(check["status"] for check in checks.records()))

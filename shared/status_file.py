@@ -59,6 +59,7 @@ def empty_status() -> dict:
         "stats": {key: 0 for key in STATS_KEYS},
         "schedule_info": "", "tasks": [], "not_scheduled": [], "config_error": None,
         "message": "", "checks": [], "checks_taken": 0,
+        "next_cycle_time": "",  # when the next cycle is due, while the scheduler waits for it
     }
 
 

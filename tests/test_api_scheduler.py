@@ -390,3 +390,14 @@ def test_task_records_are_encoded_once_a_version_and_only_for_answers_that_carry
     assert read_back == []  # the status is parsed, its tasks not read back nor encoded
     assert [client.get("/api/tasks").get_json()["count"] for _ in range(3)] == [2, 2, 2]
     assert len(read_back) == 2
+
+
+def test_when_the_next_cycle_is_due_is_shown_while_the_recorder_lives(
+        client: FlaskClient, write_status: WriteStatus) -> None:
+    due = "2025-10-11 14:52:08"
+    write_status(scheduler_running=True, next_cycle_time=due)
+    for url in ("/api/scheduler/status", "/api/scheduler/cycle", "/api/tasks"):
+        assert client.get(url).get_json()["next_cycle_time"] == due, url
+    write_status(stale=True, scheduler_running=True, next_cycle_time=due)  # a dead recorder's
+    for url in ("/api/scheduler/status", "/api/scheduler/cycle", "/api/tasks"):
+        assert client.get(url).get_json()["next_cycle_time"] == "", url
