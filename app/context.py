@@ -7,7 +7,7 @@ import shutil
 from flask import current_app
 
 from shared import settings
-from shared.config_file import load_config_tagged
+from shared.config_file import load_config_in_rule, load_config_tagged
 from shared.config_in_force import read_in_force
 from shared.errors import ConfigError, ConfigUnavailable
 from shared.file_cache import FileCache
@@ -37,6 +37,13 @@ def current_config_tagged() -> tuple[dict, str]:
         raise ConfigUnavailable(exc) from None
 
 
+def _config_in_rule(path: str) -> dict:
+    try:
+        return load_config_in_rule(path)
+    except ConfigError as exc:
+        raise ConfigUnavailable(exc) from None
+
+
 # The validated config per file version, for the read-only views of many cameras:
 # validating 1,000 streams costs ~10 ms, a stat to see the file is unchanged ~10 µs.
 _CONFIGS = FileCache()
@@ -51,13 +58,14 @@ def cached_config() -> dict:
 
 
 def config_in_force() -> tuple[dict, ConfigError | None]:
-    """config.json validated (again only when the file changed) and None; when a hand edit broke
-    it, the last valid one the recorder read, as it works with it, and the file's error.
+    """config.json validated as the recorder takes it (again only when the file changed) and
+    None; when a hand edit broke it (its ``output_directory`` rule too), the last valid one
+    the recorder read, as it works with it, and the file's error.
 
     :raises ConfigUnavailable: the file is broken and the recorder kept no valid one.
     """
     try:
-        return _CONFIGS.get(config_file(), lambda _path: current_config()), None
+        return _CONFIGS.get(config_file(), _config_in_rule), None
     except ConfigUnavailable as exc:
         kept = _CONFIGS.get(settings.config_in_force_path(config_file()),
                             lambda _path: read_in_force(config_file()))

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from shared.config_file import load_config
+from shared.config_file import load_config_in_rule
 from shared.config_in_force import keep_in_force
 from shared.errors import ConfigError, PatrolError
 from shared.file_cache import file_signature
 from shared.global_settings import GlobalSettings
-from shared.output_rule import check_output_directory
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +32,9 @@ class ConfigWatch:
             return
         self._signature = signature
         try:
-            config = load_config(self.path)
             # A hand edit may point the output where retention could delete
             # what is not ours; such a config is refused like any broken rule.
-            check_output_directory(config, self.path, "global_config.output_directory")
+            config = load_config_in_rule(self.path)
         except ConfigError as exc:
             if self.error is None or exc.message != self.error.message:
                 log.error("config rejected, keeping the last valid one: %s", exc.message)

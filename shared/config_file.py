@@ -25,6 +25,8 @@ from shared.locks import locked
 from shared.output_rule import check_output_directory
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
+# The field a broken output rule is reported on (in a whole config).
+OUTPUT_FIELD = "global_config.output_directory"
 IfMatch = Collection[str] | None
 
 
@@ -94,6 +96,26 @@ def load_config_tagged(path: str) -> tuple[dict, str]:
     """
     raw = _read_bytes(path)
     return _parse_bytes(raw, os.path.basename(path)), config_etag(raw)
+
+
+def load_config_in_rule(path: str) -> dict:
+    """The config as the recorder takes it: read, validated, and its ``output_directory``
+    held to the output rule (shared/output_rule.py), errors naming the file and line.
+
+    :raises ConfigError:
+    """
+    return _parse_in_rule(_read_bytes(path), path)
+
+
+def _parse_in_rule(raw: bytes, path: str) -> dict:
+    name = os.path.basename(path)
+    config = _parse_bytes(raw, name)
+    try:
+        check_output_directory(config, path, OUTPUT_FIELD)
+    except ConfigError as exc:
+        line = line_of(raw.decode("utf-8-sig"), OUTPUT_FIELD)
+        raise ConfigError(exc.field, exc.reason, file=name, line=line) from None
+    return config
 
 
 def _read_bytes(path: str) -> bytes:
@@ -180,7 +202,7 @@ def replace_config(path: str, data: object, if_match: IfMatch = None) -> dict:
     :raises PreconditionFailed, ConfigError, LockTimeout, WriteError:
     """
     new = validate_config(data)
-    check_output_directory(new, path, "global_config.output_directory")
+    check_output_directory(new, path, OUTPUT_FIELD)
     masked = has_masked_secrets(new)
     with locked(path):
         if if_match is not None or masked:
@@ -210,9 +232,7 @@ def read_config_checked(path: str, if_match: IfMatch = None) -> tuple[dict, str]
     """
     with locked(path):
         raw = _checked_bytes(path, if_match)
-    config = _parse_bytes(raw, os.path.basename(path))
-    check_output_directory(config, path, "global_config.output_directory")
-    return config, config_etag(raw)
+    return _parse_in_rule(raw, path), config_etag(raw)
 
 
 def save_config_as(path: str, file_path: str | None, if_match: IfMatch = None) -> tuple[str, str]:

@@ -432,6 +432,30 @@ def test_a_broken_hand_edit_leaves_the_results_of_the_config_the_recorder_keeps(
     assert client.get("/api/timestamps").get_json()["count"] == 1
 
 
+@pytest.mark.parametrize("output_directory", ["/", "."])
+def test_an_output_folder_the_rule_refuses_by_hand_leaves_the_results_of_the_kept_config(
+        config_path: Path, tmp_path: Path, output_directory: str) -> None:
+    # As the recorder does: such a config is broken, the views follow the last valid one.
+    config = valid_config()
+    config["global_config"]["output_directory"] = "./clips"
+    write_json_atomic(str(config_path), config)
+    ConfigWatch(str(config_path)).poll()
+    (tmp_path / "clips" / "20251010_163000").mkdir(parents=True)
+    (tmp_path / "clips" / "20251010_163000" / "test_stream1.mp4").write_bytes(CLIP1)
+    config["global_config"]["output_directory"] = output_directory
+    write_json_atomic(str(config_path), config)
+    watch = ConfigWatch(str(config_path))
+    watch.poll()  # the recorder's error names the file and the line, as for any broken rule
+    assert (watch.error.file, watch.error.field) == (
+        "config.json", "global_config.output_directory")
+    assert config_path.read_text(encoding="utf-8").splitlines()[watch.error.line - 1].strip() \
+        .startswith('"output_directory"')
+    client = create_app({"CONFIG_PATH": str(config_path)}).test_client()
+    assert client.get("/api/timestamps").get_json()["count"] == 1
+    videos = client.get("/api/videos").get_json()["videos"]
+    assert [v["full_path"] for v in videos] == ["./clips/20251010_163000/test_stream1.mp4"]
+
+
 def test_given_output_folder_does_not_need_the_config(client: FlaskClient, config_path: Path,
                                                       make_cycle: MakeCycle) -> None:
     make_cycle("20251010_163000", TWO_CLIPS)

@@ -52,10 +52,13 @@ def _every_operation(client: FlaskClient, video_path: str) -> list:
 
 
 def test_a_hand_edited_forbidden_output_is_neither_listed_nor_deleted(site: Path) -> None:
+    # Such a config is broken, as for the recorder; with no valid one kept before it (the
+    # recorder's copy in force), nothing is served: the error names the rule, file and line.
     client = _client(site / "cfg" / "config.json", "..")  # the folder above the config's
     before = snapshot_files(site)
     for response in _every_operation(client, str(site / CYCLE / "cam.mp4")):
-        assert_error(response, 503, REFUSED)
+        assert_error(response, 503, "global_config.output_directory 不能是配置文件所在目录或其上级目录"
+                                    " (config.json 第5行)")
     assert snapshot_files(site) == before
 
 
