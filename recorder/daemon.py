@@ -178,6 +178,7 @@ class Daemon:
         :raises LockTimeout: another recorder runs on this config.
         """
         self.publisher.hold()
+        self.config_watch.poll()  # the sender's first pass names the receivers of a valid config
         alerts = alert_sender.for_recorder(self.config_path, self.config_watch, self.clock).start()
         self.history.writer.on_events(alerts.wake)  # an event is sent once committed, no poll
         self.recover()
