@@ -196,3 +196,14 @@ def test_a_temp_file_the_sweep_cannot_remove_is_logged(tmp_path, monkeypatch, ca
     assert stuck.exists()
     assert any(stuck.name in r.getMessage() and "Permission denied" in r.getMessage()
                for r in caplog.records), caplog.text
+
+
+def test_a_grey_tile_gives_the_reason_without_the_url_before_it() -> None:
+    url = "rtsp://admin:***@127.0.0.1:8554/nope"
+    said = {f"{url}: Server returned 404 Not Found": "Server returned 404 Not Found",
+            "[rtsp @ 0x5581c0a3e2c0] method DESCRIBE failed: 404 Not Found":
+                "method DESCRIBE failed: 404 Not Found",
+            "Connection refused": "Connection refused", "": "连接错误"}
+    for message, reason in said.items():
+        record = {**_record(st.CONNECTION_ERROR, message), "rtsp_url": url}
+        assert tile_of(record, {"output_filename": "nope.mp4"}, None).reason == reason, message
