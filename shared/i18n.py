@@ -246,6 +246,7 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("调度器", "Scheduler"),
     ("周期", "Cycle"),
     ("磁盘剩余", "Disk free"),
+    ("下一轮", "Next cycle"),
     ("配置错误", "Config error"),
     ("文件", "File"),
     ("行", "line"),

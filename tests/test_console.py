@@ -764,3 +764,16 @@ def test_a_form_refused_for_a_stale_tag_shows_the_file_not_what_was_typed(
     assert ("max_concurrent_streams", "7") in shown and ("cycle_interval_seconds", "30") in shown
     assert client.post(action, data=MultiDict(shown)).status_code == 303
     assert json.loads(config_path.read_text())["global_config"]["max_concurrent_streams"] == 7
+
+
+def test_the_overview_says_when_the_next_cycle_is_due_and_why_the_recorder_waits(
+        client: FlaskClient, write_status: WriteStatus) -> None:
+    write_status(scheduler_running=True, next_cycle_time="2025-10-11 14:52:08",
+                 message="磁盘剩余空间不足: 剩余 512 MB, 低于下限 1024 MB")
+    page = client.get("/?lang=zh").get_data(as_text=True)
+    assert "下一轮: <b>2025-10-11 14:52:08</b>" in page
+    assert "磁盘剩余空间不足: 剩余 512 MB, 低于下限 1024 MB" in page
+    write_status(stale=True, scheduler_running=True, next_cycle_time="2025-10-11 14:52:08",
+                 message="磁盘剩余空间不足")  # a dead recorder's plans are not shown
+    page = client.get("/?lang=zh").get_data(as_text=True)
+    assert "下一轮" not in page and "磁盘剩余空间不足" not in page

@@ -34,6 +34,7 @@ class Recorder:
     config_error: dict | None
     message: str
     stats: dict = field(default_factory=dict)
+    next_cycle: str = ""  # local time the next cycle is due, while the scheduler waits for it
 
 
 def history():
@@ -48,7 +49,8 @@ def recorder_state(config: dict | None) -> Recorder:
     disk_free = output_free_bytes(config) if config is not None else None
     return Recorder(alive, bool(alive and status["scheduler_running"]), status["current_cycle"],
                     elapsed, total, percent, disk_free, status["config_error"],
-                    status["message"], status["stats"])
+                    status["message"], status["stats"],
+                    status["next_cycle_time"] if alive else "")
 
 
 def config_or_error() -> tuple[dict | None, dict | None]:
