@@ -59,13 +59,14 @@ def probe(path: Path) -> tuple[list[str], float]:
         ("h265", ["hevc"]),
         ("h264_alaw", ["h264", "pcm_alaw"]),
         ("h264_mulaw", ["h264", "pcm_mulaw"]),
+        ("picture/healthy_h265", ["hevc"]),
     ],
 )
 def test_healthy_mount_records_three_seconds(
     camera_server: CameraServer, tmp_path: Path, mount: str, codecs: list[str]
 ) -> None:
     """A healthy mount yields ~3 s of the advertised codecs."""
-    out = tmp_path / f"{mount}.mkv"
+    out = tmp_path / f"{mount.replace('/', '_')}.mkv"
     run = ffmpeg_record(camera_server.url(mount), out, 3)
     assert run.returncode == 0, run.output
     got_codecs, duration = probe(out)

@@ -84,10 +84,15 @@ PICTURE_FAULTS: dict[str, tuple[str, str, int]] = {
 ONE_SLICE = "threads=1"
 
 
-def picture_launch(name: str, keyframe_seconds: int = 1) -> str:
-    """The launch description of picture fault ``name`` (1 s between keyframes, as the others)."""
+def picture_launch(name: str, keyframe_seconds: int = 1, h265: bool = False) -> str:
+    """The launch description of picture fault ``name`` (1 s between keyframes, as the others).
+
+    ``h265``: encoded in H.265 (x265 makes one slice a picture without being told).
+    """
     source, after, rate = PICTURE_FAULTS[name]
-    encoder = H264.replace("key-int-max=25", f"key-int-max={rate * keyframe_seconds} {ONE_SLICE}")
+    gop = f"key-int-max={rate * keyframe_seconds}"
+    encoder = (H265.replace("key-int-max=25", gop) if h265
+               else H264.replace("key-int-max=25", f"{gop} {ONE_SLICE}"))
     return launch(source, "! " + PICTURE_SIZE.format(rate=rate), after, "! videoconvert ", encoder)
 
 
@@ -256,6 +261,9 @@ def build_mounts(mount_count: int,
     mounts["/picture/moved"].connect("media-configure", _turn_every_other())
     # The healthy picture with 4 s between keyframes, shared: a viewer joins mid-GOP.
     mounts["/picture/gop4"] = make_factory(picture_launch("healthy", 4), shared=True)
+    # The healthy picture in H.265: the example config's second camera (make run).
+    mounts["/picture/healthy_h265"] = make_factory(picture_launch("healthy", h265=True),
+                                                   shared=True)
     if mount_count > 0:
         bench = make_factory(h264, shared=True, cls=SharedKeyFactory)
         for i in range(1, mount_count + 1):
