@@ -4,8 +4,9 @@ The demo keeps everything in its own folder, ``.demo/`` (ignored by git):
 ``.demo/config.json`` is copied from the example config.json on the first run
 (cameras added through the API stay there, the tracked file is never edited),
 clips go to ``.demo/output``, state to ``.demo/.patrol-state``. The example
-records rtsp://127.0.0.1:8554/cam1 and /h265, which the demo camera
-(testkit/cameras/rtsp_camera_server.py, the same server the tests use) serves.
+records rtsp://127.0.0.1:8554/picture/healthy and /picture/healthy_h265, the
+healthy picture (H.264 and H.265) of the demo camera
+(testkit/cameras/rtsp_camera_server.py, the same server the tests use).
 Once the recorder's heartbeat shows, the scheduler is started through the API.
 
 Stopping: SIGINT or SIGTERM to this runner, or to the ``make`` that started it,

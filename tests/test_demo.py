@@ -163,7 +163,8 @@ def test_demo_keeps_its_own_config_and_stops_on_sigterm(demo):
     own = json.loads((demo.copy / ".demo" / "config.json").read_text(encoding="utf-8"))
     assert own["streams"][-1]["output_filename"] == "added_by_api.mp4"
     # The demo camera on its port, in the demo's copy of the example.
-    assert own["streams"][0]["rtsp_url"] == f"rtsp://127.0.0.1:{demo.camera_port}/cam1"
+    assert own["streams"][0]["rtsp_url"] == (
+        f"rtsp://127.0.0.1:{demo.camera_port}/picture/healthy")
     assert (demo.copy / ".demo" / ".patrol-state").is_dir()
 
     os.kill(demo.runner, signal.SIGTERM)

@@ -1,6 +1,7 @@
 """Picture checks: the argv, the parsing of ffmpeg's figures, the verdicts, and real test cameras."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -18,6 +19,7 @@ from shared import config as model
 from shared.errors import ConfigError
 from shared.global_settings import GlobalSettings
 from shared.quality_settings import QualitySettings
+from testkit.servers import REPO_ROOT
 
 URL = "rtsp://127.0.0.1:8554/cam1"
 LIMITS = QualitySettings()
@@ -123,12 +125,18 @@ FAULTS = {"healthy": [], "black": ["black"], "still": ["frozen"], "blurred": ["b
 def record_all(camera_server, folder: str, names: list[str], references: str,
                seconds: int = 4) -> dict[str, Recording]:
     """Record each picture camera at once with the recorder's own Recording; their tasks."""
+    return record_urls({name: camera_server.url(f"picture/{name}") for name in names}, folder,
+                       references, seconds)
+
+
+def record_urls(urls: dict[str, str], folder: str, references: str,
+                seconds: int = 4) -> dict[str, Recording]:
+    """Record each name's URL at once with the recorder's own Recording; their tasks."""
     os.makedirs(folder, exist_ok=True)
     settings = GlobalSettings.from_config({"read_timeout_seconds": 10})
     watcher, tasks = PipeWatcher(), {}
-    for index, name in enumerate(names):
-        stream = {"rtsp_url": camera_server.url(f"picture/{name}"),
-                  "output_filename": f"{name}.mp4", "duration_seconds": seconds}
+    for index, (name, url) in enumerate(urls.items()):
+        stream = {"rtsp_url": url, "output_filename": f"{name}.mp4", "duration_seconds": seconds}
         tasks[name] = Recording(PlannedTask(index, index, 0.0, seconds), stream, folder,
                                 "./output/x", settings, ProcessRunner(), None, watcher,
                                 references_dir=references)
@@ -155,6 +163,22 @@ def test_each_picture_fault_is_detected_and_the_healthy_camera_is_ok(
     # Only pictures without a fault become references.
     assert "healthy.jpg" in os.listdir(tmp_path / "refs")
     assert not {"black.jpg", "dark.jpg", "cast.jpg"} & set(os.listdir(tmp_path / "refs"))
+
+
+@pytest.mark.integration
+def test_the_example_configs_cameras_show_a_healthy_picture(tmp_path, camera_server) -> None:
+    # make run records the example config.json on this camera server: a new user should see
+    # ok verdicts there, not the black picture of the /cam1 ball.
+    with open(os.path.join(REPO_ROOT, "config.json"), encoding="utf-8") as handle:
+        streams = json.load(handle)["streams"]
+    urls = {os.path.splitext(s["output_filename"])[0]: s["rtsp_url"].replace(
+        "rtsp://127.0.0.1:8554/", camera_server.url("")) for s in streams}
+    assert all(url.startswith(camera_server.url("")) for url in urls.values()), urls
+    tasks = record_urls(urls, str(tmp_path / "c1"), str(tmp_path / "refs"))
+    quality = {name: task.as_dict()["quality"] for name, task in tasks.items()}
+    assert {name: (q["checked"], q["issues"]) for name, q in quality.items()} == {
+        name: (True, []) for name in urls}, quality
+    assert sorted(os.listdir(tmp_path / "refs")) == sorted(f"{name}.jpg" for name in urls)
 
 
 @pytest.mark.integration
