@@ -7,7 +7,9 @@ clips go to ``.demo/output``, state to ``.demo/.patrol-state``. The example
 records rtsp://127.0.0.1:8554/picture/healthy and /picture/healthy_h265, the
 healthy picture (H.264 and H.265) of the demo camera
 (testkit/cameras/rtsp_camera_server.py, the same server the tests use).
-Once the recorder's heartbeat shows, the scheduler is started through the API.
+Once the recorder's heartbeat shows, the scheduler is started through the API. A
+demo config made for another ``--camera-port`` keeps its cameras' ports: the
+runner warns of those.
 
 Stopping: SIGINT or SIGTERM to this runner, or to the ``make`` that started it,
 stops every child (each runs in its own session, so the terminal's Ctrl-C
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import ipaddress
 import json
 import os
 import signal
@@ -27,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # app.bind, app.auth: the same rules as the API it starts
@@ -34,6 +38,8 @@ sys.path.insert(0, ROOT)  # app.bind, app.auth: the same rules as the API it sta
 from app.auth import settings_from_environment  # noqa: E402
 from app.bind import bind_address  # noqa: E402
 from shared.atomic import write_bytes_once  # noqa: E402
+from shared.gateways import DEFAULT_PORTS  # noqa: E402
+from shared.urls import mask_credentials  # noqa: E402
 
 EXAMPLE_CONFIG = os.path.join(ROOT, "config.json")
 EXAMPLE_CAMERA_PORT = 8554
@@ -59,6 +65,63 @@ def prepare_demo_dir(demo_dir: str, camera_port: int) -> str:
         if write_bytes_once(config_path, text.encode("utf-8"), or_replace=True):
             print(f"run_demo: created {config_path} from the example config.json", flush=True)
     return config_path
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def streams_off_the_camera_port(config: object, camera_port: int) -> list[tuple[str, int]]:
+    """The streams of ``config`` on this machine but not on ``camera_port``: "name URL" (masked)
+    and the port."""
+    found = []
+    streams = config.get("streams") if isinstance(config, dict) else None
+    for index, stream in enumerate(streams if isinstance(streams, list) else []):
+        url = stream.get("rtsp_url") if isinstance(stream, dict) else None
+        if not isinstance(url, str):
+            continue
+        parts = urlsplit(url)
+        try:
+            port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 554)
+        except ValueError:
+            continue
+        if _is_loopback(parts.hostname or "") and port != camera_port:
+            name = stream.get("output_filename", f"streams[{index}]")
+            found.append((f"{name} {mask_credentials(url)}", port))
+    return found
+
+
+def camera_port_warning(config_path: str, camera_port: int) -> str | None:
+    """What to tell when the demo config has cameras on this machine at another port; None if not.
+
+    A demo config made for another ``--camera-port`` keeps that port (cameras added
+    through the API live in it, so it is not made again), and every task of the demo
+    camera's then fails with 连接错误. The URLs are not rewritten: a loopback URL on
+    another port may as well be a camera of the user's own.
+    """
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return None  # the recorder and the API report a broken config themselves
+    elsewhere = streams_off_the_camera_port(config, camera_port)
+    if not elsewhere:
+        return None
+    ports = sorted({port for _, port in elsewhere})
+    their_port = str(ports[0]) if len(ports) == 1 else "N"
+    lines = [f"warning: the demo camera listens on port {camera_port}, but {config_path} "
+             "has cameras on this machine at another port:",
+             *(f"  {stream}" for stream, _ in elsewhere),
+             "if they are the demo camera's, each of their tasks fails (连接错误): change their "
+             f"port to {camera_port} (console /settings),",
+             f'or run with their port (make run DEMO_ARGS="--camera-port {their_port}"), or '
+             f"delete {config_path} to have it made again from the example"]
+    return "".join(f"run_demo: {line}\n" for line in lines)
 
 
 def api_url() -> str:
@@ -206,6 +269,7 @@ def run(demo_dir: str, camera_port: int) -> str:
         signal.signal(number, lambda signum, _: requested.append(signal.Signals(signum).name))
     watch = ParentWatch()
     config_path = prepare_demo_dir(demo_dir, camera_port)
+    warning = camera_port_warning(config_path, camera_port)
     base_url = api_url()
     children = start_children(config_path, camera_port)
     stop = _stop_reason(requested, watch, children)
@@ -218,6 +282,8 @@ def run(demo_dir: str, camera_port: int) -> str:
         elif not stop():
             print(f"run_demo: no recorder heartbeat within {RECORDER_START_SECONDS:.0f} s "
                   "(see the log above); Ctrl-C stops", flush=True)
+        if warning and not stop():  # last, where the eye is after the children's logs
+            print(warning, end="", file=sys.stderr, flush=True)
         while not stop():
             time.sleep(POLL_SECONDS)
         return stop() or "stopped"
@@ -238,7 +304,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="only create the demo's folder and config (make api, make recorder)")
     args = parser.parse_args(argv)
     if args.prepare_only:
-        print(prepare_demo_dir(os.path.abspath(args.dir), args.camera_port))
+        config_path = prepare_demo_dir(os.path.abspath(args.dir), args.camera_port)
+        print(camera_port_warning(config_path, args.camera_port) or "", end="", file=sys.stderr,
+              flush=True)
+        print(config_path)
         return 0
     run(os.path.abspath(args.dir), args.camera_port)
     return 0

@@ -201,3 +201,26 @@ def test_the_development_targets_get_the_demos_config_not_the_tracked_one(tmp_pa
     makefile = Path(REPO_ROOT, "Makefile").read_text(encoding="utf-8")
     assert "-m app --config $(DEV_CONFIG)" in makefile
     assert "-m recorder --config $(DEV_CONFIG)" in makefile
+
+
+def test_a_demo_config_made_for_another_camera_port_is_warned_of_and_left_as_it_is(tmp_path):
+    demo_dir = tmp_path / "demo"
+    argv = [sys.executable, os.path.join(REPO_ROOT, "scripts", "run_demo.py"),
+            "--prepare-only", "--dir", str(demo_dir), "--camera-port"]
+    made = subprocess.run(argv + ["18554"], capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert "warning" not in made.stderr
+    config = demo_dir / "config.json"
+    before = config.read_bytes()
+
+    moved = subprocess.run(argv + ["18555"], capture_output=True, text=True, timeout=60,
+                           check=True)
+    assert moved.stdout.splitlines()[-1] == str(config)
+    assert config.read_bytes() == before
+    assert moved.stderr.startswith(
+        f"run_demo: warning: the demo camera listens on port 18555, but {config} ")
+    for stream in json.loads(before)["streams"]:
+        assert f"run_demo:   {stream['output_filename']} {stream['rtsp_url']}\n" in moved.stderr
+        assert stream["rtsp_url"].startswith("rtsp://127.0.0.1:18554/")
+    assert 'make run DEMO_ARGS="--camera-port 18554"' in moved.stderr
+    assert f"delete {config}" in moved.stderr
