@@ -7,9 +7,10 @@ clips go to ``.demo/output``, state to ``.demo/.patrol-state``. The example
 records rtsp://127.0.0.1:8554/picture/healthy and /picture/healthy_h265, the
 healthy picture (H.264 and H.265) of the demo camera
 (testkit/cameras/rtsp_camera_server.py, the same server the tests use).
-Once the recorder's heartbeat shows, the scheduler is started through the API. A
-demo config made for another ``--camera-port`` keeps its cameras' ports: the
-runner warns of those.
+Once the recorder's heartbeat shows, the scheduler is started through the API (one
+left running by the last run is running already: the recorder resumed it). A demo
+config made for another ``--camera-port`` keeps its cameras' ports: the runner
+warns of those.
 
 Stopping: SIGINT or SIGTERM to this runner, or to the ``make`` that started it,
 stops every child (each runs in its own session, so the terminal's Ctrl-C
@@ -133,8 +134,8 @@ def api_url() -> str:
     return f"http://{host}:{port}"
 
 
-def call_api(base_url: str, method: str, path: str) -> dict:
-    """One API call with the configured token, if any; the JSON answer (errors included)."""
+def call_api(base_url: str, method: str, path: str) -> tuple[int, dict]:
+    """One API call with the configured token, if any; the status and JSON answer (errors too)."""
     request = urllib.request.Request(base_url + path, method=method)
     token = settings_from_environment()["API_TOKEN"]
     if token:
@@ -142,9 +143,21 @@ def call_api(base_url: str, method: str, path: str) -> dict:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(request, timeout=2) as response:
-            return json.load(response)
+            return response.status, json.load(response)
     except urllib.error.HTTPError as exc:
-        return json.load(exc)
+        return exc.code, json.load(exc)
+
+
+def start_scheduler(base_url: str) -> str:
+    """Start the scheduler through the API; what to tell about it."""
+    status, answer = call_api(base_url, "POST", "/api/scheduler/start")
+    if status == 409:
+        # The desired state lives in the state folder: a scheduler left running by the
+        # last run is resumed by the recorder, and the API refuses a second start.
+        return "the scheduler was already running (kept from the last run)"
+    if status != 200:
+        return f"the scheduler did not start: {status} {answer.get('message')}"
+    return f"started the scheduler: {answer.get('message')}"
 
 
 def _status_masks(pid: int) -> dict[str, int]:
@@ -159,7 +172,7 @@ def _status_masks(pid: int) -> dict[str, int]:
 
 
 def _recorder_alive(base_url: str) -> bool:
-    return bool(call_api(base_url, "GET", "/api/scheduler/status")["recorder_alive"])
+    return bool(call_api(base_url, "GET", "/api/scheduler/status")[1]["recorder_alive"])
 
 
 def _caught_signals(pid: int) -> set[int]:
@@ -275,8 +288,7 @@ def run(demo_dir: str, camera_port: int) -> str:
     stop = _stop_reason(requested, watch, children)
     try:
         if wait_until(lambda: _recorder_alive(base_url), RECORDER_START_SECONDS, stop):
-            started = call_api(base_url, "POST", "/api/scheduler/start")
-            print("run_demo: starting the scheduler:", started.get("message"), flush=True)
+            print(f"run_demo: {start_scheduler(base_url)}", flush=True)
             print(f"run_demo: API on {base_url}/api/tasks, clips in "
                   f"{os.path.join(demo_dir, 'output')}; Ctrl-C stops", flush=True)
         elif not stop():

@@ -62,13 +62,21 @@ class Demo:
     """``make run`` in a copy of the checkout, on free ports, output in a log file."""
 
     def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
         self.copy = tmp_path / "checkout"
         shutil.copytree(REPO_ROOT, self.copy, ignore=COPY_IGNORES)
         self.camera_port, self.api_port = free_port(), free_port()
-        self.log_path = tmp_path / "make-run.log"
+        self.runs = 0
+        self.start()
+
+    def start(self) -> None:
+        """Run ``make run`` (again, once the last run is over), with a log of its own."""
+        self.runs += 1
+        self.log_path = self.tmp_path / f"make-run-{self.runs}.log"
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("RTSP_PATROL_", "GUNICORN")) and k != "PYTHONPATH"}
-        env.update(RTSP_PATROL_BIND=f"127.0.0.1:{self.api_port}", XDG_RUNTIME_DIR=str(tmp_path))
+        env.update(RTSP_PATROL_BIND=f"127.0.0.1:{self.api_port}",
+                   XDG_RUNTIME_DIR=str(self.tmp_path))
         with open(self.log_path, "wb") as log:
             self.make = subprocess.Popen(
                 ["make", "--no-print-directory", "-o", "deps", "-o", "venv", "run",
@@ -170,6 +178,23 @@ def test_demo_keeps_its_own_config_and_stops_on_sigterm(demo):
     os.kill(demo.runner, signal.SIGTERM)
     demo.wait_all_gone()
     assert "run_demo: everything stopped" in demo.log()
+
+
+def test_on_a_second_run_the_demo_says_the_scheduler_was_kept(demo):
+    demo.wait_ready()
+    first = demo.log()
+    assert "run_demo: started the scheduler: 调度器启动成功\n" in first
+    os.kill(demo.runner, signal.SIGTERM)
+    demo.wait_all_gone()
+
+    demo.start()  # the scheduler was left running: the recorder resumes it, the API says 409
+    demo.wait_ready()
+    second = demo.log()
+    assert "run_demo: the scheduler was already running (kept from the last run)\n" in second
+    assert "调度器已经在运行中" not in second, second
+    assert "run_demo: warning" not in second  # the camera's port is the config's
+    os.kill(demo.runner, signal.SIGTERM)
+    demo.wait_all_gone()
 
 
 @pytest.mark.parametrize("target, signum", [
