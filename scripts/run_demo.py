@@ -8,9 +8,9 @@ records rtsp://127.0.0.1:8554/picture/healthy and /picture/healthy_h265, the
 healthy picture (H.264 and H.265) of the demo camera
 (testkit/cameras/rtsp_camera_server.py, the same server the tests use).
 Once the recorder's heartbeat shows, the scheduler is started through the API (one
-left running by the last run is running already: the recorder resumed it). A demo
-config made for another ``--camera-port`` keeps its cameras' ports: the runner
-warns of those.
+left running by the last run is running already: the recorder resumed it), and
+the console's and the API's addresses are printed. A demo config made for another
+``--camera-port`` keeps its cameras' ports: the runner warns of those.
 
 Stopping: SIGINT or SIGTERM to this runner, or to the ``make`` that started it,
 stops every child (each runs in its own session, so the terminal's Ctrl-C
@@ -289,6 +289,7 @@ def run(demo_dir: str, camera_port: int) -> str:
     try:
         if wait_until(lambda: _recorder_alive(base_url), RECORDER_START_SECONDS, stop):
             print(f"run_demo: {start_scheduler(base_url)}", flush=True)
+            print(f"run_demo: console on {base_url}/", flush=True)
             print(f"run_demo: API on {base_url}/api/tasks, clips in "
                   f"{os.path.join(demo_dir, 'output')}; Ctrl-C stops", flush=True)
         elif not stop():

@@ -180,9 +180,10 @@ def test_demo_keeps_its_own_config_and_stops_on_sigterm(demo):
     assert "run_demo: everything stopped" in demo.log()
 
 
-def test_on_a_second_run_the_demo_says_the_scheduler_was_kept(demo):
+def test_the_demo_names_the_console_and_on_a_second_run_the_scheduler_it_kept(demo):
     demo.wait_ready()
     first = demo.log()
+    assert f"run_demo: console on http://127.0.0.1:{demo.api_port}/\n" in first
     assert "run_demo: started the scheduler: 调度器启动成功\n" in first
     os.kill(demo.runner, signal.SIGTERM)
     demo.wait_all_gone()
