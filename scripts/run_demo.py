@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import ipaddress
 import json
 import os
 import signal
@@ -31,19 +30,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # app.bind, app.auth: the same rules as the API it starts
+# app.bind, app.auth: the same rules as the API it starts; scripts.demo_config, shared.
+sys.path.insert(0, ROOT)
 
 from app.auth import settings_from_environment  # noqa: E402
 from app.bind import bind_address  # noqa: E402
-from shared.atomic import write_bytes_once  # noqa: E402
-from shared.gateways import DEFAULT_PORTS  # noqa: E402
-from shared.urls import mask_credentials  # noqa: E402
+from scripts.demo_config import (  # noqa: E402
+    EXAMPLE_CAMERA_PORT, camera_port_warning, prepare_demo_dir)
 
-EXAMPLE_CONFIG = os.path.join(ROOT, "config.json")
-EXAMPLE_CAMERA_PORT = 8554
 CAMERA_SERVER = os.path.join(ROOT, "testkit", "cameras", "rtsp_camera_server.py")
 RECORDER_START_SECONDS = 30.0
 STOP_GRACE_SECONDS = 30.0
@@ -51,78 +47,6 @@ POLL_SECONDS = 0.3
 # The signals that end make (and us); make forwards only SIGTERM to its children.
 TERMINATING = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM)
 PR_SET_PDEATHSIG = 1
-
-
-def prepare_demo_dir(demo_dir: str, camera_port: int) -> str:
-    """The demo's config (copied from the example on the first run, camera port applied); its path."""
-    os.makedirs(demo_dir, exist_ok=True)
-    config_path = os.path.join(demo_dir, "config.json")
-    if not os.path.exists(config_path):
-        with open(EXAMPLE_CONFIG, encoding="utf-8") as handle:
-            text = handle.read()
-        text = text.replace(f"rtsp://127.0.0.1:{EXAMPLE_CAMERA_PORT}/",
-                            f"rtsp://127.0.0.1:{camera_port}/")
-        # Both make targets may prepare it at once: one makes it, whole.
-        if write_bytes_once(config_path, text.encode("utf-8"), or_replace=True):
-            print(f"run_demo: created {config_path} from the example config.json", flush=True)
-    return config_path
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def streams_off_the_camera_port(config: object, camera_port: int) -> list[tuple[str, int]]:
-    """The streams of ``config`` on this machine but not on ``camera_port``: "name URL" (masked)
-    and the port."""
-    found = []
-    streams = config.get("streams") if isinstance(config, dict) else None
-    for index, stream in enumerate(streams if isinstance(streams, list) else []):
-        url = stream.get("rtsp_url") if isinstance(stream, dict) else None
-        if not isinstance(url, str):
-            continue
-        parts = urlsplit(url)
-        try:
-            port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 554)
-        except ValueError:
-            continue
-        if _is_loopback(parts.hostname or "") and port != camera_port:
-            name = stream.get("output_filename", f"streams[{index}]")
-            found.append((f"{name} {mask_credentials(url)}", port))
-    return found
-
-
-def camera_port_warning(config_path: str, camera_port: int) -> str | None:
-    """What to tell when the demo config has cameras on this machine at another port; None if not.
-
-    A demo config made for another ``--camera-port`` keeps that port (cameras added
-    through the API live in it, so it is not made again), and every task of the demo
-    camera's then fails with 连接错误. The URLs are not rewritten: a loopback URL on
-    another port may as well be a camera of the user's own.
-    """
-    try:
-        with open(config_path, encoding="utf-8") as handle:
-            config = json.load(handle)
-    except (OSError, ValueError):
-        return None  # the recorder and the API report a broken config themselves
-    elsewhere = streams_off_the_camera_port(config, camera_port)
-    if not elsewhere:
-        return None
-    ports = sorted({port for _, port in elsewhere})
-    their_port = str(ports[0]) if len(ports) == 1 else "N"
-    lines = [f"warning: the demo camera listens on port {camera_port}, but {config_path} "
-             "has cameras on this machine at another port:",
-             *(f"  {stream}" for stream, _ in elsewhere),
-             "if they are the demo camera's, each of their tasks fails (连接错误): change their "
-             f"port to {camera_port} (console /settings),",
-             f'or run with their port (make run DEMO_ARGS="--camera-port {their_port}"), or '
-             f"delete {config_path} to have it made again from the example"]
-    return "".join(f"run_demo: {line}\n" for line in lines)
 
 
 def api_url() -> str:
