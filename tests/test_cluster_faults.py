@@ -168,6 +168,8 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
                 # was recording lands later, and the report is written again with it.
                 wait_for(lambda: the_report(tmp_path / "a")["tasks"][0]["status"] == st.COMPLETED,
                          40, "the late clip in the dead coordinator's cycle's report")
+                # logged just after that report is written
+                wait_for(lambda: "reported again" in second.log(), 20, "the report's log line")
                 log = second.log() + workers.log()
         orphan = the_report(tmp_path / "a")
     assert took <= LOCK_SECONDS + 2, took
@@ -202,6 +204,8 @@ def test_a_coordinator_cut_off_from_redis_leaves_its_cycle_to_the_standby_that_t
                      "the coordinator, back, to leave its cycle to the standby")
             wait_for(lambda: the_report(tmp_path / "a")["tasks"][0]["status"] ==
                      st.COMPLETED, 40, "the late clip in the taken-over cycle's report")
+            # logged just after that report is written
+            wait_for(lambda: "reported again" in second.log(), 20, "the report's log line")
             # Back, the coordinator is a standby: the other one holds the lock.
             a_standby(active, "the coordinator, back, a standby")
             coordinator_log = first.log()
