@@ -58,6 +58,7 @@ class Daemon:
             self.cluster_config, status, encode)
         self.cycle: Cycle | None = None
         self.last_cycle: Cycle | None = None
+        self._shut_down = False
 
     @property
     def cluster_config(self) -> dict | None:
@@ -189,7 +190,11 @@ class Daemon:
         alerts.stop()  # after shutdown: its last events may still go out
 
     def shutdown(self) -> None:
-        """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'."""
+        """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'
+        (once: a second call returns at once)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         cycle = self.cycle  # cluster mode: its lock kept until its reports are written
         self.checks.wind_down(self.clock, SHUTDOWN_SECONDS, lambda now: self.launcher.keep_lock(
             cycle.config if cycle is not None else None, now))
