@@ -31,22 +31,25 @@ def compact_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def write_text_atomic(path: str, text: str) -> None:
+def write_text_atomic(path: str, text: str, mode: int | None = None) -> None:
     """Replace ``path`` with ``text`` so that readers see the old file or the new one, never half.
+
+    ``mode``: the new file's, set before any byte is written (default: ``path``'s
+    current mode, or the umask's for a new file).
 
     :raises WriteError: the file could not be written; ``path`` is unchanged.
     """
-    write_bytes_atomic(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"), mode)
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
+def write_bytes_atomic(path: str, data: bytes, mode: int | None = None) -> None:
     """:func:`write_text_atomic` for bytes (a picture). :raises WriteError:"""
     tmp = ""
     try:
         # Keep the target's mode, or the umask's default, so a recorder running as another
         # user can still read what the API wrote (and the owner can always read and write
         # it: see _mode_for).
-        tmp = _write_temp(path, data, _mode_for(path))
+        tmp = _write_temp(path, data, _mode_for(path) if mode is None else mode)
         os.replace(tmp, path)
         tmp = ""
         _fsync_folder(os.path.dirname(os.path.abspath(path)))

@@ -238,6 +238,7 @@ def read_config_checked(path: str, if_match: IfMatch = None) -> tuple[dict, str]
 def save_config_as(path: str, file_path: str | None, if_match: IfMatch = None) -> tuple[str, str]:
     """Write the current config to ``file_path`` inside the config's folder.
 
+    A copy is never readable by more users than config.json (:func:`_copy_mode`).
     Returns the target's absolute path and config.json's tag afterwards.
 
     :raises UnsafePath: the target is outside the config's folder or a symlink.
@@ -259,8 +260,27 @@ def save_config_as(path: str, file_path: str | None, if_match: IfMatch = None) -
     # Under config.json's own lock: one lock file beside it, not a ``<name>.lock`` left next
     # to every copy saved.
     with locked(path):
-        write_text_atomic(target, dump_json(current))
+        write_text_atomic(target, dump_json(current), mode=_copy_mode(path, target))
     return target, tag
+
+
+def _copy_mode(path: str, target: str) -> int:
+    """The mode of a copy of config.json written to ``target``: config.json's permission bits,
+    narrowed by those of the file it replaces, and always the owner's to read and write.
+
+    The copy holds the cameras' passwords: it must not be readable by anyone config.json
+    keeps out (a new file's default, 0644 under systemd's umask 0022, would let every local
+    user read them), nor by anyone a narrower copy it replaces kept out.
+    """
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) & 0o777
+    except OSError:
+        mode = 0o600  # gone meanwhile: owner only, the narrowest readable mode
+    try:
+        mode &= stat.S_IMODE(os.lstat(target).st_mode)
+    except OSError:
+        pass  # a new file
+    return mode | stat.S_IRUSR | stat.S_IWUSR
 
 
 def save_target(path: str, file_path: str | None) -> str:

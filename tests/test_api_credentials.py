@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
+from shared import atomic
 from shared.atomic import write_json_atomic
 from shared.urls import is_masked, mask_credentials, mask_in_text, unmask
 from tests.helpers import assert_error, valid_config
@@ -113,6 +116,40 @@ def test_saved_copies_keep_real_passwords(client: FlaskClient, secret_config: Pa
                                           tmp_path: Path) -> None:
     assert client.post("/api/config/save", json={"file_path": "copy.json"}).status_code == 200
     assert stored_urls(tmp_path / "copy.json") == [SECRET_URL, TOKEN_URL]
+
+
+@pytest.mark.parametrize(("config_mode", "old_copy_mode", "copy_mode"), [
+    (0o600, None, 0o600),
+    (0o640, None, 0o640),
+    (0o600, 0o644, 0o600),  # a world-readable old copy is replaced by a private one
+    (0o640, 0o604, 0o600),  # nor wider than the old copy: both the config's and its bits
+    (0o400, None, 0o600),  # the owner can always rewrite it
+], ids=["600", "640", "600-over-644", "640-over-604", "400"])
+def test_a_saved_copy_is_never_readable_by_more_than_the_config(
+        client: FlaskClient, secret_config: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, config_mode: int, old_copy_mode: int | None,
+        copy_mode: int) -> None:
+    monkeypatch.setattr(atomic, "_NEW_FILE_MODE", 0o666)  # the units set no UMask
+    secret_config.chmod(config_mode)
+    copy = tmp_path / "backup.json"
+    if old_copy_mode is not None:
+        copy.write_text("{}", encoding="utf-8")
+        copy.chmod(old_copy_mode)
+    fsync = os.fsync
+    written = []
+
+    def watching(fd: int) -> None:  # the temp file holds the passwords by now
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_size:
+            written.append(stat.S_IMODE(info.st_mode))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watching)
+    assert client.post("/api/config/save", json={"file_path": "backup.json"}).status_code == 200
+    assert written == [copy_mode]
+    assert stat.S_IMODE(copy.stat().st_mode) == copy_mode
+    assert stored_urls(copy) == [SECRET_URL, TOKEN_URL]
+    assert stat.S_IMODE(secret_config.stat().st_mode) == config_mode
 
 
 ALERTS = {"webhooks": [{"url": "https://hook:pw9@ops.example/h?token=tk7", "secret": "hm4c",

@@ -90,3 +90,21 @@ def test_write_once_without_hard_links_replaces_only_when_asked(tmp_path: Path,
     assert atomic.write_bytes_once(str(path), b"first", or_replace=True)
     assert not atomic.write_bytes_once(str(path), b"second", or_replace=True)
     assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["picture"]
+
+
+def test_atomic_write_with_a_mode_sets_it_before_the_data_is_written(tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    path = tmp_path / "copy.json"
+    path.write_text("old", encoding="utf-8")
+    path.chmod(0o644)
+    fsync = os.fsync
+    modes = []
+
+    def watching(fd: int) -> None:
+        modes.append(os.fstat(fd).st_mode & 0o777)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watching)
+    atomic.write_text_atomic(str(path), "secret", mode=0o600)
+    assert modes[0] == 0o600  # the temp file, holding the data
+    assert os.stat(path).st_mode & 0o777 == 0o600 and path.read_text() == "secret"
