@@ -188,7 +188,9 @@ OPERATIONS = [
           deleted_stream=_ref("Stream")), (404, 500, 503)),
     ("/api/config/save", "post", "Write the config to a file in its folder", [],
      _obj(extra=False, file_path={"type": "string", "nullable": True,
-                                  "description": "null or left out: config.json itself"}),
+                                  "description": "a .json file name directly in the config's "
+                                                 "folder (no subfolder); null or left out: "
+                                                 "config.json itself"}),
      _obj(("success", "message", "saved_to", "file_path"), success=_BOOL, message=_STR,
           saved_to=_STR, file_path=_STR), (400, 403, 413, 500, 503)),
     ("/api/config/reload", "post", "Re-read config.json and ask the recorder to apply it", [],

@@ -241,7 +241,7 @@ def save_config_as(path: str, file_path: str | None, if_match: IfMatch = None) -
     A copy is never readable by more users than config.json (:func:`_copy_mode`).
     Returns the target's absolute path and config.json's tag afterwards.
 
-    :raises UnsafePath: the target is outside the config's folder or a symlink.
+    :raises UnsafePath: the target is not directly in the config's folder, or is a symlink.
     :raises ConfigError: the target name is not a ``.json`` file name.
     :raises PreconditionFailed: ``if_match`` does not match config.json.
     :raises ConfigUnavailable: the config on disk is invalid.
@@ -283,6 +283,11 @@ def _copy_mode(path: str, target: str) -> int:
     return mode | stat.S_IRUSR | stat.S_IWUSR
 
 
+# A copy goes directly into config.json's folder, never into a folder below it (the state
+# folder, the output tree) nor anywhere else.
+_NOT_DIRECTLY_IN_FOLDER = "file_path 必须是配置文件所在目录中的文件名 (不含子目录)"
+
+
 def save_target(path: str, file_path: str | None) -> str:
     """Where ``POST /api/config/save`` may write. :raises UnsafePath, ConfigError:"""
     folder = os.path.dirname(os.path.abspath(path))
@@ -291,10 +296,10 @@ def save_target(path: str, file_path: str | None) -> str:
     if not isinstance(file_path, str) or not file_path.strip():
         raise ConfigError("file_path", "必须是非空字符串")
     if "\x00" in file_path or ".." in file_path.replace("\\", "/").split("/"):
-        raise UnsafePath("file_path 必须位于配置文件所在目录内")
+        raise UnsafePath(_NOT_DIRECTLY_IN_FOLDER)
     target = os.path.abspath(os.path.join(folder, file_path))
     if os.path.dirname(target) != folder:
-        raise UnsafePath("file_path 必须位于配置文件所在目录内")
+        raise UnsafePath(_NOT_DIRECTLY_IN_FOLDER)
     name = os.path.basename(target)
     if (plain_file_name_problem(name) or not name.lower().endswith(".json")
             or name == ".json"):  # no control characters, backslash or overlong name either

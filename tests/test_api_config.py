@@ -341,6 +341,21 @@ def test_save_outside_the_folder_is_refused(client: FlaskClient, config_path: Pa
     assert (tmp_x.read_bytes() if tmp_x.exists() else None) == tmp_x_before
 
 
+@pytest.mark.parametrize("file_path", [
+    "output/x.json", ".patrol-state/status.json", "sub/x.json", "../x.json", "/tmp/x.json"])
+def test_save_not_directly_in_the_folder_says_the_rule(client: FlaskClient, config_path: Path,
+                                                         tmp_path: Path, file_path: str) -> None:
+    # A path inside a subfolder is inside the config's folder too: the message must not
+    # say that it is not, but what is asked for, a file name directly in that folder.
+    (tmp_path / "sub").mkdir()
+    response = client.post("/api/config/save", json={"file_path": file_path},
+                           headers={"Accept-Language": "en"})
+    body = assert_error(response, 403)
+    assert body["message"] == "禁止访问: file_path 必须是配置文件所在目录中的文件名 (不含子目录)"
+    assert body["message_en"] == ("Forbidden: file_path must be the name of a file directly "
+                                  "in the config file's folder (no subfolder)")
+
+
 def test_save_unknown_body_field_is_400(client: FlaskClient, config_path: Path) -> None:
     digest = file_digest(config_path)
     assert_error(client.post("/api/config/save", json={"filepath": "x.json"}), 400, "filepath")
