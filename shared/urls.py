@@ -9,6 +9,9 @@ RTSP_SCHEMES = ("rtsp", "rtsps")
 MASK = "***"
 # user[:password]@ right after the scheme; the password may itself hold '@'.
 _CREDENTIALS_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<cred>[^/?#]*)@")
+# An RTSP URL with an '@' after its host part (which ends at the first '/', '?' or '#'): a
+# user name or password holding one of those, unencoded, split the user info.
+_AT_AFTER_HOST_RE = re.compile(r"^rtsps?://[^/?#]+[/?#].*@", re.IGNORECASE)
 # Query parameters some cameras take their password or token in (?user=admin&password=…).
 SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "token")
 _QUERY_SECRET_RE = re.compile(
@@ -102,6 +105,12 @@ def rtsp_url_problem(url: str) -> str | None:
     """Why ``url`` is not a usable RTSP URL, or None when it is."""
     if not url or url != url.strip() or any(ch.isspace() or ord(ch) < 32 for ch in url):
         return "必须是不含空白字符的 rtsp:// 或 rtsps:// 地址"
+    if _AT_AFTER_HOST_RE.match(url):
+        # rtsp://admin:pa/ss@cam/x: the password's "/" ends the host part, so it reads as
+        # host "admin", port "pa" (or 12, for 12/34); ffmpeg cannot use it, and no mask
+        # could find the password. Said before the port is read: whatever the password
+        # looks like, this is what the user must fix.
+        return "@ 只能用在主机名之前; 用户名或密码中的 / ? # @ 须写成 %2F %3F %23 %40"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -111,10 +120,6 @@ def rtsp_url_problem(url: str) -> str | None:
         return "必须以 rtsp:// 或 rtsps:// 开头"
     if not parts.hostname:
         return "必须包含主机名"
-    if "@" in url[url.index(parts.netloc) + len(parts.netloc):]:
-        # rtsp://admin:12/34@cam/x: the password's "/" ends the host part, so it reads as
-        # host "admin", port 12; ffmpeg cannot use it, and no mask could find the password.
-        return "@ 只能用在主机名之前; 用户名或密码中的 / ? # @ 须写成 %2F %3F %23 %40"
     if port is not None and not 0 < port < 65536:
         return "端口必须在 1-65535 之间"
     return None

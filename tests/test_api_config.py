@@ -142,6 +142,22 @@ def test_add_stream_with_defaults(client: FlaskClient, config_path: Path) -> Non
     assert on_disk(config_path)["streams"][2] == added
 
 
+@pytest.mark.parametrize(("separator", "code"), [("/", "%2F"), ("?", "%3F"), ("#", "%23")])
+def test_add_stream_with_a_separator_in_the_password_says_how_to_write_it(
+        client: FlaskClient, config_path: Path, separator: str, code: str) -> None:
+    # Not only for a number (admin:12/34 reads as port 12): "pa" read as a port is no help.
+    url = f"rtsp://admin:pa{separator}ss@127.0.0.1:554/x"
+    before = file_digest(config_path)
+    response = client.post("/api/config/streams", json={"rtsp_url": url, "duration_seconds": 5})
+    error = assert_error(response, 400, code)
+    assert error["message"] == ("配置验证失败: rtsp_url @ 只能用在主机名之前; "
+                                "用户名或密码中的 / ? # @ 须写成 %2F %3F %23 %40")
+    assert file_digest(config_path) == before
+    fixed = url.replace(f"pa{separator}ss", f"pa{code}ss")
+    added = client.post("/api/config/streams", json={"rtsp_url": fixed, "duration_seconds": 5})
+    assert added.status_code == 200, added.get_json()
+
+
 def test_update_stream_seed_example(client: FlaskClient, config_path: Path) -> None:
     response = client.put("/api/config/streams/0", json={"duration_seconds": 30, "weight": 2.0})
     assert response.status_code == 200

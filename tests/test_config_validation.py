@@ -120,6 +120,12 @@ STREAM_CASES: list[tuple[str, Any, Any, str]] = [
     # A password's "/" ends the host part: "admin" port 12, and no mask finds the password.
     ("rtsp_url", "rtsp://u:p@ss@10.0.0.1/x", "rtsp://admin:12/34@10.0.0.1/x", "%2F"),
     ("rtsp_url", "rtsp://u:p%3F@10.0.0.1/x?a=b", "rtsp://admin:99?x@cam/x", "%3F"),
+    # …whatever the password looks like ("pa" read as a port said only "invalid port").
+    ("rtsp_url", "rtsp://u:pa%2Fss@10.0.0.1:554/x", "rtsp://u:pa/ss@10.0.0.1:554/x", "%2F"),
+    ("rtsp_url", "rtsps://u:pa%3Fss@cam/x", "rtsps://u:pa?ss@cam/x", "%3F"),
+    ("rtsp_url", "rtsp://u:pa%23ss@cam/x", "rtsp://u:pa#ss@cam/x", "%23"),
+    ("rtsp_url", "rtsp://:pa%2Fss@cam/x", "rtsp://:pa/ss@cam/x", "%2F"),
+    ("rtsp_url", "rtsp://u:p%5Ba%2Fss@cam/x", "rtsp://u:p[a/ss@cam/x", "%2F"),
     ("duration_seconds", 1, 0, "必须大于 0"),
     ("duration_seconds", 300, -15, "必须大于 0"),
     ("weight", 0.01, 0, "大于 0"),
