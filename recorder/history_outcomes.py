@@ -174,6 +174,7 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
         touched.append((task.camera, task.name, task.url))
         return 0
     was_offline = offline_since is not None
+    failed_before = failures  # a recovered camera's alert counts its outage's failures
     failures, event = camera_change(failures, was_offline, ok, offline_after)
     if ok:
         new, since = (task.ended, 0, None, None), offline_since
@@ -187,7 +188,8 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
                         task.ended, task.ended if ok else None, *new[1:], task.clip))
     if event is None or alerts is None or not task.alerts:
         return 0
-    body = camera_body(event, task, since, failures, wall, _picture(conn, event, task, alerts))
+    body = camera_body(event, task, since, failed_before if ok else failures, wall,
+                       _picture(conn, event, task, alerts))
     return enqueue(conn, body, alerts, wall)
 
 

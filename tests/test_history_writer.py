@@ -429,3 +429,10 @@ def test_the_event_forecast_skips_a_reports_old_tasks_as_the_writer_does(db) -> 
     old = [task(FAIL, WALL - 50 + i, from_report=True) for i in range(3)]
     assert not forecast.raises_event(old, offline_after=2)
     assert forecast.raises_event([task(FAIL, WALL + 60), task(FAIL, WALL + 120)], offline_after=2)
+
+
+def test_a_recovered_cameras_alert_counts_the_failures_of_its_outage(db) -> None:
+    # It said "连续 0 次失败" (the count was reset before the alert was built).
+    offline, recovered = _picture_run(db, {"webhooks": [{"url": HOOK}]})
+    assert offline["consecutive_failures"] == 2 and recovered["consecutive_failures"] == 2
+    assert "连续 2 次失败" in recovered["message"], recovered["message"]
