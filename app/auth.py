@@ -97,7 +97,8 @@ def init_app(app: Flask) -> None:
     if len(token) < MIN_TOKEN_LENGTH:
         log.warning("the API token is shorter than %d characters", MIN_TOKEN_LENGTH)
     expected = token.encode("ascii")
-    throttle = FailureThrottle()
+    # One count per worker for the API's Bearer tokens and the console's sign-in form alike.
+    throttle = app.extensions[auth_throttle.THROTTLE_KEY] = FailureThrottle()
 
     @app.before_request
     def _require_token():
@@ -131,17 +132,13 @@ def _needs_token(protect_reads: bool) -> bool:
 
 
 def _refused(client: str, wrong: bool, now_throttled: bool):
-    log.warning("refused %s %s from %s: %s API token", request.method, request.path, client,
-                "wrong" if wrong else "no")
-    if now_throttled:
-        log.warning("throttling %s: %d refused tokens within %d s", client,
-                    auth_throttle.FAILURE_LIMIT, auth_throttle.WINDOW_SECONDS)
+    auth_throttle.log_refused(client, wrong, now_throttled)
     response = error_response(401, "需要有效的 API 令牌 (Authorization: Bearer <token>)")
     response.headers["WWW-Authenticate"] = REALM + ', error="invalid_token"' if wrong else REALM
     return response
 
 
 def _too_many(wait: int):
-    response = error_response(429, "API 令牌错误次数过多, 请稍后重试")
+    response = error_response(429, auth_throttle.TOO_MANY)
     response.headers["Retry-After"] = str(wait)
     return response

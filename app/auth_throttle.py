@@ -12,8 +12,16 @@ import math
 from collections import deque
 from collections.abc import Callable
 
+from flask import request
+
+from app.log_text import request_logger
 from shared.clock import SYSTEM_CLOCK
 
+log = request_logger("app.auth")  # the lines of refused tokens, wherever refused
+# Where app/auth.py keeps its throttle (one per worker, for the API's Bearer tokens and the
+# console's sign-in form alike), and what a throttled client is told.
+THROTTLE_KEY = "rtsp_patrol_token_throttle"
+TOO_MANY = "API 令牌错误次数过多, 请稍后重试"
 FAILURE_LIMIT = 20
 WINDOW_SECONDS = 60.0
 # Bounds the memory a flood from many addresses can take; the oldest are forgotten first.
@@ -56,3 +64,12 @@ class FailureThrottle:
         while len(self._failures) > self._max_clients:
             del self._failures[next(iter(self._failures))]
         return len(times) == self._limit
+
+
+def log_refused(client: str, wrong: bool, now_throttled: bool) -> None:
+    """The log lines of a refused token (never the token itself)."""
+    log.warning("refused %s %s from %s: %s API token", request.method, request.path, client,
+                "wrong" if wrong else "no")
+    if now_throttled:
+        log.warning("throttling %s: %d refused tokens within %d s", client,
+                    FAILURE_LIMIT, WINDOW_SECONDS)

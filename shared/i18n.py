@@ -83,6 +83,7 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("需要有效的 API 令牌 (Authorization: Bearer <token>)",
      "A valid API token is needed (Authorization: Bearer <token>)"),
     ("API 令牌错误次数过多, 请稍后重试", "Too many wrong API tokens, retry later"),
+    ("令牌不正确", "That is not the API token"),
     ("禁止访问: {detail}", "Forbidden: {detail}"),
     ("只能删除时间戳目录", "Only cycle folders can be deleted"),
     ("只能删除时间戳目录中的视频文件", "Only clips inside cycle folders can be deleted"),

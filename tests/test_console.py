@@ -210,6 +210,32 @@ def test_the_token_is_asked_once_and_kept_in_a_signed_session(locked: FlaskClien
     assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
 
 
+def test_sign_in_guesses_count_with_the_apis_and_end_in_a_wait(locked: FlaskClient,
+                                                               caplog) -> None:
+    # The sign-in form had a count of its own, logged nothing and said "wrong token" to the
+    # right one once throttled.
+    from app import auth_throttle
+    with caplog.at_level("WARNING", logger="app.auth"):
+        for _ in range(auth_throttle.FAILURE_LIMIT // 2):
+            assert locked.put("/api/config/global", json={}).status_code == 401
+        statuses = [locked.post("/login?lang=zh", data={"token": "wrong"}).status_code
+                    for _ in range(auth_throttle.FAILURE_LIMIT // 2)]
+    assert statuses == [401] * (auth_throttle.FAILURE_LIMIT // 2 - 1) + [429]
+    assert caplog.text.count("refused POST /login from 127.0.0.1: wrong API token") == \
+        auth_throttle.FAILURE_LIMIT // 2 and "throttling 127.0.0.1" in caplog.text
+    waiting = locked.post("/login?lang=zh", data={"token": TOKEN})  # the right one: wait
+    assert waiting.status_code == 429 and 1 <= int(waiting.headers["Retry-After"]) <= 60
+    assert "API 令牌错误次数过多, 请稍后重试" in waiting.get_data(as_text=True)
+    assert locked.put("/api/config/global", json={},
+                      headers={"Authorization": "Bearer x"}).status_code == 429
+
+
+def test_a_wrong_sign_in_says_so_in_words_for_a_person(locked: FlaskClient) -> None:
+    page = locked.post("/login?lang=zh", data={"token": "wrong"})
+    assert page.status_code == 401 and "令牌不正确" in page.get_data(as_text=True)
+    assert "Authorization: Bearer" not in page.get_data(as_text=True)
+
+
 def test_the_secret_comes_from_the_environment_when_given(monkeypatch: pytest.MonkeyPatch,
                                                           config_path: Path) -> None:
     monkeypatch.setenv("RTSP_PATROL_SECRET_KEY", "s" * 40)

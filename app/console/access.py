@@ -18,7 +18,7 @@ import secrets
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
-from app.auth_throttle import FailureThrottle
+from app.auth_throttle import THROTTLE_KEY, FailureThrottle, log_refused
 from shared import settings
 from shared.atomic import write_bytes_once
 
@@ -30,7 +30,6 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 # Console endpoints open without signing in: the sign-in page itself and htmx/CSS.
 OPEN_ENDPOINTS = frozenset({"console.login", "console.static"})
-_THROTTLE = FailureThrottle()
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +112,20 @@ def guard():
     return None
 
 
-def check_token(given: str) -> bool:
-    """Whether ``given`` is the API token; wrong guesses from one address are throttled."""
+def check_token(given: str) -> int | None:
+    """None when ``given`` is the API token; else the seconds its address must wait before
+    trying again (0: none, it may retry now). Wrong guesses count with the API's (one
+    throttle, app/auth.py) and are logged as the API's are."""
     client = request.remote_addr or "-"
-    if _THROTTLE.retry_after(client):
-        return False
+    throttle: FailureThrottle = current_app.extensions[THROTTLE_KEY]
+    wait = throttle.retry_after(client)
+    if wait:
+        return wait
     expected = current_app.config["API_TOKEN"].encode("ascii")
     if hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected):
-        return True
-    _THROTTLE.failed(client)
-    return False
+        return None
+    log_refused(client, True, throttle.failed(client))
+    return throttle.retry_after(client)
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import (make_response, redirect, render_template, request, session, url_for)
 from werkzeug.exceptions import HTTPException
 
+from app.auth_throttle import TOO_MANY
 from app.cameras import check_camera
 from app.console import access, bp, texts
 from app.console.notices import noted_redirect
@@ -107,10 +108,12 @@ def login():
     if request.method == "GET" or not access.token_required():
         return render_template("console/login.html", error=None,
                                next=_safe_next(request.args.get("next")))
-    if not access.check_token(request.form.get("token", "")):
-        error = texts.translator()("需要有效的 API 令牌 (Authorization: Bearer <token>)")
-        return render_template("console/login.html", error=error,
-                               next=_safe_next(request.form.get("next"))), 401
+    wait = access.check_token(request.form.get("token", ""))
+    if wait is not None:
+        said = texts.translator()(TOO_MANY if wait else "令牌不正确")
+        page = render_template("console/login.html", error=said,
+                               next=_safe_next(request.form.get("next")))
+        return (page, 429, {"Retry-After": str(wait)}) if wait else (page, 401)
     session.clear()  # a new session for the signed-in operator (no fixation)
     session[access.SIGNED_IN] = True
     session.permanent = True
