@@ -9,6 +9,7 @@ from recorder import alert_outbox
 from recorder.alert_pictures import last_good_picture, with_picture
 from recorder.alert_receivers import targets_for
 from shared.event_names import CAMERA_REMINDER
+from shared.task_record import short_error
 from shared.task_status import status_name
 from shared.timefmt import format_iso, format_local
 
@@ -52,6 +53,7 @@ def remind_due(conn: sqlite3.Connection, alerts: dict, wall: float,
 def reminder_body(row: tuple, wall: float) -> dict:
     """The webhook body of one reminder, from a ``cameras`` row as ``_DUE_SQL`` selects it."""
     camera, name, url, status, error, failures, since, offline_since = row
+    error = short_error(error, url) if error else error
     label = name or camera
     hours = max(int((wall - offline_since) // HOUR), 1)
     message = (f"摄像头「{label}」仍然离线（已超过 {hours} 小时），自 {format_local(since)} 起"

@@ -9,7 +9,6 @@ import io
 import logging
 import math
 import os
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,7 +21,7 @@ from shared.camera_roster import camera_id, stream_of_record
 from shared.clip_names import (CONTACT_SHEET_PAGE_TILES, contact_sheet_name,
                                contact_sheet_page, thumbnail_name)
 from shared.errors import WriteError
-from shared.task_record import quality_text
+from shared.task_record import quality_text, short_error
 
 log = logging.getLogger(__name__)
 
@@ -181,21 +180,10 @@ def tile_of(record: dict, stream: dict, thumbnail: str | None) -> Tile:
     """The tile of a task: its record (shared/task_record.py), its stream, its thumbnail's path."""
     return Tile(name=_camera_name(stream), status=f"[{record['status']}] {record['status_name']}",
                 verdict=quality_text(record.get("quality")), thumbnail=thumbnail,
-                reason=_short_reason(record["error_message"], record["rtsp_url"])
+                reason=short_error(record["error_message"], record["rtsp_url"])
                 or record["status_name"])
 
 
-# ffmpeg's "[rtsp @ 0x5581c0a3e2c0] " before a line of its own.
-_FFMPEG_PREFIX = re.compile(r"^\[[\w:]+ @ 0x[0-9a-f]+\]\s*")
-
-
-def _short_reason(message: str, url: str) -> str:
-    """``message`` as a tile has room for it (60 characters): without the camera's URL, which
-    ffmpeg puts before its reason and the tile's name already says, nor ffmpeg's prefix."""
-    message = _FFMPEG_PREFIX.sub("", message)
-    if url and message.startswith(url):
-        message = message[len(url):].lstrip(": ")
-    return message
 
 
 def unscheduled_tile(entry: dict, stream: dict | None) -> Tile:

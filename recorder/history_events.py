@@ -9,6 +9,7 @@ from recorder.alert_receivers import targets_for
 from recorder.finished_task import FinishedTask
 from shared import event_names as ev
 from shared import task_status as st
+from shared.task_record import short_error
 from shared.timefmt import format_iso, format_local
 
 
@@ -20,10 +21,11 @@ def camera_body(event: str, task: FinishedTask, since: float, failures: int, wal
     Worded like the alert sender's reminders (recorder/alert_reminders.py on main).
     """
     label = task.name or task.camera
+    error = short_error(task.error, task.url) if task.error else task.error
     if event == ev.CAMERA_OFFLINE:
         message = (f"摄像头「{label}」离线，自 {format_local(since)} 起连续 {failures} 次失败；"
                    f"最近状态：{st.status_name(task.status)}"
-                   + (f"，{task.error}" if task.error else ""))
+                   + (f"，{error}" if error else ""))
     else:
         message = (f"摄像头「{label}」已恢复，{format_local(task.ended)} 录制成功"
                    f"（自 {format_local(since)} 起离线，连续 {failures} 次失败）")
@@ -31,7 +33,7 @@ def camera_body(event: str, task: FinishedTask, since: float, failures: int, wal
         "event": event, "time": format_iso(wall), "message": message,
         "camera": {"id": task.camera, "name": task.name, "url": task.url},
         "status": task.status, "status_name": st.status_name(task.status),
-        "error": task.error, "since": format_iso(since), "consecutive_failures": failures}, picture)
+        "error": error, "since": format_iso(since), "consecutive_failures": failures}, picture)
 
 
 def cycle_body(number: int, folder: str, counts: dict, wall: float) -> dict:

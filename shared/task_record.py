@@ -6,6 +6,7 @@ it, the API reads it back (:func:`from_stored`) and documents it
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from shared import i18n
@@ -178,3 +179,17 @@ def openapi_schema(check: bool = False) -> dict:
             "properties": properties,
             "description": "With Accept-Language: en, also status_name_en (the status's "
                            "English name) after status_name."}
+
+
+# ffmpeg's "[rtsp @ 0x5581c0a3e2c0] " before a line of its own.
+_FFMPEG_PREFIX = re.compile(r"^\[[\w:]+ @ 0x[0-9a-f]+\]\s*")
+
+
+def short_error(message: str, url: str) -> str:
+    """A task's ``error_message`` said where the camera is already named (an alert, a contact
+    sheet's tile): without the camera's URL, which ffmpeg puts before its reason, nor
+    ffmpeg's ``[rtsp @ 0x…]`` prefix."""
+    message = _FFMPEG_PREFIX.sub("", message or "")
+    if url and message.startswith(url):
+        message = message[len(url):].lstrip(": ")
+    return message

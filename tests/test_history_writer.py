@@ -436,3 +436,18 @@ def test_a_recovered_cameras_alert_counts_the_failures_of_its_outage(db) -> None
     offline, recovered = _picture_run(db, {"webhooks": [{"url": HOOK}]})
     assert offline["consecutive_failures"] == 2 and recovered["consecutive_failures"] == 2
     assert "连续 2 次失败" in recovered["message"], recovered["message"]
+
+
+def test_an_alert_gives_the_error_without_the_url_ffmpeg_put_before_it(db) -> None:
+    writer = HistoryWriter(HistoryStore(db))
+    g = GlobalSettings.from_config(model.validate_global({"alerts": {
+        "webhooks": [{"url": HOOK}]}}))
+    said = "rtsp://u:***@127.0.0.1/x: Connection refused"
+    for i in range(2):
+        writer.record(task(FAIL, WALL + 60 * i, error=said))
+        writer.flush(g, 10.0 + i, WALL + 60 * i)
+    [(body,)] = rows(db, "SELECT body FROM outbox")
+    offline = json.loads(body)
+    assert offline["error"] == "Connection refused"
+    assert offline["message"].endswith("最近状态：连接错误，Connection refused"), offline["message"]
+    assert offline["camera"]["url"] == "rtsp://u:***@127.0.0.1/x"
