@@ -59,6 +59,7 @@ class Daemon:
         self.cycle: Cycle | None = None
         self.last_cycle: Cycle | None = None
         self._shut_down = False
+        self._queue_ruling: str | None = None  # cluster_config's queue at the last step ("": none)
 
     @property
     def cluster_config(self) -> dict | None:
@@ -101,6 +102,7 @@ class Daemon:
 
     def step(self, now: float, wall: float) -> None:
         """Read requests, advance the cycle, start the next one when due, publish status."""
+        self._follow_mode_change()
         # Cluster mode: the cluster's desired state into control.json, read just below.
         self.launcher.sync_desired(self.cluster_config, now, self.control.path)
         self.config_watch.poll(force=self.control.poll())
@@ -128,6 +130,25 @@ class Daemon:
             self.state, self.config_watch.error, self.cycle or self.last_cycle, self.checks))
         # After the status: a new cycle's folder is named there before any slower write.
         self.history.step(now, wall, lambda: self.publisher.publish(now, wall))
+
+    def _follow_mode_change(self) -> None:
+        """A ``cluster`` section removed or its queue renamed by an edit (applied between
+        cycles): the lock of the queue left is given up at once, not left to lapse, and the
+        log says what the operator must do alike on the other hosts."""
+        queue = cluster_queue(self.cluster_config)
+        was, self._queue_ruling = self._queue_ruling, queue
+        if not was or queue == was:  # the first step, the same, or a cluster section added
+            return
+        self.launcher.release_lead()
+        if not queue:
+            log.warning("config: the cluster section is gone: this recorder patrols as a single "
+                        "box now and leaves queue %s (a recorder whose config still has the "
+                        "section coordinates it, so both would patrol these cameras: edit every "
+                        "recorder's config alike)", was)
+        else:
+            log.warning("config: the cluster's queue is %s now, not %s: restart every worker "
+                        "pool (rtsp-patrol-worker) so that it serves %s; until then its jobs "
+                        "wait, and end the window as 未调度", queue, was, queue)
 
     def _begin_cycle(self, now: float, wall: float) -> None:
         config, g = self.config_watch.config, self.config_watch.settings

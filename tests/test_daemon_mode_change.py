@@ -1,0 +1,39 @@
+"""A cluster section removed, or its queue renamed, by an edit between cycles: the recorder gives
+up the lock of the queue it leaves at once and logs what to do on the other hosts (an operator
+who removed the section from one recorder's config had two coordinators, with no word)."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from recorder import daemon as daemon_module
+from recorder.daemon import Daemon
+from shared.atomic import write_json_atomic
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {"min_free_space_mb": 0}, "streams": [
+        {"rtsp_url": "rtsp://127.0.0.1:5/gate", "duration_seconds": 5}]})
+    return Daemon(config)
+
+
+@pytest.mark.parametrize(("queues", "released", "said"), [
+    (["patrol", "patrol", ""], 1, "the cluster section is gone"),
+    (["patrol", "east"], 1, "the cluster's queue is east now, not patrol: restart every worker"),
+    (["", "patrol", "patrol"], 0, None),  # added: applies from the next cycle, nothing to say
+    (["", ""], 0, None),
+])
+def test_a_queue_left_is_released_and_said(daemon, monkeypatch, caplog, queues, released,
+                                            said) -> None:
+    seen = iter(queues)
+    monkeypatch.setattr(daemon_module, "cluster_queue", lambda _config: next(seen))
+    calls = []
+    monkeypatch.setattr(daemon.launcher, "release_lead", lambda: calls.append(1))
+    with caplog.at_level(logging.WARNING, logger="recorder.daemon"):
+        for _ in queues:
+            daemon._follow_mode_change()
+    assert len(calls) == released
+    assert (said in caplog.text) if said else caplog.text == ""
