@@ -105,6 +105,8 @@ def test_a_recovered_report_has_the_same_summary_and_names_only_recovered_clips(
     assert report["summary"]["interrupted"] and report["summary"]["cancelled_tasks"] == 2
     assert [(t["status_name"], t["output_file"]) for t in report["tasks"]] == [
         ("已取消", "./out/20250101_000000/c0.mp4"), ("已取消", None), ("流不可用", None)]
+    # its end is not known: the last task's end stands in (it was left empty)
+    assert report["summary"]["end_time"] == max(t["end_time"] for t in report["tasks"]) != ""
     del old["cycle"]["max_concurrent_streams"]  # a status file written before that field
     old["cycle"] = {**empty_status()["cycle"], **old["cycle"]}
     assert recovered_report(old, [], configured_max=2)["summary"]["max_concurrent_streams"] == 2
