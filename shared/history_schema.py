@@ -132,6 +132,7 @@ def connect_writer(path: str) -> sqlite3.Connection:
     :raises HistoryUnavailable: it is of a newer schema than this code knows.
     """
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    _create_private(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                            check_same_thread=False)
     try:
@@ -142,6 +143,22 @@ def connect_writer(path: str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+# The outbox keeps every receiver's whole URL (a webhook's ?token=, a chat bot's key): the file
+# is not for others to read; its group may (an API run as another user of the group). SQLite
+# gives its -wal and -shm files the database's own mode.
+HISTORY_MODE = 0o640
+
+
+def _create_private(path: str) -> None:
+    """Create the database file with HISTORY_MODE if there is none yet (an existing one keeps
+    its mode: an operator's choice)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                         HISTORY_MODE))
+    except FileExistsError:
+        pass
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

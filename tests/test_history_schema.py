@@ -1,6 +1,7 @@
 """The history database: created and migrated by the writer, opened read-only by readers."""
 from __future__ import annotations
 
+import os
 import sqlite3
 from types import SimpleNamespace
 
@@ -117,3 +118,16 @@ def test_an_opener_that_finds_another_switching_to_wal_tries_again(
 def test_the_state_of_a_camera(last, failures, state) -> None:
     from shared.camera_state import camera_state
     assert camera_state(last, failures, offline_after=2) == state
+
+
+def test_a_new_history_is_not_for_others_to_read(tmp_path) -> None:
+    # Its outbox holds every receiver's URL, tokens included (it was made 0644).
+    import stat
+    path = str(tmp_path / "state" / "history.sqlite3")
+    conn = connect_writer(path)
+    conn.execute("INSERT INTO outbox (event, created, target, body, attempts, next_attempt)"
+                 " VALUES ('x', 0, 'webhook http://127.0.0.1/?token=t', '{}', 0, 0)")
+    for name in os.listdir(tmp_path / "state"):  # the -wal and -shm files too
+        mode = stat.S_IMODE(os.stat(tmp_path / "state" / name).st_mode)
+        assert mode & 0o007 == 0, (name, oct(mode))
+    conn.close()
