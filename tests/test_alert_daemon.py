@@ -13,9 +13,7 @@ from shared.history_schema import connect_writer, history_path
 from testkit.webhook_receiver import WebhookReceiver
 
 
-def test_the_daemon_delivers_alerts_while_it_runs_and_stops_the_sender(tmp_path,
-                                                                         monkeypatch) -> None:
-    config = str(tmp_path / "config.json")
+def _write_config(config: str) -> None:
     write_json_atomic(config, {"global_config": {
         "total_poll_duration_seconds": 30, "max_concurrent_streams": 1,
         "output_directory": "./output", "report_filename": "rtsp_report.json",
@@ -23,6 +21,12 @@ def test_the_daemon_delivers_alerts_while_it_runs_and_stops_the_sender(tmp_path,
         "cycle_interval_seconds": 0}, "streams": [
         {"rtsp_url": "rtsp://127.0.0.1:5/cam", "duration_seconds": 5,
          "output_filename": "cam.mp4"}]})
+
+
+def test_the_daemon_delivers_alerts_while_it_runs_and_stops_the_sender(tmp_path,
+                                                                         monkeypatch) -> None:
+    config = str(tmp_path / "config.json")
+    _write_config(config)
     with WebhookReceiver() as receiver:
         # Until the config carries ``alerts`` (camera health part A), hand the receivers in here.
         monkeypatch.setattr(alert_sender, "_alerts",
@@ -50,13 +54,7 @@ def test_the_sender_starts_once_the_config_was_read(tmp_path, monkeypatch) -> No
     # It had started first: its first pass, if it came before the config's first reading,
     # logged an ERROR "no valid config.json to name their receivers" at every other start.
     config = str(tmp_path / "config.json")
-    write_json_atomic(config, {"global_config": {
-        "total_poll_duration_seconds": 30, "max_concurrent_streams": 1,
-        "output_directory": "./output", "report_filename": "rtsp_report.json",
-        "connection_timeout_seconds": 10, "read_timeout_seconds": 10, "poll_cycles": -1,
-        "cycle_interval_seconds": 0}, "streams": [
-        {"rtsp_url": "rtsp://127.0.0.1:5/cam", "duration_seconds": 5,
-         "output_filename": "cam.mp4"}]})
+    _write_config(config)
     seen = []
     real = alert_sender.for_recorder
 
