@@ -5,7 +5,7 @@ import json
 
 from flask import Blueprint, current_app, jsonify
 
-from app.context import config_in_force, control_file, status_file
+from app.context import config_in_force, control_file, current_config, status_file
 from shared import task_record, task_status
 from shared.clock import SYSTEM_CLOCK
 from shared.cluster_config import ClusterSettings, cluster_settings
@@ -90,15 +90,19 @@ def _mirror_text(cluster: ClusterSettings) -> bytes | None:
 
 def _cluster() -> ClusterSettings | None:
     """The cluster of config.json; None in single-box mode, or while a hand edit has broken
-    it (the status file says so, as in single-box mode: the recorder's copy of the config in
-    force has the Redis password masked)."""
+    more than its output rule (the status file says so, as in single-box mode: the recorder's
+    copy of the config in force has the Redis password masked)."""
     try:
         # The cached validation: every status read (each live update, /api/tasks) asks
         # this, and validating 1,000 streams again costs ~10 ms.
         config, error = config_in_force()
+        if error is None:
+            return cluster_settings(config)
+        # Only its output_directory refused by the rule: the file still names the cluster
+        # (and the recorder, which keeps the last valid config, still works in it).
+        return cluster_settings(current_config())
     except PatrolError:
         return None
-    return cluster_settings(config) if error is None else None
 
 
 def _desired() -> dict:

@@ -184,8 +184,6 @@ def tile_of(record: dict, stream: dict, thumbnail: str | None) -> Tile:
                 or record["status_name"])
 
 
-
-
 def unscheduled_tile(entry: dict, stream: dict | None) -> Tile:
     """The grey tile of a stream the cycle left out of its plan: a report's ``not_scheduled``
     entry (its reason), its stream (None: not in the config now, named by its index)."""

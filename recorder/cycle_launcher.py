@@ -164,10 +164,11 @@ class CycleLauncher:
         if (config or {}).get("cluster") and self.lead is not None:
             self.lead.mirror(config, status, encode)
 
-    def release_lead(self) -> None:
-        """Give up the coordinator lock (a clean stop): a standby takes over at once."""
+    def release_lead(self, queue: str | None = None) -> None:
+        """Give up the coordinator lock (a clean stop): a standby takes over at once; ``queue``:
+        only that queue's (one a config edit left)."""
         if self.lead is not None:
-            self.lead.release()
+            self.lead.release(queue)
 
     def close(self, cycle: Cycle, state: SchedulerState, now: float, interrupted: str = "",
               stopping: bool = False) -> bool | None:

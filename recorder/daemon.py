@@ -139,7 +139,7 @@ class Daemon:
         was, self._queue_ruling = self._queue_ruling, queue
         if not was or queue == was:  # the first step, the same, or a cluster section added
             return
-        self.launcher.release_lead()
+        self.launcher.release_lead(was)  # the new queue's may be held already: kept
         if not queue:
             log.warning("config: the cluster section is gone: this recorder patrols as a single "
                         "box now and leaves queue %s (a recorder whose config still has the "

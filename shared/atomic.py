@@ -74,7 +74,7 @@ def write_bytes_once(path: str, data: bytes, mode: int | None = None,
 
     :raises OSError: it could not be written.
     """
-    tmp = _write_temp(path, data, _NEW_FILE_MODE if mode is None else mode)
+    tmp = _write_temp(path, data, NEW_FILE_MODE if mode is None else mode)
     try:
         try:
             os.link(tmp, path)
@@ -196,7 +196,7 @@ def _read_umask() -> int:
     return umask
 
 
-_NEW_FILE_MODE = 0o666 & ~_read_umask()
+NEW_FILE_MODE = 0o666 & ~_read_umask()
 
 
 def _mode_for(path: str) -> int:
@@ -205,7 +205,7 @@ def _mode_for(path: str) -> int:
     try:
         return (os.stat(path).st_mode & 0o7777) | stat.S_IRUSR | stat.S_IWUSR
     except OSError:
-        return _NEW_FILE_MODE
+        return NEW_FILE_MODE
 
 
 def _fsync_folder(folder: str) -> None:

@@ -15,6 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Collection
 
+from shared import atomic
 from shared.atomic import dump_json, write_text_atomic
 from shared.config import validate_config
 from shared.config_rules import plain_file_name_problem
@@ -279,7 +280,7 @@ def _copy_mode(path: str, target: str) -> int:
     try:
         mode &= stat.S_IMODE(os.lstat(target).st_mode)
     except OSError:
-        pass  # a new file
+        mode &= atomic.NEW_FILE_MODE  # a new file: the umask narrows it too
     return mode | stat.S_IRUSR | stat.S_IWUSR
 
 

@@ -35,13 +35,16 @@ Tables (times are epoch seconds, REAL):
 """
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 import sqlite3
+import stat
 
 from shared import settings
 from shared.clock import SYSTEM_CLOCK
 
+log = logging.getLogger(__name__)
 HISTORY_FILE = "history.sqlite3"
 # How long a writer or a reader waits for the other's lock before giving up.
 BUSY_TIMEOUT_MS = 2000
@@ -152,13 +155,23 @@ HISTORY_MODE = 0o640
 
 
 def _create_private(path: str) -> None:
-    """Create the database file with HISTORY_MODE if there is none yet (an existing one keeps
-    its mode: an operator's choice)."""
+    """Create the database file with HISTORY_MODE if there is none yet; one that others may
+    read (made 0644 before this rule) loses their bits, its -wal and -shm files too."""
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                          HISTORY_MODE))
+        return
     except FileExistsError:
         pass
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & 0o007:
+                os.chmod(name, mode & ~0o007)
+                log.info("history: %s no longer readable by others (mode %o)", name,
+                         mode & ~0o007)
+        except OSError:
+            pass  # none yet, or not ours to change: it stays as it is
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

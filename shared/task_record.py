@@ -190,6 +190,6 @@ def short_error(message: str, url: str) -> str:
     sheet's tile): without the camera's URL, which ffmpeg puts before its reason, nor
     ffmpeg's ``[rtsp @ 0x…]`` prefix."""
     message = _FFMPEG_PREFIX.sub("", message or "")
-    if url and message.startswith(url):
+    if url and message.startswith(url + ":"):  # not rtsp://cam/1 before rtsp://cam/10's
         message = message[len(url):].lstrip(": ")
     return message

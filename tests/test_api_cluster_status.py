@@ -149,3 +149,19 @@ def test_the_coordinators_status_is_read_from_redis_once_a_second(
     alive_coordinator(redis, tasks=[TASK, {**TASK, "task_id": 1}])
     now[0] += 1.0
     assert client.get("/api/tasks/status").get_json()["count"] == 2 and len(reads) == 2
+
+
+def test_a_hand_edit_breaking_only_the_output_rule_keeps_the_api_in_cluster_mode(
+        client, redis, write_status, config_path):
+    from recorder.config_watch import ConfigWatch
+    ConfigWatch(str(config_path)).poll()  # the recorder's copy in force
+    config = {**valid_config(), "cluster": {"redis_url": redis.url}}
+    config["global_config"]["output_directory"] = "/"
+    write_json_atomic(str(config_path), config)
+    write_status(tasks=[])  # this host's own status file: a standby's
+    status = {**empty_status(), "heartbeat": time.time(), "heartbeat_monotonic": 1.0,
+              "scheduler_running": True, "tasks": [TASK]}
+    redis_module.Redis.from_url(redis.url).set(status_key(ClusterSettings(redis.url).queue),
+                                               mirrored(status))
+    answer = client.get("/api/tasks/status").get_json()
+    assert answer["count"] == 1  # the coordinator's, from Redis, not this host's file

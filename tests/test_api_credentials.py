@@ -124,12 +124,14 @@ def test_saved_copies_keep_real_passwords(client: FlaskClient, secret_config: Pa
     (0o600, 0o644, 0o600),  # a world-readable old copy is replaced by a private one
     (0o640, 0o604, 0o600),  # nor wider than the old copy: both the config's and its bits
     (0o400, None, 0o600),  # the owner can always rewrite it
-], ids=["600", "640", "600-over-644", "640-over-604", "400"])
+    (0o644, None, 0o600),  # a new copy under a strict umask (0077): narrowed by it too
+], ids=["600", "640", "600-over-644", "640-over-604", "400", "644-umask-077"])
 def test_a_saved_copy_is_never_readable_by_more_than_the_config(
         client: FlaskClient, secret_config: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, config_mode: int, old_copy_mode: int | None,
         copy_mode: int) -> None:
-    monkeypatch.setattr(atomic, "_NEW_FILE_MODE", 0o666)  # the units set no UMask
+    # the units set no UMask; the last case's operator set 0077
+    monkeypatch.setattr(atomic, "NEW_FILE_MODE", 0o600 if config_mode == 0o644 else 0o666)
     secret_config.chmod(config_mode)
     copy = tmp_path / "backup.json"
     if old_copy_mode is not None:

@@ -207,3 +207,9 @@ def test_a_grey_tile_gives_the_reason_without_the_url_before_it() -> None:
     for message, reason in said.items():
         record = {**_record(st.CONNECTION_ERROR, message), "rtsp_url": url}
         assert tile_of(record, {"output_filename": "nope.mp4"}, None).reason == reason, message
+
+
+def test_only_the_cameras_own_url_is_taken_off_a_reason() -> None:
+    from shared.task_record import short_error
+    assert short_error("rtsp://cam/10: Connection refused", "rtsp://cam/1") == \
+        "rtsp://cam/10: Connection refused"

@@ -72,3 +72,14 @@ def test_a_retry_is_not_moved_by_the_interval(patrol) -> None:
         _step(daemon, clock)
     assert len(runner.processes) == 1 and daemon.state.next_cycle_at == pytest.approx(
         clock.now - 5 + 300)
+
+
+def test_no_time_is_shown_while_the_recorder_retries_rather_than_pauses(patrol) -> None:
+    daemon, runner, clock = patrol
+    _ended_cycle(daemon, runner, clock)
+    _step(daemon, clock)
+    assert _next_cycle_time(daemon) != ""
+    daemon.state.retry_at(clock.now + 60)  # a standby, a disk below its floor: the message says
+    daemon.state.message = "磁盘剩余空间不足"
+    _step(daemon, clock)
+    assert _next_cycle_time(daemon) == ""

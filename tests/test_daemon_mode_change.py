@@ -31,9 +31,30 @@ def test_a_queue_left_is_released_and_said(daemon, monkeypatch, caplog, queues, 
     seen = iter(queues)
     monkeypatch.setattr(daemon_module, "cluster_queue", lambda _config: next(seen))
     calls = []
-    monkeypatch.setattr(daemon.launcher, "release_lead", lambda: calls.append(1))
+    monkeypatch.setattr(daemon.launcher, "release_lead", calls.append)
     with caplog.at_level(logging.WARNING, logger="recorder.daemon"):
         for _ in queues:
             daemon._follow_mode_change()
-    assert len(calls) == released
+    assert calls == ["patrol"] * released  # the queue left only
     assert (said in caplog.text) if said else caplog.text == ""
+
+
+def test_a_queue_left_gives_up_its_own_lock_only() -> None:
+    # The new queue's lock may be held already (its first cycle began in the step the edit
+    # took effect): giving it up too would let a standby take that cycle over as dead.
+    from recorder.cluster.lead import Lead
+
+    class Held:
+        def __init__(self) -> None:
+            self.held = True
+
+        def release(self) -> None:
+            self.held = False
+
+    lead = Lead.__new__(Lead)
+    old, new = Held(), Held()
+    lead._locks = {("redis://127.0.0.1:1/0", "patrol"): old, ("redis://127.0.0.1:1/0", "east"): new}
+    lead.release("patrol")
+    assert (old.held, new.held) == (False, True)
+    lead.release()  # a clean stop: every one
+    assert not new.held

@@ -131,3 +131,14 @@ def test_a_new_history_is_not_for_others_to_read(tmp_path) -> None:
         mode = stat.S_IMODE(os.stat(tmp_path / "state" / name).st_mode)
         assert mode & 0o007 == 0, (name, oct(mode))
     conn.close()
+
+
+def test_a_history_made_before_that_rule_loses_its_read_for_others(tmp_path) -> None:
+    import stat
+    path = str(tmp_path / "history.sqlite3")
+    connect_writer(path).close()
+    for name in os.listdir(tmp_path):
+        os.chmod(tmp_path / name, 0o644)  # as every install made it until 2026-12-03
+    connect_writer(path).close()
+    assert all(stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o640
+               for name in os.listdir(tmp_path))

@@ -233,10 +233,11 @@ class Lead:
         except RedisError as exc:
             OUTAGE.failed(exc)
 
-    def release(self) -> None:
-        """A clean stop: a standby takes over at once."""
-        for lock in self._locks.values():
-            if lock.held:
+    def release(self, queue: str | None = None) -> None:
+        """A clean stop: a standby takes over at once. ``queue``: only that queue's lock (a
+        queue left by a config edit; the new one's may be held already)."""
+        for (_, locked_queue), lock in self._locks.items():
+            if lock.held and queue in (None, locked_queue):
                 lock.release()
 
 
