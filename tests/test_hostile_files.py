@@ -104,14 +104,14 @@ def test_the_recorder_sees_a_chmod_that_makes_the_config_readable(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The tests run as root, whom mode 000 does not stop: refuse such a file as any
     # other user's open would, through the loader the daemon calls.
-    real = recorder.config_watch.load_config
+    real = recorder.config_watch.load_config_in_rule
 
     def as_another_user(path: str) -> dict:
         if not os.stat(path).st_mode & 0o444:
             raise ConfigError("", "无法读取配置文件: Permission denied", file="config.json")
         return real(path)
 
-    monkeypatch.setattr(recorder.config_watch, "load_config", as_another_user)
+    monkeypatch.setattr(recorder.config_watch, "load_config_in_rule", as_another_user)
     daemon = started_daemon(tmp_path)
     os.chmod(daemon.config_path, 0)
     request_reload(settings.control_path(daemon.config_path))
