@@ -44,6 +44,20 @@ def _config_in_rule(path: str) -> dict:
         raise ConfigUnavailable(exc) from None
 
 
+def config_as_written() -> dict | None:
+    """config.json validated but not held to the output rule (which a hand edit may break while
+    the rest, the cluster section among it, stays good), once per file version; None when it
+    does not validate."""
+    return _CONFIGS.get(config_file(), _validated_or_none, kind="as written")
+
+
+def _validated_or_none(path: str) -> dict | None:
+    try:
+        return load_config_tagged(path)[0]
+    except ConfigError:
+        return None
+
+
 # The validated config per file version, for the read-only views of many cameras:
 # validating 1,000 streams costs ~10 ms, a stat to see the file is unchanged ~10 µs.
 _CONFIGS = FileCache()

@@ -5,7 +5,7 @@ import json
 
 from flask import Blueprint, current_app, jsonify
 
-from app.context import config_in_force, control_file, current_config, status_file
+from app.context import config_as_written, config_in_force, control_file, status_file
 from shared import task_record, task_status
 from shared.clock import SYSTEM_CLOCK
 from shared.cluster_config import ClusterSettings, cluster_settings
@@ -96,11 +96,11 @@ def _cluster() -> ClusterSettings | None:
         # The cached validation: every status read (each live update, /api/tasks) asks
         # this, and validating 1,000 streams again costs ~10 ms.
         config, error = config_in_force()
-        if error is None:
-            return cluster_settings(config)
-        # Only its output_directory refused by the rule: the file still names the cluster
-        # (and the recorder, which keeps the last valid config, still works in it).
-        return cluster_settings(current_config())
+        if error is not None:
+            # Only its output_directory refused by the rule: the file still names the cluster
+            # (and the recorder, which keeps the last valid config, still works in it).
+            config = config_as_written()
+        return cluster_settings(config) if config is not None else None
     except PatrolError:
         return None
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from recorder.reports import NOT_SCHEDULED
+from recorder.reports import NOT_SCHEDULED, report_rows
 from shared import task_record
 from shared.atomic import remove_temp_files_in, write_bytes_atomic
 from shared.camera_roster import camera_id, stream_of_record
@@ -224,9 +224,9 @@ def report_sheet_tiles(cycle_dir: str, report: dict, streams: list[dict], checks
     ``streams`` (found by its clip or URL), else by its clip's name; a row a hand edit broke
     is left out.
     """
-    records = [task_record.from_stored(r) for r in _rows(report, "tasks")
+    records = [task_record.from_stored(r) for r in report_rows(report, "tasks")
                if isinstance(r, dict) and "status" in r]
-    left_out = [entry for entry in _rows(report, "not_scheduled") if isinstance(entry, dict)
+    left_out = [entry for entry in report_rows(report, "not_scheduled") if isinstance(entry, dict)
                 and type(entry.get("stream_index")) is int and isinstance(entry.get("reason"), str)]
     if not whole_too and sheet_is_whole(cycle_dir, len(records) + len(left_out), per_page):
         return []
@@ -245,8 +245,3 @@ def report_sheet_tiles(cycle_dir: str, report: dict, streams: list[dict], checks
         return []
     return tiles + [unscheduled_tile(entry, stream_of_record(entry, streams))
                     for entry in left_out]
-
-
-def _rows(report: dict, key: str) -> list:
-    rows = report.get(key) if isinstance(report, dict) else None
-    return rows if isinstance(rows, list) else []

@@ -29,7 +29,7 @@ from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.cluster_config import cluster_queue
 from shared.status_file import read_status
-from shared.timefmt import format_local, is_cycle_name
+from shared.timefmt import is_cycle_name
 
 log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 10.0
@@ -122,7 +122,7 @@ class Daemon:
             # the pause after a cycle, its interval edited meanwhile
             log.info("cycle_interval_seconds is %g now: the next cycle is due at %s",
                      watch.settings.cycle_interval_seconds,
-                     format_local(wall + max(0.0, self.state.next_cycle_at - now)))
+                     self.state.next_cycle_time(now, wall))
         if (self.state.running and self.control.wants_running and self.cycle is None
                 and now >= self.state.next_cycle_at):
             self._begin_cycle(now, wall)

@@ -83,9 +83,15 @@ def written_rows(cycle_dir: str, report_filename: str) -> tuple[dict | None, lis
     """The summary and task rows of the JSON report already in ``cycle_dir`` (None and [] when
     there is none, or it cannot be read)."""
     written = written_report(cycle_dir, report_filename)
-    summary, rows = written.get("summary"), written.get("tasks")
-    return (summary if isinstance(summary, dict) else None,
-            rows if isinstance(rows, list) else [])
+    summary = written.get("summary")
+    return summary if isinstance(summary, dict) else None, report_rows(written, "tasks")
+
+
+def report_rows(report: object, key: str) -> list:
+    """A report's list under ``key`` (``tasks``, ``not_scheduled``); [] when a hand edit or a
+    damaged file left something else there (each row still to be checked by its reader)."""
+    rows = report.get(key) if isinstance(report, dict) else None
+    return rows if isinstance(rows, list) else []
 
 
 def with_known_verdicts(tasks: list[dict], rows: list) -> list[dict]:

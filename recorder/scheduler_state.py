@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
+from shared.timefmt import format_local
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ class SchedulerState:
     def retry_at(self, due: float) -> None:
         """The next cycle is due at ``due`` (monotonic), whatever the interval."""
         self.paused_from, self.next_cycle_at = None, due
+
+    def next_cycle_time(self, now: float, wall: float) -> str:
+        """When the next cycle is due, as local time (``now`` monotonic, ``wall`` its epoch)."""
+        return format_local(wall + max(0.0, self.next_cycle_at - now))
 
     def follow_interval(self, interval: float) -> bool:
         """During the pause after a cycle: the next is due ``interval`` (the one in force now,

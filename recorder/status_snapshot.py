@@ -28,8 +28,7 @@ def build_status(state: SchedulerState, start_generation: int, config_error: Con
         "message": state.status_message, "checks": checks or [], "checks_taken": checks_taken,
         # Only during the pause after a cycle: a retry's time (a standby, a disk below its
         # floor, no valid config) would say "now" each second while the message says why.
-        "next_cycle_time": (format_local(wall + max(0.0, state.next_cycle_at - now))
-                            if state.running and running is None
+        "next_cycle_time": (state.next_cycle_time(now, wall) if state.running and running is None
                             and state.paused_from is not None else ""),
     })
     cycle = running or last
