@@ -391,8 +391,9 @@ def test_a_damaged_report_neither_stops_recovery_nor_changes_a_tasks_own_fields(
 def test_a_cluster_cycle_of_a_queue_the_config_names_no_more_is_recovered_here(
         tmp_path, queue_now) -> None:
     daemon, folder = cluster_cycle_killed(tmp_path, queue_now)
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "report.txt", "rtsp_report.json", "streams.csv"]  # nothing playable in the work file
+    assert daemon.launcher.sheets.wait(30)  # the sheet the restart draws (grey tiles), drawn
+    assert sorted(p.name for p in folder.iterdir()) == [  # nothing playable in the work file
+        "contact_sheet.jpg", "report.txt", "rtsp_report.json", "streams.csv"]
     assert daemon.launcher.left_status is None
 
 
