@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Collection
 
-from shared import atomic
+from shared import atomic, settings
 from shared.atomic import dump_json, write_text_atomic
 from shared.config import validate_config
 from shared.config_rules import plain_file_name_problem
@@ -307,7 +307,15 @@ def save_target(path: str, file_path: str | None) -> str:
         raise ConfigError("file_path", "必须是以 .json 结尾的普通文件名")
     if os.path.islink(target) or (os.path.exists(target) and not os.path.isfile(target)):
         raise UnsafePath("file_path 不能是符号链接或目录")
+    if target in _state_files(path):  # $RTSP_PATROL_STATE_DIR set to the config's own folder
+        raise UnsafePath(f"file_path 不能是记录器的状态文件 {name}")
     return target
+
+
+def _state_files(path: str) -> set[str]:
+    """The recorder's and the API's own JSON files in the state folder."""
+    return {settings.status_path(path), settings.control_path(path),
+            settings.config_in_force_path(path)}
 
 
 def _reject_constant(name: str) -> None:

@@ -98,6 +98,8 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("file_path 必须是配置文件所在目录中的文件名 (不含子目录)",
      "file_path must be the name of a file directly in the config file's folder (no subfolder)"),
     ("file_path 不能是符号链接或目录", "file_path must not be a symbolic link or a folder"),
+    ("file_path 不能是记录器的状态文件 {name}",
+     "file_path must not be one of the recorder's state files: {name}"),
     ("文件被占用, 请稍后重试", "The file is busy, retry shortly"),
     ("文件被占用, 请稍后重试: {path}", "The file is busy, retry shortly: {path}"),
     ("无法写入: 锁文件 {name} 无法使用 ({strerror}), 请管理员删除或修复它",

@@ -521,3 +521,20 @@ def test_an_optional_body_of_whitespace_is_malformed_json(client: FlaskClient, u
     assert_error(client.post(url, data=body, content_type="application/json"), 400,
                  "请求体不是有效的 JSON")
     assert client.post(url).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["status.json", "control.json", "config.in-force.json"])
+def test_save_never_overwrites_a_state_file_in_the_config_folder(
+        client: FlaskClient, config_path: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # $RTSP_PATROL_STATE_DIR may name the config's own folder: its state files are then plain
+    # names there, and a copy of the config saved over one would wreck the recorder's state.
+    monkeypatch.setenv("RTSP_PATROL_STATE_DIR", str(tmp_path))
+    (tmp_path / name).write_text('{"state": "kept"}', encoding="utf-8")
+    response = client.post("/api/config/save", json={"file_path": name},
+                           headers={"Accept-Language": "en"})
+    body = assert_error(response, 403)
+    assert body["message"] == f"禁止访问: file_path 不能是记录器的状态文件 {name}"
+    assert body["message_en"] == ("Forbidden: file_path must not be one of the recorder's "
+                                  f"state files: {name}")
+    assert (tmp_path / name).read_text(encoding="utf-8") == '{"state": "kept"}'
