@@ -15,6 +15,8 @@ requests before passing them on.
 """
 import os
 
+from app import access_settings
+from app.auth import AccessSettingError
 from app.bind import bind_address
 from shared.log_lines import log_plain_lines
 
@@ -42,6 +44,17 @@ loglevel = "info"
 # gunicorn >= 25 opens a control socket at a per-user path shared by every
 # instance; we do not use it, and two instances must not fight over it.
 control_socket_disable = True
+
+
+def on_starting(server) -> None:
+    """Refuse to start, in one line, on unusable access settings (an empty token file, a
+    token a header cannot carry, a bad RTSP_PATROL_PROXY_HOPS): every worker would fail
+    to boot with a traceback of its own."""
+    try:
+        access_settings()
+    except AccessSettingError as exc:
+        server.log.error("API not started: %s", exc)
+        raise SystemExit(1) from None
 
 
 def post_fork(server, worker) -> None:

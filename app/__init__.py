@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from flask import Flask
 
@@ -10,6 +11,18 @@ from shared import settings
 
 # Bodies are small JSON documents; anything larger is a mistake or an attack.
 MAX_BODY_BYTES = 1024 * 1024
+
+
+def access_settings(environ: Mapping[str, str] = os.environ) -> dict:
+    """API_TOKEN, API_PROTECT_READS and PROXY_HOPS from the environment, checked (gunicorn's
+    master checks them before it starts any worker: gunicorn.conf.py).
+
+    :raises AccessSettingError: unusable access settings.
+    """
+    found = auth.settings_from_environment(environ)
+    auth.check_token(found["API_TOKEN"])
+    found["PROXY_HOPS"] = proxy.hops_from_environment(environ)
+    return found
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -28,8 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         OUTPUT_BASE=os.getcwd(),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
-    app.config.update(auth.settings_from_environment())
-    app.config["PROXY_HOPS"] = proxy.hops_from_environment()
+    app.config.update(access_settings())
     if test_config:
         app.config.update(test_config)
     app.config["CONFIG_PATH"] = os.path.abspath(app.config["CONFIG_PATH"])

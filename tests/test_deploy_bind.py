@@ -136,3 +136,27 @@ def test_development_server_binds_by_the_same_rule(tmp_path, token, host_hex, re
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("setting, said", [
+    ({TOKEN_FILE_ENV: "{tmp}/empty-token"}, "holds no token"),
+    ({TOKEN_ENV: "with a space in it but long"}, "must be visible ASCII without spaces"),
+    ({"RTSP_PATROL_PROXY_HOPS": "two"}, "RTSP_PATROL_PROXY_HOPS must be a whole number"),
+])
+def test_gunicorn_refuses_unusable_access_settings_in_one_line(tmp_path, setting, said):
+    # Before, each worker failed to boot with a traceback of its own and the master halted
+    # after them; an operator reading the journal saw a wall of tracebacks.
+    (tmp_path / "empty-token").write_text("\n", encoding="utf-8")
+    config = tmp_path / "config.json"
+    config.write_text('{"global_config": {}, "streams": []}\n', encoding="utf-8")
+    changes = {name: value.replace("{tmp}", str(tmp_path)) for name, value in setting.items()}
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=REPO_ROOT,
+        env=_environ(RTSP_PATROL_CONFIG=str(config), **{BIND_ENV: f"127.0.0.1:{free_port()}"},
+                     **changes),
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    refused = [line for line in done.stderr.splitlines() if "API not started: " in line]
+    assert len(refused) == 1 and said in refused[0], done.stderr
+    assert "Traceback" not in done.stderr and "Booting worker" not in done.stderr, done.stderr
