@@ -181,15 +181,16 @@ def openapi_schema(check: bool = False) -> dict:
                            "English name) after status_name."}
 
 
-# ffmpeg's "[rtsp @ 0x5581c0a3e2c0] " before a line of its own.
-_FFMPEG_PREFIX = re.compile(r"^\[[\w:]+ @ 0x[0-9a-f]+\]\s*")
+# ffmpeg's "[rtsp @ 0x5581c0a3e2c0] " (ffmpeg 6: "[in#0/rtsp @ 0x…] ") before a line of its
+# own, at the start of a message or of the reason a summary gives in brackets.
+_FFMPEG_PREFIX = re.compile(r"(^|\()\[[\w:#/.-]+ @ 0x[0-9a-f]+\]\s*")
 
 
 def short_error(message: str, url: str) -> str:
     """A task's ``error_message`` said where the camera is already named (an alert, a contact
     sheet's tile): without the camera's URL, which ffmpeg puts before its reason, nor
     ffmpeg's ``[rtsp @ 0x…]`` prefix."""
-    message = _FFMPEG_PREFIX.sub("", message or "")
-    if url and message.startswith(url + ":"):  # not rtsp://cam/1 before rtsp://cam/10's
-        message = message[len(url):].lstrip(": ")
+    message = _FFMPEG_PREFIX.sub(r"\1", message or "")
+    if url:  # "rtsp://cam/1:" is not in rtsp://cam/10's "rtsp://cam/10:"
+        message = re.sub(r"(^|\()" + re.escape(url) + r":\s*", r"\1", message)
     return message

@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 
+import pytest
 from PIL import Image
 
 from recorder.contact_sheet import PICTURE, TILE, Tile, render, tile_of, write_contact_sheet
@@ -213,3 +214,19 @@ def test_only_the_cameras_own_url_is_taken_off_a_reason() -> None:
     from shared.task_record import short_error
     assert short_error("rtsp://cam/10: Connection refused", "rtsp://cam/1") == \
         "rtsp://cam/10: Connection refused"
+
+
+@pytest.mark.parametrize("message, reason", [
+    ("[in#0/rtsp @ 0x55d1c0a3e2c0] rtsp://cam/1: Connection refused", "Connection refused"),
+    ("[rtsp @ 0x55d1c0a3e2c0] rtsp://cam/1: Connection refused", "Connection refused"),
+    ("媒体流提前结束: 仅录制 3.0秒 / 10秒 (rtsp://cam/1: Connection timed out)",
+     "媒体流提前结束: 仅录制 3.0秒 / 10秒 (Connection timed out)"),
+    ("媒体流提前结束: 仅录制 3.0秒 / 10秒 ([in#0 @ 0x5581] rtsp://cam/1: End of file)",
+     "媒体流提前结束: 仅录制 3.0秒 / 10秒 (End of file)"),
+    ("媒体流提前结束: 仅录制 3.0秒 / 10秒 (rtsp://cam/10: End of file)",
+     "媒体流提前结束: 仅录制 3.0秒 / 10秒 (rtsp://cam/10: End of file)"),
+])
+def test_a_reason_loses_ffmpegs_prefix_and_the_cameras_url_where_ffmpeg_put_them(
+        message: str, reason: str) -> None:
+    from shared.task_record import short_error
+    assert short_error(message, "rtsp://cam/1") == reason
