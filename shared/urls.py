@@ -101,6 +101,9 @@ def _unmask_query(url: str, stored: str) -> str | None:
     return _QUERY_SECRET_RE.sub(restore, url)
 
 
+_DIGITS_PORT_RE = re.compile(r":\d+$")
+
+
 def rtsp_url_problem(url: str) -> str | None:
     """Why ``url`` is not a usable RTSP URL, or None when it is."""
     if not url or url != url.strip() or any(ch.isspace() or ord(ch) < 32 for ch in url):
@@ -115,6 +118,8 @@ def rtsp_url_problem(url: str) -> str | None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
+        if _DIGITS_PORT_RE.search(urlsplit(url).netloc):  # Python refuses 99999 itself
+            return "端口必须在 1-65535 之间"
         return "必须是有效的 rtsp:// 或 rtsps:// 地址 (端口无效)"
     if parts.scheme.lower() not in RTSP_SCHEMES:
         return "必须以 rtsp:// 或 rtsps:// 开头"
