@@ -129,9 +129,10 @@ def _read_bytes(path: str) -> bytes:
         raise ConfigError("", "配置文件不存在", file=name) from None
     except OSError as exc:
         raise ConfigError("", f"无法读取配置文件: {exc.strerror}", file=name) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder itself
+        os.close(fd)
+        raise ConfigError("", "配置文件不是普通文件 (目录, FIFO 或设备)", file=name)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise ConfigError("", "配置文件不是普通文件 (目录, FIFO 或设备)", file=name)
         try:
             return handle.read(MAX_CONFIG_BYTES + 1)
         except OSError as exc:

@@ -151,3 +151,37 @@ def test_a_directory_at_the_lock_path_is_a_503_with_a_message(
     assert_error(response, 503, "config.json.lock")
     assert "Retry-After" not in response.headers  # waiting does not help; removing it does
     assert file_digest(config_path) == digest
+
+
+def plant_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def test_a_folder_at_config_json_is_refused_as_not_a_file(config_path: Path) -> None:
+    plant_folder(config_path)
+    with pytest.raises(ConfigError, match="不是普通文件"):
+        load_config(str(config_path))
+
+
+@pytest.mark.parametrize(("method", "url", "body", "status"), [
+    ("get", "/api/config", None, 503), ("get", "/api/config/streams", None, 503),
+    ("put", "/api/config/global", {"poll_cycles": 3}, 503),
+    ("post", "/api/config/reload", None, 400)])
+def test_the_api_answers_a_folder_at_config_json_with_json(app: Flask, config_path: Path,
+                                                           method: str, url: str, body: object,
+                                                           status: int) -> None:
+    # Every route answered 500 with an IsADirectoryError traceback.
+    plant_folder(config_path)
+    response = getattr(app.test_client(), method)(url, json=body)
+    assert_error(response, status, "不是普通文件")
+    assert app.test_client().get("/api/timestamps").status_code == 200
+
+
+def test_the_recorder_keeps_its_config_when_a_folder_is_planted(tmp_path: Path) -> None:
+    daemon = started_daemon(tmp_path)
+    good = daemon.config_watch.config
+    plant_folder(Path(daemon.config_path))
+    daemon.step(11.0, NOW + 1)
+    assert daemon.config_watch.config == good and daemon.state.running
+    assert "不是普通文件" in read_status(daemon.publisher.path)["config_error"]["reason"]
