@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from app import auth, conditional, cors, language, proxy
+from app import auth, conditional, cors, language, proxy, requests
 from shared import settings
 
 # Bodies are small JSON documents; anything larger is a mistake or an attack.
@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     proxy.init_app(app)
+    requests.init_app(app)
     cors.init_app(app)
     conditional.init_app(app)
     language.init_app(app)

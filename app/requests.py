@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import re
 
-from flask import request
+from flask import Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError
 
@@ -13,6 +14,24 @@ _ENTITY_TAG_RE = re.compile(r'(W/)?("[^"]*")')
 # A config is 3 levels deep; deeper bodies are refused before any recursive code
 # (validation, copying, encoding) can run out of stack on them.
 MAX_BODY_DEPTH = 32
+
+
+def init_app(app: Flask) -> None:
+    """Refuse a body sent without Content-Length (chunked) that reaches MAX_CONTENT_LENGTH.
+
+    Werkzeug stops reading such a body at the limit without a word: a JSON or form body of
+    more than 1 MB was cut there, and what was left of it applied. Read whole here, once (the
+    views read the same bytes from the cache), so that it is refused like one that says its
+    length.
+    """
+
+    @app.before_request
+    def _refuse_cut_body() -> None:
+        if request.content_length is not None:
+            return  # too long a declared length is refused by Werkzeug before any view
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if limit is not None and len(request.get_data(cache=True)) >= limit:
+            raise RequestEntityTooLarge()
 
 
 def _too_deep(data: object, limit: int) -> bool:

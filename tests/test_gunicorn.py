@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -370,3 +371,31 @@ def test_every_worker_sees_a_put_at_once(server, config_path):
         assert r.status_code == 200, r.text
         assert {k: r.json()[k] for k in change} == change
     assert load_config(str(config_path))["global_config"] == {**GLOBAL_EXAMPLE, **change}
+
+
+# -- e. a body without a length ------------------------------------------------
+
+def test_a_chunked_body_over_the_limit_is_refused_whole_never_applied_cut(server, config_path):
+    # Werkzeug stopped reading a chunked body at MAX_CONTENT_LENGTH: the JSON object before
+    # the cut was applied (200) and the rest ignored.
+    from app import MAX_BODY_BYTES
+    before = config_path.read_bytes()
+    body = b'{"cycle_interval_seconds": 7}' + b" " * MAX_BODY_BYTES + b"NOT JSON"
+    head = (f"PUT /api/config/global HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n").encode("ascii")
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part)
+                       for part in (body[:65536 * 8], body[65536 * 8:])) + b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as connection:
+        answer = b""
+        try:
+            connection.sendall(head + chunked)
+            while chunk := connection.recv(65536):
+                answer += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # the server may close before reading what is past the limit
+    if answer:
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert config_path.read_bytes() == before
+    assert requests.get(server.url("/api/config/global"),
+                        timeout=TIMEOUT).json()["cycle_interval_seconds"] != 7
