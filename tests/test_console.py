@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import stat
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -803,3 +804,33 @@ def test_the_overview_says_when_the_next_cycle_is_due_and_why_the_recorder_waits
                  message="磁盘剩余空间不足")  # a dead recorder's plans are not shown
     page = client.get("/?lang=zh").get_data(as_text=True)
     assert "下一轮" not in page and "磁盘剩余空间不足" not in page
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example/", "/%0a/evil.example/",
+                                    "/%0d%0a/evil.example", "/%5C/evil.example/",
+                                    "/\\evil.example/", "/ /evil.example"])
+def test_sign_in_never_sends_the_browser_off_site(client: FlaskClient, locked: FlaskClient,
+                                                  target: str) -> None:
+    # Browsers drop tabs and line breaks from a Location: "/\t/evil.example/" is
+    # "//evil.example/" to them, another site. Open install (signed in already) and form alike.
+    answer = client.get(f"/login?next={target}")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/", target
+    signed = locked.post("/login", data={"token": TOKEN,
+                                         "next": urllib.parse.unquote(target)})
+    assert signed.status_code == 303 and signed.headers["Location"] == "/", target
+
+
+def test_the_console_stops_the_scheduler_only_when_asked_to(
+        client: FlaskClient, config_path: Path, write_status: WriteStatus) -> None:
+    from shared.control_file import read_control, update_control
+    write_status(scheduler_running=True)  # a live recorder
+    control = settings.control_path(str(config_path))
+    update_control(control, lambda state: state.update(scheduler_running=True))
+    token = _csrf(client)
+    # Any other word than start and stop stopped the patrol.
+    answer = client.post("/settings/scheduler/explode", headers={"X-CSRF-Token": token})
+    assert answer.status_code == 404
+    assert read_control(control)["scheduler_running"] is True
+    assert client.post("/settings/scheduler/stop",
+                       headers={"X-CSRF-Token": token}).status_code == 303
+    assert read_control(control)["scheduler_running"] is False

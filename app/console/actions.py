@@ -95,8 +95,11 @@ def set_camera_reference(camera: str):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path of this site (never ``//host`` or a scheme) may follow the sign-in."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Only a path of this site (never ``//host`` or a scheme) may follow the sign-in; nothing
+    with a space, control character or backslash either, since browsers drop tabs and line
+    breaks from a Location (``/<tab>/host`` is ``//host`` to them) and read ``\\`` as ``/``."""
+    if (target and target.startswith("/") and not target.startswith("//")
+            and all(ch > " " and ch not in "\x7f\\" for ch in target)):
         return target
     return url_for("console.overview")
 

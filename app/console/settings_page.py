@@ -176,7 +176,7 @@ def reload_config():
     return noted_redirect(url_for("console.settings_page"), "配置重新加载成功")
 
 
-@bp.post("/settings/scheduler/<action>")
+@bp.post("/settings/scheduler/<any(start, stop):action>")  # anything else: 404
 def scheduler_action(action: str):
     view = start_scheduler if action == "start" else stop_scheduler
     try:
