@@ -20,6 +20,7 @@ _HTTP_MESSAGES = {
     404: "请求的资源不存在",
     405: "不支持的请求方法",
     413: "请求体过大",
+    416: "请求的字节范围超出文件",
     500: "服务器内部错误",
 }
 
@@ -100,8 +101,9 @@ def _http_error(exc: HTTPException):
     status = exc.code or 500
     message = _HTTP_MESSAGES.get(status) or exc.description or ""
     response = error_response(status, message)
-    if status == 405 and exc.valid_methods:
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    for name, value in exc.get_headers():  # Allow of a 405, Content-Range of a 416, …
+        if name.lower() != "content-type":
+            response.headers[name] = value
     return response
 
 

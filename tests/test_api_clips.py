@@ -40,8 +40,13 @@ def test_range_is_206_with_the_bytes_asked(client: FlaskClient, clip: Path) -> N
     tail = client.get("/api/clips/20251010_163000/cam%201.mp4", headers={"Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.data == BODY[-10:]
     beyond = client.get("/api/clips/20251010_163000/cam%201.mp4",
-                        headers={"Range": f"bytes={len(BODY) + 5}-"})
+                        headers={"Range": f"bytes={len(BODY) + 5}-", "Accept-Language": "en"})
     assert beyond.status_code == 416
+    # Said in words, and with the file's length as RFC 9110 asks (it was Werkzeug's English
+    # description, and no Content-Range).
+    assert beyond.headers["Content-Range"] == f"bytes */{len(BODY)}"
+    assert beyond.get_json()["message"] == "请求的字节范围超出文件"
+    assert beyond.get_json()["message_en"] == "The requested byte range is beyond the file"
 
 
 def test_etag_gives_304_and_if_range_guards_a_changed_clip(client: FlaskClient,
