@@ -156,8 +156,11 @@ def write_contact_sheet(cycle_dir: str, tiles: list[Tile],
             write_bytes_atomic(os.path.join(cycle_dir, contact_sheet_name(page)),
                                render(page_tiles))
         except (WriteError, OSError) as exc:
-            log.error("contact sheet of %s not written (page %d of %d): %s", cycle_dir, page,
-                      len(pages), exc)
+            if not os.path.isdir(cycle_dir):  # deleted while the page was drawn
+                log.info("contact sheet of %s not written: the folder is gone", cycle_dir)
+            else:
+                log.error("contact sheet of %s not written (page %d of %d): %s", cycle_dir,
+                          page, len(pages), exc)
             return
     _remove_pages_after(cycle_dir, len(pages))
 

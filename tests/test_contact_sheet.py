@@ -230,3 +230,28 @@ def test_a_reason_loses_ffmpegs_prefix_and_the_cameras_url_where_ffmpeg_put_them
         message: str, reason: str) -> None:
     from shared.task_record import short_error
     assert short_error(message, "rtsp://cam/1") == reason
+
+
+def test_a_folder_deleted_while_its_sheet_is_drawn_is_no_error(tmp_path, monkeypatch,
+                                                               caplog) -> None:
+    # The API deletes a cycle right after it ends, while its sheet is drawn: the write then
+    # fails (no such folder), which is no fault of the recorder's to log as an ERROR.
+    import shutil
+
+    from recorder import contact_sheet
+    cycle = tmp_path / "20251010_163000"
+    cycle.mkdir()
+    drawn = contact_sheet.render
+
+    def render_then_delete(tiles):
+        picture = drawn(tiles)
+        shutil.rmtree(cycle)
+        return picture
+
+    monkeypatch.setattr(contact_sheet, "render", render_then_delete)
+    with caplog.at_level("INFO"):
+        write_contact_sheet(str(cycle), [tile_of(_record(st.CONNECTION_ERROR, "refused"),
+                                                 {"output_filename": "cam1.mp4"}, None)])
+    assert not cycle.exists()
+    assert [r.levelname for r in caplog.records] == ["INFO"], caplog.text
+    assert "the folder is gone" in caplog.text
