@@ -5,7 +5,9 @@ The API never shows a stream's password (``rtsp://user:***@host/…``, also
 sends it back must not turn every password into ``***``: before a write, each
 masked URL takes its secrets back from the stored stream of the same camera,
 the one with the same ``output_filename`` (or, for a stream without one there,
-the only stored stream whose masked URL is the same).
+the only stored stream whose masked URL is the same). Only when the URL still
+points at the stored one's scheme, host and port: a password is never sent to
+another server (the path and the other query parameters may change).
 """
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from shared import cluster_config
 from shared.alert_secrets import has_masked_alerts, masked_alerts, with_stored_alerts
 from shared.config import validate_config
 from shared.errors import ConfigError
-from shared.urls import is_masked, mask_credentials, unmask
+from shared.urls import is_masked, mask_credentials, same_server, unmask
 
 _NO_STORED_SECRET = "含有隐藏的密码 (***), 但找不到同一摄像机 (相同 output_filename) 已保存的密码; 请填写完整地址"
+_MOVED_SECRET = ("含有隐藏的密码 (***), 但协议、主机或端口与已保存的地址不同; "
+                "已保存的密码不会发往别的主机, 请填写完整地址 (含密码)")
 
 
 def masked_stream(stream: dict) -> dict:
@@ -50,14 +54,16 @@ def _stored_url(stream: dict, stored: list[dict]) -> str | None:
     return same_look[0]["rtsp_url"] if len(same_look) == 1 else None
 
 
-def has_masked_secrets(config: dict) -> bool:
-    """True when a stream's URL or a receiver carries a masked secret (a client sent back what it read)."""
-    return (any(is_masked(stream["rtsp_url"]) for stream in config["streams"])
-            or has_masked_alerts(config["global_config"].get("alerts", {})))
-
-
 def _masked_redis(config: dict) -> bool:
     return bool(config.get(cluster_config.KEY)) and is_masked(config[cluster_config.KEY]["redis_url"])
+
+
+def has_masked_secrets(config: dict) -> bool:
+    """True when a stream's URL, a receiver or the Redis URL carries a masked secret (a client
+    sent back what it read)."""
+    return (any(is_masked(stream["rtsp_url"]) for stream in config["streams"])
+            or has_masked_alerts(config["global_config"].get("alerts", {}))
+            or _masked_redis(config))
 
 
 def with_stored_secrets(new: dict, stored: dict | None) -> dict:
@@ -65,18 +71,17 @@ def with_stored_secrets(new: dict, stored: dict | None) -> dict:
 
     ``stored`` is the config on disk, None when there is none valid.
 
-    :raises ConfigError: a masked URL whose camera has no such secret stored.
+    :raises ConfigError: a masked URL whose camera has no such secret stored, or that now
+        points at another server.
     """
-    if not has_masked_secrets(new) and not _masked_redis(new):
+    if not has_masked_secrets(new):
         return new
     old_streams = stored["streams"] if stored else []
     result = copy.deepcopy(new)
     if _masked_redis(new):
         old = ((stored or {}).get(cluster_config.KEY) or {}).get("redis_url")
-        url = unmask(new[cluster_config.KEY]["redis_url"], old) if old else None
-        if url is None:
-            raise ConfigError(f"{cluster_config.KEY}.redis_url", _NO_STORED_SECRET)
-        result[cluster_config.KEY]["redis_url"] = url
+        result[cluster_config.KEY]["redis_url"] = _restored(
+            new[cluster_config.KEY]["redis_url"], old, f"{cluster_config.KEY}.redis_url")
     alerts = result["global_config"].get("alerts", {})
     if has_masked_alerts(alerts):
         result["global_config"]["alerts"] = with_stored_alerts(
@@ -85,9 +90,19 @@ def with_stored_secrets(new: dict, stored: dict | None) -> dict:
     for i, stream in enumerate(result["streams"]):
         if not is_masked(stream["rtsp_url"]):
             continue
-        old = _stored_url(stream, old_streams)
-        url = unmask(stream["rtsp_url"], old) if old is not None else None
-        if url is None:
-            raise ConfigError(f"streams[{i}].rtsp_url", _NO_STORED_SECRET)
-        stream["rtsp_url"] = url
+        stream["rtsp_url"] = _restored(stream["rtsp_url"], _stored_url(stream, old_streams),
+                                       f"streams[{i}].rtsp_url")
     return validate_config(result)  # the combined URL obeys the rules too
+
+
+def _restored(url: str, stored: str | None, field: str) -> str:
+    """The masked ``url`` with the secrets of ``stored``, the same server's URL.
+
+    :raises ConfigError: nothing stored, or ``url`` points at another server.
+    """
+    if stored is not None and not same_server(url, stored):
+        raise ConfigError(field, _MOVED_SECRET)
+    restored = unmask(url, stored) if stored is not None else None
+    if restored is None:
+        raise ConfigError(field, _NO_STORED_SECRET)
+    return restored

@@ -206,6 +206,11 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("含有隐藏的密码 (***), 但找不到同一摄像机 (相同 output_filename) 已保存的密码; 请填写完整地址",
      "holds a hidden password (***), but no password is stored for the same camera "
      "(same output_filename); give the whole URL"),
+    ("含有隐藏的密码 (***), 但协议、主机或端口与已保存的地址不同; "
+     "已保存的密码不会发往别的主机, 请填写完整地址 (含密码)",
+     "holds a hidden password (***), but its scheme, host or port differs from the stored "
+     "URL's; a stored password is never sent to another host: give the whole URL with its "
+     "password"),
     ("不能是根目录或顶层目录 ({path})", "must not be the root or a top-level folder ({path})"),
     ("不能位于系统目录 /{name} 内", "must not be inside the system folder /{name}"),
     ("不能是系统目录 ({path})", "must not be a system folder ({path})"),

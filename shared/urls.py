@@ -65,13 +65,42 @@ def is_masked(url: str) -> bool:
     return any(m.group("value") == MASK for m in _QUERY_SECRET_RE.finditer(url))
 
 
+def same_server(url: str, other: str) -> bool:
+    """True when both URLs reach the same server: the same scheme, host and port (a port left
+    out is the scheme's default), and for ``unix://`` the same socket path."""
+    mine = _server(url)
+    return mine is not None and mine == _server(other)
+
+
+# The port a URL means when it names none: rtsp://cam/ and rtsp://cam:554/ are one server.
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443,
+                  "redis": 6379, "rediss": 6379}
+
+
+def _server(url: str) -> tuple | None:
+    """(scheme, host, port, socket path) of ``url``; None when it cannot be read."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    return (scheme, parts.hostname or "", port or _DEFAULT_PORTS.get(scheme),
+            parts.path if scheme == "unix" else "")
+
+
 def unmask(url: str, stored: str) -> str | None:
-    """``url`` with each masked secret taken back from ``stored``; None when ``stored`` lacks one.
+    """``url`` with each masked secret taken back from ``stored``; None when ``stored`` lacks one
+    or is on another server.
 
     A client that read a masked URL and sends it back (perhaps with the user
-    name, host or path changed) keeps the password it never saw; a secret it
-    spells out replaces the stored one.
+    name, path or other parameters changed) keeps the password it never saw; a
+    secret it spells out replaces the stored one. A URL pointed at another
+    scheme, host or port gets nothing: whoever may edit but never read the
+    password could otherwise have it sent to a server of their own.
     """
+    if is_masked(url) and not same_server(url, stored):
+        return None
     cred = _CREDENTIALS_RE.match(url)
     if cred and MASK in (cred.group("cred"), cred.group("cred").partition(":")[2]):
         old = _CREDENTIALS_RE.match(stored)

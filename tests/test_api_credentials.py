@@ -1,8 +1,10 @@
 """Camera passwords: masked in every answer, kept when a client sends the masked form back."""
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -112,6 +114,83 @@ def test_a_masked_password_with_nothing_stored_is_refused(client: FlaskClient,
     assert secret_config.read_bytes() == before
 
 
+@pytest.mark.parametrize("moved", [
+    "rtsp://admin:***@127.0.0.2:8554/cam1",  # another host
+    "rtsp://admin:***@127.0.0.1:18698/cam1",  # another port
+    "rtsps://admin:***@127.0.0.1:8554/cam1",  # another scheme
+    "rtsp://admin:***@127.0.0.2:18698/steal",  # the operator's test
+])
+def test_a_masked_password_is_not_moved_to_another_server(client: FlaskClient,
+                                                          secret_config: Path, moved: str) -> None:
+    # Whoever may edit but never read the password pointed the camera at a host of theirs,
+    # and the stored password went into the new URL (config.json held it, ffmpeg sent it).
+    before = secret_config.read_bytes()
+    response = client.put("/api/config/streams/0", json={"rtsp_url": moved})
+    assert_error(response, 400, "主机或端口")
+    assert "streams[0].rtsp_url" in response.get_json()["message"]
+    assert secret_config.read_bytes() == before
+
+
+def test_a_masked_query_secret_is_not_moved_to_another_server(client: FlaskClient,
+                                                              secret_config: Path) -> None:
+    config = client.get("/api/config").get_json()
+    assert config["streams"][1]["rtsp_url"].startswith("rtsp://127.0.0.1:8554/")
+    config["streams"][1]["rtsp_url"] = config["streams"][1]["rtsp_url"].replace(
+        "127.0.0.1:8554", "127.0.0.2:8554")
+    before = secret_config.read_bytes()
+    response = client.put("/api/config", json=config)
+    assert_error(response, 400, "主机或端口")
+    assert "streams[1].rtsp_url" in response.get_json()["message"]
+    assert secret_config.read_bytes() == before
+
+
+def test_a_masked_password_follows_a_new_path_on_the_same_server(client: FlaskClient,
+                                                                  secret_config: Path) -> None:
+    # Another channel of the same camera (README): the password goes where it went before.
+    response = client.put("/api/config/streams/0",
+                          json={"rtsp_url": "rtsp://admin:***@127.0.0.1:8554/cam1/sub"})
+    assert response.status_code == 200
+    assert stored_urls(secret_config)[0] == "rtsp://admin:s3cret@127.0.0.1:8554/cam1/sub"
+
+
+@pytest.mark.parametrize(("masked", "stored", "restored"), [
+    ("rtsp://a:***@h/y", "rtsp://a:pw@h:554/x", "rtsp://a:pw@h/y"),  # 554: the default port
+    ("rtsp://a:***@H/x", "rtsp://a:pw@h/x", "rtsp://a:pw@H/x"),  # host names ignore case
+    ("rtsp://a:***@h2/x", "rtsp://a:pw@h/x", None),
+    ("rtsp://a:***@h:8554/x", "rtsp://a:pw@h/x", None),
+    ("rtsp://h2/x?pwd=***", "rtsp://h/x?pwd=pw", None),
+    ("redis://:***@evil:6379/0", "redis://:pw@10.0.0.9:6379/0", None),
+    ("unix://:***@/tmp/evil.sock", "unix://:pw@/run/redis/redis.sock", None),
+])
+def test_unmask_gives_a_secret_back_to_its_own_server_only(masked: str, stored: str,
+                                                           restored: str | None) -> None:
+    assert unmask(masked, stored) == restored
+
+
+def test_the_consoles_stream_form_does_not_move_a_password(client: FlaskClient,
+                                                           secret_config: Path) -> None:
+    page = client.get("/settings").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    etag = html.unescape(re.search(r'name="etag" value="([^"]+)"', page).group(1))
+    before = secret_config.read_bytes()
+    answer = client.post("/settings/streams/0", data={
+        "csrf_token": csrf, "etag": etag, "rtsp_url": "rtsp://admin:***@127.0.0.2:18698/steal"})
+    assert answer.status_code == 400 and "主机或端口" in answer.get_data(as_text=True)
+    assert secret_config.read_bytes() == before
+
+
+def test_a_masked_redis_password_is_not_moved_to_another_server(client: FlaskClient,
+                                                                config_path: Path) -> None:
+    config = valid_config()
+    config["cluster"] = {"redis_url": "redis://:s3cret@127.0.0.1:6379/0"}
+    write_json_atomic(str(config_path), config)
+    shown = client.get("/api/config").get_json()
+    shown["cluster"]["redis_url"] = shown["cluster"]["redis_url"].replace("127.0.0.1", "10.9.9.9")
+    before = config_path.read_bytes()
+    assert_error(client.put("/api/config", json=shown), 400, "主机或端口")
+    assert config_path.read_bytes() == before
+
+
 def test_saved_copies_keep_real_passwords(client: FlaskClient, secret_config: Path,
                                           tmp_path: Path) -> None:
     assert client.post("/api/config/save", json={"file_path": "copy.json"}).status_code == 200
@@ -203,4 +282,19 @@ def test_a_masked_alert_secret_without_a_stored_one_is_refused(client: FlaskClie
         "webhooks": [{"url": "http://127.0.0.1:9/new", "secret": "***"}]}})
     assert answer.status_code == 400
     assert "webhooks[0].secret" in answer.get_json()["message"]
+    assert stored_alerts(alerts_config) == ALERTS
+
+
+@pytest.mark.parametrize("hook", [
+    {"url": "https://hook:***@127.0.0.2:18699/h?token=***", "secret": "***"},
+    {"url": "https://hook:***@ops.example/h?token=***", "secret": "***"},  # as shown: kept
+    {"url": "http://127.0.0.2:18699/h", "secret": "***"},
+])
+def test_a_masked_webhook_secret_is_not_moved_to_another_server(
+        client: FlaskClient, alerts_config: Path, hook: dict) -> None:
+    alerts = client.get("/api/config/global").get_json()["alerts"]
+    kept = hook["url"] == alerts["webhooks"][0]["url"]
+    alerts["webhooks"][0] = {**alerts["webhooks"][0], **hook}
+    answer = client.put("/api/config/global", json={"alerts": alerts})
+    assert answer.status_code == (200 if kept else 400), answer.get_json()
     assert stored_alerts(alerts_config) == ALERTS
