@@ -1,10 +1,12 @@
 """Secrets in ``global_config.alerts``: shown masked, and a masked one sent back keeps the stored one.
 
-A webhook's ``secret`` shows as ``***`` and its URL as an RTSP URL does (password
-and token parameters masked); a ``notify`` URL (Apprise: tokens anywhere in it)
-as its scheme only, ``dingtalk://***``. A client that reads the config and sends
-it back gets each stored value back: a webhook by its masked URL, a notify URL by
-its masked form and its place among those that look the same.
+A webhook's ``secret`` shows as ``***`` and its URL with its password and every
+query parameter's value masked (``?access_token=***``: a service may take its
+token under any name); a ``notify`` URL (Apprise: tokens anywhere in it) as its
+scheme only, ``dingtalk://***``. A client that reads the config and sends it back
+gets each stored value back: a webhook by its masked URL (so only for the same
+host, path and parameter names), a notify URL by its masked form; either by its
+place among those that look the same.
 """
 from __future__ import annotations
 
@@ -21,11 +23,16 @@ def shown_notify(url: str) -> str:
     return f"{url.partition('://')[0]}://{MASK}"
 
 
+def shown_webhook(url: str) -> str:
+    """A webhook URL as shown: its password and each query parameter's value masked."""
+    return mask_credentials(url, every_query_value=True)
+
+
 def masked_alerts(alerts: dict) -> dict:
     """A copy of ``alerts`` fit to show."""
     shown = copy.deepcopy(alerts)
     for hook in shown.get("webhooks", ()):
-        hook["url"] = mask_credentials(hook["url"])
+        hook["url"] = shown_webhook(hook["url"])
         if "secret" in hook:
             hook["secret"] = MASK
     if "notify" in shown:
@@ -35,32 +42,54 @@ def masked_alerts(alerts: dict) -> dict:
 
 def has_masked_alerts(alerts: dict) -> bool:
     """True when ``alerts`` carries a masked value (a client sent back what it read)."""
-    return (any(is_masked(h["url"]) or h.get("secret") == MASK for h in alerts.get("webhooks", ()))
+    return (any(is_masked(h["url"], every_query_value=True) or h.get("secret") == MASK
+                for h in alerts.get("webhooks", ()))
             or any(url == shown_notify(url) for url in alerts.get("notify", ())))
 
 
 def with_stored_alerts(alerts: dict, stored: dict, field: str) -> dict:
     """``alerts`` with each masked value taken from ``stored``. :raises ConfigError:"""
     result = copy.deepcopy(alerts)
-    old_hooks = stored.get("webhooks", [])
-    for i, hook in enumerate(result.get("webhooks", ())):
-        old = next((h for h in old_hooks if mask_credentials(h["url"]) ==
-                    mask_credentials(hook["url"])), None)
-        if is_masked(hook["url"]):
-            hook["url"] = unmask(hook["url"], old["url"]) if old else None
+    if "webhooks" in result:
+        result["webhooks"] = _with_stored_hooks(result["webhooks"], stored.get("webhooks", []),
+                                                f"{field}.webhooks")
+    if "notify" in result:
+        result["notify"] = _with_stored_notify(result["notify"], stored.get("notify", []),
+                                               f"{field}.notify")
+    return result
+
+
+def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> list[dict]:
+    """Each hook with its masked URL parts and secret from the stored hook that looks the same
+    (of the same rank: two robots of one service look alike, ``?access_token=***``).
+    :raises ConfigError:"""
+    ranks: dict[str, int] = {}
+    for i, hook in enumerate(hooks):
+        look = shown_webhook(hook["url"])
+        same = [old for old in old_hooks if shown_webhook(old["url"]) == look]
+        nth = ranks[look] = ranks.get(look, -1) + 1
+        old = same[nth] if nth < len(same) else None
+        if is_masked(hook["url"], every_query_value=True):
+            hook["url"] = unmask(hook["url"], old["url"], every_query_value=True) if old else None
             if hook["url"] is None:
-                raise ConfigError(f"{field}.webhooks[{i}].url", _NO_STORED)
+                raise ConfigError(f"{field}[{i}].url", _NO_STORED)
         if hook.get("secret") == MASK:
             if old is None or "secret" not in old:
-                raise ConfigError(f"{field}.webhooks[{i}].secret", _NO_STORED)
+                raise ConfigError(f"{field}[{i}].secret", _NO_STORED)
             hook["secret"] = old["secret"]
+    return hooks
+
+
+def _with_stored_notify(urls: list[str], old_urls: list[str], field: str) -> list[str]:
+    """Each masked notify URL as the stored one of its scheme and rank. :raises ConfigError:"""
     seen: dict[str, int] = {}
-    for i, url in enumerate(result.get("notify", ())):
+    result = list(urls)
+    for i, url in enumerate(urls):
         if url != shown_notify(url):
             continue
-        same = [old for old in stored.get("notify", []) if shown_notify(old) == url]
+        same = [old for old in old_urls if shown_notify(old) == url]
         nth = seen[url] = seen.get(url, -1) + 1
         if nth >= len(same):
-            raise ConfigError(f"{field}.notify[{i}]", _NO_STORED)
-        result["notify"][i] = same[nth]
+            raise ConfigError(f"{field}[{i}]", _NO_STORED)
+        result[i] = same[nth]
     return result

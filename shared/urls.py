@@ -12,11 +12,19 @@ _CREDENTIALS_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<cred>[
 # An RTSP URL with an '@' after its host part (which ends at the first '/', '?' or '#'): a
 # user name or password holding one of those, unencoded, split the user info.
 _AT_AFTER_HOST_RE = re.compile(r"^rtsps?://[^/?#]+[/?#].*@", re.IGNORECASE)
-# Query parameters some cameras take their password or token in (?user=admin&password=…).
-SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "token")
+# Query parameters some cameras and services take a password, token or signature in
+# (?user=admin&password=…, ?access_token=…, DingTalk's &sign=…).
+SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "token", "access_token", "key", "apikey",
+                     "api_key", "secret", "sign", "signature")
 _QUERY_SECRET_RE = re.compile(
     r"(?P<key>(?<=[?&;])(?:" + "|".join(SECRET_QUERY_KEYS) + r")=)(?P<value>[^&;#\s]*)",
     re.IGNORECASE)
+# Every query parameter: a webhook's token may go under any name (?code=, ?sig=, ?k=).
+_ANY_QUERY_RE = re.compile(r"(?P<key>(?<=[?&;])[^=&;#\s]+=)(?P<value>[^&;#\s]*)")
+
+
+def _query_re(every_query_value: bool) -> re.Pattern:
+    return _ANY_QUERY_RE if every_query_value else _QUERY_SECRET_RE
 
 
 def _masked_userinfo(cred: str) -> str:
@@ -25,15 +33,18 @@ def _masked_userinfo(cred: str) -> str:
     return f"{user}:{MASK}" if colon else MASK
 
 
-def mask_credentials(url: str) -> str:
-    """``rtsp://user:pass@host/x?pwd=p`` → ``rtsp://user:***@host/x?pwd=***``; others unchanged."""
+def mask_credentials(url: str, every_query_value: bool = False) -> str:
+    """``rtsp://user:pass@host/x?pwd=p`` → ``rtsp://user:***@host/x?pwd=***``; others unchanged.
+
+    ``every_query_value``: each parameter's value is masked, whatever its name (a webhook).
+    """
     url = _CREDENTIALS_RE.sub(
         lambda m: m.group("scheme") + _masked_userinfo(m.group("cred")) + "@", url, count=1)
-    return _mask_query(url)
+    return _mask_query(url, every_query_value)
 
 
-def _mask_query(text: str) -> str:
-    return _QUERY_SECRET_RE.sub(lambda m: m.group("key") + MASK, text)
+def _mask_query(text: str, every_query_value: bool = False) -> str:
+    return _query_re(every_query_value).sub(lambda m: m.group("key") + MASK, text)
 
 
 def _secrets(url: str) -> list[str]:
@@ -57,12 +68,13 @@ def mask_in_text(text: str, urls: list[str]) -> str:
     return _mask_query(text)
 
 
-def is_masked(url: str) -> bool:
-    """True when ``url`` carries :data:`MASK` where a password or secret parameter goes."""
+def is_masked(url: str, every_query_value: bool = False) -> bool:
+    """True when ``url`` carries :data:`MASK` where a password or secret parameter goes (any
+    parameter with ``every_query_value``)."""
     match = _CREDENTIALS_RE.match(url)
     if match and MASK in (match.group("cred"), match.group("cred").partition(":")[2]):
         return True
-    return any(m.group("value") == MASK for m in _QUERY_SECRET_RE.finditer(url))
+    return any(m.group("value") == MASK for m in _query_re(every_query_value).finditer(url))
 
 
 def same_server(url: str, other: str) -> bool:
@@ -89,7 +101,7 @@ def _server(url: str) -> tuple | None:
             parts.path if scheme == "unix" else "")
 
 
-def unmask(url: str, stored: str) -> str | None:
+def unmask(url: str, stored: str, every_query_value: bool = False) -> str | None:
     """``url`` with each masked secret taken back from ``stored``; None when ``stored`` lacks one
     or is on another server.
 
@@ -99,7 +111,7 @@ def unmask(url: str, stored: str) -> str | None:
     scheme, host or port gets nothing: whoever may edit but never read the
     password could otherwise have it sent to a server of their own.
     """
-    if is_masked(url) and not same_server(url, stored):
+    if is_masked(url, every_query_value) and not same_server(url, stored):
         return None
     cred = _CREDENTIALS_RE.match(url)
     if cred and MASK in (cred.group("cred"), cred.group("cred").partition(":")[2]):
@@ -110,24 +122,27 @@ def unmask(url: str, stored: str) -> str | None:
         if cred.group("cred") != MASK:
             secret = cred.group("cred").partition(":")[0] + ":" + secret.partition(":")[2]
         url = cred.group("scheme") + secret + "@" + url[cred.end():]
-    return _unmask_query(url, stored)
+    return _unmask_query(url, stored, _query_re(every_query_value))
 
 
-def _unmask_query(url: str, stored: str) -> str | None:
-    old = {}
-    for m in _QUERY_SECRET_RE.finditer(stored):
-        old.setdefault(m.group("key").lower(), m.group("value"))
-    missing = [m.group("key") for m in _QUERY_SECRET_RE.finditer(url)
-               if m.group("value") == MASK and m.group("key").lower() not in old]
-    if missing:
-        return None
+def _unmask_query(url: str, stored: str, query_re: re.Pattern) -> str | None:
+    """Each masked parameter takes the stored value of its name and rank (?t=…&t=… twice)."""
+    old: dict[str, list[str]] = {}
+    for m in query_re.finditer(stored):
+        old.setdefault(m.group("key").lower(), []).append(m.group("value"))
+    seen: dict[str, int] = {}
 
     def restore(m: re.Match) -> str:
+        key = m.group("key").lower()
+        nth = seen[key] = seen.get(key, -1) + 1
         if m.group("value") != MASK:
             return m.group(0)
-        return m.group("key") + old[m.group("key").lower()]
+        return m.group("key") + old.get(key, [])[nth]
 
-    return _QUERY_SECRET_RE.sub(restore, url)
+    try:
+        return query_re.sub(restore, url)
+    except IndexError:  # a masked parameter the stored URL has not (that many times)
+        return None
 
 
 _DIGITS_PORT_RE = re.compile(r":\d+$")

@@ -40,6 +40,9 @@ def stored_urls(path: Path) -> list[str]:
     ("rtsp://h/x?password=a&pwd=b&PassWd=c&token=d&user=e",
      "rtsp://h/x?password=***&pwd=***&PassWd=***&token=***&user=e"),
     ("rtsp://h/x?mypassword=a", "rtsp://h/x?mypassword=a"),
+    ("rtsp://h/x?access_token=a&key=b&api_key=c&sign=d&Signature=e&secret=f&apikey=g",
+     "rtsp://h/x?access_token=***&key=***&api_key=***&sign=***&Signature=***&secret=***"
+     "&apikey=***"),
     ("rtsp://10.0.0.5/plain", "rtsp://10.0.0.5/plain"),
 ])
 def test_mask_credentials_and_back(url: str, masked: str) -> None:
@@ -298,3 +301,60 @@ def test_a_masked_webhook_secret_is_not_moved_to_another_server(
     answer = client.put("/api/config/global", json={"alerts": alerts})
     assert answer.status_code == (200 if kept else 400), answer.get_json()
     assert stored_alerts(alerts_config) == ALERTS
+
+
+QUERY_HOOK = "http://u:pw@127.0.0.1:18699/hook?access_token=QSECRET123"
+
+
+@pytest.mark.parametrize("page", ["/api/config/global", "/api/config", "/settings"])
+def test_a_webhooks_query_token_is_masked_wherever_shown(client: FlaskClient,
+                                                         alerts_config: Path, page: str) -> None:
+    # The operator's test: access_token was no secret parameter name, and showed in clear.
+    hooks = [{"url": QUERY_HOOK}, {"url": "https://ops.example/h?code=c0de&sig=s1g&v=2"}]
+    answer = client.put("/api/config/global", json={"alerts": {"webhooks": hooks}})
+    assert answer.status_code == 200
+    assert "QSECRET123" not in answer.get_data(as_text=True)
+    body = client.get(page).get_data(as_text=True)
+    for secret in ("QSECRET123", "pw@", "c0de", "s1g"):
+        assert secret not in body, secret
+    assert "access_token=***" in html.unescape(body)
+
+
+def test_a_webhooks_masked_query_token_sent_back_keeps_the_stored_one(
+        client: FlaskClient, alerts_config: Path) -> None:
+    robots = [{"url": "https://oapi.example/robot/send?access_token=AAA"},
+              {"url": "https://oapi.example/robot/send?access_token=BBB", "events": []},
+              {"url": "https://oapi.example/multi?t=1&t=2"}]
+    assert client.put("/api/config/global",
+                      json={"alerts": {"webhooks": robots}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    assert [hook["url"] for hook in shown["webhooks"]] == [
+        "https://oapi.example/robot/send?access_token=***",
+        "https://oapi.example/robot/send?access_token=***",
+        "https://oapi.example/multi?t=***&t=***"]
+    assert client.put("/api/config/global", json={"alerts": shown}).status_code == 200
+    assert stored_alerts(alerts_config)["webhooks"] == robots  # each robot its own token
+
+
+@pytest.mark.parametrize("url", [
+    "http://u:***@127.0.0.2:18699/hook?access_token=***",  # another host
+    "http://u:***@127.0.0.1:18700/hook?access_token=***",  # another port
+    "http://u:***@127.0.0.1:18699/other?access_token=***",  # another path: another receiver
+])
+def test_a_webhooks_masked_query_token_is_not_moved(client: FlaskClient, alerts_config: Path,
+                                                    url: str) -> None:
+    assert client.put("/api/config/global",
+                      json={"alerts": {"webhooks": [{"url": QUERY_HOOK}]}}).status_code == 200
+    before = alerts_config.read_bytes()
+    answer = client.put("/api/config/global", json={"alerts": {"webhooks": [{"url": url}]}})
+    assert answer.status_code == 400 and "webhooks[0].url" in answer.get_json()["message"]
+    assert alerts_config.read_bytes() == before
+
+
+def test_webhook_urls_mask_every_query_value_and_back() -> None:
+    url = "https://h/x?a=1&T=2&a=3&empty="
+    shown = "https://h/x?a=***&T=***&a=***&empty=***"
+    assert mask_credentials(url, every_query_value=True) == shown
+    assert is_masked(shown, every_query_value=True) and not is_masked(shown)
+    assert unmask(shown, url, every_query_value=True) == url
+    assert unmask("https://h/x?b=***", url, every_query_value=True) is None
