@@ -250,8 +250,8 @@ OPERATIONS = [
                                   "or checks/<folder> for a check"},
           thumbnail=_STR, message=_STR), (404, 500, 503)),
     ("/api/cameras/{camera}/reference", "get",
-     "The camera's reference picture (JPEG), what scene_changed compares each picture with",
-     [_CAMERA], None, _JPEG, (404, 503)),
+     "The camera's reference picture (JPEG), what scene_changed compares each picture with; "
+     "never through a symlink at its name (403)", [_CAMERA], None, _JPEG, (403, 404, 500, 503)),
     ("/api/thumbnails/{timestamp}/{clip}", "get", "A clip's thumbnail (JPEG)",
      [_CYCLE, _path_param("clip")], None, _JPEG, (403, 404, 503)),
     ("/api/thumbnails/checks/{check}/{clip}", "get",

@@ -13,7 +13,8 @@ from shared import output_tree, settings
 from shared.atomic import write_bytes_atomic
 from shared.camera_roster import camera_id
 from shared.clip_names import MAX_CONTACT_SHEET_PAGES, contact_sheet_name, thumbnail_name
-from shared.errors import NotFound, WriteError
+from shared.errors import NotFound, UnsafePath, WriteError
+from shared.reference_file import is_symlink_refused, read_reference
 
 log = request_logger(__name__)
 bp = Blueprint("pictures", __name__, url_prefix="/api")
@@ -78,13 +79,17 @@ def _reference_file(camera: str) -> str:
 
 @bp.get("/cameras/<camera>/reference")
 def reference(camera: str):
-    """The camera's reference picture, what ``scene_changed`` compares each picture with."""
+    """The camera's reference picture, what ``scene_changed`` compares each picture with; never
+    a file a symlink at its name points to (403), nor one that is not a regular file (500)."""
     try:
-        with open(reference_path(camera), "rb") as handle:
-            return _picture(handle.read(), os.fstat(handle.fileno()).st_mtime)
+        data, info = read_reference(reference_path(camera))
+        return _picture(data, info.st_mtime)
     except FileNotFoundError:
         raise NotFound(f"摄像机 {camera} 还没有参考画面") from None
     except OSError as exc:
+        if is_symlink_refused(exc):
+            log.warning("reference of %s refused: a symlink at %s", camera, exc.filename)
+            raise UnsafePath("不能读取符号链接") from None
         log.error("reference of %s not readable: %s", camera, exc)
         raise ApiError(500, "参考画面读取失败") from None
 

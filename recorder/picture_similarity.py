@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 from array import array
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import Image, ImageMath
 
 from shared.atomic import write_bytes_once
+from shared.reference_file import read_reference, reference_stamp
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,7 @@ _C2 = (0.03 * 255) ** 2
 REFERENCES_KEPT = 2048
 
 
-def _grey(path: str) -> Image.Image:
+def _grey(path: str | BinaryIO) -> Image.Image:
     """The picture as 64 x 48 grey (JPEG decodes straight to a quarter of its size)."""
     with Image.open(path) as image:
         image.draft("L", (SIZE[0] * 2, SIZE[1] * 2))
@@ -47,8 +50,8 @@ class _Windows:
     squares: array
 
     @classmethod
-    def of(cls, path: str) -> _Windows:
-        """The windows of the JPEG at ``path``. :raises OSError: unreadable."""
+    def of(cls, path: str | BinaryIO) -> _Windows:
+        """The windows of the JPEG at ``path`` (or in that file). :raises OSError: unreadable."""
         image = _grey(path)
         floats = image.convert("F")
         squares = ImageMath.lambda_eval(lambda v: v["a"] * v["a"], a=floats)
@@ -58,8 +61,10 @@ class _Windows:
 @functools.lru_cache(maxsize=REFERENCES_KEPT)
 def _reference_windows(path: str, mtime_ns: int, size: int) -> _Windows:
     """A reference picture's windows, decoded once while the file stays the same (the
-    stamp is part of the key: a new reference set by an operator is read anew)."""
-    return _Windows.of(path)
+    stamp is part of the key: a new reference set by an operator is read anew); read never
+    through a symlink at its name (shared/reference_file.py)."""
+    data, _ = read_reference(path)
+    return _Windows.of(io.BytesIO(data))
 
 
 def _ssim(a: _Windows, b: _Windows) -> float:
@@ -76,15 +81,19 @@ def _ssim(a: _Windows, b: _Windows) -> float:
 
 
 def similarity(path: str, reference: str) -> float:
-    """The mean SSIM of two pictures' 8 x 8 windows (1.0: alike). :raises OSError: unreadable."""
-    stamp = os.stat(reference)
+    """The mean SSIM of two pictures' 8 x 8 windows (1.0: alike).
+
+    :raises OSError: unreadable, or ``reference`` is a symlink or no regular file.
+    """
+    stamp = reference_stamp(reference)
     return _ssim(_Windows.of(path), _reference_windows(reference, stamp.st_mtime_ns,
                                                        stamp.st_size))
 
 
 def reference_similarity(thumbnail: str, reference: str) -> float | None:
-    """The thumbnail's similarity to the camera's reference picture; None without either."""
-    if not os.path.exists(reference):
+    """The thumbnail's similarity to the camera's reference picture; None without either (a
+    symlink planted at the reference's name is no reference: logged)."""
+    if not os.path.lexists(reference):
         return None
     try:
         return similarity(thumbnail, reference)
@@ -94,8 +103,9 @@ def reference_similarity(thumbnail: str, reference: str) -> float | None:
 
 
 def keep_reference(thumbnail: str, reference: str) -> None:
-    """Make ``thumbnail`` the camera's reference picture if it has none yet."""
-    if os.path.exists(reference):
+    """Make ``thumbnail`` the camera's reference picture if it has none yet (a symlink at its
+    name counts as one: left alone, never written through)."""
+    if os.path.lexists(reference):
         return
     try:
         os.makedirs(os.path.dirname(reference), exist_ok=True)

@@ -212,3 +212,44 @@ def test_an_unreadable_reference_is_a_logged_500(client: FlaskClient, config_pat
     (folder / "test_stream1.jpg").mkdir(parents=True)  # a folder where the picture should be
     assert_error(client.get("/api/cameras/test_stream1/reference"), 500, "参考画面读取失败")
     assert "reference of test_stream1 not readable" in caplog.text
+
+
+def test_a_symlink_at_a_references_name_is_not_followed(client: FlaskClient, config_path: Path,
+                                                        make_cycle: MakeCycle, caplog) -> None:
+    # The operator's test: references/<camera>.jpg -> config.json served the config (and its
+    # passwords) as image/jpeg.
+    folder = Path(settings.references_dir(str(config_path)))
+    folder.mkdir(parents=True)
+    (folder / "test_stream1.jpg").symlink_to(config_path)
+    answer = client.get("/api/cameras/test_stream1/reference")
+    assert_error(answer, 403, "符号链接")
+    assert b"rtsp://" not in answer.data and "a symlink at" in caplog.text
+    assert "?v=" not in client.get("/cameras/test_stream1").get_data(as_text=True)
+    # Setting a reference replaces the link itself, never the file it points to.
+    before = config_path.read_bytes()
+    _cycle_with_pictures(make_cycle)
+    assert client.post("/api/cameras/test_stream1/reference").status_code == 200
+    assert config_path.read_bytes() == before
+    assert not (folder / "test_stream1.jpg").is_symlink()
+    assert client.get("/api/cameras/test_stream1/reference").data == JPEG
+
+
+def test_a_fifo_at_a_references_name_is_refused_at_once(client: FlaskClient,
+                                                        config_path: Path) -> None:
+    folder = Path(settings.references_dir(str(config_path)))
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "test_stream1.jpg")  # open() waited for a writer forever
+    assert_error(client.get("/api/cameras/test_stream1/reference"), 500, "参考画面读取失败")
+
+
+def test_a_symlinked_references_folder_is_followed(client: FlaskClient, config_path: Path,
+                                                   tmp_path: Path) -> None:
+    # README: a cluster's recorders share one folder; its link is the operator's own.
+    shared_folder = tmp_path / "mount" / "references"
+    shared_folder.mkdir(parents=True)
+    (shared_folder / "test_stream1.jpg").write_bytes(JPEG)
+    folder = Path(settings.references_dir(str(config_path)))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.symlink_to(shared_folder, target_is_directory=True)
+    answer = client.get("/api/cameras/test_stream1/reference")
+    assert answer.status_code == 200 and answer.data == JPEG

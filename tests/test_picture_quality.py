@@ -360,9 +360,51 @@ def test_a_cameras_reference_is_decoded_once_and_again_when_its_file_changes(
     monkeypatch.setattr(Image, "open", lambda path, *a, **k: opened.append(path) or real_open(
         path, *a, **k))
     first, second = similarity(thumbnail, reference), similarity(thumbnail, reference)
-    assert first == second > 0.99 and opened.count(reference) == 1 and opened.count(thumbnail) == 2
+
+    def references_decoded() -> int:  # the reference is decoded from the bytes read
+        return len([path for path in opened if path != thumbnail])
+
+    assert first == second > 0.99 and references_decoded() == 1 and opened.count(thumbnail) == 2
     os.replace(other, reference)  # an operator set another reference
-    assert similarity(thumbnail, reference) < 0.9 and opened.count(reference) == 2
+    assert similarity(thumbnail, reference) < 0.9 and references_decoded() == 2
+
+
+def test_a_symlink_at_a_references_name_is_never_read_nor_written_through(
+        tmp_path, caplog) -> None:
+    # A symlink planted at references/<camera>.jpg pointed the recorder at any file; it is
+    # no reference: compared with nothing (logged), and not replaced by a new one.
+    from PIL import Image
+
+    from recorder.picture_similarity import keep_reference, reference_similarity, similarity
+    thumbnail, target = tmp_path / "t.jpg", tmp_path / "elsewhere.jpg"
+    Image.linear_gradient("L").resize((320, 180)).save(thumbnail)
+    Image.linear_gradient("L").resize((320, 180)).save(target)
+    before = target.read_bytes()
+    references = tmp_path / "refs"
+    references.mkdir()
+    for name, points_to in (("cam.jpg", target), ("dangling.jpg", tmp_path / "none.jpg")):
+        (references / name).symlink_to(points_to)
+        with pytest.raises(OSError):
+            similarity(str(thumbnail), str(references / name))
+        assert reference_similarity(str(thumbnail), str(references / name)) is None
+        keep_reference(str(thumbnail), str(references / name))
+        assert (references / name).is_symlink()
+    assert "cannot compare" in caplog.text and target.read_bytes() == before
+    assert not (tmp_path / "none.jpg").exists()
+
+
+def test_a_reference_in_a_symlinked_references_folder_is_read(tmp_path) -> None:
+    # README: a cluster's recorders share one references folder through a symlink.
+    from PIL import Image
+
+    from recorder.picture_similarity import reference_similarity
+    shared_folder, references = tmp_path / "mount" / "references", tmp_path / "refs"
+    shared_folder.mkdir(parents=True)
+    references.symlink_to(shared_folder, target_is_directory=True)
+    thumbnail = tmp_path / "t.jpg"
+    Image.linear_gradient("L").resize((320, 180)).save(thumbnail)
+    Image.linear_gradient("L").resize((320, 180)).save(shared_folder / "cam.jpg")
+    assert reference_similarity(str(thumbnail), str(references / "cam.jpg")) > 0.99
 
 
 def test_a_reference_an_operator_sets_while_the_recorder_takes_one_stays(

@@ -18,6 +18,7 @@ from shared.clock import SYSTEM_CLOCK
 from shared.config import OTHER_REPORTS
 from shared.control_file import being_checked, read_control
 from shared.errors import NotFound, PatrolError, UnsafePath
+from shared.reference_file import reference_stamp
 from shared.timefmt import is_cycle_name, parse_local
 
 # The cycles page lists this many cycles, newest first, unless ?limit= says otherwise.
@@ -98,9 +99,9 @@ def camera_page(camera: str):
     if not found.get("removed"):
         try:  # the URL changes with the picture: a new one is shown, not the cached one
             reference = (url_for("pictures.reference", camera=camera)
-                         + f"?v={int(os.stat(reference_path(camera)).st_mtime)}")
+                         + f"?v={int(reference_stamp(reference_path(camera)).st_mtime)}")
         except OSError:
-            pass  # none (yet), or just deleted by the operator
+            pass  # none (yet), just deleted by the operator, or a symlink (never shown)
     status, _ = status_view()
     # While a check of it is asked for, running, or ended but not yet in the history (written
     # within a second of the status), the page's check section follows it.
