@@ -88,6 +88,23 @@ def test_pictures_are_served_only_from_cycle_folders_and_never_through_a_symlink
     assert_error(client.get("/api/contact_sheets/20251010_180000"), 404)
 
 
+def test_a_symlink_at_a_pictures_name_is_not_listed_as_a_picture(
+        client: FlaskClient, make_cycle: MakeCycle, tmp_path: Path) -> None:
+    # It is refused when asked for (403): a listing that gave its URL (or counted it as a
+    # contact-sheet page) sent clients to a refusal.
+    folder = _cycle_with_pictures(make_cycle)
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(JPEG)
+    (folder / ".test_stream2.mp4.jpg").symlink_to(secret)
+    (folder / "contact_sheet_2.jpg").symlink_to(secret)
+    videos = {v["filename"]: v["thumbnail"] for v in client.get(f"/api/videos/{CYCLE}").json[
+        "videos"]}
+    assert videos["test_stream2.mp4"] is None and videos["test_stream1.mp4"] is not None
+    record = next(c for c in client.get("/api/timestamps").json["timestamps"]
+                  if c["timestamp"] == CYCLE)
+    assert record["contact_sheet_pages"] == 1
+
+
 def test_deleting_a_clip_removes_its_thumbnail(client: FlaskClient, make_cycle: MakeCycle) -> None:
     folder = _cycle_with_pictures(make_cycle)
     answer = client.delete(f"/api/video?path=./output/{CYCLE}/test_stream1.mp4")

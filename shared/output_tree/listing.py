@@ -87,7 +87,10 @@ def _scan_cycle(root: OpenRoot, cycle: str) -> tuple[list, frozenset] | None:
         with os.scandir(fd) as entries:
             listed = list(entries)
         files = [clip for clip in (_clip_entry(root, cycle, e) for e in listed) if clip]
-        pictures = frozenset(e.name for e in listed if is_picture_name(e.name))
+        # Only files: a symlink at a picture's name is refused when asked for (403), so it
+        # is no thumbnail or contact-sheet page to list either.
+        pictures = frozenset(e.name for e in listed
+                             if is_picture_name(e.name) and e.is_file(follow_symlinks=False))
     except OSError as exc:
         _skipped(f"{root.path}/{cycle}", "listing: skipped cycle %s: %s", cycle,
                  exc.strerror or exc)
