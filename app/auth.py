@@ -20,7 +20,7 @@ from flask import Flask, request, session
 
 from app import auth_throttle
 from app.auth_throttle import FailureThrottle
-from app.console.access import SIGNED_IN
+from app.console.access import signed_in
 from app.errors import error_response
 from app.log_text import request_logger
 
@@ -125,7 +125,7 @@ def _console_session() -> bool:
     the API too (a ``<video>`` cannot send a Bearer header). Writes keep the Bearer rule."""
     if request.blueprint == "console":
         return True
-    return request.method in READ_METHODS and bool(session.get(SIGNED_IN))
+    return request.method in READ_METHODS and signed_in()
 
 
 def _needs_token(protect_reads: bool) -> bool:

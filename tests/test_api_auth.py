@@ -20,8 +20,8 @@ from testkit.servers import GunicornServer
 TOKEN = "t0ken-" + "a1B2c3D4e5F6g7H8"
 ORIGIN = "http://dashboard.example.com"
 NEW_STREAM = {"rtsp_url": "rtsp://127.0.0.1:8554/cam9", "duration_seconds": 5}
-_PARAM_RE = re.compile(r"<(?:[a-zA-Z_]+:)?([a-zA-Z_]+)>")
-SAMPLE_ARGS = {"index": "0", "timestamp": "20251010_163000"}
+_PARAM_RE = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_]+)>")
+SAMPLE_ARGS = {"index": "0", "timestamp": "20251010_163000", "action": "stop"}
 
 # (method, url, body): one request for every write route, valid enough to succeed when allowed.
 WRITES: list[tuple[str, str, object]] = [

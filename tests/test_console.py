@@ -199,7 +199,7 @@ def test_the_token_is_asked_once_and_kept_in_a_signed_session(locked: FlaskClien
     signed = locked.post("/login", data={"token": TOKEN, "next": "//evil.example/"})
     assert signed.status_code == 303 and signed.headers["Location"] == "/"
     cookie = signed.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert locked.get("/settings").status_code == 200
     # Signed in, the sign-in page asks nothing: on to where it was going.
     again = locked.get("/login?next=/settings")
@@ -834,3 +834,57 @@ def test_the_console_stops_the_scheduler_only_when_asked_to(
     assert client.post("/settings/scheduler/stop",
                        headers={"X-CSRF-Token": token}).status_code == 303
     assert read_control(control)["scheduler_running"] is False
+
+
+def _signed_in_client(token: str, config_path: Path, tmp_path: Path) -> FlaskClient:
+    app = create_app({"CONFIG_PATH": str(config_path), "OUTPUT_DIR": "./output",
+                      "OUTPUT_BASE": str(tmp_path), "API_TOKEN": token})
+    client = app.test_client()
+    assert client.post("/login", data={"token": token}).status_code == 303
+    return client
+
+
+def test_a_changed_token_ends_every_sign_in(tmp_path: Path, config_path: Path,
+                                            output_root: Path) -> None:
+    # The session kept only "signed in": whoever had signed in with a leaked token kept the
+    # console (and the API's reads) for a month after the token was changed.
+    old = _signed_in_client(TOKEN, config_path, tmp_path)
+    cookie = old.get_cookie("session").value
+    assert old.get("/settings").status_code == 200
+    renewed = create_app({"CONFIG_PATH": str(config_path), "OUTPUT_DIR": "./output",
+                          "OUTPUT_BASE": str(tmp_path), "API_TOKEN": TOKEN + "-new"})
+    client = renewed.test_client()
+    client.set_cookie("session", cookie)
+    answer = client.get("/settings")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert client.post("/settings/scheduler/stop").status_code == 302
+
+
+def test_a_sign_in_lasts_a_day_and_keeps_the_language_chosen_before(
+        tmp_path: Path, config_path: Path, locked: FlaskClient) -> None:
+    assert locked.get("/login?lang=en").status_code == 200
+    signed = locked.post("/login", data={"token": TOKEN, "next": "/settings"})
+    assert signed.status_code == 303
+    expires = re.search(r"Expires=([^;]+)", signed.headers["Set-Cookie"]).group(1)
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+    left = parsedate_to_datetime(expires) - datetime.now(timezone.utc)
+    assert 23.9 * 3600 < left.total_seconds() <= 24 * 3600
+    assert "Settings" in locked.get("/settings").get_data(as_text=True)
+
+
+def test_a_session_that_ended_sends_htmx_and_forms_to_the_sign_in_and_back(
+        locked: FlaskClient) -> None:
+    # htmx polling got a bare 401 (Werkzeug's English text, no way to sign in); a form's POST
+    # came back to its own URL after the sign-in, which answers GET with 405.
+    polled = locked.get("/", headers={"HX-Request": "true",
+                                      "HX-Current-URL": "http://localhost/tasks?x=1"})
+    assert polled.status_code == 401
+    assert polled.headers["HX-Redirect"] == "/login?next=/tasks?x%3D1"
+    posted = locked.post("/settings/scheduler/stop",
+                         headers={"Referer": "http://localhost/settings"})
+    assert posted.status_code == 302
+    assert posted.headers["Location"] == "/login?next=/settings"
+    elsewhere = locked.post("/settings/scheduler/stop",
+                            headers={"Referer": "http://evil.example/settings"})
+    assert elsewhere.headers["Location"] == "/login?next=/"

@@ -113,7 +113,7 @@ def test_token_flow(stack) -> None:
     driver.find_element("css selector", "form button[type=submit]").click()
     _wait(driver, lambda d: d.find_elements("id", "cameras"), 10, "the overview")
     cookie = driver.get_cookie("session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     # The JSON API keeps its Bearer rule: no write without the token.
     assert requests.post(api.url("/api/config/reload"), timeout=10).status_code == 401
     assert requests.get(api.url("/settings"), timeout=10, allow_redirects=False).status_code == 302

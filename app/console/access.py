@@ -1,8 +1,8 @@
 """The console's access: a signed session cookie after one token entry, and CSRF tokens on forms.
 
 With an API token configured, every console page asks for the token once
-(``/login``) and then keeps ``signed_in`` in Flask's signed session cookie
-(HttpOnly, SameSite=Strict). The signing secret comes from
+(``/login``) and then keeps a keyed hash of it in Flask's signed session cookie
+(HttpOnly, SameSite=Lax, 24 hours; a changed token ends every sign-in). The signing secret comes from
 ``RTSP_PATROL_SECRET_KEY`` or is generated once into the state folder (mode 0600),
 so every gunicorn worker and restart shares it. Every console POST carries the
 session's CSRF token (form field or ``X-CSRF-Token`` header, as htmx sends it).
@@ -15,6 +15,8 @@ import hmac
 import logging
 import os
 import secrets
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
@@ -28,6 +30,9 @@ SIGNED_IN = "signed_in"
 CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+# How long a sign-in lasts: a working day and night, so that a sign-out that could not end
+# a copied cookie (the session lives in the cookie alone) leaves it usable so long at most.
+SESSION_HOURS = 24
 # Console endpoints open without signing in: the sign-in page itself and htmx/CSS.
 OPEN_ENDPOINTS = frozenset({"console.login", "console.static"})
 
@@ -81,9 +86,31 @@ def token_required() -> bool:
     return bool(current_app.config.get("API_TOKEN"))
 
 
+def token_mark() -> str:
+    """What a signed-in session keeps of the token: a keyed hash, never the token. A session
+    signed in with another token (the token changed since) is signed in no more."""
+    token = current_app.config["API_TOKEN"].encode("ascii")
+    return hmac.new(current_app.secret_key.encode(), b"console sign-in\0" + token,
+                    "sha256").hexdigest()
+
+
 def signed_in() -> bool:
-    """True when this session entered the token (or none is needed)."""
-    return not token_required() or bool(session.get(SIGNED_IN))
+    """True when this session entered the token in force (or none is needed)."""
+    if not token_required():
+        return True
+    kept = session.get(SIGNED_IN)
+    return isinstance(kept, str) and hmac.compare_digest(kept, token_mark())
+
+
+def sign_in() -> None:
+    """A new session for the operator who entered the token (none of the old session's
+    keys is kept but its language: no fixation), for :data:`SESSION_HOURS`."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    session[SIGNED_IN] = token_mark()
+    session.permanent = True
 
 
 def csrf_token() -> str:
@@ -104,12 +131,24 @@ def guard():
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     if not signed_in():
-        if request.headers.get("HX-Request"):
-            abort(401)
-        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+        back = url_for("console.login", next=_page_to_return_to())
+        if request.headers.get("HX-Request"):  # htmx: the whole page goes to the sign-in
+            return "", 401, {"HX-Redirect": back}
+        return redirect(back)
     if request.method == "POST" and not _csrf_ok():
         abort(403)
     return None
+
+
+def _page_to_return_to() -> str:
+    """The page to come back to after signing in: this one for a page (GET), the page the
+    form or the htmx request came from otherwise (a POST's own URL answers GET with 405)."""
+    if request.method == "GET" and not request.headers.get("HX-Request"):
+        return request.full_path.rstrip("?")
+    came_from = urlsplit(request.headers.get("HX-Current-URL") or request.referrer or "")
+    if came_from.netloc == request.host and came_from.path.startswith("/"):
+        return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+    return url_for("console.overview")
 
 
 def check_token(given: str) -> int | None:
@@ -131,4 +170,7 @@ def check_token(given: str) -> int | None:
 def init_app(app: Flask) -> None:
     """Session cookie settings and its secret."""
     app.secret_key = secret_key(app.config["CONFIG_PATH"])
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    # Lax, not Strict: a link in an alert (a web chat, a webmail) opens signed in; every POST
+    # still needs the session's CSRF token, and Lax sends no cookie with another site's POST.
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS))

@@ -117,9 +117,7 @@ def login():
         page = render_template("console/login.html", error=said,
                                next=_safe_next(request.form.get("next")))
         return (page, 429, {"Retry-After": str(wait)}) if wait else (page, 401)
-    session.clear()  # a new session for the signed-in operator (no fixation)
-    session[access.SIGNED_IN] = True
-    session.permanent = True
+    access.sign_in()
     return redirect(_safe_next(request.form.get("next")), code=303)
 
 
