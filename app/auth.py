@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from flask import Flask, request, session
+from flask import Flask, request
 
 from app import auth_throttle
 from app.auth_throttle import FailureThrottle
