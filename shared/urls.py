@@ -44,7 +44,16 @@ def mask_credentials(url: str, every_query_value: bool = False) -> str:
 
 
 def _mask_query(text: str, every_query_value: bool = False) -> str:
-    return _query_re(every_query_value).sub(lambda m: m.group("key") + MASK, text)
+    return _query_re(every_query_value).sub(_masked_value, text)
+
+
+def _masked_value(match: re.Match) -> str:
+    """A query parameter with its value masked; one masked already stays as it is, with
+    what follows it (in ffmpeg's ``…?password=***: Server returned 401`` the ``:`` is
+    ffmpeg's, not the value's)."""
+    if match.group("value").startswith(MASK):
+        return match.group(0)
+    return match.group("key") + MASK
 
 
 def _secrets(url: str) -> list[str]:

@@ -57,6 +57,17 @@ def test_query_secrets_are_masked_in_text() -> None:
     assert "pw1" not in text and "tk9" not in text and "rtsp://u:***@h/x?token=***" in text
 
 
+def test_a_masked_query_secret_keeps_ffmpegs_colon_after_it() -> None:
+    # The value pattern took "QueryPw9:" whole: the colon went with it, and the alert's
+    # reason could not be told from the URL before it (shared.task_record.short_error).
+    from shared.task_record import short_error
+    url = "rtsp://auth:Auth9Pw@127.0.0.1:18704/live?password=QueryPw9"
+    said = mask_in_text(f"{url}: Server returned 401 Unauthorized", [url])
+    assert said == ("rtsp://auth:***@127.0.0.1:18704/live?password=***: "
+                    "Server returned 401 Unauthorized")
+    assert short_error(said, mask_credentials(url)) == "Server returned 401 Unauthorized"
+
+
 @pytest.mark.parametrize("endpoint", ["/api/config", "/api/config/streams"])
 def test_reads_mask_passwords(client: FlaskClient, secret_config: Path, endpoint: str) -> None:
     body = client.get(endpoint).get_data(as_text=True)
