@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from shared.config_file import load_config_in_rule
 from shared.config_in_force import keep_in_force
-from shared.errors import ConfigError, PatrolError
+from shared.errors import ConfigError, ConfigSyntaxError, PatrolError
 from shared.file_cache import file_signature
 from shared.global_settings import GlobalSettings
 
 log = logging.getLogger(__name__)
+# How long after its last write a file that is no JSON is given to become whole again.
+SETTLE_SECONDS = 1.0
 
 
 class ConfigWatch:
@@ -23,8 +26,12 @@ class ConfigWatch:
         self._signature: tuple | None = None
         self._unkept: dict | None = None  # a valid config not yet copied for the API
 
-    def poll(self, force: bool = False) -> None:
-        """Load the file if it changed (or ``force``); log what changed."""
+    def poll(self, force: bool = False, wall: float | None = None) -> None:
+        """Load the file if it changed (or ``force``); log what changed.
+
+        ``wall``: the time now; with it, a file that is no JSON but was written less than
+        :data:`SETTLE_SECONDS` ago is read again at the next poll before it counts as broken.
+        """
         if self._unkept is not None:  # the copy failed last time: again, the file unchanged
             self._keep(self._unkept)
         signature = file_signature(self.path)
@@ -36,6 +43,9 @@ class ConfigWatch:
             # what is not ours; such a config is refused like any broken rule.
             config = load_config_in_rule(self.path)
         except ConfigError as exc:
+            if isinstance(exc, ConfigSyntaxError) and self._being_written(wall):
+                self._signature = None  # read again next time, changed or not
+                return
             if self.error is None or exc.message != self.error.message:
                 log.error("config rejected, keeping the last valid one: %s", exc.message)
             self.error = exc
@@ -48,6 +58,18 @@ class ConfigWatch:
             self._keep(config)
         self.config, self.error = config, None
         self.settings = GlobalSettings.from_config(config["global_config"])
+
+    def _being_written(self, wall: float | None) -> bool:
+        """Whether the file was written so lately that a writer may not be done with it (an
+        editor or ``json.dump`` that truncates and then writes: read in between, the file is
+        empty or half a document, which is no operator's mistake to alert about)."""
+        if wall is None:
+            return False
+        try:
+            age = wall - os.stat(self.path).st_mtime
+        except OSError:
+            return False
+        return 0 <= age < SETTLE_SECONDS
 
     def _keep(self, config: dict) -> None:
         """The API's read-only views follow the config in force (shared/config_in_force.py)."""

@@ -105,7 +105,7 @@ class Daemon:
         self._follow_mode_change()
         # Cluster mode: the cluster's desired state into control.json, read just below.
         self.launcher.sync_desired(self.cluster_config, now, self.control.path)
-        self.config_watch.poll(force=self.control.poll())
+        self.config_watch.poll(force=self.control.poll(), wall=wall)
         follow_desired_state(self.state, self.control, self.cycle, now, wall)
         watch = self.config_watch
         self.checks.take(self.control.take_checks(), watch.config, watch.settings, wall)

@@ -20,7 +20,8 @@ from shared.atomic import dump_json, write_text_atomic
 from shared.config import validate_config
 from shared.config_rules import plain_file_name_problem
 from shared.credentials import has_masked_secrets, with_stored_secrets
-from shared.errors import ConfigError, ConfigUnavailable, PreconditionFailed, UnsafePath
+from shared.errors import (ConfigError, ConfigSyntaxError, ConfigUnavailable,
+                           PreconditionFailed, UnsafePath)
 from shared.json_lines import line_of
 from shared.locks import locked
 from shared.output_rule import check_output_directory
@@ -40,11 +41,12 @@ def parse_config_text(text: str, file: str) -> dict:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         hint, line = _comma_hint(exc)
-        raise ConfigError("", f"JSON 格式错误: {exc.msg} (第{exc.lineno}行第{exc.colno}列{hint})",
-                          file=file, line=line) from None
+        raise ConfigSyntaxError(
+            "", f"JSON 格式错误: {exc.msg} (第{exc.lineno}行第{exc.colno}列{hint})",
+            file=file, line=line) from None
     except (ValueError, RecursionError) as exc:
         # RecursionError: absurdly deep nesting in a hand edit must not crash the reader.
-        raise ConfigError("", f"JSON 格式错误: {exc}", file=file) from None
+        raise ConfigSyntaxError("", f"JSON 格式错误: {exc}", file=file) from None
     try:
         return validate_config(data)
     except ConfigError as exc:

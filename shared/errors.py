@@ -32,6 +32,10 @@ class ConfigError(PatrolError):
                 "reason": self.reason, "message": self.message}
 
 
+class ConfigSyntaxError(ConfigError):
+    """The config file is no JSON (an empty or half-written file reads so too)."""
+
+
 class ConfigUnavailable(PatrolError):
     """The config file on disk is missing or invalid, so a partial edit has nothing to apply to."""
 

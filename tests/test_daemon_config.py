@@ -124,3 +124,36 @@ def test_a_copy_of_the_config_in_force_that_failed_is_written_once_it_can_be(
     os.rmdir(copy)
     watch.poll()  # config.json unchanged
     assert os.path.isfile(copy)
+
+
+def test_a_file_read_while_it_is_rewritten_in_place_is_read_again_before_it_counts(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # An editor or json.dump(open(p, "w")) truncates, then writes: read in between, the file
+    # is empty. That was logged as an ERROR and alerted as recorder.config_error at once.
+    from recorder.config_watch import SETTLE_SECONDS
+    config = tmp_path / "config.json"
+    write_json_atomic(str(config), {"global_config": {}, "streams": []})
+    watch = ConfigWatch(str(config))
+    watch.poll()
+    good = watch.config
+    config.write_text("", encoding="utf-8")  # truncated, not written yet
+    written = os.stat(config).st_mtime
+    with caplog.at_level("ERROR"):
+        watch.poll(wall=written + 0.1)
+        watch.poll(wall=written + 0.3)  # unchanged, read again all the same
+    assert watch.error is None and watch.config == good and not caplog.records
+    config.write_text('{"global_config": {"poll_cycles": 3}, "streams": []}', encoding="utf-8")
+    watch.poll(wall=os.stat(config).st_mtime + 0.1)
+    assert watch.error is None and watch.config["global_config"]["poll_cycles"] == 3
+    # Still no JSON once it settled: broken, as before.
+    config.write_text('{"global_config": ', encoding="utf-8")
+    written = os.stat(config).st_mtime
+    watch.poll(wall=written + 0.2)
+    assert watch.error is None
+    watch.poll(wall=written + SETTLE_SECONDS)
+    assert watch.error is not None and "JSON 格式错误" in watch.error.message
+    # A rule broken in whole JSON is no half-written file: said at once.
+    config.write_text('{"global_config": {"max_concurrent_streams": 0}, "streams": []}',
+                      encoding="utf-8")
+    watch.poll(wall=os.stat(config).st_mtime)
+    assert "max_concurrent_streams" in watch.error.message
