@@ -125,7 +125,7 @@ class Checks:
 
     def tick(self, now: float, wall: float, cycle: Cycle | None, g: GlobalSettings | None) -> None:
         """Start waiting checks a slot is free for, advance running ones, publish verdicts."""
-        while self.waiting and self._slot_free(self.waiting[0].gateway, cycle, g):
+        while self.waiting and self._slot_free(self.waiting[0].gateway, cycle, g, now):
             self._start(self.waiting.popleft(), now, wall, g)
         for check in self.live:
             check.task.tick(now, wall)
@@ -133,9 +133,10 @@ class Checks:
             self.live.remove(check)
             self._publish(check)
 
-    def _slot_free(self, gateway: str, cycle: Cycle | None, g: GlobalSettings | None) -> bool:
+    def _slot_free(self, gateway: str, cycle: Cycle | None, g: GlobalSettings | None,
+                   now: float) -> bool:
         if cycle is not None:
-            return cycle.slot_free(gateway)
+            return cycle.slot_free_beside(gateway, now)
         if g is None:
             return False
         live, same = self.beside(gateway)

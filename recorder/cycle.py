@@ -140,6 +140,14 @@ class Cycle:
         return (not self.cancelled and bool(self._pending) and not self._has_slot()
                 and self.started + self._pending[0].planned.offset <= now)
 
+    def slot_free_beside(self, gateway: str, now: float) -> bool:
+        """Whether a task beside the cycle (a check) of ``gateway`` may start now: a slot free,
+        and no task of the cycle due, which comes first (a check that took the slot of a due
+        task pushed it, and every task after it, towards the window's end)."""
+        due = (not self.cancelled and bool(self._pending)
+               and self.started + self._pending[0].planned.offset <= now)
+        return not due and self.slot_free(gateway)
+
     def _has_slot(self) -> bool:
         """Whether the next pending task may start: a free slot, and one of its gateway's."""
         return self.slot_free(self._gateway(self._pending[0]))

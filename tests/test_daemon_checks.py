@@ -137,6 +137,28 @@ def test_a_check_waits_for_a_slot_of_the_running_cycle(tmp_path) -> None:
     runner.close()
 
 
+def test_a_due_task_of_the_cycle_starts_before_a_waiting_check(tmp_path) -> None:
+    # The check took each slot as it came free, ahead of the cycle's task due then: with one
+    # slot, three checks pushed three planned tasks out of the window (已取消, 未调度).
+    config = _config(tmp_path, streams=2, cap=1)
+    request_start(settings.control_path(config), empty_status())
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    _run_until(daemon, clock, lambda: runner.processes)  # the cycle's first task takes the slot
+    _ask(config, daemon, "cam1")
+    second_due = daemon.cycle.started + daemon.cycle.tasks[1].planned.offset
+    _run_until(daemon, clock, lambda: clock.now > second_due + 1)  # due, its slot taken
+    _finish(runner.processes[0], 5)
+    _run_until(daemon, clock, lambda: len(runner.processes) == 2)
+    assert "/checks/" not in runner.processes[1].output_path  # the cycle's own task first
+    assert len(daemon.checks.waiting) == 1
+    _finish(runner.processes[1], 5)
+    _run_until(daemon, clock, lambda: len(runner.processes) == 3)
+    assert "/checks/" in runner.processes[2].output_path  # then the check
+    daemon.shutdown()
+    runner.close()
+
+
 def test_without_a_cycle_checks_keep_to_the_caps(tmp_path) -> None:
     config = _config(tmp_path, streams=3, cap=4, per_host=1)  # one gateway: 127.0.0.1:5
     runner, clock = FakeRunner(), StepClock()
