@@ -116,6 +116,7 @@ class Checks:
         kind = ProbeRecording if probe else Recording
         task = kind(planned, stream, *where, g, self.runner, self.codecs.get(stream["rtsp_url"]),
                     self.watcher)
+        task.label = f"{'probe' if probe else 'check'} {request['id']} camera {request['camera']}"
         return Check(request, task, folder, wall,
                      OutputDir(g.output_directory, root, self.config_path))
 

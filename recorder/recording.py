@@ -18,6 +18,7 @@ from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessHandle, ProcessRunner
 from shared import task_record
 from shared import task_status as st
+from shared.camera_state import camera_id
 from shared.clip_names import attempt_work_name
 from shared.global_settings import GlobalSettings
 from shared.urls import mask_credentials, mask_in_text
@@ -66,6 +67,10 @@ class Recording:
         self.work_path = os.path.join(cycle_dir, attempt_work_name(stream["output_filename"],
                                                                    attempt))
         self.display_path = os.path.join(display_dir, stream["output_filename"])
+        # Who this is in the log: the cycle's task and the camera (a check says so instead,
+        # recorder/checks.py), so that a grep for one camera or one task finds only it.
+        self.label = (f"task {planned.task_id} stream {planned.stream_index} "
+                      f"camera {camera_id(stream['output_filename'])}")
         self.status = st.PENDING
         self.error_message = ""
         self.clip_kept = False  # ffmpeg's file was published as the clip
@@ -117,8 +122,7 @@ class Recording:
         for pipe in (self.proc.stdout, self.proc.stderr):
             os.set_blocking(pipe.fileno(), False)
             self.watcher.watch(pipe, self)
-        log.info("task %d stream %d: start %s -> %s", self.planned.task_id,
-                 self.planned.stream_index, mask_credentials(self.stream["rtsp_url"]),
+        log.info("%s: start %s -> %s", self.label, mask_credentials(self.stream["rtsp_url"]),
                  self.display_path or "no clip (a probe)")
 
     def on_readable(self, pipe) -> bool:
@@ -285,7 +289,7 @@ class Recording:
         try:
             self.proc.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            log.error("task %d: ffmpeg %d survives SIGKILL", self.planned.task_id, self.proc.pid)
+            log.error("%s: ffmpeg %d survives SIGKILL", self.label, self.proc.pid)
 
     def _ensure_folder(self) -> None:
         # The cycle folder removed by hand mid-cycle (rm -rf): made again, so the
@@ -323,9 +327,8 @@ class Recording:
         status, message = classify(replace(facts, clip_kept=self.clip_kept))
         self._finish_now(wall, status, mask_in_text(message, [self.stream["rtsp_url"]]))
         prog = self.progress.progress
-        log.info("task %d stream %d: %s (%d) %.1fs %d frames %s", self.planned.task_id,
-                 self.planned.stream_index, st.status_name(status), status, prog.seconds,
-                 prog.frames, self.error_message)
+        log.info("%s: %s (%d) %.1fs %d frames%s", self.label, st.status_name(status), status,
+                 prog.seconds, prog.frames, f" {self.error_message}" if self.error_message else "")
 
     def _observe(self) -> Observation:
         """What ffmpeg and the watchdogs saw (whether the clip is kept is decided after)."""

@@ -225,3 +225,27 @@ def test_a_check_never_records_through_a_symlinked_checks_folder(tmp_path) -> No
     [check] = read_status(settings.status_path(config))["checks"]
     assert (check["check_id"], check["status"]) == (request["id"], st.RECORDING_ERROR)
     assert "检查目录无法创建" in check["error_message"]
+
+
+def test_the_log_tells_a_check_from_a_cycles_task_and_names_the_camera(tmp_path,
+                                                                      caplog) -> None:
+    # A check was logged "task <its id> stream <i>" like the cycle's tasks: a grep for task 1
+    # found check 1 too, and an outcome line named neither camera nor check.
+    config = _config(tmp_path, streams=2, cap=4)
+    request_start(settings.control_path(config), empty_status())
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    with caplog.at_level("INFO", logger="recorder.recording"):
+        _run_until(daemon, clock, lambda: len(runner.processes) == 2)
+        check_id = _ask(config, daemon, "cam1")["id"]
+        _run_until(daemon, clock, lambda: len(runner.processes) == 3)
+        for process in runner.processes:
+            _finish(process, 5)
+        _run_until(daemon, clock, lambda: daemon.cycle is None and not daemon.checks.live)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("task 0 stream 0 camera cam0: start rtsp://u:***@")
+               for line in lines), lines
+    assert f"check {check_id} camera cam1: 已完成 (4) 5.0s 125 frames" in lines, lines
+    assert "task 1 stream 1 camera cam1: 已完成 (4) 5.0s 125 frames" in lines, lines
+    daemon.shutdown()
+    runner.close()
