@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from shared import cluster_config
 from shared.clip_names import MAX_CLIP_NAME_BYTES, MAX_NAME_BYTES, retag_name
 from shared.alert_rules import AlertsRule
-from shared.camera_state import DEFAULT_OFFLINE_AFTER_FAILURES
+from shared.camera_state import DEFAULT_OFFLINE_AFTER_FAILURES, camera_id
 from shared.config_rules import (Choice, CountOrUnlimited, DirectoryPath, DisplayName, FileName,
                                  Flag, IntRange, PositiveNumber, Rule, RtspUrl)
 from shared.config_rules import reject_unknown as _reject_unknown
@@ -149,14 +149,38 @@ def validate_stream(data: Any, field: str = "stream") -> dict:
 
 
 def default_output_filename(url: str, taken: set[str], index: int) -> str:
-    """A file name derived from the stream's URL path (the device id on GB28181 platforms)."""
+    """A file name derived from the stream's URL path (the device id on GB28181 platforms),
+    whose camera id is none of ``taken`` (the ids of the other streams)."""
     tail = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", tail).strip("_")[:100] or f"stream{index + 1}"
     name, n = f"{stem}.mp4", 1
-    while name in taken:
+    while camera_id(name) in taken:
         n += 1
         name = f"{stem}_{n}.mp4"
     return name
+
+
+def _camera_ids(streams: list[dict]) -> dict[str, int]:
+    """The camera id of each stream that names its ``output_filename``, with its index.
+
+    The id names the camera in the API, its history, its ``<id>.jpg`` reference and its
+    metrics: ``cam1.mkv`` beside ``cam1.mp4`` is refused. Ids compare exactly, as the files
+    and URLs they name do (``CAM1`` is another camera). :raises ConfigError:
+    """
+    taken: dict[str, int] = {}
+    for i, stream in enumerate(streams):
+        name = stream.get("output_filename")
+        if name is None:
+            continue
+        camera, field = camera_id(name), f"streams[{i}].output_filename"
+        if camera in taken:
+            other = taken[camera]
+            if streams[other]["output_filename"] == name:
+                raise ConfigError(field, f"与 streams[{other}] 重复, 必须唯一")
+            raise ConfigError(field, f"与 streams[{other}] 的摄像机 ID 相同 ({camera}: "
+                                     "文件名去掉扩展名), 必须唯一")
+        taken[camera] = i
+    return taken
 
 
 def validate_config(data: Any) -> dict:
@@ -175,19 +199,11 @@ def validate_config(data: Any) -> dict:
     if len(data["streams"]) > MAX_STREAMS:
         raise ConfigError("streams", f"不能超过 {MAX_STREAMS} 个")
     streams = [validate_stream(item, f"streams[{i}]") for i, item in enumerate(data["streams"])]
-    taken: dict[str, int] = {}
-    for i, stream in enumerate(streams):
-        name = stream.get("output_filename")
-        if name is None:
-            continue
-        if name in taken:
-            raise ConfigError(f"streams[{i}].output_filename",
-                              f"与 streams[{taken[name]}] 重复, 必须唯一")
-        taken[name] = i
+    taken = _camera_ids(streams)
     for i, stream in enumerate(streams):
         if "output_filename" not in stream:
             stream["output_filename"] = default_output_filename(stream["rtsp_url"], set(taken), i)
-            taken[stream["output_filename"]] = i
+            taken[camera_id(stream["output_filename"])] = i
         # Keep the documented key order whatever order the input used.
         streams[i] = {key: stream[key] for key in STREAM_KEYS + OPTIONAL_STREAM_KEYS
                       if key in stream}

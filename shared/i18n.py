@@ -188,6 +188,9 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("是未知字段 (可能是拼写错误)", "is an unknown field (a typo?)"),
     ("是必填字段", "is required"),
     ("与 streams[{index}] 重复, 必须唯一", "repeats streams[{index}]; it must be unique"),
+    ("与 streams[{index}] 的摄像机 ID 相同 ({camera}: 文件名去掉扩展名), 必须唯一",
+     "gives the camera id of streams[{index}] ({camera}: the name without its extension); "
+     "it must be unique"),
     ("JSON 格式错误: {msg} (第{lineno}行第{colno}列; 可能是第{line}行末尾缺少逗号)",
      "JSON syntax error: {msg} (line {lineno}, column {colno}; perhaps a comma missing at "
      "the end of line {line})"),

@@ -158,6 +158,28 @@ def test_add_stream_with_a_separator_in_the_password_says_how_to_write_it(
     assert added.status_code == 200, added.get_json()
 
 
+@pytest.mark.parametrize("name", ["test_stream1.mkv", "test_stream1.MP4"])
+def test_a_stream_with_another_streams_camera_id_is_refused(client: FlaskClient,
+                                                             config_path: Path, name: str) -> None:
+    digest = file_digest(config_path)
+    stream = {**NEW_STREAM, "output_filename": name}
+    body = assert_error(client.post("/api/config/streams", json=stream,
+                                    headers={"Accept-Language": "en"}), 400,
+                        "配置验证失败: output_filename 与 streams[0] 的摄像机 ID 相同")
+    assert body["message_en"] == ("Config validation failed: output_filename gives the camera "
+                                  "id of streams[0] (test_stream1: the name without its "
+                                  "extension); it must be unique")
+    assert_error(client.put("/api/config/streams/1", json={"output_filename": name}), 400,
+                 "output_filename 与 streams[0] 的摄像机 ID 相同")
+    config = valid_config()
+    config["streams"][1]["output_filename"] = name
+    assert_error(client.put("/api/config", json=config), 400,
+                 "streams[1].output_filename 与 streams[0] 的摄像机 ID 相同")
+    assert file_digest(config_path) == digest
+    assert [c["id"] for c in client.get("/api/cameras").get_json()["cameras"]] == \
+        ["test_stream1", "test_stream2"]
+
+
 def test_update_stream_seed_example(client: FlaskClient, config_path: Path) -> None:
     response = client.put("/api/config/streams/0", json={"duration_seconds": 30, "weight": 2.0})
     assert response.status_code == 200

@@ -379,6 +379,31 @@ def test_duplicate_output_filename() -> None:
     assert "streams[0]" in error.reason and "唯一" in error.reason
 
 
+@pytest.mark.parametrize("other", ["test_stream1.mkv", "test_stream1.MP4", "test_stream1.ts"])
+def test_two_streams_with_one_camera_id_are_refused(other: str) -> None:
+    # The id (the name without its extension) names the camera everywhere: the API,
+    # its history, its reference picture <id>.jpg, its metrics.
+    error = _error(_with_stream(1, output_filename=other))
+    assert error.field == "streams[1].output_filename"
+    assert "streams[0]" in error.reason and "摄像机 ID" in error.reason
+    assert "test_stream1" in error.reason
+
+
+def test_camera_ids_compare_exactly() -> None:
+    # On Linux TEST_STREAM1.jpg and test_stream1.jpg are two files, and the ids two cameras.
+    config = _with_stream(1, output_filename="TEST_STREAM1.mp4")
+    assert model.validate_config(config)["streams"][1]["output_filename"] == "TEST_STREAM1.mp4"
+
+
+def test_a_default_output_filename_takes_no_camera_id_of_another_stream() -> None:
+    config = valid_config()
+    config["streams"] = [
+        {"rtsp_url": "rtsp://a/other", "duration_seconds": 5, "output_filename": "cam.mkv"},
+        {"rtsp_url": "rtsp://b/live/cam", "duration_seconds": 5},
+    ]
+    assert model.validate_config(config)["streams"][1]["output_filename"] == "cam_2.mp4"
+
+
 def test_default_weight() -> None:
     config = valid_config()
     del config["streams"][1]["weight"]

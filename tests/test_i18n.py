@@ -174,6 +174,9 @@ def _config_errors() -> list[str]:
     twice = valid_config()
     twice["streams"][1]["output_filename"] = twice["streams"][0]["output_filename"]
     bad.append(twice)
+    one_id = valid_config()
+    one_id["streams"][1]["output_filename"] = "test_stream1.mkv"
+    bad.append(one_id)
     messages = []
     for config in bad:
         with pytest.raises(ConfigError) as caught:
