@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -123,15 +124,35 @@ def _remove(path: str) -> None:
 _TEMP_SUFFIX = ".tmp"
 # What os.link raises on a file system without hard links.
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
+# ext4, xfs, btrfs… refuse a longer file name (ENAMETOOLONG), a temp file's too.
+_MAX_NAME_BYTES = 255
+# mkstemp's random part: 8 characters of [a-z0-9_].
+_RANDOM_CHARS = 8
+# The longest stem that ".<stem>.<random>.tmp" still fits in _MAX_NAME_BYTES.
+_MAX_STEM_BYTES = _MAX_NAME_BYTES - len("..") - _RANDOM_CHARS - len(_TEMP_SUFFIX)
+_DIGEST_CHARS = 16
+
+
+def temp_stem(name: str) -> str:
+    """What the temp files of the file ``name`` are named after: ``name`` itself, or, when
+    the temp name would then pass the file system's 255 bytes (a long camera id's reference
+    picture), its start and a digest of the whole (``<start>~<digest>``): one stem per name."""
+    encoded = os.fsencode(name)
+    if len(encoded) <= _MAX_STEM_BYTES:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:_DIGEST_CHARS]
+    start = encoded[:_MAX_STEM_BYTES - 1 - _DIGEST_CHARS].decode("utf-8", "ignore")
+    return f"{start}~{digest}"
 
 
 def _temp_prefix(path: str) -> str:
-    return "." + os.path.basename(path) + "."
+    return "." + temp_stem(os.path.basename(path)) + "."
 
 
 def temp_target(name: str) -> str | None:
-    """The name of the file a temp file named ``name`` is written for (``.x.json.<rnd>.tmp`` →
-    ``x.json``; mkstemp's random part has no dot); None for any other name."""
+    """The stem (:func:`temp_stem`) of the file a temp file named ``name`` is written for
+    (``.x.json.<rnd>.tmp`` → ``x.json``; mkstemp's random part has no dot); None for any
+    other name."""
     if not (name.startswith(".") and name.endswith(_TEMP_SUFFIX)):
         return None
     target, dot, _random = name[1:-len(_TEMP_SUFFIX)].rpartition(".")
@@ -145,14 +166,14 @@ def remove_orphan_temp_files(path: str) -> list[str]:
     file exists, so any temp file found then is a killed writer's (SIGKILL, OOM,
     power loss), and would otherwise stay for good.
     """
-    name = os.path.basename(path)
+    stem = temp_stem(os.path.basename(path))
     return remove_temp_files_in(os.path.dirname(os.path.abspath(path)),
-                                lambda target: target == name)
+                                lambda target: target == stem)
 
 
 def remove_temp_files_in(folder: str, of: Callable[[str], bool]) -> list[str]:
-    """Remove the temp files in ``folder`` written for a file whose name ``of`` accepts
-    (:func:`temp_target`); returns their names. Only when no writer of those files is at
+    """Remove the temp files in ``folder`` written for a file whose name (its stem, when
+    long: :func:`temp_target`) ``of`` accepts; returns their names. Only when no writer of those files is at
     work: a temp file found then is a dead writer's."""
     removed = []
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 
 from shared import settings
@@ -125,6 +126,22 @@ def test_a_reference_is_the_cameras_latest_thumbnail(client: FlaskClient, make_c
     assert reference.read_bytes() == b"newest"
     assert_error(client.post("/api/cameras/test_stream2/reference"), 404)  # no thumbnail yet
     assert_error(client.post("/api/cameras/nosuch/reference"), 404)
+
+
+@pytest.mark.parametrize("camera", ["a" * 241, "é" * 120])
+def test_a_camera_with_the_longest_name_gets_its_reference(
+        client: FlaskClient, make_cycle: MakeCycle, config_path: Path, camera: str) -> None:
+    # output_filename may have 245 bytes: <id>.jpg is then near the limit, its temp file past it.
+    clip = camera + ".mp4"
+    assert client.put("/api/config/streams/0", json={"output_filename": clip}).status_code == 200
+    folder = make_cycle(CYCLE, {clip: CLIP})
+    (folder / f".{clip}.jpg").write_bytes(b"long")
+    answer = client.post(f"/api/cameras/{camera}/reference")
+    assert answer.status_code == 200, answer.json
+    references = Path(settings.references_dir(str(config_path)))
+    assert (references / f"{camera}.jpg").read_bytes() == b"long"
+    assert os.listdir(references) == [f"{camera}.jpg"]
+    assert client.get(f"/api/cameras/{camera}/reference").data == b"long"
 
 
 def _aged(picture: Path, seconds_ago: float) -> None:

@@ -108,3 +108,60 @@ def test_atomic_write_with_a_mode_sets_it_before_the_data_is_written(tmp_path: P
     atomic.write_text_atomic(str(path), "secret", mode=0o600)
     assert modes[0] == 0o600  # the temp file, holding the data
     assert os.stat(path).st_mode & 0o777 == 0o600 and path.read_text() == "secret"
+
+
+# A camera id of 241 bytes (output_filename "a" * 241 + ".mp4", the 245 bytes the rule allows)
+# or 240 ("é" * 120 + ".mp4"): its reference picture's name is near the 255-byte limit, and a
+# temp name made of it with mkstemp's random part and ".tmp" would pass it.
+LONG_NAMES = ["a" * 241 + ".jpg", "é" * 120 + ".jpg", "b" * 255, "é" * 127 + "x",
+              "c" * 237 + ".jpg", "." + "d" * 254]
+
+
+@pytest.mark.parametrize("name", LONG_NAMES)
+def test_a_long_targets_writes_fit_the_file_name_limit(tmp_path: Path, monkeypatch,
+                                                       name: str) -> None:
+    path = tmp_path / name
+    mkstemp = atomic.tempfile.mkstemp
+    temp_names = []
+
+    def watching(**kwargs: str) -> tuple[int, str]:
+        fd, tmp = mkstemp(**kwargs)
+        temp_names.append(os.path.basename(tmp))
+        return fd, tmp
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", watching)
+    atomic.write_bytes_atomic(str(path), b"picture")
+    atomic.write_bytes_atomic(str(path), b"new picture")
+    assert path.read_bytes() == b"new picture" and os.listdir(tmp_path) == [name]
+    path.unlink()
+    assert atomic.write_bytes_once(str(path), b"kept", or_replace=True)
+    assert path.read_bytes() == b"kept" and os.listdir(tmp_path) == [name]
+    for temp in temp_names:
+        assert len(temp.encode("utf-8")) <= 255
+        assert atomic.temp_target(temp) == atomic.temp_stem(name)
+
+
+def test_a_short_names_temp_file_is_named_after_it() -> None:
+    # What a reader of the folder sees, and what the sweeps recognise, for every usual name.
+    name = "c" * 237 + ".jpg"
+    assert atomic.temp_stem(name) == name
+    assert atomic.temp_stem("config.json") == "config.json"
+
+
+def test_long_names_have_stems_of_their_own() -> None:
+    stems = {atomic.temp_stem(name) for name in ("a" * 300 + "1", "a" * 300 + "2")}
+    assert len(stems) == 2
+    assert all(len(stem.encode("utf-8")) <= 241 for stem in stems)
+    stem = atomic.temp_stem("é" * 130)
+    assert stem.startswith("é" * 112 + "~")  # never half a character
+
+
+@pytest.mark.parametrize("name", LONG_NAMES)
+def test_a_dead_writers_temp_file_of_a_long_name_is_swept(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    orphan = tmp_path / f".{atomic.temp_stem(name)}.k2j4x9_a.tmp"
+    orphan.write_bytes(b"half")
+    other = tmp_path / f".{atomic.temp_stem('x' + name)}.k2j4x9_a.tmp"
+    other.write_bytes(b"another file's")
+    assert atomic.remove_orphan_temp_files(str(path)) == [orphan.name]
+    assert other.exists()

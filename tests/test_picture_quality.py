@@ -428,3 +428,17 @@ def test_a_reference_an_operator_sets_while_the_recorder_takes_one_stays(
     fresh = tmp_path / "refs" / "other.jpg"
     keep_reference(str(thumbnail), str(fresh))  # with none, the thumbnail becomes it
     assert fresh.read_bytes() == b"RECORDER-FIRST-HEALTHY"
+
+
+@pytest.mark.parametrize("camera", ["a" * 241, "é" * 120])
+def test_the_recorder_keeps_a_reference_for_the_longest_camera_id(tmp_path, caplog,
+                                                                   camera: str) -> None:
+    # The id of a 245-byte output_filename: <id>.jpg fits, its temp file must too (it warned
+    # "File name too long" on every clip, and the camera never had a reference).
+    from recorder.picture_similarity import keep_reference
+    thumbnail, reference = tmp_path / "t.jpg", tmp_path / "refs" / f"{camera}.jpg"
+    thumbnail.write_bytes(b"FIRST")
+    keep_reference(str(thumbnail), str(reference))
+    assert reference.read_bytes() == b"FIRST"
+    assert os.listdir(reference.parent) == [reference.name]
+    assert "cannot keep reference" not in caplog.text
