@@ -12,6 +12,10 @@ from shared.urls import RTSP_SCHEMES, rtsp_url_problem
 
 MAX_URL_LENGTH = 4096
 _PLAIN_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]+$")
+# C0 and C1 control characters, DEL (a display name shows in logs, messages and pages; an
+# output folder's path in every clip's listed path). The pattern: the same in a JSON schema.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_PATTERN = "\\u0000-\\u001f\\u007f-\\u009f"
 
 
 def is_utf8_text(value: str) -> bool:
@@ -149,11 +153,16 @@ class DirectoryPath:
             raise ConfigError(field, "必须是非空字符串")
         if "\x00" in value or len(value) > MAX_URL_LENGTH or not is_utf8_text(value):
             raise ConfigError(field, "不是有效的目录路径")
+        # The API lists each clip's path spelled from this value, and refuses to delete a
+        # path holding either (shared/output_tree/names.py): every clip would stay for good.
+        if _CONTROL_RE.search(value) or "\\" in value:
+            raise ConfigError(field, "不能含有控制字符 (如制表符, 换行) 或反斜杠")
         return value
 
     def schema(self) -> dict:
         """The JSON-schema fragment of this rule."""
-        return {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH}
+        return {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH,
+                "pattern": f"^[^{_CONTROL_PATTERN}\\\\]+$"}
 
 
 @dataclass(frozen=True)
@@ -229,10 +238,6 @@ class FileName:
         return {"type": "string", "minLength": 1, "maxLength": self.max_bytes, "pattern": ending}
 
 
-# C0 and C1 control characters, DEL: a display name shows in logs, messages and pages.
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 @dataclass(frozen=True)
 class DisplayName:
     """Any text of 1 to ``high`` characters without control characters (a camera's name)."""
@@ -252,7 +257,7 @@ class DisplayName:
     def schema(self) -> dict:
         """The JSON-schema fragment of this rule."""
         return {"type": "string", "minLength": 1, "maxLength": self.high,
-                "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"}
+                "pattern": f"^[^{_CONTROL_PATTERN}]+$"}
 
 
 @dataclass(frozen=True)

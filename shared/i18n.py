@@ -173,6 +173,8 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("无法使用: {error}", "cannot be used: {error}"),
     ("必须是数组", "must be an array"),
     ("不是有效的目录路径", "is not a valid folder path"),
+    ("不能含有控制字符 (如制表符, 换行) 或反斜杠",
+     "must not contain a control character (such as a tab or a newline) or a backslash"),
     ("不能超过 {count} 个字符", "must be at most {count} characters long"),
     ("不能超过 {count} 个", "must have at most {count} entries"),
     ("不能超过 {count} 字节", "must be at most {count} bytes long"),

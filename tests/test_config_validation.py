@@ -92,6 +92,13 @@ GLOBAL_CASES: list[tuple[str, Any, Any, str]] = [
     ("report_filename", "r.json", "", "非空"),
     ("output_directory", "/var/lib/patrol/output", "", "非空"),
     ("output_directory", "out", "   ", "非空"),
+    # Each clip's listed path is spelled from it, and DELETE /api/video refuses a path with a
+    # control character or a backslash: no clip could be deleted.
+    ("output_directory", "./out put", "./out\tput", "控制字符"),
+    ("output_directory", "/srv/cams/东门", "/srv/cams\n", "控制字符"),
+    ("output_directory", "./output", "./out\x7f", "控制字符"),
+    ("output_directory", "./output", "./out\x85", "控制字符"),
+    ("output_directory", "./output", "./out\\put", "反斜杠"),
     ("offline_after_failures", 1, 0, "必须大于 0"),
     ("offline_after_failures", 5, True, "整数"),
     ("history_retention_days", 0, -1, "永久保留"),

@@ -177,6 +177,40 @@ def test_an_unresolvable_or_looping_directory_is_a_400(client: FlaskClient,
     assert file_digest(config_path) == digest
 
 
+@pytest.mark.parametrize("spelling", ["./out\tput", "./output\n", "./out\\put"])
+def test_a_path_the_delete_of_a_clip_would_refuse_is_a_400(tmp_path: Path, config_path: Path,
+                                                           spelling: str) -> None:
+    # Each clip's full_path is spelled from output_directory, and DELETE /api/video refuses a
+    # path holding a control character or a backslash (403): no clip could be deleted.
+    client = create_app({"CONFIG_PATH": str(config_path)}).test_client()
+    digest = file_digest(config_path)
+    body = assert_error(client.put("/api/config/global", json={"output_directory": spelling},
+                                   headers={"Accept-Language": "en"}), 400,
+                        "配置验证失败: output_directory 不能含有控制字符 (如制表符, 换行) 或反斜杠")
+    assert body["message_en"] == ("Config validation failed: output_directory must not contain "
+                                  "a control character (such as a tab or a newline) or a "
+                                  "backslash")
+    config = valid_config()
+    config["global_config"]["output_directory"] = spelling
+    assert_error(client.put("/api/config", json=config), 400,
+                 "global_config.output_directory 不能含有控制字符")
+    assert file_digest(config_path) == digest
+
+
+def test_a_folder_of_unusual_characters_lists_clips_the_api_deletes(tmp_path: Path,
+                                                                    config_path: Path) -> None:
+    client = create_app({"CONFIG_PATH": str(config_path)}).test_client()
+    spelling = "./出 力 #%?"
+    assert client.put("/api/config/global",
+                      json={"output_directory": spelling}).status_code == 200
+    clip = tmp_path / spelling / "20251010_163000" / "cam.mp4"
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(b"\x00\x00\x00\x18ftypisom")
+    path = client.get("/api/videos").get_json()["videos"][0]["full_path"]
+    assert client.delete("/api/video", query_string={"path": path}).status_code == 200
+    assert not clip.exists()
+
+
 @pytest.mark.parametrize("spelling", ["./clips", "../beside", "/var/lib/rtsp-patrol/output"])
 def test_allowed_values_are_written(client: FlaskClient, config_path: Path, spelling: str) -> None:
     response = client.put("/api/config/global", json={"output_directory": spelling})
