@@ -224,6 +224,8 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("不能是状态目录 {name} 或其上级、下级目录",
      "must not be the state folder {name} or a folder above or inside it"),
     ("路径中存在符号链接循环", "the path has a symbolic link loop"),
+    ("必须是目录或尚不存在的路径: {path} 已存在且不是目录",
+     "must be a folder or a path not made yet: {path} exists and is not a folder"),
     ("无法解析目录路径 ({strerror})", "cannot resolve the folder path ({strerror})"),
     ("必须是不含空白字符的 rtsp:// 或 rtsps:// 地址",
      "must be an rtsp:// or rtsps:// URL without white space"),

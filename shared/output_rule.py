@@ -13,12 +13,16 @@ resolving the path both as spelled and with symlinks followed:
 - the config's own folder or any folder above it (cycles would sit beside,
   or around, config.json);
 - the state folder (``.patrol-state``), anything inside it, or above it;
-- a path that cannot be resolved: a symlink loop, a link we may not read.
+- a path that cannot be resolved: a symlink loop, a link we may not read;
+- a path no folder can be made at: an existing file (or a link to one) there or above it
+  (the recorder would fail to make it every cycle). A link to a place still missing is fine:
+  a disk not mounted yet may be what makes it.
 """
 from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from shared import settings
 from shared.errors import ConfigError, ConfigUnavailable, PatrolError
@@ -62,6 +66,25 @@ def _resolved(path: str) -> tuple[str | None, str | None]:
         return None, f"无法解析目录路径 ({exc.strerror})"
 
 
+def _no_folder_problem(path: str) -> str | None:
+    """Why no folder can be at ``path`` (absolute, normalized, as spelled): the nearest part of
+    it that exists, links followed, is a file (or a FIFO, a device…)."""
+    probe = path
+    while True:
+        try:
+            if stat.S_ISDIR(os.stat(probe).st_mode):
+                return None
+            return f"必须是目录或尚不存在的路径: {probe} 已存在且不是目录"
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # not there (yet), or below a file: look above
+        except OSError:
+            return None  # unreadable: making it says why, at the time of use
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return None
+        probe = parent
+
+
 def output_directory_problem(output_directory: str, config_file: str) -> str | None:
     """Why ``output_directory`` (as written in ``config_file``) is refused, or None when it is fine."""
     spelled = settings.resolve_output_dir(output_directory, os.path.abspath(config_file))
@@ -81,7 +104,8 @@ def output_path_problem(path: str, config_file: str) -> str | None:
     resolved, problem = _resolved(path)
     if resolved is None:
         return problem
-    return _problem_of(resolved, config_folders, state_folders)
+    return (_problem_of(resolved, config_folders, state_folders)
+            or _no_folder_problem(os.path.abspath(path)))
 
 
 class OutputRefused(ConfigUnavailable):

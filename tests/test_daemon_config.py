@@ -36,6 +36,28 @@ def test_a_hand_edited_dangerous_output_directory_is_refused(tmp_path: Path, dan
     assert error["field"] == "global_config.output_directory"
 
 
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_a_hand_edit_to_a_file_keeps_the_last_valid_config(tmp_path: Path, kind: str) -> None:
+    # It was taken, and the recorder then failed to make the folder every 5 s (File exists).
+    daemon = started_daemon(tmp_path)
+    daemon.step(10.0, NOW)
+    good = daemon.config_watch.config
+    assert good is not None
+    (tmp_path / "notes.txt").write_text("notes", encoding="utf-8")
+    if kind == "link":
+        (tmp_path / "notes-link").symlink_to(tmp_path / "notes.txt")
+    path = Path(daemon.config_path)
+    target = "notes.txt" if kind == "file" else "notes-link"
+    path.write_text(path.read_text(encoding="utf-8").replace("./output", f"./{target}"),
+                    encoding="utf-8")
+    daemon.step(11.0, NOW + 1)
+    assert daemon.config_watch.config == good
+    error = read_status(daemon.publisher.path)["config_error"]
+    assert error["field"] == "global_config.output_directory"
+    assert "已存在且不是目录" in error["reason"] and error["line"] is not None
+    assert daemon.state.running  # cycles go on into the last valid folder
+
+
 def test_a_broken_edit_keeps_the_last_valid_config_until_fixed(tmp_path: Path) -> None:
     daemon = started_daemon(tmp_path)
     daemon.step(10.0, NOW)

@@ -188,7 +188,9 @@ def _config_errors() -> list[str]:
 def test_every_rule_message_has_its_english(tmp_path: Path) -> None:
     messages = _rule_errors() + _config_errors()
     config_file = str(tmp_path / "config.json")
-    for spelled in ("/", "/etc/x", "/var/lib", str(tmp_path), str(tmp_path / ".patrol-state")):
+    (tmp_path / "notes.txt").write_text("notes", encoding="utf-8")
+    for spelled in ("/", "/etc/x", "/var/lib", str(tmp_path), str(tmp_path / ".patrol-state"),
+                    "notes.txt/out"):
         messages.append(ConfigError("output_directory",
                                     output_directory_problem(spelled, config_file)).message)
     for url in ("rtsp://h ost/", "rtsp://h:x/", "http://h/", "rtsp:///x", "rtsp://h:0/",

@@ -139,6 +139,52 @@ def test_a_symlink_loop_is_refused(site_config: Path, spelling: str) -> None:
     assert problem is not None and "符号链接循环" in problem, problem
 
 
+NOT_A_FOLDER = "已存在且不是目录"
+
+
+def _plant(folder: Path, kind: str) -> None:
+    """What stands at ``folder / "clips"``: a file, a link to one, a FIFO, a link to a place
+    still missing, a folder, or a link to one."""
+    clips = folder / "clips"
+    if kind == "file":
+        clips.write_text("notes", encoding="utf-8")
+    elif kind == "link to a file":
+        (folder / "notes.txt").write_text("notes", encoding="utf-8")
+        clips.symlink_to(folder / "notes.txt")
+    elif kind == "fifo":
+        os.mkfifo(clips)
+    elif kind == "link to nothing yet":
+        clips.symlink_to(folder / "disk" / "clips")
+    elif kind == "folder":
+        clips.mkdir()
+    elif kind == "link to a folder":
+        (folder / "elsewhere").mkdir()
+        clips.symlink_to(folder / "elsewhere")
+
+
+@pytest.mark.parametrize(("kind", "spelling", "refused"), [
+    ("file", "./clips", "clips"),
+    ("link to a file", "./clips", "clips"),
+    ("fifo", "./clips", "clips"),
+    ("file", "./clips/2025/out", "clips"),  # a file on the way: no folder can be made below
+    ("link to a file", "./clips/out", "clips"),
+    ("link to nothing yet", "./clips", None),  # a disk mounted later may make it
+    ("folder", "./clips", None),
+    ("folder", "./clips/not/yet", None),
+    ("link to a folder", "./clips", None),
+])
+def test_a_path_no_folder_can_be_made_at_is_refused(site_config: Path, kind: str, spelling: str,
+                                                    refused: str | None) -> None:
+    # The recorder failed to make it every 5 s (无法创建输出目录 … File exists), no cycle ran.
+    _plant(site_config.parent, kind)
+    problem = output_directory_problem(spelling, str(site_config))
+    if refused is None:
+        assert problem is None
+    else:
+        assert problem == (f"必须是目录或尚不存在的路径: {site_config.parent / refused} "
+                           f"{NOT_A_FOLDER}")
+
+
 # --- through the API ---------------------------------------------------------------------------
 
 REFUSED = ["/", "/etc/rtsp", "/home", ".", "..", ".patrol-state/out", "/usr/share/x"]
@@ -194,6 +240,25 @@ def test_a_path_the_delete_of_a_clip_would_refuse_is_a_400(tmp_path: Path, confi
     config["global_config"]["output_directory"] = spelling
     assert_error(client.put("/api/config", json=config), 400,
                  "global_config.output_directory 不能含有控制字符")
+    assert file_digest(config_path) == digest
+
+
+@pytest.mark.parametrize("kind", ["file", "link to a file"])
+def test_a_file_as_the_output_folder_is_a_400(config_path: Path, client: FlaskClient,
+                                              kind: str) -> None:
+    _plant(config_path.parent, kind)
+    digest = file_digest(config_path)
+    body = assert_error(client.put("/api/config/global", json={"output_directory": "./clips"},
+                                   headers={"Accept-Language": "en"}), 400,
+                        f"配置验证失败: output_directory 必须是目录或尚不存在的路径: "
+                        f"{config_path.parent / 'clips'} {NOT_A_FOLDER}")
+    assert body["message_en"] == ("Config validation failed: output_directory must be a folder "
+                                  f"or a path not made yet: {config_path.parent / 'clips'} "
+                                  "exists and is not a folder")
+    config = valid_config()
+    config["global_config"]["output_directory"] = "./clips/out"
+    assert_error(client.put("/api/config", json=config), 400,
+                 "global_config.output_directory 必须是目录或尚不存在的路径")
     assert file_digest(config_path) == digest
 
 
