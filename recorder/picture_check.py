@@ -78,13 +78,13 @@ class PictureCheck:
         figures = _figures(self.files.figures, complete_lines=True)
         return figures.went_back(sample_gap(self.files.sample_seconds))
 
-    def finish(self, clip_kept: bool, recorded: Recorded) -> dict:
-        """The quality object; the thumbnail is kept beside a kept clip, removed otherwise;
-        the figures files are removed either way."""
+    def finish(self, clip_kept: bool, recorded: Recorded, judged: bool = True) -> dict:
+        """The quality object (unchecked when not ``judged``); the thumbnail is kept beside a
+        kept clip, removed otherwise; the figures files are removed either way."""
         figures = _figures(self.files.figures).with_blur(_figures(self.files.blur_figures))
         self._discard_figures()
         published = self._publish(clip_kept)
-        if not published:
+        if not published or not judged:
             return unchecked()
         quality = judge(figures, recorded, self.limits)
         if self.reference:

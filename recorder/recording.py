@@ -320,11 +320,15 @@ class Recording:
             pipe.close()
         facts = self._observe()
         self.clip_kept = self._keep_clip(needs_no_probe(facts))
+        status, message = classify(replace(facts, clip_kept=self.clip_kept))
         if self.picture:
             prog = self.progress.progress
+            # A clip cut short by a stop says nothing of the camera's picture over a clip's
+            # length (a keyframe or two, figures cut mid-way): its thumbnail is kept, no
+            # verdict is drawn from it, and no reference picture taken.
             self.quality = self.picture.finish(self.clip_kept, Recorded(
-                prog.seconds, prog.frames, prog.total_size, self.stderr.announced_fps))
-        status, message = classify(replace(facts, clip_kept=self.clip_kept))
+                prog.seconds, prog.frames, prog.total_size, self.stderr.announced_fps),
+                judged=status != st.CANCELLED)
         self._finish_now(wall, status, mask_in_text(message, [self.stream["rtsp_url"]]))
         prog = self.progress.progress
         log.info("%s: %s (%d) %.1fs %d frames%s", self.label, st.status_name(status), status,

@@ -427,3 +427,27 @@ def test_watch_due_is_never_once_the_task_is_judged(tmp_path, runner) -> None:
     deliver(task)
     task.tick(0.5, WALL)
     assert task.finished and task.watch_due(0.6) == float("inf")
+
+
+def test_a_clip_cut_short_by_a_stop_keeps_its_thumbnail_and_gets_no_verdict(tmp_path) -> None:
+    # A 1.6 s clip cut by a stop was judged blurred+too_dark from its one or two keyframes,
+    # where the camera's whole clips were black: a verdict the camera never earned, and in
+    # its history.
+    runner = FakeRunner(work_file=b"clip", run_returncode=0, run_stdout=json.dumps(
+        {"format": {"duration": "1.6"}, "streams": [{"codec_type": "video"}]}))
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 3,
+                                           "read_timeout_seconds": 4,
+                                           "quality": {"enabled": True}})
+    task, proc = started_task(tmp_path, runner, duration=5, settings=settings)
+    recording_at(task, proc, 1.0)
+    (tmp_path / ".cam.mp4.fig.tmp").write_text(
+        "frame:0 pts:0 pts_time:0\nlavfi.signalstats.YAVG=3\n")
+    (tmp_path / ".cam.mp4.jpg.tmp").write_bytes(b"\xff\xd8 a keyframe \xff\xd9")
+    task.cancel(1.5, WALL + 1.5)
+    deliver(task)
+    task.tick(1.6, WALL + 1.6)
+    runner.close()
+    assert task.status == st.CANCELLED and task.clip_kept
+    assert task.quality["checked"] is False and task.quality["issues"] == []
+    assert (tmp_path / ".cam.mp4.jpg").exists()  # the tile of the contact sheet
+    assert not (tmp_path / ".cam.mp4.fig.tmp").exists()
