@@ -154,7 +154,8 @@ def _unmask_query(url: str, stored: str, query_re: re.Pattern) -> str | None:
         return None
 
 
-_DIGITS_PORT_RE = re.compile(r":\d+$")
+# A host (a name, or an IPv6 address in whole brackets) and a port of digits only.
+_HOST_AND_DIGITS_PORT_RE = re.compile(r"(?:[^\[\]:]*|\[[^\[\]]*\]):\d+$")
 
 
 def rtsp_url_problem(url: str) -> str | None:
@@ -170,9 +171,10 @@ def rtsp_url_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        if _DIGITS_PORT_RE.search(urlsplit(url).netloc):  # Python refuses 99999 itself
-            return "端口必须在 1-65535 之间"
+    except ValueError:  # an invalid port, or an unclosed "[" (urlsplit itself refuses it)
+        host = re.split(r"[/?#]", url.partition("//")[2], maxsplit=1)[0].rpartition("@")[2]
+        if _HOST_AND_DIGITS_PORT_RE.match(host):
+            return "端口必须在 1-65535 之间"  # Python refuses 99999 itself
         return "必须是有效的 rtsp:// 或 rtsps:// 地址 (端口无效)"
     if parts.scheme.lower() not in RTSP_SCHEMES:
         return "必须以 rtsp:// 或 rtsps:// 开头"

@@ -125,6 +125,8 @@ STREAM_CASES: list[tuple[str, Any, Any, str]] = [
     ("rtsp_url", "rtsp://example.com:1/x", "rtsp://example.com:0/x", "端口必须在 1-65535 之间"),
     ("rtsp_url", "rtsp://[::1]:65535/x", "rtsp://[::1]:65536/x", "端口必须在 1-65535 之间"),
     ("rtsp_url", "rtsp://example.com:554/x", "rtsp://example.com:55a/x", "端口无效"),
+    ("rtsp_url", "rtsp://example.com/x", "rtsp://h[x/y", "端口无效"),  # urlsplit raises
+    ("rtsp_url", "rtsp://[::1]/x", "rtsp://[::1/x", "端口无效"),
     ("rtsp_url", "rtsp://[::1]:8554/x", " rtsp://example.com/x", "空白"),
     ("rtsp_url", "rtsp://example.com/x", "", ""),
     # A password's "/" ends the host part: "admin" port 12, and no mask finds the password.
