@@ -120,7 +120,6 @@ def test_deleting_a_clip_being_recorded_is_409(client: FlaskClient, make_cycle: 
                        headers={"X-CSRF-Token": token}).status_code == 409
 
 
-
 def test_each_delete_is_logged_once_from_the_console_and_from_the_api(
         client: FlaskClient, make_cycle: MakeCycle, caplog: pytest.LogCaptureFixture) -> None:
     # README: "The API logs its own actions (a clip or cycle deleted…)"; the console's deletes
@@ -888,3 +887,22 @@ def test_a_session_that_ended_sends_htmx_and_forms_to_the_sign_in_and_back(
     elsewhere = locked.post("/settings/scheduler/stop",
                             headers={"Referer": "http://evil.example/settings"})
     assert elsewhere.headers["Location"] == "/login?next=/"
+
+
+def test_a_tasks_fps_is_frames_over_recorded_seconds_while_recording_and_after(
+        client: FlaskClient, write_status: WriteStatus) -> None:
+    # A finished task's fps was frames over run_seconds, which counts the connection set-up:
+    # 75 frames of a 25 fps camera showed 21.6, though its picture check measured 25.0.
+    from shared.task_record import build
+    from shared.task_status import COMPLETED, RECORDING
+
+    def task(index: int, status: int, progress: float, frames: int) -> dict:
+        return build(task_id=index, stream_index=index, rtsp_url=f"rtsp://127.0.0.1/cam{index}",
+                     output_file=None, duration_seconds=3, status=status, start_wall=None,
+                     end_wall=None, progress=progress, bytes_received=4000,
+                     frames_received=frames, error_message="", run_seconds=3.466)
+    write_status(scheduler_running=True, tasks=[task(0, COMPLETED, 3.0, 75),
+                                                task(1, RECORDING, 2.0, 50)])
+    rows = re.findall(r'<tr data-status="\d+">(.*?)</tr>', client.get("/tasks/live").get_data(
+        as_text=True), re.S)
+    assert [re.findall(r"<td>([\d.]+)</td>", row)[-1] for row in rows] == ["25.0", "25.0"]

@@ -178,11 +178,14 @@ def cycle_report(timestamp: str, name: str):
 
 def _with_progress(task: dict) -> dict:
     """A task record (a cycle's or a check's) with what its row shows beside the record:
-    ``percent`` done, ``fps``, and ``verdict``, its picture's quality once it finished."""
+    ``percent`` done, ``fps``, and ``verdict``, its picture's quality once it finished.
+
+    fps is frames per second *recorded* (``progress``), while recording and after alike, as
+    the picture check measures it: ``run_seconds`` also counts the connection set-up."""
     planned = task.get("duration_seconds") or 0
-    task["percent"] = min(100.0, 100.0 * (task.get("progress") or 0) / planned) if planned else 0
-    seconds = task.get("run_seconds") or task.get("progress") or 0
-    task["fps"] = round(task["frames_received"] / seconds, 1) if seconds else None
+    recorded = task.get("progress") or 0
+    task["percent"] = min(100.0, 100.0 * recorded / planned) if planned else 0
+    task["fps"] = round(task["frames_received"] / recorded, 1) if recorded else None
     task["verdict"] = task["quality"] if task["status"] in task_status.FINISHED else None
     return task
 
