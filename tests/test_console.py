@@ -906,3 +906,22 @@ def test_a_tasks_fps_is_frames_over_recorded_seconds_while_recording_and_after(
     rows = re.findall(r'<tr data-status="\d+">(.*?)</tr>', client.get("/tasks/live").get_data(
         as_text=True), re.S)
     assert [re.findall(r"<td>([\d.]+)</td>", row)[-1] for row in rows] == ["25.0", "25.0"]
+
+
+def test_a_refused_check_or_reference_goes_back_to_the_camera_page_saying_why(
+        client: FlaskClient, write_status: WriteStatus) -> None:
+    # A 503 (recorder down) or 409 (being checked) replaced the camera page with a bare error
+    # page at /cameras/<id>/check, a POST-only URL.
+    token = _csrf(client, "/cameras/test_stream1")
+
+    def refusal(path: str) -> str:
+        answer = client.post(path, data={"csrf_token": token})
+        assert answer.status_code == 303 and answer.headers["Location"] == "/cameras/test_stream1"
+        page = client.get(answer.headers["Location"]).get_data(as_text=True)
+        return re.search(r'<div class="notice failed" role="status">([^<]*)</div>', page).group(1)
+    assert refusal("/cameras/test_stream1/check?probe=0") == "录制守护进程未运行"
+    write_status()
+    assert client.post("/cameras/test_stream1/check?probe=1",
+                       data={"csrf_token": token}).status_code == 303
+    assert refusal("/cameras/test_stream1/check?probe=0") == "摄像头 test_stream1 正在检查中"
+    assert refusal("/cameras/test_stream1/reference") == "摄像机 test_stream1 还没有缩略图"

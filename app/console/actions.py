@@ -83,15 +83,25 @@ def delete_cycle(timestamp: str):
 @bp.post("/cameras/<camera>/check")
 def check_camera_now(camera: str):
     """The camera page's "check now" (``?probe=1``: "quick probe") form."""
-    answer = check_camera(camera).get_json()
-    return noted_redirect(url_for("console.camera_page", camera=camera), answer["message"])
+    return _back_to_camera(camera, check_camera)
 
 
 @bp.post("/cameras/<camera>/reference")
 def set_camera_reference(camera: str):
     """The camera page's "set as reference" form: its latest thumbnail becomes the reference."""
-    answer = set_reference(camera).get_json()
-    return noted_redirect(url_for("console.camera_page", camera=camera), answer["message"])
+    return _back_to_camera(camera, set_reference)
+
+
+def _back_to_camera(camera: str, view):
+    """Run the API's ``view`` for ``camera``; back to the camera's page with its message, a
+    refusal (being checked already: 409, recorder down: 503) too, never a bare error page at
+    the form's POST-only URL."""
+    page = url_for("console.camera_page", camera=camera)
+    try:
+        answer = view(camera).get_json()
+    except (PatrolError, ApiError) as exc:  # no such camera: its page says so in turn
+        return noted_redirect(page, message_of(exc), failed=True)
+    return noted_redirect(page, answer["message"])
 
 
 def _safe_next(target: str | None) -> str:

@@ -8,9 +8,13 @@ from __future__ import annotations
 from flask import flash, get_flashed_messages, redirect, request
 
 
-def noted_redirect(location: str, message: str):
-    """A 303 to ``location``, whose page shows ``message`` once."""
-    flash(message)
+# The flash category of an outcome that is a refusal (shown in red), not a success.
+FAILED = "failed"
+
+
+def noted_redirect(location: str, message: str, failed: bool = False):
+    """A 303 to ``location``, whose page shows ``message`` once (``failed``: as a refusal)."""
+    flash(message, FAILED if failed else "message")
     return redirect(location, code=303)
 
 
@@ -22,3 +26,11 @@ def page_notice() -> str:
         return ""
     messages = get_flashed_messages()
     return messages[-1] if messages else ""
+
+
+def page_notice_failed() -> bool:
+    """Whether this page's notice (:func:`page_notice`) says that a form was refused."""
+    if request.headers.get("HX-Request"):
+        return False
+    messages = get_flashed_messages(with_categories=True)
+    return bool(messages) and messages[-1][0] == FAILED

@@ -7,7 +7,7 @@ from flask import redirect, render_template, request, send_file, url_for
 
 from app.cameras import RECENT_OUTCOMES, camera_summary, clip_thumbnails
 from app.console import bp, data
-from app.console.notices import page_notice
+from app.console.notices import page_notice, page_notice_failed
 from app.context import cached_config, control_file, output_dir
 from app.pictures import reference_path
 from app.results import page_query, recording_now
@@ -110,8 +110,8 @@ def camera_page(camera: str):
     return render_template("console/camera.html", camera={**found, "beats": beats},
                            history=history, clips=_playable(out, history, "cycle"),
                            check_clips=_playable(out, history, "check"), checking=checking,
-                           reference=reference,
-                           notice=page_notice())
+                           reference=reference, notice=page_notice(),
+                           notice_failed=page_notice_failed())
 
 
 def _cycles_of_page(config: dict, paging: dict) -> tuple[int, list[dict]]:
