@@ -925,3 +925,28 @@ def test_a_refused_check_or_reference_goes_back_to_the_camera_page_saying_why(
                        data={"csrf_token": token}).status_code == 303
     assert refusal("/cameras/test_stream1/check?probe=0") == "摄像头 test_stream1 正在检查中"
     assert refusal("/cameras/test_stream1/reference") == "摄像机 test_stream1 还没有缩略图"
+
+
+def test_an_emptied_optional_setting_is_removed_and_a_required_one_refused(
+        client: FlaskClient, config_path: Path) -> None:
+    # An emptied box was sent as "": "name must be a non-empty string", "must be one of auto,
+    # tcp, udp", "must be an integer": an optional setting, once set, stayed for good.
+    config = json.loads(config_path.read_text())
+    config["streams"][0].update(name="东门", rtsp_transport="tcp")
+    config["global_config"].update(min_free_space_mb=2048, quality={"enabled": False})
+    config_path.write_text(json.dumps(config))
+
+    def emptied(form_id: str, names: tuple[str, ...]):
+        action, sent = _browser_form(client.get("/settings").get_data(as_text=True), form_id)
+        return client.post(action, data=MultiDict([(k, "" if k in names else v)
+                                                   for k, v in sent]))
+    assert emptied("f-stream-0", ("name", "rtsp_transport")).status_code == 303
+    assert emptied("global-form", ("min_free_space_mb", "quality")).status_code == 303
+    saved = json.loads(config_path.read_text())
+    assert "name" not in saved["streams"][0] and "rtsp_transport" not in saved["streams"][0]
+    assert saved["streams"][0]["rtsp_url"] == config["streams"][0]["rtsp_url"]
+    assert saved["global_config"] == valid_config()["global_config"]
+    before = config_path.read_bytes()
+    assert emptied("f-stream-0", ("duration_seconds",)).status_code == 400
+    assert emptied("global-form", ("max_concurrent_streams",)).status_code == 400
+    assert config_path.read_bytes() == before

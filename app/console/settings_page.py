@@ -69,6 +69,17 @@ def _changes(fields: dict, current: dict, defaults: dict) -> dict:
     return changes
 
 
+def _emptied(fields: dict, current: dict, optional: Collection[str]) -> set[str]:
+    """The optional settings ``current`` has whose box was emptied: removed from the file, so
+    their default applies again (an empty box of a required one is sent, and refused)."""
+    return {key for key, text in fields.items() if key in optional and key in current
+            and not isinstance(current[key], bool) and text.strip() == ""}
+
+
+def _without(values: dict, keys: Collection[str]) -> dict:
+    return {key: value for key, value in values.items() if key not in keys}
+
+
 def _page(status: int = 200, error: dict | None = None, notice: str = "",
           typed: dict | None = None):
     """The page; ``typed``: a form refused by a rule, shown again as it was filled in (never one
@@ -121,7 +132,10 @@ def save_global():
         for key, value in current.items():  # an unticked checkbox sends nothing
             if isinstance(value, bool) and key not in fields:
                 fields[key] = ""
-        return model.with_global_update(config, _changes(fields, current, GLOBAL_FIELDS))
+        removed = _emptied(fields, current, model.OPTIONAL_DEFAULTS)
+        kept = _without(current, removed)
+        return model.with_global_update({**config, "global_config": kept},
+                                        _changes(_without(fields, removed), kept, GLOBAL_FIELDS))
     return _edit(change, "global", GLOBAL_FIELDS)
 
 
@@ -135,9 +149,12 @@ def _index(config: dict, text: str) -> int:
 def save_stream(index: str):
     def change(config: dict) -> dict:
         position = _index(config, index)
-        current = config["streams"][position]
-        changes = _changes(_form_fields(STREAM_FIELDS), current, STREAM_DEFAULTS)
-        return model.with_stream_updated(config, position, changes)
+        fields = _form_fields(STREAM_FIELDS)
+        removed = _emptied(fields, config["streams"][position], model.OPTIONAL_STREAM_KEYS)
+        streams = list(config["streams"])
+        streams[position] = kept = _without(streams[position], removed)
+        changes = _changes(_without(fields, removed), kept, STREAM_DEFAULTS)
+        return model.with_stream_updated({**config, "streams": streams}, position, changes)
     return _edit(change, f"stream-{index}", STREAM_FIELDS)
 
 
