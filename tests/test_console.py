@@ -950,3 +950,15 @@ def test_an_emptied_optional_setting_is_removed_and_a_required_one_refused(
     assert emptied("f-stream-0", ("duration_seconds",)).status_code == 400
     assert emptied("global-form", ("max_concurrent_streams",)).status_code == 400
     assert config_path.read_bytes() == before
+
+
+def test_the_language_link_keeps_the_other_query_parameters(client: FlaskClient,
+                                                            locked: FlaskClient) -> None:
+    # ?lang=zh replaced the whole query: the sign-in lost its next=, the cycles their page.
+    def link(answer) -> str:
+        page = answer.get_data(as_text=True)
+        return html.unescape(re.search(r'id="language" href="([^"]+)"', page).group(1))
+    assert link(client.get("/cycles?offset=50&limit=10&lang=zh")) == "?offset=50&limit=10&lang=en"
+    assert link(client.get("/cycles?lang=en")) == "?lang=zh"
+    shown = link(locked.get("/login?next=/cameras/gate"))
+    assert urllib.parse.parse_qs(shown[1:]) == {"next": ["/cameras/gate"], "lang": ["en"]}

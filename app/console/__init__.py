@@ -44,6 +44,7 @@ def percent_text(value: float | None) -> str:
 def _template_helpers() -> dict:
     return {"_": texts.translator(), "lang": texts.language(), "csrf_token": access.csrf_token,
             "token_required": access.token_required(), "htmx_file": HTMX_FILE,
+            "language_link": texts.language_link,
             "state_labels": texts.STATE_LABELS}
 
 

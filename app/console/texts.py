@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import request, session
 
 from app.language import wants_english
@@ -25,6 +27,15 @@ def language() -> str:
     if kept in LANGUAGES:
         return kept
     return "en" if wants_english() else "zh"
+
+
+def language_link(code: str, page: str | None = None) -> str:
+    """The link to this page in language ``code``, every other query parameter kept (``next=``,
+    ``offset=``…). ``page``: the page's own GET address, for one drawn in answer to a form at
+    its POST-only URL; otherwise the link is relative, so the path stays as the browser has it."""
+    kept = [] if page else [(name, value) for name, value in request.args.items(multi=True)
+                            if name != "lang"]
+    return (page or "") + "?" + urlencode([*kept, ("lang", code)])
 
 
 def translator():
