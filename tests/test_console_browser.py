@@ -226,6 +226,30 @@ def test_a_bad_value_shows_its_error_at_the_field_and_changes_nothing(stack) -> 
     _shot(driver, "settings")
 
 
+def test_a_refused_form_leaves_the_pages_own_address_for_a_reload_and_the_language(
+        stack) -> None:
+    # The page was drawn at /settings/global (POST only): the language link answered a JSON
+    # 405 and a reload posted the form again.
+    driver, api = stack["driver"], stack["api"]
+    before = Path(stack["config"]).read_bytes()
+    driver.get(api.url("/settings?lang=zh"))
+    field = driver.find_element("id", "g-max_concurrent_streams")
+    field.clear()
+    field.send_keys("0")
+    driver.find_element("id", "save-global").click()
+    _wait(driver, lambda d: d.find_elements("css selector", "[data-error-for]"), 10, "the error")
+    assert driver.current_url == api.url("/settings")
+    driver.refresh()  # asks for the page again, not the form
+    _wait(driver, lambda d: d.find_elements("id", "g-max_concurrent_streams")
+          and not d.find_elements("css selector", "[data-error-for]"), 10, "the page reloaded")
+    driver.find_element("id", "language").click()
+    _wait(driver, lambda d: d.find_element("tag name", "h1").text == "Settings", 10,
+          "the page in English")
+    assert driver.current_url == api.url("/settings?lang=en")
+    assert Path(stack["config"]).read_bytes() == before
+    driver.get(api.url("/settings?lang=zh"))
+
+
 def test_a_concurrent_edit_gets_the_conflict_message(stack) -> None:
     driver, api = stack["driver"], stack["api"]
     driver.get(api.url("/settings?lang=zh"))

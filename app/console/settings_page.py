@@ -83,10 +83,13 @@ def _without(values: dict, keys: Collection[str]) -> dict:
 def _page(status: int = 200, error: dict | None = None, notice: str = "",
           typed: dict | None = None):
     """The page; ``typed``: a form refused by a rule, shown again as it was filled in (never one
-    refused for a stale tag: saved again, its old values would undo the other edit unseen)."""
+    refused for a stale tag: saved again, its old values would undo the other edit unseen).
+    Drawn at a refused form's POST-only URL, it names its own (``page_url``): the browser shows
+    that one, so a reload or the language link asks for /settings, not the form's 405."""
     config, tag = current_config_tagged()
     page = make_response(render_template(
-        "console/settings.html", config=masked_config(config), etag=tag, error=error or {},
+        "console/settings.html", page_url=url_for("console.settings_page"),
+        config=masked_config(config), etag=tag, error=error or {},
         typed=typed or {}, notice=notice or page_notice(),
         stream_fields=STREAM_FIELDS, stream_defaults=STREAM_DEFAULTS,
         global_fields=GLOBAL_FIELDS, global_hints=GLOBAL_HINTS), status)
