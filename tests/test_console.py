@@ -978,3 +978,14 @@ def test_a_refused_settings_form_names_the_pages_own_address(client: FlaskClient
         assert 'data-page-url="/settings"' in text and "console.js" in text
         assert re.search(r'id="language" href="/settings\?lang=en"', text)
     assert client.get("/settings?lang=en").status_code == 200
+
+
+def test_each_stream_cell_names_its_field_for_a_phone(client: FlaskClient) -> None:
+    # On a narrow screen the table's header row is hidden: the boxes had no labels at all.
+    from app.console.settings_page import STREAM_FIELDS
+    page = client.get("/settings").get_data(as_text=True)
+    for row in ("stream-0", "stream-1", "add"):
+        cells = re.search(rf'<tr id="{row}">(.*?)</tr>', page, re.S).group(1)
+        assert re.findall(r'<td data-label="([^"]+)">', cells) == list(STREAM_FIELDS), row
+    css = (Path(client.application.root_path) / "console/static/console.css").read_text()
+    assert ".streams td[data-label]::before { content: attr(data-label);" in css
