@@ -989,3 +989,18 @@ def test_each_stream_cell_names_its_field_for_a_phone(client: FlaskClient) -> No
         assert re.findall(r'<td data-label="([^"]+)">', cells) == list(STREAM_FIELDS), row
     css = (Path(client.application.root_path) / "console/static/console.css").read_text()
     assert ".streams td[data-label]::before { content: attr(data-label);" in css
+
+
+def test_the_tasks_update_replaces_the_tables_inside_their_scrolling_boxes(
+        client: FlaskClient) -> None:
+    # The update redrew the boxes themselves (innerHTML of their parent): a table scrolled
+    # sideways on a phone jumped back to its left edge every second.
+    page = client.get("/tasks").get_data(as_text=True)
+    assert re.search(r'<div id="tasks-live" hx-get="/tasks/live" hx-trigger="every 1s" '
+                     r'hx-swap="none">', page)
+    for table in ("tasks", "checks"):
+        assert f'<div class="scroll"><table id="{table}">' in page
+    live = client.get("/tasks/live").get_data(as_text=True)
+    assert 'class="scroll"' not in live
+    assert {'<table id="tasks" hx-swap-oob="true">', '<table id="checks" hx-swap-oob="true">',
+            '<div class="status" id="recorder" hx-swap-oob="true">'} <= set(live.splitlines())

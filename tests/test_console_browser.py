@@ -267,6 +267,40 @@ def test_a_concurrent_edit_gets_the_conflict_message(stack) -> None:
     assert '"read_timeout_seconds": 5' in saved and '"connection_timeout_seconds": 2' in saved
 
 
+def _redrawn(driver, selector: str, timeout: float, what: str) -> None:
+    """Wait until the live update has replaced the element at ``selector`` (marked first)."""
+    driver.execute_script("document.querySelector(arguments[0]).dataset.old = '1'", selector)
+    _wait(driver, lambda d: d.execute_script(
+        "return document.querySelector(arguments[0]).dataset.old", selector) is None,
+        timeout, what)
+
+
+def test_the_live_tasks_keep_their_scroll_and_a_selection(stack) -> None:
+    # The table was redrawn with its scrolling box every second: on a phone it jumped back to
+    # its left edge, and a selection in it was cleared.
+    driver = stack["driver"]
+    driver.get_log("browser")  # the deliberate 400s of the settings tests
+    driver.set_window_size(390, 844)
+    try:
+        driver.get(stack["api"].url("/tasks?lang=zh"))
+        box = "document.querySelector('.scroll')"
+        assert driver.execute_script(f"return {box}.scrollWidth > {box}.clientWidth + 100")
+        driver.execute_script(f"{box}.scrollLeft = 100")
+        _redrawn(driver, "#tasks", 10, "the tasks redrawn")
+        assert driver.execute_script(f"return {box}.scrollLeft") == 100
+        driver.execute_script("window.getSelection().selectAllChildren("
+                              "document.querySelector('#tasks thead'))")
+        driver.execute_script("document.querySelector('#tasks').dataset.old = '1'")
+        time.sleep(3)  # three updates due
+        assert driver.execute_script("return document.querySelector('#tasks').dataset.old")
+        assert driver.execute_script("return String(window.getSelection())").startswith("#")
+        driver.execute_script("window.getSelection().removeAllRanges()")
+        _redrawn(driver, "#tasks", 10, "the updates again once nothing is selected")
+        assert _errors(driver) == []
+    finally:
+        driver.set_window_size(1280, 900)
+
+
 def test_every_page_renders_without_script_errors(stack) -> None:
     driver, api = stack["driver"], stack["api"]
     driver.get_log("browser")  # the deliberate 400/409 answers above are logged as failed loads

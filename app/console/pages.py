@@ -209,4 +209,5 @@ def tasks_page():
 
 @bp.get("/tasks/live")
 def tasks_live():
-    return render_template("console/_tasks.html", **_tasks_view())
+    """The page's update: the recorder line and both tables, each to replace its own by id."""
+    return render_template("console/_tasks.html", live=True, **_tasks_view())

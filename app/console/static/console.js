@@ -10,3 +10,17 @@
     window.history.replaceState(null, "", page);
   }
 })();
+
+// A live update (a poll: hx-trigger "every …") waits while the operator has text selected
+// on the page: redrawn, the table would clear the selection being copied.
+function isPoll(element) {
+  return /\bevery\b/.test(element.getAttribute("hx-trigger") || "");
+}
+
+document.addEventListener("htmx:beforeRequest", function (event) {
+  const selection = window.getSelection();
+  if (isPoll(event.detail.elt) && selection && !selection.isCollapsed
+      && document.querySelector("main").contains(selection.anchorNode)) {
+    event.preventDefault();
+  }
+});
