@@ -329,6 +329,8 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("用最新缩略图作为这个摄像头的参考画面?", "Make the latest thumbnail this camera's reference "
      "picture?"),
     ("最新缩略图", "Latest thumbnail"),
+    ("连接已断开", "Connection lost"),
+    ("显示的数据截至", "showing data as of"),
     # The picture checks' verdicts (shared/quality_verdicts.py).
     ("黑屏", "black picture"),
     ("画面冻结", "frozen picture"),

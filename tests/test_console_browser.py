@@ -301,6 +301,25 @@ def test_the_live_tasks_keep_their_scroll_and_a_selection(stack) -> None:
         driver.set_window_size(1280, 900)
 
 
+def test_a_lost_connection_is_said_until_an_update_comes_back(stack) -> None:
+    # With the API gone the live pages showed their last figures as if live, no warning.
+    driver = stack["driver"]
+    driver.get(stack["api"].url("/tasks?lang=en"))
+    banner = driver.find_element("id", "connection-lost")
+    assert not banner.is_displayed()
+    offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+    try:
+        _wait(driver, lambda d: banner.is_displayed(), 10, "the connection-lost banner")
+        assert re.fullmatch(r"Connection lost · showing data as of \d\d:\d\d:\d\d",
+                            banner.text), banner.text
+    finally:
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {**offline, "offline": False})
+    _wait(driver, lambda d: not banner.is_displayed(), 10, "the banner gone with the next update")
+    driver.get_log("browser")  # the failed updates are logged
+
+
 def test_every_page_renders_without_script_errors(stack) -> None:
     driver, api = stack["driver"], stack["api"]
     driver.get_log("browser")  # the deliberate 400/409 answers above are logged as failed loads

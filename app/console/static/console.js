@@ -24,3 +24,35 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     event.preventDefault();
   }
 });
+
+// A live update that cannot reach the API (or gets a 5xx) shows the connection-lost banner
+// with the time of the figures still shown; the next update that comes back hides it.
+(function watchConnection() {
+  const banner = document.getElementById("connection-lost");
+  let lastGood = new Date();
+
+  function clock(when) {
+    return [when.getHours(), when.getMinutes(), when.getSeconds()]
+      .map(function (part) { return String(part).padStart(2, "0"); }).join(":");
+  }
+
+  function lost(event) {
+    if (banner && isPoll(event.detail.elt)) {
+      banner.querySelector("time").textContent = clock(lastGood);
+      banner.hidden = false;
+    }
+  }
+
+  ["htmx:sendError", "htmx:responseError", "htmx:timeout"].forEach(function (name) {
+    document.addEventListener(name, lost);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const status = event.detail.xhr.status;
+    if (status >= 500) {
+      lost(event);
+    } else if (status >= 200 && status < 400 && banner && isPoll(event.detail.elt)) {
+      lastGood = new Date();
+      banner.hidden = true;
+    }
+  });
+})();
