@@ -320,6 +320,20 @@ def test_a_lost_connection_is_said_until_an_update_comes_back(stack) -> None:
     driver.get_log("browser")  # the failed updates are logged
 
 
+def test_keyboard_focus_stays_on_a_card_the_overview_updates(stack) -> None:
+    # A card's update replaced the whole card: the link focused with the keyboard lost focus.
+    driver = stack["driver"]
+    driver.get(stack["api"].url("/?lang=zh"))
+    link = driver.find_element("xpath", "//article//a[text()='gate']")
+    link_id = link.get_attribute("id")
+    card = driver.find_element("xpath", "//article[.//a[text()='gate']]").get_attribute("id")
+    assert link_id
+    driver.execute_script("arguments[0].focus()", link)
+    _redrawn(driver, f"#{card}", 30, "gate's card updated")
+    assert driver.execute_script("return document.activeElement.id") == link_id
+    assert _errors(driver) == []
+
+
 def test_every_page_renders_without_script_errors(stack) -> None:
     driver, api = stack["driver"], stack["api"]
     driver.get_log("browser")  # the deliberate 400/409 answers above are logged as failed loads
