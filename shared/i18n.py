@@ -282,6 +282,8 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("片段数", "Clips"),
     ("大小", "Size"),
     ("还没有巡检周期", "No cycle yet"),
+    ("这一页已超出末尾: 共 {count} 个巡检周期", "This page is past the end: {count} cycles in all"),
+    ("回到第一页", "Back to the first page"),
     ("未调度", "not scheduled"),
     ("进行中", "in progress"),
     ("无报告", "no report"),

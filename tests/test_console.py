@@ -1004,3 +1004,18 @@ def test_the_tasks_update_replaces_the_tables_inside_their_scrolling_boxes(
     assert 'class="scroll"' not in live
     assert {'<table id="tasks" hx-swap-oob="true">', '<table id="checks" hx-swap-oob="true">',
             '<div class="status" id="recorder" hx-swap-oob="true">'} <= set(live.splitlines())
+
+
+def test_a_cycles_page_past_the_end_says_so_and_links_the_first_page(
+        client: FlaskClient, make_cycle: MakeCycle) -> None:
+    # /cycles?offset=999 said "No cycle yet" although there were cycles.
+    for name in ("20251010_163000", "20251010_164000"):
+        make_cycle(name)
+    page = client.get("/cycles?offset=999&limit=10&lang=zh").get_data(as_text=True)
+    assert "还没有巡检周期" not in page
+    assert '<span id="past-end">这一页已超出末尾: 共 2 个巡检周期</span>' in page
+    assert html.unescape(re.search(r'<a rel="first" href="([^"]+)"', page).group(1)) == \
+        "/cycles?limit=10"
+    english = client.get("/cycles?offset=999&lang=en").get_data(as_text=True)
+    assert "This page is past the end: 2 cycles in all" in english
+    assert "Back to the first page" in english
