@@ -400,6 +400,31 @@ def test_output_folder_from_the_config_when_not_given(config_path: Path, tmp_pat
     assert not (folder / "test_stream1.mp4").exists()
 
 
+def test_a_clip_listed_under_an_output_folder_spelled_with_dotdot_can_be_deleted(
+        tmp_path: Path) -> None:
+    # README: "../clips" is a fine output_directory; the API listed "../clips/<cycle>/<clip>"
+    # and then refused to delete it (403 路径不能包含 ..).
+    home = tmp_path / "home"
+    home.mkdir()
+    config_path = home / "config.json"
+    _config_with_output(config_path, "../clips")
+    folder = tmp_path / "clips" / "20251010_163000"
+    folder.mkdir(parents=True)
+    (folder / "test_stream1.mp4").write_bytes(CLIP1)
+    client = create_app({"CONFIG_PATH": str(config_path)}).test_client()
+    videos = client.get("/api/videos").get_json()["videos"]
+    assert [v["full_path"] for v in videos] == ["../clips/20251010_163000/test_stream1.mp4"]
+    response = client.delete("/api/video", query_string={"path": videos[0]["full_path"]})
+    assert response.status_code == 200, response.get_json()
+    assert not (folder / "test_stream1.mp4").exists()
+    # Past the output folder's own spelling, ".." is still refused.
+    (folder / "test_stream2.mp4").write_bytes(CLIP1)
+    for path in ("../clips/20251010_163000/../20251010_163000/test_stream2.mp4",
+                 "../clips/../clips/20251010_163000/test_stream2.mp4"):
+        assert client.delete("/api/video", query_string={"path": path}).status_code == 403
+    assert (folder / "test_stream2.mp4").exists()
+
+
 def test_config_output_folder_needs_a_valid_config(config_path: Path) -> None:
     config_path.write_text("{", encoding="utf-8")
     client = create_app({"CONFIG_PATH": str(config_path)}).test_client()

@@ -113,9 +113,14 @@ def video_location(out: OutputDir, client_path: str, base: str) -> tuple[str, st
         raise UnsafePath("路径无效")
     if "\x00" in client_path or "\\" in client_path or any(ord(c) < 32 for c in client_path):
         raise UnsafePath("路径包含非法字符")
-    if ".." in client_path.split("/"):
+    # The output folder's own spelling, as listed (``../clips/…`` is a fine output_directory),
+    # is taken as the root; whatever follows it, or a path without it, may hold no "..".
+    spelled = out.display.rstrip("/") + "/"
+    start, rest = ((out.root, client_path[len(spelled):].lstrip("/"))
+                   if client_path.startswith(spelled) else (base, client_path))
+    if ".." in rest.split("/"):
         raise UnsafePath("路径不能包含 ..")
-    candidate = os.path.normpath(os.path.join(base, client_path))
+    candidate = os.path.normpath(os.path.join(start, rest))
     relative = os.path.relpath(candidate, out.root)
     parts = relative.split(os.sep)
     if len(parts) != 2 or not is_cycle_name(parts[0]) or not is_video_name(parts[1]):
