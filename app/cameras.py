@@ -15,7 +15,7 @@ from app.requests import query_flag, query_int, query_text
 from app.results import MAX_OFFSET, MAX_PAGE
 from app.scheduler import require_recorder
 from shared import camera_view, history_read, output_tree
-from shared.camera_roster import configured_cameras, offline_after
+from shared.camera_roster import configured_cameras
 from shared.camera_state import STATES
 from shared.clock import SYSTEM_CLOCK
 from shared.control_file import request_check
@@ -63,8 +63,8 @@ def list_cameras():
     config = cached_config()
     with _history() as conn:
         rows = history_read.camera_rows(conn, SYSTEM_CLOCK.wall()) if conn else {}
-    items = camera_view.summaries(configured_cameras(config), rows, offline_after(config),
-                                  include_removed, last_clip_thumbnails(rows, config))
+    items = camera_view.summaries(configured_cameras(config), rows, include_removed,
+                                  last_clip_thumbnails(rows, config))
     if states is not None:
         items = [item for item in items if item["state"] in states]
     items = camera_view.sort_summaries(items, sort)
@@ -95,12 +95,11 @@ def camera_summary(conn, camera: str) -> dict:
     thumbnails = last_clip_thumbnails(rows, config)
     for configured in configured_cameras(config):
         if configured.id == camera:
-            return camera_view.summary(configured, rows.get(camera), offline_after(config),
-                                       thumbnails=thumbnails)
+            return camera_view.summary(configured, rows.get(camera), thumbnails=thumbnails)
     row = rows.get(camera)
     if row is None:
         raise NotFound(f"摄像头不存在: {camera}")
-    return camera_view.removed_summary(row, offline_after(config), thumbnails)
+    return camera_view.removed_summary(row, thumbnails)
 
 
 @bp.get("/<camera>")

@@ -17,7 +17,7 @@ from app.context import cached_config, config_file, output_free_bytes
 from app.scheduler import cycle_progress, local_status
 from shared import history_read
 from shared import task_status as st
-from shared.camera_roster import ConfiguredCamera, configured_cameras, offline_after
+from shared.camera_roster import ConfiguredCamera, configured_cameras
 from shared.camera_state import STATES, camera_state
 from shared.clock import SYSTEM_CLOCK
 from shared.errors import ConfigUnavailable
@@ -98,12 +98,11 @@ def _camera_families(snap: Snapshot) -> Iterator[Metric]:
 
 
 def _state_family(snap: Snapshot) -> Metric:
-    limit = offline_after(snap.config) if snap.config else 1
     counts = dict.fromkeys(STATES, 0)
     for camera in snap.cameras:
         row = snap.rows.get(camera.id)
         counts[camera_state(row.last_status if row else None,
-                            row.consecutive_failures if row else 0, limit)] += 1
+                            row.offline_since if row else None)] += 1
     family = _gauge("cameras", "Configured cameras by state", ("state",))
     for state, count in counts.items():
         family.add_metric([state], count)

@@ -1,11 +1,10 @@
-"""The cameras a config names (id, display name, masked URL) and the offline threshold it sets."""
+"""The cameras a config names (id, display name, masked URL)."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
 from shared.camera_state import camera_id
-from shared.config import OPTIONAL_DEFAULTS
 from shared.urls import mask_credentials
 
 
@@ -42,8 +41,3 @@ def stream_of_record(record: dict, streams: list[dict]) -> dict | None:
     by_url = [s for s in streams if mask_credentials(s["rtsp_url"]) == url]
     return by_url[0] if len(by_url) == 1 else None
 
-
-def offline_after(config: dict) -> int:
-    """``global_config.offline_after_failures`` of a validated config (its default when left out)."""
-    key = "offline_after_failures"
-    return config["global_config"].get(key, OPTIONAL_DEFAULTS[key])

@@ -1,4 +1,4 @@
-"""A camera's state from its run of outcomes (SPEC "Camera state"): one rule for the recorder and the API."""
+"""A camera's state from its stored row (SPEC "Camera state"): one rule wherever it shows."""
 from __future__ import annotations
 
 import os
@@ -11,14 +11,19 @@ STATES = (ONLINE, OFFLINE, DEGRADED, UNKNOWN)
 DEFAULT_OFFLINE_AFTER_FAILURES = 2
 
 
-def camera_state(last_status: int | None, consecutive_failures: int, offline_after: int) -> str:
-    """``online`` (last task 已完成), ``offline`` (the last ``offline_after`` failed),
-    ``degraded`` (failing, fewer times), ``unknown`` (never checked)."""
+def camera_state(last_status: int | None, offline_since: float | None) -> str:
+    """``online`` (last task 已完成), ``offline`` (an outage is open: ``offline_since`` set),
+    ``degraded`` (failing, no outage), ``unknown`` (never checked).
+
+    The state is the one the recorder stored with its alerts, never recomputed from the
+    threshold in the config now: an ``offline_after_failures`` edited mid-outage takes
+    effect at the camera's next outcome, for what is shown and what is alerted alike.
+    """
     if last_status is None:
         return UNKNOWN
     if last_status == st.COMPLETED:
         return ONLINE
-    return OFFLINE if consecutive_failures >= offline_after else DEGRADED
+    return OFFLINE if offline_since is not None else DEGRADED
 
 
 def is_failure(status: int) -> bool:

@@ -26,9 +26,12 @@ _OUTCOME_TIMES = ("planned_start", "started", "ended")
 _NONE: Mapping[str, str] = MappingProxyType({})
 
 
-def summary(camera: ConfiguredCamera, row: CameraRow | None, offline_after: int,
-            removed: bool = False, thumbnails: Mapping[str, str] = _NONE) -> dict:
+def summary(camera: ConfiguredCamera, row: CameraRow | None, removed: bool = False,
+            thumbnails: Mapping[str, str] = _NONE) -> dict:
     """One camera's summary; ``row`` None: never recorded (``unknown``).
+
+    Its state and ``offline_since`` are the recorder's, as stored with its alerts
+    (shared/camera_state.py::camera_state), whatever ``offline_after_failures`` says now.
 
     ``thumbnails``: the thumbnail URL of each last clip that has one now
     (shared/output_tree/listing.py::thumbnail_urls); ``thumbnail`` is null for the others.
@@ -39,36 +42,33 @@ def summary(camera: ConfiguredCamera, row: CameraRow | None, offline_after: int,
                 "last_error": "", "last_ok_at": None, "offline_since": None,
                 "consecutive_failures": 0, "uptime_24h": None, "uptime_7d": None,
                 "uptime_30d": None, "last_clip": None, "thumbnail": None, "removed": removed}
-    state = cs.camera_state(row.last_status, row.consecutive_failures, offline_after)
-    # The threshold may have changed since the writer set offline_since: the state decides.
-    since = (row.offline_since or row.failing_since) if state == cs.OFFLINE else None
+    state = cs.camera_state(row.last_status, row.offline_since)
     return {"id": camera.id, "name": camera.name, "rtsp_url": camera.url, "state": state,
             "last_status": row.last_status, "last_status_name": status_name(row.last_status),
             "last_error": row.last_error, "last_ok_at": format_iso(row.last_ok_at),
-            "offline_since": format_iso(since),
+            "offline_since": format_iso(row.offline_since),
             "consecutive_failures": row.consecutive_failures, **row.uptime,
             "last_clip": row.last_clip, "thumbnail": thumbnails.get(row.last_clip or ""),
             "removed": removed}
 
 
 def summaries(configured: list[ConfiguredCamera], rows: dict[str, CameraRow],
-              offline_after: int, include_removed: bool = False,
+              include_removed: bool = False,
               thumbnails: Mapping[str, str] = _NONE) -> list[dict]:
     """Every configured camera in config order, then (when asked) removed ones by id."""
-    found = [summary(camera, rows.get(camera.id), offline_after, thumbnails=thumbnails)
+    found = [summary(camera, rows.get(camera.id), thumbnails=thumbnails)
              for camera in configured]
     if include_removed:
         known = {camera.id for camera in configured}
-        found += [removed_summary(row, offline_after, thumbnails)
+        found += [removed_summary(row, thumbnails)
                   for key, row in sorted(rows.items()) if key not in known]
     return found
 
 
-def removed_summary(row: CameraRow, offline_after: int,
-                    thumbnails: Mapping[str, str] = _NONE) -> dict:
+def removed_summary(row: CameraRow, thumbnails: Mapping[str, str] = _NONE) -> dict:
     """The summary of a camera no longer in the config, from what its history kept."""
     return summary(ConfiguredCamera(row.id, row.name, mask_credentials(row.url)), row,
-                   offline_after, removed=True, thumbnails=thumbnails)
+                   removed=True, thumbnails=thumbnails)
 
 
 def sort_summaries(items: list[dict], sort: str) -> list[dict]:

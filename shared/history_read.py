@@ -135,10 +135,10 @@ def changed_since(conn: sqlite3.Connection, after: int, limit: int) -> tuple[lis
     return [camera for camera, _ in rows], rows[-1][1] if rows else after
 
 
-def state_inputs(conn: sqlite3.Connection) -> dict[str, tuple[int | None, int]]:
-    """``(last_status, consecutive_failures)`` of every camera: what its state is computed from."""
-    return {camera: (status, failures) for camera, status, failures in conn.execute(
-        "SELECT id, last_status, consecutive_failures FROM cameras")}
+def state_inputs(conn: sqlite3.Connection) -> dict[str, tuple[int | None, float | None]]:
+    """``(last_status, offline_since)`` of every camera: what its state is computed from."""
+    return {camera: (status, since) for camera, status, since in conn.execute(
+        "SELECT id, last_status, offline_since FROM cameras")}
 
 
 def latest_id(conn: sqlite3.Connection) -> int:

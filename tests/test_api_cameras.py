@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from shared import camera_view
 from shared.atomic import write_json_atomic
-from shared.camera_roster import configured_cameras, offline_after
+from shared.camera_roster import configured_cameras
 from shared.history_read import CameraRow
 from shared.history_schema import connect_writer, history_path
 from shared.task_status import CANCELLED, COMPLETED, CONNECTION_ERROR, TIMEOUT
@@ -99,24 +99,21 @@ def test_states_come_from_the_last_outcomes(client: FlaskClient, history) -> Non
     assert cameras["hall"]["uptime_24h"] == round(1 / 3, 4)
 
 
-def test_the_offline_threshold_is_the_configs() -> None:
-    """offline_after_failures (part A's key) decides between degraded and offline."""
+def test_the_state_shown_is_the_outage_the_recorder_stored() -> None:
+    """Not recomputed from offline_after_failures: the recorder applies it at each outcome
+    (tests/test_camera_state.py follows a threshold edited mid-outage through every view)."""
     config = _config("gate")
-    assert offline_after(config) == 2
-    config["global_config"]["offline_after_failures"] = 3
     config["streams"][0]["name"] = "东门入口 1号"
-    assert offline_after(config) == 3
     camera = configured_cameras(config)[0]
     assert (camera.id, camera.name) == ("gate", "东门入口 1号")
     row = CameraRow("gate", "", "", CONNECTION_ERROR, "", 100.0, 10.0, 2, 50.0, 90.0, None,
                     {"uptime_24h": 0.5, "uptime_7d": 0.5, "uptime_30d": 0.5})
-    assert camera_view.summary(camera, row, 3)["state"] == "degraded"
-    assert camera_view.summary(camera, row, 3)["offline_since"] is None
-    # A lower threshold than the writer's: offline since the run of failures began.
-    lowered = CameraRow(*[*vars(row).values()][:9], None, None, row.uptime)
-    shown = camera_view.summary(camera, lowered, 1)
+    shown = camera_view.summary(camera, row)
     assert shown["state"] == "offline"
-    assert datetime.fromisoformat(shown["offline_since"]).timestamp() == 50.0
+    assert datetime.fromisoformat(shown["offline_since"]).timestamp() == 90.0
+    failing = CameraRow(*[*vars(row).values()][:9], None, None, row.uptime)
+    shown = camera_view.summary(camera, failing)
+    assert (shown["state"], shown["offline_since"]) == ("degraded", None)
 
 
 def test_uptime_windows(client: FlaskClient, history) -> None:

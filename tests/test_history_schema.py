@@ -112,12 +112,12 @@ def test_an_opener_that_finds_another_switching_to_wal_tries_again(
         connect_writer(again)
 
 
-@pytest.mark.parametrize(("last", "failures", "state"), [
-    (None, 0, "unknown"), (4, 0, "online"), (5, 1, "degraded"), (7, 2, "offline"),
-    (9, 5, "offline")])
-def test_the_state_of_a_camera(last, failures, state) -> None:
+@pytest.mark.parametrize(("last", "offline_since", "state"), [
+    (None, None, "unknown"), (4, None, "online"), (5, None, "degraded"), (7, 90.0, "offline"),
+    (9, 90.0, "offline")])
+def test_the_state_of_a_camera(last, offline_since, state) -> None:
     from shared.camera_state import camera_state
-    assert camera_state(last, failures, offline_after=2) == state
+    assert camera_state(last, offline_since) == state
 
 
 def test_a_new_history_is_not_for_others_to_read(tmp_path) -> None:

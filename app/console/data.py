@@ -8,7 +8,7 @@ from app.console.quality import last_issues
 from app.context import config_file, config_in_force, output_free_bytes
 from app.scheduler import cycle_progress, status_view
 from shared import camera_view, history_read
-from shared.camera_roster import configured_cameras, offline_after
+from shared.camera_roster import configured_cameras
 from shared.camera_state import STATES
 from shared.clock import SYSTEM_CLOCK
 from shared.errors import ConfigUnavailable
@@ -73,8 +73,7 @@ def camera_summaries(conn, config: dict, only: set[str] | None = None) -> list[d
             rows.update(history_read.camera_rows(conn, now, only=camera))
     cameras = [camera for camera in configured_cameras(config)
                if only is None or camera.id in only]
-    items = camera_view.summaries(cameras, rows, offline_after(config),
-                                  thumbnails=last_clip_thumbnails(rows, config))
+    items = camera_view.summaries(cameras, rows, thumbnails=last_clip_thumbnails(rows, config))
     return camera_view.sort_summaries(items, "state")
 
 

@@ -7,7 +7,7 @@ from app.console import bp, data
 from app.requests import query_int
 from shared import history_read
 from shared.camera_state import camera_state
-from shared.camera_roster import configured_cameras, offline_after
+from shared.camera_roster import configured_cameras
 
 MAX_CURSOR = 2**62
 
@@ -27,8 +27,7 @@ def overview():
 def _state_counts(conn, config: dict) -> dict[str, int]:
     """Counts by state from the cameras table alone (no uptime sums: this runs every 2 s)."""
     inputs = history_read.state_inputs(conn) if conn else {}
-    threshold = offline_after(config)
-    states = [camera_state(*inputs.get(camera.id, (None, 0)), threshold)
+    states = [camera_state(*inputs.get(camera.id, (None, None)))
               for camera in configured_cameras(config)]
     return {state: states.count(state) for state in data.counts([])}
 
