@@ -15,11 +15,12 @@ from shared.timefmt import format_iso, format_local
 
 HOUR = 3600.0
 
-# Due: offline, and neither the outage's start nor the last reminder of this outage
-# (an older one belongs to an earlier outage) is less than the period ago.
+# Due: in an outage whose camera.offline was raised (history_outages.camera_change), and
+# neither the outage's start nor the last reminder of this outage (an older one belongs to an
+# earlier outage) is less than the period ago.
 _DUE_SQL = ("SELECT id, name, url, last_status, last_error, consecutive_failures,"
             " coalesce(failing_since, offline_since), offline_since FROM cameras"
-            " WHERE offline_since IS NOT NULL"
+            " WHERE offline_since IS NOT NULL AND offline_alerted = 1"
             " AND max(offline_since, coalesce(last_reminded, 0)) + ? <= ? ORDER BY id")
 
 

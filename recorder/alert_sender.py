@@ -23,7 +23,7 @@ from recorder import alert_outbox
 from recorder.alert_reminders import remind_due
 from recorder.alert_target import Transport, deliver, drain_target
 from recorder.config_watch import ConfigWatch
-from shared.camera_state import camera_id
+from shared.camera_roster import alerting_cameras
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.history_schema import connect_writer, history_path
 
@@ -227,6 +227,4 @@ def _alerts(config_watch: ConfigWatch) -> dict | None:
 
 
 def _remindable(config_watch: ConfigWatch) -> frozenset[str]:
-    config = config_watch.config or {"streams": []}
-    return frozenset(camera_id(stream["output_filename"])
-                     for stream in config["streams"] if stream.get("alerts", True))
+    return alerting_cameras(config_watch.config or {"streams": []})

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from recorder.finished_task import FinishedTask
 from recorder.history_events import enqueue
-from recorder.history_outcomes import CameraStates, write_outcomes
+from recorder.history_outcomes import CameraStates, withdraw_alerts, write_outcomes
 from recorder.history_retention import RetentionSchedule, prune_batch
 from recorder.history_store import HistoryStore
 from shared.camera_state import DEFAULT_OFFLINE_AFTER_FAILURES
@@ -30,6 +30,10 @@ class BatchWriter:
         self._tasks: list[FinishedTask] = []
         self._events: list[dict] = []  # bodies of events about the recorder and its cycles
         self.on_events: Callable[[], None] = lambda: None  # after a commit that queued events
+        # The cameras whose alerts are on in the config now (set by the loop; None: no valid
+        # config yet), and the set the outages in the database were last checked against.
+        self.alerting: frozenset[str] | None = None
+        self._followed: frozenset[str] | None = None
 
     def write(self, tasks: list[FinishedTask], events: list[dict],
               settings: GlobalSettings | None, now: float, wall: float) -> None:
@@ -40,7 +44,9 @@ class BatchWriter:
         self._keep(tasks, events)
         cutoff = (self.retention.cutoff_now(settings.history_retention_days, now, wall)
                   if settings is not None else None)
-        if not (self._tasks or self._events or cutoff is not None):
+        alerting = self.alerting
+        withdraw = self._must_withdraw(alerting)
+        if not (self._tasks or self._events or cutoff is not None or withdraw):
             return
         pending, queued, pruned = self._tasks, self._events, []
 
@@ -52,6 +58,8 @@ class BatchWriter:
                 self.states.reset()
                 self._opened = self.store.opened
             raised = write_outcomes(conn, self.states, pending, offline_after, alerts, wall)
+            if withdraw:  # after the outcomes drawn under the config before
+                withdraw_alerts(conn, self.states, alerting)
             raised += sum(enqueue(conn, body, alerts, wall) for body in queued)
             if cutoff is not None:
                 pruned.append(prune_batch(conn, cutoff, self.retention.after))
@@ -65,6 +73,8 @@ class BatchWriter:
             self.states.settle(written)
         if written:
             self._tasks, self._events = [], []
+            if withdraw:
+                self._followed = alerting
             if pruned:
                 self.retention.batch_done(*pruned[0], now)
             if queued_rows[0]:
@@ -72,7 +82,12 @@ class BatchWriter:
 
     def has_work(self, now: float) -> bool:
         """Whether a write at ``now`` would do anything without new outcomes or events."""
-        return bool(self._tasks or self._events) or self.retention.due(now)
+        return (bool(self._tasks or self._events) or self.retention.due(now)
+                or self._must_withdraw(self.alerting))
+
+    def _must_withdraw(self, alerting: frozenset[str] | None) -> bool:
+        """Whether the cameras whose alerts are on changed since the outages were checked."""
+        return alerting is not None and alerting != self._followed
 
     def _keep(self, tasks: list[FinishedTask], events: list[dict]) -> None:
         self._tasks.extend(tasks)

@@ -12,6 +12,7 @@ from recorder.history_store import HistoryStore
 from recorder.history_writer import HistoryWriter
 from recorder.recording import Recording
 from recorder.space_gate import SpaceGate
+from shared.camera_roster import alerting_cameras
 from shared.history_schema import history_path
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class HistoryFeed:
         # no longer lists its task as recording, so the status must say a task ended before
         # the history (and the console's pages read from it) offers the clip.
         self.unpublished = False
+        self._alerting_of: dict | None = None  # the config the writer knows the alerts of
 
     def attach(self, cycle: Cycle) -> None:
         """Record each of ``cycle``'s verdicts as it is drawn."""
@@ -72,9 +74,17 @@ class HistoryFeed:
         gate, settings = self.gate, self.config_watch.settings
         self.writer.note_disk(gate.holding, gate.free_mb, gate.floor_mb, wall)
         self.writer.note_config_error(self.config_watch.error, wall)
+        self._note_alerting()
         if self.unpublished and (force or self.writer.due(settings, now)):
             publish()
         self.writer.flush(settings, now, wall, force=force)
+
+    def _note_alerting(self) -> None:
+        """Tell the writer which cameras' alerts are on, once per config taken."""
+        config = self.config_watch.config
+        if config is not None and config is not self._alerting_of:
+            self._alerting_of = config
+            self.writer.note_alerting(alerting_cameras(config))
 
     def close(self, now: float, wall: float, publish: Callable[[], None]) -> None:
         """Write what is still pending and close the database."""

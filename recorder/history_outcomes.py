@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
@@ -11,6 +12,7 @@ from operator import attrgetter
 from recorder.alert_pictures import last_good_picture, picture_link
 from recorder.finished_task import FinishedTask
 from recorder.history_events import camera_body, enqueue
+from recorder.history_outages import Outage, camera_change
 from shared import event_names as ev
 from shared import task_status as st
 from shared.camera_state import is_failure
@@ -53,22 +55,25 @@ _BUCKET = ("INSERT INTO {table} (camera, bucket, total, ok) VALUES (?, ?, 1, ?) 
 _HOURLY, _DAILY = _BUCKET.format(table="hourly"), _BUCKET.format(table="daily")
 _TOUCH_CAMERA = ("INSERT INTO cameras (id, name, url) VALUES (?, ?, ?) ON CONFLICT (id) "
                  "DO UPDATE SET name = excluded.name, url = excluded.url")
-_READ_CAMERA = ("SELECT last_ended, consecutive_failures, failing_since, offline_since "
-                "FROM cameras WHERE id = ?")
+_READ_CAMERA = ("SELECT last_ended, consecutive_failures, failing_since, offline_since, "
+                "offline_alerted FROM cameras WHERE id = ?")
 # The whole state in one statement; an offline reminder's time ends with the outage.
 _SET_CAMERA = (
     "INSERT INTO cameras (id, name, url, last_status, last_error, last_ended, last_ok_at, "
-    "consecutive_failures, failing_since, offline_since, last_clip) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "consecutive_failures, failing_since, offline_since, offline_alerted, last_clip) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     "name = excluded.name, url = excluded.url, last_status = excluded.last_status, "
     "last_error = excluded.last_error, last_ended = excluded.last_ended, "
     "last_ok_at = COALESCE(excluded.last_ok_at, last_ok_at), "
     "consecutive_failures = excluded.consecutive_failures, "
     "failing_since = excluded.failing_since, offline_since = excluded.offline_since, "
+    "offline_alerted = excluded.offline_alerted, "
     "last_clip = COALESCE(excluded.last_clip, last_clip), "
     "last_reminded = CASE WHEN excluded.offline_since IS NULL THEN NULL ELSE last_reminded END")
-# (last_ended, consecutive_failures, failing_since, offline_since) of a camera row.
+# (last_ended, consecutive_failures, failing_since, offline_since, offline_alerted) of a
+# camera row.
 State = tuple
+_NO_STATE: State = (None, 0, None, None, 0)
 
 
 class CameraStates:
@@ -106,6 +111,12 @@ class CameraStates:
         self._known.clear()
         self._staged.clear()
 
+    def forget(self, cameras: list[str]) -> None:
+        """Forget these cameras' states (changed in the database): read again when needed."""
+        for camera in cameras:
+            self._known.pop(camera, None)
+            self._staged.pop(camera, None)
+
 
 def local_buckets(epoch: float) -> tuple[float, float]:
     """The starts of the local hour and the local day holding ``epoch``."""
@@ -120,13 +131,18 @@ def _buckets_of_minute(minute: int) -> tuple[float, float]:
     return hour.timestamp(), hour.replace(hour=0).timestamp()
 
 
-def camera_change(failures: int, offline: bool, ok: bool,
-                  offline_after: int) -> tuple[int, str | None]:
-    """A camera's consecutive failures after an outcome (已完成 or a failure), and its event."""
-    if ok:
-        return 0, (ev.CAMERA_RECOVERED if offline else None)
-    failures += 1
-    return failures, (ev.CAMERA_OFFLINE if not offline and failures >= offline_after else None)
+def withdraw_alerts(conn: sqlite3.Connection, states: CameraStates,
+                    alerting: Collection[str]) -> int:
+    """Outages of cameras not in ``alerting`` (alerts turned off, or gone from the config: an
+    ``output_filename`` renamed) are no longer followed: no reminder, no ``camera.recovered``
+    for them, even once the id is back (its next failure raises ``camera.offline`` again).
+    Returns how many."""
+    gone = [camera for camera, in conn.execute("SELECT id FROM cameras WHERE offline_alerted = 1")
+            if camera not in alerting]
+    conn.executemany("UPDATE cameras SET offline_alerted = 0 WHERE id = ?",
+                     [(camera,) for camera in gone])
+    states.forget(gone)
+    return len(gone)
 
 
 def moves_camera(task: FinishedTask, last_ended: float | None) -> bool:
@@ -167,28 +183,30 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
                    touched: list[tuple], camera_rows: list[tuple]) -> int:
     """The camera row after ``task`` (into ``touched`` or ``camera_rows``), and the event its
     state change raises (its outbox rows)."""
-    last_ended, failures, failing_since, offline_since = (
-        states.get(conn, task.camera) or (None, 0, None, None))
+    last_ended, failures, failing_since, offline_since, alerted = (
+        states.get(conn, task.camera) or _NO_STATE)
     ok = task.status == st.COMPLETED
     if not moves_camera(task, last_ended):  # history only
         touched.append((task.camera, task.name, task.url))
         return 0
-    was_offline = offline_since is not None
-    failed_before = failures  # a recovered camera's alert counts its outage's failures
-    failures, event = camera_change(failures, was_offline, ok, offline_after)
+    before = Outage(failures, offline_since is not None, bool(alerted))
+    after, event = camera_change(before, ok, offline_after,
+                                 None if alerts is None else task.alerts)
     if ok:
-        new, since = (task.ended, 0, None, None), offline_since
+        new, since = (task.ended, 0, None, None, 0), offline_since
     else:
         failing_since = failing_since or task.ended
-        if event is not None:
-            offline_since = failing_since  # down since its first failed task, not the Nth
-        new, since = (task.ended, failures, failing_since, offline_since), failing_since
+        # Down since its first failed task, not the Nth.
+        offline_since = offline_since or (failing_since if after.offline else None)
+        new = (task.ended, after.failures, failing_since, offline_since, int(after.alerted))
+        since = failing_since
     states.stage(task.camera, new)
     camera_rows.append((task.camera, task.name, task.url, task.status, task.error,
                         task.ended, task.ended if ok else None, *new[1:], task.clip))
-    if event is None or alerts is None or not task.alerts:
+    if event is None or alerts is None:
         return 0
-    body = camera_body(event, task, since, failed_before if ok else failures, wall,
+    # A recovered camera's alert counts its outage's failures.
+    body = camera_body(event, task, since, before.failures if ok else after.failures, wall,
                        _picture(conn, event, task, alerts))
     return enqueue(conn, body, alerts, wall)
 

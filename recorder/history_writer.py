@@ -75,6 +75,11 @@ class HistoryWriter:
             self._events.append(disk_low_body(free_mb, floor_mb, wall))
         self._disk_low = holding
 
+    def note_alerting(self, cameras: frozenset[str]) -> None:
+        """The cameras whose alerts are on in the config now: the outages of the others are
+        no longer followed by alerts (written with the next batch; history_outcomes.py)."""
+        self.batches.alerting = cameras
+
     def note_config_error(self, error: ConfigError | None, wall: float) -> None:
         """The config watch's error now: ``recorder.config_error`` once per new error."""
         message = error.message if error is not None else ""

@@ -1,4 +1,4 @@
-"""The cameras a config names (id, display name, masked URL)."""
+"""The cameras a config names (id, display name, masked URL) and those it alerts about."""
 from __future__ import annotations
 
 import os
@@ -22,6 +22,12 @@ def configured_cameras(config: dict) -> list[ConfiguredCamera]:
     return [ConfiguredCamera(camera_id(stream["output_filename"]), stream.get("name", ""),
                              mask_credentials(stream["rtsp_url"]))
             for stream in config["streams"]]
+
+
+def alerting_cameras(config: dict) -> frozenset[str]:
+    """The ids of a validated config's cameras whose alerts are on (no ``"alerts": false``)."""
+    return frozenset(camera_id(stream["output_filename"])
+                     for stream in config["streams"] if stream.get("alerts", True))
 
 
 def stream_of_record(record: dict, streams: list[dict]) -> dict | None:

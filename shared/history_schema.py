@@ -21,7 +21,9 @@ Tables (times are epoch seconds, REAL):
     ``last_error``, ``last_ended``, ``last_ok_at``, ``consecutive_failures``,
     ``failing_since`` (the first failure of the current run of failures),
     ``offline_since`` (set once the run reaches ``offline_after_failures``),
-    ``last_clip``, ``last_reminded`` (the last offline reminder sent).
+    ``last_clip``, ``last_reminded`` (the last offline reminder sent),
+    ``offline_alerted`` (1 once the open outage's ``camera.offline`` was raised: only such
+    an outage is reminded of and raises ``camera.recovered``; version 2).
 ``hourly`` / ``daily``
     Task counts per camera and local hour / local day (``bucket`` = epoch second
     of its start): ``total`` and ``ok`` (已完成). Uptime over 24 h comes from the
@@ -112,6 +114,13 @@ MIGRATIONS: tuple[str, ...] = (
         last_error TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX outbox_due ON outbox (delivered, next_attempt);
+    """,
+    # An outage is followed by alerts only once its camera.offline was raised. Outages open
+    # at the upgrade were, as far as this can tell (a stream with alerts off, or out of the
+    # config, has its flag cleared by the recorder's first write: history_outcomes.py).
+    """
+    ALTER TABLE cameras ADD COLUMN offline_alerted INTEGER NOT NULL DEFAULT 0;
+    UPDATE cameras SET offline_alerted = 1 WHERE offline_since IS NOT NULL;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

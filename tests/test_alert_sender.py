@@ -214,10 +214,13 @@ def test_a_notify_url_apprise_cannot_read_is_an_error_on_the_row(db, conn) -> No
     assert row(conn, row_id)["last_error"] == "Apprise does not accept this URL"
 
 
-def offline_camera(conn: sqlite3.Connection, camera: str, offline_since: float) -> None:
+def offline_camera(conn: sqlite3.Connection, camera: str, offline_since: float,
+                   alerted: bool = True) -> None:
+    """A camera in an outage (``alerted``: its camera.offline was raised)."""
     conn.execute("INSERT INTO cameras (id, name, url, last_status, last_error, consecutive_failures,"
-                 " failing_since, offline_since) VALUES (?, '东门', 'rtsp://u:***@h/x', 5, "
-                 "'连接被拒绝', 3, ?, ?)", (camera, offline_since - 60, offline_since))
+                 " failing_since, offline_since, offline_alerted) VALUES (?, '东门', "
+                 "'rtsp://u:***@h/x', 5, '连接被拒绝', 3, ?, ?, ?)",
+                 (camera, offline_since - 60, offline_since, int(alerted)))
 
 
 def test_a_camera_that_stays_offline_gets_a_reminder_every_remind_every_hours(
@@ -248,6 +251,18 @@ def test_a_camera_that_stays_offline_gets_a_reminder_every_remind_every_hours(
     sender.run_once()
     assert [r.json()["event"] for r in receiver.wait_for(2)] == ["camera.reminder"] * 2
     assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 2  # the filtered hook: none
+
+
+def test_no_reminder_for_an_outage_whose_offline_alert_was_never_raised(
+        db, conn, receiver) -> None:
+    # It went offline with "alerts": false; turned on meanwhile, its reminders came for an
+    # outage no camera.offline had announced (the next failure raises that one first).
+    clock = FakeClock()
+    offline_camera(conn, "gate", T0, alerted=False)
+    clock.advance(48 * 3600)
+    sender_for(db, {"webhooks": [{"url": receiver.url}], "remind_every_hours": 1}, clock,
+               remindable=lambda: {"gate"}).run_once()
+    assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
 
 
 def test_no_reminders_when_remind_every_hours_is_zero(db, conn, receiver) -> None:

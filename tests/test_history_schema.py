@@ -142,3 +142,20 @@ def test_a_history_made_before_that_rule_loses_its_read_for_others(tmp_path) -> 
     connect_writer(path).close()
     assert all(stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o640
                for name in os.listdir(tmp_path))
+
+
+def test_a_history_of_the_first_schema_keeps_its_open_outages_followed(tmp_path) -> None:
+    # Version 2 adds cameras.offline_alerted; an outage open at the upgrade had its alert.
+    path = str(tmp_path / "history.sqlite3")
+    old = sqlite3.connect(path, isolation_level=None)
+    for statement in history_schema._statements(history_schema.MIGRATIONS[0]):
+        old.execute(statement)
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO cameras (id, last_status, consecutive_failures, failing_since,"
+                " offline_since) VALUES ('gate', 5, 3, 10.0, 10.0), ('yard', 4, 0, NULL, NULL)")
+    old.close()
+    writer = connect_writer(path)
+    assert writer.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert writer.execute("SELECT id, offline_alerted FROM cameras ORDER BY id").fetchall() \
+        == [("gate", 1), ("yard", 0)]
+    assert connect_reader(path).execute("SELECT count(*) FROM cameras").fetchone()[0] == 2

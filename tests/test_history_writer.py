@@ -451,3 +451,95 @@ def test_an_alert_gives_the_error_without_the_url_ffmpeg_put_before_it(db) -> No
     assert offline["error"] == "Connection refused"
     assert offline["message"].endswith("最近状态：连接错误，Connection refused"), offline["message"]
     assert offline["camera"]["url"] == "rtsp://u:***@127.0.0.1/x"
+
+
+def _step(writer: HistoryWriter, status: int, minute: int, camera: str = "gate",
+          **extra) -> None:
+    """One outcome of ``camera`` at ``minute``, written at once."""
+    writer.record(task(status, WALL + 60 * minute, camera, **extra))
+    writer.flush(settings(), 10.0 + minute, WALL + 60 * minute, force=True)
+
+
+def test_an_outage_that_began_with_alerts_off_raises_its_offline_alert_once_they_are_on(
+        db) -> None:
+    # Seen: offline with "alerts": false, hand-edited to true, and at its recovery receivers
+    # got camera.recovered "已恢复 …（自 14:11:03 起离线…）" though no camera.offline was sent.
+    writer = HistoryWriter(HistoryStore(db))
+    for minute in range(3):
+        _step(writer, FAIL, minute, alerts=False)
+    _step(writer, OK, 3)  # alerts on now: back before any alert, so none either way
+    assert events(db) == []
+    for minute in range(4, 7):
+        _step(writer, FAIL, minute, alerts=False)
+    _step(writer, FAIL, 7)  # still down once alerts are on: announced at this failure
+    _step(writer, FAIL, 8)
+    _step(writer, OK, 9)
+    writer.close()
+    assert events(db) == ["camera.offline", "camera.recovered"]
+    offline = json.loads(rows(db, "SELECT body FROM outbox WHERE event = 'camera.offline' "
+                                  "AND target LIKE 'webhook %'")[0][0])
+    assert offline["consecutive_failures"] == 4  # the outage counts from its first failure
+
+
+def test_an_outage_whose_alerts_were_turned_off_meanwhile_raises_no_recovery(db) -> None:
+    writer = HistoryWriter(HistoryStore(db))
+    _step(writer, FAIL, 0)
+    _step(writer, FAIL, 1)  # camera.offline
+    _step(writer, FAIL, 2, alerts=False)  # under maintenance from here
+    _step(writer, OK, 3)  # alerts on again, back: that outage was no longer followed
+    writer.close()
+    assert events(db) == ["camera.offline"]
+
+
+def test_an_outage_left_behind_by_a_renamed_camera_raises_no_recovery_when_it_returns(
+        db) -> None:
+    # Seen: output_filename flappy.mp4 -> flappy_new.mp4 while offline, renamed back 10 min
+    # later: "flappy" sent camera.recovered for an outage that had closed under the other id.
+    writer = HistoryWriter(HistoryStore(db))
+    writer.note_alerting(frozenset({"flappy"}))
+    _step(writer, FAIL, 0, "flappy")
+    _step(writer, FAIL, 1, "flappy")  # camera.offline for flappy
+    writer.note_alerting(frozenset({"flappy_new"}))  # renamed
+    _step(writer, FAIL, 2, "flappy_new")
+    _step(writer, OK, 3, "flappy_new")
+    assert rows(db, "SELECT offline_alerted FROM cameras WHERE id = 'flappy'") == [(0,)]
+    writer.note_alerting(frozenset({"flappy"}))  # renamed back
+    _step(writer, OK, 13, "flappy")
+    _step(writer, FAIL, 14, "flappy")
+    _step(writer, FAIL, 15, "flappy")  # a new outage: announced and followed as ever
+    _step(writer, OK, 16, "flappy")
+    writer.close()
+    flappy = [json.loads(body)["event"] for body, in rows(
+        db, "SELECT body FROM outbox WHERE target LIKE 'webhook %' AND body LIKE '%\"flappy\"%' "
+            "ORDER BY id")]
+    assert flappy == ["camera.offline", "camera.offline", "camera.recovered"]
+
+
+def test_the_alerting_cameras_alone_wake_the_writer_and_keep_cached_states_true(db) -> None:
+    writer = run(db, [FAIL, FAIL])  # gate offline, its alert raised
+    writer.note_alerting(frozenset())  # its alerts turned off: no outcome meanwhile
+    assert writer.batches.has_work(100.0)
+    writer.flush(settings(), 100.0, WALL + 600)
+    assert rows(db, "SELECT offline_alerted FROM cameras") == [(0,)]
+    assert not writer.batches.has_work(200.0)
+    writer.note_alerting(frozenset({"gate"}))
+    _step(writer, OK, 20)  # the writer's cached state saw the change: no recovery
+    writer.close()
+    assert events(db) == ["camera.offline"]
+
+
+def test_the_recorder_tells_the_writer_which_cameras_alert_once_per_config(tmp_path) -> None:
+    from types import SimpleNamespace
+    from recorder.history_feed import HistoryFeed
+    streams = [{"output_filename": "gate.mp4"}, {"output_filename": "yard.mp4", "alerts": False}]
+    watch = SimpleNamespace(config={"streams": streams}, settings=settings(), error=None)
+    gate = SimpleNamespace(holding=False, free_mb=0, floor_mb=0)
+    feed = HistoryFeed(str(tmp_path / "config.json"), watch, gate)
+    try:
+        feed.step(1.0, WALL, lambda: None)
+        assert feed.writer.batches.alerting == {"gate"}
+        watch.config = {"streams": streams[1:]}  # gate renamed away
+        feed.step(2.0, WALL + 1, lambda: None)
+        assert feed.writer.batches.alerting == frozenset()
+    finally:
+        feed.close(3.0, WALL + 2, lambda: None)
