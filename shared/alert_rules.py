@@ -9,6 +9,7 @@ from typing import Any
 from shared.config_rules import MAX_URL_LENGTH, IntRange, is_utf8_text, reject_unknown
 from shared.errors import ConfigError
 from shared.event_names import EVENTS
+from shared.urls import MASK
 
 ALERT_KEYS = ("webhooks", "notify", "remind_every_hours", "public_url")
 WEBHOOK_KEYS = ("url", "secret", "events")
@@ -84,6 +85,32 @@ class BaseUrl:
 _PUBLIC_URL = BaseUrl()
 
 
+def _once_each(field: str, urls: list[str]) -> None:
+    """:raises ConfigError: a receiver's URL given twice (its alerts would go out once, under
+    the first one's secret and events: the outbox keeps one target per URL). A masked URL is
+    compared once its secrets are restored (:func:`check_receivers_once`)."""
+    first: dict[str, int] = {}
+    for i, url in enumerate(urls):
+        if MASK in url:
+            continue
+        if url in first:
+            name = field.rpartition(".")[2]
+            raise ConfigError(f"{field}[{i}]", f"与 {name}[{first[url]}] 的网址相同, "
+                                               "每个接收方只能出现一次")
+        first[url] = i
+
+
+def check_receivers_once(config: dict) -> None:
+    """The rule of :func:`_once_each` on a whole config whose masked secrets were restored.
+
+    :raises ConfigError:
+    """
+    alerts = config["global_config"].get("alerts") or {}
+    field = "global_config.alerts"
+    _once_each(f"{field}.webhooks", [hook["url"] for hook in alerts.get("webhooks", [])])
+    _once_each(f"{field}.notify", alerts.get("notify", []))
+
+
 @dataclass(frozen=True)
 class AlertsRule:
     """``{"webhooks": [{"url", "secret"?, "events"?}], "notify": [URL], "remind_every_hours"?,
@@ -97,11 +124,13 @@ class AlertsRule:
             hooks = _array(f"{field}.webhooks", value["webhooks"])
             alerts["webhooks"] = [_webhook(f"{field}.webhooks[{i}]", hook)
                                   for i, hook in enumerate(hooks)]
+            _once_each(f"{field}.webhooks", [hook["url"] for hook in alerts["webhooks"]])
         if "notify" in value:
             urls = _array(f"{field}.notify", value["notify"])
             alerts["notify"] = [_text(f"{field}.notify[{i}]", url, _NOTIFY_RE,
                                       "必须是通知网址 (如 dingtalk://…, mailto://…)")
                                 for i, url in enumerate(urls)]
+            _once_each(f"{field}.notify", alerts["notify"])
         if "remind_every_hours" in value:
             alerts["remind_every_hours"] = _REMIND.check(f"{field}.remind_every_hours",
                                                          value["remind_every_hours"])

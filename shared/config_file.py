@@ -16,6 +16,7 @@ import stat
 from collections.abc import Callable, Collection
 
 from shared import atomic, settings
+from shared.alert_rules import check_receivers_once
 from shared.atomic import dump_json, write_text_atomic
 from shared.config import validate_config
 from shared.config_rules import plain_file_name_problem
@@ -193,6 +194,7 @@ def edit_config(path: str, change: Callable[[dict], dict], if_match: IfMatch = N
     with locked(path):
         current = _current_config(path, if_match)
         new = with_stored_secrets(change(current), current)
+        check_receivers_once(new)
         check_output_directory(new, path, "output_directory")
         write_text_atomic(path, dump_json(new))
         return new
@@ -211,6 +213,7 @@ def replace_config(path: str, data: object, if_match: IfMatch = None) -> dict:
     with locked(path):
         if if_match is not None or masked:
             new = with_stored_secrets(new, _stored_config(path, if_match, parse=masked))
+            check_receivers_once(new)
         write_text_atomic(path, dump_json(new))
     return new
 

@@ -190,6 +190,10 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("是未知字段 (可能是拼写错误)", "is an unknown field (a typo?)"),
     ("是必填字段", "is required"),
     ("与 streams[{index}] 重复, 必须唯一", "repeats streams[{index}]; it must be unique"),
+    ("与 webhooks[{index}] 的网址相同, 每个接收方只能出现一次",
+     "has the URL of webhooks[{index}]: each receiver may be given once"),
+    ("与 notify[{index}] 的网址相同, 每个接收方只能出现一次",
+     "has the URL of notify[{index}]: each receiver may be given once"),
     ("与 streams[{index}] 的摄像机 ID 相同 ({camera}: 文件名去掉扩展名), 必须唯一",
      "gives the camera id of streams[{index}] ({camera}: the name without its extension); "
      "it must be unique"),

@@ -204,6 +204,11 @@ def test_a_full_alerts_section_is_kept_as_given() -> None:
     ({"notify": ["dingtalk://t/\n"]}, "alerts.notify[0]", "通知网址"),
     ({"notify": [5]}, "alerts.notify[0]", "字符串"),
     ({"notify": ["mailto://a@b"] * 51}, "alerts.notify", "50"),
+    # One target per URL in the outbox: the second one's alerts went under the first's secret.
+    ({"webhooks": [{"url": "http://a/h", "secret": "s1"}, {"url": "http://b/h"},
+                   {"url": "http://a/h", "secret": "s2"}]},
+     "alerts.webhooks[2]", "与 webhooks[0] 的网址相同"),
+    ({"notify": ["mailto://a@b", "mailto://a@b"]}, "alerts.notify[1]", "只能出现一次"),
     ({"remind_every_hours": -1}, "alerts.remind_every_hours", "不提醒"),
     ({"public_uri": "https://patrol.example.com"}, "alerts.public_uri", "未知字段"),
     ({"public_url": "patrol.example.com"}, "alerts.public_url", "http"),
@@ -718,3 +723,16 @@ def test_a_bad_per_gateway_cap_is_refused(value: Any) -> None:
     with pytest.raises(ConfigError) as caught:
         model.validate_config(_with_global(max_concurrent_per_host=value))
     assert caught.value.field == "global_config.max_concurrent_per_host"
+
+
+def test_receivers_are_compared_once_their_masked_secrets_are_restored() -> None:
+    # Masked, two robots of one service look alike (?access_token=***): the rule waits for the
+    # stored secrets, then holds (shared/config_file.py calls it after restoring them).
+    from shared.alert_rules import check_receivers_once
+    masked = [{"url": "https://oapi.example/robot/send?access_token=***"}] * 2
+    assert model.validate_config(_with_global(alerts={"webhooks": masked}))
+    restored = _with_global(alerts={"webhooks": [
+        {"url": "https://oapi.example/robot/send?access_token=a"},
+        {"url": "https://oapi.example/robot/send?access_token=a"}]})
+    with pytest.raises(model.ConfigError, match="与 webhooks\\[0\\] 的网址相同"):
+        check_receivers_once(restored)
