@@ -872,6 +872,23 @@ def test_a_sign_in_lasts_a_day_and_keeps_the_language_chosen_before(
     assert "Settings" in locked.get("/settings").get_data(as_text=True)
 
 
+def test_a_sign_in_ends_a_day_after_it_was_made_however_often_the_console_is_used(
+        tmp_path: Path, config_path: Path, output_root: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Flask re-signed the cookie at each answer, so its 24 hours slid with every page polled:
+    # a copied cookie, used once a day, never expired.
+    from app.console import access
+    from shared.clock import SYSTEM_CLOCK
+    signed = _signed_in_client(TOKEN, config_path, tmp_path)
+    start = SYSTEM_CLOCK.wall()
+    for hours in (1, 12, 23.9):
+        monkeypatch.setattr(SYSTEM_CLOCK, "wall", lambda h=hours: start + h * 3600)
+        assert signed.get("/settings").status_code == 200, hours
+    monkeypatch.setattr(SYSTEM_CLOCK, "wall", lambda: start + access.SESSION_HOURS * 3600 + 1)
+    answer = signed.get("/settings")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
 def test_a_session_that_ended_sends_htmx_and_forms_to_the_sign_in_and_back(
         locked: FlaskClient) -> None:
     # htmx polling got a bare 401 (Werkzeug's English text, no way to sign in); a form's POST

@@ -23,10 +23,12 @@ from flask import Flask, abort, current_app, redirect, request, session, url_for
 from app.auth_throttle import THROTTLE_KEY, FailureThrottle, log_refused
 from shared import settings
 from shared.atomic import write_bytes_once
+from shared.clock import SYSTEM_CLOCK
 
 SECRET_ENV = "RTSP_PATROL_SECRET_KEY"
 SECRET_FILE = "console_secret"
 SIGNED_IN = "signed_in"
+SIGNED_IN_AT = "signed_in_at"
 CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -95,11 +97,15 @@ def token_mark() -> str:
 
 
 def signed_in() -> bool:
-    """True when this session entered the token in force (or none is needed)."""
+    """True when this session entered the token in force (or none is needed) less than
+    :data:`SESSION_HOURS` ago: counted from the sign-in, not renewed by use (Flask re-signs
+    the cookie at each answer, so its own expiry slides with every page polled)."""
     if not token_required():
         return True
-    kept = session.get(SIGNED_IN)
-    return isinstance(kept, str) and hmac.compare_digest(kept, token_mark())
+    kept, since = session.get(SIGNED_IN), session.get(SIGNED_IN_AT)
+    return (isinstance(kept, str) and hmac.compare_digest(kept, token_mark())
+            and isinstance(since, (int, float))
+            and 0 <= SYSTEM_CLOCK.wall() - since < SESSION_HOURS * 3600)
 
 
 def sign_in() -> None:
@@ -110,6 +116,7 @@ def sign_in() -> None:
     if language:
         session["lang"] = language
     session[SIGNED_IN] = token_mark()
+    session[SIGNED_IN_AT] = int(SYSTEM_CLOCK.wall())
     session.permanent = True
 
 
@@ -173,4 +180,5 @@ def init_app(app: Flask) -> None:
     # Lax, not Strict: a link in an alert (a web chat, a webmail) opens signed in; every POST
     # still needs the session's CSRF token, and Lax sends no cookie with another site's POST.
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS))
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+                      SESSION_REFRESH_EACH_REQUEST=False)
