@@ -44,16 +44,18 @@ def mask_credentials(url: str, every_query_value: bool = False) -> str:
 
 
 def _mask_query(text: str, every_query_value: bool = False) -> str:
-    return _query_re(every_query_value).sub(_masked_value, text)
+    return _query_re(every_query_value).sub(lambda m: m.group("key") + MASK, text)
 
 
-def _masked_value(match: re.Match) -> str:
-    """A query parameter with its value masked; one masked already stays as it is, with
-    what follows it (in ffmpeg's ``…?password=***: Server returned 401`` the ``:`` is
-    ffmpeg's, not the value's)."""
-    if match.group("value").startswith(MASK):
-        return match.group(0)
-    return match.group("key") + MASK
+def _mask_query_in_text(text: str) -> str:
+    """:func:`_mask_query` for a text whose known secrets were masked already: a value masked
+    so stays as it is, with what follows it (in ffmpeg's ``…?password=***: Server returned
+    401`` the ``:`` is ffmpeg's, not the value's)."""
+    def masked(match: re.Match) -> str:
+        if match.group("value").startswith(MASK):
+            return match.group(0)
+        return match.group("key") + MASK
+    return _QUERY_SECRET_RE.sub(masked, text)
 
 
 def _secrets(url: str) -> list[str]:
@@ -74,7 +76,7 @@ def mask_in_text(text: str, urls: list[str]) -> str:
                                 match.group("scheme") + _masked_userinfo(match.group("cred")) + "@")
         for secret in _secrets(url):
             text = text.replace(secret, MASK)
-    return _mask_query(text)
+    return _mask_query_in_text(text)
 
 
 def is_masked(url: str, every_query_value: bool = False) -> bool:

@@ -57,6 +57,12 @@ def test_query_secrets_are_masked_in_text() -> None:
     assert "pw1" not in text and "tk9" not in text and "rtsp://u:***@h/x?token=***" in text
 
 
+def test_a_stored_secret_that_begins_like_the_mask_is_masked_all_the_same() -> None:
+    from shared.alert_secrets import shown_webhook
+    assert mask_credentials("rtsp://cam/x?password=***hunter2") == "rtsp://cam/x?password=***"
+    assert shown_webhook("https://h/hook?access_token=***Zx9") == "https://h/hook?access_token=***"
+
+
 def test_a_masked_query_secret_keeps_ffmpegs_colon_after_it() -> None:
     # The value pattern took "QueryPw9:" whole: the colon went with it, and the alert's
     # reason could not be told from the URL before it (shared.task_record.short_error).
