@@ -69,7 +69,9 @@ class ConfigWatch:
             age = wall - os.stat(self.path).st_mtime
         except OSError:
             return False
-        return 0 <= age < SETTLE_SECONDS
+        # A little ahead counts too: written after ``wall`` was read (or by a host whose clock
+        # is a little ahead, on a shared mount).
+        return abs(age) < SETTLE_SECONDS
 
     def _keep(self, config: dict) -> None:
         """The API's read-only views follow the config in force (shared/config_in_force.py)."""

@@ -313,15 +313,18 @@ def save_target(path: str, file_path: str | None) -> str:
         raise ConfigError("file_path", "必须是以 .json 结尾的普通文件名")
     if os.path.islink(target) or (os.path.exists(target) and not os.path.isfile(target)):
         raise UnsafePath("file_path 不能是符号链接或目录")
-    if target in _state_files(path):  # $RTSP_PATROL_STATE_DIR set to the config's own folder
+    if _is_state_file(path, target):  # $RTSP_PATROL_STATE_DIR set to the config's own folder
         raise UnsafePath(f"file_path 不能是记录器的状态文件 {name}")
     return target
 
 
-def _state_files(path: str) -> set[str]:
-    """The recorder's and the API's own JSON files in the state folder."""
-    return {settings.status_path(path), settings.control_path(path),
-            settings.config_in_force_path(path)}
+def _is_state_file(path: str, target: str) -> bool:
+    """Whether ``target`` is one of the recorder's and the API's own JSON files in the state
+    folder, however either folder is spelled (a symlink to it, ``..``)."""
+    state = (settings.status_path(path), settings.control_path(path),
+             settings.config_in_force_path(path))
+    real = os.path.realpath(target)
+    return any(os.path.realpath(file) == real for file in state)
 
 
 def _reject_constant(name: str) -> None:

@@ -560,3 +560,15 @@ def test_save_never_overwrites_a_state_file_in_the_config_folder(
     assert body["message_en"] == ("Forbidden: file_path must not be one of the recorder's "
                                   f"state files: {name}")
     assert (tmp_path / name).read_text(encoding="utf-8") == '{"state": "kept"}'
+
+
+def test_save_never_overwrites_a_state_file_reached_through_a_symlinked_folder(
+        client: FlaskClient, config_path: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    link = tmp_path.parent / f"{tmp_path.name}-state-link"
+    link.symlink_to(tmp_path)
+    monkeypatch.setenv("RTSP_PATROL_STATE_DIR", str(link))
+    (tmp_path / "status.json").write_text('{"state": "kept"}', encoding="utf-8")
+    response = client.post("/api/config/save", json={"file_path": "status.json"})
+    assert_error(response, 403)
+    assert (tmp_path / "status.json").read_text(encoding="utf-8") == '{"state": "kept"}'

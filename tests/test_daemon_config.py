@@ -164,6 +164,8 @@ def test_a_file_read_while_it_is_rewritten_in_place_is_read_again_before_it_coun
         watch.poll(wall=written + 0.1)
         watch.poll(wall=written + 0.3)  # unchanged, read again all the same
     assert watch.error is None and watch.config == good and not caplog.records
+    watch.poll(wall=written - 0.2)  # written after the step read its time
+    assert watch.error is None
     config.write_text('{"global_config": {"poll_cycles": 3}, "streams": []}', encoding="utf-8")
     watch.poll(wall=os.stat(config).st_mtime + 0.1)
     assert watch.error is None and watch.config["global_config"]["poll_cycles"] == 3
