@@ -48,7 +48,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     proxy.init_app(app)
-    requests.init_app(app)
     cors.init_app(app)
     conditional.init_app(app)
     language.init_app(app)
@@ -59,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                      results, scheduler)
     errors.init_app(app)
     auth.init_app(app)
+    requests.init_app(app)  # after the token check: no body is read for a refused request
     for module in (results, clips, configuration, scheduler, cameras, pictures, metrics, openapi,
                    health):
         app.register_blueprint(module.bp)
