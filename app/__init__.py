@@ -20,7 +20,7 @@ def access_settings(environ: Mapping[str, str] = os.environ) -> dict:
     :raises AccessSettingError: unusable access settings.
     """
     found = auth.settings_from_environment(environ)
-    auth.check_token(found["API_TOKEN"])
+    auth.check_token_format(found["API_TOKEN"])
     found["PROXY_HOPS"] = proxy.hops_from_environment(environ)
     return found
 

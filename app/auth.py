@@ -62,7 +62,7 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ) -> dict:
     return {"API_TOKEN": token, "API_PROTECT_READS": protect in _TRUE}
 
 
-def check_token(token: str | None) -> None:
+def check_token_format(token: str | None) -> None:
     """:raises AccessSettingError: the token has characters a header cannot carry."""
     if token is not None and not _TOKEN_RE.match(token):
         raise AccessSettingError("the API token must be visible ASCII without spaces")
@@ -98,7 +98,7 @@ def init_app(app: Flask) -> None:
         if protect_reads:
             log.warning("%s is set but no token is: the API is open", PROTECT_READS_ENV)
         return
-    check_token(token)
+    check_token_format(token)
     if len(token) < MIN_TOKEN_LENGTH:
         log.warning("the API token is shorter than %d characters", MIN_TOKEN_LENGTH)
     expected = token.encode("ascii")

@@ -42,6 +42,13 @@ OVERSTAY_MARGIN_SECONDS = 5.0
 OVERRUN_MARGIN_SECONDS = 0.5
 
 
+def task_label(planned: PlannedTask, stream: dict) -> str:
+    """A cycle's task as its log lines name it: ``task 3 stream 0 camera gate``, so that a grep
+    for one task or one camera finds only it (a check is ``check 3 camera gate``)."""
+    return (f"task {planned.task_id} stream {planned.stream_index} "
+            f"camera {camera_id(stream['output_filename'])}")
+
+
 class Recording:
     """The state of one task; :meth:`tick` advances it using the monotonic ``now`` it is given."""
 
@@ -67,10 +74,8 @@ class Recording:
         self.work_path = os.path.join(cycle_dir, attempt_work_name(stream["output_filename"],
                                                                    attempt))
         self.display_path = os.path.join(display_dir, stream["output_filename"])
-        # Who this is in the log: the cycle's task and the camera (a check says so instead,
-        # recorder/checks.py), so that a grep for one camera or one task finds only it.
-        self.label = (f"task {planned.task_id} stream {planned.stream_index} "
-                      f"camera {camera_id(stream['output_filename'])}")
+        # Who this is in the log (a check says so instead: recorder/checks.py).
+        self.label = task_label(planned, stream)
         self.status = st.PENDING
         self.error_message = ""
         self.clip_kept = False  # ffmpeg's file was published as the clip

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-# The port a URL without one reaches (RTSP over TLS has its own).
-DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
+# The port a URL without one reaches (RTSP over TLS has its own), for every scheme a
+# config's URLs use: rtsp://cam/ and rtsp://cam:554/ are one server.
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443,
+                 "redis": 6379, "rediss": 6379}
 
 
 def gateway_key(url: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from shared.gateways import DEFAULT_PORTS
+
 RTSP_SCHEMES = ("rtsp", "rtsps")
 # What stands in for a secret wherever a URL is shown.
 MASK = "***"
@@ -95,10 +97,6 @@ def same_server(url: str, other: str) -> bool:
     return mine is not None and mine == _server(other)
 
 
-# The port a URL means when it names none: rtsp://cam/ and rtsp://cam:554/ are one server.
-_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443,
-                  "redis": 6379, "rediss": 6379}
-
 
 def _server(url: str) -> tuple | None:
     """(scheme, host, port, socket path) of ``url``; None when it cannot be read."""
@@ -108,7 +106,7 @@ def _server(url: str) -> tuple | None:
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    return (scheme, parts.hostname or "", port or _DEFAULT_PORTS.get(scheme),
+    return (scheme, parts.hostname or "", port or DEFAULT_PORTS.get(scheme),
             parts.path if scheme == "unix" else "")
 
 

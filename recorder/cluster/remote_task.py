@@ -18,9 +18,9 @@ from recorder.ffmpeg_command import SourceCodecs
 from recorder.ffmpeg_output import Progress, ProgressParser
 from recorder.picture_check import outcome_held_to_reference
 from recorder.planner import PlannedTask
+from recorder.recording import task_label
 from shared import task_record
 from shared import task_status as st
-from shared.camera_state import camera_id
 from shared.clip_names import thumbnail_name
 from shared.cluster_config import cluster_settings
 from shared.global_settings import GlobalSettings
@@ -143,9 +143,8 @@ class RemoteRecording:
         self._enqueues += 1
         self._deadline = self.context.window_end + (link.RETRIES + 1) * (
             spec.timeout + GIVE_UP_MARGIN_SECONDS)
-        log.info("task %d stream %d camera %s: enqueued as job %s (gateway %s)",
-                 self.planned.task_id, self.planned.stream_index,
-                 camera_id(self.stream["output_filename"]), self.job, spec.gateway)
+        log.info("%s: enqueued as job %s (gateway %s)", task_label(self.planned, self.stream),
+                 self.job, spec.gateway)
 
     def tick(self, now: float, wall: float) -> None:
         """Read the job's record and outcome; end it when its window is over and none took it."""
