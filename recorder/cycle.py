@@ -142,11 +142,14 @@ class Cycle:
 
     def slot_free_beside(self, gateway: str, now: float) -> bool:
         """Whether a task beside the cycle (a check) of ``gateway`` may start now: a slot free,
-        and no task of the cycle due, which comes first (a check that took the slot of a due
-        task pushed it, and every task after it, towards the window's end)."""
+        and no task of the cycle due that could take it, which comes first (a check that took
+        the slot of a due task pushed it, and every task after it, towards the window's end).
+        A due task its own gateway's cap holds back leaves the slot to a check of another."""
+        if not self.slot_free(gateway):
+            return False
         due = (not self.cancelled and bool(self._pending)
                and self.started + self._pending[0].planned.offset <= now)
-        return not due and self.slot_free(gateway)
+        return not due or not self._has_slot()
 
     def _has_slot(self) -> bool:
         """Whether the next pending task may start: a free slot, and one of its gateway's."""

@@ -159,6 +159,40 @@ def test_a_due_task_of_the_cycle_starts_before_a_waiting_check(tmp_path) -> None
     runner.close()
 
 
+def test_a_due_task_held_back_by_its_gateway_leaves_the_slot_to_a_check_of_another(
+        tmp_path) -> None:
+    # Every due task held every check back, even one its own gateway's cap kept from starting
+    # while the slot it would have taken stayed idle.
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {
+        "cycle_interval_seconds": 0, "min_free_space_mb": 0, "total_poll_duration_seconds": 10,
+        "max_concurrent_streams": 4, "max_concurrent_per_host": 1, "poll_cycles": 1},
+        "streams": [{"rtsp_url": f"rtsp://127.0.0.1:{port}/cam{i}", "duration_seconds": 5,
+                     "output_filename": f"cam{i}.mp4"}
+                    for i, port in enumerate((5, 5, 6))]})
+    request_start(settings.control_path(config), empty_status())
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    _run_until(daemon, clock, lambda: runner.processes)
+    cycle = daemon.cycle
+    _run_until(daemon, clock, lambda: len(runner.processes) == 2)  # cam2, the other gateway
+    first, other = cycle.tasks[0], next(t for t in cycle.tasks if t.proc is runner.processes[1])
+    assert other.stream["output_filename"] == "cam2.mp4"
+    _finish(runner.processes[1], 5)
+    _run_until(daemon, clock, lambda: other.finished)  # port 6 free again
+    held = next(t for t in cycle.tasks if t.status == st.PENDING)
+    _run_until(daemon, clock, lambda: clock.now > cycle.started + held.planned.offset)
+    assert not first.finished and held.proc is None  # due, held back by its gateway (port 5)
+    _ask(config, daemon, "cam2")  # port 6
+    for _ in range(2):
+        clock.now += 0.5
+        daemon.step(clock.now, clock.wall())
+    assert len(runner.processes) == 3 and "/checks/" in runner.processes[2].output_path
+    assert not first.finished and held.proc is None
+    daemon.shutdown()
+    runner.close()
+
+
 def test_without_a_cycle_checks_keep_to_the_caps(tmp_path) -> None:
     config = _config(tmp_path, streams=3, cap=4, per_host=1)  # one gateway: 127.0.0.1:5
     runner, clock = FakeRunner(), StepClock()
