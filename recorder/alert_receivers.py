@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from shared.alert_secrets import masked_path
+
 # The two kinds of receiver, as the outbox names them in ``target``.
 WEBHOOK, NOTIFY = "webhook", "notify"
 
@@ -52,4 +54,4 @@ def shown_target(target: str) -> str:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return f"{kind} (unreadable URL)"
-    return f"{kind} {parts.scheme}://{parts.hostname}{port}{parts.path}"
+    return f"{kind} {parts.scheme}://{parts.hostname}{port}{masked_path(parts.path)}"

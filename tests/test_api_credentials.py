@@ -375,3 +375,42 @@ def test_webhook_urls_mask_every_query_value_and_back() -> None:
     assert is_masked(shown, every_query_value=True) and not is_masked(shown)
     assert unmask(shown, url, every_query_value=True) == url
     assert unmask("https://h/x?b=***", url, every_query_value=True) is None
+
+
+FEISHU = "https://open.feishu.cn/open-apis/bot/v2/hook/8f3b2c1a-1d2e-4f5a-9b8c-7d6e5f4a3b2c"
+SLACK = "https://hooks.slack.com/services/T0ABC12345/B0DEF67890/aBcDeFgHiJkLmNoPqRsTuVwX1"
+
+
+@pytest.mark.parametrize("page", ["/api/config/global", "/api/config", "/settings"])
+def test_a_webhooks_token_in_its_path_is_masked_wherever_shown_and_kept_when_sent_back(
+        client: FlaskClient, alerts_config: Path, page: str) -> None:
+    # Feishu and Slack put the robot's key in the path: shown in clear (and logged), where
+    # README promises every receiver token masked.
+    hooks = [{"url": FEISHU}, {"url": SLACK}, {"url": "https://ops.example/patrol-hook"}]
+    assert client.put("/api/config/global",
+                      json={"alerts": {"webhooks": hooks}}).status_code == 200
+    body = html.unescape(client.get(page).get_data(as_text=True))
+    assert "8f3b2c1a" not in body and "aBcDeFgH" not in body
+    assert "/open-apis/bot/v2/hook/***" in body and "/services/T0ABC12345/B0DEF67890/***" in body
+    assert "https://ops.example/patrol-hook" in body
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    assert client.put("/api/config/global", json={"alerts": shown}).status_code == 200
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
+
+
+def test_a_webhooks_masked_path_token_is_not_moved_and_not_stored_as_a_mask(
+        client: FlaskClient, alerts_config: Path) -> None:
+    assert client.put("/api/config/global",
+                      json={"alerts": {"webhooks": [{"url": FEISHU}]}}).status_code == 200
+    before = alerts_config.read_bytes()
+    for url in ("https://evil.example/open-apis/bot/v2/hook/***",
+                "https://open.feishu.cn/open-apis/bot/v2/hook/***?extra=1"):
+        answer = client.put("/api/config/global", json={"alerts": {"webhooks": [{"url": url}]}})
+        assert answer.status_code == 400, (url, answer.get_json())
+    assert alerts_config.read_bytes() == before
+
+
+def test_a_webhooks_path_token_is_not_logged() -> None:
+    from recorder.alert_receivers import shown_target
+    assert shown_target(f"webhook {FEISHU}") == (
+        "webhook https://open.feishu.cn/open-apis/bot/v2/hook/***")
