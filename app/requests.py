@@ -8,6 +8,7 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError
+from shared import strict_json
 
 # An entity tag in a list: optional weakness prefix, then a quoted opaque string.
 _ENTITY_TAG_RE = re.compile(r'(W/)?("[^"]*")')
@@ -47,10 +48,6 @@ def _too_deep(data: object, limit: int) -> bool:
     return False
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"不支持的数值 {name}")
-
-
 def json_object(required: bool = True) -> dict | None:
     """The request body as a JSON object; None for an empty optional body.
 
@@ -64,7 +61,7 @@ def json_object(required: bool = True) -> dict | None:
         # document, so it is refused like any other malformed body.
         return None
     try:
-        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+        data = strict_json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ApiError(400, "请求体必须是 UTF-8 编码的 JSON") from None
     except json.JSONDecodeError as exc:

@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Collection
 
-from shared import atomic, settings
+from shared import atomic, settings, strict_json
 from shared.alert_rules import check_receivers_once
 from shared.atomic import dump_json, write_text_atomic
 from shared.config import validate_config
@@ -39,7 +39,7 @@ def parse_config_text(text: str, file: str) -> dict:
     :raises ConfigError:
     """
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         hint, line = _comma_hint(exc)
         raise ConfigSyntaxError(
@@ -325,8 +325,3 @@ def _is_state_file(path: str, target: str) -> bool:
              settings.config_in_force_path(path))
     real = os.path.realpath(target)
     return any(os.path.realpath(file) == real for file in state)
-
-
-def _reject_constant(name: str) -> None:
-    # Python's json accepts NaN and Infinity; JSON does not, and neither do we.
-    raise ValueError(f"不支持的数值 {name}")

@@ -81,6 +81,7 @@ MESSAGES: tuple[tuple[str, str], ...] = (
      "The request body is not valid JSON: {msg} (line {lineno}, column {colno})"),
     ("请求体不是有效的 JSON: {error}", "The request body is not valid JSON: {error}"),
     ("不支持的数值 {name}", "unsupported number {name}"),
+    ("整数不能超过 {high} 位", "an integer may have {high} digits at most"),
     ("需要有效的 API 令牌 (Authorization: Bearer <token>)",
      "A valid API token is needed (Authorization: Bearer <token>)"),
     ("API 令牌错误次数过多, 请稍后重试", "Too many wrong API tokens, retry later"),

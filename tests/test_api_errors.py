@@ -143,6 +143,24 @@ def test_chunked_body_under_the_limit_is_read(client: FlaskClient, config_path: 
     assert client.get("/api/config/global").get_json()["poll_cycles"] == 3
 
 
+def test_an_integer_of_thousands_of_digits_is_refused_in_our_words(
+        client: FlaskClient, config_path: Path) -> None:
+    # Python's own error was answered: "Exceeds the limit (4300 digits) for integer string
+    # conversion …; use sys.set_int_max_str_digits() to increase the limit".
+    body = b'{"poll_cycles": ' + b"7" * 5000 + b"}"
+    response = client.put("/api/config/global", data=body, content_type="application/json",
+                          headers={"Accept-Language": "en"})
+    said = assert_error(response, 400)
+    assert "7777" not in config_path.read_text(encoding="utf-8")
+    assert said["message"] == "请求体不是有效的 JSON: 整数不能超过 100 位"
+    assert said["message_en"] == ("The request body is not valid JSON: an integer may have "
+                                  "100 digits at most")
+    config_path.write_text('{"global_config": {"poll_cycles": ' + "7" * 5000 + '},'
+                           ' "streams": []}', encoding="utf-8")
+    answer = client.get("/api/config")
+    assert "整数不能超过 100 位" in answer.get_json()["message"] and "sys." not in answer.text
+
+
 def test_body_just_under_the_limit_is_read(client: FlaskClient, unchanged: None) -> None:
     padding = MAX_BODY_BYTES - 100
     body = b'{"pad": "' + b"x" * padding + b'"}'
