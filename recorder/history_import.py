@@ -28,14 +28,18 @@ _SAME_TASK_SECONDS = 1.0
 
 
 def _finished(cycle: str, start: float | None, record: dict, streams: list[dict],
-              live: bool) -> FinishedTask | None:
+              live: bool, cycle_end: float | None = None) -> FinishedTask | None:
     """A report's task as a history record; None when it cannot be placed.
 
     ``live``: a task the recorder finished but did not write (recovery), whose
     camera events are raised as they would have been; the past raises none.
+    ``cycle_end``: the end of a task cancelled before it started, which has none of its own
+    (a cycle a killed recorder left: 已取消 录制守护进程意外退出), as the cycle's.
     """
-    stream, ended = stream_of_record(record, streams), parse_local(record.get("end_time"))
     status = record.get("status")
+    ended = parse_local(record.get("end_time")) or (cycle_end if status == st.CANCELLED
+                                                    else None)
+    stream = stream_of_record(record, streams)
     clip = record.get("output_file") or None
     if ended is None or status not in st.FINISHED or (stream is None and clip is None):
         return None
@@ -105,8 +109,8 @@ def report_tasks(name: str, report: dict, streams: list[dict], live: bool) -> li
     """The finished tasks of cycle ``name``'s ``report`` that can be placed, as history records
     (``live``: with their camera events, as :func:`_finished` says)."""
     summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
-    start = parse_local(summary.get("start_time"))
-    tasks = [_finished(name, start, raw, streams, live) for raw in report["tasks"]
+    start, end = parse_local(summary.get("start_time")), parse_local(summary.get("end_time"))
+    tasks = [_finished(name, start, raw, streams, live, end) for raw in report["tasks"]
              if isinstance(raw, dict)]
     return [task for task in tasks if task is not None]
 

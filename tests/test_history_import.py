@@ -114,3 +114,22 @@ def test_a_cycle_partly_in_the_history_gets_only_its_missing_tasks(tmp_path) -> 
     assert (counts["imported"], counts["tasks"], counts["already"]) == (1, 1, 0)
     assert rows(config, "SELECT camera FROM outcomes ORDER BY id") == [("gate",), ("door",)]
     assert import_history(config, WALL + 400)["already"] == 1
+
+
+def test_a_task_cancelled_before_it_started_is_imported_at_the_cycles_end(tmp_path) -> None:
+    # A killed recorder's cycle: its report lists the tasks never started as 已取消 with no
+    # end of their own; they were left out of the history, which README says holds what the
+    # report lists.
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    out = str(tmp_path / "output")
+    name = write_cycle(out, WALL, (st.COMPLETED, st.COMPLETED))
+    path = os.path.join(out, name, "rtsp_report.json")
+    with open(path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    report["tasks"][1].update(status=st.CANCELLED, start_time=None, end_time=None,
+                              error_message="录制守护进程意外退出", output_file=None)
+    write_json_atomic(path, report)
+    assert import_history(config, WALL + 200)["tasks"] == 2
+    assert rows(config, "SELECT camera, status, error, ended FROM outcomes ORDER BY id")[1] == (
+        "door", st.CANCELLED, "录制守护进程意外退出", WALL + 9)
