@@ -451,6 +451,10 @@ def test_the_console_shows_thumbnails_and_plays_check_clips(
     clips = page.split('id="clips"', 1)[1].split("</div>", 1)[0]
     assert 'poster="/api/thumbnails/20251010_163000/test_stream1.mp4"' in clips
     assert 'id="latest-thumbnail"' in page
+    # The history names a check in words, in the page's language (it said "check").
+    assert "<td>立即检查 checks/20251010_170000_test_stream1</td>" in page
+    english = client.get("/cameras/test_stream1?lang=en").get_data(as_text=True)
+    assert "<td>Check now checks/20251010_170000_test_stream1</td>" in english
 
 
 BLACK = json.dumps({"checked": True, "issues": ["black", "frozen"], "measures": {
