@@ -277,6 +277,8 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("最近片段", "Latest clips"),
     ("立即检查", "Check now"),
     ("快速探测", "Quick probe"),
+    ("这个摄像头已不在配置中: 不再巡检, 下面是它的历史",
+     "This camera is no longer in the config: it is not patrolled; below is its history"),
     ("下载", "download"),
     ("没有片段", "No clips"),
     ("历史", "History"),

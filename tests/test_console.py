@@ -1040,3 +1040,20 @@ def test_a_cycles_page_past_the_end_says_so_and_links_the_first_page(
     english = client.get("/cycles?offset=999&lang=en").get_data(as_text=True)
     assert "This page is past the end: 2 cycles in all" in english
     assert "Back to the first page" in english
+
+
+def test_a_removed_cameras_page_says_it_is_no_longer_patrolled(client: FlaskClient,
+                                                                config_path: Path) -> None:
+    # Its page showed its last state (online) as if it were still patrolled.
+    import time
+    from shared.task_status import COMPLETED
+    from testkit.history_rows import record
+    history = _history(config_path)
+    record(history, "gone_cam", time.time() - 60, COMPLETED)
+    history.close()
+    page = client.get("/cameras/gone_cam").get_data(as_text=True)
+    assert "这个摄像头已不在配置中" in page
+    assert "这个摄像头已不在配置中" not in client.get("/cameras/test_stream1").get_data(
+        as_text=True)
+    english = client.get("/cameras/gone_cam?lang=en").get_data(as_text=True)
+    assert "This camera is no longer in the config" in english
