@@ -96,12 +96,15 @@ def test_the_camera_page_checks_now(client, write_status, control_path, config_p
     conn.close()
     write_status()
     page = client.get(f"/cameras/{CAMERA}").get_data(as_text=True)
-    assert "立即检查" in page and "check checks/20250101_120000_x" in page
+    assert "立即检查" in page and "立即检查 checks/20250101_120000_x" in page
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     answer = client.post(f"/cameras/{CAMERA}/check?probe=1", data={"csrf_token": token})
     assert answer.status_code == 303
     assert [c["probe"] for c in read_control(str(control_path))["checks"]] == [True]
     assert "已请求探测摄像头" in client.get(answer.headers["Location"]).get_data(as_text=True)
+    # Refused (being checked already): back to the camera page, the reason said there.
     again = client.post(f"/cameras/{CAMERA}/check", data={"csrf_token": token})
-    assert again.status_code == 409 and "正在检查中" in again.get_data(as_text=True)
+    assert again.status_code == 303
+    assert "正在检查中" in client.get(again.headers["Location"]).get_data(as_text=True)
+    assert len(read_control(str(control_path))["checks"]) == 1
     assert client.post(f"/cameras/{CAMERA}/check").status_code in (400, 403)  # no CSRF token
