@@ -129,9 +129,11 @@ def test_overview_shows_the_dead_camera_offline_without_a_reload(stack) -> None:
     shown = time.time()
     assert driver.execute_script("return window.notReloaded") is True
     # Offline is the second failure in a row (offline_after_failures 2): the page shows it
-    # within one cycle (4 s of recording + 1 s of interval) of the outcome being recorded.
+    # without a reload, one cycle (4 s of recording + 1 s of interval) after the outcome is
+    # recorded when the machine is quiet; two cycles are allowed, since a loaded CI machine
+    # once took 7.3 s (the history's write, then the page's next poll).
     failures = _failures_recorded(stack["config"], "yard")
-    assert len(failures) >= 2 and shown - failures[1] < 5
+    assert len(failures) >= 2 and shown - failures[1] < 10, (shown, failures)
     _wait(driver, lambda d: "s-online" in d.find_element(
         "xpath", "//article[.//a[text()='gate']]").get_attribute("class"), 30, "gate online")
     assert driver.find_element("css selector", "#counts [data-state=offline]").text == "1"
