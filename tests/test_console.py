@@ -1057,3 +1057,30 @@ def test_a_removed_cameras_page_says_it_is_no_longer_patrolled(client: FlaskClie
         as_text=True)
     english = client.get("/cameras/gone_cam?lang=en").get_data(as_text=True)
     assert "This camera is no longer in the config" in english
+
+
+def test_the_tasks_page_names_each_tasks_camera_never_its_password(
+        client: FlaskClient, config_path: Path, write_status: WriteStatus) -> None:
+    # The page showed each task's RTSP URL where every other page names the camera.
+    from shared.task_record import build
+    from shared.task_status import RECORDING
+    config = valid_config()
+    config["streams"][0].update(rtsp_url="rtsp://admin:s3cret@127.0.0.1:8554/cam1", name="Gate")
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+
+    def task(index: int, url: str, clip: str | None) -> dict:
+        return build(task_id=index, stream_index=index, rtsp_url=url, output_file=clip,
+                     duration_seconds=10, status=RECORDING, start_wall=None, end_wall=None,
+                     progress=1.0, bytes_received=10, frames_received=1, error_message="")
+    write_status(scheduler_running=True, tasks=[
+        task(0, "rtsp://admin:s3cret@127.0.0.1:8554/cam1", "./output/x/test_stream1.mp4"),
+        task(1, "rtsp://127.0.0.1:8554/cam2", None),
+        task(2, "rtsp://admin:s3cret@127.0.0.1:8554/gone", None)])  # no longer configured
+    for path in ("/tasks?lang=zh", "/tasks/live"):
+        page = client.get(path).get_data(as_text=True)
+        rows = re.findall(r'<tr data-status="\d+">(.*?)</tr>', page, re.S)
+        assert '<a href="/cameras/test_stream1">Gate</a> <code>test_stream1</code>' in rows[0]
+        assert '<a href="/cameras/test_stream2">test_stream2</a>' in rows[1]
+        assert "rtsp://" not in rows[0] + rows[1]
+        assert "<code>rtsp://admin:***@127.0.0.1:8554/gone</code>" in rows[2]
+        assert "s3cret" not in page

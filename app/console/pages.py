@@ -15,6 +15,8 @@ from app.scheduler import status_view
 from shared import (camera_view, cycle_summary, history_read, output_tree, task_record,
                     task_status)
 from shared.clock import SYSTEM_CLOCK
+from shared.camera_roster import stream_of_record
+from shared.camera_state import camera_id
 from shared.config import OTHER_REPORTS
 from shared.control_file import being_checked, read_control
 from shared.errors import NotFound, PatrolError, UnsafePath
@@ -190,16 +192,28 @@ def _with_progress(task: dict) -> dict:
     return task
 
 
+def _with_camera(task: dict, streams: list[dict]) -> dict:
+    """A cycle's task record with ``camera``, the configured camera it records (``id`` and
+    ``name``), or None when the config names no such stream (its row shows the masked URL)."""
+    stream = stream_of_record(task, streams)
+    task["camera"] = stream and {"id": camera_id(stream["output_filename"]),
+                                 "name": stream.get("name", "")}
+    return task
+
+
 def _tasks_view() -> dict:
-    """The cycle's tasks and the camera checks not finished yet (the status file keeps the
-    last finished ones too; the camera's page shows those)."""
+    """The cycle's tasks, each with its camera, and the camera checks not finished yet (the
+    status file keeps the last finished ones too; the camera's page shows those)."""
     status, alive = status_view()
-    tasks = [_with_progress(task_record.from_stored(task)) for task in status["tasks"]]
+    config = data.config_or_error()[0]
+    streams = config["streams"] if config else []
+    tasks = [_with_camera(_with_progress(task_record.from_stored(task)), streams)
+             for task in status["tasks"]]
     checks = [_with_progress(check) for check in map(task_record.check_from_stored,
                                                      status["checks"])
               if check["status"] not in task_status.FINISHED]
-    return {"tasks": tasks, "checks": checks,
-            "recorder": data.recorder_state(data.config_or_error()[0]), "alive": alive}
+    return {"tasks": tasks, "checks": checks, "recorder": data.recorder_state(config),
+            "alive": alive}
 
 
 @bp.get("/tasks")
