@@ -1084,3 +1084,18 @@ def test_the_tasks_page_names_each_tasks_camera_never_its_password(
         assert "rtsp://" not in rows[0] + rows[1]
         assert "<code>rtsp://admin:***@127.0.0.1:8554/gone</code>" in rows[2]
         assert "s3cret" not in page
+
+
+def test_the_delete_stream_confirmation_names_the_stream(client: FlaskClient,
+                                                          config_path: Path) -> None:
+    # It asked "确定删除这个视频流?" on every row alike: which one was about to go, unsaid.
+    config = valid_config()
+    config["streams"][1]["name"] = "Yard <east>"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    page = client.get("/settings?lang=zh").get_data(as_text=True)
+    asked = [html.unescape(text) for text in re.findall(
+        r'action="/settings/streams/\d+/delete"[^>]*data-confirm="([^"]*)"', page)]
+    assert asked == ["确定删除这个视频流? test_stream1",
+                     "确定删除这个视频流? Yard <east> (test_stream2)"]
+    english = client.get("/settings?lang=en").get_data(as_text=True)
+    assert 'data-confirm="Delete this stream? test_stream1"' in english

@@ -52,9 +52,11 @@ def init_app(app: Flask) -> None:
     """Register the console: its session, guard, filters and pages."""
     from app.console import actions, overview, pages, settings_page  # noqa: F401  (routes)
     from app.console.quality import verdicts
+    from shared.camera_state import camera_id
     access.init_app(app)
     app.add_template_filter(verdicts, "verdicts")
     app.add_template_filter(dom_id, "dom_id")
+    app.add_template_filter(camera_id, "camera_id")
     app.add_template_filter(size_text, "size")
     app.add_template_filter(percent_text, "pct")
     app.register_blueprint(bp)
