@@ -13,7 +13,8 @@ CYCLE_FORMAT = "%Y%m%d_%H%M%S"
 # (timestamp, number), never as text. 18 digits is more cycles than can ever run
 # and keeps int() cheap on a client's path. ASCII digits only, and the whole
 # name: "$" would also match before a trailing newline and "\d" matches any
-# Unicode digit, letting odd names count as cycles.
+# Unicode digit, letting odd names count as cycles. The pattern is the name's shape only:
+# is_cycle_name also asks for a real date and time (no month 13, no hour 25).
 MAX_SUFFIX_DIGITS = 18
 CYCLE_NAME_RE = re.compile(r"\A[0-9]{8}_[0-9]{6}(?:_[0-9]{2,%d})?\Z" % MAX_SUFFIX_DIGITS)
 
@@ -47,8 +48,20 @@ def cycle_name(epoch: float) -> str:
 
 
 def is_cycle_name(name: str) -> bool:
-    """True when ``name`` is a cycle folder name the API lists."""
-    return isinstance(name, str) and CYCLE_NAME_RE.fullmatch(name) is not None
+    """True when ``name`` is a cycle folder name the API lists: the shape, and a real time."""
+    return (isinstance(name, str) and CYCLE_NAME_RE.fullmatch(name) is not None
+            and is_real_stamp(name[:15]))
+
+
+def is_real_stamp(stamp: str) -> bool:
+    """True when ``stamp`` (``YYYYMMDD_HHMMSS``, ASCII digits: the caller checked the shape) is
+    a real date and time, as :func:`cycle_name` makes them; ``20261399_256199`` is not."""
+    try:
+        datetime(int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]),
+                 int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]))
+    except ValueError:
+        return False
+    return True
 
 
 def cycle_order(name: str) -> tuple[str, int, str]:

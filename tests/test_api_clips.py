@@ -219,3 +219,12 @@ def test_no_check_clip_is_served_through_a_symlink(client: FlaskClient, tree: Pa
     checks.mkdir()
     (checks / CHECK).symlink_to(outside / CHECK, target_is_directory=True)  # one check folder
     _refused(client, tree, f"checks/{CHECK}/test_stream1.mp4")
+
+
+def test_a_check_folder_named_like_no_real_time_is_no_check(client: FlaskClient,
+                                                             output_root: Path) -> None:
+    folder = output_root / "checks" / "20261399_256199_test_stream1"
+    folder.mkdir(parents=True)
+    (folder / "test_stream1.mp4").write_bytes(BODY)
+    assert_error(client.get("/api/clips/checks/20261399_256199_test_stream1/test_stream1.mp4"),
+                 403)

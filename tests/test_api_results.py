@@ -94,9 +94,35 @@ def test_timestamps_ignore_reports_and_non_cycle_entries(client: FlaskClient, ma
     ("20251010-163000", False),
     (" 20251010_163000", False),
     ("", False),
+    # The name is a time (SPEC): only a real date and time counts.
+    ("20240229_235959", True),          # a leap day
+    ("20261399_256199", False),         # month 13, day 99, hour 25, second 99
+    ("20261399_256199_01", False),
+    ("20250229_120000", False),         # no 29 February in 2025
+    ("20251131_120000", False),
+    ("20251010_240000", False),
+    ("20251010_126000", False),
+    ("20251010_120060", False),
+    ("00001010_120000", False),
 ])
 def test_cycle_names(name: str, expected: bool) -> None:
     assert is_cycle_name(name) is expected
+
+
+def test_a_folder_named_like_no_real_time_is_no_cycle(client: FlaskClient, make_cycle: MakeCycle,
+                                                      output_root: Path) -> None:
+    make_cycle("20251010_163000", {"test_stream1.mp4": CLIP1})
+    odd = make_cycle("20261399_256199", {"test_stream1.mp4": CLIP2})
+    timestamps = client.get("/api/timestamps").get_json()
+    assert [t["timestamp"] for t in timestamps["timestamps"]] == ["20251010_163000"]
+    videos = client.get("/api/videos").get_json()["videos"]
+    assert [v["timestamp_dir"] for v in videos] == ["20251010_163000"]
+    assert_error(client.get("/api/videos/20261399_256199"), 404)
+    assert_error(client.get("/api/clips/20261399_256199/test_stream1.mp4"), 403)
+    assert_error(client.delete("/api/timestamp/20261399_256199"), 403)
+    assert_error(client.delete("/api/video", query_string={
+        "path": "./output/20261399_256199/test_stream1.mp4"}), 403)
+    assert (odd / "test_stream1.mp4").read_bytes() == CLIP2
 
 
 # --- GET /api/videos -------------------------------------------------------------------------

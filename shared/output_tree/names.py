@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from shared.clip_names import THUMBNAIL_SUFFIX, WORK_PREFIX, contact_sheet_page
 from shared.config import VIDEO_EXTENSIONS
 from shared.errors import UnsafePath
-from shared.timefmt import is_cycle_name
+from shared.timefmt import is_cycle_name, is_real_stamp
 
 if TYPE_CHECKING:
     from shared.output_tree.root import OutputDir
@@ -47,8 +47,10 @@ def is_entry_name(name: str) -> bool:
 
 
 def is_check_folder_name(name: str) -> bool:
-    """True for the name of a check's folder inside ``checks/`` (``<YYYYMMDD_HHMMSS>_<camera>``)."""
-    return isinstance(name, str) and CHECK_NAME_RE.fullmatch(name) is not None
+    """True for the name of a check's folder inside ``checks/`` (``<YYYYMMDD_HHMMSS>_<camera>``,
+    a real time as a cycle folder's: shared/timefmt.py::is_real_stamp)."""
+    return (isinstance(name, str) and CHECK_NAME_RE.fullmatch(name) is not None
+            and is_real_stamp(name[:15]))
 
 
 def is_clip_folder(folder: str) -> bool:
