@@ -5,6 +5,10 @@ A check records the camera's usual duration into ``<output>/checks/<YYYYMMDD_HHM
 (recorder/check_folders.py); a probe reads 2 s into ffmpeg's null muxer and keeps
 nothing. Each verdict goes to the history (kind ``check`` or ``probe``) and stays
 in the status file's ``checks`` list among the last ``KEEP_FINISHED``.
+
+A stop cuts short the checks waiting or running (已取消, :data:`STOPPED_MESSAGE`); the next
+start queues them again from the last status (:meth:`Checks.resume`), so a check asked for is
+run to a verdict once, across restarts, and the finished ones stay listed.
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ from shared.output_tree import OutputDir
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 2
 KEEP_FINISHED = 20  # finished checks the status file still shows
+STOPPED_MESSAGE = "录制守护进程停止, 重启后重新检查"
+NOT_RESUMED_MESSAGE = "录制守护进程停止; 摄像头已不在配置中, 未重新检查"
 
 
 class ProbeRecording(Recording):
@@ -89,6 +95,8 @@ class Checks:
         self.waiting: deque[Check] = deque()
         self.live: list[Check] = []
         self.finished: deque[Check] = deque(maxlen=KEEP_FINISHED)
+        self.earlier: deque[dict] = deque(maxlen=KEEP_FINISHED)  # finished before a restart
+        self._stopping = False  # a stop cancels: what it cuts short is run again at the restart
         self.on_verdict: Callable[[FinishedTask], None] = lambda task: None
 
     def take(self, requests: list[dict], config: dict | None, g: GlobalSettings | None,
@@ -103,6 +111,27 @@ class Checks:
             self.waiting.append(self._make(request, stream, config, g, wall))
             log.info("check %d: camera %s queued (%s)", request["id"], request["camera"],
                      "probe" if request["probe"] else "check")
+
+    def resume(self, listed: list[dict], config: dict | None, g: GlobalSettings | None,
+               wall: float) -> None:
+        """At a start: the checks the last status ``listed``. The finished stay listed; those a
+        stop cut short (已取消, or still waiting or running when it was killed) are queued
+        again, oldest first, under their own ids (below ``checks_taken``: never handed out
+        twice)."""
+        again = []
+        for record in map(task_record.check_from_stored, listed):
+            if record["status"] in st.FINISHED and record["status"] != st.CANCELLED:
+                self.earlier.append(record)
+            elif g is None or _stream_of(config, record["camera"]) is None:
+                log.warning("check %d: camera %s is not in the loaded config; not run again",
+                            record["check_id"], record["camera"])
+                self.earlier.append({**record, **task_record.status_fields(st.CANCELLED),
+                                     "error_message": NOT_RESUMED_MESSAGE})
+            else:
+                again.append({"id": record["check_id"], "camera": record["camera"],
+                              "probe": record["kind"] == "probe",
+                              "requested_at": record["requested_at"]})
+        self.take(sorted(again, key=lambda request: request["id"]), config, g, wall)
 
     def _make(self, request: dict, stream: dict, config: dict, g: GlobalSettings,
               wall: float) -> Check:
@@ -169,6 +198,8 @@ class Checks:
             return False
 
     def _publish(self, check: Check) -> None:
+        if self._stopping and check.task.status == st.CANCELLED:
+            check.task.error_message = STOPPED_MESSAGE
         learned = check.task.stderr.codecs
         if learned.video:
             self.codecs[check.task.stream["rtsp_url"]] = learned
@@ -176,11 +207,16 @@ class Checks:
         self.on_verdict(check.finished_task())
 
     def records(self) -> list[dict]:
-        """The status file's ``checks``: finished (newest last), then running, then waiting."""
-        return [check.record() for check in (*self.finished, *self.live, *self.waiting)]
+        """The status file's ``checks``: finished (newest last, those of the recorder before a
+        restart first), then running, then waiting."""
+        finished = [*self.earlier, *(check.record() for check in self.finished)]
+        return finished[-KEEP_FINISHED:] + [check.record() for check in (*self.live,
+                                                                         *self.waiting)]
 
     def cancel(self, now: float, wall: float) -> None:
-        """Shutdown: waiting checks are cancelled, running ones stopped gracefully."""
+        """Shutdown: waiting checks are cancelled, running ones stopped gracefully (each
+        listed with :data:`STOPPED_MESSAGE`: :meth:`resume` runs it again)."""
+        self._stopping = True
         for check in (*self.waiting, *self.live):
             check.task.cancel(now, wall)
         while self.waiting:

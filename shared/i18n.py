@@ -117,6 +117,10 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("输出目录不符合规则, 已拒绝访问: output_directory {problem}",
      "The output folder breaks the rule, access refused: output_directory {problem}"),
     ("录制守护进程意外退出, 任务中断", "The recorder daemon exited unexpectedly; task interrupted"),
+    ("录制守护进程停止, 重启后重新检查",
+     "The recorder daemon stopped; the check runs again after its restart"),
+    ("录制守护进程停止; 摄像头已不在配置中, 未重新检查",
+     "The recorder daemon stopped; the camera is no longer in the config, not checked again"),
     # A ConfigError's message (shared/errors.py); the shorter forms first.
     ("配置验证失败: {reason}", "Config validation failed: {reason}"),
     ("配置验证失败: {field} {reason}", "Config validation failed: {field} {reason}"),

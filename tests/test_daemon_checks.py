@@ -227,6 +227,9 @@ def test_a_restarted_recorder_runs_no_check_twice(tmp_path) -> None:
         clock.now += 0.5
         again.step(clock.now, clock.wall())
     assert len(runner.processes) == 1
+    # still listed after the restart (a restart emptied the list)
+    assert [c["status"] for c in again.snapshot(clock.now, clock.wall())["checks"]] == [
+        st.CONNECTION_ERROR]
     again.shutdown()
     runner.close()
 
@@ -282,4 +285,92 @@ def test_the_log_tells_a_check_from_a_cycles_task_and_names_the_camera(tmp_path,
     assert f"check {check_id} camera cam1: 已完成 (4) 5.0s 125 frames" in lines, lines
     assert "task 1 stream 1 camera cam1: 已完成 (4) 5.0s 125 frames" in lines, lines
     daemon.shutdown()
+    runner.close()
+
+
+def test_checks_a_stop_cut_short_run_again_after_the_restart_once(tmp_path) -> None:
+    # A check waiting or recording when the recorder stopped was cancelled for good: it left
+    # the status's checks, was never queued again, and the restart emptied the list.
+    config = _config(tmp_path, streams=3, cap=4, per_host=1)  # one gateway: one at a time
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    ids = [_ask(config, daemon, camera)["id"] for camera in ("cam0", "cam1", "cam2")]
+    _run_until(daemon, clock, lambda: runner.processes)
+    _finish(runner.processes[0], 5)  # cam0 checked
+    _run_until(daemon, clock, lambda: len(runner.processes) == 2)  # cam1 records, cam2 waits
+    daemon.shutdown()
+    stopped = read_status(settings.status_path(config))["checks"]
+    assert sorted((c["check_id"], c["status"]) for c in stopped) == [
+        (ids[0], st.COMPLETED), (ids[1], st.CANCELLED), (ids[2], st.CANCELLED)]
+    assert {c["error_message"] for c in stopped[1:]} == {"录制守护进程停止, 重启后重新检查"}
+    again = _daemon(config, runner, clock)
+    again.recover()
+    status = again.snapshot(clock.now, clock.wall())
+    assert [(c["check_id"], c["camera"], c["status"]) for c in status["checks"]] == [
+        (ids[0], "cam0", st.COMPLETED), (ids[1], "cam1", st.PENDING),
+        (ids[2], "cam2", st.PENDING)]
+    for count in (3, 4):
+        _run_until(again, clock, lambda: len(runner.processes) == count)
+        _finish(runner.processes[-1], 5)
+    _run_until(again, clock, lambda: not again.checks.live)
+    again.shutdown()
+    assert [os.path.dirname(process.output_path).rsplit("_", 1)[-1]
+            for process in runner.processes[2:]] == ["cam1", "cam2"]
+    final = read_status(settings.status_path(config))
+    assert [(c["check_id"], c["status"]) for c in final["checks"]] == [
+        (ids[0], st.COMPLETED), (ids[1], st.COMPLETED), (ids[2], st.COMPLETED)]
+    assert final["checks_taken"] == ids[2]
+    third = _daemon(config, runner, clock)  # what finished is not run a second time
+    third.recover()
+    for _ in range(3):
+        clock.now += 0.5
+        third.step(clock.now, clock.wall())
+    assert len(runner.processes) == 4
+    third.shutdown()
+    assert [(kind, status) for _, kind, _, status, _ in _outcomes(config)] == [
+        ("check", st.COMPLETED), ("check", st.CANCELLED), ("check", st.CANCELLED),
+        ("check", st.COMPLETED), ("check", st.COMPLETED)]
+    runner.close()
+
+
+def test_a_check_cut_short_of_a_camera_no_longer_configured_says_it_is_not_run_again(
+        tmp_path) -> None:
+    config = _config(tmp_path, streams=2)
+    runner, clock = FakeRunner(), StepClock()
+    daemon = _daemon(config, runner, clock)
+    request = _ask(config, daemon, "cam1")
+    _run_until(daemon, clock, lambda: runner.processes)
+    daemon.shutdown()
+    write_json_atomic(config, {**json.load(open(config)),
+                               "streams": json.load(open(config))["streams"][:1]})
+    again = _daemon(config, runner, clock)
+    again.recover()
+    for _ in range(3):
+        clock.now += 0.5
+        again.step(clock.now, clock.wall())
+    again.shutdown()
+    assert len(runner.processes) == 1
+    [check] = read_status(settings.status_path(config))["checks"]
+    assert (check["check_id"], check["status"]) == (request["id"], st.CANCELLED)
+    assert check["error_message"] == "录制守护进程停止; 摄像头已不在配置中, 未重新检查"
+    runner.close()
+
+
+def test_a_check_a_kill_left_recording_runs_again_after_the_restart(tmp_path) -> None:
+    config = _config(tmp_path)
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    request = _ask(config, daemon, "cam0")
+    _run_until(daemon, clock, lambda: runner.processes)
+    left = daemon.snapshot(clock.now, clock.wall())  # the last status a kill -9 leaves
+    daemon.shutdown()
+    write_json_atomic(settings.status_path(config), left)
+    again = _daemon(config, runner, clock)
+    again.recover()
+    _run_until(again, clock, lambda: len(runner.processes) == 2)
+    _finish(runner.processes[1], 5)
+    _run_until(again, clock, lambda: not again.checks.live)
+    again.shutdown()
+    [check] = read_status(settings.status_path(config))["checks"]
+    assert (check["check_id"], check["status"]) == (request["id"], st.COMPLETED)
     runner.close()
