@@ -1099,3 +1099,31 @@ def test_the_delete_stream_confirmation_names_the_stream(client: FlaskClient,
                      "确定删除这个视频流? Yard <east> (test_stream2)"]
     english = client.get("/settings?lang=en").get_data(as_text=True)
     assert 'data-confirm="Delete this stream? test_stream1"' in english
+
+
+def test_a_broken_config_leaves_settings_its_error_and_the_scheduler_buttons(
+        client: FlaskClient, config_path: Path, write_status: WriteStatus) -> None:
+    # /settings answered a bare 503 page: no start/stop, which do not need the config at all.
+    from shared.control_file import read_control
+    token = _csrf(client)
+    config_path.write_text('{"global_config": {}, "streams": [}', encoding="utf-8")
+    page = client.get("/settings?lang=zh")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 503  # as README says of the config endpoints
+    assert 'id="scheduler-start"' in text and 'id="scheduler-stop"' in text
+    assert 'id="reload"' in text and 'id="global-form"' not in text
+    banner = text.split('id="config-error"', 1)[1].split("</div></div>", 1)[0]
+    assert "配置错误" in banner and "JSON 格式错误" in banner and "文件: config.json · 行 1" in banner
+    english = client.get("/settings?lang=en").get_data(as_text=True)
+    assert "The config file is broken" in english and "Stop the scheduler" in english
+    client.get("/settings?lang=zh")
+    refused = client.post("/settings/scheduler/start", headers={"X-CSRF-Token": token})
+    assert refused.status_code == 503  # no recorder: said on the page, buttons still there
+    assert "录制守护进程未运行" in refused.get_data(as_text=True)
+    assert 'id="scheduler-start"' in refused.get_data(as_text=True)
+    write_status(scheduler_running=True)  # a live recorder
+    stopped = client.post("/settings/scheduler/stop", headers={"X-CSRF-Token": token})
+    assert stopped.status_code == 303
+    assert read_control(settings.control_path(str(config_path)))["scheduler_running"] is False
+    after = client.get("/settings")
+    assert after.status_code == 503 and "调度器停止成功" in after.get_data(as_text=True)

@@ -22,7 +22,7 @@ from shared import config as model
 from shared.config_file import edit_config, read_config_checked
 from shared.control_file import request_reload
 from shared.credentials import masked_config
-from shared.errors import ConfigError, PatrolError, PreconditionFailed
+from shared.errors import ConfigError, ConfigUnavailable, PatrolError, PreconditionFailed
 
 CONFLICT_MESSAGE = "配置文件已被修改 (If-Match 不匹配), 请重新读取后再提交"
 # Stream fields the form edits, in table order.
@@ -82,14 +82,21 @@ def _without(values: dict, keys: Collection[str]) -> dict:
 
 def _page(status: int = 200, error: dict | None = None, notice: str = "",
           typed: dict | None = None):
-    """The page; ``typed``: a form refused by a rule, shown again as it was filled in (never one
+    """The page (a broken config.json: its error and the scheduler's buttons alone, 503);
+    ``typed``: a form refused by a rule, shown again as it was filled in (never one
     refused for a stale tag: saved again, its old values would undo the other edit unseen).
     Drawn at a refused form's POST-only URL, it names its own (``page_url``): the browser shows
     that one, so a reload or the language link asks for /settings, not the form's 405."""
-    config, tag = current_config_tagged()
+    try:
+        config, tag = current_config_tagged()
+    except ConfigUnavailable as exc:  # no form to edit; the scheduler still starts and stops
+        config, tag, broken = {}, "", exc.cause.to_dict()
+        status = status if status >= 400 else 503  # as the config endpoints answer (README)
+    else:
+        config, broken = masked_config(config), None
     page = make_response(render_template(
         "console/settings.html", page_url=url_for("console.settings_page"),
-        config=masked_config(config), etag=tag, error=error or {},
+        config=config, etag=tag, error=error or {}, broken=broken,
         typed=typed or {}, notice=notice or page_notice(),
         stream_fields=STREAM_FIELDS, stream_defaults=STREAM_DEFAULTS,
         global_fields=GLOBAL_FIELDS, global_hints=GLOBAL_HINTS), status)
