@@ -26,6 +26,7 @@ from shared.errors import (ConfigError, ConfigSyntaxError, ConfigUnavailable,
 from shared.json_lines import line_of
 from shared.locks import locked
 from shared.output_rule import check_output_directory
+from shared.regular_file import RefusedFile, open_regular_file
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 # The field a broken output rule is reported on (in a whole config).
@@ -125,17 +126,16 @@ def _parse_in_rule(raw: bytes, path: str) -> dict:
 def _read_bytes(path: str) -> bytes:
     name = os.path.basename(path)
     try:
-        # O_NONBLOCK: a FIFO planted at the path must not hang the reader until a
-        # writer comes; anything but a regular file is refused before reading.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # config.json may be a symlink (one file kept elsewhere); a FIFO, a folder or a device
+        # there is refused before a byte is read.
+        handle, _ = open_regular_file(path, follow_symlinks=True)
     except FileNotFoundError:
         raise ConfigError("", "配置文件不存在", file=name) from None
+    except RefusedFile:
+        raise ConfigError("", "配置文件不是普通文件 (目录, FIFO 或设备)", file=name) from None
     except OSError as exc:
         raise ConfigError("", f"无法读取配置文件: {exc.strerror}", file=name) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder itself
-        os.close(fd)
-        raise ConfigError("", "配置文件不是普通文件 (目录, FIFO 或设备)", file=name)
-    with os.fdopen(fd, "rb") as handle:
+    with handle:
         try:
             return handle.read(MAX_CONFIG_BYTES + 1)
         except OSError as exc:

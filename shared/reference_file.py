@@ -13,6 +13,7 @@ import os
 import stat
 
 from shared.output_tree.reading import MAX_PICTURE_BYTES
+from shared.regular_file import check_regular, open_regular_file
 
 
 def read_reference(path: str) -> tuple[bytes, os.stat_result]:
@@ -21,14 +22,7 @@ def read_reference(path: str) -> tuple[bytes, os.stat_result]:
     :raises OSError: missing (FileNotFoundError), a symlink (see :func:`is_symlink_refused`),
         not a regular file or too large (EINVAL), unreadable.
     """
-    # O_NONBLOCK: a FIFO planted there must not hang the reader.
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        info = _checked(os.fstat(fd), path)
-        handle = os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    handle, info = open_regular_file(path, max_bytes=MAX_PICTURE_BYTES)
     with handle:
         return handle.read(MAX_PICTURE_BYTES + 1), info
 
@@ -36,15 +30,10 @@ def read_reference(path: str) -> tuple[bytes, os.stat_result]:
 def reference_stamp(path: str) -> os.stat_result:
     """The stat of the reference picture at ``path`` (its time and size say whether it changed),
     never of a file a symlink there points to. :raises OSError: as :func:`read_reference`."""
-    return _checked(os.lstat(path), path)
-
-
-def _checked(info: os.stat_result, path: str) -> os.stat_result:
+    info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode):
         raise OSError(errno.ELOOP, "a symlink, not a picture", path)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_PICTURE_BYTES:
-        raise OSError(errno.EINVAL, "not a regular picture file", path)
-    return info
+    return check_regular(info, path, MAX_PICTURE_BYTES)
 
 
 def is_symlink_refused(exc: OSError) -> bool:

@@ -11,6 +11,7 @@ from shared.errors import NotFound, UnsafePath
 from shared.output_tree.names import check_file_in_cycle, is_clip_folder, is_picture_name, is_video_name
 from shared.output_tree.root import (OpenRoot, OutputDir, existing_root, open_cycle_fd, open_folder,
                                      open_nofollow)
+from shared.regular_file import RefusedFile, open_regular_file
 
 
 def open_clip(out: OutputDir, cycle: str, filename: str) -> tuple[BinaryIO, os.stat_result]:
@@ -44,22 +45,15 @@ def open_in_cycle_at(root: OpenRoot, cycle: str, filename: str) -> tuple[BinaryI
     check_file_in_cycle(cycle, filename)
     cycle_fd = open_cycle_fd(root, cycle)
     try:
-        # O_NONBLOCK: a FIFO named like a clip must not hang the worker (refused below).
-        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
-                     dir_fd=cycle_fd)
+        return open_regular_file(filename, dir_fd=cycle_fd)
     except FileNotFoundError:
         raise NotFound("文件不存在") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
+        if exc.errno == errno.ELOOP or isinstance(exc, RefusedFile):
             raise UnsafePath("只能读取普通视频文件") from None
         raise
     finally:
         os.close(cycle_fd)
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise UnsafePath("只能读取普通视频文件")
-    return os.fdopen(fd, "rb"), info
 
 
 MAX_PICTURE_BYTES = 64 * 1024 * 1024
