@@ -11,7 +11,9 @@ from shared.errors import ConfigError
 from shared.urls import RTSP_SCHEMES, rtsp_url_problem
 
 MAX_URL_LENGTH = 4096
-_PLAIN_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]+$")
+# A plain file name's characters: no directory part, no backslash, no C0 control character
+# (a tab, a newline); shared/output_tree takes no other name for a clip.
+PLAIN_NAME_RE = re.compile(r"\A[^/\\\x00-\x1f]+\Z")
 # C0 and C1 control characters, DEL (a display name shows in logs, messages and pages; an
 # output folder's path in every clip's listed path). The pattern: the same in a JSON schema.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -196,7 +198,7 @@ def plain_file_name_problem(value: Any, max_bytes: int = MAX_NAME_BYTES, why: st
     """
     if not isinstance(value, str) or not value:
         return "必须是非空字符串"
-    if not _PLAIN_NAME_RE.match(value) or value in (".", "..") or value.startswith("."):
+    if not PLAIN_NAME_RE.fullmatch(value) or value in (".", "..") or value.startswith("."):
         return "必须是不含目录部分的普通文件名"
     if not is_utf8_text(value):
         return "含有无效的 Unicode 字符"

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from flask.testing import FlaskClient
@@ -38,6 +39,35 @@ def test_a_clip_name_that_is_not_utf8_is_skipped_and_logged_once(
             assert client.get("/api/timestamps").get_json()["timestamps"][0]["video_count"] == 1
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [f"listing: skipped {CYCLE}/bad\\xff.mp4: not a UTF-8 name"]
+
+
+FOREIGN_NAMES = ["tab\there.mp4", "new\nline.mp4", "back\\slash.mp4", "bell\x07.mkv"]
+
+
+def test_a_clip_name_the_api_could_not_delete_is_neither_listed_nor_served(
+        client: FlaskClient, make_cycle: MakeCycle, caplog: pytest.LogCaptureFixture) -> None:
+    """A hand-placed file named with a tab, a newline or a backslash (no output_filename can
+    be): it was listed and served, but its deletion was refused (403)."""
+    folder = make_cycle(CYCLE, {"test_stream1.mp4": b"clip",
+                                **{name: b"foreign" for name in FOREIGN_NAMES}}, reports=False)
+    with caplog.at_level(logging.WARNING, logger="shared.output_tree"):
+        for _ in range(2):
+            for url in ("/api/videos", f"/api/videos/{CYCLE}", "/api/videos?limit=10"):
+                videos = client.get(url).get_json()["videos"]
+                assert [v["filename"] for v in videos] == ["test_stream1.mp4"]
+            assert client.get("/api/timestamps").get_json()["timestamps"][0]["video_count"] == 1
+    lines = sorted(r.getMessage() for r in caplog.records)
+    assert lines == sorted(
+        f"listing: skipped {CYCLE}/{repr(os.fsencode(name))[2:-1]}: a control character or a "
+        "backslash in its name" for name in FOREIGN_NAMES)
+    for name in FOREIGN_NAMES:
+        served = client.get(f"/api/clips/{CYCLE}/{quote(name, safe='')}")
+        assert served.status_code in (403, 404)  # Flask's routes match no newline: 404
+        deleted = client.delete("/api/video", query_string={"path": f"./output/{CYCLE}/{name}"})
+        assert deleted.status_code == 403
+        assert (folder / name).read_bytes() == b"foreign"
+    assert client.delete(f"/api/timestamp/{CYCLE}").status_code == 200  # they go with it
+    assert not folder.exists()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from shared.clip_names import THUMBNAIL_SUFFIX, WORK_PREFIX, contact_sheet_page
 from shared.config import VIDEO_EXTENSIONS
+from shared.config_rules import PLAIN_NAME_RE
 from shared.errors import UnsafePath
 from shared.timefmt import is_cycle_name, is_real_stamp
 
@@ -30,10 +31,24 @@ _VIDEO_EXTENSIONS = tuple(VIDEO_EXTENSIONS)
 _NON_DIGITS = re.compile(r"[^0-9]+")
 
 
-def is_video_name(name: str) -> bool:
-    """True for a clip file name we record (and so may delete)."""
+def _has_video_extension(name: str) -> bool:
     return (not name.startswith(".") and name.lower().endswith(_VIDEO_EXTENSIONS)
             and name.rfind(".") > 0)
+
+
+def is_video_name(name: str) -> bool:
+    """True for a clip file name: what the listings show, the API serves and deletes.
+
+    A name the config's output_filename rule allows (no tab, newline or other control
+    character, no backslash, not hidden) with a video extension: a hand-placed file named
+    otherwise is no clip, so no listing shows what the API would refuse to delete.
+    """
+    return _has_video_extension(name) and PLAIN_NAME_RE.fullmatch(name) is not None
+
+
+def is_foreign_video_name(name: str) -> bool:
+    """A video file's name that no clip can have (a control character or a backslash in it)."""
+    return _has_video_extension(name) and not is_video_name(name)
 
 
 def is_entry_name(name: str) -> bool:
