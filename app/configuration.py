@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify
 from app.context import config_file, control_file, current_config_tagged
 from app.errors import ApiError
 from app.requests import if_match, json_object
-from shared import config as model
+from shared import config_edits
 from shared.config_file import (edit_config, read_config_checked, replace_config, save_config_as,
                                 written_etag)
 from shared.control_file import request_reload
@@ -75,7 +75,7 @@ def get_global():
 @bp.put("/global")
 def put_global():
     changes = json_object()
-    new = _edit(lambda config: model.with_global_update(config, changes))
+    new = _edit(lambda config: config_edits.with_global_update(config, changes))
     return _tagged(jsonify(success=True, message="全局配置更新成功",
                            updated_config=masked_global(new["global_config"])),
                    written_etag(new))
@@ -94,7 +94,7 @@ def list_streams():
 @bp.post("/streams")
 def add_stream():
     stream = json_object()
-    new = _edit(lambda config: model.with_stream_added(config, stream))
+    new = _edit(lambda config: config_edits.with_stream_added(config, stream))
     index = len(new["streams"]) - 1
     added = masked_stream(new["streams"][index])
     return _tagged(jsonify(success=True, message="流配置添加成功", stream_index=index, index=index,
@@ -105,7 +105,7 @@ def add_stream():
 def update_stream(index: str):
     changes = json_object()
     position, result = _edit_stream(
-        index, lambda config, i: model.with_stream_updated(config, i, changes))
+        index, lambda config, i: config_edits.with_stream_updated(config, i, changes))
     updated = masked_stream(result["new"]["streams"][position])
     return _tagged(jsonify(success=True, message="流配置更新成功", stream_index=position,
                            index=position, updated_stream=updated),
@@ -114,7 +114,7 @@ def update_stream(index: str):
 
 @bp.delete("/streams/<path:index>")
 def delete_stream(index: str):
-    position, result = _edit_stream(index, model.with_stream_removed)
+    position, result = _edit_stream(index, config_edits.with_stream_removed)
     return _tagged(jsonify(success=True, message="流配置删除成功", deleted_stream_index=position,
                            deleted_index=position, deleted_stream=masked_stream(result["old"])),
                    written_etag(result["new"]))

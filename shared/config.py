@@ -1,7 +1,7 @@
-"""The config model: defaults, the table of SPEC "Configuration"'s rules, and pure edits of dicts."""
+"""The config model: defaults, the table of SPEC "Configuration"'s rules, and the whole config's
+validation (the edits of one part are in shared/config_edits.py)."""
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,7 +108,8 @@ STREAM_RULES: dict[str, Rule] = {
 }
 
 
-def _require_object(field: str, value: Any) -> dict:
+def require_object(field: str, value: Any) -> dict:
+    """``value`` when it is a JSON object. :raises ConfigError: naming ``field``."""
     if not isinstance(value, dict):
         raise ConfigError(field, "必须是 JSON 对象")
     return value
@@ -119,7 +120,7 @@ def validate_global(data: Any, field: str = "global_config") -> dict:
 
     :raises ConfigError: a value breaks a rule or a key is unknown.
     """
-    data = _require_object(field, data)
+    data = require_object(field, data)
     prefix = "" if field == "" else f"{field}."
     _reject_unknown(prefix, data, GLOBAL_RULES)
     merged = {**GLOBAL_DEFAULTS, **data}
@@ -137,7 +138,7 @@ def validate_stream(data: Any, field: str = "stream") -> dict:
 
     :raises ConfigError:
     """
-    data = _require_object(field, data)
+    data = require_object(field, data)
     prefix = f"{field}." if field else ""
     _reject_unknown(prefix, data, STREAM_RULES)
     for key in REQUIRED_STREAM_KEYS:
@@ -188,7 +189,7 @@ def validate_config(data: Any) -> dict:
 
     :raises ConfigError: the first rule broken, naming its field.
     """
-    data = _require_object("", data)
+    data = require_object("", data)
     _reject_unknown("", data, TOP_KEYS + OPTIONAL_TOP_KEYS)
     for key in TOP_KEYS:
         if key not in data:
@@ -211,51 +212,3 @@ def validate_config(data: Any) -> dict:
     if cluster_config.KEY in data:
         checked[cluster_config.KEY] = cluster_config.validate_cluster(data[cluster_config.KEY])
     return checked
-
-
-def with_global_update(config: dict, changes: Any) -> dict:
-    """A copy of ``config`` with the global keys of ``changes`` replaced.
-
-    :raises ConfigError:
-    """
-    changes = _require_object("", changes)
-    _reject_unknown("", changes, GLOBAL_RULES)
-    new = copy.deepcopy(config)
-    new["global_config"].update(copy.deepcopy(changes))
-    return _renamed_errors(new, "global_config")
-
-
-def with_stream_added(config: dict, stream: Any) -> dict:
-    """A copy of ``config`` with ``stream`` appended. :raises ConfigError:"""
-    index = len(config["streams"])
-    validate_stream(stream, "")  # name the body's own fields, not streams[N]
-    new = copy.deepcopy(config)
-    new["streams"].append(copy.deepcopy(stream))
-    return _renamed_errors(new, f"streams[{index}]")
-
-
-def with_stream_updated(config: dict, index: int, changes: Any) -> dict:
-    """A copy of ``config`` with stream ``index`` partly replaced. :raises ConfigError:"""
-    changes = _require_object("", changes)
-    _reject_unknown("", changes, STREAM_RULES)
-    new = copy.deepcopy(config)
-    new["streams"][index].update(copy.deepcopy(changes))
-    return _renamed_errors(new, f"streams[{index}]")
-
-
-def with_stream_removed(config: dict, index: int) -> dict:
-    """A copy of ``config`` without stream ``index``."""
-    new = copy.deepcopy(config)
-    del new["streams"][index]
-    return validate_config(new)
-
-
-def _renamed_errors(config: dict, path: str) -> dict:
-    # Errors about the edited section name its fields plainly (duration_seconds),
-    # as the seed's messages do; errors elsewhere keep their full path.
-    try:
-        return validate_config(config)
-    except ConfigError as exc:
-        if exc.field.startswith(path + "."):
-            raise ConfigError(exc.field[len(path) + 1:], exc.reason) from None
-        raise

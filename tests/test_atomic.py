@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared import atomic
-from shared import config as model
+from shared import config_edits
 from shared.config_file import edit_config, load_config
 from shared.errors import WriteError
 from tests.helpers import file_digest, valid_config
@@ -44,7 +44,7 @@ def test_edit_config_write_failure_leaves_target_and_no_temp(
     digest = file_digest(path)
     monkeypatch.setattr(os, "replace", _failing_replace)
     with pytest.raises(WriteError):
-        edit_config(str(path), lambda c: model.with_global_update(c, {"poll_cycles": 5}))
+        edit_config(str(path), lambda c: config_edits.with_global_update(c, {"poll_cycles": 5}))
     monkeypatch.undo()
     assert file_digest(path) == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "config.json.lock"]

@@ -10,6 +10,7 @@ import pytest
 
 from shared import atomic
 from shared import config as model
+from shared import config_edits
 from shared.config_file import edit_config, load_config, replace_config
 from shared.errors import ConfigError, ConfigUnavailable
 from shared.global_settings import GlobalSettings
@@ -377,11 +378,11 @@ def test_unknown_stream_key() -> None:
 def test_unknown_keys_in_partial_updates() -> None:
     config = model.validate_config(valid_config())
     with pytest.raises(ConfigError, match="max_concurent_streams 是未知字段"):
-        model.with_global_update(config, {"max_concurent_streams": 3})
+        config_edits.with_global_update(config, {"max_concurent_streams": 3})
     with pytest.raises(ConfigError, match="wieght 是未知字段"):
-        model.with_stream_updated(config, 0, {"wieght": 2.0})
+        config_edits.with_stream_updated(config, 0, {"wieght": 2.0})
     with pytest.raises(ConfigError, match="index 是未知字段"):
-        model.with_stream_added(config, {"rtsp_url": "rtsp://h/x", "duration_seconds": 5,
+        config_edits.with_stream_added(config, {"rtsp_url": "rtsp://h/x", "duration_seconds": 5,
                                          "index": 2})
 
 
@@ -497,7 +498,7 @@ def test_every_file_derived_from_the_longest_clip_name_can_be_created(tmp_path: 
 def test_error_message_format_of_a_partial_update() -> None:
     config = model.validate_config(valid_config())
     with pytest.raises(ConfigError) as info:
-        model.with_global_update(config, {"max_concurrent_streams": 0})
+        config_edits.with_global_update(config, {"max_concurrent_streams": 0})
     assert info.value.message == "配置验证失败: max_concurrent_streams 必须大于 0"
     assert str(info.value) == "配置验证失败: max_concurrent_streams 必须大于 0"
 
@@ -505,14 +506,14 @@ def test_error_message_format_of_a_partial_update() -> None:
 def test_error_message_format_of_a_stream_update() -> None:
     config = model.validate_config(valid_config())
     with pytest.raises(ConfigError) as info:
-        model.with_stream_updated(config, 1, {"duration_seconds": -1})
+        config_edits.with_stream_updated(config, 1, {"duration_seconds": -1})
     assert info.value.message == "配置验证失败: duration_seconds 必须大于 0"
 
 
 def test_error_message_format_of_a_stream_add() -> None:
     config = model.validate_config(valid_config())
     with pytest.raises(ConfigError) as info:
-        model.with_stream_added(config, {"rtsp_url": "rtsp://h/x", "duration_seconds": 5,
+        config_edits.with_stream_added(config, {"rtsp_url": "rtsp://h/x", "duration_seconds": 5,
                                          "output_filename": "test_stream2.mp4"})
     assert info.value.field == "output_filename"
     assert info.value.message.startswith("配置验证失败: output_filename ")
@@ -526,10 +527,10 @@ def test_error_of_a_whole_config_names_the_full_path() -> None:
 def test_with_helpers_return_copies() -> None:
     config = model.validate_config(valid_config())
     before = json.dumps(config)
-    updated = model.with_global_update(config, {"poll_cycles": 5})
-    added = model.with_stream_added(config, {"rtsp_url": "rtsp://h/new", "duration_seconds": 5})
-    changed = model.with_stream_updated(config, 0, {"weight": 3})
-    removed = model.with_stream_removed(config, 0)
+    updated = config_edits.with_global_update(config, {"poll_cycles": 5})
+    added = config_edits.with_stream_added(config, {"rtsp_url": "rtsp://h/new", "duration_seconds": 5})
+    changed = config_edits.with_stream_updated(config, 0, {"weight": 3})
+    removed = config_edits.with_stream_removed(config, 0)
     assert json.dumps(config) == before
     assert updated["global_config"]["poll_cycles"] == 5
     assert added["streams"][2] == {"rtsp_url": "rtsp://h/new", "duration_seconds": 5,
@@ -542,7 +543,7 @@ def test_with_stream_added_rejects_a_non_object() -> None:
     config = model.validate_config(valid_config())
     for body in ([], "rtsp://h/x", None, 3):
         with pytest.raises(ConfigError):
-            model.with_stream_added(config, body)
+            config_edits.with_stream_added(config, body)
 
 
 # --- config.json on disk ---------------------------------------------------------------------
@@ -647,7 +648,7 @@ def _config_file(tmp_path: Path) -> Path:
 
 def test_edit_config_writes_the_change(tmp_path: Path) -> None:
     path = _config_file(tmp_path)
-    new = edit_config(str(path), lambda c: model.with_global_update(c, {"poll_cycles": 5}))
+    new = edit_config(str(path), lambda c: config_edits.with_global_update(c, {"poll_cycles": 5}))
     assert new["global_config"]["poll_cycles"] == 5
     assert json.loads(path.read_text(encoding="utf-8")) == new
 
@@ -658,7 +659,7 @@ def test_rejected_edit_leaves_the_file_byte_for_byte(tmp_path: Path, changes: di
     path = _config_file(tmp_path)
     digest = file_digest(path)
     with pytest.raises(ConfigError):
-        edit_config(str(path), lambda c: model.with_global_update(c, changes))
+        edit_config(str(path), lambda c: config_edits.with_global_update(c, changes))
     assert file_digest(path) == digest
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "config.json.lock") == [
         "config.json"]
@@ -668,7 +669,7 @@ def test_edit_of_a_broken_file_is_unavailable_and_leaves_it(tmp_path: Path) -> N
     path = _write(tmp_path / "config.json", '{"global_config": {,}\n')
     digest = file_digest(path)
     with pytest.raises(ConfigUnavailable) as info:
-        edit_config(str(path), lambda c: model.with_global_update(c, {"poll_cycles": 5}))
+        edit_config(str(path), lambda c: config_edits.with_global_update(c, {"poll_cycles": 5}))
     assert info.value.cause.line == 1
     assert file_digest(path) == digest
 

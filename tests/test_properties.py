@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shared import config as model
+from shared import config_edits
 from shared.atomic import write_json_atomic
 from shared.config_file import edit_config, load_config, replace_config
 from shared.errors import ConfigError, NotFound, UnsafePath
@@ -424,7 +425,7 @@ def test_partial_global_edits_round_trip_and_refused_ones_change_nothing() -> No
             candidate["global_config"].update(copy.deepcopy(changes))
             expected = _accepted_by_the_rules(candidate, path)
             try:
-                written = edit_config(path, lambda config: model.with_global_update(config, changes))
+                written = edit_config(path, lambda config: config_edits.with_global_update(config, changes))
             except ConfigError:
                 outcomes["refused"] += 1
                 assert expected is None

@@ -19,6 +19,7 @@ from app.console.notices import noted_redirect, page_notice
 from app.context import config_file, control_file, current_config_tagged
 from app.scheduler import start_scheduler, stop_scheduler
 from shared import config as model
+from shared import config_edits
 from shared.config_file import edit_config, read_config_checked
 from shared.control_file import request_reload
 from shared.credentials import masked_config
@@ -144,7 +145,7 @@ def save_global():
                 fields[key] = ""
         removed = _emptied(fields, current, model.OPTIONAL_DEFAULTS)
         kept = _without(current, removed)
-        return model.with_global_update({**config, "global_config": kept},
+        return config_edits.with_global_update({**config, "global_config": kept},
                                         _changes(_without(fields, removed), kept, GLOBAL_FIELDS))
     return _edit(change, "global", GLOBAL_FIELDS)
 
@@ -164,19 +165,19 @@ def save_stream(index: str):
         streams = list(config["streams"])
         streams[position] = kept = _without(streams[position], removed)
         changes = _changes(_without(fields, removed), kept, STREAM_DEFAULTS)
-        return model.with_stream_updated({**config, "streams": streams}, position, changes)
+        return config_edits.with_stream_updated({**config, "streams": streams}, position, changes)
     return _edit(change, f"stream-{index}", STREAM_FIELDS)
 
 
 @bp.post("/settings/streams/add")
 def add_stream():
     stream = _changes(_form_fields(STREAM_FIELDS), {}, STREAM_DEFAULTS)
-    return _edit(lambda config: model.with_stream_added(config, stream), "add", STREAM_FIELDS)
+    return _edit(lambda config: config_edits.with_stream_added(config, stream), "add", STREAM_FIELDS)
 
 
 @bp.post("/settings/streams/<index>/delete")
 def delete_stream(index: str):
-    return _edit(lambda config: model.with_stream_removed(config, _index(config, index)),
+    return _edit(lambda config: config_edits.with_stream_removed(config, _index(config, index)),
                  f"stream-{index}", ())
 
 
