@@ -361,11 +361,67 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("画面偏移/遮挡", "view moved or blocked"),
 )
 
+# The recorder's texts the console shows (recorder/): its status message, and each task's or
+# check's error_message, as the status file, the reports and the history keep them. An
+# ``{error}`` is ffmpeg's or the system's own (English) reason, copied as it is.
+RECORDER_TEXTS: tuple[tuple[str, str], ...] = (
+    ("任务已取消", "Task cancelled"),
+    ("录制文件无法使用", "The recorded file cannot be used"),
+    ("连接超时: 服务器未在规定时间内响应", "Connection timeout: the server did not answer in time"),
+    ("读取超时: 长时间未收到数据", "Read timeout: no data received for too long"),
+    ("流不可用", "Stream unavailable"),
+    ("连接失败", "Connection failed"),
+    ("未收到任何媒体数据", "No media data received"),
+    ("录制超出预定时长, 已强制结束", "The recording ran past its planned length and was stopped"),
+    ("媒体流提前结束: 仅录制 {recorded}秒 / {planned}秒 ({error})",
+     "The stream ended early: only {recorded} s of {planned} s recorded ({error})"),
+    ("媒体流提前结束: 仅录制 {recorded}秒 / {planned}秒",
+     "The stream ended early: only {recorded} s of {planned} s recorded"),
+    ("警告: 摄像机时间戳回跳, 已按收到的媒体时长结束录制",
+     "Warning: the camera's timestamps jumped back; the recording ended at the length received"),
+    ("磁盘空间不足, 写入失败", "Disk full; writing failed"),
+    ("文件系统只读, 写入失败", "Read-only file system; writing failed"),
+    ("输出目录不存在, 写入失败", "The output folder does not exist; writing failed"),
+    ("输出目录无写入权限, 写入失败", "No permission to write the output folder; writing failed"),
+    ("无法启动 ffmpeg: {error}", "ffmpeg could not be started: {error}"),
+    ("未调度: 本轮时间窗口已过, 任务未启动",
+     "Not scheduled: the cycle's window had passed; the task did not start"),
+    ("网关无响应, 本轮跳过", "The gateway does not answer; skipped this cycle"),
+    ("工作节点异常退出, 重试后仍未完成", "A worker exited abnormally; not finished after a retry"),
+    ("未调度: 本轮时间窗口已过, 没有空闲的工作节点",
+     "Not scheduled: the cycle's window had passed; no worker was free"),
+    ("未调度: 本轮时间窗口已过, 集群的 Redis 未接受任务 ({error})",
+     "Not scheduled: the cycle's window had passed; the cluster's Redis did not take the task "
+     "({error})"),
+    ("录制守护进程停止, 重启后重新检查",
+     "The recorder daemon stopped; the check runs again when it starts"),
+    ("录制守护进程停止; 摄像头已不在配置中, 未重新检查",
+     "The recorder daemon stopped; the camera is no longer configured, so not checked again"),
+    ("检查目录无法创建, 未录制: {error}",
+     "The check's folder could not be created; nothing recorded: {error}"),
+    ("没有有效的配置, 等待修复 config.json", "No valid config; waiting for config.json to be fixed"),
+    ("录制守护进程已停止", "The recorder daemon has stopped"),
+    ("录制守护进程停止", "The recorder daemon stopped"),  # why a cycle was interrupted
+    ("录制守护进程意外退出", "The recorder daemon exited unexpectedly"),
+    ("已完成全部 {count} 轮巡检", "All {count} patrol cycles done"),
+    ("调度器已停止", "Scheduler stopped"),
+    ("无法创建输出目录 {folder}: {error}", "The output folder {folder} cannot be made: {error}"),
+    ("磁盘剩余空间不足: 剩余 {free} MB, 低于下限 {floor} MB",
+     "Disk space low: {free} MB free, below the floor of {floor} MB"),
+    ("第 {cycle} 轮 ({name}) 已结束, 等待集群的 Redis 确认由哪个录制守护进程写报告",
+     "Cycle {cycle} ({name}) has ended; waiting for the cluster's Redis to say which recorder "
+     "writes its reports"),
+    ("备用协调器: 另一个录制守护进程正在协调本集群, 等待接管",
+     "Standby coordinator: another recorder daemon coordinates this cluster; waiting to take over"),
+    ("集群的 Redis 不可用 ({error}), 等待其恢复",
+     "The cluster's Redis is unavailable ({error}); waiting for it to come back"),
+)
+
 STATUS_NAMES: tuple[tuple[str, str], ...] = (
     *((st.NAMES[code], st.NAMES_EN[code]) for code in st.NAMES),
     (st.UNKNOWN_NAME, st.UNKNOWN_NAME_EN),
 )
-TABLE = MESSAGES + REASONS + CONSOLE_LABELS + STATUS_NAMES
+TABLE = MESSAGES + REASONS + CONSOLE_LABELS + RECORDER_TEXTS + STATUS_NAMES
 
 # Placeholders holding a text of the table (translated in turn; it must be one)…
 _NESTED = frozenset({"message", "reason", "detail", "problem", "note", "why"})

@@ -1127,3 +1127,47 @@ def test_a_broken_config_leaves_settings_its_error_and_the_scheduler_buttons(
     assert read_control(settings.control_path(str(config_path)))["scheduler_running"] is False
     after = client.get("/settings")
     assert after.status_code == 503 and "调度器停止成功" in after.get_data(as_text=True)
+
+
+def test_the_recorders_texts_are_shown_in_the_pages_language(
+        client: FlaskClient, write_status: WriteStatus) -> None:
+    # The English console showed the recorder's Chinese: task errors, its status message.
+    from shared.task_record import build, check_record
+    from shared.task_status import CONNECTION_ERROR, PENDING, TIMEOUT
+
+    def task(index: int, status: int, error: str) -> dict:
+        return build(task_id=index, stream_index=index, rtsp_url=f"rtsp://127.0.0.1/cam{index}",
+                     output_file=None, duration_seconds=10, status=status, start_wall=None,
+                     end_wall=None, progress=0.0, bytes_received=0, frames_received=0,
+                     error_message=error)
+    write_status(scheduler_running=True, message="磁盘剩余空间不足: 剩余 12 MB, 低于下限 500 MB",
+                 tasks=[task(0, TIMEOUT, "读取超时: 长时间未收到数据"),
+                        task(1, CONNECTION_ERROR, "某个未知的原因")],  # unknown: as it is
+                 checks=[check_record(task(7, PENDING, "录制守护进程停止, 重启后重新检查"),
+                                      check_id=7, camera="test_stream1", kind="check",
+                                      requested_at="2025-10-10 16:30:00")])
+    english = client.get("/tasks?lang=en").get_data(as_text=True)
+    assert "Disk space low: 12 MB free, below the floor of 500 MB" in english
+    errors = re.findall(r'<td class="error">(.*?)</td>', english)
+    assert errors == ["Read timeout: no data received for too long", "某个未知的原因",
+                      "The recorder daemon stopped; the check runs again when it starts"]
+    chinese = client.get("/tasks?lang=zh").get_data(as_text=True)
+    assert re.findall(r'<td class="error">(.*?)</td>', chinese)[0] == "读取超时: 长时间未收到数据"
+    assert "磁盘剩余空间不足: 剩余 12 MB" in chinese
+
+
+def test_a_cameras_recorded_error_is_shown_in_the_pages_language(client: FlaskClient,
+                                                                 config_path: Path) -> None:
+    import time
+    from shared.task_status import TIMEOUT
+    from testkit.history_rows import record
+    history = _history(config_path)
+    record(history, "test_stream1", time.time() - 30, TIMEOUT, error="连接超时: 服务器未在规定时间内响应")
+    history.close()
+    said = "Connection timeout: the server did not answer in time"
+    card = _card(client.get("/?lang=en").get_data(as_text=True), "test_stream1")
+    assert f'<p class="no-picture" title="{said}">{said}</p>' in card
+    page = client.get("/cameras/test_stream1?lang=en").get_data(as_text=True)
+    assert f'<span class="error">{said}</span>' in page
+    assert f'<td class="error">{said}</td>' in page
+    assert said not in client.get("/cameras/test_stream1?lang=zh").get_data(as_text=True)

@@ -209,3 +209,47 @@ def test_a_huge_text_is_left_as_it_is() -> None:
     assert i18n.translate(text) is None and i18n.english(text) == text
     longest = "配置验证失败: streams[0].rtsp_url " + "a " * 2400 + "是未知字段 (可能是拼写错误)"
     assert i18n.translate(longest).endswith("is an unknown field (a typo?)")
+
+
+def _recorder_texts() -> list[str]:
+    """The recorder's texts the console shows (a task's error, its status message, why a cycle
+    was interrupted), built as the recorder builds them."""
+    from recorder import checks, dead_gateways, recording, reports
+    from recorder.cluster import coordinator_lock, remote_task
+    from recorder.cycle_launcher import REPORT_WAIT_MESSAGE
+    from recorder.outcome import CLOCK_WENT_BACK_WARNING, Observation, classify
+    from recorder.space_gate import LOW_SPACE_MESSAGE
+
+    def seen(**facts) -> str:
+        given = {"requested_seconds": 10, "recorded_seconds": 0.0, "frames": 0,
+                 "exit_code": 1, "stderr": "", "last_line": "", **facts}
+        return classify(Observation(**given))[1]
+    return [
+        seen(cancelled=True), seen(frames=250, recorded_seconds=10.0, clip_kept=False),
+        seen(connect_timeout=True), seen(read_timeout=True),
+        seen(stderr="Connection refused"), seen(exit_code=0),
+        seen(frames=5, recorded_seconds=3.0, overstayed=True),
+        seen(frames=5, recorded_seconds=3.0, exit_code=0),
+        seen(frames=5, recorded_seconds=3.0, exit_code=0, last_line="Invalid data (found)"),
+        CLOCK_WENT_BACK_WARNING, recording.MISSED_WINDOW, "无法启动 ffmpeg: No such file",
+        "磁盘空间不足, 写入失败", "文件系统只读, 写入失败", "输出目录不存在, 写入失败",
+        "输出目录无写入权限, 写入失败", dead_gateways.SKIPPED_MESSAGE, remote_task.WORKER_LOST,
+        remote_task.QUEUED_AT_END, remote_task.NOT_ENQUEUED.format(reason="OOM command"),
+        checks.STOPPED_MESSAGE, checks.NOT_RESUMED_MESSAGE, "检查目录无法创建, 未录制: EACCES",
+        "没有有效的配置, 等待修复 config.json", "录制守护进程已停止", "已完成全部 3 轮巡检",
+        "调度器已停止", "无法创建输出目录 ./output: Permission denied",
+        f"{LOW_SPACE_MESSAGE}: 剩余 12 MB, 低于下限 500 MB",
+        REPORT_WAIT_MESSAGE.format(number=7, name="20251010_163000"),
+        coordinator_lock.STANDBY_MESSAGE,
+        coordinator_lock.REDIS_AWAY_MESSAGE.format(reason="Connection refused"),
+        reports.INTERRUPTED, "录制守护进程停止"]
+
+
+def test_every_recorder_text_the_console_shows_has_its_english() -> None:
+    # The English console showed them in Chinese (task errors, the recorder's message).
+    texts = _recorder_texts()
+    assert all(i18n.has_chinese(text) for text in texts)
+    assert [text for text in texts if i18n.translate(text) is None] == []
+    english = {i18n.english(text) for text in texts}
+    assert "The stream ended early: only 3.0 s of 10 s recorded (Invalid data (found))" in english
+    assert "No media data received" in english and "All 3 patrol cycles done" in english

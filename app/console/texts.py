@@ -41,9 +41,14 @@ def language_link(code: str, page: str | None = None) -> str:
 def translator():
     """``_(text)``: a Chinese label or message as this request's language shows it."""
     if language() == "en":
-        return i18n.english
+        return _english
     return _same
 
 
-def _same(text: str) -> str:
+def _english(text: str | None) -> str | None:
+    """A text in English (one the table does not know stays as it is; none stays none)."""
+    return i18n.english(text) if text else text
+
+
+def _same(text: str | None) -> str | None:
     return text
