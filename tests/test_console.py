@@ -1171,3 +1171,25 @@ def test_a_cameras_recorded_error_is_shown_in_the_pages_language(client: FlaskCl
     assert f'<span class="error">{said}</span>' in page
     assert f'<td class="error">{said}</td>' in page
     assert said not in client.get("/cameras/test_stream1?lang=zh").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name, mimetype", [("report.txt", "text/plain"),
+                                            ("rtsp_report.json", "application/json"),
+                                            ("streams.csv", "text/plain")])
+def test_a_cycles_report_opens_in_the_browser_and_downloads_when_asked(
+        client: FlaskClient, make_cycle: MakeCycle, name: str, mimetype: str) -> None:
+    # Each report link downloaded the file (an attachment); an operator expects to read it.
+    make_cycle("20251010_163000")
+    page = client.get("/cycles/20251010_163000?lang=zh").get_data(as_text=True)
+    link = f"/cycles/20251010_163000/reports/{name}"
+    assert f'<a class="report" href="{link}">{name}</a> (<a href="{link}?download=1">下载</a>)' \
+        in page
+    shown = client.get(link)
+    assert shown.status_code == 200 and shown.mimetype == mimetype
+    assert shown.headers["Content-Disposition"].startswith("inline")
+    assert shown.headers["X-Content-Type-Options"] == "nosniff"
+    if mimetype == "text/plain":
+        assert shown.mimetype_params["charset"] == "utf-8"
+    saved = client.get(f"{link}?download=1")
+    assert saved.headers["Content-Disposition"] == f"attachment; filename={name}"
+    assert saved.data == shown.data

@@ -10,6 +10,7 @@ from app.console import bp, data
 from app.console.notices import page_notice, page_notice_failed
 from app.context import cached_config, control_file, output_dir
 from app.pictures import reference_path
+from app.requests import query_flag
 from app.results import page_query, recording_now
 from app.scheduler import status_view
 from shared import (camera_view, cycle_summary, history_read, output_tree, task_record,
@@ -167,14 +168,24 @@ def cycle_page(timestamp: str):
                            summary=cycle_summary.read_summary(out, timestamp, names[0]))
 
 
+def _report_type(name: str) -> str:
+    """A report's type as the browser opens it: JSON as JSON, the text and the CSV as UTF-8
+    text (a browser saves text/csv instead of showing it)."""
+    return "application/json" if name.endswith(".json") else "text/plain; charset=utf-8"
+
+
 @bp.get("/cycles/<timestamp>/reports/<name>")
 def cycle_report(timestamp: str, name: str):
+    """A report, opened in the browser (``?download=1``: saved, as the clips' links do)."""
     config = cached_config()
     if name not in _report_names(config):
         raise UnsafePath("只能读取时间戳目录中的报告文件")
     handle, info = output_tree.open_in_cycle(output_dir(config)[0], timestamp, name)
-    response = send_file(handle, download_name=name, as_attachment=True, conditional=False)
+    download = query_flag("download")
+    response = send_file(handle, mimetype=_report_type(name) if not download else None,
+                         download_name=name, as_attachment=download, conditional=False)
     response.content_length = info.st_size
+    response.headers["X-Content-Type-Options"] = "nosniff"  # never read as a page
     return response
 
 
