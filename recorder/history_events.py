@@ -10,7 +10,12 @@ from recorder.finished_task import FinishedTask
 from shared import event_names as ev
 from shared import task_status as st
 from shared.task_record import short_error
-from shared.timefmt import format_iso, format_local
+from shared.timefmt import format_iso, format_local, parse_local
+
+# The counts of a ``cycle.finished`` (contract 3), as a cycle's report summary has them too.
+COUNT_KEYS = ("total_tasks", "completed_tasks", "failed_tasks", "cancelled_tasks",
+              "not_scheduled")
+RECOVERED_NOTE = "录制守护进程在本轮中意外退出，报告由重启后的恢复写出"
 
 
 def camera_body(event: str, task: FinishedTask, since: float, failures: int, wall: float,
@@ -36,13 +41,35 @@ def camera_body(event: str, task: FinishedTask, since: float, failures: int, wal
         "error": error, "since": format_iso(since), "consecutive_failures": failures}, picture)
 
 
-def cycle_body(number: int, folder: str, counts: dict, wall: float) -> dict:
-    """The body of ``cycle.finished``; ``counts`` as contract 3 lists them."""
+def cycle_body(number: int, folder: str, counts: dict, wall: float,
+               recovered: bool = False) -> dict:
+    """The body of ``cycle.finished``; ``counts`` as contract 3 lists them. ``recovered``: the
+    cycle of a recorder killed while it ran, reported by the recovery at the restart."""
     message = (f"第 {number} 轮巡检结束（{folder}）：共 {counts['total_tasks']} 个任务，"
                f"完成 {counts['completed_tasks']}，失败 {counts['failed_tasks']}，"
-               f"取消 {counts['cancelled_tasks']}，未调度 {counts['not_scheduled']}")
+               f"取消 {counts['cancelled_tasks']}，未调度 {counts['not_scheduled']}"
+               + (f"；{RECOVERED_NOTE}" if recovered else ""))
     return {"event": ev.CYCLE_FINISHED, "time": format_iso(wall), "message": message,
-            "cycle": folder, "counts": counts}
+            "cycle": folder, "counts": counts, "recovered": recovered}
+
+
+def recovered_cycle_body(folder: str, report: dict, wall: float) -> dict:
+    """The ``cycle.finished`` of the cycle a killed recorder left, from the ``report`` its
+    recovery wrote (``wall``: when the report's end is not known)."""
+    summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
+    counts = {key: summary.get(key) if isinstance(summary.get(key), int) else 0
+              for key in COUNT_KEYS}
+    number = summary.get("cycle") if isinstance(summary.get("cycle"), int) else 0
+    return cycle_body(number, folder, counts, parse_local(summary.get("end_time")) or wall,
+                      recovered=True)
+
+
+def announced(conn: sqlite3.Connection, folder: str) -> bool:
+    """True when the outbox has a ``cycle.finished`` of ``folder`` already (a recovery killed
+    after its write, done again)."""
+    return conn.execute(
+        "SELECT 1 FROM outbox WHERE event = ? AND json_extract(body, '$.cycle') = ? LIMIT 1",
+        (ev.CYCLE_FINISHED, folder)).fetchone() is not None
 
 
 def disk_low_body(free_mb: int, floor_mb: int, wall: float) -> dict:

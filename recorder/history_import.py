@@ -7,6 +7,7 @@ import os
 import sqlite3
 
 from recorder.finished_task import FinishedTask
+from recorder.history_events import announced, enqueue, recovered_cycle_body
 from recorder.history_outcomes import CameraStates, write_outcomes
 from recorder.history_store import HistoryStore
 from shared import settings
@@ -98,13 +99,6 @@ def _read_report(path: str) -> dict | None:
     return report if ok else None
 
 
-def _cycle_tasks(root: str, name: str, report_filename: str, streams: list[dict],
-                 live: bool) -> list[FinishedTask] | None:
-    """The tasks of cycle ``name`` that can be placed; None: no readable report."""
-    report = _read_report(os.path.join(root, name, report_filename))
-    return None if report is None else report_tasks(name, report, streams, live)
-
-
 def report_tasks(name: str, report: dict, streams: list[dict], live: bool) -> list[FinishedTask]:
     """The finished tasks of cycle ``name``'s ``report`` that can be placed, as history records
     (``live``: with their camera events, as :func:`_finished` says)."""
@@ -128,12 +122,15 @@ def import_history(config_path: str, wall: float) -> dict:
                    g.report_filename, None, wall)
 
 
-def import_cycle(config_path: str, folder: str, report_filename: str, wall: float) -> dict:
+def import_cycle(config_path: str, folder: str, report_filename: str, wall: float,
+                 announce: bool = False) -> dict:
     """The tasks of one cycle's report (``folder``) not yet in the history; returns the counts.
 
     Recovery's step after a kill -9: the interrupted cycle's outcomes that had not
     been committed yet come back from the report it just wrote, with the camera
-    events they raise (the killed recorder had not written those either).
+    events they raise (the killed recorder had not written those either), and, with
+    ``announce`` (the cycle was cut short by the kill), its ``cycle.finished``: in the same
+    transaction, so a recovery killed in turn and done again queues it once.
 
     :raises ConfigError: the config cannot be read.
     """
@@ -141,28 +138,34 @@ def import_cycle(config_path: str, folder: str, report_filename: str, wall: floa
     g = GlobalSettings.from_config(config["global_config"])
     root, name = os.path.split(folder)
     return _import(config_path, config["streams"], g, [(root, name)], report_filename,
-                   g.alerts, wall)
+                   g.alerts, wall, announce)
 
 
 def _import(config_path: str, streams: list[dict], g: GlobalSettings,
             cycles: list[tuple[str, str]], report_filename: str, alerts: dict | None,
-            wall: float) -> dict:
+            wall: float, announce: bool = False) -> dict:
     """Each cycle's new tasks in one transaction of its own (a task already there is left).
 
-    ``alerts`` None: history only (the past); else the events are queued too.
+    ``alerts`` None: history only (the past); else the events are queued too, and with
+    ``announce`` each cycle's ``cycle.finished`` unless the outbox has it already.
     """
     store, states = HistoryStore(history_path(config_path)), CameraStates()
     counts = {"imported": 0, "already": 0, "unreadable": 0, "failed": 0, "tasks": 0}
     for root, name in cycles:
-        tasks = _cycle_tasks(root, name, report_filename, streams, alerts is not None)
-        if tasks is None:
+        report = _read_report(os.path.join(root, name, report_filename))
+        if report is None:
             counts["unreadable"] += 1
             continue
+        tasks = report_tasks(name, report, streams, alerts is not None)
+        finished = (recovered_cycle_body(name, report, wall)
+                    if announce and alerts is not None else None)
         new: list[FinishedTask] = []
 
         def work(conn: sqlite3.Connection) -> None:
             new[:] = [task for task in tasks if not _known(conn, task)]
             write_outcomes(conn, states, new, g.offline_after_failures, alerts, wall)
+            if finished is not None and not announced(conn, name):
+                enqueue(conn, finished, alerts, wall)
 
         written = store.write(work, 0.0, wall)
         states.settle(written)

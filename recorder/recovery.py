@@ -85,8 +85,8 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
                 old["tasks"], written_rows(cycle_dir, report_filename)[1])}
         write_reports(cycle_dir, report_filename,
                       recovered_report(old, published, configured_max))
-        if not workers:
-            _into_history(config_path, cycle_dir, report_filename, wall)
+        if not workers:  # with its cycle.finished, which the killed recorder never sent
+            _into_history(config_path, cycle_dir, report_filename, wall, announce=True)
     except PatrolError as exc:
         problem = f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
         log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
@@ -125,12 +125,13 @@ def report_place(old: dict, config: GlobalSettings | None,
     return (cycle_dir, report_filename) if cycle_dir is not None and report_filename else None
 
 
-def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: float) -> None:
+def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: float,
+                  announce: bool = False) -> None:
     # The history commits outcomes in batches (recorder/history_writer.py): a kill -9
     # loses the last one. The report just written has them; the import adds each
     # task not in the history yet, so a second recovery or --import-history adds none.
     try:
-        import_cycle(config_path, cycle_dir, report_filename, wall)
+        import_cycle(config_path, cycle_dir, report_filename, wall, announce)
     except PatrolError as exc:  # no valid config: --import-history can do it later
         log.error("cannot put the tasks of cycle %s's report into the history: %s",
                   os.path.basename(cycle_dir), exc)

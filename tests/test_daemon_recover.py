@@ -286,8 +286,37 @@ def test_an_outcome_recovery_puts_back_raises_the_event_it_would_have_raised(tmp
         events = conn.execute("SELECT event, body FROM outbox").fetchall()
     finally:
         conn.close()
-    assert [(event, json.loads(body)["camera"]["id"]) for event, body in events] == [
-        ("camera.offline", "cam1")]
+    assert [(event, json.loads(body).get("camera", {}).get("id")) for event, body in events] == [
+        ("camera.offline", "cam1"), ("cycle.finished", None)]
+
+
+def test_the_interrupted_cycle_sends_its_cycle_finished_once_saying_it_was_recovered(
+        tmp_path) -> None:
+    # The killed recorder never sent the cycle's cycle.finished and the recovery that wrote
+    # its report did not either: a cycle.finished receiver missed that cycle's summary.
+    config_path = str(tmp_path / "config.json")
+    g = config("./output")
+    g["global_config"]["alerts"] = {"webhooks": [{"url": "http://127.0.0.1:9/hook",
+                                                  "events": ["cycle.finished"]}]}
+    write_json_atomic(config_path, g)
+    killed_mid_cycle(config_path, "./output")
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    finished_before_the_kill(config_path, live_cam0=True)
+
+    Daemon(config_path).recover()
+    Daemon(config_path).recover()  # killed again while recovering: not queued twice
+
+    conn = sqlite3.connect(history_path(config_path))
+    try:
+        [(event, body)] = conn.execute("SELECT event, body FROM outbox").fetchall()
+    finally:
+        conn.close()
+    body = json.loads(body)
+    assert (event, body["cycle"], body["recovered"]) == ("cycle.finished", CYCLE, True)
+    assert body["counts"] == {"total_tasks": 2, "completed_tasks": 1, "failed_tasks": 1,
+                              "cancelled_tasks": 0, "not_scheduled": 0}
+    assert body["message"].startswith("第 3 轮巡检结束（20251010_163000）：共 2 个任务")
+    assert "意外退出" in body["message"]
 
 
 def test_the_last_finished_cycles_tasks_missing_from_the_history_are_put_back(tmp_path) -> None:

@@ -128,3 +128,38 @@ def _dead_done_gate_recording(status_path: str) -> dict | None:
                for t in status.get("tasks", [])}
     done = [t for t in status.get("tasks", []) if t["stream_index"] == 0 and t.get("end_time")]
     return status if done and by_file.get("gate.mp4") == st.RECORDING else None
+
+
+def test_kill_9_mid_cycle_sends_the_recovered_cycles_cycle_finished_once(
+        tmp_path, camera_server, refusing_port) -> None:
+    # The recovery wrote the killed cycle's report, but its cycle.finished was never sent: a
+    # receiver of cycle.finished missed that cycle's summary.
+    receiver = WebhookReceiver().start()
+    config = write_config(tmp_path, [
+        {"rtsp_url": f"rtsp://127.0.0.1:{refusing_port}/cam", "duration_seconds": 2,
+         "output_filename": "dead.mp4"},
+        {"rtsp_url": camera_server.url("cam1"), "duration_seconds": 60,
+         "output_filename": "gate.mp4"}], total_poll_duration_seconds=90,
+        alerts={"webhooks": [{"url": receiver.url, "events": ["cycle.finished"]}]})
+    status_path = settings.status_path(config)
+    try:
+        first = RecorderProcess(config).start()
+        try:
+            status = wait_for(lambda: _dead_done_gate_recording(status_path), 60,
+                              "dead's verdict and gate recording in the status file")
+        finally:
+            kill_9(first)
+        cycle = status["cycle"]["dir"]
+
+        def recovered() -> list[dict]:
+            return [r.json() for r in receiver.received if r.json()["cycle"] == cycle]
+
+        with RecorderProcess(config) as second:
+            wait_for(recovered, 30, "the interrupted cycle's cycle.finished")
+            second.stop()
+    finally:
+        receiver.stop()
+    [body] = recovered()
+    assert body["recovered"] is True and "意外退出" in body["message"]
+    assert body["counts"] == {"total_tasks": 2, "completed_tasks": 0, "failed_tasks": 1,
+                              "cancelled_tasks": 1, "not_scheduled": 0}
