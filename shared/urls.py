@@ -11,6 +11,9 @@ RTSP_SCHEMES = ("rtsp", "rtsps")
 MASK = "***"
 # user[:password]@ right after the scheme; the password may itself hold '@'.
 _CREDENTIALS_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<cred>[^/?#]*)@")
+# The same anywhere in a text: never across a blank (a URL holds none: rtsp_url_problem).
+_CREDENTIALS_IN_TEXT_RE = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<cred>[^/?#\s]*)@")
 # An RTSP URL with an '@' after its host part (which ends at the first '/', '?' or '#'): a
 # user name or password holding one of those, unencoded, split the user info.
 _AT_AFTER_HOST_RE = re.compile(r"^rtsps?://[^/?#]+[/?#].*@", re.IGNORECASE)
@@ -60,24 +63,21 @@ def _mask_query_in_text(text: str) -> str:
     return _QUERY_SECRET_RE.sub(masked, text)
 
 
-def _secrets(url: str) -> list[str]:
-    """The non-empty password and secret parameter values of ``url``."""
-    found = [m.group("value") for m in _QUERY_SECRET_RE.finditer(url)]
-    match = _CREDENTIALS_RE.match(url)
-    if match:
-        found.append(match.group("cred").partition(":")[2])
-    return [secret for secret in found if secret and secret != MASK]
-
-
 def mask_in_text(text: str, urls: list[str]) -> str:
-    """Replace every credential of ``urls`` that appears in ``text`` (ffmpeg echoes URLs)."""
+    """``text`` (an ffmpeg line, which echoes the URL) with each credential masked where it
+    stands as one: the user info of any URL in it, and the value of a secret query parameter.
+
+    Not wherever its characters appear: a password ``404`` leaves ``HTTP 404`` as it is. A
+    secret parameter of ``urls`` is masked to its exact end, so that what follows it stays
+    (in ffmpeg's ``…?password=***: Server returned 401`` the ``:`` is ffmpeg's).
+    """
     for url in urls:
-        match = _CREDENTIALS_RE.match(url)
-        if match and match.group("cred"):
-            text = text.replace(match.group(0),
-                                match.group("scheme") + _masked_userinfo(match.group("cred")) + "@")
-        for secret in _secrets(url):
-            text = text.replace(secret, MASK)
+        for match in _QUERY_SECRET_RE.finditer(url):
+            if match.group("value") and match.group("value") != MASK:
+                text = re.sub(r"(?<=[?&;])" + re.escape(match.group(0)),
+                              lambda _, key=match.group("key"): key + MASK, text)
+    text = _CREDENTIALS_IN_TEXT_RE.sub(
+        lambda m: m.group("scheme") + _masked_userinfo(m.group("cred")) + "@", text)
     return _mask_query_in_text(text)
 
 

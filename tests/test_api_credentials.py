@@ -53,8 +53,28 @@ def test_mask_credentials_and_back(url: str, masked: str) -> None:
 
 def test_query_secrets_are_masked_in_text() -> None:
     url = "rtsp://u:pw1@h/x?token=tk9"
-    text = mask_in_text(f"Opening {url} failed; token tk9", [url])
-    assert "pw1" not in text and "tk9" not in text and "rtsp://u:***@h/x?token=***" in text
+    text = mask_in_text(f"Opening {url} failed; Input #0, rtsp, from '{url}':", [url])
+    assert "pw1" not in text and "tk9" not in text
+    assert text.count("rtsp://u:***@h/x?token=***") == 2
+
+
+def test_a_short_password_is_masked_where_it_stands_and_nowhere_else() -> None:
+    # A password "404" blanked every 404 of the line: "HTTP *** Not Found", "port 8***".
+    url = "rtsp://admin:404@127.0.0.1:8404/cam?password=404&channel=404"
+    said = mask_in_text(f"{url}: Server returned 404 Not Found (HTTP 404)", [url])
+    assert said == ("rtsp://admin:***@127.0.0.1:8404/cam?password=***&channel=404: "
+                    "Server returned 404 Not Found (HTTP 404)")
+
+
+@pytest.mark.parametrize("line", [
+    "Opening 'rtsp://admin:404@cam/other' failed",  # the same account, another path
+    "Redirected to rtsp://viewer:Xy7@cam:554/live?pwd=404&user=v",  # a URL not configured
+    "Input from 'rtsps://u:p@ss@cam.example.com/live':",  # a password holding an '@'
+])
+def test_a_password_in_any_url_of_the_line_never_reaches_the_log(line: str) -> None:
+    said = mask_in_text(line, ["rtsp://admin:404@cam/x"])
+    assert not any(secret in said for secret in ("404", "Xy7", "p@ss")), said
+    assert "***@" in said
 
 
 def test_a_stored_secret_that_begins_like_the_mask_is_masked_all_the_same() -> None:

@@ -96,6 +96,7 @@ def test_one_cycle_classifies_every_kind_of_camera(tmp_path, camera_server, hang
         4: st.STREAM_UNAVAILABLE, 5: st.TIMEOUT, 6: st.CONNECTION_ERROR}, log
     assert "404" in tasks[4]["error_message"]
     assert "Connection refused" in tasks[6]["error_message"]
+    assert "secret" not in tasks[6]["error_message"] and "secret" not in log  # ffmpeg echoes it
     assert tasks[6]["rtsp_url"].startswith("rtsp://user:***@")
     folder = patrol.output() / cycle
 
