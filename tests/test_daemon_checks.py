@@ -44,6 +44,15 @@ def _run_until(daemon: Daemon, clock: StepClock, done) -> None:
         daemon.step(clock.now, clock.wall())
 
 
+def _cycle_running(config: str) -> tuple[Daemon, FakeRunner, StepClock]:
+    """A daemon whose scheduler was started, once its cycle's first task has taken a slot."""
+    request_start(settings.control_path(config), empty_status())
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    _run_until(daemon, clock, lambda: runner.processes)
+    return daemon, runner, clock
+
+
 def _finish(process, seconds: float) -> None:
     process.write(stdout=progress_block(25 * int(seconds), seconds, end=True),
                   stderr="Stream #0:0: Video: h264 (High), yuv420p, 640x480\n")
@@ -117,10 +126,7 @@ def test_a_probe_keeps_nothing_and_brings_an_offline_camera_back(tmp_path) -> No
 
 def test_a_check_waits_for_a_slot_of_the_running_cycle(tmp_path) -> None:
     config = _config(tmp_path, streams=2, cap=1)
-    request_start(settings.control_path(config), empty_status())
-    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
-    daemon = _daemon(config, runner, clock)
-    _run_until(daemon, clock, lambda: runner.processes)  # the cycle's first task takes the slot
+    daemon, runner, clock = _cycle_running(config)
     _ask(config, daemon, "cam1")
     for _ in range(4):
         clock.now += 0.5
@@ -141,10 +147,7 @@ def test_a_due_task_of_the_cycle_starts_before_a_waiting_check(tmp_path) -> None
     # The check took each slot as it came free, ahead of the cycle's task due then: with one
     # slot, three checks pushed three planned tasks out of the window (已取消, 未调度).
     config = _config(tmp_path, streams=2, cap=1)
-    request_start(settings.control_path(config), empty_status())
-    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
-    daemon = _daemon(config, runner, clock)
-    _run_until(daemon, clock, lambda: runner.processes)  # the cycle's first task takes the slot
+    daemon, runner, clock = _cycle_running(config)
     _ask(config, daemon, "cam1")
     second_due = daemon.cycle.started + daemon.cycle.tasks[1].planned.offset
     _run_until(daemon, clock, lambda: clock.now > second_due + 1)  # due, its slot taken
@@ -170,10 +173,7 @@ def test_a_due_task_held_back_by_its_gateway_leaves_the_slot_to_a_check_of_anoth
         "streams": [{"rtsp_url": f"rtsp://127.0.0.1:{port}/cam{i}", "duration_seconds": 5,
                      "output_filename": f"cam{i}.mp4"}
                     for i, port in enumerate((5, 5, 6))]})
-    request_start(settings.control_path(config), empty_status())
-    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
-    daemon = _daemon(config, runner, clock)
-    _run_until(daemon, clock, lambda: runner.processes)
+    daemon, runner, clock = _cycle_running(config)
     cycle = daemon.cycle
     _run_until(daemon, clock, lambda: len(runner.processes) == 2)  # cam2, the other gateway
     first, other = cycle.tasks[0], next(t for t in cycle.tasks if t.proc is runner.processes[1])

@@ -1,11 +1,13 @@
 """``python -m recorder --import-history``: past cycle reports into the history, each cycle once."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 
 from recorder.history_import import import_history
 from recorder.reports import build_report, write_reports
@@ -39,6 +41,23 @@ def write_cycle(out: str, start: float, statuses: tuple[int, int]) -> str:
     return name
 
 
+def config_of_streams(tmp_path) -> str:
+    """config.json, of the two cameras of STREAMS, in ``tmp_path``."""
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    return config
+
+
+@contextlib.contextmanager
+def edited_report(out: str, name: str) -> Iterator[dict]:
+    """The JSON report of cycle ``name``, written back as the block left it."""
+    path = os.path.join(out, name, "rtsp_report.json")
+    with open(path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    yield report
+    write_json_atomic(path, report)
+
+
 def rows(config: str, sql: str) -> list[tuple]:
     conn = sqlite3.connect(history_path(config))
     try:
@@ -48,8 +67,7 @@ def rows(config: str, sql: str) -> list[tuple]:
 
 
 def test_reports_are_imported_once_and_give_each_camera_its_state(tmp_path) -> None:
-    config = str(tmp_path / "config.json")
-    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    config = config_of_streams(tmp_path)
     out = str(tmp_path / "output")
     first = write_cycle(out, WALL, (st.COMPLETED, st.CONNECTION_ERROR))
     write_cycle(out, WALL + 60, (st.CONNECTION_ERROR, st.CONNECTION_ERROR))
@@ -69,8 +87,7 @@ def test_reports_are_imported_once_and_give_each_camera_its_state(tmp_path) -> N
 
 
 def test_the_command_imports_and_exits(tmp_path) -> None:
-    config = str(tmp_path / "config.json")
-    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    config = config_of_streams(tmp_path)
     write_cycle(str(tmp_path / "output"), WALL, (st.COMPLETED, st.COMPLETED))
     done = subprocess.run([sys.executable, "-m", "recorder", "--config", config,
                            "--import-history"], capture_output=True, text=True, timeout=60)
@@ -80,18 +97,14 @@ def test_the_command_imports_and_exits(tmp_path) -> None:
 
 
 def test_the_quality_of_a_report_task_is_imported_and_an_old_report_has_none(tmp_path) -> None:
-    config = str(tmp_path / "config.json")
-    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    config = config_of_streams(tmp_path)
     out = str(tmp_path / "output")
     name = write_cycle(out, WALL, (st.COMPLETED, st.CONNECTION_ERROR))
-    report_path = os.path.join(out, name, "rtsp_report.json")
-    with open(report_path, encoding="utf-8") as handle:
-        report = json.load(handle)
     black = {"checked": True, "issues": ["black"],
              "measures": {"black": {"value": 1.0, "threshold": 0.9}, "keyframes": {"value": 4}}}
-    report["tasks"][0]["quality"] = black
-    del report["tasks"][1]["quality"]  # written before the picture checks
-    write_json_atomic(report_path, report)
+    with edited_report(out, name) as report:
+        report["tasks"][0]["quality"] = black
+        del report["tasks"][1]["quality"]  # written before the picture checks
     import_history(config, WALL + 200)
     stored = rows(config, "SELECT camera, quality FROM outcomes ORDER BY id")
     assert [camera for camera, _ in stored] == ["gate", "door"]
@@ -102,8 +115,7 @@ def test_the_quality_of_a_report_task_is_imported_and_an_old_report_has_none(tmp
 
 def test_a_cycle_partly_in_the_history_gets_only_its_missing_tasks(tmp_path) -> None:
     # Recovery after a kill -9: the live history had committed some of the cycle's tasks.
-    config = str(tmp_path / "config.json")
-    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    config = config_of_streams(tmp_path)
     write_cycle(str(tmp_path / "output"), WALL, (st.COMPLETED, st.CONNECTION_ERROR))
     import_history(config, WALL + 200)
     conn = sqlite3.connect(history_path(config))
@@ -120,16 +132,12 @@ def test_a_task_cancelled_before_it_started_is_imported_at_the_cycles_end(tmp_pa
     # A killed recorder's cycle: its report lists the tasks never started as 已取消 with no
     # end of their own; they were left out of the history, which README says holds what the
     # report lists.
-    config = str(tmp_path / "config.json")
-    write_json_atomic(config, {"global_config": {}, "streams": STREAMS})
+    config = config_of_streams(tmp_path)
     out = str(tmp_path / "output")
     name = write_cycle(out, WALL, (st.COMPLETED, st.COMPLETED))
-    path = os.path.join(out, name, "rtsp_report.json")
-    with open(path, encoding="utf-8") as handle:
-        report = json.load(handle)
-    report["tasks"][1].update(status=st.CANCELLED, start_time=None, end_time=None,
-                              error_message="录制守护进程意外退出", output_file=None)
-    write_json_atomic(path, report)
+    with edited_report(out, name) as report:
+        report["tasks"][1].update(status=st.CANCELLED, start_time=None, end_time=None,
+                                  error_message="录制守护进程意外退出", output_file=None)
     assert import_history(config, WALL + 200)["tasks"] == 2
     assert rows(config, "SELECT camera, status, error, ended FROM outcomes ORDER BY id")[1] == (
         "door", st.CANCELLED, "录制守护进程意外退出", WALL + 9)

@@ -150,6 +150,20 @@ def test_a_stalled_stream_gets_both_stop_signals_at_once_and_ends_without_a_kill
     assert runner.signals == ["INT", "TERM"]
 
 
+def _recording_a_probed_clip(tmp_path, probed_duration: str,
+                             checks: bool) -> tuple[FakeRunner, Recording, FakeProcess]:
+    """A 5 s task recording since 1 s, whose clip ffprobe will find ``probed_duration`` long;
+    the picture checks on or off."""
+    runner = FakeRunner(work_file=b"clip", run_returncode=0, run_stdout=json.dumps(
+        {"format": {"duration": probed_duration}, "streams": [{"codec_type": "video"}]}))
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 3,
+                                           "read_timeout_seconds": 4,
+                                           "quality": {"enabled": checks}})
+    task, proc = started_task(tmp_path, runner, duration=5, settings=settings)
+    recording_at(task, proc, 1.0)
+    return runner, task, proc
+
+
 def _keyframes_at(folder, *times: float) -> None:
     """The picture checks' figures file (metadata=print) of keyframes at these (camera clock) times."""
     (folder / ".cam.mp4.fig.tmp").write_text("".join(
@@ -167,13 +181,7 @@ def test_media_written_past_the_length_is_stopped_gracefully_and_kept_as_complet
         tmp_path, checks, keyframes, message) -> None:
     # ffmpeg's -t counts the camera's clock, which went back: it never fires,
     # though the media written (timestamps kept continuous) passed the length.
-    runner = FakeRunner(work_file=b"clip", run_returncode=0, run_stdout=json.dumps(
-        {"format": {"duration": "5.6"}, "streams": [{"codec_type": "video"}]}))
-    settings = GlobalSettings.from_config({"connection_timeout_seconds": 3,
-                                           "read_timeout_seconds": 4,
-                                           "quality": {"enabled": checks}})
-    task, proc = started_task(tmp_path, runner, duration=5, settings=settings)
-    recording_at(task, proc, 1.0)
+    runner, task, proc = _recording_a_probed_clip(tmp_path, "5.6", checks)
     if checks:
         _keyframes_at(tmp_path, *keyframes)
     proc.write(stdout=progress_block(130, 5.2))
@@ -433,13 +441,7 @@ def test_a_clip_cut_short_by_a_stop_keeps_its_thumbnail_and_gets_no_verdict(tmp_
     # A 1.6 s clip cut by a stop was judged blurred+too_dark from its one or two keyframes,
     # where the camera's whole clips were black: a verdict the camera never earned, and in
     # its history.
-    runner = FakeRunner(work_file=b"clip", run_returncode=0, run_stdout=json.dumps(
-        {"format": {"duration": "1.6"}, "streams": [{"codec_type": "video"}]}))
-    settings = GlobalSettings.from_config({"connection_timeout_seconds": 3,
-                                           "read_timeout_seconds": 4,
-                                           "quality": {"enabled": True}})
-    task, proc = started_task(tmp_path, runner, duration=5, settings=settings)
-    recording_at(task, proc, 1.0)
+    runner, task, proc = _recording_a_probed_clip(tmp_path, "1.6", checks=True)
     (tmp_path / ".cam.mp4.fig.tmp").write_text(
         "frame:0 pts:0 pts_time:0\nlavfi.signalstats.YAVG=3\n")
     (tmp_path / ".cam.mp4.jpg.tmp").write_bytes(b"\xff\xd8 a keyframe \xff\xd9")
