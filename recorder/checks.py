@@ -44,6 +44,7 @@ PROBE_SECONDS = 2
 KEEP_FINISHED = 20  # finished checks the status file still shows
 STOPPED_MESSAGE = "录制守护进程停止, 重启后重新检查"
 NOT_RESUMED_MESSAGE = "录制守护进程停止; 摄像头已不在配置中, 未重新检查"
+NO_CONFIG_MESSAGE = "录制守护进程停止; 重启时没有有效的配置, 未重新检查"
 
 
 class ProbeRecording(Recording):
@@ -123,11 +124,14 @@ class Checks:
             if record["status"] in st.FINISHED and record["status"] != st.CANCELLED:
                 self.earlier.append(record)
             elif g is None or _stream_of(config, record["camera"]) is None:
-                log.warning("check %d: camera %s is not in the loaded config; not run again",
-                            record["check_id"], record["camera"])
+                why = NO_CONFIG_MESSAGE if g is None else NOT_RESUMED_MESSAGE
+                log.warning("check %d: camera %s cut short by the last stop: %s",
+                            record["check_id"], record["camera"], why)
                 self.earlier.append({**record, **task_record.status_fields(st.CANCELLED),
-                                     "error_message": NOT_RESUMED_MESSAGE})
+                                     "error_message": why})
             else:
+                log.info("check %d: camera %s cut short by the last stop: run again",
+                         record["check_id"], record["camera"])
                 again.append({"id": record["check_id"], "camera": record["camera"],
                               "probe": record["kind"] == "probe",
                               "requested_at": record["requested_at"]})

@@ -121,6 +121,8 @@ MESSAGES: tuple[tuple[str, str], ...] = (
      "The recorder daemon stopped; the check runs again after its restart"),
     ("录制守护进程停止; 摄像头已不在配置中, 未重新检查",
      "The recorder daemon stopped; the camera is no longer in the config, not checked again"),
+    ("录制守护进程停止; 重启时没有有效的配置, 未重新检查",
+     "The recorder daemon stopped; no valid config at its restart, not checked again"),
     # A ConfigError's message (shared/errors.py); the shorter forms first.
     ("配置验证失败: {reason}", "Config validation failed: {reason}"),
     ("配置验证失败: {field} {reason}", "Config validation failed: {field} {reason}"),

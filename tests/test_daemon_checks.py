@@ -6,6 +6,8 @@ import json
 import os
 import sqlite3
 
+import pytest
+
 from recorder.daemon import Daemon
 from shared import settings
 from shared import task_status as st
@@ -333,16 +335,20 @@ def test_checks_a_stop_cut_short_run_again_after_the_restart_once(tmp_path) -> N
     runner.close()
 
 
-def test_a_check_cut_short_of_a_camera_no_longer_configured_says_it_is_not_run_again(
-        tmp_path) -> None:
+@pytest.mark.parametrize("config_now, why", [
+    ("one stream", "录制守护进程停止; 摄像头已不在配置中, 未重新检查"),
+    ("invalid", "录制守护进程停止; 重启时没有有效的配置, 未重新检查")])
+def test_a_check_cut_short_that_cannot_run_again_says_why(tmp_path, config_now, why) -> None:
     config = _config(tmp_path, streams=2)
     runner, clock = FakeRunner(), StepClock()
     daemon = _daemon(config, runner, clock)
     request = _ask(config, daemon, "cam1")
     _run_until(daemon, clock, lambda: runner.processes)
     daemon.shutdown()
-    write_json_atomic(config, {**json.load(open(config)),
-                               "streams": json.load(open(config))["streams"][:1]})
+    with open(config, encoding="utf-8") as handle:
+        data = json.load(handle)
+    data["streams"] = data["streams"][:1] if config_now == "one stream" else "nope"
+    write_json_atomic(config, data)
     again = _daemon(config, runner, clock)
     again.recover()
     for _ in range(3):
@@ -352,7 +358,7 @@ def test_a_check_cut_short_of_a_camera_no_longer_configured_says_it_is_not_run_a
     assert len(runner.processes) == 1
     [check] = read_status(settings.status_path(config))["checks"]
     assert (check["check_id"], check["status"]) == (request["id"], st.CANCELLED)
-    assert check["error_message"] == "录制守护进程停止; 摄像头已不在配置中, 未重新检查"
+    assert check["error_message"] == why
     runner.close()
 
 
