@@ -50,3 +50,36 @@ def test_check_and_probe_of_a_real_camera(tmp_path, camera_server) -> None:
         assert [c["kind"] for c in live] == ["check", "probe"]
         recorder.stop()
         assert client.post("/api/cameras/gate/check").status_code == 503
+
+
+def test_a_check_a_restart_cuts_short_runs_again_after_it(tmp_path, camera_server) -> None:
+    # systemctl restart while a check recorded: it was cancelled for good, never run again.
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {
+        "total_poll_duration_seconds": 20, "max_concurrent_streams": 2,
+        "connection_timeout_seconds": 3, "read_timeout_seconds": 4, "min_free_space_mb": 0},
+        "streams": [{"rtsp_url": camera_server.url("cam1"), "duration_seconds": 6,
+                     "output_filename": "gate.mp4"}]})
+    app = create_app({"CONFIG_PATH": config, "OUTPUT_BASE": str(tmp_path)})
+
+    def checks(client) -> list[dict]:
+        return client.get("/api/tasks/status").get_json()["checks"]
+
+    with app.test_client() as client:
+        with RecorderProcess(config) as recorder:
+            asked = wait_for(lambda: (lambda r: r if r.status_code == 200 else None)(
+                client.post("/api/cameras/gate/check")), 30, "the recorder to take a check")
+            check_id = asked.get_json()["check_id"]
+            wait_for(lambda: [c for c in checks(client) if c["status"] == st.RECORDING], 30,
+                     "the check recording")
+            recorder.stop()  # SIGTERM
+        [cut] = checks(client)
+        assert (cut["check_id"], cut["status"]) == (check_id, st.CANCELLED)
+        assert cut["error_message"] == "录制守护进程停止, 重启后重新检查"
+        with RecorderProcess(config) as recorder:
+            [done] = wait_for(lambda: [c for c in checks(client)
+                                       if c["status"] == st.COMPLETED], 60, "the check again")
+            recorder.stop()
+        assert (done["check_id"], len(checks(client))) == (check_id, 1)
+        assert [row["status"] for row in reversed(_history(client, "check"))] == [
+            st.CANCELLED, st.COMPLETED]
