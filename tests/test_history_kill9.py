@@ -85,24 +85,16 @@ def test_kill_9_of_the_recorder_with_undelivered_events_loses_none(tmp_path, ref
 
 def test_kill_9_mid_cycle_keeps_the_interrupted_cycles_outcomes_in_the_history(
         tmp_path, camera_server, refusing_port) -> None:
-    config = write_config(tmp_path, [
-        {"rtsp_url": f"rtsp://127.0.0.1:{refusing_port}/cam", "duration_seconds": 2,
-         "output_filename": "dead.mp4"},
-        {"rtsp_url": camera_server.url("cam1"), "duration_seconds": 60,
-         "output_filename": "gate.mp4"}], total_poll_duration_seconds=90)
+    config = dead_and_gate_config(tmp_path, camera_server, refusing_port)
     path = history_path(config)
     # The history's write lock held: the recorder's batch with dead's outcome cannot be
     # committed before the kill (as when the kill comes within OUTCOME_FLUSH_SECONDS).
     blocker = connect_writer(path)
     blocker.isolation_level = None
     blocker.execute("BEGIN IMMEDIATE")
-    status_path = settings.status_path(config)
-    first = RecorderProcess(config).start()
     try:
-        status = wait_for(lambda: _dead_done_gate_recording(status_path), 60,
-                          "dead's verdict and gate recording in the status file")
+        status = killed_while_gate_records(config)
     finally:
-        kill_9(first)
         blocker.execute("ROLLBACK")
         blocker.close()
     cycle = status["cycle"]["dir"]
@@ -116,6 +108,26 @@ def test_kill_9_mid_cycle_keeps_the_interrupted_cycles_outcomes_in_the_history(
     # holds it as the report lists it (at the cycle's end).
     assert sorted(rows) == [("dead", st.CONNECTION_ERROR), ("gate", st.CANCELLED)]
     assert query(path, "SELECT camera, status FROM outcomes WHERE cycle = ?", cycle) == rows
+
+
+def dead_and_gate_config(tmp_path, camera_server, refusing_port, **global_config) -> str:
+    """dead fails at once; gate records 60 s of a 90 s cycle."""
+    return write_config(tmp_path, [
+        {"rtsp_url": f"rtsp://127.0.0.1:{refusing_port}/cam", "duration_seconds": 2,
+         "output_filename": "dead.mp4"},
+        {"rtsp_url": camera_server.url("cam1"), "duration_seconds": 60,
+         "output_filename": "gate.mp4"}], total_poll_duration_seconds=90, **global_config)
+
+
+def killed_while_gate_records(config: str) -> dict:
+    """Start the recorder and kill -9 it once dead's verdict is in and gate records; the last
+    status it wrote."""
+    first = RecorderProcess(config).start()
+    try:
+        return wait_for(lambda: _dead_done_gate_recording(settings.status_path(config)), 60,
+                        "dead's verdict and gate recording in the status file")
+    finally:
+        kill_9(first)
 
 
 def _dead_done_gate_recording(status_path: str) -> dict | None:
@@ -135,21 +147,10 @@ def test_kill_9_mid_cycle_sends_the_recovered_cycles_cycle_finished_once(
     # The recovery wrote the killed cycle's report, but its cycle.finished was never sent: a
     # receiver of cycle.finished missed that cycle's summary.
     receiver = WebhookReceiver().start()
-    config = write_config(tmp_path, [
-        {"rtsp_url": f"rtsp://127.0.0.1:{refusing_port}/cam", "duration_seconds": 2,
-         "output_filename": "dead.mp4"},
-        {"rtsp_url": camera_server.url("cam1"), "duration_seconds": 60,
-         "output_filename": "gate.mp4"}], total_poll_duration_seconds=90,
-        alerts={"webhooks": [{"url": receiver.url, "events": ["cycle.finished"]}]})
-    status_path = settings.status_path(config)
+    config = dead_and_gate_config(tmp_path, camera_server, refusing_port, alerts={
+        "webhooks": [{"url": receiver.url, "events": ["cycle.finished"]}]})
     try:
-        first = RecorderProcess(config).start()
-        try:
-            status = wait_for(lambda: _dead_done_gate_recording(status_path), 60,
-                              "dead's verdict and gate recording in the status file")
-        finally:
-            kill_9(first)
-        cycle = status["cycle"]["dir"]
+        cycle = killed_while_gate_records(config)["cycle"]["dir"]
 
         def recovered() -> list[dict]:
             return [r.json() for r in receiver.received if r.json()["cycle"] == cycle]
