@@ -57,6 +57,15 @@ def killed_mid_cycle(config_path: str, output_directory: str) -> None:
     write_json_atomic(settings.status_path(config_path), status)
 
 
+def recovered(config_path: str) -> Daemon:
+    """A daemon after its recovery, the contact sheet it draws meanwhile drawn (the folder
+    listed before or after it: a .tmp of it, or none, at random)."""
+    daemon = Daemon(config_path)
+    daemon.recover()
+    assert daemon.launcher.sheets.wait(30)
+    return daemon
+
+
 def test_recovery_finds_the_cycle_where_it_was_recorded_after_an_output_folder_change(
         tmp_path) -> None:
     # The cycle was recording into ./old; the config was then changed to ./new (which
@@ -72,7 +81,7 @@ def test_recovery_finds_the_cycle_where_it_was_recorded_after_an_output_folder_c
                     str(folder / ".cam0.mp4.part")], check=True, stdin=subprocess.DEVNULL)
     (folder / ".cam1.mp4.part").write_bytes(b"")
 
-    Daemon(config_path).recover()
+    recovered(config_path)
 
     assert sorted(p.name for p in folder.iterdir()) == [
         "cam0.mp4", "report.txt", "rtsp_report.json", "streams.csv"]
@@ -117,10 +126,10 @@ def test_recovery_in_the_configured_folder_still_works(tmp_path) -> None:
     folder.mkdir(parents=True)
     (folder / ".cam0.mp4.part").write_bytes(b"not a video")
 
-    Daemon(config_path).recover()
+    recovered(config_path)
 
-    assert sorted(p.name for p in folder.iterdir()) == ["report.txt", "rtsp_report.json",
-                                                        "streams.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == [  # a sheet of grey tiles
+        "contact_sheet.jpg", "report.txt", "rtsp_report.json", "streams.csv"]
 
 
 def test_a_status_pointing_outside_a_cycle_folder_is_not_followed(tmp_path) -> None:
@@ -158,7 +167,7 @@ def test_recovery_works_while_the_config_is_broken(tmp_path) -> None:
     (folder / ".cam0.mp4.part").write_bytes(b"not a video")
     (tmp_path / "config.json").write_text("{ broken", encoding="utf-8")
 
-    Daemon(config_path).recover()
+    recovered(config_path)
 
     assert sorted(p.name for p in folder.iterdir()) == ["patrol.json", "report.txt",
                                                         "streams.csv"]
@@ -213,10 +222,11 @@ def test_a_killed_ffmpegs_thumbnail_is_kept_with_its_recovered_clip_and_removed_
     (folder / ".cam1.mp4.fig.tmp").write_text("")
     (folder / ".cam0.mp4.blur.tmp").write_text("frame:0    pts:0       pts_time:0\n")
 
-    Daemon(config_path).recover()
+    recovered(config_path)
 
     assert sorted(p.name for p in folder.iterdir()) == [
-        ".cam0.mp4.jpg", "cam0.mp4", "report.txt", "rtsp_report.json", "streams.csv"]
+        ".cam0.mp4.jpg", "cam0.mp4", "contact_sheet.jpg", "report.txt", "rtsp_report.json",
+        "streams.csv"]
     assert (folder / ".cam0.mp4.jpg").read_bytes() == b"\xff\xd8 last keyframe"
 
 
