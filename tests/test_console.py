@@ -1193,3 +1193,34 @@ def test_a_cycles_report_opens_in_the_browser_and_downloads_when_asked(
     saved = client.get(f"{link}?download=1")
     assert saved.headers["Content-Disposition"] == f"attachment; filename={name}"
     assert saved.data == shown.data
+
+
+def test_a_cycle_being_recorded_has_its_page_follow_it_until_it_ends(
+        client: FlaskClient, make_cycle: MakeCycle, write_status: WriteStatus) -> None:
+    # The overview followed a running cycle; the cycle's own page stayed as first drawn.
+    folder = make_cycle("20251010_163000", {"test_stream1.mp4": b"a"}, reports=False)
+    write_status(scheduler_running=True, cycle={"dir": "20251010_163000", "running": True},
+                 tasks=[{"stream_index": 1, "status": 3,
+                         "output_file": "./output/20251010_163000/test_stream2.mp4"}])
+    (folder / "test_stream2.mp4").write_bytes(b"b")  # still being written
+    page = client.get("/cycles/20251010_163000?lang=zh").get_data(as_text=True)
+    live = re.search(r'<div id="cycle-live" hx-get="([^"]+)" hx-trigger="every 2s"', page)
+    assert live and 'id="cycle-recording"' in page
+    being_written = re.search(r'<tr class="clip" data-file="test_stream2.mp4">(.*?)</tr>', page,
+                              re.S).group(1)
+    assert "录制中" in being_written and "删除" not in being_written
+    poll = html.unescape(live.group(1))
+    assert client.get(poll, headers={"HX-Request": "true"}).status_code == 204  # nothing new
+    (folder / "test_stream3.mp4").write_bytes(b"c")  # a clip finished meanwhile
+    redrawn = client.get(poll, headers={"HX-Request": "true"})
+    assert redrawn.status_code == 200 and 'data-file="test_stream3.mp4"' in redrawn.get_data(
+        as_text=True)
+    assert 'hx-trigger="every 2s"' in redrawn.get_data(as_text=True)  # still followed
+    (folder / "report.txt").write_text("巡检报告\n", encoding="utf-8")
+    write_status(scheduler_running=True, cycle={"dir": "20251010_163000", "running": False})
+    ended = client.get(poll, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert ended.strip().startswith('<div id="cycle-live">') and "hx-trigger" not in ended  # no more
+    assert 'href="/cycles/20251010_163000/reports/report.txt"' in ended
+    assert 'id="cycle-recording"' not in ended
+    done = client.get("/cycles/20251010_163000").get_data(as_text=True)
+    assert "hx-trigger" not in done.split('id="cycle-live"', 1)[1].split(">", 1)[0]

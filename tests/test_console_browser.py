@@ -336,6 +336,32 @@ def test_keyboard_focus_stays_on_a_card_the_overview_updates(stack) -> None:
     assert _errors(driver) == []
 
 
+def _recording_cycle(api) -> str:
+    """The cycle being recorded now ("" between cycles)."""
+    answer = requests.get(api.url("/api/scheduler/cycle"), timeout=10,
+                          headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    return answer["cycle_dir"] if answer["cycle_running"] else ""
+
+
+def test_a_recording_cycles_page_follows_it_to_its_end_without_a_reload(stack) -> None:
+    # The overview followed a running cycle; the cycle's own page stayed as it was first drawn.
+    driver, api = stack["driver"], stack["api"]
+    for _ in range(5):  # a cycle lasts 4 s: one may end before its page is drawn
+        cycle = wait_for(lambda: _recording_cycle(api), 30, "a cycle being recorded")
+        driver.get(api.url(f"/cycles/{cycle}?lang=zh"))
+        if driver.find_elements("id", "cycle-recording"):
+            break
+    else:
+        pytest.fail("no cycle's page was drawn while the cycle was recorded")
+    assert not driver.find_elements("css selector", "a.report")  # written at its end
+    driver.execute_script("window.notReloaded = true")
+    _wait(driver, lambda d: d.find_elements("css selector", "a.report")
+          and not d.find_elements("id", "cycle-recording"), 30, "the ended cycle's reports")
+    assert driver.execute_script("return window.notReloaded") is True
+    assert driver.find_elements("xpath", "//tr[@data-file='gate.mp4']//video")
+    assert _errors(driver) == []
+
+
 def test_every_page_renders_without_script_errors(stack) -> None:
     driver, api = stack["driver"], stack["api"]
     driver.get_log("browser")  # the deliberate 400/409 answers above are logged as failed loads

@@ -50,7 +50,8 @@ def _template_helpers() -> dict:
 
 def init_app(app: Flask) -> None:
     """Register the console: its session, guard, filters and pages."""
-    from app.console import actions, overview, pages, settings_page  # noqa: F401  (routes)
+    from app.console import (actions, cycle_page, overview, pages,  # noqa: F401  (routes)
+                             settings_page)
     from app.console.quality import verdicts
     from shared.camera_state import camera_id
     access.init_app(app)

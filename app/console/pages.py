@@ -20,9 +20,9 @@ from shared.camera_roster import stream_of_record
 from shared.camera_state import camera_id
 from shared.config import OTHER_REPORTS
 from shared.control_file import being_checked, read_control
-from shared.errors import NotFound, PatrolError, UnsafePath
+from shared.errors import PatrolError, UnsafePath
 from shared.reference_file import reference_stamp
-from shared.timefmt import is_cycle_name, parse_local
+from shared.timefmt import parse_local
 
 # The cycles page lists this many cycles, newest first, unless ?limit= says otherwise.
 CYCLES_PAGE = 50
@@ -124,7 +124,7 @@ def _cycles_of_page(config: dict, paging: dict) -> tuple[int, list[dict]]:
     total, cycles = output_tree.page_of_cycles(out, paging["offset"], paging["limit"],
                                                newest_first=paging["order"] == "newest")
     summaries = cycle_summary.read_summaries(out, [cycle["timestamp"] for cycle in cycles],
-                                             _report_names(config)[0])
+                                             report_names(config)[0])
     recording, _ = recording_now()
     return total, [{**cycle, "summary": summaries[cycle["timestamp"]],
                     "recording": cycle["timestamp"] == recording} for cycle in cycles]
@@ -144,28 +144,9 @@ def cycles_page():
                            carried=carried, config_error=error)
 
 
-def _report_names(config: dict) -> tuple[str, ...]:
+def report_names(config: dict) -> tuple[str, ...]:
     """The three report files of a cycle folder (the JSON one is named by the config)."""
     return (config["global_config"]["report_filename"], *OTHER_REPORTS)
-
-
-@bp.get("/cycles/<timestamp>")
-def cycle_page(timestamp: str):
-    if not is_cycle_name(timestamp):  # a page to read: an unknown cycle, not a refused delete
-        raise NotFound(f"时间戳目录不存在: {timestamp}")
-    config = cached_config()
-    out = output_dir(config)[0]
-    folder = output_tree.require_cycle(out, timestamp)
-    videos = output_tree.list_videos(out, timestamp)
-    names = _report_names(config)
-    record = output_tree.cycle_record(out, timestamp) or {}
-    return render_template("console/cycle.html", timestamp=timestamp, videos=videos,
-                           contact_sheets=[output_tree.contact_sheet_url(timestamp, page) for page
-                                           in range(1, record.get("contact_sheet_pages", 0) + 1)],
-                           verdicts=cycle_summary.read_clip_verdicts(out, timestamp, names[0]),
-                           reports=[name for name in names
-                                    if os.path.isfile(os.path.join(folder, name))],
-                           summary=cycle_summary.read_summary(out, timestamp, names[0]))
 
 
 def _report_type(name: str) -> str:
@@ -178,7 +159,7 @@ def _report_type(name: str) -> str:
 def cycle_report(timestamp: str, name: str):
     """A report, opened in the browser (``?download=1``: saved, as the clips' links do)."""
     config = cached_config()
-    if name not in _report_names(config):
+    if name not in report_names(config):
         raise UnsafePath("只能读取时间戳目录中的报告文件")
     handle, info = output_tree.open_in_cycle(output_dir(config)[0], timestamp, name)
     download = query_flag("download")
