@@ -1,4 +1,5 @@
-"""Clips over HTTP (SPEC "Clips over HTTP"): ``GET /api/clips/<cycle>/<file>`` with Range and ETag.
+"""Clips over HTTP (SPEC "Clips over HTTP"): ``GET /api/clips/<cycle>/<file>`` with Range and ETag
+(and the other preconditions of RFC 9110: app/preconditions.py).
 
 A check's clips ("check now", ``<output>/checks/<YYYYMMDD_HHMMSS>_<camera>/``) are
 served by the same route and rules at ``/api/clips/checks/<check>/<file>``, the
@@ -11,13 +12,15 @@ descriptor, so a worker holds one block of it at a time, whatever its size.
 from __future__ import annotations
 
 from flask import Blueprint, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from app.context import output_dir
+from app.preconditions import answer_file
 from app.requests import query_flag
 from app.results import recording_now
 from app.scheduler import local_status
 from shared import output_tree, task_status
-from shared.errors import Conflict
+from shared.errors import Conflict, PreconditionFailed
 from shared.status_file import may_still_write
 
 bp = Blueprint("clips", __name__, url_prefix=output_tree.CLIPS_URL)
@@ -47,7 +50,11 @@ def get_clip(location: str):
     # Published clips are never rewritten in place (the recorder renames them in):
     # inode, size and mtime name one version of the bytes.
     response.set_etag(f"{info.st_ino:x}-{info.st_size:x}-{info.st_mtime_ns:x}")
-    return response.make_conditional(request, accept_ranges=True, complete_length=info.st_size)
+    try:
+        return answer_file(response, request, info.st_size)
+    except (PreconditionFailed, RequestedRangeNotSatisfiable):
+        response.close()  # the clip's descriptor, at once
+        raise
 
 
 def _being_recorded(folder: str, filename: str) -> bool:

@@ -161,7 +161,7 @@ OPERATIONS = [
      [_path_param("location", {"type": "string", "description": "<cycle>/<file>, or a "
                                "check's clip: checks/<YYYYMMDD_HHMMSS>_<camera>/<file>"}),
       _query_param("download", False, {"type": "string", "enum": ["0", "1"]})], None,
-     {"type": "string", "format": "binary"}, (403, 404, 409, 416, 503)),
+     {"type": "string", "format": "binary"}, (403, 404, 409, 412, 416, 503)),
     ("/api/config", "get", "The whole config", [], None, _ref("Config"), (503,)),
     ("/api/config", "put", "Replace the whole config", [], _ref("ConfigInput"),
      _obj(("success", "message"), success=_BOOL, message=_STR), (400, 413, 500, 503)),

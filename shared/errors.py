@@ -82,12 +82,14 @@ class RecorderUnavailable(PatrolError):
 
 
 class PreconditionFailed(PatrolError):
-    """A write carried ``If-Match`` with a tag that is not config.json's current one.
+    """A request's precondition failed: a write's ``If-Match`` that is not config.json's
+    current tag (the default message), or a clip's ``If-Match`` or ``If-Unmodified-Since``.
 
     ``current_tag`` is the file's tag now (None when the file is missing), so
     the client can re-read and retry.
     """
 
-    def __init__(self, current_tag: str | None) -> None:
+    def __init__(self, current_tag: str | None,
+                 message: str = "配置文件已被修改 (If-Match 不匹配), 请重新读取后再提交") -> None:
         self.current_tag = current_tag
-        super().__init__("配置文件已被修改 (If-Match 不匹配), 请重新读取后再提交")
+        super().__init__(message)

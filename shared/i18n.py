@@ -68,6 +68,8 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("不支持的请求方法", "Method not allowed"),
     ("请求体过大", "Request body too large"),
     ("请求的字节范围超出文件", "The requested byte range is beyond the file"),
+    ("文件已被修改 (If-Match 或 If-Unmodified-Since 不满足)",
+     "The file has changed (If-Match or If-Unmodified-Since not met)"),
     ("服务器内部错误", "Internal server error"),
     ("请求体不能为空, 需要 JSON 对象", "The request body must not be empty: a JSON object is needed"),
     ("请求体必须是 UTF-8 编码的 JSON", "The request body must be UTF-8 encoded JSON"),

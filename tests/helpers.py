@@ -56,7 +56,8 @@ class WriteStatus(Protocol):
 
 ERROR_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                  405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed",
-                 413: "Request Entity Too Large", 500: "Internal Server Error",
+                 413: "Request Entity Too Large", 416: "Requested Range Not Satisfiable",
+                 500: "Internal Server Error",
                  503: "Service Unavailable"}
 
 

@@ -1,6 +1,7 @@
 """GET /api/clips/<cycle>/<file>: Range, ETag, types, downloads, and deletion's confinement."""
 from __future__ import annotations
 
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import quote
 
@@ -60,6 +61,95 @@ def test_etag_gives_304_and_if_range_guards_a_changed_clip(client: FlaskClient,
     stale = client.get("/api/clips/20251010_163000/cam%201.mp4",
                        headers={"Range": "bytes=0-9", "If-Range": tag})
     assert stale.status_code == 200 and stale.data == BODY[::-1]
+
+
+URL = "/api/clips/20251010_163000/cam%201.mp4"
+
+
+@pytest.mark.parametrize("header", [
+    "bytes=abc", "bytes=5", "bytes=9-5", "bytes=--5", "bytes=0-0,5-9", "bytes=0-9, 100-",
+    "items=0-9", "bytes 0-9", "", "bytes=0-9,abc",
+])
+def test_a_range_we_do_not_serve_is_ignored_and_the_whole_clip_answered(
+        client: FlaskClient, clip: Path, header: str) -> None:
+    """RFC 9110 14.2: a Range not understood (bad syntax, another unit, several ranges) is
+    ignored: 200 with the whole clip (they were answered 416)."""
+    response = client.get(URL, headers={"Range": header})
+    assert response.status_code == 200
+    assert response.data == BODY and "Content-Range" not in response.headers
+    assert response.headers["Accept-Ranges"] == "bytes"
+
+
+@pytest.mark.parametrize(("header", "part"), [
+    ("bytes=0-0", (0, 1)),
+    ("bytes=10230-99999", (10230, len(BODY))),                 # the end past the file: clamped
+    ("bytes=-20000", (0, len(BODY))),                          # a suffix longer than the file
+    ("BYTES = 5 - 9", (5, 10)),
+    ("bytes=0-" + "9" * 30, (0, len(BODY))),
+])
+def test_one_byte_range_is_206_by_the_rfc(client: FlaskClient, clip: Path, header: str,
+                                          part: tuple[int, int]) -> None:
+    response = client.get(URL, headers={"Range": header})
+    assert response.status_code == 206
+    assert response.data == BODY[part[0]:part[1]]
+    assert response.headers["Content-Range"] == f"bytes {part[0]}-{part[1] - 1}/{len(BODY)}"
+
+
+@pytest.mark.parametrize("header", [f"bytes={len(BODY)}-", "bytes=-0", "bytes=" + "9" * 30 + "-"])
+def test_a_valid_range_beyond_the_clip_is_416(client: FlaskClient, clip: Path,
+                                              header: str) -> None:
+    response = client.get(URL, headers={"Range": header})
+    assert_error(response, 416)
+    assert response.headers["Content-Range"] == f"bytes */{len(BODY)}"
+
+
+def test_if_range_serves_the_part_only_for_the_same_strong_tag_or_the_exact_date(
+        client: FlaskClient, clip: Path) -> None:
+    whole = client.get(URL)
+    tag, date = whole.headers["ETag"], whole.headers["Last-Modified"]
+    for same in (tag, date):
+        part = client.get(URL, headers={"Range": "bytes=0-9", "If-Range": same})
+        assert part.status_code == 206 and part.data == BODY[:10]
+    later = formatdate(clip.stat().st_mtime + 3600, usegmt=True)
+    for other in ("W/" + tag, '"other"', later, "not a date"):
+        full = client.get(URL, headers={"Range": "bytes=0-9", "If-Range": other})
+        assert full.status_code == 200 and full.data == BODY, other
+
+
+def test_preconditions_follow_the_rfc_order(client: FlaskClient, clip: Path) -> None:
+    """RFC 9110 13.2.2: If-Match, else If-Unmodified-Since (412); If-None-Match, else
+    If-Modified-Since (304); then Range. If-Unmodified-Since was ignored."""
+    whole = client.get(URL)
+    tag = whole.headers["ETag"]
+    mtime = clip.stat().st_mtime
+    before, after = (formatdate(mtime - 3600, usegmt=True), formatdate(mtime + 3600, usegmt=True))
+    changed = client.get(URL, headers={"If-Unmodified-Since": before, "Accept-Language": "en"})
+    body = assert_error(changed, 412)
+    assert body["message_en"] == "The file has changed (If-Match or If-Unmodified-Since not met)"
+    assert changed.headers["ETag"] == tag
+    assert client.get(URL, headers={"If-Unmodified-Since": after}).status_code == 200
+    assert client.get(URL, headers={"If-Unmodified-Since": "garbage"}).status_code == 200
+    assert_error(client.get(URL, headers={"If-Match": '"other"'}), 412)
+    assert_error(client.get(URL, headers={"If-Match": "W/" + tag}), 412)  # strong comparison
+    assert_error(client.get(URL, headers={"If-Match": '"other"', "Range": "bytes=0-9"}), 412)
+    # If-Match that holds makes If-Unmodified-Since ignored.
+    assert client.get(URL, headers={"If-Match": tag, "If-Unmodified-Since": before}).data == BODY
+    assert client.get(URL, headers={"If-Match": "*"}).status_code == 200
+    assert client.get(URL, headers={"If-Modified-Since": after}).status_code == 304
+    assert client.get(URL, headers={"If-Modified-Since": before}).status_code == 200
+    # If-None-Match wins over If-Modified-Since; a weak tag matches it.
+    assert client.get(URL, headers={"If-None-Match": '"other"',
+                                    "If-Modified-Since": after}).status_code == 200
+    assert client.get(URL, headers={"If-None-Match": "W/" + tag}).status_code == 304
+    assert client.get(URL, headers={"If-None-Match": tag, "Range": "bytes=0-9"}).status_code == 304
+    part = client.get(URL, headers={"If-Match": tag, "Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.data == BODY[:10]
+
+
+def test_a_head_ignores_range_and_answers_the_whole_length(client: FlaskClient,
+                                                           clip: Path) -> None:
+    response = client.head(URL, headers={"Range": "bytes=0-9"})
+    assert response.status_code == 200 and response.headers["Content-Length"] == str(len(BODY))
 
 
 def test_download_is_an_attachment_and_types_follow_the_extension(client: FlaskClient,
