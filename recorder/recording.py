@@ -86,6 +86,9 @@ class Recording:
         self.progress = ProgressParser()
         self.stderr = StderrLog()
         self._started = 0.0
+        # The connection timeout runs from here: the last look at which ffmpeg had said nothing
+        # yet (was still starting up, not yet asking the camera anything).
+        self._asking_since = 0.0
         self._last_data = 0.0
         self._last_figures = (0, 0)
         self._stop_sent: float | None = None
@@ -116,6 +119,7 @@ class Recording:
                                                     self.settings.rtsp_transport),
                           checks=self.picture.files if self.picture else None)
         self.start_wall, self._started, self._last_data = wall, now, now
+        self._asking_since = now
         self.status = st.CONNECTING
         self._ensure_folder()
         try:
@@ -159,6 +163,10 @@ class Recording:
         """Advance the state from what ffmpeg said and the watchdogs."""
         if self.finished or self.proc is None:
             return
+        if self.bytes_read == 0:
+            # ffmpeg's start-up (its libraries loaded, slow on a busy box) is no time the
+            # camera had to answer in: at -loglevel verbose it speaks before it connects.
+            self._asking_since = now
         figures = (self.progress.progress.total_size, self.progress.progress.frames)
         if figures != self._last_figures:
             self._last_figures, self._last_data = figures, now
@@ -207,16 +215,17 @@ class Recording:
 
     def _state_timer(self) -> tuple[str, float, float] | None:
         """The timeout of the task's state: its flag, since when (monotonic), seconds allowed."""
-        # The connection timeout runs until the server answers (its SDP); from
-        # then on, media that does not come (or stops) is the read timeout's.
+        # The connection timeout runs from ffmpeg's start until the server answers (its SDP);
+        # from then on, media that does not come (or stops) is the read timeout's.
         if self.status == st.CONNECTING:
-            return "connect_timeout", self._started, self.settings.connection_timeout_seconds
+            return "connect_timeout", self._asking_since, self.settings.connection_timeout_seconds
         if self.status in (st.CONNECTED, st.RECORDING):
             return "read_timeout", self._last_data, self.settings.read_timeout_seconds
         return None
 
     def _overstay_timer(self) -> tuple[str, float, float]:
-        """The wall-clock guard of the whole process (never before a late-seen read timeout)."""
+        """The wall-clock guard of the whole process (never before a late-seen read timeout),
+        from its spawn: it also ends an ffmpeg that never starts (says nothing)."""
         limits = self.settings
         return "overstayed", self._started, (limits.connection_timeout_seconds
                                              + self.planned.duration

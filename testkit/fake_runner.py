@@ -13,6 +13,9 @@ from typing import IO
 
 # ffmpeg's exit status after a stop signal.
 STOPPED = 255
+# What ffmpeg says first, at the recorder's -loglevel verbose, once it has started up (its
+# libraries loaded, its options read) and before it connects.
+STARTED_LINE = "ffmpeg stats and -progress period set to 1.\n"
 
 
 def progress_block(frames: int, seconds: float, end: bool = False) -> str:
@@ -86,12 +89,15 @@ class FakeRunner:
     ``stops_on``: the stop signals a process exits on (``{"INT", "TERM"}`` flows,
     ``{"TERM"}`` is stalled, ``set()`` ignores both). ``work_file``: bytes each
     spawn writes to its work file, as ffmpeg would on connecting (None: none).
+    ``started``: each spawn says :data:`STARTED_LINE` at once, as an ffmpeg whose start-up
+    took no time (False: the test writes it when its ffmpeg is done starting up).
     """
 
     def __init__(self, stops_on: set[str] | None = None, work_file: bytes | None = None,
-                 run_returncode: int = 1, run_stdout: str = "") -> None:
+                 run_returncode: int = 1, run_stdout: str = "", started: bool = True) -> None:
         self.stops_on = {"INT", "TERM"} if stops_on is None else stops_on
         self.work_file = work_file
+        self.started = started
         self.run_returncode = run_returncode
         self.run_stdout = run_stdout  # e.g. what ffprobe prints for a playable clip
         self.processes: list[FakeProcess] = []
@@ -101,6 +107,8 @@ class FakeRunner:
     def spawn(self, argv: list[str]) -> FakeProcess:
         process = FakeProcess(self, list(argv), 10_000 + len(self.processes))
         self.processes.append(process)
+        if self.started:
+            process.write(stderr=STARTED_LINE)
         if self.work_file is not None:
             with open(process.output_path, "wb") as handle:
                 handle.write(self.work_file)

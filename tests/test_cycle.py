@@ -149,6 +149,7 @@ def test_a_gateway_whose_tasks_all_timed_out_is_skipped_for_the_rest_of_the_cycl
     cycle = make_cycle(tmp_path, runner, [0.0, 0.0, 0.0, 1.0, 2.0, 0.0], cap=4,
                        ports=[5, 5, 5, 5, 5, 6])
     assert [t.planned.task_id for t in cycle.tick(0.0, WALL)] == [0, 1, 2, 5]
+    cycle.tasks[0].watcher.dispatch(0)  # their ffmpeg started: the gateway was asked at 0
     cycle.tick(31.0, WALL + 31)  # past the connection timeout: the three are killed
     tick_until_done_or(cycle, 32.0, lambda: cycle.tasks[2].finished)
     assert [t.status for t in cycle.tasks[:3]] == [st.TIMEOUT] * 3

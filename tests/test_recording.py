@@ -16,10 +16,12 @@ from recorder.ffmpeg_command import CheckFiles, build_argv
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import PlannedTask
 from recorder.processes import ProcessRunner
-from recorder.recording import STOP_ESCALATE_SECONDS, STOP_GRACE_SECONDS, Recording
+from recorder.recording import (OVERSTAY_MARGIN_SECONDS, STOP_ESCALATE_SECONDS,
+                                STOP_GRACE_SECONDS, Recording)
 from shared import task_status as st
 from shared.global_settings import GlobalSettings
-from testkit.fake_runner import STOPPED, FakeProcess, FakeRunner, progress_block
+from testkit.fake_runner import (STARTED_LINE, STOPPED, FakeProcess, FakeRunner,
+                                 progress_block)
 
 SETTINGS = GlobalSettings.from_config({"connection_timeout_seconds": 3, "read_timeout_seconds": 4})
 URL = "rtsp://127.0.0.1:5/cam"
@@ -204,11 +206,70 @@ def test_media_written_past_the_length_is_stopped_gracefully_and_kept_as_complet
 
 def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path, runner) -> None:
     task, _proc = started_task(tmp_path, runner)
+    deliver(task)  # ffmpeg's first line: it started at once
     task.tick(SETTINGS.connection_timeout_seconds + 0.1, WALL + 3.1)
     deliver(task)
     task.tick(SETTINGS.connection_timeout_seconds + 0.2, WALL + 3.2)
     assert (task.status, runner.signals) == (st.TIMEOUT, ["KILL"])
     assert task.error_message == "连接超时: 服务器未在规定时间内响应"
+
+
+def silent_until(task: Recording, until: float, now: float = 0.0) -> float:
+    """Look at a task whose ffmpeg says nothing (still starting up) each second from ``now``
+    until ``until``, as the loop does; the time of the last look."""
+    while now < until:
+        now = min(now + 1.0, until)
+        deliver(task)
+        task.tick(now, WALL + now)
+    return now
+
+
+def test_a_refusal_after_a_slow_ffmpeg_start_up_is_a_refusal_not_a_timeout(tmp_path) -> None:
+    # A busy box: ffmpeg took longer than connection_timeout to load and say its first line.
+    runner = FakeRunner(started=False)
+    task, proc = started_task(tmp_path, runner)
+    silent_until(task, SETTINGS.connection_timeout_seconds + 0.5)
+    assert (task.status, runner.signals) == (st.CONNECTING, [])
+    proc.write(stderr=STARTED_LINE + REFUSED)
+    proc.exit(1)
+    deliver(task)
+    task.tick(SETTINGS.connection_timeout_seconds + 0.7, WALL + 4)
+    assert (task.status, task.error_message) == (st.CONNECTION_ERROR, REFUSED.strip())
+    runner.close()
+
+
+def test_the_connection_timeout_runs_from_the_last_look_before_ffmpeg_spoke(tmp_path) -> None:
+    runner = FakeRunner(started=False)
+    task, proc = started_task(tmp_path, runner)
+    last_silent = silent_until(task, 3.5)
+    proc.write(stderr=STARTED_LINE)  # started up; the server never answers
+    deliver(task)
+    task.tick(3.6, WALL + 3.6)
+    due = task.watch_due(3.6)
+    assert due == last_silent + SETTINGS.connection_timeout_seconds
+    task.tick(due, WALL + due)
+    assert runner.signals == []
+    task.tick(due + 0.01, WALL + due)
+    deliver(task)
+    task.tick(due + 0.1, WALL + due)
+    assert (task.status, runner.signals) == (st.TIMEOUT, ["KILL"])
+    assert task.error_message == "连接超时: 服务器未在规定时间内响应"
+    runner.close()
+
+
+def test_an_ffmpeg_that_never_starts_up_is_ended_by_the_wall_clock_guard(tmp_path) -> None:
+    runner = FakeRunner(started=False)
+    task, _proc = started_task(tmp_path, runner)
+    guard = (SETTINGS.connection_timeout_seconds + 5 + SETTINGS.read_timeout_seconds
+             + OVERSTAY_MARGIN_SECONDS)
+    silent_until(task, guard)
+    assert runner.signals == []
+    silent_until(task, guard + 0.5, guard)
+    assert runner.signals == ["INT"]  # it exits on it; its pipes end
+    silent_until(task, guard + 1.0, guard + 0.5)
+    assert task.finished
+    assert task.status == st.CONNECTION_ERROR  # as an ffmpeg that could not be spawned
+    runner.close()
 
 
 def test_kill_now_kills_and_draws_the_verdict_at_once(tmp_path) -> None:
@@ -399,6 +460,7 @@ def test_a_camera_whose_clock_restarts_for_every_viewer_is_recorded_by_received_
 def test_watch_due_is_the_connection_timeout_while_connecting_and_it_fires_just_after(
         tmp_path, runner) -> None:
     task, _proc = started_task(tmp_path, runner)
+    deliver(task)
     due = task.watch_due(0.5)
     assert due == SETTINGS.connection_timeout_seconds
     task.tick(due, WALL + due)  # a watchdog fires once its time is past, not at it
