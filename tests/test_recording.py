@@ -358,6 +358,48 @@ def test_a_task_cancelled_before_it_started_names_no_clip_file(tmp_path, runner)
     assert runner.processes == []
 
 
+class SlowStartRunner(ProcessRunner):
+    """Real ffmpeg that starts ``delay`` s after its spawn, as on a box whose cores are busy."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def spawn(self, argv: list[str]):
+        return super().spawn(["sh", "-c", f'sleep {self.delay}; exec "$@"', "sh", *argv])
+
+
+@pytest.mark.integration
+def test_a_slow_ffmpeg_start_up_leaves_a_refused_and_a_missing_camera_their_own_verdicts(
+        tmp_path, camera_server, refusing_port) -> None:
+    # ffmpeg starts 2 s after its spawn, twice connection_timeout: it was called 超时 then.
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 1,
+                                           "read_timeout_seconds": 1})
+    runner, watcher = SlowStartRunner(2 * settings.connection_timeout_seconds), PipeWatcher()
+    tasks = [Recording(PlannedTask(index, index, 0.0, 1),
+                       {"rtsp_url": url, "output_filename": f"{name}.mp4", "duration_seconds": 1},
+                       str(tmp_path), "./output/x", settings, runner, None, watcher)
+             for index, (name, url) in enumerate([
+                 ("refused", f"rtsp://127.0.0.1:{refusing_port}/cam"),
+                 ("missing", camera_server.url("nosuch"))])]
+    for task in tasks:
+        task.start(time.monotonic(), time.time())
+    deadline = time.monotonic() + 30
+    try:
+        while not all(task.finished for task in tasks):
+            assert time.monotonic() < deadline, [task.status for task in tasks]
+            watcher.dispatch(0.1)
+            for task in tasks:
+                task.tick(time.monotonic(), time.time())
+    finally:
+        for task in tasks:
+            if not task.finished:
+                task.kill_now(time.time())
+    assert [(task.status, task.error_message) for task in tasks] == [
+        (st.CONNECTION_ERROR, f"rtsp://127.0.0.1:{refusing_port}/cam: Connection refused"),
+        (st.STREAM_UNAVAILABLE, f"{camera_server.url('nosuch')}: Server returned 404 Not Found")]
+
+
 @pytest.mark.integration
 def test_ffmpeg_on_a_stalled_stream_ends_on_its_own_with_a_playable_file(
         tmp_path, camera_server) -> None:
