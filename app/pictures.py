@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from app.context import cached_config, config_file, output_dir
 from app.errors import ApiError
 from app.log_text import request_logger
+from app.preconditions import answer_file
 from shared import output_tree, settings
 from shared.atomic import write_bytes_atomic
 from shared.camera_roster import camera_id
@@ -31,7 +32,7 @@ def _picture(data: bytes, mtime: float) -> Response:
     response.last_modified = mtime
     response.set_etag(f"{int(mtime * 1000)}-{len(data)}")
     response.cache_control.no_cache = True  # kept, but asked again each time (ETag)
-    return response.make_conditional(request)
+    return answer_file(response, request, len(data))  # RFC 9110's preconditions, as a clip's
 
 
 @bp.get("/thumbnails/<timestamp>/<clip>")

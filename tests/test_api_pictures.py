@@ -3,6 +3,7 @@ confinement of deletion, a clip's deletion taking its thumbnail, and setting a r
 from __future__ import annotations
 
 import os
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,21 @@ def test_the_listed_urls_serve_the_jpegs_with_an_etag(client: FlaskClient,
     assert again.status_code == 304
     sheet = client.get(f"/api/contact_sheets/{CYCLE}")
     assert sheet.status_code == 200 and sheet.data == JPEG + b"sheet"
+
+
+def test_a_picture_answers_the_preconditions_as_a_clip_does(client: FlaskClient,
+                                                            make_cycle: MakeCycle) -> None:
+    """If-Unmodified-Since was ignored (200 for a picture written since)."""
+    folder = _cycle_with_pictures(make_cycle)
+    url = f"/api/thumbnails/{CYCLE}/test_stream1.mp4"
+    mtime = (folder / ".test_stream1.mp4.jpg").stat().st_mtime
+    tag = client.get(url).headers["ETag"]
+    assert_error(client.get(url, headers={
+        "If-Unmodified-Since": formatdate(mtime - 3600, usegmt=True)}), 412)
+    assert client.get(url, headers={
+        "If-Unmodified-Since": formatdate(mtime + 3600, usegmt=True)}).data == JPEG
+    assert_error(client.get(url, headers={"If-Match": '"other"'}), 412)
+    assert client.get(url, headers={"If-Match": tag}).data == JPEG
 
 
 def test_a_sheet_of_several_pages_is_listed_with_its_page_count_and_each_page_served(
