@@ -86,8 +86,9 @@ class Recording:
         self.progress = ProgressParser()
         self.stderr = StderrLog()
         self._started = 0.0
-        # The connection timeout runs from here: the last look at which ffmpeg had said nothing
-        # yet (was still starting up, not yet asking the camera anything).
+        # ffmpeg's start: the last look at which it had said nothing yet (was still starting up,
+        # not yet asking the camera anything). The connection timeout and connect_seconds run
+        # from here, so that neither counts a slow start-up on a busy box as the camera's.
         self._asking_since = 0.0
         self._last_data = 0.0
         self._last_figures = (0, 0)
@@ -97,7 +98,8 @@ class Recording:
         self._last_poll = 0.0
         self.start_offset: float | None = None  # real start, seconds after the cycle's start
         self.run_seconds: float | None = None   # from spawn to verdict
-        self.connect_seconds: float | None = None  # from spawn to the server's answer
+        # From ffmpeg's start (_asking_since) to the server's answer, for the history.
+        self.connect_seconds: float | None = None
         self._flags: dict[str, bool] = {}
         self._open_pipes = 0
         self._dict_key: tuple = ()
@@ -175,7 +177,7 @@ class Recording:
         if self.status in (st.CONNECTING, st.CONNECTED) and self.progress.progress.frames > 0:
             self.status, self._last_data = st.RECORDING, now
         if self.connect_seconds is None and self.status != st.CONNECTING:
-            self.connect_seconds = round(now - self._started, 3)
+            self.connect_seconds = round(now - self._asking_since, 3)
         self._watch(now)
         # ffmpeg closes its pipes when it exits: only then (or now and then, in
         # case a child kept them open) is a waitpid worth its system call.

@@ -257,6 +257,19 @@ def test_the_connection_timeout_runs_from_the_last_look_before_ffmpeg_spoke(tmp_
     runner.close()
 
 
+def test_connect_seconds_runs_from_ffmpegs_start_as_the_connection_timeout_does(tmp_path) -> None:
+    # A busy box: ffmpeg took 3.5 s to start up, then the camera answered within 0.3 s.
+    runner = FakeRunner(started=False)
+    task, proc = started_task(tmp_path, runner)
+    last_silent = silent_until(task, 3.5)
+    proc.write(stderr=STARTED_LINE + "[rtsp @ 0x1] SDP:\n")
+    deliver(task)
+    task.tick(last_silent + 0.3, WALL + last_silent + 0.3)
+    assert task.status == st.CONNECTED
+    assert task.connect_seconds == 0.3  # not 3.8: the start-up was not the camera's
+    runner.close()
+
+
 def test_an_ffmpeg_that_never_starts_up_is_ended_by_the_wall_clock_guard(tmp_path) -> None:
     runner = FakeRunner(started=False)
     task, _proc = started_task(tmp_path, runner)
