@@ -86,8 +86,12 @@ def config_error_body(error: dict, message: str, wall: float) -> dict:
 
 
 def enqueue(conn: sqlite3.Connection, body: dict, alerts: dict, wall: float) -> int:
-    """Insert one outbox row per receiver of ``body``'s event; returns how many."""
+    """Insert one outbox row per receiver of ``body``'s event; returns how many. A recovered
+    cycle's ``cycle.finished`` is queued once: not when the outbox has one of its cycle (a
+    recovery or takeover killed after its write and done again)."""
     targets = targets_for(body["event"], alerts)
+    if targets and body.get("recovered") and announced(conn, body["cycle"]):
+        return 0
     if targets:
         text = json.dumps(body, ensure_ascii=False)
         conn.executemany(

@@ -7,7 +7,7 @@ import os
 import sqlite3
 
 from recorder.finished_task import FinishedTask
-from recorder.history_events import announced, enqueue, recovered_cycle_body
+from recorder.history_events import enqueue, recovered_cycle_body
 from recorder.history_outcomes import CameraStates, write_outcomes
 from recorder.history_store import HistoryStore
 from shared import settings
@@ -109,6 +109,15 @@ def report_tasks(name: str, report: dict, streams: list[dict], live: bool) -> li
     return [task for task in tasks if task is not None]
 
 
+def recovered_cycle(name: str, report: dict, streams: list[dict],
+                    wall: float) -> tuple[list[FinishedTask], dict]:
+    """What a cycle its recorder never ended leaves for the history, from the ``report`` a
+    recovery or a cluster takeover wrote: its finished tasks (with their camera events) and
+    its ``cycle.finished`` (``recovered``), to be written in one transaction, each once."""
+    return (report_tasks(name, report, streams, live=True),
+            recovered_cycle_body(name, report, wall))
+
+
 def import_history(config_path: str, wall: float) -> dict:
     """Import every cycle report's tasks not yet in the history, oldest first; returns the counts.
 
@@ -156,15 +165,15 @@ def _import(config_path: str, streams: list[dict], g: GlobalSettings,
         if report is None:
             counts["unreadable"] += 1
             continue
-        tasks = report_tasks(name, report, streams, alerts is not None)
-        finished = (recovered_cycle_body(name, report, wall)
-                    if announce and alerts is not None else None)
+        tasks, finished = (recovered_cycle(name, report, streams, wall)
+                           if announce and alerts is not None
+                           else (report_tasks(name, report, streams, alerts is not None), None))
         new: list[FinishedTask] = []
 
         def work(conn: sqlite3.Connection) -> None:
             new[:] = [task for task in tasks if not _known(conn, task)]
             write_outcomes(conn, states, new, g.offline_after_failures, alerts, wall)
-            if finished is not None and not announced(conn, name):
+            if finished is not None:  # once: enqueue leaves one the outbox has
                 enqueue(conn, finished, alerts, wall)
 
         written = store.write(work, 0.0, wall)

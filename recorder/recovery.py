@@ -37,7 +37,7 @@ def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
     # be another coordinator's live cycle (this recorder a standby, or restarted after a
     # takeover): it is not this recovery's.
     if not queue and recover_unpublished_cycle(old["cycle"].get("dir") or "", number + 1, config,
-                                               config_path, runner):
+                                               config_path, runner, wall):
         number += 1
     return problem, number
 
@@ -157,11 +157,12 @@ def cycle_folder(cycle: dict, tasks: list[dict], config: GlobalSettings | None,
 
 
 def recover_unpublished_cycle(last_dir: str, number: int, config: GlobalSettings | None,
-                              config_path: str, runner: ProcessRunner) -> bool:
+                              config_path: str, runner: ProcessRunner, wall: float) -> bool:
     """Report a cycle folder made after the last status write (a kill between the two).
 
     The status names no task of it, so its report lists none; the clips its work
-    files hold are kept. True when there was such a folder (it took ``number``).
+    files hold are kept. It sends its ``cycle.finished`` as an interrupted cycle does (its
+    counts all 0). True when there was such a folder (it took ``number``).
     """
     if config is None:
         return False
@@ -184,6 +185,7 @@ def recover_unpublished_cycle(last_dir: str, number: int, config: GlobalSettings
                           interrupted=INTERRUPTED)
     try:
         write_reports(folder, config.report_filename, report)
+        _into_history(config_path, folder, config.report_filename, wall, announce=True)
     except PatrolError as exc:
         log.error("cannot write the report of unpublished cycle %s: %s", newest, exc)
     log.warning("recovered cycle %s, made just before the recorder was killed: %d clips kept",

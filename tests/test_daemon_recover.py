@@ -203,6 +203,49 @@ def test_a_cycle_folder_made_after_the_last_status_write_is_reported_too(tmp_pat
     assert daemon.state.last_cycle_number == 4
 
 
+def cycle_finished_config(config_path: str) -> None:
+    """config.json with a webhook of cycle.finished (nothing listens: the outbox is read)."""
+    g = config("./output")
+    g["global_config"]["alerts"] = {"webhooks": [{"url": "http://127.0.0.1:9/hook",
+                                                  "events": ["cycle.finished"]}]}
+    write_json_atomic(config_path, g)
+
+
+def outbox(config_path: str) -> list[tuple[str, dict]]:
+    conn = sqlite3.connect(history_path(config_path))
+    try:
+        rows = conn.execute("SELECT event, body FROM outbox ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    return [(event, json.loads(body)) for event, body in rows]
+
+
+def test_a_cycle_folder_made_after_the_last_status_write_sends_its_cycle_finished_once(
+        tmp_path) -> None:
+    # Its report was written at the restart, but no cycle.finished: a receiver never heard of
+    # that cycle, as it did of an interrupted cycle the status showed.
+    config_path = str(tmp_path / "config.json")
+    cycle_finished_config(config_path)
+    killed_mid_cycle(config_path, "./output")
+    status_path = settings.status_path(config_path)
+    status = json.loads(open(status_path, encoding="utf-8").read())
+    status["cycle"]["running"] = False
+    write_json_atomic(status_path, status)
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    (tmp_path / "output" / "20251010_163100").mkdir()
+
+    Daemon(config_path).recover()
+    os.remove(tmp_path / "output" / "20251010_163100" / "rtsp_report.json")
+    Daemon(config_path).recover()  # killed after the write, before its status: done again
+
+    [(event, body)] = outbox(config_path)
+    assert (event, body["cycle"], body["recovered"]) == ("cycle.finished", "20251010_163100",
+                                                          True)
+    assert body["counts"] == {"total_tasks": 0, "completed_tasks": 0, "failed_tasks": 0,
+                              "cancelled_tasks": 0, "not_scheduled": 0}
+    assert body["message"].startswith("第 4 轮巡检结束（20251010_163100）")
+
+
 def test_a_killed_ffmpegs_thumbnail_is_kept_with_its_recovered_clip_and_removed_without(
         tmp_path) -> None:
     config_path = str(tmp_path / "config.json")
@@ -305,10 +348,7 @@ def test_the_interrupted_cycle_sends_its_cycle_finished_once_saying_it_was_recov
     # The killed recorder never sent the cycle's cycle.finished and the recovery that wrote
     # its report did not either: a cycle.finished receiver missed that cycle's summary.
     config_path = str(tmp_path / "config.json")
-    g = config("./output")
-    g["global_config"]["alerts"] = {"webhooks": [{"url": "http://127.0.0.1:9/hook",
-                                                  "events": ["cycle.finished"]}]}
-    write_json_atomic(config_path, g)
+    cycle_finished_config(config_path)
     killed_mid_cycle(config_path, "./output")
     (tmp_path / "output" / CYCLE).mkdir(parents=True)
     finished_before_the_kill(config_path, live_cam0=True)
@@ -316,12 +356,7 @@ def test_the_interrupted_cycle_sends_its_cycle_finished_once_saying_it_was_recov
     Daemon(config_path).recover()
     Daemon(config_path).recover()  # killed again while recovering: not queued twice
 
-    conn = sqlite3.connect(history_path(config_path))
-    try:
-        [(event, body)] = conn.execute("SELECT event, body FROM outbox").fetchall()
-    finally:
-        conn.close()
-    body = json.loads(body)
+    [(event, body)] = outbox(config_path)
     assert (event, body["cycle"], body["recovered"]) == ("cycle.finished", CYCLE, True)
     assert body["counts"] == {"total_tasks": 2, "completed_tasks": 1, "failed_tasks": 1,
                               "cancelled_tasks": 0, "not_scheduled": 0}
