@@ -12,7 +12,8 @@
 })();
 
 // A live update (a poll: hx-trigger "every …") waits while the operator has text selected
-// on the page: redrawn, the table would clear the selection being copied.
+// on the page: redrawn, the table would clear the selection being copied. The count of
+// updates held so (data-held-updates on <body>) lets a test wait for them, not for a time.
 function isPoll(element) {
   return /\bevery\b/.test(element.getAttribute("hx-trigger") || "");
 }
@@ -22,6 +23,7 @@ document.addEventListener("htmx:beforeRequest", function (event) {
   if (isPoll(event.detail.elt) && selection && !selection.isCollapsed
       && document.querySelector("main").contains(selection.anchorNode)) {
     event.preventDefault();
+    document.body.dataset.heldUpdates = Number(document.body.dataset.heldUpdates || 0) + 1;
   }
 });
 
