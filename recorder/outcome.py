@@ -20,6 +20,13 @@ _CONNECTION = re.compile(r"Connection refused|No route to host|Network is unreac
                          r"Invalid data found when processing input|Server returned 4|"
                          r"Server returned 5|method \w+ failed", re.IGNORECASE)
 _TIMEOUT = re.compile(r"timed out|Connection timed out|Operation timed out", re.IGNORECASE)
+# ffmpeg's lines once it has given up on the camera, its exit to follow: its last connection
+# attempt failed, the server refused the stream (OPTIONS, DESCRIBE), its closing "URL: reason".
+# Not one address's attempt (the next is tried), nor a SETUP's 461 (retried over TCP), nor a
+# closing "Invalid data found when processing input" (its own I/O timeout, not the camera's).
+_GAVE_UP = re.compile(r"^(\[tcp @ \w+\] Connection to \S+ failed: |"
+                      r"\[rtsp @ \w+\] method (OPTIONS|DESCRIBE) failed: [45]\d\d|"
+                      r"\w+://\S*: (?!Invalid data found))", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,9 @@ def classify(obs: Observation) -> tuple[int, str]:
             return st.RECORDING_ERROR, "录制文件无法使用"
         return st.COMPLETED, CLOCK_WENT_BACK_WARNING if obs.clock_went_back else ""
     # Our watchdogs fire while ffmpeg is blocked waiting: whatever it said last
-    # (often a decoder note from probing) is not why the task ended.
-    if obs.connect_timeout:
+    # (often a decoder note from probing) is not why the task ended. Unless it had already
+    # given up on the camera and was only starved of CPU before its exit: then its reason is.
+    if obs.connect_timeout and not _GAVE_UP.search(obs.stderr):
         return st.TIMEOUT, "连接超时: 服务器未在规定时间内响应"
     if obs.read_timeout:
         return st.TIMEOUT, "读取超时: 长时间未收到数据"

@@ -214,6 +214,40 @@ def test_a_silent_server_is_a_connect_timeout_and_is_killed(tmp_path, runner) ->
     assert task.error_message == "连接超时: 服务器未在规定时间内响应"
 
 
+# ffmpeg 5.1's words (-loglevel verbose) for one address refused (it tries the next) and the last
+ONE_ADDRESS_REFUSED = ("[tcp @ 0x1] Connection attempt to 127.0.0.1 port 5 failed: "
+                       "Connection refused\n")
+LAST_ADDRESS_REFUSED = ("[tcp @ 0x1] Connection to tcp://127.0.0.1:5?timeout=0 failed: "
+                        "Connection refused\n")
+DESCRIBE_404 = "[rtsp @ 0x2] method DESCRIBE failed: 404 Not Found\n"
+
+
+@pytest.mark.parametrize("said,verdict,message", [
+    # ffmpeg gave up on the camera, then was starved of CPU before its exit
+    (ONE_ADDRESS_REFUSED + LAST_ADDRESS_REFUSED, st.CONNECTION_ERROR, LAST_ADDRESS_REFUSED),
+    (LAST_ADDRESS_REFUSED + REFUSED, st.CONNECTION_ERROR, REFUSED),
+    (DESCRIBE_404, st.STREAM_UNAVAILABLE, DESCRIBE_404),
+    # not (yet) why it failed: the next address is tried, the SETUP again over TCP, and its
+    # own I/O timeout is a timeout
+    (ONE_ADDRESS_REFUSED, st.TIMEOUT, "连接超时: 服务器未在规定时间内响应"),
+    ("[rtsp @ 0x2] method SETUP failed: 461 Unsupported transport\n", st.TIMEOUT,
+     "连接超时: 服务器未在规定时间内响应"),
+    (f"{URL}: Invalid data found when processing input\n", st.TIMEOUT,
+     "连接超时: 服务器未在规定时间内响应"),
+], ids=["refused", "refused-closing-line", "404", "one-address-refused", "setup-461",
+        "own-io-timeout"])
+def test_a_failure_ffmpeg_printed_before_the_connect_watchdog_fired_is_the_verdict(
+        tmp_path, runner, said: str, verdict: int, message: str) -> None:
+    task, proc = started_task(tmp_path, runner)
+    proc.write(stderr=said)  # and no exit seen yet when the watchdog fires
+    deliver(task)
+    task.tick(SETTINGS.connection_timeout_seconds + 0.1, WALL + 3.1)
+    assert runner.signals == ["KILL"]
+    deliver(task)
+    task.tick(SETTINGS.connection_timeout_seconds + 0.2, WALL + 3.2)
+    assert (task.status, task.error_message) == (verdict, message.strip())
+
+
 def silent_until(task: Recording, until: float, now: float = 0.0) -> float:
     """Look at a task whose ffmpeg says nothing (still starting up) each second from ``now``
     until ``until``, as the loop does; the time of the last look."""
