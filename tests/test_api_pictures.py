@@ -105,6 +105,16 @@ def test_pictures_are_served_only_from_cycle_folders_and_never_through_a_symlink
     assert_error(client.get("/api/contact_sheets/20251010_180000"), 404)
 
 
+def test_a_folder_or_fifo_named_like_a_picture_is_refused(client: FlaskClient,
+                                                          make_cycle: MakeCycle) -> None:
+    # A folder there was answered 500: the file was opened, then its fdopen refused a folder.
+    folder = _cycle_with_pictures(make_cycle)
+    (folder / ".test_stream2.mp4.jpg").mkdir()
+    os.mkfifo(folder / "contact_sheet_2.jpg")
+    for url in (f"/api/thumbnails/{CYCLE}/test_stream2.mp4", f"/api/contact_sheets/{CYCLE}/2"):
+        assert_error(client.get(url), 403, "只能读取普通图片文件")
+
+
 def test_a_symlink_at_a_pictures_name_is_not_listed_as_a_picture(
         client: FlaskClient, make_cycle: MakeCycle, tmp_path: Path) -> None:
     # It is refused when asked for (403): a listing that gave its URL (or counted it as a

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 from typing import BinaryIO
 
 from shared.errors import NotFound, UnsafePath
@@ -45,15 +44,27 @@ def open_in_cycle_at(root: OpenRoot, cycle: str, filename: str) -> tuple[BinaryI
     check_file_in_cycle(cycle, filename)
     cycle_fd = open_cycle_fd(root, cycle)
     try:
-        return open_regular_file(filename, dir_fd=cycle_fd)
-    except FileNotFoundError:
-        raise NotFound("文件不存在") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP or isinstance(exc, RefusedFile):
-            raise UnsafePath("只能读取普通视频文件") from None
-        raise
+        return _open_regular_in(cycle_fd, filename, "只能读取普通视频文件")
     finally:
         os.close(cycle_fd)
+
+
+def _open_regular_in(folder_fd: int, name: str, refused: str, symlink_refused: str | None = None,
+                     max_bytes: int | None = None) -> tuple[BinaryIO, os.stat_result]:
+    """:func:`open_regular_file` of ``name`` in an open folder, its refusals in our words.
+
+    :raises NotFound: :raises UnsafePath: ``refused``, or ``symlink_refused`` for a symlink.
+    """
+    try:
+        return open_regular_file(name, dir_fd=folder_fd, max_bytes=max_bytes)
+    except FileNotFoundError:
+        raise NotFound("文件不存在") from None
+    except RefusedFile:
+        raise UnsafePath(refused) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePath(symlink_refused or refused) from None
+        raise
 
 
 MAX_PICTURE_BYTES = 64 * 1024 * 1024
@@ -74,11 +85,9 @@ def read_picture(out: OutputDir, cycle: str, name: str) -> tuple[bytes, float]:
     with existing_root(out) as root:
         folder = open_folder(root, cycle, lambda step, fd: open_nofollow(step, os.O_DIRECTORY, fd))
         try:
-            fd = open_nofollow(name, os.O_NONBLOCK, folder)
+            file, info = _open_regular_in(folder, name, "只能读取普通图片文件", "不能读取符号链接",
+                                          MAX_PICTURE_BYTES)
         finally:
             os.close(folder)
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_PICTURE_BYTES:
-                raise UnsafePath("只能读取普通图片文件")
+        with file:
             return file.read(), info.st_mtime
