@@ -324,6 +324,7 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("保存", "Save"),
     ("视频流", "Streams"),
     ("确定删除这个视频流?", "Delete this stream?"),
+    ("关闭", "Close"),
     ("配置文件有错误, 这里无法编辑设置: 按上面的文件、行和字段修改它 (或用 PUT /api/config 整个替换), "
      "然后重新加载配置。调度器仍可启动或停止。",
      "The config file is broken, so its settings cannot be edited here: fix it at the file, "

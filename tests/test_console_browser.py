@@ -345,6 +345,47 @@ def test_keyboard_focus_stays_on_a_card_the_overview_updates(stack) -> None:
     assert _errors(driver) == []
 
 
+def test_an_error_goes_once_an_action_or_the_failed_update_succeeds(stack) -> None:
+    # A refusal's banner stayed until the page was left, whatever succeeded after it.
+    driver, folder = stack["driver"], stack["folder"]
+    cycle = folder / "output" / "20200102_000000"
+    cycle.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (cycle / name).write_bytes(b"clip")
+    driver.get(stack["api"].url("/cycles/20200102_000000?lang=en"))
+    error = driver.find_element("id", "console-error")
+
+    def delete(name: str) -> None:
+        driver.find_element("xpath", f"//tr[@data-file='{name}']//button").click()
+        driver.switch_to.alert.accept()
+    (cycle / "a.mp4").unlink()  # gone behind the page's back: its delete is refused (404)
+    delete("a.mp4")
+    _wait(driver, lambda d: "No such file" in error.text, 10, "the refusal said")
+    error.find_element("css selector", "button.close").click()  # closed by the operator
+    assert error.text == ""
+    delete("a.mp4")
+    _wait(driver, lambda d: "No such file" in error.text, 10, "the refusal said again")
+    delete("b.mp4")  # an action that succeeds
+    _wait(driver, lambda d: not d.find_elements("xpath", "//tr[@data-file='b.mp4']"), 10,
+          "b deleted")
+    assert error.text == "" and not (cycle / "b.mp4").exists()
+    # An update that fails (a folder not there yet), then answers: its error goes with it.
+    driver.execute_script("""
+        const probe = document.createElement("div");
+        probe.id = "probe";
+        probe.setAttribute("hx-get", "/cycles/20200103_000000/live");
+        probe.setAttribute("hx-trigger", "every 1s");
+        document.querySelector("main").appendChild(probe);
+        htmx.process(probe);""")
+    _wait(driver, lambda d: "No such cycle folder" in error.text, 10, "the update's error")
+    (folder / "output" / "20200103_000000").mkdir()
+    _wait(driver, lambda d: d.find_elements("css selector", "#probe #cycle-live"), 10,
+          "the update answering")
+    assert error.text == ""
+    driver.execute_script("document.getElementById('probe').remove()")
+    driver.get_log("browser")  # the refused requests are logged as failed loads
+
+
 def _recording_cycle(api) -> str:
     """The cycle being recorded now ("" between cycles)."""
     answer = requests.get(api.url("/api/scheduler/cycle"), timeout=10,

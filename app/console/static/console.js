@@ -58,3 +58,44 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     }
   });
 })();
+
+// An error a request answered (#console-error: a refused delete, a failed update) goes once it
+// no longer applies: at the next action that succeeds, when the update that failed succeeds
+// again, or when the operator closes it. It stayed until the page was left.
+(function clearErrors() {
+  const slot = document.getElementById("console-error");
+  let failedPoll = "";  // the id of the update whose error is shown ("" for an action's)
+
+  function clear() {
+    slot.replaceChildren();
+    failedPoll = "";
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (slot && event.detail.target === slot) {
+      const elt = event.detail.requestConfig.elt;
+      failedPoll = isPoll(elt) ? elt.id : "";
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (slot && event.detail.target === slot && slot.firstElementChild) {
+      const close = document.createElement("button");
+      close.type = "button";
+      close.className = "close";
+      close.textContent = "×";
+      close.title = slot.dataset.closeLabel || "";
+      close.addEventListener("click", clear);
+      slot.firstElementChild.appendChild(close);
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const status = event.detail.xhr.status;
+    if (!slot || !slot.firstChild || status < 200 || status >= 400) {
+      return;
+    }
+    const elt = event.detail.elt;
+    if (!isPoll(elt) || (failedPoll && elt.id === failedPoll)) {
+      clear();
+    }
+  });
+})();
