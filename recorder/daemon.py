@@ -48,7 +48,8 @@ class Daemon:
         self.config_watch = ConfigWatch(config_path)
         self.state = SchedulerState()
         self.launcher = CycleLauncher(config_path, self.runner, self.watcher, SpaceGate(free_space))
-        self.history = HistoryFeed(config_path, self.config_watch, self.launcher.gate)
+        self.history = HistoryFeed(config_path, self.config_watch, self.launcher.gate,
+                                   clock)
         self.checks = Checks(config_path, self.runner, self.watcher, self.launcher.codecs)
         self.checks.on_verdict = self.history.record
         self.launcher.on_orphan_reported = self.history.orphan_reported

@@ -16,6 +16,7 @@ from shared.timefmt import format_iso, format_local, parse_local
 COUNT_KEYS = ("total_tasks", "completed_tasks", "failed_tasks", "cancelled_tasks",
               "not_scheduled")
 RECOVERED_NOTE = "录制守护进程在本轮中意外退出，报告由重启后的恢复写出"
+TAKEOVER_NOTE = "协调者在本轮中失联，报告由接管的录制守护进程写出"  # cluster mode
 
 
 def camera_body(event: str, task: FinishedTask, since: float, failures: int, wall: float,
@@ -42,26 +43,28 @@ def camera_body(event: str, task: FinishedTask, since: float, failures: int, wal
 
 
 def cycle_body(number: int, folder: str, counts: dict, wall: float,
-               recovered: bool = False) -> dict:
-    """The body of ``cycle.finished``; ``counts`` as contract 3 lists them. ``recovered``: the
-    cycle of a recorder killed while it ran, reported by the recovery at the restart."""
+               recovered_note: str = "") -> dict:
+    """The body of ``cycle.finished``; ``counts`` as contract 3 lists them. ``recovered_note``:
+    the cycle of a recorder killed while it ran, reported at its restart (RECOVERED_NOTE) or by
+    the coordinator that took it over (TAKEOVER_NOTE); its message ends with that note."""
     message = (f"第 {number} 轮巡检结束（{folder}）：共 {counts['total_tasks']} 个任务，"
                f"完成 {counts['completed_tasks']}，失败 {counts['failed_tasks']}，"
                f"取消 {counts['cancelled_tasks']}，未调度 {counts['not_scheduled']}"
-               + (f"；{RECOVERED_NOTE}" if recovered else ""))
+               + (f"；{recovered_note}" if recovered_note else ""))
     return {"event": ev.CYCLE_FINISHED, "time": format_iso(wall), "message": message,
-            "cycle": folder, "counts": counts, "recovered": recovered}
+            "cycle": folder, "counts": counts, "recovered": bool(recovered_note)}
 
 
-def recovered_cycle_body(folder: str, report: dict, wall: float) -> dict:
+def recovered_cycle_body(folder: str, report: dict, wall: float,
+                         note: str = RECOVERED_NOTE) -> dict:
     """The ``cycle.finished`` of the cycle a killed recorder left, from the ``report`` its
-    recovery wrote (``wall``: when the report's end is not known)."""
+    recovery (or a takeover: ``note``) wrote (``wall``: when the report's end is not known)."""
     summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
     counts = {key: summary.get(key) if isinstance(summary.get(key), int) else 0
               for key in COUNT_KEYS}
     number = summary.get("cycle") if isinstance(summary.get("cycle"), int) else 0
     return cycle_body(number, folder, counts, parse_local(summary.get("end_time")) or wall,
-                      recovered=True)
+                      note)
 
 
 def announced(conn: sqlite3.Connection, folder: str) -> bool:

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from recorder.config_watch import ConfigWatch
 from recorder.cycle import Cycle
 from recorder.finished_task import FinishedTask, from_recording
-from recorder.history_import import not_in_history, report_tasks
+from recorder.history_events import TAKEOVER_NOTE
+from recorder.history_import import not_in_history, recovered_cycle
 from recorder.history_store import HistoryStore
 from recorder.history_writer import HistoryWriter
 from recorder.recording import Recording
 from recorder.space_gate import SpaceGate
 from shared.camera_roster import alerting_cameras
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.history_schema import history_path
 
 log = logging.getLogger(__name__)
@@ -21,9 +23,11 @@ log = logging.getLogger(__name__)
 class HistoryFeed:
     """Hands the recorder's facts to the history writer (which batches them; never fatal)."""
 
-    def __init__(self, config_path: str, config_watch: ConfigWatch, gate: SpaceGate) -> None:
+    def __init__(self, config_path: str, config_watch: ConfigWatch, gate: SpaceGate,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.writer = HistoryWriter(HistoryStore(history_path(config_path)), background=True)
         self.config_path, self.config_watch, self.gate = config_path, config_watch, gate
+        self.clock = clock
         # A verdict the status file does not show yet. The API serves a clip once the status
         # no longer lists its task as recording, so the status must say a task ended before
         # the history (and the console's pages read from it) offers the clip.
@@ -46,18 +50,21 @@ class HistoryFeed:
         """The status file was written: it shows every verdict recorded so far."""
         self.unpublished = False
 
-    def orphan_reported(self, name: str, report: dict) -> None:
+    def orphan_reported(self, name: str, report: dict, announce: bool = True) -> None:
         """Cluster mode: the final report of a dead coordinator's cycle, taken over; its finished
-        tasks go into the history as recovery imports an interrupted cycle's (camera events too)."""
+        tasks go into the history as recovery imports an interrupted cycle's (camera events too),
+        with its ``cycle.finished`` when ``announce`` (not when its coordinator's clean stop
+        sent one)."""
         config = self.config_watch.config
         if config is None:  # no valid config: --import-history can do it later
             log.error("cannot put the tasks of cycle %s into the history: no valid config", name)
             return
+        tasks, finished = recovered_cycle(name, report, config["streams"], self.clock.wall(),
+                                          TAKEOVER_NOTE)
         # Not what the history has already: a coordinator restarted on its own state folder
         # wrote the tasks that ended before it was killed.
-        for task in not_in_history(self.config_path,
-                                   report_tasks(name, report, config["streams"], live=True)):
-            self.writer.record(task)
+        self.writer.cycle_recovered(not_in_history(self.config_path, tasks),
+                                    finished if announce else None)
 
     def cycle_ended(self, cycle: Cycle, wall: float) -> None:
         """``cycle`` ended: its counts go out as a ``cycle.finished`` event."""

@@ -7,7 +7,7 @@ import os
 import sqlite3
 
 from recorder.finished_task import FinishedTask
-from recorder.history_events import enqueue, recovered_cycle_body
+from recorder.history_events import RECOVERED_NOTE, enqueue, recovered_cycle_body
 from recorder.history_outcomes import CameraStates, write_outcomes
 from recorder.history_store import HistoryStore
 from shared import settings
@@ -109,13 +109,14 @@ def report_tasks(name: str, report: dict, streams: list[dict], live: bool) -> li
     return [task for task in tasks if task is not None]
 
 
-def recovered_cycle(name: str, report: dict, streams: list[dict],
-                    wall: float) -> tuple[list[FinishedTask], dict]:
+def recovered_cycle(name: str, report: dict, streams: list[dict], wall: float,
+                    note: str = RECOVERED_NOTE) -> tuple[list[FinishedTask], dict]:
     """What a cycle its recorder never ended leaves for the history, from the ``report`` a
-    recovery or a cluster takeover wrote: its finished tasks (with their camera events) and
-    its ``cycle.finished`` (``recovered``), to be written in one transaction, each once."""
+    recovery or a cluster takeover (``note``: TAKEOVER_NOTE) wrote: its finished tasks (with
+    their camera events) and its ``cycle.finished`` (``recovered``), to be written in one
+    transaction, each once (enqueue leaves a recovered cycle.finished the outbox has)."""
     return (report_tasks(name, report, streams, live=True),
-            recovered_cycle_body(name, report, wall))
+            recovered_cycle_body(name, report, wall, note))
 
 
 def import_history(config_path: str, wall: float) -> dict:

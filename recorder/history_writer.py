@@ -69,6 +69,15 @@ class HistoryWriter:
         self._events.append(cycle_body(number, folder, counts, wall))
         self._written_at = float("-inf")
 
+    def cycle_recovered(self, tasks: list[FinishedTask], finished: dict | None) -> None:
+        """A cycle its recorder never ended, reported since (a cluster takeover, a restart's
+        recovery put off until a valid config): its ``tasks`` not in the history yet and its
+        ``cycle.finished`` body (None: sent already), in one write at this step's flush."""
+        self._tasks.extend(tasks)
+        if finished is not None:
+            self._events.append(finished)
+        self._written_at = float("-inf")
+
     def note_disk(self, holding: bool, free_mb: int, floor_mb: int, wall: float) -> None:
         """The space gate's state now: ``recorder.disk_low`` once when it starts holding."""
         if holding and not self._disk_low:

@@ -22,6 +22,7 @@ from shared.status_file import empty_status, read_status
 from testkit.cluster import RedisServer, WorkerPoolProcess, redis_available
 from testkit.recorder_process import (RecorderProcess, ffmpeg_pids, ffprobe, settled_names,
                                       wait_for)
+from testkit.webhook_receiver import WebhookReceiver
 from tests.test_cluster import cluster_config, the_report
 
 pytestmark = [pytest.mark.integration,
@@ -61,11 +62,13 @@ def a_standby(config: str, what: str) -> None:
 
 
 @contextlib.contextmanager
-def armed_standby(camera_server, active: str, active_url: str, standby: str, standby_url: str):
+def armed_standby(camera_server, active: str, active_url: str, standby: str, standby_url: str,
+                  **both):
     """A coordinator (``active``: 2 cameras on one gateway, 20 s clips, one cycle) recording
-    through a pool, and a standby (``standby``) armed: yields the pool and both recorders."""
-    cluster_config(active, active_url, streams_on(camera_server, 2, 20))
-    cluster_config(standby, standby_url, streams_on(camera_server, 2, 3), poll_cycles=-1)
+    through a pool, and a standby (``standby``) armed: yields the pool and both recorders.
+    ``both``: more global_config of both."""
+    cluster_config(active, active_url, streams_on(camera_server, 2, 20), **both)
+    cluster_config(standby, standby_url, streams_on(camera_server, 2, 3), poll_cycles=-1, **both)
     with WorkerPoolProcess(standby, slots=2) as workers, \
             RecorderProcess(started(active)) as first:
         wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
@@ -146,11 +149,32 @@ def test_a_recorder_that_cannot_reach_redis_says_so_then_coordinates_once_it_can
             wait_for(lambda: "enqueued as job" in recorder.log(), 30, "the first job")
 
 
+def cycle_finished_to(receiver: WebhookReceiver) -> dict:
+    """global_config.alerts sending cycle.finished to ``receiver``."""
+    return {"webhooks": [{"url": receiver.url, "events": ["cycle.finished"]}]}
+
+
+def cycle_finished_of(receiver: WebhookReceiver, cycle_dir: str) -> list[dict]:
+    """The cycle.finished bodies ``receiver`` got of the cycle in ``cycle_dir``."""
+    return [r.json() for r in receiver.received
+            if r.json()["cycle"] == os.path.basename(cycle_dir)]
+
+
+def outbox_of(config: str, cycle_dir: str) -> list[dict]:
+    """The cycle.finished bodies the history of ``config``'s recorder queued of that cycle."""
+    with sqlite3.connect(history_path(config)) as db:
+        return [json.loads(body) for (body,) in db.execute(
+            "SELECT body FROM outbox WHERE event = 'cycle.finished'")
+            if json.loads(body)["cycle"] == os.path.basename(cycle_dir)]
+
+
 def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server):
     active, standby = two_hosts(tmp_path)
-    with RedisServer(str(tmp_path)) as redis:
-        cluster_config(active, redis.url, streams_on(camera_server, 2, 20), poll_cycles=-1)
-        cluster_config(standby, redis.url, streams_on(camera_server, 2, 3))
+    with RedisServer(str(tmp_path)) as redis, WebhookReceiver() as receiver:
+        alerts = cycle_finished_to(receiver)
+        cluster_config(active, redis.url, streams_on(camera_server, 2, 20), poll_cycles=-1,
+                       alerts=alerts)
+        cluster_config(standby, redis.url, streams_on(camera_server, 2, 3), alerts=alerts)
         with WorkerPoolProcess(started(active), slots=2) as workers, \
                 RecorderProcess(active) as first:
             wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
@@ -170,8 +194,15 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
                          40, "the late clip in the dead coordinator's cycle's report")
                 # logged just after that report is written
                 wait_for(lambda: "reported again" in second.log(), 20, "the report's log line")
+                orphan = the_report(tmp_path / "a")
+                # The dead coordinator never sent its cycle.finished: the standby does, once.
+                wait_for(lambda: cycle_finished_of(receiver, orphan["_dir"]), 20,
+                         "the taken-over cycle's cycle.finished")
                 log = second.log() + workers.log()
-        orphan = the_report(tmp_path / "a")
+        [finished] = cycle_finished_of(receiver, orphan["_dir"])
+    assert finished["recovered"] is True and "接管" in finished["message"], finished
+    assert finished["counts"]["completed_tasks"] == 1, finished
+    assert len(outbox_of(standby, orphan["_dir"])) == 1
     assert took <= LOCK_SECONDS + 2, took
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
     assert orphan["summary"]["interrupted"] and len(orphan["tasks"]) == 2, orphan
@@ -224,17 +255,21 @@ def test_a_coordinator_cut_off_from_redis_leaves_its_cycle_to_the_standby_that_t
 def test_a_clean_stop_mid_cycle_hands_its_cycle_to_the_standby_which_settles_it_again(
         tmp_path, camera_server):
     active, standby = two_hosts(tmp_path)
-    with RedisServer(str(tmp_path)) as redis:
-        with armed_standby(camera_server, active, redis.url, standby, redis.url) as (
-                workers, first, second):
+    with RedisServer(str(tmp_path)) as redis, WebhookReceiver() as receiver:
+        with armed_standby(camera_server, active, redis.url, standby, redis.url,
+                           alerts=cycle_finished_to(receiver)) as (workers, first, second):
             assert first.stop() == 0  # SIGTERM: its cycle reported interrupted, lock released
             stopped = the_report(tmp_path / "a")
             wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
                      second.log(), 5, "the standby to take over at once")
             wait_for(lambda: "reported again, 1 late outcomes in" in second.log(), 60,
                      "the standby to settle the stopped cycle with its late clip")
+            assert second.stop() == 0  # its history written whole
             log = first.log() + second.log() + workers.log()
         report = report_in(stopped)
+    # The stop sent the cycle's cycle.finished; the standby that settled it again sends none.
+    assert [b["recovered"] for b in outbox_of(active, stopped["_dir"])] == [False], log
+    assert outbox_of(standby, stopped["_dir"]) == [], log
     assert stopped["summary"]["interrupted"], log
     assert [t["status"] for t in stopped["tasks"]] == [st.CANCELLED, st.CANCELLED], log
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED, st.CANCELLED], log

@@ -16,7 +16,7 @@ from redis import Redis  # noqa: E402
 from rq import Queue  # noqa: E402
 from rq.job import JobStatus  # noqa: E402
 
-from recorder.cluster import link  # noqa: E402
+from recorder.cluster import cycle_claim, link  # noqa: E402
 from recorder.cluster.coordinator_lock import lock_key  # noqa: E402
 from recorder.cluster.lead import Lead  # noqa: E402
 from recorder.cluster.outage import OUTAGE  # noqa: E402
@@ -93,9 +93,9 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
         redis, tmp_path, monkeypatch) -> None:
     connection = Redis.from_url(redis.url)
     folder = orphan_cycle(tmp_path, connection, timeouts=[40, 70])
-    reported: list[tuple[str, dict]] = []
+    reported: list[tuple[str, dict, bool]] = []
     sheets: list[tuple[str, dict]] = []
-    lead = Lead(lambda name, report: reported.append((name, report)),
+    lead = Lead(lambda name, report, announce: reported.append((name, report, announce)),
                 on_sheet=lambda path, report: sheets.append((path, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     assert rows(folder) == [interrupted(0), interrupted(1)]  # written at once
@@ -118,7 +118,12 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
         assert f"-> ./output/{CYCLE}/cam0.mp4" in text.read()
     with open(os.path.join(folder, "streams.csv"), encoding="utf-8") as csv:
         assert csv.read().splitlines()[1].startswith(f"0,rtsp://127.0.0.1:1/cam0,{st.COMPLETED},")
-    assert reported == [(CYCLE, final)]  # the history's feed: once, the final report
+    # the history's feed: once, the final report, with the cycle.finished nobody sent
+    assert reported == [(CYCLE, final, True)]
+    # ... and no later takeover (this one dead, the coordinator back) reports it again
+    assert connection.get(cycle_claim.claim_key(QUEUE, CYCLE)).startswith(b"reported:")
+    connection.delete(lock_key(QUEUE))
+    assert Lead().may_coordinate(config(redis), TAKEN + 300) and report_of(folder) == final
     assert sheets == [(folder, final)]  # and its contact sheet, drawn from it
     # The final report has the outcome: Redis keeps the task's hash minutes, not its day.
     ttl = connection.ttl(link.task_key(QUEUE, link.job_id(QUEUE, CYCLE, 0)))
@@ -134,7 +139,7 @@ def test_once_every_late_outcome_is_in_the_report_is_rewritten_before_the_deadli
     connection = Redis.from_url(redis.url)
     folder = orphan_cycle(tmp_path, connection, timeouts=[40])
     reported: list[tuple[str, dict]] = []
-    lead = Lead(lambda name, report: reported.append((name, report)))
+    lead = Lead(lambda name, report, announce: reported.append((name, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     lead.late.step(TAKEN + 1)
     assert rows(folder) == [interrupted(0)] and reported == []
@@ -167,7 +172,7 @@ def test_a_clean_stop_reports_what_came_in_redis_away_or_not(redis, tmp_path) ->
     connection = Redis.from_url(redis.url)
     folder = orphan_cycle(tmp_path, connection, timeouts=[40])
     reported: list[str] = []
-    lead = Lead(lambda name, report: reported.append(name))
+    lead = Lead(lambda name, report, announce: reported.append(name))
     assert lead.may_coordinate(config(redis), TAKEN)
     redis.stop()
     try:
@@ -207,7 +212,7 @@ def test_a_takeover_with_nothing_recording_hands_its_report_over_at_once(redis, 
     folder = orphan_cycle(tmp_path, connection, timeouts=[])
     reported: list[str] = []
     sheets: list[tuple[str, dict]] = []
-    lead = Lead(lambda name, report: reported.append(name),
+    lead = Lead(lambda name, report, announce: reported.append(name),
                 on_sheet=lambda path, report: sheets.append((path, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     assert reported == [CYCLE] and lead.late.pending == []
@@ -291,6 +296,43 @@ def test_the_final_report_goes_into_the_camera_history(tmp_path) -> None:
     again.orphan_reported(CYCLE, report)
     again.close(0.0, 1e9, lambda: None)
     with sqlite3.connect(history_path(config_path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (1,)
+
+
+def test_a_cycle_taken_over_sends_its_cycle_finished_once_unless_its_coordinator_did(
+        tmp_path) -> None:
+    # The dead coordinator never sent the cycle's cycle.finished and the takeover that wrote its
+    # final report did not either: a cycle.finished receiver missed that cycle's summary.
+    config_path = str(tmp_path / "config.json")
+    streams = [{"rtsp_url": f"rtsp://127.0.0.1:1/cam{i}", "output_filename": f"cam{i}.mp4",
+                "duration_seconds": 10} for i in range(2)]
+    alerts = {"webhooks": [{"url": "http://127.0.0.1:9/", "events": ["cycle.finished"]}]}
+    watch = SimpleNamespace(config={"streams": streams}, error=None,
+                            settings=GlobalSettings.from_config({"alerts": alerts}))
+    done = dict(task(0, st.COMPLETED), output_file=f"./output/{CYCLE}/cam0.mp4",
+                start_time="2026-11-30 12:00:02", end_time="2026-11-30 12:00:13")
+    report = {"summary": {"cycle": 3, "start_time": "2026-11-30 12:00:00",
+                          "end_time": "2026-11-30 12:00:13", "total_tasks": 2,
+                          "completed_tasks": 1, "cancelled_tasks": 1}, "tasks": [done, task(1)]}
+    for announce in (True, True, False):  # a second takeover (the first's claim lost), a left one
+        feed = HistoryFeed(config_path, watch, SimpleNamespace(holding=False, free_mb=0,
+                                                               floor_mb=0))
+        feed.orphan_reported(CYCLE, report, announce)
+        feed.close(0.0, 1e9, lambda: None)
+    with sqlite3.connect(history_path(config_path)) as db:
+        [(body,)] = db.execute("SELECT body FROM outbox WHERE event = 'cycle.finished'").fetchall()
+    body = json.loads(body)
+    assert (body["cycle"], body["recovered"]) == (CYCLE, True)
+    assert body["counts"] == {"total_tasks": 2, "completed_tasks": 1, "failed_tasks": 0,
+                              "cancelled_tasks": 1, "not_scheduled": 0}
+    assert body["message"].endswith("报告由接管的录制守护进程写出")
+    other = tmp_path / "other" / "config.json"  # its coordinator's clean stop sent one
+    other.parent.mkdir()
+    feed = HistoryFeed(str(other), watch, SimpleNamespace(holding=False, free_mb=0, floor_mb=0))
+    feed.orphan_reported(CYCLE, report, announce=False)
+    feed.close(0.0, 1e9, lambda: None)
+    with sqlite3.connect(history_path(str(other))) as db:
+        assert db.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
         assert db.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (1,)
 
 

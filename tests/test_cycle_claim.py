@@ -68,7 +68,17 @@ def test_a_cycle_left_interrupted_by_a_clean_stop_is_settled_again_by_the_next_c
     cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
     assert report(connection) is Claim.OWN
     assert cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.LEFT)
+    assert take(connection) is Take.LEFT and claim(connection) == "taken:b"  # its cycle.finished
+    # was sent at the stop: the taker settles the report again, sends none
+
+
+def test_a_cycle_a_takeover_handed_to_the_history_is_taken_over_no_more(connection) -> None:
+    # Its cycle.finished went out with it: a later takeover (the taker dead, the coordinator
+    # back) must not report it, nor send it, again.
+    cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
     assert take(connection) is Take.TAKEN
+    assert cycle_claim.settle(connection, "patrol", CYCLE, "b", cycle_claim.REPORTED)
+    assert take(connection, "c") is Take.REPORTED and report(connection) is Claim.TAKEN
 
 
 def test_a_takeover_leaves_the_takers_own_running_cycle_alone(connection) -> None:

@@ -10,7 +10,9 @@ reporting. So each cycle has a claim in Redis, changed only by atomic scripts:
   into ``reporting`` while it writes the reports, then ``reported`` (``left`` after an
   interrupted report: a clean stop mid-cycle, settled again by the next coordinator);
 - a takeover turns anything but ``reporting`` and ``reported`` into ``taken:<taker>``, and
-  gives it up again (no claim) when it could not write the report.
+  gives it up again (no claim) when it could not write the report, or makes it ``reported``
+  once its final report is handed to the history with the cycle's ``cycle.finished``: a later
+  takeover (the taker died, the coordinator came back) reports it no more.
 
 ``reporting`` lives REPORTING_SECONDS only: a coordinator killed while writing leaves a claim
 that lapses, and the cycle is taken over as any other a dead coordinator left.
@@ -44,8 +46,9 @@ if claim then
 end
 return 2
 """
-# A takeover: 1 the cycle is the taker's to report; 2 its coordinator is writing the reports;
-# 0 it has; 3 it is the taker's own running cycle (its lock retaken after Redis was away).
+# A takeover: 1 the cycle is the taker's to report; 4 too, its coordinator reported it
+# interrupted at a clean stop; 2 its coordinator is writing the reports; 0 it has (or a
+# takeover did); 3 it is the taker's own running cycle (its lock retaken after Redis was away).
 _TAKE_SCRIPT = """
 local claim = redis.call('GET', KEYS[1])
 if claim == 'running:' .. ARGV[1] then
@@ -58,6 +61,9 @@ if claim and string.sub(claim, 1, 9) == 'reported:' then
     return 0
 end
 redis.call('SET', KEYS[1], 'taken:' .. ARGV[1], 'EX', ARGV[2])
+if claim and string.sub(claim, 1, 5) == 'left:' then
+    return 4
+end
 return 1
 """
 # The owner's claim (``reporting``, ``taken``) becomes ARGV[2] (a final state), or goes when
@@ -111,8 +117,10 @@ class Take(Enum):
     """What a takeover's claim found."""
 
     TAKEN = 1  # the cycle is the taker's to report
+    LEFT = 4  # the taker's to settle again: its coordinator's clean stop reported it (and sent
+    # its cycle.finished)
     BUSY = 2  # its coordinator is writing the reports (a claim that lapses if it dies doing so)
-    REPORTED = 0  # its coordinator has written them
+    REPORTED = 0  # its coordinator has written them, or a takeover did
     OWN = 3  # the taker's own running cycle: it goes on
 
 

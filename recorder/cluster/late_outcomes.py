@@ -23,8 +23,9 @@ from shared.errors import PatrolError
 
 log = logging.getLogger(__name__)
 READ_SECONDS = 1.0  # how often the missing outcomes are read (a loop step may come sooner)
-# Called once a cycle's outcomes are final: its folder name and its report.
-Reported = Callable[[str, dict], None]
+# Called once a cycle's outcomes are final: its folder name, its report, and whether its
+# cycle.finished is to be sent (not when its coordinator's clean stop sent it).
+Reported = Callable[[str, dict, bool], None]
 # Called then too, for its contact sheet: its folder's path and its report.
 Sheet = Callable[[str, dict], None]
 
@@ -32,7 +33,7 @@ Sheet = Callable[[str, dict], None]
 class LateOutcomes:
     """The orphan cycles whose recording jobs have not all ended yet."""
 
-    def __init__(self, on_reported: Reported = lambda name, report: None,
+    def __init__(self, on_reported: Reported = lambda name, report, announce: None,
                  on_sheet: Sheet = lambda path, report: None) -> None:
         self.on_reported, self.on_sheet = on_reported, on_sheet
         self.pending: list[OrphanCycle] = []
@@ -83,9 +84,11 @@ class LateOutcomes:
         self._hand_over(orphan, report, written)
 
     def _hand_over(self, orphan: OrphanCycle, report: dict, written: bool) -> None:
-        """``orphan``'s final report to the history, and to its contact sheet when it is the
-        report in its folder (``written``)."""
-        self.on_reported(orphan.name, report)
+        """``orphan``'s final report to the history (with its cycle.finished), and to its
+        contact sheet when it is the report in its folder (``written``); its claim then says
+        it is reported."""
+        self.on_reported(orphan.name, report, orphan.announce)
+        orphan.handed_over()
         if written:
             self.on_sheet(orphan.path, report)
 

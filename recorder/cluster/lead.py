@@ -33,12 +33,13 @@ class Lead:
     """One recorder's coordinator lock, for the cluster of the config of the moment.
 
     ``on_reported``: a dead coordinator's cycle, taken over, has its final report (the camera
-    history's feed), and ``on_sheet`` its folder's path and that report (its contact sheet);
+    history's feed; its cycle.finished too when ``announce``), and ``on_sheet`` its folder's
+    path and that report (its contact sheet);
     ``references_dir``: this recorder's reference pictures, against which the outcomes of a
     cycle taken over are held (None: not held).
     """
 
-    def __init__(self, on_reported: Reported = lambda name, report: None,
+    def __init__(self, on_reported: Reported = lambda name, report, announce: None,
                  left: dict | None = None, references_dir: str | None = None,
                  on_sheet: Sheet = lambda path, report: None) -> None:
         self._locks: dict[tuple[str, str], CoordinatorLock] = {}

@@ -63,6 +63,8 @@ class OrphanCycle:
     recording: dict[int, str]  # stream index -> job: started on a worker, no outcome yet
     deadline: float  # monotonic: a job without an outcome by then stays interrupted
     held: Holding  # what the coordinator makes of a late outcome
+    owner: str = ""  # the taker's lock owner, its claim on the cycle's reports
+    announce: bool = True  # its cycle.finished is the taker's to send (none was sent)
     followed: int = field(init=False)  # how many jobs were recording at the takeover
 
     def __post_init__(self) -> None:
@@ -86,6 +88,12 @@ class OrphanCycle:
             link.retire(self.connection, self.queue, jobs)
         except RedisError as exc:
             OUTAGE.failed(exc)
+
+    def handed_over(self) -> None:
+        """Its final report is in the history, its cycle.finished sent: no later takeover (this
+        one dead, the coordinator back) reports it again (recorder/cluster/cycle_claim.py)."""
+        cycle_claim.settle_or_note(self.connection, self.queue, self.name, self.owner,
+                                   cycle_claim.REPORTED)
 
 
 def left_statuses(connection: Redis, queue: str, left: dict | None = None) -> list[dict]:
@@ -156,13 +164,15 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
         return _AGAIN
     if take is cycle_claim.Take.OWN:
         return None
-    if take is not cycle_claim.Take.TAKEN:
+    if take not in (cycle_claim.Take.TAKEN, cycle_claim.Take.LEFT):
         log.warning("cycle %s not taken over: its coordinator %s", cycle["dir"],
                     "is writing its reports (tried again)" if take is cycle_claim.Take.BUSY
                     else "wrote its reports")
         return _AGAIN if take is cycle_claim.Take.BUSY else None
     try:
         orphan = _settled_orphan(connection, queue, settings, now, old, reported, held, keep)
+        if orphan is not None:
+            orphan.owner, orphan.announce = owner, take is cycle_claim.Take.TAKEN
     except Exception:  # the lock lost meanwhile (LockLost), or anything unforeseen
         cycle_claim.settle_or_note(connection, queue, cycle["dir"], owner, "")  # let go
         raise
