@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 from recorder.config_watch import ConfigWatch
 from recorder.cycle import Cycle
 from recorder.finished_task import FinishedTask, from_recording
-from recorder.history_events import TAKEOVER_NOTE
-from recorder.history_import import not_in_history, recovered_cycle
+from recorder.held_recoveries import held_cycles, release
+from recorder.history_events import RECOVERED_NOTE, TAKEOVER_NOTE
+from recorder.history_import import not_in_history, read_report, recovered_cycle
 from recorder.history_store import HistoryStore
 from recorder.history_writer import HistoryWriter
 from recorder.recording import Recording
@@ -33,6 +35,7 @@ class HistoryFeed:
         # the history (and the console's pages read from it) offers the clip.
         self.unpublished = False
         self._alerting_of: dict | None = None  # the config the writer knows the alerts of
+        self._held_released = False  # the cycles held for a valid config handed over
 
     def attach(self, cycle: Cycle) -> None:
         """Record each of ``cycle``'s verdicts as it is drawn."""
@@ -59,12 +62,41 @@ class HistoryFeed:
         if config is None:  # no valid config: --import-history can do it later
             log.error("cannot put the tasks of cycle %s into the history: no valid config", name)
             return
+        self._recovered(name, report, config, TAKEOVER_NOTE, announce)
+
+    def _recovered(self, name: str, report: dict, config: dict, note: str,
+                   announce: bool) -> None:
+        """A cycle its recorder never ended, reported since: its tasks and its cycle.finished
+        (``announce``), as history_import.recovered_cycle gives them, in one write."""
         tasks, finished = recovered_cycle(name, report, config["streams"], self.clock.wall(),
-                                          TAKEOVER_NOTE)
+                                          note)
         # Not what the history has already: a coordinator restarted on its own state folder
         # wrote the tasks that ended before it was killed.
         self.writer.cycle_recovered(not_in_history(self.config_path, tasks),
                                     finished if announce else None)
+
+    def _hand_over_held(self) -> bool:
+        """Once a valid config is loaded: the cycles a restart without one recovered (their
+        tasks, their cycle.finished) go to the writer; True when there were any (their note
+        goes once they are written)."""
+        config = self.config_watch.config
+        if self._held_released or config is None:
+            return False
+        self._held_released = True
+        held = held_cycles(self.config_path)
+        for cycle in held:
+            name = os.path.basename(cycle.folder)
+            report = read_report(os.path.join(cycle.folder, cycle.report_filename))
+            if report is None:
+                log.error("cycle %s, held for a valid config: its report %s cannot be read; "
+                          "its tasks and cycle.finished are not sent", name,
+                          cycle.report_filename)
+                continue
+            self._recovered(name, report, config, RECOVERED_NOTE, cycle.announce)
+            log.warning("cycle %s, recovered at a restart without a valid config: its tasks%s "
+                        "go into the history now", name,
+                        " and its cycle.finished" if cycle.announce else "")
+        return bool(held)
 
     def cycle_ended(self, cycle: Cycle, wall: float) -> None:
         """``cycle`` ended: its counts go out as a ``cycle.finished`` event."""
@@ -82,9 +114,12 @@ class HistoryFeed:
         self.writer.note_disk(gate.holding, gate.free_mb, gate.floor_mb, wall)
         self.writer.note_config_error(self.config_watch.error, wall)
         self._note_alerting()
+        held = self._hand_over_held()
         if self.unpublished and (force or self.writer.due(settings, now)):
             publish()
-        self.writer.flush(settings, now, wall, force=force)
+        self.writer.flush(settings, now, wall, force=force or held)
+        if held:  # written (or kept by the writer while the database fails): noted no more
+            release(self.config_path)
 
     def _note_alerting(self) -> None:
         """Tell the writer which cameras' alerts are on, once per config taken."""

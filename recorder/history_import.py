@@ -89,7 +89,7 @@ def not_in_history(config_path: str, tasks: list[FinishedTask]) -> list[Finished
         return tasks
 
 
-def _read_report(path: str) -> dict | None:
+def read_report(path: str) -> dict | None:
     try:
         with open(path, encoding="utf-8") as handle:
             report = json.load(handle)
@@ -162,7 +162,7 @@ def _import(config_path: str, streams: list[dict], g: GlobalSettings,
     store, states = HistoryStore(history_path(config_path)), CameraStates()
     counts = {"imported": 0, "already": 0, "unreadable": 0, "failed": 0, "tasks": 0}
     for root, name in cycles:
-        report = _read_report(os.path.join(root, name, report_filename))
+        report = read_report(os.path.join(root, name, report_filename))
         if report is None:
             counts["unreadable"] += 1
             continue

@@ -5,13 +5,14 @@ import logging
 import os
 
 from recorder.clip_files import recover_work_files
+from recorder.held_recoveries import HeldCycle, held_path, hold
 from recorder.history_import import import_cycle
 from recorder.processes import ProcessRunner
 from recorder.reports import (INTERRUPTED, build_report, recovered_report,
                               with_known_verdicts, write_reports, written_rows)
 from shared import settings
 from shared.config import GLOBAL_DEFAULTS
-from shared.errors import PatrolError
+from shared.errors import ConfigError, PatrolError
 from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir, cycle_names_in
 from shared.timefmt import cycle_order
@@ -132,7 +133,13 @@ def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: 
     # task not in the history yet, so a second recovery or --import-history adds none.
     try:
         import_cycle(config_path, cycle_dir, report_filename, wall, announce)
-    except PatrolError as exc:  # no valid config: --import-history can do it later
+    except ConfigError as exc:  # the cameras and alert receivers are the config's: held
+        hold(config_path, HeldCycle(cycle_dir, report_filename, announce))
+        log.error("no valid config at the restart (%s): the tasks of cycle %s's report%s are "
+                  "held in %s and go out once a valid config is loaded",
+                  exc.message, os.path.basename(cycle_dir),
+                  " and its cycle.finished" if announce else "", held_path(config_path))
+    except PatrolError as exc:
         log.error("cannot put the tasks of cycle %s's report into the history: %s",
                   os.path.basename(cycle_dir), exc)
 

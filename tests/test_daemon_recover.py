@@ -364,6 +364,47 @@ def test_the_interrupted_cycle_sends_its_cycle_finished_once_saying_it_was_recov
     assert "意外退出" in body["message"]
 
 
+@pytest.mark.parametrize("restarted_again", [False, True])
+def test_a_restart_without_a_valid_config_sends_the_cycle_once_a_valid_one_is_loaded(
+        tmp_path, restarted_again) -> None:
+    # No valid config at the restart: the interrupted cycle's report was written, but its
+    # tasks never reached the history nor its cycle.finished a receiver (both need the config's
+    # cameras and receivers), not after the config was fixed either.
+    config_path = str(tmp_path / "config.json")
+    cycle_finished_config(config_path)
+    killed_mid_cycle(config_path, "./output")
+    (tmp_path / "output" / CYCLE).mkdir(parents=True)
+    finished_before_the_kill(config_path, live_cam0=False)
+    valid = (tmp_path / "config.json").read_text(encoding="utf-8")
+    (tmp_path / "config.json").write_text("{ broken", encoding="utf-8")
+    daemon = Daemon(config_path)
+    daemon.recover()
+    assert (tmp_path / "output" / CYCLE / "rtsp_report.json").exists()
+    if restarted_again:  # still without one: its status shows no cycle any more
+        daemon.history.close(0.0, 1e9, lambda: None)
+        write_json_atomic(settings.status_path(config_path), empty_status())
+        daemon = Daemon(config_path)
+        daemon.recover()
+    daemon.history.step(0.0, 1e9, lambda: None)
+    assert not os.path.exists(history_path(config_path)) or outbox(config_path) == []
+
+    (tmp_path / "config.json").write_text(valid, encoding="utf-8")
+    daemon.config_watch.poll(force=True)
+    daemon.history.step(1.0, 1e9, lambda: None)
+    daemon.history.step(2.0, 1e9, lambda: None)  # handed over once
+    daemon.history.close(3.0, 1e9, lambda: None)
+
+    [(event, body)] = outbox(config_path)
+    assert (event, body["cycle"], body["recovered"]) == ("cycle.finished", CYCLE, True)
+    assert body["counts"]["completed_tasks"] == 1 and body["counts"]["failed_tasks"] == 1
+    assert outcomes(config_path) == [("cam0", CYCLE, st.COMPLETED),
+                                     ("cam1", CYCLE, st.CONNECTION_ERROR)]
+    restarted = Daemon(config_path)  # the note is gone: nothing sent twice
+    restarted.recover()
+    restarted.history.close(4.0, 1e9, lambda: None)
+    assert len(outbox(config_path)) == 1
+
+
 def test_the_last_finished_cycles_tasks_missing_from_the_history_are_put_back(tmp_path) -> None:
     # Killed between the cycle's end (report written, status published) and the
     # history's commit of its last batch: the restart reads them from the report.
