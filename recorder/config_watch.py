@@ -15,6 +15,27 @@ log = logging.getLogger(__name__)
 SETTLE_SECONDS = 1.0
 
 
+INTERVAL = "cycle_interval_seconds"
+
+
+def when_it_applies(old: dict, new: dict) -> str:
+    """What the log says of an edit from ``old`` to ``new`` (both valid): the interval applies
+    to the pause between cycles at once (the daemon's ``follow_interval``), the rest from the
+    next cycle."""
+    interval = GlobalSettings.from_config(new["global_config"]).cycle_interval_seconds
+    if interval == GlobalSettings.from_config(old["global_config"]).cycle_interval_seconds:
+        return "applies from the next cycle"
+    said = f"{INTERVAL} {interval:g} applies at once, to the pause before the next cycle"
+    if _without_interval(old) == _without_interval(new):
+        return said
+    return f"{said}; the other changes apply from the next cycle"
+
+
+def _without_interval(config: dict) -> dict:
+    return {**config, "global_config": {key: value for key, value in
+                                        config["global_config"].items() if key != INTERVAL}}
+
+
 class ConfigWatch:
     """Re-reads the config when its file changes; a broken file keeps the last valid config."""
 
@@ -50,10 +71,12 @@ class ConfigWatch:
                 log.error("config rejected, keeping the last valid one: %s", exc.message)
             self.error = exc
             return
+        changed = self.config is not None and config != self.config
         if self.error is not None:
-            log.info("config valid again")
-        elif self.config is not None and config != self.config:
-            log.info("config changed; applies from the next cycle")
+            log.info("config valid again%s",
+                     f"; {when_it_applies(self.config, config)}" if changed else "")
+        elif changed:
+            log.info("config changed; %s", when_it_applies(self.config, config))
         if config != self.config:
             self._keep(config)
         self.config, self.error = config, None

@@ -66,7 +66,7 @@ class Daemon:
     def cluster_config(self) -> dict | None:
         """The config whose ``cluster`` section rules the lock, the status's copy in Redis and
         the desired state: the running cycle's (a mode or queue edited by hand meanwhile
-        applies from the next cycle, as every other setting does: a single-box cycle is not
+        applies from the next cycle, as the settings but the interval do: a single-box cycle is not
         cancelled by a lock it never needed, a cluster cycle not taken over as dead while it
         runs), else config.json's."""
         return self.cycle.config if self.cycle is not None else self.config_watch.config

@@ -181,3 +181,42 @@ def test_a_file_read_while_it_is_rewritten_in_place_is_read_again_before_it_coun
                       encoding="utf-8")
     watch.poll(wall=os.stat(config).st_mtime)
     assert "max_concurrent_streams" in watch.error.message
+
+
+@pytest.mark.parametrize("edit, said", [
+    ({"cycle_interval_seconds": 5}, "config changed; cycle_interval_seconds 5 applies at once, "
+                                    "to the pause before the next cycle"),
+    ({"cycle_interval_seconds": 5, "poll_cycles": 3},
+     "config changed; cycle_interval_seconds 5 applies at once, to the pause before the next "
+     "cycle; the other changes apply from the next cycle"),
+    ({"cycle_interval_seconds": 0, "poll_cycles": 3},
+     "config changed; applies from the next cycle"),
+])
+def test_the_log_says_when_an_edit_applies(tmp_path: Path, edit: dict, said: str,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    # Every edit was said to apply "from the next cycle"; the interval moves the pause at once.
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {"cycle_interval_seconds": 0}, "streams": []})
+    watch = ConfigWatch(config)
+    watch.poll()
+    write_json_atomic(config, {"global_config": edit, "streams": []})
+    with caplog.at_level("INFO", logger="recorder.config_watch"):
+        watch.poll()
+    assert caplog.messages == [said]
+
+
+def test_a_config_valid_again_says_when_its_edit_applies(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "config.json"
+    write_json_atomic(str(config), {"global_config": {"cycle_interval_seconds": 0},
+                                    "streams": []})
+    watch = ConfigWatch(str(config))
+    watch.poll()
+    config.write_text('{"global_config": ', encoding="utf-8")
+    watch.poll()
+    write_json_atomic(str(config), {"global_config": {"cycle_interval_seconds": 7},
+                                    "streams": []})
+    with caplog.at_level("INFO", logger="recorder.config_watch"):
+        watch.poll()
+    assert caplog.messages[-1:] == ["config valid again; cycle_interval_seconds 7 applies at "
+                                    "once, to the pause before the next cycle"]

@@ -83,3 +83,17 @@ def test_no_time_is_shown_while_the_recorder_retries_rather_than_pauses(patrol) 
     daemon.state.message = "磁盘剩余空间不足"
     _step(daemon, clock)
     assert _next_cycle_time(daemon) == ""
+
+
+def test_the_log_says_an_interval_edit_applies_to_the_pause_at_once(
+        patrol, caplog: pytest.LogCaptureFixture) -> None:
+    # It said "config changed; applies from the next cycle", and then moved the pause at once.
+    daemon, runner, clock = patrol
+    caplog.set_level(logging.INFO, logger="recorder.config_watch")
+    _ended_cycle(daemon, runner, clock)
+    _step(daemon, clock, 1.0)
+    _edit_interval(daemon, 5)
+    _step(daemon, clock)
+    changed = [m for m in caplog.messages if m.startswith("config changed")]
+    assert changed == ["config changed; cycle_interval_seconds 5 applies at once, to the pause "
+                       "before the next cycle"]
