@@ -59,7 +59,7 @@ class Daemon:
             self.cluster_config, status, encode)
         self.cycle: Cycle | None = None
         self.last_cycle: Cycle | None = None
-        self._shut_down = False
+        self._shut_down: set[str] = set()  # the parts of shutdown done
         self._queue_ruling: str | None = None  # cluster_config's queue at the last step ("": none)
 
     @property
@@ -215,29 +215,47 @@ class Daemon:
         alerts.stop()  # after shutdown: its last events may still go out
 
     def shutdown(self) -> None:
-        """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'
-        (once: a second call returns at once)."""
-        if self._shut_down:
+        """Cancel the running cycle, let ffmpeg finish its files, report, publish 'stopped'.
+
+        Each part is done once: a call after one that raised does only the parts not done yet
+        (a second call after a clean one, nothing); the status file's lock is let go either
+        way, so a new recorder on this config is not locked out by one whose stop failed."""
+        parts = (("checks", self._wind_down_checks), ("cycle", self._wind_down_cycle),
+                 ("takeovers", lambda: self.launcher.follow_takeovers(math.inf)),  # as they stand
+                 ("lead", self.launcher.release_lead), ("history", self._close_history),
+                 ("status", self._publish_stopped),
+                 ("sheets", self.launcher.sheets.close))  # the last cycle's, drawn meanwhile
+        if all(name in self._shut_down for name, _ in parts):
             return
-        self._shut_down = True
+        try:
+            for name, part in parts:
+                if name not in self._shut_down:
+                    part()
+                    self._shut_down.add(name)
+        finally:
+            self.publisher.release()
+        log.info("recorder stopped")
+
+    def _wind_down_checks(self) -> None:
         cycle = self.cycle  # cluster mode: its lock kept until its reports are written
         self.checks.wind_down(self.clock, SHUTDOWN_SECONDS, lambda now: self.launcher.keep_lock(
             cycle.config if cycle is not None else None, now))
+
+    def _wind_down_cycle(self) -> None:
         if self.cycle is not None:
             self.launcher.keep_lock(self.cycle.config, self.clock.monotonic())
             self.launcher.wind_down(self.cycle, self.clock, SHUTDOWN_SECONDS)
             self._end_cycle(self.clock.monotonic(), interrupted="录制守护进程停止")
-        self.launcher.follow_takeovers(math.inf)  # a taken-over cycle's report as it stands
-        self.launcher.release_lead()
+
+    def _close_history(self) -> None:
         now, wall = self.clock.monotonic(), self.clock.wall()
         self.history.close(now, wall, lambda: self.publisher.publish(now, wall))
+
+    def _publish_stopped(self) -> None:
         self.state.running = False
         self.state.end_wall = self.state.end_wall or self.clock.wall()
         self.state.message = "录制守护进程已停止"
         self.publisher.publish(self.clock.monotonic(), self.clock.wall(), stopped=True)
-        self.launcher.sheets.close()  # the last cycle's contact sheet, drawn meanwhile
-        self.publisher.release()
-        log.info("recorder stopped")
 
     def snapshot(self, now: float, wall: float) -> dict:
         """The status file's content now."""

@@ -1,8 +1,10 @@
-"""The daemon's shutdown when ffmpeg does not stop in time: shell scripts stand in for ffmpeg."""
+"""The daemon's shutdown: when ffmpeg does not stop in time (shell scripts stand in for ffmpeg),
+when a part of it fails."""
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +15,10 @@ from shared import settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.control_file import request_start
+from shared.locks import locked
 from shared.status_file import read_status
 from testkit.recorder_process import ffprobe, wait_for
+from tests.test_daemon_config import started_daemon
 
 # Like ffmpeg that no stop signal reaches: only SIGKILL ends it. The first stream
 # has written two seconds of real fragmented MP4 by then, the second only junk.
@@ -90,3 +94,32 @@ def test_ffmpeg_outstaying_the_shutdown_budget_is_killed_and_still_gets_a_verdic
     status = read_status(settings.status_path(config_path))
     assert status["heartbeat"] is None and status["scheduler_running"] is False
     assert [t["status"] for t in status["tasks"]] == [st.CANCELLED, st.CANCELLED]
+
+
+def test_a_shutdown_that_failed_lets_go_of_the_status_lock_and_a_second_one_ends_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first call marked itself done before it worked: when it raised, the status file's
+    # lock stayed held and a second call returned at once, the status never said "stopped".
+    daemon = started_daemon(tmp_path)
+    daemon.publisher.hold()
+    daemon.step(10.0, 1_760_000_000.0)
+    winds, close = [], daemon.history.close
+
+    def close_failing_once(*args) -> None:
+        if not winds.count("history"):
+            winds.append("history")
+            raise OSError("disk gone")
+        close(*args)
+    monkeypatch.setattr(daemon.history, "close", close_failing_once)
+    monkeypatch.setattr(daemon.checks, "wind_down", lambda *args: winds.append("checks"))
+    with pytest.raises(OSError):
+        daemon.shutdown()
+    with locked(daemon.publisher.path, timeout=0):  # let go of: a new recorder may start
+        pass
+    assert read_status(daemon.publisher.path)["scheduler_running"]  # "stopped" not yet
+    daemon.shutdown()
+    status = read_status(daemon.publisher.path)
+    assert not status["scheduler_running"] and status["message"] == "录制守护进程已停止"
+    assert winds == ["checks", "history"]  # what was done is not done again
+    daemon.shutdown()  # all done: nothing again
+    assert winds == ["checks", "history"]
