@@ -23,6 +23,7 @@ from app.auth_throttle import FailureThrottle
 from app.console.access import signed_in
 from app.errors import error_response
 from app.log_text import request_logger
+from shared.regular_file import open_regular_file
 
 log = request_logger(__name__)
 
@@ -70,8 +71,9 @@ def check_token_format(token: str | None) -> None:
 
 def _read_token_file(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as handle:
-            token = handle.readline().strip()
+        handle, _ = open_regular_file(path, follow_symlinks=True)  # a FIFO must not hang
+        with handle:
+            token = handle.readline().decode("utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise AccessSettingError(f"cannot read {TOKEN_FILE_ENV} {path}: {exc}") from None
     if not token:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.errors import WriteError
+from shared.regular_file import open_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,11 @@ def read_json(path: str) -> Any:
     """Read a JSON file written by :func:`write_json_atomic`.
 
     :raises FileNotFoundError: no such file.
-    :raises ValueError: the file is not valid JSON (hand edits can do that).
+    :raises OSError: not a regular file (a FIFO planted at the name is refused at once, not
+        waited on); :raises ValueError: the file is not valid JSON (hand edits can do that).
     """
-    with open(path, encoding="utf-8") as handle:
+    handle, _ = open_regular_file(path, follow_symlinks=True)
+    with handle:
         return json.load(handle)
 
 

@@ -1,4 +1,5 @@
-"""Hostile things at config.json and its lock path: a FIFO, a directory, mode 000."""
+"""Hostile things at config.json, its lock path, the state files and the API token file: a FIFO,
+a directory, mode 000."""
 from __future__ import annotations
 
 import os
@@ -13,10 +14,11 @@ from flask.testing import FlaskClient
 
 import recorder.config_watch
 import recorder.daemon
+from app import auth
 from shared import settings
 from shared.atomic import write_json_atomic
 from shared.config_file import load_config
-from shared.control_file import request_reload, request_start
+from shared.control_file import load_control, request_reload, request_start
 from shared.errors import ConfigError
 from shared.status_file import empty_status, read_status
 from tests.helpers import assert_error, file_digest, valid_config
@@ -185,3 +187,22 @@ def test_the_recorder_keeps_its_config_when_a_folder_is_planted(tmp_path: Path) 
     daemon.step(11.0, NOW + 1)
     assert daemon.config_watch.config == good and daemon.state.running
     assert "不是普通文件" in read_status(daemon.publisher.path)["config_error"]["reason"]
+
+
+@pytest.mark.parametrize("name", ["status.json", "control.json"])
+def test_a_fifo_in_the_state_folder_is_read_as_missing_at_once(tmp_path: Path, name: str) -> None:
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    read = {"status.json": read_status, "control.json": load_control}[name]
+    done, value = finishes(lambda: read(str(fifo)), fifo)
+    assert done, f"reading {name} hung on a FIFO"
+    assert value == {"status.json": empty_status(), "control.json": None}[name]
+
+
+def test_a_fifo_as_the_api_token_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo)
+    done, error = finishes(
+        lambda: auth.settings_from_environment({auth.TOKEN_FILE_ENV: str(fifo)}), fifo)
+    assert done, "reading the token file hung on a FIFO"
+    assert isinstance(error, auth.AccessSettingError) and "not a regular file" in str(error)
