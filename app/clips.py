@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from app.context import output_dir
 from app.preconditions import answer_file
 from app.requests import query_flag
-from app.results import recording_now
+from app.results import clip_being_recorded
 from app.scheduler import local_status
 from shared import output_tree, task_status
 from shared.errors import Conflict, PreconditionFailed
@@ -60,8 +60,7 @@ def get_clip(location: str):
 def _being_recorded(folder: str, filename: str) -> bool:
     """True when the recorder may still write this clip: a running cycle's or check's."""
     if not folder.startswith(output_tree.CHECKS_PREFIX):
-        recording, active = recording_now()
-        return folder == recording and filename in active
+        return clip_being_recorded(folder, filename)
     status = local_status()  # a check runs on the host whose API took it
     if not may_still_write(status):
         return False

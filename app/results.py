@@ -1,6 +1,8 @@
 """Results: the cycle folders and clips of the output tree, and their deletion."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, jsonify
 
 from app.context import output_dir
@@ -77,10 +79,11 @@ def videos_of(timestamp: str):
     return jsonify(timestamp=timestamp, count=len(videos), videos=videos, **paging)
 
 
-def recording_now() -> tuple[str, set[str]]:
+def recording_now(fresh: bool = False) -> tuple[str, set[str]]:
     """The cycle folder being recorded and the clip names still being written in it (cluster
-    mode: by the cluster's workers, as its coordinator's status says, on any host)."""
-    status, _ = status_view()
+    mode: by the cluster's workers, as its coordinator's status says, on any host; read up to
+    a second ago unless ``fresh``)."""
+    status, _ = status_view(fresh)
     cycle = status["cycle"]
     if not (cycle.get("running") and cycle.get("dir") and may_still_write(status)):
         return "", set()
@@ -89,14 +92,25 @@ def recording_now() -> tuple[str, set[str]]:
     return cycle["dir"], active
 
 
+def clip_being_recorded(cycle: str, filename: str) -> bool:
+    """Whether the recorder may still write this clip of a cycle (a request is refused, 409)."""
+    return _said_again_by_a_fresh_read(
+        lambda recording, active: cycle == recording and filename in active)
+
+
+def _said_again_by_a_fresh_read(recorded: Callable[[str, set[str]], bool]) -> bool:
+    """``recorded(*recording_now())``, checked again against the status read now before it says
+    True: the one read up to a second ago (cluster mode) may name a clip that has just ended."""
+    return recorded(*recording_now()) and recorded(*recording_now(fresh=True))
+
+
 def remove_clip(out: output_tree.OutputDir, cycle: str, filename: str) -> None:
     """Delete one clip, unless the recorder may still write it (the API's and the console's rule),
     and log it: the one place either deletion is logged (README "the API logs its own actions").
 
     :raises Conflict: being recorded. :raises NotFound, UnsafePath, OSError: see delete_video.
     """
-    recording, active = recording_now()
-    if cycle == recording and filename in active:
+    if clip_being_recorded(cycle, filename):
         raise Conflict("该视频正在录制中, 不能删除")
     try:
         output_tree.delete_video(out, cycle, filename)
@@ -112,8 +126,7 @@ def remove_cycle(out: output_tree.OutputDir, timestamp: str) -> None:
     :raises Conflict: being recorded. :raises NotFound, UnsafePath, OSError: see delete_cycle.
     """
     output_tree.require_cycle(out, timestamp)
-    recording, _ = recording_now()
-    if timestamp == recording:
+    if _said_again_by_a_fresh_read(lambda recording, _: timestamp == recording):
         raise Conflict("该时间戳目录正在录制中, 不能删除")
     try:
         output_tree.delete_cycle(out, timestamp)

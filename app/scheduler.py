@@ -53,12 +53,13 @@ def local_status() -> dict:
     return _FILES.get(status_file(), _parse_status)[0]
 
 
-def _status() -> tuple[dict, EncodedTasks]:
+def _status(fresh: bool = False) -> tuple[dict, EncodedTasks]:
     """The recorder's status and its encoded tasks: in cluster mode the coordinator's, from
-    Redis (it may run on another host), else (or when Redis has none, or only a stopped or
-    dead coordinator's, no longer renewed) the status file's."""
+    Redis (it may run on another host; ``fresh``: read again, whenever it was last read),
+    else (or when Redis has none, or only a stopped or dead coordinator's, no longer renewed)
+    the status file's."""
     cluster = _cluster()
-    raw = _mirror_text(cluster) if cluster else None
+    raw = _mirror_text(cluster, fresh) if cluster else None
     # Parsed once per version, as the file is: its text is the version (it changes about once a
     # second; thousands of tasks take ~30 ms a thousand to parse and encode again).
     parsed = _FILES.get_version(_MIRRORED, raw, lambda: _with_encoded_tasks(
@@ -76,13 +77,13 @@ MIRROR_READ_SECONDS = 1.0
 _mirror_read: tuple[float, str, bytes | None] = (float("-inf"), "", None)  # when, whose, what
 
 
-def _mirror_text(cluster: ClusterSettings) -> bytes | None:
+def _mirror_text(cluster: ClusterSettings, fresh: bool = False) -> bytes | None:
     """The coordinator's status text in Redis (None: none, or Redis away), read again only
-    MIRROR_READ_SECONDS after the last read."""
+    MIRROR_READ_SECONDS after the last read (or when ``fresh``)."""
     global _mirror_read
     now, whose = SYSTEM_CLOCK.monotonic(), f"{cluster.redis_url} {cluster.queue}"
     when, read_for, raw = _mirror_read
-    if read_for != whose or not 0 <= now - when < MIRROR_READ_SECONDS:
+    if fresh or read_for != whose or not 0 <= now - when < MIRROR_READ_SECONDS:
         raw = read_cluster_status_text(cluster)
         _mirror_read = (now, whose, raw)
     return raw
@@ -137,11 +138,12 @@ def _change_desired(change) -> None:
         raise RecorderUnavailable("集群的 Redis 不可达, 请稍后再试") from None
 
 
-def status_view() -> tuple[dict, bool]:
+def status_view(fresh: bool = False) -> tuple[dict, bool]:
     """The recorder's status (parsed once per file version) and whether the recorder is alive;
     in cluster mode the coordinator's, whichever host it runs on (its cycle is the one the
-    workers write into the shared folder)."""
-    status, _ = _status()
+    workers write into the shared folder), as read up to MIRROR_READ_SECONDS ago unless
+    ``fresh``."""
+    status, _ = _status(fresh)
     return status, is_alive(status)
 
 

@@ -174,11 +174,15 @@ def test_missing_clip_is_404(client: FlaskClient, clip: Path) -> None:
 
 def test_clip_being_recorded_is_not_served(client: FlaskClient, clip: Path,
                                           write_status: WriteStatus) -> None:
+    task = {"stream_index": 0, "status": 3, "output_file": "./output/20251010_163000/cam 1.mp4"}
     write_status(scheduler_running=True, cycle={"dir": "20251010_163000", "running": True},
-                 tasks=[{"stream_index": 0, "status": 3,
-                         "output_file": "./output/20251010_163000/cam 1.mp4"}])
+                 tasks=[task])
     assert_error(client.get("/api/clips/20251010_163000/cam%201.mp4"), 409)
     assert client.get("/api/clips/20251010_163000/b.mkv").status_code == 200
+    # Ended: served at once, the status file read as it is now (no copy kept for a while).
+    write_status(scheduler_running=True, cycle={"dir": "20251010_163000", "running": True},
+                 tasks=[{**task, "status": 4}])
+    assert client.get("/api/clips/20251010_163000/cam%201.mp4").status_code == 200
 
 
 def _refused(client: FlaskClient, tree: Path, raw_path: str) -> None:

@@ -165,3 +165,27 @@ def test_a_hand_edit_breaking_only_the_output_rule_keeps_the_api_in_cluster_mode
                                                mirrored(status))
     answer = client.get("/api/tasks/status").get_json()
     assert answer["count"] == 1  # the coordinator's, from Redis, not this host's file
+
+
+def test_a_clip_that_has_just_ended_is_not_refused_from_the_status_read_a_second_ago(
+        client, redis, write_status, make_cycle, monkeypatch):
+    # The status read from Redis is kept for a second: a clip it still showed as being
+    # recorded was refused (409) though the coordinator's status said it had ended.
+    from app import scheduler
+    monkeypatch.setattr(scheduler, "MIRROR_READ_SECONDS", 1.0)
+    monkeypatch.setattr(scheduler, "SYSTEM_CLOCK", type("Clock", (), {  # time stands still
+        "monotonic": lambda self: 500.0, "wall": lambda self: time.time()})())
+    make_cycle("20251010_163000", {"cam.mp4": b"x", "cam2.mp4": b"y"})
+    write_status(tasks=[])
+    writing = [{**TASK, "task_id": i, "output_file": f"./output/20251010_163000/{name}"}
+               for i, name in enumerate(("cam.mp4", "cam2.mp4"))]
+    cycle = {"dir": "20251010_163000", "running": True}
+    alive_coordinator(redis, cycle=cycle, tasks=writing)
+    assert client.get("/api/clips/20251010_163000/cam.mp4").status_code == 409
+    alive_coordinator(redis, cycle=cycle, tasks=[{**task, "status": 4} for task in writing])
+    assert client.get("/api/clips/20251010_163000/cam.mp4").status_code == 200
+    path = "./output/20251010_163000/cam2.mp4"
+    assert client.delete("/api/video", query_string={"path": path}).status_code == 200
+    assert client.delete("/api/timestamp/20251010_163000").status_code == 409  # it runs
+    alive_coordinator(redis, cycle={**cycle, "running": False}, tasks=[])  # it has ended
+    assert client.delete("/api/timestamp/20251010_163000").status_code == 200
