@@ -5,18 +5,24 @@ query parameter's value (``?access_token=***``: a service may take its token und
 any name) and each path segment that looks like a token (``…/hook/***``) masked; a ``notify`` URL (Apprise: tokens anywhere in it) as its
 scheme only, ``dingtalk://***``. A client that reads the config and sends it back
 gets each stored value back: a webhook by its masked URL (so only for the same
-host, path and parameter names), a notify URL by its masked form; either by its
-place among those that look the same.
+host, path and parameter names), a notify URL by its masked form. Among stored ones that
+look the same and differ in their secrets, a masked one is refused (give it in full) unless
+it can be told apart for sure (see :func:`matched_by_look`): removing the first of two
+lookalike robots must not hand the other one its token.
 """
 from __future__ import annotations
 
 import copy
+import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from shared.errors import ConfigError
 from shared.urls import MASK, is_masked, mask_credentials, unmask
 
 _NO_STORED = "含有隐藏的密钥 (***), 但找不到已保存的值; 请填写完整"
+_AMBIGUOUS = "含有隐藏的密钥 (***), 但有几个已保存的接收者看起来相同, 无法确定是哪一个; 请填写完整地址"
 
 
 def shown_notify(url: str) -> str:
@@ -80,16 +86,33 @@ def with_stored_alerts(alerts: dict, stored: dict, field: str) -> dict:
     return result
 
 
+def _needs_stored(hook: dict) -> bool:
+    return (is_masked(hook["url"], every_query_value=True) or _has_masked_path(hook["url"])
+            or hook.get("secret") == MASK)
+
+
+def _shown_hook(hook: dict) -> str:
+    """A hook as shown, as one comparable text (its URL, secret and other fields)."""
+    return json.dumps(masked_alerts({"webhooks": [hook]})["webhooks"][0], sort_keys=True)
+
+
 def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> list[dict]:
-    """Each hook with its masked URL parts and secret from the stored hook that looks the same
-    (of the same rank: two robots of one service look alike, ``?access_token=***``).
-    :raises ConfigError:"""
-    ranks: dict[str, int] = {}
+    """Each hook with its masked URL parts and secret from the stored hook that looks the same.
+
+    Among stored hooks that look alike (two robots of one service, ``?access_token=***``) one
+    given in full is the stored one it equals; a masked one takes the secrets they all share,
+    or, when they differ, those of the one it can only be: the hooks sent masked are those
+    stored (the same fields, in any order). Else it could be either. :raises ConfigError:"""
+    found = matched_by_look(
+        [(i, hook) for i, hook in enumerate(hooks) if _needs_stored(hook)],
+        [old for old in old_hooks if old not in hooks],  # those given in full are not left
+        lambda hook: shown_webhook(hook["url"]), _shown_hook)
     for i, hook in enumerate(hooks):
-        look = shown_webhook(hook["url"])
-        same = [old for old in old_hooks if shown_webhook(old["url"]) == look]
-        nth = ranks[look] = ranks.get(look, -1) + 1
-        old = same[nth] if nth < len(same) else None
+        if not _needs_stored(hook):
+            continue
+        old = found.get(i)
+        if old is AMBIGUOUS:
+            raise ConfigError(f"{field}[{i}].url", _AMBIGUOUS)
         if old is not None and hook["url"] == shown_webhook(old["url"]):
             hook["url"] = old["url"]  # sent back as shown: the stored one, tokens and all
         elif is_masked(hook["url"], every_query_value=True) or _has_masked_path(hook["url"]):
@@ -104,15 +127,44 @@ def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> 
 
 
 def _with_stored_notify(urls: list[str], old_urls: list[str], field: str) -> list[str]:
-    """Each masked notify URL as the stored one of its scheme and rank. :raises ConfigError:"""
-    seen: dict[str, int] = {}
+    """Each masked notify URL as the stored one of its scheme it can only be (see
+    :func:`matched_by_look`). :raises ConfigError:"""
+    found = matched_by_look([(i, url) for i, url in enumerate(urls) if url == shown_notify(url)],
+                            [old for old in old_urls if old not in urls], shown_notify,
+                            shown_notify)
     result = list(urls)
-    for i, url in enumerate(urls):
-        if url != shown_notify(url):
-            continue
-        same = [old for old in old_urls if shown_notify(old) == url]
-        nth = seen[url] = seen.get(url, -1) + 1
-        if nth >= len(same):
+    for i, old in found.items():
+        if old is None:
             raise ConfigError(f"{field}[{i}]", _NO_STORED)
-        result[i] = same[nth]
+        if old is AMBIGUOUS:
+            raise ConfigError(f"{field}[{i}]", _AMBIGUOUS)
+        result[i] = old
     return result
+
+
+AMBIGUOUS = object()
+
+
+def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
+                    look: Callable[[Any], str], whole_look: Callable[[Any], str]) -> dict:
+    """For each ``(index, item)`` sent masked, the stored item it stands for: None when none
+    looks the same, :data:`AMBIGUOUS` when it could be one of several that differ in secrets.
+
+    ``look`` is what an item's masked URL shows; ``whole_look`` all of it as shown. Among the
+    stored that look the same, one is sure when they are all equal, or when the masked ones
+    sent of that look are, as shown whole, exactly those stored (in any order: each takes the
+    stored one of its rank among its own kind, so the stored set is kept as it was).
+    """
+    found: dict = {}
+    for shown in {look(item) for _, item in masked}:
+        sent = [(i, item) for i, item in masked if look(item) == shown]
+        same = [old for old in stored if look(old) == shown]
+        if not same or all(old == same[0] for old in same):
+            found.update((i, same[0] if same else None) for i, _ in sent)
+        elif sorted(whole_look(item) for _, item in sent) == sorted(map(whole_look, same)):
+            for i, item in sent:
+                rank = [j for j, other in sent if whole_look(other) == whole_look(item)].index(i)
+                found[i] = [old for old in same if whole_look(old) == whole_look(item)][rank]
+        else:
+            found.update((i, AMBIGUOUS) for i, _ in sent)
+    return found

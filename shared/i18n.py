@@ -154,6 +154,9 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("必须是 true 或 false", "must be true or false"),
     ("含有隐藏的密钥 (***), 但找不到已保存的值; 请填写完整",
      "holds a masked secret (***) but no stored value was found; give it in full"),
+    ("含有隐藏的密钥 (***), 但有几个已保存的接收者看起来相同, 无法确定是哪一个; 请填写完整地址",
+     "holds a masked secret (***) but several stored receivers look the same and it cannot be"
+     " told which one it is; give the full URL"),
     ("不能大于 {high}", "must not be greater than {high}"),
     ("必须为 -1 (无限循环) 或大于等于 1", "must be -1 (loop forever) or at least 1"),
     ("必须是数字", "must be a number"),

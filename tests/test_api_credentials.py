@@ -434,3 +434,70 @@ def test_a_webhooks_path_token_is_not_logged() -> None:
     from recorder.alert_receivers import shown_target
     assert shown_target(f"webhook {FEISHU}") == (
         "webhook https://open.feishu.cn/open-apis/bot/v2/hook/***")
+
+
+LOOKALIKE_HOOKS = [{"url": "https://oapi.example/robot/send?access_token=AAA"},
+                   {"url": "https://oapi.example/robot/send?access_token=BBB"}]
+
+
+def test_a_masked_webhook_that_could_be_either_of_two_lookalikes_is_refused(
+        client: FlaskClient, alerts_config: Path) -> None:
+    assert client.put("/api/config/global",
+                      json={"alerts": {"webhooks": LOOKALIKE_HOOKS}}).status_code == 200
+    config = client.get("/api/config").get_json()
+    del config["global_config"]["alerts"]["webhooks"][0]  # the first robot removed
+    answer = client.put("/api/config", json=config)
+    assert answer.status_code == 400  # the second must not go out with the first one's token
+    assert "webhooks[0].url" in answer.get_json()["message"]
+    assert "完整" in answer.get_json()["message"]
+    assert stored_alerts(alerts_config)["webhooks"] == LOOKALIKE_HOOKS
+    config["global_config"]["alerts"]["webhooks"][0] = LOOKALIKE_HOOKS[1]  # given in full
+    assert client.put("/api/config", json=config).status_code == 200
+    assert stored_alerts(alerts_config)["webhooks"] == LOOKALIKE_HOOKS[1:]
+
+
+def test_lookalike_webhooks_told_apart_by_their_other_fields_keep_their_tokens(
+        client: FlaskClient, alerts_config: Path) -> None:
+    hooks = [{**LOOKALIKE_HOOKS[0], "events": ["camera.offline"]},
+             {**LOOKALIKE_HOOKS[1], "events": ["cycle.finished"]}]
+    assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    shown["webhooks"].reverse()  # reordered, sent back as read
+    assert client.put("/api/config/global", json={"alerts": shown}).status_code == 200
+    assert stored_alerts(alerts_config)["webhooks"] == hooks[::-1]
+    # one given in full, the other masked: the masked one is the one left
+    shown["webhooks"][0] = hooks[1]
+    del shown["webhooks"][1]["events"]
+    assert client.put("/api/config/global", json={"alerts": shown}).status_code == 200
+    assert stored_alerts(alerts_config)["webhooks"] == [hooks[1], LOOKALIKE_HOOKS[0]]
+
+
+def test_a_masked_notify_url_that_could_be_either_of_two_is_refused(
+        client: FlaskClient, alerts_config: Path) -> None:
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    del shown["notify"][0]  # the first dingtalk receiver removed: the other looks the same
+    answer = client.put("/api/config/global", json={"alerts": shown})
+    assert answer.status_code == 400 and "notify[1]" in answer.get_json()["message"]
+    assert stored_alerts(alerts_config) == ALERTS
+
+
+def test_streams_with_the_same_masked_url_keep_their_passwords_when_one_goes_or_they_move(
+        client: FlaskClient, config_path: Path) -> None:
+    config = valid_config()
+    urls = ["rtsp://admin:one@127.0.0.1:8554/cam", "rtsp://admin:two@127.0.0.1:8554/cam"]
+    for stream, url in zip(config["streams"], urls):
+        stream["rtsp_url"] = url
+    write_json_atomic(str(config_path), config)
+    shown = client.get("/api/config").get_json()
+    masked = "rtsp://admin:***@127.0.0.1:8554/cam"
+    assert [stream["rtsp_url"] for stream in shown["streams"][:2]] == [masked] * 2
+    shown["streams"][:2] = shown["streams"][1::-1]  # reordered
+    assert client.put("/api/config", json=shown).status_code == 200
+    assert stored_urls(config_path)[:2] == urls[::-1]
+    shown["streams"][0]["output_filename"] = "renamed.mp4"  # then told apart by name only
+    answer = client.put("/api/config", json=shown)
+    assert answer.status_code == 400 and "streams[0].rtsp_url" in answer.get_json()["message"]
+    assert stored_urls(config_path)[:2] == urls[::-1]
+    del shown["streams"][0]  # the one with password "two" removed
+    assert client.put("/api/config", json=shown).status_code == 200
+    assert stored_urls(config_path)[0] == urls[0]
