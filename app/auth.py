@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from flask import Flask, request
 
 from app import auth_throttle
-from app.auth_throttle import FailureThrottle
 from app.console.access import signed_in
 from app.errors import error_response
 from app.log_text import request_logger
@@ -104,8 +103,9 @@ def init_app(app: Flask) -> None:
     if len(token) < MIN_TOKEN_LENGTH:
         log.warning("the API token is shorter than %d characters", MIN_TOKEN_LENGTH)
     expected = token.encode("ascii")
-    # One count per worker for the API's Bearer tokens and the console's sign-in form alike.
-    throttle = app.extensions[auth_throttle.THROTTLE_KEY] = FailureThrottle()
+    # Counts per worker: the API's Bearer tokens, and apart the console's sign-in form.
+    app.extensions[auth_throttle.THROTTLE_KEY] = auth_throttle.throttles()
+    throttle = app.extensions[auth_throttle.THROTTLE_KEY][auth_throttle.API]
 
     @app.before_request
     def _require_token():
@@ -146,6 +146,6 @@ def _refused(client: str, wrong: bool, now_throttled: bool):
 
 
 def _too_many(wait: int):
-    response = error_response(429, auth_throttle.TOO_MANY)
+    response = error_response(429, auth_throttle.wait_message(auth_throttle.API, wait))
     response.headers["Retry-After"] = str(wait)
     return response

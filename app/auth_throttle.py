@@ -1,10 +1,12 @@
 """Wrong API tokens, counted per client address: past a limit the address waits, unchecked.
 
-The counts live in each gunicorn worker's memory: with W workers a client gets
-at most W × :data:`FAILURE_LIMIT` guesses per :data:`WINDOW_SECONDS` (requests
-are spread over the workers), which is still nothing against a 16-character
-token, and needs no shared state that a killed worker could leave behind.
-Behind a proxy every client has the proxy's address, so they share one count.
+Two counts per address: the API's Bearer tokens (:data:`API`) and the console's sign-in
+form (:data:`SIGN_IN`), so a script with a wrong token does not lock its host's operator out
+of the console, nor an operator's typing the script out of the API. The counts live in each
+gunicorn worker's memory: with W workers a client gets at most 2 × W × :data:`FAILURE_LIMIT`
+guesses per :data:`WINDOW_SECONDS` (requests are spread over the workers), which is still
+nothing against a 16-character token, and needs no shared state that a killed worker could
+leave behind. Behind a proxy every client has the proxy's address, so they share one count.
 """
 from __future__ import annotations
 
@@ -18,10 +20,14 @@ from app.log_text import request_logger
 from shared.clock import SYSTEM_CLOCK
 
 log = request_logger("app.auth")  # the lines of refused tokens, wherever refused
-# Where app/auth.py keeps its throttle (one per worker, for the API's Bearer tokens and the
-# console's sign-in form alike), and what a throttled client is told.
-THROTTLE_KEY = "rtsp_patrol_token_throttle"
-TOO_MANY = "API 令牌错误次数过多, 请稍后重试"
+# Where app/auth.py keeps its throttles (per worker: one for each kind of attempt below).
+THROTTLE_KEY = "rtsp_patrol_token_throttles"
+API, SIGN_IN = "API tokens", "console sign-in"  # the kinds, as the log names them
+# What a throttled client is told: what waits, for how long, and what does not.
+WAIT_MESSAGES = {
+    API: "此地址的错误 API 令牌过多, 请 {seconds} 秒后重试 (控制台登录另行计数, 不受影响)",
+    SIGN_IN: "此地址登录时输错令牌次数过多, 请 {seconds} 秒后重试 (API 令牌另行计数, 不受影响)",
+}
 FAILURE_LIMIT = 20
 WINDOW_SECONDS = 60.0
 # Bounds the memory a flood from many addresses can take; the oldest are forgotten first.
@@ -66,10 +72,21 @@ class FailureThrottle:
         return len(times) == self._limit
 
 
-def log_refused(client: str, wrong: bool, now_throttled: bool) -> None:
+def throttles() -> dict[str, FailureThrottle]:
+    """A throttle for each kind of attempt (:data:`API`, :data:`SIGN_IN`)."""
+    return {API: FailureThrottle(), SIGN_IN: FailureThrottle()}
+
+
+def wait_message(kind: str, seconds: int) -> str:
+    """The 429's message: what this address may not try, and for how many seconds."""
+    return WAIT_MESSAGES[kind].format(seconds=seconds)
+
+
+def log_refused(client: str, wrong: bool, now_throttled: bool, kind: str = API) -> None:
     """The log lines of a refused token (never the token itself)."""
     log.warning("refused %s %s from %s: %s API token", request.method, request.path, client,
                 "wrong" if wrong else "no")
     if now_throttled:
-        log.warning("throttling %s: %d refused tokens within %d s", client,
-                    FAILURE_LIMIT, WINDOW_SECONDS)
+        other = SIGN_IN if kind == API else API
+        log.warning("throttling %s for %s: %d refused within %d s (its %s counted apart)",
+                    client, kind, FAILURE_LIMIT, WINDOW_SECONDS, other)

@@ -86,7 +86,12 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("整数不能超过 {high} 位", "an integer may have {high} digits at most"),
     ("需要有效的 API 令牌 (Authorization: Bearer <token>)",
      "A valid API token is needed (Authorization: Bearer <token>)"),
-    ("API 令牌错误次数过多, 请稍后重试", "Too many wrong API tokens, retry later"),
+    ("此地址的错误 API 令牌过多, 请 {seconds} 秒后重试 (控制台登录另行计数, 不受影响)",
+     "Too many wrong API tokens from this address: retry in {seconds} s (signing in to the "
+     "console is counted apart, not affected)"),
+    ("此地址登录时输错令牌次数过多, 请 {seconds} 秒后重试 (API 令牌另行计数, 不受影响)",
+     "Too many wrong tokens typed into the sign-in from this address: retry in {seconds} s "
+     "(the API's tokens are counted apart, not affected)"),
     ("令牌不正确", "That is not the API token"),
     ("禁止访问: {detail}", "Forbidden: {detail}"),
     ("只能删除时间戳目录", "Only cycle folders can be deleted"),

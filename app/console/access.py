@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
-from app.auth_throttle import THROTTLE_KEY, FailureThrottle, log_refused
+from app.auth_throttle import SIGN_IN, THROTTLE_KEY, FailureThrottle, log_refused
 from shared import settings
 from shared.atomic import write_bytes_once
 from shared.clock import SYSTEM_CLOCK
@@ -160,17 +160,17 @@ def _page_to_return_to() -> str:
 
 def check_token(given: str) -> int | None:
     """None when ``given`` is the API token; else the seconds its address must wait before
-    trying again (0: none, it may retry now). Wrong guesses count with the API's (one
-    throttle, app/auth.py) and are logged as the API's are."""
+    trying again (0: none, it may retry now). Wrong guesses are counted apart from the API's
+    Bearer tokens (app/auth_throttle.py) and logged as those are."""
     client = request.remote_addr or "-"
-    throttle: FailureThrottle = current_app.extensions[THROTTLE_KEY]
+    throttle: FailureThrottle = current_app.extensions[THROTTLE_KEY][SIGN_IN]
     wait = throttle.retry_after(client)
     if wait:
         return wait
     expected = current_app.config["API_TOKEN"].encode("ascii")
     if hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected):
         return None
-    log_refused(client, True, throttle.failed(client))
+    log_refused(client, True, throttle.failed(client), SIGN_IN)
     return throttle.retry_after(client)
 
 

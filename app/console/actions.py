@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import (make_response, redirect, render_template, request, session, url_for)
 from werkzeug.exceptions import HTTPException
 
-from app.auth_throttle import TOO_MANY
+from app.auth_throttle import SIGN_IN, wait_message
 from app.cameras import check_camera
 from app.console import access, bp, texts
 from app.console.notices import noted_redirect
@@ -123,7 +123,7 @@ def login():
                                next=_safe_next(request.args.get("next")))
     wait = access.check_token(request.form.get("token", ""))
     if wait is not None:
-        said = texts.translator()(TOO_MANY if wait else "令牌不正确")
+        said = texts.translator()(wait_message(SIGN_IN, wait) if wait else "令牌不正确")
         page = render_template("console/login.html", error=said,
                                next=_safe_next(request.form.get("next")))
         return (page, 429, {"Retry-After": str(wait)}) if wait else (page, 401)
