@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +19,28 @@ PLAIN_NAME_RE = re.compile(r"\A[^/\\\x00-\x1f]+\Z")
 # output folder's path in every clip's listed path). The pattern: the same in a JSON schema.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_PATTERN = "\\u0000-\\u001f\\u007f-\\u009f"
+# Unicode's format characters (a zero width space U+200B, a right-to-left override U+202E, a
+# byte order mark U+FEFF) and its line and paragraph separators: in a name they show as
+# nothing, turn the text around or break the line in the console, alerts and reports.
+_INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
+
+
+def _invisible_pattern() -> str:
+    """The characters of :data:`_INVISIBLE_CATEGORIES` up to U+FFFF as a JSON-schema character
+    class's ranges (beyond it a schema's pattern spells no range; the rule refuses them too)."""
+    codes = [code for code in range(0x10000)
+             if unicodedata.category(chr(code)) in _INVISIBLE_CATEGORIES]
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else "")
+                   for low, high in ranges)
+
+
+_INVISIBLE_PATTERN = _invisible_pattern()
 
 
 def is_utf8_text(value: str) -> bool:
@@ -242,7 +265,8 @@ class FileName:
 
 @dataclass(frozen=True)
 class DisplayName:
-    """Any text of 1 to ``high`` characters without control characters (a camera's name)."""
+    """Any text of 1 to ``high`` characters, not only white space, without control or invisible
+    format characters (a camera's name)."""
 
     high: int
 
@@ -254,12 +278,19 @@ class DisplayName:
             raise ConfigError(field, f"不能超过 {self.high} 个字符")
         if _CONTROL_RE.search(value) or not is_utf8_text(value):
             raise ConfigError(field, "不能含有控制字符或无效的 Unicode 字符")
+        if value.isspace():
+            raise ConfigError(field, "不能只含空白字符")
+        invisible = next((ch for ch in value
+                          if unicodedata.category(ch) in _INVISIBLE_CATEGORIES), None)
+        if invisible is not None:
+            raise ConfigError(field, f"不能含有不可见的格式字符 (U+{ord(invisible):04X})")
         return value
 
     def schema(self) -> dict:
         """The JSON-schema fragment of this rule."""
+        kept = _CONTROL_PATTERN + _INVISIBLE_PATTERN
         return {"type": "string", "minLength": 1, "maxLength": self.high,
-                "pattern": f"^[^{_CONTROL_PATTERN}]+$"}
+                "pattern": f"^[^{kept}]*[^{kept}\\s][^{kept}]*$"}
 
 
 @dataclass(frozen=True)

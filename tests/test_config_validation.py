@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import FrozenInstanceError, asdict, fields
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,13 @@ STREAM_CASES: list[tuple[str, Any, Any, str]] = [
     ("name", "gate", "gate\n2", "控制字符"),
     ("name", "gate", "gate\x85", "控制字符"),
     ("name", "gate", 17, "字符串"),
+    ("name", " 东门 ", "   ", "不能只含空白字符"),  # blank in the console
+    ("name", "东门", "\u3000\u2003", "不能只含空白字符"),
+    ("name", "东门", "东\u200b门", "不可见的格式字符 (U+200B)"),
+    ("name", "gate", "\u202egate", "不可见的格式字符 (U+202E)"),  # shown reversed: etag
+    ("name", "gate", "\ufeffgate", "不可见的格式字符 (U+FEFF)"),
+    ("name", "gate", "ga\u2028te", "不可见的格式字符 (U+2028)"),
+    ("name", "gate", "gate\U000e0041", "不可见的格式字符 (U+E0041)"),
     ("alerts", False, "false", "true 或 false"),
     ("alerts", True, 0, "true 或 false"),
 ]
@@ -737,3 +745,11 @@ def test_receivers_are_compared_once_their_masked_secrets_are_restored() -> None
         {"url": "https://oapi.example/robot/send?access_token=a"}]})
     with pytest.raises(model.ConfigError, match="与 webhooks\\[0\\] 的网址相同"):
         check_receivers_once(restored)
+
+
+@pytest.mark.parametrize(("name", "allowed"), [
+    ("东门入口 1号", True), (" gate ", True), ("   ", False), ("\u3000", False),
+    ("东\u200b门", False), ("\u202egate", False), ("\ufeffgate", False), ("ga\u2028te", False)])
+def test_the_schema_of_a_name_refuses_what_the_rule_refuses(name: str, allowed: bool) -> None:
+    pattern = model.STREAM_RULES["name"].schema()["pattern"]
+    assert (re.search(pattern, name) is not None) is allowed
