@@ -62,7 +62,10 @@ SCHEMAS = {
     "GlobalUpdate": _obj(extra=False, **_GLOBAL_PROPS),
     "Stream": _obj(model.STREAM_KEYS, **_STREAM_PROPS),
     "StreamInput": _obj(model.REQUIRED_STREAM_KEYS, extra=False, **_STREAM_PROPS),
-    "StreamUpdate": _obj(extra=False, **_STREAM_PROPS),
+    # A key sent as null is removed (a merge patch); the required two cannot be.
+    "StreamUpdate": _obj(extra=False, **{
+        key: prop if key in model.REQUIRED_STREAM_KEYS else {**prop, "nullable": True}
+        for key, prop in _STREAM_PROPS.items()}),
     "Config": _obj(model.TOP_KEYS, extra=False, global_config=_ref("GlobalConfig"),
                    streams={"type": "array", "maxItems": model.MAX_STREAMS,
                             "items": _ref("Stream")}),

@@ -1,5 +1,11 @@
 """Pure edits of a validated config (one global setting, one stream): each returns a new,
-validated copy, with errors about the edited part named as the client sent it."""
+validated copy, with errors about the edited part named as the client sent it.
+
+An update is partial (SPEC): a key sent replaces the stored one, a key left out stays. In a
+stream's, a key sent as ``null`` is removed, as in a JSON merge patch (RFC 7396): it takes
+its default (``weight`` 1, ``output_filename`` the one derived from the URL), an optional key
+(``name``) is gone, and a required one (``rtsp_url``) is refused as missing. A global
+setting sent as ``null`` is refused (its rule), as the seed does."""
 from __future__ import annotations
 
 import copy
@@ -37,8 +43,17 @@ def with_stream_updated(config: dict, index: int, changes: Any) -> dict:
     changes = require_object("", changes)
     _reject_unknown("", changes, STREAM_RULES)
     new = copy.deepcopy(config)
-    new["streams"][index].update(copy.deepcopy(changes))
+    _merged(new["streams"][index], changes)
     return _renamed_errors(new, f"streams[{index}]")
+
+
+def _merged(section: dict, changes: dict) -> None:
+    """``section`` with ``changes`` put in, each key given as None removed (see above)."""
+    for key, value in changes.items():
+        if value is None:
+            section.pop(key, None)
+        else:
+            section[key] = copy.deepcopy(value)
 
 
 def with_stream_removed(config: dict, index: int) -> dict:

@@ -572,3 +572,30 @@ def test_save_never_overwrites_a_state_file_reached_through_a_symlinked_folder(
     response = client.post("/api/config/save", json={"file_path": "status.json"})
     assert_error(response, 403)
     assert (tmp_path / "status.json").read_text(encoding="utf-8") == '{"state": "kept"}'
+
+
+def test_a_stream_update_removes_a_key_sent_as_null(client: FlaskClient, config_path: Path) -> None:
+    url = "rtsp://example.com/live/gate7"
+    assert client.put("/api/config/streams/1", json={
+        "rtsp_url": url, "name": "东门", "alerts": False, "rtsp_transport": "udp",
+        "weight": 3}).status_code == 200
+    answer = client.put("/api/config/streams/1", json={
+        "name": None, "alerts": None, "rtsp_transport": None, "weight": None,
+        "duration_seconds": 12})
+    assert answer.status_code == 200, answer.get_json()
+    stream = on_disk(config_path)["streams"][1]
+    assert stream == {"rtsp_url": url, "duration_seconds": 12, "weight": 1.0,
+                      "output_filename": valid_config()["streams"][1]["output_filename"]}
+    assert answer.get_json()["updated_stream"] == stream
+    # a key left out stays; output_filename sent as null takes the one derived from the URL
+    assert client.put("/api/config/streams/1", json={"output_filename": None}).status_code == 200
+    assert on_disk(config_path)["streams"][1] == {**stream, "output_filename": "gate7.mp4"}
+
+
+@pytest.mark.parametrize("key", ["rtsp_url", "duration_seconds"])
+def test_a_required_stream_key_sent_as_null_is_refused(client: FlaskClient, config_path: Path,
+                                                       key: str) -> None:
+    before = file_digest(config_path)
+    assert_error(client.put("/api/config/streams/0", json={key: None}), 400, f"{key} 是必填字段")
+    assert file_digest(config_path) == before
+
