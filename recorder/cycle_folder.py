@@ -58,11 +58,27 @@ def made_output_root(out: OutputDir) -> Iterator[OpenRoot]:
     :raises OutputRefused: the rule refuses it. :raises OSError: it cannot be made, or vanished.
     """
     check_output_path(out.root, out.config_file)
+    _refuse_a_missing_links_target(out.root)
     os.makedirs(out.root, exist_ok=True)
     with opened_root(out) as opened:
         if opened is None:
             raise FileNotFoundError(errno.ENOENT, "output folder vanished", out.root)
         yield opened
+
+
+_LINK_TO_NOTHING = "是指向尚不存在位置的符号链接; 不会经由它创建目录, 等待该位置出现 (如磁盘挂载后)"
+
+
+def _refuse_a_missing_links_target(path: str) -> None:
+    """Refuse to make the output folder through a symlink to a place still missing (the rule
+    takes it as "not there yet": a disk mounted later may make it). Making it would put the
+    clips under the mount point, on the disk beneath, hidden once the disk comes; os.makedirs
+    failed on it with "File exists". :raises FileNotFoundError: the link, and why."""
+    probe = os.path.abspath(path)
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if os.path.islink(probe) and not os.path.exists(probe):
+        raise FileNotFoundError(errno.ENOENT, _LINK_TO_NOTHING, probe)
 
 
 def _make_next(root: OpenRoot, wanted: str, last: str) -> str:

@@ -418,6 +418,9 @@ RECORDER_TEXTS: tuple[tuple[str, str], ...] = (
     ("已完成全部 {count} 轮巡检", "All {count} patrol cycles done"),
     ("调度器已停止", "Scheduler stopped"),
     ("无法创建输出目录 {folder}: {error}", "The output folder {folder} cannot be made: {error}"),
+    ("是指向尚不存在位置的符号链接; 不会经由它创建目录, 等待该位置出现 (如磁盘挂载后)",
+     "is a symbolic link to a place that does not exist yet; no folder is made through it,"
+     " waiting for that place to appear (a disk mounted later)"),
     ("磁盘剩余空间不足: 剩余 {free} MB, 低于下限 {floor} MB",
      "Disk space low: {free} MB free, below the floor of {floor} MB"),
     ("第 {cycle} 轮 ({name}) 已结束, 等待集群的 Redis 确认由哪个录制守护进程写报告",
