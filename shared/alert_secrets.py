@@ -86,44 +86,62 @@ def with_stored_alerts(alerts: dict, stored: dict, field: str) -> dict:
     return result
 
 
-def _needs_stored(hook: dict) -> bool:
-    return (is_masked(hook["url"], every_query_value=True) or _has_masked_path(hook["url"])
-            or hook.get("secret") == MASK)
+def _masked_url(url: str) -> bool:
+    return is_masked(url, every_query_value=True) or _has_masked_path(url)
 
 
 def _shown_hook(hook: dict) -> str:
-    """A hook as shown, as one comparable text (its URL, secret and other fields)."""
-    return json.dumps(masked_alerts({"webhooks": [hook]})["webhooks"][0], sort_keys=True)
+    """A hook as shown (a masked URL as sent: one masked in part is no stored one's look), as
+    one comparable text of all its fields."""
+    url = hook["url"] if _masked_url(hook["url"]) else shown_webhook(hook["url"])
+    return json.dumps({**hook, "url": url, **({"secret": MASK} if "secret" in hook else {})},
+                      sort_keys=True)
 
 
 def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> list[dict]:
     """Each hook with its masked URL parts and secret from the stored hook that looks the same.
 
     Among stored hooks that look alike (two robots of one service, ``?access_token=***``) one
-    given in full is the stored one it equals; a masked one takes the secrets they all share,
-    or, when they differ, those of the one it can only be: the hooks sent masked are those
-    stored (the same fields, in any order). Else it could be either. :raises ConfigError:"""
-    found = matched_by_look(
-        [(i, hook) for i, hook in enumerate(hooks) if _needs_stored(hook)],
-        [old for old in old_hooks if old not in hooks],  # those given in full are not left
-        lambda hook: shown_webhook(hook["url"]), _shown_hook)
+    whose URL is given in full is the stored one of that URL (no URL is stored twice); a
+    masked one takes the secrets the others all share, or, when they differ, those of the one
+    it can only be: the hooks sent masked are those left (the same fields, in any order; a URL
+    masked in part is none of them). Else it could be either. :raises ConfigError:"""
+    given = {hook["url"] for hook in hooks}
+    left = [old for old in old_hooks if old["url"] not in given]
+    found = matched_by_look([(i, hook) for i, hook in enumerate(hooks) if _masked_url(hook["url"])],
+                            left, lambda hook: shown_webhook(hook["url"]), _shown_hook)
     for i, hook in enumerate(hooks):
-        if not _needs_stored(hook):
-            continue
-        old = found.get(i)
-        if old is AMBIGUOUS:
-            raise ConfigError(f"{field}[{i}].url", _AMBIGUOUS)
-        if old is not None and hook["url"] == shown_webhook(old["url"]):
-            hook["url"] = old["url"]  # sent back as shown: the stored one, tokens and all
-        elif is_masked(hook["url"], every_query_value=True) or _has_masked_path(hook["url"]):
-            hook["url"] = unmask(hook["url"], old["url"], every_query_value=True) if old else None
-            if hook["url"] is None or _has_masked_path(hook["url"]):
+        if _masked_url(hook["url"]):
+            old = found[i]
+            if old is AMBIGUOUS:
+                raise ConfigError(f"{field}[{i}].url", _AMBIGUOUS)
+            if old is not None and hook["url"] == shown_webhook(old["url"]):
+                restored = old["url"]  # sent back as shown: the stored one, tokens and all
+            else:
+                restored = unmask(hook["url"], old["url"], every_query_value=True) if old else None
+            if restored is None or _has_masked_path(restored):
                 raise ConfigError(f"{field}[{i}].url", _NO_STORED)
+            hook["url"] = restored
+        elif hook.get("secret") == MASK:
+            old = _same_secret(hook["url"], old_hooks, left, f"{field}[{i}].secret")
         if hook.get("secret") == MASK:
             if old is None or "secret" not in old:
                 raise ConfigError(f"{field}[{i}].secret", _NO_STORED)
             hook["secret"] = old["secret"]
     return hooks
+
+
+def _same_secret(url: str, old_hooks: list[dict], left: list[dict], field: str) -> dict | None:
+    """The stored hook whose secret a hook given with its full ``url`` and a masked secret
+    keeps: the one of that URL, else (its token changed) the lookalikes', when they share one.
+    :raises ConfigError: lookalikes with other secrets."""
+    same_url = [old for old in old_hooks if old["url"] == url]
+    if same_url:
+        return same_url[0]
+    same = [old for old in left if shown_webhook(old["url"]) == shown_webhook(url)]
+    if len({old.get("secret") for old in same}) > 1:
+        raise ConfigError(field, _AMBIGUOUS)
+    return same[0] if same else None
 
 
 def _with_stored_notify(urls: list[str], old_urls: list[str], field: str) -> list[str]:

@@ -501,3 +501,26 @@ def test_streams_with_the_same_masked_url_keep_their_passwords_when_one_goes_or_
     del shown["streams"][0]  # the one with password "two" removed
     assert client.put("/api/config", json=shown).status_code == 200
     assert stored_urls(config_path)[0] == urls[0]
+
+
+def test_a_webhook_given_in_full_with_its_secret_masked_keeps_its_own_secret(
+        client: FlaskClient, alerts_config: Path) -> None:
+    hooks = [{**LOOKALIKE_HOOKS[0], "secret": "sa"}, {**LOOKALIKE_HOOKS[1], "secret": "sb"}]
+    assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    sent = [{**hooks[1], "secret": "***"}, shown["webhooks"][0]]  # B in full first, A as shown
+    assert client.put("/api/config/global",
+                      json={"alerts": {"webhooks": sent}}).status_code == 200
+    assert stored_alerts(alerts_config)["webhooks"] == hooks[::-1]
+
+
+def test_a_lookalike_webhook_masked_only_in_part_is_not_given_anothers_password(
+        client: FlaskClient, alerts_config: Path) -> None:
+    hooks = [{"url": "https://u:pw1@hooks.example/h?token=t1"},
+             {"url": "https://u:pw2@hooks.example/h?token=t2"}]
+    assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
+    sent = [{"url": "https://u:***@hooks.example/h?token=t2"},
+            {"url": "https://u:***@hooks.example/h?token=***"}]
+    answer = client.put("/api/config/global", json={"alerts": {"webhooks": sent}})
+    assert answer.status_code == 400 and "webhooks[0].url" in answer.get_json()["message"]
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
