@@ -310,7 +310,9 @@ _NOT_MODIFIED = {"description": "Not Modified: If-None-Match names the current E
                  "headers": _ETAG}
 _HEADERS = {
     401: {"WWW-Authenticate": {"description": "Bearer", "schema": _STR}},
-    412: {"ETag": {"description": "config.json's current tag", "schema": _STR}},
+    412: {"ETag": {"description": "The current tag: config.json's for a config write, the "
+                           "file's for a file (If-Match or If-Unmodified-Since failed)",
+                   "schema": _STR}},
     503: {"Retry-After": {"description": "Seconds to wait (a lock was busy)", "schema": _STR}},
 }
 # The token is optional (app/auth.py): with one set, writes need it, and reads

@@ -326,18 +326,28 @@ def test_repeated_wrong_tokens_are_slowed_down_per_address(locked_client: FlaskC
     assert locked_client.get("/api/config").status_code == 200
 
 
+def _serves_a_file(operation: dict) -> bool:
+    """A clip or a picture: its GET evaluates If-Match and If-Unmodified-Since (329c1e5)."""
+    content = operation["responses"]["200"].get("content", {})
+    return any(kind.get("schema", {}).get("format") == "binary" for kind in content.values())
+
+
 def test_openapi_documents_401_and_412(client: FlaskClient) -> None:
     document = client.get("/api/openapi.json").get_json()
     assert document["components"]["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
+    files = 0
     for path, item in document["paths"].items():
         for method, operation in item.items():
             assert "401" in operation["responses"], (path, method)
             is_config_write = path.startswith("/api/config") and method != "get"
-            assert ("412" in operation["responses"]) is is_config_write, (path, method)
+            files += _serves_a_file(operation)
+            assert ("412" in operation["responses"]) is (
+                is_config_write or _serves_a_file(operation)), (path, method)
             if is_config_write:
                 assert "If-Match" in [p["name"] for p in operation["parameters"]]
             if path.startswith("/api/config"):
                 assert "ETag" in operation["responses"]["200"]["headers"]
+    assert files == 6  # a clip, the reference, two thumbnails, two contact sheet routes
 
 
 # --- under gunicorn -----------------------------------------------------------------------------
