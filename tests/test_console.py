@@ -1250,3 +1250,14 @@ def test_a_cycle_being_recorded_has_its_page_follow_it_until_it_ends(
     assert 'id="cycle-recording"' not in ended
     done = client.get("/cycles/20251010_163000").get_data(as_text=True)
     assert "hx-trigger" not in done.split('id="cycle-live"', 1)[1].split(">", 1)[0]
+
+
+def test_every_page_names_an_icon_that_is_served_before_sign_in(locked: FlaskClient) -> None:
+    # Without one, each first page a browser opened logged a 404 for /favicon.ico in its
+    # console (the browser test of a clip, run alone, failed on it).
+    page = locked.get("/login").get_data(as_text=True)
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)"', page)
+    assert icon is not None
+    answer = locked.get(icon.group(1))
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
+    assert b"<svg" in answer.get_data()
