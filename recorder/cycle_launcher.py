@@ -22,6 +22,7 @@ from shared.clock import Clock
 from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir
+from shared.status_file import report_problem
 from shared.urls import mask_credentials
 
 log = logging.getLogger(__name__)
@@ -216,14 +217,15 @@ class CycleLauncher:
         cluster = cycle.config.get("cluster")
         try:
             write_reports(cycle.dir, cycle.settings.report_filename, cycle.report(interrupted))
-            state.report_problem = ""
+            state.report_problem = None
             if cluster:  # the report has what the workers left in Redis
                 from recorder.cluster.remote_task import retire
                 retire(cycle.tasks)
                 self._lead().reported(cycle.config, cycle.name, bool(interrupted))
         except PatrolError as exc:
-            state.report_problem = f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}"
-            log.error("cycle %s: %s", cycle.name, state.report_problem)
+            state.report_problem = report_problem(
+                cycle.name, str(exc), f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}")
+            log.error("cycle %s: %s", cycle.name, state.report_problem["message"])
             if cluster:
                 self._lead().not_reported(cycle.config, cycle.name)
         tiles = cycle.contact_sheet_tiles()

@@ -15,21 +15,23 @@ from shared.config import GLOBAL_DEFAULTS
 from shared.errors import ConfigError, PatrolError
 from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir, cycle_names_in
+from shared.status_file import report_problem
 from shared.timefmt import cycle_order
 
 log = logging.getLogger(__name__)
 
 
 def recover_cycles(old: dict, config: GlobalSettings | None, config_path: str,
-                   runner: ProcessRunner, wall: float, queue: str = "") -> tuple[str, int]:
+                   runner: ProcessRunner, wall: float,
+                   queue: str = "") -> tuple[dict | None, int]:
     """Finish what a killed recorder left: the cycle its status shows, and one made after it.
 
     ``queue``: the cluster queue of the config now ("" in single-box mode); a cycle that ran
     on it is the workers' to finish and the takeover's to report, not this recovery's.
 
-    Returns why a report could not be written ("" when none failed) and the number
-    of the last cycle (numbers keep growing across restarts). Runs before the
-    recorder's own history writes (their cached camera states are read after it).
+    Returns why a report could not be written (a status ``report_problem``, None when none
+    failed) and the number of the last cycle (numbers keep growing across restarts). Runs
+    before the recorder's own history writes (their cached camera states are read after it).
     """
     number = int(old.get("current_cycle") or 0)
     problem = recover_interrupted_cycle(old, config, config_path, runner, wall, queue)
@@ -55,7 +57,8 @@ def left_to_takeover(old: dict, queue: str) -> bool:
 
 
 def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_path: str,
-                              runner: ProcessRunner, wall: float, queue: str = "") -> str:
+                              runner: ProcessRunner, wall: float,
+                              queue: str = "") -> dict | None:
     """Publish the partial clips of the cycle ``old`` (the last status) shows running, report
     it, and put the report's finished tasks into the history (those not there yet).
 
@@ -65,19 +68,20 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
     again with their outcomes and feeds the history.
 
     Works without a valid config too: the status names the cycle's folder and report file.
-    Returns why its report could not be written ("" when it was, or there was nothing to do).
+    Returns why its report could not be written (a status ``report_problem``; None when it
+    was, or there was nothing to do).
     """
     cycle = old["cycle"]
     if not (cycle.get("running") and cycle.get("dir")):
-        return ""
+        return None
     cycle_dir = cycle_folder(cycle, old["tasks"], config, config_path)
     if cycle_dir is None or not os.path.isdir(cycle_dir):
-        return ""
+        return None
     workers = left_to_takeover(old, queue)
     published = [] if workers else recover_work_files(runner, cycle_dir)
     report_filename = cycle.get("report_filename") or (
         config.report_filename if config else GLOBAL_DEFAULTS["report_filename"])
-    problem = ""
+    problem = None
     try:
         configured_max = (config.max_concurrent_streams if config
                           else GLOBAL_DEFAULTS["max_concurrent_streams"])
@@ -89,7 +93,8 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
         if not workers:  # with its cycle.finished, which the killed recorder never sent
             _into_history(config_path, cycle_dir, report_filename, wall, announce=True)
     except PatrolError as exc:
-        problem = f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}"
+        problem = report_problem(cycle["dir"], str(exc),
+                                 f"中断的巡检 {cycle['dir']} 报告写入失败: {exc}")
         log.error("cannot write the report of interrupted cycle %s: %s", cycle["dir"], exc)
     if workers:
         log.warning("interrupted cycle %s was recorded by the cluster's workers (queue %s): "

@@ -27,7 +27,8 @@ class SchedulerState:
     paused_from: float | None = None
     finished_generation: int | None = None  # the start whose poll_cycles all ran
     message: str = ""  # why the recorder is idle
-    report_problem: str = ""  # why the last cycle's reports are missing
+    # Why the last cycle's reports are missing (shared.status_file.report_problem), or None.
+    report_problem: dict | None = None
 
     def start(self, now: float, wall: float) -> None:
         """A (new) run of the scheduler begins; its first cycle is due now."""
@@ -85,7 +86,8 @@ class SchedulerState:
     @property
     def status_message(self) -> str:
         """Why the recorder is idle, and a report it could not write, when either is the case."""
-        return "; ".join(text for text in (self.message, self.report_problem) if text)
+        problem = self.report_problem["message"] if self.report_problem else ""
+        return "; ".join(text for text in (self.message, problem) if text)
 
 
 def follow_desired_state(state: SchedulerState, control: ControlFollower, cycle: Cycle | None,

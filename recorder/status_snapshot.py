@@ -25,7 +25,8 @@ def build_status(state: SchedulerState, start_generation: int, config_error: Con
         "end_time": format_local(state.end_wall) if not state.running else "",
         "current_cycle": state.last_cycle_number,
         "config_error": config_error.to_dict() if config_error else None,
-        "message": state.status_message, "checks": checks or [], "checks_taken": checks_taken,
+        "message": state.status_message, "report_problem": state.report_problem,
+        "checks": checks or [], "checks_taken": checks_taken,
         # Only during the pause after a cycle: a retry's time (a standby, a disk below its
         # floor, no valid config) would say "now" each second while the message says why.
         "next_cycle_time": (state.next_cycle_time(now, wall) if state.running and running is None

@@ -274,6 +274,7 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("30 天", "30 days"),
     ("离线开始于", "offline since"),
     ("最近结果", "latest outcomes"),
+    ("报告写入失败", "The reports could not be written"),
     ("录制守护进程", "Recorder"),
     ("运行中", "running"),
     ("未运行", "not running"),

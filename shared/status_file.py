@@ -28,7 +28,12 @@ Format (JSON object, written atomically by the recorder at least once a second):
       "tasks": [ {a task's record: shared/task_record.py} ],
       "not_scheduled": [ {"stream_index": 3, "rtsp_url": "rtsp://***@…", "reason": "…"} ],
       "config_error": null,                 # or {"file", "line", "field", "reason", "message"}
-      "message": "",                        # why the recorder is idle, when it is
+      "message": "",                        # why the recorder is idle, when it is; and
+                                            # report_problem's message, when there is one
+      "report_problem": null,               # or {"cycle", "reason", "message"}: the cycle
+                                            # whose reports could not be written (a later
+                                            # cycle's written reports clear it), why, and
+                                            # the status message's words for it
       "checks": [ {a task's record, plus "check_id", "camera", "kind" ("check" or "probe"),
                    "requested_at"} ],      # camera checks: the last finished, running, waiting
       "checks_taken": 4                     # the last check request (control file) taken
@@ -58,7 +63,7 @@ def empty_status() -> dict:
                   "elapsed_seconds": 0, "total_seconds": 0, "max_concurrent_streams": 0},
         "stats": {key: 0 for key in STATS_KEYS},
         "schedule_info": "", "tasks": [], "not_scheduled": [], "config_error": None,
-        "message": "", "checks": [], "checks_taken": 0,
+        "message": "", "report_problem": None, "checks": [], "checks_taken": 0,
         "next_cycle_time": "",  # when the next cycle is due, while the scheduler waits for it
     }
 
@@ -88,6 +93,20 @@ def status_from(data: object) -> dict:
         if not all(isinstance(task, dict) for task in status[key]):
             status[key] = []
     return status
+
+
+def report_problem(cycle: str, reason: str, message: str) -> dict:
+    """The status's ``report_problem``: the cycle folder whose reports could not be written,
+    why (the write's error), and the status message's words for it."""
+    return {"cycle": cycle, "reason": reason, "message": message}
+
+
+def report_problem_of(status: dict, cycle: str) -> dict | None:
+    """The status's ``report_problem`` when it is ``cycle``'s (a folder name), else None."""
+    problem = status.get("report_problem")
+    if not (isinstance(problem, dict) and cycle and problem.get("cycle") == cycle):
+        return None
+    return {key: str(problem.get(key) or "") for key in ("cycle", "reason", "message")}
 
 
 def is_alive(status: dict, now_monotonic: float | None = None, now_wall: float | None = None) -> bool:

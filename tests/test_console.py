@@ -1261,3 +1261,46 @@ def test_every_page_names_an_icon_that_is_served_before_sign_in(locked: FlaskCli
     answer = locked.get(icon.group(1))
     assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
     assert b"<svg" in answer.get_data()
+
+
+def test_a_cycle_whose_reports_could_not_be_written_says_so_with_the_reason(
+        client: FlaskClient, make_cycle: MakeCycle, write_status: WriteStatus) -> None:
+    from shared.status_file import report_problem
+    make_cycle("20251010_163000", reports=False)
+    make_cycle("20251010_164000", reports=False)
+    reason = "写入失败 ./output/20251010_163000/report.json: No space left on device"
+    said = f"第 3 轮 (20251010_163000) 报告写入失败: {reason}"
+    problem = report_problem("20251010_163000", reason, said)
+    write_status(scheduler_running=True, current_cycle=3, message=f"调度器已停止; {said}",
+                 cycle={"dir": "20251010_163000", "running": False}, report_problem=problem)
+
+    def banner(path: str) -> str:
+        page = client.get(path).get_data(as_text=True)
+        found = re.search(r'<div id="report-problem"[^>]*>(<div class="banner">.*?</div>)?</div>',
+                          page, re.S)
+        assert found, path
+        return found.group(1) or ""
+
+    for path in ("/?lang=zh", "/cycles/20251010_163000"):
+        shown = banner(path)
+        assert "报告写入失败" in shown and reason in shown and "20251010_163000" in shown, path
+    overview = client.get("/").get_data(as_text=True)
+    roster = re.search(r"roster=(\w+)", overview).group(1)
+    live = client.get(f"/overview/live?roster={roster}").get_data(as_text=True)
+    assert 'id="report-problem" hx-swap-oob="true"><div class="banner">' in live
+    assert overview.count("报告写入失败") == 1  # not again in the recorder's line
+    assert "调度器已停止" in overview
+    english = banner("/cycles/20251010_163000?lang=en")
+    assert "The reports could not be written" in english
+    assert "Writing ./output/20251010_163000/report.json failed: No space left on device" \
+        in english
+    assert not banner("/cycles/20251010_164000?lang=zh")  # another cycle's page: not its problem
+    # The next cycle runs: the overview shows the latest cycle, the failed one's page still says it
+    write_status(scheduler_running=True, current_cycle=4, message=said, report_problem=problem,
+                 cycle={"dir": "20251010_164000", "running": True})
+    assert not banner("/")
+    assert "报告写入失败" in banner("/cycles/20251010_163000")
+    # Its reports written: the status names no problem, nor does any page
+    write_status(scheduler_running=True, current_cycle=4,
+                 cycle={"dir": "20251010_164000", "running": False})
+    assert not banner("/") and not banner("/cycles/20251010_163000")

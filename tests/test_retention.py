@@ -295,10 +295,16 @@ def test_a_failed_report_stays_in_the_status_message_until_one_is_written(tmp_pa
     daemon = idle_daemon(tmp_path, FakeDisk(10**12), poll_cycles=2, cycle_interval_seconds=1)
     daemon.step(100.0, NOW)
     assert daemon.cycle is not None
+    failed = daemon.cycle.name
     shutil.rmtree(daemon.cycle.dir)  # the folder vanished: its reports cannot be written
     daemon.step(100.5, NOW + 0.5)
     assert daemon.cycle is None and daemon.state.cycles_done == 1
-    message = read_status(daemon.publisher.path)["message"]
+    status = read_status(daemon.publisher.path)
+    message = status["message"]
+    # ... and in the status's report_problem, naming the cycle and why (the console shows it)
+    problem = status["report_problem"]
+    assert problem["cycle"] == failed and problem["message"] in message, status
+    assert problem["reason"] and problem["reason"] in message, status
     daemon.step(101.0, NOW + 1)  # publish once more later: still there
     daemon.step(101.2, NOW + 1.2)
     later = read_status(daemon.publisher.path)["message"]
@@ -308,4 +314,5 @@ def test_a_failed_report_stays_in_the_status_message_until_one_is_written(tmp_pa
     daemon.step(102.0, NOW + 2.0)
     daemon.step(103.5, NOW + 3.5)
     final = read_status(daemon.publisher.path)["message"]
+    assert read_status(daemon.publisher.path)["report_problem"] is None
     assert "报告写入失败" not in final and "已完成全部 2 轮巡检" in final, final

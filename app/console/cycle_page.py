@@ -16,8 +16,10 @@ from app.console import bp
 from app.console.pages import report_names
 from app.context import cached_config, output_dir
 from app.results import recording_now
+from app.scheduler import status_view
 from shared import cycle_summary, output_tree
 from shared.errors import NotFound
+from shared.status_file import report_problem_of
 from shared.timefmt import is_cycle_name
 
 
@@ -32,6 +34,7 @@ def _cycle_view(timestamp: str) -> dict:
     names = report_names(config)
     record = output_tree.cycle_record(out, timestamp) or {}
     recording, writing = recording_now()
+    status, _ = status_view()
     view = {"timestamp": timestamp, "videos": output_tree.list_videos(out, timestamp),
             "contact_sheets": [output_tree.contact_sheet_url(timestamp, page) for page
                                in range(1, record.get("contact_sheet_pages", 0) + 1)],
@@ -39,7 +42,8 @@ def _cycle_view(timestamp: str) -> dict:
             "reports": [name for name in names if os.path.isfile(os.path.join(folder, name))],
             "summary": cycle_summary.read_summary(out, timestamp, names[0]),
             "recording": recording == timestamp,
-            "writing": sorted(writing) if recording == timestamp else []}
+            "writing": sorted(writing) if recording == timestamp else [],
+            "report_problem": report_problem_of(status, timestamp)}
     shown = json.dumps(view, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
     return {**view, "version": hashlib.sha1(shown).hexdigest()[:16]}
 

@@ -13,6 +13,7 @@ from shared.camera_state import STATES
 from shared.clock import SYSTEM_CLOCK
 from shared.errors import ConfigUnavailable
 from shared.history_schema import history_path
+from shared.status_file import report_problem_of
 
 # The heartbeat strip: this many of a camera's newest outcomes, oldest at the left.
 HEARTBEATS = 24
@@ -35,6 +36,8 @@ class Recorder:
     message: str
     stats: dict = field(default_factory=dict)
     next_cycle: str = ""  # local time the next cycle is due, while the scheduler waits for it
+    # The latest cycle's reports could not be written: shared.status_file.report_problem_of.
+    report_problem: dict | None = None
 
 
 def history():
@@ -47,10 +50,14 @@ def recorder_state(config: dict | None) -> Recorder:
     status, alive = status_view()
     elapsed, total, percent = cycle_progress(status["cycle"], alive)
     disk_free = output_free_bytes(config) if config is not None else None
+    problem = report_problem_of(status, status["cycle"]["dir"])
+    message = status["message"]  # its report problem, last, is shown on its own
+    if problem:
+        message = message.removesuffix(problem["message"]).removesuffix("; ")
     return Recorder(alive, bool(alive and status["scheduler_running"]), status["current_cycle"],
                     elapsed, total, percent, disk_free, status["config_error"],
-                    status["message"], status["stats"],
-                    status["next_cycle_time"] if alive else "")
+                    message, status["stats"],
+                    status["next_cycle_time"] if alive else "", problem)
 
 
 def config_or_error() -> tuple[dict | None, dict | None]:
