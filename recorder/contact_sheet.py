@@ -144,25 +144,28 @@ def render(tiles: list[Tile]) -> bytes:
 
 
 def write_contact_sheet(cycle_dir: str, tiles: list[Tile],
-                        per_page: int = CONTACT_SHEET_PAGE_TILES) -> None:
+                        per_page: int = CONTACT_SHEET_PAGE_TILES) -> bool:
     """Write the contact sheet into the cycle folder, ``per_page`` tiles a page, each page
-    whole or not at all (a failure is logged, never raised)."""
+    whole or not at all (a failure is logged, never raised). False when a page could not be
+    written into the folder (a full disk, say: worth another try); True when the sheet is
+    written, or the folder is gone."""
     pages = [tiles[start:start + per_page] for start in range(0, len(tiles), per_page)]
     for page, page_tiles in enumerate(pages, start=1):
         if not os.path.isdir(cycle_dir):  # deleted meanwhile (by the API): nothing to draw for
             log.info("contact sheet of %s not written: the folder is gone", cycle_dir)
-            return
+            return True
         try:
             write_bytes_atomic(os.path.join(cycle_dir, contact_sheet_name(page)),
                                render(page_tiles))
         except (WriteError, OSError) as exc:
             if not os.path.isdir(cycle_dir):  # deleted while the page was drawn
                 log.info("contact sheet of %s not written: the folder is gone", cycle_dir)
-            else:
-                log.error("contact sheet of %s not written (page %d of %d): %s", cycle_dir,
-                          page, len(pages), exc)
-            return
+                return True
+            log.error("contact sheet of %s not written (page %d of %d): %s", cycle_dir,
+                      page, len(pages), exc)
+            return False
     _remove_pages_after(cycle_dir, len(pages))
+    return True
 
 
 def _remove_pages_after(cycle_dir: str, last: int) -> None:

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 # it stopped (5,000 cameras take about 3 s on a 2-core box; the systemd unit allows the whole
 # stop 30 s): a sheet not finished by then is not written, as on kill -9.
 CLOSE_WAIT_SECONDS = 5.0
+# A sheet that could not be written (a full disk, say) is drawn again at the recorder's next
+# steps, up to this many times in all; then it is left undrawn (the log says so).
+SHEET_ATTEMPTS = 3
 # A sheet's tiles, or how to find them on the thread (none: nothing to draw).
 Tiles = list[Tile] | Callable[[], list[Tile]]
 
@@ -28,12 +31,15 @@ class ContactSheetWriter:
     """Writes each cycle's sheet on one thread of its own, in the order handed over.
 
     The thread starts with the first sheet; ``write`` (tests replace it) is
-    :func:`write_contact_sheet`, which logs its failures and never raises.
+    :func:`write_contact_sheet`, which logs its failures, never raises, and returns False when
+    the sheet could not be written: :meth:`retry_failed` hands it over again.
     """
 
-    def __init__(self, write: Callable[[str, list[Tile]], None] = write_contact_sheet) -> None:
+    def __init__(self, write: Callable[[str, list[Tile]], bool] = write_contact_sheet) -> None:
         self._write = write
         self._queue: deque[tuple[str, Tiles]] = deque()
+        self._attempts: dict[str, int] = {}  # a sheet's failed attempts, while it has some
+        self._failed: list[tuple[str, list[Tile]]] = []  # to be drawn again (retry_failed)
         self._drawing: str | None = None  # the folder of the sheet being drawn
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -53,6 +59,14 @@ class ContactSheetWriter:
             self._queue.append((cycle_dir, tiles))
             self._changed.notify_all()
 
+    def retry_failed(self) -> None:
+        """Hand the sheets that could not be written over again (the recorder's loop calls it
+        each step); each is tried :data:`SHEET_ATTEMPTS` times in all."""
+        with self._changed:
+            failed, self._failed = self._failed, []
+        for cycle_dir, tiles in failed:
+            self.submit(cycle_dir, tiles)
+
     def submit_report(self, cycle_dir: str, report: Callable[[], dict], config_path: str,
                       whole_too: bool = False) -> None:
         """Draw the sheet of a cycle known by its report if it is missing or short of pages (a
@@ -69,7 +83,7 @@ class ContactSheetWriter:
         """The names of the cycle folders whose sheet is still to be written (retention leaves
         them for now, unless below the free-space floor: recorder/retention.py)."""
         with self._changed:
-            folders = [cycle_dir for cycle_dir, _ in self._queue]
+            folders = [cycle_dir for cycle_dir, _ in [*self._queue, *self._failed]]
             if self._drawing is not None:
                 folders.append(self._drawing)
         return frozenset(os.path.basename(folder) for folder in folders)
@@ -87,6 +101,10 @@ class ContactSheetWriter:
         with self._changed:
             finished, dropped = self._idle(), len(self._queue)
             self._queue.clear()
+            if self._failed:
+                log.error("contact sheets not written by the stop (not drawn again): %s",
+                          ", ".join(cycle_dir for cycle_dir, _ in self._failed))
+                self._failed.clear()
             drawing, self._closing = self._drawing, True
             self._changed.notify_all()
             thread = self._thread
@@ -107,15 +125,34 @@ class ContactSheetWriter:
                     return
                 cycle_dir, tiles = self._queue.popleft()
                 self._drawing = cycle_dir
+            written = True
             try:
                 tiles = tiles() if callable(tiles) else tiles
                 if tiles:
-                    self._write(cycle_dir, tiles)
+                    written = self._write(cycle_dir, tiles) is not False
             except Exception:  # noqa: BLE001 - a bug here must not end the sheets for the run
                 log.exception("contact sheet of %s failed unexpectedly", cycle_dir)
             with self._changed:
                 self._drawing = None
+                if not written:
+                    self._note_failure(cycle_dir, tiles)
+                else:
+                    self._attempts.pop(cycle_dir, None)
                 self._changed.notify_all()
+
+    def _note_failure(self, cycle_dir: str, tiles: list[Tile]) -> None:
+        """A sheet could not be written: kept for :meth:`retry_failed`, unless that was its
+        last attempt (called with the lock held)."""
+        attempts = self._attempts.get(cycle_dir, 0) + 1
+        if attempts >= SHEET_ATTEMPTS:
+            self._attempts.pop(cycle_dir, None)
+            log.error("contact sheet of %s not written after %d attempts: given up", cycle_dir,
+                      attempts)
+            return
+        self._attempts[cycle_dir] = attempts
+        self._failed.append((cycle_dir, tiles))
+        log.warning("contact sheet of %s: attempt %d of %d failed, drawn again at the next step",
+                    cycle_dir, attempts, SHEET_ATTEMPTS)
 
 
 def _config_now(config_path: str) -> tuple[list[dict], bool]:

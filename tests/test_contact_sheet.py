@@ -250,8 +250,27 @@ def test_a_folder_deleted_while_its_sheet_is_drawn_is_no_error(tmp_path, monkeyp
 
     monkeypatch.setattr(contact_sheet, "render", render_then_delete)
     with caplog.at_level("INFO"):
-        write_contact_sheet(str(cycle), [tile_of(_record(st.CONNECTION_ERROR, "refused"),
-                                                 {"output_filename": "cam1.mp4"}, None)])
+        written = write_contact_sheet(str(cycle), [tile_of(
+            _record(st.CONNECTION_ERROR, "refused"), {"output_filename": "cam1.mp4"}, None)])
+    assert written  # nothing left to draw it for: not tried again
     assert not cycle.exists()
     assert [r.levelname for r in caplog.records] == ["INFO"], caplog.text
     assert "the folder is gone" in caplog.text
+
+
+def test_a_sheet_that_could_not_be_written_says_so(tmp_path, monkeypatch, caplog) -> None:
+    # A full disk: the page's write fails, the folder is still there; the writer tries again.
+    from recorder import contact_sheet
+    from shared.errors import WriteError
+
+    def disk_full(path, data):
+        raise WriteError(f"写入失败 {path}: No space left on device")
+
+    monkeypatch.setattr(contact_sheet, "write_bytes_atomic", disk_full)
+    tiles = [tile_of(_record(st.CONNECTION_ERROR, "refused"), {"output_filename": "c.mp4"}, None)]
+    with caplog.at_level("ERROR"):
+        assert write_contact_sheet(str(tmp_path), tiles) is False
+    assert "No space left on device" in caplog.text
+    monkeypatch.undo()
+    assert write_contact_sheet(str(tmp_path), tiles) is True
+    assert (tmp_path / "contact_sheet.jpg").is_file()

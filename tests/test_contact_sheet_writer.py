@@ -5,7 +5,7 @@ import logging
 import threading
 
 from recorder.contact_sheet import Tile
-from recorder.contact_sheet_writer import ContactSheetWriter
+from recorder.contact_sheet_writer import SHEET_ATTEMPTS, ContactSheetWriter
 
 TILES = [Tile("cam", "[4] 已完成", "ok", None)]
 
@@ -113,3 +113,51 @@ def test_a_reports_tasks_are_read_and_a_broken_report_gives_none(tmp_path) -> No
         (tmp_path / "rtsp_report.json").write_text(broken, encoding="utf-8")
         assert written_rows(str(tmp_path), "rtsp_report.json")[1] == []
     assert written_rows(str(tmp_path), "missing.json")[1] == []
+
+
+class FailingSheets:
+    """A ``write`` that fails (returns False, as a full disk makes write_contact_sheet do) its
+    first ``failures`` calls, then writes."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.written: list[str] = []
+
+    def __call__(self, cycle_dir: str, tiles: list[Tile]) -> bool:
+        self.calls += 1
+        if self.calls <= self.failures:
+            return False
+        self.written.append(cycle_dir)
+        return True
+
+
+def test_a_sheet_that_could_not_be_written_is_drawn_again_at_the_next_step(caplog) -> None:
+    sheets = FailingSheets(failures=1)
+    writer = ContactSheetWriter(sheets)
+    with caplog.at_level(logging.WARNING):
+        writer.submit("/out/20251010_163000", TILES)
+        assert writer.wait(30) and sheets.written == []
+        assert writer.pending() == {"20251010_163000"}  # kept from retention meanwhile
+        writer.retry_failed()  # the loop's next step
+        assert writer.wait(30)
+    assert sheets.written == ["/out/20251010_163000"] and sheets.calls == 2
+    assert writer.pending() == frozenset()
+    assert "attempt 1 of 3 failed, drawn again at the next step" in caplog.text
+    writer.retry_failed()  # written: not drawn again
+    assert writer.wait(30) and sheets.calls == 2
+    writer.close()
+
+
+def test_a_sheet_is_tried_a_bounded_number_of_times_then_given_up(caplog) -> None:
+    sheets = FailingSheets(failures=100)
+    writer = ContactSheetWriter(sheets)
+    with caplog.at_level(logging.WARNING):
+        writer.submit("/out/a", TILES)
+        for _ in range(SHEET_ATTEMPTS + 2):
+            assert writer.wait(30)
+            writer.retry_failed()
+        assert writer.wait(30)
+    assert sheets.calls == SHEET_ATTEMPTS and writer.pending() == frozenset()
+    assert f"contact sheet of /out/a not written after {SHEET_ATTEMPTS} attempts" in caplog.text
+    writer.close()

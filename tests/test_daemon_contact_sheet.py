@@ -104,3 +104,16 @@ def test_a_camera_left_out_of_the_plan_gets_a_grey_tile_on_the_cycles_sheet(patr
     assert [(t.name, t.status, t.thumbnail, t.reason) for t in tiles] == [
         ("gate", "[5] 连接错误", None, "Connection refused"),
         ("Long view", "未调度", None, reason)]
+
+
+def test_a_sheet_a_full_disk_kept_from_being_written_is_written_at_a_later_step(patrol) -> None:
+    from tests.test_contact_sheet_writer import FailingSheets
+    daemon, runner, clock = patrol
+    sheets = FailingSheets(failures=1)
+    daemon.launcher.sheets = ContactSheetWriter(sheets)
+    _run_cycle(daemon, runner, clock)  # its steps after the cycle may have drawn it again
+    assert daemon.launcher.sheets.wait(30)
+    clock.now += 1.0
+    daemon.step(clock.now, clock.wall())  # ... else this one does
+    assert daemon.launcher.sheets.wait(30)
+    assert sheets.written == [daemon.last_cycle.dir] and sheets.calls == 2
