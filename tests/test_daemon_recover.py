@@ -220,6 +220,19 @@ def outbox(config_path: str) -> list[tuple[str, dict]]:
     return [(event, json.loads(body)) for event, body in rows]
 
 
+def queued_so_far(config_path: str) -> list[tuple[str, dict]]:
+    """The outbox, or nothing while the history's thread has not made it yet (its file may
+    exist before its tables: a read then found no outbox table, once in four runs)."""
+    if not os.path.exists(history_path(config_path)):
+        return []  # not made yet (a connect would make an empty file)
+    try:
+        return outbox(config_path)
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return []
+
+
 def test_a_cycle_folder_made_after_the_last_status_write_sends_its_cycle_finished_once(
         tmp_path) -> None:
     # Its report was written at the restart, but no cycle.finished: a receiver never heard of
@@ -386,7 +399,7 @@ def test_a_restart_without_a_valid_config_sends_the_cycle_once_a_valid_one_is_lo
         daemon = Daemon(config_path)
         daemon.recover()
     daemon.history.step(0.0, 1e9, lambda: None)
-    assert not os.path.exists(history_path(config_path)) or outbox(config_path) == []
+    assert queued_so_far(config_path) == []
 
     (tmp_path / "config.json").write_text(valid, encoding="utf-8")
     daemon.config_watch.poll(force=True)
