@@ -104,8 +104,8 @@ def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> 
     Among stored hooks that look alike (two robots of one service, ``?access_token=***``) one
     whose URL is given in full is the stored one of that URL (no URL is stored twice); a
     masked one takes the secrets the others all share, or, when they differ, those of the one
-    it can only be: the hooks sent masked are those left (the same fields, in any order; a URL
-    masked in part is none of them). Else it could be either. :raises ConfigError:"""
+    it can only be: the hooks sent masked are those left (the same fields, in the stored order;
+    a URL masked in part is none of them). Else it could be either. :raises ConfigError:"""
     given = {hook["url"] for hook in hooks}
     left = [old for old in old_hooks if old["url"] not in given]
     found = matched_by_look([(i, hook) for i, hook in enumerate(hooks) if _masked_url(hook["url"])],
@@ -170,8 +170,9 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
 
     ``look`` is what an item's masked URL shows; ``whole_look`` all of it as shown. Among the
     stored that look the same, one is sure when they are all equal, or when the masked ones
-    sent of that look are, as shown whole, exactly those stored (in any order: each takes the
-    stored one of its rank among its own kind, so the stored set is kept as it was).
+    sent of that look are, as shown whole, exactly those stored in their stored order: each
+    takes the stored one at its place. Sent in another order they could be a reorder or an edit
+    (two lookalikes' events swapped), which cannot be told apart: ambiguous.
     """
     found: dict = {}
     for shown in {look(item) for _, item in masked}:
@@ -179,10 +180,8 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
         same = [old for old in stored if look(old) == shown]
         if not same or all(old == same[0] for old in same):
             found.update((i, same[0] if same else None) for i, _ in sent)
-        elif sorted(whole_look(item) for _, item in sent) == sorted(map(whole_look, same)):
-            for i, item in sent:
-                rank = [j for j, other in sent if whole_look(other) == whole_look(item)].index(i)
-                found[i] = [old for old in same if whole_look(old) == whole_look(item)][rank]
+        elif [whole_look(item) for _, item in sent] == list(map(whole_look, same)):
+            found.update((i, old) for (i, _), old in zip(sent, same))
         else:
             found.update((i, AMBIGUOUS) for i, _ in sent)
     return found

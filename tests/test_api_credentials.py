@@ -462,9 +462,12 @@ def test_lookalike_webhooks_told_apart_by_their_other_fields_keep_their_tokens(
              {**LOOKALIKE_HOOKS[1], "events": ["cycle.finished"]}]
     assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
     shown = client.get("/api/config/global").get_json()["alerts"]
-    shown["webhooks"].reverse()  # reordered, sent back as read
     assert client.put("/api/config/global", json={"alerts": shown}).status_code == 200
-    assert stored_alerts(alerts_config)["webhooks"] == hooks[::-1]
+    assert stored_alerts(alerts_config)["webhooks"] == hooks  # sent back as read
+    shown["webhooks"].reverse()  # reordered, or their events swapped: it cannot be told
+    answer = client.put("/api/config/global", json={"alerts": shown})
+    assert answer.status_code == 400 and "webhooks[0].url" in answer.get_json()["message"]
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
     # one given in full, the other masked: the masked one is the one left
     shown["webhooks"][0] = hooks[1]
     del shown["webhooks"][1]["events"]
@@ -524,3 +527,22 @@ def test_a_lookalike_webhook_masked_only_in_part_is_not_given_anothers_password(
     answer = client.put("/api/config/global", json={"alerts": {"webhooks": sent}})
     assert answer.status_code == 400 and "webhooks[0].url" in answer.get_json()["message"]
     assert stored_alerts(alerts_config)["webhooks"] == hooks
+
+
+def test_swapping_the_events_of_two_lookalike_webhooks_is_not_silently_undone(
+        client: FlaskClient, alerts_config: Path) -> None:
+    hooks = [{**LOOKALIKE_HOOKS[0], "events": ["cycle.finished"]},
+             {**LOOKALIKE_HOOKS[1], "events": ["camera.offline"]}]
+    assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    shown["webhooks"][0]["events"], shown["webhooks"][1]["events"] = (
+        shown["webhooks"][1]["events"], shown["webhooks"][0]["events"])
+    answer = client.put("/api/config/global", json={"alerts": shown})
+    assert answer.status_code == 400  # an edit, or a reorder: the user is told, nothing lost
+    assert "webhooks[0].url" in answer.get_json()["message"]
+    assert "完整" in answer.get_json()["message"]
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
+    shown["webhooks"][0]["url"] = hooks[0]["url"]  # given in full: the swap is kept
+    assert client.put("/api/config/global", json={"alerts": shown}).status_code == 200
+    assert stored_alerts(alerts_config)["webhooks"] == [
+        {**hooks[0], "events": ["camera.offline"]}, {**hooks[1], "events": ["cycle.finished"]}]
