@@ -21,12 +21,18 @@ _CONNECTION = re.compile(r"Connection refused|No route to host|Network is unreac
                          r"Server returned 5|method \w+ failed", re.IGNORECASE)
 _TIMEOUT = re.compile(r"timed out|Connection timed out|Operation timed out", re.IGNORECASE)
 # ffmpeg's lines once it has given up on the camera, its exit to follow: its last connection
-# attempt failed, the server refused the stream (OPTIONS, DESCRIBE), its closing "URL: reason".
+# attempt failed, the server refused the stream (OPTIONS, DESCRIBE), its closing reason: ffmpeg
+# 5.1 and 6.0 close with "URL: reason", ffmpeg 6.1 and later with "[in#0 @ 0x…] Error opening
+# input: reason", "Error opening input file URL." (no reason: the next line gives it) and
+# "Error opening input files: reason". ffmpeg 6 may put "in#0/" before "rtsp @" or "tcp @".
 # Not one address's attempt (the next is tried), nor a SETUP's 461 (retried over TCP), nor a
 # closing "Invalid data found when processing input" (its own I/O timeout, not the camera's).
-_GAVE_UP = re.compile(r"^(\[tcp @ \w+\] Connection to \S+ failed: |"
-                      r"\[rtsp @ \w+\] method (OPTIONS|DESCRIBE) failed: [45]\d\d|"
-                      r"\w+://\S*: (?!Invalid data found))", re.MULTILINE)
+_NOT_ITS_OWN_TIMEOUT = r"(?!Invalid data found)"
+_GAVE_UP = re.compile(r"^(\[(in#\d+/)?tcp @ \w+\] Connection to \S+ failed: |"
+                      r"\[(in#\d+/)?rtsp @ \w+\] method (OPTIONS|DESCRIBE) failed: [45]\d\d|"
+                      rf"\w+://\S*: {_NOT_ITS_OWN_TIMEOUT}|"
+                      rf"(\[in#\d+ @ \w+\] )?Error opening input( files)?: {_NOT_ITS_OWN_TIMEOUT})",
+                      re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,34 @@ def test_watchdog_verdicts_say_what_the_watchdog_saw(flag: str, message: str) ->
     assert classify(obs) == (st.TIMEOUT, message)
 
 
+CONNECT_TIMEOUT = (st.TIMEOUT, "连接超时: 服务器未在规定时间内响应")
+
+
+@pytest.mark.parametrize("said,verdict", [
+    # ffmpeg 5.1 and 6.0 close with "URL: reason"
+    (REFUSED, (st.CONNECTION_ERROR, REFUSED)),
+    ("rtsp://127.0.0.1:5/cam1: Invalid data found when processing input", CONNECT_TIMEOUT),
+    # ffmpeg 6 may put its input's name before the demuxer's
+    ("[in#0/rtsp @ 0x5] method DESCRIBE failed: 404 Not Found",
+     (st.STREAM_UNAVAILABLE, "[in#0/rtsp @ 0x5] method DESCRIBE failed: 404 Not Found")),
+    ("[in#0/rtsp @ 0x5] method SETUP failed: 461 Unsupported transport", CONNECT_TIMEOUT),
+    # ffmpeg 6.1 and 7 close with "Error opening input …" lines
+    ("[in#0 @ 0x5] Error opening input: Connection refused\n"
+     "Error opening input file rtsp://127.0.0.1:5/cam1.\n"
+     "Error opening input files: Connection refused",
+     (st.CONNECTION_ERROR, "Error opening input files: Connection refused")),
+    ("Error opening input files: Server returned 404 Not Found",
+     (st.STREAM_UNAVAILABLE, "Error opening input files: Server returned 404 Not Found")),
+    ("[in#0 @ 0x5] Error opening input: Invalid data found when processing input\n"
+     "Error opening input file rtsp://127.0.0.1:5/cam1.\n"
+     "Error opening input files: Invalid data found when processing input", CONNECT_TIMEOUT),
+], ids=["url-reason", "url-own-io-timeout", "in#0-describe-404", "in#0-setup-461",
+        "error-opening-refused", "error-opening-404", "error-opening-own-io-timeout"])
+def test_what_ffmpeg_said_once_it_gave_up_is_the_verdict_over_the_connect_watchdog(
+        said: str, verdict: tuple) -> None:
+    assert classify(observe(stderr=said, connect_timeout=True, exit_code=-9)) == verdict
+
+
 def test_early_end_says_how_much_was_recorded() -> None:
     _, message = classify(observe(recorded_seconds=2.96, frames=74, exit_code=0))
     assert message == "媒体流提前结束: 仅录制 3.0秒 / 15秒"

@@ -220,6 +220,17 @@ ONE_ADDRESS_REFUSED = ("[tcp @ 0x1] Connection attempt to 127.0.0.1 port 5 faile
 LAST_ADDRESS_REFUSED = ("[tcp @ 0x1] Connection to tcp://127.0.0.1:5?timeout=0 failed: "
                         "Connection refused\n")
 DESCRIBE_404 = "[rtsp @ 0x2] method DESCRIBE failed: 404 Not Found\n"
+# ffmpeg 6 may name its input before the demuxer's or protocol's name
+PREFIXED_LAST_ADDRESS_REFUSED = LAST_ADDRESS_REFUSED.replace("[tcp", "[in#0/tcp")
+PREFIXED_DESCRIBE_404 = DESCRIBE_404.replace("[rtsp", "[in#0/rtsp")
+PREFIXED_SETUP_461 = "[in#0/rtsp @ 0x2] method SETUP failed: 461 Unsupported transport\n"
+
+
+def closing_lines_since_ffmpeg_6_1(reason: str) -> str:
+    """What ffmpeg 6.1 and 7 print last when it could not open the camera (no "URL: reason")."""
+    return (f"[in#0 @ 0x3] Error opening input: {reason}\n"
+            f"Error opening input file {URL}.\n"
+            f"Error opening input files: {reason}\n")
 
 
 @pytest.mark.parametrize("said,verdict,message", [
@@ -234,8 +245,19 @@ DESCRIBE_404 = "[rtsp @ 0x2] method DESCRIBE failed: 404 Not Found\n"
      "连接超时: 服务器未在规定时间内响应"),
     (f"{URL}: Invalid data found when processing input\n", st.TIMEOUT,
      "连接超时: 服务器未在规定时间内响应"),
+    # the same in ffmpeg 6 and 7's words
+    (PREFIXED_LAST_ADDRESS_REFUSED, st.CONNECTION_ERROR, PREFIXED_LAST_ADDRESS_REFUSED),
+    (PREFIXED_DESCRIBE_404, st.STREAM_UNAVAILABLE, PREFIXED_DESCRIBE_404),
+    (closing_lines_since_ffmpeg_6_1("Connection refused"), st.CONNECTION_ERROR,
+     "Error opening input files: Connection refused"),
+    (closing_lines_since_ffmpeg_6_1("Server returned 404 Not Found"), st.STREAM_UNAVAILABLE,
+     "Error opening input files: Server returned 404 Not Found"),
+    (PREFIXED_SETUP_461, st.TIMEOUT, "连接超时: 服务器未在规定时间内响应"),
+    (closing_lines_since_ffmpeg_6_1("Invalid data found when processing input"), st.TIMEOUT,
+     "连接超时: 服务器未在规定时间内响应"),
 ], ids=["refused", "refused-closing-line", "404", "one-address-refused", "setup-461",
-        "own-io-timeout"])
+        "own-io-timeout", "ffmpeg6-refused", "ffmpeg6-404", "ffmpeg7-refused",
+        "ffmpeg7-404", "ffmpeg6-setup-461", "ffmpeg7-own-io-timeout"])
 def test_a_failure_ffmpeg_printed_before_the_connect_watchdog_fired_is_the_verdict(
         tmp_path, runner, said: str, verdict: int, message: str) -> None:
     task, proc = started_task(tmp_path, runner)
