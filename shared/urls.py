@@ -24,6 +24,11 @@ SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "token", "access_token", "key"
 _QUERY_SECRET_RE = re.compile(
     r"(?P<key>(?<=[?&;])(?:" + "|".join(SECRET_QUERY_KEYS) + r")=)(?P<value>[^&;#\s]*)",
     re.IGNORECASE)
+# Where a query value ends in a text: the next parameter, a blank or the end, after any of the
+# marks a log puts after a URL (ffmpeg's "…?password=p: Server returned 401", "from '…':").
+_AFTER_URL_MARKS = r"""[:'",.)\]]*"""
+_VALUE_END = r"(?=" + _AFTER_URL_MARKS + r"(?:[&;#\s]|$))"
+_MASKED_VALUE_RE = re.compile(re.escape(MASK) + _AFTER_URL_MARKS)
 # Every query parameter: a webhook's token may go under any name (?code=, ?sig=, ?k=).
 _ANY_QUERY_RE = re.compile(r"(?P<key>(?<=[?&;])[^=&;#\s]+=)(?P<value>[^&;#\s]*)")
 
@@ -54,10 +59,10 @@ def _mask_query(text: str, every_query_value: bool = False) -> str:
 
 def _mask_query_in_text(text: str) -> str:
     """:func:`_mask_query` for a text whose known secrets were masked already: a value masked
-    so stays as it is, with what follows it (in ffmpeg's ``…?password=***: Server returned
-    401`` the ``:`` is ffmpeg's, not the value's)."""
+    so stays as it is, with the marks after it (in ffmpeg's ``…?password=***: Server returned
+    401`` the ``:`` is ffmpeg's, not the value's); any other, ``***SECRET2`` too, is masked."""
     def masked(match: re.Match) -> str:
-        if match.group("value").startswith(MASK):
+        if _MASKED_VALUE_RE.fullmatch(match.group("value")):
             return match.group(0)
         return match.group("key") + MASK
     return _QUERY_SECRET_RE.sub(masked, text)
@@ -69,12 +74,13 @@ def mask_in_text(text: str, urls: list[str]) -> str:
 
     Not wherever its characters appear: a password ``404`` leaves ``HTTP 404`` as it is. A
     secret parameter of ``urls`` is masked to its exact end, so that what follows it stays
-    (in ffmpeg's ``…?password=***: Server returned 401`` the ``:`` is ffmpeg's).
+    (in ffmpeg's ``…?password=***: Server returned 401`` the ``:`` is ffmpeg's), and only
+    where its value ends there (``?password=abcSECRET2`` is another value, masked whole).
     """
     for url in urls:
         for match in _QUERY_SECRET_RE.finditer(url):
             if match.group("value") and match.group("value") != MASK:
-                text = re.sub(r"(?<=[?&;])" + re.escape(match.group(0)),
+                text = re.sub(r"(?<=[?&;])" + re.escape(match.group(0)) + _VALUE_END,
                               lambda _, key=match.group("key"): key + MASK, text)
     text = _CREDENTIALS_IN_TEXT_RE.sub(
         lambda m: m.group("scheme") + _masked_userinfo(m.group("cred")) + "@", text)

@@ -83,6 +83,17 @@ def test_a_stored_secret_that_begins_like_the_mask_is_masked_all_the_same() -> N
     assert shown_webhook("https://h/hook?access_token=***Zx9") == "https://h/hook?access_token=***"
 
 
+@pytest.mark.parametrize("value", ["abcSECRET2", "***SECRET2", "abc:SECRET2", "***'SECRET2"])
+def test_another_password_that_begins_like_the_configured_one_is_masked_whole(
+        value: str) -> None:
+    # The configured "abc" was masked to its own end: "password=***SECRET2", which the generic
+    # pass then took for a value masked already.
+    said = mask_in_text(f"Redirected to rtsp://cam2/y?password={value}&x=1: "
+                        "Server returned 404 Not Found", ["rtsp://cam/x?password=abc"])
+    assert said == ("Redirected to rtsp://cam2/y?password=***&x=1: "
+                    "Server returned 404 Not Found"), said
+
+
 def test_a_masked_query_secret_keeps_ffmpegs_colon_after_it() -> None:
     # The value pattern took "QueryPw9:" whole: the colon went with it, and the alert's
     # reason could not be told from the URL before it (shared.task_record.short_error).
