@@ -9,13 +9,12 @@ another restart too; the history feed hands them over once a valid config is loa
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import NamedTuple
 
 from shared import settings
-from shared.atomic import write_json_atomic
+from shared.atomic import read_json, write_json_atomic
 from shared.errors import PatrolError
 
 log = logging.getLogger(__name__)
@@ -38,8 +37,7 @@ def held_path(config_path: str) -> str:
 def held_cycles(config_path: str) -> list[HeldCycle]:
     """The cycles held, oldest first ([] when none, or the note cannot be read: logged)."""
     try:
-        with open(held_path(config_path), encoding="utf-8") as handle:
-            raw = json.load(handle)
+        raw = read_json(held_path(config_path))  # a FIFO planted there is refused at once
         return [HeldCycle(str(item["folder"]), str(item["report_filename"]),
                           bool(item["announce"])) for item in raw]
     except FileNotFoundError:

@@ -19,6 +19,7 @@ from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
 from shared.history_schema import history_path
 from shared.output_tree import OutputDir, cycle_names_in
+from shared.regular_file import open_regular_file
 from shared.timefmt import parse_local
 from shared.urls import mask_credentials
 
@@ -90,8 +91,11 @@ def not_in_history(config_path: str, tasks: list[FinishedTask]) -> list[Finished
 
 
 def read_report(path: str) -> dict | None:
+    """The cycle report at ``path``, or None: missing, not valid, or not a regular file (a
+    symlink or a FIFO planted at the name is refused at once, never followed or waited on)."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        handle, _ = open_regular_file(path)
+        with handle:
             report = json.load(handle)
     except (OSError, ValueError):
         return None

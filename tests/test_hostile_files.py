@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 import recorder.config_watch
 import recorder.daemon
 from app import auth
+from recorder.held_recoveries import held_cycles, held_path
+from recorder.history_import import read_report
 from shared import settings
 from shared.atomic import write_json_atomic
 from shared.config_file import load_config
@@ -206,3 +208,29 @@ def test_a_fifo_as_the_api_token_file_is_refused_at_once(tmp_path: Path) -> None
         lambda: auth.settings_from_environment({auth.TOKEN_FILE_ENV: str(fifo)}), fifo)
     assert done, "reading the token file hung on a FIFO"
     assert isinstance(error, auth.AccessSettingError) and "not a regular file" in str(error)
+
+
+def test_a_fifo_as_the_held_recoveries_note_is_read_as_none_held_at_once(tmp_path: Path) -> None:
+    config_path = str(tmp_path / "config.json")
+    fifo = Path(held_path(config_path))
+    fifo.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(fifo)
+    done, value = finishes(lambda: held_cycles(config_path), fifo)
+    assert done, "reading held_recoveries.json hung on a FIFO"
+    assert value == []
+
+
+def test_a_fifo_as_a_cycle_report_is_read_as_unreadable_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "report.json"
+    os.mkfifo(fifo)
+    done, value = finishes(lambda: read_report(str(fifo)), fifo)
+    assert done, "reading a cycle's report hung on a FIFO"
+    assert value is None
+
+
+def test_a_symlink_as_a_cycle_report_is_not_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text('{"tasks": []}', encoding="utf-8")
+    (tmp_path / "report.json").symlink_to(elsewhere)
+    assert read_report(str(elsewhere)) == {"tasks": []}
+    assert read_report(str(tmp_path / "report.json")) is None
