@@ -7,6 +7,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from recorder.contact_sheet import (Tile, report_sheet_tiles, sweep_sheet_temp_files,
                                     write_contact_sheet)
@@ -20,9 +21,11 @@ log = logging.getLogger(__name__)
 # it stopped (5,000 cameras take about 3 s on a 2-core box; the systemd unit allows the whole
 # stop 30 s): a sheet not finished by then is not written, as on kill -9.
 CLOSE_WAIT_SECONDS = 5.0
-# A sheet that could not be written (a full disk, say) is drawn again at the recorder's next
-# steps, up to this many times in all; then it is left undrawn (the log says so).
-SHEET_ATTEMPTS = 3
+# A sheet that could not be written (a full disk, say) is drawn again this long after its
+# first failure, then after its second (a full disk needs time to be cleared, and each attempt
+# draws the whole sheet); after its last attempt it is left undrawn (the log says so).
+SHEET_RETRY_DELAYS_SECONDS = (30.0, 300.0)
+SHEET_ATTEMPTS = 1 + len(SHEET_RETRY_DELAYS_SECONDS)
 # A sheet's tiles, or how to find them on the thread (none: nothing to draw).
 Tiles = list[Tile] | Callable[[], list[Tile]]
 
@@ -39,7 +42,7 @@ class ContactSheetWriter:
         self._write = write
         self._queue: deque[tuple[str, Tiles]] = deque()
         self._attempts: dict[str, int] = {}  # a sheet's failed attempts, while it has some
-        self._failed: list[tuple[str, list[Tile]]] = []  # to be drawn again (retry_failed)
+        self._failed: list[_FailedSheet] = []  # to be drawn again (retry_failed)
         self._drawing: str | None = None  # the folder of the sheet being drawn
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -59,13 +62,20 @@ class ContactSheetWriter:
             self._queue.append((cycle_dir, tiles))
             self._changed.notify_all()
 
-    def retry_failed(self) -> None:
-        """Hand the sheets that could not be written over again (the recorder's loop calls it
-        each step); each is tried :data:`SHEET_ATTEMPTS` times in all."""
+    def retry_failed(self, now: float) -> None:
+        """Hand the sheets that could not be written over again once their pause
+        (:data:`SHEET_RETRY_DELAYS_SECONDS`) is over: the recorder's loop calls it each step with
+        its monotonic ``now``; each sheet is tried :data:`SHEET_ATTEMPTS` times in all."""
         with self._changed:
-            failed, self._failed = self._failed, []
-        for cycle_dir, tiles in failed:
-            self.submit(cycle_dir, tiles)
+            due: list[_FailedSheet] = []
+            waiting: list[_FailedSheet] = []
+            for sheet in self._failed:
+                if sheet.due is None:  # failed since the last step: its pause starts now
+                    sheet.due = now + sheet.pause
+                (due if now >= sheet.due else waiting).append(sheet)
+            self._failed = waiting
+        for sheet in due:
+            self.submit(sheet.cycle_dir, sheet.tiles)
 
     def submit_report(self, cycle_dir: str, report: Callable[[], dict], config_path: str,
                       whole_too: bool = False) -> None:
@@ -83,7 +93,8 @@ class ContactSheetWriter:
         """The names of the cycle folders whose sheet is still to be written (retention leaves
         them for now, unless below the free-space floor: recorder/retention.py)."""
         with self._changed:
-            folders = [cycle_dir for cycle_dir, _ in [*self._queue, *self._failed]]
+            folders = [cycle_dir for cycle_dir, _ in self._queue]
+            folders += [sheet.cycle_dir for sheet in self._failed]
             if self._drawing is not None:
                 folders.append(self._drawing)
         return frozenset(os.path.basename(folder) for folder in folders)
@@ -103,7 +114,7 @@ class ContactSheetWriter:
             self._queue.clear()
             if self._failed:
                 log.error("contact sheets not written by the stop (not drawn again): %s",
-                          ", ".join(cycle_dir for cycle_dir, _ in self._failed))
+                          ", ".join(sheet.cycle_dir for sheet in self._failed))
                 self._failed.clear()
             drawing, self._closing = self._drawing, True
             self._changed.notify_all()
@@ -150,9 +161,20 @@ class ContactSheetWriter:
                       attempts)
             return
         self._attempts[cycle_dir] = attempts
-        self._failed.append((cycle_dir, tiles))
-        log.warning("contact sheet of %s: attempt %d of %d failed, drawn again at the next step",
-                    cycle_dir, attempts, SHEET_ATTEMPTS)
+        pause = SHEET_RETRY_DELAYS_SECONDS[attempts - 1]
+        self._failed.append(_FailedSheet(cycle_dir, tiles, pause))
+        log.warning("contact sheet of %s: attempt %d of %d failed, drawn again in %.0f s",
+                    cycle_dir, attempts, SHEET_ATTEMPTS, pause)
+
+
+@dataclass
+class _FailedSheet:
+    """A sheet that could not be written, waiting for its next attempt."""
+
+    cycle_dir: str
+    tiles: list[Tile]
+    pause: float               # seconds from its failure to its next attempt
+    due: float | None = None   # the loop's monotonic time of that attempt (set at its next step)
 
 
 def _config_now(config_path: str) -> tuple[list[dict], bool]:

@@ -121,7 +121,7 @@ class Daemon:
         if self.state.running:  # cluster mode: one coordinator at a time
             self.launcher.keep_lead(self.cluster_config, self.cycle, now, wall)
         self.launcher.follow_takeovers(now)  # also when stopped: the report is due all the same
-        self.launcher.sheets.retry_failed()  # a sheet a full disk kept from being written
+        self.launcher.sheets.retry_failed(now)  # a sheet a full disk kept from being written
         if (self.cycle is None and self.state.running and watch.settings is not None
                 and self.state.follow_interval(watch.settings.cycle_interval_seconds)):
             # the pause after a cycle, its interval edited meanwhile

@@ -5,7 +5,8 @@ import logging
 import threading
 
 from recorder.contact_sheet import Tile
-from recorder.contact_sheet_writer import SHEET_ATTEMPTS, ContactSheetWriter
+from recorder.contact_sheet_writer import (SHEET_ATTEMPTS, SHEET_RETRY_DELAYS_SECONDS,
+                                           ContactSheetWriter)
 
 TILES = [Tile("cam", "[4] 已完成", "ok", None)]
 
@@ -132,32 +133,47 @@ class FailingSheets:
         return True
 
 
-def test_a_sheet_that_could_not_be_written_is_drawn_again_at_the_next_step(caplog) -> None:
+FIRST_PAUSE, SECOND_PAUSE = SHEET_RETRY_DELAYS_SECONDS
+
+
+def test_a_sheet_that_could_not_be_written_is_drawn_again_after_a_pause(caplog) -> None:
     sheets = FailingSheets(failures=1)
     writer = ContactSheetWriter(sheets)
     with caplog.at_level(logging.WARNING):
         writer.submit("/out/20251010_163000", TILES)
         assert writer.wait(30) and sheets.written == []
+        writer.retry_failed(100.0)  # the loop's next step: its pause begins
+        writer.retry_failed(100.0 + FIRST_PAUSE - 0.1)  # a full disk is not cleared in a second
+        assert writer.wait(30) and sheets.calls == 1
         assert writer.pending() == {"20251010_163000"}  # kept from retention meanwhile
-        writer.retry_failed()  # the loop's next step
+        writer.retry_failed(100.0 + FIRST_PAUSE)
         assert writer.wait(30)
     assert sheets.written == ["/out/20251010_163000"] and sheets.calls == 2
     assert writer.pending() == frozenset()
-    assert "attempt 1 of 3 failed, drawn again at the next step" in caplog.text
-    writer.retry_failed()  # written: not drawn again
+    assert f"attempt 1 of 3 failed, drawn again in {FIRST_PAUSE:.0f} s" in caplog.text
+    writer.retry_failed(10_000.0)  # written: not drawn again
     assert writer.wait(30) and sheets.calls == 2
     writer.close()
 
 
-def test_a_sheet_is_tried_a_bounded_number_of_times_then_given_up(caplog) -> None:
+def test_a_sheet_is_tried_a_bounded_number_of_times_a_longer_pause_apart_then_given_up(
+        caplog) -> None:
     sheets = FailingSheets(failures=100)
     writer = ContactSheetWriter(sheets)
     with caplog.at_level(logging.WARNING):
         writer.submit("/out/a", TILES)
-        for _ in range(SHEET_ATTEMPTS + 2):
-            assert writer.wait(30)
-            writer.retry_failed()
+        assert writer.wait(30)
+        writer.retry_failed(0.0)
+        writer.retry_failed(FIRST_PAUSE)  # the second attempt
+        assert writer.wait(30) and sheets.calls == 2
+        writer.retry_failed(FIRST_PAUSE + 1.0)  # its second pause begins
+        writer.retry_failed(FIRST_PAUSE + SECOND_PAUSE)
+        assert writer.wait(30) and sheets.calls == 2
+        writer.retry_failed(FIRST_PAUSE + 1.0 + SECOND_PAUSE)  # the last attempt
+        assert writer.wait(30) and sheets.calls == SHEET_ATTEMPTS == 3
+        writer.retry_failed(100_000.0)
         assert writer.wait(30)
     assert sheets.calls == SHEET_ATTEMPTS and writer.pending() == frozenset()
+    assert f"attempt 2 of 3 failed, drawn again in {SECOND_PAUSE:.0f} s" in caplog.text
     assert f"contact sheet of /out/a not written after {SHEET_ATTEMPTS} attempts" in caplog.text
     writer.close()

@@ -9,7 +9,7 @@ import os
 import pytest
 from PIL import Image
 
-from recorder.contact_sheet_writer import ContactSheetWriter
+from recorder.contact_sheet_writer import SHEET_RETRY_DELAYS_SECONDS, ContactSheetWriter
 from recorder.daemon import Daemon
 from shared import settings
 from shared.atomic import write_json_atomic
@@ -106,14 +106,17 @@ def test_a_camera_left_out_of_the_plan_gets_a_grey_tile_on_the_cycles_sheet(patr
         ("Long view", "未调度", None, reason)]
 
 
-def test_a_sheet_a_full_disk_kept_from_being_written_is_written_at_a_later_step(patrol) -> None:
+def test_a_sheet_a_full_disk_kept_from_being_written_is_written_a_pause_later(patrol) -> None:
     from tests.test_contact_sheet_writer import FailingSheets
     daemon, runner, clock = patrol
     sheets = FailingSheets(failures=1)
     daemon.launcher.sheets = ContactSheetWriter(sheets)
-    _run_cycle(daemon, runner, clock)  # its steps after the cycle may have drawn it again
-    assert daemon.launcher.sheets.wait(30)
+    _run_cycle(daemon, runner, clock)  # its steps after the cycle may have begun the pause
+    assert daemon.launcher.sheets.wait(30) and sheets.calls == 1
     clock.now += 1.0
-    daemon.step(clock.now, clock.wall())  # ... else this one does
+    daemon.step(clock.now, clock.wall())  # ... else this one does: not drawn again yet
+    assert daemon.launcher.sheets.wait(30) and sheets.calls == 1
+    clock.now += SHEET_RETRY_DELAYS_SECONDS[0]
+    daemon.step(clock.now, clock.wall())
     assert daemon.launcher.sheets.wait(30)
     assert sheets.written == [daemon.last_cycle.dir] and sheets.calls == 2
