@@ -44,7 +44,10 @@ _STATS = {"total_tasks": _INT, "completed_tasks": _INT, "failed_tasks": _INT,
           "cancelled_tasks": _INT, "max_concurrent_used": _INT, "completion_rate": _NUM}
 _SUMMARY = {"scheduler_running": _BOOL, **_STATS, "recorder_alive": _BOOL,
             "desired_running": _BOOL, "config_error": {"type": "object", "nullable": True},
-            "status_message": _STR, "next_cycle_time": _STR}
+            "status_message": _STR, "next_cycle_time": _STR,
+            # This host's recorder a standby (cluster mode): whose lock it waits for, since when.
+            "standby": {**_obj(("coordinator", "since"), coordinator=_STR, since=_STR),
+                        "nullable": True}}
 
 SCHEMAS = {
     "Error": _obj(("error", "message"), error=_STR, message=_STR),

@@ -162,7 +162,20 @@ def _summary(status: dict, alive: bool) -> dict:
             "completion_rate": completion_rate(stats), "recorder_alive": alive,
             "desired_running": _desired()["scheduler_running"],
             "config_error": status["config_error"], "status_message": status["message"],
-            "next_cycle_time": status["next_cycle_time"] if alive else ""}
+            "next_cycle_time": status["next_cycle_time"] if alive else "",
+            "standby": local_standby()}
+
+
+def local_standby() -> dict | None:
+    """Cluster mode: this host's recorder waiting as a standby, ``{"coordinator", "since"}``
+    (its status file's, while alive: the status served is the coordinator's, from Redis);
+    None when it coordinates, is not in cluster mode, or is not running."""
+    local = local_status()
+    standby = local["standby"]
+    if not is_alive(local) or not isinstance(standby, dict):
+        return None
+    return {"coordinator": str(standby.get("coordinator") or ""),
+            "since": str(standby.get("since") or "")}
 
 
 @bp.get("/tasks")

@@ -62,7 +62,7 @@ class CycleLauncher:
         """The next cycle, started; None when it cannot start now (``state`` says why and when)."""
         if config.get("cluster"):
             if not self._lead().may_coordinate(config, now):
-                state.message = self._lead().why_not(config)
+                state.wait(self._lead().why_not(config), self._lead().standby(config))
                 state.retry_at(now + 1.0)
                 return None
             state.last_cycle_number = max(state.last_cycle_number, self._lead().numbered)

@@ -29,6 +29,10 @@ class SchedulerState:
     message: str = ""  # why the recorder is idle
     # Why the last cycle's reports are missing (shared.status_file.report_problem), or None.
     report_problem: dict | None = None
+    # Cluster mode: the coordinator this recorder waits for as a standby, and since when
+    # ({"coordinator", "since"}), while ``message`` is still the one given with it (wait).
+    standby: dict | None = None
+    standby_message: str = ""
 
     def start(self, now: float, wall: float) -> None:
         """A (new) run of the scheduler begins; its first cycle is due now."""
@@ -37,6 +41,15 @@ class SchedulerState:
         self.start_wall, self.end_wall = wall, None
         self.retry_at(now)
         self.message = ""
+
+    def wait(self, message: str, standby: dict | None) -> None:
+        """No cycle now, for ``message``; ``standby``: another recorder coordinates (cluster)."""
+        self.message, self.standby, self.standby_message = message, standby, message
+
+    def standby_now(self) -> dict | None:
+        """The standby's facts, while nothing else has been said since (a cycle began, the
+        scheduler stopped, the config broke: each says so in ``message``)."""
+        return self.standby if self.running and self.message == self.standby_message else None
 
     def stop(self, wall: float, message: str) -> None:
         """The scheduler is stopped, with the reason shown in the status."""

@@ -26,6 +26,7 @@ def build_status(state: SchedulerState, start_generation: int, config_error: Con
         "current_cycle": state.last_cycle_number,
         "config_error": config_error.to_dict() if config_error else None,
         "message": state.status_message, "report_problem": state.report_problem,
+        "standby": state.standby_now(),
         "checks": checks or [], "checks_taken": checks_taken,
         # Only during the pause after a cycle: a retry's time (a standby, a disk below its
         # floor, no valid config) would say "now" each second while the message says why.
@@ -57,6 +58,7 @@ def _cycle_fields(cycle: Cycle, running: bool, now: float, wall: float) -> dict:
 def fingerprint(state: SchedulerState, config_error: ConfigError | None,
                 cycle: Cycle | None, checks: Checks) -> tuple:
     """What, when it changes, is worth publishing before the next heartbeat."""
-    return (state.running, state.status_message, bool(config_error), state.next_cycle_at,
+    return (state.running, state.status_message, state.standby_now(), bool(config_error),
+            state.next_cycle_at,
             tuple(t.status for t in cycle.tasks) if cycle else (),
             tuple(check["status"] for check in checks.records()))

@@ -34,6 +34,9 @@ Format (JSON object, written atomically by the recorder at least once a second):
                                             # whose reports could not be written (a later
                                             # cycle's written reports clear it), why, and
                                             # the status message's words for it
+      "standby": null,                      # cluster mode, another recorder coordinating:
+                                            # {"coordinator": its lock's owner "host:pid:id",
+                                            #  "since": local time this one began to wait}
       "checks": [ {a task's record, plus "check_id", "camera", "kind" ("check" or "probe"),
                    "requested_at"} ],      # camera checks: the last finished, running, waiting
       "checks_taken": 4                     # the last check request (control file) taken
@@ -63,7 +66,7 @@ def empty_status() -> dict:
                   "elapsed_seconds": 0, "total_seconds": 0, "max_concurrent_streams": 0},
         "stats": {key: 0 for key in STATS_KEYS},
         "schedule_info": "", "tasks": [], "not_scheduled": [], "config_error": None,
-        "message": "", "report_problem": None, "checks": [], "checks_taken": 0,
+        "message": "", "report_problem": None, "standby": None, "checks": [], "checks_taken": 0,
         "next_cycle_time": "",  # when the next cycle is due, while the scheduler waits for it
     }
 

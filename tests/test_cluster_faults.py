@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -30,7 +31,8 @@ pytestmark = [pytest.mark.integration,
 rq = pytest.importorskip("rq")
 from redis import Redis  # noqa: E402 - only with the [cluster] extra
 
-from recorder.cluster.coordinator_lock import LOCK_SECONDS, STANDBY_MESSAGE  # noqa: E402
+from recorder.cluster.coordinator_lock import (LOCK_SECONDS, STANDBY_MESSAGE,  # noqa: E402
+                                               lock_key)
 from recorder.cluster.link import gateway_slots_key, job_id, task_key  # noqa: E402
 
 # A dead host's job is noticed within heartbeat + grace + maintenance (seconds), not minutes.
@@ -368,6 +370,35 @@ def _finished_report(cycle_dir) -> dict | None:
     except (OSError, ValueError):
         return None
     return report if all(t["status"] == st.COMPLETED for t in report["tasks"]) else None
+
+
+def test_a_standby_says_in_its_status_and_its_hosts_api_whose_lock_it_waits_for(tmp_path):
+    # Before, a standby's status said only the message (its API served the coordinator's
+    # status from Redis): an operator could not tell a standby from a stuck recorder, nor
+    # which recorder coordinated.
+    active, standby = two_hosts(tmp_path)
+    streams = [{"rtsp_url": "rtsp://127.0.0.1:1/cam", "duration_seconds": 2,
+                "output_filename": "cam.mp4"}]
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(active, redis.url, streams, poll_cycles=-1, cycle_interval_seconds=600)
+        cluster_config(standby, redis.url, streams, poll_cycles=-1)
+        api_a = create_app({"CONFIG_PATH": active}).test_client()
+        api_b = create_app({"CONFIG_PATH": standby}).test_client()
+        with RecorderProcess(started(active)) as first:
+            wait_for(lambda: "enqueued as job" in first.log(), 60, "the coordinator's first job")
+            holder = Redis.from_url(redis.url).get(lock_key("patrol")).decode()
+            with RecorderProcess(started(standby)) as second:
+                a_standby(standby, "a standby")
+                shown = read_status(settings.status_path(standby))["standby"]
+                status_b = api_b.get("/api/scheduler/status").get_json()
+                status_a = api_a.get("/api/scheduler/status").get_json()
+                log = first.log() + second.log()
+    assert holder.split(":")[1] == str(first.proc.pid)
+    assert shown["coordinator"] == holder, log
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", shown["since"])
+    assert status_b["standby"] == shown  # this host's recorder, beside the coordinator's status
+    assert status_b["recorder_alive"] and status_a["standby"] is None
+    assert read_status(settings.status_path(active))["standby"] is None
 
 
 def test_start_and_stop_through_any_hosts_api_are_the_whole_clusters(tmp_path, camera_server):

@@ -835,6 +835,24 @@ def test_the_overview_says_when_the_next_cycle_is_due_and_why_the_recorder_waits
     assert "下一轮" not in page and "磁盘剩余空间不足" not in page
 
 
+def test_the_overview_and_settings_say_this_hosts_recorder_is_a_standby_and_of_whom(
+        client: FlaskClient, write_status: WriteStatus) -> None:
+    standby = {"coordinator": "host-a:4242:0f1e2d3c", "since": "2025-10-11 14:47:08"}
+    write_status(scheduler_running=True, standby=standby)
+    for path in ("/", "/settings"):
+        page = client.get(f"{path}?lang=zh").get_data(as_text=True)
+        assert "本机为备用协调器: 协调器 <code>host-a:4242:0f1e2d3c</code>" in page, path
+        assert "等待开始于 2025-10-11 14:47:08" in page, path
+        english = client.get(f"{path}?lang=en").get_data(as_text=True)
+        assert ("This host is a standby coordinator: coordinator "
+                "<code>host-a:4242:0f1e2d3c</code> · waiting since 2025-10-11 14:47:08"
+                in english), path
+    write_status(stale=True, scheduler_running=True, standby=standby)  # a dead recorder's
+    assert "host-a:4242" not in client.get("/?lang=zh").get_data(as_text=True)
+    write_status(scheduler_running=True)  # it coordinates now
+    assert 'id="standby"' not in client.get("/?lang=zh").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("target", ["/%09/evil.example/", "/%0a/evil.example/",
                                     "/%0d%0a/evil.example", "/%5C/evil.example/",
                                     "/\\evil.example/", "/ /evil.example"])

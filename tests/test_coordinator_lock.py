@@ -30,6 +30,19 @@ def test_the_holder_keeps_it_and_the_standby_waits(redis) -> None:
     assert coordinator.hold() and not standby.hold()
 
 
+def test_the_standby_knows_whose_lock_it_waits_for_and_since_when(redis) -> None:
+    coordinator, standby = two_locks(redis)
+    assert coordinator.hold() and not standby.hold()
+    since = standby.waiting_since
+    assert standby.holder == coordinator.owner and since is not None
+    assert coordinator.holder == "" and coordinator.waiting_since is None
+    assert not standby.hold() and standby.waiting_since == since  # the same wait
+    coordinator.release()
+    assert standby.hold()
+    assert standby.holder == "" and standby.waiting_since is None
+    assert not coordinator.hold() and coordinator.holder == standby.owner
+
+
 def test_a_clean_stop_hands_over_at_once(redis) -> None:
     coordinator, standby = two_locks(redis)
     assert coordinator.hold()

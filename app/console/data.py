@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from app.cameras import last_clip_thumbnails
 from app.console.quality import last_issues
 from app.context import config_file, config_in_force, output_free_bytes
-from app.scheduler import cycle_progress, status_view
+from app.scheduler import cycle_progress, local_standby, status_view
 from shared import camera_view, history_read
 from shared.camera_roster import configured_cameras
 from shared.camera_state import STATES
@@ -38,6 +38,7 @@ class Recorder:
     next_cycle: str = ""  # local time the next cycle is due, while the scheduler waits for it
     # The latest cycle's reports could not be written: shared.status_file.report_problem_of.
     report_problem: dict | None = None
+    standby: dict | None = None  # this host's recorder a standby: {"coordinator", "since"}
 
 
 def history():
@@ -57,7 +58,8 @@ def recorder_state(config: dict | None) -> Recorder:
     return Recorder(alive, bool(alive and status["scheduler_running"]), status["current_cycle"],
                     elapsed, total, percent, disk_free, status["config_error"],
                     message, status["stats"],
-                    status["next_cycle_time"] if alive else "", problem)
+                    status["next_cycle_time"] if alive else "", problem,
+                    local_standby())
 
 
 def config_or_error() -> tuple[dict | None, dict | None]:

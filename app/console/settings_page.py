@@ -17,7 +17,7 @@ from app.console import bp
 from app.console.actions import message_of, status_of
 from app.console.notices import noted_redirect, page_notice
 from app.context import config_file, control_file, current_config_tagged
-from app.scheduler import start_scheduler, stop_scheduler
+from app.scheduler import local_standby, start_scheduler, stop_scheduler
 from shared import config as model
 from shared import config_edits
 from shared.config_file import edit_config, read_config_checked
@@ -100,7 +100,8 @@ def _page(status: int = 200, error: dict | None = None, notice: str = "",
         config=config, etag=tag, error=error or {}, broken=broken,
         typed=typed or {}, notice=notice or page_notice(),
         stream_fields=STREAM_FIELDS, stream_defaults=STREAM_DEFAULTS,
-        global_fields=GLOBAL_FIELDS, global_hints=GLOBAL_HINTS), status)
+        global_fields=GLOBAL_FIELDS, global_hints=GLOBAL_HINTS, standby=local_standby()),
+        status)
     # A refused form comes back as typed, a URL's password too (masked, saving it again would
     # put the stored one back unseen): the browser keeps no copy of the page.
     page.headers["Cache-Control"] = "no-store"

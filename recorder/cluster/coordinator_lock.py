@@ -38,10 +38,10 @@ REDIS_AWAY_MESSAGE = "集群的 Redis 不可用 ({reason}), 等待其恢复"
 # Redis's own clock, TIME; '0' none) less than a lease ago (Redis lost the lock: restarted
 # without it, or from an older snapshot), or we held it last (ARGV[4]) and KEYS[3] names no
 # other holder since (a recorder cut off alone was taken over meanwhile). Answers {answer,
-# lease ms, Redis's time in ms, new}: answer 1, we hold it after (new 1: taken, not kept: what
-# happened to the lock meanwhile is to be taken over); 0, another recorder does, for lease ms
-# more; -1, free, not taken. Redis's clock, not ours: a host suspended for a minute has its
-# monotonic clock stopped meanwhile.
+# lease ms, Redis's time in ms, new, holder}: answer 1, we hold it after (new 1: taken, not
+# kept: what happened to the lock meanwhile is to be taken over); 0, another recorder does
+# (holder, its name), for lease ms more; -1, free, not taken. Redis's clock, not ours: a host
+# suspended for a minute has its monotonic clock stopped meanwhile.
 _HOLD_SCRIPT = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -64,7 +64,7 @@ if take then
     return {1, 0, now, new}
 end
 if owner then
-    return {0, redis.call('PTTL', KEYS[1]), now, 0}
+    return {0, redis.call('PTTL', KEYS[1]), now, 0, owner}
 end
 return {-1, 0, now, 0}
 """
@@ -121,6 +121,10 @@ class CoordinatorLock:
         self._free_since: float | None = None
         self._cut_since: float | None = None
         self.taken_anew = False  # the last hold() took the lock, not kept it (_HOLD_SCRIPT)
+        # Not holding it: the holder last seen (its owner name, "host:pid:id"; "" none seen),
+        # and since when (epoch seconds) this recorder has waited for the lock (None: it holds it).
+        self.holder = ""
+        self.waiting_since: float | None = None
         self._extended_ms = 0  # Redis's time of its last extension
 
     def hold(self) -> bool:
@@ -131,7 +135,7 @@ class CoordinatorLock:
         now = SYSTEM_CLOCK.monotonic()
         self.taken_anew = False
         try:
-            held, lease_ms, redis_ms, new = self._script(
+            held, lease_ms, redis_ms, new, *holder = self._script(
                 keys=[self.key, self.released_key, self.last_holder_key],
                 args=[self.owner, self.seconds * 1000, int(self._may_take_free(now)),
                       int(self._was_holder), _LAST_HOLDER_SECONDS,
@@ -148,6 +152,7 @@ class CoordinatorLock:
             self._knows_nothing, self._lapse_at, self._free_since = False, None, None
         self._cut_since = None
         self._note(held, lease_ms, now)
+        self._note_holder(held, holder, redis_ms)
         held = held == 1
         self.taken_anew = held and new == 1
         if held != self.held or self.taken_anew:
@@ -190,6 +195,19 @@ class CoordinatorLock:
         else:
             self._was_holder, self._knows_nothing = True, False
             self._lapse_at, self._free_since = None, None
+
+    def _note_holder(self, answer: int, holder: list, redis_ms: int) -> None:
+        """Who holds the lock (answer 0), and since when this recorder waits for it; a free
+        lock (answer -1) leaves both: it still waits, its last holder given time to come back.
+        The time is Redis's (epoch ms), the same for every recorder of the cluster."""
+        if answer == 1:
+            self.holder, self.waiting_since = "", None
+            return
+        if holder:
+            name = holder[0]
+            self.holder = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        if self.waiting_since is None:
+            self.waiting_since = redis_ms / 1000
 
     def keep(self, every: float) -> None:
         """Within a long piece of work under the lock (a takeover's settling of thousands of

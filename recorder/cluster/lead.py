@@ -20,6 +20,7 @@ from shared.cluster_status import STATUS_TTL_SECONDS, mirrored, status_key
 from shared.control_file import stop_change
 from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
+from shared.timefmt import format_local
 
 CHECK_SECONDS = 1.0  # how often the lock is renewed (well within its LOCK_SECONDS)
 DESIRED_SECONDS = 1.0  # how often the cluster's desired state is read
@@ -184,6 +185,15 @@ class Lead:
         coordinating."""
         failure = self._lock(config).failure
         return REDIS_AWAY_MESSAGE.format(reason=failure) if failure else STANDBY_MESSAGE
+
+    def standby(self, config: dict) -> dict | None:
+        """While another recorder coordinates (:meth:`why_not` says so, Redis answering):
+        the coordinator this recorder waits for (its lock's owner name: host, pid, an id) and
+        since when it waits (local time), for the status; None otherwise."""
+        lock = self._lock(config)
+        if lock.held or lock.failure or lock.waiting_since is None:
+            return None
+        return {"coordinator": lock.holder, "since": format_local(lock.waiting_since)}
 
     def sync_desired(self, config: dict, now: float, control_path: str) -> None:
         """Take the cluster's desired state into this recorder's control.json, at most every
