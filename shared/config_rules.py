@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,28 +20,41 @@ PLAIN_NAME_RE = re.compile(r"\A[^/\\\x00-\x1f]+\Z")
 # output folder's path in every clip's listed path). The pattern: the same in a JSON schema.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_PATTERN = "\\u0000-\\u001f\\u007f-\\u009f"
-# Unicode's format characters (a zero width space U+200B, a right-to-left override U+202E, a
-# byte order mark U+FEFF) and its line and paragraph separators: in a name they show as
-# nothing, turn the text around or break the line in the console, alerts and reports.
+# What hides or turns text around in a name (the console, alerts, reports): the bidi controls
+# (a right-to-left override U+202E, the isolates, the marks, Arabic's U+061C), a zero width
+# space U+200B, a word joiner U+2060, a byte order mark U+FEFF; and the line and paragraph
+# separators, which break the line. Other format characters are parts of real names: a zero
+# width non-joiner U+200C (Persian, Indic scripts), a joiner U+200D (emoji sequences), a soft
+# hyphen U+00AD, an emoji's tag characters (U+E0020-E007F); only a name of nothing else is.
+_HIDING_RANGES = ((0x061C, 0x061C), (0x200B, 0x200B), (0x200E, 0x200F), (0x2028, 0x202E),
+                  (0x2060, 0x2060), (0x2066, 0x2069), (0xFEFF, 0xFEFF))
 _INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
 
 
-def _invisible_pattern() -> str:
-    """The characters of :data:`_INVISIBLE_CATEGORIES` up to U+FFFF as a JSON-schema character
-    class's ranges (beyond it a schema's pattern spells no range; the rule refuses them too)."""
-    codes = [code for code in range(0x10000)
-             if unicodedata.category(chr(code)) in _INVISIBLE_CATEGORIES]
-    ranges: list[list[int]] = []
-    for code in codes:
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1][1] = code
-        else:
-            ranges.append([code, code])
+def _ranges_pattern(ranges: Iterable[tuple[int, int]]) -> str:
+    """``ranges`` of code points as a character class's content, ``\\uXXXX`` escaped: the same
+    text in a Python pattern and a JSON schema's."""
     return "".join(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else "")
                    for low, high in ranges)
 
 
-_INVISIBLE_PATTERN = _invisible_pattern()
+def _invisible_ranges() -> list[tuple[int, int]]:
+    """The characters of :data:`_INVISIBLE_CATEGORIES` up to U+FFFF as ranges (beyond it a
+    schema's pattern spells no range; the rule takes them too)."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if unicodedata.category(chr(code)) not in _INVISIBLE_CATEGORIES:
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return [(low, high) for low, high in ranges]
+
+
+_HIDING_PATTERN = _ranges_pattern(_HIDING_RANGES)
+_HIDING_RE = re.compile(f"[{_HIDING_PATTERN}]")
+_INVISIBLE_PATTERN = _ranges_pattern(_invisible_ranges())
 
 
 def is_utf8_text(value: str) -> bool:
@@ -280,17 +294,19 @@ class DisplayName:
             raise ConfigError(field, "不能含有控制字符或无效的 Unicode 字符")
         if value.isspace():
             raise ConfigError(field, "不能只含空白字符")
-        invisible = next((ch for ch in value
-                          if unicodedata.category(ch) in _INVISIBLE_CATEGORIES), None)
-        if invisible is not None:
-            raise ConfigError(field, f"不能含有不可见的格式字符 (U+{ord(invisible):04X})")
+        hiding = _HIDING_RE.search(value)
+        if hiding is not None:
+            raise ConfigError(field, f"不能含有不可见的格式字符 (U+{ord(hiding.group()):04X})")
+        if all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+               for ch in value):
+            raise ConfigError(field, "不能只含空白或不可见的字符")
         return value
 
     def schema(self) -> dict:
         """The JSON-schema fragment of this rule."""
-        kept = _CONTROL_PATTERN + _INVISIBLE_PATTERN
+        kept = _CONTROL_PATTERN + _HIDING_PATTERN
         return {"type": "string", "minLength": 1, "maxLength": self.high,
-                "pattern": f"^[^{kept}]*[^{kept}\\s][^{kept}]*$"}
+                "pattern": f"^[^{kept}]*[^{kept}{_INVISIBLE_PATTERN}\\s][^{kept}]*$"}
 
 
 @dataclass(frozen=True)

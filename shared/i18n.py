@@ -157,6 +157,7 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("不能含有控制字符或无效的 Unicode 字符",
      "must not contain control characters or invalid Unicode"),
     ("不能只含空白字符", "must not be only white space"),
+    ("不能只含空白或不可见的字符", "must not be only white space or invisible characters"),
     ("不能含有不可见的格式字符 (U+{code})",
      "must not contain invisible format characters (U+{code})"),
     ("必须是 true 或 false", "must be true or false"),

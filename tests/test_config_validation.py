@@ -163,7 +163,11 @@ STREAM_CASES: list[tuple[str, Any, Any, str]] = [
     ("name", "gate", "\u202egate", "不可见的格式字符 (U+202E)"),  # shown reversed: etag
     ("name", "gate", "\ufeffgate", "不可见的格式字符 (U+FEFF)"),
     ("name", "gate", "ga\u2028te", "不可见的格式字符 (U+2028)"),
-    ("name", "gate", "gate\U000e0041", "不可见的格式字符 (U+E0041)"),
+    ("name", "gate", "gate\u2066", "不可见的格式字符 (U+2066)"),  # an isolate
+    ("name", "gate", "\u061cgate", "不可见的格式字符 (U+061C)"),
+    ("name", "东门", "东\u2060门", "不可见的格式字符 (U+2060)"),
+    ("name", "gate", "\u200c", "不能只含空白或不可见的字符"),
+    ("name", "gate", "\U000e0067 \u00ad", "不能只含空白或不可见的字符"),
     ("alerts", False, "false", "true 或 false"),
     ("alerts", True, 0, "true 或 false"),
 ]
@@ -747,9 +751,23 @@ def test_receivers_are_compared_once_their_masked_secrets_are_restored() -> None
         check_receivers_once(restored)
 
 
+# Real names that hold format characters: Persian with a zero width non-joiner, an emoji ZWJ
+# sequence, a soft hyphen, a flag's tag characters.
+REAL_NAMES = ["دانشگاه\u200cتهران", "\U0001f468\u200d\U0001f469\u200d\U0001f467 门口",
+              "Kamera\u00adeingang", "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063"
+              "\U000e0074\U000e007f Hall"]
+
+
+@pytest.mark.parametrize("name", REAL_NAMES)
+def test_a_real_name_with_a_joiner_or_soft_hyphen_is_accepted(name: str) -> None:
+    # c37d7d4 refused every format character: such a config failed as a whole after an upgrade
+    assert model.validate_config(_with_stream(1, name=name))["streams"][1]["name"] == name
+
+
 @pytest.mark.parametrize(("name", "allowed"), [
     ("东门入口 1号", True), (" gate ", True), ("   ", False), ("\u3000", False),
-    ("东\u200b门", False), ("\u202egate", False), ("\ufeffgate", False), ("ga\u2028te", False)])
+    ("东\u200b门", False), ("\u202egate", False), ("\ufeffgate", False), ("ga\u2028te", False),
+    ("\u200c\u200d", False), (" \u00ad", False), *((name, True) for name in REAL_NAMES)])
 def test_the_schema_of_a_name_refuses_what_the_rule_refuses(name: str, allowed: bool) -> None:
     pattern = model.STREAM_RULES["name"].schema()["pattern"]
     assert (re.search(pattern, name) is not None) is allowed

@@ -149,7 +149,7 @@ def test_a_text_not_in_the_table_has_no_translation() -> None:
 _BAD_VALUES = [True, None, "x", "", -5, -1, 0, 1.5, float("nan"), 10**12, ".hidden", "a/b",
                "\ud800", "x.txt", "report.txt", "streams.csv", "a" * 300 + ".mp4",
                "rtsp://", "http://host/x", "rtsp://host:99999/x", "rtsp://h ost/x",
-               "rtsp://host:0/x", "a" * 5000, " \u3000", "a\u200bb"]
+               "rtsp://host:0/x", "a" * 5000, " \u3000", "a\u200bb", "\u200c"]
 
 
 def _rule_errors() -> list[str]:
