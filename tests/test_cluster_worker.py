@@ -528,3 +528,59 @@ def test_a_pool_respawns_a_dead_worker_only_when_redis_takes_writes(monkeypatch)
     pool.check_workers()
     # Started later, with the level the pool was started with (RQ's default is INFO).
     assert [named["logging_level"] for named in started] == ["WARNING", "WARNING"]
+
+
+class _ClosingListener:
+    """Listens on a port in Redis's stead and closes every connection at once, counting them:
+    how many times a worker tried to reach Redis while it was away."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+        self.tries = 0
+        self._server = socket.create_server(("127.0.0.1", port), reuse_port=False)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            connection.close()
+            self.tries += 1
+
+    def close(self) -> None:
+        import socket
+        self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+        self._thread.join(5)
+
+
+@pytest.mark.parametrize("kind", ["inline", "forking"])
+def test_redis_away_is_logged_by_a_worker_once_lost_and_once_back(tmp_path, kind):
+    # RQ's worker logged an ERROR at each try (could not connect to Redis instance ...
+    # retrying in 1, 2, 4 ... 60 seconds), and another every 2 s from its pubsub thread; the
+    # coordinator says one WARNING when lost and one when back.
+    config = str(tmp_path / "config.json")
+    with RedisServer(str(tmp_path)) as redis:
+        cluster_config(config, redis.url, [])
+        # Maintenance every 30 s: Redis is lost while the worker waits for a job, not while it
+        # runs RQ's loop between two waits (where RQ lets no outage go, and the worker quits).
+        with WorkerPoolProcess(config, slots=1, worker=kind, maintenance_seconds=30) as pool:
+            connection = Redis.from_url(redis.url)
+            wait_for(lambda: connection.scard("rq:workers:patrol") == 1, 30, "the worker")
+            wait_for(lambda: "cleaning registries" in pool.log(), 30, "its first maintenance")
+            redis.stop()
+            away = _ClosingListener(redis.port)
+            try:
+                wait_for(lambda: away.tries >= 8, 60, "the worker's tries to reach Redis")
+            finally:
+                away.close()
+            redis.start()
+            wait_for(lambda: "Redis connection back" in pool.log(), 30, "the line of its return")
+            connection, job = enqueue(redis.url, 0)  # taken again (a Redis restarted empty)
+            wait_for(lambda: attempts(connection, job) == 1, 30, "a job taken after the return")
+            log = pool.log()
+    assert (log.count("Redis connection lost ("), log.count("Redis connection back")) == (1, 1), log
+    assert " ERROR " not in log and "could not connect" not in log, log

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from dataclasses import dataclass
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from rq.executions import Execution
 from rq.job import JobStatus
 from rq.utils import now
@@ -24,12 +27,21 @@ from rq.worker import SimpleWorker, Worker, WorkerStatus
 
 from recorder.cluster import link, task_job
 from recorder.cluster.job_heartbeat import JobHeartbeat
+from recorder.cluster.outage import OUTAGE
 from shared.clock import SYSTEM_CLOCK
 
 # A worker's lone heartbeat this soon after one that set as long a TTL extends nothing: RQ sends
 # up to four in a row between two jobs (after the job, with the suspension check, before and
 # after the dequeue), each a round trip (~0.1-0.3 ms of CPU for a worker among hundreds of ffmpeg).
 BEAT_REPEAT_SECONDS = 1.0
+# RQ's line for each failed try to reach Redis again, an ERROR each (1, 2, 4 ... s apart): said
+# once as the coordinator says it (recorder/cluster/outage.py), and once when Redis is back.
+RQ_RECONNECT_LINE = "Worker %s: could not connect to Redis instance"
+# RQ's pause before its next try doubles up to this (RQ's own: 60 s, so a worker whose Redis
+# came back took its next job up to a minute late).
+RECONNECT_MAX_SECONDS = 5.0
+# RQ's pause after its pubsub thread (stop and kill requests) lost Redis, before it tries again.
+PUBSUB_RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,8 @@ def _timed(base: type, timers: WorkerTimers) -> type:
     class TimedWorker(base):
         """RQ's worker with our heartbeats, their grace and our maintenance interval."""
 
+        max_connection_wait_time = RECONNECT_MAX_SECONDS
+
         def __init__(self, *positional, **named) -> None:
             named.setdefault("maintenance_interval", timers.maintenance_seconds)
             named.setdefault("job_monitoring_interval", timers.heartbeat_seconds)
@@ -67,6 +81,22 @@ def _timed(base: type, timers: WorkerTimers) -> type:
             # RQ logs a job's description, its argument's text: the camera's URL, password too.
             named.setdefault("log_job_description", False)
             super().__init__(*positional, **named)
+            self.log = _OutageLog(self.log)
+
+        def run_maintenance_tasks(self) -> None:
+            # Redis lost during it left RQ's loop: the worker quit with a traceback.
+            try:
+                super().run_maintenance_tasks()
+            except RedisConnectionError as exc:  # the dequeue next waits for Redis
+                OUTAGE.failed(exc)
+
+        def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread) -> None:
+            # RQ's logs an ERROR every 2 s while Redis is away.
+            if not isinstance(exc, RedisConnectionError):
+                super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+                return
+            OUTAGE.failed(exc)
+            time.sleep(PUBSUB_RETRY_SECONDS)
 
         def work(self, *positional, **named) -> bool:
             # RQ's pool starts each worker with its scheduler: a process polling Redis every
@@ -85,7 +115,8 @@ def _timed(base: type, timers: WorkerTimers) -> type:
             # left out for at most that long, of a TTL of minutes).
             ttl, at = timeout or self.worker_ttl + 60, SYSTEM_CLOCK.monotonic()
             last = self._last_beat
-            if pipeline is None and last and at - last[0] < BEAT_REPEAT_SECONDS and ttl <= last[1]:
+            if (pipeline is None and last and at - last[0] < BEAT_REPEAT_SECONDS
+                    and ttl <= last[1] and not OUTAGE.down):  # after an outage: Redis back?
                 return
             self._last_beat = (at, ttl)
             if pipeline is not None:
@@ -94,6 +125,7 @@ def _timed(base: type, timers: WorkerTimers) -> type:
             with self.connection.pipeline(transaction=False) as batch:
                 super().heartbeat(timeout, batch)
                 batch.execute()
+            OUTAGE.answered()  # the first beat after an outage says Redis is back
 
         def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
             # RQ adds a fixed 60 s (SimpleWorker: the whole job timeout + 60 s): a host that
@@ -103,6 +135,24 @@ def _timed(base: type, timers: WorkerTimers) -> type:
             return int(beat) + timers.grace_seconds
 
     return TimedWorker
+
+
+class _OutageLog:
+    """RQ's worker logger, less its line per failed try to reach Redis: :data:`OUTAGE` says
+    once that the connection is lost, and once that it is back."""
+
+    def __init__(self, logger) -> None:
+        self._logger = logger
+
+    def error(self, message: str, *args, **named) -> None:
+        if message.startswith(RQ_RECONNECT_LINE) and len(args) > 1 \
+                and isinstance(args[1], RedisError):
+            OUTAGE.failed(args[1])
+            return
+        self._logger.error(message, *args, **named)
+
+    def __getattr__(self, name: str):
+        return getattr(self._logger, name)
 
 
 def _inline(timed: type, timers: WorkerTimers) -> type:
