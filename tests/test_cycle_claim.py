@@ -68,8 +68,23 @@ def test_a_cycle_left_interrupted_by_a_clean_stop_is_settled_again_by_the_next_c
     cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
     assert report(connection) is Claim.OWN
     assert cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.LEFT)
-    assert take(connection) is Take.LEFT and claim(connection) == "taken:b"  # its cycle.finished
-    # was sent at the stop: the taker settles the report again, sends none
+    assert take(connection) is Take.LEFT and claim(connection) == "taken-left:b"  # its
+    # cycle.finished was sent at the stop: the taker settles the report again, sends none
+
+
+def test_a_cycle_left_at_a_clean_stop_is_announced_by_no_later_taker_either(connection) -> None:
+    # Before, the first taker's claim was a plain taken: b dead before its hand-over, c got
+    # TAKEN and sent a second cycle.finished; one that could not write let the claim go.
+    cycle_claim.mark_running(connection, "patrol", CYCLE, "a")
+    assert report(connection) is Claim.OWN
+    assert cycle_claim.settle(connection, "patrol", CYCLE, "a", cycle_claim.LEFT)
+    assert take(connection, "b") is Take.LEFT
+    assert take(connection, "c") is Take.LEFT  # b died before handing its report over
+    assert cycle_claim.settle(connection, "patrol", CYCLE, "c", "")  # c could not write it
+    assert claim(connection) == "left:c" and report(connection) is Claim.TAKEN
+    assert take(connection, "d") is Take.LEFT
+    assert cycle_claim.settle(connection, "patrol", CYCLE, "d", cycle_claim.REPORTED)
+    assert take(connection, "e") is Take.REPORTED
 
 
 def test_a_cycle_a_takeover_handed_to_the_history_is_taken_over_no_more(connection) -> None:

@@ -12,7 +12,11 @@ reporting. So each cycle has a claim in Redis, changed only by atomic scripts:
 - a takeover turns anything but ``reporting`` and ``reported`` into ``taken:<taker>``, and
   gives it up again (no claim) when it could not write the report, or makes it ``reported``
   once its final report is handed to the history with the cycle's ``cycle.finished``: a later
-  takeover (the taker died, the coordinator came back) reports it no more.
+  takeover (the taker died, the coordinator came back) reports it no more;
+- a cycle whose ``cycle.finished`` went out already (``left``: its coordinator's clean stop
+  sent it) is taken as ``taken-left:<taker>`` and given up as ``left:<taker>``: every later
+  taker (this one dead before its hand-over, or unable to write) settles it without sending
+  it again.
 
 ``reporting`` lives REPORTING_SECONDS only: a coordinator killed while writing leaves a claim
 that lapses, and the cycle is taken over as any other a dead coordinator left.
@@ -47,7 +51,8 @@ end
 return 2
 """
 # A takeover: 1 the cycle is the taker's to report; 4 too, its coordinator reported it
-# interrupted at a clean stop; 2 its coordinator is writing the reports; 0 it has (or a
+# interrupted at a clean stop (and sent its cycle.finished), or an earlier taker of such a
+# cycle did not hand it over; 2 its coordinator is writing the reports; 0 it has (or a
 # takeover did); 3 it is the taker's own running cycle (its lock retaken after Redis was away).
 _TAKE_SCRIPT = """
 local claim = redis.call('GET', KEYS[1])
@@ -60,20 +65,26 @@ end
 if claim and string.sub(claim, 1, 9) == 'reported:' then
     return 0
 end
-redis.call('SET', KEYS[1], 'taken:' .. ARGV[1], 'EX', ARGV[2])
-if claim and string.sub(claim, 1, 5) == 'left:' then
+if claim and (string.sub(claim, 1, 5) == 'left:' or string.sub(claim, 1, 11) == 'taken-left:')
+then
+    redis.call('SET', KEYS[1], 'taken-left:' .. ARGV[1], 'EX', ARGV[2])
     return 4
 end
+redis.call('SET', KEYS[1], 'taken:' .. ARGV[1], 'EX', ARGV[2])
 return 1
 """
-# The owner's claim (``reporting``, ``taken``) becomes ARGV[2] (a final state), or goes when
-# ARGV[2] is empty; another recorder's is left as it is.
+# The owner's claim (``reporting``, ``taken``, ``taken-left``) becomes ARGV[2] (a final
+# state), or goes when ARGV[2] is empty (a ``taken-left`` one becomes ``left`` again: its
+# cycle.finished is sent); another recorder's is left as it is.
 _SETTLE_SCRIPT = """
 local claim = redis.call('GET', KEYS[1])
-if claim ~= 'reporting:' .. ARGV[1] and claim ~= 'taken:' .. ARGV[1] then
+local left = claim == 'taken-left:' .. ARGV[1]
+if claim ~= 'reporting:' .. ARGV[1] and claim ~= 'taken:' .. ARGV[1] and not left then
     return 0
 end
-if ARGV[2] == '' then
+if ARGV[2] == '' and left then
+    redis.call('SET', KEYS[1], 'left:' .. ARGV[1], 'EX', ARGV[3])
+elseif ARGV[2] == '' then
     redis.call('DEL', KEYS[1])
 else
     redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[1], 'EX', ARGV[3])
@@ -118,7 +129,7 @@ class Take(Enum):
 
     TAKEN = 1  # the cycle is the taker's to report
     LEFT = 4  # the taker's to settle again: its coordinator's clean stop reported it (and sent
-    # its cycle.finished)
+    # its cycle.finished), whichever takers took it over since
     BUSY = 2  # its coordinator is writing the reports (a claim that lapses if it dies doing so)
     REPORTED = 0  # its coordinator has written them, or a takeover did
     OWN = 3  # the taker's own running cycle: it goes on
@@ -132,7 +143,8 @@ def claim_takeover(connection: Redis, queue: str, cycle_name: str, owner: str) -
 
 def settle(connection: Redis, queue: str, cycle_name: str, owner: str, state: str) -> bool:
     """``owner``'s claim on ``cycle_name`` becomes ``state`` (REPORTED, LEFT) once its reports
-    are written, or is given up (``state`` ""): the reports could not be written. False when
+    are written, or is given up (``state`` ""): the reports could not be written (a cycle
+    whose cycle.finished went out stays ``left``: the module docstring). False when
     the claim is no longer ``owner``'s."""
     return bool(connection.eval(_SETTLE_SCRIPT, 1, claim_key(queue, cycle_name), owner, state,
                                 CLAIM_TTL_SECONDS))
