@@ -6,9 +6,11 @@ A check records the camera's usual duration into ``<output>/checks/<YYYYMMDD_HHM
 nothing. Each verdict goes to the history (kind ``check`` or ``probe``) and stays
 in the status file's ``checks`` list among the last ``KEEP_FINISHED``.
 
-A stop cuts short the checks waiting or running (已取消, :data:`STOPPED_MESSAGE`); the next
-start queues them again from the last status (:meth:`Checks.resume`), so a check asked for is
-run to a verdict once, across restarts, and the finished ones stay listed.
+A stop cuts short the checks waiting or running (已取消, :data:`STOPPED_MESSAGE`, marked
+``run_again`` in their record); the next start queues them again from the last status
+(:meth:`Checks.resume`), so a check asked for is run to a verdict once, across restarts, and
+the finished ones stay listed. One a start cannot run again (its camera gone, no valid config)
+stays 已取消 for good, even when its camera is back at a later start.
 """
 from __future__ import annotations
 
@@ -73,12 +75,13 @@ class Check:
         self.out = out  # the output folder it records under (checks/<folder>)
         self.kind = "probe" if request["probe"] else "check"
         self.gateway = gateway_key(task.stream["rtsp_url"])
+        self.run_again = False  # 已取消 by a stop: the next start runs it again
 
     def record(self) -> dict:
         """Its record in the status file: a task record plus what names the check."""
         return task_record.check_record(
             self.task.as_dict(), check_id=self.request["id"], camera=self.request["camera"],
-            kind=self.kind, requested_at=self.request["requested_at"])
+            kind=self.kind, requested_at=self.request["requested_at"], run_again=self.run_again)
 
     def finished_task(self) -> FinishedTask:
         """Its outcome as the history keeps it."""
@@ -116,19 +119,20 @@ class Checks:
     def resume(self, listed: list[dict], config: dict | None, g: GlobalSettings | None,
                wall: float) -> None:
         """At a start: the checks the last status ``listed``. The finished stay listed; those a
-        stop cut short (已取消, or still waiting or running when it was killed) are queued
-        again, oldest first, under their own ids (below ``checks_taken``: never handed out
-        twice)."""
+        stop cut short (已取消 with ``run_again``, or still waiting or running when it was
+        killed) are queued again, oldest first, under their own ids (below ``checks_taken``:
+        never handed out twice). One a start could not run again stays 已取消 for good."""
         again = []
-        for record in map(task_record.check_from_stored, listed):
-            if record["status"] in st.FINISHED and record["status"] != st.CANCELLED:
+        for raw in listed:
+            record = task_record.check_from_stored(raw)
+            if record["status"] in st.FINISHED and not _cut_short_by_a_stop(raw, record):
                 self.earlier.append(record)
             elif g is None or _stream_of(config, record["camera"]) is None:
                 why = NO_CONFIG_MESSAGE if g is None else NOT_RESUMED_MESSAGE
                 log.warning("check %d: camera %s cut short by the last stop: %s",
                             record["check_id"], record["camera"], why)
                 self.earlier.append({**record, **task_record.status_fields(st.CANCELLED),
-                                     "error_message": why})
+                                     "error_message": why, "run_again": False})
             else:
                 log.info("check %d: camera %s cut short by the last stop: run again",
                          record["check_id"], record["camera"])
@@ -203,7 +207,7 @@ class Checks:
 
     def _publish(self, check: Check) -> None:
         if self._stopping and check.task.status == st.CANCELLED:
-            check.task.error_message = STOPPED_MESSAGE
+            check.task.error_message, check.run_again = STOPPED_MESSAGE, True
         learned = check.task.stderr.codecs
         if learned.video:
             self.codecs[check.task.stream["rtsp_url"]] = learned
@@ -245,6 +249,16 @@ class Checks:
             self.tick(clock.monotonic(), clock.wall(), None, None)
             each(clock.monotonic())
         self.kill_now(clock.wall())
+
+
+def _cut_short_by_a_stop(raw: dict, record: dict) -> bool:
+    """Whether a finished check's ``record`` (``raw`` as stored) is one a stop cancelled to be
+    run again. A status written before ``run_again`` existed says so by the stop's message."""
+    if record["status"] != st.CANCELLED:
+        return False
+    if "run_again" in raw:
+        return record["run_again"]
+    return record["error_message"] == STOPPED_MESSAGE
 
 
 def _stream_of(config: dict | None, camera: str) -> dict | None:

@@ -26,7 +26,7 @@ class Field:
     """One field of the record: its JSON type, and whether SPEC lists it."""
 
     name: str
-    kind: str              # "integer", "number", "string" or "object"
+    kind: str              # "integer", "number", "string", "boolean" or "object"
     nullable: bool = False
     spec: bool = True      # in SPEC's list (required in the OpenAPI schema)
 
@@ -50,7 +50,8 @@ FIELDS: tuple[Field, ...] = (
     Field("quality", "object", spec=False),
 )
 NAMES = tuple(field.name for field in FIELDS)
-_TYPES = {"integer": (int,), "number": (int, float), "string": (str,), "object": (dict,)}
+_TYPES = {"integer": (int,), "number": (int, float), "string": (str,), "boolean": (bool,),
+          "object": (dict,)}
 _STATUS = FIELDS[NAMES.index("status")]
 
 
@@ -114,7 +115,8 @@ def with_english_name(record: dict) -> dict:
 
 
 def _fits(field: Field, value: object) -> bool:
-    return isinstance(value, _TYPES[field.kind]) and not isinstance(value, bool)
+    return isinstance(value, _TYPES[field.kind]) and (
+        field.kind == "boolean" or not isinstance(value, bool))
 
 
 def from_stored(raw: dict) -> dict:
@@ -150,20 +152,23 @@ CHECK_FIELDS: tuple[Field, ...] = (
     Field("check_id", "integer"), Field("camera", "string"),
     Field("kind", "string"),  # "check" or "probe"
     Field("requested_at", "string"),
+    # 已取消 by a stop of the recorder and to be run again at its next start (not in SPEC's list)
+    Field("run_again", "boolean", spec=False),
 )
+_CHECK_DEFAULTS = {"string": "", "boolean": False}
 
 
 def check_record(record: dict, *, check_id: int, camera: str, kind: str,
-                 requested_at: str) -> dict:
+                 requested_at: str, run_again: bool = False) -> dict:
     """A camera check's record: the task's ``record`` and what names the check."""
     return {**record, "check_id": check_id, "camera": camera, "kind": kind,
-            "requested_at": requested_at}
+            "requested_at": requested_at, "run_again": run_again}
 
 
 def check_from_stored(raw: dict) -> dict:
     """A check's record read back (as :func:`from_stored`, with the check's own fields)."""
     extra = {field.name: raw.get(field.name) if _fits(field, raw.get(field.name)) else
-             ("" if field.kind == "string" else 0) for field in CHECK_FIELDS}
+             _CHECK_DEFAULTS.get(field.kind, 0) for field in CHECK_FIELDS}
     return {**from_stored(raw), **extra}
 
 

@@ -347,18 +347,46 @@ def test_a_check_cut_short_that_cannot_run_again_says_why(tmp_path, config_now, 
     daemon.shutdown()
     with open(config, encoding="utf-8") as handle:
         data = json.load(handle)
+    first_streams = data["streams"]
     data["streams"] = data["streams"][:1] if config_now == "one stream" else "nope"
     write_json_atomic(config, data)
+    # A second start cannot run it; a third, with the camera back, does not either: it stays
+    # 已取消 as the second start said (it ran a second ffmpeg for the same check_id).
+    for streams in (data["streams"], first_streams):
+        write_json_atomic(config, {**data, "streams": streams})
+        again = _daemon(config, runner, clock)
+        again.recover()
+        for _ in range(3):
+            clock.now += 0.5
+            again.step(clock.now, clock.wall())
+        again.shutdown()
+        assert len(runner.processes) == 1
+        [check] = read_status(settings.status_path(config))["checks"]
+        assert (check["check_id"], check["status"]) == (request["id"], st.CANCELLED)
+        assert check["error_message"] == why
+    assert check["run_again"] is False
+    runner.close()
+
+
+def test_a_check_a_stop_cut_short_before_run_again_existed_runs_again(tmp_path) -> None:
+    # A status written by a recorder from before the field: its stop's message says it.
+    config = _config(tmp_path)
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    request = _ask(config, daemon, "cam0")
+    _run_until(daemon, clock, lambda: runner.processes)
+    daemon.shutdown()
+    status = read_status(settings.status_path(config))
+    assert [check.pop("run_again") for check in status["checks"]] == [True]
+    write_json_atomic(settings.status_path(config), status)
     again = _daemon(config, runner, clock)
     again.recover()
-    for _ in range(3):
-        clock.now += 0.5
-        again.step(clock.now, clock.wall())
+    _run_until(again, clock, lambda: len(runner.processes) == 2)
+    _finish(runner.processes[1], 5)
+    _run_until(again, clock, lambda: not again.checks.live)
     again.shutdown()
-    assert len(runner.processes) == 1
     [check] = read_status(settings.status_path(config))["checks"]
-    assert (check["check_id"], check["status"]) == (request["id"], st.CANCELLED)
-    assert check["error_message"] == why
+    assert (check["check_id"], check["status"]) == (request["id"], st.COMPLETED)
     runner.close()
 
 
