@@ -48,9 +48,10 @@ class CycleLauncher:
         self.codecs: dict[str, SourceCodecs] = {}  # what each camera sent last time
         self.last_cycle_name = ""
         self.lead = None  # cluster mode: recorder/cluster/lead.py's Lead, made at first use
-        # Cluster mode: a dead coordinator's cycle, taken over, has its final report (name, report).
-        self.on_orphan_reported: Callable[[str, dict, bool], None] = \
-            lambda name, report, announce: None
+        # Cluster mode: a dead coordinator's cycle, taken over, has its final report
+        # (late_outcomes.Reported: name, report, announce, written).
+        self.on_orphan_reported: Callable[[str, dict, bool, Callable[[], None]], None] = \
+            lambda name, report, announce, written: None
         # Cluster mode: the status before a restart, its running cycle left to the takeover.
         self.left_status: dict | None = None
         self._report_wait: dict[str, float] = {}  # cycle name -> when its reporter was first asked

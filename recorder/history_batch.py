@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 
 from recorder.finished_task import FinishedTask
 from recorder.history_events import enqueue
@@ -29,6 +30,10 @@ class BatchWriter:
         self._opened = 0  # the store's connection the states were read through
         self._tasks: list[FinishedTask] = []
         self._events: list[dict] = []  # bodies of events about the recorder and its cycles
+        self._after: list[Callable[[], None]] = []  # to be called once those are committed
+        # What waited for a batch now committed (or with nothing left to write): called by the
+        # loop (HistoryWriter.run_committed), not by the writer's thread.
+        self.committed: deque[Callable[[], None]] = deque()
         self.on_events: Callable[[], None] = lambda: None  # after a commit that queued events
         # The cameras whose alerts are on in the config now (set by the loop; None: no valid
         # config yet), and the set the outages in the database were last checked against.
@@ -36,17 +41,21 @@ class BatchWriter:
         self._followed: frozenset[str] | None = None
 
     def write(self, tasks: list[FinishedTask], events: list[dict],
-              settings: GlobalSettings | None, now: float, wall: float) -> None:
-        """Add ``tasks`` and ``events`` to what is pending and try to write it all now.
+              settings: GlobalSettings | None, now: float, wall: float,
+              after: Iterable[Callable[[], None]] = ()) -> None:
+        """Add ``tasks`` and ``events`` to what is pending and try to write it all now;
+        ``after`` goes to :attr:`committed` once they are in the database.
 
         A failed write keeps everything for the next call (the store paces retries).
         """
         self._keep(tasks, events)
+        self._after.extend(after)
         cutoff = (self.retention.cutoff_now(settings.history_retention_days, now, wall)
                   if settings is not None else None)
         alerting = self.alerting
         withdraw = self._must_withdraw(alerting)
         if not (self._tasks or self._events or cutoff is not None or withdraw):
+            self._committed()  # nothing of theirs left to write
             return
         pending, queued, pruned = self._tasks, self._events, []
 
@@ -73,12 +82,17 @@ class BatchWriter:
             self.states.settle(written)
         if written:
             self._tasks, self._events = [], []
+            self._committed()
             if withdraw:
                 self._followed = alerting
             if pruned:
                 self.retention.batch_done(*pruned[0], now)
             if queued_rows[0]:
                 self.on_events()
+
+    def _committed(self) -> None:
+        self.committed.extend(self._after)
+        self._after = []
 
     def has_work(self, now: float) -> bool:
         """Whether a write at ``now`` would do anything without new outcomes or events."""

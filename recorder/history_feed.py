@@ -53,19 +53,21 @@ class HistoryFeed:
         """The status file was written: it shows every verdict recorded so far."""
         self.unpublished = False
 
-    def orphan_reported(self, name: str, report: dict, announce: bool = True) -> None:
+    def orphan_reported(self, name: str, report: dict, announce: bool = True,
+                        on_written: Callable[[], None] = lambda: None) -> None:
         """Cluster mode: the final report of a dead coordinator's cycle, taken over; its finished
         tasks go into the history as recovery imports an interrupted cycle's (camera events too),
         with its ``cycle.finished`` when ``announce`` (not when its coordinator's clean stop
-        sent one)."""
+        sent one). ``on_written`` is called (at a later :meth:`step`) once the history has
+        committed them; never when they could not be queued (no valid config) or were lost."""
         config = self.config_watch.config
-        if config is None:  # no valid config: --import-history can do it later
+        if config is None:  # no valid config: --import-history, or a later takeover, does it
             log.error("cannot put the tasks of cycle %s into the history: no valid config", name)
             return
-        self._recovered(name, report, config, TAKEOVER_NOTE, announce)
+        self._recovered(name, report, config, TAKEOVER_NOTE, announce, on_written)
 
     def _recovered(self, name: str, report: dict, config: dict, note: str,
-                   announce: bool) -> None:
+                   announce: bool, on_written: Callable[[], None] | None = None) -> None:
         """A cycle its recorder never ended, reported since: its tasks and its cycle.finished
         (``announce``), as history_import.recovered_cycle gives them, in one write."""
         tasks, finished = recovered_cycle(name, report, config["streams"], self.clock.wall(),
@@ -73,7 +75,7 @@ class HistoryFeed:
         # Not what the history has already: a coordinator restarted on its own state folder
         # wrote the tasks that ended before it was killed.
         self.writer.cycle_recovered(not_in_history(self.config_path, tasks),
-                                    finished if announce else None)
+                                    finished if announce else None, on_written)
 
     def _hand_over_held(self) -> bool:
         """Once a valid config is loaded: the cycles a restart without one recovered (their
@@ -118,6 +120,7 @@ class HistoryFeed:
         if self.unpublished and (force or self.writer.due(settings, now)):
             publish()
         self.writer.flush(settings, now, wall, force=force or held)
+        self.writer.run_committed()  # what waited for an earlier write, this one's when forced
         if held:  # written (or kept by the writer while the database fails): noted no more
             release(self.config_path)
 

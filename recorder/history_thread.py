@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from recorder.finished_task import FinishedTask
 from recorder.history_batch import BatchWriter
@@ -15,7 +16,8 @@ log = logging.getLogger(__name__)
 # is given up after BUSY_TIMEOUT_MS): what is still pending then is lost, as on kill -9.
 CLOSE_WAIT_SECONDS = 10.0
 
-Handover = tuple[list[FinishedTask], list[dict], "GlobalSettings | None", float, float]
+Handover = tuple[list[FinishedTask], list[dict], "GlobalSettings | None", float, float,
+                 list[Callable[[], None]]]
 
 
 class WriterThread:
@@ -37,10 +39,12 @@ class WriterThread:
         self._thread.start()
 
     def write(self, tasks: list[FinishedTask], events: list[dict],
-              settings: GlobalSettings | None, now: float, wall: float) -> None:
-        """Hand a batch over (returns at once); the thread writes it with what it still holds."""
+              settings: GlobalSettings | None, now: float, wall: float,
+              after: list[Callable[[], None]] | None = None) -> None:
+        """Hand a batch over (returns at once); the thread writes it with what it still holds
+        (``after``: see :meth:`BatchWriter.write`)."""
         with self._changed:
-            self._queue.append((tasks, events, settings, now, wall))
+            self._queue.append((tasks, events, settings, now, wall, after or []))
             self._handed += 1
             self._changed.notify_all()
 
@@ -77,8 +81,9 @@ class WriterThread:
     def _write_all(self, taken: list[Handover]) -> None:
         tasks = [task for handover in taken for task in handover[0]]
         events = [body for handover in taken for body in handover[1]]
-        _, _, settings, now, wall = taken[-1]
+        after = [call for handover in taken for call in handover[5]]
+        _, _, settings, now, wall, _ = taken[-1]
         try:
-            self.batches.write(tasks, events, settings, now, wall)
+            self.batches.write(tasks, events, settings, now, wall, after)
         except Exception:  # noqa: BLE001 - a bug here must not end the history for the run
             log.exception("history: write failed unexpectedly; its batch is kept for the next")

@@ -40,6 +40,7 @@ class HistoryWriter:
         self.thread = WriterThread(self.batches) if background else None
         self._tasks: list[FinishedTask] = []
         self._events: list[dict] = []  # bodies of events about the recorder and its cycles
+        self._after: list[Callable[[], None]] = []  # once those are committed (run_committed)
         self._disk_low = False
         self._config_error = ""  # the message of the error last reported
         self._written_at = float("-inf")  # monotonic time of the last handover
@@ -69,13 +70,17 @@ class HistoryWriter:
         self._events.append(cycle_body(number, folder, counts, wall))
         self._written_at = float("-inf")
 
-    def cycle_recovered(self, tasks: list[FinishedTask], finished: dict | None) -> None:
+    def cycle_recovered(self, tasks: list[FinishedTask], finished: dict | None,
+                        on_written: Callable[[], None] | None = None) -> None:
         """A cycle its recorder never ended, reported since (a cluster takeover, a restart's
         recovery put off until a valid config): its ``tasks`` not in the history yet and its
-        ``cycle.finished`` body (None: sent already), in one write at this step's flush."""
+        ``cycle.finished`` body (None: sent already), in one write at this step's flush;
+        ``on_written`` is called by :meth:`run_committed` once that write is committed."""
         self._tasks.extend(tasks)
         if finished is not None:
             self._events.append(finished)
+        if on_written is not None:
+            self._after.append(on_written)
         self._written_at = float("-inf")
 
     def note_disk(self, holding: bool, free_mb: int, floor_mb: int, wall: float) -> None:
@@ -108,14 +113,20 @@ class HistoryWriter:
             return
         self._written_at = now
         tasks, events, self._tasks, self._events = self._tasks, self._events, [], []
+        after, self._after = self._after, []
         self._forecast_upto, self._urgent = 0, False
         if self.thread is None:
-            self.batches.write(tasks, events, settings, now, wall)
+            self.batches.write(tasks, events, settings, now, wall, after)
             return
-        if tasks or events or force or self.batches.has_work(now):  # no idle wake-ups
-            self.thread.write(tasks, events, settings, now, wall)
+        if tasks or events or after or force or self.batches.has_work(now):  # no idle wake-ups
+            self.thread.write(tasks, events, settings, now, wall, after)
         if force:
             self.thread.wait()
+
+    def run_committed(self) -> None:
+        """Call, on the loop's thread, each ``on_written`` whose write is committed."""
+        while self.batches.committed:
+            self.batches.committed.popleft()()
 
     def due(self, settings: GlobalSettings | None, now: float) -> bool:
         """True when :meth:`flush` at ``now`` writes (without ``force``)."""

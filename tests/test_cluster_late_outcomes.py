@@ -94,8 +94,10 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
     connection = Redis.from_url(redis.url)
     folder = orphan_cycle(tmp_path, connection, timeouts=[40, 70])
     reported: list[tuple[str, dict, bool]] = []
+    written: list = []  # what the history calls once it has committed the cycle
     sheets: list[tuple[str, dict]] = []
-    lead = Lead(lambda name, report, announce: reported.append((name, report, announce)),
+    lead = Lead(lambda name, report, announce, done: (reported.append((name, report, announce)),
+                                                      written.append(done)),
                 on_sheet=lambda path, report: sheets.append((path, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     assert rows(folder) == [interrupted(0), interrupted(1)]  # written at once
@@ -120,7 +122,11 @@ def test_a_late_clip_replaces_its_interrupted_row_and_one_that_never_lands_keeps
         assert csv.read().splitlines()[1].startswith(f"0,rtsp://127.0.0.1:1/cam0,{st.COMPLETED},")
     # the history's feed: once, the final report, with the cycle.finished nobody sent
     assert reported == [(CYCLE, final, True)]
-    # ... and no later takeover (this one dead, the coordinator back) reports it again
+    # ... and, once the history has it, no later takeover (this one dead, the coordinator
+    # back) reports it again
+    assert connection.get(cycle_claim.claim_key(QUEUE, CYCLE)).startswith(b"taken:")
+    [settle] = written
+    settle()
     assert connection.get(cycle_claim.claim_key(QUEUE, CYCLE)).startswith(b"reported:")
     connection.delete(lock_key(QUEUE))
     assert Lead().may_coordinate(config(redis), TAKEN + 300) and report_of(folder) == final
@@ -139,7 +145,7 @@ def test_once_every_late_outcome_is_in_the_report_is_rewritten_before_the_deadli
     connection = Redis.from_url(redis.url)
     folder = orphan_cycle(tmp_path, connection, timeouts=[40])
     reported: list[tuple[str, dict]] = []
-    lead = Lead(lambda name, report, announce: reported.append((name, report)))
+    lead = Lead(lambda name, report, announce, written: reported.append((name, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     lead.late.step(TAKEN + 1)
     assert rows(folder) == [interrupted(0)] and reported == []
@@ -172,7 +178,7 @@ def test_a_clean_stop_reports_what_came_in_redis_away_or_not(redis, tmp_path) ->
     connection = Redis.from_url(redis.url)
     folder = orphan_cycle(tmp_path, connection, timeouts=[40])
     reported: list[str] = []
-    lead = Lead(lambda name, report, announce: reported.append(name))
+    lead = Lead(lambda name, report, announce, written: reported.append(name))
     assert lead.may_coordinate(config(redis), TAKEN)
     redis.stop()
     try:
@@ -212,7 +218,7 @@ def test_a_takeover_with_nothing_recording_hands_its_report_over_at_once(redis, 
     folder = orphan_cycle(tmp_path, connection, timeouts=[])
     reported: list[str] = []
     sheets: list[tuple[str, dict]] = []
-    lead = Lead(lambda name, report, announce: reported.append(name),
+    lead = Lead(lambda name, report, announce, written: reported.append(name),
                 on_sheet=lambda path, report: sheets.append((path, report)))
     assert lead.may_coordinate(config(redis), TAKEN)
     assert reported == [CYCLE] and lead.late.pending == []
@@ -334,6 +340,40 @@ def test_a_cycle_taken_over_sends_its_cycle_finished_once_unless_its_coordinator
     with sqlite3.connect(history_path(str(other))) as db:
         assert db.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
         assert db.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (1,)
+
+
+def feed_of(config_path: str, loaded: dict | None) -> HistoryFeed:
+    """The history's feed as the Daemon makes it, the config ``loaded`` (None: none valid)."""
+    watch = SimpleNamespace(config=loaded, settings=GlobalSettings.from_config({}), error=None)
+    return HistoryFeed(config_path, watch, SimpleNamespace(holding=False, free_mb=0, floor_mb=0))
+
+
+def test_a_takeovers_claim_says_reported_only_once_the_history_has_the_cycle(
+        redis, tmp_path) -> None:
+    # The claim was set reported as soon as the feed had buffered the cycle for the step's
+    # write: a taker killed before that write lost the cycle.finished for good.
+    connection = Redis.from_url(redis.url)
+    orphan_cycle(tmp_path, connection, timeouts=[])
+    config_path = str(tmp_path / "config.json")
+    feed = feed_of(config_path, config(redis))
+    lead = Lead(feed.orphan_reported)  # as the Daemon wires it
+    assert lead.may_coordinate(config(redis), TAKEN)  # nothing recording: handed over at once
+    claim = cycle_claim.claim_key(QUEUE, CYCLE)
+    assert connection.get(claim).startswith(b"taken:")  # killed now: the next takeover's
+    feed.close(0.0, 1e9, lambda: None)  # the step's write, committed
+    assert connection.get(claim).startswith(b"reported:")
+
+
+def test_a_takeover_without_a_valid_config_leaves_the_claim_to_a_later_takeover(
+        redis, tmp_path) -> None:
+    # Nothing could be put into the history: the claim was set reported all the same.
+    connection = Redis.from_url(redis.url)
+    orphan_cycle(tmp_path, connection, timeouts=[])
+    feed = feed_of(str(tmp_path / "config.json"), None)
+    lead = Lead(feed.orphan_reported)
+    assert lead.may_coordinate(config(redis), TAKEN)
+    feed.close(0.0, 1e9, lambda: None)
+    assert connection.get(cycle_claim.claim_key(QUEUE, CYCLE)).startswith(b"taken:")
 
 
 @pytest.mark.parametrize("interrupted, settled", [(True, True), (False, False)])

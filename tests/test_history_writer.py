@@ -199,6 +199,29 @@ def test_a_failing_write_is_logged_kept_and_written_later(db, caplog) -> None:
     assert events(db) == ["camera.offline"]
 
 
+def test_what_waits_for_a_recovered_cycle_is_called_only_once_it_is_committed(db) -> None:
+    # A cluster takeover's claim was set reported before the history had the cycle.
+    parent = os.path.dirname(db)
+    with open(parent, "w"):  # the state folder is a file: the write fails
+        pass
+    writer, settled = HistoryWriter(HistoryStore(db)), []
+    writer.cycle_recovered([task(OK, WALL)], {"event": "cycle.finished"},
+                           lambda: settled.append("cycle"))
+    writer.run_committed()
+    assert settled == []  # buffered for the step's write only
+    writer.flush(settings(), 1.0, WALL)
+    writer.run_committed()
+    assert settled == []  # the write failed: kept, not settled
+    os.remove(parent)
+    writer.flush(settings(), 1.0 + RETRY_SECONDS, WALL + 60)
+    writer.run_committed()
+    assert settled == ["cycle"] and rows(db, "SELECT ended FROM outcomes") == [(WALL,)]
+    writer.cycle_recovered([], None, lambda: settled.append("nothing left to write"))
+    writer.flush(settings(), 2.0 + RETRY_SECONDS, WALL + 120)
+    writer.run_committed()
+    assert settled == ["cycle", "nothing left to write"]
+
+
 def rows_in(conn: sqlite3.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 

@@ -23,9 +23,10 @@ from shared.errors import PatrolError
 
 log = logging.getLogger(__name__)
 READ_SECONDS = 1.0  # how often the missing outcomes are read (a loop step may come sooner)
-# Called once a cycle's outcomes are final: its folder name, its report, and whether its
-# cycle.finished is to be sent (not when its coordinator's clean stop sent it).
-Reported = Callable[[str, dict, bool], None]
+# Called once a cycle's outcomes are final: its folder name, its report, whether its
+# cycle.finished is to be sent (not when its coordinator's clean stop sent it), and what to call
+# once the history has committed them (the claim then says reported; never called: it lapses).
+Reported = Callable[[str, dict, bool, Callable[[], None]], None]
 # Called then too, for its contact sheet: its folder's path and its report.
 Sheet = Callable[[str, dict], None]
 
@@ -33,7 +34,7 @@ Sheet = Callable[[str, dict], None]
 class LateOutcomes:
     """The orphan cycles whose recording jobs have not all ended yet."""
 
-    def __init__(self, on_reported: Reported = lambda name, report, announce: None,
+    def __init__(self, on_reported: Reported = lambda name, report, announce, written: None,
                  on_sheet: Sheet = lambda path, report: None) -> None:
         self.on_reported, self.on_sheet = on_reported, on_sheet
         self.pending: list[OrphanCycle] = []
@@ -85,10 +86,10 @@ class LateOutcomes:
 
     def _hand_over(self, orphan: OrphanCycle, report: dict, written: bool) -> None:
         """``orphan``'s final report to the history (with its cycle.finished), and to its
-        contact sheet when it is the report in its folder (``written``); its claim then says
-        it is reported."""
-        self.on_reported(orphan.name, report, orphan.announce)
-        orphan.handed_over()
+        contact sheet when it is the report in its folder (``written``); its claim says it is
+        reported once the history has committed them (a taker killed before: the claim lapses
+        and a later takeover reports the cycle)."""
+        self.on_reported(orphan.name, report, orphan.announce, orphan.handed_over)
         if written:
             self.on_sheet(orphan.path, report)
 

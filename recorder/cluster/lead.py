@@ -34,13 +34,14 @@ class Lead:
     """One recorder's coordinator lock, for the cluster of the config of the moment.
 
     ``on_reported``: a dead coordinator's cycle, taken over, has its final report (the camera
-    history's feed; its cycle.finished too when ``announce``), and ``on_sheet`` its folder's
+    history's feed; its cycle.finished too when ``announce``; ``written`` to call once the
+    history has them: late_outcomes.Reported), and ``on_sheet`` its folder's
     path and that report (its contact sheet);
     ``references_dir``: this recorder's reference pictures, against which the outcomes of a
     cycle taken over are held (None: not held).
     """
 
-    def __init__(self, on_reported: Reported = lambda name, report, announce: None,
+    def __init__(self, on_reported: Reported = lambda name, report, announce, written: None,
                  left: dict | None = None, references_dir: str | None = None,
                  on_sheet: Sheet = lambda path, report: None) -> None:
         self._locks: dict[tuple[str, str], CoordinatorLock] = {}
