@@ -69,6 +69,17 @@ def _outcomes(config: str) -> list[tuple]:
         conn.close()
 
 
+def _check_recording(tmp_path):
+    """A daemon (its scheduler stopped) recording the check asked of cam0: the config, the
+    runner, the clock, the daemon and the request."""
+    config = _config(tmp_path)
+    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
+    daemon = _daemon(config, runner, clock)
+    request = _ask(config, daemon, "cam0")
+    _run_until(daemon, clock, lambda: runner.processes)
+    return config, runner, clock, daemon, request
+
+
 def test_a_check_records_into_a_checks_folder_and_its_verdict_reaches_the_history(
         tmp_path) -> None:
     config = _config(tmp_path)
@@ -370,11 +381,7 @@ def test_a_check_cut_short_that_cannot_run_again_says_why(tmp_path, config_now, 
 
 def test_a_check_a_stop_cut_short_before_run_again_existed_runs_again(tmp_path) -> None:
     # A status written by a recorder from before the field: its stop's message says it.
-    config = _config(tmp_path)
-    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
-    daemon = _daemon(config, runner, clock)
-    request = _ask(config, daemon, "cam0")
-    _run_until(daemon, clock, lambda: runner.processes)
+    config, runner, clock, daemon, request = _check_recording(tmp_path)
     daemon.shutdown()
     status = read_status(settings.status_path(config))
     assert [check.pop("run_again") for check in status["checks"]] == [True]
@@ -391,11 +398,7 @@ def test_a_check_a_stop_cut_short_before_run_again_existed_runs_again(tmp_path) 
 
 
 def test_a_check_a_kill_left_recording_runs_again_after_the_restart(tmp_path) -> None:
-    config = _config(tmp_path)
-    runner, clock = FakeRunner(work_file=b"\0" * 1000), StepClock()
-    daemon = _daemon(config, runner, clock)
-    request = _ask(config, daemon, "cam0")
-    _run_until(daemon, clock, lambda: runner.processes)
+    config, runner, clock, daemon, request = _check_recording(tmp_path)
     left = daemon.snapshot(clock.now, clock.wall())  # the last status a kill -9 leaves
     daemon.shutdown()
     write_json_atomic(settings.status_path(config), left)

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -176,11 +177,9 @@ def test_recovery_works_while_the_config_is_broken(tmp_path) -> None:
     assert [t["status"] for t in report["tasks"]] == [st.CANCELLED, st.CANCELLED]
 
 
-def test_a_cycle_folder_made_after_the_last_status_write_is_reported_too(tmp_path) -> None:
-    # Killed between creating the next cycle's folder and publishing it: the status
-    # still shows the cycle before, finished. The new folder gets a report all the same.
-    config_path = str(tmp_path / "config.json")
-    write_json_atomic(config_path, config("./output"))
+def killed_before_publishing_the_next_cycle(config_path: str, tmp_path) -> Path:
+    """A recorder killed between creating the next cycle's folder and publishing it: the
+    status shows the cycle before, finished. The new folder, empty."""
     killed_mid_cycle(config_path, "./output")
     status_path = settings.status_path(config_path)
     status = json.loads(open(status_path, encoding="utf-8").read())
@@ -189,6 +188,15 @@ def test_a_cycle_folder_made_after_the_last_status_write_is_reported_too(tmp_pat
     (tmp_path / "output" / CYCLE).mkdir(parents=True)
     newer = tmp_path / "output" / "20251010_163100"
     newer.mkdir()
+    return newer
+
+
+def test_a_cycle_folder_made_after_the_last_status_write_is_reported_too(tmp_path) -> None:
+    # Killed between creating the next cycle's folder and publishing it: the status
+    # still shows the cycle before, finished. The new folder gets a report all the same.
+    config_path = str(tmp_path / "config.json")
+    write_json_atomic(config_path, config("./output"))
+    newer = killed_before_publishing_the_next_cycle(config_path, tmp_path)
     (newer / ".cam0.mp4.part").write_bytes(b"")
 
     daemon = Daemon(config_path)
@@ -239,13 +247,7 @@ def test_a_cycle_folder_made_after_the_last_status_write_sends_its_cycle_finishe
     # that cycle, as it did of an interrupted cycle the status showed.
     config_path = str(tmp_path / "config.json")
     cycle_finished_config(config_path)
-    killed_mid_cycle(config_path, "./output")
-    status_path = settings.status_path(config_path)
-    status = json.loads(open(status_path, encoding="utf-8").read())
-    status["cycle"]["running"] = False
-    write_json_atomic(status_path, status)
-    (tmp_path / "output" / CYCLE).mkdir(parents=True)
-    (tmp_path / "output" / "20251010_163100").mkdir()
+    killed_before_publishing_the_next_cycle(config_path, tmp_path)
 
     Daemon(config_path).recover()
     os.remove(tmp_path / "output" / "20251010_163100" / "rtsp_report.json")
