@@ -28,7 +28,16 @@ _CONTROL_PATTERN = "\\u0000-\\u001f\\u007f-\\u009f"
 # hyphen U+00AD, an emoji's tag characters (U+E0020-E007F); only a name of nothing else is.
 _HIDING_RANGES = ((0x061C, 0x061C), (0x200B, 0x200B), (0x200E, 0x200F), (0x2028, 0x202E),
                   (0x2060, 0x2060), (0x2066, 0x2069), (0xFEFF, 0xFEFF))
-_INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
+# What draws nothing on its own: format characters, line and paragraph separators, combining
+# marks (a combining grapheme joiner U+034F, variation selectors U+FE00-FE0F, U+17B4); and a few
+# letters and symbols drawn blank (the Hangul fillers, the blank braille pattern U+2800). A
+# name of these and white space only looks empty in the console, alerts and reports.
+_INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp", "Mn", "Me")
+_BLANK_LETTERS = frozenset((0x115F, 0x1160, 0x2800, 0x3164, 0xFFA0))
+
+
+def _draws_nothing(ch: str) -> bool:
+    return ord(ch) in _BLANK_LETTERS or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
 
 
 def _ranges_pattern(ranges: Iterable[tuple[int, int]]) -> str:
@@ -39,11 +48,11 @@ def _ranges_pattern(ranges: Iterable[tuple[int, int]]) -> str:
 
 
 def _invisible_ranges() -> list[tuple[int, int]]:
-    """The characters of :data:`_INVISIBLE_CATEGORIES` up to U+FFFF as ranges (beyond it a
-    schema's pattern spells no range; the rule takes them too)."""
+    """The characters that draw nothing (:func:`_draws_nothing`) up to U+FFFF as ranges (beyond
+    it a schema's pattern spells no range; the rule takes them too)."""
     ranges: list[list[int]] = []
     for code in range(0x10000):
-        if unicodedata.category(chr(code)) not in _INVISIBLE_CATEGORIES:
+        if not _draws_nothing(chr(code)):
             continue
         if ranges and ranges[-1][1] == code - 1:
             ranges[-1][1] = code
@@ -297,8 +306,7 @@ class DisplayName:
         hiding = _HIDING_RE.search(value)
         if hiding is not None:
             raise ConfigError(field, f"不能含有不可见的格式字符 (U+{ord(hiding.group()):04X})")
-        if all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
-               for ch in value):
+        if all(ch.isspace() or _draws_nothing(ch) for ch in value):
             raise ConfigError(field, "不能只含空白或不可见的字符")
         return value
 
