@@ -151,8 +151,8 @@ def report_names(config: dict) -> tuple[str, ...]:
 
 def _report_type(name: str) -> str:
     """A report's type as the browser opens it: JSON as JSON, the text and the CSV as UTF-8
-    text (a browser saves text/csv instead of showing it)."""
-    return "application/json" if name.endswith(".json") else "text/plain; charset=utf-8"
+    text (a browser saves text/csv instead of showing it; Flask adds text's charset=utf-8)."""
+    return "application/json" if name.endswith(".json") else "text/plain"
 
 
 @bp.get("/cycles/<timestamp>/reports/<name>")
