@@ -3,8 +3,8 @@
 Nothing the seed defined changes, whatever the header says: ``message``,
 ``status_name`` and the rest keep their Chinese, and an English reader finds
 ``message_en``, ``status_name_en`` (each task), and ``reason_en``/``message_en``
-in ``config_error``. Without the header, or when a client prefers Chinese or
-names no language we speak, answers stay byte for byte what they were. The
+in ``config_error`` and ``report_problem``. Without the header, or when a client prefers
+Chinese or names no language we speak, answers stay byte for byte what they were. The
 translations are shared/i18n.py's table; views know nothing of this.
 """
 from __future__ import annotations
@@ -64,8 +64,9 @@ def wants_english() -> bool:
 def english_body(body: dict) -> dict:
     """An answer's JSON with English beside its Chinese (a pure function of the body)."""
     answer = i18n.beside(body, _MESSAGE_KEYS)
-    if isinstance(answer.get("config_error"), dict):
-        answer["config_error"] = i18n.beside(answer["config_error"], _CONFIG_ERROR_KEYS)
+    for key in ("config_error", "report_problem"):  # each {"reason", "message", …}
+        if isinstance(answer.get(key), dict):
+            answer[key] = i18n.beside(answer[key], _CONFIG_ERROR_KEYS)
     if isinstance(answer.get("tasks"), list):
         answer["tasks"] = [task_record.with_english_name(task) if isinstance(task, dict) else task
                            for task in answer["tasks"]]

@@ -45,6 +45,9 @@ _STATS = {"total_tasks": _INT, "completed_tasks": _INT, "failed_tasks": _INT,
 _SUMMARY = {"scheduler_running": _BOOL, **_STATS, "recorder_alive": _BOOL,
             "desired_running": _BOOL, "config_error": {"type": "object", "nullable": True},
             "status_message": _STR, "next_cycle_time": _STR,
+            # The latest reports the recorder could not write (until a later cycle's are).
+            "report_problem": {**_obj(("cycle", "reason", "message"), cycle=_STR, reason=_STR,
+                                      message=_STR), "nullable": True},
             # This host's recorder a standby (cluster mode): whose lock it waits for, since when.
             "standby": {**_obj(("coordinator", "since"), coordinator=_STR, since=_STR),
                         "nullable": True}}

@@ -14,7 +14,8 @@ from shared.cluster_status import cluster_client, cluster_status_from, read_clus
 from shared.control_file import read_control, start_change, stop_change, update_control
 from shared.errors import PatrolError, RecorderUnavailable
 from shared.file_cache import FileCache
-from shared.status_file import STATS_KEYS, completion_rate, is_alive, read_status
+from shared.status_file import (STATS_KEYS, completion_rate, is_alive, read_status,
+                                report_problem_in)
 
 bp = Blueprint("scheduler", __name__, url_prefix="/api")
 
@@ -162,6 +163,7 @@ def _summary(status: dict, alive: bool) -> dict:
             "completion_rate": completion_rate(stats), "recorder_alive": alive,
             "desired_running": _desired()["scheduler_running"],
             "config_error": status["config_error"], "status_message": status["message"],
+            "report_problem": report_problem_in(status),
             "next_cycle_time": status["next_cycle_time"] if alive else "",
             "standby": local_standby()}
 

@@ -431,6 +431,10 @@ RECORDER_TEXTS: tuple[tuple[str, str], ...] = (
     ("第 {cycle} 轮 ({name}) 已结束, 等待集群的 Redis 确认由哪个录制守护进程写报告",
      "Cycle {cycle} ({name}) has ended; waiting for the cluster's Redis to say which recorder "
      "writes its reports"),
+    ("第 {cycle} 轮 ({name}) 报告写入失败: {error}",
+     "Cycle {cycle} ({name}): the reports could not be written: {error}"),
+    ("中断的巡检 {name} 报告写入失败: {error}",
+     "Interrupted cycle {name}: the reports could not be written: {error}"),
     ("备用协调器: 另一个录制守护进程正在协调本集群, 等待接管",
      "Standby coordinator: another recorder daemon coordinates this cluster; waiting to take over"),
     ("集群的 Redis 不可用 ({error}), 等待其恢复",

@@ -104,12 +104,18 @@ def report_problem(cycle: str, reason: str, message: str) -> dict:
     return {"cycle": cycle, "reason": reason, "message": message}
 
 
-def report_problem_of(status: dict, cycle: str) -> dict | None:
-    """The status's ``report_problem`` when it is ``cycle``'s (a folder name), else None."""
+def report_problem_in(status: dict) -> dict | None:
+    """The status's ``report_problem`` (whichever cycle's), its three keys strings; else None."""
     problem = status.get("report_problem")
-    if not (isinstance(problem, dict) and cycle and problem.get("cycle") == cycle):
+    if not (isinstance(problem, dict) and problem.get("cycle")):
         return None
     return {key: str(problem.get(key) or "") for key in ("cycle", "reason", "message")}
+
+
+def report_problem_of(status: dict, cycle: str) -> dict | None:
+    """The status's ``report_problem`` when it is ``cycle``'s (a folder name), else None."""
+    problem = report_problem_in(status)
+    return problem if problem and cycle and problem["cycle"] == cycle else None
 
 
 def is_alive(status: dict, now_monotonic: float | None = None, now_wall: float | None = None) -> bool:

@@ -401,3 +401,23 @@ def test_when_the_next_cycle_is_due_is_shown_while_the_recorder_lives(
     write_status(stale=True, scheduler_running=True, next_cycle_time=due)  # a dead recorder's
     for url in ("/api/scheduler/status", "/api/scheduler/cycle", "/api/tasks"):
         assert client.get(url).get_json()["next_cycle_time"] == "", url
+
+
+@pytest.mark.parametrize("url", ["/api/tasks", "/api/tasks/status", "/api/scheduler/status"])
+def test_the_status_answers_say_which_reports_could_not_be_written_and_why(
+        client: FlaskClient, write_status: WriteStatus, url: str) -> None:
+    # Only status_message said it, in Chinese, within whatever else it said.
+    from shared.status_file import report_problem
+    reason = "写入失败 ./output/20251011_144708/report.json: Operation not permitted"
+    said = f"第 3 轮 (20251011_144708) 报告写入失败: {reason}"
+    problem = report_problem("20251011_144708", reason, said)
+    _running_status(write_status, message=said, report_problem=problem)
+    assert client.get(url).get_json()["report_problem"] == problem
+    english = client.get(url, headers={"Accept-Language": "en"}).get_json()["report_problem"]
+    assert english == {
+        **problem,
+        "reason_en": "Writing ./output/20251011_144708/report.json failed: Operation not permitted",
+        "message_en": "Cycle 3 (20251011_144708): the reports could not be written: Writing "
+                      "./output/20251011_144708/report.json failed: Operation not permitted"}
+    _running_status(write_status)  # a later cycle's reports written: the status names none
+    assert client.get(url).get_json()["report_problem"] is None

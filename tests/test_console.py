@@ -1323,3 +1323,42 @@ def test_a_cycle_whose_reports_could_not_be_written_says_so_with_the_reason(
     write_status(scheduler_running=True, current_cycle=4,
                  cycle={"dir": "20251010_164000", "running": False})
     assert not banner("/") and not banner("/cycles/20251010_163000")
+
+
+def test_the_tasks_page_shows_a_report_problem_as_the_overview_does_and_only_while_it_applies(
+        client: FlaskClient, make_cycle: MakeCycle, write_status: WriteStatus) -> None:
+    # /tasks?lang=en showed the recorder's message, 第 14 轮 … 报告写入失败: …, in Chinese in its
+    # recorder line, and went on showing it during the next cycle.
+    from shared.status_file import report_problem
+    make_cycle("20251010_163000", reports=False)
+    reason = "写入失败 ./output/20251010_163000/report.json: Operation not permitted"
+    said = f"第 14 轮 (20251010_163000) 报告写入失败: {reason}"
+    problem = report_problem("20251010_163000", reason, said)
+    write_status(scheduler_running=True, current_cycle=14, message=said, report_problem=problem,
+                 cycle={"dir": "20251010_163000", "running": False})
+
+    def banner_and_line(page: str) -> tuple[str, str]:
+        found = re.search(r'<div id="report-problem"[^>]*>(<div class="banner">.*?</div>)?</div>',
+                          page, re.S)
+        line = re.search(r'<div class="status" id="recorder".*?</div>', page, re.S)
+        assert found and line
+        return found.group(1) or "", line.group(0)
+
+    for path in ("/tasks?lang=en", "/tasks/live?lang=en"):
+        page = client.get(path).get_data(as_text=True)
+        shown, line = banner_and_line(page)
+        assert "The reports could not be written" in shown and "20251010_163000" in shown
+        assert "Writing ./output/20251010_163000/report.json failed: Operation not permitted" \
+            in shown, path
+        assert "报告写入失败" not in page and "写入失败" not in page, path
+        assert "Operation not permitted" not in line, path
+    assert 'id="report-problem" hx-swap-oob="true"><div class="banner">' in \
+        client.get("/tasks/live").get_data(as_text=True)
+    # The next cycle runs, the problem still in the status: no banner, nor its words anywhere
+    write_status(scheduler_running=True, current_cycle=15, message=said, report_problem=problem,
+                 cycle={"dir": "20251010_164000", "running": True})
+    for path in ("/tasks?lang=en", "/tasks/live?lang=en", "/?lang=en", "/?lang=zh"):
+        page = client.get(path).get_data(as_text=True)
+        shown, line = banner_and_line(page)
+        assert not shown and "Operation not permitted" not in page, path
+        assert "报告写入失败" not in line, path

@@ -13,7 +13,7 @@ from shared.camera_state import STATES
 from shared.clock import SYSTEM_CLOCK
 from shared.errors import ConfigUnavailable
 from shared.history_schema import history_path
-from shared.status_file import report_problem_of
+from shared.status_file import report_problem_in, report_problem_of
 
 # The heartbeat strip: this many of a camera's newest outcomes, oldest at the left.
 HEARTBEATS = 24
@@ -52,9 +52,9 @@ def recorder_state(config: dict | None) -> Recorder:
     elapsed, total, percent = cycle_progress(status["cycle"], alive)
     disk_free = output_free_bytes(config) if config is not None else None
     problem = report_problem_of(status, status["cycle"]["dir"])
-    message = status["message"]  # its report problem, last, is shown on its own
-    if problem:
-        message = message.removesuffix(problem["message"]).removesuffix("; ")
+    message = status["message"]  # a report problem, last, is shown on its own, in a banner
+    if any_problem := report_problem_in(status):  # the banner only while its cycle is latest
+        message = message.removesuffix(any_problem["message"]).removesuffix("; ")
     return Recorder(alive, bool(alive and status["scheduler_running"]), status["current_cycle"],
                     elapsed, total, percent, disk_free, status["config_error"],
                     message, status["stats"],
