@@ -10,7 +10,9 @@ A stop cuts short the checks waiting or running (已取消, :data:`STOPPED_MESSA
 ``run_again`` in their record); the next start queues them again from the last status
 (:meth:`Checks.resume`), so a check asked for is run to a verdict once, across restarts, and
 the finished ones stay listed. One a start cannot run again (its camera gone, no valid config)
-stays 已取消 for good, even when its camera is back at a later start.
+stays 已取消 for good, even when its camera is back at a later start. One a kill -9 left waiting or
+recording is first recovered as a killed cycle's tasks are (recorder/check_recovery.py: its
+partial clip kept, 已取消 录制守护进程意外退出 in the history).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from dataclasses import replace
 
 from recorder.check_folders import (CHECKS_FOLDER, check_folder_name, make_check_folder,
                                     retain_checks)
+from recorder.check_recovery import recover_killed_check
 from recorder.cycle import Cycle, fits
 from recorder.ffmpeg_command import NULL_OUTPUT, SourceCodecs
 from recorder.finished_task import FinishedTask, from_recording
@@ -47,6 +50,8 @@ KEEP_FINISHED = 20  # finished checks the status file still shows
 STOPPED_MESSAGE = "录制守护进程停止, 重启后重新检查"
 NOT_RESUMED_MESSAGE = "录制守护进程停止; 摄像头已不在配置中, 未重新检查"
 NO_CONFIG_MESSAGE = "录制守护进程停止; 重启时没有有效的配置, 未重新检查"
+KILLED_NOT_RESUMED_MESSAGE = "录制守护进程意外退出; 摄像头已不在配置中, 未重新检查"
+KILLED_NO_CONFIG_MESSAGE = "录制守护进程意外退出; 重启时没有有效的配置, 未重新检查"
 
 
 class ProbeRecording(Recording):
@@ -125,17 +130,24 @@ class Checks:
         again = []
         for raw in listed:
             record = task_record.check_from_stored(raw)
-            if record["status"] in st.FINISHED and not _cut_short_by_a_stop(raw, record):
+            killed = record["status"] not in st.FINISHED
+            stream = _stream_of(config, record["camera"]) if g is not None else None
+            if killed:  # its partial clip kept, its verdict (已取消, 意外退出) in the history
+                record, row = recover_killed_check(record, self.runner, self.config_path, wall,
+                                                   (stream or {}).get("name", ""))
+                self.on_verdict(row)
+            if not killed and not _cut_short_by_a_stop(raw, record):
                 self.earlier.append(record)
-            elif g is None or _stream_of(config, record["camera"]) is None:
-                why = NO_CONFIG_MESSAGE if g is None else NOT_RESUMED_MESSAGE
-                log.warning("check %d: camera %s cut short by the last stop: %s",
-                            record["check_id"], record["camera"], why)
+            elif stream is None:
+                why = _not_run_again_message(killed, g is None)
+                log.warning("check %d: camera %s cut short by the last %s: %s",
+                            record["check_id"], record["camera"],
+                            "kill" if killed else "stop", why)
                 self.earlier.append({**record, **task_record.status_fields(st.CANCELLED),
                                      "error_message": why, "run_again": False})
             else:
-                log.info("check %d: camera %s cut short by the last stop: run again",
-                         record["check_id"], record["camera"])
+                log.info("check %d: camera %s cut short by the last %s: run again",
+                         record["check_id"], record["camera"], "kill" if killed else "stop")
                 again.append({"id": record["check_id"], "camera": record["camera"],
                               "probe": record["kind"] == "probe",
                               "requested_at": record["requested_at"]})
@@ -259,6 +271,12 @@ def _cut_short_by_a_stop(raw: dict, record: dict) -> bool:
     if "run_again" in raw:
         return record["run_again"]
     return record["error_message"] == STOPPED_MESSAGE
+
+
+def _not_run_again_message(killed: bool, no_config: bool) -> str:
+    if killed:
+        return KILLED_NO_CONFIG_MESSAGE if no_config else KILLED_NOT_RESUMED_MESSAGE
+    return NO_CONFIG_MESSAGE if no_config else NOT_RESUMED_MESSAGE
 
 
 def _stream_of(config: dict | None, camera: str) -> dict | None:

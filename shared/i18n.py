@@ -414,6 +414,12 @@ RECORDER_TEXTS: tuple[tuple[str, str], ...] = (
      "The recorder daemon stopped; the camera is no longer configured, so not checked again"),
     ("录制守护进程停止; 重启时没有有效的配置, 未重新检查",
      "The recorder daemon stopped; no valid config when it started, so not checked again"),
+    ("录制守护进程意外退出; 摄像头已不在配置中, 未重新检查",
+     "The recorder daemon exited unexpectedly; the camera is no longer configured, so not "
+     "checked again"),
+    ("录制守护进程意外退出; 重启时没有有效的配置, 未重新检查",
+     "The recorder daemon exited unexpectedly; no valid config when it started, so not checked "
+     "again"),
     ("检查目录无法创建, 未录制: {error}",
      "The check's folder could not be created; nothing recorded: {error}"),
     ("没有有效的配置, 等待修复 config.json", "No valid config; waiting for config.json to be fixed"),

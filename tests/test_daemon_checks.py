@@ -397,17 +397,69 @@ def test_a_check_a_stop_cut_short_before_run_again_existed_runs_again(tmp_path) 
     runner.close()
 
 
-def test_a_check_a_kill_left_recording_runs_again_after_the_restart(tmp_path) -> None:
-    config, runner, clock, daemon, request = _check_recording(tmp_path)
-    left = daemon.snapshot(clock.now, clock.wall())  # the last status a kill -9 leaves
+def _killed_while_recording(config: str, daemon: Daemon, runner: FakeRunner,
+                            clock: StepClock) -> str:
+    """The status and check folder a kill -9 of ``daemon`` recording cam0's check leaves (its
+    work files: a partial clip, the thumbnail's and the figures'); the folder."""
+    left = daemon.snapshot(clock.now, clock.wall())
     daemon.shutdown()
     write_json_atomic(settings.status_path(config), left)
+    for suffix in ("", "-wal", "-shm"):  # without the verdict its stop wrote: a kill writes none
+        if os.path.exists(history_path(config) + suffix):
+            os.unlink(history_path(config) + suffix)
+    folder = os.path.dirname(runner.processes[0].output_path)
+    for name in os.listdir(folder):
+        os.unlink(os.path.join(folder, name))
+    for name in (".cam0.mp4.part", ".cam0.mp4.jpg.tmp", ".cam0.mp4.fig.tmp",
+                 ".cam0.mp4.blur.tmp"):
+        with open(os.path.join(folder, name), "wb") as handle:
+            handle.write(b"\0" * 1000)
+    return folder
+
+
+def test_a_check_a_kill_left_recording_runs_again_after_the_restart(tmp_path) -> None:
+    config, runner, clock, daemon, request = _check_recording(tmp_path)
+    folder = _killed_while_recording(config, daemon, runner, clock)
+    # ffprobe finds a playable partial clip in the work file
+    runner.run_returncode, runner.run_stdout = 0, json.dumps(
+        {"format": {"duration": "2.0"}, "streams": [{"codec_type": "video"}]})
     again = _daemon(config, runner, clock)
     again.recover()
+    # Recovered as a killed cycle's tasks: the partial clip kept, the work files gone, and the
+    # history has the attempt, 已取消 as the recovery of a killed cycle says
+    assert sorted(os.listdir(folder)) == [".cam0.mp4.jpg", "cam0.mp4"]
     _run_until(again, clock, lambda: len(runner.processes) == 2)
     _finish(runner.processes[1], 5)
     _run_until(again, clock, lambda: not again.checks.live)
     again.shutdown()
     [check] = read_status(settings.status_path(config))["checks"]
     assert (check["check_id"], check["status"]) == (request["id"], st.COMPLETED)
+    [killed, _again] = _outcomes(config)
+    assert killed[:4] == ("cam0", "check", "checks/" + os.path.basename(folder), st.CANCELLED)
+    assert killed[4].endswith(os.path.basename(folder) + "/cam0.mp4")
+    conn = sqlite3.connect(history_path(config))
+    try:
+        assert conn.execute("SELECT error FROM outcomes ORDER BY ended").fetchone()[0] == \
+            "录制守护进程意外退出, 任务中断"
+    finally:
+        conn.close()
+    runner.close()
+
+
+def test_a_check_a_kill_left_that_cannot_run_again_names_the_kill_and_no_lost_clip(
+        tmp_path) -> None:
+    config, runner, clock, daemon, request = _check_recording(tmp_path)
+    folder = _killed_while_recording(config, daemon, runner, clock)  # nothing playable
+    write_json_atomic(config, {"broken": True})
+    again = _daemon(config, runner, clock)
+    again.recover()
+    again.shutdown()
+    assert os.listdir(folder) == []
+    [check] = read_status(settings.status_path(config))["checks"]
+    assert (check["check_id"], check["status"], check["output_file"]) == (
+        request["id"], st.CANCELLED, None)  # not the clip's name: no clip was left
+    assert check["error_message"] == "录制守护进程意外退出; 重启时没有有效的配置, 未重新检查"
+    assert len(runner.processes) == 1
+    assert [row[:4] for row in _outcomes(config)] == [
+        ("cam0", "check", "checks/" + os.path.basename(folder), st.CANCELLED)]
     runner.close()

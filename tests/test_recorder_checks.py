@@ -3,6 +3,7 @@ output/checks/, the outcome reaches /api/cameras/<id>/history; a probe keeps no 
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -52,34 +53,66 @@ def test_check_and_probe_of_a_real_camera(tmp_path, camera_server) -> None:
         assert client.post("/api/cameras/gate/check").status_code == 503
 
 
-def test_a_check_a_restart_cuts_short_runs_again_after_it(tmp_path, camera_server) -> None:
-    # systemctl restart while a check recorded: it was cancelled for good, never run again.
+def _gate(tmp_path, camera_server, window: int, duration: int):
+    """A config of one camera, gate (cam1 of ``camera_server``), whose checks record
+    ``duration`` s; its path and an app serving it."""
     config = str(tmp_path / "config.json")
     write_json_atomic(config, {"global_config": {
-        "total_poll_duration_seconds": 20, "max_concurrent_streams": 2,
+        "total_poll_duration_seconds": window, "max_concurrent_streams": 2,
         "connection_timeout_seconds": 3, "read_timeout_seconds": 4, "min_free_space_mb": 0},
-        "streams": [{"rtsp_url": camera_server.url("cam1"), "duration_seconds": 6,
+        "streams": [{"rtsp_url": camera_server.url("cam1"), "duration_seconds": duration,
                      "output_filename": "gate.mp4"}]})
-    app = create_app({"CONFIG_PATH": config, "OUTPUT_BASE": str(tmp_path)})
+    return config, create_app({"CONFIG_PATH": config, "OUTPUT_BASE": str(tmp_path)})
 
-    def checks(client) -> list[dict]:
-        return client.get("/api/tasks/status").get_json()["checks"]
 
+def _checks(client) -> list[dict]:
+    return client.get("/api/tasks/status").get_json()["checks"]
+
+
+def test_a_check_a_restart_cuts_short_runs_again_after_it(tmp_path, camera_server) -> None:
+    # systemctl restart while a check recorded: it was cancelled for good, never run again.
+    config, app = _gate(tmp_path, camera_server, window=20, duration=6)
     with app.test_client() as client:
         with RecorderProcess(config) as recorder:
             asked = wait_for(lambda: (lambda r: r if r.status_code == 200 else None)(
                 client.post("/api/cameras/gate/check")), 30, "the recorder to take a check")
             check_id = asked.get_json()["check_id"]
-            wait_for(lambda: [c for c in checks(client) if c["status"] == st.RECORDING], 30,
+            wait_for(lambda: [c for c in _checks(client) if c["status"] == st.RECORDING], 30,
                      "the check recording")
             recorder.stop()  # SIGTERM
-        [cut] = checks(client)
+        [cut] = _checks(client)
         assert (cut["check_id"], cut["status"]) == (check_id, st.CANCELLED)
         assert cut["error_message"] == "录制守护进程停止, 重启后重新检查"
         with RecorderProcess(config) as recorder:
-            [done] = wait_for(lambda: [c for c in checks(client)
+            [done] = wait_for(lambda: [c for c in _checks(client)
                                        if c["status"] == st.COMPLETED], 60, "the check again")
             recorder.stop()
-        assert (done["check_id"], len(checks(client))) == (check_id, 1)
+        assert (done["check_id"], len(_checks(client))) == (check_id, 1)
         assert [row["status"] for row in reversed(_history(client, "check"))] == [
             st.CANCELLED, st.COMPLETED]
+
+
+def test_a_check_a_kill_cut_short_keeps_its_partial_clip_and_runs_again(
+        tmp_path, camera_server) -> None:
+    # kill -9 while a check recorded: its folder kept the work files for good, and the history
+    # had no row for the attempt.
+    config, app = _gate(tmp_path, camera_server, window=30, duration=20)
+    checks = tmp_path / "output" / "checks"
+    with app.test_client() as client:
+        with RecorderProcess(config) as recorder:
+            wait_for(lambda: client.post("/api/cameras/gate/check").status_code == 200, 30,
+                     "the recorder to take a check")
+            wait_for(lambda: [c for c in _checks(client) if (c["progress"] or 0) >= 2], 30,
+                     "the check to have recorded 2 s")
+            [first] = os.listdir(checks)
+            recorder.stop(signal.SIGKILL)
+        assert ".gate.mp4.part" in os.listdir(checks / first)
+        with RecorderProcess(config) as recorder:
+            [cut] = wait_for(lambda: _history(client, "check"), 60, "the attempt's history row")
+            assert (cut["status"], cut["error"]) == (st.CANCELLED, "录制守护进程意外退出, 任务中断")
+            assert cut["cycle"] == f"checks/{first}" and cut["clip"].endswith("gate.mp4")
+            assert sorted(os.listdir(checks / first)) == [".gate.mp4.jpg", "gate.mp4"]
+            assert float(ffprobe(str(checks / first / "gate.mp4"))["format"]["duration"]) >= 1
+            wait_for(lambda: [c for c in _checks(client) if c["status"] == st.COMPLETED], 60,
+                     "the check run again")
+            recorder.stop()
