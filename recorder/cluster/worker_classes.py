@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from dataclasses import dataclass
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -96,7 +95,7 @@ def _timed(base: type, timers: WorkerTimers) -> type:
                 super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
                 return
             OUTAGE.failed(exc)
-            time.sleep(PUBSUB_RETRY_SECONDS)
+            SYSTEM_CLOCK.sleep(PUBSUB_RETRY_SECONDS)
 
         def work(self, *positional, **named) -> bool:
             # RQ's pool starts each worker with its scheduler: a process polling Redis every
