@@ -388,13 +388,19 @@ def test_a_check_a_stop_cut_short_before_run_again_existed_runs_again(tmp_path) 
     write_json_atomic(settings.status_path(config), status)
     again = _daemon(config, runner, clock)
     again.recover()
+    _rerun_to_completion(config, again, runner, clock, request)
+    runner.close()
+
+
+def _rerun_to_completion(config: str, again: Daemon, runner: FakeRunner, clock: StepClock,
+                         request: dict) -> None:
+    """The restarted daemon ``again`` runs the check once more, to 已完成 under its own id."""
     _run_until(again, clock, lambda: len(runner.processes) == 2)
     _finish(runner.processes[1], 5)
     _run_until(again, clock, lambda: not again.checks.live)
     again.shutdown()
     [check] = read_status(settings.status_path(config))["checks"]
     assert (check["check_id"], check["status"]) == (request["id"], st.COMPLETED)
-    runner.close()
 
 
 def _killed_while_recording(config: str, daemon: Daemon, runner: FakeRunner,
@@ -428,12 +434,7 @@ def test_a_check_a_kill_left_recording_runs_again_after_the_restart(tmp_path) ->
     # Recovered as a killed cycle's tasks: the partial clip kept, the work files gone, and the
     # history has the attempt, 已取消 as the recovery of a killed cycle says
     assert sorted(os.listdir(folder)) == [".cam0.mp4.jpg", "cam0.mp4"]
-    _run_until(again, clock, lambda: len(runner.processes) == 2)
-    _finish(runner.processes[1], 5)
-    _run_until(again, clock, lambda: not again.checks.live)
-    again.shutdown()
-    [check] = read_status(settings.status_path(config))["checks"]
-    assert (check["check_id"], check["status"]) == (request["id"], st.COMPLETED)
+    _rerun_to_completion(config, again, runner, clock, request)
     [killed, _again] = _outcomes(config)
     assert killed[:4] == ("cam0", "check", "checks/" + os.path.basename(folder), st.CANCELLED)
     assert killed[4].endswith(os.path.basename(folder) + "/cam0.mp4")
