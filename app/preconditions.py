@@ -5,7 +5,8 @@ when it fails); ``If-None-Match``, else ``If-Modified-Since`` (304). Then a ``Ra
 GET (§14.2), only while its ``If-Range`` holds (§13.1.5: the same strong tag, or exactly the
 ``Last-Modified`` date): one byte range is answered 206, or 416 when it starts beyond the
 file; a Range we do not serve (bad syntax, another unit, several ranges) is ignored, as the
-RFC asks of a server that does not support it, and the whole file is answered (200).
+RFC asks of a server that does not support it, and the whole file is answered (200). The
+syntax is the RFC's (§14.1.1, §14.1.2): no white space around the ``=`` or the ``-``.
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from werkzeug.http import parse_date, parse_etags, quote_etag
 from shared.errors import PreconditionFailed
 
 FILE_CHANGED = "文件已被修改 (If-Match 或 If-Unmodified-Since 不满足)"
-_INT_RANGE = re.compile(r"\A([0-9]+)[ \t]*-[ \t]*([0-9]*)\Z")
-_SUFFIX_RANGE = re.compile(r"\A-[ \t]*([0-9]+)\Z")
+# RFC 9110 §14.1.2 (int-range, suffix-range): "bytes = 0-9" or "bytes=0 - 9" does not parse.
+_INT_RANGE = re.compile(r"\A([0-9]+)-([0-9]*)\Z")
+_SUFFIX_RANGE = re.compile(r"\A-([0-9]+)\Z")
 # More digits than any file's length: such a position is only compared, never used.
 _MAX_DIGITS = 20
 
@@ -65,10 +67,9 @@ def byte_span(header: str, length: int) -> tuple[int, int] | None:
     :raises RequestedRangeNotSatisfiable: a valid range that starts beyond the file, or a
         suffix of 0 bytes (``bytes=-0``).
     """
-    unit, equals, spec = header.partition("=")
-    if not equals or unit.strip(" \t").lower() != "bytes" or "," in spec:
+    unit, equals, spec = header.strip(" \t").partition("=")  # a field value's own OWS aside
+    if not equals or unit.lower() != "bytes" or "," in spec:
         return None
-    spec = spec.strip(" \t")
     whole = _INT_RANGE.fullmatch(spec)
     if whole is not None:
         first = _position(whole.group(1))
