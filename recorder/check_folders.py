@@ -8,10 +8,12 @@ last written more than ``retention_max_hours`` ago removed.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
 import stat
+from collections.abc import Collection
 
 from recorder.cycle_folder import made_output_root
 from recorder.retention import HOUR, Limits
@@ -26,6 +28,18 @@ def check_folder_name(wall: float, camera: str) -> str:
     """The folder of a check of ``camera`` started at ``wall``, under ``checks/``."""
     return f"{cycle_name(wall)}_{camera}"
 
+
+def free_check_folder_name(root: str, wall: float, camera: str,
+                           taken: Collection[str] = ()) -> str:
+    """The folder of a check of ``camera`` started at ``wall`` under ``root`` (the output
+    folder, resolved): named by that second, or by the first later second whose folder is
+    neither in ``checks/`` yet nor ``taken``. A check so never records into an earlier one's
+    folder (run again by a restart within the second of the attempt a stop or kill cut short)."""
+    for second in itertools.count():
+        name = check_folder_name(wall + second, camera)
+        if name not in taken and not os.path.lexists(os.path.join(root, CHECKS_FOLDER, name)):
+            break
+    return name
 
 
 def make_check_folder(out: OutputDir, name: str) -> None:

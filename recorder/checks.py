@@ -2,7 +2,8 @@
 file, sharing the running cycle's slots (or, with no cycle, the same caps on their own).
 
 A check records the camera's usual duration into ``<output>/checks/<YYYYMMDD_HHMMSS>_<id>/``
-(recorder/check_folders.py); a probe reads 2 s into ffmpeg's null muxer and keeps
+(its own: the next free second when that one's folder is there; recorder/check_folders.py);
+a probe reads 2 s into ffmpeg's null muxer and keeps
 nothing. Each verdict goes to the history (kind ``check`` or ``probe``) and stays
 in the status file's ``checks`` list among the last ``KEEP_FINISHED``.
 
@@ -22,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
-from recorder.check_folders import (CHECKS_FOLDER, check_folder_name, make_check_folder,
+from recorder.check_folders import (CHECKS_FOLDER, free_check_folder_name, make_check_folder,
                                     retain_checks)
 from recorder.check_recovery import recover_killed_check
 from recorder.cycle import Cycle, fits
@@ -155,8 +156,9 @@ class Checks:
 
     def _make(self, request: dict, stream: dict, config: dict, g: GlobalSettings,
               wall: float) -> Check:
-        folder = check_folder_name(wall, request["camera"])
         root = paths.resolve_output_dir(g.output_directory, self.config_path)
+        folder = free_check_folder_name(root, wall, request["camera"], taken={
+            check.folder for check in (*self.live, *self.waiting)})
         where = [os.path.join(base, CHECKS_FOLDER, folder) for base in (root, g.output_directory)]
         probe = request["probe"]
         planned = PlannedTask(task_id=request["id"], stream_index=config["streams"].index(stream),

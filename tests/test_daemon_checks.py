@@ -464,3 +464,22 @@ def test_a_check_a_kill_left_that_cannot_run_again_names_the_kill_and_no_lost_cl
     assert [row[:4] for row in _outcomes(config)] == [
         ("cam0", "check", "checks/" + os.path.basename(folder), st.CANCELLED)]
     runner.close()
+
+
+def test_a_check_run_again_within_the_second_of_the_kill_records_into_a_folder_of_its_own(
+        tmp_path) -> None:
+    # The folder is named by the second the check is taken: a restart within the second of the
+    # killed attempt ran it again into that attempt's folder, over the partial clip kept there.
+    config, runner, clock, daemon, request = _check_recording(tmp_path)
+    folder = _killed_while_recording(config, daemon, runner, clock)
+    runner.run_returncode, runner.run_stdout = 0, json.dumps(
+        {"format": {"duration": "2.0"}, "streams": [{"codec_type": "video"}]})
+    again = _daemon(config, runner, clock)  # the clock not moved: the same second
+    again.recover()
+    _rerun_to_completion(config, again, runner, clock, request)
+    rerun_folder = os.path.dirname(runner.processes[1].output_path)
+    assert rerun_folder != folder and rerun_folder.endswith("_cam0")
+    assert sorted(os.listdir(folder)) == [".cam0.mp4.jpg", "cam0.mp4"]  # the kept part, as kept
+    assert [row[2] for row in _outcomes(config)] == [
+        "checks/" + os.path.basename(folder), "checks/" + os.path.basename(rerun_folder)]
+    runner.close()
