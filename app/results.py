@@ -98,6 +98,12 @@ def clip_being_recorded(cycle: str, filename: str) -> bool:
         lambda recording, active: cycle == recording and filename in active)
 
 
+def cycle_being_recorded(cycle: str) -> bool:
+    """Whether the recorder records this cycle now: its deletion is refused (409), and its
+    console page says it is recorded and offers no delete (the one decision for both)."""
+    return _said_again_by_a_fresh_read(lambda recording, _: cycle == recording)
+
+
 def _said_again_by_a_fresh_read(recorded: Callable[[str, set[str]], bool]) -> bool:
     """``recorded(*recording_now())``, checked again against the status read now before it says
     True: the one read up to a second ago (cluster mode) may name a clip that has just ended."""
@@ -126,7 +132,7 @@ def remove_cycle(out: output_tree.OutputDir, timestamp: str) -> None:
     :raises Conflict: being recorded. :raises NotFound, UnsafePath, OSError: see delete_cycle.
     """
     output_tree.require_cycle(out, timestamp)
-    if _said_again_by_a_fresh_read(lambda recording, _: timestamp == recording):
+    if cycle_being_recorded(timestamp):
         raise Conflict("该时间戳目录正在录制中, 不能删除")
     try:
         output_tree.delete_cycle(out, timestamp)

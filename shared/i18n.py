@@ -323,6 +323,10 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("确定删除这个片段?", "Delete this clip?"),
     ("确定删除整个周期?", "Delete this whole cycle?"),
     ("删除整个周期", "Delete the whole cycle"),
+    ("这个周期正在录制: 片段录完后列在下面, 录制结束前不能删除整个周期",
+     "This cycle is being recorded: its clips are listed below as they are finished; the whole"
+     " cycle can be deleted once its recording has ended"),
+    ("正在录制, 还没有录完的片段", "Being recorded: no clip finished yet"),
     ("输入 API 令牌", "Enter the API token"),
     ("API 令牌", "API token"),
     ("登录", "Sign in"),

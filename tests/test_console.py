@@ -1362,3 +1362,33 @@ def test_the_tasks_page_shows_a_report_problem_as_the_overview_does_and_only_whi
         shown, line = banner_and_line(page)
         assert not shown and "Operation not permitted" not in page, path
         assert "报告写入失败" not in line, path
+
+
+def test_a_cycle_being_recorded_says_so_before_its_first_clip_and_offers_no_refused_delete(
+        client: FlaskClient, make_cycle: MakeCycle, write_status: WriteStatus) -> None:
+    # Its page said 没有片段 / No clips until a clip was finished (ffmpeg records into a hidden
+    # .part file) and offered 删除整个周期, which the delete refused (409: being recorded).
+    folder = make_cycle("20251010_163000", {}, reports=False)
+    (folder / ".test_stream1.mp4.part").write_bytes(b"a")
+    write_status(scheduler_running=True, cycle={"dir": "20251010_163000", "running": True},
+                 tasks=[{"stream_index": 0, "status": 3,
+                         "output_file": "./output/20251010_163000/test_stream1.mp4"}])
+    for lang, said, not_said in (("zh", "这个周期正在录制", "没有片段"),
+                                 ("en", "This cycle is being recorded", "No clips")):
+        page = client.get(f"/cycles/20251010_163000?lang={lang}").get_data(as_text=True)
+        assert said in page and not_said not in page, lang
+        assert "/cycles/20251010_163000/delete" not in page, lang
+    assert "Being recorded: no clip finished yet" in client.get(
+        "/cycles/20251010_163000?lang=en").get_data(as_text=True)
+    token = _csrf(client)
+    assert client.post("/cycles/20251010_163000/delete",
+                       headers={"X-CSRF-Token": token}).status_code == 409
+    # Recorded: the page (and its live part) offer the delete, which is done
+    write_status(scheduler_running=True, cycle={"dir": "20251010_163000", "running": False})
+    for path in ("/cycles/20251010_163000?lang=en", "/cycles/20251010_163000/live?lang=en"):
+        page = client.get(path).get_data(as_text=True)
+        assert "/cycles/20251010_163000/delete" in page and "being recorded" not in page, path
+        assert "No clips" in page, path
+    assert client.post("/cycles/20251010_163000/delete",
+                       headers={"X-CSRF-Token": token}).status_code == 200
+    assert not folder.exists()

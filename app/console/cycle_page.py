@@ -15,7 +15,7 @@ from flask import make_response, render_template, request
 from app.console import bp
 from app.console.pages import report_names
 from app.context import cached_config, output_dir
-from app.results import recording_now
+from app.results import cycle_being_recorded, recording_now
 from app.scheduler import status_view
 from shared import cycle_summary, output_tree
 from shared.errors import NotFound
@@ -24,7 +24,7 @@ from shared.timefmt import is_cycle_name
 
 
 def _cycle_view(timestamp: str) -> dict:
-    """What the cycle's page shows, with ``recording`` (the recorder records it now),
+    """What the cycle's page shows, with ``recording`` (the recorder records it now: no delete),
     ``writing`` (its clips still being written) and ``version``, a tag of all of it."""
     if not is_cycle_name(timestamp):  # a page to read: an unknown cycle, not a refused delete
         raise NotFound(f"时间戳目录不存在: {timestamp}")
@@ -33,7 +33,8 @@ def _cycle_view(timestamp: str) -> dict:
     folder = output_tree.require_cycle(out, timestamp)
     names = report_names(config)
     record = output_tree.cycle_record(out, timestamp) or {}
-    recording, writing = recording_now()
+    recording = cycle_being_recorded(timestamp)  # as a delete decides it: then refused (409)
+    writing = recording_now()[1] if recording else set()
     status, _ = status_view()
     view = {"timestamp": timestamp, "videos": output_tree.list_videos(out, timestamp),
             "contact_sheets": [output_tree.contact_sheet_url(timestamp, page) for page
@@ -41,8 +42,7 @@ def _cycle_view(timestamp: str) -> dict:
             "verdicts": cycle_summary.read_clip_verdicts(out, timestamp, names[0]),
             "reports": [name for name in names if os.path.isfile(os.path.join(folder, name))],
             "summary": cycle_summary.read_summary(out, timestamp, names[0]),
-            "recording": recording == timestamp,
-            "writing": sorted(writing) if recording == timestamp else [],
+            "recording": recording, "writing": sorted(writing),
             "report_problem": report_problem_of(status, timestamp)}
     shown = json.dumps(view, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
     return {**view, "version": hashlib.sha1(shown).hexdigest()[:16]}
