@@ -23,9 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def recover_killed_check(record: dict, runner: ProcessRunner, config_path: str,
-                         wall: float, name: str = "") -> tuple[dict, FinishedTask]:
+                         killed_at: float, name: str = "") -> tuple[dict, FinishedTask]:
     """``record`` (a check's, read back, waiting or recording when its recorder was killed)
-    after the recovery of its folder, and its history row. ``name``: its camera's display name."""
+    after the recovery of its folder, and its history row, ended ``killed_at`` (the best known
+    time of the kill: shared/status_file.py::interrupted_at). ``name``: its camera's display
+    name."""
     clip = str(record["output_file"] or "")
     folder = settings.resolve_output_dir(os.path.dirname(clip), config_path) if clip else ""
     kept = recover_work_files(runner, folder) if _a_check_folder(folder) else []
@@ -38,7 +40,7 @@ def recover_killed_check(record: dict, runner: ProcessRunner, config_path: str,
     cycle = f"{CHECKS_FOLDER}/{os.path.basename(folder)}" if record["kind"] == "check" else ""
     return record, FinishedTask(
         camera=record["camera"], name=name, url=record["rtsp_url"], alerts=False, cycle=cycle,
-        ended=wall, status=st.CANCELLED, error=record["error_message"], kind=record["kind"],
+        ended=killed_at, status=st.CANCELLED, error=record["error_message"], kind=record["kind"],
         started=parse_local(record.get("start_time")), bytes=int(record["bytes_received"] or 0),
         frames=int(record["frames_received"] or 0), clip=record["output_file"],
         quality=record.get("quality") if isinstance(record.get("quality"), dict) else None,

@@ -44,6 +44,7 @@ from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
 from shared.output_rule import OutputRefused
 from shared.output_tree import OutputDir
+from shared.status_file import interrupted_at
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 2
@@ -122,19 +123,22 @@ class Checks:
             log.info("check %d: camera %s queued (%s)", request["id"], request["camera"],
                      "probe" if request["probe"] else "check")
 
-    def resume(self, listed: list[dict], config: dict | None, g: GlobalSettings | None,
+    def resume(self, old: dict, config: dict | None, g: GlobalSettings | None,
                wall: float) -> None:
-        """At a start: the checks the last status ``listed``. The finished stay listed; those a
-        stop cut short (已取消 with ``run_again``, or still waiting or running when it was
+        """At a start: the checks the last status ``old`` lists. The finished stay listed; those
+        a stop cut short (已取消 with ``run_again``, or still waiting or running when it was
         killed) are queued again, oldest first, under their own ids (below ``checks_taken``:
         never handed out twice). One a start could not run again stays 已取消 for good."""
         again = []
-        for raw in listed:
+        # when a kill cut short those still waiting or running (the restart's time if unknown)
+        killed_at = interrupted_at(old) or wall
+        for raw in old["checks"]:
             record = task_record.check_from_stored(raw)
             killed = record["status"] not in st.FINISHED
             stream = _stream_of(config, record["camera"]) if g is not None else None
             if killed:  # its partial clip kept, its verdict (已取消, 意外退出) in the history
-                record, row = recover_killed_check(record, self.runner, self.config_path, wall,
+                record, row = recover_killed_check(record, self.runner, self.config_path,
+                                                   min(killed_at, wall),
                                                    (stream or {}).get("name", ""))
                 self.on_verdict(row)
             if not killed and not _cut_short_by_a_stop(raw, record):

@@ -90,7 +90,7 @@ class Daemon:
         self.launcher.last_cycle_name = old["cycle"].get("dir") or ""
         self.control.checks_taken = old["checks_taken"]  # a restart runs no check twice
         # ... and runs again those the stop (or a kill) cut short: each once more.
-        self.checks.resume(old["checks"], self.config_watch.config, self.config_watch.settings,
+        self.checks.resume(old, self.config_watch.config, self.config_watch.settings,
                            self.clock.wall())
 
     def _redraw_sheet(self, old: dict) -> None:

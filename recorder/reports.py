@@ -9,7 +9,8 @@ import os
 from shared import task_record
 from shared import task_status as st
 from shared.atomic import dump_json, write_text_atomic
-from shared.status_file import completion_rate
+from shared.status_file import completion_rate, interrupted_at
+from shared.timefmt import format_local
 
 # streams.csv's columns, each with the task record field it shows.
 CSV_FIELDS = {"stream_index": "stream_index", "rtsp_url": "rtsp_url", "status_code": "status",
@@ -56,12 +57,10 @@ def recovered_report(old: dict, published: list[str], configured_max: int) -> di
         record = task_record.from_stored(raw)
         clip = os.path.basename(record["output_file"] or "")
         tasks.append(task_record.interrupted(record, clip in kept))
-    # Its end is not known (the recorder died): the last end of a task of it stands in.
-    ended = max((t["end_time"] for t in tasks if isinstance(t.get("end_time"), str)),
-                default="")
     return build_report(
         number=old["current_cycle"], folder=cycle["dir"], start_time=cycle["start_time"],
-        end_time=ended, window=cycle["total_seconds"],
+        # its own end is not known: the kill's, as best known
+        end_time=format_local(interrupted_at(old)), window=cycle["total_seconds"],
         max_concurrent_streams=cycle["max_concurrent_streams"] or configured_max,
         max_concurrent_used=old["stats"].get("max_concurrent_used", 0),
         schedule_info=old["schedule_info"], tasks=tasks, not_scheduled=old["not_scheduled"],

@@ -48,6 +48,7 @@ import os
 
 from shared.atomic import read_json
 from shared.clock import SYSTEM_CLOCK
+from shared.timefmt import parse_local
 
 VERSION = 1
 # The recorder writes at least once a second; three missed beats mean it is gone.
@@ -116,6 +117,18 @@ def report_problem_of(status: dict, cycle: str) -> dict | None:
     """The status's ``report_problem`` when it is ``cycle``'s (a folder name), else None."""
     problem = report_problem_in(status)
     return problem if problem and cycle and problem["cycle"] == cycle else None
+
+
+def interrupted_at(status: dict) -> float | None:
+    """The best known time a recorder killed after writing ``status`` was cut short: the later of
+    its last heartbeat and the latest end of a task or check the status shows (None when it
+    shows neither). A killed cycle's report ends then, and so do the history rows of the tasks
+    and checks the kill cut short."""
+    beat = status.get("heartbeat")
+    known = [beat] if isinstance(beat, (int, float)) and not isinstance(beat, bool) else []
+    known += [parse_local(record.get("end_time")) for key in ("tasks", "checks")
+              for record in status.get(key) or () if isinstance(record, dict)]
+    return max((when for when in known if when is not None), default=None)
 
 
 def is_alive(status: dict, now_monotonic: float | None = None, now_wall: float | None = None) -> bool:

@@ -483,3 +483,25 @@ def test_a_check_run_again_within_the_second_of_the_kill_records_into_a_folder_o
     assert [row[2] for row in _outcomes(config)] == [
         "checks/" + os.path.basename(folder), "checks/" + os.path.basename(rerun_folder)]
     runner.close()
+
+
+def test_a_check_a_kill_cut_short_is_timed_in_the_history_at_the_kill_not_the_restart(
+        tmp_path) -> None:
+    # Its row ended at the restart, minutes or days after the kill; a killed cycle's rows take
+    # the end of its report (the same fact: the last status's heartbeat).
+    config, runner, clock, daemon, _request = _check_recording(tmp_path)
+    _killed_while_recording(config, daemon, runner, clock)
+    killed_at = read_status(settings.status_path(config))["heartbeat"]
+    clock.now += 600  # restarted ten minutes later
+    again = _daemon(config, runner, clock)
+    again.recover()
+    again.shutdown()
+    conn = sqlite3.connect(history_path(config))
+    try:
+        [(ended, error)] = conn.execute(  # the killed attempt's (its re-run: stopped)
+            "SELECT ended, error FROM outcomes ORDER BY id LIMIT 1").fetchall()
+    finally:
+        conn.close()
+    assert error == "录制守护进程意外退出, 任务中断"
+    assert ended == killed_at < clock.wall() - 600 + 1
+    runner.close()

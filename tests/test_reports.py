@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from recorder.reports import (CSV_COLUMNS, RESERVE_BASE_BYTES, RESERVE_BYTES_PER_STREAM,
@@ -107,6 +108,10 @@ def test_a_recovered_report_has_the_same_summary_and_names_only_recovered_clips(
         ("已取消", "./out/20250101_000000/c0.mp4"), ("已取消", None), ("流不可用", None)]
     # its end is not known: the last task's end stands in (it was left empty)
     assert report["summary"]["end_time"] == max(t["end_time"] for t in report["tasks"]) != ""
+    # ... or the last status's heartbeat, when later: when the kill came, as best known
+    killed = {**old, "heartbeat": 1_760_000_025.5}
+    assert recovered_report(killed, [], 2)["summary"]["end_time"] == time.strftime(
+        "%Y-%m-%d %H:%M:%S", time.localtime(1_760_000_025))
     del old["cycle"]["max_concurrent_streams"]  # a status file written before that field
     old["cycle"] = {**empty_status()["cycle"], **old["cycle"]}
     assert recovered_report(old, [], configured_max=2)["summary"]["max_concurrent_streams"] == 2
