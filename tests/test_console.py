@@ -1392,3 +1392,26 @@ def test_a_cycle_being_recorded_says_so_before_its_first_clip_and_offers_no_refu
     assert client.post("/cycles/20251010_163000/delete",
                        headers={"X-CSRF-Token": token}).status_code == 200
     assert not folder.exists()
+
+
+def test_an_interrupted_cycles_page_says_so_in_the_words_of_the_cycle_list(
+        client: FlaskClient, make_cycle: MakeCycle) -> None:
+    # The cycle list said (已中断), its report.txt 本轮被中断; the cycle's own page said nothing.
+    counts = {"completed_tasks": 1, "failed_tasks": 0, "cancelled_tasks": 1}
+    for name, why in (("20251010_163000", "录制守护进程停止"),
+                      ("20251010_164000", "录制守护进程意外退出"), ("20251010_165000", None)):
+        folder = make_cycle(name)
+        (folder / "rtsp_report.json").write_bytes(_report({**counts, "interrupted": why}))
+    for lang, said, reason in (("zh", "(已中断)", "录制守护进程意外退出"),
+                               ("en", "(interrupted)", "The recorder daemon exited unexpectedly")):
+        listed = _row(client.get(f"/cycles?lang={lang}").get_data(as_text=True),
+                      "20251010_164000")
+        mark = re.search(r'<span class="interrupted"[^>]*>[^<]*</span>', listed).group(0)
+        assert said in mark and reason in mark, lang
+        page = client.get(f"/cycles/20251010_164000?lang={lang}").get_data(as_text=True)
+        shown = re.search(r'<span id="cycle-interrupted">(.*?)</span>(?=<span>)', page, re.S)
+        assert shown and mark in shown.group(1) and reason in shown.group(1), lang
+    stopped = client.get("/cycles/20251010_163000?lang=en").get_data(as_text=True)
+    assert "The recorder daemon stopped" in stopped and "(interrupted)" in stopped
+    whole = client.get("/cycles/20251010_165000?lang=en").get_data(as_text=True)
+    assert "interrupted" not in whole
