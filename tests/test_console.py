@@ -1415,3 +1415,30 @@ def test_an_interrupted_cycles_page_says_so_in_the_words_of_the_cycle_list(
     assert "The recorder daemon stopped" in stopped and "(interrupted)" in stopped
     whole = client.get("/cycles/20251010_165000?lang=en").get_data(as_text=True)
     assert "interrupted" not in whole
+
+
+def test_the_tasks_page_and_the_cycle_list_show_the_overviews_config_error_banner(
+        client: FlaskClient, config_path: Path, make_cycle: MakeCycle) -> None:
+    # The overview and /settings had a banner while config.json was broken; /tasks had none.
+    make_cycle("20251010_163000")
+    ConfigWatch(str(config_path)).poll()  # the recorder read it: its copy in force
+    good = config_path.read_text(encoding="utf-8")
+    config_path.write_text('{"global_config": {}, "streams": [}', encoding="utf-8")
+
+    def banner(path: str) -> str:
+        page = client.get(path).get_data(as_text=True)
+        found = re.search(r'<div id="config-error"[^>]*>(<div class="banner">.*?</div>)?</div>',
+                          page, re.S)
+        assert found, path
+        return found.group(1) or ""
+
+    overview = banner("/?lang=zh")
+    assert "配置错误" in overview and "文件: config.json · 行 1" in overview
+    for path in ("/tasks?lang=zh", "/tasks/live?lang=zh", "/cycles?lang=zh"):
+        assert banner(path) == overview, path
+    assert "Config error" in banner("/tasks?lang=en")
+    assert 'id="config-error" hx-swap-oob="true"><div class="banner">' in client.get(
+        "/tasks/live").get_data(as_text=True)
+    config_path.write_text(good, encoding="utf-8")  # mended: the live update takes it away
+    for path in ("/tasks", "/tasks/live", "/cycles"):
+        assert banner(path) == "", path

@@ -62,6 +62,12 @@ def recorder_state(config: dict | None) -> Recorder:
                     local_standby())
 
 
+def banner_config_error(error: dict | None, recorder: Recorder) -> dict | None:
+    """The config error a page's banner shows: config.json's as the API reads it
+    (:func:`config_or_error`), else the one the recorder's status file names."""
+    return error or recorder.config_error
+
+
 def config_or_error() -> tuple[dict | None, dict | None]:
     """The config in force and the error (file/line/field) of a broken config.json: the last
     valid config then (as the recorder works with it), None when there is none."""

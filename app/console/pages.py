@@ -195,17 +195,19 @@ def _with_camera(task: dict, streams: list[dict]) -> dict:
 
 def _tasks_view() -> dict:
     """The cycle's tasks, each with its camera, and the camera checks not finished yet (the
-    status file keeps the last finished ones too; the camera's page shows those)."""
+    status file keeps the last finished ones too; the camera's page shows those); the
+    recorder's line and the overview's banners (a broken config.json, a report problem)."""
     status, alive = status_view()
-    config = data.config_or_error()[0]
+    config, error = data.config_or_error()
     streams = config["streams"] if config else []
     tasks = [_with_camera(_with_progress(task_record.from_stored(task)), streams)
              for task in status["tasks"]]
     checks = [_with_progress(check) for check in map(task_record.check_from_stored,
                                                      status["checks"])
               if check["status"] not in task_status.FINISHED]
-    return {"tasks": tasks, "checks": checks, "recorder": data.recorder_state(config),
-            "alive": alive}
+    recorder = data.recorder_state(config)
+    return {"tasks": tasks, "checks": checks, "recorder": recorder, "alive": alive,
+            "config_error": data.banner_config_error(error, recorder)}
 
 
 @bp.get("/tasks")
