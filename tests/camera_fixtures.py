@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from testkit.cameras import CameraServer, hanging_port, refusing_port
+from testkit.cameras import CameraServer, closing_port, hanging_port, refusing_port
 
 
 @pytest.fixture(scope="session", name="camera_server")
@@ -20,6 +20,13 @@ def camera_server_fixture() -> Iterator[CameraServer]:
 def hanging_port_fixture() -> Iterator[int]:
     """A port that accepts TCP connections and never answers."""
     with hanging_port() as port:
+        yield port
+
+
+@pytest.fixture(scope="session", name="closing_port")
+def closing_port_fixture() -> Iterator[int]:
+    """A port that accepts TCP connections and closes them at once, unanswered."""
+    with closing_port() as port:
         yield port
 
 

@@ -21,7 +21,8 @@ from shared.atomic import write_json_atomic
 from shared.status_file import STALE_AFTER_SECONDS, empty_status
 from tests.helpers import DEFAULT_CLIPS, REPORT_FILES, MakeCycle, WriteStatus, valid_config
 
-# The RTSP test cameras (camera_server, hanging_port, refusing_port) for the recorder tests.
+# The RTSP test cameras (camera_server, hanging_port, closing_port, refusing_port) for the
+# recorder tests.
 pytest_plugins = ["tests.camera_fixtures"]
 
 

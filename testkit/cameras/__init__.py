@@ -143,8 +143,9 @@ class CameraServer:
 
 
 @contextlib.contextmanager
-def hanging_port() -> Iterator[int]:
-    """Yield a 127.0.0.1 port that accepts TCP connections and never says anything."""
+def _accepting_port(hold: bool, name: str) -> Iterator[int]:
+    """Yield a 127.0.0.1 port that accepts TCP connections and never says anything: it holds
+    each one open (``hold``) or closes it at once."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind((HOST, 0))
     listener.listen(64)
@@ -162,9 +163,12 @@ def hanging_port() -> Iterator[int]:
                     if key.fileobj is wake_r:
                         return
                     conn, _addr = listener.accept()
-                    accepted.append(conn)  # held open, never read or written
+                    if hold:
+                        accepted.append(conn)  # held open, never read or written
+                    else:
+                        conn.close()
 
-    thread = threading.Thread(target=serve, name="hanging-port", daemon=True)
+    thread = threading.Thread(target=serve, name=name, daemon=True)
     thread.start()
     try:
         yield listener.getsockname()[1]
@@ -173,6 +177,16 @@ def hanging_port() -> Iterator[int]:
         thread.join(timeout=STOP_TIMEOUT_S)
         for sock in [*accepted, listener, wake_r, wake_w]:
             sock.close()
+
+
+def hanging_port() -> contextlib.AbstractContextManager[int]:
+    """A 127.0.0.1 port that accepts TCP connections and never says anything."""
+    return _accepting_port(True, "hanging-port")
+
+
+def closing_port() -> contextlib.AbstractContextManager[int]:
+    """A 127.0.0.1 port that accepts TCP connections and closes them at once, unanswered."""
+    return _accepting_port(False, "closing-port")
 
 
 @contextlib.contextmanager
@@ -185,4 +199,5 @@ def refusing_port() -> Iterator[int]:
     yield port
 
 
-__all__ = ["CameraServer", "hanging_port", "refusing_port", "SERVER_SCRIPT", "SYSTEM_PYTHON"]
+__all__ = ["CameraServer", "closing_port", "hanging_port", "refusing_port", "SERVER_SCRIPT",
+           "SYSTEM_PYTHON"]
