@@ -47,6 +47,9 @@ class Observation:
     last_line: str
     cancelled: bool = False
     connect_timeout: bool = False  # our watchdog: no connection within connection_timeout
+    # ffmpeg ended on its own, the server's answer unseen, no sooner than its own I/O timeout
+    # could fire (our watchdog, on time, would have fired first): the connection timed out.
+    own_timeout_unanswered: bool = False
     read_timeout: bool = False     # our watchdog: no data for read_timeout while recording
     overstayed: bool = False       # our wall-clock guard ended it
     clock_went_back: bool = False  # our watchdog ended it past its length (-t never fired)
@@ -87,7 +90,9 @@ def classify(obs: Observation) -> tuple[int, str]:
     # Our watchdogs fire while ffmpeg is blocked waiting: whatever it said last
     # (often a decoder note from probing) is not why the task ended. Unless it had already
     # given up on the camera and was only starved of CPU before its exit: then its reason is.
-    if obs.connect_timeout and not _GAVE_UP.search(obs.stderr):
+    # ffmpeg's own I/O timeout, seen first by a late loop, is a connection timeout as well.
+    if ((obs.connect_timeout or obs.own_timeout_unanswered)
+            and not _GAVE_UP.search(obs.stderr)):
         return st.TIMEOUT, "连接超时: 服务器未在规定时间内响应"
     if obs.read_timeout:
         return st.TIMEOUT, "读取超时: 长时间未收到数据"

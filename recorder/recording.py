@@ -90,6 +90,8 @@ class Recording:
         # not yet asking the camera anything). The connection timeout and connect_seconds run
         # from here, so that neither counts a slow start-up on a busy box as the camera's.
         self._asking_since = 0.0
+        # ffmpeg's own socket I/O timeout (its -timeout, the backstop), in seconds.
+        self._io_timeout = 0.0
         self._last_data = 0.0
         self._last_figures = (0, 0)
         self._stop_sent: float | None = None
@@ -112,10 +114,11 @@ class Recording:
     # -- life cycle -------------------------------------------------------
     def start(self, now: float, wall: float) -> None:
         """Spawn ffmpeg; the task is connecting from here on."""
+        self._io_timeout = (max(self.settings.read_timeout_seconds,
+                                self.settings.connection_timeout_seconds)
+                            + 2 + math.ceil(self.reads_lag_seconds))
         argv = build_argv(self.stream["rtsp_url"], self.work_path, self.planned.duration,
-                          io_timeout=max(self.settings.read_timeout_seconds,
-                                         self.settings.connection_timeout_seconds)
-                          + 2 + math.ceil(self.reads_lag_seconds),
+                          io_timeout=self._io_timeout,
                           audio_mode=self.settings.audio_mode, source=self.source,
                           transport=self.stream.get("rtsp_transport",
                                                     self.settings.rtsp_transport),
@@ -189,6 +192,7 @@ class Recording:
             # but never wait on them for more than a second.
             if self._exit_seen is None:
                 self._exit_seen = now
+                self._note_own_timeout_unanswered(now)
             if self._open_pipes <= 0 or now - self._exit_seen > 1.0:
                 self._complete(wall)
                 self.run_seconds = round(now - self._started, 3)
@@ -214,6 +218,14 @@ class Recording:
             self._stop_sent, self._escalated = now, True
         else:
             self._stop(now, flag)
+
+    def _note_own_timeout_unanswered(self, exit_seen: float) -> None:
+        """Flag an exit, seen with the server's answer still unseen, at or after the moment
+        ffmpeg's own I/O timeout could have fired: a loop late by more than the gap between that
+        backstop and the connection timeout sees a silent camera's ffmpeg end on its own, its
+        words ("Invalid data found") those of a server that closes at once, which ends at once."""
+        if self.status == st.CONNECTING and exit_seen - self._asking_since >= self._io_timeout:
+            self._flags["own_timeout_unanswered"] = True
 
     def _state_timer(self) -> tuple[str, float, float] | None:
         """The timeout of the task's state: its flag, since when (monotonic), seconds allowed."""
@@ -359,6 +371,7 @@ class Recording:
             frames=prog.frames, exit_code=self.proc.returncode, stderr=stderr,
             last_line=self.stderr.last_line(), cancelled=self._flags.get("cancelled", False),
             connect_timeout=self._flags.get("connect_timeout", False),
+            own_timeout_unanswered=self._flags.get("own_timeout_unanswered", False),
             read_timeout=self._flags.get("read_timeout", False),
             overstayed=self._flags.get("overstayed", False),
             clock_went_back=self._flags.get("clock_went_back", False),

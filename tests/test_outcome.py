@@ -114,9 +114,21 @@ CONNECT_TIMEOUT = (st.TIMEOUT, "连接超时: 服务器未在规定时间内响�
      "Error opening input files: Invalid data found when processing input", CONNECT_TIMEOUT),
 ], ids=["url-reason", "url-own-io-timeout", "in#0-describe-404", "in#0-setup-461",
         "error-opening-refused", "error-opening-404", "error-opening-own-io-timeout"])
-def test_what_ffmpeg_said_once_it_gave_up_is_the_verdict_over_the_connect_watchdog(
-        said: str, verdict: tuple) -> None:
-    assert classify(observe(stderr=said, connect_timeout=True, exit_code=-9)) == verdict
+@pytest.mark.parametrize("timed_out", [
+    {"connect_timeout": True, "exit_code": -9},  # our watchdog killed it
+    {"own_timeout_unanswered": True, "exit_code": 1},  # its own, seen first by a late loop
+], ids=["watchdog", "own-io-timeout-seen-late"])
+def test_what_ffmpeg_said_once_it_gave_up_is_the_verdict_over_a_connection_timeout(
+        said: str, verdict: tuple, timed_out: dict) -> None:
+    assert classify(observe(stderr=said, **timed_out)) == verdict
+
+
+def test_a_closed_connection_is_a_connection_error_unless_ffmpegs_own_timeout_could_have_ended_it(
+        ) -> None:
+    # ffmpeg 5.1 says the same when the server closed the connection and when it never answered
+    said = "rtsp://127.0.0.1:5/cam1: Invalid data found when processing input"
+    assert classify(observe(stderr=said)) == (st.CONNECTION_ERROR, said)
+    assert classify(observe(stderr=said, own_timeout_unanswered=True)) == CONNECT_TIMEOUT
 
 
 def test_early_end_says_how_much_was_recorded() -> None:

@@ -270,6 +270,50 @@ def test_a_failure_ffmpeg_printed_before_the_connect_watchdog_fired_is_the_verdi
     assert (task.status, task.error_message) == (verdict, message.strip())
 
 
+# ffmpeg's own I/O timeout (its -timeout, the backstop) with SETTINGS: the larger timeout + 2 s
+OWN_IO_TIMEOUT = max(SETTINGS.connection_timeout_seconds, SETTINGS.read_timeout_seconds) + 2
+# ffmpeg 5.1's words when a server accepted the connection and then never answered (its own I/O
+# timeout ended it) and when one closed the connection at once: the same
+UNANSWERED = ("[tcp @ 0x1] Successfully connected to 127.0.0.1 port 5\n"
+              f"{URL}: Invalid data found when processing input\n")
+CONNECT_TIMEOUT = (st.TIMEOUT, "连接超时: 服务器未在规定时间内响应")
+
+
+@pytest.mark.parametrize("exit_seen,said,verdict", [
+    # a silent camera: ffmpeg's own timeout ended it before a late loop's watchdog could
+    (OWN_IO_TIMEOUT, UNANSWERED, CONNECT_TIMEOUT),
+    (OWN_IO_TIMEOUT + 4.5, UNANSWERED, CONNECT_TIMEOUT),
+    # a server that closed the connection at once, the loop late past the connection timeout
+    # but not past the moment ffmpeg's own could fire
+    (OWN_IO_TIMEOUT - 0.1, UNANSWERED, (st.CONNECTION_ERROR, UNANSWERED.splitlines()[-1])),
+    # ffmpeg said why it gave up: that stays the verdict however late the loop
+    (OWN_IO_TIMEOUT + 4.5, REFUSED, (st.CONNECTION_ERROR, REFUSED.strip())),
+    (OWN_IO_TIMEOUT + 4.5, DESCRIBE_404, (st.STREAM_UNAVAILABLE, DESCRIBE_404.strip())),
+], ids=["at-its-own-timeout", "past-its-own-timeout", "closed-at-once", "refused", "404"])
+def test_an_unanswered_ffmpeg_a_late_loop_sees_end_once_its_own_timeout_could_fire_timed_out(
+        tmp_path, runner, exit_seen: float, said: str, verdict: tuple) -> None:
+    task, proc = started_task(tmp_path, runner)  # its ffmpeg started at once (0)
+    proc.write(stderr=said)
+    proc.exit(1)
+    deliver(task)
+    task.tick(exit_seen, WALL + exit_seen)  # the loop's first look since the start
+    assert (task.status, task.error_message, runner.signals) == (*verdict, [])
+
+
+def test_ffmpegs_own_timeout_runs_from_its_start_not_its_spawn(tmp_path) -> None:
+    # A busy box: ffmpeg said its first line 2.5 s after the spawn; a server closed the
+    # connection at once, and the loop saw the exit late, OWN_IO_TIMEOUT after the spawn.
+    runner = FakeRunner(started=False)
+    task, proc = started_task(tmp_path, runner)
+    silent_until(task, 2.5)
+    proc.write(stderr=STARTED_LINE + UNANSWERED)
+    proc.exit(1)
+    deliver(task)
+    task.tick(OWN_IO_TIMEOUT, WALL + OWN_IO_TIMEOUT)
+    assert task.status == st.CONNECTION_ERROR
+    runner.close()
+
+
 def silent_until(task: Recording, until: float, now: float = 0.0) -> float:
     """Look at a task whose ffmpeg says nothing (still starting up) each second from ``now``
     until ``until``, as the loop does; the time of the last look."""
@@ -445,28 +489,63 @@ def test_a_slow_ffmpeg_start_up_leaves_a_refused_and_a_missing_camera_their_own_
     settings = GlobalSettings.from_config({"connection_timeout_seconds": 1,
                                            "read_timeout_seconds": 1})
     runner, watcher = SlowStartRunner(2 * settings.connection_timeout_seconds), PipeWatcher()
+    tasks = started_real_tasks(tmp_path, settings, runner, watcher, [
+        ("refused", f"rtsp://127.0.0.1:{refusing_port}/cam"),
+        ("missing", camera_server.url("nosuch"))])
+    loop_until_judged(tasks, watcher)
+    assert [(task.status, task.error_message) for task in tasks] == [
+        (st.CONNECTION_ERROR, f"rtsp://127.0.0.1:{refusing_port}/cam: Connection refused"),
+        (st.STREAM_UNAVAILABLE, f"{camera_server.url('nosuch')}: Server returned 404 Not Found")]
+
+
+def started_real_tasks(tmp_path, settings: GlobalSettings, runner: ProcessRunner,
+                       watcher: PipeWatcher, cameras: list[tuple[str, str]]) -> list[Recording]:
+    """One started 1 s task per (name, URL), their ffmpeg run by ``runner``."""
     tasks = [Recording(PlannedTask(index, index, 0.0, 1),
                        {"rtsp_url": url, "output_filename": f"{name}.mp4", "duration_seconds": 1},
                        str(tmp_path), "./output/x", settings, runner, None, watcher)
-             for index, (name, url) in enumerate([
-                 ("refused", f"rtsp://127.0.0.1:{refusing_port}/cam"),
-                 ("missing", camera_server.url("nosuch"))])]
+             for index, (name, url) in enumerate(cameras)]
     for task in tasks:
         task.start(time.monotonic(), time.time())
+    return tasks
+
+
+def loop_until_judged(tasks: list[Recording], watcher: PipeWatcher,
+                      looks_at=lambda task: True) -> None:
+    """The recorder's loop over ``tasks`` until every verdict is in (30 s at most): it reads
+    their pipes, then looks at (ticks) each task ``looks_at`` allows."""
     deadline = time.monotonic() + 30
     try:
         while not all(task.finished for task in tasks):
             assert time.monotonic() < deadline, [task.status for task in tasks]
             watcher.dispatch(0.1)
-            for task in tasks:
+            for task in filter(looks_at, tasks):
                 task.tick(time.monotonic(), time.time())
     finally:
         for task in tasks:
             if not task.finished:
                 task.kill_now(time.time())
+
+
+@pytest.mark.integration
+def test_a_late_loop_sees_a_silent_camera_time_out_and_one_that_closes_at_once_refuse(
+        tmp_path, hanging_port, closing_port) -> None:
+    # A loop too busy to look at a task before its ffmpeg has ended: the silent camera's was
+    # ended by its own I/O timeout (4 s: our connection timeout + 2 s), the other's at once
+    # by the closed connection; both said "Invalid data found when processing input". The
+    # silent one was 连接错误 then.
+    settings = GlobalSettings.from_config({"connection_timeout_seconds": 2,
+                                           "read_timeout_seconds": 2})
+    watcher = PipeWatcher()
+    tasks = started_real_tasks(tmp_path, settings, ProcessRunner(), watcher, [
+        ("silent", f"rtsp://127.0.0.1:{hanging_port}/cam"),
+        ("closing", f"rtsp://127.0.0.1:{closing_port}/cam")])
+    loop_until_judged(tasks, watcher, looks_at=lambda task: task.proc.poll() is not None)
     assert [(task.status, task.error_message) for task in tasks] == [
-        (st.CONNECTION_ERROR, f"rtsp://127.0.0.1:{refusing_port}/cam: Connection refused"),
-        (st.STREAM_UNAVAILABLE, f"{camera_server.url('nosuch')}: Server returned 404 Not Found")]
+        (st.TIMEOUT, "连接超时: 服务器未在规定时间内响应"),
+        (st.CONNECTION_ERROR,
+         f"rtsp://127.0.0.1:{closing_port}/cam: Invalid data found when processing input")]
+    assert [task.connect_seconds for task in tasks] == [None, None]  # no answer ever seen
 
 
 @pytest.mark.integration
