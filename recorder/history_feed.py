@@ -95,9 +95,12 @@ class HistoryFeed:
                           cycle.report_filename)
                 continue
             self._recovered(name, report, config, RECOVERED_NOTE, cycle.announce)
-            log.warning("cycle %s, recovered at a restart without a valid config: its tasks%s "
-                        "go into the history now", name,
-                        " and its cycle.finished" if cycle.announce else "")
+            if cycle.announce:
+                log.warning("cycle %s, recovered at a restart without a valid config: its tasks "
+                            "and its cycle.finished go into the history now", name)
+            else:  # not interrupted: it ended before the kill
+                log.info("cycle %s, ended before a restart without a valid config: its tasks "
+                         "not in the history yet go in now", name)
         return bool(held)
 
     def cycle_ended(self, cycle: Cycle, wall: float) -> None:

@@ -90,6 +90,27 @@ def not_in_history(config_path: str, tasks: list[FinishedTask]) -> list[Finished
         return tasks
 
 
+def has_every_task(config_path: str, folder: str, report_filename: str) -> bool:
+    """True when the history has an outcome for each task of the report of the cycle in
+    ``folder`` (a cycle that ended before a kill, its last batch committed: nothing to put
+    back). Told without the config: a cycle's every task has one outcome of its own."""
+    report = read_report(os.path.join(folder, report_filename))
+    path = history_path(config_path)
+    if report is None or not os.path.exists(path):
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            [(known,)] = conn.execute("SELECT COUNT(*) FROM outcomes WHERE cycle = ? AND "
+                                      "kind = 'cycle'", (os.path.basename(folder),)).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        log.warning("cannot read the history to leave out what it has: %s", exc)
+        return False
+    return known >= sum(isinstance(task, dict) for task in report["tasks"])
+
+
 def read_report(path: str) -> dict | None:
     """The cycle report at ``path``, or None: missing, not valid, or not a regular file (a
     symlink or a FIFO planted at the name is refused at once, never followed or waited on)."""

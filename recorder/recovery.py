@@ -6,7 +6,7 @@ import os
 
 from recorder.clip_files import recover_work_files
 from recorder.held_recoveries import HeldCycle, held_path, hold
-from recorder.history_import import import_cycle
+from recorder.history_import import has_every_task, import_cycle
 from recorder.processes import ProcessRunner
 from recorder.reports import (INTERRUPTED, build_report, recovered_report,
                               with_known_verdicts, write_reports, written_rows)
@@ -117,7 +117,10 @@ def recover_finished_cycle_history(old: dict, config: GlobalSettings | None, con
     if cycle.get("running") or not cycle.get("dir"):
         return
     place = report_place(old, config, config_path)
-    if place is not None and os.path.isdir(place[0]):
+    # Ended before the kill (in the pause), its outcomes all written: nothing to put back, and
+    # nothing to hold for a valid config when there is none (the cycle was not interrupted).
+    if place is not None and os.path.isdir(place[0]) \
+            and not has_every_task(config_path, *place):
         _into_history(config_path, *place, wall)
 
 
@@ -140,10 +143,15 @@ def _into_history(config_path: str, cycle_dir: str, report_filename: str, wall: 
         import_cycle(config_path, cycle_dir, report_filename, wall, announce)
     except ConfigError as exc:  # the cameras and alert receivers are the config's: held
         hold(config_path, HeldCycle(cycle_dir, report_filename, announce))
-        log.error("no valid config at the restart (%s): the tasks of cycle %s's report%s are "
-                  "held in %s and go out once a valid config is loaded",
-                  exc.message, os.path.basename(cycle_dir),
-                  " and its cycle.finished" if announce else "", held_path(config_path))
+        if announce:  # an interrupted cycle
+            log.error("no valid config at the restart (%s): the tasks of cycle %s's report and "
+                      "its cycle.finished are held in %s and go out once a valid config is "
+                      "loaded", exc.message, os.path.basename(cycle_dir), held_path(config_path))
+        else:  # killed in the moment between its end and the history's last write of it
+            log.warning("no valid config at the restart (%s): cycle %s ended before the kill, "
+                        "some of its tasks not in the history yet: noted in %s, they go in "
+                        "once a valid config is loaded", exc.message,
+                        os.path.basename(cycle_dir), held_path(config_path))
     except PatrolError as exc:
         log.error("cannot put the tasks of cycle %s's report into the history: %s",
                   os.path.basename(cycle_dir), exc)
