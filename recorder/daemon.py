@@ -13,12 +13,13 @@ from recorder.config_watch import ConfigWatch
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
 from recorder.cycle_launcher import CycleLauncher
+from recorder.held_recoveries import waiting_note
 from recorder.history_feed import HistoryFeed
 from recorder.loop import run_loop
 from recorder.pipe_watcher import PipeWatcher
 from recorder.processes import ProcessRunner
 from recorder.recovery import left_to_takeover, recover_cycles, report_place
-from recorder.reports import written_report
+from recorder.reports import INTERRUPTED, written_report
 from recorder.retention import free_bytes
 from recorder.scheduler_state import SchedulerState, follow_desired_state
 from recorder.space_gate import SpaceGate
@@ -83,6 +84,10 @@ class Daemon:
         self.state.report_problem, self.state.last_cycle_number = recover_cycles(
             old, self.config_watch.settings, self.config_path, self.runner, self.clock.wall(),
             queue)
+        if old["heartbeat"] is not None:  # a clean stop clears it: killed (kill -9, a crash)
+            self.state.after_kill = INTERRUPTED
+        if self.config_watch.config is None:  # the cycles a restart without one held, so far
+            self.state.held_note = waiting_note(self.config_path)
         if left_to_takeover(old, queue):  # reported once this recorder coordinates (or another)
             self.launcher.left_status = old
         else:  # killed before its contact sheet was drawn: drawn now (none when it was whole)
@@ -110,6 +115,8 @@ class Daemon:
         # Cluster mode: the cluster's desired state into control.json, read just below.
         self.launcher.sync_desired(self.cluster_config, now, self.control.path)
         self.config_watch.poll(force=self.control.poll(), wall=wall)
+        if self.config_watch.config is not None:
+            self.state.held_note = ""  # the history feed hands the held cycles over this step
         follow_desired_state(self.state, self.control, self.cycle, now, wall)
         watch = self.config_watch
         self.checks.take(self.control.take_checks(), watch.config, watch.settings, wall)

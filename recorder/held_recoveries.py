@@ -15,10 +15,13 @@ from typing import NamedTuple
 
 from shared import settings
 from shared.atomic import read_json, write_json_atomic
+from shared.counts import counted
 from shared.errors import PatrolError
 
 log = logging.getLogger(__name__)
 HELD_FILE = "held_recoveries.json"
+# The status message's words while interrupted cycles wait (shared/i18n.py has the English).
+WAITING_MESSAGE = "{count} 个中断的巡检等待有效的配置"
 
 
 class HeldCycle(NamedTuple):
@@ -46,6 +49,20 @@ def held_cycles(config_path: str) -> list[HeldCycle]:
         log.error("cannot read the recovered cycles held for a valid config (%s): %s",
                   held_path(config_path), exc)
         return []
+
+
+def waiting_note(config_path: str) -> str:
+    """At a start without a valid config: the interrupted cycles held, said in the log and
+    returned as the status message's words ("" when none)."""
+    waiting = [os.path.basename(held.folder) for held in held_cycles(config_path)
+               if held.announce]
+    if not waiting:
+        return ""
+    log.warning("no valid config: %s held in %s wait for one (%s): their tasks and "
+                "cycle.finished go out once a valid config is loaded",
+                counted(len(waiting), "interrupted cycle"), held_path(config_path),
+                ", ".join(waiting))
+    return WAITING_MESSAGE.format(count=len(waiting))
 
 
 def hold(config_path: str, cycle: HeldCycle) -> None:

@@ -29,6 +29,12 @@ class SchedulerState:
     message: str = ""  # why the recorder is idle
     # Why the last cycle's reports are missing (shared.status_file.report_problem), or None.
     report_problem: dict | None = None
+    # After a kill -9 (the last status had a heartbeat): 录制守护进程意外退出, said until the
+    # first new cycle begins.
+    after_kill: str = ""
+    # The interrupted cycles a restart without a valid config holds for one
+    # (recorder/held_recoveries.py), said until a valid config is loaded.
+    held_note: str = ""
     # Cluster mode: the coordinator this recorder waits for as a standby, and since when
     # ({"coordinator", "since"}), while ``message`` is still the one given with it (wait).
     standby: dict | None = None
@@ -77,8 +83,8 @@ class SchedulerState:
         self.paused_from, self.next_cycle_at = now, now + interval
 
     def cycle_began(self) -> None:
-        """A cycle began: the pause before it is over."""
-        self.paused_from = None
+        """A cycle began: the pause before it is over (and a kill before it, old news)."""
+        self.paused_from, self.after_kill = None, ""
 
     def retry_at(self, due: float) -> None:
         """The next cycle is due at ``due`` (monotonic), whatever the interval."""
@@ -98,9 +104,11 @@ class SchedulerState:
 
     @property
     def status_message(self) -> str:
-        """Why the recorder is idle, and a report it could not write, when either is the case."""
+        """Why the recorder is idle, that it was killed, the cycles held for a valid config,
+        and a report it could not write (last), when each is the case."""
         problem = self.report_problem["message"] if self.report_problem else ""
-        return "; ".join(text for text in (self.message, problem) if text)
+        return "; ".join(text for text in (self.message, self.after_kill, self.held_note,
+                                           problem) if text)
 
 
 def follow_desired_state(state: SchedulerState, control: ControlFollower, cycle: Cycle | None,

@@ -430,6 +430,11 @@ RECORDER_TEXTS: tuple[tuple[str, str], ...] = (
     ("录制守护进程已停止", "The recorder daemon has stopped"),
     ("录制守护进程停止", "The recorder daemon stopped"),  # why a cycle was interrupted
     ("录制守护进程意外退出", "The recorder daemon exited unexpectedly"),
+    # recorder/held_recoveries.py's WAITING_MESSAGE (one cycle: its own words)
+    ("1 个中断的巡检等待有效的配置", "1 interrupted cycle waits for a valid config"),
+    ("{count} 个中断的巡检等待有效的配置", "{count} interrupted cycles wait for a valid config"),
+    # The status message's parts, joined (recorder/scheduler_state.py's status_message)
+    ("{message}; {detail}", "{message}; {detail}"),
     ("已完成全部 {count} 轮巡检", "All {count} patrol cycles done"),
     ("调度器已停止", "Scheduler stopped"),
     ("无法创建输出目录 {folder}: {error}", "The output folder {folder} cannot be made: {error}"),
