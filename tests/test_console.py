@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import urllib.parse
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -1123,8 +1124,9 @@ def test_the_tasks_page_names_each_tasks_camera_never_its_password(
     for path in ("/tasks?lang=zh", "/tasks/live"):
         page = client.get(path).get_data(as_text=True)
         rows = re.findall(r'<tr data-status="\d+">(.*?)</tr>', page, re.S)
-        assert '<a href="/cameras/test_stream1">Gate</a> <code>test_stream1</code>' in rows[0]
-        assert '<a href="/cameras/test_stream2">test_stream2</a>' in rows[1]
+        assert ('<a dir="auto" href="/cameras/test_stream1">Gate</a> '
+                '<code dir="auto">test_stream1</code>') in rows[0]
+        assert '<a dir="auto" href="/cameras/test_stream2">test_stream2</a>' in rows[1]
         assert "rtsp://" not in rows[0] + rows[1]
         assert "<code>rtsp://admin:***@127.0.0.1:8554/gone</code>" in rows[2]
         assert "s3cret" not in page
@@ -1139,10 +1141,11 @@ def test_the_delete_stream_confirmation_names_the_stream(client: FlaskClient,
     page = client.get("/settings?lang=zh").get_data(as_text=True)
     asked = [html.unescape(text) for text in re.findall(
         r'action="/settings/streams/\d+/delete"[^>]*data-confirm="([^"]*)"', page)]
-    assert asked == ["确定删除这个视频流? test_stream1",
-                     "确定删除这个视频流? Yard <east> (test_stream2)"]
+    # each name isolated (U+2068 … U+2069): one written right to left keeps to itself
+    assert asked == ["确定删除这个视频流? \u2068test_stream1\u2069",
+                     "确定删除这个视频流? \u2068Yard <east>\u2069 (\u2068test_stream2\u2069)"]
     english = client.get("/settings?lang=en").get_data(as_text=True)
-    assert 'data-confirm="Delete this stream? test_stream1"' in english
+    assert 'data-confirm="Delete this stream? \u2068test_stream1\u2069"' in english
 
 
 def test_a_broken_config_leaves_settings_its_error_and_the_scheduler_buttons(
@@ -1442,3 +1445,90 @@ def test_the_tasks_page_and_the_cycle_list_show_the_overviews_config_error_banne
     config_path.write_text(good, encoding="utf-8")  # mended: the live update takes it away
     for path in ("/tasks", "/tasks/live", "/cycles"):
         assert banner(path) == "", path
+
+
+# A name written right to left: an Arabic stream name, a Hebrew clip (its camera's id).
+RTL_NAME, RTL_ID = "بوابة الشرق", "חצר"
+ISOLATED = re.compile("\u2068([^\u2068\u2069]*)\u2069")
+
+
+class _NameIsolation(HTMLParser):
+    """Each place a page shows a name: ``isolated`` (in an element of dir="auto", a <bdi>, or
+    between U+2068 and U+2069 where no element can say it: <title>, a confirmation's text),
+    or not, with where it is."""
+
+    VOID = {"input", "img", "br", "meta", "link", "source", "hr", "wbr"}
+    # The attributes a browser shows as text (a confirmation's is the console's own).
+    SHOWN = {"value", "placeholder", "title", "alt", "aria-label", "data-confirm", "hx-confirm"}
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names, self.open, self.found = names, [], []
+
+    def _seen(self, text: str, where: str, isolating_element: bool) -> None:
+        plain = ISOLATED.sub("", text)  # the isolated ones taken out
+        for name in self.names:
+            if name in text:
+                self.found.append((where, name, isolating_element or name not in plain))
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        values = dict(attrs)
+        isolating = tag == "bdi" or values.get("dir") == "auto"
+        for key, value in attrs:
+            if value and key in self.SHOWN:
+                self._seen(value, f"<{tag} {key}>", isolating and key == "value")
+        if tag not in self.VOID:
+            self.open.append((tag, isolating))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.open:
+            if self.open.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        where = "/".join(tag for tag, _ in self.open)
+        in_title = bool(self.open) and self.open[-1][0] == "title"
+        self._seen(data, where, not in_title and any(flag for _, flag in self.open))
+
+
+def test_every_place_a_page_shows_a_camera_name_keeps_its_writing_direction_to_itself(
+        client: FlaskClient, config_path: Path, make_cycle: MakeCycle,
+        write_status: WriteStatus) -> None:
+    # A name written right to left (Arabic, Hebrew) was put in the page as it is, and the
+    # browser reordered the text around it (a title, a table cell, a confirmation).
+    from shared.task_record import build, check_record
+    from shared.task_status import COMPLETED, RECORDING
+    config = valid_config()
+    config["streams"][0]["name"] = RTL_NAME
+    config["streams"][1]["output_filename"] = f"{RTL_ID}.mp4"
+    config_path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    make_cycle("20251010_163000", {"test_stream1.mp4": b"a", f"{RTL_ID}.mp4": b"b"})
+    make_cycle("20251010_164000", {f"{RTL_ID}.mp4": b"c"}, reports=False)
+
+    def task(index: int, status: int, clip: str) -> dict:
+        return build(task_id=index, stream_index=index, output_file=clip,
+                     rtsp_url=f"rtsp://127.0.0.1:8554/cam{index + 1}", duration_seconds=10, status=status, start_wall=None,
+                     end_wall=None, progress=1.0, bytes_received=10, frames_received=1,
+                     error_message="")
+    write_status(scheduler_running=True, cycle={"dir": "20251010_164000", "running": True},
+                 tasks=[task(0, COMPLETED, "./output/20251010_164000/test_stream1.mp4"),
+                        task(1, RECORDING, f"./output/20251010_164000/{RTL_ID}.mp4")],
+                 checks=[check_record(task(7, RECORDING, ""), check_id=7, camera=RTL_ID,
+                                      kind="check", requested_at="2025-10-10 16:30:00")])
+    pages = ["/", "/cameras/test_stream1", f"/cameras/{RTL_ID}", "/tasks", "/tasks/live",
+             "/settings", "/cycles/20251010_163000", "/cycles/20251010_164000"]
+    shown_anywhere = set()
+    for path in pages:
+        for lang in ("zh", "en"):
+            answer = client.get(path, query_string={"lang": lang})
+            assert answer.status_code == 200, path
+            parser = _NameIsolation((RTL_NAME, RTL_ID))
+            parser.feed(answer.get_data(as_text=True))
+            assert parser.found, path  # each page shows one of them
+            bare = [(where, name) for where, name, isolated in parser.found if not isolated]
+            assert bare == [], (path, lang)
+            shown_anywhere |= {(name, where.split(" ")[0]) for where, name, _ in parser.found}
+    # The places a name is: titles, the tables, the confirmations, the settings' boxes
+    for place in [(RTL_NAME, "<input"), (RTL_ID, "<input"), (RTL_NAME, "<form"),
+                  (RTL_ID, "<button"), (RTL_NAME, "html/head/title"), (RTL_ID, "html/head/title")]:
+        assert place in shown_anywhere, place

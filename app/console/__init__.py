@@ -35,6 +35,14 @@ def size_text(value: int | None) -> str:
     return f"{value} B"  # pragma: no cover - the loop always returns
 
 
+def isolated(text: str) -> str:
+    """Text set apart from what surrounds it, for the places no element can hold ``dir="auto"``
+    (a page's title, a confirmation's question): a name written right to left (Arabic, Hebrew)
+    between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE, which names never
+    hold (config_rules refuses the bidi controls)."""
+    return f"\u2068{text}\u2069"
+
+
 def percent_text(value: float | None) -> str:
     """A share (0..1) as a percentage, ``-`` for none."""
     return "-" if value is None else f"{value * 100:.1f}%"
@@ -60,4 +68,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(camera_id, "camera_id")
     app.add_template_filter(size_text, "size")
     app.add_template_filter(percent_text, "pct")
+    app.add_template_filter(isolated, "isolated")
     app.register_blueprint(bp)
