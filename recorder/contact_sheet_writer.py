@@ -7,10 +7,10 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from recorder.contact_sheet import (Tile, report_sheet_tiles, sweep_sheet_temp_files,
                                     write_contact_sheet)
+from recorder.retry_schedule import ATTEMPTS, RETRY_DELAYS_SECONDS, RetrySchedule
 from shared.clock import SYSTEM_CLOCK
 from shared.config_file import load_config
 from shared.errors import PatrolError
@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 CLOSE_WAIT_SECONDS = 5.0
 # A sheet that could not be written (a full disk, say) is drawn again this long after its
 # first failure, then after its second (a full disk needs time to be cleared, and each attempt
-# draws the whole sheet); after its last attempt it is left undrawn (the log says so).
-SHEET_RETRY_DELAYS_SECONDS = (30.0, 300.0)
-SHEET_ATTEMPTS = 1 + len(SHEET_RETRY_DELAYS_SECONDS)
+# draws the whole sheet); after its last attempt it is left undrawn (the log says so). The
+# reports' schedule (recorder/retry_schedule.py).
+SHEET_RETRY_DELAYS_SECONDS = RETRY_DELAYS_SECONDS
+SHEET_ATTEMPTS = ATTEMPTS
 # A sheet's tiles, or how to find them on the thread (none: nothing to draw).
 Tiles = list[Tile] | Callable[[], list[Tile]]
 
@@ -41,8 +42,8 @@ class ContactSheetWriter:
     def __init__(self, write: Callable[[str, list[Tile]], bool] = write_contact_sheet) -> None:
         self._write = write
         self._queue: deque[tuple[str, Tiles]] = deque()
-        self._attempts: dict[str, int] = {}  # a sheet's failed attempts, while it has some
-        self._failed: list[_FailedSheet] = []  # to be drawn again (retry_failed)
+        # The sheets that failed, to be drawn again (retry_failed); with the lock held.
+        self._failed: RetrySchedule[Tiles] = RetrySchedule("contact sheet of {}", "drawn")
         self._drawing: str | None = None  # the folder of the sheet being drawn
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -67,15 +68,9 @@ class ContactSheetWriter:
         (:data:`SHEET_RETRY_DELAYS_SECONDS`) is over: the recorder's loop calls it each step with
         its monotonic ``now``; each sheet is tried :data:`SHEET_ATTEMPTS` times in all."""
         with self._changed:
-            due: list[_FailedSheet] = []
-            waiting: list[_FailedSheet] = []
-            for sheet in self._failed:
-                if sheet.due is None:  # failed since the last step: its pause starts now
-                    sheet.due = now + sheet.pause
-                (due if now >= sheet.due else waiting).append(sheet)
-            self._failed = waiting
-        for sheet in due:
-            self.submit(sheet.cycle_dir, sheet.tiles)
+            due = self._failed.due(now)
+        for cycle_dir, tiles in due:
+            self.submit(cycle_dir, tiles)
 
     def submit_report(self, cycle_dir: str, report: Callable[[], dict], config_path: str,
                       whole_too: bool = False) -> None:
@@ -94,7 +89,7 @@ class ContactSheetWriter:
         them for now, unless below the free-space floor: recorder/retention.py)."""
         with self._changed:
             folders = [cycle_dir for cycle_dir, _ in self._queue]
-            folders += [sheet.cycle_dir for sheet in self._failed]
+            folders += self._failed.waiting()
             if self._drawing is not None:
                 folders.append(self._drawing)
         return frozenset(os.path.basename(folder) for folder in folders)
@@ -112,10 +107,9 @@ class ContactSheetWriter:
         with self._changed:
             finished, dropped = self._idle(), len(self._queue)
             self._queue.clear()
-            if self._failed:
+            if failed := self._failed.clear():
                 log.error("contact sheets not written by the stop (not drawn again): %s",
-                          ", ".join(sheet.cycle_dir for sheet in self._failed))
-                self._failed.clear()
+                          ", ".join(failed))
             drawing, self._closing = self._drawing, True
             self._changed.notify_all()
             thread = self._thread
@@ -146,35 +140,10 @@ class ContactSheetWriter:
             with self._changed:
                 self._drawing = None
                 if not written:
-                    self._note_failure(cycle_dir, tiles)
+                    self._failed.failed(cycle_dir, tiles)
                 else:
-                    self._attempts.pop(cycle_dir, None)
+                    self._failed.succeeded(cycle_dir)
                 self._changed.notify_all()
-
-    def _note_failure(self, cycle_dir: str, tiles: list[Tile]) -> None:
-        """A sheet could not be written: kept for :meth:`retry_failed`, unless that was its
-        last attempt (called with the lock held)."""
-        attempts = self._attempts.get(cycle_dir, 0) + 1
-        if attempts >= SHEET_ATTEMPTS:
-            self._attempts.pop(cycle_dir, None)
-            log.error("contact sheet of %s not written after %d attempts: given up", cycle_dir,
-                      attempts)
-            return
-        self._attempts[cycle_dir] = attempts
-        pause = SHEET_RETRY_DELAYS_SECONDS[attempts - 1]
-        self._failed.append(_FailedSheet(cycle_dir, tiles, pause))
-        log.warning("contact sheet of %s: attempt %d of %d failed, drawn again in %.0f s",
-                    cycle_dir, attempts, SHEET_ATTEMPTS, pause)
-
-
-@dataclass
-class _FailedSheet:
-    """A sheet that could not be written, waiting for its next attempt."""
-
-    cycle_dir: str
-    tiles: list[Tile]
-    pause: float               # seconds from its failure to its next attempt
-    due: float | None = None   # the loop's monotonic time of that attempt (set at its next step)
 
 
 def _config_now(config_path: str) -> tuple[list[dict], bool]:

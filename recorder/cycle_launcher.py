@@ -12,6 +12,7 @@ from recorder.ffmpeg_command import SourceCodecs
 from recorder.pipe_watcher import PipeWatcher
 from recorder.planner import plan_cycle
 from recorder.processes import ProcessRunner
+from recorder.report_retries import FailedReports, ReportRetries
 from recorder.reports import reserve_report_space, write_reports
 from recorder.retention import Limits
 from recorder.scheduler_state import SchedulerState
@@ -57,6 +58,7 @@ class CycleLauncher:
         self._report_wait: dict[str, float] = {}  # cycle name -> when its reporter was first asked
         self._renewed_at_stop = float("-inf")  # keep_lock's last renewal
         self.sheets = ContactSheetWriter()  # each cycle's contact sheet, drawn off the loop
+        self.reports = ReportRetries()  # single-box mode: reports a full disk kept from a cycle
 
     def open(self, config: dict, g: GlobalSettings, state: SchedulerState, now: float,
              wall: float) -> Cycle | None:
@@ -70,7 +72,8 @@ class CycleLauncher:
         root = settings.resolve_output_dir(g.output_directory, self.config_path)
         out = OutputDir(g.output_directory, root, self.config_path)
         limits = Limits.from_settings(g)
-        busy = self.sheets.pending()  # cycles whose sheet is drawn: kept, but below the floor
+        # Cycles whose sheet is drawn or reports wait: kept, but below the floor.
+        busy = self.sheets.pending() | self.reports.waiting()
         shortage = self.gate.shortage(out, limits, wall, busy)
         if shortage:
             state.message = shortage
@@ -216,8 +219,10 @@ class CycleLauncher:
 
     def _report(self, cycle: Cycle, state: SchedulerState, interrupted: str) -> None:
         cluster = cycle.config.get("cluster")
+        reports = FailedReports(cycle.dir, cycle.settings.report_filename,
+                                cycle.report(interrupted))
         try:
-            write_reports(cycle.dir, cycle.settings.report_filename, cycle.report(interrupted))
+            write_reports(*reports)
             state.report_problem = None
             if cluster:  # the report has what the workers left in Redis
                 from recorder.cluster.remote_task import retire
@@ -227,8 +232,10 @@ class CycleLauncher:
             state.report_problem = report_problem(
                 cycle.name, str(exc), f"第 {cycle.number} 轮 ({cycle.name}) 报告写入失败: {exc}")
             log.error("cycle %s: %s", cycle.name, state.report_problem["message"])
-            if cluster:
+            if cluster:  # its claim let go: a takeover reports it, not a retry of ours
                 self._lead().not_reported(cycle.config, cycle.name)
+            else:
+                self.reports.failed(cycle.name, reports, str(exc))
         tiles = cycle.contact_sheet_tiles()
         if tiles:
             self.sheets.submit(cycle.dir, tiles)

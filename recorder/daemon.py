@@ -128,7 +128,9 @@ class Daemon:
         if self.state.running:  # cluster mode: one coordinator at a time
             self.launcher.keep_lead(self.cluster_config, self.cycle, now, wall)
         self.launcher.follow_takeovers(now)  # also when stopped: the report is due all the same
-        self.launcher.sheets.retry_failed(now)  # a sheet a full disk kept from being written
+        # What a full disk kept from being written: a cycle's sheet, its reports.
+        self.launcher.sheets.retry_failed(now)
+        self.launcher.reports.retry(now, self.state)
         if (self.cycle is None and self.state.running and watch.settings is not None
                 and self.state.follow_interval(watch.settings.cycle_interval_seconds)):
             # the pause after a cycle, its interval edited meanwhile
