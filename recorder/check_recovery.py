@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 
 from recorder.check_folders import CHECKS_FOLDER
 from recorder.clip_files import recover_work_files
@@ -38,13 +39,28 @@ def recover_killed_check(record: dict, runner: ProcessRunner, config_path: str,
                 f"partial clip {record['output_file']} kept" if record["output_file"]
                 else "no clip kept")
     cycle = f"{CHECKS_FOLDER}/{os.path.basename(folder)}" if record["kind"] == "check" else ""
-    return record, FinishedTask(
+    return record, _row(record, cycle, killed_at, name)
+
+
+def not_run_again_row(record: dict, wall: float, why: str) -> FinishedTask:
+    """The history row that says a check a stop cut short (``record``, its row written then) is
+    not run again, and ``why``, decided at ``wall``: what it recorded stays in the stop's row."""
+    clip = str(record["output_file"] or "")
+    cycle = f"{CHECKS_FOLDER}/{os.path.basename(os.path.dirname(clip))}" \
+        if clip and record["kind"] == "check" else ""
+    return replace(_row({**record, "error_message": why}, cycle, wall), started=None, bytes=0,
+                   frames=0, clip=None)
+
+
+def _row(record: dict, cycle: str, ended: float, name: str = "") -> FinishedTask:
+    """A check's history row, 已取消 at ``ended``, from its ``record``."""
+    return FinishedTask(
         camera=record["camera"], name=name, url=record["rtsp_url"], alerts=False, cycle=cycle,
-        ended=killed_at, status=st.CANCELLED, error=record["error_message"], kind=record["kind"],
+        ended=ended, status=st.CANCELLED, error=record["error_message"], kind=record["kind"],
         started=parse_local(record.get("start_time")), bytes=int(record["bytes_received"] or 0),
         frames=int(record["frames_received"] or 0), clip=record["output_file"],
         quality=record.get("quality") if isinstance(record.get("quality"), dict) else None,
-        from_report=True)
+        check_id=record["check_id"], from_report=True)
 
 
 def _a_check_folder(folder: str) -> bool:

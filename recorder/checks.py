@@ -11,9 +11,10 @@ A stop cuts short the checks waiting or running (已取消, :data:`STOPPED_MESSA
 ``run_again`` in their record); the next start queues them again from the last status
 (:meth:`Checks.resume`), so a check asked for is run to a verdict once, across restarts, and
 the finished ones stay listed. One a start cannot run again (its camera gone, no valid config)
-stays 已取消 for good, even when its camera is back at a later start. One a kill -9 left waiting or
-recording is first recovered as a killed cycle's tasks are (recorder/check_recovery.py: its
-partial clip kept, 已取消 录制守护进程意外退出 in the history).
+stays 已取消 for good, even when its camera is back at a later start, and the history says so.
+One a kill -9 left waiting or recording is first recovered as a killed cycle's tasks are
+(recorder/check_recovery.py: its partial clip kept, 已取消 录制守护进程意外退出 in the history),
+unless the history has its verdict already (recorder/check_verdicts.py).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from dataclasses import replace
 
 from recorder.check_folders import (CHECKS_FOLDER, free_check_folder_name, make_check_folder,
                                     retain_checks)
-from recorder.check_recovery import recover_killed_check
+from recorder.check_recovery import not_run_again_row, recover_killed_check
+from recorder.check_verdicts import committed_verdicts, with_verdict
 from recorder.cycle import Cycle, fits
 from recorder.ffmpeg_command import NULL_OUTPUT, SourceCodecs
 from recorder.finished_task import FinishedTask, from_recording
@@ -93,7 +95,8 @@ class Check:
     def finished_task(self) -> FinishedTask:
         """Its outcome as the history keeps it."""
         cycle = f"{CHECKS_FOLDER}/{self.folder}" if self.kind == "check" else ""
-        return replace(from_recording(cycle, self.requested_wall, self.task), kind=self.kind)
+        return replace(from_recording(cycle, self.requested_wall, self.task), kind=self.kind,
+                       check_id=self.request["id"])
 
 
 class Checks:
@@ -128,31 +131,40 @@ class Checks:
         """At a start: the checks the last status ``old`` lists. The finished stay listed; those
         a stop cut short (已取消 with ``run_again``, or still waiting or running when it was
         killed) are queued again, oldest first, under their own ids (below ``checks_taken``:
-        never handed out twice). One a start could not run again stays 已取消 for good."""
+        never handed out twice), but one whose verdict the history has (committed before the
+        kill) takes it. One a start could not run again stays 已取消 for good, and its camera's
+        history says so (a row of its own)."""
         again = []
         # when a kill cut short those still waiting or running (the restart's time if unknown)
-        killed_at = interrupted_at(old) or wall
-        for raw in old["checks"]:
-            record = task_record.check_from_stored(raw)
+        killed_at = min(interrupted_at(old) or wall, wall)
+        records = [task_record.check_from_stored(raw) for raw in old["checks"]]
+        verdicts = committed_verdicts(self.config_path, [
+            record["check_id"] for record in records if record["status"] not in st.FINISHED],
+            cut_short=(STOPPED_MESSAGE, task_record.INTERRUPTED_MESSAGE))
+        for raw, record in zip(old["checks"], records):
+            if record["check_id"] in verdicts:
+                log.warning("check %d: camera %s reached its verdict before the last kill: "
+                            "not run again", record["check_id"], record["camera"])
+                record = with_verdict(record, verdicts[record["check_id"]])
             killed = record["status"] not in st.FINISHED
-            stream = _stream_of(config, record["camera"]) if g is not None else None
-            if killed:  # its partial clip kept, its verdict (已取消, 意外退出) in the history
-                record, row = recover_killed_check(record, self.runner, self.config_path,
-                                                   min(killed_at, wall),
-                                                   (stream or {}).get("name", ""))
-                self.on_verdict(row)
             if not killed and not _cut_short_by_a_stop(raw, record):
                 self.earlier.append(record)
-            elif stream is None:
-                why = _not_run_again_message(killed, g is None)
-                log.warning("check %d: camera %s cut short by the last %s: %s",
-                            record["check_id"], record["camera"],
-                            "kill" if killed else "stop", why)
+                continue
+            stream = _stream_of(config, record["camera"]) if g is not None else None
+            why = _not_run_again_message(killed, g is None) if stream is None else ""
+            if killed:  # its partial clip kept, its verdict (已取消, 意外退出) in the history
+                record, row = recover_killed_check(record, self.runner, self.config_path,
+                                                   killed_at, (stream or {}).get("name", ""))
+                self.on_verdict(replace(row, error=why) if why else row)
+            elif why:  # the stop's row said it would run again: what came of it
+                self.on_verdict(not_run_again_row(record, wall, why))
+            (log.warning if why else log.info)(
+                "check %d: camera %s cut short by the last %s: %s", record["check_id"],
+                record["camera"], "kill" if killed else "stop", why or "run again")
+            if why:
                 self.earlier.append({**record, **task_record.status_fields(st.CANCELLED),
                                      "error_message": why, "run_again": False})
             else:
-                log.info("check %d: camera %s cut short by the last %s: run again",
-                         record["check_id"], record["camera"], "kill" if killed else "stop")
                 again.append({"id": record["check_id"], "camera": record["camera"],
                               "probe": record["kind"] == "probe",
                               "requested_at": record["requested_at"]})

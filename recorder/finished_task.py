@@ -33,6 +33,7 @@ class FinishedTask:
     # The task record's ``quality`` object (shared/task_record.py), stored as JSON; None: unknown
     # (an old report without one).
     quality: dict | None = None
+    check_id: int | None = None  # a camera check's (kind check or probe) id; None: a cycle's
     # Read back from a cycle's report (a recovery, a takeover's late report, an import), not
     # a verdict drawn now: older than the camera's last outcome, it is history only and never
     # moves the camera's state back (nor raises an event from the past).

@@ -14,7 +14,8 @@ Tables (times are epoch seconds, REAL):
     ``started``, ``ended``, ``status`` (0–9), ``error``, ``connect_seconds``,
     ``bytes``, ``frames``, ``clip_seconds`` (the recorder's own measure),
     ``codec``, ``resolution``, ``clip`` (display path of the kept clip, or NULL),
-    ``quality`` (the task's quality object as JSON, or NULL).
+    ``quality`` (the task's quality object as JSON, or NULL), ``check_id`` (a camera check's
+    id, for its rows; NULL for a cycle's; version 3).
 ``cameras``
     The state of every camera ever recorded, kept up to date in the same
     transaction as its outcome: ``id``, ``name``, ``url`` (masked), ``last_status``,
@@ -121,6 +122,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE cameras ADD COLUMN offline_alerted INTEGER NOT NULL DEFAULT 0;
     UPDATE cameras SET offline_alerted = 1 WHERE offline_since IS NOT NULL;
+    """,
+    # A camera check's rows name it: a restart finds the verdict of a check its last status
+    # still shows running (recorder/check_verdicts.py).
+    """
+    ALTER TABLE outcomes ADD COLUMN check_id INTEGER;
+    CREATE INDEX outcomes_by_check ON outcomes (check_id) WHERE check_id IS NOT NULL;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

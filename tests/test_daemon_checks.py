@@ -9,10 +9,11 @@ import sqlite3
 import pytest
 
 from recorder.daemon import Daemon
-from shared import settings
+from shared import history_read, settings
 from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.control_file import request_check, request_start
+from shared.history_read import open_history
 from shared.history_schema import history_path
 from shared.status_file import empty_status, read_status
 from testkit.fake_runner import FakeRunner, progress_block
@@ -67,6 +68,16 @@ def _outcomes(config: str) -> list[tuple]:
         return conn.execute("SELECT camera, kind, cycle, status, clip FROM outcomes").fetchall()
     finally:
         conn.close()
+
+
+def _restarted(config: str, runner: FakeRunner, clock: StepClock) -> Daemon:
+    """A recorder started again on ``config`` after its recovery, three steps on."""
+    again = _daemon(config, runner, clock)
+    again.recover()
+    for _ in range(3):
+        clock.now += 0.5
+        again.step(clock.now, clock.wall())
+    return again
 
 
 def _check_recording(tmp_path):
@@ -365,16 +376,17 @@ def test_a_check_cut_short_that_cannot_run_again_says_why(tmp_path, config_now, 
     # 已取消 as the second start said (it ran a second ffmpeg for the same check_id).
     for streams in (data["streams"], first_streams):
         write_json_atomic(config, {**data, "streams": streams})
-        again = _daemon(config, runner, clock)
-        again.recover()
-        for _ in range(3):
-            clock.now += 0.5
-            again.step(clock.now, clock.wall())
-        again.shutdown()
+        _restarted(config, runner, clock).shutdown()
         assert len(runner.processes) == 1
         [check] = read_status(settings.status_path(config))["checks"]
         assert (check["check_id"], check["status"]) == (request["id"], st.CANCELLED)
         assert check["error_message"] == why
+        # the camera's history (and its page, which shows it newest first) says so too, once;
+        # the stop's row said 重启后重新检查
+        with open_history(history_path(config)) as conn:
+            rows = history_read.outcomes(conn, "cam1")
+        assert [(row["status"], row["error"], row["clip"]) for row in rows] == [
+            (st.CANCELLED, why, None), (st.CANCELLED, "录制守护进程停止, 重启后重新检查", None)]
     assert check["run_again"] is False
     runner.close()
 
@@ -463,6 +475,9 @@ def test_a_check_a_kill_left_that_cannot_run_again_names_the_kill_and_no_lost_cl
     assert len(runner.processes) == 1
     assert [row[:4] for row in _outcomes(config)] == [
         ("cam0", "check", "checks/" + os.path.basename(folder), st.CANCELLED)]
+    with open_history(history_path(config)) as conn:  # the history says what the status says
+        assert [row["error"] for row in history_read.outcomes(conn, "cam0")] == [
+            check["error_message"]]
     runner.close()
 
 
@@ -504,4 +519,25 @@ def test_a_check_a_kill_cut_short_is_timed_in_the_history_at_the_kill_not_the_re
         conn.close()
     assert error == "录制守护进程意外退出, 任务中断"
     assert ended == killed_at < clock.wall() - 600 + 1
+    runner.close()
+
+
+def test_a_check_whose_verdict_the_history_has_is_not_run_again_after_a_kill(tmp_path) -> None:
+    # Killed after the history committed the verdict, before a status showed it: the restart
+    # recovered the check as cut short (a second row, 已取消) and ran it once more.
+    config, runner, clock, daemon, request = _check_recording(tmp_path)
+    left = daemon.snapshot(clock.now, clock.wall())  # the last status: the check recording
+    _finish(runner.processes[0], 5)
+    _run_until(daemon, clock, lambda: not daemon.checks.live)
+    daemon.history.writer.flush(None, clock.now, clock.wall(), force=True)  # committed
+    [(_, _, cycle, status_code, clip)] = _outcomes(config)
+    daemon.shutdown()
+    write_json_atomic(settings.status_path(config), left)  # the kill: no later status
+    _restarted(config, runner, clock).shutdown()
+    assert len(runner.processes) == 1 and status_code == st.COMPLETED
+    assert _outcomes(config) == [("cam0", "check", cycle, st.COMPLETED, clip)]
+    [check] = read_status(settings.status_path(config))["checks"]
+    assert (check["check_id"], check["status"], check["output_file"], check["run_again"]) == (
+        request["id"], st.COMPLETED, clip, False)
+    assert check["end_time"] != "" and check["frames_received"] == 125
     runner.close()
