@@ -1,10 +1,11 @@
 """The kinds of config rule: each checks a value and describes itself as a JSON-schema fragment."""
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,50 +21,84 @@ PLAIN_NAME_RE = re.compile(r"\A[^/\\\x00-\x1f]+\Z")
 # output folder's path in every clip's listed path). The pattern: the same in a JSON schema.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_PATTERN = "\\u0000-\\u001f\\u007f-\\u009f"
-# What hides or turns text around in a name (the console, alerts, reports): the bidi controls
-# (a right-to-left override U+202E, the isolates, the marks, Arabic's U+061C), a zero width
-# space U+200B, a word joiner U+2060, a byte order mark U+FEFF; and the line and paragraph
-# separators, which break the line. Other format characters are parts of real names: a zero
-# width non-joiner U+200C (Persian, Indic scripts), a joiner U+200D (emoji sequences), a soft
-# hyphen U+00AD, an emoji's tag characters (U+E0020-E007F); only a name of nothing else is.
-_HIDING_RANGES = ((0x061C, 0x061C), (0x200B, 0x200B), (0x200E, 0x200F), (0x2028, 0x202E),
-                  (0x2060, 0x2060), (0x2066, 0x2069), (0xFEFF, 0xFEFF))
+# What hides or turns text around in a name (the console, alerts, reports): every format
+# character (category Cf: the bidi controls as a right-to-left override U+202E, a zero width
+# space U+200B, a word joiner U+2060, the invisible operators U+2061-2064, a Mongolian vowel
+# separator U+180E, the interlinear annotation marks U+FFF9-FFFB, a byte order mark U+FEFF, ...)
+# and the line and paragraph separators, which break the line. But for the format characters of
+# real names: a zero width non-joiner U+200C (Persian, Indic scripts), a joiner U+200D (emoji
+# sequences), a soft hyphen U+00AD, an emoji's tag characters U+E0020-E007F (a flag's): a name of
+# nothing else is refused as invisible. The prepended concatenation marks (the Arabic number
+# signs U+0600-0605, U+06DD, ...) are drawn, around the digits that follow.
+_NAME_FORMAT_CODES = frozenset((0x00AD, 0x200C, 0x200D, *range(0xE0020, 0xE0080)))
+_DRAWN_FORMAT_CODES = frozenset((*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2,
+                                 0x110BD, 0x110CD))
 # What draws nothing on its own: format characters, line and paragraph separators, combining
 # marks (a combining grapheme joiner U+034F, variation selectors U+FE00-FE0F, U+17B4); and a few
 # letters and symbols drawn blank (the Hangul fillers, the blank braille pattern U+2800). A
 # name of these and white space only looks empty in the console, alerts and reports.
 _INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp", "Mn", "Me")
 _BLANK_LETTERS = frozenset((0x115F, 0x1160, 0x2800, 0x3164, 0xFFA0))
+# The planes that hold such characters (Unicode assigns format characters and marks in no
+# other; tests/test_config_validation.py checks it of the Unicode Python has).
+PLANES_WITH_INVISIBLES = (0x0, 0x1, 0xE)
 
 
-def _draws_nothing(ch: str) -> bool:
-    return ord(ch) in _BLANK_LETTERS or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+def hides_text(ch: str) -> bool:
+    """True for a character that hides or turns text around in a name."""
+    category = unicodedata.category(ch)
+    if category == "Cf":
+        return ord(ch) not in _NAME_FORMAT_CODES and ord(ch) not in _DRAWN_FORMAT_CODES
+    return category in ("Zl", "Zp")
 
 
-def _ranges_pattern(ranges: Iterable[tuple[int, int]]) -> str:
-    """``ranges`` of code points as a character class's content, ``\\uXXXX`` escaped: the same
-    text in a Python pattern and a JSON schema's."""
-    return "".join(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else "")
-                   for low, high in ranges)
+def draws_nothing(ch: str) -> bool:
+    """True for a character drawn as nothing on its own."""
+    if ord(ch) in _BLANK_LETTERS:
+        return True
+    return unicodedata.category(ch) in _INVISIBLE_CATEGORIES and ord(ch) not in _DRAWN_FORMAT_CODES
 
 
-def _invisible_ranges() -> list[tuple[int, int]]:
-    """The characters that draw nothing (:func:`_draws_nothing`) up to U+FFFF as ranges (beyond
-    it a schema's pattern spells no range; the rule takes them too)."""
+def _class_text(chosen: Callable[[str], bool]) -> str:
+    """The characters ``chosen`` takes (of those that may draw nothing), as a character class's
+    content: ``\\uXXXX`` escapes up to U+FFFF, the characters themselves beyond (a pattern of
+    Python's re and ECMA-262's, with its u flag, alike: no escape beyond U+FFFF is both's)."""
     ranges: list[list[int]] = []
-    for code in range(0x10000):
-        if not _draws_nothing(chr(code)):
+    for code in _may_draw_nothing():
+        if not chosen(chr(code)):
             continue
         if ranges and ranges[-1][1] == code - 1:
             ranges[-1][1] = code
         else:
             ranges.append([code, code])
-    return [(low, high) for low, high in ranges]
+    return "".join(_class_char(low) + (f"-{_class_char(high)}" if high > low else "")
+                   for low, high in ranges)
 
 
-_HIDING_PATTERN = _ranges_pattern(_HIDING_RANGES)
-_HIDING_RE = re.compile(f"[{_HIDING_PATTERN}]")
-_INVISIBLE_PATTERN = _ranges_pattern(_invisible_ranges())
+@functools.cache
+def _may_draw_nothing() -> tuple[int, ...]:
+    """The code points of the categories that may draw nothing (those that hide text among
+    them), and the blank letters."""
+    return tuple(code for plane in PLANES_WITH_INVISIBLES
+                 for code in range(plane << 16, (plane + 1) << 16)
+                 if unicodedata.category(chr(code)) in _INVISIBLE_CATEGORIES
+                 or code in _BLANK_LETTERS)
+
+
+def _class_char(code: int) -> str:
+    return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
+
+
+@functools.cache
+def _display_name_pattern() -> str:
+    """A JSON schema's pattern of the names :class:`DisplayName` takes: none of its control or
+    hiding characters, and one character at least not white space nor drawn as nothing.
+
+    The body is a group so that Schemathesis keeps the pattern as it is: it folds maxLength
+    into the quantifiers of ``^a*bc*$``, spelling a format character beyond U+FFFF
+    ``\\U000e0001``, which no ECMA-262 pattern takes (tests/test_api_schema_fuzz.py)."""
+    kept = _CONTROL_PATTERN + _class_text(hides_text)
+    return f"^([^{kept}]*[^{kept}{_class_text(draws_nothing)}\\s][^{kept}]*)$"
 
 
 def is_utf8_text(value: str) -> bool:
@@ -303,18 +338,17 @@ class DisplayName:
             raise ConfigError(field, "不能含有控制字符或无效的 Unicode 字符")
         if value.isspace():
             raise ConfigError(field, "不能只含空白字符")
-        hiding = _HIDING_RE.search(value)
+        hiding = next((ch for ch in value if hides_text(ch)), None)
         if hiding is not None:
-            raise ConfigError(field, f"不能含有不可见的格式字符 (U+{ord(hiding.group()):04X})")
-        if all(ch.isspace() or _draws_nothing(ch) for ch in value):
+            raise ConfigError(field, f"不能含有不可见的格式字符 (U+{ord(hiding):04X})")
+        if all(ch.isspace() or draws_nothing(ch) for ch in value):
             raise ConfigError(field, "不能只含空白或不可见的字符")
         return value
 
     def schema(self) -> dict:
         """The JSON-schema fragment of this rule."""
-        kept = _CONTROL_PATTERN + _HIDING_PATTERN
         return {"type": "string", "minLength": 1, "maxLength": self.high,
-                "pattern": f"^[^{kept}]*[^{kept}{_INVISIBLE_PATTERN}\\s][^{kept}]*$"}
+                "pattern": _display_name_pattern()}
 
 
 @dataclass(frozen=True)

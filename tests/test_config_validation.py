@@ -11,7 +11,7 @@ import pytest
 
 from shared import atomic
 from shared import config as model
-from shared import config_edits
+from shared import config_edits, config_rules
 from shared.config_file import edit_config, load_config, replace_config
 from shared.errors import ConfigError, ConfigUnavailable
 from shared.global_settings import GlobalSettings
@@ -166,6 +166,12 @@ STREAM_CASES: list[tuple[str, Any, Any, str]] = [
     ("name", "gate", "gate\u2066", "不可见的格式字符 (U+2066)"),  # an isolate
     ("name", "gate", "\u061cgate", "不可见的格式字符 (U+061C)"),
     ("name", "东门", "东\u2060门", "不可见的格式字符 (U+2060)"),
+    # Every other format character too (these rarer ones were accepted): a Mongolian vowel
+    # separator, the invisible operators, the deprecated shaping controls, the interlinear
+    # annotation marks, a musical beam control, the language tag
+    *(("name", "gate", f"ga{chr(code)}te", f"不可见的格式字符 (U+{code:04X})")
+      for code in (0x180E, *range(0x2061, 0x2065), *range(0x206A, 0x2070), 0xFFF9, 0xFFFA,
+                   0xFFFB, 0x1D173, 0xE0001)),
     ("name", "gate", "\u200c", "不能只含空白或不可见的字符"),
     ("name", "gate", "\U000e0067 \u00ad", "不能只含空白或不可见的字符"),
     # Drawn as nothing: a Hangul filler, the blank braille pattern, a combining grapheme joiner,
@@ -760,7 +766,8 @@ def test_receivers_are_compared_once_their_masked_secrets_are_restored() -> None
 # sequence, a soft hyphen, a flag's tag characters.
 REAL_NAMES = ["دانشگاه\u200cتهران", "\U0001f468\u200d\U0001f469\u200d\U0001f467 门口",
               "Kamera\u00adeingang", "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063"
-              "\U000e0074\U000e007f Hall", "e\u0301cole \u2764\ufe0f", "\u3131\u3164\u314f"]
+              "\U000e0074\U000e007f Hall", "e\u0301cole \u2764\ufe0f", "\u3131\u3164\u314f",
+              "\u0600\u0661\u0662 \u0628\u0627\u0628"]  # an Arabic number sign: drawn, a format
 
 
 @pytest.mark.parametrize("name", REAL_NAMES)
@@ -773,7 +780,38 @@ def test_a_real_name_with_a_joiner_or_soft_hyphen_is_accepted(name: str) -> None
     ("东门入口 1号", True), (" gate ", True), ("   ", False), ("\u3000", False),
     ("东\u200b门", False), ("\u202egate", False), ("\ufeffgate", False), ("ga\u2028te", False),
     ("\u200c\u200d", False), (" \u00ad", False), ("\u3164", False), ("\u2800 \ufe0f", False),
+    ("\u180egate", False), ("ga\ufffbte", False), ("\U0001d173gate", False),
+    # Beyond U+FFFF: a name of only tag characters or marks draws nothing (the pattern took it)
+    ("\U000e0067\U000e0062", False), ("\U0001e944", False), ("\U0001f600", True),
     *((name, True) for name in REAL_NAMES)])
 def test_the_schema_of_a_name_refuses_what_the_rule_refuses(name: str, allowed: bool) -> None:
     pattern = model.STREAM_RULES["name"].schema()["pattern"]
     assert (re.search(pattern, name) is not None) is allowed
+
+
+def _rule_takes(name: str) -> bool:
+    try:
+        model.STREAM_RULES["name"].check("name", name)
+    except ConfigError:
+        return False
+    return True
+
+
+def test_the_schema_and_the_rule_agree_on_every_character_that_may_hide_or_draw_nothing() -> None:
+    """Alone, and in a name: every format character, separator, mark and blank letter, and
+    a character of every 256 (the pattern and the rule are made from one definition)."""
+    pattern = re.compile(model.STREAM_RULES["name"].schema()["pattern"])
+    samples = [*config_rules._may_draw_nothing(), *range(0x20, 0x110000, 256)]
+    disagree = [f"U+{code:04X}" for code in samples if 0xD800 > code or code > 0xDFFF
+                for name in (chr(code), f"a{chr(code)}b")
+                if (pattern.search(name) is not None) != _rule_takes(name)]
+    assert not disagree
+
+
+def test_no_character_beyond_the_planes_scanned_may_hide_or_draw_nothing() -> None:
+    """The pattern lists the planes config_rules scans; Python's Unicode has no such
+    character in another plane."""
+    others = (code for code in range(0x110000)
+              if code >> 16 not in config_rules.PLANES_WITH_INVISIBLES)
+    assert not [code for code in others if config_rules.draws_nothing(chr(code))
+                or config_rules.hides_text(chr(code))]
