@@ -23,6 +23,10 @@ from shared.urls import MASK, is_masked, mask_credentials, unmask
 
 _NO_STORED = "含有隐藏的密钥 (***), 但找不到已保存的值; 请填写完整"
 _AMBIGUOUS = "含有隐藏的密钥 (***), 但有几个已保存的接收者看起来相同, 无法确定是哪一个; 请填写完整地址"
+# A hook given with a new URL in full and its secret masked: the URL is all there, the secret
+# is what cannot be told (its lookalikes' secrets differ).
+_AMBIGUOUS_SECRET = ("是隐藏的密钥 (***), 但网址是新的, 看起来相同的已保存接收者的密钥各不相同, "
+                     "无法确定是哪一个; 请填写完整的密钥")
 
 
 def shown_notify(url: str) -> str:
@@ -140,7 +144,7 @@ def _same_secret(url: str, old_hooks: list[dict], left: list[dict], field: str) 
         return same_url[0]
     same = [old for old in left if shown_webhook(old["url"]) == shown_webhook(url)]
     if len({old.get("secret") for old in same}) > 1:
-        raise ConfigError(field, _AMBIGUOUS)
+        raise ConfigError(field, _AMBIGUOUS_SECRET)
     return same[0] if same else None
 
 

@@ -166,6 +166,9 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("含有隐藏的密钥 (***), 但有几个已保存的接收者看起来相同, 无法确定是哪一个; 请填写完整地址",
      "holds a masked secret (***) but several stored receivers look the same and it cannot be"
      " told which one it is; give the full URL"),
+    ("是隐藏的密钥 (***), 但网址是新的, 看起来相同的已保存接收者的密钥各不相同, 无法确定是哪一个; 请填写完整的密钥",
+     "is a masked secret (***), but its URL is new and the stored receivers that look the same"
+     " have different secrets, so it cannot be told which one it is; give the secret in full"),
     ("不能大于 {high}", "must not be greater than {high}"),
     ("必须为 -1 (无限循环) 或大于等于 1", "must be -1 (loop forever) or at least 1"),
     ("必须是数字", "must be a number"),

@@ -557,3 +557,23 @@ def test_swapping_the_events_of_two_lookalike_webhooks_is_not_silently_undone(
     assert client.put("/api/config/global", json={"alerts": shown}).status_code == 200
     assert stored_alerts(alerts_config)["webhooks"] == [
         {**hooks[0], "events": ["camera.offline"]}, {**hooks[1], "events": ["cycle.finished"]}]
+
+
+def test_a_new_webhook_url_with_a_masked_secret_is_told_the_secret_is_missing(
+        client: FlaskClient, alerts_config: Path) -> None:
+    """A new URL, given in full, that looks like two stored ones with other secrets: the
+    secret cannot be told, not the address (it said 请填写完整地址, give the full URL)."""
+    hooks = [{**LOOKALIKE_HOOKS[0], "secret": "sa"}, {**LOOKALIKE_HOOKS[1], "secret": "sb"}]
+    assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    shown["webhooks"].append({"url": "https://oapi.example/robot/send?access_token=CCC",
+                              "secret": "***"})
+    answer = client.put("/api/config/global", json={"alerts": shown},
+                        headers={"Accept-Language": "en"})
+    assert answer.status_code == 400
+    body = answer.get_json()
+    assert "webhooks[2].secret" in body["message"]
+    assert "请填写完整的密钥" in body["message"] and "完整地址" not in body["message"]
+    assert "give the secret in full" in body["message_en"] and "URL" in body["message_en"]
+    assert "full URL" not in body["message_en"]
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
