@@ -109,11 +109,13 @@ def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> 
     whose URL is given in full is the stored one of that URL (no URL is stored twice); a
     masked one takes the secrets the others all share, or, when they differ, those of the one
     it can only be: the hooks sent masked are those left (the same fields, in the stored order;
-    a URL masked in part is none of them). Else it could be either. :raises ConfigError:"""
+    a URL masked in part is none of them), or those left, masked as shown, in the stored order
+    with one of them edited in place. Else it could be either. :raises ConfigError:"""
     given = {hook["url"] for hook in hooks}
     left = [old for old in old_hooks if old["url"] not in given]
     found = matched_by_look([(i, hook) for i, hook in enumerate(hooks) if _masked_url(hook["url"])],
-                            left, lambda hook: shown_webhook(hook["url"]), _shown_hook)
+                            left, lambda hook: shown_webhook(hook["url"]), _shown_hook,
+                            lambda hook: hook["url"] == shown_webhook(hook["url"]))
     for i, hook in enumerate(hooks):
         if _masked_url(hook["url"]):
             old = found[i]
@@ -153,7 +155,7 @@ def _with_stored_notify(urls: list[str], old_urls: list[str], field: str) -> lis
     :func:`matched_by_look`). :raises ConfigError:"""
     found = matched_by_look([(i, url) for i, url in enumerate(urls) if url == shown_notify(url)],
                             [old for old in old_urls if old not in urls], shown_notify,
-                            shown_notify)
+                            shown_notify, lambda url: True)
     result = list(urls)
     for i, old in found.items():
         if old is None:
@@ -168,15 +170,18 @@ AMBIGUOUS = object()
 
 
 def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
-                    look: Callable[[Any], str], whole_look: Callable[[Any], str]) -> dict:
+                    look: Callable[[Any], str], whole_look: Callable[[Any], str],
+                    as_shown: Callable[[Any], bool]) -> dict:
     """For each ``(index, item)`` sent masked, the stored item it stands for: None when none
     looks the same, :data:`AMBIGUOUS` when it could be one of several that differ in secrets.
 
-    ``look`` is what an item's masked URL shows; ``whole_look`` all of it as shown. Among the
-    stored that look the same, one is sure when they are all equal, or when the masked ones
-    sent of that look are, as shown whole, exactly those stored in their stored order: each
-    takes the stored one at its place. Sent in another order they could be a reorder or an edit
-    (two lookalikes' events swapped), which cannot be told apart: ambiguous.
+    ``look`` is what an item's masked URL shows; ``whole_look`` all of it as shown;
+    ``as_shown`` is true of an item whose URL is masked exactly as shown (not in part). Among
+    the stored that look the same, one is sure when they are all equal, or when the masked
+    ones sent of that look stand at their places: as many as stored, in the stored order, as
+    shown whole, but for one at most (edited in place: its events, say). Each takes the
+    stored one at its place. Sent in another order (two lookalikes' events swapped, or two
+    edited) they could be a reorder or an edit, which cannot be told apart: ambiguous.
     """
     found: dict = {}
     for shown in {look(item) for _, item in masked}:
@@ -184,8 +189,19 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
         same = [old for old in stored if look(old) == shown]
         if not same or all(old == same[0] for old in same):
             found.update((i, same[0] if same else None) for i, _ in sent)
-        elif [whole_look(item) for _, item in sent] == list(map(whole_look, same)):
+        elif _at_their_places([item for _, item in sent], same, whole_look, as_shown):
             found.update((i, old) for (i, _), old in zip(sent, same))
         else:
             found.update((i, AMBIGUOUS) for i, _ in sent)
     return found
+
+
+def _at_their_places(sent: list[Any], same: list[Any], whole_look: Callable[[Any], str],
+                     as_shown: Callable[[Any], bool]) -> bool:
+    """True when ``sent`` are the lookalikes ``same`` at their places: all of them, in order,
+    shown whole as stored, or masked as shown and but one so (any reading of one edit in
+    place gives the same hooks; of two, a swap or a reorder could give others)."""
+    if len(sent) != len(same):
+        return False
+    edited = [item for item, old in zip(sent, same) if whole_look(item) != whole_look(old)]
+    return not edited or (len(edited) == 1 and all(map(as_shown, sent)))

@@ -559,6 +559,49 @@ def test_swapping_the_events_of_two_lookalike_webhooks_is_not_silently_undone(
         {**hooks[0], "events": ["camera.offline"]}, {**hooks[1], "events": ["cycle.finished"]}]
 
 
+def test_editing_one_lookalike_webhook_in_place_keeps_both_secrets(
+        client: FlaskClient, alerts_config: Path) -> None:
+    """Sent in the stored order with the URLs masked as read, one lookalike's events edited:
+    each is the stored one at its place (was 400 until both URLs were given in full)."""
+    hooks = [{**LOOKALIKE_HOOKS[0], "secret": "hmacA1", "events": ["cycle.finished"]},
+             {**LOOKALIKE_HOOKS[1], "secret": "hmacB2", "events": ["camera.offline"]}]
+    assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    shown["webhooks"][0]["events"] = ["cycle.finished", "camera.recovered"]
+    answer = client.put("/api/config/global", json={"alerts": shown})
+    assert answer.status_code == 200
+    for secret in ("AAA", "BBB", "hmacA1", "hmacB2"):
+        assert secret not in answer.get_data(as_text=True)
+    hooks[0]["events"] = ["cycle.finished", "camera.recovered"]
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
+    config = client.get("/api/config").get_json()  # the other one, through PUT /api/config
+    del config["global_config"]["alerts"]["webhooks"][1]["events"]
+    assert client.put("/api/config", json=config).status_code == 200
+    del hooks[1]["events"]
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
+
+
+@pytest.mark.parametrize("edit", ["both edited", "masked in part", "one removed"])
+def test_lookalike_webhooks_that_are_not_at_their_places_are_still_refused(
+        client: FlaskClient, alerts_config: Path, edit: str) -> None:
+    """Two edited could be a reorder as well (which hook is which cannot be told); a URL
+    masked only in part is no stored one's; one removed leaves either (3082360, 10abf5d)."""
+    hooks = [{"url": "https://u:pw1@hooks.example/h?token=t1", "events": ["cycle.finished"]},
+             {"url": "https://u:pw2@hooks.example/h?token=t2", "events": ["camera.offline"]}]
+    assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]["webhooks"]
+    shown[1]["events"] = ["camera.recovered"]
+    if edit == "both edited":
+        shown[0]["events"] = ["recorder.disk_low"]
+    elif edit == "masked in part":
+        shown[1]["url"] = "https://u:***@hooks.example/h?token=t1"
+    else:
+        del shown[0]
+    answer = client.put("/api/config/global", json={"alerts": {"webhooks": shown}})
+    assert answer.status_code == 400 and "完整地址" in answer.get_json()["message"]
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
+
+
 def test_a_new_webhook_url_with_a_masked_secret_is_told_the_secret_is_missing(
         client: FlaskClient, alerts_config: Path) -> None:
     """A new URL, given in full, that looks like two stored ones with other secrets: the
