@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+# The console's screenshots README shows, taken by the browser tests.
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 def available() -> bool:
@@ -42,3 +45,9 @@ def is_stale(exc: BaseException) -> bool:
     """True for selenium's StaleElementReferenceException (the page replaced the element)."""
     from selenium.common.exceptions import StaleElementReferenceException
     return isinstance(exc, StaleElementReferenceException)
+
+
+def screenshot(driver, name: str) -> None:
+    """Save what ``driver`` shows as docs/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))

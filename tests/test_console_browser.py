@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not browser.available(), reason="chromium/chromedriver/selenium")]
 
 TOKEN = "console-test-token-0123456789"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 BIG_CYCLE = "20200101_000000"
 
 
@@ -80,11 +79,6 @@ def _errors(driver) -> list[dict]:
     return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
-def _shot(driver, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-
-
 def _wait(driver, condition, timeout: float, what: str):
     return wait_for(lambda: _checked(condition, driver), timeout, what, interval=0.2)
 
@@ -119,7 +113,7 @@ def test_token_flow(stack) -> None:
     driver.delete_all_cookies()  # signed out, whichever test ran before
     driver.get(api.url("/"))
     assert "/login" in driver.current_url
-    _shot(driver, "login")
+    browser.screenshot(driver, "login")
     driver.find_element("id", "token").send_keys("wrong-token-wrong-token")
     driver.find_element("css selector", "form button[type=submit]").click()
     _wait(driver, lambda d: d.find_elements("id", "login-error"), 10, "the refusal")
@@ -152,7 +146,7 @@ def test_overview_shows_the_dead_camera_offline_without_a_reload(stack) -> None:
     _wait(driver, lambda d: "s-online" in d.find_element(
         "xpath", "//article[.//a[text()='gate']]").get_attribute("class"), 30, "gate online")
     assert driver.find_element("css selector", "#counts [data-state=offline]").text == "1"
-    _shot(driver, "overview")
+    browser.screenshot(driver, "overview")
     assert _errors(driver) == []
 
 
@@ -213,7 +207,7 @@ def test_delete_asks_first_and_removes_the_clip(stack) -> None:
     # The cycle may still be recorded, its status not yet saying gate.mp4 is written: the page
     # shows it 录制中, without a delete, until its next update says so.
     _wait(driver, lambda d: d.find_elements("xpath", row), 30, "gate.mp4's delete offered")
-    _shot(driver, "cycle")
+    browser.screenshot(driver, "cycle")
     driver.find_element("xpath", row).click()
     driver.switch_to.alert.dismiss()
     assert clip.exists()
@@ -256,7 +250,7 @@ def test_a_bad_value_shows_its_error_at_the_field_and_changes_nothing(stack) -> 
         "css selector", "[data-error-for=max_concurrent_streams]"), 10, "the field's error")
     assert "配置验证失败: max_concurrent_streams" in error[0].text
     assert Path(stack["config"]).read_bytes() == before
-    _shot(driver, "settings")
+    browser.screenshot(driver, "settings")
 
 
 def test_a_refused_form_leaves_the_pages_own_address_for_a_reload_and_the_language(
@@ -451,10 +445,10 @@ def test_every_page_renders_without_script_errors(stack) -> None:
         _wait(driver, lambda d: d.execute_script("return document.readyState") == "complete",
               10, f"{path} loaded")
         if name in ("cameras", "cycles", "tasks", "overview_en"):
-            _shot(driver, name)
+            browser.screenshot(driver, name)
         assert _errors(driver) == [], path
     driver.set_window_size(390, 844)  # a phone
     driver.get(api.url("/"))
-    _shot(driver, "overview_phone")
+    browser.screenshot(driver, "overview_phone")
     assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
     assert _errors(driver) == []
