@@ -4,15 +4,24 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import json
 import os
+import re
+import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from werkzeug.test import TestResponse
+
+from app.auth import TOKEN_ENV
+
+if TYPE_CHECKING:
+    from testkit.servers import GunicornServer
 
 VALID_CONFIG: dict[str, Any] = {
     "global_config": {
@@ -118,3 +127,56 @@ def mounted_tmpfs(mount_point: Path, size: int) -> Iterator[Path]:
     finally:
         if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+# --- under gunicorn -----------------------------------------------------------------------------
+
+# Each access-log line names the worker that answered: "ACCESS <pid> status METHOD path".
+ACCESS_LOG_FORMAT = 'ACCESS %(p)s %(s)s "%(m)s %(U)s"'
+_ACCESS_RE = re.compile(r'ACCESS <(\d+)> (\d{3}) "(\w+) (\S+)"')
+
+
+def token_server_setup(tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, dict[str, str]]:
+    """For a GunicornServer with an API token: a valid config.json in ``tmp_path``, a new
+    token, and the server's env (the token; each access-log line naming its worker). The
+    requests go to 127.0.0.1 directly, whatever proxy the shell names."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(valid_config(), indent=2) + "\n", encoding="utf-8")
+    token = secrets.token_urlsafe(32)
+    return config_path, token, {
+        TOKEN_ENV: token, "GUNICORN_CMD_ARGS": f"--access-logformat '{ACCESS_LOG_FORMAT}'"}
+
+
+def answers_by_worker(server: GunicornServer, method: str, path: str,
+                      since: int = 0) -> dict[int, set[int]]:
+    """Statuses each worker pid answered to ``method path``, from the access log after ``since``."""
+    found: dict[int, set[int]] = {}
+    for pid, status, seen_method, seen_path in _ACCESS_RE.findall(server.log()[since:]):
+        if (seen_method, seen_path) == (method, path):
+            found.setdefault(int(pid), set()).add(int(status))
+    return found
+
+
+def from_every_worker(server: GunicornServer, send: Callable[[], object], method: str,
+                      path: str, rounds: int = 10) -> dict[int, set[int]]:
+    """Call ``send()`` 40 times per round from 8 threads until every worker has answered one.
+
+    Returns the statuses each worker gave (only answers to these calls).
+    """
+    workers = server.worker_pids()
+    since = len(server.log())
+    answers: dict[int, set[int]] = {}
+    for _ in range(rounds):
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: send(), range(40)))
+        answers = answers_by_worker(server, method, path, since)
+        if set(workers) <= set(answers):
+            break
+    else:
+        pytest.fail(f"some worker never answered: {workers} vs {answers}")
+    assert server.worker_pids() == workers, "a worker was replaced"
+    return answers

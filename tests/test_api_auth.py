@@ -4,8 +4,6 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import secrets
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import auth, auth_throttle, create_app
-from tests.helpers import assert_error, file_digest, snapshot_files, valid_config
+from tests.helpers import (assert_error, file_digest, from_every_worker, snapshot_files,
+                           token_server_setup, valid_config)
 from testkit.servers import GunicornServer
 
 TOKEN = "t0ken-" + "a1B2c3D4e5F6g7H8"
@@ -352,52 +351,10 @@ def test_openapi_documents_401_and_412(client: FlaskClient) -> None:
 
 # --- under gunicorn -----------------------------------------------------------------------------
 
-# Each access-log line names the worker that answered: "ACCESS <pid> status METHOD path".
-ACCESS_FORMAT = 'ACCESS %(p)s %(s)s "%(m)s %(U)s"'
-_ACCESS_RE = re.compile(r'ACCESS <(\d+)> (\d{3}) "(\w+) (\S+)"')
-
-
-def _answers_by_worker(server: GunicornServer, method: str, path: str,
-                       since: int = 0) -> dict[int, set[int]]:
-    """Statuses each worker pid answered to ``method path``, from the access log after ``since``."""
-    found: dict[int, set[int]] = {}
-    for pid, status, seen_method, seen_path in _ACCESS_RE.findall(server.log()[since:]):
-        if (seen_method, seen_path) == (method, path):
-            found.setdefault(int(pid), set()).add(int(status))
-    return found
-
-
-def _from_every_worker(server: GunicornServer, send, method: str, path: str,
-                       rounds: int = 10) -> dict[int, set[int]]:
-    """Call ``send()`` 40 times per round from 8 threads until every worker has answered one.
-
-    Returns the statuses each worker gave (only answers to these calls).
-    """
-    workers = server.worker_pids()
-    since = len(server.log())
-    answers: dict[int, set[int]] = {}
-    for _ in range(rounds):
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: send(), range(40)))
-        answers = _answers_by_worker(server, method, path, since)
-        if set(workers) <= set(answers):
-            break
-    else:
-        pytest.fail(f"some worker never answered: {workers} vs {answers}")
-    assert server.worker_pids() == workers, "a worker was replaced"
-    return answers
-
-
 @pytest.mark.integration
 def test_every_gunicorn_worker_enforces_the_token(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                 "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(valid_config(), indent=2) + "\n", encoding="utf-8")
-    token = secrets.token_urlsafe(32)
-    env = {auth.TOKEN_ENV: token, "GUNICORN_CMD_ARGS": f"--access-logformat '{ACCESS_FORMAT}'"}
+    config_path, token, env = token_server_setup(tmp_path, monkeypatch)
     with GunicornServer(str(config_path), workers=4, env=env) as server:
         server.wait_for_workers()
         path = "/api/config/global"
@@ -410,7 +367,7 @@ def test_every_gunicorn_worker_enforces_the_token(tmp_path: Path,
                 headers={"Connection": "close", "Authorization": authorization}))
 
         # The token first: wrong guesses from this address end in 429 for a while.
-        accepted = _from_every_worker(server, lambda: put(f"Bearer {token}"), "PUT", path)
+        accepted = from_every_worker(server, lambda: put(f"Bearer {token}"), "PUT", path)
         # Every worker let the token through. Under a loaded disk a write may still find
         # the lock busy for its whole wait: that is a 503 with Retry-After, not a refusal.
         assert all(401 not in statuses for statuses in accepted.values()), accepted
@@ -421,7 +378,7 @@ def test_every_gunicorn_worker_enforces_the_token(tmp_path: Path,
 
         digest = file_digest(config_path)
         responses.clear()
-        refused = _from_every_worker(server, lambda: put("Bearer guess"), "PUT", path)
+        refused = from_every_worker(server, lambda: put("Bearer guess"), "PUT", path)
         # Each worker counts the guesses it saw: 401 until its limit, then 429.
         assert all(401 in statuses and statuses <= {401, 429}
                    for statuses in refused.values()), refused
