@@ -93,6 +93,9 @@ MESSAGES: tuple[tuple[str, str], ...] = (
      "Too many wrong tokens typed into the sign-in from this address: retry in {seconds} s "
      "(the API's tokens are counted apart, not affected)"),
     ("令牌不正确", "That is not the API token"),
+    ("已在此浏览器退出, 但服务器未能记录这次退出: 此登录的其他副本在过期前仍然有效",
+     "Signed out in this browser, but the server could not record the sign-out: other copies "
+     "of this sign-in stay valid until it expires"),
     ("禁止访问: {detail}", "Forbidden: {detail}"),
     ("只能删除时间戳目录", "Only cycle folders can be deleted"),
     ("只能删除时间戳目录中的视频文件", "Only clips inside cycle folders can be deleted"),

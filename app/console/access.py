@@ -2,7 +2,9 @@
 
 With an API token configured, every console page asks for the token once
 (``/login``) and then keeps a keyed hash of it in Flask's signed session cookie
-(HttpOnly, SameSite=Lax, 24 hours; a changed token ends every sign-in). The signing secret comes from
+(HttpOnly, SameSite=Lax, 24 hours; a changed token ends every sign-in) with a random session
+id: signing out lists that id for every worker (app/console/sign_outs.py), so a copy of the
+cookie ends with it. The signing secret comes from
 ``RTSP_PATROL_SECRET_KEY`` or is generated once into the state folder (mode 0600),
 so every gunicorn worker and restart shares it. Every console POST carries the
 session's CSRF token (form field or ``X-CSRF-Token`` header, as htmx sends it).
@@ -21,20 +23,25 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
 from app.auth_throttle import SIGN_IN, THROTTLE_KEY, FailureThrottle, log_refused
+from app.console.sign_outs import SignOuts, SignOutsUnreadable, sign_outs_path
 from shared import settings
 from shared.atomic import write_bytes_once
 from shared.clock import SYSTEM_CLOCK
+from shared.errors import PatrolError
 
 SECRET_ENV = "RTSP_PATROL_SECRET_KEY"
 SECRET_FILE = "console_secret"
 SIGNED_IN = "signed_in"
 SIGNED_IN_AT = "signed_in_at"
+SESSION_ID = "session_id"
 CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-# How long a sign-in lasts: a working day and night, so that a sign-out that could not end
-# a copied cookie (the session lives in the cookie alone) leaves it usable so long at most.
+# How long a sign-in lasts: a working day and night, so that a sign-out that could not be
+# recorded (see sign_out) leaves a copied cookie usable so long at most.
 SESSION_HOURS = 24
+# Where init_app keeps this app's sign-outs (app/console/sign_outs.py).
+SIGN_OUTS_KEY = "rtsp_patrol_console_sign_outs"
 # Console endpoints open without signing in: the sign-in page itself and htmx/CSS.
 OPEN_ENDPOINTS = frozenset({"console.login", "console.static"})
 
@@ -99,25 +106,55 @@ def token_mark() -> str:
 def signed_in() -> bool:
     """True when this session entered the token in force (or none is needed) less than
     :data:`SESSION_HOURS` ago: counted from the sign-in, not renewed by use (Flask re-signs
-    the cookie at each answer, so its own expiry slides with every page polled)."""
+    the cookie at each answer, so its own expiry slides with every page polled), and was not
+    signed out since (in any worker). A cookie without a session id (made before sign-outs
+    were shared) could not be signed out: it counts as signed out."""
     if not token_required():
         return True
     kept, since = session.get(SIGNED_IN), session.get(SIGNED_IN_AT)
+    session_id = session.get(SESSION_ID)
     return (isinstance(kept, str) and hmac.compare_digest(kept, token_mark())
             and isinstance(since, (int, float))
-            and 0 <= SYSTEM_CLOCK.wall() - since < SESSION_HOURS * 3600)
+            and 0 <= SYSTEM_CLOCK.wall() - since < SESSION_HOURS * 3600
+            and isinstance(session_id, str)
+            and not current_app.extensions[SIGN_OUTS_KEY].is_ended(session_id))
 
 
 def sign_in() -> None:
     """A new session for the operator who entered the token (none of the old session's
     keys is kept but its language: no fixation), for :data:`SESSION_HOURS`."""
+    _clear_session()
+    session[SIGNED_IN] = token_mark()
+    session[SIGNED_IN_AT] = int(SYSTEM_CLOCK.wall())
+    session[SESSION_ID] = secrets.token_urlsafe(18)
+    session.permanent = True
+
+
+def sign_out() -> bool:
+    """End this session for every copy of its cookie (every worker refuses its id), then
+    clear it here but for its language. False when the sign-out could not be recorded
+    (logged): copies of the cookie then stay valid until the sign-in expires."""
+    session_id, since = session.get(SESSION_ID), session.get(SIGNED_IN_AT)
+    _clear_session()
+    if not isinstance(session_id, str) or not isinstance(since, (int, float)):
+        return True  # nothing any copy could use
+    sign_outs: SignOuts = current_app.extensions[SIGN_OUTS_KEY]
+    try:
+        sign_outs.end(session_id, since, SYSTEM_CLOCK.wall())
+    except (SignOutsUnreadable, PatrolError, OSError) as exc:
+        log.error("a console sign-out could not be recorded in %s (%s): copies of that "
+                  "session's cookie stay valid until %d hours after its sign-in",
+                  sign_outs.path, exc, SESSION_HOURS)
+        return False
+    return True
+
+
+def _clear_session() -> None:
+    """Forget every key of the session but its language."""
     language = session.get("lang")
     session.clear()
     if language:
         session["lang"] = language
-    session[SIGNED_IN] = token_mark()
-    session[SIGNED_IN_AT] = int(SYSTEM_CLOCK.wall())
-    session.permanent = True
 
 
 def csrf_token() -> str:
@@ -175,8 +212,10 @@ def check_token(given: str) -> int | None:
 
 
 def init_app(app: Flask) -> None:
-    """Session cookie settings and its secret."""
+    """Session cookie settings, its secret and the shared sign-outs."""
     app.secret_key = secret_key(app.config["CONFIG_PATH"])
+    app.extensions[SIGN_OUTS_KEY] = SignOuts(sign_outs_path(app.config["CONFIG_PATH"]),
+                                             SESSION_HOURS * 3600)
     # Lax, not Strict: a link in an alert (a web chat, a webmail) opens signed in; every POST
     # still needs the session's CSRF token, and Lax sends no cookie with another site's POST.
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",

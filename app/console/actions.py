@@ -5,13 +5,13 @@ answered as small HTML fragments for htmx with the API's status codes.
 """
 from __future__ import annotations
 
-from flask import (make_response, redirect, render_template, request, session, url_for)
+from flask import make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from app.auth_throttle import SIGN_IN, wait_message
 from app.cameras import check_camera
 from app.console import access, bp, texts
-from app.console.notices import noted_redirect
+from app.console.notices import noted_redirect, page_notice
 from app.context import output_dir
 from app.errors import ApiError
 from app.pictures import set_reference
@@ -19,6 +19,8 @@ from app.results import remove_clip, remove_cycle
 from shared.errors import (Conflict, ConfigUnavailable, NotFound, PatrolError,
                            PreconditionFailed, RecorderUnavailable, UnsafePath)
 
+SIGN_OUT_NOT_RECORDED = ("已在此浏览器退出, 但服务器未能记录这次退出: "
+                         "此登录的其他副本在过期前仍然有效")
 # Domain errors as the API answers them (app/errors.py), here as HTML.
 _STATUS = ((Conflict, 409), (NotFound, 404), (UnsafePath, 403), (PreconditionFailed, 412),
            (ConfigUnavailable, 503), (RecorderUnavailable, 503))
@@ -119,7 +121,9 @@ def login():
     if request.method == "GET" and access.signed_in():  # nothing to ask: on to the page
         return redirect(_safe_next(request.args.get("next")), code=303)
     if request.method == "GET" or not access.token_required():
-        return render_template("console/login.html", error=None,
+        notice = page_notice()  # a sign-out that could not be recorded says so here
+        return render_template("console/login.html",
+                               error=texts.translator()(notice) if notice else None,
                                next=_safe_next(request.args.get("next")))
     wait = access.check_token(request.form.get("token", ""))
     if wait is not None:
@@ -133,5 +137,6 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
-    return redirect(url_for("console.login"), code=303)
+    if access.sign_out():
+        return redirect(url_for("console.login"), code=303)
+    return noted_redirect(url_for("console.login"), SIGN_OUT_NOT_RECORDED, failed=True)
