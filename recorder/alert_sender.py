@@ -25,6 +25,7 @@ from recorder.alert_target import Transport, deliver, drain_target
 from recorder.config_watch import ConfigWatch
 from shared.camera_roster import alerting_cameras
 from shared.clock import SYSTEM_CLOCK, Clock
+from shared.counts import counted
 from shared.history_schema import connect_writer, history_path
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,8 @@ class AlertSender:
             thread.join(max(0.0, deadline - SYSTEM_CLOCK.monotonic()))
         left = [thread for thread in self._senders() if thread.is_alive()]
         if left:
-            log.warning("alert sender: %d send(s) still under way after %.0f s; leaving them",
-                        len(left), timeout)
+            log.warning("alert sender: %s still under way after %.0f s; leaving them",
+                        counted(len(left), "send"), timeout)
         if self._thread is None:
             self._close()  # driven by run_once(): the caller's connection
 

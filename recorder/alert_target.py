@@ -16,6 +16,7 @@ from recorder import alert_outbox
 from recorder.alert_outbox import OutboxRow
 from recorder.alert_receivers import WEBHOOK, Receiver, find_receiver, shown_target
 from recorder.alert_transport import DeliveryError, post_webhook, send_notify
+from shared.counts import counted
 
 log = logging.getLogger("recorder.alert_sender")  # one logger for every line of delivery
 
@@ -59,8 +60,9 @@ def send_row(conn: sqlite3.Connection, row: OutboxRow, receiver: Receiver,
         # The time after the send: a send that hung for its whole timeout backs off from its end.
         retry_at = alert_outbox.mark_failed(conn, row, wall(), str(exc))
         if retry_at is None:
-            log.error("alert %s (%s) to %s given up after %d attempts: %s", row.id,
-                      row.event, shown_target(row.target), row.attempts + 1, exc)
+            log.error("alert %s (%s) to %s given up after %s: %s", row.id,
+                      row.event, shown_target(row.target), counted(row.attempts + 1, "attempt"),
+                      exc)
         else:
             log.info("alert %s (%s) to %s failed (attempt %d): %s", row.id, row.event,
                      shown_target(row.target), row.attempts + 1, exc)

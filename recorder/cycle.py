@@ -15,6 +15,7 @@ from recorder.processes import ProcessRunner
 from recorder.recording import MISSED_WINDOW, Recording
 from recorder.reports import build_report
 from shared import task_status as st
+from shared.counts import counted
 from shared.gateways import gateway_key
 from shared.global_settings import GlobalSettings
 from shared.timefmt import format_local
@@ -198,9 +199,10 @@ class Cycle:
         for task in skipped:
             task.skip(wall, st.CONNECTION_ERROR, SKIPPED_MESSAGE)
             self._publish(task, wall)  # never spawned: no gateway note, no recursion
-        log.warning("cycle %s: gateway %s timed out %d times and answered nothing else: "
-                    "skipping its %d remaining tasks", self.name, gateway,
-                    self.dead_gateways.timeouts(gateway), len(skipped))
+        log.warning("cycle %s: gateway %s timed out %s and answered nothing else: "
+                    "skipping its %s", self.name, gateway,
+                    counted(self.dead_gateways.timeouts(gateway), "time"),
+                    counted(len(skipped), "remaining task"))
 
     def stats(self) -> dict:
         """Counters of SPEC's scheduler summary."""

@@ -20,6 +20,7 @@ from recorder.space_gate import LOW_SPACE_RETRY_SECONDS, SpaceGate
 from recorder.wakeup import TICK_SECONDS
 from shared import settings
 from shared.clock import Clock
+from shared.counts import counted
 from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir
@@ -108,8 +109,8 @@ class CycleLauncher:
                       references_dir=references)
         reserve_report_space(cycle.dir, len(plan.tasks) + len(plan.not_scheduled))
         state.message = ""
-        log.info("cycle %d started in %s: %d tasks, %d not scheduled", cycle.number, cycle.name,
-                 len(plan.tasks), len(plan.not_scheduled))
+        log.info("cycle %d started in %s: %s, %d not scheduled", cycle.number, cycle.name,
+                 counted(len(plan.tasks), "task"), len(plan.not_scheduled))
         for item in plan.not_scheduled:
             log.warning("stream %d (%s) not scheduled: %s", item.stream_index,
                         mask_credentials(config["streams"][item.stream_index]["rtsp_url"]),

@@ -12,6 +12,7 @@ from recorder.history_outcomes import CameraStates, withdraw_alerts, write_outco
 from recorder.history_retention import RetentionSchedule, prune_batch
 from recorder.history_store import HistoryStore
 from shared.camera_state import DEFAULT_OFFLINE_AFTER_FAILURES
+from shared.counts import counted
 from shared.global_settings import GlobalSettings
 
 log = logging.getLogger(__name__)
@@ -109,5 +110,5 @@ class BatchWriter:
         dropped = len(self._tasks) - MAX_PENDING
         if dropped > 0:  # the database has been failing for long: the oldest go
             del self._tasks[:dropped]
-            log.error("history: %d outcomes dropped while the database could not be written",
-                      dropped)
+            log.error("history: %s dropped while the database could not be written",
+                      counted(dropped, "outcome"))

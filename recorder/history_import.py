@@ -15,6 +15,7 @@ from shared import task_status as st
 from shared.camera_roster import stream_of_record
 from shared.camera_state import camera_id
 from shared.config_file import load_config
+from shared.counts import counted
 from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
 from shared.history_schema import history_path
@@ -207,8 +208,10 @@ def _import(config_path: str, streams: list[dict], g: GlobalSettings,
         counts["failed" if not written else "imported" if new else "already"] += 1
         counts["tasks"] += len(new) if written else 0
     store.close()
-    log.info("history import: %(imported)d cycles (%(tasks)d tasks) imported, %(already)d "
-             "already there, %(unreadable)d without a readable report, %(failed)d failed", counts)
+    log.info("history import: %s (%s) imported, %d already there, %d without a readable "
+             "report, %d failed", counted(counts["imported"], "cycle"),
+             counted(counts["tasks"], "task"), counts["already"], counts["unreadable"],
+             counts["failed"])
     return counts
 
 

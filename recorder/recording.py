@@ -20,6 +20,7 @@ from shared import task_record
 from shared import task_status as st
 from shared.camera_state import camera_id
 from shared.clip_names import attempt_work_name
+from shared.counts import counted
 from shared.global_settings import GlobalSettings
 from shared.urls import mask_credentials, mask_in_text
 
@@ -359,8 +360,9 @@ class Recording:
                 judged=status != st.CANCELLED)
         self._finish_now(wall, status, mask_in_text(message, [self.stream["rtsp_url"]]))
         prog = self.progress.progress
-        log.info("%s: %s (%d) %.1fs %d frames%s", self.label, st.status_name(status), status,
-                 prog.seconds, prog.frames, f" {self.error_message}" if self.error_message else "")
+        log.info("%s: %s (%d) %.1fs %s%s", self.label, st.status_name(status), status,
+                 prog.seconds, counted(prog.frames, "frame"),
+                 f" {self.error_message}" if self.error_message else "")
 
     def _observe(self) -> Observation:
         """What ffmpeg and the watchdogs saw (whether the clip is kept is decided after)."""

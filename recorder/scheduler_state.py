@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from recorder.control_follower import ControlFollower
 from recorder.cycle import Cycle
+from shared.counts import counted
 from shared.timefmt import format_local
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class SchedulerState:
 
     def finish_all(self, wall: float, generation: int, cycles: int) -> None:
         """Every one of ``poll_cycles`` ran: stopped, and this start is not resumed after a restart."""
-        log.info("all %d cycles done; scheduler stopped", cycles)
+        log.info("all %s done; scheduler stopped", counted(cycles, "cycle"))
         self.stop(wall, f"已完成全部 {cycles} 轮巡检")
         self.finished_generation = generation
 

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from shared.cluster_config import cluster_settings
 from shared.config_file import load_config
+from shared.counts import counted
 from shared.errors import PatrolError
 from shared.log_lines import LEVELS, log_plain_lines
 
@@ -144,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     prepare_before_fork(args)
     allow_descriptors()
     processes = worker_processes(args)
-    logging.info("worker pool: %d slots, %d worker process(es) recording up to %d each",
-                 args.slots, processes, jobs_per_worker(args))
+    logging.info("worker pool: %s, %s recording up to %d each", counted(args.slots, "slot"),
+                 counted(processes, "worker process", "worker processes"),
+                 jobs_per_worker(args))
     pool = PromptWorkerPool([cluster.queue], connection=connect(cluster), num_workers=processes,
                             worker_class=worker_class(args), slots=args.slots)
     pool.start(burst=False, logging_level=args.log_level)

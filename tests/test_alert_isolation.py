@@ -103,7 +103,7 @@ def test_stop_returns_while_a_send_hangs_and_leaves_its_row_open(db, conn, recei
         sender.stop()
     # The dispatching thread has ended; only the hanging send is abandoned.
     assert not sender._thread.is_alive()
-    assert "1 send(s) still under way" in caplog.text
+    assert "1 send still under way" in caplog.text
     assert (row(conn, row_id)["attempts"], row(conn, row_id)["delivered"]) == (0, None)
 
 

@@ -142,7 +142,7 @@ def test_sigterm_lets_every_running_job_of_a_batch_worker_finish(tmp_path, camer
         connection = Redis.from_url(redis.url)
         attempts = [attempts_of(connection, report, i) for i in range(2)]
     assert pool.proc.returncode == 0, log
-    assert "warm shutdown: 2 job(s) still recording" in log  # it came while both recorded
+    assert "warm shutdown: 2 jobs still recording" in log  # it came while both recorded
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED] * 2, log
     assert attempts == [1, 1]  # finished by the worker told to stop, not retried elsewhere
     assert "cold shut down" not in log
@@ -207,7 +207,7 @@ def test_a_cold_shutdown_fails_each_running_job_for_its_retry_at_once(tmp_path, 
             wait_for(lambda: len(ffmpeg_pids(str(tmp_path))) == 2, 60, "both recordings")
             worker = workers_of(pool)[0]
             os.kill(worker, signal.SIGTERM)  # warm
-            wait_for(lambda: "warm shutdown: 2 job(s) still recording" in pool.log(), 10,
+            wait_for(lambda: "warm shutdown: 2 jobs still recording" in pool.log(), 10,
                      "the warm shutdown")
             wait_for(lambda: _second_signal(worker, pool), 10, "the cold shutdown")
             report = the_report(tmp_path)

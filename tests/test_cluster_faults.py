@@ -210,7 +210,7 @@ def test_the_standby_takes_over_within_the_lock_timeout(tmp_path, camera_server)
     assert orphan["summary"]["interrupted"] and len(orphan["tasks"]) == 2, orphan
     # Cycle numbers go on from the dead coordinator's (they restarted at 1 before).
     assert report["summary"]["cycle"] == orphan["summary"]["cycle"] + 1, log
-    assert log.count("reported again, 1 late outcomes in, 0 tasks without one") == 1, log
+    assert log.count("reported again, 1 late outcome in, 0 tasks without one") == 1, log
     # cam0 was recording at the takeover, cam1 waited for the gateway's one slot (cancelled)
     assert [t["status"] for t in orphan["tasks"]] == [st.COMPLETED, st.CANCELLED], log
     assert float(ffprobe(os.path.join(orphan["_dir"], "cam0.mp4"))["format"]["duration"]) > 15
@@ -251,7 +251,7 @@ def test_a_coordinator_cut_off_from_redis_leaves_its_cycle_to_the_standby_that_t
     assert report["summary"]["interrupted"] and len(report["tasks"]) == 2, log
     assert [t["status"] for t in report["tasks"]] == [st.COMPLETED, st.CANCELLED], log
     assert "cycle 1 finished" not in coordinator_log, log
-    assert log.count("reported again, 1 late outcomes in, 0 tasks without one") == 1, log
+    assert log.count("reported again, 1 late outcome in, 0 tasks without one") == 1, log
 
 
 def test_a_clean_stop_mid_cycle_hands_its_cycle_to_the_standby_which_settles_it_again(
@@ -264,7 +264,7 @@ def test_a_clean_stop_mid_cycle_hands_its_cycle_to_the_standby_which_settles_it_
             stopped = the_report(tmp_path / "a")
             wait_for(lambda: "coordinator lock rtsp-patrol:patrol:coordinator taken" in
                      second.log(), 5, "the standby to take over at once")
-            wait_for(lambda: "reported again, 1 late outcomes in" in second.log(), 60,
+            wait_for(lambda: "reported again, 1 late outcome in" in second.log(), 60,
                      "the standby to settle the stopped cycle with its late clip")
             assert second.stop() == 0  # its history written whole
             log = first.log() + second.log() + workers.log()

@@ -262,7 +262,7 @@ def test_a_cycle_folder_made_after_the_last_status_write_sends_its_cycle_finishe
 
 
 def test_a_killed_ffmpegs_thumbnail_is_kept_with_its_recovered_clip_and_removed_without(
-        tmp_path) -> None:
+        tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     config_path = str(tmp_path / "config.json")
     write_json_atomic(config_path, config("./output"))
     killed_mid_cycle(config_path, "./output")
@@ -286,6 +286,7 @@ def test_a_killed_ffmpegs_thumbnail_is_kept_with_its_recovered_clip_and_removed_
         ".cam0.mp4.jpg", "cam0.mp4", "contact_sheet.jpg", "report.txt", "rtsp_report.json",
         "streams.csv"]
     assert (folder / ".cam0.mp4.jpg").read_bytes() == b"\xff\xd8 last keyframe"
+    assert f"recovered interrupted cycle {CYCLE}: 1 partial clip kept" in caplog.text  # not clips
 
 
 def finished_before_the_kill(config_path: str, live_cam0: bool) -> float:

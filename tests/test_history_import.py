@@ -92,7 +92,7 @@ def test_the_command_imports_and_exits(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "recorder", "--config", config,
                            "--import-history"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "history import: 1 cycles (2 tasks) imported" in done.stderr
+    assert "history import: 1 cycle (2 tasks) imported" in done.stderr
     assert rows(config, "SELECT count(*) FROM outcomes") == [(2,)]
 
 

@@ -40,6 +40,7 @@ from recorder.cluster.job_heartbeat import JobHeartbeat
 from recorder.cluster.task_job import Backoff, TaskAttempt
 from recorder.wakeup import READ_BATCH_SECONDS
 from shared.clock import SYSTEM_CLOCK
+from shared.counts import counted
 
 # While it records and a slot is free, the worker looks for a job this often (a job waiting in
 # the queue starts at most this late; one request of no cost to Redis each time).
@@ -115,8 +116,8 @@ def batch_worker(inline: type, timers, capacity: int) -> type:
             if self._running or self.get_state() == WorkerStatus.BUSY:
                 self._draining = True
                 self._guarded("store the shutdown's date", self.set_shutdown_requested_date)
-                self.log.info("Worker %s: warm shutdown: %d job(s) still recording", self.name,
-                              len(self._running))
+                self.log.info("Worker %s: warm shutdown: %s still recording", self.name,
+                              counted(len(self._running), "job"))
             else:
                 super()._shutdown()
 

@@ -19,6 +19,7 @@ from recorder.cluster.outage import OUTAGE
 from recorder.cluster.takeover import OrphanCycle, read_outcomes
 from recorder.reports import write_reports
 from shared import task_record
+from shared.counts import counted
 from shared.errors import PatrolError
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,10 @@ class LateOutcomes:
         except PatrolError as exc:
             log.error("cannot write the report of cycle %s again with its late outcomes: %s",
                       orphan.name, exc)
-        log.warning("cycle %s left by the dead coordinator: reported again, %d late outcomes "
-                    "in, %d tasks without one stay interrupted", orphan.name,
-                    orphan.followed - len(orphan.recording), len(orphan.recording))
+        log.warning("cycle %s left by the dead coordinator: reported again, %s in, %s "
+                    "without one left interrupted", orphan.name,
+                    counted(orphan.followed - len(orphan.recording), "late outcome"),
+                    counted(len(orphan.recording), "task"))
         self._hand_over(orphan, report, written)
 
     def _hand_over(self, orphan: OrphanCycle, report: dict, written: bool) -> None:

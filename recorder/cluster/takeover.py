@@ -30,6 +30,7 @@ from recorder.reports import (recovered_report, with_known_verdicts, write_repor
 from shared import task_record
 from shared import task_status as st
 from shared.cluster_status import status_key
+from shared.counts import counted
 from shared.errors import PatrolError
 from shared.global_settings import GlobalSettings
 from shared.status_file import status_from
@@ -180,8 +181,8 @@ def _report_orphan(connection: Redis, queue: str, settings: GlobalSettings, now:
         cycle_claim.settle_or_note(connection, queue, cycle["dir"], owner, "")
         return _AGAIN
     tasks = orphan.status["tasks"]
-    log.warning("took over from a dead coordinator: reported its cycle %s (%d tasks, %d ended, "
-                "%d still recording)", cycle["dir"], len(tasks),
+    log.warning("took over from a dead coordinator: reported its cycle %s (%s, %d ended, "
+                "%d still recording)", cycle["dir"], counted(len(tasks), "task"),
                 sum(t["status"] in st.FINISHED for t in tasks), len(orphan.recording))
     return orphan
 
