@@ -12,6 +12,7 @@ from recorder.reports import (INTERRUPTED, build_report, recovered_report,
                               with_known_verdicts, write_reports, written_rows)
 from shared import settings
 from shared.config import GLOBAL_DEFAULTS
+from shared.counts import counted
 from shared.errors import ConfigError, PatrolError
 from shared.global_settings import GlobalSettings
 from shared.output_tree import OutputDir, cycle_names_in
@@ -101,8 +102,8 @@ def recover_interrupted_cycle(old: dict, config: GlobalSettings | None, config_p
                     "reported interrupted, its clips left to them; the coordinator that takes "
                     "the lock reports it again with their outcomes", cycle["dir"], queue)
     else:
-        log.warning("recovered interrupted cycle %s: %d partial clips kept", cycle["dir"],
-                    len(published))
+        log.warning("recovered interrupted cycle %s: %s kept", cycle["dir"],
+                    counted(len(published), "partial clip"))
     return problem
 
 
@@ -208,6 +209,6 @@ def recover_unpublished_cycle(last_dir: str, number: int, config: GlobalSettings
         _into_history(config_path, folder, config.report_filename, wall, announce=True)
     except PatrolError as exc:
         log.error("cannot write the report of unpublished cycle %s: %s", newest, exc)
-    log.warning("recovered cycle %s, made just before the recorder was killed: %d clips kept",
-                newest, len(published))
+    log.warning("recovered cycle %s, made just before the recorder was killed: %s kept",
+                newest, counted(len(published), "clip"))
     return True

@@ -441,6 +441,7 @@ RECORDER_TEXTS: tuple[tuple[str, str], ...] = (
     ("{count} 个中断的巡检等待有效的配置", "{count} interrupted cycles wait for a valid config"),
     # The status message's parts, joined (recorder/scheduler_state.py's status_message)
     ("{message}; {detail}", "{message}; {detail}"),
+    ("已完成全部 1 轮巡检", "The 1 patrol cycle done"),
     ("已完成全部 {count} 轮巡检", "All {count} patrol cycles done"),
     ("调度器已停止", "Scheduler stopped"),
     ("无法创建输出目录 {folder}: {error}", "The output folder {folder} cannot be made: {error}"),
