@@ -101,7 +101,18 @@ def clip_being_recorded(cycle: str, filename: str) -> bool:
 def cycle_being_recorded(cycle: str) -> bool:
     """Whether the recorder records this cycle now: its deletion is refused (409), and its
     console page says it is recorded and offers no delete (the one decision for both)."""
-    return _said_again_by_a_fresh_read(lambda recording, _: cycle == recording)
+    return clips_being_written(cycle) is not None
+
+
+def clips_being_written(cycle: str) -> set[str] | None:
+    """None unless the recorder records this cycle now (:func:`cycle_being_recorded`), else the
+    clip names it still writes in it, from the same read that says so: a later read may be of
+    the next cycle (cycle_interval 0), whose clips have the same names."""
+    recording, _ = recording_now()
+    if cycle != recording:
+        return None
+    recording, active = recording_now(fresh=True)
+    return active if cycle == recording else None
 
 
 def _said_again_by_a_fresh_read(recorded: Callable[[str, set[str]], bool]) -> bool:

@@ -1397,6 +1397,38 @@ def test_a_cycle_being_recorded_says_so_before_its_first_clip_and_offers_no_refu
     assert not folder.exists()
 
 
+def test_a_cycle_page_takes_its_clips_being_written_from_the_read_that_says_it_is_recorded(
+        client: FlaskClient, make_cycle: MakeCycle, write_status: WriteStatus,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The page read the status twice: `recording` from one read, the clips being written from
+    # a later one; with cycle_interval 0 cycle A ended and B began in between, and A's page
+    # marked cam0's finished clip 录制中, as B's cam0 was.
+    from app import results
+    make_cycle("20251010_163000", {"test_stream1.mp4": b"a", "test_stream2.mp4": b"b"},
+               reports=False)
+
+    def running(cycle: str, clip: str) -> None:
+        write_status(scheduler_running=True, cycle={"dir": cycle, "running": True},
+                     tasks=[{"stream_index": 0, "status": 3,
+                             "output_file": f"./output/{cycle}/{clip}"}])
+
+    reads = []
+    read_status = results.status_view
+
+    def next_cycle_after_two_reads(fresh: bool = False) -> tuple[dict, bool]:
+        reads.append(fresh)
+        if len(reads) == 3:  # cycle A has ended, B has begun
+            running("20251010_164000", "test_stream1.mp4")
+        return read_status(fresh)
+
+    monkeypatch.setattr(results, "status_view", next_cycle_after_two_reads)
+    running("20251010_163000", "test_stream2.mp4")
+    page = client.get("/cycles/20251010_163000?lang=en").get_data(as_text=True)
+    rows = dict(re.findall(r'<td dir="auto">([^<]+)</td><td>([^<]*)</td>', page))
+    assert "test_stream1.mp4" not in rows, page  # finished in A; B's is being written
+    assert rows.get("test_stream2.mp4") == "recording", page
+
+
 def test_an_interrupted_cycles_page_says_so_in_the_words_of_the_cycle_list(
         client: FlaskClient, make_cycle: MakeCycle) -> None:
     # The cycle list said (已中断), its report.txt 本轮被中断; the cycle's own page said nothing.

@@ -15,7 +15,7 @@ from flask import make_response, render_template, request
 from app.console import bp
 from app.console.pages import report_names
 from app.context import cached_config, output_dir
-from app.results import cycle_being_recorded, recording_now
+from app.results import clips_being_written
 from app.scheduler import status_view
 from shared import cycle_summary, output_tree
 from shared.errors import NotFound
@@ -33,8 +33,8 @@ def _cycle_view(timestamp: str) -> dict:
     folder = output_tree.require_cycle(out, timestamp)
     names = report_names(config)
     record = output_tree.cycle_record(out, timestamp) or {}
-    recording = cycle_being_recorded(timestamp)  # as a delete decides it: then refused (409)
-    writing = recording_now()[1] if recording else set()
+    writing = clips_being_written(timestamp)  # as a delete decides it: then refused (409)
+    recording = writing is not None
     status, _ = status_view()
     view = {"timestamp": timestamp, "videos": output_tree.list_videos(out, timestamp),
             "contact_sheets": [output_tree.contact_sheet_url(timestamp, page) for page
@@ -42,7 +42,7 @@ def _cycle_view(timestamp: str) -> dict:
             "verdicts": cycle_summary.read_clip_verdicts(out, timestamp, names[0]),
             "reports": [name for name in names if os.path.isfile(os.path.join(folder, name))],
             "summary": cycle_summary.read_summary(out, timestamp, names[0]),
-            "recording": recording, "writing": sorted(writing),
+            "recording": recording, "writing": sorted(writing or ()),
             "report_problem": report_problem_of(status, timestamp)}
     shown = json.dumps(view, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
     return {**view, "version": hashlib.sha1(shown).hexdigest()[:16]}
