@@ -1453,7 +1453,8 @@ def test_an_interrupted_cycles_page_says_so_in_the_words_of_the_cycle_list(
 
 
 def test_the_tasks_page_and_the_cycle_list_show_the_overviews_config_error_banner(
-        client: FlaskClient, config_path: Path, make_cycle: MakeCycle) -> None:
+        client: FlaskClient, config_path: Path, make_cycle: MakeCycle,
+        write_status: WriteStatus) -> None:
     # The overview and /settings had a banner while config.json was broken; /tasks had none.
     make_cycle("20251010_163000")
     ConfigWatch(str(config_path)).poll()  # the recorder read it: its copy in force
@@ -1477,6 +1478,13 @@ def test_the_tasks_page_and_the_cycle_list_show_the_overviews_config_error_banne
     config_path.write_text(good, encoding="utf-8")  # mended: the live update takes it away
     for path in ("/tasks", "/tasks/live", "/cycles"):
         assert banner(path) == "", path
+    # config.json reads well, but the recorder's status names an error: /cycles showed none
+    write_status(config_error={"file": "config.json", "line": 3, "field": "streams",
+                               "reason": "invalid", "message": "配置验证失败: streams"})
+    named = banner("/?lang=zh")
+    assert "配置验证失败: streams" in named and "行 3" in named
+    for path in ("/tasks?lang=zh", "/tasks/live?lang=zh", "/cycles?lang=zh"):
+        assert banner(path) == named, path
 
 
 # A name written right to left: an Arabic stream name, a Hebrew clip (its camera's id).

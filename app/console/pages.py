@@ -138,10 +138,11 @@ def cycles_page():
     step, offset = paging["limit"], paging["offset"]
     # The page links keep a limit or order the operator gave.
     carried = {name: paging[name] for name in ("limit", "order") if name in request.args}
+    banner_error = data.banner_config_error(error, data.recorder_state(config))
     return render_template("console/cycles.html", cycles=cycles, total=total, paging=paging,
                            previous=max(0, offset - step) if offset else None,
                            next=offset + step if offset + step < total else None,
-                           carried=carried, config_error=error)
+                           carried=carried, config_error=banner_error)
 
 
 def report_names(config: dict) -> tuple[str, ...]:
