@@ -211,6 +211,23 @@ def test_the_token_is_asked_once_and_kept_in_a_signed_session(locked: FlaskClien
     assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
 
 
+def test_the_sign_in_page_shows_a_forms_success_as_a_notice_and_a_refusal_as_the_error(
+        locked: FlaskClient) -> None:
+    # It showed any pending outcome as its red error, another form's success notice too.
+    from app.console.actions import SIGN_OUT_NOT_RECORDED
+    from app.console.notices import FAILED
+    for category, said in (("message", "配置更新成功"), (FAILED, SIGN_OUT_NOT_RECORDED)):
+        with locked.session_transaction() as session:
+            session["_flashes"] = [(category, said)]
+        page = locked.get("/login?lang=zh").get_data(as_text=True)
+        error = re.search(r'<div class="banner" id="login-error">([^<]*)</div>', page)
+        notice = re.search(r'<div class="notice" role="status" id="login-notice">([^<]*)</div>',
+                           page)
+        shown, other = (error, notice) if category == FAILED else (notice, error)
+        assert shown and shown.group(1) == said and not other, page
+    assert "login-notice" not in locked.get("/login").get_data(as_text=True)  # said once
+
+
 def test_sign_in_guesses_end_in_a_wait_that_says_how_long(locked: FlaskClient,
                                                          caplog) -> None:
     # The sign-in form had a count of its own, logged nothing and said "wrong token" to the

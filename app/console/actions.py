@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from app.auth_throttle import SIGN_IN, wait_message
 from app.cameras import check_camera
 from app.console import access, bp, texts
-from app.console.notices import noted_redirect, page_notice
+from app.console.notices import noted_redirect, page_notice, page_notice_failed
 from app.context import output_dir
 from app.errors import ApiError
 from app.pictures import set_reference
@@ -121,9 +121,12 @@ def login():
     if request.method == "GET" and access.signed_in():  # nothing to ask: on to the page
         return redirect(_safe_next(request.args.get("next")), code=303)
     if request.method == "GET" or not access.token_required():
-        notice = page_notice()  # a sign-out that could not be recorded says so here
+        # A form's outcome said here (a sign-out that could not be recorded, another page's
+        # notice): a refusal as the error, a success as a notice.
+        notice, failed = page_notice(), page_notice_failed()
         return render_template("console/login.html",
-                               error=texts.translator()(notice) if notice else None,
+                               error=texts.translator()(notice) if notice and failed else None,
+                               notice="" if failed else notice,
                                next=_safe_next(request.args.get("next")))
     wait = access.check_token(request.form.get("token", ""))
     if wait is not None:
