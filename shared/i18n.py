@@ -313,6 +313,7 @@ CONSOLE_LABELS: tuple[tuple[str, str], ...] = (
     ("片段数", "Clips"),
     ("大小", "Size"),
     ("还没有巡检周期", "No cycle yet"),
+    ("这一页已超出末尾: 共 1 个巡检周期", "This page is past the end: 1 cycle in all"),
     ("这一页已超出末尾: 共 {count} 个巡检周期", "This page is past the end: {count} cycles in all"),
     ("回到第一页", "Back to the first page"),
     ("未调度", "not scheduled"),
@@ -441,8 +442,8 @@ RECORDER_TEXTS: tuple[tuple[str, str], ...] = (
     ("{count} 个中断的巡检等待有效的配置", "{count} interrupted cycles wait for a valid config"),
     # The status message's parts, joined (recorder/scheduler_state.py's status_message)
     ("{message}; {detail}", "{message}; {detail}"),
-    ("已完成全部 1 轮巡检", "The 1 patrol cycle done"),
-    ("已完成全部 {count} 轮巡检", "All {count} patrol cycles done"),
+    ("已完成全部 1 轮巡检", "The one patrol cycle is done"),
+    ("已完成全部 {count} 轮巡检", "All {count} patrol cycles are done"),
     ("调度器已停止", "Scheduler stopped"),
     ("无法创建输出目录 {folder}: {error}", "The output folder {folder} cannot be made: {error}"),
     ("是指向尚不存在位置的符号链接; 不会经由它创建目录, 等待该位置出现 (如磁盘挂载后)",

@@ -13,5 +13,12 @@ def test_one_is_singular_and_every_other_count_plural() -> None:
 
 
 def test_a_run_of_one_cycle_is_said_so_in_english_too() -> None:
-    assert english("已完成全部 1 轮巡检") == "The 1 patrol cycle done"
-    assert english("已完成全部 3 轮巡检") == "All 3 patrol cycles done"
+    # 8094d00 made it 'The 1 patrol cycle done' (from 'All 1 patrol cycles done')
+    assert english("已完成全部 1 轮巡检") == "The one patrol cycle is done"
+    assert english("已完成全部 3 轮巡检") == "All 3 patrol cycles are done"
+
+
+def test_the_cycle_list_past_its_end_counts_one_cycle_in_the_singular() -> None:
+    assert english("这一页已超出末尾: 共 1 个巡检周期") == "This page is past the end: 1 cycle in all"
+    assert english("这一页已超出末尾: 共 2 个巡检周期") == \
+        "This page is past the end: 2 cycles in all"

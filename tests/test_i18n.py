@@ -252,4 +252,4 @@ def test_every_recorder_text_the_console_shows_has_its_english() -> None:
     assert [text for text in texts if i18n.translate(text) is None] == []
     english = {i18n.english(text) for text in texts}
     assert "The stream ended early: only 3.0 s of 10 s recorded (Invalid data (found))" in english
-    assert "No media data received" in english and "All 3 patrol cycles done" in english
+    assert "No media data received" in english and "All 3 patrol cycles are done" in english
