@@ -13,8 +13,7 @@ One stream from config.json to the API's answer, hop by hop (file::function):
     clip (recorder/clip_files.py::finalize_clip) and asks recorder/outcome.py::classify.
  8. shared/task_record.py::build is the task's record; recorder/status_snapshot.py::build_status
     puts it in the status file that recorder/status_publisher.py::StatusPublisher.publish writes.
- 9. recorder/reports.py::write_reports, from CycleLauncher.close, writes the cycle's reports
-    (a failed write: again later, recorder/report_retries.py on recorder/retry_schedule.py).
+ 9. recorder/reports.py::write_reports, from CycleLauncher.close, writes the cycle's reports.
 10. app/scheduler.py::list_tasks answers GET /api/tasks from shared/status_file.py::read_status.
 11. app/results.py::list_videos answers GET /api/videos via shared/output_tree/listing.py::list_videos.
 """
