@@ -2,6 +2,7 @@
 the session's cookie, in every worker, and an unreadable record of sign-outs signs out all."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -115,6 +116,47 @@ def test_sign_outs_are_kept_only_while_their_session_could_still_be_used(
     kept = json.loads(path.read_text())["ended"]
     assert len(kept) == 2 and all(since > start for since in kept.values())
     assert _is_signed_out(first_copy)  # expired, listed or not
+
+
+def test_a_one_off_error_reading_the_sign_outs_is_read_again_not_a_sign_out_of_all(
+        tmp_path: Path, config_path: Path, worker: Flask,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # One failed read of the file (ESTALE on NFS) signed every session out for that request,
+    # with an ERROR; it is read again first. The sign-out itself reads it too.
+    from app.console import sign_outs
+    kept, ended = _signed_in(worker), _signed_in(worker)
+    failures = []
+    read_json = sign_outs.read_json
+
+    def failing_once(path: str):
+        if not failures:
+            failures.append(path)
+            raise OSError(errno.ESTALE, os.strerror(errno.ESTALE), path)
+        return read_json(path)
+
+    caplog.set_level(logging.WARNING, logger="app.console.sign_outs")
+    _sign_out(_signed_in(worker))  # the file exists
+    monkeypatch.setattr(sign_outs, "read_json", failing_once)
+    fresh_worker = _app(tmp_path, config_path)  # its first read of the file fails
+    assert not _is_signed_out(_copy(kept, fresh_worker)) and failures
+    ended_copy = _copy(ended, fresh_worker)
+    failures.clear()
+    assert _sign_out(ended).headers["Location"] == "/login" and failures
+    assert _is_signed_out(ended_copy)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "reading failed" in caplog.text
+
+
+def test_every_rewrite_of_the_sign_outs_drops_what_has_expired(tmp_path: Path) -> None:
+    # A sign-out listed its own session though it had expired already (a late sign-out).
+    from app.console.sign_outs import SignOuts
+    path = tmp_path / "console_sign_outs.json"
+    record = SignOuts(str(path), lifetime_seconds=100)
+    record.end("old", signed_in_at=0, now=50)
+    record.end("late", signed_in_at=10, now=200)  # expired at 110: not listed
+    assert json.loads(path.read_text()) == {"ended": {}}
+    record.end("new", signed_in_at=150, now=200)
+    assert json.loads(path.read_text()) == {"ended": {"new": 150}}
 
 
 @pytest.mark.parametrize("damage", [

@@ -5,9 +5,11 @@ a copy (stolen, or another tab's) stays valid. Each sign-in therefore carries a 
 session id, and a sign-out lists that id in ``console_sign_outs.json`` in the state folder,
 which every gunicorn worker (and every host sharing the folder) reads: an id listed there is
 signed out. The file is ``{"ended": {id: signed-in-at}}``, changed under its lock and written
-atomically; an entry goes at the next sign-out once its session would have expired anyway.
-A reader keeps the parsed file while it is unchanged (one ``stat`` a request). A file that
-cannot be read fails closed: every session counts as signed out, and the log says why once.
+atomically; every rewrite drops the entries whose session would have expired anyway (one kept
+longer is harmless: its session is refused as expired).
+A reader keeps the parsed file while it is unchanged (one ``stat`` a request). A read that
+fails is tried once more (a one-off error, e.g. ESTALE on NFS); a file that still cannot be
+read fails closed: every session counts as signed out, and the log says why once.
 """
 from __future__ import annotations
 
@@ -44,15 +46,27 @@ def _parse(data: Any) -> dict[str, float]:
 
 
 def _read(path: str) -> dict[str, float]:
-    """The ended sessions in ``path`` (none when there is no file). :raises SignOutsUnreadable:"""
+    """The ended sessions in ``path`` (none when there is no file), read a second time after
+    an error reading it. :raises SignOutsUnreadable:"""
     try:
-        return _parse(read_json(path))
+        return _parse(_read_json_again_after_an_error(path))
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise SignOutsUnreadable(exc.strerror or str(exc)) from exc
     except ValueError as exc:  # not JSON, or not UTF-8
         raise SignOutsUnreadable(f"damaged: {exc}") from exc
+
+
+def _read_json_again_after_an_error(path: str) -> Any:
+    """``read_json(path)``, tried once more if it fails with an OSError but a missing file."""
+    try:
+        return read_json(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        log.warning("console sign-outs %s: reading failed (%s), read again", path, exc)
+        return read_json(path)
 
 
 class SignOuts:
@@ -87,12 +101,14 @@ class SignOuts:
         :raises SignOutsUnreadable: :raises WriteError: :raises LockTimeout:
         :raises LockUnusable: :raises OSError: the state folder cannot be made.
         """
+        self._rewrite({session_id: signed_in_at}, now)
+
+    def _rewrite(self, added: dict[str, float], now: float) -> None:
+        """The file with ``added`` listed, and without what has expired at ``now``: every
+        rewrite drops those, whatever it is for. :raises: as :meth:`end`."""
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         with locked(self.path):
-            ended = self._still_valid(_read(self.path), now)
-            ended[session_id] = signed_in_at
+            listed = {**_read(self.path), **added}
+            ended = {sid: since for sid, since in listed.items() if now - since < self._lifetime}
             write_json_atomic(self.path, {"ended": ended}, compact=True)
-
-    def _still_valid(self, ended: dict[str, float], now: float) -> dict[str, float]:
-        return {sid: since for sid, since in ended.items() if now - since < self._lifetime}
 
