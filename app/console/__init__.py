@@ -7,6 +7,7 @@ fragments; no build step. Pages: ``/``, ``/cameras/<id>``, ``/cycles``,
 from __future__ import annotations
 
 import hashlib
+import re
 
 from flask import Blueprint, Flask
 
@@ -35,12 +36,22 @@ def size_text(value: int | None) -> str:
     return f"{value} B"  # pragma: no cover - the loop always returns
 
 
+# The bidi controls (embeddings, overrides, isolates, the marks U+061C, U+200E, U+200F) and
+# the paragraph separators, which end an isolate too (NEL U+0085, U+2029, the C0 ones).
+_BIDI_CONTROLS = re.compile(
+    "[\n\r\x1c-\x1e\x85\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2029]")
+
+
 def isolated(text: str) -> str:
     """Text set apart from what surrounds it, for the places no element can hold ``dir="auto"``
     (a page's title, a confirmation's question): a name written right to left (Arabic, Hebrew)
-    between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE, which names never
-    hold (config_rules refuses the bidi controls)."""
-    return f"\u2068{text}\u2069"
+    between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE. A bidi control or
+    paragraph separator in it is shown as its code (``<U+202E>``): a U+2069 would end the
+    isolate early and a U+202E turn the text after it around. The config refuses them in
+    names and output_filename, but a camera id from before that rule may hold one (the
+    history keeps it)."""
+    return "\u2068" + _BIDI_CONTROLS.sub(lambda found: f"<U+{ord(found.group()):04X}>",
+                                         text) + "\u2069"
 
 
 def percent_text(value: float | None) -> str:
