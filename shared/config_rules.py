@@ -52,6 +52,25 @@ def hides_text(ch: str) -> bool:
     return category in ("Zl", "Zp")
 
 
+def hiding_character(text: str) -> str | None:
+    """The first character of ``text`` that hides or turns text around (:func:`hides_text`)."""
+    return next((ch for ch in text if hides_text(ch)), None)
+
+
+def hiding_problem(text: str) -> str | None:
+    """Why ``text`` may not name a camera or a clip for what it hides, or None."""
+    hiding = hiding_character(text)
+    return None if hiding is None else f"不能含有不可见的格式字符 (U+{ord(hiding):04X})"
+
+
+def is_plain_name(name: str) -> bool:
+    """True for a name an ``output_filename`` (so a clip) can have as far as its characters go:
+    no folder part, no backslash, no C0 control character, nothing that hides or turns text
+    around (as a camera's name: a right-to-left override U+202E would turn the console's
+    text around it)."""
+    return PLAIN_NAME_RE.fullmatch(name) is not None and hiding_character(name) is None
+
+
 def draws_nothing(ch: str) -> bool:
     """True for a character drawn as nothing on its own."""
     if ord(ch) in _BLANK_LETTERS:
@@ -290,7 +309,8 @@ def plain_file_name_problem(value: Any, max_bytes: int = MAX_NAME_BYTES, why: st
 
 @dataclass(frozen=True)
 class FileName:
-    """A plain file name ending with one of ``suffixes`` (any case), not one of ``reserved``.
+    """A plain file name ending with one of ``suffixes`` (any case), not one of ``reserved``,
+    with nothing in it that hides or turns text around (:func:`hides_text`, as a name).
 
     ``reserved``: the names of a cycle's other reports; ``why_max``: why
     ``max_bytes`` is below the file system's limit, if it is.
@@ -304,7 +324,8 @@ class FileName:
 
     def check(self, field: str, value: Any) -> str:
         """``value`` when it is such a name. :raises ConfigError:"""
-        problem = plain_file_name_problem(value, self.max_bytes, self.why_max)
+        problem = (plain_file_name_problem(value, self.max_bytes, self.why_max)
+                   or hiding_problem(value))
         if problem:
             raise ConfigError(field, problem)
         lower = value.lower()
@@ -338,9 +359,8 @@ class DisplayName:
             raise ConfigError(field, "不能含有控制字符或无效的 Unicode 字符")
         if value.isspace():
             raise ConfigError(field, "不能只含空白字符")
-        hiding = next((ch for ch in value if hides_text(ch)), None)
-        if hiding is not None:
-            raise ConfigError(field, f"不能含有不可见的格式字符 (U+{ord(hiding):04X})")
+        if problem := hiding_problem(value):
+            raise ConfigError(field, problem)
         if all(ch.isspace() or draws_nothing(ch) for ch in value):
             raise ConfigError(field, "不能只含空白或不可见的字符")
         return value

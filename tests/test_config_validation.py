@@ -147,6 +147,13 @@ STREAM_CASES: list[tuple[str, Any, Any, str]] = [
     ("output_filename", "cam.mkv", "cam.txt", "视频扩展名"),
     ("output_filename", "cam.MP4", "cam", "视频扩展名"),
     ("output_filename", "cam.ts", ".mp4", "文件名"),
+    # It is a camera's id and a clip's name: it closed the console's isolate (U+2069) and
+    # turned the text after it around (U+202E) in a page's title and a delete's question.
+    ("output_filename", "cam.mp4", "cam\u2069\u202egpm.mp4", "不可见的格式字符 (U+2069)"),
+    ("output_filename", "cam.mp4", "cam\u202egpm.mp4", "不可见的格式字符 (U+202E)"),
+    ("output_filename", "cam.mp4", "ca\u200bm.mp4", "不可见的格式字符 (U+200B)"),
+    ("output_filename", "cam.mp4", "ca\u2028m.mp4", "不可见的格式字符 (U+2028)"),
+    ("output_filename", "قناة\u200c1.mp4", "cam\u2066.mp4", "不可见的格式字符 (U+2066)"),
     ("output_filename", "cam.mov", "dir/cam.mp4", "文件名"),
     ("output_filename", "cam.m4v", "../cam.mp4", "文件名"),
     ("output_filename", "摄像头1.mp4", "dir\\cam.mp4", "文件名"),
@@ -806,6 +813,25 @@ def test_the_schema_and_the_rule_agree_on_every_character_that_may_hide_or_draw_
                 for name in (chr(code), f"a{chr(code)}b")
                 if (pattern.search(name) is not None) != _rule_takes(name)]
     assert not disagree
+
+
+def test_an_output_filename_refuses_what_hides_text_in_a_stream_name() -> None:
+    """One rule (config_rules.hides_text) for both: every such character, in a clip name."""
+    hiding = [code for code in config_rules._may_draw_nothing()
+              if config_rules.hides_text(chr(code))]
+    rule = model.STREAM_RULES["output_filename"]
+
+    def reason(name: str) -> str:
+        try:
+            rule.check("output_filename", name)
+        except ConfigError as exc:
+            return exc.reason
+        return ""
+
+    assert len(hiding) > 50
+    assert not [f"U+{code:04X}" for code in hiding
+                if reason(f"a{chr(code)}b.mp4") != f"不能含有不可见的格式字符 (U+{code:04X})"]
+    assert reason("a\u200cb.mp4") == reason("a\u00adb.mp4") == ""  # as a name keeps them
 
 
 def test_no_character_beyond_the_planes_scanned_may_hide_or_draw_nothing() -> None:

@@ -70,6 +70,27 @@ def test_a_clip_name_the_api_could_not_delete_is_neither_listed_nor_served(
     assert not folder.exists()
 
 
+def test_a_clip_name_with_a_character_that_turns_text_around_is_neither_listed_nor_served(
+        client: FlaskClient, make_cycle: MakeCycle, caplog: pytest.LogCaptureFixture) -> None:
+    """A hand-placed cam<U+202E>gpm.mp4 (no output_filename can be named so now): it was listed,
+    and the console's delete question read it backwards."""
+    name = "cam\u202egpm.mp4"
+    folder = make_cycle(CYCLE, {"test_stream1.mp4": b"clip", name: b"foreign"}, reports=False)
+    with caplog.at_level(logging.WARNING, logger="shared.output_tree"):
+        for url in ("/api/videos", f"/api/videos/{CYCLE}", "/api/videos?limit=10"):
+            assert [v["filename"] for v in client.get(url).get_json()["videos"]] == [
+                "test_stream1.mp4"]
+        page = client.get(f"/cycles/{CYCLE}").get_data(as_text=True)
+        assert "test_stream1.mp4" in page and "gpm.mp4" not in page
+    assert [r.getMessage() for r in caplog.records] == [
+        f"listing: skipped {CYCLE}/cam\\xe2\\x80\\xaegpm.mp4: an invisible format character "
+        "(U+202E) in its name"]
+    assert client.get(f"/api/clips/{CYCLE}/{quote(name, safe='')}").status_code in (403, 404)
+    assert client.delete("/api/video",
+                         query_string={"path": f"./output/{CYCLE}/{name}"}).status_code == 403
+    assert (folder / name).read_bytes() == b"foreign"
+
+
 @pytest.fixture
 def shared_tree() -> Iterator[Path]:
     """A folder another user may read: config.json, output/<CYCLE> with a clip, output/<LOCKED> mode 000."""

@@ -10,8 +10,8 @@ from shared.clip_names import contact_sheet_name, thumbnail_name
 from shared.clock import SYSTEM_CLOCK
 from shared.errors import NotFound, UnsafePath
 from shared.output_tree.names import (CHECKS_FOLDER, CHECKS_PREFIX, folder_of,
-                                      is_foreign_video_name, is_picture_name, is_video_name,
-                                      stream_index_of)
+                                      foreign_characters, is_foreign_video_name,
+                                      is_picture_name, is_video_name, stream_index_of)
 from shared.output_tree.reading import read_picture
 from shared.output_tree.root import (OpenRoot, OutputDir, check_folder_names, cycle_names,
                                      is_cycle_at, is_real_dir_at, opened_root)
@@ -60,8 +60,8 @@ def _clip_entry(root: OpenRoot, cycle: str, entry: os.DirEntry) -> tuple[str, in
     if not is_video_name(entry.name):
         if is_foreign_video_name(entry.name):
             _skipped(f"{root.path}/{cycle}/{_shown(entry.name)}",
-                     "listing: skipped %s/%s: a control character or a backslash in its name",
-                     cycle, _shown(entry.name))
+                     "listing: skipped %s/%s: %s in its name",
+                     cycle, _shown(entry.name), foreign_characters(entry.name))
         return None
     if not _is_text(entry.name):
         _skipped(f"{root.path}/{cycle}/{_shown(entry.name)}",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from shared.clip_names import THUMBNAIL_SUFFIX, WORK_PREFIX, contact_sheet_page
 from shared.config import VIDEO_EXTENSIONS
-from shared.config_rules import PLAIN_NAME_RE
+from shared.config_rules import PLAIN_NAME_RE, hiding_character, is_plain_name
 from shared.errors import UnsafePath
 from shared.timefmt import is_cycle_name, is_real_stamp
 
@@ -40,15 +40,26 @@ def is_video_name(name: str) -> bool:
     """True for a clip file name: what the listings show, the API serves and deletes.
 
     A name the config's output_filename rule allows (no tab, newline or other control
-    character, no backslash, not hidden) with a video extension: a hand-placed file named
-    otherwise is no clip, so no listing shows what the API would refuse to delete.
+    character, no backslash, no character that hides or turns text around such as U+202E,
+    not hidden) with a video extension: a hand-placed file named otherwise is no clip, so no
+    listing shows what the API would refuse to delete.
     """
-    return _has_video_extension(name) and PLAIN_NAME_RE.fullmatch(name) is not None
+    return _has_video_extension(name) and is_plain_name(name)
 
 
 def is_foreign_video_name(name: str) -> bool:
-    """A video file's name that no clip can have (a control character or a backslash in it)."""
+    """A video file's name that no clip can have (a control character, a backslash or an
+    invisible format character in it)."""
     return _has_video_extension(name) and not is_video_name(name)
+
+
+def foreign_characters(name: str) -> str:
+    """What in a foreign video name (:func:`is_foreign_video_name`) no clip can have, as the
+    log says it."""
+    hiding = hiding_character(name)
+    if hiding is not None and PLAIN_NAME_RE.fullmatch(name):
+        return f"an invisible format character (U+{ord(hiding):04X})"
+    return "a control character or a backslash"
 
 
 def is_entry_name(name: str) -> bool:
