@@ -53,8 +53,11 @@ def stored_quality(quality: dict) -> str:
 _BUCKET = ("INSERT INTO {table} (camera, bucket, total, ok) VALUES (?, ?, 1, ?) "
            "ON CONFLICT (camera, bucket) DO UPDATE SET total = total + 1, ok = ok + excluded.ok")
 _HOURLY, _DAILY = _BUCKET.format(table="hourly"), _BUCKET.format(table="daily")
+# A camera's name is kept when a row comes without one (its stream gone from the config: a
+# check or a cycle recovered after the edit): a known name is never written over with "".
+_KEEP_NAME = "name = COALESCE(NULLIF(excluded.name, ''), cameras.name)"
 _TOUCH_CAMERA = ("INSERT INTO cameras (id, name, url) VALUES (?, ?, ?) ON CONFLICT (id) "
-                 "DO UPDATE SET name = excluded.name, url = excluded.url")
+                 f"DO UPDATE SET {_KEEP_NAME}, url = excluded.url")
 _READ_CAMERA = ("SELECT last_ended, consecutive_failures, failing_since, offline_since, "
                 "offline_alerted FROM cameras WHERE id = ?")
 # The whole state in one statement; an offline reminder's time ends with the outage.
@@ -62,7 +65,7 @@ _SET_CAMERA = (
     "INSERT INTO cameras (id, name, url, last_status, last_error, last_ended, last_ok_at, "
     "consecutive_failures, failing_since, offline_since, offline_alerted, last_clip) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-    "name = excluded.name, url = excluded.url, last_status = excluded.last_status, "
+    f"{_KEEP_NAME}, url = excluded.url, last_status = excluded.last_status, "
     "last_error = excluded.last_error, last_ended = excluded.last_ended, "
     "last_ok_at = COALESCE(excluded.last_ok_at, last_ok_at), "
     "consecutive_failures = excluded.consecutive_failures, "

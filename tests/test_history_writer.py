@@ -136,6 +136,20 @@ def test_an_outcome_row_holds_the_task(db) -> None:
         ("东门", "rtsp://u:***@127.0.0.1/x", "./output/20251009_120000/gate.mp4")]
 
 
+@pytest.mark.parametrize("status", [OK, FAIL, CANCEL])
+def test_a_row_without_a_name_keeps_the_camera_s_known_name(db, status) -> None:
+    # A camera removed from the config while its check ran: the restart's row of that check
+    # has no name, and the camera's row lost its 东门 for good (console and API: the id only).
+    run(db, [OK])
+    writer = HistoryWriter(HistoryStore(db))
+    writer.record(task(status, WALL + 600, name=""))
+    writer.flush(settings(), 20.0, WALL + 600, force=True)
+    assert rows(db, "SELECT id, name FROM cameras") == [("gate", "东门")]
+    writer.record(task(status, WALL + 900, name="东门 2"))  # a new name is taken
+    writer.flush(settings(), 30.0, WALL + 900, force=True)
+    assert rows(db, "SELECT id, name FROM cameras") == [("gate", "东门 2")]
+
+
 def test_recorder_events_are_written_once_per_change(db) -> None:
     writer = HistoryWriter(HistoryStore(db))
     error = ConfigError("global_config.max_concurrent_streams", "必须大于 0")
