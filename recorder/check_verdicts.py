@@ -10,10 +10,9 @@ import logging
 import sqlite3
 from collections.abc import Collection
 
+from recorder.history_lookup import read_history
 from shared import task_record
 from shared.camera_view import parsed_quality
-from shared.history_read import open_history
-from shared.history_schema import history_path
 from shared.timefmt import format_local
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ def committed_verdicts(config_path: str, check_ids: Collection[int],
         return {}
     newest: dict[int, dict] = {}
     try:
-        with open_history(history_path(config_path)) as conn:
+        with read_history(config_path) as conn:
             if conn is None:
                 return {}
             marks = ", ".join("?" * len(check_ids))

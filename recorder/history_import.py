@@ -8,6 +8,7 @@ import sqlite3
 
 from recorder.finished_task import FinishedTask
 from recorder.history_events import RECOVERED_NOTE, enqueue, recovered_cycle_body
+from recorder.history_lookup import read_history
 from recorder.history_outcomes import CameraStates, write_outcomes
 from recorder.history_store import HistoryStore
 from shared import settings
@@ -77,15 +78,9 @@ def _known(conn: sqlite3.Connection, task: FinishedTask) -> bool:
 def not_in_history(config_path: str, tasks: list[FinishedTask]) -> list[FinishedTask]:
     """``tasks`` less those the history already has (as the import tells them); all of them
     when it has no file yet, or cannot be read (logged)."""
-    path = history_path(config_path)
-    if not os.path.exists(path):
-        return tasks
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            return [task for task in tasks if not _known(conn, task)]
-        finally:
-            conn.close()
+        with read_history(config_path) as conn:
+            return tasks if conn is None else [task for task in tasks if not _known(conn, task)]
     except sqlite3.Error as exc:
         log.warning("cannot read the history to leave out what it has: %s", exc)
         return tasks
@@ -96,16 +91,14 @@ def has_every_task(config_path: str, folder: str, report_filename: str) -> bool:
     ``folder`` (a cycle that ended before a kill, its last batch committed: nothing to put
     back). Told without the config: a cycle's every task has one outcome of its own."""
     report = read_report(os.path.join(folder, report_filename))
-    path = history_path(config_path)
-    if report is None or not os.path.exists(path):
+    if report is None:
         return False
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
+        with read_history(config_path) as conn:
+            if conn is None:
+                return False
             [(known,)] = conn.execute("SELECT COUNT(*) FROM outcomes WHERE cycle = ? AND "
                                       "kind = 'cycle'", (os.path.basename(folder),)).fetchall()
-        finally:
-            conn.close()
     except sqlite3.Error as exc:
         log.warning("cannot read the history to leave out what it has: %s", exc)
         return False
