@@ -139,7 +139,7 @@ class Checks:
         killed_at = min(interrupted_at(old) or wall, wall)
         records = [task_record.check_from_stored(raw) for raw in old["checks"]]
         verdicts = committed_verdicts(self.config_path, [
-            record["check_id"] for record in records if record["status"] not in st.FINISHED],
+            record for record in records if record["status"] not in st.FINISHED],
             cut_short=(STOPPED_MESSAGE, task_record.INTERRUPTED_MESSAGE))
         for raw, record in zip(old["checks"], records):
             if record["check_id"] in verdicts:

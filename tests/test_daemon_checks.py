@@ -14,7 +14,7 @@ from shared import task_status as st
 from shared.atomic import write_json_atomic
 from shared.control_file import request_check, request_start
 from shared.history_read import open_history
-from shared.history_schema import history_path
+from shared.history_schema import connect_writer, history_path
 from shared.status_file import empty_status, read_status
 from testkit.fake_runner import FakeRunner, progress_block
 from tests.test_daemon_history import StepClock
@@ -540,4 +540,25 @@ def test_a_check_whose_verdict_the_history_has_is_not_run_again_after_a_kill(tmp
     assert (check["check_id"], check["status"], check["output_file"], check["run_again"]) == (
         request["id"], st.COMPLETED, clip, False)
     assert check["end_time"] != "" and check["frames_received"] == 125
+    runner.close()
+
+
+def test_a_killed_check_is_run_again_though_an_older_check_of_its_id_has_a_verdict(
+        tmp_path) -> None:
+    # status.json and control.json lost, history.sqlite3 kept: ids began again at 1, and the
+    # history's row of an older check 1 (another camera, a week ago) was taken as its verdict.
+    config, runner, clock, daemon, request = _check_recording(tmp_path)
+    _killed_while_recording(config, daemon, runner, clock)
+    conn = connect_writer(history_path(config))
+    try:
+        conn.executemany(
+            "INSERT INTO outcomes (camera, cycle, kind, ended, status, check_id) VALUES "
+            "(?, 'checks/x', 'check', ?, ?, ?)",
+            [("cam9", clock.wall() + 60, st.COMPLETED, request["id"]),
+             ("cam0", clock.wall() - 7 * 86400, st.COMPLETED, request["id"])])
+    finally:
+        conn.close()
+    again = _daemon(config, runner, clock)
+    again.recover()
+    _rerun_to_completion(config, again, runner, clock, request)
     runner.close()

@@ -1,5 +1,6 @@
 """The recorder's reads of its history at a start (recorder/history_lookup.py and its users):
-the file migrated first, opened by an escaped URI."""
+the file migrated first, opened by an escaped URI; a killed check's verdict found by its id,
+its camera and its time, not by a row of an earlier run of the ids."""
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,7 @@ from recorder.reports import build_report, write_reports
 from shared import settings
 from shared import task_record
 from shared import task_status as st
-from shared.history_schema import MIGRATIONS, SCHEMA_VERSION, history_path
+from shared.history_schema import MIGRATIONS, SCHEMA_VERSION, connect_writer, history_path
 from shared.timefmt import format_local
 
 WALL = 1_760_000_000.0
@@ -51,13 +52,38 @@ def _write_rows(config: str, rows: list[tuple], version: int = SCHEMA_VERSION) -
         conn.close()
 
 
+def _check(check_id: int, camera: str, requested: float) -> dict:
+    return {"check_id": check_id, "camera": camera, "requested_at": format_local(requested)}
+
+
+def test_a_killed_check_is_not_given_the_verdict_of_an_earlier_check_of_its_id(tmp_path) -> None:
+    # The status and control files lost, the history kept: ids start at 1 again, and the old
+    # check 1 (another camera, and a week ago) has a verdict in the history.
+    config = str(tmp_path / "config.json")
+    _write_rows(config, [_row("yard", WALL - 7 * 86400, 1), _row("gate", WALL - 7 * 86400, 1)])
+    assert committed_verdicts(config, [_check(1, "gate", WALL)], CUT_SHORT) == {}
+    # ... while the check's own verdict, after it was asked, is found
+    _write_rows_more(config, [_row("gate", WALL + 30, 1)])
+    [(check_id, row)] = committed_verdicts(config, [_check(1, "gate", WALL)], CUT_SHORT).items()
+    assert (check_id, row["camera"], row["ended"]) == (1, "gate", WALL + 30)
+
+
+def _write_rows_more(config: str, rows: list[tuple]) -> None:
+    conn = connect_writer(history_path(config))
+    try:
+        conn.executemany("INSERT INTO outcomes (camera, cycle, kind, ended, status, check_id) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", rows)
+    finally:
+        conn.close()
+
+
 def test_the_first_start_after_the_upgrade_migrates_before_the_verdicts_lookup(
         tmp_path, caplog) -> None:
     # A history of schema 2 (before check_id): the lookup was refused ("schema 2, expected 3")
     config = str(tmp_path / "config.json")
     _write_rows(config, [_row("gate", WALL - 60, None)], version=2)
     with caplog.at_level(logging.WARNING):
-        assert committed_verdicts(config, [1], CUT_SHORT) == {}
+        assert committed_verdicts(config, [_check(1, "gate", WALL)], CUT_SHORT) == {}
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     conn = sqlite3.connect(history_path(config))
     try:
