@@ -58,6 +58,7 @@ class Cycle:
         self.codecs = codecs
         self.started, self.start_wall = now, wall
         self.end_wall: float | None = None
+        self.interrupted = ""  # why its report says it was cut short ("": it was not)
         self.max_concurrent_used = 0
         self.cancelled = False
         # Cluster mode hands in its own factory (a worker records the task).

@@ -220,6 +220,7 @@ class CycleLauncher:
 
     def _report(self, cycle: Cycle, state: SchedulerState, interrupted: str) -> None:
         cluster = cycle.config.get("cluster")
+        cycle.interrupted = interrupted
         reports = FailedReports(cycle.dir, cycle.settings.report_filename,
                                 cycle.report(interrupted))
         try:

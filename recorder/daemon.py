@@ -26,6 +26,7 @@ from recorder.space_gate import SpaceGate
 from recorder.status_publisher import StatusPublisher
 from recorder.status_snapshot import build_status, fingerprint
 from recorder.stop_signal import StopSignal
+from recorder.unwritten_reports import resume_unwritten
 from shared import settings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.cluster_config import cluster_queue
@@ -84,6 +85,9 @@ class Daemon:
         self.state.report_problem, self.state.last_cycle_number = recover_cycles(
             old, self.config_watch.settings, self.config_path, self.runner, self.clock.wall(),
             queue)
+        # ... and the reports a full disk kept the last run from writing, till its end
+        self.state.report_problem = self.state.report_problem or resume_unwritten(
+            old, self.config_watch.settings, self.config_path, self.launcher.reports)
         if old["heartbeat"] is not None:  # a clean stop clears it: killed (kill -9, a crash)
             self.state.after_kill = INTERRUPTED
         if self.config_watch.config is None:  # the cycles a restart without one held, so far
@@ -231,6 +235,8 @@ class Daemon:
         (a second call after a clean one, nothing); the status file's lock is let go either
         way, so a new recorder on this config is not locked out by one whose stop failed."""
         parts = (("checks", self._wind_down_checks), ("cycle", self._wind_down_cycle),
+                 # a full disk's reports, the stopped cycle's too: once more, else logged
+                 ("reports", lambda: self.launcher.reports.close(self.state)),
                  ("takeovers", lambda: self.launcher.follow_takeovers(math.inf)),  # as they stand
                  ("lead", self.launcher.release_lead), ("history", self._close_history),
                  ("status", self._publish_stopped),

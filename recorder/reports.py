@@ -50,21 +50,39 @@ def recovered_report(old: dict, published: list[str], configured_max: int) -> di
     ``published``: the clips recovered from its work files. ``configured_max``
     stands in for the cycle's cap when the status file is older than that field.
     """
-    cycle = old["cycle"]
     kept = {os.path.basename(path) for path in published}
     tasks = []
     for raw in old["tasks"]:
         record = task_record.from_stored(raw)
         clip = os.path.basename(record["output_file"] or "")
         tasks.append(task_record.interrupted(record, clip in kept))
+    # its own end is not known: the kill's, as best known
+    return _status_report(old, tasks, format_local(interrupted_at(old)), configured_max,
+                          INTERRUPTED)
+
+
+def ended_report(old: dict) -> dict:
+    """The report of the cycle the last status ``old`` shows ended (its recorder could not
+    write it: a full disk until its stop), as its end made it, from that status."""
+    cycle = old["cycle"]
+    tasks = [task_record.from_stored(raw) for raw in old["tasks"]]
+    started, elapsed = cycle.get("started_at"), cycle.get("elapsed_seconds")
+    end_time = str(cycle.get("end_time") or "") or (  # a status from before that field
+        format_local(started + elapsed) if isinstance(started, (int, float))
+        and isinstance(elapsed, (int, float)) else "")
+    return _status_report(old, tasks, end_time, 0, str(cycle.get("interrupted") or ""))
+
+
+def _status_report(old: dict, tasks: list[dict], end_time: str, configured_max: int,
+                   interrupted: str) -> dict:
+    cycle = old["cycle"]
     return build_report(
         number=old["current_cycle"], folder=cycle["dir"], start_time=cycle["start_time"],
-        # its own end is not known: the kill's, as best known
-        end_time=format_local(interrupted_at(old)), window=cycle["total_seconds"],
+        end_time=end_time, window=cycle["total_seconds"],
         max_concurrent_streams=cycle["max_concurrent_streams"] or configured_max,
         max_concurrent_used=old["stats"].get("max_concurrent_used", 0),
         schedule_info=old["schedule_info"], tasks=tasks, not_scheduled=old["not_scheduled"],
-        interrupted=INTERRUPTED)
+        interrupted=interrupted)
 
 
 def written_report(cycle_dir: str, report_filename: str) -> dict:

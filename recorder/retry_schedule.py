@@ -79,9 +79,18 @@ class RetrySchedule(Generic[Item]):
         """The keys of the items waiting for their next attempt."""
         return [entry.key for entry in self._waiting]
 
-    def clear(self) -> list[str]:
-        """Forget every item waiting (a stop); returns their keys."""
-        keys = self.waiting()
+    def forget(self, key: str) -> None:
+        """Try ``key``'s item no more (it was handed out by :meth:`due`; nothing left to try)."""
+        self._attempts.pop(key, None)
+        self._waiting = [entry for entry in self._waiting if entry.key != key]
+
+    def take_all(self) -> list[tuple[str, Item]]:
+        """Every item waiting, whatever its pause (a stop's last attempt), forgotten here."""
+        items = [(entry.key, entry.item) for entry in self._waiting]
         self._waiting.clear()
         self._attempts.clear()
-        return keys
+        return items
+
+    def clear(self) -> list[str]:
+        """Forget every item waiting (a stop); returns their keys."""
+        return [key for key, _ in self.take_all()]

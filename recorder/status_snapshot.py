@@ -47,6 +47,10 @@ def _cycle_fields(cycle: Cycle, running: bool, now: float, wall: float) -> dict:
             # What a restarted recorder needs to finish this cycle without a valid config.
             "path": cycle.dir, "report_filename": cycle.settings.report_filename,
             "max_concurrent_streams": cycle.plan.max_concurrent,
+            # ... and to write the reports of one that ended without them (a full disk until
+            # its stop): recorder/unwritten_reports.py.
+            "end_time": format_local(cycle.end_wall) if not running else "",
+            "interrupted": cycle.interrupted,
             # Cluster mode: the workers record this cycle; a restarted recorder leaves its
             # files to them and its final report to the takeover (recorder/recovery.py).
             "cluster_queue": cluster_queue(cycle.config)}

@@ -20,7 +20,9 @@ Format (JSON object, written atomically by the recorder at least once a second):
         "started_at": 1760165228.0,         # time.time() at its start
         "elapsed_seconds": 25,
         "total_seconds": 60,
-        "max_concurrent_streams": 2         # its plan's cap (for the report of a cycle cut short)
+        "max_concurrent_streams": 2,        # its plan's cap (for the report of a cycle cut short)
+        "end_time": "",                     # once it ended (for its reports, when a full disk
+        "interrupted": ""                   # kept them unwritten): its end; why it was cut short
       },
       "stats": {"total_tasks": 2, "completed_tasks": 1, "failed_tasks": 0,
                 "cancelled_tasks": 0, "max_concurrent_used": 2},
