@@ -62,6 +62,8 @@ def _direct_session() -> requests.Session:
 WRITERS = 4
 # The scaled campaign (bench/campaign.py, docs/RELIABILITY.md) raises it through the environment.
 WORKER_KILLS = int(os.environ.get("CAMPAIGN_WORKER_KILLS", "8"))
+ANSWERED_WRITES = 20  # the kills go on until at least this many writes were answered 200
+KILLING_SECONDS = 180  # for both, however slow the machine: a bound, not a measure
 
 
 def _url_number(config: dict, writer: int) -> int:
@@ -114,11 +116,19 @@ def test_sigkill_of_workers_during_config_writes_keeps_config_valid(tmp_path: Pa
         for thread in threads:
             thread.start()
         killed = []
+        deadline = time.monotonic() + KILLING_SECONDS
         try:
-            for _ in range(WORKER_KILLS):
+            # Kills and writes go on until both counts are in, however much of the writing a
+            # slow machine fits between two kills; a kill waits for a write answered since the
+            # last one, so the kills never keep every worker from answering.
+            answered_at_kill = -1
+            while len(killed) < WORKER_KILLS or answered.count(200) < ANSWERED_WRITES:
+                assert time.monotonic() < deadline, \
+                    f"{len(killed)} kills, {answered.count(200)} writes answered 200"
                 time.sleep(rng.uniform(0.05, 0.4))  # a random point of the write loop
                 pids = server.worker_pids()
-                if pids:
+                if pids and answered.count(200) > answered_at_kill:
+                    answered_at_kill = answered.count(200)
                     victim = rng.choice(pids)
                     os.kill(victim, signal.SIGKILL)
                     killed.append(victim)
@@ -145,8 +155,8 @@ def test_sigkill_of_workers_during_config_writes_keeps_config_valid(tmp_path: Pa
         assert last.status_code == 200, last.text
         log = server.log()
 
-    assert len(killed) == WORKER_KILLS and len(set(pids)) == 3
-    assert answered.count(200) >= 20 and set(answered) <= {200, 503}, set(answered)
+    assert len(killed) >= WORKER_KILLS and len(set(pids)) == 3
+    assert answered.count(200) >= ANSWERED_WRITES and set(answered) <= {200, 503}, set(answered)
     assert "Traceback" not in log and "timeout" not in errors
     config = load_config(str(config_path))  # valid JSON that passes every rule
     assert config["global_config"]["cycle_interval_seconds"] == 7
