@@ -32,12 +32,15 @@ def alerting_cameras(config: dict) -> frozenset[str]:
 
 def stream_of_record(record: dict, streams: list[dict]) -> dict | None:
     """The configured stream a report's task recorded (its clip's name, else its URL); None
-    when no stream of ``streams`` is it, or more than one could be."""
+    when no stream of ``streams`` is it, or more than one could be.
+
+    A clip's name is its camera's id (its ``output_filename``): a record with a clip no
+    configured stream writes is that camera's, removed since, never another's of its URL.
+    """
     output_file, url = record.get("output_file"), record.get("rtsp_url")
     clip = os.path.basename(output_file) if isinstance(output_file, str) else ""
-    by_clip = [s for s in streams if clip and s["output_filename"] == clip]
-    if by_clip:
-        return by_clip[0]
+    if clip:
+        return next((s for s in streams if s["output_filename"] == clip), None)
     if not isinstance(url, str):  # a hand-edited report's row
         return None
     index = record.get("stream_index")

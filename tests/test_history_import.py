@@ -141,3 +141,27 @@ def test_a_task_cancelled_before_it_started_is_imported_at_the_cycles_end(tmp_pa
     assert import_history(config, WALL + 200)["tasks"] == 2
     assert rows(config, "SELECT camera, status, error, ended FROM outcomes ORDER BY id")[1] == (
         "door", st.CANCELLED, "录制守护进程意外退出", WALL + 9)
+
+
+def test_a_removed_cameras_clip_stays_its_own_though_another_camera_has_its_url(tmp_path) -> None:
+    # cam1 and cam2 shared an RTSP URL; cam1 was removed after its cycle: its task, clip
+    # .../cam1.mp4, was filed under cam2, the one configured stream of that URL.
+    url = "rtsp://127.0.0.1:5/same"
+    out = str(tmp_path / "output")
+    name = cycle_name(WALL)
+    os.makedirs(os.path.join(out, name))
+    tasks = [task_record.build(
+        task_id=i, stream_index=i, rtsp_url=url, output_file=f"./output/{name}/{camera}.mp4",
+        duration_seconds=5, status=st.COMPLETED, start_wall=WALL + i, end_wall=WALL + i + 5,
+        progress=5.0, bytes_received=1000, frames_received=125, error_message="",
+        planned_offset=float(i)) for i, camera in enumerate(("cam1", "cam2"))]
+    write_reports(os.path.join(out, name), "rtsp_report.json", build_report(
+        number=1, folder=name, start_time=format_local(WALL), end_time=format_local(WALL + 9),
+        window=10, max_concurrent_streams=2, max_concurrent_used=2, schedule_info="",
+        tasks=tasks, not_scheduled=[], interrupted=""))
+    config = str(tmp_path / "config.json")
+    write_json_atomic(config, {"global_config": {}, "streams": [
+        {"rtsp_url": url, "duration_seconds": 5, "output_filename": "cam2.mp4"}]})
+    assert import_history(config, WALL + 200)["tasks"] == 2
+    assert rows(config, "SELECT camera, clip FROM outcomes ORDER BY started") == [
+        ("cam1", f"./output/{name}/cam1.mp4"), ("cam2", f"./output/{name}/cam2.mp4")]
