@@ -33,7 +33,7 @@ def recover_killed_check(record: dict, runner: ProcessRunner, config_path: str,
     folder = settings.resolve_output_dir(os.path.dirname(clip), config_path) if clip else ""
     kept = recover_work_files(runner, folder) if _a_check_folder(folder) else []
     record = task_record.interrupted(
-        record, os.path.basename(clip) in {os.path.basename(path) for path in kept})
+        record, os.path.basename(clip) in {os.path.basename(path) for path in kept}, killed_at)
     log.warning("check %d: camera %s was cut short by a kill of the recorder: %s",
                 record["check_id"], record["camera"],
                 f"partial clip {record['output_file']} kept" if record["output_file"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from shared import i18n
 from shared import task_status as st
-from shared.timefmt import format_local
+from shared.timefmt import format_local, parse_local
 from shared.urls import mask_credentials
 
 INTERRUPTED_MESSAGE = "录制守护进程意外退出, 任务中断"
@@ -139,12 +139,23 @@ def with_verdict(task: dict, ended: dict) -> dict:
     return from_stored({**ended, **{name: task.get(name) for name in OWN_FIELDS}})
 
 
-def interrupted(record: dict, clip_kept: bool) -> dict:
-    """``record`` after its recorder died: an unfinished task is cancelled, its clip named if kept."""
+def interrupted(record: dict, clip_kept: bool, killed_at: float | None = None) -> dict:
+    """``record`` after its recorder died: an unfinished task is cancelled, its clip named if kept.
+
+    ``killed_at``: the best known time of the kill (shared/status_file.py::interrupted_at), its
+    end then, and its ``run_seconds`` from its start if it had one."""
     if record["status"] in st.FINISHED:
         return record
+    ended = {} if killed_at is None else {"end_time": format_local(killed_at),
+                                          "run_seconds": _ran(record, killed_at)}
     return {**record, **status_fields(st.CANCELLED), "error_message": INTERRUPTED_MESSAGE,
-            "output_file": record["output_file"] if clip_kept else None}
+            "output_file": record["output_file"] if clip_kept else None, **ended}
+
+
+def _ran(record: dict, ended: float) -> float | None:
+    """Seconds from ``record``'s start to ``ended``; None when it had not started."""
+    started = parse_local(record.get("start_time"))
+    return round(max(0.0, ended - started), 3) if started is not None else None
 
 
 # What a camera check's record (the status file's ``checks``) has beside a task's fields.

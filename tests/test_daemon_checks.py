@@ -16,6 +16,7 @@ from shared.control_file import request_check, request_start
 from shared.history_read import open_history
 from shared.history_schema import connect_writer, history_path
 from shared.status_file import empty_status, read_status
+from shared.timefmt import format_local, parse_local
 from testkit.fake_runner import FakeRunner, progress_block
 from tests.test_daemon_history import StepClock
 
@@ -561,4 +562,28 @@ def test_a_killed_check_is_run_again_though_an_older_check_of_its_id_has_a_verdi
     again = _daemon(config, runner, clock)
     again.recover()
     _rerun_to_completion(config, again, runner, clock, request)
+    runner.close()
+
+
+def test_a_killed_check_not_run_again_shows_the_kills_end_in_the_status_as_in_the_history(
+        tmp_path) -> None:
+    # Its camera removed: the status listed it 已取消 with no end_time and no run_seconds,
+    # while its history row ended at the kill.
+    config, runner, clock, daemon, _request = _check_recording(tmp_path)
+    _killed_while_recording(config, daemon, runner, clock)
+    killed_at = read_status(settings.status_path(config))["heartbeat"]
+    with open(config, encoding="utf-8") as handle:
+        edited = json.load(handle)
+    edited["streams"][0]["output_filename"] = "cam9.mp4"  # cam0 removed
+    write_json_atomic(config, edited)
+    clock.now += 600
+    again = _daemon(config, runner, clock)
+    again.recover()
+    again.shutdown()
+    [check] = read_status(settings.status_path(config))["checks"]
+    assert check["status"] == st.CANCELLED and check["camera"] == "cam0"
+    with open_history(history_path(config)) as conn:
+        [row] = history_read.outcomes(conn, "cam0")
+    assert check["end_time"] == format_local(killed_at) == format_local(row["ended"])
+    assert check["run_seconds"] == round(killed_at - parse_local(check["start_time"]), 3)
     runner.close()
