@@ -129,7 +129,7 @@ def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> 
                 raise ConfigError(f"{field}[{i}].url", _NO_STORED)
             hook["url"] = restored
         elif hook.get("secret") == MASK:
-            old = _same_secret(hook["url"], old_hooks, left, f"{field}[{i}].secret")
+            old = _same_secret(hook["url"], old_hooks, left, f"{field}[{i}]")
         if hook.get("secret") == MASK:
             if old is None or "secret" not in old:
                 raise ConfigError(f"{field}[{i}].secret", _NO_STORED)
@@ -138,15 +138,19 @@ def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> 
 
 
 def _same_secret(url: str, old_hooks: list[dict], left: list[dict], field: str) -> dict | None:
-    """The stored hook whose secret a hook given with its full ``url`` and a masked secret
-    keeps: the one of that URL, else (its token changed) the lookalikes', when they share one.
-    :raises ConfigError: lookalikes with other secrets."""
+    """The stored hook whose secret a hook (``field``) given with its ``url`` not masked as shown
+    and a masked secret keeps: the one of that URL, else (its token changed) the lookalikes',
+    when they share one.
+    :raises ConfigError: lookalikes with other secrets: at its URL when the URL is masked in
+    part (``?token=AAA***``: the URL is what to give in full), else at its secret."""
     same_url = [old for old in old_hooks if old["url"] == url]
     if same_url:
         return same_url[0]
     same = [old for old in left if shown_webhook(old["url"]) == shown_webhook(url)]
     if len({old.get("secret") for old in same}) > 1:
-        raise ConfigError(field, _AMBIGUOUS_SECRET)
+        if MASK in url:
+            raise ConfigError(f"{field}.url", _AMBIGUOUS)
+        raise ConfigError(f"{field}.secret", _AMBIGUOUS_SECRET)
     return same[0] if same else None
 
 

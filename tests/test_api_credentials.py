@@ -620,3 +620,20 @@ def test_a_new_webhook_url_with_a_masked_secret_is_told_the_secret_is_missing(
     assert "give the secret in full" in body["message_en"] and "URL" in body["message_en"]
     assert "full URL" not in body["message_en"]
     assert stored_alerts(alerts_config)["webhooks"] == hooks
+
+
+def test_a_webhook_url_masked_in_part_with_a_masked_secret_is_told_to_give_the_url(
+        client: FlaskClient, alerts_config: Path) -> None:
+    """A URL masked only in part (``?access_token=AAA***``) is what is missing (README): it was
+    refused at its secret with 请填写完整的密钥, give the secret in full."""
+    hooks = [{**LOOKALIKE_HOOKS[0], "secret": "sa"}, {**LOOKALIKE_HOOKS[1], "secret": "sb"}]
+    assert client.put("/api/config/global", json={"alerts": {"webhooks": hooks}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    shown["webhooks"].append({"url": "https://oapi.example/robot/send?access_token=AAA***",
+                              "secret": "***"})
+    answer = client.put("/api/config/global", json={"alerts": shown})
+    assert answer.status_code == 400
+    message = answer.get_json()["message"]
+    assert "webhooks[2].url" in message and "请填写完整地址" in message
+    assert "完整的密钥" not in message
+    assert stored_alerts(alerts_config)["webhooks"] == hooks
