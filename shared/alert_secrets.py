@@ -184,7 +184,8 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
     the stored that look the same, one is sure when they are all equal, or when the masked
     ones sent of that look stand at their places: as many as stored, in the stored order, as
     shown whole, but for one at most (edited in place: its events, say). Each takes the
-    stored one at its place. Sent in another order (two lookalikes' events swapped, or two
+    stored one at its place; more sent than stored, the first at their places, those after them
+    are new ones masked, ambiguous (named, not the first). Sent in another order (two lookalikes' events swapped, or two
     edited) they could be a reorder or an edit, which cannot be told apart: ambiguous.
     """
     found: dict = {}
@@ -193,8 +194,11 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
         same = [old for old in stored if look(old) == shown]
         if not same or all(old == same[0] for old in same):
             found.update((i, same[0] if same else None) for i, _ in sent)
-        elif _at_their_places([item for _, item in sent], same, whole_look, as_shown):
+        elif _at_their_places([item for _, item in sent[:len(same)]], same, whole_look,
+                              as_shown):
+            # the stored at their places; any sent after them is new: masked, none to restore
             found.update((i, old) for (i, _), old in zip(sent, same))
+            found.update((i, AMBIGUOUS) for i, _ in sent[len(same):])
         else:
             found.update((i, AMBIGUOUS) for i, _ in sent)
     return found

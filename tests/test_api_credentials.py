@@ -637,3 +637,18 @@ def test_a_webhook_url_masked_in_part_with_a_masked_secret_is_told_to_give_the_u
     assert "webhooks[2].url" in message and "请填写完整地址" in message
     assert "完整的密钥" not in message
     assert stored_alerts(alerts_config)["webhooks"] == hooks
+
+
+def test_a_new_lookalike_webhook_sent_masked_after_the_stored_ones_is_the_one_named(
+        client: FlaskClient, alerts_config: Path) -> None:
+    """Two stored lookalikes sent back as read and a third added after them, its URL masked:
+    the 400 named webhooks[0].url, an entry left as it was."""
+    assert client.put("/api/config/global",
+                      json={"alerts": {"webhooks": LOOKALIKE_HOOKS}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    shown["webhooks"].append({"url": "https://oapi.example/robot/send?access_token=***"})
+    answer = client.put("/api/config/global", json={"alerts": shown})
+    assert answer.status_code == 400
+    message = answer.get_json()["message"]
+    assert "webhooks[2].url" in message and "webhooks[0]" not in message
+    assert stored_alerts(alerts_config)["webhooks"] == LOOKALIKE_HOOKS
