@@ -68,7 +68,8 @@ class ConfigWatch:
                 self._signature = None  # read again next time, changed or not
                 return
             if self.error is None or exc.message != self.error.message:
-                log.error("config rejected, keeping the last valid one: %s", exc.message)
+                log.error("config rejected, %s: %s", "no valid config yet" if self.config is None
+                          else "keeping the last valid one", exc.message)
             self.error = exc
             return
         changed = self.config is not None and config != self.config

@@ -220,3 +220,26 @@ def test_a_config_valid_again_says_when_its_edit_applies(
         watch.poll()
     assert caplog.messages[-1:] == ["config valid again; cycle_interval_seconds 7 applies at "
                                     "once, to the pause before the next cycle"]
+
+
+def test_a_broken_config_at_the_start_says_there_is_no_valid_one_yet(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # It said 'keeping the last valid one' though none had been loaded.
+    config = tmp_path / "config.json"
+    config.write_text('{"broken": true}', encoding="utf-8")
+    watch = ConfigWatch(str(config))
+    with caplog.at_level("ERROR", logger="recorder.config_watch"):
+        watch.poll()
+    assert watch.config is None and watch.error is not None
+    [said] = caplog.messages
+    assert said.startswith("config rejected, no valid config yet: ")
+    good = {"global_config": {"min_free_space_mb": 0}, "streams": []}
+    write_json_atomic(str(config), good)
+    watch.poll()
+    assert watch.config is not None and watch.error is None
+    caplog.clear()
+    config.write_text('{"broken": again}', encoding="utf-8")
+    with caplog.at_level("ERROR", logger="recorder.config_watch"):
+        watch.poll(force=True)
+    [said] = caplog.messages
+    assert said.startswith("config rejected, keeping the last valid one: ")
