@@ -43,8 +43,12 @@ $(BIN)/activate: setup.cfg pyproject.toml
 
 venv: $(BIN)/activate
 
+# The suite in TEST_JOBS processes (pytest-xdist; `make test TEST_JOBS=0` runs it in this one).
+# Most tests wait on real time (clips, timeouts, restarts), not on the CPU, so 4 on 2 cores.
+TEST_JOBS ?= 4
+
 test: test-deps venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal
 
 run: deps venv
 	$(BIN)/python scripts/run_demo.py $(DEMO_ARGS)
