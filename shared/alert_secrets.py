@@ -25,6 +25,9 @@ _NO_STORED = "含有隐藏的密钥 (***), 但找不到已保存的值; 请填�
 _AMBIGUOUS = "含有隐藏的密钥 (***), 但有几个已保存的接收者看起来相同, 无法确定是哪一个; 请填写完整地址"
 # A hook given with a new URL in full and its secret masked: the URL is all there, the secret
 # is what cannot be told (its lookalikes' secrets differ).
+# A URL with the mask in it but not where the shown form has it (``?access_token=AAA***``):
+# no stored URL reads like that; saved as sent, alerts would go to a broken token.
+_MASKED_IN_PART = "含有隐藏的密钥 (***), 但不是读取时的样子, 找不到对应的已保存地址; 请填写完整地址"
 _AMBIGUOUS_SECRET = ("是隐藏的密钥 (***), 但网址是新的, 看起来相同的已保存接收者的密钥各不相同, "
                      "无法确定是哪一个; 请填写完整的密钥")
 
@@ -117,6 +120,8 @@ def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> 
                             left, lambda hook: shown_webhook(hook["url"]), _shown_hook,
                             lambda hook: hook["url"] == shown_webhook(hook["url"]))
     for i, hook in enumerate(hooks):
+        if MASK in hook["url"] and not _masked_url(hook["url"]):
+            raise ConfigError(f"{field}[{i}].url", _MASKED_IN_PART)
         if _masked_url(hook["url"]):
             old = found[i]
             if old is AMBIGUOUS:
@@ -127,6 +132,8 @@ def _with_stored_hooks(hooks: list[dict], old_hooks: list[dict], field: str) -> 
                 restored = unmask(hook["url"], old["url"], every_query_value=True) if old else None
             if restored is None or _has_masked_path(restored):
                 raise ConfigError(f"{field}[{i}].url", _NO_STORED)
+            if MASK in restored:
+                raise ConfigError(f"{field}[{i}].url", _MASKED_IN_PART)
             hook["url"] = restored
         elif hook.get("secret") == MASK:
             old = _same_secret(hook["url"], old_hooks, left, f"{field}[{i}]")
@@ -157,6 +164,9 @@ def _same_secret(url: str, old_hooks: list[dict], left: list[dict], field: str) 
 def _with_stored_notify(urls: list[str], old_urls: list[str], field: str) -> list[str]:
     """Each masked notify URL as the stored one of its scheme it can only be (see
     :func:`matched_by_look`). :raises ConfigError:"""
+    for i, url in enumerate(urls):
+        if MASK in url and url != shown_notify(url):
+            raise ConfigError(f"{field}[{i}]", _MASKED_IN_PART)
     found = matched_by_look([(i, url) for i, url in enumerate(urls) if url == shown_notify(url)],
                             [old for old in old_urls if old not in urls], shown_notify,
                             shown_notify, lambda url: True)

@@ -169,6 +169,9 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("含有隐藏的密钥 (***), 但有几个已保存的接收者看起来相同, 无法确定是哪一个; 请填写完整地址",
      "holds a masked secret (***) but several stored receivers look the same and it cannot be"
      " told which one it is; give the full URL"),
+    ("含有隐藏的密钥 (***), 但不是读取时的样子, 找不到对应的已保存地址; 请填写完整地址",
+     "holds a masked secret (***) but not as it was read, so no stored URL matches it;"
+     " give the full URL"),
     ("是隐藏的密钥 (***), 但网址是新的, 看起来相同的已保存接收者的密钥各不相同, 无法确定是哪一个; 请填写完整的密钥",
      "is a masked secret (***), but its URL is new and the stored receivers that look the same"
      " have different secrets, so it cannot be told which one it is; give the secret in full"),

@@ -639,6 +639,32 @@ def test_a_webhook_url_masked_in_part_with_a_masked_secret_is_told_to_give_the_u
     assert stored_alerts(alerts_config)["webhooks"] == hooks
 
 
+@pytest.mark.parametrize("kind", ["webhook", "notify"])
+def test_a_url_masked_in_part_is_refused_when_no_lookalikes_differ(
+        client: FlaskClient, alerts_config: Path, kind: str) -> None:
+    """One stored hook, its URL sent back masked only in part (``?access_token=AAA***``) with
+    its secret as ``***``: it was saved as sent, the *** in the token, and alerts went to a
+    broken token. Refused at the URL (README); a notify URL likewise."""
+    alerts = {"webhooks": [{"url": "https://hooks.example.com/send?access_token=AAABBBCCC",
+                            "secret": "s1"}],
+              "notify": ["dingtalk://SEC0a1b@5d6e7f/"]}
+    assert client.put("/api/config/global", json={"alerts": alerts}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    if kind == "webhook":
+        shown["webhooks"][0]["url"] = "https://hooks.example.com/send?access_token=AAA***"
+        where = "webhooks[0].url"
+    else:
+        shown["notify"][0] = "dingtalk://SEC0***"
+        where = "notify[0]"
+    answer = client.put("/api/config/global", json={"alerts": shown},
+                        headers={"Accept-Language": "en"})
+    assert answer.status_code == 400
+    body = answer.get_json()
+    assert where in body["message"] and "请填写完整地址" in body["message"]
+    assert "full URL" in body["message_en"]
+    assert stored_alerts(alerts_config) == alerts
+
+
 def test_a_new_lookalike_webhook_sent_masked_after_the_stored_ones_is_the_one_named(
         client: FlaskClient, alerts_config: Path) -> None:
     """Two stored lookalikes sent back as read and a third added after them, its URL masked:
