@@ -194,8 +194,9 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
     the stored that look the same, one is sure when they are all equal, or when the masked
     ones sent of that look stand at their places: as many as stored, in the stored order, as
     shown whole, but for one at most (edited in place: its events, say). Each takes the
-    stored one at its place; more sent than stored, the first at their places, those after them
-    are new ones masked, ambiguous (named, not the first). Sent in another order (two lookalikes' events swapped, or two
+    stored one at its place; more sent than stored, the stored ones found among them shown
+    whole in order, else the first at their places: the others are new ones masked, ambiguous
+    (the 400 names a new one, wherever it stands). Sent in another order (two lookalikes' events swapped, or two
     edited) they could be a reorder or an edit, which cannot be told apart: ambiguous.
     """
     found: dict = {}
@@ -204,6 +205,9 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
         same = [old for old in stored if look(old) == shown]
         if not same or all(old == same[0] for old in same):
             found.update((i, same[0] if same else None) for i, _ in sent)
+        elif len(sent) > len(same) and (kept := _stored_among(sent, same, whole_look)):
+            # each stored one sent back whole, in order; the others are new: none to restore
+            found.update((i, kept.get(i, AMBIGUOUS)) for i, _ in sent)
         elif _at_their_places([item for _, item in sent[:len(same)]], same, whole_look,
                               as_shown):
             # the stored at their places; any sent after them is new: masked, none to restore
@@ -212,6 +216,18 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
         else:
             found.update((i, AMBIGUOUS) for i, _ in sent)
     return found
+
+
+def _stored_among(sent: list[tuple[int, Any]], same: list[Any],
+                  whole_look: Callable[[Any], str]) -> dict:
+    """``{index: stored}`` when the lookalikes ``same`` are all among ``sent``, each shown
+    whole as stored and in the stored order (the first that fits takes each); else empty.
+    Those sent left over are new ones, wherever they stand."""
+    kept: dict = {}
+    for i, item in sent:
+        if len(kept) < len(same) and whole_look(item) == whole_look(same[len(kept)]):
+            kept[i] = same[len(kept)]
+    return kept if len(kept) == len(same) else {}
 
 
 def _at_their_places(sent: list[Any], same: list[Any], whole_look: Callable[[Any], str],

@@ -665,6 +665,23 @@ def test_a_url_masked_in_part_is_refused_when_no_lookalikes_differ(
     assert stored_alerts(alerts_config) == alerts
 
 
+@pytest.mark.parametrize("place", [0, 1, 2])
+def test_a_new_lookalike_webhook_sent_masked_is_the_one_named_wherever_it_stands(
+        client: FlaskClient, alerts_config: Path, place: int) -> None:
+    """A new lookalike, its URL masked, put before or between the two stored ones sent back as
+    read: the 400 named webhooks[2].url, the stored B, not the new one (README: it names it)."""
+    assert client.put("/api/config/global",
+                      json={"alerts": {"webhooks": LOOKALIKE_HOOKS}}).status_code == 200
+    shown = client.get("/api/config/global").get_json()["alerts"]
+    shown["webhooks"].insert(place, {"url": "https://oapi.example/robot/send?access_token=***",
+                                     "events": ["camera.offline"]})
+    answer = client.put("/api/config/global", json={"alerts": shown})
+    assert answer.status_code == 400
+    message = answer.get_json()["message"]
+    assert f"webhooks[{place}].url" in message and "请填写完整地址" in message
+    assert stored_alerts(alerts_config)["webhooks"] == LOOKALIKE_HOOKS
+
+
 def test_a_new_lookalike_webhook_sent_masked_after_the_stored_ones_is_the_one_named(
         client: FlaskClient, alerts_config: Path) -> None:
     """Two stored lookalikes sent back as read and a third added after them, its URL masked:
