@@ -110,7 +110,8 @@ _EMPTY = {"string": str, "object": unchecked_quality}
 
 
 def with_english_name(record: dict) -> dict:
-    """``record`` as answered to ``Accept-Language: en``: ``status_name_en`` after ``status_name``."""
+    """``record`` as answered to ``Accept-Language: en``: ``status_name_en`` after
+    ``status_name``."""
     return i18n.beside(record, ("status_name",))
 
 

@@ -1575,7 +1575,8 @@ def test_every_place_a_page_shows_a_camera_name_keeps_its_writing_direction_to_i
 
     def task(index: int, status: int, clip: str) -> dict:
         return build(task_id=index, stream_index=index, output_file=clip,
-                     rtsp_url=f"rtsp://127.0.0.1:8554/cam{index + 1}", duration_seconds=10, status=status, start_wall=None,
+                     rtsp_url=f"rtsp://127.0.0.1:8554/cam{index + 1}", duration_seconds=10,
+                     status=status, start_wall=None,
                      end_wall=None, progress=1.0, bytes_received=10, frames_received=1,
                      error_message="")
     write_status(scheduler_running=True, cycle={"dir": "20251010_164000", "running": True},

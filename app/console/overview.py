@@ -20,7 +20,8 @@ def overview():
         items = data.with_heartbeats(conn, data.camera_summaries(conn, config)) if config else []
         cursor = history_read.latest_id(conn) if conn else 0
     return render_template("console/overview.html", cameras=items, counts=data.counts(items),
-                           recorder=recorder, config_error=data.banner_config_error(error, recorder),
+                           recorder=recorder,
+                           config_error=data.banner_config_error(error, recorder),
                            cursor=cursor, roster=data.roster_version(config))
 
 
@@ -48,5 +49,6 @@ def overview_live():
             changed = data.with_heartbeats(conn, data.camera_summaries(conn, config, set(ids)))
             counts = _state_counts(conn, config)
     return render_template("console/_live.html", cameras=changed, counts=counts,
-                           recorder=recorder, config_error=data.banner_config_error(error, recorder),
+                           recorder=recorder,
+                           config_error=data.banner_config_error(error, recorder),
                            cursor=after, roster=request.args.get("roster"))
