@@ -51,13 +51,13 @@ def recovered_report(old: dict, published: list[str], configured_max: int) -> di
     stands in for the cycle's cap when the status file is older than that field.
     """
     kept = {os.path.basename(path) for path in published}
+    killed_at = interrupted_at(old)  # its own end is not known: the kill's, as best known
     tasks = []
     for raw in old["tasks"]:
         record = task_record.from_stored(raw)
         clip = os.path.basename(record["output_file"] or "")
-        tasks.append(task_record.interrupted(record, clip in kept))
-    # its own end is not known: the kill's, as best known
-    return _status_report(old, tasks, format_local(interrupted_at(old)), configured_max,
+        tasks.append(task_record.interrupted(record, clip in kept, killed_at))
+    return _status_report(old, tasks, format_local(killed_at), configured_max,
                           INTERRUPTED)
 
 

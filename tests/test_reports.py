@@ -110,8 +110,13 @@ def test_a_recovered_report_has_the_same_summary_and_names_only_recovered_clips(
     assert report["summary"]["end_time"] == max(t["end_time"] for t in report["tasks"]) != ""
     # ... or the last status's heartbeat, when later: when the kill came, as best known
     killed = {**old, "heartbeat": 1_760_000_025.5}
-    assert recovered_report(killed, [], 2)["summary"]["end_time"] == time.strftime(
-        "%Y-%m-%d %H:%M:%S", time.localtime(1_760_000_025))
+    killed_report = recovered_report(killed, [], 2)
+    kill_time = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(1_760_000_025))
+    assert killed_report["summary"]["end_time"] == kill_time
+    # the tasks the kill cut short ended then too, as a killed check's record does
+    assert [t["end_time"] for t in killed_report["tasks"][:2]] == [kill_time, kill_time]
+    assert [t["run_seconds"] for t in killed_report["tasks"][:2]] == [25.5, 25.5]
+    assert killed_report["tasks"][2]["end_time"] == report["tasks"][2]["end_time"]
     del old["cycle"]["max_concurrent_streams"]  # a status file written before that field
     old["cycle"] = {**empty_status()["cycle"], **old["cycle"]}
     assert recovered_report(old, [], configured_max=2)["summary"]["max_concurrent_streams"] == 2
