@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def recover_killed_check(record: dict, runner: ProcessRunner, config_path: str,
-                         killed_at: float, name: str = "") -> tuple[dict, FinishedTask]:
+                         killed_at: float, name: str | None = None) -> tuple[dict, FinishedTask]:
     """``record`` (a check's, read back, waiting or recording when its recorder was killed)
     after the recovery of its folder, and its history row, ended ``killed_at`` (the best known
     time of the kill: shared/status_file.py::interrupted_at). ``name``: its camera's display
-    name."""
+    name, None when its stream is not configured (the history keeps the name it knows)."""
     clip = str(record["output_file"] or "")
     folder = settings.resolve_output_dir(os.path.dirname(clip), config_path) if clip else ""
     kept = recover_work_files(runner, folder) if _a_check_folder(folder) else []
@@ -52,7 +52,7 @@ def not_run_again_row(record: dict, wall: float, why: str) -> FinishedTask:
                    frames=0, clip=None)
 
 
-def _row(record: dict, cycle: str, ended: float, name: str = "") -> FinishedTask:
+def _row(record: dict, cycle: str, ended: float, name: str | None = None) -> FinishedTask:
     """A check's history row, 已取消 at ``ended``, from its ``record``."""
     return FinishedTask(
         camera=record["camera"], name=name, url=record["rtsp_url"], alerts=False, cycle=cycle,

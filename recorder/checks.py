@@ -153,8 +153,9 @@ class Checks:
             stream = _stream_of(config, record["camera"]) if g is not None else None
             why = _not_run_again_message(killed, g is None) if stream is None else ""
             if killed:  # its partial clip kept, its verdict (已取消, 意外退出) in the history
+                name = stream.get("name", "") if stream else None  # None: keep the known one
                 record, row = recover_killed_check(record, self.runner, self.config_path,
-                                                   killed_at, (stream or {}).get("name", ""))
+                                                   killed_at, name)
                 self.on_verdict(replace(row, error=why) if why else row)
             elif why:  # the stop's row said it would run again: what came of it
                 self.on_verdict(not_run_again_row(record, wall, why))

@@ -13,7 +13,8 @@ class FinishedTask:
     """One outcome row's values plus what the camera row and its events need (SPEC "History")."""
 
     camera: str            # camera_id(output_filename)
-    name: str              # the stream's display name, "" when it has none
+    name: str | None       # the stream's display name, "" when it has none, None: its stream
+    #                        is not configured (the history keeps the name it knows)
     url: str               # masked
     alerts: bool           # False: no camera events for it
     cycle: str             # the cycle folder

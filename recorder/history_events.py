@@ -37,7 +37,7 @@ def camera_body(event: str, task: FinishedTask, since: float, failures: int, wal
                    f"（自 {format_local(since)} 起离线，连续 {failures} 次失败）")
     return with_picture({
         "event": event, "time": format_iso(wall), "message": message,
-        "camera": {"id": task.camera, "name": task.name, "url": task.url},
+        "camera": {"id": task.camera, "name": task.name or "", "url": task.url},
         "status": task.status, "status_name": st.status_name(task.status),
         "error": error, "since": format_iso(since), "consecutive_failures": failures}, picture)
 

@@ -50,7 +50,7 @@ def _finished(cycle: str, start: float | None, record: dict, streams: list[dict]
     offset = record.get("planned_offset")
     return FinishedTask(
         camera=camera_id(stream["output_filename"] if stream else os.path.basename(clip)),
-        name=stream.get("name", "") if stream else "",
+        name=stream.get("name", "") if stream else None,
         url=mask_credentials(str(record.get("rtsp_url", ""))),
         alerts=live and stream is not None and stream.get("alerts", True), cycle=cycle,
         ended=ended, status=status, error=str(record.get("error_message") or ""),

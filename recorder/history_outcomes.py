@@ -53,10 +53,12 @@ def stored_quality(quality: dict) -> str:
 _BUCKET = ("INSERT INTO {table} (camera, bucket, total, ok) VALUES (?, ?, 1, ?) "
            "ON CONFLICT (camera, bucket) DO UPDATE SET total = total + 1, ok = ok + excluded.ok")
 _HOURLY, _DAILY = _BUCKET.format(table="hourly"), _BUCKET.format(table="daily")
-# A camera's name is kept when a row comes without one (its stream gone from the config: a
-# check or a cycle recovered after the edit): a known name is never written over with "".
-_KEEP_NAME = "name = COALESCE(NULLIF(excluded.name, ''), cameras.name)"
-_TOUCH_CAMERA = ("INSERT INTO cameras (id, name, url) VALUES (?, ?, ?) ON CONFLICT (id) "
+# A camera's name is kept when a row comes without one (name None: its stream gone from the
+# config, a check or a cycle recovered after the edit; the statement's last parameter says it
+# is known); "" (configured without a name) clears it, as a reused id's camera's own name.
+_NAME = "COALESCE(?, '')"
+_KEEP_NAME = "name = CASE WHEN ? THEN excluded.name ELSE cameras.name END"
+_TOUCH_CAMERA = (f"INSERT INTO cameras (id, name, url) VALUES (?, {_NAME}, ?) ON CONFLICT (id) "
                  f"DO UPDATE SET {_KEEP_NAME}, url = excluded.url")
 _READ_CAMERA = ("SELECT last_ended, consecutive_failures, failing_since, offline_since, "
                 "offline_alerted FROM cameras WHERE id = ?")
@@ -64,7 +66,7 @@ _READ_CAMERA = ("SELECT last_ended, consecutive_failures, failing_since, offline
 _SET_CAMERA = (
     "INSERT INTO cameras (id, name, url, last_status, last_error, last_ended, last_ok_at, "
     "consecutive_failures, failing_since, offline_since, offline_alerted, last_clip) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    f"VALUES (?, {_NAME}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     f"{_KEEP_NAME}, url = excluded.url, last_status = excluded.last_status, "
     "last_error = excluded.last_error, last_ended = excluded.last_ended, "
     "last_ok_at = COALESCE(excluded.last_ok_at, last_ok_at), "
@@ -190,7 +192,7 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
         states.get(conn, task.camera) or _NO_STATE)
     ok = task.status == st.COMPLETED
     if not moves_camera(task, last_ended):  # history only
-        touched.append((task.camera, task.name, task.url))
+        touched.append((task.camera, task.name, task.url, task.name is not None))
         return 0
     before = Outage(failures, offline_since is not None, bool(alerted))
     after, event = camera_change(before, ok, offline_after,
@@ -205,7 +207,8 @@ def _follow_camera(conn: sqlite3.Connection, states: CameraStates, task: Finishe
         since = failing_since
     states.stage(task.camera, new)
     camera_rows.append((task.camera, task.name, task.url, task.status, task.error,
-                        task.ended, task.ended if ok else None, *new[1:], task.clip))
+                        task.ended, task.ended if ok else None, *new[1:], task.clip,
+                        task.name is not None))
     if event is None or alerts is None:
         return 0
     # A recovered camera's alert counts its outage's failures.

@@ -142,12 +142,23 @@ def test_a_row_without_a_name_keeps_the_camera_s_known_name(db, status) -> None:
     # has no name, and the camera's row lost its 东门 for good (console and API: the id only).
     run(db, [OK])
     writer = HistoryWriter(HistoryStore(db))
-    writer.record(task(status, WALL + 600, name=""))
+    writer.record(task(status, WALL + 600, name=None))  # its stream not configured
     writer.flush(settings(), 20.0, WALL + 600, force=True)
     assert rows(db, "SELECT id, name FROM cameras") == [("gate", "东门")]
     writer.record(task(status, WALL + 900, name="东门 2"))  # a new name is taken
     writer.flush(settings(), 30.0, WALL + 900, force=True)
     assert rows(db, "SELECT id, name FROM cameras") == [("gate", "东门 2")]
+    # configured without a name (PUT name null, or its id reused by another camera): cleared
+    writer.record(task(status, WALL + 1200, name=""))
+    writer.flush(settings(), 40.0, WALL + 1200, force=True)
+    assert rows(db, "SELECT id, name FROM cameras") == [("gate", "")]
+
+
+def test_a_new_camera_row_without_a_name_is_written_with_none(db) -> None:
+    writer = HistoryWriter(HistoryStore(db))
+    writer.record(task(CANCEL, WALL, name=None))
+    writer.flush(settings(), 10.0, WALL, force=True)
+    assert rows(db, "SELECT id, name FROM cameras") == [("gate", "")]
 
 
 def test_recorder_events_are_written_once_per_change(db) -> None:
