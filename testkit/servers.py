@@ -11,6 +11,7 @@ under whatever venv runs the tests.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -35,11 +36,48 @@ _SCRUBBED_ENV = ("RTSP_PATROL_STATE_DIR", "RTSP_PATROL_OUTPUT_DIR", "GUNICORN_CM
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+_PORTS_FROM = 10000  # worker port blocks start here and end below the kernel's ephemeral range
+_PORTS_PER_WORKER = 2000
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as ranges:
+            return int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _worker_ports() -> range:
+    """This process's block of ports: one per pytest-xdist worker (gw0, gw1, …; the first
+    without xdist), below the ephemeral range, so that no two workers pick the same one and
+    no port the kernel hands out (bind to 0) is picked."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker[2:].isdigit() else 0
+    blocks = max(1, (_ephemeral_low() - _PORTS_FROM) // _PORTS_PER_WORKER)
+    start = _PORTS_FROM + index % blocks * _PORTS_PER_WORKER
+    return range(start, start + _PORTS_PER_WORKER)
+
+
+_next_port = random.randrange(_PORTS_PER_WORKER)  # another run's same worker starts elsewhere
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (racy by nature, but only with ourselves)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A TCP port nobody listens on right now, from this xdist worker's own block (see
+    :func:`_worker_ports`): racy only with what else runs on the machine. Each call takes
+    the next port of the block, checked free with a bind. :raises OSError: none free."""
+    global _next_port
+    ports = _worker_ports()
+    for _ in range(len(ports)):
+        port = ports[_next_port % len(ports)]
+        _next_port += 1
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port in {ports.start}-{ports.stop - 1} on {host}")
 
 
 def children_of(pid: int) -> list[int]:

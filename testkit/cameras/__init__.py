@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from testkit.servers import free_port
+
 # The server needs PyGObject + GStreamer from apt, which only the system interpreter has.
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_camera_server.py")
@@ -192,11 +194,7 @@ def closing_port() -> contextlib.AbstractContextManager[int]:
 @contextlib.contextmanager
 def refusing_port() -> Iterator[int]:
     """Yield a 127.0.0.1 port with no listener, so connects get ECONNREFUSED."""
-    # Bind without listen() to learn a port the kernel considers free, then release it.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    yield port
+    yield free_port(HOST)  # this xdist worker's own, so no other worker's server takes it
 
 
 __all__ = ["CameraServer", "closing_port", "hanging_port", "refusing_port", "SERVER_SCRIPT",
