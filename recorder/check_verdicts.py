@@ -23,6 +23,11 @@ _COLUMNS = ("check_id", "camera", "status", "error", "started", "ended", "bytes"
             "clip_seconds", "clip", "quality")
 
 
+# A local time read back (mktime) can be an hour late in the DST fall-back hour: a verdict
+# that much before the check's start as read is still its (same camera and check id).
+_LOCAL_TIME_SLACK = 3600.0
+
+
 def committed_verdicts(config_path: str, records: Collection[dict],
                        cut_short: Collection[str]) -> dict[int, dict]:
     """Of the checks ``records`` (their status records), those whose newest history row is a
@@ -43,7 +48,8 @@ def committed_verdicts(config_path: str, records: Collection[dict],
                                        f"check_id IN ({marks}) ORDER BY id", list(asked)):
                 row = dict(zip(_COLUMNS, values))
                 camera, since = asked[row["check_id"]]
-                if row["camera"] == camera and since is not None and row["ended"] >= since:
+                if row["camera"] == camera and since is not None and \
+                        row["ended"] >= since - _LOCAL_TIME_SLACK:
                     newest[row["check_id"]] = row
     except sqlite3.Error as exc:  # the attempt is recovered as any other a kill cut short
         log.warning("cannot read the history for the verdicts of the checks a kill cut short:"

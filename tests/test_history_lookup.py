@@ -68,6 +68,14 @@ def test_a_killed_check_is_not_given_the_verdict_of_an_earlier_check_of_its_id(t
     assert (check_id, row["camera"], row["ended"]) == (1, "gate", WALL + 30)
 
 
+def test_a_verdict_within_the_hour_a_local_time_can_be_off_is_the_check_s(tmp_path) -> None:
+    # In the DST fall-back hour the check's start, a local time read back, can be an hour
+    # late: its verdict seemed older than the check, which then ran again
+    config = str(tmp_path / "config.json")
+    _write_rows(config, [_row("gate", WALL - 1800, 1)])
+    assert list(committed_verdicts(config, [_check(1, "gate", WALL)], CUT_SHORT)) == [1]
+
+
 def _write_rows_more(config: str, rows: list[tuple]) -> None:
     conn = connect_writer(history_path(config))
     try:
