@@ -3,8 +3,8 @@
 A webhook's ``secret`` shows as ``***`` and its URL with its password, every
 query parameter's value (``?access_token=***``: a service may take its token under
 any name) and each path segment that looks like a token (``…/hook/***``) masked; a
-``notify`` URL (Apprise: tokens anywhere in it) as its scheme only, ``dingtalk://***``. A client that reads the config and sends it back
-gets each stored value back: a webhook by its masked URL (so only for the same
+``notify`` URL (Apprise: tokens anywhere in it) as its scheme only, ``dingtalk://***``.
+A client that reads the config and sends it back gets each stored value back: a webhook by its masked URL (so only for the same
 host, path and parameter names), a notify URL by its masked form. Among stored ones that
 look the same and differ in their secrets, a masked one is refused (give it in full) unless
 it can be told apart for sure (see :func:`matched_by_look`): removing the first of two
@@ -197,7 +197,8 @@ def matched_by_look(masked: list[tuple[int, Any]], stored: list[Any],
     stored one at its place; more sent than stored, the stored ones found among them shown
     whole in order, else the first at their places: the others are new ones masked, ambiguous
     (the 400 names a new one, wherever it stands). Sent in another order (two lookalikes'
-    events swapped, or two edited) they could be a reorder or an edit, which cannot be told apart: ambiguous.
+    events swapped, or two edited) they could be a reorder or an edit, which cannot be told
+    apart: ambiguous.
     """
     found: dict = {}
     for shown in {look(item) for _, item in masked}:
