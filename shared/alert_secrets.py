@@ -7,8 +7,9 @@ any name) and each path segment that looks like a token (``…/hook/***``) maske
 A client that reads the config and sends it back gets each stored value back: a webhook
 by its masked URL (so only for the same host, path and parameter names), a notify URL by
 its masked form. Among stored ones that look the same and differ in their secrets, a
-masked one is refused (give it in full) unless it can be told apart for sure (see :func:`matched_by_look`): removing the first of two
-lookalike robots must not hand the other one its token.
+masked one is refused (give it in full) unless it can be told apart for sure (see
+:func:`matched_by_look`): removing the first of two lookalike robots must not hand the
+other one its token.
 """
 from __future__ import annotations
 
